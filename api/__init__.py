@@ -1,0 +1,3 @@
+"""The thin HTTP layer (FastAPI): sessions, their event logs, roles and reports."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Estimation of item parameters from response data (MML-EM), fit, DIF, linking and norms."""
+
+__all__: list[str] = []

@@ -1,0 +1,1 @@
+"""The numeric core of qabilet: item response models, scoring and adaptive testing (numpy, scipy)."""

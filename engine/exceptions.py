@@ -1,0 +1,93 @@
+"""The error tree of qabilet.
+
+Every package raises these (``engine`` defines them because every other package may import it).
+Each error subclasses the builtin a caller would naturally catch, so ``except ValueError`` keeps
+working. Messages name the thing, the expectation and what came, e.g.
+``items[17] ('KZ-ACC-031'): c must be in [0, 1); got 1.2``.
+
+::
+
+    QabiletError (Exception)
+    ├── InvalidParameterError (QabiletError, ValueError)   item or latent parameters out of domain
+    ├── InvalidResponseError (QabiletError, ValueError)    responses not matching the items
+    ├── DataFileError (QabiletError, ValueError)           a malformed input file (row, column)
+    ├── UnknownModelError (QabiletError, KeyError)         a model name not in the registry
+    ├── NotFittedError (QabiletError, ValueError, AttributeError)
+    └── ConvergenceWarning (UserWarning)                   an iterative method stopped at its limit
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConvergenceWarning",
+    "DataFileError",
+    "InvalidParameterError",
+    "InvalidResponseError",
+    "NotFittedError",
+    "QabiletError",
+    "UnknownModelError",
+]
+
+
+class QabiletError(Exception):
+    """Base class of every error qabilet raises on purpose."""
+
+
+class InvalidParameterError(QabiletError, ValueError):
+    """Item or latent-distribution parameters outside their domain or of the wrong shape."""
+
+
+class InvalidResponseError(QabiletError, ValueError):
+    """Responses that do not fit the items (category out of range, wrong shape, bad mask)."""
+
+
+class DataFileError(QabiletError, ValueError):
+    """A malformed input file; the message names the file, row and column.
+
+    Parameters
+    ----------
+    message : str
+        What was expected and what came.
+    path : str, optional
+        The file.
+    row : int, optional
+        1-based data row (the header is row 0), when the problem is in one row.
+    column : str, optional
+        The column name, when the problem is in one cell or column.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.path = path
+        self.row = row
+        self.column = column
+        where = []
+        if path is not None:
+            where.append(str(path))
+        if row is not None:
+            where.append(f"row {row}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        prefix = ", ".join(where)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class UnknownModelError(QabiletError, KeyError):
+    """A model name that is not registered."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable
+        return str(self.args[0]) if self.args else ""
+
+
+class NotFittedError(QabiletError, ValueError, AttributeError):
+    """A fitted attribute was used before ``fit`` was called."""
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative method stopped at its iteration limit before meeting its tolerance."""

@@ -1,0 +1,45 @@
+"""Item response models, registered by the names used in parameter files.
+
+========== ============================================ ==================================
+name       class                                        source
+========== ============================================ ==================================
+rasch      :class:`Rasch`                               Rasch (1960); latent variance free
+1pl        :class:`OnePL`                               common slope, θ ~ N(0, 1)
+2pl        :class:`TwoPL`                               Birnbaum (1968)
+3pl        :class:`ThreePL`                             Birnbaum (1968)
+4pl        :class:`FourPL`                              Barton & Lord (1981)
+grm        :class:`GradedResponse`                      Samejima (1969)
+gpcm       :class:`GeneralizedPartialCredit`            Muraki (1992)
+pcm        :class:`PartialCredit`                       Masters (1982)
+rsm        :class:`RatingScale`                         Andrich (1978)
+nominal    :class:`NominalResponse`                     Bock (1972)
+========== ============================================ ==================================
+
+Every model accepts multidimensional (compensatory) items through ``from_slope_intercept`` with
+one slope per factor.
+"""
+
+from engine.models._base import ItemModel, ItemSet
+from engine.models.dichotomous import FourPL, OnePL, Rasch, ThreePL, TwoPL
+from engine.models.graded import GradedResponse
+from engine.models.nominal import NominalResponse
+from engine.models.partial_credit import GeneralizedPartialCredit, PartialCredit, RatingScale
+from engine.models.registry import get_model, model_names, register
+
+__all__ = [
+    "FourPL",
+    "GeneralizedPartialCredit",
+    "GradedResponse",
+    "ItemModel",
+    "ItemSet",
+    "NominalResponse",
+    "OnePL",
+    "PartialCredit",
+    "Rasch",
+    "RatingScale",
+    "ThreePL",
+    "TwoPL",
+    "get_model",
+    "model_names",
+    "register",
+]

@@ -1,0 +1,275 @@
+"""The shared interface of item response models.
+
+Every model in qabilet is *projective*: an item's category probabilities depend on the latent
+trait :math:`\\theta` only through the scalar :math:`s = \\mathbf a^\\top \\theta` (for a
+unidimensional item, :math:`s = a\\theta`). A model therefore implements three small kernels in
+:math:`s` — log-probabilities of every category and their first two derivatives, plus the Fisher
+information per unit slope — and this base class derives everything else by the chain rule:
+
+.. math::
+
+    \\frac{\\partial \\log P_k}{\\partial \\theta} = f_k'(s)\\,\\mathbf a, \\qquad
+    \\mathcal I(\\theta) = \\Big(\\sum_k P_k f_k'(s)^2\\Big)\\,\\mathbf a\\mathbf a^\\top .
+
+Shapes follow CONVENTIONS.md: persons (or θ points) first, then items, then categories; a
+trailing factor axis only for multidimensional models. Categories beyond an item's own count are
+padding with probability 0 (log-probability ``-inf``, derivatives 0).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from engine.exceptions import InvalidParameterError
+
+__all__ = ["ItemModel", "ItemSet"]
+
+Array = NDArray[np.float64]
+
+
+class ItemSet(ABC):
+    """Anything that answers for a set of items: one model's items, or a mixed bank.
+
+    Subclasses provide ``slopes`` (``(n_items, n_dims)``), ``n_categories`` (``(n_items,)``) and
+    the kernels ``_kernel`` and ``_information_s``; this class derives the public methods.
+    """
+
+    slopes: Array
+    n_categories: NDArray[np.int64]
+
+    # -- sizes ---------------------------------------------------------------------------------
+    @property
+    def n_items(self) -> int:
+        """Number of items."""
+        return int(self.slopes.shape[0])
+
+    @property
+    def n_dims(self) -> int:
+        """Number of latent dimensions (factors)."""
+        return int(self.slopes.shape[1])
+
+    @property
+    def max_categories(self) -> int:
+        """Largest number of response categories over the items (the category axis length)."""
+        return int(self.n_categories.max()) if self.n_items else 0
+
+    # -- kernels subclasses provide --------------------------------------------------------------
+    @abstractmethod
+    def _kernel(self, s: Array, order: int = 0) -> tuple[Array, ...]:
+        """Log-probabilities in the projection ``s`` and their derivatives.
+
+        Parameters
+        ----------
+        s : ndarray, shape (n, n_items)
+            Projections :math:`s_{ni} = \\mathbf a_i^\\top\\theta_n`.
+        order : {0, 1, 2}
+            How many derivatives to return.
+
+        Returns
+        -------
+        tuple of ndarray, each of shape (n, n_items, max_categories)
+            ``(log_p,)``, ``(log_p, d1)`` or ``(log_p, d1, d2)`` with ``d1 = d log p / ds`` and
+            ``d2 = d² log p / ds²``; padded categories have ``-inf``, 0, 0.
+        """
+
+    @abstractmethod
+    def _information_s(self, s: Array) -> Array:
+        """Fisher information per unit slope, :math:`\\sum_k P_k f_k'(s)^2`, shape (n, n_items).
+
+        Implementations use the model's closed form (not the generic sum), so the contract test
+        that compares it with the expected squared score is an independent check.
+        """
+
+    # -- public, derived ---------------------------------------------------------------------------
+    def _theta2d(self, theta: ArrayLike) -> tuple[Array, tuple[int, ...]]:
+        """Validate θ and return it as ``(n, n_dims)`` with the caller's batch shape."""
+        t = np.asarray(theta, dtype=np.float64)
+        d = self.n_dims
+        if d == 1:
+            batch = t.shape[:-1] if (t.ndim >= 1 and t.shape[-1:] == (1,) and t.ndim > 1) else t.shape
+            t2 = t.reshape(-1, 1)
+        else:
+            if t.ndim == 0 or t.shape[-1] != d:
+                raise InvalidParameterError(
+                    f"theta: expected a trailing axis of length {d} (one value per factor); "
+                    f"got shape {t.shape}"
+                )
+            batch = t.shape[:-1]
+            t2 = t.reshape(-1, d)
+        if not np.all(np.isfinite(t2)):
+            raise InvalidParameterError("theta: expected finite values; got NaN or inf")
+        return t2, batch
+
+    def project(self, theta: ArrayLike) -> Array:
+        """Projections :math:`s = \\theta\\,\\mathbf A^\\top`, shape ``batch + (n_items,)``."""
+        t2, batch = self._theta2d(theta)
+        return (t2 @ self.slopes.T).reshape(*batch, self.n_items)
+
+    def log_prob(self, theta: ArrayLike) -> Array:
+        """Log-probability of every category.
+
+        Parameters
+        ----------
+        theta : array_like
+            Trait values: shape ``(...)`` or ``(..., 1)`` for a unidimensional model, ``(..., d)``
+            otherwise.
+
+        Returns
+        -------
+        ndarray, shape ``(..., n_items, max_categories)``
+            ``log P(X_i = k | θ)``; ``-inf`` for categories an item does not have.
+        """
+        t2, batch = self._theta2d(theta)
+        (log_p,) = self._kernel(t2 @ self.slopes.T, 0)
+        return log_p.reshape(*batch, self.n_items, self.max_categories)
+
+    def prob(self, theta: ArrayLike) -> Array:
+        """Category probabilities, ``exp(log_prob(theta))``; same shape as :meth:`log_prob`."""
+        return np.exp(self.log_prob(theta))
+
+    def dlog_prob(self, theta: ArrayLike) -> Array:
+        """Gradient of every category's log-probability with respect to θ.
+
+        Returns
+        -------
+        ndarray
+            Shape ``(..., n_items, max_categories)`` for a unidimensional model, and
+            ``(..., n_items, max_categories, n_dims)`` otherwise.
+        """
+        t2, batch = self._theta2d(theta)
+        _, d1 = self._kernel(t2 @ self.slopes.T, 1)
+        grad = d1[..., None] * self.slopes[None, :, None, :]
+        shape = (*batch, self.n_items, self.max_categories)
+        if self.n_dims == 1:
+            return grad[..., 0].reshape(shape)
+        return grad.reshape(*shape, self.n_dims)
+
+    def information(self, theta: ArrayLike) -> Array:
+        """Fisher information of each item at θ.
+
+        .. math:: \\mathcal I_i(\\theta) = E\\big[(\\partial_\\theta \\log P_i)
+                  (\\partial_\\theta \\log P_i)^\\top\\big]
+                  = \\mathcal I^{(s)}_i(s)\\,\\mathbf a_i\\mathbf a_i^\\top
+
+        Returns
+        -------
+        ndarray
+            Shape ``(..., n_items)`` for a unidimensional model; the information matrices,
+            ``(..., n_items, n_dims, n_dims)``, otherwise.
+        """
+        t2, batch = self._theta2d(theta)
+        info_s = self._information_s(t2 @ self.slopes.T)
+        if self.n_dims == 1:
+            return (info_s * self.slopes[:, 0] ** 2).reshape(*batch, self.n_items)
+        outer = self.slopes[:, :, None] * self.slopes[:, None, :]
+        return (info_s[..., None, None] * outer).reshape(
+            *batch, self.n_items, self.n_dims, self.n_dims
+        )
+
+    def expected_score(self, theta: ArrayLike) -> Array:
+        """Expected category score :math:`\\sum_k k\\,P(X_i = k\\mid\\theta)`, shape ``(..., n_items)``."""
+        p = self.prob(theta)
+        return p @ np.arange(self.max_categories, dtype=np.float64)
+
+
+class ItemModel(ItemSet):
+    """A batch of items that share one response model (the strategy registered by name).
+
+    Subclasses set ``name`` (the name used in parameter files), implement the kernels and the
+    conversions :meth:`to_traditional` / :meth:`to_slope_intercept`, and validate their
+    parameters on construction.
+    """
+
+    name: ClassVar[str]
+    #: parameters a calibration estimates for this model, in slope-intercept form
+    free_parameters: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def to_traditional(self) -> dict[str, Array]:
+        """Parameters in the traditional IRT form of DESIGN.md §5 (unidimensional items only)."""
+
+    @abstractmethod
+    def to_slope_intercept(self) -> dict[str, Array]:
+        """Parameters in slope-intercept form (mirt's ``a1…``, ``d…``)."""
+
+    @abstractmethod
+    def subset(self, index: ArrayLike) -> ItemModel:
+        """The same model restricted to the items ``index`` (integer positions or a mask)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n_items={self.n_items}, n_dims={self.n_dims})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        mine, theirs = self.to_slope_intercept(), other.to_slope_intercept()  # type: ignore[attr-defined]
+        return mine.keys() == theirs.keys() and all(
+            np.array_equal(mine[k], theirs[k], equal_nan=True) for k in mine
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def as_float_array(value: Any, name: str, shape: tuple[int, ...] | None = None) -> Array:
+    """Convert a parameter to a float array, naming it in the error when that fails."""
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError(f"{name}: expected numbers; got {value!r}") from exc
+    if shape is not None and arr.shape != shape:
+        raise InvalidParameterError(f"{name}: expected shape {shape}; got {arr.shape}")
+    return arr
+
+
+def as_slopes(a: Any, n_items: int | None = None, name: str = "a") -> Array:
+    """Slopes as ``(n_items, n_dims)``: a 1-D array is one slope per item (one factor)."""
+    arr = as_float_array(a, name)
+    if arr.ndim == 0:
+        if n_items is None:
+            raise InvalidParameterError(f"{name}: a scalar slope needs the number of items")
+        arr = np.full((n_items, 1), float(arr))
+    elif arr.ndim == 1:
+        arr = arr[:, None]
+    elif arr.ndim != 2:
+        raise InvalidParameterError(
+            f"{name}: expected shape (n_items,) or (n_items, n_dims); got {arr.shape}"
+        )
+    if n_items is not None and arr.shape[0] != n_items:
+        raise InvalidParameterError(f"{name}: expected {n_items} items; got {arr.shape[0]}")
+    if not np.all(np.isfinite(arr)):
+        raise InvalidParameterError(f"{name}: expected finite slopes; got {arr.tolist()}")
+    return arr
+
+
+def require_unidimensional(model: ItemSet, what: str) -> None:
+    """Refuse an operation that has no meaning for multidimensional items."""
+    if model.n_dims != 1:
+        raise InvalidParameterError(
+            f"{what}: multidimensional items have no traditional form (DESIGN.md §5); "
+            "use the slope-intercept form"
+        )
+
+
+def check_index(index: ArrayLike, n_items: int) -> NDArray[np.intp]:
+    """Normalise an item selection (positions or boolean mask) to integer positions."""
+    idx = np.asarray(index)
+    if idx.dtype == bool:
+        if idx.shape != (n_items,):
+            raise InvalidParameterError(f"index: boolean mask must have shape ({n_items},)")
+        return np.flatnonzero(idx)
+    idx = idx.astype(np.intp).reshape(-1)
+    if idx.size and (idx.min() < -n_items or idx.max() >= n_items):
+        raise InvalidParameterError(f"index: positions must lie in [0, {n_items}); got {idx.tolist()}")
+    return idx % max(n_items, 1)
+
+
+def check_domain(values: Array, ok: NDArray[np.bool_], expectation: str) -> None:
+    """Raise naming the first item whose parameter fails ``ok`` (``items[i]: <expectation>; got v``)."""
+    bad = np.flatnonzero(~np.asarray(ok))
+    if bad.size:
+        i = int(bad[0])
+        raise InvalidParameterError(f"items[{i}]: {expectation}; got {np.asarray(values)[i].tolist()}")

@@ -1,0 +1,76 @@
+"""The divide-by-total kernel shared by the nominal, generalized partial credit, partial credit
+and rating scale models (Thissen & Steinberg 1986).
+
+.. math::
+
+    P(X = k \\mid \\theta) = \\frac{\\exp(\\alpha_k s + \\delta_k)}
+                                  {\\sum_{v} \\exp(\\alpha_v s + \\delta_v)},
+    \\qquad s = \\mathbf a^\\top \\theta,
+
+with category scoring :math:`\\alpha_k` and intercepts :math:`\\delta_k` (mirt's ``ak`` and ``d``;
+:math:`\\alpha_0 = \\delta_0 = 0`). Derivatives in :math:`s` have closed forms:
+:math:`\\partial_s \\log P_k = \\alpha_k - E[\\alpha]`, :math:`\\partial^2_s \\log P_k = -\\mathrm{Var}[\\alpha]`,
+and the information per unit slope is :math:`\\mathrm{Var}[\\alpha]` (Bock 1972; Muraki 1992).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.special import logsumexp
+
+from engine.models._base import Array, ItemModel, check_index
+
+
+class DivideByTotal(ItemModel):
+    """Base of the divide-by-total family; subclasses convert their parameters to ``ak``/``dk``."""
+
+    slopes: Array  # (n_items, n_dims)
+    ak: Array  # (n_items, K_max), 0 on padding
+    dk: Array  # (n_items, K_max), -inf on padding
+
+    def _set_kernel(self, slopes: Array, ak: Array, dk: Array, n_categories: Array) -> None:
+        valid = np.arange(ak.shape[1])[None, :] < n_categories[:, None]
+        self.slopes = slopes
+        self.ak = np.where(valid, ak, 0.0)
+        self.dk = np.where(valid, dk, -np.inf)
+        self.n_categories = n_categories.astype(np.int64)
+        self._valid = valid
+
+    def _subset_kernel(self, idx: np.ndarray) -> tuple[Array, Array, Array, Array]:
+        n_cat = self.n_categories[idx]
+        width = int(n_cat.max()) if idx.size else 0
+        return self.slopes[idx], self.ak[idx, :width], self.dk[idx, :width], n_cat
+
+    def subset(self, index: ArrayLike) -> DivideByTotal:
+        """The items at ``index``."""
+        idx = check_index(index, self.n_items)
+        out = type(self).__new__(type(self))
+        out._set_kernel(*self._subset_kernel(idx))
+        out._subset_extra(self, idx)
+        return out
+
+    def _subset_extra(self, parent: DivideByTotal, idx: np.ndarray) -> None:
+        """Copy model-specific attributes for :meth:`subset`."""
+
+    def _moments(self, s: Array) -> tuple[Array, Array, Array]:
+        eta = self.ak * s[..., None] + self.dk
+        log_p = eta - logsumexp(eta, axis=-1, keepdims=True)
+        p = np.exp(log_p)
+        mean = np.einsum("...k,...k->...", p, self.ak)
+        var = np.einsum("...k,...k->...", p, (self.ak - mean[..., None]) ** 2)
+        return log_p, mean, var
+
+    def _kernel(self, s: Array, order: int = 0) -> tuple[Array, ...]:
+        if order == 0:
+            eta = self.ak * s[..., None] + self.dk
+            return (eta - logsumexp(eta, axis=-1, keepdims=True),)
+        log_p, mean, var = self._moments(s)
+        d1 = np.where(self._valid, self.ak - mean[..., None], 0.0)
+        if order == 1:
+            return log_p, d1
+        d2 = np.where(self._valid, -var[..., None], 0.0)
+        return log_p, d1, d2
+
+    def _information_s(self, s: Array) -> Array:
+        return self._moments(s)[2]

@@ -1,0 +1,296 @@
+"""Dichotomous logistic models: ``rasch``, ``1pl``, ``2pl``, ``3pl``, ``4pl``.
+
+All five share one kernel, the four-parameter logistic in slope-intercept form (logistic metric,
+D = 1, as R's mirt; Barton & Lord 1981 for the upper asymptote):
+
+.. math::
+
+    P(X = 1 \\mid \\theta) = c + (u - c)\\,\\sigma(\\mathbf a^\\top\\theta + d),
+    \\qquad \\sigma(z) = 1 / (1 + e^{-z}),
+
+with the traditional form :math:`d = -a b` for one factor. ``rasch`` fixes every slope to 1 and
+leaves the latent variance free (mirt's ``Rasch``); ``1pl`` has one slope common to all items and
+θ ~ N(0, 1); ``2pl`` fixes c = 0, u = 1; ``3pl`` fixes u = 1. The names differ in what a
+calibration estimates; scoring treats them alike.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.special import expit, log_expit
+
+from engine.exceptions import InvalidParameterError
+from engine.models._base import (
+    Array,
+    ItemModel,
+    as_float_array,
+    as_slopes,
+    check_domain,
+    check_index,
+    require_unidimensional,
+)
+from engine.models.registry import register
+
+__all__ = ["FourPL", "OnePL", "Rasch", "ThreePL", "TwoPL"]
+
+
+def _log_or_neg_inf(x: Array) -> Array:
+    """``log(x)`` with ``log(0) = -inf`` and no warning."""
+    out = np.full_like(x, -np.inf)
+    np.log(x, out=out, where=x > 0)
+    return out
+
+
+@register
+class FourPL(ItemModel):
+    """Four-parameter logistic items (``4pl``).
+
+    Parameters
+    ----------
+    a : array_like, shape (n_items,)
+        Discriminations (slopes).
+    b : array_like, shape (n_items,)
+        Difficulties (locations): :math:`d = -ab`.
+    c : array_like, shape (n_items,), optional
+        Lower asymptotes in [0, 1) (mirt's ``g``). Default 0.
+    u : array_like, shape (n_items,), optional
+        Upper asymptotes in (c, 1] (mirt's ``u``). Default 1.
+
+    Notes
+    -----
+    Use :meth:`from_slope_intercept` for multidimensional items (a slope per factor).
+
+    Examples
+    --------
+    >>> m = ThreePL(a=[1.5], b=[0.0], c=[0.2])
+    >>> float(m.prob(0.0)[0, 1])  # (1 + c) / 2 at θ = b
+    0.6
+    """
+
+    name: ClassVar[str] = "4pl"
+    free_parameters: ClassVar[tuple[str, ...]] = ("a", "d", "c", "u")
+
+    def __init__(
+        self,
+        a: ArrayLike,
+        b: ArrayLike,
+        c: ArrayLike | None = None,
+        u: ArrayLike | None = None,
+    ) -> None:
+        slopes = as_slopes(a)
+        require_unidimensional(_Dims(slopes), f"{self.name}(a, b, ...)")
+        n = slopes.shape[0]
+        b_arr = as_float_array(b, "b", (n,))
+        if not np.all(np.isfinite(b_arr)):
+            raise InvalidParameterError(f"b: expected finite difficulties; got {b_arr.tolist()}")
+        self._set(slopes, -slopes[:, 0] * b_arr, c, u)
+
+    @classmethod
+    def from_slope_intercept(
+        cls,
+        a: ArrayLike,
+        d: ArrayLike,
+        c: ArrayLike | None = None,
+        u: ArrayLike | None = None,
+    ) -> FourPL:
+        """Build from slope-intercept parameters (one slope per factor for several factors).
+
+        .. math:: P = c + (u - c)\\,\\sigma(\\mathbf a^\\top\\theta + d)
+        """
+        self = cls.__new__(cls)
+        slopes = as_slopes(a)
+        d_arr = as_float_array(d, "d", (slopes.shape[0],))
+        if not np.all(np.isfinite(d_arr)):
+            raise InvalidParameterError(f"d: expected finite intercepts; got {d_arr.tolist()}")
+        self._set(slopes, d_arr, c, u)
+        return self
+
+    def _set(self, slopes: Array, d: Array, c: ArrayLike | None, u: ArrayLike | None) -> None:
+        n = slopes.shape[0]
+        c_arr = np.zeros(n) if c is None else as_float_array(c, "c", (n,))
+        u_arr = np.ones(n) if u is None else as_float_array(u, "u", (n,))
+        check_domain(c_arr, (c_arr >= 0.0) & (c_arr < 1.0), "c must be in [0, 1)")
+        check_domain(u_arr, (u_arr > c_arr) & (u_arr <= 1.0), "u must be in (c, 1]")
+        self._check_constraints(slopes, c_arr, u_arr)
+        self.slopes = slopes
+        self.d = d
+        self.c = c_arr
+        self.u = u_arr
+        self.n_categories = np.full(n, 2, dtype=np.int64)
+
+    def _check_constraints(self, slopes: Array, c: Array, u: Array) -> None:
+        """Subclasses refuse parameters their model fixes."""
+
+    # -- traditional parameters ----------------------------------------------------------------------
+    @property
+    def a(self) -> Array:
+        """Slopes of a unidimensional model, shape (n_items,)."""
+        require_unidimensional(self, "a")
+        return self.slopes[:, 0].copy()
+
+    @property
+    def b(self) -> Array:
+        """Difficulties :math:`b = -d/a`, shape (n_items,)."""
+        require_unidimensional(self, "b")
+        return -self.d / self.slopes[:, 0]
+
+    def to_traditional(self) -> dict[str, Array]:
+        """``{"a", "b", "c", "u"}`` (DESIGN.md §5 names)."""
+        return {"a": self.a, "b": self.b, "c": self.c.copy(), "u": self.u.copy()}
+
+    def to_slope_intercept(self) -> dict[str, Array]:
+        """``{"a": (n_items, n_dims), "d", "c", "u"}``."""
+        return {"a": self.slopes.copy(), "d": self.d.copy(), "c": self.c.copy(), "u": self.u.copy()}
+
+    def subset(self, index: ArrayLike) -> FourPL:
+        """The items at ``index``."""
+        idx = check_index(index, self.n_items)
+        out = type(self).__new__(type(self))
+        out.slopes, out.d = self.slopes[idx], self.d[idx]
+        out.c, out.u = self.c[idx], self.u[idx]
+        out.n_categories = self.n_categories[idx]
+        return out
+
+    # -- kernels -----------------------------------------------------------------------------------
+    def _kernel(self, s: Array, order: int = 0) -> tuple[Array, ...]:
+        z = s + self.d
+        log_sig, log_sig_neg = log_expit(z), log_expit(-z)
+        log_c, log_1mu = _log_or_neg_inf(self.c), _log_or_neg_inf(1.0 - self.u)
+        log_span = np.log(self.u - self.c)
+        log_p1 = np.logaddexp(log_c, log_span + log_sig)  # log(c + (u-c)σ(z))
+        log_p0 = np.logaddexp(log_1mu, log_span + log_sig_neg)  # log((1-u) + (u-c)σ(-z))
+        log_p = np.stack([log_p0, log_p1], axis=-1)
+        if order == 0:
+            return (log_p,)
+        # g = dP1/dz = (u-c) σ(z) σ(-z); d log P1 = g / P1, d log P0 = -g / P0
+        log_g = log_span + log_sig + log_sig_neg
+        r1, r0 = np.exp(log_g - log_p1), np.exp(log_g - log_p0)
+        d1 = np.stack([-r0, r1], axis=-1)
+        if order == 1:
+            return log_p, d1
+        # g' = g (1 - 2σ(z)); d² log P1 = g'/P1 - (g/P1)²; d² log P0 = -g'/P0 - (g/P0)²
+        shape = 1.0 - 2.0 * expit(z)
+        d2 = np.stack([-r0 * shape - r0**2, r1 * shape - r1**2], axis=-1)
+        return log_p, d1, d2
+
+    def _information_s(self, s: Array) -> Array:
+        # I = g² / (P1 P0)  (Birnbaum 1968; Lord 1980, eq. 5-9 with D = 1)
+        z = s + self.d
+        log_span = np.log(self.u - self.c)
+        log_p1 = np.logaddexp(_log_or_neg_inf(self.c), log_span + log_expit(z))
+        log_p0 = np.logaddexp(_log_or_neg_inf(1.0 - self.u), log_span + log_expit(-z))
+        log_g = log_span + log_expit(z) + log_expit(-z)
+        return np.exp(2.0 * log_g - log_p1 - log_p0)
+
+
+class _Dims:
+    """A stand-in carrying ``n_dims`` for the dimensionality check before construction."""
+
+    def __init__(self, slopes: Array) -> None:
+        self.n_dims = slopes.shape[1]
+
+
+@register
+class ThreePL(FourPL):
+    """Three-parameter logistic items (``3pl``): :math:`P = c + (1 - c)\\sigma(a(\\theta - b))`.
+
+    Parameters
+    ----------
+    a, b, c : array_like, shape (n_items,)
+        Slopes, difficulties and lower asymptotes (Birnbaum 1968).
+    """
+
+    name: ClassVar[str] = "3pl"
+    free_parameters: ClassVar[tuple[str, ...]] = ("a", "d", "c")
+
+    def __init__(self, a: ArrayLike, b: ArrayLike, c: ArrayLike | None = None) -> None:
+        super().__init__(a, b, c, None)
+
+    def _check_constraints(self, slopes: Array, c: Array, u: Array) -> None:
+        if not np.all(u == 1.0):
+            raise InvalidParameterError(f"{self.name}: u must be 1; got {u.tolist()} (use 4pl)")
+
+
+@register
+class TwoPL(ThreePL):
+    """Two-parameter logistic items (``2pl``): :math:`P = \\sigma(a(\\theta - b))` (Birnbaum 1968).
+
+    Parameters
+    ----------
+    a, b : array_like, shape (n_items,)
+        Slopes and difficulties.
+
+    Examples
+    --------
+    >>> m = TwoPL(a=[1.0, 2.0], b=[0.0, 1.0])
+    >>> m.prob(0.0)[:, 1].round(4).tolist()
+    [0.5, 0.1192]
+    """
+
+    name: ClassVar[str] = "2pl"
+    free_parameters: ClassVar[tuple[str, ...]] = ("a", "d")
+
+    def __init__(self, a: ArrayLike, b: ArrayLike) -> None:
+        FourPL.__init__(self, a, b, None, None)
+
+    def _check_constraints(self, slopes: Array, c: Array, u: Array) -> None:
+        super()._check_constraints(slopes, c, u)
+        if not np.all(c == 0.0):
+            raise InvalidParameterError(f"{self.name}: c must be 0; got {c.tolist()} (use 3pl)")
+
+
+@register
+class OnePL(TwoPL):
+    """One-parameter logistic items (``1pl``): one slope common to all items, θ ~ N(0, 1).
+
+    Parameters
+    ----------
+    a : float or array_like
+        The common slope (an array must hold one value repeated).
+    b : array_like, shape (n_items,)
+        Difficulties.
+    """
+
+    name: ClassVar[str] = "1pl"
+    free_parameters: ClassVar[tuple[str, ...]] = ("a_common", "d")
+
+    def __init__(self, a: ArrayLike, b: ArrayLike) -> None:
+        b_arr = np.asarray(b, dtype=np.float64)
+        a_arr = np.asarray(a, dtype=np.float64)
+        if a_arr.ndim == 0:
+            a_arr = np.full(b_arr.shape, float(a_arr))
+        super().__init__(a_arr, b_arr)
+
+    def _check_constraints(self, slopes: Array, c: Array, u: Array) -> None:
+        super()._check_constraints(slopes, c, u)
+        if slopes.size and not np.all(slopes == slopes[0]):
+            raise InvalidParameterError(
+                f"{self.name}: the slope must be common to all items; got {np.unique(slopes).tolist()}"
+            )
+
+
+@register
+class Rasch(OnePL):
+    """Rasch items (``rasch``): every slope 1, the latent variance free (as mirt's ``Rasch``).
+
+    Parameters
+    ----------
+    b : array_like, shape (n_items,)
+        Difficulties; :math:`P = \\sigma(\\theta - b)`.
+    """
+
+    name: ClassVar[str] = "rasch"
+    free_parameters: ClassVar[tuple[str, ...]] = ("d",)
+
+    def __init__(self, b: ArrayLike, a: ArrayLike = 1.0) -> None:
+        super().__init__(a, b)
+
+    def _check_constraints(self, slopes: Array, c: Array, u: Array) -> None:
+        super()._check_constraints(slopes, c, u)
+        if not np.all(slopes == 1.0):
+            raise InvalidParameterError(
+                f"{self.name}: every slope is 1; got {np.unique(slopes).tolist()} (use 1pl or 2pl)"
+            )

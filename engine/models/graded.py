@@ -1,0 +1,170 @@
+"""Samejima's graded response model (``grm``), unidimensional or multidimensional.
+
+.. math::
+
+    P(X \\ge k \\mid \\theta) = \\sigma(\\mathbf a^\\top\\theta + d_k), \\qquad
+    P(X = k) = P(X \\ge k) - P(X \\ge k + 1),
+
+with :math:`d_1 > \\dots > d_{K-1}`, :math:`P(X \\ge 0) = 1`, :math:`P(X \\ge K) = 0` (Samejima
+1969). Traditional form for one factor: :math:`d_k = -a b_k`, :math:`b_1 < \\dots < b_{K-1}`.
+
+The log-probabilities are computed without subtracting rounded probabilities, from the identity
+:math:`\\sigma(x) - \\sigma(y) = \\sigma(x)\\,\\sigma(-y)\\,(1 - e^{y - x})` for :math:`x > y`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.special import expit, log_expit
+
+from engine.models._base import (
+    Array,
+    ItemModel,
+    as_slopes,
+    check_domain,
+    check_index,
+    require_unidimensional,
+)
+from engine.models._ragged import as_ragged
+from engine.models.registry import register
+
+__all__ = ["GradedResponse"]
+
+
+@register
+class GradedResponse(ItemModel):
+    """Graded response items (``grm``, Samejima 1969).
+
+    Parameters
+    ----------
+    a : array_like, shape (n_items,)
+        Slopes.
+    b : sequence of sequences, or array_like of shape (n_items, K_max - 1)
+        Ordered category boundaries per item; items may have different numbers of categories
+        (pad a 2-D array with NaN).
+
+    Examples
+    --------
+    >>> m = GradedResponse(a=[1.2], b=[[-1.0, 0.0, 1.0]])
+    >>> m.prob(0.0).sum(axis=-1).round(12).tolist()
+    [1.0]
+    """
+
+    name: ClassVar[str] = "grm"
+    free_parameters: ClassVar[tuple[str, ...]] = ("a", "d")
+
+    def __init__(self, a: ArrayLike, b: ArrayLike) -> None:
+        slopes = as_slopes(a)
+        require_unidimensional(self._shape_only(slopes), "grm(a, b)")
+        b_arr, n_thr = as_ragged(b, "b", slopes.shape[0])
+        self._set(slopes, -slopes[:, :1] * b_arr, n_thr, increasing_name="b")
+
+    @classmethod
+    def from_slope_intercept(cls, a: ArrayLike, d: ArrayLike) -> GradedResponse:
+        """Build from slopes (one per factor) and decreasing intercepts ``d_1 > … > d_{K-1}``."""
+        self = cls.__new__(cls)
+        slopes = as_slopes(a)
+        d_arr, n_thr = as_ragged(d, "d", slopes.shape[0])
+        self._set(slopes, d_arr, n_thr, increasing_name=None)
+        return self
+
+    @staticmethod
+    def _shape_only(slopes: Array) -> GradedResponse:
+        probe = GradedResponse.__new__(GradedResponse)
+        probe.slopes = slopes
+        return probe
+
+    def _set(
+        self, slopes: Array, d: Array, n_thr: Array, increasing_name: str | None
+    ) -> None:
+        steps = np.diff(d, axis=1)  # NaN where either side is padding
+        ok = np.all((steps < 0) | np.isnan(steps), axis=1)
+        if increasing_name is None:
+            check_domain(d, ok, "d must be strictly decreasing")
+        else:
+            check_domain(-d / slopes[:, :1], ok, f"{increasing_name} must be strictly increasing")
+        self.slopes = slopes
+        self.d = d  # (n_items, K_max - 1), NaN padding
+        self.n_categories = (n_thr + 1).astype(np.int64)
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """Cache the padded intercepts and the constant gap terms of the log-probabilities."""
+        self._valid = np.arange(self.d.shape[1] + 1)[None, :] < self.n_categories[:, None]
+        self._d_inf = np.where(np.isnan(self.d), -np.inf, self.d)
+        # log(1 - exp(d_{k+1} - d_k)), 0 at both ends and on padding
+        d_ext = np.concatenate(
+            [np.full((self.n_items, 1), np.inf), self._d_inf, np.full((self.n_items, 1), -np.inf)],
+            axis=1,
+        )
+        with np.errstate(invalid="ignore"):
+            diff = d_ext[:, 1:] - d_ext[:, :-1]
+        gap = np.log1p(-np.exp(np.where(np.isfinite(diff), diff, -np.inf)))
+        self._gap = np.where(self._valid, gap, 0.0)
+
+    # -- conversions ------------------------------------------------------------------------------
+    @property
+    def a(self) -> Array:
+        """Slopes of a unidimensional model, shape (n_items,)."""
+        require_unidimensional(self, "a")
+        return self.slopes[:, 0].copy()
+
+    @property
+    def b(self) -> Array:
+        """Category boundaries :math:`b_k = -d_k / a`, shape (n_items, K_max - 1), NaN padding."""
+        require_unidimensional(self, "b")
+        return -self.d / self.slopes[:, :1]
+
+    def to_traditional(self) -> dict[str, Array]:
+        """``{"a": (n_items,), "b": (n_items, K_max - 1)}`` (NaN padding)."""
+        return {"a": self.a, "b": self.b}
+
+    def to_slope_intercept(self) -> dict[str, Array]:
+        """``{"a": (n_items, n_dims), "d": (n_items, K_max - 1)}`` (NaN padding)."""
+        return {"a": self.slopes.copy(), "d": self.d.copy()}
+
+    def subset(self, index: ArrayLike) -> GradedResponse:
+        """The items at ``index``."""
+        idx = check_index(index, self.n_items)
+        out = GradedResponse.__new__(GradedResponse)
+        n_cat = self.n_categories[idx]
+        width = int(n_cat.max()) - 1 if idx.size else 0
+        out.slopes, out.d, out.n_categories = self.slopes[idx], self.d[idx, :width], n_cat
+        out._prepare()
+        return out
+
+    # -- kernels ----------------------------------------------------------------------------------
+    def _kernel(self, s: Array, order: int = 0) -> tuple[Array, ...]:
+        z = s[..., None] + self._d_inf  # (n, I, K-1); -inf on padding
+        lead = np.zeros((*z.shape[:-1], 1))
+        log_p = (
+            np.concatenate([lead, log_expit(z)], axis=-1)
+            + np.concatenate([log_expit(-z), lead], axis=-1)
+            + self._gap
+        )
+        if order == 0:
+            return (log_p,)
+        sig = expit(z)
+        upper = np.concatenate([lead, 1.0 - sig], axis=-1)  # σ(-z_k), 0 for k = 0
+        lower = np.concatenate([sig, lead], axis=-1)  # σ(z_{k+1}), 0 for the top category
+        d1 = np.where(self._valid, upper - lower, 0.0)
+        if order == 1:
+            return log_p, d1
+        dsig = sig * (1.0 - sig)
+        d2 = -(np.concatenate([lead, dsig], axis=-1) + np.concatenate([dsig, lead], axis=-1))
+        return log_p, d1, np.where(self._valid, d2, 0.0)
+
+    def _information_s(self, s: Array) -> Array:
+        # Samejima (1969): I = Σ_k (P*'_k − P*'_{k+1})² / P_k, with P*'_k = σ(z_k)(1 − σ(z_k))
+        z = s[..., None] + self._d_inf
+        sig = expit(z)
+        dsig = sig * (1.0 - sig)
+        lead = np.zeros((*z.shape[:-1], 1))
+        num = (np.concatenate([lead, dsig], axis=-1) - np.concatenate([dsig, lead], axis=-1)) ** 2
+        (log_p,) = self._kernel(s, 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.exp(np.log(num) - log_p)
+        return np.where(self._valid, ratio, 0.0).sum(axis=-1)

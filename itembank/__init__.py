@@ -1,0 +1,1 @@
+"""The item bank as data: schemas, storage, versions, and the file formats of DESIGN.md §6."""

@@ -1,0 +1,10 @@
+"""qabilet: an adaptive psychometric testing engine.
+
+The numeric core lives in :mod:`engine`, estimation of item parameters in :mod:`calibration`,
+the item bank in :mod:`itembank` and the HTTP layer in :mod:`api`. This small package holds the
+version and the command-line interface, which imports the others lazily.
+"""
+
+from qabilet._version import __version__
+
+__all__ = ["__version__"]
