@@ -46,7 +46,7 @@ class NominalResponse(DivideByTotal):
     --------
     >>> m = NominalResponse(a=[[0.0, 0.5, 1.5]], d=[[0.0, 0.3, -0.2]])
     >>> m.prob(0.0).round(4).tolist()
-    [[0.3197, 0.4316, 0.2618]]
+    [[0.3156, 0.426, 0.2584]]
     """
 
     name: ClassVar[str] = "nominal"

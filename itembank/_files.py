@@ -1,0 +1,45 @@
+"""Writing files so that a reader never sees half of one."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from pathlib import Path
+
+__all__ = ["write_text_atomic"]
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` all at once, or not at all.
+
+    The text goes to a temporary file in the same directory, is flushed to disk and then renamed
+    over ``path`` with :func:`os.replace` (atomic on POSIX and Windows). If anything fails, the
+    temporary file is removed and an existing ``path`` is left as it was.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The destination.
+    text : str
+        The complete contents.
+
+    Raises
+    ------
+    OSError
+        When the directory is missing or not writable.
+    """
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
+    # os.open applies the umask, so the file gets the permissions an ordinary open() would give
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
