@@ -4,6 +4,7 @@ distribution — everything scoring and adaptive testing need, and nothing about
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -182,6 +183,16 @@ class ItemBank(ItemSet):
                 out[:, pos, :kb] = part
         return tuple(outs)
 
+    def _newton_terms(
+        self, s: Array, x: NDArray[np.intp], obs: NDArray[np.bool_], need_bias: bool = False
+    ) -> tuple[Array, Array, Array, Array | None]:
+        outs = [np.zeros_like(s) for _ in range(4 if need_bias else 3)]
+        for m, pos in zip(self.models, self.positions):
+            parts = m._newton_terms(s[:, pos], x[:, pos], obs[:, pos], need_bias)
+            for out, part in zip(outs, parts):
+                out[:, pos] = part
+        return outs[0], outs[1], outs[2], (outs[3] if need_bias else None)
+
     def _information_s(self, s: Array) -> Array:
         out = np.empty_like(s)
         for m, pos in zip(self.models, self.positions):
@@ -198,7 +209,6 @@ class ItemBank(ItemSet):
 
 def _renumber(exc: InvalidParameterError, idx: list[int], records: Sequence[Mapping[str, Any]]) -> InvalidParameterError:
     """Rewrite ``items[j]`` (position within a block) as the bank position and id."""
-    import re
 
     def repl(match: re.Match[str]) -> str:
         j = int(match.group(1))

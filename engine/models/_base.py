@@ -84,6 +84,38 @@ class ItemSet(ABC):
         that compares it with the expected squared score is an independent check.
         """
 
+    def _newton_terms(
+        self, s: Array, x: NDArray[np.intp], obs: NDArray[np.bool_], need_bias: bool = False
+    ) -> tuple[Array, Array, Array, Array | None]:
+        """Per-item terms of Newton scoring at person-specific projections.
+
+        Parameters
+        ----------
+        s : ndarray, shape (n, n_items)
+            Projections.
+        x : ndarray of int, shape (n, n_items)
+            Responses (any value where unobserved).
+        obs : ndarray of bool, shape (n, n_items)
+            Observed mask.
+        need_bias : bool
+            Also return Warm's term :math:`c = \\sum_k P_k f'_k (f''_k + f'^2_k)`.
+
+        Returns
+        -------
+        f1, f2, info, c : ndarray, shape (n, n_items)
+            :math:`f'` and :math:`f''` of the observed category, the Fisher information per unit
+            slope, and Warm's term (None unless asked); all zero where unobserved. Models with
+            a cheaper closed form override this; the generic form works from the kernels.
+        """
+        log_p, d1, d2 = self._kernel(s, 2)
+        o = obs.astype(np.float64)
+        f1 = np.take_along_axis(d1, x[..., None], axis=-1)[..., 0] * o
+        f2 = np.take_along_axis(d2, x[..., None], axis=-1)[..., 0] * o
+        pd1 = np.exp(log_p) * d1
+        info = np.einsum("mik,mik->mi", pd1, d1) * o
+        c = np.einsum("mik,mik->mi", pd1, d2 + d1 * d1) * o if need_bias else None
+        return f1, f2, info, c
+
     # -- public, derived ---------------------------------------------------------------------------
     def _theta2d(self, theta: ArrayLike) -> tuple[Array, tuple[int, ...]]:
         """Validate θ and return it as ``(n, n_dims)`` with the caller's batch shape."""

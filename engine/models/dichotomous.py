@@ -120,6 +120,7 @@ class FourPL(ItemModel):
         self.c = c_arr
         self.u = u_arr
         self.n_categories = np.full(n, 2, dtype=np.int64)
+        self._logistic = bool(np.all(c_arr == 0.0) and np.all(u_arr == 1.0))
 
     def _check_constraints(self, slopes: Array, c: Array, u: Array) -> None:
         """Subclasses refuse parameters their model fixes."""
@@ -152,38 +153,76 @@ class FourPL(ItemModel):
         out.slopes, out.d = self.slopes[idx], self.d[idx]
         out.c, out.u = self.c[idx], self.u[idx]
         out.n_categories = self.n_categories[idx]
+        out._logistic = bool(np.all(out.c == 0.0) and np.all(out.u == 1.0))
         return out
 
     # -- kernels -----------------------------------------------------------------------------------
     def _kernel(self, s: Array, order: int = 0) -> tuple[Array, ...]:
         z = s + self.d
-        log_sig, log_sig_neg = log_expit(z), log_expit(-z)
+        if self._logistic:
+            return _logistic_kernel(z, order)
+        log_sig_neg = log_expit(-z)
+        log_sig = log_sig_neg + z  # log σ(z) = log σ(−z) + z
         log_c, log_1mu = _log_or_neg_inf(self.c), _log_or_neg_inf(1.0 - self.u)
         log_span = np.log(self.u - self.c)
-        log_p1 = np.logaddexp(log_c, log_span + log_sig)  # log(c + (u-c)σ(z))
-        log_p0 = np.logaddexp(log_1mu, log_span + log_sig_neg)  # log((1-u) + (u-c)σ(-z))
-        log_p = np.stack([log_p0, log_p1], axis=-1)
+        log_p = np.empty((*z.shape, 2))
+        log_p[..., 1] = log_p1 = np.logaddexp(log_c, log_span + log_sig)  # log(c + (u−c)σ(z))
+        log_p[..., 0] = log_p0 = np.logaddexp(log_1mu, log_span + log_sig_neg)  # log(1−P)
         if order == 0:
             return (log_p,)
-        # g = dP1/dz = (u-c) σ(z) σ(-z); d log P1 = g / P1, d log P0 = -g / P0
+        # g = dP1/dz = (u−c) σ(z) σ(−z); d log P1 = g / P1, d log P0 = −g / P0
         log_g = log_span + log_sig + log_sig_neg
         r1, r0 = np.exp(log_g - log_p1), np.exp(log_g - log_p0)
-        d1 = np.stack([-r0, r1], axis=-1)
+        d1 = np.empty_like(log_p)
+        d1[..., 0], d1[..., 1] = -r0, r1
         if order == 1:
             return log_p, d1
-        # g' = g (1 - 2σ(z)); d² log P1 = g'/P1 - (g/P1)²; d² log P0 = -g'/P0 - (g/P0)²
+        # g' = g (1 − 2σ(z)); d² log P1 = g'/P1 − (g/P1)²; d² log P0 = −g'/P0 − (g/P0)²
         shape = 1.0 - 2.0 * expit(z)
-        d2 = np.stack([-r0 * shape - r0**2, r1 * shape - r1**2], axis=-1)
+        d2 = np.empty_like(log_p)
+        d2[..., 0], d2[..., 1] = -r0 * shape - r0**2, r1 * shape - r1**2
         return log_p, d1, d2
+
+    def _newton_terms(
+        self, s: Array, x: np.ndarray, obs: np.ndarray, need_bias: bool = False
+    ) -> tuple[Array, Array, Array, Array | None]:
+        if not self._logistic:
+            return super()._newton_terms(s, x, obs, need_bias)
+        # 2PL: f' = x − P, f'' = −PQ, I = PQ, Warm's c = PQ(Q − P) (one expit per cell)
+        o = obs.astype(np.float64)
+        p = expit(s + self.d)
+        pq = p * (1.0 - p) * o
+        c = pq * (1.0 - 2.0 * p) if need_bias else None
+        return (x - p) * o, -pq, pq, c
 
     def _information_s(self, s: Array) -> Array:
         # I = g² / (P1 P0)  (Birnbaum 1968; Lord 1980, eq. 5-9 with D = 1)
         z = s + self.d
         log_span = np.log(self.u - self.c)
-        log_p1 = np.logaddexp(_log_or_neg_inf(self.c), log_span + log_expit(z))
-        log_p0 = np.logaddexp(_log_or_neg_inf(1.0 - self.u), log_span + log_expit(-z))
-        log_g = log_span + log_expit(z) + log_expit(-z)
+        log_sig_neg = log_expit(-z)
+        log_sig = log_sig_neg + z
+        log_p1 = np.logaddexp(_log_or_neg_inf(self.c), log_span + log_sig)
+        log_p0 = np.logaddexp(_log_or_neg_inf(1.0 - self.u), log_span + log_sig_neg)
+        log_g = log_span + log_sig + log_sig_neg
         return np.exp(2.0 * log_g - log_p1 - log_p0)
+
+
+def _logistic_kernel(z: Array, order: int) -> tuple[Array, ...]:
+    """The 2PL special case (c = 0, u = 1): log σ(±z), derivatives −σ(z), σ(−z), −σ(z)σ(−z)."""
+    log_p = np.empty((*z.shape, 2))
+    log_p[..., 0] = lp0 = log_expit(-z)
+    log_p[..., 1] = lp0 + z
+    if order == 0:
+        return (log_p,)
+    p1 = expit(z)
+    d1 = np.empty_like(log_p)
+    d1[..., 1] = p0 = 1.0 - p1
+    d1[..., 0] = -p1
+    if order == 1:
+        return log_p, d1
+    d2 = np.empty_like(log_p)
+    d2[..., 0] = d2[..., 1] = -p1 * p0
+    return log_p, d1, d2
 
 
 class _Dims:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -10,8 +11,8 @@ from numpy.typing import ArrayLike, NDArray
 from engine.exceptions import InvalidResponseError
 from engine.models._base import Array, ItemSet
 
-# persons per block in the one-hot products, chosen so one block stays near 32 MB
-_BLOCK_CELLS = 4_000_000
+# cells per block of persons in the one-hot products (about 8 MB of work arrays)
+_BLOCK_CELLS = 1_000_000
 
 
 class Responses(NamedTuple):
@@ -82,6 +83,10 @@ def check_responses(
 def collapse_patterns(resp: Responses) -> tuple[Responses, NDArray[np.intp], Array]:
     """Identical response patterns once, with their counts.
 
+    Rows are grouped by a 64-bit hash (a random linear combination of the cells, wrapping on
+    overflow), which sorts as fast as integers; every row is then compared with its group's
+    representative, and any hash collision falls back to an exact row sort. The result is exact.
+
     Returns
     -------
     unique : Responses
@@ -91,12 +96,22 @@ def collapse_patterns(resp: Responses) -> tuple[Responses, NDArray[np.intp], Arr
     counts : ndarray, shape (n_unique,)
         How many persons share each pattern.
     """
-    code = np.where(resp.observed, resp.x, -1)
-    code = code.astype(np.int8 if code.max(initial=0) < 127 else np.int32)
-    uniq, inverse, counts = np.unique(code, axis=0, return_inverse=True, return_counts=True)
+    code = np.where(resp.observed, resp.x, -1).astype(np.int64)
+    weights = np.random.default_rng(0x5EED).integers(1, 2**62, size=code.shape[1], dtype=np.int64)
+    with np.errstate(over="ignore"):
+        key = code @ weights
+    _, first, inverse, counts = np.unique(
+        key, return_index=True, return_inverse=True, return_counts=True
+    )
+    inverse = inverse.reshape(-1)
+    if not np.array_equal(code, code[first[inverse]]):  # a collision: exact, slower path
+        uniq, inverse, counts = np.unique(code, axis=0, return_inverse=True, return_counts=True)
+        inverse = inverse.reshape(-1)
+    else:
+        uniq = code[first]
     return (
         Responses(np.maximum(uniq, 0).astype(np.intp), uniq >= 0),
-        inverse.reshape(-1),
+        inverse,
         counts.astype(np.float64),
     )
 
@@ -118,8 +133,14 @@ def flat_log_prob(items: ItemSet, nodes: Array) -> Array:
     return log_p[:, valid]
 
 
-def loglik_on_nodes(items: ItemSet, resp: Responses, log_p_flat: Array) -> Array:
-    """:math:`\\ell_{pq} = \\sum_i o_{pi}\\log P_i(x_{pi}\\mid\\theta_q)` as one-hot products.
+def loglik_blocks(
+    items: ItemSet, resp: Responses, log_p_flat: Array, block: int | None = None
+) -> Iterator[tuple[slice, Array]]:
+    """:math:`\\ell_{pq} = \\sum_i o_{pi}\\log P_i(x_{pi}\\mid\\theta_q)`, block of persons by block.
+
+    Each block is a one-hot matrix product (BLAS); blocks keep the work arrays small enough to
+    stay in cache, which matters more than the arithmetic here. The yielded array is reused:
+    consume it before the next block.
 
     Parameters
     ----------
@@ -127,22 +148,43 @@ def loglik_on_nodes(items: ItemSet, resp: Responses, log_p_flat: Array) -> Array
     resp : Responses
     log_p_flat : ndarray, shape (n_quad, sum_i K_i)
         From :func:`flat_log_prob`.
+    block : int, optional
+        Persons per block.
 
-    Returns
-    -------
-    ndarray, shape (n_persons, n_quad)
+    Yields
+    ------
+    rows : slice
+        The persons of the block.
+    loglik : ndarray, shape (rows, n_quad)
     """
-    n, n_items = resp.x.shape
-    width = log_p_flat.shape[1]
+    n = resp.x.shape[0]
+    width, n_quad = log_p_flat.shape[1], log_p_flat.shape[0]
+    if block is None:
+        block = max(64, min(4096, _BLOCK_CELLS // max(width + n_quad, 1)))
     cols = category_offsets(items)[None, :] + resp.x
-    out = np.empty((n, log_p_flat.shape[0]))
-    block = max(1, _BLOCK_CELLS // max(width, 1))
+    lp_t = np.ascontiguousarray(log_p_flat.T)
+    onehot = np.zeros((min(block, n), width))
+    out = np.empty((min(block, n), n_quad))
     rows = np.arange(min(block, n))[:, None]
-    for start in range(0, n, block):  # blocks bound the one-hot's memory, not a loop per person
+    for start in range(0, n, block):  # blocks bound memory, not a loop per person
         stop = min(start + block, n)
-        onehot = np.zeros((stop - start, width))
-        r = rows[: stop - start]
+        m = stop - start
+        oh = onehot[:m]
+        oh.fill(0.0)
         # each item owns its columns, so a cell is written once: plain assignment suffices
-        onehot[r, cols[start:stop]] = resp.observed[start:stop]
-        out[start:stop] = onehot @ log_p_flat.T
-    return out
+        oh[rows[:m], cols[start:stop]] = resp.observed[start:stop]
+        np.matmul(oh, lp_t, out=out[:m])
+        yield slice(start, stop), out[:m]
+
+
+def log_normalise(log_w: Array) -> Array:
+    """Normalise rows of log-weights in place to weights; returns the rows' log-sum-exp.
+
+    A plain max-shift (faster here than :func:`scipy.special.logsumexp`).
+    """
+    top = log_w.max(axis=1, keepdims=True)
+    log_w -= top
+    np.exp(log_w, out=log_w)
+    total = log_w.sum(axis=1, keepdims=True)
+    log_w /= total
+    return (top + np.log(total))[:, 0]

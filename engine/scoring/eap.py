@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
-from numpy.typing import ArrayLike
-from scipy.special import logsumexp
+from numpy.typing import ArrayLike, NDArray
 
 from engine.exceptions import InvalidParameterError
 from engine.latent import LatentDistribution
 from engine.models._base import Array, ItemSet
 from engine.quadrature import Grid, equispaced_grid
 from engine.scoring._responses import (
+    Responses,
     check_responses,
     collapse_patterns,
     flat_log_prob,
-    loglik_on_nodes,
+    log_normalise,
+    loglik_blocks,
 )
 from engine.scoring.result import AbilityEstimate
 
-__all__ = ["eap", "marginal_loglik", "posterior_on_grid"]
+__all__ = ["EAP_POINTS", "eap", "marginal_loglik", "posterior_on_grid"]
+
+#: default nodes per dimension of the EAP product grid, by number of factors
+EAP_POINTS = {1: 121, 2: 41, 3: 21, 4: 13}
 
 
 def _prior_of(items: ItemSet, prior: LatentDistribution | None) -> LatentDistribution:
@@ -31,13 +37,38 @@ def _prior_of(items: ItemSet, prior: LatentDistribution | None) -> LatentDistrib
     return prior
 
 
+def _posterior_blocks(
+    items: ItemSet, resp: Responses, grid: Grid, collapse: bool = True
+) -> tuple[Iterator[tuple[slice, Array, Array]], NDArray[np.intp] | None, int]:
+    """Posterior weights and log marginal likelihoods, block by block of distinct patterns.
+
+    Returns ``(blocks, inverse, n_rows)``: ``blocks`` yields ``(rows, post, log_marginal)``
+    (``post`` is a reused buffer); rows index distinct patterns when ``inverse`` is not None.
+    """
+    if grid.nodes.shape[1] != items.n_dims:
+        raise InvalidParameterError(
+            f"grid: nodes have {grid.nodes.shape[1]} dimension(s); the items {items.n_dims}"
+        )
+    lp = flat_log_prob(items, grid.nodes)
+    inverse = None
+    if collapse and resp.x.shape[0] > 1:
+        resp, inverse, _ = collapse_patterns(resp)
+
+    def blocks() -> Iterator[tuple[slice, Array, Array]]:
+        for rows, ll in loglik_blocks(items, resp, lp):
+            ll += grid.log_weights[None, :]
+            log_marg = log_normalise(ll)
+            yield rows, ll, log_marg
+
+    return blocks(), inverse, resp.x.shape[0]
+
+
 def posterior_on_grid(
     items: ItemSet,
     responses: ArrayLike,
     observed: ArrayLike | None = None,
     *,
     grid: Grid,
-    collapse: bool = True,
 ) -> tuple[Array, Array]:
     """Log posterior weights at the grid nodes and log marginal likelihood of each person.
 
@@ -53,23 +84,14 @@ def posterior_on_grid(
     log_marginal : ndarray, shape (n_persons,)
     """
     resp = check_responses(items, responses, observed)
-    if grid.nodes.shape[1] != items.n_dims:
-        raise InvalidParameterError(
-            f"grid: nodes have {grid.nodes.shape[1]} dimension(s); the items {items.n_dims}"
-        )
-    lp = flat_log_prob(items, grid.nodes)
-    if collapse and resp.x.shape[0] > 1:
-        uniq, inverse, _ = collapse_patterns(resp)
-        ll = loglik_on_nodes(items, uniq, lp)
-    else:
-        inverse = None
-        ll = loglik_on_nodes(items, resp, lp)
-    ll += grid.log_weights[None, :]
-    log_marg = logsumexp(ll, axis=1)
-    ll -= log_marg[:, None]
+    blocks, inverse, n_rows = _posterior_blocks(items, resp, grid)
+    log_post, log_marg = np.empty((n_rows, grid.n_quad)), np.empty(n_rows)
+    with np.errstate(divide="ignore"):
+        for rows, post, lm in blocks:
+            log_post[rows], log_marg[rows] = np.log(post), lm
     if inverse is not None:
-        return ll[inverse], log_marg[inverse]
-    return ll, log_marg
+        return log_post[inverse], log_marg[inverse]
+    return log_post, log_marg
 
 
 def marginal_loglik(
@@ -96,7 +118,13 @@ def marginal_loglik(
     """
     prior = _prior_of(items, latent)
     grid = equispaced_grid(prior, n_points, bounds)
-    _, log_marg = posterior_on_grid(items, responses, observed, grid=grid)
+    resp = check_responses(items, responses, observed)
+    blocks, inverse, n_rows = _posterior_blocks(items, resp, grid)
+    log_marg = np.empty(n_rows)
+    for rows, _, lm in blocks:
+        log_marg[rows] = lm
+    if inverse is not None:
+        return float(np.bincount(inverse, minlength=log_marg.size) @ log_marg)
     return float(log_marg.sum())
 
 
@@ -106,7 +134,7 @@ def eap(
     observed: ArrayLike | None = None,
     *,
     prior: LatentDistribution | None = None,
-    n_points: int = 121,
+    n_points: int | None = None,
     bounds: tuple[float, float] = (-6.0, 6.0),
 ) -> AbilityEstimate:
     """Expected a posteriori estimates and posterior standard deviations.
@@ -128,8 +156,9 @@ def eap(
         Missing-data mask (True = answered).
     prior : LatentDistribution, optional
         The prior; the bank's latent distribution, or N(0, I), when omitted.
-    n_points : int
-        Nodes per dimension (product grid; keep ``n_points ** n_dims`` moderate for 3–4 factors).
+    n_points : int, optional
+        Nodes per dimension of the product grid. Default: :data:`EAP_POINTS` by number of
+        factors — 121 for one (mirt's scoring grid), 41, 21 and 13 for two to four.
     bounds : (float, float)
         Grid interval in every dimension.
 
@@ -147,23 +176,30 @@ def eap(
     (True, True)
     """
     prior = _prior_of(items, prior)
-    if prior.n_dims > 4 and n_points ** prior.n_dims > 5_000_000:
-        raise InvalidParameterError("eap: product grids are limited to 4 factors; use map")
+    if n_points is None:
+        if prior.n_dims not in EAP_POINTS:
+            raise InvalidParameterError(
+                f"eap: product grids are offered up to 4 factors; got {prior.n_dims} (use map)"
+            )
+        n_points = EAP_POINTS[prior.n_dims]
     grid = equispaced_grid(prior, n_points, bounds)
-    log_post, _ = posterior_on_grid(items, responses, observed, grid=grid)
-    post = np.exp(log_post)
+    resp = check_responses(items, responses, observed)
+    blocks, inverse, n_rows = _posterior_blocks(items, resp, grid)
     nodes = grid.nodes
-    mean = post @ nodes  # (n, d)
     d = nodes.shape[1]
-    cov = np.empty((mean.shape[0], d, d))
-    for j in range(d):  # a few factors at most
-        dev_j = nodes[None, :, j] - mean[:, j : j + 1]
-        for k in range(j, d):
-            dev_k = nodes[None, :, k] - mean[:, k : k + 1]
-            cov[:, j, k] = cov[:, k, j] = (post * dev_j * dev_k).sum(axis=1)
+    mean = np.empty((n_rows, d))
+    cov = np.empty((n_rows, d, d))
+    for rows, post, _ in blocks:
+        mean[rows] = m = post @ nodes
+        for j in range(d):  # a few factors at most
+            dev_j = nodes[None, :, j] - m[:, j : j + 1]
+            for k in range(j, d):
+                dev_k = dev_j if k == j else nodes[None, :, k] - m[:, k : k + 1]
+                cov[rows, j, k] = cov[rows, k, j] = np.einsum("nq,nq,nq->n", post, dev_j, dev_k)
+    if inverse is not None:
+        mean, cov = mean[inverse], cov[inverse]
     se = np.sqrt(np.einsum("njj->nj", cov))
-    resp_obs = check_responses(items, responses, observed).observed
-    status = np.where(resp_obs.any(axis=1), "ok", "no_responses")
+    status = np.where(resp.observed.any(axis=1), "ok", "no_responses")
     if d == 1:
         return AbilityEstimate(mean[:, 0], se[:, 0], "eap", status, prior.factor_names)
     return AbilityEstimate(mean, se, "eap", status, prior.factor_names, cov=cov)

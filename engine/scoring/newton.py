@@ -53,10 +53,6 @@ def _check_options(bounds: tuple[float, float], tol: float, max_iter: int) -> tu
     return lo, hi
 
 
-def _take(arr: Array, x: NDArray[np.intp]) -> Array:
-    return np.take_along_axis(arr, x[..., None], axis=-1)[..., 0]
-
-
 def _solve(mat: Array, vec: Array) -> Array:
     """Batched solve of ``mat @ out = vec`` for ``(m, d, d)`` and ``(m, d)``."""
     if mat.shape[-1] == 1:
@@ -76,7 +72,9 @@ class _Equations:
     def __init__(self, items: ItemSet, kind: str, prior: LatentDistribution | None) -> None:
         self.items = items
         self.kind = kind
-        self.slopes = items.slopes
+        self.slopes = a = items.slopes
+        d = a.shape[1]
+        self.outer = (a[:, :, None] * a[:, None, :]).reshape(a.shape[0], d * d)  # a_i a_iᵀ
         if prior is not None:
             self.mean, self.precision = prior.mean, prior.precision
         else:
@@ -87,24 +85,19 @@ class _Equations:
     ) -> tuple[Array, Array, Array]:
         """Return (estimating function, observed information, expected information)."""
         a = self.slopes
+        m, d = theta.shape
         s = theta @ a.T
-        log_p, d1, d2 = self.items._kernel(s, 2)
-        o = obs.astype(np.float64)
-        f1 = _take(d1, x) * o
-        f2 = _take(d2, x) * o
-        info_s = self.items._information_s(s) * o
+        f1, f2, info_s, c = self.items._newton_terms(s, x, obs, self.kind == "wle")
         grad = f1 @ a
-        observed = -np.einsum("mi,ij,ik->mjk", f2, a, a)
-        expected = np.einsum("mi,ij,ik->mjk", info_s, a, a)
-        if self.precision is None and a.shape[1] > 1:
+        observed = -(f2 @ self.outer).reshape(m, d, d)
+        expected = (info_s @ self.outer).reshape(m, d, d)
+        if self.precision is None and d > 1:
             # a factor no answered item loads on has no information: a tiny ridge keeps the
             # systems solvable (that factor stays at its start, its SE is huge, not an error)
-            expected = expected + _RIDGE * np.eye(a.shape[1])
+            expected = expected + _RIDGE * np.eye(d)
         if self.kind == "wle":
-            p = np.exp(log_p)
-            c = (p * d1 * (d2 + d1**2)).sum(axis=-1) * o  # (m, I)
             inv = np.linalg.inv(expected)
-            quad = np.einsum("ij,mjk,ik->mi", a, inv, a)  # a_iᵀ I⁻¹ a_i
+            quad = (self.outer @ inv.reshape(m, d * d).T).T  # a_iᵀ I⁻¹ a_i (symmetric I⁻¹)
             grad = grad + 0.5 * (c * quad) @ a
         if self.precision is not None:
             grad = grad - (theta - self.mean) @ self.precision

@@ -146,3 +146,17 @@ def test_every_registered_model_has_a_fixture():
 
     assert set(model_names()) <= set(ALL_UNI)
     assert len(ALL_MULTI) >= 5
+
+
+def test_newton_terms_fast_paths_equal_the_generic_form(uni_model):
+    from engine.models import ItemSet
+
+    rng = np.random.default_rng(4)
+    s = rng.normal(size=(25, uni_model.n_items)) * 2
+    x = np.minimum((rng.random(s.shape) * uni_model.n_categories).astype(np.intp),
+                   uni_model.n_categories - 1)
+    obs = rng.random(s.shape) < 0.8
+    fast = uni_model._newton_terms(s, x, obs, True)
+    generic = ItemSet._newton_terms(uni_model, s, x, obs, True)
+    for f, g in zip(fast, generic):
+        np.testing.assert_allclose(f, g, rtol=1e-12, atol=1e-14)

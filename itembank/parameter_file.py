@@ -1,0 +1,745 @@
+"""Parameter files (JSON, DESIGN.md §6): the schema, reading and writing.
+
+A parameter file holds a calibrated bank: a default model, the latent distribution (always), the
+fit information of the calibration that produced it, and one record per item with its id, model,
+parameters, the original category codes (``categories``) and standard errors (``se``)::
+
+    {"model": "grm",
+     "latent": {"factor_names": ["theta"], "mean": [0.0], "cov": [[1.0]]},
+     "items": [{"id": "Q1", "a": 1.3, "b": [-1.2, 0.1, 1.4], "categories": [1, 2, 3, 4]}]}
+
+Unidimensional items are written in traditional form (``a``, ``b``, ``c``, ``u``; ``tau`` for the
+rating scale model; category slopes and intercepts ``a``, ``d`` for the nominal model) and
+multidimensional ones in slope-intercept form (a list of slopes ``a``, one per factor, and the
+intercept(s) ``d``; ``ak`` are the nominal model's category scoring values).
+
+The schema checks structure — types, which parameters each model has and their shapes, the
+number of slopes against the latent distribution, unique item ids — and names the JSON path of a
+problem (``items[3] ('Q4').b: expected a number; got [0.1, 0.2]``). The parameter values
+themselves (order of thresholds, asymptotes in [0, 1), …) are checked by :mod:`engine` when the
+bank is built; those errors keep the engine's message and gain the file name.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from engine.bank import ItemBank
+from engine.exceptions import DataFileError, InvalidParameterError, UnknownModelError
+from engine.latent import LatentDistribution
+from engine.models.registry import get_model
+from itembank._files import write_text_atomic
+from itembank.response_file import PERSON_ID
+
+__all__ = [
+    "ItemRecord",
+    "LatentRecord",
+    "ParameterFile",
+    "load_bank",
+    "read_parameter_file",
+    "write_parameter_file",
+]
+
+# -- parameter names and shapes per model --------------------------------------------------------
+_NUM = "a number"
+_VEC = "a list of numbers"
+_SLOPES = "a number or a list of numbers (one slope per factor)"
+_TRADITIONAL = "traditional"
+_SLOPE_INTERCEPT = "slope-intercept"
+
+_DICHOTOMOUS_TRAD = {"a": _NUM, "b": _NUM}
+_DICHOTOMOUS_SI = {"a": _SLOPES, "d": _NUM}
+_POLYTOMOUS_TRAD = {"a": _NUM, "b": _VEC}
+_POLYTOMOUS_SI = {"a": _SLOPES, "d": _VEC}
+
+#: model -> (parameters in traditional form, parameters in slope-intercept form), with shapes
+_FORMS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    "rasch": (_DICHOTOMOUS_TRAD, _DICHOTOMOUS_SI),
+    "1pl": (_DICHOTOMOUS_TRAD, _DICHOTOMOUS_SI),
+    "2pl": (_DICHOTOMOUS_TRAD, _DICHOTOMOUS_SI),
+    "3pl": ({**_DICHOTOMOUS_TRAD, "c": _NUM}, {**_DICHOTOMOUS_SI, "c": _NUM}),
+    "4pl": ({**_DICHOTOMOUS_TRAD, "c": _NUM, "u": _NUM}, {**_DICHOTOMOUS_SI, "c": _NUM, "u": _NUM}),
+    "grm": (_POLYTOMOUS_TRAD, _POLYTOMOUS_SI),
+    "gpcm": (_POLYTOMOUS_TRAD, _POLYTOMOUS_SI),
+    "pcm": (_POLYTOMOUS_TRAD, _POLYTOMOUS_SI),
+    "rsm": ({"b": _NUM, "tau": _VEC}, {}),
+    "nominal": ({"a": _VEC, "d": _VEC}, {"a": _SLOPES, "ak": _VEC, "d": _VEC}),
+}
+#: parameters a record may leave out (the model fixes or defaults them)
+_OPTIONAL: dict[str, frozenset[str]] = {
+    "rasch": frozenset({"a"}),
+    "pcm": frozenset({"a"}),
+    "3pl": frozenset({"c"}),
+    "4pl": frozenset({"c", "u"}),
+}
+_PARAMETER_NAMES = ("a", "b", "c", "u", "d", "ak", "tau")
+
+
+# -- value validators (one clear message instead of pydantic's per-union-member errors) ---------
+def _show(value: Any) -> str:
+    try:
+        text = json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _fail(kind: str, value: Any) -> PydanticCustomError:
+    return PydanticCustomError("qabilet_value", "expected {kind}; got {got}",
+                               {"kind": kind, "got": _show(value)})
+
+
+def _as_number(value: Any, kind: str, whole: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(kind, whole)
+    try:
+        out = float(value)
+    except OverflowError:
+        raise _fail(kind, whole) from None
+    if not math.isfinite(out):
+        raise _fail(kind.replace("number", "finite number"), whole)
+    return out
+
+
+def _number(value: Any) -> float:
+    return _as_number(value, "a number", value)
+
+
+def _numbers(value: Any) -> list[float]:
+    kind = "a non-empty list of numbers"
+    if not isinstance(value, list | tuple) or not value:
+        raise _fail(kind, value)
+    return [_as_number(v, kind, value) for v in value]
+
+
+def _number_or_numbers(value: Any) -> float | list[float]:
+    if isinstance(value, list | tuple):
+        return _numbers(value)
+    return _as_number(value, "a number or a non-empty list of numbers", value)
+
+
+def _standard_error(value: Any) -> float | list[float | None] | None:
+    kind = "a standard error (a number ≥ 0, null, or a list of them)"
+    if value is None:
+        return None
+    if isinstance(value, list | tuple):
+        out = [None if v is None else _as_number(v, kind, value) for v in value]
+        if any(v is not None and v < 0 for v in out):
+            raise _fail(kind, value)
+        return out
+    se = _as_number(value, kind, value)
+    if se < 0:
+        raise _fail(kind, value)
+    return se
+
+
+Number = Annotated[float, PlainValidator(_number)]
+Numbers = Annotated[list[float], PlainValidator(_numbers)]
+NumberOrNumbers = Annotated[float | list[float], PlainValidator(_number_or_numbers)]
+StandardError = Annotated[float | list[float | None] | None, PlainValidator(_standard_error)]
+
+
+def _located(where: Sequence[str | int], message: str) -> PydanticCustomError:
+    """Make an error at ``where`` (a path below the validated object) with a full message."""
+    return PydanticCustomError("qabilet", "{message}", {"message": message, "where": list(where)})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+
+
+# -- the schema ---------------------------------------------------------------------------------
+class LatentRecord(_Strict):
+    """The latent (population) distribution: a multivariate normal.
+
+    Attributes
+    ----------
+    factor_names : list of str, optional
+        One name per factor; ``["theta"]`` or ``["F1", "F2", …]`` when omitted.
+    mean : list of float, length n_dims
+        Factor means.
+    cov : list of lists of float, shape (n_dims, n_dims)
+        Covariance matrix (symmetric, positive definite).
+    """
+
+    factor_names: list[str] | None = None
+    mean: Numbers
+    cov: list[Numbers]
+
+    @model_validator(mode="after")
+    def _check(self) -> LatentRecord:
+        d = len(self.mean)
+        shape = [len(row) for row in self.cov]
+        if len(self.cov) != d or any(n != d for n in shape):
+            raise _located(["cov"], f"expected a {d}×{d} matrix (one row and column per factor of "
+                                    f"mean); got rows of lengths {shape}")
+        if self.factor_names is not None and len(self.factor_names) != d:
+            raise _located(["factor_names"], f"expected {d} name(s), one per factor of mean; got "
+                                             f"{len(self.factor_names)}")
+        try:
+            self.to_latent()
+        except InvalidParameterError as exc:
+            message = str(exc).removeprefix("latent: ")
+            field = "factor_names" if "factor names" in message else "cov"
+            raise _located([field], message.removeprefix(f"{field} ")) from None
+        return self
+
+    @property
+    def n_dims(self) -> int:
+        """Number of factors."""
+        return len(self.mean)
+
+    def to_latent(self) -> LatentDistribution:
+        """Build the engine's :class:`~engine.latent.LatentDistribution`."""
+        return LatentDistribution(self.mean, self.cov, self.factor_names)
+
+    @classmethod
+    def from_latent(cls, latent: LatentDistribution) -> LatentRecord:
+        """Make the record of an engine latent distribution."""
+        return cls.model_validate(latent.to_dict())
+
+
+class ItemRecord(_Strict):
+    """One item: id, model, parameters, original category codes and standard errors.
+
+    Attributes
+    ----------
+    id : str
+        Unique within the file; the item's column name in response files.
+    model : str, optional
+        A registered model name (``2pl``, ``grm``, …); the file's ``model`` when omitted.
+    a, b, c, u, d, ak, tau : float or list of float, optional
+        The parameters the model has, in traditional or slope-intercept form (DESIGN.md §5).
+    categories : list of int, optional
+        The original response codes, in the order of categories ``0 … K−1``.
+    se : dict, optional
+        Standard errors, keyed by parameter name, shaped like the parameter (null: not estimated).
+    """
+
+    id: str
+    model: str | None = None
+    a: NumberOrNumbers | None = None
+    b: NumberOrNumbers | None = None
+    c: Number | None = None
+    u: Number | None = None
+    d: NumberOrNumbers | None = None
+    ak: Numbers | None = None
+    tau: Numbers | None = None
+    categories: list[int] | None = None
+    se: dict[str, StandardError] | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        if not value or value != value.strip():
+            raise PydanticCustomError(
+                "qabilet_value", "expected a non-empty id without surrounding spaces; got {got}",
+                {"got": _show(value)})
+        if value == PERSON_ID:
+            raise PydanticCustomError(
+                "qabilet_value", "{got} is reserved for the person id column of response files",
+                {"got": _show(value)})
+        return value
+
+    @field_validator("categories")
+    @classmethod
+    def _check_categories(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and (len(value) < 2 or len(set(value)) != len(value)):
+            raise PydanticCustomError(
+                "qabilet_value", "expected at least two distinct codes; got {got}",
+                {"got": _show(value)})
+        return value
+
+    def parameters(self) -> dict[str, float | list[float]]:
+        """Return the parameters given, by name."""
+        return {name: getattr(self, name) for name in _PARAMETER_NAMES
+                if getattr(self, name) is not None}
+
+    def form(self, model: str) -> str:
+        """Return ``"traditional"`` or ``"slope-intercept"``: how the item is written."""
+        marker = "ak" if model == "nominal" else "d"
+        return _SLOPE_INTERCEPT if getattr(self, marker) is not None else _TRADITIONAL
+
+
+class ParameterFile(_Strict):
+    """A parameter file (DESIGN.md §6).
+
+    Attributes
+    ----------
+    model : str, optional
+        Default model of items that do not name one.
+    latent : LatentRecord
+        The latent distribution (the scoring prior).
+    groups : dict of LatentRecord, optional
+        Per-group latent distributions of a multi-group fit.
+    loglik, aic, bic : float, optional
+        Fit statistics of the calibration.
+    n_iter : int, optional
+        EM iterations used.
+    converged : bool, optional
+        Whether the calibration met its tolerance.
+    method : str, optional
+        How the parameters were estimated.
+    items : list of ItemRecord
+        The items, in bank order.
+
+    Examples
+    --------
+    >>> pf = ParameterFile.model_validate({
+    ...     "model": "grm", "latent": {"mean": [0.0], "cov": [[1.0]]},
+    ...     "items": [{"id": "Q1", "a": 1.3, "b": [-1.0, 0.5], "categories": [1, 2, 3]}]})
+    >>> pf.to_bank().n_categories.tolist(), pf.recodings()
+    ([3], {'Q1': (1, 2, 3)})
+    """
+
+    model: str | None = None
+    latent: LatentRecord
+    groups: dict[str, LatentRecord] | None = None
+    loglik: Number | None = None
+    aic: Number | None = None
+    bic: Number | None = None
+    n_iter: int | None = Field(default=None, ge=0)
+    converged: bool | None = None
+    method: str | None = None
+    items: list[ItemRecord] = Field(min_length=1)
+
+    _source: str | None = PrivateAttr(default=None)
+
+    # -- structural checks that need the whole file ----------------------------------------------
+    @field_validator("model")
+    @classmethod
+    def _check_default_model(cls, value: str | None) -> str | None:
+        return None if value is None else _model_name(value, [])
+
+    @model_validator(mode="after")
+    def _check_items(self) -> ParameterFile:
+        n_dims = self.latent.n_dims
+        first_use: dict[str, int] = {}
+        for i, item in enumerate(self.items):
+            if item.id in first_use:
+                first = first_use[item.id]
+                raise _located(["items", i, "id"],
+                               f"duplicate item id; items[{first}] has the same id")
+            first_use[item.id] = i
+            if item.model is None and self.model is None:
+                raise _located(["items", i, "model"], "missing; give the item a model or the file "
+                                                      "a default model")
+            model = _model_name(item.model or self.model, ["items", i, "model"])
+            _check_parameters(item, model, n_dims, ["items", i])
+        for name, group in (self.groups or {}).items():
+            if group.n_dims != n_dims:
+                raise _located(["groups", name, "mean"],
+                               f"expected {n_dims} factor(s) as in latent; got {group.n_dims}")
+        return self
+
+    # -- to and from the engine ------------------------------------------------------------------
+    def item_models(self) -> list[str]:
+        """Return the registered model name of every item (the default filled in)."""
+        return [get_model(item.model or self.model or "").name for item in self.items]
+
+    def to_bank(self) -> ItemBank:
+        """Build the engine's :class:`~engine.bank.ItemBank`, with the latent distribution.
+
+        Raises
+        ------
+        DataFileError
+            When the engine rejects parameter values (thresholds out of order, an asymptote out of
+            range, …) or ``categories`` does not list one code per category; the message keeps the
+            item's position and id.
+        """
+        records = [{"id": item.id, "model": model, **item.parameters()}
+                   for item, model in zip(self.items, self.item_models(), strict=True)]
+        try:
+            bank = ItemBank.from_records(records, latent=self.latent.to_latent())
+        except InvalidParameterError as exc:
+            raise DataFileError(str(exc), path=self._source) from None
+        for i, item in enumerate(self.items):
+            k = int(bank.n_categories[i])
+            if item.categories is not None and len(item.categories) != k:
+                raise DataFileError(
+                    f"{_item_path(i, item.id)}.categories: expected {k} codes, one per category of "
+                    f"this {bank.model_names[i]} item; got {len(item.categories)}",
+                    path=self._source,
+                )
+        return bank
+
+    def recodings(self) -> dict[str, tuple[int, ...]]:
+        """Original category codes of the items that have them: ``{item id: (code of 0, …)}``."""
+        return {item.id: tuple(item.categories) for item in self.items
+                if item.categories is not None}
+
+    def group_latents(self) -> dict[str, LatentDistribution]:
+        """Build the per-group latent distributions of a multi-group fit (may be empty)."""
+        return {name: g.to_latent() for name, g in (self.groups or {}).items()}
+
+    @classmethod
+    def from_data(cls, data: Any, *, source: str | None = None) -> ParameterFile:
+        """Validate parsed JSON.
+
+        Parameters
+        ----------
+        data : object
+            What :func:`json.load` returned.
+        source : str, optional
+            The file name, for error messages.
+
+        Raises
+        ------
+        DataFileError
+            Naming the JSON path of the first problem and what was expected.
+        """
+        try:
+            out = cls.model_validate(data)
+        except ValidationError as exc:
+            raise DataFileError(_describe(exc, data), path=source) from None
+        out._source = source
+        return out
+
+    @classmethod
+    def from_bank(
+        cls,
+        bank: ItemBank,
+        *,
+        recodings: Mapping[str, Sequence[int]] | None = None,
+        se: Mapping[str, Mapping[str, Any]] | None = None,
+        groups: Mapping[str, LatentDistribution] | None = None,
+        loglik: float | None = None,
+        aic: float | None = None,
+        bic: float | None = None,
+        n_iter: int | None = None,
+        converged: bool | None = None,
+        method: str | None = None,
+    ) -> ParameterFile:
+        """Make the parameter file of an engine bank and of the fit that produced it.
+
+        Parameters
+        ----------
+        bank : ItemBank
+            Items and latent distribution.
+        recodings : mapping, optional
+            ``{item id: original codes of categories 0 … K−1}``.
+        se : mapping, optional
+            ``{item id: {parameter name: standard error(s)}}``.
+        groups : mapping of LatentDistribution, optional
+            Per-group latent distributions.
+        loglik, aic, bic, n_iter, converged, method : optional
+            Fit information.
+
+        Raises
+        ------
+        InvalidParameterError
+            When the result would not be a valid parameter file (naming the JSON path).
+        """
+        unknown = sorted(set(recodings or {}).union(se or {}) - set(bank.item_ids))
+        if unknown:
+            raise InvalidParameterError(f"recodings/se: unknown item id(s) {unknown}")
+        items = []
+        for record in bank.to_records():
+            item_id = record["id"]
+            if recodings and item_id in recodings:
+                record["categories"] = [int(x) for x in recodings[item_id]]
+            if se and item_id in se:
+                record["se"] = {k: _plain(v) for k, v in se[item_id].items()}
+            items.append(record)
+        models = set(bank.model_names)
+        data: dict[str, Any] = {
+            "model": models.pop() if len(models) == 1 else None,
+            "latent": bank.latent.to_dict(),
+            "groups": {k: g.to_dict() for k, g in groups.items()} if groups else None,
+            "loglik": _plain(loglik),
+            "aic": _plain(aic),
+            "bic": _plain(bic),
+            "n_iter": None if n_iter is None else int(n_iter),
+            "converged": None if converged is None else bool(converged),
+            "method": method,
+            "items": items,
+        }
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidParameterError(_describe(exc, data)) from None
+
+    def to_json(self) -> str:
+        """Return the file's text: a line per top-level field and per item, exact floats."""
+        data = self.model_dump(mode="json", exclude_none=True)
+        lines = []
+        for n, (key, value) in enumerate(data.items()):
+            comma = "," if n < len(data) - 1 else ""
+            if key == "items":
+                inner = ",\n".join("    " + _dumps(item) for item in value)
+                lines.append(f'  "items": [\n{inner}\n  ]{comma}')
+            else:
+                lines.append(f"  {_dumps(key)}: {_dumps(value)}{comma}")
+        return "{\n" + "\n".join(lines) + "\n}\n"
+
+
+# -- reading and writing ------------------------------------------------------------------------
+def read_parameter_file(path: str | os.PathLike[str]) -> ParameterFile:
+    """Read and validate a parameter file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A JSON file (UTF-8).
+
+    Returns
+    -------
+    ParameterFile
+        Validated; :meth:`ParameterFile.to_bank` builds the engine bank.
+
+    Raises
+    ------
+    DataFileError
+        Not UTF-8, not JSON (with line and column), a key repeated in an object, or a schema
+        violation (with the JSON path, e.g. ``items[3] ('Q4').b``).
+    OSError
+        When the file cannot be read.
+    """
+    source = str(path)
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataFileError(f"expected UTF-8 text; byte {exc.start} is not", path=source) from None
+    try:
+        data = json.loads(text, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        raise DataFileError(
+            f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}", path=source
+        ) from None
+    except _DuplicateKeyError as exc:
+        raise DataFileError(f"not valid JSON: key {exc.args[0]!r} repeats in one object",
+                            path=source) from None
+    return ParameterFile.from_data(data, source=source)
+
+
+def load_bank(path: str | os.PathLike[str]) -> tuple[ItemBank, dict[str, tuple[int, ...]]]:
+    """Read a parameter file and build the bank and the category recodings.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A parameter file.
+
+    Returns
+    -------
+    bank : ItemBank
+        The items, with the file's latent distribution.
+    recodings : dict
+        ``{item id: original codes of categories 0 … K−1}`` for the items that list them.
+
+    Raises
+    ------
+    DataFileError
+        As :func:`read_parameter_file` and :meth:`ParameterFile.to_bank`.
+    """
+    pf = read_parameter_file(path)
+    return pf.to_bank(), pf.recodings()
+
+
+def write_parameter_file(
+    path: str | os.PathLike[str],
+    bank: ItemBank,
+    *,
+    recodings: Mapping[str, Sequence[int]] | None = None,
+    se: Mapping[str, Mapping[str, Any]] | None = None,
+    groups: Mapping[str, LatentDistribution] | None = None,
+    loglik: float | None = None,
+    aic: float | None = None,
+    bic: float | None = None,
+    n_iter: int | None = None,
+    converged: bool | None = None,
+    method: str | None = None,
+) -> None:
+    """Write a bank and its fit information as a parameter file, atomically.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The destination; replaced only once the complete file is on disk.
+    bank : ItemBank
+        Items and latent distribution.
+    recodings, se, groups, loglik, aic, bic, n_iter, converged, method : optional
+        As :meth:`ParameterFile.from_bank`.
+
+    Raises
+    ------
+    InvalidParameterError
+        When the content would not be a valid parameter file; nothing is written.
+    OSError
+        When the directory is missing or not writable; nothing is written.
+    """
+    pf = ParameterFile.from_bank(
+        bank, recodings=recodings, se=se, groups=groups, loglik=loglik, aic=aic, bic=bic,
+        n_iter=n_iter, converged=converged, method=method,
+    )
+    write_text_atomic(path, pf.to_json())
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _model_name(name: str | None, where: list[str | int]) -> str:
+    try:
+        return get_model(str(name)).name
+    except UnknownModelError as exc:
+        raise _located(where, str(exc)) from None
+
+
+def _check_parameters(item: ItemRecord, model: str, n_dims: int, where: list[str | int]) -> None:
+    """Which parameters a ``model`` item has in its form, their shapes and the number of slopes."""
+    form = item.form(model)
+    traditional, slope_intercept = _FORMS[model]
+    shapes, other = (traditional, slope_intercept) if form == _TRADITIONAL else (
+        slope_intercept, traditional)
+    given = item.parameters()
+    marker = "ak" if model == "nominal" else "d"
+    for name, value in given.items():
+        if name not in shapes:
+            if name in other:
+                message = (f"belongs to the {_other(form)} form of a {model} item, but {marker!r} "
+                           f"makes this item's form {form}; give the parameters of one form")
+                if not shapes:
+                    message = (f"a {model} item is written in traditional form only; expected "
+                               f"{', '.join(traditional)}")
+                    name = marker
+            else:
+                names = ", ".join(dict.fromkeys([*traditional, *slope_intercept]))
+                message = f"is not a parameter of a {model} item; expected {names}"
+            raise _located([*where, name], message)
+        kind = shapes[name]
+        is_list = isinstance(value, list)
+        if (kind == _NUM and is_list) or (kind == _VEC and not is_list):
+            raise _located([*where, name], f"expected {kind} for a {model} item in {form} form; "
+                                           f"got {_show(value)}")
+    required = [name for name in shapes if name not in _OPTIONAL.get(model, ())]
+    missing = [name for name in required if name not in given]
+    if missing:
+        raise _located([*where, missing[0]], f"missing; a {model} item in {form} form needs "
+                                             f"{', '.join(required)}")
+    if form == _TRADITIONAL:
+        if n_dims != 1:
+            raise _located(where, f"a {model} item in traditional form measures one factor, but "
+                                  f"latent has {n_dims}; write multidimensional items in slope-"
+                                  "intercept form (a list of slopes a, one per factor, and d)")
+    else:
+        a = given.get("a", 1.0)
+        n_slopes = len(a) if isinstance(a, list) else 1
+        if n_slopes != n_dims:
+            raise _located([*where, "a"], f"expected {n_dims} slope(s), one per factor of latent; "
+                                          f"got {n_slopes}")
+    names = set(traditional) | set(slope_intercept)
+    for name in item.se or {}:
+        if name not in names:
+            raise _located([*where, "se", name], f"is not a parameter of a {model} item; expected "
+                                                 f"one of {', '.join(sorted(names))}")
+
+
+def _other(form: str) -> str:
+    return _SLOPE_INTERCEPT if form == _TRADITIONAL else _TRADITIONAL
+
+
+def _item_path(i: int, item_id: Any) -> str:
+    return f"items[{i}] ({item_id!r})" if isinstance(item_id, str) else f"items[{i}]"
+
+
+def _json_path(loc: Sequence[str | int], data: Any) -> str:
+    """``("items", 3, "b")`` → ``items[3] ('Q4').b`` (the id read from the raw data)."""
+    out = ""
+    node = data
+    parent: str | int | None = None
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            if parent == "items" and isinstance(node, dict) and isinstance(node.get("id"), str):
+                out += f" ({node['id']!r})"
+        else:
+            out += f".{part}" if out else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+        parent = part
+    return out
+
+
+def _fields_for(loc: Sequence[str | int]) -> list[str]:
+    """Field names of the schema object that holds the last part of ``loc``."""
+    head = list(loc[:-1])
+    if not head:
+        cls: type[BaseModel] = ParameterFile
+    elif head[0] == "items":
+        cls = ItemRecord
+    else:
+        cls = LatentRecord
+    return list(cls.model_fields)
+
+
+def _describe(exc: ValidationError, data: Any) -> str:
+    """Describe the first error as ``<json path>: <what was expected>; got <what came>``."""
+    errors = exc.errors()
+    err = errors[0]
+    ctx = err.get("ctx") or {}
+    loc = [*err["loc"], *ctx.get("where", [])]
+    kind = err["type"]
+    if kind == "qabilet":
+        message = ctx["message"]
+    elif kind == "qabilet_value":
+        message = err["msg"]
+    elif kind == "missing":
+        message = "missing (a required field)"
+    elif kind == "extra_forbidden":
+        message = f"unexpected field; expected one of {', '.join(_fields_for(loc))}"
+    elif kind in ("model_type", "model_attributes_type", "dict_type"):
+        message = f"expected a JSON object {{...}}; got {_show(err.get('input'))}"
+    elif kind == "too_short":
+        message = f"expected at least {ctx.get('min_length', 1)} entry; got none"
+    else:
+        message = err["msg"].replace("Input should be", "expected")
+        message = message[0].lower() + message[1:]
+        message += f"; got {_show(err.get('input'))}"
+    path = _json_path(loc, data) or "top level"
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    return f"{path}: {message}{more}"
+
+
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def _plain(value: Any) -> Any:
+    """Numbers and arrays as JSON-ready Python values (NaN → None)."""
+    if value is None:
+        return None
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 0:
+        x = float(arr)
+        return x if math.isfinite(x) else None
+    return [x if math.isfinite(x) else None for x in arr.ravel().tolist()]

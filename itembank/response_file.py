@@ -1,0 +1,437 @@
+"""Response files and score files (CSV, DESIGN.md §6).
+
+A response file has a header and one row per person. A column named ``person_id``, if present,
+holds the person's id (otherwise the data row number is the id); columns named in ``exclude``
+are skipped; every other column is an item, named by its id. A cell is an integer category and an
+empty cell is a missing response. Errors name the data row (1-based; the header is row 0) and the
+column.
+
+A score file has ``person_id``, then ``theta`` and ``se`` (one factor) or ``theta_<factor>`` and
+``se_<factor>`` (several), then ``status`` (:data:`engine.scoring.STATUS_CODES`). Floats are
+written at full precision; an undefined value (NaN) is an empty cell.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from engine.exceptions import DataFileError, InvalidParameterError
+from itembank._files import write_text_atomic
+
+if TYPE_CHECKING:
+    from engine.scoring.result import AbilityEstimate
+
+__all__ = [
+    "PERSON_ID",
+    "ResponseData",
+    "format_responses_csv",
+    "format_scores_csv",
+    "read_responses_csv",
+    "write_scores_csv",
+]
+
+#: the column that holds person ids, in response files and score files
+PERSON_ID = "person_id"
+
+# an integer cell has at most this many digits (int64 holds 18 safely)
+_MAX_DIGITS = 18
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ResponseData:
+    """Responses read from a file, in the item order asked for.
+
+    Attributes
+    ----------
+    person_ids : tuple of str
+        One id per person (row), in file order.
+    item_ids : tuple of str
+        One id per item (column of ``responses``).
+    responses : ndarray of int, shape (n_persons, n_items)
+        Categories ``0 … K_i − 1`` where observed, 0 elsewhere (read-only).
+    observed : ndarray of bool, shape (n_persons, n_items)
+        True where a response was given (read-only).
+    """
+
+    person_ids: tuple[str, ...]
+    item_ids: tuple[str, ...]
+    responses: NDArray[np.int64]
+    observed: NDArray[np.bool_]
+
+    @property
+    def n_persons(self) -> int:
+        """Number of persons (rows)."""
+        return len(self.person_ids)
+
+    @property
+    def n_items(self) -> int:
+        """Number of items (columns)."""
+        return len(self.item_ids)
+
+
+def read_responses_csv(
+    path: str | os.PathLike[str],
+    *,
+    item_ids: Sequence[str] | None = None,
+    n_categories: ArrayLike | None = None,
+    recodings: Mapping[str, Sequence[int]] | None = None,
+    exclude: Iterable[str] = (),
+) -> ResponseData:
+    r"""Read a response file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A CSV file (UTF-8, a byte-order mark is allowed) with a header row.
+    item_ids : sequence of str, optional
+        The bank's items. Every item column must be one of them; bank items absent from the file
+        are unobserved; the result's columns follow this order. Without it, every non-excluded
+        column other than ``person_id`` is an item, in file order.
+    n_categories : array_like of int, optional
+        Number of categories of each item of ``item_ids``; codes must lie in ``0 … K_i − 1``.
+        Without it, codes must be non-negative integers.
+    recodings : mapping, optional
+        ``{item id: original codes of categories 0 … K−1}``: the listed codes are read and
+        mapped to their positions, any other code is an error. Items not listed read
+        ``0 … K_i − 1`` directly.
+    exclude : iterable of str
+        Columns that are neither items nor the person id (each must be in the header).
+
+    Returns
+    -------
+    ResponseData
+
+    Raises
+    ------
+    DataFileError
+        Naming the row (1-based; the header is row 0) and the column: an unknown or repeated
+        column, a row with too few or too many cells, a cell that is not an integer, a category
+        out of range, a missing or repeated person id.
+    InvalidParameterError
+        When ``n_categories`` or ``recodings`` do not fit ``item_ids``.
+    OSError
+        When the file cannot be read.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "r.csv"
+    >>> _ = p.write_text("person_id,Q2,Q1\nana,1,\nbek,0,2\n")
+    >>> data = read_responses_csv(p, item_ids=["Q1", "Q2"], n_categories=[3, 2])
+    >>> data.person_ids, data.responses.tolist(), data.observed.tolist()
+    (('ana', 'bek'), [[0, 1], [2, 0]], [[False, True], [True, True]])
+    """
+    source = str(path)
+    header, rows, row_numbers = _read_rows(path, source)
+
+    # -- the header: person id, excluded columns, items ------------------------------------------
+    names = [h.strip() for h in header]
+    seen: dict[str, int] = {}
+    for j, name in enumerate(names):
+        if not name:
+            raise DataFileError(f"header cell {j + 1} is empty; every column needs a name",
+                                path=source, row=0)
+        if name in seen:
+            raise DataFileError("column name repeats in the header", path=source, row=0,
+                                column=name)
+        seen[name] = j
+    excluded = {str(x).strip() for x in exclude}
+    absent = sorted(excluded - set(names))
+    if absent:
+        raise DataFileError("column to exclude is not in the header", path=source, row=0,
+                            column=absent[0])
+    person_col = seen.get(PERSON_ID) if PERSON_ID not in excluded else None
+    item_cols = [j for j, name in enumerate(names) if name not in excluded and j != person_col]
+    file_items = [names[j] for j in item_cols]
+    if item_ids is not None:
+        out_items = tuple(str(x) for x in item_ids)
+        position = {item: k for k, item in enumerate(out_items)}
+        for name in file_items:
+            if name not in position:
+                raise DataFileError(
+                    "not an item of the parameter file (check the name, or exclude the column)",
+                    path=source, row=0, column=name,
+                )
+    else:
+        if n_categories is not None:
+            raise InvalidParameterError("n_categories: needs item_ids (one count per item id)")
+        out_items = tuple(file_items)
+        position = {item: k for k, item in enumerate(out_items)}
+        if not out_items:
+            raise DataFileError("no item columns in the header", path=source, row=0)
+    if n_categories is None:
+        k_all = None
+    else:
+        k_all = np.asarray(n_categories, dtype=np.int64).reshape(-1)
+        if k_all.size != len(out_items):
+            raise InvalidParameterError(
+                f"n_categories: expected {len(out_items)} counts (one per item id); got "
+                f"{k_all.size}"
+            )
+    codes_of = _check_recodings(recodings, out_items, k_all)
+
+    # -- the cells -------------------------------------------------------------------------------
+    if not rows:
+        raise DataFileError("no data rows after the header", path=source)
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    ragged = np.flatnonzero(lengths != len(names))
+    if ragged.size:
+        p = int(ragged[0])
+        n = int(lengths[p])
+        column = names[n] if n < len(names) else None
+        raise DataFileError(
+            f"the header has {len(names)} columns; this row has {n} cells",
+            path=source, row=row_numbers[p], column=column,
+        )
+    cells = np.char.strip(np.array(rows, dtype=str).reshape(len(rows), len(names)))
+    person_ids = _person_ids(cells, person_col, row_numbers, source)
+
+    file_cells = cells[:, item_cols]
+    observed = file_cells != ""
+    body = np.char.lstrip(file_cells, "+-")
+    n_signs = np.char.str_len(file_cells) - np.char.str_len(body)
+    digits_only = np.char.str_len(np.char.strip(body, "0123456789")) == 0  # ASCII digits only
+    n_digits = np.char.str_len(body)
+    ok = ~observed | (digits_only & (n_digits > 0) & (n_digits <= _MAX_DIGITS) & (n_signs <= 1))
+    if not ok.all():
+        p, j = np.argwhere(~ok)[0]
+        raise DataFileError(
+            f"expected an integer category (or an empty cell for a missing response); got "
+            f"{str(file_cells[p, j])!r}",
+            path=source, row=row_numbers[p], column=file_items[j],
+        )
+    values = np.where(observed, file_cells, "0").astype(np.int64)
+
+    # -- categories: recode, check the range, and place columns in the requested order -----------
+    n = len(rows)
+    responses = np.zeros((n, len(out_items)), dtype=np.int64)
+    mask = np.zeros((n, len(out_items)), dtype=bool)
+    target = np.array([position[name] for name in file_items], dtype=np.intp)
+    recoded = np.flatnonzero([name in codes_of for name in file_items])
+    plain = np.flatnonzero([name not in codes_of for name in file_items])
+    if plain.size:
+        v, o = values[:, plain], observed[:, plain]
+        upper = None if k_all is None else k_all[target[plain]]
+        bad = o & ((v < 0) if upper is None else ((v < 0) | (v >= upper[None, :])))
+        if bad.any():
+            p, c = np.argwhere(bad)[0]
+            expected = ("a category 0, 1, 2, …" if upper is None
+                        else f"a category in 0..{upper[c] - 1} (the item has {upper[c]})")
+            raise DataFileError(f"expected {expected}; got {v[p, c]}", path=source,
+                                row=row_numbers[p], column=file_items[plain[c]])
+        responses[:, target[plain]] = np.where(o, v, 0)
+        mask[:, target[plain]] = o
+    for j in recoded:  # one vectorised lookup per recoded item
+        name = file_items[j]
+        codes = codes_of[name]
+        order = np.argsort(codes, kind="stable")
+        sorted_codes = codes[order]
+        v, o = values[:, j], observed[:, j]
+        at = np.minimum(np.searchsorted(sorted_codes, v), codes.size - 1)
+        bad = o & (sorted_codes[at] != v)
+        if bad.any():
+            p = int(np.flatnonzero(bad)[0])
+            raise DataFileError(
+                f"expected one of this item's codes {codes.tolist()} (from the parameter file); "
+                f"got {v[p]}",
+                path=source, row=row_numbers[p], column=name,
+            )
+        responses[:, target[j]] = np.where(o, order[at], 0)
+        mask[:, target[j]] = o
+    responses.flags.writeable = False
+    mask.flags.writeable = False
+    return ResponseData(person_ids, out_items, responses, mask)
+
+
+def format_scores_csv(person_ids: Sequence[str], estimate: AbilityEstimate) -> str:
+    """Format a score file.
+
+    Parameters
+    ----------
+    person_ids : sequence of str
+        One id per person, in the order of the estimates.
+    estimate : AbilityEstimate
+        The scores.
+
+    Returns
+    -------
+    str
+        ``person_id,theta,se,status`` (or ``theta_<factor>``, ``se_<factor>`` per factor), one line
+        per person; floats at full precision (``repr``), NaN as an empty cell.
+
+    Raises
+    ------
+    InvalidParameterError
+        When the number of ids and of estimates differ.
+    """
+    ids = [str(x) for x in person_ids]
+    if len(ids) != estimate.n_persons:
+        raise InvalidParameterError(
+            f"person_ids: expected {estimate.n_persons} ids (one per estimate); got {len(ids)}"
+        )
+    columns = estimate.columns()
+    header = [PERSON_ID, *columns, "status"]
+    text_columns = [ids, *(_float_cells(v) for v in columns.values()),
+                    [str(s) for s in estimate.status.tolist()]]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(zip(*text_columns, strict=True))
+    return buffer.getvalue()
+
+
+def write_scores_csv(
+    path: str | os.PathLike[str], person_ids: Sequence[str], estimate: AbilityEstimate
+) -> None:
+    """Write a score file atomically (see :func:`format_scores_csv`).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The destination; replaced only once the complete file is on disk.
+    person_ids : sequence of str
+        One id per person.
+    estimate : AbilityEstimate
+        The scores.
+
+    Raises
+    ------
+    InvalidParameterError
+        When the number of ids and of estimates differ; nothing is written.
+    OSError
+        When the directory is missing or not writable; nothing is written.
+    """
+    write_text_atomic(path, format_scores_csv(person_ids, estimate))
+
+
+def format_responses_csv(
+    person_ids: Sequence[str],
+    item_ids: Sequence[str],
+    responses: ArrayLike,
+    observed: ArrayLike | None = None,
+) -> str:
+    """Format a response file (the inverse of :func:`read_responses_csv`).
+
+    Parameters
+    ----------
+    person_ids : sequence of str
+        One id per row, written in the ``person_id`` column.
+    item_ids : sequence of str
+        One id per column.
+    responses : array_like of int, shape (n_persons, n_items)
+        Categories.
+    observed : array_like of bool, shape (n_persons, n_items), optional
+        False cells are written empty (missing); every cell is observed when omitted.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    InvalidParameterError
+        When the shapes do not agree or a category is not an integer.
+    """
+    x = np.asarray(responses)
+    ids = [str(p) for p in person_ids]
+    items = [str(i) for i in item_ids]
+    if x.ndim != 2 or x.shape != (len(ids), len(items)):
+        raise InvalidParameterError(
+            f"responses: expected shape ({len(ids)}, {len(items)}) (persons, items); got {x.shape}"
+        )
+    obs = np.ones(x.shape, dtype=bool) if observed is None else np.asarray(observed, dtype=bool)
+    if obs.shape != x.shape:
+        raise InvalidParameterError(f"observed: expected shape {x.shape}; got {obs.shape}")
+    filled = np.where(obs, x, 0)
+    if not np.issubdtype(filled.dtype, np.integer):
+        if not np.array_equal(filled, np.round(filled)):
+            raise InvalidParameterError("responses: expected integer categories")
+        filled = filled.astype(np.int64)
+    cells = np.where(obs, filled.astype(str), "")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([PERSON_ID, *items])
+    writer.writerows([pid, *row] for pid, row in zip(ids, cells.tolist(), strict=True))
+    return buffer.getvalue()
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _read_rows(
+    path: str | os.PathLike[str], source: str
+) -> tuple[list[str], list[list[str]], list[int]]:
+    """Header, non-blank data rows and their row numbers (a blank line is skipped, not a person)."""
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    number = 0
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, strict=True)
+            header = next(reader, None)
+            if header is None or not any(cell.strip() for cell in header):
+                raise DataFileError("expected a header row naming the columns; the first line "
+                                    "is empty", path=source, row=0)
+            for number, row in enumerate(reader, start=1):
+                if row:
+                    rows.append(row)
+                    numbers.append(number)
+    except UnicodeDecodeError as exc:
+        raise DataFileError(f"expected UTF-8 text; byte {exc.start} of a block is not",
+                            path=source) from None
+    except csv.Error as exc:
+        raise DataFileError(f"malformed CSV: {exc}", path=source, row=number + 1) from None
+    return header, rows, numbers
+
+
+def _person_ids(
+    cells: NDArray[np.str_], person_col: int | None, row_numbers: list[int], source: str
+) -> tuple[str, ...]:
+    if person_col is None:
+        return tuple(str(n) for n in row_numbers)
+    ids = cells[:, person_col].tolist()
+    first: dict[str, int] = {}
+    for p, pid in enumerate(ids):
+        if not pid:
+            raise DataFileError("expected a person id; the cell is empty", path=source,
+                                row=row_numbers[p], column=PERSON_ID)
+        if pid in first:
+            raise DataFileError(f"person id {pid!r} repeats (first in row {first[pid]})",
+                                path=source, row=row_numbers[p], column=PERSON_ID)
+        first[pid] = row_numbers[p]
+    return tuple(ids)
+
+
+def _check_recodings(
+    recodings: Mapping[str, Sequence[int]] | None,
+    item_ids: tuple[str, ...],
+    n_categories: NDArray[np.int64] | None,
+) -> dict[str, NDArray[np.int64]]:
+    """Recodings of the requested items as integer arrays, checked against ``n_categories``."""
+    out: dict[str, NDArray[np.int64]] = {}
+    for k, item in enumerate(item_ids):
+        if recodings is None or item not in recodings:
+            continue
+        codes = np.asarray(recodings[item], dtype=np.int64).reshape(-1)
+        if codes.size < 2 or np.unique(codes).size != codes.size:
+            raise InvalidParameterError(
+                f"recodings[{item!r}]: expected at least two distinct codes; got {codes.tolist()}"
+            )
+        if n_categories is not None and codes.size != n_categories[k]:
+            raise InvalidParameterError(
+                f"recodings[{item!r}]: expected {n_categories[k]} codes (one per category); got "
+                f"{codes.size}"
+            )
+        out[item] = codes
+    return out
+
+
+def _float_cells(values: NDArray[np.float64]) -> list[str]:
+    """Floats as text that reads back exactly (``repr``); NaN as an empty cell."""
+    return ["" if x != x else repr(x) for x in np.asarray(values, dtype=np.float64).tolist()]

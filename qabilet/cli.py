@@ -1,0 +1,201 @@
+"""The command line: ``qabilet score`` and ``qabilet demo``.
+
+This module imports only typer and the standard library at import time; ``engine``, ``itembank``
+and numpy are imported inside the commands, so ``qabilet --help`` loads neither scipy nor the web
+stack (DESIGN.md §4). Errors in the user's files end the command with one line on stderr,
+``error: <file>, row <n>, column '<name>': <what was expected>; got <what came>``, exit status 2,
+and no output file.
+"""
+
+from __future__ import annotations
+
+import enum
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from qabilet._version import __version__
+
+if TYPE_CHECKING:
+    from qabilet.demo import DemoRun
+
+__all__ = ["app", "main"]
+
+#: exit status for bad input (typer uses the same for usage errors)
+EXIT_BAD_INPUT = 2
+
+app = typer.Typer(
+    name="qabilet",
+    help="qabilet: an adaptive psychometric testing engine (IRT scoring from the command line).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+class Method(enum.StrEnum):
+    """Scoring methods of ``qabilet score``."""
+
+    eap = "eap"
+    map = "map"
+    ml = "ml"
+    wle = "wle"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"qabilet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True,
+                     help="Show the version and exit."),
+    ] = False,
+) -> None:
+    """Qabilet: an adaptive psychometric testing engine.
+
+    Score response files with a calibrated item bank, or run the demonstration.
+    """
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn errors in the user's input into ``error: …`` on stderr and exit status 2."""
+    from engine.exceptions import ConvergenceWarning, QabiletError
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        try:
+            yield
+        except QabiletError as exc:
+            raise _fail(str(exc)) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise _fail(f"{where}{exc.strerror or exc}") from None
+        finally:
+            for w in caught:
+                typer.echo(f"warning: {w.message}", err=True)
+
+
+def _split_columns(values: list[str] | None) -> list[str]:
+    return [c.strip() for v in values or [] for c in v.split(",") if c.strip()]
+
+
+@app.command()
+def score(
+    params: Annotated[
+        Path, typer.Argument(metavar="PARAMS.json", help="Parameter file of the calibrated bank.",
+                             show_default=False),
+    ],
+    responses: Annotated[
+        Path, typer.Argument(metavar="RESPONSES.csv", help="Responses: a header, one row per "
+                             "person, an optional person_id column, an empty cell when missing.",
+                             show_default=False),
+    ],
+    method: Annotated[
+        Method, typer.Option("--method", "-m", case_sensitive=False,
+                             help="Estimator: expected a posteriori, maximum a posteriori, "
+                             "maximum likelihood or weighted likelihood (Warm)."),
+    ] = Method.eap,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="FILE",
+                                  help="Write the scores here (atomically) instead of stdout."),
+    ] = None,
+    n_points: Annotated[
+        int | None, typer.Option("--n-points", min=2, metavar="N", show_default=False,
+                                 help="Quadrature points per dimension (eap only; 121 when "
+                                 "omitted)."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", metavar="COLS",
+                                       help="Comma-separated columns that are not items "
+                                       "(repeatable)."),
+    ] = None,
+) -> None:
+    """Score persons: write person_id, theta, se (per factor) and status as CSV."""
+    if n_points is not None and method is not Method.eap:
+        raise _fail(f"--n-points applies to --method eap only; got --method {method.value}")
+    with _user_errors():
+        from engine.scoring import score as score_persons
+        from itembank.parameter_file import read_parameter_file
+        from itembank.response_file import format_scores_csv, read_responses_csv, write_scores_csv
+
+        pf = read_parameter_file(params)
+        bank = pf.to_bank()
+        data = read_responses_csv(
+            responses, item_ids=bank.item_ids, n_categories=bank.n_categories,
+            recodings=pf.recodings(), exclude=_split_columns(exclude),
+        )
+        options = {"n_points": n_points or 121} if method is Method.eap else {}
+        estimate = score_persons(bank, data.responses, data.observed, method=method.value,
+                                 **options)
+        if out is None:
+            typer.echo(format_scores_csv(data.person_ids, estimate), nl=False)
+        else:
+            write_scores_csv(out, data.person_ids, estimate)
+
+
+@app.command()
+def demo(
+    persons: Annotated[int, typer.Option("--persons", min=1, help="Persons to simulate.")] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulation.")] = 2017,
+    show: Annotated[int, typer.Option("--show", min=0, help="Persons to list.")] = 12,
+    save: Annotated[
+        Path | None, typer.Option("--save", metavar="DIR", file_okay=False,
+                                  help="Also write demo_bank.json, demo_responses.csv and "
+                                  "demo_theta.csv (true θ) to this directory, ready for "
+                                  "`qabilet score`."),
+    ] = None,
+) -> None:
+    """Simulate persons on a demonstration bank and compare EAP, MAP, ML and WLE with the truth."""
+    with _user_errors():
+        from qabilet.demo import format_report, run_demo
+
+        run = run_demo(persons, seed)
+        typer.echo(format_report(run, show), nl=False)
+        if save is not None:
+            _save_demo(run, save)
+            typer.echo(f"\nWrote {save / 'demo_bank.json'}, {save / 'demo_responses.csv'} and "
+                       f"{save / 'demo_theta.csv'}; try:\n"
+                       f"  qabilet score {save / 'demo_bank.json'} "
+                       f"{save / 'demo_responses.csv'} --method wle")
+
+
+def _save_demo(run: DemoRun, directory: Path) -> None:
+    from itembank._files import write_text_atomic
+    from itembank.parameter_file import write_parameter_file
+    from itembank.response_file import format_responses_csv
+
+    directory.mkdir(parents=True, exist_ok=True)
+    ids = run.person_ids
+    write_parameter_file(directory / "demo_bank.json", run.bank, method="known (demonstration)")
+    write_text_atomic(directory / "demo_responses.csv",
+                      format_responses_csv(ids, run.bank.item_ids, run.responses))
+    theta_lines = ["person_id,theta", *(f"{p},{t!r}" for p, t in zip(ids, run.theta.tolist(),
+                                                                      strict=True))]
+    write_text_atomic(directory / "demo_theta.csv", "\n".join(theta_lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line (the ``qabilet`` console script).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments; ``sys.argv[1:]`` when omitted.
+    """
+    app(args=argv, prog_name="qabilet")
+
