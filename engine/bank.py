@@ -1,5 +1,7 @@
-"""A calibrated item bank: items of possibly different models, in order, with ids and the latent
-distribution — everything scoring and adaptive testing need, and nothing about storage.
+"""A calibrated item bank for scoring and adaptive testing.
+
+Items of possibly different models, in order, with ids and the latent distribution — everything
+scoring and adaptive testing need, and nothing about storage.
 """
 
 from __future__ import annotations
@@ -65,14 +67,18 @@ class ItemBank(ItemSet):
         else:
             pos = tuple(np.asarray(p, dtype=np.intp).reshape(-1) for p in positions)
             if len(pos) != len(models) or any(p.size != m.n_items for p, m in zip(pos, models)):
-                raise InvalidParameterError("positions: expected one position per item of each block")
+                raise InvalidParameterError(
+                    "positions: expected one position per item of each block"
+                )
             flat = np.concatenate(pos)
             if not np.array_equal(np.sort(flat), np.arange(n_items)):
                 raise InvalidParameterError(
                     f"positions: expected each of 0..{n_items - 1} exactly once"
                 )
-        ids = tuple(f"Q{i + 1}" for i in range(n_items)) if item_ids is None else tuple(
-            str(x) for x in item_ids
+        ids = (
+            tuple(f"Q{i + 1}" for i in range(n_items))
+            if item_ids is None
+            else tuple(str(x) for x in item_ids)
         )
         if len(ids) != n_items:
             raise InvalidParameterError(f"item_ids: expected {n_items} ids; got {len(ids)}")
@@ -207,7 +213,9 @@ class ItemBank(ItemSet):
         return (ItemBank, (self.models, self.item_ids, self.latent, self.positions))
 
 
-def _renumber(exc: InvalidParameterError, idx: list[int], records: Sequence[Mapping[str, Any]]) -> InvalidParameterError:
+def _renumber(
+    exc: InvalidParameterError, idx: list[int], records: Sequence[Mapping[str, Any]]
+) -> InvalidParameterError:
     """Rewrite ``items[j]`` (position within a block) as the bank position and id."""
 
     def repl(match: re.Match[str]) -> str:

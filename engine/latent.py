@@ -65,8 +65,10 @@ class LatentDistribution:
             raise InvalidParameterError(
                 f"latent: cov must be positive definite; got {c.tolist()}"
             ) from None
-        names = tuple(factor_names) if factor_names is not None else (
-            ("theta",) if d == 1 else tuple(f"F{i + 1}" for i in range(d))
+        names = (
+            tuple(factor_names)
+            if factor_names is not None
+            else (("theta",) if d == 1 else tuple(f"F{i + 1}" for i in range(d)))
         )
         if len(names) != d or len(set(names)) != d:
             raise InvalidParameterError(
@@ -80,7 +82,9 @@ class LatentDistribution:
         object.__setattr__(self, "factor_names", names)
 
     @classmethod
-    def standard(cls, n_dims: int = 1, factor_names: Sequence[str] | None = None) -> LatentDistribution:
+    def standard(
+        cls, n_dims: int = 1, factor_names: Sequence[str] | None = None
+    ) -> LatentDistribution:
         """N(0, I) in ``n_dims`` dimensions."""
         return cls(np.zeros(n_dims), np.eye(n_dims), factor_names)
 

@@ -76,7 +76,9 @@ def equispaced_grid(
     latent = latent if latent is not None else LatentDistribution.standard(1)
     lo, hi = float(bounds[0]), float(bounds[1])
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise InvalidParameterError(f"bounds: expected finite (low, high) with low < high; got {bounds}")
+        raise InvalidParameterError(
+            f"bounds: expected finite (low, high) with low < high; got {bounds}"
+        )
     if int(n_points) < 2:
         raise InvalidParameterError(f"n_points: expected at least 2; got {n_points}")
     d = latent.n_dims

@@ -122,7 +122,9 @@ class ItemSet(ABC):
         t = np.asarray(theta, dtype=np.float64)
         d = self.n_dims
         if d == 1:
-            batch = t.shape[:-1] if (t.ndim >= 1 and t.shape[-1:] == (1,) and t.ndim > 1) else t.shape
+            batch = (
+                t.shape[:-1] if (t.ndim >= 1 and t.shape[-1:] == (1,) and t.ndim > 1) else t.shape
+            )
             t2 = t.reshape(-1, 1)
         else:
             if t.ndim == 0 or t.shape[-1] != d:
@@ -295,7 +297,9 @@ def check_index(index: ArrayLike, n_items: int) -> NDArray[np.intp]:
         return np.flatnonzero(idx)
     idx = idx.astype(np.intp).reshape(-1)
     if idx.size and (idx.min() < -n_items or idx.max() >= n_items):
-        raise InvalidParameterError(f"index: positions must lie in [0, {n_items}); got {idx.tolist()}")
+        raise InvalidParameterError(
+            f"index: positions must lie in [0, {n_items}); got {idx.tolist()}"
+        )
     return idx % max(n_items, 1)
 
 
@@ -304,4 +308,6 @@ def check_domain(values: Array, ok: NDArray[np.bool_], expectation: str) -> None
     bad = np.flatnonzero(~np.asarray(ok))
     if bad.size:
         i = int(bad[0])
-        raise InvalidParameterError(f"items[{i}]: {expectation}; got {np.asarray(values)[i].tolist()}")
+        raise InvalidParameterError(
+            f"items[{i}]: {expectation}; got {np.asarray(values)[i].tolist()}"
+        )

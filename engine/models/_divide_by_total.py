@@ -1,5 +1,6 @@
-"""The divide-by-total kernel shared by the nominal, generalized partial credit, partial credit
-and rating scale models (Thissen & Steinberg 1986).
+"""The divide-by-total kernel (Thissen & Steinberg 1986).
+
+Shared by the nominal, generalized partial credit, partial credit and rating scale models:
 
 .. math::
 

@@ -34,7 +34,7 @@ def as_ragged(values: Any, name: str, n_items: int, min_len: int = 1) -> tuple[A
         padded_in = values.astype(np.float64)
         for i, r in enumerate(padded_in):  # trailing padding only (construction-time check)
             nan = np.isnan(r)
-            if nan.any() and not nan[np.argmax(nan):].all():
+            if nan.any() and not nan[np.argmax(nan) :].all():
                 raise InvalidParameterError(f"items[{i}]: {name} has NaN before its last value")
     else:
         try:

@@ -77,9 +77,7 @@ class GradedResponse(ItemModel):
         probe.slopes = slopes
         return probe
 
-    def _set(
-        self, slopes: Array, d: Array, n_thr: Array, increasing_name: str | None
-    ) -> None:
+    def _set(self, slopes: Array, d: Array, n_thr: Array, increasing_name: str | None) -> None:
         steps = np.diff(d, axis=1)  # NaN where either side is padding
         ok = np.all((steps < 0) | np.isnan(steps), axis=1)
         if increasing_name is None:

@@ -107,7 +107,7 @@ class NominalResponse(DivideByTotal):
         return {"a": self.category_slopes, "d": self.intercepts}
 
     def to_slope_intercept(self) -> dict[str, Array]:
-        """mirt's form ``{"a": (n_items, n_dims), "ak": (n_items, K_max), "d": (n_items, K_max)}``.
+        """Parameters in mirt's form ``{"a": (n_items, n_dims), "ak": (n_items, K_max), "d": (n_items, K_max)}``.
 
         The overall slope is rescaled so that the last category's scoring is K - 1 (mirt's
         identification); an item whose last category has slope 0 keeps its scoring as it is.

@@ -65,8 +65,9 @@ class GeneralizedPartialCredit(DivideByTotal):
         self._require_1d(slopes)
         steps, n_steps = as_ragged(b, "b", slopes.shape[0])
         self._check_slopes(slopes)
-        self._set_kernel(slopes, self._scoring(n_steps), _steps_to_intercepts(slopes, steps),
-                         n_steps + 1)
+        self._set_kernel(
+            slopes, self._scoring(n_steps), _steps_to_intercepts(slopes, steps), n_steps + 1
+        )
 
     def _require_1d(self, slopes: Array) -> None:
         probe = DivideByTotal.__new__(GeneralizedPartialCredit)

@@ -23,8 +23,13 @@ from engine.models.registry import get_model
 
 __all__ = ["model_from_records", "model_to_records", "record_form"]
 
-_DICHOTOMOUS_FIXED = {"rasch": ("a", "c", "u"), "1pl": ("c", "u"), "2pl": ("c", "u"), "3pl": ("u",),
-                      "4pl": ()}
+_DICHOTOMOUS_FIXED = {
+    "rasch": ("a", "c", "u"),
+    "1pl": ("c", "u"),
+    "2pl": ("c", "u"),
+    "3pl": ("u",),
+    "4pl": (),
+}
 
 
 def record_form(name: str, record: Mapping[str, Any]) -> str:
@@ -64,8 +69,10 @@ def model_from_records(name: str, records: Sequence[Mapping[str, Any]]) -> ItemM
         if si:
             a = _column(records, "a", 1.0 if name == "rasch" else None)
             return cls.from_slope_intercept(
-                _slope_matrix(a), _column(records, "d"),
-                _column(records, "c", 0.0), _column(records, "u", 1.0),
+                _slope_matrix(a),
+                _column(records, "d"),
+                _column(records, "c", 0.0),
+                _column(records, "u", 1.0),
             )
         b = _column(records, "b")
         if cls is Rasch:
@@ -78,24 +85,30 @@ def model_from_records(name: str, records: Sequence[Mapping[str, Any]]) -> ItemM
                 f"{name}: items with several slopes are written in slope-intercept form (a, d)"
             )
         d = -a[:, 0] * np.asarray(b, dtype=np.float64)
-        return cls.from_slope_intercept(a, d, _column(records, "c", 0.0), _column(records, "u", 1.0))
+        return cls.from_slope_intercept(
+            a, d, _column(records, "c", 0.0), _column(records, "u", 1.0)
+        )
     if cls is GradedResponse:
         if si:
-            return GradedResponse.from_slope_intercept(_slope_matrix(_column(records, "a")),
-                                                       _column(records, "d"))
+            return GradedResponse.from_slope_intercept(
+                _slope_matrix(_column(records, "a")), _column(records, "d")
+            )
         return GradedResponse(_column(records, "a"), _column(records, "b"))
     if cls is RatingScale:
         taus = _column(records, "tau")
         first = np.asarray(taus[0], dtype=np.float64)
         for i, t in enumerate(taus):
             if np.shape(t) != first.shape or not np.allclose(t, first):
-                raise InvalidParameterError(f"items[{i}]: rsm thresholds tau must be shared by all items")
+                raise InvalidParameterError(
+                    f"items[{i}]: rsm thresholds tau must be shared by all items"
+                )
         return RatingScale(_column(records, "b"), first)
     if issubclass(cls, GeneralizedPartialCredit):
         default_a = 1.0 if cls is PartialCredit else None
         if si:
-            return cls.from_slope_intercept(_slope_matrix(_column(records, "a", default_a)),
-                                            _column(records, "d"))
+            return cls.from_slope_intercept(
+                _slope_matrix(_column(records, "a", default_a)), _column(records, "d")
+            )
         if cls is PartialCredit:
             return PartialCredit(_column(records, "b"), _column(records, "a", 1.0))
         return cls(_column(records, "a"), _column(records, "b"))
@@ -149,13 +162,16 @@ def model_to_records(model: ItemModel) -> list[dict[str, Any]]:
             out.append(rec)
         return out
     if isinstance(model, RatingScale):
-        return [{"b": float(model.location[i]), "tau": model.tau.tolist()}
-                for i in range(model.n_items)]
+        return [
+            {"b": float(model.location[i]), "tau": model.tau.tolist()} for i in range(model.n_items)
+        ]
     if isinstance(model, NominalResponse):
         if multi:
             p = model.to_slope_intercept()
-            return [{"a": p["a"][i].tolist(), "ak": _trim(p["ak"][i]), "d": _trim(p["d"][i])}
-                    for i in range(model.n_items)]
+            return [
+                {"a": p["a"][i].tolist(), "ak": _trim(p["ak"][i]), "d": _trim(p["d"][i])}
+                for i in range(model.n_items)
+            ]
         p = model.to_traditional()
         return [{"a": _trim(p["a"][i]), "d": _trim(p["d"][i])} for i in range(model.n_items)]
     # graded and partial credit: a and a vector of b (or d)

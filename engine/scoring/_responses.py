@@ -58,8 +58,9 @@ def check_responses(
             raise InvalidResponseError(
                 f"observed: expected a boolean mask of shape {r.shape}; got {obs.dtype} {obs.shape}"
             )
-    if not (np.issubdtype(r.dtype, np.integer) or np.issubdtype(r.dtype, np.floating)
-            or r.dtype == bool):
+    if not (
+        np.issubdtype(r.dtype, np.integer) or np.issubdtype(r.dtype, np.floating) or r.dtype == bool
+    ):
         raise InvalidResponseError(f"responses: expected integer categories; got dtype {r.dtype}")
     filled = np.where(obs, r, 0)
     if np.issubdtype(filled.dtype, np.floating):

@@ -45,7 +45,9 @@ _RIDGE = 1e-10
 def _check_options(bounds: tuple[float, float], tol: float, max_iter: int) -> tuple[float, float]:
     lo, hi = float(bounds[0]), float(bounds[1])
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise InvalidParameterError(f"bounds: expected finite (low, high), low < high; got {bounds}")
+        raise InvalidParameterError(
+            f"bounds: expected finite (low, high), low < high; got {bounds}"
+        )
     if not tol > 0:
         raise InvalidParameterError(f"tol: expected a positive number; got {tol}")
     if int(max_iter) < 1:
@@ -162,9 +164,12 @@ def _modal(
     lo, hi = _check_options(bounds, tol, max_iter)
     resp = check_responses(items, responses, observed)
     n, d = resp.x.shape[0], items.n_dims
-    names = prior.factor_names if prior is not None else getattr(
-        getattr(items, "latent", None), "factor_names", None
-    ) or (("theta",) if d == 1 else tuple(f"F{j + 1}" for j in range(d)))
+    names = (
+        prior.factor_names
+        if prior is not None
+        else getattr(getattr(items, "latent", None), "factor_names", None)
+        or (("theta",) if d == 1 else tuple(f"F{j + 1}" for j in range(d)))
+    )
     eq = _Equations(items, kind, prior)
     has_obs = resp.observed.any(axis=1)
     status = np.full(n, "ok", dtype="<U13")

@@ -53,11 +53,13 @@ def model_of(fit: dict):
     elif kind == "graded":
         k = fit["n_categories"]
         model = GradedResponse.from_slope_intercept(
-            a, [[si[c][f"d{j}"] for j in range(1, k[c])] for c in cols])
+            a, [[si[c][f"d{j}"] for j in range(1, k[c])] for c in cols]
+        )
     elif kind == "gpcm":
         k = fit["n_categories"]
         model = GeneralizedPartialCredit.from_slope_intercept(
-            a, [[si[c][f"d{j}"] for j in range(k[c])] for c in cols])
+            a, [[si[c][f"d{j}"] for j in range(k[c])] for c in cols]
+        )
     else:  # pragma: no cover
         raise ValueError(kind)
     latent = LatentDistribution(fit["group"]["mean"], fit["group"]["cov"])

@@ -45,12 +45,20 @@ def make_multidimensional() -> dict[str, object]:
         "m2pl": TwoPL.from_slope_intercept(a, [0.3, -0.5, 0.1]),
         "m3pl": ThreePL.from_slope_intercept(a[:2], [0.2, -0.1], c=[0.2, 0.1]),
         "mgrm": GradedResponse.from_slope_intercept(a, [[1.0, -0.5], [0.5, 0.0], [2.0, 0.4]]),
-        "mgpcm": GeneralizedPartialCredit.from_slope_intercept(a[:2], [[0.0, 0.4, 0.1], [0.0, -0.2]]),
-        "mnominal": NominalResponse.from_slope_intercept(a[1:], [[0.0, 1.0, 2.0], [0.0, 0.6, 2.0]],
-                                                         [[0.0, 0.3, -0.2], [0.0, 0.1, 0.4]]),
+        "mgpcm": GeneralizedPartialCredit.from_slope_intercept(
+            a[:2], [[0.0, 0.4, 0.1], [0.0, -0.2]]
+        ),
+        "mnominal": NominalResponse.from_slope_intercept(
+            a[1:], [[0.0, 1.0, 2.0], [0.0, 0.6, 2.0]], [[0.0, 0.3, -0.2], [0.0, 0.1, 0.4]]
+        ),
         "m4d": TwoPL.from_slope_intercept(
-            [[1.0, 0.0, 0.0, 0.0], [0.0, 1.1, 0.0, 0.0], [0.0, 0.0, 0.9, 0.0],
-             [0.0, 0.0, 0.0, 1.3], [0.5, 0.5, 0.5, 0.5]],
+            [
+                [1.0, 0.0, 0.0, 0.0],
+                [0.0, 1.1, 0.0, 0.0],
+                [0.0, 0.0, 0.9, 0.0],
+                [0.0, 0.0, 0.0, 1.3],
+                [0.5, 0.5, 0.5, 0.5],
+            ],
             [0.0, 0.2, -0.2, 0.4, 0.0],
         ),
     }

@@ -64,11 +64,15 @@ def test_mixed_bank_scores_like_its_parts():
     est = eap(bank, both)
     # independent: combine the two parts' likelihoods on the grid by hand
     nodes = np.linspace(-6, 6, 121)
+
     def loglik(model, x):
         lp = model.log_prob(nodes)  # (Q, I, K)
         obs = ~np.isnan(x)
         xi = np.where(obs, x, 0).astype(int)
-        return np.stack([(lp[:, np.arange(x.shape[1]), xi[p]] * obs[p]).sum(1) for p in range(len(x))])
+        return np.stack(
+            [(lp[:, np.arange(x.shape[1]), xi[p]] * obs[p]).sum(1) for p in range(len(x))]
+        )
+
     ll = loglik(grm, xs) + loglik(tpl, xl) - nodes**2 / 2
     w = np.exp(ll - ll.max(1, keepdims=True))
     w /= w.sum(1, keepdims=True)

@@ -43,7 +43,9 @@ def test_second_derivative_kernel_equals_finite_difference(uni_model):
     _, d1m = uni_model._kernel(s - h, 1)
     _, _, d2 = uni_model._kernel(s, 2)
     valid = _valid(uni_model)
-    np.testing.assert_allclose(d2[:, valid], ((d1p - d1m) / (2 * h))[:, valid], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        d2[:, valid], ((d1p - d1m) / (2 * h))[:, valid], rtol=1e-6, atol=1e-7
+    )
 
 
 def test_information_equals_expected_squared_score(uni_model):
@@ -62,7 +64,9 @@ def test_information_equals_negative_expected_hessian(uni_model):
     hess = np.zeros_like(lp)
     hess[:, valid] = (lpp[:, valid] - 2 * lp[:, valid] + lpm[:, valid]) / h**2
     p = uni_model.prob(THETA)
-    np.testing.assert_allclose(uni_model.information(THETA), -(p * hess).sum(-1), rtol=1e-5, atol=1e-6)  # FD noise ~ eps·|log p|/h²
+    np.testing.assert_allclose(
+        uni_model.information(THETA), -(p * hess).sum(-1), rtol=1e-5, atol=1e-6
+    )  # FD noise ~ eps·|log p|/h²
 
 
 def test_vectorised_equals_looped(uni_model):
@@ -73,8 +77,9 @@ def test_vectorised_equals_looped(uni_model):
         one = uni_model.subset([i])
         k = one.max_categories
         np.testing.assert_allclose(one.log_prob(THETA)[:, 0], whole[:, i, :k], rtol=1e-14, atol=0)
-        np.testing.assert_allclose(one.information(THETA)[:, 0], uni_model.information(THETA)[:, i],
-                                   rtol=1e-13)
+        np.testing.assert_allclose(
+            one.information(THETA)[:, 0], uni_model.information(THETA)[:, i], rtol=1e-13
+        )
 
 
 def test_pickles(uni_model):
@@ -109,8 +114,12 @@ def test_multi_sum_to_one(multi_model, theta_md):
 
 def test_multi_gradient_equals_finite_difference(multi_model, theta_md):
     g = multi_model.dlog_prob(theta_md)
-    assert g.shape == (theta_md.shape[0], multi_model.n_items, multi_model.max_categories,
-                       multi_model.n_dims)
+    assert g.shape == (
+        theta_md.shape[0],
+        multi_model.n_items,
+        multi_model.max_categories,
+        multi_model.n_dims,
+    )
     valid = _valid(multi_model)
     h = 1e-5
     for r in range(multi_model.n_dims):
@@ -126,7 +135,12 @@ def test_multi_information_matrix_is_expected_outer_score(multi_model, theta_md)
     g = multi_model.dlog_prob(theta_md)
     outer = np.einsum("nik,nikr,niks->nirs", p, g, g)
     info = multi_model.information(theta_md)
-    assert info.shape == (theta_md.shape[0], multi_model.n_items, multi_model.n_dims, multi_model.n_dims)
+    assert info.shape == (
+        theta_md.shape[0],
+        multi_model.n_items,
+        multi_model.n_dims,
+        multi_model.n_dims,
+    )
     np.testing.assert_allclose(info, outer, rtol=1e-10, atol=1e-14)
 
 
@@ -153,8 +167,9 @@ def test_newton_terms_fast_paths_equal_the_generic_form(uni_model):
 
     rng = np.random.default_rng(4)
     s = rng.normal(size=(25, uni_model.n_items)) * 2
-    x = np.minimum((rng.random(s.shape) * uni_model.n_categories).astype(np.intp),
-                   uni_model.n_categories - 1)
+    x = np.minimum(
+        (rng.random(s.shape) * uni_model.n_categories).astype(np.intp), uni_model.n_categories - 1
+    )
     obs = rng.random(s.shape) < 0.8
     fast = uni_model._newton_terms(s, x, obs, True)
     generic = ItemSet._newton_terms(uni_model, s, x, obs, True)

@@ -40,8 +40,9 @@ def test_2pl_information_peaks_at_b_with_a_squared_over_four():
 
 def test_3pl_at_b_is_one_plus_c_over_two():
     m = ThreePL([1.4, 0.6], [0.2, -1.0], [0.25, 0.1])
-    np.testing.assert_allclose(m.prob(np.array([0.2, -1.0]))[[0, 1], [0, 1], 1], [0.625, 0.55],
-                               rtol=1e-14)
+    np.testing.assert_allclose(
+        m.prob(np.array([0.2, -1.0]))[[0, 1], [0, 1], 1], [0.625, 0.55], rtol=1e-14
+    )
 
 
 def test_4pl_at_b_is_midpoint_of_asymptotes():
@@ -60,20 +61,25 @@ def test_3pl_information_closed_form():
 
 def test_rasch_equals_2pl_with_unit_slope():
     b = [-1.0, 0.3, 2.0]
-    np.testing.assert_allclose(Rasch(b).log_prob(THETA), TwoPL([1, 1, 1], b).log_prob(THETA),
-                               rtol=1e-15)
+    np.testing.assert_allclose(
+        Rasch(b).log_prob(THETA), TwoPL([1, 1, 1], b).log_prob(THETA), rtol=1e-15
+    )
 
 
 def test_grm_with_two_categories_equals_2pl():
     a, b = [0.8, 1.9], [-0.4, 1.2]
-    np.testing.assert_allclose(GradedResponse(a, [[b[0]], [b[1]]]).prob(THETA),
-                               TwoPL(a, b).prob(THETA), rtol=1e-13)
+    np.testing.assert_allclose(
+        GradedResponse(a, [[b[0]], [b[1]]]).prob(THETA), TwoPL(a, b).prob(THETA), rtol=1e-13
+    )
 
 
 def test_gpcm_with_two_categories_equals_2pl():
     a, b = [0.8, 1.9], [-0.4, 1.2]
-    np.testing.assert_allclose(GeneralizedPartialCredit(a, [[b[0]], [b[1]]]).prob(THETA),
-                               TwoPL(a, b).prob(THETA), rtol=1e-13)
+    np.testing.assert_allclose(
+        GeneralizedPartialCredit(a, [[b[0]], [b[1]]]).prob(THETA),
+        TwoPL(a, b).prob(THETA),
+        rtol=1e-13,
+    )
 
 
 def test_gpcm_matches_muraki_definition():
@@ -95,10 +101,14 @@ def test_grm_matches_samejima_definition():
 def test_pcm_is_gpcm_with_unit_slopes_and_rsm_is_pcm_with_shared_thresholds():
     loc, tau = np.array([-0.5, 0.7]), np.array([-1.0, 0.2, 0.8])
     steps = loc[:, None] + tau[None, :]
-    np.testing.assert_allclose(PartialCredit(steps).prob(THETA),
-                               GeneralizedPartialCredit([1, 1], steps).prob(THETA), rtol=1e-14)
-    np.testing.assert_allclose(RatingScale(loc, tau).prob(THETA),
-                               PartialCredit(steps).prob(THETA), rtol=1e-14)
+    np.testing.assert_allclose(
+        PartialCredit(steps).prob(THETA),
+        GeneralizedPartialCredit([1, 1], steps).prob(THETA),
+        rtol=1e-14,
+    )
+    np.testing.assert_allclose(
+        RatingScale(loc, tau).prob(THETA), PartialCredit(steps).prob(THETA), rtol=1e-14
+    )
 
 
 def test_nominal_with_linear_scoring_equals_gpcm():
@@ -132,7 +142,10 @@ def test_traditional_and_slope_intercept_round_trip(name):
         again = cls(trad["a"], trad["b"], **extra)
     np.testing.assert_allclose(again.prob(THETA), model.prob(THETA), rtol=1e-12)
     if name != "rsm":
-        rows = {k: (v if v.ndim < 2 or k == "a" else [r[~np.isnan(r)] for r in v]) for k, v in si.items()}
+        rows = {
+            k: (v if v.ndim < 2 or k == "a" else [r[~np.isnan(r)] for r in v])
+            for k, v in si.items()
+        }
         back = cls.from_slope_intercept(**rows)
         np.testing.assert_allclose(back.prob(THETA), model.prob(THETA), rtol=1e-12)
 
@@ -161,7 +174,10 @@ def test_records_round_trip(name):
     [
         (lambda: ThreePL([1.0], [0.0], [1.2]), r"items\[0\]: c must be in \[0, 1\); got 1.2"),
         (lambda: FourPL([1.0], [0.0], [0.2], [0.1]), r"items\[0\]: u must be in \(c, 1\]"),
-        (lambda: GradedResponse([1.0, 1.0], [[0.0], [1.0, 0.5]]), r"items\[1\]: b must be strictly"),
+        (
+            lambda: GradedResponse([1.0, 1.0], [[0.0], [1.0, 0.5]]),
+            r"items\[1\]: b must be strictly",
+        ),
         (lambda: Rasch([0.0], a=2.0), "every slope is 1"),
         (lambda: TwoPL([1.0, np.nan], [0.0, 0.0]), "finite slopes"),
         (lambda: TwoPL([[1.0, 0.5]], [0.0]), "no traditional form"),
@@ -180,8 +196,10 @@ def test_unknown_model_lists_the_known_ones():
 
 
 def test_bank_record_errors_name_the_item_id():
-    records = [{"id": "A", "model": "2pl", "a": 1.0, "b": 0.0},
-               {"id": "B", "model": "3pl", "a": 1.0, "b": 0.0, "c": 1.5}]
+    records = [
+        {"id": "A", "model": "2pl", "a": 1.0, "b": 0.0},
+        {"id": "B", "model": "3pl", "a": 1.0, "b": 0.0, "c": 1.5},
+    ]
     with pytest.raises(InvalidParameterError, match=r"items\[1\] \('B'\): c must be"):
         ItemBank.from_records(records)
 

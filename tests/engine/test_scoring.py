@@ -189,7 +189,7 @@ def test_lord_wingersky_equals_brute_force_enumeration():
     model = GradedResponse([1.1, 0.7, 1.6, 0.9], [[-1.0, 0.5], [0.0, 1.0, 2.0], [-0.5], [0.3]])
     table = summed_score_table(model, n_points=121)
     nodes = np.linspace(-6, 6, 121)
-    w = np.exp(-nodes**2 / 2)
+    w = np.exp(-(nodes**2) / 2)
     w /= w.sum()
     p = model.prob(nodes)
     max_score = int((model.n_categories - 1).sum())
@@ -205,7 +205,9 @@ def test_lord_wingersky_equals_brute_force_enumeration():
 
 def test_bad_responses_name_the_cell():
     model = TwoPL([1.0, 1.0], [0.0, 0.0])
-    with pytest.raises(InvalidResponseError, match=r"responses\[1, 0\]: expected a category in 0..1; got 2"):
+    with pytest.raises(
+        InvalidResponseError, match=r"responses\[1, 0\]: expected a category in 0..1; got 2"
+    ):
         score(model, np.array([[0, 1], [2, 0]]))
     with pytest.raises(InvalidResponseError, match=r"expected shape \(n_persons, 2\)"):
         score(model, np.zeros((3, 3), dtype=int))
