@@ -90,7 +90,7 @@ _OPTIONAL: dict[str, frozenset[str]] = {
     "3pl": frozenset({"c"}),
     "4pl": frozenset({"c", "u"}),
 }
-_PARAMETER_NAMES = ("a", "b", "c", "u", "d", "ak", "tau")
+_PARAMETER_NAMES = ("a", "ak", "b", "c", "u", "d", "tau")
 
 
 # -- value validators (one clear message instead of pydantic's per-union-member errors) ---------
@@ -226,7 +226,7 @@ class ItemRecord(_Strict):
         Unique within the file; the item's column name in response files.
     model : str, optional
         A registered model name (``2pl``, ``grm``, …); the file's ``model`` when omitted.
-    a, b, c, u, d, ak, tau : float or list of float, optional
+    a, ak, b, c, u, d, tau : float or list of float, optional
         The parameters the model has, in traditional or slope-intercept form (DESIGN.md §5).
     categories : list of int, optional
         The original response codes, in the order of categories ``0 … K−1``.
@@ -237,11 +237,11 @@ class ItemRecord(_Strict):
     id: str
     model: str | None = None
     a: NumberOrNumbers | None = None
+    ak: Numbers | None = None
     b: NumberOrNumbers | None = None
     c: Number | None = None
     u: Number | None = None
     d: NumberOrNumbers | None = None
-    ak: Numbers | None = None
     tau: Numbers | None = None
     categories: list[int] | None = None
     se: dict[str, StandardError] | None = None
@@ -631,8 +631,10 @@ def _check_parameters(item: ItemRecord, model: str, n_dims: int, where: list[str
     required = [name for name in shapes if name not in _OPTIONAL.get(model, ())]
     missing = [name for name in required if name not in given]
     if missing:
+        optional = [name for name in shapes if name not in required]
+        may = f" and may have {', '.join(optional)}" if optional else ""
         raise _located([*where, missing[0]], f"missing; a {model} item in {form} form needs "
-                                             f"{', '.join(required)}")
+                                             f"{', '.join(required)}{may}")
     if form == _TRADITIONAL:
         if n_dims != 1:
             raise _located(where, f"a {model} item in traditional form measures one factor, but "

@@ -116,8 +116,8 @@ def score(
     ] = None,
     n_points: Annotated[
         int | None, typer.Option("--n-points", min=2, metavar="N", show_default=False,
-                                 help="Quadrature points per dimension (eap only; 121 when "
-                                 "omitted)."),
+                                 help="Quadrature points per dimension (eap only; by default 121 "
+                                 "for one factor, 41, 21, 13 for two to four)."),
     ] = None,
     exclude: Annotated[
         list[str] | None, typer.Option("--exclude", metavar="COLS",
@@ -139,7 +139,7 @@ def score(
             responses, item_ids=bank.item_ids, n_categories=bank.n_categories,
             recodings=pf.recodings(), exclude=_split_columns(exclude),
         )
-        options = {"n_points": n_points or 121} if method is Method.eap else {}
+        options = {} if n_points is None else {"n_points": n_points}
         estimate = score_persons(bank, data.responses, data.observed, method=method.value,
                                  **options)
         if out is None:

@@ -136,7 +136,8 @@ class FourPL(ItemModel):
     def b(self) -> Array:
         """Difficulties :math:`b = -d/a`, shape (n_items,)."""
         require_unidimensional(self, "b")
-        return -self.d / self.slopes[:, 0]
+        with np.errstate(divide="ignore", invalid="ignore"):  # a = 0: b undefined (NaN or inf)
+            return -self.d / self.slopes[:, 0]
 
     def to_traditional(self) -> dict[str, Array]:
         """``{"a", "b", "c", "u"}`` (DESIGN.md §5 names)."""

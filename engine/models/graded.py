@@ -60,7 +60,8 @@ class GradedResponse(ItemModel):
         slopes = as_slopes(a)
         require_unidimensional(self._shape_only(slopes), "grm(a, b)")
         b_arr, n_thr = as_ragged(b, "b", slopes.shape[0])
-        self._set(slopes, -slopes[:, :1] * b_arr, n_thr, increasing_name="b")
+        check_domain(slopes[:, 0], slopes[:, 0] > 0, "a must be positive in traditional form")
+        self._set(slopes, -slopes[:, :1] * b_arr, n_thr, traditional=b_arr)
 
     @classmethod
     def from_slope_intercept(cls, a: ArrayLike, d: ArrayLike) -> GradedResponse:
@@ -68,7 +69,7 @@ class GradedResponse(ItemModel):
         self = cls.__new__(cls)
         slopes = as_slopes(a)
         d_arr, n_thr = as_ragged(d, "d", slopes.shape[0])
-        self._set(slopes, d_arr, n_thr, increasing_name=None)
+        self._set(slopes, d_arr, n_thr, traditional=None)
         return self
 
     @staticmethod
@@ -77,13 +78,13 @@ class GradedResponse(ItemModel):
         probe.slopes = slopes
         return probe
 
-    def _set(self, slopes: Array, d: Array, n_thr: Array, increasing_name: str | None) -> None:
+    def _set(self, slopes: Array, d: Array, n_thr: Array, traditional: Array | None) -> None:
         steps = np.diff(d, axis=1)  # NaN where either side is padding
         ok = np.all((steps < 0) | np.isnan(steps), axis=1)
-        if increasing_name is None:
+        if traditional is None:
             check_domain(d, ok, "d must be strictly decreasing")
         else:
-            check_domain(-d / slopes[:, :1], ok, f"{increasing_name} must be strictly increasing")
+            check_domain(traditional, ok, "b must be strictly increasing")
         self.slopes = slopes
         self.d = d  # (n_items, K_max - 1), NaN padding
         self.n_categories = (n_thr + 1).astype(np.int64)
@@ -114,7 +115,8 @@ class GradedResponse(ItemModel):
     def b(self) -> Array:
         """Category boundaries :math:`b_k = -d_k / a`, shape (n_items, K_max - 1), NaN padding."""
         require_unidimensional(self, "b")
-        return -self.d / self.slopes[:, :1]
+        with np.errstate(divide="ignore", invalid="ignore"):  # a = 0: b undefined
+            return -self.d / self.slopes[:, :1]
 
     def to_traditional(self) -> dict[str, Array]:
         """``{"a": (n_items,), "b": (n_items, K_max - 1)}`` (NaN padding)."""

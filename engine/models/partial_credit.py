@@ -109,7 +109,8 @@ class GeneralizedPartialCredit(DivideByTotal):
         """Step locations :math:`b_k = -(\\delta_k - \\delta_{k-1}) / a`, shape (n_items, K_max - 1)."""
         require_unidimensional(self, "b")
         d = np.where(self._valid, self.dk, np.nan)
-        return -np.diff(d, axis=1) / self.slopes[:, :1]
+        with np.errstate(divide="ignore", invalid="ignore"):  # a = 0: b undefined
+            return -np.diff(d, axis=1) / self.slopes[:, :1]
 
     def to_traditional(self) -> dict[str, Array]:
         """``{"a": (n_items,), "b": (n_items, K_max - 1)}`` (NaN padding)."""

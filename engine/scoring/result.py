@@ -89,6 +89,21 @@ class AbilityEstimate:
         lines.append("  status: " + ", ".join(f"{c} {n}" for c, n in zip(codes, counts)))
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        """The summary as an HTML block for notebooks."""
+        import html
+
+        return f"<pre>{html.escape(self.summary())}</pre>"
+
+    def to_frame(self) -> Any:
+        """The estimates as a pandas DataFrame (``theta``/``se`` columns, ``status``).
+
+        pandas is imported here only; it is not a dependency of the engine.
+        """
+        import pandas as pd
+
+        return pd.DataFrame({**self.columns(), "status": self.status})
+
     def __repr__(self) -> str:
         return (
             f"AbilityEstimate(method={self.method!r}, n_persons={self.n_persons}, "
