@@ -309,7 +309,16 @@ def main(argv: list[str] | None = None) -> None:
         args.persons, args.modal_persons = 10_000, 1_000
     env = environment()
     print("\n".join(env), flush=True)
+    load_before = os.getloadavg()
     table, notes = run(args.persons, min(args.modal_persons, args.persons), args.repeats)
+    load_after = os.getloadavg()
+    env.append(
+        "- load average (1, 5, 15 min) before: "
+        + ", ".join(f"{v:.2f}" for v in load_before)
+        + "; after: "
+        + ", ".join(f"{v:.2f}" for v in load_after)
+        + " (this run alone adds 1 to 2: numpy's loops use one core, OpenBLAS both)"
+    )
     given = argv if argv is not None else sys.argv[1:]
     cmd = " ".join([".venv/bin/python benchmarks/bench_scoring.py", *given])
     text = "\n".join(
