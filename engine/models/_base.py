@@ -234,6 +234,39 @@ class ItemModel(ItemSet):
     def subset(self, index: ArrayLike) -> ItemModel:
         """The same model restricted to the items ``index`` (integer positions or a mask)."""
 
+    # -- the full slope-intercept parameter vector, for calibration ---------------------------------
+    @abstractmethod
+    def param_names(self) -> tuple[str, ...]:
+        """Names of the columns of :meth:`param_vector` (mirt's names: ``a1``, ``d``, ``g``…)."""
+
+    @abstractmethod
+    def param_vector(self) -> Array:
+        """Every item's parameters in slope-intercept form, shape (n_items, n_params), NaN padding.
+
+        The layout is the same for every item of the model (the widest item sets the width);
+        calibration chooses which entries are free.
+        """
+
+    @abstractmethod
+    def with_params(self, params: ArrayLike) -> ItemModel:
+        """The same model with :meth:`param_vector` replaced (no domain validation: a fast path
+        for estimation, which checks the likelihood instead)."""
+
+    @abstractmethod
+    def dlog_prob_dparams(self, theta: ArrayLike) -> Array:
+        """Gradient of every category's log-probability with respect to :meth:`param_vector`.
+
+        Parameters
+        ----------
+        theta : array_like, shape (n, n_dims) or (n,)
+            Trait values (e.g. quadrature nodes).
+
+        Returns
+        -------
+        ndarray, shape (n, n_items, max_categories, n_params)
+            Zero for padded categories and padded parameters.
+        """
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n_items={self.n_items}, n_dims={self.n_dims})"
 

@@ -54,6 +54,44 @@ class DivideByTotal(ItemModel):
     def _subset_extra(self, parent: DivideByTotal, idx: np.ndarray) -> None:
         """Copy model-specific attributes for :meth:`subset`."""
 
+    def param_names(self) -> tuple[str, ...]:
+        """``a1 … aD, ak0 … ak(K−1), d0 … d(K−1)`` (mirt's nominal form)."""
+        k = self.ak.shape[1]
+        return (*(f"a{r + 1}" for r in range(self.n_dims)),
+                *(f"ak{j}" for j in range(k)), *(f"d{j}" for j in range(k)))
+
+    def param_vector(self) -> Array:
+        """``[a_1 … a_D, α_0 … α_{K−1}, δ_0 … δ_{K−1}]`` per item (NaN padding)."""
+        pad = np.where(self._valid, 0.0, np.nan)
+        return np.column_stack([self.slopes, self.ak + pad, self.dk + pad])
+
+    def with_params(self, params: ArrayLike) -> DivideByTotal:
+        """The same model with a new parameter vector (unvalidated)."""
+        psi = np.asarray(params, dtype=np.float64)
+        dims, k = self.n_dims, self.ak.shape[1]
+        out = type(self).__new__(type(self))
+        out._set_kernel(psi[:, :dims].copy(), np.nan_to_num(psi[:, dims : dims + k]),
+                        psi[:, dims + k :], self.n_categories)
+        out._subset_extra(self, np.arange(self.n_items))
+        return out
+
+    def dlog_prob_dparams(self, theta: ArrayLike) -> Array:
+        """∂ log P_k / ∂[a, α, δ]: :math:`\\theta_r(\\alpha_k - E\\alpha)`,
+        :math:`s(\\delta_{jk} - P_j)` and :math:`\\delta_{jk} - P_j`."""
+        t2, _ = self._theta2d(theta)
+        s = t2 @ self.slopes.T
+        log_p, mean, _ = self._moments(s)
+        p = np.exp(log_p)
+        dims, k = self.n_dims, self.ak.shape[1]
+        grad = np.zeros((*log_p.shape, dims + 2 * k))
+        grad[..., :dims] = (self.ak - mean[..., None])[..., None] * t2[:, None, None, :]
+        centred = np.eye(k)[None, None] - p[..., None, :]  # δ_jk − P_j, (n, I, K, K)
+        centred = np.where(self._valid[None, :, :, None] & self._valid[None, :, None, :],
+                           centred, 0.0)
+        grad[..., dims : dims + k] = s[..., None, None] * centred
+        grad[..., dims + k :] = centred
+        return grad
+
     def _moments(self, s: Array) -> tuple[Array, Array, Array]:
         eta = self.ak * s[..., None] + self.dk
         log_p = eta - logsumexp(eta, axis=-1, keepdims=True)

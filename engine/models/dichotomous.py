@@ -157,6 +157,46 @@ class FourPL(ItemModel):
         out._logistic = bool(np.all(out.c == 0.0) and np.all(out.u == 1.0))
         return out
 
+    # -- parameter vector (calibration) ---------------------------------------------------------
+    def param_names(self) -> tuple[str, ...]:
+        """``a1 … aD, d, g, u`` (mirt's names; ``g`` is the lower asymptote c)."""
+        return (*(f"a{r + 1}" for r in range(self.n_dims)), "d", "g", "u")
+
+    def param_vector(self) -> Array:
+        """``[a_1 … a_D, d, c, u]`` per item."""
+        return np.column_stack([self.slopes, self.d, self.c, self.u])
+
+    def with_params(self, params: ArrayLike) -> FourPL:
+        """The same model with new ``[a…, d, c, u]`` (unvalidated)."""
+        psi = np.asarray(params, dtype=np.float64)
+        dims = self.n_dims
+        out = type(self).__new__(type(self))
+        out.slopes = psi[:, :dims].copy()
+        out.d, out.c, out.u = psi[:, dims].copy(), psi[:, dims + 1].copy(), psi[:, dims + 2].copy()
+        out.n_categories = self.n_categories
+        out._logistic = bool(np.all(out.c == 0.0) and np.all(out.u == 1.0))
+        return out
+
+    def dlog_prob_dparams(self, theta: ArrayLike) -> Array:
+        """∂ log P_k / ∂[a, d, c, u]: with :math:`f'_k = \\partial_z \\log P_k`,
+        :math:`\\partial_{a_r} = f'_k\\theta_r`, :math:`\\partial_d = f'_k`,
+        :math:`\\partial_c \\log P_1 = \\sigma(-z)/P_1`, :math:`\\partial_u \\log P_1 = \\sigma(z)/P_1`
+        (and minus the same over :math:`P_0` for category 0)."""
+        t2, _ = self._theta2d(theta)
+        s = t2 @ self.slopes.T
+        log_p, d1 = self._kernel(s, 1)
+        dims = self.n_dims
+        grad = np.zeros((*log_p.shape, dims + 3))
+        grad[..., :dims] = d1[..., None] * t2[:, None, None, :]
+        grad[..., dims] = d1
+        z = s + self.d
+        log_sig_neg = log_expit(-z)
+        log_sig = log_sig_neg + z
+        sign = np.array([-1.0, 1.0])
+        grad[..., dims + 1] = sign * np.exp(log_sig_neg[..., None] - log_p)
+        grad[..., dims + 2] = sign * np.exp(log_sig[..., None] - log_p)
+        return grad
+
     # -- kernels -----------------------------------------------------------------------------------
     def _kernel(self, s: Array, order: int = 0) -> tuple[Array, ...]:
         z = s + self.d

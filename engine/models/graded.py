@@ -136,6 +136,46 @@ class GradedResponse(ItemModel):
         out._prepare()
         return out
 
+    # -- parameter vector (calibration) ---------------------------------------------------------
+    def param_names(self) -> tuple[str, ...]:
+        """``a1 … aD, d1 … d(K−1)``."""
+        return (*(f"a{r + 1}" for r in range(self.n_dims)),
+                *(f"d{k + 1}" for k in range(self.d.shape[1])))
+
+    def param_vector(self) -> Array:
+        """``[a_1 … a_D, d_1 … d_{K−1}]`` per item (NaN padding)."""
+        return np.column_stack([self.slopes, self.d])
+
+    def with_params(self, params: ArrayLike) -> GradedResponse:
+        """The same model with new ``[a…, d…]`` (unvalidated)."""
+        psi = np.asarray(params, dtype=np.float64)
+        out = GradedResponse.__new__(GradedResponse)
+        out.slopes = psi[:, : self.n_dims].copy()
+        out.d = np.where(np.isnan(self.d), np.nan, psi[:, self.n_dims :])
+        out.n_categories = self.n_categories
+        out._prepare()
+        return out
+
+    def dlog_prob_dparams(self, theta: ArrayLike) -> Array:
+        """∂ log P_k / ∂[a, d]: :math:`\\partial_{a_r} = f'_k(s)\\theta_r`;
+        :math:`\\partial_{d_j} \\log P_k = (\\delta_{jk} - \\delta_{j,k+1})\\,\\sigma'(z_j)/P_k`."""
+        t2, _ = self._theta2d(theta)
+        s = t2 @ self.slopes.T
+        log_p, d1 = self._kernel(s, 1)
+        dims, width = self.n_dims, self.d.shape[1]
+        grad = np.zeros((*log_p.shape, dims + width))
+        grad[..., :dims] = d1[..., None] * t2[:, None, None, :]
+        z = s[..., None] + self._d_inf  # (n, I, K−1)
+        log_dsig = log_expit(z) + log_expit(-z)  # log σ'(z_j); −inf on padding
+        k = np.arange(width + 1)[:, None]
+        j = np.arange(1, width + 1)[None, :]
+        sign = (k == j).astype(np.float64) - (k == j - 1)  # (K, K−1)
+        with np.errstate(invalid="ignore"):  # −inf − (−inf) on padding, masked below
+            ratio = np.exp(log_dsig[..., None, :] - log_p[..., :, None])  # σ'(z_j) / P_k
+        keep = self._valid[..., None] & (sign != 0) & ~np.isnan(ratio)
+        grad[..., dims:] = np.where(keep, ratio, 0.0) * sign
+        return grad
+
     # -- kernels ----------------------------------------------------------------------------------
     def _kernel(self, s: Array, order: int = 0) -> tuple[Array, ...]:
         z = s[..., None] + self._d_inf  # (n, I, K-1); -inf on padding

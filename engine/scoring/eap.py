@@ -11,7 +11,7 @@ from engine.exceptions import InvalidParameterError
 from engine.latent import LatentDistribution
 from engine.models._base import Array, ItemSet
 from engine.quadrature import Grid, equispaced_grid
-from engine.scoring._responses import (
+from engine.likelihood import (
     Responses,
     check_responses,
     collapse_patterns,

@@ -175,3 +175,46 @@ def test_newton_terms_fast_paths_equal_the_generic_form(uni_model):
     generic = ItemSet._newton_terms(uni_model, s, x, obs, True)
     for f, g in zip(fast, generic):
         np.testing.assert_allclose(f, g, rtol=1e-12, atol=1e-14)
+
+
+def _param_fd_check(model, theta):
+    psi = model.param_vector()
+    grad = model.dlog_prob_dparams(theta)
+    valid = _valid(model)
+    h = 1e-6
+    for j in range(psi.shape[1]):
+        if np.all(np.isnan(psi[:, j])):
+            continue
+        # one-sided at an asymptote's bound (c = 0 or u = 1 cannot step outwards), with a
+        # smaller step since its error is O(h)
+        name = model.param_names()[j]
+        lo = (name == "g") & (psi[:, j] == 0.0)
+        hi = (name == "u") & (psi[:, j] == 1.0)
+        step = np.where(np.isnan(psi[:, j]), 0.0, np.where(lo | hi, 1e-9, h))
+        up, dn = psi.copy(), psi.copy()
+        up[:, j] += np.where(hi, 0.0, step)
+        dn[:, j] -= np.where(lo, 0.0, step)
+        width = np.where(lo | hi, 1e-9, 2.0 * h)
+        lp_up, lp_dn = model.with_params(up).log_prob(theta), model.with_params(dn).log_prob(theta)
+        per_col = np.nonzero(valid)[0]
+        fd = (lp_up[:, valid] - lp_dn[:, valid]) / width[per_col]
+        has = ~np.isnan(psi[:, j])
+        fd = np.where(has[None, np.nonzero(valid)[0]], fd, 0.0)
+        np.testing.assert_allclose(grad[..., j][:, valid], fd, rtol=1e-4, atol=1e-6,
+                                   err_msg=model.param_names()[j])
+
+
+@pytest.mark.parametrize("name", sorted(ALL_UNI))
+def test_parameter_gradient_equals_finite_difference(name):
+    model = ALL_UNI[name]
+    assert len(model.param_names()) == model.param_vector().shape[1]
+    again = model.with_params(model.param_vector())
+    np.testing.assert_array_equal(again.log_prob(THETA), model.log_prob(THETA))
+    _param_fd_check(model, THETA)
+
+
+@pytest.mark.parametrize("name", sorted(ALL_MULTI))
+def test_multi_parameter_gradient_equals_finite_difference(name):
+    model = ALL_MULTI[name]
+    theta = np.random.default_rng(8).normal(size=(9, model.n_dims))
+    _param_fd_check(model, theta)

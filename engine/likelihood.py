@@ -1,4 +1,9 @@
-"""Validation of response matrices and the one-hot likelihood kernel shared by the scorers."""
+"""Response matrices and the likelihood on a quadrature grid, shared by scoring and calibration.
+
+The building blocks of every marginal computation: validation of a response matrix with its
+missing-data mask, collapsing of identical patterns, the log-likelihood of every pattern at every
+node as one-hot matrix products, and row normalisation to posterior weights.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,16 @@ from numpy.typing import ArrayLike, NDArray
 
 from engine.exceptions import InvalidResponseError
 from engine.models._base import Array, ItemSet
+
+__all__ = [
+    "Responses",
+    "category_offsets",
+    "check_responses",
+    "collapse_patterns",
+    "flat_log_prob",
+    "log_normalise",
+    "loglik_blocks",
+]
 
 # cells per block of persons in the one-hot products (about 8 MB of work arrays)
 _BLOCK_CELLS = 1_000_000
