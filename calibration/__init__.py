@@ -1,3 +1,5 @@
 """Estimation of item parameters from response data (MML-EM), fit, DIF, linking and norms."""
 
-__all__: list[str] = []
+from calibration.mml import MML, Progress
+
+__all__ = ["MML", "Progress"]

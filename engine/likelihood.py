@@ -132,9 +132,9 @@ def collapse_patterns(resp: Responses) -> tuple[Responses, NDArray[np.intp], Arr
     )
 
 
-def category_offsets(items: ItemSet) -> NDArray[np.intp]:
+def category_offsets(n_categories: NDArray[np.int64]) -> NDArray[np.intp]:
     """Column of category 0 of each item in the flattened (item, category) axis."""
-    return np.concatenate([[0], np.cumsum(items.n_categories)[:-1]]).astype(np.intp)
+    return np.concatenate([[0], np.cumsum(n_categories)[:-1]]).astype(np.intp)
 
 
 def flat_log_prob(items: ItemSet, nodes: Array) -> Array:
@@ -177,7 +177,7 @@ def loglik_blocks(
     width, n_quad = log_p_flat.shape[1], log_p_flat.shape[0]
     if block is None:
         block = max(64, min(4096, _BLOCK_CELLS // max(width + n_quad, 1)))
-    cols = category_offsets(items)[None, :] + resp.x
+    cols = category_offsets(items.n_categories)[None, :] + resp.x
     lp_t = np.ascontiguousarray(log_p_flat.T)
     onehot = np.zeros((min(block, n), width))
     out = np.empty((min(block, n), n_quad))

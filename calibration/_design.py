@@ -1,0 +1,151 @@
+"""Which parameters a calibration estimates for each model, and where estimation starts.
+
+Parameters are the columns of :meth:`engine.models.ItemModel.param_vector` (slope-intercept
+form). A *design* maps every free entry to an index of the estimated vector φ; entries that share
+an index are tied (the common slope of ``1pl``); −1 marks a fixed entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import logit
+
+from engine.exceptions import InvalidParameterError
+from engine.models import (
+    FourPL,
+    GeneralizedPartialCredit,
+    GradedResponse,
+    ItemModel,
+    NominalResponse,
+    OnePL,
+    PartialCredit,
+    Rasch,
+    ThreePL,
+    TwoPL,
+)
+
+#: models whose latent variance is estimated (the slopes being fixed), as in mirt
+VARIANCE_FREE = frozenset({"rasch", "pcm"})
+
+#: models this calibration estimates
+SUPPORTED = ("rasch", "1pl", "2pl", "3pl", "4pl", "grm", "gpcm", "pcm", "nominal")
+
+
+@dataclass(frozen=True, slots=True)
+class BlockDesign:
+    """Free entries of one model block: ``index[i, p]`` is φ's index or −1 (fixed)."""
+
+    index: NDArray[np.intp]  # (n_items, n_params)
+    tied: bool  # some φ entries serve several items
+
+    @property
+    def free(self) -> NDArray[np.bool_]:
+        """Mask of estimated entries."""
+        return self.index >= 0
+
+
+def free_mask(model: ItemModel) -> NDArray[np.bool_]:
+    """Estimated entries of ``model.param_vector()`` for its model name."""
+    names = model.param_names()
+    psi = model.param_vector()
+    present = ~np.isnan(psi)
+    col = {n: j for j, n in enumerate(names)}
+    mask = np.zeros(psi.shape, dtype=bool)
+    dims = model.n_dims
+    name = model.name
+    if isinstance(model, FourPL):
+        mask[:, col["d"]] = True
+        if name not in ("rasch", "1pl"):
+            mask[:, :dims] = True
+        if name in ("3pl", "4pl"):
+            mask[:, col["g"]] = True
+        if name == "4pl":
+            mask[:, col["u"]] = True
+    elif isinstance(model, GradedResponse):
+        mask[:, :] = present
+    elif isinstance(model, GeneralizedPartialCredit):  # gpcm, pcm: α fixed at 0..K−1, δ_0 = 0
+        k = (psi.shape[1] - dims) // 2
+        mask[:, dims + k + 1 :] = present[:, dims + k + 1 :]
+        if name == "gpcm":
+            mask[:, :dims] = True
+    elif isinstance(model, NominalResponse):  # mirt: α_0 = 0, α_{K−1} = K − 1, δ_0 = 0 fixed
+        k = (psi.shape[1] - dims) // 2
+        mask[:, :dims] = True
+        last = model.n_categories - 1
+        scoring = np.arange(k)[None, :]
+        mask[:, dims : dims + k] = present[:, dims : dims + k] & (scoring > 0) & (
+            scoring < last[:, None]
+        )
+        mask[:, dims + k + 1 :] = present[:, dims + k + 1 :]
+    else:
+        raise InvalidParameterError(
+            f"calibration of {name!r} is not available; expected one of {', '.join(SUPPORTED)}"
+        )
+    return mask
+
+
+def block_design(model: ItemModel, offset: int) -> BlockDesign:
+    """Number the free entries of ``model`` from ``offset``; tie the ``1pl`` slope."""
+    mask = free_mask(model)
+    index = np.full(mask.shape, -1, dtype=np.intp)
+    n = int(mask.sum())
+    index[mask] = offset + np.arange(n)
+    tied = False
+    if model.name == "1pl":
+        index[:, 0] = offset + n  # one slope shared by every item of the block
+        tied = True
+    return BlockDesign(index=index, tied=tied)
+
+
+def start_model(name: str, x: NDArray[np.intp], observed: NDArray[np.bool_], n_cat: NDArray[np.int64],
+                n_dims: int = 1) -> ItemModel:
+    """Starting values from observed proportions (slopes 1, intercepts from logits).
+
+    Parameters
+    ----------
+    name : str
+        Model name.
+    x, observed : ndarray, shape (n_persons, n_items)
+        Recoded responses 0..K−1 and the mask.
+    n_cat : ndarray of int, shape (n_items,)
+        Categories per item.
+    """
+    n_items = x.shape[1]
+    kmax = int(n_cat.max())
+    counts = np.stack([((x == k) & observed).sum(axis=0) for k in range(kmax)], axis=1) + 0.5
+    counts = np.where(np.arange(kmax)[None, :] < n_cat[:, None], counts, 0.0)
+    prop = counts / counts.sum(axis=1, keepdims=True)
+    a = np.ones((n_items, n_dims)) if n_dims > 1 else np.ones(n_items)
+    if name in ("rasch", "1pl", "2pl", "3pl", "4pl"):
+        d = logit(np.clip(prop[:, 1], 0.02, 0.98))
+        if name == "rasch":
+            return Rasch.from_slope_intercept(np.ones(n_items), d)
+        if name == "1pl":
+            return OnePL.from_slope_intercept(np.ones(n_items), d)
+        if name == "2pl":
+            return TwoPL.from_slope_intercept(a, d)
+        if name == "3pl":
+            return ThreePL.from_slope_intercept(a, d, c=np.full(n_items, 0.1))
+        return FourPL.from_slope_intercept(a, d, c=np.full(n_items, 0.1), u=np.full(n_items, 0.95))
+    if name == "grm":
+        upper = np.clip(1.0 - np.cumsum(prop, axis=1)[:, :-1], 0.01, 0.99)  # P(X ≥ k), k ≥ 1
+        d = [logit(upper[i, : n_cat[i] - 1]) for i in range(n_items)]
+        d = [np.maximum.accumulate(v[::-1])[::-1] - 1e-3 * np.arange(v.size) for v in d]
+        return GradedResponse.from_slope_intercept(a, d)
+    # adjacent-category logits for the divide-by-total models
+    step = np.log(counts[:, 1:] / np.where(counts[:, :-1] > 0, counts[:, :-1], 1.0))
+    d_all = np.concatenate([np.zeros((n_items, 1)), np.cumsum(step, axis=1)], axis=1)
+    d = [d_all[i, : n_cat[i]] for i in range(n_items)]
+    if name == "gpcm":
+        return GeneralizedPartialCredit.from_slope_intercept(a, d)
+    if name == "pcm":
+        return PartialCredit.from_slope_intercept(np.ones(n_items), d)
+    if name == "nominal":
+        ak = [np.arange(n_cat[i], dtype=np.float64) for i in range(n_items)]
+        return NominalResponse.from_slope_intercept(a, ak, d)
+    raise InvalidParameterError(
+        f"calibration of {name!r} is not available; expected one of {', '.join(SUPPORTED)}"
+    )
