@@ -38,10 +38,10 @@ class Patterns:
     def __init__(self, resp: Responses, n_categories: NDArray[np.int64],
                  weights: Array | None = None) -> None:
         n, n_items = resp.x.shape
-        if weights is None:
-            uniq, inverse, counts = collapse_patterns(resp)
-        else:
-            uniq, inverse, _ = collapse_patterns(resp)
+        collapsed = collapse_patterns(resp)
+        assert collapsed is not None  # max_unique_fraction=1 always collapses
+        uniq, inverse, counts = collapsed
+        if weights is not None:
             counts = np.bincount(inverse, weights=weights, minlength=uniq.x.shape[0])
         self.inverse = inverse
         self.counts = counts

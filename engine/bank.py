@@ -189,6 +189,16 @@ class ItemBank(ItemSet):
                 out[:, pos, :kb] = part
         return tuple(outs)
 
+    def _linear_logits(self) -> tuple[NDArray[np.bool_], Array, Array]:
+        linear = np.zeros(self.n_items, dtype=bool)
+        alpha = np.zeros((self.n_items, self.max_categories))
+        delta = np.zeros_like(alpha)
+        for m, pos in zip(self.models, self.positions):
+            lin, al, de = m._linear_logits()
+            kb = m.max_categories
+            linear[pos], alpha[pos, :kb], delta[pos, :kb] = lin, al, de
+        return linear, alpha, delta
+
     def _newton_terms(
         self, s: Array, x: NDArray[np.intp], obs: NDArray[np.bool_], need_bias: bool = False
     ) -> tuple[Array, Array, Array, Array | None]:

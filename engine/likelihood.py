@@ -28,6 +28,7 @@ __all__ = [
 
 # cells per block of persons in the one-hot products (about 8 MB of work arrays)
 _BLOCK_CELLS = 1_000_000
+_SAMPLE_ROWS = 1000  # rows sampled to judge whether collapsing patterns pays
 
 
 class Responses(NamedTuple):
@@ -77,7 +78,8 @@ def check_responses(
         np.issubdtype(r.dtype, np.integer) or np.issubdtype(r.dtype, np.floating) or r.dtype == bool
     ):
         raise InvalidResponseError(f"responses: expected integer categories; got dtype {r.dtype}")
-    filled = np.where(obs, r, 0)
+    all_observed = observed is None and not np.issubdtype(r.dtype, np.floating)
+    filled = r if all_observed else np.where(obs, r, 0)
     if np.issubdtype(filled.dtype, np.floating):
         bad = obs & ((filled != np.round(filled)) | ~np.isfinite(filled))
         if bad.any():
@@ -85,23 +87,33 @@ def check_responses(
             raise InvalidResponseError(
                 f"responses[{p}, {i}]: expected an integer category; got {r[p, i]}"
             )
-    x = filled.astype(np.intp)
-    bad = obs & ((x < 0) | (x >= items.n_categories[None, :]))
+    x = filled.astype(np.intp, copy=False)  # 0 wherever unobserved
+    # one unsigned comparison catches negative codes too (they wrap to huge values)
+    bad = x.view(np.uintp) >= items.n_categories.astype(np.uintp)[None, :]
     if bad.any():
         p, i = np.argwhere(bad)[0]
         raise InvalidResponseError(
             f"responses[{p}, {i}]: expected a category in 0..{items.n_categories[i] - 1}; "
             f"got {r[p, i]}"
         )
-    return Responses(np.where(obs, x, 0), obs.copy())
+    return Responses(x, obs)
 
 
-def collapse_patterns(resp: Responses) -> tuple[Responses, NDArray[np.intp], Array]:
+def collapse_patterns(
+    resp: Responses, max_unique_fraction: float = 1.0
+) -> tuple[Responses, NDArray[np.intp], Array] | None:
     """Identical response patterns once, with their counts.
 
     Rows are grouped by a 64-bit hash (a random linear combination of the cells, wrapping on
     overflow), which sorts as fast as integers; every row is then compared with its group's
     representative, and any hash collision falls back to an exact row sort. The result is exact.
+
+    Parameters
+    ----------
+    resp : Responses
+    max_unique_fraction : float
+        Give up (return None) when more than this fraction of the rows are distinct, where
+        collapsing would cost more than it saves.
 
     Returns
     -------
@@ -112,19 +124,31 @@ def collapse_patterns(resp: Responses) -> tuple[Responses, NDArray[np.intp], Arr
     counts : ndarray, shape (n_unique,)
         How many persons share each pattern.
     """
-    code = np.where(resp.observed, resp.x, -1).astype(np.int64)
-    weights = np.random.default_rng(0x5EED).integers(1, 2**62, size=code.shape[1], dtype=np.int64)
+    n, n_items = resp.x.shape
+    weights = np.random.default_rng(0x5EED).integers(1, 2**62, size=n_items, dtype=np.int64)
+    if max_unique_fraction < 1.0 and n > 4 * _SAMPLE_ROWS:
+        # the distinct fraction only falls as rows are added: a sample that is already mostly
+        # distinct says the whole is not worth collapsing
+        step = n // _SAMPLE_ROWS
+        part = np.where(resp.observed[::step], resp.x[::step], -1).astype(np.int64)
+        with np.errstate(over="ignore"):
+            sample = part @ weights
+        if np.unique(sample).size > max_unique_fraction * sample.size:
+            return None
+    code = np.where(resp.observed, resp.x, -1)
     with np.errstate(over="ignore"):
-        key = code @ weights
+        key = code.astype(np.int64) @ weights
     _, first, inverse, counts = np.unique(
         key, return_index=True, return_inverse=True, return_counts=True
     )
+    if first.size > max_unique_fraction * code.shape[0]:
+        return None
     inverse = inverse.reshape(-1)
-    if not np.array_equal(code, code[first[inverse]]):  # a collision: exact, slower path
+    if np.array_equal(code, code[first[inverse]]):
+        uniq = code[first]
+    else:  # a hash collision: exact, slower path
         uniq, inverse, counts = np.unique(code, axis=0, return_inverse=True, return_counts=True)
         inverse = inverse.reshape(-1)
-    else:
-        uniq = code[first]
     return (
         Responses(np.maximum(uniq, 0).astype(np.intp), uniq >= 0),
         inverse,

@@ -84,6 +84,23 @@ class ItemSet(ABC):
         that compares it with the expected squared score is an independent check.
         """
 
+    def _linear_logits(self) -> tuple[NDArray[np.bool_], Array, Array]:
+        """Items whose log-odds against category 0 are linear in the projection.
+
+        For those items :math:`\\log P_k - \\log P_0 = \\alpha_k s + \\delta_k` (the 2PL and the
+        divide-by-total family), so a person's log-likelihood at θ is
+        :math:`\\sum_i \\log P_{i0}(\\theta) + \\big(\\sum_i \\alpha_{ix_i}\\mathbf a_i\\big)^\\top\\theta +
+        \\sum_i \\delta_{ix_i}` — sufficient statistics instead of a sum over categories.
+
+        Returns
+        -------
+        linear : ndarray of bool, shape (n_items,)
+        alpha, delta : ndarray, shape (n_items, max_categories)
+            Zero for items that are not linear and on padding.
+        """
+        shape = (self.n_items, self.max_categories)
+        return np.zeros(self.n_items, dtype=bool), np.zeros(shape), np.zeros(shape)
+
     def _newton_terms(
         self, s: Array, x: NDArray[np.intp], obs: NDArray[np.bool_], need_bias: bool = False
     ) -> tuple[Array, Array, Array, Array | None]:

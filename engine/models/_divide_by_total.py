@@ -92,6 +92,11 @@ class DivideByTotal(ItemModel):
         grad[..., dims + k :] = centred
         return grad
 
+    def _linear_logits(self) -> tuple[np.ndarray, Array, Array]:
+        alpha = np.where(self._valid, self.ak - self.ak[:, :1], 0.0)
+        delta = np.where(self._valid, self.dk - self.dk[:, :1], 0.0)
+        return np.ones(self.n_items, dtype=bool), alpha, delta
+
     def _moments(self, s: Array) -> tuple[Array, Array, Array]:
         eta = self.ak * s[..., None] + self.dk
         log_p = eta - logsumexp(eta, axis=-1, keepdims=True)

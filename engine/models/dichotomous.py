@@ -224,6 +224,14 @@ class FourPL(ItemModel):
         d2[..., 0], d2[..., 1] = -r0 * shape - r0**2, r1 * shape - r1**2
         return log_p, d1, d2
 
+    def _linear_logits(self) -> tuple[np.ndarray, Array, Array]:
+        if not self._logistic:
+            return super()._linear_logits()
+        n = self.n_items
+        alpha = np.tile([0.0, 1.0], (n, 1))
+        delta = np.column_stack([np.zeros(n), self.d])
+        return np.ones(n, dtype=bool), alpha, delta
+
     def _newton_terms(
         self, s: Array, x: np.ndarray, obs: np.ndarray, need_bias: bool = False
     ) -> tuple[Array, Array, Array, Array | None]:

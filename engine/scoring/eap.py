@@ -10,6 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 from engine.exceptions import InvalidParameterError
 from engine.latent import LatentDistribution
 from engine.models._base import Array, ItemSet
+from engine._parallel import run_blocks
 from engine.quadrature import Grid, equispaced_grid
 from engine.likelihood import (
     Responses,
@@ -51,8 +52,9 @@ def _posterior_blocks(
         )
     lp = flat_log_prob(items, grid.nodes)
     inverse = None
-    if collapse and resp.x.shape[0] > 1:
-        resp, inverse, _ = collapse_patterns(resp)
+    collapsed = collapse_patterns(resp, 0.5) if collapse and resp.x.shape[0] > 1 else None
+    if collapsed is not None:
+        resp, inverse, _ = collapsed
 
     def blocks() -> Iterator[tuple[slice, Array, Array]]:
         for rows, ll in loglik_blocks(items, resp, lp):
@@ -61,6 +63,73 @@ def _posterior_blocks(
             yield rows, ll, log_marg
 
     return blocks(), inverse, resp.x.shape[0]
+
+
+def _eap_moments(items: ItemSet, resp: Responses, grid: Grid) -> tuple[Array, Array]:
+    """Posterior means and covariances, block-parallel.
+
+    Per block of persons: the log-likelihood at every node as one matrix product per category
+    (the indicator of "answered k" times log P(k)), the prior added, a max-shift and ``exp`` in
+    place, then all moments in one product with the basis :math:`[1, \\theta_j,
+    \\theta_j\\theta_k]`: :math:`\\mathrm{E}[\\theta] = S_1/S_0`,
+    :math:`\\mathrm{Cov} = S_2/S_0 - \\mathrm{E}\\,\\mathrm{E}^\\top`.
+    """
+    nodes = grid.nodes
+    n_quad, d = nodes.shape
+    if grid.nodes.shape[1] != items.n_dims:
+        raise InvalidParameterError(
+            f"grid: nodes have {grid.nodes.shape[1]} dimension(s); the items {items.n_dims}"
+        )
+    (log_p,) = items._kernel(nodes @ items.slopes.T, 0)  # (Q, I, K)
+    log_p = np.where(np.isfinite(log_p), log_p, 0.0)  # padding is never selected
+    linear, alpha, delta = items._linear_logits()
+    other = np.flatnonzero(~linear)
+    lin = np.flatnonzero(linear)
+    # linear items: Σ_i log P_i0(θ) + (Σ_i α_{i,x} a_i)·θ + Σ_i δ_{i,x}; others: one product per
+    # category of the indicator of "answered k" with log P(k)
+    base = np.ascontiguousarray(log_p[:, lin, 0].T)
+    # per category k ≥ 1: the columns [α_k a (d of them), δ_k] whose sum gives the statistics
+    stats = [
+        np.column_stack([alpha[lin, k : k + 1] * items.slopes[lin], delta[lin, k]])
+        for k in range(1, items.max_categories)
+    ]
+    per_cat = [np.ascontiguousarray(log_p[:, other, k].T) for k in range(items.max_categories)]
+    pairs = [(j, k) for j in range(d) for k in range(j, d)]
+    basis = np.column_stack(
+        [np.ones(n_quad), nodes] + [nodes[:, j] * nodes[:, k] for j, k in pairs]
+    )
+    n = resp.x.shape[0]
+    sums = np.empty((n, basis.shape[1]))
+    log_w = grid.log_weights
+    lin_basis = np.vstack([nodes.T, np.ones((1, n_quad)), log_w[None, :]])
+
+    def work(start: int, stop: int) -> None:
+        x, o = resp.x[start:stop], resp.observed[start:stop]
+        ll = np.empty((stop - start, n_quad))
+        if lin.size:
+            xl, ol = x[:, lin], o[:, lin]
+            np.matmul(ol.astype(np.float64), base, out=ll)
+            suff = sum(((xl == k + 1) & ol).astype(np.float64) @ m for k, m in enumerate(stats))
+            # rank-(d+1) update: θ·Σα a + Σδ + log prior, in one product
+            ll += np.column_stack([suff, np.ones(stop - start)]) @ lin_basis
+        else:
+            ll[:] = log_w
+        if other.size:
+            xo, oo = x[:, other], o[:, other]
+            for k, table in enumerate(per_cat):
+                ll += ((xo == k) & oo).astype(np.float64) @ table
+        ll -= ll.max(axis=1, keepdims=True)
+        np.exp(ll, out=ll)
+        np.matmul(ll, basis, out=sums[start:stop])
+
+    block = max(64, 256_000 // max(n_quad, 1))  # ~2 MB of work rows (measured best here)
+    run_blocks(work, n, block)
+    mean = sums[:, 1 : 1 + d] / sums[:, :1]
+    second = sums[:, 1 + d :] / sums[:, :1]
+    cov = np.empty((n, d, d))
+    for c, (j, k) in enumerate(pairs):  # a few factors at most
+        cov[:, j, k] = cov[:, k, j] = second[:, c] - mean[:, j] * mean[:, k]
+    return mean, cov
 
 
 def posterior_on_grid(
@@ -184,22 +253,13 @@ def eap(
         n_points = EAP_POINTS[prior.n_dims]
     grid = equispaced_grid(prior, n_points, bounds)
     resp = check_responses(items, responses, observed)
-    blocks, inverse, n_rows = _posterior_blocks(items, resp, grid)
-    nodes = grid.nodes
-    d = nodes.shape[1]
-    mean = np.empty((n_rows, d))
-    cov = np.empty((n_rows, d, d))
-    for rows, post, _ in blocks:
-        mean[rows] = m = post @ nodes
-        for j in range(d):  # a few factors at most
-            dev_j = nodes[None, :, j] - m[:, j : j + 1]
-            for k in range(j, d):
-                dev_k = dev_j if k == j else nodes[None, :, k] - m[:, k : k + 1]
-                cov[rows, j, k] = cov[rows, k, j] = np.einsum("nq,nq,nq->n", post, dev_j, dev_k)
-    if inverse is not None:
-        mean, cov = mean[inverse], cov[inverse]
-    se = np.sqrt(np.einsum("njj->nj", cov))
+    collapsed = collapse_patterns(resp, max_unique_fraction=0.5)
+    target = collapsed[0] if collapsed is not None else resp
+    mean, cov = _eap_moments(items, target, grid)
+    if collapsed is not None:
+        mean, cov = mean[collapsed[1]], cov[collapsed[1]]
+    se = np.sqrt(np.maximum(np.einsum("njj->nj", cov), 0.0))  # cancellation can give −1e−17
     status = np.where(resp.observed.any(axis=1), "ok", "no_responses")
-    if d == 1:
+    if prior.n_dims == 1:
         return AbilityEstimate(mean[:, 0], se[:, 0], "eap", status, prior.factor_names)
     return AbilityEstimate(mean, se, "eap", status, prior.factor_names, cov=cov)
