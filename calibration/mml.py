@@ -1,5 +1,6 @@
-"""Marginal maximum likelihood calibration by EM (Bock & Aitkin 1981), with SQUAREM acceleration
-and observed-information standard errors.
+"""Marginal maximum likelihood calibration by EM (Bock & Aitkin 1981).
+
+With SQUAREM acceleration and observed-information standard errors.
 
 The marginal log-likelihood on an equispaced grid (mirt's: 61 nodes on [−6, 6], weights the
 normalised latent density) is

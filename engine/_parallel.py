@@ -26,7 +26,7 @@ def n_workers() -> int:
 
 @lru_cache(maxsize=1)
 def _controller() -> Any:
-    """threadpoolctl's view of the loaded thread pools (inspected once: it costs milliseconds)."""
+    """Threadpoolctl's view of the loaded thread pools (inspected once: it costs milliseconds)."""
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()

@@ -266,8 +266,10 @@ class ItemModel(ItemSet):
 
     @abstractmethod
     def with_params(self, params: ArrayLike) -> ItemModel:
-        """The same model with :meth:`param_vector` replaced (no domain validation: a fast path
-        for estimation, which checks the likelihood instead)."""
+        """The same model with :meth:`param_vector` replaced.
+
+        No domain validation: a fast path for estimation, which checks the likelihood instead.
+        """
 
     @abstractmethod
     def dlog_prob_dparams(self, theta: ArrayLike) -> Array:

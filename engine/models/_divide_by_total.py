@@ -76,8 +76,11 @@ class DivideByTotal(ItemModel):
         return out
 
     def dlog_prob_dparams(self, theta: ArrayLike) -> Array:
-        """∂ log P_k / ∂[a, α, δ]: :math:`\\theta_r(\\alpha_k - E\\alpha)`,
-        :math:`s(\\delta_{jk} - P_j)` and :math:`\\delta_{jk} - P_j`."""
+        """Gradient of the log-probabilities with respect to ``[a, α, δ]``.
+
+        :math:`\\theta_r(\\alpha_k - E\\alpha)`, :math:`s(\\delta_{jk} - P_j)` and
+        :math:`\\delta_{jk} - P_j`.
+        """
         t2, _ = self._theta2d(theta)
         s = t2 @ self.slopes.T
         log_p, mean, _ = self._moments(s)

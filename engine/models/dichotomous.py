@@ -178,10 +178,13 @@ class FourPL(ItemModel):
         return out
 
     def dlog_prob_dparams(self, theta: ArrayLike) -> Array:
-        """∂ log P_k / ∂[a, d, c, u]: with :math:`f'_k = \\partial_z \\log P_k`,
+        """Gradient of the log-probabilities with respect to ``[a, d, c, u]``.
+
+        With :math:`f'_k = \\partial_z \\log P_k`,
         :math:`\\partial_{a_r} = f'_k\\theta_r`, :math:`\\partial_d = f'_k`,
         :math:`\\partial_c \\log P_1 = \\sigma(-z)/P_1`, :math:`\\partial_u \\log P_1 = \\sigma(z)/P_1`
-        (and minus the same over :math:`P_0` for category 0)."""
+        (and minus the same over :math:`P_0` for category 0).
+        """
         t2, _ = self._theta2d(theta)
         s = t2 @ self.slopes.T
         log_p, d1 = self._kernel(s, 1)

@@ -157,8 +157,11 @@ class GradedResponse(ItemModel):
         return out
 
     def dlog_prob_dparams(self, theta: ArrayLike) -> Array:
-        """∂ log P_k / ∂[a, d]: :math:`\\partial_{a_r} = f'_k(s)\\theta_r`;
-        :math:`\\partial_{d_j} \\log P_k = (\\delta_{jk} - \\delta_{j,k+1})\\,\\sigma'(z_j)/P_k`."""
+        """Gradient of the log-probabilities with respect to ``[a, d]``.
+
+        :math:`\\partial_{a_r} = f'_k(s)\\theta_r`;
+        :math:`\\partial_{d_j} \\log P_k = (\\delta_{jk} - \\delta_{j,k+1})\\,\\sigma'(z_j)/P_k`.
+        """
         t2, _ = self._theta2d(theta)
         s = t2 @ self.slopes.T
         log_p, d1 = self._kernel(s, 1)

@@ -7,11 +7,9 @@ from collections.abc import Iterator
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from engine._parallel import run_blocks
 from engine.exceptions import InvalidParameterError
 from engine.latent import LatentDistribution
-from engine.models._base import Array, ItemSet
-from engine._parallel import run_blocks
-from engine.quadrature import Grid, equispaced_grid
 from engine.likelihood import (
     Responses,
     check_responses,
@@ -20,6 +18,8 @@ from engine.likelihood import (
     log_normalise,
     loglik_blocks,
 )
+from engine.models._base import Array, ItemSet
+from engine.quadrature import Grid, equispaced_grid
 from engine.scoring.result import AbilityEstimate
 
 __all__ = ["EAP_POINTS", "eap", "marginal_loglik", "posterior_on_grid"]

@@ -30,8 +30,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from engine.exceptions import ConvergenceWarning, InvalidParameterError
 from engine.latent import LatentDistribution
-from engine.models._base import Array, ItemSet
 from engine.likelihood import Responses, check_responses
+from engine.models._base import Array, ItemSet
 from engine.scoring.eap import _prior_of
 from engine.scoring.result import AbilityEstimate
 
