@@ -383,9 +383,11 @@ class MML:
             for _ in range(12):  # step halving, item by item
                 trial = psi + step * scale[:, None]
                 obj = _objective(model.with_params(trial), rb, nodes)
-                worse = ~(obj >= base - 1e-12 * np.abs(base))
-                if design.tied:
-                    worse[:] = worse.any()
+                if design.tied:  # one shared parameter: the block's total must not fall
+                    worse = np.full(model.n_items, not obj.sum() >= base.sum() - 1e-12 * np.abs(
+                        base.sum()))
+                else:
+                    worse = ~(obj >= base - 1e-12 * np.abs(base))
                 if not worse.any():
                     break
                 scale[worse] *= 0.5
@@ -429,13 +431,17 @@ class MML:
                 converged = True
                 break
             alpha = min(-float(np.sqrt(r @ r)) / norm_v, -1.0)
-            jump = phi - 2 * alpha * r + alpha**2 * v
-            phi3, ll3 = self._em_map(jump)
-            it += 1
-            if np.isfinite(ll3) and ll3 >= ll1 - 1e-9:
-                nxt, ll = phi3, ll3  # ll3 is the likelihood at the extrapolated point
-            else:
-                nxt, ll = phi2, ll1
+            nxt, ll = phi2, ll1  # the plain EM steps, unless an extrapolation does better
+            while alpha < -1.0 + 1e-9 or alpha == -1.0:
+                jump = phi - 2 * alpha * r + alpha**2 * v
+                phi3, ll3 = self._em_map(jump)
+                it += 1
+                if np.isfinite(ll3) and ll3 >= ll1 - 1e-9:
+                    nxt, ll = phi3, ll3  # ll3 is the likelihood at the extrapolated point
+                    break
+                if alpha == -1.0:
+                    break
+                alpha = min((alpha - 1.0) / 2.0, -1.0)  # backtrack towards the EM step
             change = float(np.max(np.abs(nxt - phi)))
             phi = nxt
             self._report(it, ll, change)
