@@ -2,7 +2,8 @@
 
 Parameters are the columns of :meth:`engine.models.ItemModel.param_vector` (slope-intercept
 form). A *design* maps every free entry to an index of the estimated vector φ; entries that share
-an index are tied (the common slope of ``1pl``); −1 marks a fixed entry.
+an index are tied (the common slope of ``1pl``); −1 marks a fixed entry. Asymptotes (``g``,
+``u``) are estimated on the logit scale, so every step stays inside (0, 1).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class BlockDesign:
 
     index: NDArray[np.intp]  # (n_items, n_params)
     tied: bool  # some φ entries serve several items
+    logit_cols: NDArray[np.bool_]  # (n_params,) estimated on the logit scale (asymptotes)
 
     @property
     def free(self) -> NDArray[np.bool_]:
@@ -97,7 +99,8 @@ def block_design(model: ItemModel, offset: int) -> BlockDesign:
     if model.name == "1pl":
         index[:, 0] = offset + n  # one slope shared by every item of the block
         tied = True
-    return BlockDesign(index=index, tied=tied)
+    logit_cols = np.array([n in ("g", "u") for n in model.param_names()])
+    return BlockDesign(index=index, tied=tied, logit_cols=logit_cols)
 
 
 def start_model(name: str, x: NDArray[np.intp], observed: NDArray[np.bool_], n_cat: NDArray[np.int64],
@@ -136,7 +139,9 @@ def start_model(name: str, x: NDArray[np.intp], observed: NDArray[np.bool_], n_c
         d = [np.maximum.accumulate(v[::-1])[::-1] - 1e-3 * np.arange(v.size) for v in d]
         return GradedResponse.from_slope_intercept(a, d)
     # adjacent-category logits for the divide-by-total models
-    step = np.log(counts[:, 1:] / np.where(counts[:, :-1] > 0, counts[:, :-1], 1.0))
+    with np.errstate(divide="ignore"):  # padded categories have count 0 (never used)
+        step = np.log(counts[:, 1:] / np.where(counts[:, :-1] > 0, counts[:, :-1], 1.0))
+    step = np.where(np.isfinite(step), step, 0.0)
     d_all = np.concatenate([np.zeros((n_items, 1)), np.cumsum(step, axis=1)], axis=1)
     d = [d_all[i, : n_cat[i]] for i in range(n_items)]
     if name == "gpcm":

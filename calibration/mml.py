@@ -33,9 +33,11 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.special import expit, logit
 
 from calibration._design import VARIANCE_FREE, BlockDesign, block_design, start_model
 from calibration._estep import Patterns
+from calibration.priors import DEFAULT_PRIORS, Prior, columns_for
 from engine.bank import ItemBank
 from engine.exceptions import (
     ConvergenceWarning,
@@ -50,6 +52,8 @@ from engine.models import ItemModel, get_model
 __all__ = ["MML", "Progress"]
 
 Array = NDArray[np.float64]
+
+_BACKTRACKS = 3  # SQUAREM extrapolations tried per cycle before the plain EM step
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +145,10 @@ class MML:
         SQUAREM acceleration.
     compute_se : bool
         Standard errors from the observed information.
+    priors : mapping of str to Prior, optional
+        Priors by parameter kind (``"a"``, ``"d"``, ``"c"``, ``"u"``) for Bayes-modal
+        estimation; ``None`` uses :data:`calibration.priors.DEFAULT_PRIORS` (Beta(5, 17) on the
+        3PL's and 4PL's c, Beta(17, 5) on the 4PL's u), ``{}`` none.
     callback : callable, optional
         Called with a :class:`Progress` after every cycle (the CLI draws a progress bar).
 
@@ -161,6 +169,11 @@ class MML:
         Standard errors of the traditional parameters (delta method).
     latent_se_ : dict
         Standard error of the estimated latent variance, when it is estimated.
+    logprior_ : float
+        Log prior density at the estimate (0 without priors); the estimate maximises
+        ``loglik_ + logprior_``.
+    priors_ : list of dict
+        The priors applied, per model block.
 
     Examples
     --------
@@ -183,6 +196,7 @@ class MML:
         max_iter: int = 2000,
         accelerate: bool = True,
         compute_se: bool = True,
+        priors: Mapping[str, Prior] | None = None,
         callback: Callable[[Progress], None] | None = None,
     ) -> None:
         self.model = model
@@ -192,6 +206,7 @@ class MML:
         self.max_iter = max_iter
         self.accelerate = accelerate
         self.compute_se = compute_se
+        self.priors = priors
         self.callback = callback
 
     # -- public -------------------------------------------------------------------------------
@@ -308,9 +323,11 @@ class MML:
         self._designs = designs
         self._n_item_phi = offset
         self._templates = models
+        self._block_priors = [self._priors_for(m) for m in models]
         phi = np.empty(offset + int(self._free_var))
         for m, design in zip(models, designs):
             psi = m.param_vector()
+            psi[:, design.logit_cols] = logit(psi[:, design.logit_cols])
             phi[design.index[design.free]] = psi[design.free]
         if self._free_var:
             phi[-1] = 0.0  # log variance
@@ -318,14 +335,24 @@ class MML:
         self._categories = categories
         self._n_cat = n_cat
 
+    def _priors_for(self, model: ItemModel) -> list[tuple[list[int], Prior]]:
+        """(columns, prior) pairs for one block, from the caller's priors or the defaults."""
+        spec = DEFAULT_PRIORS.get(model.name, {}) if self.priors is None else self.priors
+        names = model.param_names()
+        return [(cols, prior) for kind, prior in spec.items()
+                if (cols := columns_for(kind, names))]
+
     # -- parameter vector <-> models -------------------------------------------------------------
+    def _psi_of(self, phi: Array, template: ItemModel, design: BlockDesign) -> Array:
+        psi = template.param_vector()
+        psi[design.free] = phi[design.index[design.free]]
+        cols = design.logit_cols[None, :] & design.free
+        psi[cols] = expit(psi[cols])
+        return psi
+
     def _models_of(self, phi: Array) -> list[ItemModel]:
-        out = []
-        for m, design in zip(self._templates, self._designs):
-            psi = m.param_vector()
-            psi[design.free] = phi[design.index[design.free]]
-            out.append(m.with_params(psi))
-        return out
+        return [m.with_params(self._psi_of(phi, m, design))
+                for m, design in zip(self._templates, self._designs)]
 
     def _bank_of(self, phi: Array) -> ItemBank:
         var = float(np.exp(phi[-1])) if self._free_var else 1.0
@@ -353,36 +380,50 @@ class MML:
         return r3
 
     def _item_scores(self, bank: ItemBank, r3: Array) -> list[tuple[Array, Array]]:
-        """Per block: gradient (I_b, P) and Fisher information (I_b, P, P) of the M-step."""
+        """Per block: gradient (I_b, P) and Fisher information (I_b, P, P) of the M-step.
+
+        Both include the priors and are on the estimation scale (logit for asymptotes).
+        """
         nodes = self._grid[:, None]
         out = []
-        for model, pos in zip(bank.models, bank.positions):
+        for model, pos, design, priors in zip(bank.models, bank.positions, self._designs,
+                                              self._block_priors):
             rb = r3[:, pos, : model.max_categories]
             grad_lp = model.dlog_prob_dparams(nodes)  # (Q, I, K, P)
+            grad_lp[..., ~design.free.any(axis=0)] = 0.0  # fixed columns (may be infinite)
             g = np.einsum("qik,qikp->ip", rb, grad_lp)
             w = rb.sum(axis=-1)[..., None] * model.prob(nodes)  # n_iq P_ik
             fisher = np.einsum("qikp,qikr->ipr", w[..., None] * grad_lp, grad_lp)
-            out.append((g, fisher))
+            psi = model.param_vector()
+            for cols, prior in priors:
+                d1, d2 = prior.derivatives(psi[:, cols])
+                g[:, cols] += d1
+                fisher[:, cols, cols] += np.maximum(-d2, 0.0)
+            jac = _scale_jacobian(psi, design)
+            out.append((g * jac, fisher * jac[:, :, None] * jac[:, None, :]))
         return out
 
     def _mstep(self, phi: Array, bank: ItemBank, r_flat: Array, n_q: Array) -> Array:
         r3 = self._counts3(r_flat, bank)
         new = phi.copy()
         nodes = self._grid[:, None]
-        for (g, fisher), model, design, pos in zip(
-            self._item_scores(bank, r3), bank.models, self._designs, bank.positions
+        for (g, fisher), model, design, pos, priors, template in zip(
+            self._item_scores(bank, r3), bank.models, self._designs, bank.positions,
+            self._block_priors, self._templates,
         ):
             free = design.free
             if not free.any():
                 continue
             rb = r3[:, pos, : model.max_categories]
             psi = model.param_vector()
+            eta = psi.copy()  # the estimation scale
+            eta[:, design.logit_cols] = logit(psi[:, design.logit_cols])
             step = _fisher_step(g, fisher, design)
-            base = _objective(model, rb, nodes)
+            base = _objective(model, rb, nodes, priors)
             scale = np.ones(model.n_items)
             for _ in range(12):  # step halving, item by item
-                trial = psi + step * scale[:, None]
-                obj = _objective(model.with_params(trial), rb, nodes)
+                trial = _natural(eta + step * scale[:, None], design)
+                obj = _objective(template.with_params(trial), rb, nodes, priors)
                 if design.tied:  # one shared parameter: the block's total must not fall
                     worse = np.full(model.n_items, not obj.sum() >= base.sum() - 1e-12 * np.abs(
                         base.sum()))
@@ -393,7 +434,7 @@ class MML:
                 scale[worse] *= 0.5
             else:
                 scale[worse] = 0.0
-            trial = psi + step * scale[:, None]
+            trial = eta + step * scale[:, None]
             new[design.index[free]] = trial[free]
         if self._free_var:
             new[-1] = np.log(_variance_update(self._grid, n_q, float(np.exp(phi[-1]))))
@@ -414,7 +455,7 @@ class MML:
             phi1, ll0 = self._em_map(phi)
             it += 1
             change = float(np.max(np.abs(phi1 - phi))) if phi.size else 0.0
-            if change < self.tol or not self.accelerate:
+            if change < self.tol or not self.accelerate or self.max_iter - it < 2:
                 phi, ll = phi1, ll0
                 self._report(it, ll, change)
                 if change < self.tol:
@@ -429,19 +470,20 @@ class MML:
             if norm_v == 0.0:
                 phi, ll = phi2, ll1
                 converged = True
+                self._report(it, ll, 0.0)
                 break
             alpha = min(-float(np.sqrt(r @ r)) / norm_v, -1.0)
             nxt, ll = phi2, ll1  # the plain EM steps, unless an extrapolation does better
-            while alpha < -1.0 + 1e-9 or alpha == -1.0:
+            for _ in range(_BACKTRACKS):
+                if alpha > -1.5 or it >= self.max_iter:  # close to the plain steps: take them
+                    break
                 jump = phi - 2 * alpha * r + alpha**2 * v
                 phi3, ll3 = self._em_map(jump)
                 it += 1
                 if np.isfinite(ll3) and ll3 >= ll1 - 1e-9:
                     nxt, ll = phi3, ll3  # ll3 is the likelihood at the extrapolated point
                     break
-                if alpha == -1.0:
-                    break
-                alpha = min((alpha - 1.0) / 2.0, -1.0)  # backtrack towards the EM step
+                alpha = (alpha - 1.0) / 2.0  # backtrack towards the EM step (α = −1)
             change = float(np.max(np.abs(nxt - phi)))
             phi = nxt
             self._report(it, ll, change)
@@ -474,6 +516,13 @@ class MML:
 
     def _finish(self, phi: Array, n_iter: int, converged: bool) -> None:
         bank, _, _, ll = self._estep(phi)
+        self.logprior_ = float(sum(
+            prior.logpdf(model.param_vector()[:, cols][design.free[:, cols]]).sum()
+            for model, design, priors in zip(bank.models, self._designs, self._block_priors)
+            for cols, prior in priors))
+        self.priors_ = [{kind: p for kind, p in (self.priors if self.priors is not None
+                                                else DEFAULT_PRIORS.get(m.name, {})).items()}
+                        for m in bank.models]
         k = phi.size
         n = self._patterns.n_persons
         self.bank_ = bank
@@ -488,13 +537,28 @@ class MML:
         self.n_persons_ = n
         self.phi_ = phi
         cov = self._covariance(phi) if self.compute_se else np.full((k, k), np.nan)
+        jac = self._phi_jacobian(bank, phi)  # natural scale = J · estimation scale
+        cov = cov * jac[:, None] * jac[None, :]
         self.cov_ = cov
         se_phi = np.sqrt(np.clip(np.diag(cov), 0.0, None))
         se_phi[~np.isfinite(np.diag(cov))] = np.nan
-        self.se_, self.se_traditional_ = self._item_se(bank, se_phi, cov)
-        self.latent_se_ = (
-            {"var": float(np.exp(phi[-1]) * se_phi[-1])} if self._free_var else {}
-        )
+        if self.compute_se:
+            self.se_, self.se_traditional_ = self._item_se(bank, se_phi, cov)
+            self.latent_se_ = (
+                {"var": float(np.exp(phi[-1]) * se_phi[-1])} if self._free_var else {}
+            )
+        else:
+            self.se_ = [{} for _ in bank.item_ids]
+            self.se_traditional_ = [{} for _ in bank.item_ids]
+            self.latent_se_ = {}
+
+    def _phi_jacobian(self, bank: ItemBank, phi: Array) -> Array:
+        """d(natural parameter)/d(φ) per φ entry: c(1 − c) for asymptotes, 1 otherwise."""
+        jac = np.ones_like(phi)
+        for model, design in zip(bank.models, self._designs):
+            scale = _scale_jacobian(model.param_vector(), design)
+            jac[design.index[design.free]] = scale[design.free]
+        return jac
 
     def _covariance(self, phi: Array, h: float = 1e-5) -> Array:
         k = phi.size
@@ -530,22 +594,48 @@ class MML:
 # -- helpers ---------------------------------------------------------------------------------------------
 
 
-def _objective(model: ItemModel, counts: Array, nodes: Array) -> Array:
-    """Σ_q Σ_k r_iqk log P_ik(θ_q) per item (−inf where the parameters are invalid)."""
+def _objective(model: ItemModel, counts: Array, nodes: Array,
+               priors: Sequence[tuple[list[int], Prior]] = ()) -> Array:
+    """Σ_q Σ_k r_iqk log P_ik(θ_q) + log priors, per item (−inf where parameters are invalid)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         lp = model.log_prob(nodes)
         terms = np.where(counts > 0, counts * lp, 0.0)
-    out = terms.sum(axis=(0, 2))
+        out = terms.sum(axis=(0, 2))
+        if priors:
+            psi = model.param_vector()
+            for cols, prior in priors:
+                out = out + prior.logpdf(psi[:, cols]).sum(axis=1)
     return np.where(np.isfinite(out), out, -np.inf)
+
+
+def _scale_jacobian(psi: Array, design: BlockDesign) -> Array:
+    """d(natural)/d(estimation scale) per entry: x(1 − x) on logit columns, 1 elsewhere."""
+    jac = np.ones_like(psi)
+    cols = design.logit_cols
+    jac[:, cols] = psi[:, cols] * (1.0 - psi[:, cols])
+    return np.where(np.isnan(jac), 1.0, jac)
+
+
+def _natural(eta: Array, design: BlockDesign) -> Array:
+    """Parameters on their natural scale from the estimation scale."""
+    out = eta.copy()
+    out[:, design.logit_cols] = expit(eta[:, design.logit_cols])
+    return out
 
 
 def _fisher_step(g: Array, fisher: Array, design: BlockDesign) -> Array:
     """Solve the Fisher-scoring system on the free entries (jointly when parameters are tied)."""
     free = design.free
     n_items, n_par = free.shape
+    # an item whose terms are not finite (an extrapolation far off) takes no step this cycle
+    bad = ~(np.isfinite(g).all(axis=1) & np.isfinite(fisher).all(axis=(1, 2)))
+    if bad.any():
+        g = np.where(bad[:, None], 0.0, g)
+        fisher = np.where(bad[:, None, None], np.eye(n_par), fisher)
     if not design.tied:
         f = np.where(free[:, :, None] & free[:, None, :], fisher, 0.0)
-        f[:, np.arange(n_par), np.arange(n_par)] += np.where(free, 0.0, 1.0)
+        diag = np.arange(n_par)
+        f[:, diag, diag] += np.where(free, 1e-10 * (1.0 + np.abs(f[:, diag, diag])), 1.0)
         step = np.linalg.solve(f, np.where(free, g, 0.0)[..., None])[..., 0]
         return np.where(free, step, 0.0)
     idx = design.index[free]
@@ -616,6 +706,12 @@ def _traditional_se(model: ItemModel, psi: Array, names: tuple[str, ...], idx: N
     elif name == "grm":
         ks = [n for n in names if n.startswith("d") and not np.isnan(psi[col[n]])]
         out["b"] = [var_of({"a1": psi[col[n]] / a**2, n: -1.0 / a}) for n in ks]  # type: ignore[assignment]
+    elif name == "nominal":  # a_k = a1·α_k, d_k as estimated
+        k_names = [n for n in names if n.startswith("ak") and not np.isnan(psi[col[n]])]
+        out["a"] = [np.nan if (idx[col[n]] < 0 and psi[col[n]] == 0.0)  # a_0 = 0, fixed
+                    else var_of({"a1": psi[col[n]], n: a}) for n in k_names]  # type: ignore[assignment]
+        d_names = [n for n in names if n.startswith("d") and not np.isnan(psi[col[n]])]
+        out["d"] = [var_of({n: 1.0}) for n in d_names]  # type: ignore[assignment]
     elif name in ("gpcm", "pcm"):
         ds = [n for n in names if n.startswith("d") and not np.isnan(psi[col[n]])]
         steps = []

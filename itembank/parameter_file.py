@@ -473,9 +473,11 @@ class ParameterFile(_Strict):
             "items": items,
         }
         try:
-            return cls.model_validate(data)
+            pf = cls.model_validate(data)
         except ValidationError as exc:
             raise InvalidParameterError(_describe(exc, data)) from None
+        pf.to_bank()  # the values, not only the structure: a file we write must read back
+        return pf
 
     def to_json(self) -> str:
         """Return the file's text: a line per top-level field and per item, exact floats."""

@@ -196,8 +196,9 @@ class FourPL(ItemModel):
         log_sig_neg = log_expit(-z)
         log_sig = log_sig_neg + z
         sign = np.array([-1.0, 1.0])
-        grad[..., dims + 1] = sign * np.exp(log_sig_neg[..., None] - log_p)
-        grad[..., dims + 2] = sign * np.exp(log_sig[..., None] - log_p)
+        with np.errstate(over="ignore"):  # σ(z)/P0 → ∞ where P0 → 0 with u = 1 (a true limit)
+            grad[..., dims + 1] = sign * np.exp(log_sig_neg[..., None] - log_p)
+            grad[..., dims + 2] = sign * np.exp(log_sig[..., None] - log_p)
         return grad
 
     # -- kernels -----------------------------------------------------------------------------------
