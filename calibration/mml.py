@@ -37,6 +37,7 @@ from scipy.special import expit, logit
 
 from calibration._design import VARIANCE_FREE, BlockDesign, block_design, start_model
 from calibration._estep import Patterns
+from calibration._latent import GroupLatents
 from calibration.priors import DEFAULT_PRIORS, Prior, columns_for
 from engine.bank import ItemBank
 from engine.exceptions import (
@@ -68,9 +69,15 @@ class Progress:
 # -- data preparation ---------------------------------------------------------------------------------
 
 
-def _recode(responses: ArrayLike, observed: ArrayLike | None, item_ids: Sequence[str]
+def _recode(responses: ArrayLike, observed: ArrayLike | None, item_ids: Sequence[str],
+            fixed_categories: Mapping[int, int] | None = None,
             ) -> tuple[Responses, list[NDArray[np.int64]]]:
-    """Recode each item's observed codes to 0..K−1 in sorted order (as mirt does)."""
+    """Recode each item's observed codes to 0..K−1 in sorted order (as mirt does).
+
+    Items in ``fixed_categories`` (column → K, anchors) keep their codes, which must be
+    0..K−1 already: their parameters refer to those categories.
+    """
+    fixed_categories = fixed_categories or {}
     r = np.asarray(responses)
     if r.ndim != 2:
         raise InvalidResponseError(f"responses: expected a 2-D array (persons × items); got {r.shape}")
@@ -93,6 +100,16 @@ def _recode(responses: ArrayLike, observed: ArrayLike | None, item_ids: Sequence
     categories: list[NDArray[np.int64]] = []
     for i in range(r.shape[1]):  # per item once, at the data edge
         seen = codes_all[obs[:, i], i]
+        if i in fixed_categories:
+            k = fixed_categories[i]
+            bad = (seen < 0) | (seen >= k)
+            if bad.any():
+                raise InvalidResponseError(
+                    f"item {item_ids[i]!r} (fixed): expected categories 0..{k - 1} as in its "
+                    f"parameters; got {int(seen[bad][0])}")
+            x[obs[:, i], i] = seen
+            categories.append(np.arange(k, dtype=np.int64))
+            continue
         codes = np.unique(seen)
         if codes.size < 2:
             what = "no observed response" if codes.size == 0 else f"only the code {codes[0]}"
@@ -149,13 +166,36 @@ class MML:
         Priors by parameter kind (``"a"``, ``"d"``, ``"c"``, ``"u"``) for Bayes-modal
         estimation; ``None`` uses :data:`calibration.priors.DEFAULT_PRIORS` (Beta(5, 17) on the
         3PL's and 4PL's c, Beta(17, 5) on the 4PL's u), ``{}`` none.
+    fixed : ItemBank, optional
+        Anchor items: those of the data's items found in this bank keep its parameters, and the
+        others are calibrated on its scale — fixed-parameter calibration with the latent mean
+        and variance re-estimated in every EM cycle (the multiple-weights-updating,
+        multiple-EM-cycles method, MWU-MEM; Kim 2006). Their responses must already be coded
+        0..K−1 as in the bank. The new items keep the model given in ``model`` (with its
+        priors): a 3PL item is never silently fitted as a 2PL.
+    group_specific : sequence of str
+        Items whose parameters are estimated separately in each group (language forms,
+        items with DIF); all other items are equal across groups.
+    reference_group : optional
+        The group whose latent distribution fixes the scale (mean 0, variance 1); the first
+        group label in sorted order by default.
     callback : callable, optional
         Called with a :class:`Progress` after every cycle (the CLI draws a progress bar).
 
     Attributes
     ----------
     bank_ : ItemBank
-        The fitted items and latent distribution.
+        The fitted items and latent distribution (of the reference group).
+    groups_ : dict
+        Group label → its :class:`LatentDistribution` (one entry ``None`` without groups).
+    group_banks_ : dict
+        Group label → the items as that group answers them (group-specific items differ).
+    anchors_ : list of str
+        Items whose parameters were fixed.
+    anchor_drift_ : LinkingResult or None
+        With two or more anchors: a free calibration linked to the anchors' parameters by
+        Stocking–Lord; ``anchor_drift_.drifted`` lists anchors whose response functions moved
+        (see :func:`calibration.linking.link`).
     latent_ : LatentDistribution
     categories_ : list of ndarray
         The original codes of each item, in the order of categories 0..K−1.
@@ -197,6 +237,9 @@ class MML:
         accelerate: bool = True,
         compute_se: bool = True,
         priors: Mapping[str, Prior] | None = None,
+        fixed: ItemBank | None = None,
+        group_specific: Sequence[str] = (),
+        reference_group: Any = None,
         callback: Callable[[Progress], None] | None = None,
     ) -> None:
         self.model = model
@@ -207,6 +250,9 @@ class MML:
         self.accelerate = accelerate
         self.compute_se = compute_se
         self.priors = priors
+        self.fixed = fixed
+        self.group_specific = group_specific
+        self.reference_group = reference_group
         self.callback = callback
 
     # -- public -------------------------------------------------------------------------------
@@ -216,8 +262,9 @@ class MML:
         observed: ArrayLike | None = None,
         *,
         item_ids: Sequence[str] | None = None,
+        groups: ArrayLike | None = None,
     ) -> MML:
-        """Estimate item parameters (and the latent variance for ``rasch``/``pcm``).
+        """Estimate item parameters (and latent means and variances where identified).
 
         Parameters
         ----------
@@ -227,6 +274,9 @@ class MML:
             Missing-data mask (True = answered).
         item_ids : sequence of str, optional
             Item ids (a DataFrame's columns by default, else ``Q1…``).
+        groups : array_like, shape (n_persons,), optional
+            Group label of each person (multi-group calibration: every group but the
+            reference gets its own latent mean and variance).
 
         Returns
         -------
@@ -248,9 +298,19 @@ class MML:
             raise InvalidParameterError(f"item_ids: expected {arr.shape[1]} ids; got {len(ids)}")
         if not (np.isfinite(self.tol) and self.tol > 0 and int(self.max_iter) >= 1):
             raise InvalidParameterError("tol must be positive and max_iter at least 1")
-        resp, categories = _recode(arr, observed, ids)
+        labels, group_of = self._group_labels(groups, arr.shape[0])
+        fixed_cols = self._fixed_columns(ids)
+        resp, categories = _recode(arr, observed, ids,
+                                   {i: int(self.fixed.n_categories[j])  # type: ignore[union-attr]
+                                    for i, j in fixed_cols.items()})
         names = _model_names(self.model, ids)
-        self._setup(resp, categories, names, ids)
+        for i, j in fixed_cols.items():  # anchors keep their own model
+            names[i] = self.fixed.model_names[j]  # type: ignore[union-attr]
+        self._data = (resp, list(names), list(ids), group_of if groups is not None else None)
+        resp, categories, names, ids_x, origin = self._expand(resp, categories, names, ids,
+                                                              labels, group_of)
+        self._labels, self._group_of, self._origin, self._orig_ids = labels, group_of, origin, ids
+        self._setup(resp, categories, names, ids_x, self._fixed_columns(ids_x))
         phi, ll, n_iter, converged = self._run_em(self._phi0)
         self._finish(phi, n_iter, converged)
         return self
@@ -292,8 +352,68 @@ class MML:
         return rows
 
     # -- setup ----------------------------------------------------------------------------------
+    def _group_labels(self, groups: ArrayLike | None, n: int) -> tuple[list[Any], NDArray[np.intp]]:
+        if groups is None:
+            return [None], np.zeros(n, dtype=np.intp)
+        g = np.asarray(groups)
+        if g.shape != (n,):
+            raise InvalidParameterError(f"groups: expected one label per person ({n}); got {g.shape}")
+        labels = sorted(set(g.tolist()), key=str)
+        if self.reference_group is not None:
+            if self.reference_group not in labels:
+                raise InvalidParameterError(
+                    f"reference_group: {self.reference_group!r} is not among the groups {labels}")
+            labels.remove(self.reference_group)
+            labels.insert(0, self.reference_group)
+        index = {lab: k for k, lab in enumerate(labels)}
+        return labels, np.array([index[v] for v in g.tolist()], dtype=np.intp)
+
+    def _fixed_columns(self, ids: Sequence[str]) -> dict[int, int]:
+        """Data column → position in the ``fixed`` bank, for the anchor items."""
+        if self.fixed is None:
+            return {}
+        known = set(self.fixed.item_ids)
+        return {i: int(self.fixed.index_of([item])[0]) for i, item in enumerate(ids) if item in known}
+
+    def _expand(self, resp: Responses, categories: list[NDArray[np.int64]], names: list[str],
+                ids: list[str], labels: list[Any], group_of: NDArray[np.intp]):  # noqa: ANN202
+        """Give each group-specific item one column per group (observed in that group only)."""
+        specific = [str(i) for i in self.group_specific]
+        unknown = sorted(set(specific) - set(ids))
+        if unknown:
+            raise InvalidParameterError(f"group_specific: unknown item id(s) {unknown}")
+        if specific and len(labels) < 2:
+            raise InvalidParameterError("group_specific: needs groups (fit(..., groups=...))")
+        if self.fixed is not None and set(specific) & set(self.fixed.item_ids):
+            raise InvalidParameterError("group_specific: anchor items cannot be group-specific")
+        cols, obs_cols, cats, nms, out_ids, origin = [], [], [], [], [], []
+        for i, item in enumerate(ids):
+            if item not in specific:
+                cols.append(resp.x[:, i])
+                obs_cols.append(resp.observed[:, i])
+                cats.append(categories[i])
+                nms.append(names[i])
+                out_ids.append(item)
+                origin.append((i, None))
+                continue
+            for g, label in enumerate(labels):
+                cols.append(resp.x[:, i])
+                obs_cols.append(resp.observed[:, i] & (group_of == g))
+                cats.append(categories[i])
+                nms.append(names[i])
+                out_ids.append(f"{item}@{label}")
+                origin.append((i, g))
+        x = np.column_stack(cols)
+        obs = np.column_stack(obs_cols)
+        for j, item in enumerate(out_ids):
+            seen = np.unique(x[obs[:, j], j])
+            if seen.size < 2 and origin[j][1] is not None:
+                raise InvalidResponseError(
+                    f"item {item!r}: fewer than two observed categories in its group")
+        return Responses(x, obs), cats, nms, out_ids, origin
+
     def _setup(self, resp: Responses, categories: list[NDArray[np.int64]], names: list[str],
-               ids: list[str]) -> None:
+               ids: list[str], fixed_cols: dict[int, int]) -> None:
         n_cat = np.array([c.size for c in categories], dtype=np.int64)
         for i, name in enumerate(names):
             if name in ("rasch", "1pl", "2pl", "3pl", "4pl") and n_cat[i] != 2:
@@ -301,37 +421,57 @@ class MML:
                     f"item {ids[i]!r}: {name} needs two categories; got {n_cat[i]} "
                     f"(codes {categories[i].tolist()})"
                 )
-        groups: dict[str, list[int]] = {}
+        by_name: dict[str, list[int]] = {}
         for i, name in enumerate(names):
-            groups.setdefault(name, []).append(i)
-        models, positions = [], []
-        for name, idx in groups.items():
+            if i not in fixed_cols:
+                by_name.setdefault(name, []).append(i)
+        models, positions, frozen = [], [], []
+        for name, idx in by_name.items():
             sel = np.asarray(idx)
             models.append(start_model(name, resp.x[:, sel], resp.observed[:, sel], n_cat[sel]))
             positions.append(sel)
+            frozen.append(False)
+        if fixed_cols:  # anchors: the fixed bank's own blocks, every parameter frozen
+            cols = np.array(sorted(fixed_cols))
+            anchor_bank = self.fixed.subset([fixed_cols[c] for c in cols])  # type: ignore[union-attr]
+            for m, pos in zip(anchor_bank.models, anchor_bank.positions):
+                models.append(m)
+                positions.append(cols[pos])
+                frozen.append(True)
         self._positions = positions
         self._ids = ids
-        self._patterns = Patterns(resp, n_cat)
+        self._patterns = [Patterns(Responses(resp.x[rows], resp.observed[rows]), n_cat)
+                          for rows in (self._group_of == g for g in range(len(self._labels)))]
         self._grid = np.linspace(float(self.bounds[0]), float(self.bounds[1]), int(self.n_points))
-        self._free_var = all(m.name in VARIANCE_FREE for m in models)
         designs: list[BlockDesign] = []
         offset = 0
-        for m in models:
+        for m, is_frozen in zip(models, frozen):
             design = block_design(m, offset)
+            if is_frozen:
+                design = BlockDesign(np.full_like(design.index, -1), False, design.logit_cols)
             designs.append(design)
             offset = int(design.index.max()) + 1 if design.free.any() else offset
         self._designs = designs
         self._n_item_phi = offset
         self._templates = models
         self._block_priors = [self._priors_for(m) for m in models]
-        phi = np.empty(offset + int(self._free_var))
+        anchored = bool(fixed_cols)
+        all_rasch = all(m.name in VARIANCE_FREE for m, f in zip(models, frozen) if not f)
+        n_groups = len(self._labels)
+        self._latents = GroupLatents(
+            self._grid,
+            mean_free=[anchored] + [True] * (n_groups - 1),
+            var_free=[anchored or all_rasch] + [True] * (n_groups - 1),
+            offset=offset,
+        )
+        phi = np.empty(offset + self._latents.n_free)
         for m, design in zip(models, designs):
             psi = m.param_vector()
             psi[:, design.logit_cols] = logit(psi[:, design.logit_cols])
             phi[design.index[design.free]] = psi[design.free]
-        if self._free_var:
-            phi[-1] = 0.0  # log variance
+        self._latents.initial(phi)
         self._phi0 = phi
+        self._anchor_ids = [ids[c] for c in sorted(fixed_cols)]
         self._categories = categories
         self._n_cat = n_cat
 
@@ -355,28 +495,29 @@ class MML:
                 for m, design in zip(self._templates, self._designs)]
 
     def _bank_of(self, phi: Array) -> ItemBank:
-        var = float(np.exp(phi[-1])) if self._free_var else 1.0
-        return ItemBank(self._models_of(phi), self._ids, LatentDistribution([0.0], [[var]]),
+        return ItemBank(self._models_of(phi), self._ids, self._latents.latent(phi, 0),
                         self._positions)
 
-    def _log_weights(self, phi: Array) -> Array:
-        var = float(np.exp(phi[-1])) if self._free_var else 1.0
-        lw = -0.5 * self._grid**2 / var
-        return lw - np.logaddexp.reduce(lw)
-
     # -- EM ---------------------------------------------------------------------------------------
-    def _estep(self, phi: Array) -> tuple[ItemBank, Array, Array, float]:
+    def _estep(self, phi: Array) -> tuple[ItemBank, Array, list[Array], float]:
+        """Expected counts summed over groups, each group's posterior mass, log-likelihood."""
         bank = self._bank_of(phi)
         lp = flat_log_prob(bank, self._grid[:, None])
         if not np.all(np.isfinite(lp)):
-            return bank, np.empty(0), np.empty(0), -np.inf
-        r_flat, n_q, ll = self._patterns.estep(lp, self._log_weights(phi))
-        return bank, r_flat, n_q, ll
+            return bank, np.empty(0), [], -np.inf
+        r_total = np.zeros_like(lp)
+        n_q, ll = [], 0.0
+        for g, patterns in enumerate(self._patterns):
+            r_flat, mass, ll_g = patterns.estep(lp, self._latents.log_weights(phi, g))
+            r_total += r_flat
+            n_q.append(mass)
+            ll += ll_g
+        return bank, r_total, n_q, ll
 
     def _counts3(self, r_flat: Array, bank: ItemBank) -> Array:
         """Expected counts as (n_quad, n_items, max_categories), zero on padding."""
         r3 = np.zeros((r_flat.shape[0], bank.n_items, bank.max_categories))
-        r3[:, self._patterns.valid] = r_flat
+        r3[:, self._patterns[0].valid] = r_flat
         return r3
 
     def _item_scores(self, bank: ItemBank, r3: Array) -> list[tuple[Array, Array]]:
@@ -403,7 +544,7 @@ class MML:
             out.append((g * jac, fisher * jac[:, :, None] * jac[:, None, :]))
         return out
 
-    def _mstep(self, phi: Array, bank: ItemBank, r_flat: Array, n_q: Array) -> Array:
+    def _mstep(self, phi: Array, bank: ItemBank, r_flat: Array, n_q: list[Array]) -> Array:
         r3 = self._counts3(r_flat, bank)
         new = phi.copy()
         nodes = self._grid[:, None]
@@ -436,8 +577,7 @@ class MML:
                 scale[worse] = 0.0
             trial = eta + step * scale[:, None]
             new[design.index[free]] = trial[free]
-        if self._free_var:
-            new[-1] = np.log(_variance_update(self._grid, n_q, float(np.exp(phi[-1]))))
+        self._latents.update(phi, new, n_q)
         return new
 
     def _em_map(self, phi: Array) -> tuple[Array, float]:
@@ -503,15 +643,9 @@ class MML:
         """The Fisher-identity score ∂ℓ/∂φ (analytic, from the E-step at φ)."""
         bank, r_flat, n_q, _ = self._estep(phi)
         r3 = self._counts3(r_flat, bank)
-        out = np.zeros_like(phi)
+        out = self._latents.score(phi, n_q)
         for (g, _), design in zip(self._item_scores(bank, r3), self._designs):
             np.add.at(out, design.index[design.free], g[design.free])
-        if self._free_var:
-            var = float(np.exp(phi[-1]))
-            w = np.exp(self._log_weights(phi))
-            t2 = self._grid**2
-            # d/d log v of Σ_q n_q log w_q(v) = (Σ n_q θ_q² − N E_w[θ²]) / (2v)
-            out[-1] = (n_q @ t2 - n_q.sum() * (w @ t2)) / (2.0 * var)
         return out
 
     def _finish(self, phi: Array, n_iter: int, converged: bool) -> None:
@@ -524,9 +658,14 @@ class MML:
                                                 else DEFAULT_PRIORS.get(m.name, {})).items()}
                         for m in bank.models]
         k = phi.size
-        n = self._patterns.n_persons
-        self.bank_ = bank
+        n = sum(p.n_persons for p in self._patterns)
         self.latent_ = bank.latent
+        self.groups_ = {label: self._latents.latent(phi, g) for g, label in enumerate(self._labels)}
+        self.group_banks_ = {label: self._group_bank(bank, g, self.groups_[label])
+                             for g, label in enumerate(self._labels)}
+        self.bank_ = self.group_banks_[self._labels[0]]
+        self.anchors_ = list(self._anchor_ids)
+        self.anchor_drift_ = self._anchor_drift() if len(self._anchor_ids) >= 2 else None
         self.categories_ = self._categories
         self.loglik_ = float(ll)
         self.n_parameters_ = int(k)
@@ -543,14 +682,30 @@ class MML:
         se_phi = np.sqrt(np.clip(np.diag(cov), 0.0, None))
         se_phi[~np.isfinite(np.diag(cov))] = np.nan
         if self.compute_se:
-            self.se_, self.se_traditional_ = self._item_se(bank, se_phi, cov)
-            self.latent_se_ = (
-                {"var": float(np.exp(phi[-1]) * se_phi[-1])} if self._free_var else {}
-            )
+            se_all, trad_all = self._item_se(bank, se_phi, cov)
+            self.group_se_ = {}
+            for g, label in enumerate(self._labels):
+                keep = [j for j, (_, grp) in enumerate(self._origin) if grp is None or grp == g]
+                self.group_se_[label] = ([se_all[j] for j in keep], [trad_all[j] for j in keep])
+            self.se_, self.se_traditional_ = self.group_se_[self._labels[0]]
+            self.latent_se_ = self._latent_se(phi, se_phi)
         else:
-            self.se_ = [{} for _ in bank.item_ids]
-            self.se_traditional_ = [{} for _ in bank.item_ids]
+            self.se_ = [{} for _ in self.bank_.item_ids]
+            self.se_traditional_ = [{} for _ in self.bank_.item_ids]
+            self.group_se_ = {label: (self.se_, self.se_traditional_) for label in self._labels}
             self.latent_se_ = {}
+
+    def _latent_se(self, phi: Array, se_phi: Array) -> dict[str, float]:
+        """SEs of the estimated latent means and variances (variance by the delta method)."""
+        out: dict[str, float] = {}
+        for g, label in enumerate(self._labels):
+            prefix = "" if label is None else f"{label}:"
+            im, iv = self._latents.index[g]
+            if im >= 0:
+                out[f"{prefix}mean"] = float(se_phi[im])
+            if iv >= 0:
+                out[f"{prefix}var"] = float(np.exp(phi[iv]) * se_phi[iv])
+        return out
 
     def _phi_jacobian(self, bank: ItemBank, phi: Array) -> Array:
         """d(natural parameter)/d(φ) per φ entry: c(1 − c) for asymptotes, 1 otherwise."""
@@ -559,6 +714,32 @@ class MML:
             scale = _scale_jacobian(model.param_vector(), design)
             jac[design.index[design.free]] = scale[design.free]
         return jac
+
+    def _anchor_drift(self) -> Any:
+        """Free calibration of every item, linked to the anchors by Stocking–Lord.
+
+        Drifted anchors are those whose response functions still differ
+        (``LinkingResult.drifted``).
+        """
+        from calibration.linking import link
+
+        resp, names, ids, group_of = self._data
+        free = MML(model=names, n_points=self.n_points, bounds=self.bounds, tol=self.tol,
+                   max_iter=self.max_iter, compute_se=False, priors=self.priors,
+                   group_specific=self.group_specific, reference_group=self.reference_group)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            labels = None if group_of is None else np.asarray(self._labels, dtype=object)[group_of]
+            free.fit(np.where(resp.observed, resp.x, 0), resp.observed, item_ids=ids, groups=labels)
+        return link(free.bank_, self.fixed, method="stocking-lord",  # type: ignore[arg-type]
+                    anchors=self._anchor_ids)
+
+    def _group_bank(self, bank: ItemBank, g: int, latent: LatentDistribution) -> ItemBank:
+        """The items as group ``g`` answers them, under their original ids."""
+        keep = [j for j, (_, grp) in enumerate(self._origin) if grp is None or grp == g]
+        sub = bank.subset(keep)
+        ids = [self._orig_ids[self._origin[j][0]] for j in keep]
+        return ItemBank(sub.models, ids, latent, sub.positions)
 
     def _covariance(self, phi: Array, h: float = 1e-5) -> Array:
         k = phi.size
@@ -654,29 +835,6 @@ def _fisher_step(g: Array, fisher: Array, design: BlockDesign) -> Array:
     step = np.zeros(free.shape)
     step[ii, pp] = delta[rows[ii, pp]]
     return step
-
-
-def _variance_update(grid: Array, n_q: Array, var: float) -> float:
-    """Variance whose normalised grid weights have the posterior's second moment (mean 0).
-
-    Solves :math:`E_{w(v)}[\\theta^2] = \\sum_q n_q\\theta_q^2 / N` by Newton in
-    :math:`\\tau = 1/(2v)`, where :math:`w_q \\propto e^{-\\tau\\theta_q^2}` and
-    :math:`dE_w[\\theta^2]/d\\tau = -\\mathrm{Var}_w[\\theta^2]`.
-    """
-    t2 = grid**2
-    target = float(n_q @ t2 / n_q.sum())
-    tau = 0.5 / var
-    for _ in range(50):
-        lw = -tau * t2
-        w = np.exp(lw - lw.max())
-        w /= w.sum()
-        m1 = float(w @ t2)
-        m2 = float(w @ (t2 - m1) ** 2)
-        step = (m1 - target) / m2
-        tau = max(tau + step, tau / 4)
-        if abs(step) < 1e-12 * tau:
-            break
-    return 0.5 / tau
 
 
 def _traditional_se(model: ItemModel, psi: Array, names: tuple[str, ...], idx: NDArray[np.intp],

@@ -1,0 +1,125 @@
+"""Normal latent distributions of one or more groups on a fixed quadrature grid.
+
+As mirt does, the nodes stay fixed and each group's weights are its normal density at the nodes,
+normalised: :math:`w_{gq} \\propto \\exp(-(\\theta_q - \\mu_g)^2 / (2 v_g))`. The M-step maximises
+:math:`f_g(\\mu, v) = \\sum_q n_{gq} \\log w_{gq}` over the free ones of :math:`(\\mu_g, \\log v_g)`,
+whose gradient is
+
+.. math::
+
+    \\partial_\\mu f = \\frac{\\sum_q n_q\\theta_q - N\\,E_w[\\theta]}{v}, \\qquad
+    \\partial_{\\log v} f = \\frac{\\sum_q n_q(\\theta_q-\\mu)^2 - N\\,E_w[(\\theta-\\mu)^2]}{2v}
+
+— moment matching between the posterior mass and the normalised grid weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import minimize
+
+from engine.latent import LatentDistribution
+
+Array = NDArray[np.float64]
+
+
+class GroupLatents:
+    """Which group means and variances are estimated, and where they sit in φ.
+
+    Parameters
+    ----------
+    grid : ndarray, shape (n_quad,)
+    mean_free, var_free : sequence of bool, one per group
+    offset : int
+        Index in φ of the first latent parameter.
+    """
+
+    def __init__(self, grid: Array, mean_free: list[bool], var_free: list[bool], offset: int
+                 ) -> None:
+        self.grid = grid
+        n_groups = len(mean_free)
+        self.index = np.full((n_groups, 2), -1, dtype=np.intp)
+        k = offset
+        for g in range(n_groups):
+            for j, free in enumerate((mean_free[g], var_free[g])):
+                if free:
+                    self.index[g, j] = k
+                    k += 1
+        self.n_free = k - offset
+
+    @property
+    def n_groups(self) -> int:
+        """Number of groups."""
+        return int(self.index.shape[0])
+
+    def initial(self, phi: Array) -> None:
+        """Start every free mean at 0 and variance at 1."""
+        phi[self.index[self.index >= 0]] = 0.0
+
+    def params(self, phi: Array, g: int) -> tuple[float, float]:
+        """Mean and variance of group ``g``."""
+        im, iv = self.index[g]
+        mean = float(phi[im]) if im >= 0 else 0.0
+        var = float(np.exp(phi[iv])) if iv >= 0 else 1.0
+        return mean, var
+
+    def log_weights(self, phi: Array, g: int) -> Array:
+        """Normalised log-weights of group ``g`` at the nodes."""
+        mean, var = self.params(phi, g)
+        lw = -0.5 * (self.grid - mean) ** 2 / var
+        return lw - np.logaddexp.reduce(lw)
+
+    def latent(self, phi: Array, g: int) -> LatentDistribution:
+        """Group ``g``'s distribution as a :class:`LatentDistribution`."""
+        mean, var = self.params(phi, g)
+        return LatentDistribution([mean], [[var]])
+
+    def _gradient(self, mean: float, logv: float, n_q: Array) -> Array:
+        """(∂f/∂μ, ∂f/∂log v) of :math:`\\sum_q n_q \\log w_q`."""
+        var = np.exp(logv)
+        lw = -0.5 * (self.grid - mean) ** 2 / var
+        w = np.exp(lw - lw.max())
+        w /= w.sum()
+        total = n_q.sum()
+        dev2 = (self.grid - mean) ** 2
+        return np.array([
+            (n_q @ self.grid - total * (w @ self.grid)) / var,
+            (n_q @ dev2 - total * (w @ dev2)) / (2.0 * var),
+        ])
+
+    def score(self, phi: Array, n_q: list[Array]) -> Array:
+        """Contributions of the latent parameters to the score, as a full-length vector."""
+        out = np.zeros_like(phi)
+        for g in range(self.n_groups):
+            mean, var = self.params(phi, g)
+            grad = self._gradient(mean, np.log(var), n_q[g])
+            for j in range(2):
+                if self.index[g, j] >= 0:
+                    out[self.index[g, j]] = grad[j]
+        return out
+
+    def update(self, phi: Array, new: Array, n_q: list[Array]) -> None:
+        """Write the M-step's latent parameters into ``new`` (from the posterior mass ``n_q``)."""
+        for g in range(self.n_groups):
+            free = self.index[g] >= 0
+            if not free.any():
+                continue
+            mean, var = self.params(phi, g)
+            start = np.array([mean, np.log(var)])
+            total = n_q[g].sum()
+            if total <= 0:
+                continue
+
+            def negative(x: Array, g: int = g, start: Array = start, free: Array = free
+                         ) -> tuple[float, Array]:
+                point = start.copy()
+                point[free] = x
+                m, lv = point
+                lw = -0.5 * (self.grid - m) ** 2 / np.exp(lv)
+                value = n_q[g] @ (lw - np.logaddexp.reduce(lw))
+                return -float(value), -self._gradient(m, lv, n_q[g])[free]
+
+            res = minimize(negative, start[free], jac=True, method="BFGS",
+                           options={"gtol": 1e-10 * max(total, 1.0), "maxiter": 200})
+            new[self.index[g][free]] = res.x
