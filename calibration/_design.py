@@ -89,9 +89,15 @@ def free_mask(model: ItemModel) -> NDArray[np.bool_]:
     return mask
 
 
-def block_design(model: ItemModel, offset: int) -> BlockDesign:
-    """Number the free entries of ``model`` from ``offset``; tie the ``1pl`` slope."""
+def block_design(model: ItemModel, offset: int, loadings: NDArray[np.bool_] | None = None
+                 ) -> BlockDesign:
+    """Number the free entries of ``model`` from ``offset``; tie the ``1pl`` slope.
+
+    ``loadings`` (n_items, n_dims) restricts the free slopes to the declared factors.
+    """
     mask = free_mask(model)
+    if loadings is not None:
+        mask[:, : loadings.shape[1]] &= loadings
     index = np.full(mask.shape, -1, dtype=np.intp)
     n = int(mask.sum())
     index[mask] = offset + np.arange(n)

@@ -123,3 +123,83 @@ class GroupLatents:
             res = minimize(negative, start[free], jac=True, method="BFGS",
                            options={"gtol": 1e-10 * max(total, 1.0), "maxiter": 200})
             new[self.index[g][free]] = res.x
+
+
+class CorrelatedLatent:
+    """A standardised multivariate normal (unit variances, free correlations) on fixed nodes.
+
+    The nodes stay fixed — a product grid, or quasi-Monte Carlo points from N(0, I) — and carry
+    log-weights :math:`\\log\\phi(\\theta_q; 0, R) + b_q`, normalised, with :math:`b_q` the
+    nodes' own base log-weight (0 on a grid; :math:`-\\log\\phi(\\theta_q; 0, I)` for QMC points,
+    an importance weight). The correlation matrix is :math:`R = \\tilde L\\tilde L^\\top`, where
+    :math:`\\tilde L` is a unit-diagonal lower-triangular matrix of free entries with each row
+    scaled to length 1 — positive definite with unit diagonal for any parameter values. The
+    M-step maximises :math:`\\sum_q n_q \\log w_q(R)` over those entries (BFGS).
+    """
+
+    def __init__(self, nodes: Array, base_logw: Array, orthogonal: bool, offset: int) -> None:
+        self.nodes = nodes
+        self.base_logw = base_logw
+        self.n_dims = nodes.shape[1]
+        d = self.n_dims
+        self.tril = np.tril_indices(d, -1)
+        self.n_free = 0 if orthogonal else d * (d - 1) // 2
+        self.slots = np.arange(offset, offset + self.n_free)
+        self.n_groups = 1
+
+    def initial(self, phi: Array) -> None:
+        """Start uncorrelated."""
+        phi[self.slots] = 0.0
+
+    def correlation(self, params: Array) -> Array:
+        """The correlation matrix of the free lower-triangular entries ``params``."""
+        d = self.n_dims
+        low = np.eye(d)
+        if self.n_free:
+            low[self.tril] = params
+        low /= np.sqrt((low**2).sum(axis=1, keepdims=True))
+        return low @ low.T
+
+    def _log_weights_of(self, params: Array) -> Array:
+        r = self.correlation(params)
+        chol = np.linalg.cholesky(r)
+        z = np.linalg.solve(chol, self.nodes.T).T
+        lw = -0.5 * (z**2).sum(axis=1) - np.log(np.diag(chol)).sum() + self.base_logw
+        return lw - np.logaddexp.reduce(lw)
+
+    def log_weights(self, phi: Array, g: int = 0) -> Array:
+        """Normalised log-weights at the nodes."""
+        return self._log_weights_of(phi[self.slots])
+
+    def latent(self, phi: Array, g: int = 0, factor_names: list[str] | None = None
+               ) -> LatentDistribution:
+        """The fitted distribution."""
+        return LatentDistribution(np.zeros(self.n_dims), self.correlation(phi[self.slots]),
+                                  factor_names)
+
+    def _objective(self, params: Array, n_q: Array) -> float:
+        return float(n_q @ self._log_weights_of(params))
+
+    def _gradient(self, params: Array, n_q: Array, h: float = 1e-6) -> Array:
+        out = np.empty(params.size)
+        for j in range(params.size):  # a handful of correlations
+            e = np.zeros(params.size)
+            e[j] = h
+            out[j] = (self._objective(params + e, n_q) - self._objective(params - e, n_q)) / (2 * h)
+        return out
+
+    def score(self, phi: Array, n_q: list[Array]) -> Array:
+        """Contributions of the correlation parameters to the score."""
+        out = np.zeros_like(phi)
+        if self.n_free:
+            out[self.slots] = self._gradient(phi[self.slots], n_q[0])
+        return out
+
+    def update(self, phi: Array, new: Array, n_q: list[Array]) -> None:
+        """M-step for the correlations."""
+        if not self.n_free:
+            return
+        res = minimize(lambda p: -self._objective(p, n_q[0]), phi[self.slots],
+                       jac=lambda p: -self._gradient(p, n_q[0]), method="BFGS",
+                       options={"gtol": 1e-8 * max(float(n_q[0].sum()), 1.0), "maxiter": 100})
+        new[self.slots] = res.x

@@ -37,7 +37,7 @@ from scipy.special import expit, logit
 
 from calibration._design import VARIANCE_FREE, BlockDesign, block_design, start_model
 from calibration._estep import Patterns
-from calibration._latent import GroupLatents
+from calibration._latent import CorrelatedLatent, GroupLatents
 from calibration.priors import DEFAULT_PRIORS, Prior, columns_for
 from engine.bank import ItemBank
 from engine.exceptions import (
@@ -150,8 +150,8 @@ class MML:
     ----------
     model : str, sequence of str or mapping of item id to str
         The model of every item (``"2pl"``), one per item, or per item id (others ``2pl``).
-    n_points : int
-        Quadrature nodes (mirt: 61).
+    n_points : int, optional
+        Quadrature nodes per dimension (mirt: 61 for one factor; 31, 15 for two, three).
     bounds : (float, float)
         Quadrature interval (mirt: [−6, 6]).
     tol : float
@@ -179,6 +179,18 @@ class MML:
     reference_group : optional
         The group whose latent distribution fixes the scale (mean 0, variance 1); the first
         group label in sorted order by default.
+    dims : mapping of factor name to item ids, optional
+        Confirmatory multidimensional calibration: each item loads on the factors that list it
+        (simple structure or within-item loadings), factors standardised (means 0, variances
+        1) and correlated unless ``orthogonal``. Integration: a product grid for up to three
+        factors (``n_points`` per axis, default 31 for two, 15 for three), otherwise
+        ``n_qmc`` scrambled Sobol points drawn from N(0, I) and importance-weighted by the
+        fitted normal density — quasi-Monte Carlo EM, whose cost grows with the number of points,
+        not exponentially with the factors.
+    orthogonal : bool
+        Uncorrelated factors.
+    n_qmc : int
+        Quasi-Monte Carlo points for four or more factors (a power of two).
     callback : callable, optional
         Called with a :class:`Progress` after every cycle (the CLI draws a progress bar).
 
@@ -230,7 +242,7 @@ class MML:
         self,
         *,
         model: str | Sequence[str] | Mapping[str, str] = "2pl",
-        n_points: int = 61,
+        n_points: int | None = None,
         bounds: tuple[float, float] = (-6.0, 6.0),
         tol: float = 1e-5,
         max_iter: int = 2000,
@@ -240,6 +252,9 @@ class MML:
         fixed: ItemBank | None = None,
         group_specific: Sequence[str] = (),
         reference_group: Any = None,
+        dims: Mapping[str, Sequence[str]] | None = None,
+        orthogonal: bool = False,
+        n_qmc: int = 4096,
         callback: Callable[[Progress], None] | None = None,
     ) -> None:
         self.model = model
@@ -253,6 +268,9 @@ class MML:
         self.fixed = fixed
         self.group_specific = group_specific
         self.reference_group = reference_group
+        self.dims = dims
+        self.orthogonal = orthogonal
+        self.n_qmc = n_qmc
         self.callback = callback
 
     # -- public -------------------------------------------------------------------------------
@@ -299,6 +317,11 @@ class MML:
         if not (np.isfinite(self.tol) and self.tol > 0 and int(self.max_iter) >= 1):
             raise InvalidParameterError("tol must be positive and max_iter at least 1")
         labels, group_of = self._group_labels(groups, arr.shape[0])
+        self._factor_names, self._loadings = self._loading_pattern(ids)
+        self._n_dims = len(self._factor_names)
+        if self._n_dims > 1 and (groups is not None or self.fixed is not None):
+            raise InvalidParameterError(
+                "dims: multidimensional calibration with groups or anchors is not available yet")
         fixed_cols = self._fixed_columns(ids)
         resp, categories = _recode(arr, observed, ids,
                                    {i: int(self.fixed.n_categories[j])  # type: ignore[union-attr]
@@ -323,8 +346,9 @@ class MML:
             f"models {', '.join(sorted(set(self.bank_.model_names)))}",
             f"log-likelihood {self.loglik_:.4f}  AIC {self.aic_:.2f}  BIC {self.bic_:.2f}  "
             f"parameters {self.n_parameters_}",
-            f"EM cycles {self.n_iter_}, converged {self.converged_}; latent mean "
-            f"{self.latent_.mean[0]:.4f}, variance {self.latent_.cov[0, 0]:.4f}",
+            f"EM cycles {self.n_iter_}, converged {self.converged_}; latent means "
+            f"{np.round(self.latent_.mean, 4).tolist()}, covariance "
+            f"{np.round(self.latent_.cov, 4).tolist()}",
             "",
         ]
         for rec, se in zip(self.bank_.to_records(), self.se_traditional_):
@@ -367,6 +391,44 @@ class MML:
             labels.insert(0, self.reference_group)
         index = {lab: k for k, lab in enumerate(labels)}
         return labels, np.array([index[v] for v in g.tolist()], dtype=np.intp)
+
+    def _loading_pattern(self, ids: Sequence[str]) -> tuple[list[str], NDArray[np.bool_]]:
+        """Factor names and the (n_items, n_dims) mask of declared loadings."""
+        if self.dims is None:
+            return ["theta"], np.ones((len(ids), 1), dtype=bool)
+        names = [str(f) for f in self.dims]
+        if len(names) < 1 or len(set(names)) != len(names):
+            raise InvalidParameterError(f"dims: expected distinct factor names; got {names}")
+        where = {item: i for i, item in enumerate(ids)}
+        mask = np.zeros((len(ids), len(names)), dtype=bool)
+        for r, factor in enumerate(names):
+            listed = [str(i) for i in self.dims[factor]]
+            unknown = sorted(set(listed) - set(where))
+            if unknown:
+                raise InvalidParameterError(f"dims[{factor!r}]: unknown item id(s) {unknown}")
+            mask[[where[i] for i in listed], r] = True
+        orphans = [ids[i] for i in np.flatnonzero(~mask.any(axis=1))]
+        if orphans:
+            raise InvalidParameterError(f"dims: item(s) {orphans} load on no factor")
+        return names, mask
+
+    def _make_nodes(self) -> tuple[Array, Array]:
+        """Quadrature nodes (n_quad, n_dims) and their base log-weights."""
+        d = self._n_dims
+        lo, hi = float(self.bounds[0]), float(self.bounds[1])
+        if d <= 3:
+            n = int(self.n_points) if self.n_points is not None else {1: 61, 2: 31, 3: 15}[d]
+            axis = np.linspace(lo, hi, n)
+            mesh = np.meshgrid(*([axis] * d), indexing="ij")
+            nodes = np.stack([m.reshape(-1) for m in mesh], axis=1)
+            return nodes, np.zeros(nodes.shape[0])
+        from scipy.special import ndtri
+        from scipy.stats import qmc
+
+        m = max(6, int(np.ceil(np.log2(max(int(self.n_qmc), 64)))))
+        u = qmc.Sobol(d=d, scramble=True, seed=20171).random_base2(m)
+        nodes = ndtri(np.clip(u, 1e-12, 1 - 1e-12))
+        return nodes, 0.5 * (nodes**2).sum(axis=1)  # importance weight 1 / φ(θ; 0, I)
 
     def _fixed_columns(self, ids: Sequence[str]) -> dict[int, int]:
         """Data column → position in the ``fixed`` bank, for the anchor items."""
@@ -428,7 +490,14 @@ class MML:
         models, positions, frozen = [], [], []
         for name, idx in by_name.items():
             sel = np.asarray(idx)
-            models.append(start_model(name, resp.x[:, sel], resp.observed[:, sel], n_cat[sel]))
+            start = start_model(name, resp.x[:, sel], resp.observed[:, sel], n_cat[sel],
+                                self._n_dims)
+            if self._n_dims > 1:  # declared loadings only, equal and summing to one in square
+                psi = start.param_vector()
+                load = self._loadings[sel]
+                psi[:, : self._n_dims] = load / np.sqrt(load.sum(axis=1, keepdims=True))
+                start = start.with_params(psi)
+            models.append(start)
             positions.append(sel)
             frozen.append(False)
         if fixed_cols:  # anchors: the fixed bank's own blocks, every parameter frozen
@@ -442,11 +511,12 @@ class MML:
         self._ids = ids
         self._patterns = [Patterns(Responses(resp.x[rows], resp.observed[rows]), n_cat)
                           for rows in (self._group_of == g for g in range(len(self._labels)))]
-        self._grid = np.linspace(float(self.bounds[0]), float(self.bounds[1]), int(self.n_points))
+        self._nodes, base_logw = self._make_nodes()
+        self._grid = self._nodes[:, 0]
         designs: list[BlockDesign] = []
         offset = 0
-        for m, is_frozen in zip(models, frozen):
-            design = block_design(m, offset)
+        for m, pos, is_frozen in zip(models, positions, frozen):
+            design = block_design(m, offset, self._loadings[pos] if self._n_dims > 1 else None)
             if is_frozen:
                 design = BlockDesign(np.full_like(design.index, -1), False, design.logit_cols)
             designs.append(design)
@@ -458,12 +528,15 @@ class MML:
         anchored = bool(fixed_cols)
         all_rasch = all(m.name in VARIANCE_FREE for m, f in zip(models, frozen) if not f)
         n_groups = len(self._labels)
-        self._latents = GroupLatents(
-            self._grid,
-            mean_free=[anchored] + [True] * (n_groups - 1),
-            var_free=[anchored or all_rasch] + [True] * (n_groups - 1),
-            offset=offset,
-        )
+        if self._n_dims > 1:
+            self._latents: Any = CorrelatedLatent(self._nodes, base_logw, self.orthogonal, offset)
+        else:
+            self._latents = GroupLatents(
+                self._grid,
+                mean_free=[anchored] + [True] * (n_groups - 1),
+                var_free=[anchored or all_rasch] + [True] * (n_groups - 1),
+                offset=offset,
+            )
         phi = np.empty(offset + self._latents.n_free)
         for m, design in zip(models, designs):
             psi = m.param_vector()
@@ -495,14 +568,15 @@ class MML:
                 for m, design in zip(self._templates, self._designs)]
 
     def _bank_of(self, phi: Array) -> ItemBank:
-        return ItemBank(self._models_of(phi), self._ids, self._latents.latent(phi, 0),
-                        self._positions)
+        latent = (self._latents.latent(phi, 0, self._factor_names) if self._n_dims > 1
+                  else self._latents.latent(phi, 0))
+        return ItemBank(self._models_of(phi), self._ids, latent, self._positions)
 
     # -- EM ---------------------------------------------------------------------------------------
     def _estep(self, phi: Array) -> tuple[ItemBank, Array, list[Array], float]:
         """Expected counts summed over groups, each group's posterior mass, log-likelihood."""
         bank = self._bank_of(phi)
-        lp = flat_log_prob(bank, self._grid[:, None])
+        lp = flat_log_prob(bank, self._nodes)
         if not np.all(np.isfinite(lp)):
             return bank, np.empty(0), [], -np.inf
         r_total = np.zeros_like(lp)
@@ -525,7 +599,7 @@ class MML:
 
         Both include the priors and are on the estimation scale (logit for asymptotes).
         """
-        nodes = self._grid[:, None]
+        nodes = self._nodes
         out = []
         for model, pos, design, priors in zip(bank.models, bank.positions, self._designs,
                                               self._block_priors):
@@ -547,7 +621,7 @@ class MML:
     def _mstep(self, phi: Array, bank: ItemBank, r_flat: Array, n_q: list[Array]) -> Array:
         r3 = self._counts3(r_flat, bank)
         new = phi.copy()
-        nodes = self._grid[:, None]
+        nodes = self._nodes
         for (g, fisher), model, design, pos, priors, template in zip(
             self._item_scores(bank, r3), bank.models, self._designs, bank.positions,
             self._block_priors, self._templates,
@@ -660,7 +734,8 @@ class MML:
         k = phi.size
         n = sum(p.n_persons for p in self._patterns)
         self.latent_ = bank.latent
-        self.groups_ = {label: self._latents.latent(phi, g) for g, label in enumerate(self._labels)}
+        self.groups_ = {label: bank.latent if self._n_dims > 1 else self._latents.latent(phi, g)
+                        for g, label in enumerate(self._labels)}
         self.group_banks_ = {label: self._group_bank(bank, g, self.groups_[label])
                              for g, label in enumerate(self._labels)}
         self.bank_ = self.group_banks_[self._labels[0]]
@@ -676,6 +751,7 @@ class MML:
         self.n_persons_ = n
         self.phi_ = phi
         cov = self._covariance(phi) if self.compute_se else np.full((k, k), np.nan)
+        self._cov_phi = cov
         jac = self._phi_jacobian(bank, phi)  # natural scale = J · estimation scale
         cov = cov * jac[:, None] * jac[None, :]
         self.cov_ = cov
@@ -698,6 +774,8 @@ class MML:
     def _latent_se(self, phi: Array, se_phi: Array) -> dict[str, float]:
         """SEs of the estimated latent means and variances (variance by the delta method)."""
         out: dict[str, float] = {}
+        if self._n_dims > 1:
+            return self._correlation_se(phi)
         for g, label in enumerate(self._labels):
             prefix = "" if label is None else f"{label}:"
             im, iv = self._latents.index[g]
@@ -706,6 +784,22 @@ class MML:
             if iv >= 0:
                 out[f"{prefix}var"] = float(np.exp(phi[iv]) * se_phi[iv])
         return out
+
+    def _correlation_se(self, phi: Array, h: float = 1e-6) -> dict[str, float]:
+        """Delta-method SEs of the factor correlations from the covariance of φ."""
+        lat = self._latents
+        if not lat.n_free:
+            return {}
+        base = lat.correlation(phi[lat.slots])[lat.tril]
+        jac = np.empty((base.size, lat.n_free))
+        for j in range(lat.n_free):
+            e = np.zeros(lat.n_free)
+            e[j] = h
+            jac[:, j] = (lat.correlation(phi[lat.slots] + e)[lat.tril] - base) / h
+        cov = self._cov_phi[np.ix_(lat.slots, lat.slots)]
+        se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jac, cov, jac), 0.0, None))
+        names = self._factor_names
+        return {f"r({names[j]},{names[i]})": float(v) for i, j, v in zip(*lat.tril, se)}
 
     def _phi_jacobian(self, bank: ItemBank, phi: Array) -> Array:
         """d(natural parameter)/d(φ) per φ entry: c(1 − c) for asymptotes, 1 otherwise."""
@@ -764,7 +858,8 @@ class MML:
             for j, p in enumerate(pos):
                 idx = design.index[j]
                 si[p] = {n: float(se_phi[ix]) for n, ix in zip(names, idx) if ix >= 0}
-                trad[p] = _traditional_se(model, psi[j], names, idx, cov)
+                trad[p] = (_traditional_se(model, psi[j], names, idx, cov)
+                           if model.n_dims == 1 else {})
         return si, trad
 
     def _check_fitted(self) -> None:
