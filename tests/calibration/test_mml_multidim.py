@@ -95,3 +95,18 @@ def test_dims_errors():
         MML(dims={"A": ["Q1", "Z"]}).fit(x)
     with pytest.raises(InvalidParameterError, match=r"item\(s\) \['Q3'\] load on no factor"):
         MML(dims={"A": ["Q1"], "B": ["Q2"]}).fit(x)
+
+
+def test_correlation_gradient_equals_finite_differences():
+    from calibration._latent import CorrelatedLatent
+
+    rng = np.random.default_rng(0)
+    nodes = rng.normal(size=(500, 3))
+    n_q = rng.random(500) * 10
+    lat = CorrelatedLatent(nodes, 0.5 * (nodes**2).sum(axis=1), orthogonal=False, offset=0)
+    p = np.array([0.3, -0.2, 0.5])
+    r = lat.correlation(p)
+    np.testing.assert_allclose(np.diag(r), 1.0)
+    assert np.linalg.eigvalsh(r).min() > 0
+    fd = [(lat._objective(p + e, n_q) - lat._objective(p - e, n_q)) / 2e-6 for e in np.eye(3) * 1e-6]
+    np.testing.assert_allclose(lat._gradient(p, n_q), fd, rtol=1e-6)
