@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 
+from engine._parallel import run_blocks
 from engine.likelihood import Responses, category_offsets, collapse_patterns, log_normalise
 
 Array = NDArray[np.float64]
@@ -85,18 +86,20 @@ class Patterns:
         """
         n_quad = log_p_flat.shape[0]
         lp_t = np.ascontiguousarray(log_p_flat.T)
-        r_t = np.zeros((self.width, n_quad))
-        n_q = np.zeros(n_quad)
-        loglik = 0.0
-        for start in range(0, self.n_unique, _BLOCK_ROWS):
-            stop = min(start + _BLOCK_ROWS, self.n_unique)
+        parts: dict[int, tuple[Array, Array, float]] = {}
+
+        def work(start: int, stop: int) -> None:
             oh = self.onehot[start:stop]
             ll = np.asarray(oh @ lp_t)
             ll += log_w[None, :]
             log_marg = log_normalise(ll)  # ll now holds the posterior weights
             c = self.counts[start:stop]
-            loglik += float(c @ log_marg)
             ll *= c[:, None]
-            n_q += ll.sum(axis=0)
-            r_t += np.asarray(oh.T @ ll)
+            parts[start] = (np.asarray(oh.T @ ll), ll.sum(axis=0), float(c @ log_marg))
+
+        run_blocks(work, self.n_unique, _BLOCK_ROWS)
+        ordered = [parts[k] for k in sorted(parts)]  # a fixed order: sums are reproducible
+        r_t = sum(p[0] for p in ordered)
+        n_q = sum(p[1] for p in ordered)
+        loglik = sum(p[2] for p in ordered)
         return r_t.T, n_q, loglik

@@ -39,6 +39,7 @@ from calibration._design import VARIANCE_FREE, BlockDesign, block_design, start_
 from calibration._estep import Patterns
 from calibration._latent import CorrelatedLatent, GroupLatents
 from calibration.priors import DEFAULT_PRIORS, Prior, columns_for
+from engine._parallel import blas_single_thread
 from engine.bank import ItemBank
 from engine.exceptions import (
     ConvergenceWarning,
@@ -334,8 +335,9 @@ class MML:
                                                               labels, group_of)
         self._labels, self._group_of, self._origin, self._orig_ids = labels, group_of, origin, ids
         self._setup(resp, categories, names, ids_x, self._fixed_columns(ids_x))
-        phi, ll, n_iter, converged = self._run_em(self._phi0)
-        self._finish(phi, n_iter, converged)
+        with blas_single_thread():  # small products: BLAS threads only cost (engine._parallel)
+            phi, ll, n_iter, converged = self._run_em(self._phi0)
+            self._finish(phi, n_iter, converged)
         return self
 
     def summary(self) -> str:
