@@ -84,7 +84,6 @@ class Patterns:
         loglik : float
             :math:`\\sum_p m_p \\log \\sum_q w_q L_p(\\theta_q)`.
         """
-        n_quad = log_p_flat.shape[0]
         lp_t = np.ascontiguousarray(log_p_flat.T)
         parts: dict[int, tuple[Array, Array, float]] = {}
 
