@@ -217,3 +217,22 @@ def test_summary_and_mirt_table():
 def test_latent_distribution_is_standard_for_2pl():
     fit = MML(model="2pl", compute_se=False).fit(load_data("lsat7"))
     assert fit.latent_ == LatentDistribution([0.0], [[1.0]])
+
+
+def test_degenerate_data_is_handled_without_nan():
+    rng = np.random.default_rng(40)
+    truth = GradedResponse(rng.uniform(0.8, 2, 6), np.sort(rng.normal(0, 1, (6, 3)), axis=1))
+    x = _simulate(truth, 1500, 41).astype(float)
+    x[:20] = np.nan  # persons with no response at all
+    x[:, 2] = np.where(x[:, 2] == 1, 2, x[:, 2])  # category 1 of item 3 never used
+    fit = MML(model="grm").fit(x)
+    assert fit.categories_[2].tolist() == [0, 2, 3]  # the unused code is dropped, as mirt does
+    assert fit.bank_.n_categories[2] == 3
+    values = [v for rec in fit.bank_.to_records() for k, v in rec.items() if k in ("a", "b")]
+    flat = np.concatenate([np.atleast_1d(v) for v in values])
+    assert np.all(np.isfinite(flat))
+    assert np.isfinite(fit.loglik_)
+    assert all(np.isfinite(v) for se in fit.se_ for v in se.values())
+    # persons without responses add nothing to the likelihood: same fit without them
+    again = MML(model="grm").fit(x[20:])
+    assert again.loglik_ == pytest.approx(fit.loglik_, abs=1e-6)
