@@ -236,3 +236,15 @@ def test_degenerate_data_is_handled_without_nan():
     # persons without responses add nothing to the likelihood: same fit without them
     again = MML(model="grm").fit(x[20:])
     assert again.loglik_ == pytest.approx(fit.loglik_, abs=1e-6)
+
+
+def test_dataframe_input_uses_its_columns_and_nan_as_missing():
+    pd = pytest.importorskip("pandas")
+    x = load_data("lsat7")
+    x[:5, 0] = np.nan
+    frame = pd.DataFrame(x, columns=[f"item{i}" for i in range(5)])
+    fit = MML(model="2pl", compute_se=False).fit(frame)
+    assert fit.bank_.item_ids == tuple(frame.columns)
+    direct = MML(model="2pl", compute_se=False).fit(x, ~np.isnan(x))
+    np.testing.assert_allclose(fit.bank_.models[0].param_vector(),
+                               direct.bank_.models[0].param_vector(), rtol=0, atol=1e-12)
