@@ -334,6 +334,7 @@ class MML:
         resp, categories, names, ids_x, origin = self._expand(resp, categories, names, ids,
                                                               labels, group_of)
         self._labels, self._group_of, self._origin, self._orig_ids = labels, group_of, origin, ids
+        self._orig_categories = categories
         self._setup(resp, categories, names, ids_x, self._fixed_columns(ids_x))
         with blas_single_thread():  # small products: BLAS threads only cost (engine._parallel)
             phi, ll, n_iter, converged = self._run_em(self._phi0)
@@ -469,11 +470,12 @@ class MML:
                 origin.append((i, g))
         x = np.column_stack(cols)
         obs = np.column_stack(obs_cols)
-        for j, item in enumerate(out_ids):
+        for j in range(len(out_ids)):
             seen = np.unique(x[obs[:, j], j])
             if seen.size < 2 and origin[j][1] is not None:
                 raise InvalidResponseError(
-                    f"item {item!r}: fewer than two observed categories in its group")
+                    f"item {ids[origin[j][0]]!r} in group {labels[origin[j][1]]!r}: fewer than "
+                    "two observed categories (a group-specific item needs both in every group)")
         return Responses(x, obs), cats, nms, out_ids, origin
 
     def _setup(self, resp: Responses, categories: list[NDArray[np.int64]], names: list[str],
@@ -612,10 +614,11 @@ class MML:
             w = rb.sum(axis=-1)[..., None] * model.prob(nodes)  # n_iq P_ik
             fisher = np.einsum("qikp,qikr->ipr", w[..., None] * grad_lp, grad_lp)
             psi = model.param_vector()
+            share = _prior_share(design, model.n_items)
             for cols, prior in priors:
                 d1, d2 = prior.derivatives(psi[:, cols])
-                g[:, cols] += d1
-                fisher[:, cols, cols] += np.maximum(-d2, 0.0)
+                g[:, cols] += d1 * share[:, cols]
+                fisher[:, cols, cols] += np.maximum(-d2, 0.0) * share[:, cols]
             jac = _scale_jacobian(psi, design)
             out.append((g * jac, fisher * jac[:, :, None] * jac[:, None, :]))
         return out
@@ -636,11 +639,12 @@ class MML:
             eta = psi.copy()  # the estimation scale
             eta[:, design.logit_cols] = logit(psi[:, design.logit_cols])
             step = _fisher_step(g, fisher, design)
-            base = _objective(model, rb, nodes, priors)
+            share = _prior_share(design, model.n_items)
+            base = _objective(model, rb, nodes, priors, share)
             scale = np.ones(model.n_items)
             for _ in range(12):  # step halving, item by item
                 trial = _natural(eta + step * scale[:, None], design)
-                obj = _objective(template.with_params(trial), rb, nodes, priors)
+                obj = _objective(template.with_params(trial), rb, nodes, priors, share)
                 if design.tied:  # one shared parameter: the block's total must not fall
                     worse = np.full(model.n_items, not obj.sum() >= base.sum() - 1e-12 * np.abs(
                         base.sum()))
@@ -727,7 +731,8 @@ class MML:
     def _finish(self, phi: Array, n_iter: int, converged: bool) -> None:
         bank, _, _, ll = self._estep(phi)
         self.logprior_ = float(sum(
-            prior.logpdf(model.param_vector()[:, cols][design.free[:, cols]]).sum()
+            (prior.logpdf(model.param_vector()[:, cols])
+             * _prior_share(design, model.n_items)[:, cols])[design.index[:, cols] >= 0].sum()
             for model, design, priors in zip(bank.models, self._designs, self._block_priors)
             for cols, prior in priors))
         self.priors_ = [{kind: p for kind, p in (self.priors if self.priors is not None
@@ -743,7 +748,7 @@ class MML:
         self.bank_ = self.group_banks_[self._labels[0]]
         self.anchors_ = list(self._anchor_ids)
         self.anchor_drift_ = self._anchor_drift() if len(self._anchor_ids) >= 2 else None
-        self.categories_ = self._categories
+        self.categories_ = self._orig_categories
         self.loglik_ = float(ll)
         self.n_parameters_ = int(k)
         self.aic_ = -2.0 * ll + 2.0 * k
@@ -872,8 +877,19 @@ class MML:
 # -- helpers ---------------------------------------------------------------------------------------------
 
 
+def _prior_share(design: BlockDesign, n_items: int) -> Array:
+    """Weight of each entry's prior: 1, or 1/n_items on a tied column (one prior, not n)."""
+    share = np.ones(design.index.shape)
+    if design.tied:
+        tied_cols = np.array([np.unique(design.index[:, j]).size == 1 and design.index[0, j] >= 0
+                              for j in range(design.index.shape[1])])
+        share[:, tied_cols] = 1.0 / n_items
+    return share
+
+
 def _objective(model: ItemModel, counts: Array, nodes: Array,
-               priors: Sequence[tuple[list[int], Prior]] = ()) -> Array:
+               priors: Sequence[tuple[list[int], Prior]] = (), share: Array | None = None
+               ) -> Array:
     """Σ_q Σ_k r_iqk log P_ik(θ_q) + log priors, per item (−inf where parameters are invalid)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         lp = model.log_prob(nodes)
@@ -881,8 +897,9 @@ def _objective(model: ItemModel, counts: Array, nodes: Array,
         out = terms.sum(axis=(0, 2))
         if priors:
             psi = model.param_vector()
+            weight = np.ones(psi.shape) if share is None else share
             for cols, prior in priors:
-                out = out + prior.logpdf(psi[:, cols]).sum(axis=1)
+                out = out + (prior.logpdf(psi[:, cols]) * weight[:, cols]).sum(axis=1)
     return np.where(np.isfinite(out), out, -np.inf)
 
 
@@ -939,6 +956,8 @@ def _traditional_se(model: ItemModel, psi: Array, names: tuple[str, ...], idx: N
     """Delta-method SEs of the traditional parameters of one unidimensional item."""
     col = {n: j for j, n in enumerate(names)}
     out: dict[str, float] = {}
+    if not np.any(idx >= 0):  # an anchor: nothing estimated here
+        return out
 
     def var_of(grad: dict[str, float]) -> float:
         js = [(idx[col[n]], gval) for n, gval in grad.items() if idx[col[n]] >= 0]

@@ -18,6 +18,23 @@ number of slopes against the latent distribution, unique item ids — and names 
 problem (``items[3] ('Q4').b: expected a number; got [0.1, 0.2]``). The parameter values
 themselves (order of thresholds, asymptotes in [0, 1), …) are checked by :mod:`engine` when the
 bank is built; those errors keep the engine's message and gain the file name.
+
+**Multi-group files.** A multi-group calibration writes each group's latent distribution in
+``groups`` and names the group that fixed the scale in ``reference_group``; the top-level
+``latent`` is that group's. Items are equal in every group unless they carry their own
+``groups`` object: the parameters of the item as that group answers it (a language version of
+an item, an item with DIF), complete and in the item's model, with their own ``se``. The
+item's top-level parameters are the reference group's, and a group an item does not list
+answers it with those::
+
+    {"model": "2pl", "reference_group": "kk",
+     "latent": {"mean": [0.0], "cov": [[1.0]]},
+     "groups": {"kk": {"mean": [0.0], "cov": [[1.0]]}, "ru": {"mean": [0.41], "cov": [[1.2]]}},
+     "items": [{"id": "Q1", "a": 1.1, "b": -0.2},
+               {"id": "Q4", "a": 1.3, "b": 0.1, "groups": {"ru": {"a": 1.2, "b": 0.8}}}]}
+
+:meth:`ParameterFile.to_bank` builds the bank of one group (``to_bank(group="ru")``: the
+group's item parameters and latent distribution) or, by default, the top-level one.
 """
 
 from __future__ import annotations
@@ -50,6 +67,7 @@ from itembank._files import write_text_atomic
 from itembank.response_file import PERSON_ID
 
 __all__ = [
+    "GroupParameters",
     "ItemRecord",
     "LatentRecord",
     "ParameterFile",
@@ -217,7 +235,43 @@ class LatentRecord(_Strict):
         return cls.model_validate(latent.to_dict())
 
 
-class ItemRecord(_Strict):
+class _ParameterSet:
+    """What the records holding an item's parameters share (fields a … tau and se)."""
+
+    def parameters(self) -> dict[str, float | list[float]]:
+        """Return the parameters given, by name."""
+        return {name: getattr(self, name) for name in _PARAMETER_NAMES
+                if getattr(self, name) is not None}
+
+    def form(self, model: str) -> str:
+        """Return ``"traditional"`` or ``"slope-intercept"``: how the item is written."""
+        marker = "ak" if model == "nominal" else "d"
+        return _SLOPE_INTERCEPT if getattr(self, marker) is not None else _TRADITIONAL
+
+
+class GroupParameters(_ParameterSet, _Strict):
+    """An item's parameters as one group answers it (an entry of :attr:`ItemRecord.groups`).
+
+    Attributes
+    ----------
+    a, ak, b, c, u, d, tau : float or list of float, optional
+        Every parameter of the item's model, as at the item's top level (complete, not only the
+        ones that differ).
+    se : dict, optional
+        Standard errors of these parameters.
+    """
+
+    a: NumberOrNumbers | None = None
+    ak: Numbers | None = None
+    b: NumberOrNumbers | None = None
+    c: Number | None = None
+    u: Number | None = None
+    d: NumberOrNumbers | None = None
+    tau: Numbers | None = None
+    se: dict[str, StandardError] | None = None
+
+
+class ItemRecord(_ParameterSet, _Strict):
     """One item: id, model, parameters, original category codes and standard errors.
 
     Attributes
@@ -232,6 +286,10 @@ class ItemRecord(_Strict):
         The original response codes, in the order of categories ``0 … K−1``.
     se : dict, optional
         Standard errors, keyed by parameter name, shaped like the parameter (null: not estimated).
+    groups : dict of GroupParameters, optional
+        A multi-group file's group-specific parameters: group label → the item's parameters in
+        that group. The top-level parameters are the reference group's and those of every group
+        not listed.
     """
 
     id: str
@@ -245,6 +303,7 @@ class ItemRecord(_Strict):
     tau: Numbers | None = None
     categories: list[int] | None = None
     se: dict[str, StandardError] | None = None
+    groups: dict[str, GroupParameters] | None = None
 
     @field_validator("id")
     @classmethod
@@ -268,15 +327,11 @@ class ItemRecord(_Strict):
                 {"got": _show(value)})
         return value
 
-    def parameters(self) -> dict[str, float | list[float]]:
-        """Return the parameters given, by name."""
-        return {name: getattr(self, name) for name in _PARAMETER_NAMES
-                if getattr(self, name) is not None}
-
-    def form(self, model: str) -> str:
-        """Return ``"traditional"`` or ``"slope-intercept"``: how the item is written."""
-        marker = "ak" if model == "nominal" else "d"
-        return _SLOPE_INTERCEPT if getattr(self, marker) is not None else _TRADITIONAL
+    def parameters_in(self, group: str | None = None) -> ItemRecord | GroupParameters:
+        """Return the record of the item's parameters in ``group`` (top level: None or unlisted)."""
+        if group is not None and self.groups and group in self.groups:
+            return self.groups[group]
+        return self
 
 
 class ParameterFile(_Strict):
@@ -290,6 +345,9 @@ class ParameterFile(_Strict):
         The latent distribution (the scoring prior).
     groups : dict of LatentRecord, optional
         Per-group latent distributions of a multi-group fit.
+    reference_group : str, optional
+        The group whose latent distribution fixed the scale; ``latent`` and the items'
+        top-level parameters are its own.
     loglik, aic, bic : float, optional
         Fit statistics of the calibration.
     n_iter : int, optional
@@ -313,6 +371,7 @@ class ParameterFile(_Strict):
     model: str | None = None
     latent: LatentRecord
     groups: dict[str, LatentRecord] | None = None
+    reference_group: str | None = None
     loglik: Number | None = None
     aic: Number | None = None
     bic: Number | None = None
@@ -344,19 +403,56 @@ class ParameterFile(_Strict):
                                                       "a default model")
             model = _model_name(item.model or self.model, ["items", i, "model"])
             _check_parameters(item, model, n_dims, ["items", i])
+            for label, params in (item.groups or {}).items():
+                where: list[str | int] = ["items", i, "groups", label]
+                self._check_group_label(label, where)
+                _check_parameters(params, model, n_dims, where)
         for name, group in (self.groups or {}).items():
             if group.n_dims != n_dims:
                 raise _located(["groups", name, "mean"],
                                f"expected {n_dims} factor(s) as in latent; got {group.n_dims}")
+        reference = self.reference_group
+        if reference is not None:
+            self._check_group_label(reference, ["reference_group"], reference=True)
+            ref = self.groups[reference]  # type: ignore[index]
+            same = (np.allclose(ref.mean, self.latent.mean, rtol=0, atol=1e-12)
+                    and np.allclose(ref.cov, self.latent.cov, rtol=0, atol=1e-12))
+            if not same:
+                raise _located(["groups", reference],
+                               "the reference group's latent distribution must equal latent (the "
+                               f"top level is the reference group's); got mean {ref.mean}, cov "
+                               f"{ref.cov} against {self.latent.mean}, {self.latent.cov}")
         return self
+
+    def _check_group_label(self, label: str, where: list[str | int], *,
+                           reference: bool = False) -> None:
+        """A group label used by an item or as ``reference_group`` must be a key of ``groups``."""
+        labels = list(self.groups or {})
+        if not labels:
+            raise _located(where, "needs the file's groups (the per-group latent distributions); "
+                                  "the file has none")
+        if label not in labels:
+            raise _located(where, f"expected one of the file's groups ({', '.join(labels)}); got "
+                                  f"{label!r}")
+        if not reference and label == self.reference_group:
+            raise _located(where, "the reference group's parameters are the item's top-level "
+                                  "ones; give them there, not in groups")
 
     # -- to and from the engine ------------------------------------------------------------------
     def item_models(self) -> list[str]:
         """Return the registered model name of every item (the default filled in)."""
         return [get_model(item.model or self.model or "").name for item in self.items]
 
-    def to_bank(self) -> ItemBank:
+    def to_bank(self, group: str | None = None) -> ItemBank:
         """Build the engine's :class:`~engine.bank.ItemBank`, with the latent distribution.
+
+        Parameters
+        ----------
+        group : str, optional
+            A group of a multi-group file: the items as that group answers them (its
+            group-specific parameters where an item has them) and the group's latent
+            distribution. By default the top-level parameters and ``latent``. For scoring, give
+            every group the same prior (DESIGN.md §5): ``to_bank(group).with_latent(...)``.
 
         Raises
         ------
@@ -364,13 +460,37 @@ class ParameterFile(_Strict):
             When the engine rejects parameter values (thresholds out of order, an asymptote out of
             range, …) or ``categories`` does not list one code per category; the message keeps the
             item's position and id.
+        InvalidParameterError
+            When ``group`` is not one of the file's groups.
+
+        Examples
+        --------
+        >>> pf = ParameterFile.model_validate({
+        ...     "model": "2pl", "reference_group": "kk", "latent": {"mean": [0.0], "cov": [[1.0]]},
+        ...     "groups": {"kk": {"mean": [0.0], "cov": [[1.0]]},
+        ...                "ru": {"mean": [0.5], "cov": [[1.2]]}},
+        ...     "items": [{"id": "Q1", "a": 1.0, "b": 0.0},
+        ...               {"id": "Q2", "a": 1.3, "b": 0.2, "groups": {"ru": {"a": 1.3, "b": 0.9}}}]})
+        >>> [r["b"] for r in pf.to_bank(group="ru").to_records()], pf.to_bank("ru").latent.mean
+        ([0.0, 0.9], array([0.5]))
+        >>> [r["b"] for r in pf.to_bank().to_records()], pf.group_specific_items()
+        ([0.0, 0.2], ('Q2',))
         """
-        records = [{"id": item.id, "model": model, **item.parameters()}
+        latent = self.latent
+        if group is not None:
+            labels = list(self.groups or {})
+            if group not in labels:
+                has = (f"expected one of its groups ({', '.join(labels)})" if labels
+                       else "the file has no groups")
+                raise InvalidParameterError(f"group: {has}; got {group!r}")
+            latent = self.groups[group]  # type: ignore[index]
+        records = [{"id": item.id, "model": model, **item.parameters_in(group).parameters()}
                    for item, model in zip(self.items, self.item_models(), strict=True)]
         try:
-            bank = ItemBank.from_records(records, latent=self.latent.to_latent())
+            bank = ItemBank.from_records(records, latent=latent.to_latent())
         except InvalidParameterError as exc:
-            raise DataFileError(str(exc), path=self._source) from None
+            where = "" if group is None else f" (the parameters of group {group!r})"
+            raise DataFileError(f"{exc}{where}", path=self._source) from None
         for i, item in enumerate(self.items):
             k = int(bank.n_categories[i])
             if item.categories is not None and len(item.categories) != k:
@@ -389,6 +509,10 @@ class ParameterFile(_Strict):
     def group_latents(self) -> dict[str, LatentDistribution]:
         """Build the per-group latent distributions of a multi-group fit (may be empty)."""
         return {name: g.to_latent() for name, g in (self.groups or {}).items()}
+
+    def group_specific_items(self) -> tuple[str, ...]:
+        """Ids of the items that have parameters of their own in some group."""
+        return tuple(item.id for item in self.items if item.groups)
 
     @classmethod
     def from_data(cls, data: Any, *, source: str | None = None) -> ParameterFile:
@@ -421,6 +545,9 @@ class ParameterFile(_Strict):
         recodings: Mapping[str, Sequence[int]] | None = None,
         se: Mapping[str, Mapping[str, Any]] | None = None,
         groups: Mapping[str, LatentDistribution] | None = None,
+        group_banks: Mapping[str, ItemBank] | None = None,
+        group_se: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+        reference_group: str | None = None,
         loglik: float | None = None,
         aic: float | None = None,
         bic: float | None = None,
@@ -433,13 +560,22 @@ class ParameterFile(_Strict):
         Parameters
         ----------
         bank : ItemBank
-            Items and latent distribution.
+            Items and latent distribution (of the reference group, in a multi-group file).
         recodings : mapping, optional
             ``{item id: original codes of categories 0 … K−1}``.
         se : mapping, optional
             ``{item id: {parameter name: standard error(s)}}``.
         groups : mapping of LatentDistribution, optional
-            Per-group latent distributions.
+            Per-group latent distributions; by default those of ``group_banks``.
+        group_banks : mapping of ItemBank, optional
+            Group label → the items as that group answers them (the same ids and models as
+            ``bank``), e.g. :attr:`calibration.MML.group_banks_`. An item whose parameters in a
+            group differ from its parameters in ``bank`` gets that group's in its ``groups``.
+        group_se : mapping, optional
+            ``{group: {item id: {parameter name: standard error(s)}}}`` of those group-specific
+            parameters.
+        reference_group : str, optional
+            The group whose parameters and latent distribution ``bank`` holds.
         loglik, aic, bic, n_iter, converged, method : optional
             Fit information.
 
@@ -451,6 +587,12 @@ class ParameterFile(_Strict):
         unknown = sorted(set(recodings or {}).union(se or {}) - set(bank.item_ids))
         if unknown:
             raise InvalidParameterError(f"recodings/se: unknown item id(s) {unknown}")
+        per_group = _group_records(bank, group_banks or {}, group_se or {}, reference_group)
+        if group_banks and groups is None:
+            groups = {label: b.latent for label, b in group_banks.items()}
+        elif group_banks and set(group_banks) != set(groups or {}):
+            raise InvalidParameterError(f"groups, group_banks: expected the same groups; got "
+                                        f"{sorted(groups or {})} and {sorted(group_banks)}")
         items = []
         for record in bank.to_records():
             item_id = record["id"]
@@ -458,12 +600,15 @@ class ParameterFile(_Strict):
                 record["categories"] = [int(x) for x in recodings[item_id]]
             if se and item_id in se:
                 record["se"] = {k: _plain(v) for k, v in se[item_id].items()}
+            if item_id in per_group:
+                record["groups"] = per_group[item_id]
             items.append(record)
         models = set(bank.model_names)
         data: dict[str, Any] = {
             "model": models.pop() if len(models) == 1 else None,
             "latent": bank.latent.to_dict(),
             "groups": {k: g.to_dict() for k, g in groups.items()} if groups else None,
+            "reference_group": reference_group,
             "loglik": _plain(loglik),
             "aic": _plain(aic),
             "bic": _plain(bic),
@@ -476,7 +621,8 @@ class ParameterFile(_Strict):
             pf = cls.model_validate(data)
         except ValidationError as exc:
             raise InvalidParameterError(_describe(exc, data)) from None
-        pf.to_bank()  # the values, not only the structure: a file we write must read back
+        for label in [None, *(pf.groups or {})]:  # the values, not only the structure: a file
+            pf.to_bank(label)                      # we write must read back, for every group
         return pf
 
     def to_json(self) -> str:
@@ -564,6 +710,9 @@ def write_parameter_file(
     recodings: Mapping[str, Sequence[int]] | None = None,
     se: Mapping[str, Mapping[str, Any]] | None = None,
     groups: Mapping[str, LatentDistribution] | None = None,
+    group_banks: Mapping[str, ItemBank] | None = None,
+    group_se: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+    reference_group: str | None = None,
     loglik: float | None = None,
     aic: float | None = None,
     bic: float | None = None,
@@ -579,7 +728,9 @@ def write_parameter_file(
         The destination; replaced only once the complete file is on disk.
     bank : ItemBank
         Items and latent distribution.
-    recodings, se, groups, loglik, aic, bic, n_iter, converged, method : optional
+    recodings, se, groups, group_banks, group_se, reference_group : optional
+        As :meth:`ParameterFile.from_bank`.
+    loglik, aic, bic, n_iter, converged, method : optional
         As :meth:`ParameterFile.from_bank`.
 
     Raises
@@ -590,13 +741,55 @@ def write_parameter_file(
         When the directory is missing or not writable; nothing is written.
     """
     pf = ParameterFile.from_bank(
-        bank, recodings=recodings, se=se, groups=groups, loglik=loglik, aic=aic, bic=bic,
+        bank, recodings=recodings, se=se, groups=groups, group_banks=group_banks,
+        group_se=group_se, reference_group=reference_group, loglik=loglik, aic=aic, bic=bic,
         n_iter=n_iter, converged=converged, method=method,
     )
     write_text_atomic(path, pf.to_json())
 
 
 # -- helpers ------------------------------------------------------------------------------------
+def _group_records(
+    bank: ItemBank,
+    group_banks: Mapping[str, ItemBank],
+    group_se: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    reference: str | None,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{item id: {group: parameters (and se)}}`` for the items a group answers differently."""
+    if reference is not None and group_banks and reference not in group_banks:
+        raise InvalidParameterError(f"reference_group: expected one of the groups "
+                                    f"{sorted(group_banks)}; got {reference!r}")
+    unknown = sorted(set(group_se) - set(group_banks))
+    if unknown:
+        raise InvalidParameterError(f"group_se: unknown group(s) {unknown}")
+    top = [_without_id(r) for r in bank.to_records()]
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for label, other in group_banks.items():
+        if other.item_ids != bank.item_ids or other.model_names != bank.model_names:
+            raise InvalidParameterError(f"group_banks[{label!r}]: expected the items of bank (the "
+                                        "same ids and models, in the same order)")
+        ses = group_se.get(label, {})
+        extra = sorted(set(ses) - set(bank.item_ids))
+        if extra:
+            raise InvalidParameterError(f"group_se[{label!r}]: unknown item id(s) {extra}")
+        for item_id, mine, theirs in zip(bank.item_ids, top, other.to_records(), strict=True):
+            params = _without_id(theirs)
+            if params == mine:
+                continue
+            if label == reference:
+                raise InvalidParameterError(
+                    f"group_banks[{label!r}]: the reference group's items must be bank's; item "
+                    f"{item_id!r} differs")
+            if item_id in ses:
+                params["se"] = {k: _plain(v) for k, v in ses[item_id].items()}
+            out.setdefault(item_id, {})[label] = params
+    return out
+
+
+def _without_id(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in ("id", "model")}
+
+
 def _model_name(name: str | None, where: list[str | int]) -> str:
     try:
         return get_model(str(name)).name
@@ -687,7 +880,7 @@ def _fields_for(loc: Sequence[str | int]) -> list[str]:
     if not head:
         cls: type[BaseModel] = ParameterFile
     elif head[0] == "items":
-        cls = ItemRecord
+        cls = GroupParameters if "groups" in head[2:3] else ItemRecord
     else:
         cls = LatentRecord
     return list(cls.model_fields)

@@ -1,8 +1,9 @@
 """Response files and score files (CSV, DESIGN.md §6).
 
 A response file has a header and one row per person. A column named ``person_id``, if present,
-holds the person's id (otherwise the data row number is the id); columns named in ``exclude``
-are skipped; every other column is an item, named by its id. A cell is an integer category and an
+holds the person's id (otherwise the data row number is the id); a column named by
+``group_column`` holds each person's group label (multi-group calibration); columns named in
+``exclude`` are skipped; every other column is an item, named by its id. A cell is an integer category and an
 empty cell is a missing response. Errors name the data row (1-based; the header is row 0) and the
 column.
 
@@ -59,12 +60,15 @@ class ResponseData:
         Categories ``0 … K_i − 1`` where observed, 0 elsewhere (read-only).
     observed : ndarray of bool, shape (n_persons, n_items)
         True where a response was given (read-only).
+    groups : tuple of str, optional
+        One group label per person, when a group column was read.
     """
 
     person_ids: tuple[str, ...]
     item_ids: tuple[str, ...]
     responses: NDArray[np.int64]
     observed: NDArray[np.bool_]
+    groups: tuple[str, ...] | None = None
 
     @property
     def n_persons(self) -> int:
@@ -84,6 +88,7 @@ def read_responses_csv(
     n_categories: ArrayLike | None = None,
     recodings: Mapping[str, Sequence[int]] | None = None,
     exclude: Iterable[str] = (),
+    group_column: str | None = None,
 ) -> ResponseData:
     r"""Read a response file.
 
@@ -104,6 +109,9 @@ def read_responses_csv(
         ``0 … K_i − 1`` directly.
     exclude : iterable of str
         Columns that are neither items nor the person id (each must be in the header).
+    group_column : str, optional
+        A column holding each person's group label (never an item; every cell non-empty);
+        the labels are returned in :attr:`ResponseData.groups`.
 
     Returns
     -------
@@ -114,7 +122,7 @@ def read_responses_csv(
     DataFileError
         Naming the row (1-based; the header is row 0) and the column: an unknown or repeated
         column, a row with too few or too many cells, a cell that is not an integer, a category
-        out of range, a missing or repeated person id.
+        out of range, a missing or repeated person id, a missing group column or label.
     InvalidParameterError
         When ``n_categories`` or ``recodings`` do not fit ``item_ids``.
     OSError
@@ -149,6 +157,17 @@ def read_responses_csv(
         raise DataFileError("column to exclude is not in the header", path=source, row=0,
                             column=absent[0])
     person_col = seen.get(PERSON_ID) if PERSON_ID not in excluded else None
+    group_col = None
+    if group_column is not None:
+        group_name = str(group_column).strip()
+        if group_name not in seen:
+            raise DataFileError("group column is not in the header", path=source, row=0,
+                                column=group_name)
+        if group_name == PERSON_ID:
+            raise DataFileError("the person id column cannot be the group column", path=source,
+                                row=0, column=group_name)
+        group_col = seen[group_name]
+        excluded.add(group_name)
     item_cols = [j for j, name in enumerate(names) if name not in excluded and j != person_col]
     file_items = [names[j] for j in item_cols]
     if item_ids is not None:
@@ -193,6 +212,14 @@ def read_responses_csv(
         )
     cells = np.char.strip(np.array(rows, dtype=str).reshape(len(rows), len(names)))
     person_ids = _person_ids(cells, person_col, row_numbers, source)
+    groups = None
+    if group_col is not None:
+        labels = cells[:, group_col]
+        empty = np.flatnonzero(labels == "")
+        if empty.size:
+            raise DataFileError("expected a group label; the cell is empty", path=source,
+                                row=row_numbers[int(empty[0])], column=names[group_col])
+        groups = tuple(labels.tolist())
 
     file_cells = cells[:, item_cols]
     observed = file_cells != ""
@@ -248,7 +275,7 @@ def read_responses_csv(
         mask[:, target[j]] = o
     responses.flags.writeable = False
     mask.flags.writeable = False
-    return ResponseData(person_ids, out_items, responses, mask)
+    return ResponseData(person_ids, out_items, responses, mask, groups)
 
 
 def format_scores_csv(person_ids: Sequence[str], estimate: AbilityEstimate) -> str:

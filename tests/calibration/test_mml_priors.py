@@ -135,3 +135,24 @@ def test_bad_prior_settings_are_refused():
         Normal(0.0, -1.0)
     with pytest.raises(InvalidParameterError, match="unknown parameter kind 'q'"):
         MML(model="2pl", priors={"q": Normal()}).fit(load_data("lsat7"))
+
+
+def test_a_prior_on_the_common_1pl_slope_counts_once():
+    rng = np.random.default_rng(50)
+    truth = ThreePL(np.full(10, 1.3), np.linspace(-1.5, 1.5, 10), np.zeros(10))
+    x = simulate_responses(truth, rng.normal(size=600), rng)
+    prior = LogNormal(0.0, 0.25)
+    fit = MML(model="1pl", priors={"a": prior}, tol=1e-8).fit(x)
+    model = fit.bank_.models[0]
+    psi = model.param_vector()
+
+    def log_post(p):  # marginal likelihood + ONE log-normal density of the common slope
+        return (marginal_loglik(model.with_params(p), x)
+                + stats.lognorm(s=0.25).logpdf(p[0, 0]))
+
+    h = 1e-6
+    e = np.zeros_like(psi)
+    e[:, 0] = h  # the common slope moves for every item at once
+    grad = (log_post(psi + e) - log_post(psi - e)) / (2 * h)
+    assert abs(grad) < 1e-3
+    assert fit.logprior_ == pytest.approx(stats.lognorm(s=0.25).logpdf(psi[0, 0]), rel=1e-9)

@@ -372,8 +372,15 @@ def test_help_names_every_calibratable_model_and_defaults_match_the_library():
         assert name in result.stdout
     options = inspect.signature(cli.calibrate).parameters
     library = inspect.signature(MML).parameters
-    for option, argument in [("tol", "tol"), ("max_iter", "max_iter"), ("n_points", "n_points")]:
+    for option, argument in [("tol", "tol"), ("max_iter", "max_iter")]:
         assert options[option].default == library[argument].default
+    # the library picks its grid by the number of factors; for one factor it is mirt's 61
+    assert library["n_points"].default is None
+    assert options["n_points"].default == 61
+    from calibration import MML as Estimator
+
+    fit = Estimator(model="2pl", compute_se=False).fit(np.array([[0, 1], [1, 0], [1, 1], [0, 0]]))
+    assert fit._nodes.shape[0] == 61
     assert tuple(library["bounds"].default) == (-6.0, 6.0)  # the help text says [-6, 6]
     assert "calibrate" in runner.invoke(app, ["--help"]).stdout
 
