@@ -356,6 +356,9 @@ class ParameterFile(_Strict):
         Whether the calibration met its tolerance.
     method : str, optional
         How the parameters were estimated.
+    factor_correlations : list of list of float, optional
+        For several factors: their correlation matrix (derived from ``latent.cov``, written for
+        readers; it must agree with it).
     items : list of ItemRecord
         The items, in bank order.
 
@@ -378,6 +381,7 @@ class ParameterFile(_Strict):
     n_iter: int | None = Field(default=None, ge=0)
     converged: bool | None = None
     method: str | None = None
+    factor_correlations: list[list[Number]] | None = None
     items: list[ItemRecord] = Field(min_length=1)
 
     _source: str | None = PrivateAttr(default=None)
@@ -407,6 +411,14 @@ class ParameterFile(_Strict):
                 where: list[str | int] = ["items", i, "groups", label]
                 self._check_group_label(label, where)
                 _check_parameters(params, model, n_dims, where)
+        if self.factor_correlations is not None:
+            cov = np.asarray(self.latent.cov, dtype=np.float64)
+            sd = np.sqrt(np.diag(cov))
+            given = np.asarray(self.factor_correlations, dtype=np.float64)
+            if given.shape != cov.shape or not np.allclose(given, cov / np.outer(sd, sd),
+                                                           atol=1e-9):
+                raise _located(["factor_correlations"],
+                               "expected the correlation matrix of latent.cov")
         for name, group in (self.groups or {}).items():
             if group.n_dims != n_dims:
                 raise _located(["groups", name, "mean"],
@@ -615,6 +627,8 @@ class ParameterFile(_Strict):
             "n_iter": None if n_iter is None else int(n_iter),
             "converged": None if converged is None else bool(converged),
             "method": method,
+            "factor_correlations": (bank.latent.correlation.tolist() if bank.n_dims > 1
+                                    else None),
             "items": items,
         }
         try:

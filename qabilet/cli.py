@@ -174,6 +174,17 @@ def calibrate(
                                        "(c=beta(5,17) for 3pl and 4pl, u=beta(17,5) for 4pl); "
                                        "KIND=none drops one, 'none' all (repeatable)."),
     ] = None,
+    dims: Annotated[
+        str | None, typer.Option("--dims", metavar="SPEC", show_default=False,
+                                 help="Confirmatory multidimensional calibration: factors and "
+                                 "their items, e.g. 'A=A1,A2,A3;C=C1,C2,C3' (an item may load on "
+                                 "several factors). Factors are standardised and correlated "
+                                 "unless --orthogonal; items are written in slope-intercept "
+                                 "form with a slope per factor."),
+    ] = None,
+    orthogonal: Annotated[
+        bool, typer.Option("--orthogonal", help="Uncorrelated factors (with --dims)."),
+    ] = False,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", metavar="FILE",
                                   help="Write the result here (atomically): the parameter file "
@@ -196,9 +207,11 @@ def calibrate(
                           help="Limit of EM cycles (a warning when reached)."),
     ] = 2000,
     n_points: Annotated[
-        int, typer.Option("--n-points", min=2, metavar="N",
-                          help="Quadrature points on [-6, 6]."),
-    ] = 61,
+        int | None, typer.Option("--n-points", min=2, metavar="N", show_default=False,
+                                 help="Quadrature points per factor on [-6, 6] (default 61 for "
+                                 "one factor, 31 for two, 15 for three; four or more use 4,096 "
+                                 "quasi-Monte Carlo points)."),
+    ] = None,
     no_se: Annotated[
         bool, typer.Option("--no-se", help="Skip the standard errors (faster for large banks)."),
     ] = False,
@@ -214,6 +227,11 @@ def calibrate(
     if not (math.isfinite(tol) and tol > 0):
         raise _fail(f"--tol: expected a positive number; got {tol}")
     free = list(dict.fromkeys(_split_columns(free_items)))
+    dim_spec = _parse_dims(dims) if dims is not None else None
+    if orthogonal and dim_spec is None:
+        raise _fail("--orthogonal needs --dims SPEC")
+    if dim_spec is not None and (groups is not None or fixed is not None):
+        raise _fail("--dims cannot be combined with --groups or --fixed yet")
     if groups is None and (reference_group is not None or free):
         flag = "--reference-group" if reference_group is not None else "--free-items"
         raise _fail(f"{flag} needs --groups COL (the column of the group labels)")
@@ -239,7 +257,8 @@ def calibrate(
                     if not quiet and _stderr_is_terminal() else None)
         estimator = MML(model=name, n_points=n_points, tol=tol, max_iter=max_iter,
                         compute_se=not no_se, priors=priors, fixed=anchor_bank,
-                        group_specific=free, reference_group=reference, callback=progress)
+                        group_specific=free, reference_group=reference, callback=progress,
+                        dims=dim_spec, orthogonal=orthogonal)
         try:
             fit = estimator.fit(data.responses, data.observed, item_ids=data.item_ids,
                                 groups=None if data.groups is None else list(data.groups))
@@ -507,7 +526,17 @@ def _method_text(run: _Run) -> str:
     """How the parameters were estimated, for the parameter file's ``method``."""
     fit = run.fit
     lo, hi = fit.bounds
-    text = f"MML-EM (Bock-Aitkin), {fit.n_points} quadrature points on [{lo:g}, {hi:g}]"
+    n_dims = fit.bank_.n_dims
+    nodes = fit._nodes.shape[0]
+    if n_dims == 1:
+        grid = f"{nodes} quadrature points on [{lo:g}, {hi:g}]"
+    elif n_dims <= 3:
+        grid = (f"{n_dims} correlated factors" if not fit.orthogonal else f"{n_dims} factors") + (
+            f", product grid of {round(nodes ** (1 / n_dims))}^{n_dims} points on [{lo:g}, {hi:g}]")
+    else:
+        grid = (f"{n_dims} {'orthogonal' if fit.orthogonal else 'correlated'} factors, "
+                f"quasi-Monte Carlo EM with {nodes} Sobol points")
+    text = f"MML-EM (Bock-Aitkin), {grid}"
     if fit.accelerate:
         text += ", SQUAREM"
     if run.reference is not None:
@@ -541,6 +570,9 @@ def _standard_errors(bank: ItemBank, traditional_se: list[dict[str, Any]],
                                                     slope_intercept_se, strict=True):
         if record["id"] in skip:  # anchors: fixed, not estimated
             continue
+        if bank.n_dims > 1:  # slope-intercept record: a slope per factor, intercept(s)
+            out[record["id"]] = _slope_intercept_se(record, slope_intercept, bank.n_dims)
+            continue
         if record["model"] == "nominal":
             # the record holds a_k = a1·ak_k and d_k; only the d_k are mirt's parameters as they
             # are (d_0 = 0 is fixed), so only their standard errors are written
@@ -549,6 +581,38 @@ def _standard_errors(bank: ItemBank, traditional_se: list[dict[str, Any]],
                                                for k in range(1, n_cat))]}
         else:
             out[record["id"]] = {k: v for k, v in traditional.items() if k in record}
+    return out
+
+
+def _slope_intercept_se(record: dict[str, Any], se: dict[str, Any], n_dims: int
+                        ) -> dict[str, Any]:
+    """SEs of a multidimensional item's record: ``a`` per factor (null where fixed at 0), ``d``."""
+    out: dict[str, Any] = {"a": [se.get(f"a{r + 1}") for r in range(n_dims)]}
+    d = record.get("d")
+    if isinstance(d, list):
+        first = 0 if record["model"] in ("gpcm", "pcm", "nominal") else 1
+        out["d"] = [se.get(f"d{k + first}") for k in range(len(d))]
+    elif d is not None:
+        out["d"] = se.get("d")
+    return out
+
+
+def _parse_dims(spec: str) -> dict[str, list[str]]:
+    """``'A=A1,A2;C=C1,C2'`` → ``{"A": ["A1", "A2"], "C": ["C1", "C2"]}``, strictly."""
+    out: dict[str, list[str]] = {}
+    for part in (p.strip() for p in spec.split(";")):
+        if not part:
+            continue
+        factor, sep, items = part.partition("=")
+        factor = factor.strip()
+        ids = [i.strip() for i in items.split(",") if i.strip()]
+        if not sep or not factor or not ids:
+            raise _fail(f"--dims: expected FACTOR=ITEM,ITEM;…; got {part!r}")
+        if factor in out:
+            raise _fail(f"--dims: factor {factor!r} is given twice")
+        out[factor] = ids
+    if not out:
+        raise _fail("--dims: expected at least one FACTOR=ITEM,… group")
     return out
 
 
