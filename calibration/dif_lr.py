@@ -33,7 +33,7 @@ from engine.quadrature import equispaced_grid
 __all__ = ["LikelihoodRatioDIF", "likelihood_ratio_dif"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class LikelihoodRatioDIF:
     """Likelihood-ratio DIF tests, one row per studied item.
 

@@ -1,0 +1,308 @@
+"""What every diagnostic shares: reading its inputs, which parameters were estimated, and reports.
+
+A diagnostic takes the items either as an :class:`~engine.bank.ItemBank` (or a single engine
+model) with responses coded ``0 … K_i − 1``, or as a fitted :class:`~calibration.MML` with the
+responses in the codes that were calibrated (recoded here with ``categories_``, as the fit did).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from calibration._design import VARIANCE_FREE, free_mask
+from engine.bank import ItemBank
+from engine.exceptions import InvalidParameterError, InvalidResponseError
+from engine.likelihood import Responses, check_responses
+from engine.models._base import ItemModel, ItemSet
+
+Array = NDArray[np.float64]
+
+_DICHOTOMOUS = frozenset({"rasch", "1pl", "2pl", "3pl", "4pl"})
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Inputs:
+    """Validated inputs of a diagnostic."""
+
+    bank: ItemBank
+    resp: Responses
+    fit: Any  # the fitted MML, or None
+
+    @property
+    def item_ids(self) -> tuple[str, ...]:
+        """Item ids in bank order."""
+        return self.bank.item_ids
+
+
+def _is_mml(items: Any) -> bool:
+    return hasattr(items, "bank_") or type(items).__name__ == "MML"
+
+
+def as_bank(items: Any, what: str) -> tuple[ItemBank, Any]:
+    """The bank of ``items`` (a bank, a model or a fitted MML) and the fit, if any."""
+    if _is_mml(items):
+        if not hasattr(items, "bank_"):
+            from engine.exceptions import NotFittedError
+
+            raise NotFittedError(f"{what}: the MML instance is not fitted yet; call fit first")
+        if len(getattr(items, "groups_", {None: None})) > 1:
+            raise InvalidParameterError(
+                f"{what}: a multi-group fit has one bank per group; pass the group's bank "
+                "(fit.group_banks_[label]) with that group's responses"
+            )
+        return items.bank_, items
+    if isinstance(items, ItemBank):
+        return items, None
+    if isinstance(items, ItemModel):
+        return ItemBank([items]), None
+    if isinstance(items, ItemSet):
+        raise InvalidParameterError(
+            f"{what}: items must be an ItemBank, an item model or a fitted MML; got "
+            f"{type(items).__name__}"
+        )
+    raise InvalidParameterError(
+        f"items: expected an ItemBank, an item model or a fitted MML; got {type(items).__name__}"
+    )
+
+
+def _table_to_array(responses: Any, item_ids: Sequence[str]) -> Any:
+    """A DataFrame's item columns in bank order (other inputs pass through)."""
+    if hasattr(responses, "columns") and hasattr(responses, "to_numpy"):
+        cols = [str(c) for c in responses.columns]
+        missing = [i for i in item_ids if i not in cols]
+        if missing:
+            raise InvalidResponseError(f"responses: no column for item(s) {missing[:5]}")
+        index = [cols.index(i) for i in item_ids]
+        return responses.to_numpy(dtype=np.float64, na_value=np.nan)[:, index]
+    return responses
+
+
+def _recode(fit: Any, bank: ItemBank, responses: Any, observed: ArrayLike | None) -> Responses:
+    """Original codes → 0..K−1 with the fit's ``categories_`` (codes it never saw are errors)."""
+    r = np.asarray(responses)
+    if r.ndim != 2 or r.shape[1] != bank.n_items:
+        raise InvalidResponseError(
+            f"responses: expected shape (n_persons, {bank.n_items}); got {r.shape}"
+        )
+    if observed is None:
+        obs = ~np.isnan(r) if np.issubdtype(r.dtype, np.floating) else np.ones(r.shape, bool)
+    else:
+        obs = np.asarray(observed)
+        if obs.shape != r.shape or obs.dtype != bool:
+            raise InvalidResponseError(f"observed: expected a boolean mask of shape {r.shape}")
+    filled = np.where(obs, r, 0)
+    x = np.zeros(r.shape, dtype=np.intp)
+    for i, codes in enumerate(fit.categories_):  # per item, at the data edge
+        seen = filled[obs[:, i], i]
+        pos = np.clip(np.searchsorted(codes, seen), 0, codes.size - 1)
+        bad = codes[pos] != seen
+        if bad.any():
+            raise InvalidResponseError(
+                f"responses: item {bank.item_ids[i]!r} has the code {seen[bad][0].item()!r}, which the "
+                f"calibration did not see (its codes are {codes.tolist()})"
+            )
+        x[obs[:, i], i] = pos
+    return check_responses(bank, x, obs)
+
+
+def read_inputs(
+    items: Any, responses: Any, observed: ArrayLike | None, what: str, *, unidimensional: bool = True
+) -> Inputs:
+    """Validate a diagnostic's inputs (see the module docstring)."""
+    bank, fit = as_bank(items, what)
+    if unidimensional and bank.n_dims != 1:
+        raise InvalidParameterError(f"{what}: needs unidimensional items; got {bank.n_dims} factors")
+    responses = _table_to_array(responses, bank.item_ids)
+    if fit is not None:
+        resp = _recode(fit, bank, responses, observed)
+    else:
+        resp = check_responses(bank, responses, observed)
+    if resp.x.shape[0] < 1:
+        raise InvalidResponseError("responses: expected at least one person")
+    return Inputs(bank, resp, fit)
+
+
+def require_complete(resp: Responses, what: str, why: str) -> None:
+    """Refuse missing responses, saying why and what to do."""
+    missing = ~resp.observed
+    if missing.any():
+        p, i = np.argwhere(missing)[0]
+        raise InvalidResponseError(
+            f"{what}: needs complete data ({why}); {int(missing.any(axis=1).sum())} person(s) "
+            f"have missing responses (first: responses[{p}, {i}]). Analyse the complete cases "
+            "(responses[observed.all(axis=1)]) or a subset of items everyone answered"
+        )
+
+
+# -- which parameters were estimated ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Estimated:
+    """The estimated parameters of a calibration, numbered as one vector.
+
+    Attributes
+    ----------
+    index : list of ndarray of int
+        Per block of the bank, ``(n_items, n_params)``: the position of each entry of
+        ``param_vector()`` in the estimated vector, −1 where fixed. The ``1pl`` slope has one
+        position shared by every ``1pl`` item.
+    per_item : ndarray of int, shape (n_items,)
+        Free parameters that belong to one item alone (shared ones are charged to none).
+    mean_index, var_index : int
+        Positions of the latent mean and variance, −1 where fixed.
+    n_free : int
+        Length of the estimated vector.
+    """
+
+    index: list[NDArray[np.intp]]
+    per_item: NDArray[np.int64]
+    mean_index: int
+    var_index: int
+    n_free: int
+
+
+def estimated_parameters(bank: ItemBank, fit: Any, parameters_estimated: bool, what: str
+                         ) -> Estimated:
+    """Which parameters were estimated from the data (for degrees of freedom and Jacobians).
+
+    With a fitted :class:`~calibration.MML` this follows the fit: anchors (``anchors_``) are
+    fixed, the latent mean is free when anchored and the variance when anchored or when every
+    calibrated item is ``rasch``/``pcm``; the count must equal ``n_parameters_``. With a bank,
+    every parameter its model calibrates is taken as estimated (variance free when all its items
+    are ``rasch``/``pcm``), unless ``parameters_estimated`` is False (parameters known
+    beforehand: nothing was estimated).
+    """
+    per_item = np.zeros(bank.n_items, dtype=np.int64)
+    if not parameters_estimated and fit is None:
+        index = [np.full(m.param_vector().shape, -1, dtype=np.intp) for m in bank.models]
+        return Estimated(index, per_item, -1, -1, 0)
+    anchors = set(getattr(fit, "anchors_", []) or []) if fit is not None else set()
+    index: list[NDArray[np.intp]] = []
+    k = 0
+    common_slope = -1
+    names_free: set[str] = set()
+    for m, pos in zip(bank.models, bank.positions):
+        try:
+            mask = free_mask(m)
+        except InvalidParameterError:
+            raise InvalidParameterError(
+                f"{what}: cannot tell which parameters of {m.name!r} items were estimated; "
+                "pass parameters_estimated=False if they were not estimated from these data"
+            ) from None
+        fixed_rows = np.array([bank.item_ids[p] in anchors for p in pos], dtype=bool)
+        mask[fixed_rows] = False
+        idx = np.full(mask.shape, -1, dtype=np.intp)
+        # the 1pl slope is not in the mask: one value common to every 1pl item (as MML ties it)
+        slope = ~fixed_rows if m.name == "1pl" else np.zeros(len(pos), dtype=bool)
+        n = int(mask.sum())
+        idx[mask] = k + np.arange(n)
+        k += n
+        per_item[pos] = mask.sum(axis=1)
+        if slope.any():
+            if common_slope < 0:
+                common_slope = k
+                k += 1
+            idx[slope, 0] = common_slope
+        index.append(idx)
+        if (~fixed_rows).any():
+            names_free.add(m.name)
+    anchored = bool(anchors)
+    mean_index = var_index = -1
+    if anchored:
+        mean_index, k = k, k + 1
+    if anchored or (names_free and names_free <= VARIANCE_FREE):
+        var_index, k = k, k + 1
+    if fit is not None and int(fit.n_parameters_) != k:
+        raise InvalidParameterError(
+            f"{what}: the fit reports {fit.n_parameters_} estimated parameters but its items "
+            f"account for {k}; cannot tell which were estimated"
+        )
+    return Estimated(index, per_item, mean_index, var_index, k)
+
+
+def grid_options(fit: Any, n_points: int | None, bounds: tuple[float, float] | None
+                 ) -> tuple[int, tuple[float, float]]:
+    """The quadrature of the fit (or mirt's calibration grid: 61 nodes on [−6, 6])."""
+    if n_points is None:
+        n_points = getattr(fit, "n_points", None) if fit is not None else None
+        n_points = 61 if n_points is None else n_points
+    if bounds is None:
+        bounds = getattr(fit, "bounds", None) if fit is not None else None
+        bounds = (-6.0, 6.0) if bounds is None else bounds
+    return int(n_points), (float(bounds[0]), float(bounds[1]))
+
+
+def category_table(resp: Responses, n_categories: NDArray[np.int64]) -> Array:
+    """Counts of every pair of (item, category) answers: the one-hot matrix's cross-product.
+
+    Entry ``[c, d]`` counts the persons whose answers fall in columns ``c`` and ``d`` of the
+    flattened (item, category) axis (:func:`engine.likelihood.category_offsets`); the diagonal
+    block of an item holds its category counts. Built block by block of persons.
+    """
+    offsets = np.concatenate([[0], np.cumsum(n_categories)[:-1]]).astype(np.intp)
+    width = int(n_categories.sum())
+    out = np.zeros((width, width))
+    n = resp.x.shape[0]
+    block = max(1, 2_000_000 // max(width, 1))
+    for start in range(0, n, block):  # blocks bound memory, not a loop per person
+        x, o = resp.x[start : start + block], resp.observed[start : start + block]
+        onehot = np.zeros((x.shape[0], width))
+        np.put_along_axis(onehot, offsets[None, :] + x, o.astype(np.float64), axis=1)
+        out += onehot.T @ onehot
+    return out
+
+
+def dichotomous(bank: ItemBank) -> NDArray[np.bool_]:
+    """Items with two categories."""
+    return np.asarray(bank.n_categories == 2)
+
+
+# -- reports ---------------------------------------------------------------------------------------
+
+
+class Report:
+    """Mixin of the result types: HTML from ``summary()`` and a short repr."""
+
+    __slots__ = ()
+
+    def summary(self) -> str:  # pragma: no cover - every subclass defines it
+        """The result as text."""
+        raise NotImplementedError
+
+    def _repr_html_(self) -> str:
+        """The summary as an HTML block for notebooks."""
+        return f"<pre>{html.escape(self.summary())}</pre>"
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """A number for a table: fixed digits, ``-`` for NaN, ``<.001`` style for tiny p-values."""
+    if isinstance(value, (str, np.str_)):
+        return str(value)
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    v = float(value)
+    if not np.isfinite(v):
+        return "-" if np.isnan(v) else ("inf" if v > 0 else "-inf")
+    return f"{v:.{digits}f}"
+
+
+def text_table(columns: Sequence[tuple[str, Sequence[str]]]) -> str:
+    """Columns of strings as aligned text (first column left-aligned, the others right)."""
+    widths = [max([len(h), *(len(c) for c in cells)]) for h, cells in columns]
+    n_rows = len(columns[0][1]) if columns else 0
+    lines = ["  ".join(
+        (h.ljust(w) if j == 0 else h.rjust(w)) for j, ((h, _), w) in enumerate(zip(columns, widths))
+    )]
+    for r in range(n_rows):
+        lines.append("  ".join(
+            (cells[r].ljust(w) if j == 0 else cells[r].rjust(w))
+            for j, ((_, cells), w) in enumerate(zip(columns, widths))
+        ))
+    return "\n".join(lines)
