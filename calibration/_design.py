@@ -24,15 +24,16 @@ from engine.models import (
     OnePL,
     PartialCredit,
     Rasch,
+    RatingScale,
     ThreePL,
     TwoPL,
 )
 
 #: models whose latent variance is estimated (the slopes being fixed), as in mirt
-VARIANCE_FREE = frozenset({"rasch", "pcm"})
+VARIANCE_FREE = frozenset({"rasch", "pcm", "rsm"})
 
 #: models this calibration estimates
-SUPPORTED = ("rasch", "1pl", "2pl", "3pl", "4pl", "grm", "gpcm", "pcm", "nominal")
+SUPPORTED = ("rasch", "1pl", "2pl", "3pl", "4pl", "grm", "gpcm", "pcm", "rsm", "nominal")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,8 @@ def free_mask(model: ItemModel) -> NDArray[np.bool_]:
             mask[:, col["u"]] = True
     elif isinstance(model, GradedResponse):
         mask[:, :] = present
+    elif isinstance(model, RatingScale):  # locations; the shared thresholds are tied below
+        mask[:, col["b"]] = True
     elif isinstance(model, GeneralizedPartialCredit):  # gpcm, pcm: α fixed at 0..K−1, δ_0 = 0
         k = (psi.shape[1] - dims) // 2
         mask[:, dims + k + 1 :] = present[:, dims + k + 1 :]
@@ -105,6 +108,13 @@ def block_design(model: ItemModel, offset: int, loadings: NDArray[np.bool_] | No
     if model.name == "1pl":
         index[:, 0] = offset + n  # one slope shared by every item of the block
         tied = True
+    if model.name == "rsm":  # each threshold shared by every item of the block
+        names = model.param_names()
+        for j, name in enumerate(names):
+            if name.startswith("tau"):
+                index[:, j] = offset + n
+                n += 1
+        tied = n > int(mask.sum())
     logit_cols = np.array([n in ("g", "u") for n in model.param_names()])
     return BlockDesign(index=index, tied=tied, logit_cols=logit_cols)
 
@@ -154,6 +164,12 @@ def start_model(name: str, x: NDArray[np.intp], observed: NDArray[np.bool_], n_c
         return GeneralizedPartialCredit.from_slope_intercept(a, d)
     if name == "pcm":
         return PartialCredit.from_slope_intercept(np.ones(n_items), d)
+    if name == "rsm":
+        if np.unique(n_cat).size != 1:
+            raise InvalidParameterError("rsm: every item needs the same number of categories")
+        steps = np.diff(d_all, axis=1) * -1.0  # b_ik = −(d_k − d_{k−1}) with a = 1
+        location = steps.mean(axis=1)
+        return RatingScale(location, (steps - location[:, None]).mean(axis=0))
     if name == "nominal":
         ak = [np.arange(n_cat[i], dtype=np.float64) for i in range(n_items)]
         return NominalResponse.from_slope_intercept(a, ak, d)

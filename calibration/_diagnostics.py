@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from calibration._design import VARIANCE_FREE, free_mask
+from calibration._design import VARIANCE_FREE, block_design
 from engine.bank import ItemBank
 from engine.exceptions import InvalidParameterError, InvalidResponseError
 from engine.likelihood import Responses, check_responses
@@ -186,30 +186,28 @@ def estimated_parameters(bank: ItemBank, fit: Any, parameters_estimated: bool, w
     anchors = set(getattr(fit, "anchors_", []) or []) if fit is not None else set()
     index: list[NDArray[np.intp]] = []
     k = 0
-    common_slope = -1
     names_free: set[str] = set()
     for m, pos in zip(bank.models, bank.positions):
         try:
-            mask = free_mask(m)
+            design = block_design(m, k)  # the calibration's own numbering, ties included
         except InvalidParameterError:
             raise InvalidParameterError(
                 f"{what}: cannot tell which parameters of {m.name!r} items were estimated; "
                 "pass parameters_estimated=False if they were not estimated from these data"
             ) from None
         fixed_rows = np.array([bank.item_ids[p] in anchors for p in pos], dtype=bool)
-        mask[fixed_rows] = False
-        idx = np.full(mask.shape, -1, dtype=np.intp)
-        # the 1pl slope is not in the mask: one value common to every 1pl item (as MML ties it)
-        slope = ~fixed_rows if m.name == "1pl" else np.zeros(len(pos), dtype=bool)
-        n = int(mask.sum())
-        idx[mask] = k + np.arange(n)
-        k += n
-        per_item[pos] = mask.sum(axis=1)
-        if slope.any():
-            if common_slope < 0:
-                common_slope = k
-                k += 1
-            idx[slope, 0] = common_slope
+        idx = design.index.copy()
+        idx[fixed_rows] = -1
+        used = np.unique(idx[idx >= 0])
+        renumber = np.full(int(design.index.max()) + 1 if design.index.size else 0, -1)
+        renumber[used] = k + np.arange(used.size)
+        idx = np.where(idx >= 0, renumber[np.maximum(idx, 0)], -1)
+        k += used.size
+        # a parameter shared by the items of a block (the 1pl slope, rsm thresholds) is charged
+        # to no single item
+        shared = np.array([len(pos) > 1 and (idx[:, j] >= 0).all() and np.unique(idx[:, j]).size == 1
+                           for j in range(idx.shape[1])], dtype=bool)
+        per_item[pos] = ((idx >= 0) & ~shared[None, :]).sum(axis=1)
         index.append(idx)
         if (~fixed_rows).any():
             names_free.add(m.name)

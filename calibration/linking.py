@@ -48,6 +48,12 @@ Array = NDArray[np.float64]
 
 def _rescale_model(model: ItemModel, slope: float, shift: float) -> ItemModel:
     """The model's items on the scale :math:`\\theta^* = A\\theta + B`."""
+    from engine.models import RatingScale
+
+    if isinstance(model, RatingScale):
+        raise InvalidParameterError(
+            "linking: rating scale items keep slope 1; link their latent distribution instead, "
+            "or calibrate them as gpcm")
     psi = model.param_vector().copy()
     names = model.param_names()
     a = psi[:, 0].copy()

@@ -986,6 +986,11 @@ def _traditional_se(model: ItemModel, psi: Array, names: tuple[str, ...], idx: N
                     else var_of({"a1": psi[col[n]], n: a}) for n in k_names]  # type: ignore[assignment]
         d_names = [n for n in names if n.startswith("d") and not np.isnan(psi[col[n]])]
         out["d"] = [var_of({n: 1.0}) for n in d_names]  # type: ignore[assignment]
+    elif name == "rsm":  # location b and thresholds τ (the last is minus the sum of the others)
+        out["b"] = var_of({"b": 1.0})
+        taus = [n for n in names if n.startswith("tau")]
+        last = var_of({n: -1.0 for n in taus})
+        out["tau"] = [var_of({n: 1.0}) for n in taus] + [last]  # type: ignore[assignment]
     elif name in ("gpcm", "pcm"):
         ds = [n for n in names if n.startswith("d") and not np.isnan(psi[col[n]])]
         steps = []

@@ -131,7 +131,7 @@ def calibrate(
         str, typer.Option("--model", "-m", metavar="MODEL", show_default=False,
                           help="Item response model of every item: rasch (a = 1, latent variance "
                           "estimated), 1pl (one common slope, N(0, 1)), 2pl, 3pl, 4pl, grm, gpcm, "
-                          "pcm or nominal."),
+                          "pcm, rsm (rating scale: shared thresholds) or nominal."),
     ],
     exclude: Annotated[
         list[str] | None, typer.Option("--exclude", metavar="COLS",

@@ -149,12 +149,22 @@ class PartialCredit(GeneralizedPartialCredit):
 class RatingScale(PartialCredit):
     """Rating scale items (``rsm``, Andrich 1978): :math:`b_{ik} = b_i + \\tau_k`, slopes 1.
 
+    The thresholds are identified by :math:`\\sum_k \\tau_k = 0` (Andrich): thresholds given
+    with another mean are centred, and their mean moved into every location, which leaves every
+    probability unchanged (:math:`b_i + \\tau_k = (b_i + c) + (\\tau_k - c)`).
+
     Parameters
     ----------
     b : array_like, shape (n_items,)
         Item locations.
     tau : array_like, shape (K - 1,)
         Thresholds shared by every item (all items have K categories).
+
+    Examples
+    --------
+    >>> m = RatingScale([0.0], [0.5, 1.5])
+    >>> m.location.tolist(), m.tau.tolist()
+    ([1.0], [-0.5, 0.5])
     """
 
     name: ClassVar[str] = "rsm"
@@ -170,9 +180,10 @@ class RatingScale(PartialCredit):
             )
         if not (np.all(np.isfinite(loc)) and np.all(np.isfinite(tau_arr))):
             raise InvalidParameterError("rsm: b and tau must be finite")
-        self.location = loc
-        self.tau = tau_arr
-        super().__init__(loc[:, None] + tau_arr[None, :])
+        shift = tau_arr.mean()
+        self.location = loc + shift
+        self.tau = tau_arr - shift
+        super().__init__(self.location[:, None] + self.tau[None, :])
 
     @classmethod
     def from_slope_intercept(cls, a: ArrayLike, d: ArrayLike) -> RatingScale:  # noqa: D102
@@ -187,5 +198,57 @@ class RatingScale(PartialCredit):
         return out
 
     def _subset_extra(self, parent: DivideByTotal, idx: np.ndarray) -> None:
-        assert isinstance(parent, RatingScale)
-        self.location, self.tau = parent.location[idx], parent.tau.copy()
+        if isinstance(parent, RatingScale):
+            self.location, self.tau = parent.location[idx], parent.tau.copy()
+
+    # -- parameter vector: [a1, b, tau_1 … tau_{K−2}], tau_{K−1} = −Σ of the others ------------------
+    def param_names(self) -> tuple[str, ...]:
+        """``a1, b, tau1 … tau(K−2)`` (the last threshold is minus the sum of the others)."""
+        return ("a1", "b", *(f"tau{k + 1}" for k in range(self.tau.size - 1)))
+
+    def param_vector(self) -> Array:
+        """``[1, b_i, τ_1 … τ_{K−2}]`` per item (the thresholds repeated on every row)."""
+        n = self.n_items
+        return np.column_stack([self.slopes[:, :1], self.location,
+                                np.tile(self.tau[:-1], (n, 1))])
+
+    def with_params(self, params: ArrayLike) -> RatingScale:
+        """The same model with new locations and thresholds (row 0's thresholds; unvalidated)."""
+        psi = np.asarray(params, dtype=np.float64)
+        free_tau = psi[0, 2:]
+        out = RatingScale.__new__(RatingScale)
+        out.location = psi[:, 1].copy()
+        out.tau = np.concatenate([free_tau, [-free_tau.sum()]])
+        d = np.concatenate([np.zeros((psi.shape[0], 1)),
+                            -np.cumsum(out.location[:, None] + out.tau[None, :], axis=1)], axis=1)
+        d = d * psi[:, :1]  # the slope multiplies every step (1 for a rating scale item)
+        k = out.tau.size + 1
+        out._set_kernel(psi[:, :1].copy(), np.tile(np.arange(k, dtype=np.float64), (psi.shape[0], 1)),
+                        d, np.full(psi.shape[0], k, dtype=np.int64))
+        return out
+
+    def dlog_prob_dparams(self, theta: ArrayLike) -> Array:
+        """Gradient with respect to ``[a1, b, τ_1 … τ_{K−2}]``.
+
+        With :math:`\\delta_k = -a(k b + T_k)`, :math:`T_k = \\sum_{v \\le k}\\tau_v` and
+        :math:`\\partial_{\\delta_j}\\log P_k = [j = k] - P_j`, each derivative is
+        :math:`\\partial\\delta_k - E_P[\\partial\\delta]`; :math:`\\partial\\delta_j/\\partial b = -aj`,
+        :math:`\\partial\\delta_j/\\partial\\tau_v = -a([j \\ge v] - [j = K-1])`.
+        """
+        t2, _ = self._theta2d(theta)
+        s = t2 @ self.slopes.T
+        log_p, mean, _ = self._moments(s)
+        p = np.exp(log_p)
+        k = self.tau.size + 1
+        a = self.slopes[:, 0]
+        cats = np.arange(k, dtype=np.float64)
+        grad = np.zeros((*log_p.shape, 2 + k - 2))
+        # slope: η_k = a(kθ) + δ_k(a) with δ_k = −a(k b + T_k): ∂η_k/∂a = kθ + δ_k/a
+        eta_a = cats * t2[:, :1, None] + self.dk[None] / a[None, :, None]
+        grad[..., 0] = eta_a - np.einsum("nik,nik->ni", p, eta_a)[..., None]
+        dd_b = -a[:, None] * cats[None, :]  # (I, K)
+        grad[..., 1] = dd_b - np.einsum("nik,ik->ni", p, dd_b)[..., None]
+        for v in range(1, k - 1):  # free thresholds τ_1 … τ_{K−2} (a handful)
+            dd = -a[:, None] * ((cats >= v).astype(np.float64) - (cats == k - 1))[None, :]
+            grad[..., 1 + v] = dd - np.einsum("nik,ik->ni", p, dd)[..., None]
+        return grad

@@ -248,3 +248,28 @@ def test_dataframe_input_uses_its_columns_and_nan_as_missing():
     direct = MML(model="2pl", compute_se=False).fit(x, ~np.isnan(x))
     np.testing.assert_allclose(fit.bank_.models[0].param_vector(),
                                direct.bank_.models[0].param_vector(), rtol=0, atol=1e-12)
+
+
+def test_rating_scale_recovery_and_stationarity():
+    from engine.models import RatingScale
+
+    rng = np.random.default_rng(3)
+    truth = RatingScale(rng.normal(0, 1, 12), [-1.2, -0.3, 0.4, 1.1])
+    x = simulate_responses(truth, rng.normal(0, 1.3, size=4000), rng)
+    fit = MML(model="rsm", tol=1e-7).fit(x)
+    est = fit.bank_.models[0]
+    assert fit.n_parameters_ == 12 + 3 + 1  # locations, thresholds (sum zero), variance
+    np.testing.assert_allclose(est.tau, truth.tau, atol=0.05)
+    assert np.sqrt(np.mean((est.location - truth.location) ** 2)) < 0.06
+    assert fit.latent_.cov[0, 0] == pytest.approx(1.69, rel=0.08)
+    assert est.tau.sum() == pytest.approx(0.0, abs=1e-12)
+    # the marginal likelihood (engine code) is stationary in every location and threshold
+    psi = est.param_vector()
+    for j in range(1, psi.shape[1]):
+        for rows in ([0], [5]) if j == 1 else (slice(None),):
+            h = np.zeros_like(psi)
+            h[rows, j] = 1e-5
+            g = (marginal_loglik(est.with_params(psi + h), x, latent=fit.latent_)
+                 - marginal_loglik(est.with_params(psi - h), x, latent=fit.latent_)) / 2e-5
+            assert abs(g) < 1e-2
+    assert len(fit.se_traditional_[0]["tau"]) == 4

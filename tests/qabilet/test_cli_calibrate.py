@@ -320,7 +320,6 @@ ERRORS = {
     "unknown model": (lambda p: None, ["-m", "2plx"],
                       f"--model: unknown model '2plx' for calibration; expected one of "
                       f"{', '.join(SUPPORTED)}"),
-    "registered but not calibrated": (lambda p: None, ["-m", "rsm"], "expected one of rasch"),
     "non-integer cell": (lambda p: _set_cell(p, 2, "L3", "1.5"), [], "row 2, column 'L3': "
                          "expected an integer category"),
     "negative code": (lambda p: _set_cell(p, 4, "D1", "-1"), [], "row 4, column 'D1'"),
