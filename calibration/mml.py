@@ -156,7 +156,9 @@ class MML:
     bounds : (float, float)
         Quadrature interval (mirt: [−6, 6]).
     tol : float
-        Convergence when no parameter moves more than ``tol`` in a cycle.
+        Convergence when no parameter moves more than ``tol`` in a cycle …
+    tol_loglik : float
+        … and the log-likelihood changes by at most ``tol_loglik`` relative to its size.
     max_iter : int
         Limit of EM cycles (``ConvergenceWarning`` when reached).
     accelerate : bool
@@ -246,6 +248,7 @@ class MML:
         n_points: int | None = None,
         bounds: tuple[float, float] = (-6.0, 6.0),
         tol: float = 1e-5,
+        tol_loglik: float = 1e-9,
         max_iter: int = 2000,
         accelerate: bool = True,
         compute_se: bool = True,
@@ -262,6 +265,7 @@ class MML:
         self.n_points = n_points
         self.bounds = bounds
         self.tol = tol
+        self.tol_loglik = tol_loglik
         self.max_iter = max_iter
         self.accelerate = accelerate
         self.compute_se = compute_se
@@ -676,9 +680,11 @@ class MML:
             it += 1
             change = float(np.max(np.abs(phi1 - phi))) if phi.size else 0.0
             if change < self.tol or not self.accelerate or self.max_iter - it < 2:
+                # converged: the parameters stand still and so does the log-likelihood
+                settled = abs(ll0 - ll) <= self.tol_loglik * max(1.0, abs(ll0))
                 phi, ll = phi1, ll0
                 self._report(it, ll, change)
-                if change < self.tol:
+                if change < self.tol and settled:
                     converged = True
                     break
                 continue
