@@ -138,7 +138,11 @@ def read_responses_csv(
     (('ana', 'bek'), [[0, 1], [2, 0]], [[False, True], [True, True]])
     """
     source = str(path)
-    header, rows, row_numbers = _read_rows(path, source)
+    fast = _FastTable.read(path)
+    if fast is not None:
+        header, row_numbers, rows = fast.header, fast.row_numbers, fast.rows
+    else:
+        header, rows, row_numbers = _read_rows(path, source)
 
     # -- the header: person id, excluded columns, items ------------------------------------------
     names = [h.strip() for h in header]
@@ -198,10 +202,10 @@ def read_responses_csv(
     codes_of = _check_recodings(recodings, out_items, k_all)
 
     # -- the cells -------------------------------------------------------------------------------
-    if not rows:
+    if not row_numbers:
         raise DataFileError("no data rows after the header", path=source)
     lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-    ragged = np.flatnonzero(lengths != len(names))
+    ragged = np.flatnonzero(lengths != len(names))  # the fast path has no ragged rows
     if ragged.size:
         p = int(ragged[0])
         n = int(lengths[p])
@@ -210,7 +214,10 @@ def read_responses_csv(
             f"the header has {len(names)} columns; this row has {n} cells",
             path=source, row=row_numbers[p], column=column,
         )
-    cells = np.char.strip(np.array(rows, dtype=str).reshape(len(rows), len(names)))
+    if fast is not None:  # strings only for the columns that hold them
+        cells = fast.string_columns([c for c in (person_col, group_col) if c is not None])
+    else:
+        cells = np.char.strip(np.array(rows, dtype=str).reshape(len(rows), len(names)))
     person_ids = _person_ids(cells, person_col, row_numbers, source)
     groups = None
     if group_col is not None:
@@ -221,24 +228,17 @@ def read_responses_csv(
                                 row=row_numbers[int(empty[0])], column=names[group_col])
         groups = tuple(labels.tolist())
 
-    file_cells = cells[:, item_cols]
-    observed = file_cells != ""
-    body = np.char.lstrip(file_cells, "+-")
-    n_signs = np.char.str_len(file_cells) - np.char.str_len(body)
-    digits_only = np.char.str_len(np.char.strip(body, "0123456789")) == 0  # ASCII digits only
-    n_digits = np.char.str_len(body)
-    ok = ~observed | (digits_only & (n_digits > 0) & (n_digits <= _MAX_DIGITS) & (n_signs <= 1))
-    if not ok.all():
-        p, j = np.argwhere(~ok)[0]
-        raise DataFileError(
-            f"expected an integer category (or an empty cell for a missing response); got "
-            f"{str(file_cells[p, j])!r}",
-            path=source, row=row_numbers[p], column=file_items[j],
-        )
-    values = np.where(observed, file_cells, "0").astype(np.int64)
+    parsed = fast.integers(item_cols) if fast is not None else None
+    if parsed is not None:
+        values, observed = parsed
+    else:
+        if fast is not None:  # an unusual cell: the exact path finds and names it
+            header, rows, row_numbers = _read_rows(path, source)
+            cells = np.char.strip(np.array(rows, dtype=str).reshape(len(rows), len(names)))
+        values, observed = _integer_cells(cells[:, item_cols], row_numbers, file_items, source)
 
     # -- categories: recode, check the range, and place columns in the requested order -----------
-    n = len(rows)
+    n = len(row_numbers)
     responses = np.zeros((n, len(out_items)), dtype=np.int64)
     mask = np.zeros((n, len(out_items)), dtype=bool)
     target = np.array([position[name] for name in file_items], dtype=np.intp)
@@ -391,6 +391,124 @@ def format_responses_csv(
 
 
 # -- helpers ------------------------------------------------------------------------------------
+def _integer_cells(file_cells: NDArray[np.str_], row_numbers: list[int], file_items: list[str],
+                   source: str) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Integer codes and the observed mask of the item cells (the exact, string-based path)."""
+    observed = file_cells != ""
+    body = np.char.lstrip(file_cells, "+-")
+    n_signs = np.char.str_len(file_cells) - np.char.str_len(body)
+    digits_only = np.char.str_len(np.char.strip(body, "0123456789")) == 0  # ASCII digits only
+    n_digits = np.char.str_len(body)
+    ok = ~observed | (digits_only & (n_digits > 0) & (n_digits <= _MAX_DIGITS) & (n_signs <= 1))
+    if not ok.all():
+        p, j = np.argwhere(~ok)[0]
+        raise DataFileError(
+            f"expected an integer category (or an empty cell for a missing response); got "
+            f"{str(file_cells[p, j])!r}",
+            path=source, row=row_numbers[p], column=file_items[j],
+        )
+    return np.where(observed, file_cells, "0").astype(np.int64), observed
+
+
+class _FastTable:
+    """A plain numeric CSV parsed at the byte level, or None when anything is unusual.
+
+    Plain means: UTF-8, no quotes, spaces, tabs or blank lines, the same number of cells on every
+    line. Then cell boundaries are the positions of commas and newlines, and the item cells are
+    read as unsigned integers digit by digit for all cells at once — tens of times faster than
+    the csv module and per-cell strings on large files. Any cell that is not empty or all
+    digits sends the file to the exact path, which names the offending row and column.
+    """
+
+    def __init__(self, header: list[str], body: NDArray[np.uint8], starts: NDArray[np.int64],
+                 lengths: NDArray[np.int64]) -> None:
+        self.header = header
+        self.body = body
+        self.starts = starts  # (n_rows, n_cols)
+        self.lengths = lengths
+        self.row_numbers = list(range(1, starts.shape[0] + 1))
+        self.rows: list[list[str]] = []  # the exact path's rows are not needed
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> _FastTable | None:
+        try:
+            with open(path, "rb") as fh:
+                raw = fh.read()
+        except OSError:
+            return None  # the exact path reports it
+        if raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        if any(ch in raw for ch in (b'"', b" ", b"\t")):
+            return None
+        raw = raw.replace(b"\r\n", b"\n")
+        if b"\r" in raw or b"\n\n" in raw:
+            return None
+        if not raw.endswith(b"\n"):
+            raw += b"\n"
+        first = raw.find(b"\n")
+        try:
+            header = raw[:first].decode("utf-8").split(",")
+            raw[first + 1 :].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if not any(h for h in header) or first + 1 >= len(raw):
+            return None
+        body = np.frombuffer(raw, dtype=np.uint8, offset=first + 1)
+        seps = np.flatnonzero((body == 44) | (body == 10))
+        n_cols = len(header)
+        if seps.size % n_cols:
+            return None
+        grid = seps.reshape(-1, n_cols)
+        if not (np.all(body[grid[:, -1]] == 10) and np.all(body[grid[:, :-1]] == 44)):
+            return None  # ragged rows: the exact path names them
+        starts = np.empty_like(grid)
+        starts.reshape(-1)[0] = 0
+        starts.reshape(-1)[1:] = seps[:-1] + 1
+        return cls(header, body, starts, grid - starts)
+
+    def string_columns(self, columns: list[int]) -> _Columns:
+        """The strings of ``columns`` (a column or two: person id, group).
+
+        Indexable as ``cells[:, c]``, like the exact path's array.
+        """
+        raw = self.body.tobytes()
+        return _Columns({
+            c: np.array([raw[a : a + m].decode("utf-8").strip() for a, m in
+                         zip(self.starts[:, c].tolist(), self.lengths[:, c].tolist())], dtype=str)
+            for c in columns
+        })
+
+    def integers(self, columns: list[int]) -> tuple[NDArray[np.int64], NDArray[np.bool_]] | None:
+        """Codes and observed mask of ``columns``, or None if a cell is not empty or digits."""
+        lengths = self.lengths[:, columns]
+        observed = lengths > 0
+        starts = self.starts[:, columns][observed]  # the answered cells only (sparse data!)
+        size = lengths[observed]
+        longest = int(size.max()) if size.size else 0
+        if longest > _MAX_DIGITS:
+            return None
+        found = np.zeros(size.shape, dtype=np.int64)
+        for k in range(longest):  # digit by digit, every answered cell at once
+            live = size > k
+            digit = self.body[starts[live] + k].astype(np.int64) - 48
+            if np.any((digit < 0) | (digit > 9)):
+                return None
+            found[live] = found[live] * 10 + digit
+        values = np.zeros(observed.shape, dtype=np.int64)
+        values[observed] = found
+        return values, observed
+
+
+class _Columns:
+    """Some columns of a table of strings, indexed as ``cells[:, column]``."""
+
+    def __init__(self, columns: dict[int, NDArray[np.str_]]) -> None:
+        self._columns = columns
+
+    def __getitem__(self, key: tuple[slice, int]) -> NDArray[np.str_]:
+        return self._columns[key[1]]
+
+
 def _read_rows(
     path: str | os.PathLike[str], source: str
 ) -> tuple[list[str], list[list[str]], list[int]]:

@@ -241,3 +241,30 @@ def test_score_file_with_wrong_number_of_ids_writes_nothing(tmp_path):
     with pytest.raises(InvalidParameterError, match="expected 3 ids"):
         write_scores_csv(path, ["a", "b"], _estimate_1d())
     assert os.listdir(tmp_path) == []
+
+
+def test_fast_and_exact_paths_read_the_same(tmp_path):
+    # the byte-level path (plain files) and the csv-module path (here forced by quoting the
+    # header) must give identical results on the same cells
+    from itembank.response_file import _FastTable
+
+    rng = np.random.default_rng(7)
+    codes = rng.integers(0, 12, size=(300, 25))
+    missing = rng.random(codes.shape) < 0.3
+    items = [f"I{j}" for j in range(25)]
+    lines = ["person_id," + ",".join(items)]
+    for p in range(300):
+        cells = ["" if missing[p, j] else str(codes[p, j]) for j in range(25)]
+        lines.append(f"p{p}," + ",".join(cells))
+    plain = tmp_path / "plain.csv"
+    plain.write_text("\n".join(lines) + "\n")
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text('"person_id",' + "\n".join(lines)[len("person_id,"):] + "\n")
+    assert _FastTable.read(plain) is not None and _FastTable.read(quoted) is None
+    a = read_responses_csv(plain)
+    b = read_responses_csv(quoted)
+    assert a.person_ids == b.person_ids and a.item_ids == b.item_ids
+    np.testing.assert_array_equal(a.responses, b.responses)
+    np.testing.assert_array_equal(a.observed, b.observed)
+    np.testing.assert_array_equal(a.observed, ~missing)
+    np.testing.assert_array_equal(np.where(missing, 0, codes), a.responses)
