@@ -35,7 +35,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from calibration._diagnostics import Report, fmt, read_inputs, text_table
 from engine.exceptions import InvalidResponseError
-from engine.likelihood import Responses
+from engine.likelihood import Responses, observed_mask
 
 __all__ = ["ItemStatistics", "item_statistics"]
 
@@ -138,12 +138,7 @@ def _plain_responses(responses: Any, observed: ArrayLike | None) -> tuple[Respon
     r = np.asarray(responses)
     if r.ndim != 2:
         raise InvalidResponseError(f"responses: expected a persons × items table; got {r.shape}")
-    if observed is None:
-        obs = ~np.isnan(r) if np.issubdtype(r.dtype, np.floating) else np.ones(r.shape, bool)
-    else:
-        obs = np.asarray(observed)
-        if obs.shape != r.shape or obs.dtype != bool:
-            raise InvalidResponseError(f"observed: expected a boolean mask of shape {r.shape}")
+    obs = observed_mask(r, observed)
     filled = np.where(obs, r, 0)
     bad = obs & ((filled < 0) | (filled != np.round(filled)))
     if bad.any():

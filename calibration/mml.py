@@ -48,7 +48,7 @@ from engine.exceptions import (
     NotFittedError,
 )
 from engine.latent import LatentDistribution
-from engine.likelihood import Responses, flat_log_prob
+from engine.likelihood import Responses, flat_log_prob, observed_mask
 from engine.models import ItemModel, get_model
 
 __all__ = ["MML", "Progress"]
@@ -82,12 +82,7 @@ def _recode(responses: ArrayLike, observed: ArrayLike | None, item_ids: Sequence
     r = np.asarray(responses)
     if r.ndim != 2:
         raise InvalidResponseError(f"responses: expected a 2-D array (persons × items); got {r.shape}")
-    if observed is None:
-        obs = ~np.isnan(r) if np.issubdtype(r.dtype, np.floating) else np.ones(r.shape, bool)
-    else:
-        obs = np.asarray(observed)
-        if obs.shape != r.shape or obs.dtype != bool:
-            raise InvalidResponseError(f"observed: expected a boolean mask of shape {r.shape}")
+    obs = observed_mask(r, observed)
     filled = np.where(obs, r, 0)
     if np.issubdtype(filled.dtype, np.floating):
         bad = obs & (filled != np.round(filled))

@@ -24,6 +24,7 @@ __all__ = [
     "flat_log_prob",
     "log_normalise",
     "loglik_blocks",
+    "observed_mask",
 ]
 
 # cells per block of persons in the one-hot products (about 8 MB of work arrays)
@@ -36,6 +37,32 @@ class Responses(NamedTuple):
 
     x: NDArray[np.intp]  # (n_persons, n_items)
     observed: NDArray[np.bool_]  # (n_persons, n_items)
+
+
+def observed_mask(responses: NDArray, observed: ArrayLike | None) -> NDArray[np.bool_]:
+    """The missing-data mask.
+
+    ``observed`` checked against the responses' shape, or, when it is None, every cell that is
+    not NaN.
+
+    Raises
+    ------
+    InvalidResponseError
+        When ``observed`` is not a boolean array of the responses' shape.
+    """
+    if observed is None:
+        if np.issubdtype(responses.dtype, np.floating):
+            return ~np.isnan(responses)
+        return np.ones(responses.shape, dtype=bool)
+    obs = np.asarray(observed)
+    if obs.ndim == 1 and responses.ndim == 2:
+        obs = obs[None, :]
+    if obs.shape != responses.shape or obs.dtype != bool:
+        raise InvalidResponseError(
+            f"observed: expected a boolean mask of shape {responses.shape}; got {obs.dtype} "
+            f"{obs.shape}"
+        )
+    return obs
 
 
 def check_responses(
@@ -64,16 +91,7 @@ def check_responses(
         raise InvalidResponseError(
             f"responses: expected shape (n_persons, {items.n_items}); got {np.shape(responses)}"
         )
-    if observed is None:
-        obs = ~np.isnan(r) if np.issubdtype(r.dtype, np.floating) else np.ones(r.shape, bool)
-    else:
-        obs = np.asarray(observed)
-        if obs.ndim == 1:
-            obs = obs[None, :]
-        if obs.shape != r.shape or obs.dtype != bool:
-            raise InvalidResponseError(
-                f"observed: expected a boolean mask of shape {r.shape}; got {obs.dtype} {obs.shape}"
-            )
+    obs = observed_mask(r, observed)
     if not (
         np.issubdtype(r.dtype, np.integer) or np.issubdtype(r.dtype, np.floating) or r.dtype == bool
     ):

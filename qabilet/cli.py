@@ -64,6 +64,14 @@ class OutputFormat(enum.StrEnum):
     mirt = "mirt"
 
 
+#: ``--exclude COLS``, shared by the commands that read response files
+ExcludeOption = Annotated[
+    list[str] | None,
+    typer.Option("--exclude", metavar="COLS",
+                 help="Comma-separated columns that are not items (repeatable)."),
+]
+
+
 def _show_version(value: bool) -> None:
     if value:
         typer.echo(f"qabilet {__version__}")
@@ -133,11 +141,7 @@ def calibrate(
                           "estimated), 1pl (one common slope, N(0, 1)), 2pl, 3pl, 4pl, grm, gpcm, "
                           "pcm, rsm (rating scale: shared thresholds) or nominal."),
     ],
-    exclude: Annotated[
-        list[str] | None, typer.Option("--exclude", metavar="COLS",
-                                       help="Comma-separated columns that are not items "
-                                       "(repeatable)."),
-    ] = None,
+    exclude: ExcludeOption = None,
     groups: Annotated[
         str | None, typer.Option("--groups", metavar="COL", show_default=False,
                                  help="Multi-group calibration: the column holding each person's "
@@ -810,11 +814,7 @@ def score(
                                  help="Quadrature points per dimension (eap only; by default 121 "
                                  "for one factor, 41, 21, 13 for two to four)."),
     ] = None,
-    exclude: Annotated[
-        list[str] | None, typer.Option("--exclude", metavar="COLS",
-                                       help="Comma-separated columns that are not items "
-                                       "(repeatable)."),
-    ] = None,
+    exclude: ExcludeOption = None,
     group: Annotated[
         str | None, typer.Option("--group", metavar="LABEL", show_default=False,
                                  help="A multi-group parameter file's group whose item parameters "
