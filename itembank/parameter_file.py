@@ -717,23 +717,7 @@ def load_bank(path: str | os.PathLike[str]) -> tuple[ItemBank, dict[str, tuple[i
     return pf.to_bank(), pf.recodings()
 
 
-def write_parameter_file(
-    path: str | os.PathLike[str],
-    bank: ItemBank,
-    *,
-    recodings: Mapping[str, Sequence[int]] | None = None,
-    se: Mapping[str, Mapping[str, Any]] | None = None,
-    groups: Mapping[str, LatentDistribution] | None = None,
-    group_banks: Mapping[str, ItemBank] | None = None,
-    group_se: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
-    reference_group: str | None = None,
-    loglik: float | None = None,
-    aic: float | None = None,
-    bic: float | None = None,
-    n_iter: int | None = None,
-    converged: bool | None = None,
-    method: str | None = None,
-) -> None:
+def write_parameter_file(path: str | os.PathLike[str], bank: ItemBank, **fit_info: Any) -> None:
     """Write a bank and its fit information as a parameter file, atomically.
 
     Parameters
@@ -742,10 +726,10 @@ def write_parameter_file(
         The destination; replaced only once the complete file is on disk.
     bank : ItemBank
         Items and latent distribution.
-    recodings, se, groups, group_banks, group_se, reference_group : optional
-        As :meth:`ParameterFile.from_bank`.
-    loglik, aic, bic, n_iter, converged, method : optional
-        As :meth:`ParameterFile.from_bank`.
+    **fit_info
+        The keyword arguments of :meth:`ParameterFile.from_bank` (``recodings``, ``se``,
+        ``groups``, ``group_banks``, ``group_se``, ``reference_group``, ``loglik``, ``aic``,
+        ``bic``, ``n_iter``, ``converged``, ``method``); an unknown name is a ``TypeError``.
 
     Raises
     ------
@@ -754,12 +738,7 @@ def write_parameter_file(
     OSError
         When the directory is missing or not writable; nothing is written.
     """
-    pf = ParameterFile.from_bank(
-        bank, recodings=recodings, se=se, groups=groups, group_banks=group_banks,
-        group_se=group_se, reference_group=reference_group, loglik=loglik, aic=aic, bic=bic,
-        n_iter=n_iter, converged=converged, method=method,
-    )
-    write_text_atomic(path, pf.to_json())
+    write_text_atomic(path, ParameterFile.from_bank(bank, **fit_info).to_json())
 
 
 # -- helpers ------------------------------------------------------------------------------------
