@@ -915,3 +915,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     app(args=argv, prog_name="qabilet")
 
+
+
+# the commands defined in modules of their own register themselves on ``app``
+from qabilet import cli_simulate  # noqa: E402, F401

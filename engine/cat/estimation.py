@@ -1,0 +1,65 @@
+"""Interim estimates during an adaptive test: EAP by default, MAP or ML on request.
+
+All three run on every session of a snapshot at once (the core's vectorised scorers). ML has no
+finite estimate while every answer is in an extreme category (all correct, all wrong), which is
+the rule rather than the exception after one or two items; there the EAP value stands in until
+the answers are mixed — the usual guard against wild early ML estimates (Bock & Mislevy 1982
+recommend EAP for exactly this reason).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.cat.snapshot import CatContext, Snapshot, posterior_moments
+from engine.models._base import Array
+from engine.scoring.newton import maximum_a_posteriori, maximum_likelihood
+
+__all__ = ["snapshot"]
+
+
+def snapshot(
+    context: CatContext,
+    log_lik: Array,
+    responses: NDArray[np.intp],
+    administered: NDArray[np.bool_],
+    scored: NDArray[np.bool_],
+) -> Snapshot:
+    """The estimates of ``n`` sessions from their answers.
+
+    Parameters
+    ----------
+    context : CatContext
+    log_lik : ndarray, shape (n, n_quad)
+        Log-likelihood of the scored answers at the grid's nodes.
+    responses : ndarray of int, shape (n, n_items)
+        Answers (any value where not scored).
+    administered : ndarray of bool, shape (n, n_items)
+        Items given.
+    scored : ndarray of bool, shape (n, n_items)
+        Items given and scored (pretest items are given, not scored).
+
+    Returns
+    -------
+    Snapshot
+    """
+    bp = context.blueprint
+    theta, se = posterior_moments(log_lik, context.grid)
+    n_scored = scored.sum(axis=1).astype(np.int64)
+    some = n_scored > 0
+    if bp.estimator != "eap" and some.any():
+        rows = np.flatnonzero(some)
+        if bp.estimator == "map":
+            est = maximum_a_posteriori(context.bank, responses[rows], scored[rows],
+                                       prior=context.bank.latent, bounds=bp.bounds)
+            usable = np.ones(rows.size, dtype=bool)
+        else:
+            est = maximum_likelihood(context.bank, responses[rows], scored[rows],
+                                     bounds=bp.bounds)
+            usable = est.status == "ok"
+        theta[rows[usable]] = est.theta[usable]
+        se[rows[usable]] = est.se[usable]
+    theta[~some] = bp.start_theta
+    return Snapshot(theta=theta, se=se, log_lik=log_lik, administered=administered,
+                    n_scored=n_scored)

@@ -1,0 +1,50 @@
+"""One step of the adaptive loop for many sessions at once: stop, or which item next.
+
+The session functions (:mod:`engine.cat.session`) and the simulation harness
+(:mod:`engine.cat.simulate`) both call :func:`next_items`, so a simulated test follows exactly
+the rules a live one does.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.cat.blueprint import Blueprint
+from engine.cat.exposure import ExposureRule, exposure_rule
+from engine.cat.selection import SelectionRule, selection_rule
+from engine.cat.snapshot import CatContext, Snapshot
+from engine.cat.stopping import stop_reasons
+
+__all__ = ["next_items", "rules_of"]
+
+
+@lru_cache(maxsize=256)
+def rules_of(blueprint: Blueprint) -> tuple[SelectionRule, ExposureRule]:
+    """The selection and exposure strategy objects a blueprint names."""
+    return selection_rule(blueprint.selection), exposure_rule(blueprint.exposure)
+
+
+def next_items(
+    context: CatContext, snap: Snapshot, rng: np.random.Generator
+) -> tuple[NDArray[np.str_], NDArray[np.intp]]:
+    """Stop reasons and next items of every session in ``snap``.
+
+    Returns
+    -------
+    reasons : ndarray of str, shape (n,)
+        ``""`` where the session goes on (see :data:`engine.cat.stopping.STOP_REASONS`).
+    items : ndarray of int, shape (n,)
+        The next item's bank index where the session goes on, −1 where it stops.
+    """
+    reasons = stop_reasons(context, snap)
+    items = np.full(snap.n, -1, dtype=np.intp)
+    go = np.flatnonzero(reasons == "")
+    if go.size:
+        selection, exposure = rules_of(context.blueprint)
+        scores = selection.scores(context, snap, rng)
+        available = snap.available(context)
+        items[go] = exposure.choose(scores[go], available[go], rng)
+    return reasons, items

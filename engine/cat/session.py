@@ -1,0 +1,247 @@
+"""A live adaptive test as a pure value: ``start``, ``next_item``, ``record``, ``replay``.
+
+A :class:`SessionState` holds the fixed context (bank, blueprint, grid), the seed of its random
+choices and the answers so far; everything else — the posterior, the estimate, the next item,
+the stop decision — is derived from those by pure functions. So the same state always gives the
+same next item, a state rebuilt from its answers (:func:`replay`) equals the one built answer by
+answer, and a server that keeps only the answers (the event log, DESIGN.md §3a) loses nothing.
+
+The random choices of step ``t`` (randomesque, random selection) come from
+``numpy.random.default_rng([seed, t])``: a state needs no generator state to be reproducible.
+
+Examples
+--------
+>>> from engine.bank import ItemBank
+>>> from engine.models import TwoPL
+>>> bank = ItemBank([TwoPL([1.0, 1.5, 0.8], [-1.0, 0.0, 1.0])], ["A", "B", "C"])
+>>> state = start(Blueprint(max_items=2, se_target=None), bank, rng=7)
+>>> step = next_item(state)
+>>> step.item_id
+'B'
+>>> state = record(state, step.item_id, 1)
+>>> state = record(state, next_item(state).item_id, 0)
+>>> next_item(state).reason
+'max_items'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.bank import ItemBank
+from engine.cat.blueprint import Blueprint
+from engine.cat.estimation import snapshot
+from engine.cat.policy import next_items
+from engine.cat.snapshot import CatContext, Snapshot
+from engine.cat.stopping import STOP_REASONS
+from engine.exceptions import InvalidParameterError, InvalidResponseError
+from engine.models._base import Array
+from engine.simulation import as_rng
+
+__all__ = ["Answer", "NextItem", "SessionState", "Stop", "next_item", "record", "replay", "start"]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One answered item: its id and the category chosen (0 … K−1)."""
+
+    item_id: str
+    response: int
+
+
+@dataclass(frozen=True, slots=True)
+class NextItem:
+    """The item to give next."""
+
+    item_id: str
+    index: int
+    position: int  # 1-based position in the test
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """The test is over; ``reason`` is one of :data:`~engine.cat.stopping.STOP_REASONS`."""
+
+    reason: str
+
+    @property
+    def explanation(self) -> str:
+        """The reason in words."""
+        return STOP_REASONS[self.reason]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SessionState:
+    """An adaptive test in progress (immutable).
+
+    Attributes
+    ----------
+    context : CatContext
+        Bank, blueprint, grid and tables; shared by every state of the session.
+    seed : int
+        Seed of the session's random choices.
+    answers : tuple of Answer
+        In the order given.
+    snap : Snapshot
+        The derived estimate (one row), posterior log-likelihood and administered items.
+    responses : ndarray of int, shape (n_items,)
+        The answers by bank position (0 where not given).
+    """
+
+    context: CatContext
+    seed: int
+    answers: tuple[Answer, ...]
+    snap: Snapshot
+    responses: NDArray[np.intp]
+
+    @property
+    def theta(self) -> float:
+        """The current estimate (``start_theta`` before the first answer)."""
+        return float(self.snap.theta[0])
+
+    @property
+    def se(self) -> float:
+        """Its standard error."""
+        return float(self.snap.se[0])
+
+    @property
+    def n_answered(self) -> int:
+        """Number of answers."""
+        return len(self.answers)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SessionState):
+            return NotImplemented
+        return (self.context.bank is other.context.bank or
+                self.context.bank.to_records() == other.context.bank.to_records()) and (
+            self.context.blueprint == other.context.blueprint
+            and self.seed == other.seed
+            and self.answers == other.answers
+            and np.array_equal(self.snap.log_lik, other.snap.log_lik)
+            and self.theta == other.theta
+            and self.se == other.se
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # -- serialisation --------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The state as JSON-ready data: blueprint, seed and answers (the rest is derived)."""
+        return {
+            "blueprint": self.context.blueprint.to_dict(),
+            "seed": self.seed,
+            "answers": [{"item_id": a.item_id, "response": a.response} for a in self.answers],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], bank: ItemBank) -> SessionState:
+        """Rebuild a state from :meth:`to_dict`'s data and the bank it ran on."""
+        try:
+            blueprint = Blueprint.from_dict(data["blueprint"])
+            answers = [Answer(str(a["item_id"]), int(a["response"])) for a in data["answers"]]
+            seed = int(data["seed"])
+        except (KeyError, TypeError) as exc:
+            raise InvalidParameterError(
+                f"session state: expected 'blueprint', 'seed' and 'answers' with 'item_id' and "
+                f"'response' each; {type(exc).__name__}: {exc}"
+            ) from None
+        return replay(blueprint, bank, seed, answers)
+
+
+def _derive(context: CatContext, log_lik: Array, responses: NDArray[np.intp],
+            administered: NDArray[np.bool_]) -> Snapshot:
+    return snapshot(context, log_lik[None, :], responses[None, :], administered[None, :],
+                    administered[None, :])
+
+
+def start(blueprint: Blueprint, bank: ItemBank,
+          rng: np.random.Generator | int | None = None) -> SessionState:
+    """A new session on ``bank`` under ``blueprint``.
+
+    Parameters
+    ----------
+    blueprint : Blueprint
+    bank : ItemBank
+    rng : numpy.random.Generator or int or None
+        An int is used as the session's seed; a generator (or None) draws one.
+
+    Raises
+    ------
+    InvalidParameterError
+        The blueprint cannot be served from this bank (see :meth:`Blueprint.check_bank`).
+    """
+    context = CatContext.build(bank, blueprint)
+    if isinstance(rng, int | np.integer) and not isinstance(rng, bool):
+        seed = int(rng)
+    else:
+        seed = int(as_rng(rng).integers(2**63 - 1))
+    n_items, n_quad = bank.n_items, context.grid.n_quad
+    log_lik = np.zeros(n_quad)
+    responses = np.zeros(n_items, dtype=np.intp)
+    administered = np.zeros(n_items, dtype=bool)
+    return SessionState(context, seed, (), _derive(context, log_lik, responses, administered),
+                        responses)
+
+
+def next_item(state: SessionState) -> NextItem | Stop:
+    """The next item of the session, or the decision to stop with its reason (pure)."""
+    rng = np.random.default_rng([state.seed, state.n_answered])
+    reasons, items = next_items(state.context, state.snap, rng)
+    if reasons[0]:
+        return Stop(str(reasons[0]))
+    index = int(items[0])
+    return NextItem(state.context.bank.item_ids[index], index, state.n_answered + 1)
+
+
+def record(state: SessionState, item_id: str, response: int) -> SessionState:
+    """The state after the answer ``response`` to ``item_id``.
+
+    Raises
+    ------
+    InvalidResponseError
+        An item not in the bank or not eligible, an item already answered, or a category
+        outside ``0 … K−1``.
+    """
+    context = state.context
+    bank = context.bank
+    try:
+        (index,) = bank.index_of([item_id])
+    except InvalidParameterError:
+        raise InvalidResponseError(f"item_id: {item_id!r} is not in the bank") from None
+    if not context.eligible[index]:
+        raise InvalidResponseError(f"item_id: {item_id!r} is not eligible under this blueprint")
+    if state.snap.administered[0, index]:
+        raise InvalidResponseError(f"item_id: {item_id!r} was already answered in this session")
+    k = int(bank.n_categories[index])
+    if isinstance(response, bool) or not isinstance(response, int | np.integer) or not (
+        0 <= int(response) < k
+    ):
+        raise InvalidResponseError(
+            f"response to {item_id!r}: expected an integer category in 0..{k - 1}; got "
+            f"{response!r}"
+        )
+    log_lik = state.snap.log_lik[0] + context.answer_log_lik(
+        np.array([index]), np.array([int(response)]))[0]
+    responses = state.responses.copy()
+    responses[index] = int(response)
+    administered = state.snap.administered[0].copy()
+    administered[index] = True
+    return SessionState(context, state.seed, (*state.answers, Answer(str(item_id), int(response))),
+                        _derive(context, log_lik, responses, administered), responses)
+
+
+def replay(blueprint: Blueprint, bank: ItemBank, seed: int,
+           answers: Iterable[Answer] | Sequence[tuple[str, int]]) -> SessionState:
+    """Rebuild a session from its answers: :func:`start`, then :func:`record` for each."""
+    state = start(blueprint, bank, int(seed))
+    for answer in answers:
+        item_id, response = (
+            (answer.item_id, answer.response) if isinstance(answer, Answer) else answer
+        )
+        state = record(state, item_id, response)
+    return state

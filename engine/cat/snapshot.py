@@ -1,0 +1,129 @@
+"""What the rules of an adaptive test read: the fixed context and a snapshot of n sessions.
+
+One live session is a snapshot of one row; the simulation harness keeps thousands of rows and
+moves them in lock-step. Both call the same rules on the same arrays, so the harness is the
+session, vectorised.
+
+The posterior is kept on the blueprint's grid as the running log-likelihood of the answers,
+:math:`\\ell_q = \\sum_{j} \\log P_{i_j}(x_j \\mid \\theta_q)`; the EAP estimate and its posterior SD
+are
+
+.. math:: \\hat\\theta = \\sum_q w_q\\theta_q, \\qquad
+          \\mathrm{SD} = \\Big(\\sum_q w_q(\\theta_q - \\hat\\theta)^2\\Big)^{1/2}, \\qquad
+          w_q \\propto \\pi_q e^{\\ell_q}
+
+with :math:`\\pi_q` the prior weights at the nodes (Bock & Mislevy 1982).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.bank import ItemBank
+from engine.cat.blueprint import Blueprint
+from engine.likelihood import category_offsets, flat_log_prob
+from engine.models._base import Array
+from engine.quadrature import Grid, equispaced_grid
+
+__all__ = ["CatContext", "Snapshot", "posterior_moments"]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CatContext:
+    """The fixed part of a test: the bank, the blueprint, the grid and precomputed tables.
+
+    Build it with :meth:`build`; it is shared, never modified, by every state of a session.
+
+    Attributes
+    ----------
+    bank : ItemBank
+    blueprint : Blueprint
+    grid : Grid
+        The EAP grid, weighted by the bank's latent distribution (the same prior for everyone).
+    eligible : ndarray of bool, shape (n_items,)
+    log_p : ndarray, shape (n_quad, sum_i K_i)
+        :math:`\\log P_i(k\\mid\\theta_q)` flattened over the (item, category) pairs.
+    offsets : ndarray of int, shape (n_items,)
+        Column of each item's category 0 in ``log_p``.
+    """
+
+    bank: ItemBank
+    blueprint: Blueprint
+    grid: Grid
+    eligible: NDArray[np.bool_]
+    log_p: Array
+    offsets: NDArray[np.intp]
+
+    @classmethod
+    def build(cls, bank: ItemBank, blueprint: Blueprint) -> CatContext:
+        """Validate the blueprint against the bank and precompute the tables."""
+        eligible = blueprint.check_bank(bank)
+        grid = equispaced_grid(bank.latent, blueprint.n_points, blueprint.bounds)
+        return cls(bank=bank, blueprint=blueprint, grid=grid, eligible=eligible,
+                   log_p=flat_log_prob(bank, grid.nodes),
+                   offsets=category_offsets(bank.n_categories))
+
+    def answer_log_lik(self, items: NDArray[np.intp], responses: NDArray[np.intp]) -> Array:
+        """Log-likelihood of one answer per row at every node, shape ``(len(items), n_quad)``."""
+        return self.log_p[:, self.offsets[items] + responses].T
+
+
+def posterior_moments(log_lik: Array, grid: Grid) -> tuple[Array, Array]:
+    """EAP estimates and posterior SDs from log-likelihoods on the grid.
+
+    Parameters
+    ----------
+    log_lik : ndarray, shape (n, n_quad)
+        Log-likelihood of each row's answers at the nodes.
+    grid : Grid
+        One-dimensional grid with its prior log-weights.
+
+    Returns
+    -------
+    theta, se : ndarray, shape (n,)
+    """
+    log_w = log_lik + grid.log_weights[None, :]
+    log_w -= log_w.max(axis=1, keepdims=True)
+    w = np.exp(log_w)
+    w /= w.sum(axis=1, keepdims=True)
+    nodes = grid.nodes[:, 0]
+    theta = w @ nodes
+    var = w @ (nodes * nodes) - theta * theta
+    return theta, np.sqrt(np.maximum(var, 0.0))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Snapshot:
+    """The state of ``n`` sessions at one moment, as the rules see it.
+
+    Attributes
+    ----------
+    theta : ndarray, shape (n,)
+        The current estimate (``start_theta`` before the first answer).
+    se : ndarray, shape (n,)
+        Its standard error (the prior SD before the first answer).
+    log_lik : ndarray, shape (n, n_quad)
+        Log-likelihood of the answers so far at the grid's nodes.
+    administered : ndarray of bool, shape (n, n_items)
+        Items already given (pretest items included).
+    n_scored : ndarray of int, shape (n,)
+        Scored answers so far.
+    """
+
+    theta: Array
+    se: Array
+    log_lik: Array
+    administered: NDArray[np.bool_]
+    n_scored: NDArray[np.int64]
+
+    @property
+    def n(self) -> int:
+        """Number of sessions."""
+        return int(self.theta.shape[0])
+
+    def available(self, context: CatContext) -> NDArray[np.bool_]:
+        """Items each session may still be given: eligible and not yet administered."""
+        return context.eligible[None, :] & ~self.administered

@@ -1,0 +1,184 @@
+"""``qabilet simulate``: adaptive tests for many simulees, on a calibrated bank.
+
+Registered on :data:`qabilet.cli.app`; like the other commands it imports numpy and the packages
+only when it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from qabilet.cli import _fail, _stderr_is_terminal, _user_errors, app
+
+__all__ = ["simulate"]
+
+
+class _StepLine:
+    """``test position k of K`` redrawn in place on stderr (only when it is a terminal)."""
+
+    def __init__(self) -> None:
+        self._last = -1.0
+
+    def __call__(self, step: int, total: int) -> None:
+        now = time.monotonic()
+        if step < total and now - self._last < 0.1:
+            return
+        self._last = now
+        typer.echo(f"\rtest position {step:>4} of {total}", err=True, nl=False)
+
+    def clear(self) -> None:
+        if self._last >= 0:
+            typer.echo("\r" + " " * 30 + "\r", err=True, nl=False)
+
+
+def _summary_text(result: dict[str, Any], bank_file: Path, settings: dict[str, Any]) -> str:
+    s = result["summary"]
+    lines = [f"CAT simulation on {bank_file}: {s['n']:,} simulees, selection "
+             f"{settings['selection']}, exposure {settings['exposure']}, estimator "
+             f"{settings['estimator']}, stop at SE < {settings['se_target']} or "
+             f"{settings['max_items']} items", ""]
+    rows = [("mean length", s["mean_length"]), ("SD length", s["sd_length"]),
+            ("bias", s["bias"]), ("RMSE", s["rmse"]), ("correlation", s["correlation"]),
+            ("mean SE", s["mean_se"]), ("max exposure", s["max_exposure"]),
+            ("overlap", s["overlap"]), ("elapsed s", s["elapsed_s"])]
+    for name, value in rows:
+        text = "—" if value is None else f"{value:.4f}"
+        lines.append(f"  {name:<12} {text:>10}")
+    return "\n".join(lines) + "\n"
+
+
+@app.command()
+def simulate(
+    bank_file: Annotated[
+        Path, typer.Option("--bank", metavar="PARAMS.json", show_default=False,
+                           help="Parameter file of the calibrated bank."),
+    ],
+    blueprint_file: Annotated[
+        Path | None, typer.Option("--blueprint", metavar="FILE", show_default=False,
+                                  help="Blueprint JSON (fields of engine.cat.Blueprint); the "
+                                  "options below override it."),
+    ] = None,
+    n: Annotated[
+        int | None, typer.Option("--n", min=1, metavar="N", show_default=False,
+                                 help="Simulees drawn from the bank's latent distribution "
+                                 "(1,000 when neither --theta nor --responses is given)."),
+    ] = None,
+    theta_file: Annotated[
+        Path | None, typer.Option("--theta", metavar="FILE", show_default=False,
+                                  help="True values: CSV with person_id,theta."),
+    ] = None,
+    responses_file: Annotated[
+        Path | None, typer.Option("--responses", metavar="FILE", show_default=False,
+                                  help="A full response matrix (every simulee answers every "
+                                  "item; DESIGN.md §6 layout), so that engines can be compared "
+                                  "on identical answers."),
+    ] = None,
+    select: Annotated[
+        str | None, typer.Option("--select", metavar="RULE", show_default=False,
+                                 help="Selection: mfi (default) or random."),
+    ] = None,
+    exposure: Annotated[
+        str | None, typer.Option("--exposure", metavar="RULE", show_default=False,
+                                 help="Exposure control: none (default) or randomesque:K."),
+    ] = None,
+    estimator: Annotated[
+        str | None, typer.Option("--estimator", metavar="METHOD", show_default=False,
+                                 help="eap (default), map or ml."),
+    ] = None,
+    stop_se: Annotated[
+        float | None, typer.Option("--stop-se", metavar="SE", show_default=False,
+                                   help="Stop when the SE is below this (default 0.3); 0 for "
+                                   "fixed length."),
+    ] = None,
+    max_items: Annotated[
+        int | None, typer.Option("--max-items", min=1, metavar="K", show_default=False,
+                                 help="Maximum test length (default 30)."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of draws and random choices.")] = 0,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="FILE", show_default=False,
+                                  help="Write the full results (JSON: summary, conditional, "
+                                  "exposure, simulees) here."),
+    ] = None,
+) -> None:
+    """Simulate adaptive tests and report length, precision and exposure."""
+    if n is not None and (theta_file is not None or responses_file is not None):
+        raise _fail("--n: give either --n or --theta/--responses, not both")
+    with _user_errors():
+        import numpy as np
+
+        from engine.cat import Blueprint, simulate_cat
+        from engine.exceptions import DataFileError, InvalidParameterError
+        from itembank._files import write_text_atomic
+        from itembank.parameter_file import read_parameter_file
+        from itembank.response_file import read_responses_csv
+        from itembank.theta_file import read_theta_csv
+
+        pf = read_parameter_file(bank_file)
+        bank = pf.to_bank()
+        fields: dict[str, Any] = {}
+        if blueprint_file is not None:
+            try:
+                fields = json.loads(blueprint_file.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise DataFileError(f"expected a JSON object; {exc.msg} at line {exc.lineno}",
+                                    path=str(blueprint_file)) from None
+            if not isinstance(fields, dict):
+                raise DataFileError("expected a JSON object (the blueprint's fields)",
+                                    path=str(blueprint_file))
+        overrides = {"selection": select, "exposure": exposure, "estimator": estimator,
+                     "max_items": max_items}
+        fields.update({k: v for k, v in overrides.items() if v is not None})
+        if stop_se is not None:
+            fields["se_target"] = None if stop_se == 0 else stop_se
+        try:
+            blueprint = Blueprint.from_dict(fields)
+        except InvalidParameterError as exc:
+            where = f"{blueprint_file}: " if blueprint_file is not None else ""
+            raise InvalidParameterError(f"{where}{exc}") from None
+
+        person_ids: list[str] | None = None
+        theta = responses = None
+        if responses_file is not None:
+            data = read_responses_csv(responses_file, item_ids=bank.item_ids,
+                                      n_categories=bank.n_categories, recodings=pf.recodings())
+            missing = ~data.observed
+            if missing.any():
+                row, col = (int(v) for v in np.argwhere(missing)[0])
+                raise DataFileError("expected an answer to every item (a full matrix); got an "
+                                    "empty cell", path=str(responses_file), row=row + 1,
+                                    column=bank.item_ids[col])
+            person_ids, responses = list(data.person_ids), data.responses
+        if theta_file is not None:
+            ids, values = read_theta_csv(theta_file)
+            if person_ids is None:
+                person_ids, theta = list(ids), values
+            else:
+                where = {pid: i for i, pid in enumerate(ids)}
+                absent = [p for p in person_ids if p not in where]
+                if absent:
+                    raise DataFileError(f"expected a true θ for every simulee of "
+                                        f"{responses_file}; {absent[0]!r} has none",
+                                        path=str(theta_file), column="person_id")
+                theta = values[[where[p] for p in person_ids]]
+        if person_ids is None:
+            n = 1000 if n is None else n
+        line = _StepLine() if _stderr_is_terminal() else None
+        try:
+            sim = simulate_cat(bank, blueprint, theta=theta, responses=responses, n=n,
+                               rng=seed, progress=line)
+        finally:
+            if line is not None:
+                line.clear()
+        result = {"settings": {**blueprint.to_dict(), "seed": seed, "bank": str(bank_file)},
+                  **sim.to_dict(person_ids)}
+        if out is not None:
+            write_text_atomic(out, json.dumps(result, indent=1, allow_nan=False) + "\n")
+        typer.echo(_summary_text(result, bank_file, result["settings"]), nl=False)
+        if out is not None:
+            typer.echo(f"\nWrote {out}")

@@ -1,0 +1,112 @@
+"""The session as a pure value: start, next_item, record, replay, serialisation."""
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from engine.bank import ItemBank
+from engine.cat import (
+    Blueprint,
+    NextItem,
+    SessionState,
+    Stop,
+    next_item,
+    record,
+    replay,
+    start,
+)
+from engine.exceptions import InvalidParameterError, InvalidResponseError
+from engine.models import GradedResponse, TwoPL
+from engine.simulation import simulate_responses
+
+
+@pytest.fixture
+def bank():
+    rng = np.random.default_rng(0)
+    return ItemBank([TwoPL(rng.uniform(0.7, 2, 30), rng.normal(0, 1, 30)),
+                     GradedResponse(rng.uniform(0.7, 2, 10), np.sort(rng.normal(0, 1, (10, 3)),
+                                                                    axis=1))],
+                    [f"K{i:02d}" for i in range(40)])
+
+
+def run(state, answers):
+    """Answer until the stop; ``answers`` maps item index to category."""
+    while isinstance(step := next_item(state), NextItem):
+        state = record(state, step.item_id, int(answers[step.index]))
+    return state, step
+
+
+BLUEPRINT = Blueprint(exposure="randomesque:3", max_items=12, se_target=0.35)
+
+
+def test_replay_equals_the_state_built_answer_by_answer(bank):
+    x = simulate_responses(bank, np.array([0.4]), 5)[0]
+    state, stop = run(start(BLUEPRINT, bank, rng=42), x)
+    assert isinstance(stop, Stop) and stop.reason in ("max_items", "se_target")
+    again = replay(BLUEPRINT, bank, 42, state.answers)
+    assert again == state
+    assert np.array_equal(again.snap.log_lik, state.snap.log_lik)
+    assert next_item(again) == next_item(state)
+
+
+def test_next_item_is_pure_and_seeded(bank):
+    state = start(BLUEPRINT, bank, rng=7)
+    assert next_item(state) == next_item(state)  # same state, same item, however often
+    firsts = {next_item(start(BLUEPRINT, bank, rng=s)).item_id for s in range(60)}
+    assert len(firsts) == 3  # randomesque:3 draws among three items across seeds
+
+
+def test_record_does_not_change_the_old_state(bank):
+    state = start(BLUEPRINT, bank, rng=1)
+    step = next_item(state)
+    before = (state.theta, state.se, state.snap.log_lik.copy(), state.answers)
+    new = record(state, step.item_id, 1)
+    assert (state.theta, state.se, state.answers) == (before[0], before[1], before[3])
+    assert np.array_equal(state.snap.log_lik, before[2])
+    assert new.n_answered == 1 and state.n_answered == 0
+    assert new.theta > state.theta  # a correct answer raises the estimate
+
+
+def test_record_refuses_bad_answers_and_changes_nothing(bank):
+    state = start(BLUEPRINT, bank, rng=1)
+    step = next_item(state)
+    state1 = record(state, step.item_id, 0)
+    with pytest.raises(InvalidResponseError, match="already answered"):
+        record(state1, step.item_id, 1)
+    with pytest.raises(InvalidResponseError, match="not in the bank"):
+        record(state1, "ZZ", 1)
+    with pytest.raises(InvalidResponseError, match=r"category in 0\.\.3"):
+        record(state1, "K35", 4)
+    with pytest.raises(InvalidResponseError, match="category in 0..1"):
+        record(state1, "K01", True)
+    narrow = start(Blueprint(items=("K00", "K01")), bank, rng=0)
+    with pytest.raises(InvalidResponseError, match="not eligible"):
+        record(narrow, "K05", 1)
+    assert state1.n_answered == 1
+
+
+def test_state_round_trips_through_json_and_pickle(bank):
+    x = simulate_responses(bank, np.array([-0.8]), 3)[0]
+    state, _ = run(start(BLUEPRINT, bank, rng=99), x)
+    text = json.dumps(state.to_dict())
+    back = SessionState.from_dict(json.loads(text), bank)
+    assert back == state
+    assert pickle.loads(pickle.dumps(state)) == state
+    with pytest.raises(InvalidParameterError, match="session state"):
+        SessionState.from_dict({"seed": 1}, bank)
+
+
+def test_estimate_is_the_eap_of_the_answers(bank):
+    """The state's estimate equals the core's EAP on the same answers and grid."""
+    from engine.scoring import eap
+
+    x = simulate_responses(bank, np.array([1.1]), 8)[0]
+    state, _ = run(start(Blueprint(max_items=10, se_target=None, n_points=61), bank, rng=0), x)
+    given = bank.index_of([a.item_id for a in state.answers])
+    obs = np.zeros((1, bank.n_items), bool)
+    obs[0, given] = True
+    ref = eap(bank, x[None, :], obs, n_points=61, bounds=(-6, 6))
+    assert state.theta == pytest.approx(float(ref.theta[0]), abs=1e-12)
+    assert state.se == pytest.approx(float(ref.se[0]), abs=1e-12)

@@ -1,0 +1,122 @@
+"""`qabilet simulate`: the engine's harness from files, its JSON, and its errors."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from qabilet.cli import app
+
+runner = CliRunner()
+CAT = Path(__file__).resolve().parents[1] / "data" / "cat"
+
+
+@pytest.fixture
+def bank_file(tmp_path):
+    doc = json.loads((CAT / "bank.json").read_text())
+    doc["latent"] = {"factor_names": ["theta"], "mean": [0.0], "cov": [[1.0]]}
+    path = tmp_path / "bank.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_reference_run_from_files_matches_mirtcat(tmp_path, bank_file):
+    out = tmp_path / "sim.json"
+    res = runner.invoke(app, ["simulate", "--bank", str(bank_file), "--responses",
+                              str(CAT / "responses.csv"), "--theta", str(CAT / "theta.csv"),
+                              "--blueprint", str(_blueprint(tmp_path, {"n_points": 61})),
+                              "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    assert set(doc) == {"settings", "summary", "conditional", "exposure", "simulees"}
+    assert set(doc["summary"]) == {"n", "mean_length", "sd_length", "bias", "rmse",
+                                   "correlation", "mean_se", "max_exposure", "overlap",
+                                   "elapsed_s"}
+    ref = json.loads((CAT / "mirtcat.json").read_text())
+    assert doc["summary"]["mean_length"] == pytest.approx(ref["summary"]["mean_test_length"])
+    assert doc["summary"]["rmse"] == pytest.approx(ref["summary"]["rmse"], abs=1e-6)
+    assert [s["items"] for s in doc["simulees"]] == [p["items"] for p in ref["per_simulee"]]
+    assert doc["simulees"][0]["person_id"] == "1"
+    assert sum(doc["exposure"].values()) == pytest.approx(18.05)
+    assert all(b["theta_high"] - b["theta_low"] == pytest.approx(0.5) for b in doc["conditional"])
+    assert "mean length" in res.output and "18.0500" in res.output
+
+
+def _blueprint(tmp_path, fields):
+    path = tmp_path / "blueprint.json"
+    path.write_text(json.dumps(fields))
+    return path
+
+
+def test_options_override_the_blueprint_and_seed_reproduces(tmp_path, bank_file):
+    runs = []
+    for name in ("a.json", "b.json"):
+        out = tmp_path / name
+        res = runner.invoke(app, ["simulate", "--bank", str(bank_file), "--n", "200",
+                                  "--blueprint", str(_blueprint(tmp_path, {"max_items": 50})),
+                                  "--max-items", "12", "--stop-se", "0", "--exposure",
+                                  "randomesque:5", "--seed", "4", "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        runs.append(json.loads(out.read_text()))
+    assert runs[0]["simulees"] == runs[1]["simulees"]
+    assert {s["length"] for s in runs[0]["simulees"]} == {12}
+    assert runs[0]["settings"]["exposure"] == "randomesque:5"
+    assert runs[0]["settings"]["se_target"] is None
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--select", "kl"], "selection: expected one of mfi, random"),
+    (["--exposure", "randomesque:x"], "randomesque:K"),
+    (["--n", "5", "--theta", "t.csv"], "either --n or --theta"),
+])
+def test_bad_options_are_one_line_errors(bank_file, args, message):
+    res = runner.invoke(app, ["simulate", "--bank", str(bank_file), *args])
+    assert res.exit_code == 2
+    assert message in res.output
+
+
+def test_bad_files_name_row_and_column_and_write_nothing(tmp_path, bank_file):
+    out = tmp_path / "sim.json"
+    theta = tmp_path / "theta.csv"
+    theta.write_text("person_id,theta\n1,0.5\n2,abc\n")
+    res = runner.invoke(app, ["simulate", "--bank", str(bank_file), "--theta", str(theta),
+                              "--out", str(out)])
+    assert res.exit_code == 2 and "row 2, column 'theta'" in res.output
+    lines = (CAT / "responses.csv").read_text().splitlines()[:4]
+    cells = lines[2].split(",")
+    cells[7] = ""
+    lines[2] = ",".join(cells)
+    resp = tmp_path / "resp.csv"
+    resp.write_text("\n".join(lines) + "\n")
+    res = runner.invoke(app, ["simulate", "--bank", str(bank_file), "--responses", str(resp),
+                              "--out", str(out)])
+    assert res.exit_code == 2 and "row 2, column 'Q8'" in res.output
+    bad_bp = _blueprint(tmp_path, {"max_item": 3})
+    res = runner.invoke(app, ["simulate", "--bank", str(bank_file), "--blueprint", str(bad_bp),
+                              "--out", str(out)])
+    assert res.exit_code == 2 and "unknown field(s) 'max_item'" in res.output
+    assert not out.exists()
+
+
+def test_theta_file_is_matched_by_person_id(tmp_path, bank_file):
+    lines = (CAT / "responses.csv").read_text().splitlines()[:6]
+    resp = tmp_path / "resp.csv"
+    resp.write_text("person_id," + lines[0] + "\n" + "\n".join(
+        f"P{i}," + line for i, line in enumerate(lines[1:])) + "\n")
+    theta = tmp_path / "theta.csv"
+    values = np.linspace(-1, 1, 5)
+    theta.write_text("person_id,theta\n" + "".join(
+        f"P{i},{float(values[i])!r}\n" for i in reversed(range(5))))
+    out = tmp_path / "sim.json"
+    res = runner.invoke(app, ["simulate", "--bank", str(bank_file), "--responses", str(resp),
+                              "--theta", str(theta), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    sims = json.loads(out.read_text())["simulees"]
+    assert [s["person_id"] for s in sims] == [f"P{i}" for i in range(5)]
+    assert [s["true_theta"] for s in sims] == pytest.approx(values.tolist())
+    theta.write_text("person_id,theta\nP0,0.1\n")
+    res = runner.invoke(app, ["simulate", "--bank", str(bank_file), "--responses", str(resp),
+                              "--theta", str(theta)])
+    assert res.exit_code == 2 and "'P1' has none" in res.output
