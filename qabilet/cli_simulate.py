@@ -80,11 +80,13 @@ def simulate(
     ] = None,
     select: Annotated[
         str | None, typer.Option("--select", metavar="RULE", show_default=False,
-                                 help="Selection: mfi (default) or random."),
+                                 help="Selection: mfi (default), mpwi, mepv, kl, klp or random."),
     ] = None,
     exposure: Annotated[
         str | None, typer.Option("--exposure", metavar="RULE", show_default=False,
-                                 help="Exposure control: none (default) or randomesque:K."),
+                                 help="Exposure control: none (default), randomesque:K, sh:RATE "
+                                 "(Sympson–Hetter, parameters derived by simulation first) or "
+                                 "astrat:S (a-stratification with b-blocking)."),
     ] = None,
     estimator: Annotated[
         str | None, typer.Option("--estimator", metavar="METHOD", show_default=False,
@@ -99,6 +101,10 @@ def simulate(
         int | None, typer.Option("--max-items", min=1, metavar="K", show_default=False,
                                  help="Maximum test length (default 30)."),
     ] = None,
+    sh_simulees: Annotated[
+        int, typer.Option("--sh-simulees", min=100, metavar="N",
+                          help="Simulees per round when deriving Sympson–Hetter parameters."),
+    ] = 2000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of draws and random choices.")] = 0,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", metavar="FILE", show_default=False,
@@ -112,7 +118,8 @@ def simulate(
     with _user_errors():
         import numpy as np
 
-        from engine.cat import Blueprint, simulate_cat
+        from engine.cat import Blueprint, derive_sympson_hetter, simulate_cat
+        from engine.cat.blueprint import parse_exposure
         from engine.exceptions import DataFileError, InvalidParameterError
         from itembank._files import write_text_atomic
         from itembank.parameter_file import read_parameter_file
@@ -136,8 +143,22 @@ def simulate(
         fields.update({k: v for k, v in overrides.items() if v is not None})
         if stop_se is not None:
             fields["se_target"] = None if stop_se == 0 else stop_se
+        sh_target = None
+        spec = str(fields.get("exposure", "none"))
+        if spec.lower().startswith("sh:") and fields.get("sh_parameters") is None:
+            sh_target = spec  # derived below, once the bank and the design are known
+            fields["exposure"] = "none"
         try:
             blueprint = Blueprint.from_dict(fields)
+            if sh_target is not None:
+                rate = parse_exposure(sh_target)[1]
+                typer.echo(f"deriving Sympson–Hetter parameters for {sh_target} "
+                           f"({sh_simulees:,} simulees per round) …", err=True)
+                derived = derive_sympson_hetter(bank, blueprint, target=rate, n=sh_simulees,
+                                                rng=seed)
+                blueprint = derived.blueprint
+                typer.echo(f"  {derived.n_rounds} rounds; largest exposure "
+                           f"{derived.max_exposure[-1]:.3f}", err=True)
         except InvalidParameterError as exc:
             where = f"{blueprint_file}: " if blueprint_file is not None else ""
             raise InvalidParameterError(f"{where}{exc}") from None

@@ -4,9 +4,23 @@ A live test is :func:`start` → :func:`next_item` → :func:`record` → … un
 returns a :class:`Stop`; :func:`simulate_cat` runs the same rules for many simulees in lock-step.
 """
 
-from engine.cat.blueprint import ESTIMATORS, EXPOSURES, SELECTIONS, Blueprint
-from engine.cat.exposure import NoExposureControl, Randomesque, exposure_rule
-from engine.cat.selection import MaximumInformation, RandomSelection, selection_rule
+from engine.cat.blueprint import CLASSIFICATIONS, ESTIMATORS, EXPOSURES, SELECTIONS, Blueprint
+from engine.cat.exposure import (
+    AStratified,
+    NoExposureControl,
+    Randomesque,
+    SympsonHetter,
+    exposure_rule,
+)
+from engine.cat.selection import (
+    KullbackLeibler,
+    MaximumInformation,
+    MinimumExpectedPosteriorVariance,
+    PosteriorWeightedInformation,
+    PosteriorWeightedKullbackLeibler,
+    RandomSelection,
+    selection_rule,
+)
 from engine.cat.session import (
     Answer,
     NextItem,
@@ -20,25 +34,35 @@ from engine.cat.session import (
 from engine.cat.simulate import CatSimulation, CatSummary, simulate_cat
 from engine.cat.snapshot import CatContext, Snapshot
 from engine.cat.stopping import STOP_REASONS
+from engine.cat.sympson_hetter import SympsonHetterDerivation, derive_sympson_hetter
 
 __all__ = [
+    "CLASSIFICATIONS",
     "ESTIMATORS",
     "EXPOSURES",
     "SELECTIONS",
     "STOP_REASONS",
+    "AStratified",
     "Answer",
     "Blueprint",
     "CatContext",
     "CatSimulation",
     "CatSummary",
+    "KullbackLeibler",
     "MaximumInformation",
+    "MinimumExpectedPosteriorVariance",
     "NextItem",
     "NoExposureControl",
+    "PosteriorWeightedInformation",
+    "PosteriorWeightedKullbackLeibler",
     "RandomSelection",
     "Randomesque",
     "SessionState",
     "Snapshot",
     "Stop",
+    "SympsonHetter",
+    "SympsonHetterDerivation",
+    "derive_sympson_hetter",
     "exposure_rule",
     "next_item",
     "record",

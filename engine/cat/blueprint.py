@@ -18,44 +18,56 @@ from numpy.typing import NDArray
 from engine.bank import ItemBank
 from engine.exceptions import InvalidParameterError
 
-__all__ = ["ESTIMATORS", "EXPOSURES", "SELECTIONS", "Blueprint", "parse_exposure"]
+__all__ = ["CLASSIFICATIONS", "ESTIMATORS", "EXPOSURES", "SELECTIONS", "Blueprint", "parse_exposure"]
 
 #: selection rules by name (see :mod:`engine.cat.selection`)
-SELECTIONS = ("mfi", "random")
-#: exposure-control rules by name; ``randomesque:K`` takes the number of candidates
-EXPOSURES = ("none", "randomesque")
+SELECTIONS = ("mfi", "mpwi", "mepv", "kl", "klp", "random")
+#: exposure-control rules by name: ``randomesque:K`` (candidates), ``sh:RATE`` (Sympson–Hetter
+#: target rate), ``astrat:S`` (a-stratification into S strata)
+EXPOSURES = ("none", "randomesque", "sh", "astrat")
 #: interim and final estimators
 ESTIMATORS = ("eap", "map", "ml")
+#: classification stopping rules
+CLASSIFICATIONS = ("sprt", "glr")
 
 
-def parse_exposure(spec: str) -> tuple[str, int | None]:
+def parse_exposure(spec: str) -> tuple[str, float | None]:
     """Split an exposure specification such as ``"randomesque:5"`` into name and setting.
 
     Examples
     --------
     >>> parse_exposure("randomesque:5")
     ('randomesque', 5)
+    >>> parse_exposure("sh:0.25")
+    ('sh', 0.25)
     >>> parse_exposure("none")
     ('none', None)
     """
     name, _, arg = str(spec).strip().lower().partition(":")
+    expected = "none, randomesque:K, sh:RATE or astrat:S"
     if name not in EXPOSURES:
-        raise InvalidParameterError(
-            f"exposure: expected one of none, randomesque:K; got {spec!r}"
-        )
+        raise InvalidParameterError(f"exposure: expected one of {expected}; got {spec!r}")
     if name == "none":
         if arg:
             raise InvalidParameterError(f"exposure: 'none' takes no setting; got {spec!r}")
         return name, None
     try:
-        k = int(arg)
+        value: float = float(arg) if name == "sh" else int(arg)
     except ValueError:
+        what = "a rate in (0, 1]" if name == "sh" else "an integer"
         raise InvalidParameterError(
-            f"exposure: expected randomesque:K with an integer K >= 1; got {spec!r}"
+            f"exposure: expected {name}:{'RATE' if name == 'sh' else 'K'} with {what}; "
+            f"got {spec!r}"
         ) from None
-    if k < 1:
-        raise InvalidParameterError(f"exposure: randomesque needs K >= 1; got {k}")
-    return name, k
+    if name == "randomesque" and value < 1:
+        raise InvalidParameterError(f"exposure: randomesque needs K >= 1; got {value:g}")
+    if name == "astrat" and value < 2:
+        raise InvalidParameterError(f"exposure: astrat needs at least 2 strata; got {value:g}")
+    if name == "sh" and not 0 < value <= 1:
+        raise InvalidParameterError(
+            f"exposure: sh needs a target exposure rate in (0, 1]; got {value:g}"
+        )
+    return name, value
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,17 +85,51 @@ class Blueprint:
         mirtCAT's ``min_SEM``); None for a fixed-length test.
     selection : str
         The selection rule (:data:`SELECTIONS`): ``"mfi"`` maximum Fisher information at the
-        current estimate, ``"random"`` (for calibration designs).
+        current estimate, ``"mpwi"`` maximum posterior-weighted information, ``"mepv"`` minimum
+        expected posterior variance, ``"kl"`` Kullback–Leibler information over an interval,
+        ``"klp"`` posterior-weighted KL, ``"random"`` (for calibration designs).
     exposure : str
-        ``"none"`` or ``"randomesque:K"`` (Kingsbury & Zara 1989: one of the K most informative
-        items at random).
+        ``"none"``; ``"randomesque:K"`` (Kingsbury & Zara 1989: one of the K best items at
+        random); ``"sh:RATE"`` (Sympson & Hetter 1985, with ``sh_parameters`` derived for the
+        target maximum rate by :func:`engine.cat.derive_sympson_hetter`); ``"astrat:S"``
+        (a-stratification with b-blocking into S strata, Chang, Qian & Ying 2001).
+    sh_parameters : tuple of (str, float), optional
+        Sympson–Hetter exposure parameters :math:`K_i \\in (0, 1]` by item id (items not listed
+        have 1); a JSON object ``{id: K}`` in files.
     estimator : str
         Interim and final estimate (:data:`ESTIMATORS`): ``"eap"`` (posterior mean and SD on the
         grid), ``"map"``, or ``"ml"`` (with the EAP used while the ML estimate does not exist,
         i.e. while every answer is in an extreme category).
     start_theta : float
         The trait value the first item is chosen at. The scoring prior is always the bank's
-        latent distribution (DESIGN.md §5, fairness); this only places the first item.
+        latent distribution (DESIGN.md §5, fairness); this only places the first item. The
+        bank stores a blueprint per position level, so the level chooses its own start.
+    start_candidates : int
+        The first item is drawn at random among the this many best items at ``start_theta``
+        (1: the best; more spreads the exposure of opening items).
+    pretest_items : tuple of str
+        Ids of unscored pretest items (seeded for later fixed-parameter calibration); they need
+        no parameters and never enter the estimate.
+    pretest_positions : tuple of int
+        1-based positions in the test at which a pretest item is given (while any is left).
+        Pretest items do not count towards ``min_items`` / ``max_items``.
+    min_information : float, optional
+        Stop when no available item has at least this much Fisher information at the estimate.
+    time_limit_s : float, optional
+        Stop when the caller reports this many seconds spent (``next_item(state,
+        elapsed_s=…)``); the engine keeps no clock.
+    classification : {"sprt", "glr"}, optional
+        Stop when the band of the trait is decided at every cut score: Wald's sequential
+        probability ratio test between :math:`c - \\delta` and :math:`c + \\delta` (Reckase
+        1983; Eggen 1999), or the generalized likelihood ratio, which maximises the likelihood
+        over each side of the indifference region (Bartroff, Finkelman & Lai 2008).
+    cut_scores : tuple of float
+        The band edges on the latent scale (from the norm set of the position level).
+    indifference : float
+        Half-width :math:`\\delta` of the indifference region around each cut.
+    alpha, beta : float
+        Error rates at the edges of the indifference region: :math:`\\alpha` of calling
+        "above" at :math:`c - \\delta`, :math:`\\beta` of calling "below" at :math:`c + \\delta`.
     n_points : int
         Nodes of the EAP grid (equispaced on ``bounds``); mirtCAT uses 61.
     bounds : (float, float)
@@ -102,8 +148,19 @@ class Blueprint:
     se_target: float | None = 0.3
     selection: str = "mfi"
     exposure: str = "none"
+    sh_parameters: tuple[tuple[str, float], ...] | None = None
     estimator: str = "eap"
     start_theta: float = 0.0
+    start_candidates: int = 1
+    pretest_items: tuple[str, ...] = ()
+    pretest_positions: tuple[int, ...] = ()
+    min_information: float | None = None
+    time_limit_s: float | None = None
+    classification: str | None = None
+    cut_scores: tuple[float, ...] = ()
+    indifference: float = 0.2
+    alpha: float = 0.05
+    beta: float = 0.05
     n_points: int = 121
     bounds: tuple[float, float] = (-6.0, 6.0)
 
@@ -117,7 +174,8 @@ class Blueprint:
                 dup = next(x for x in items if items.count(x) > 1)
                 raise InvalidParameterError(f"items: {dup!r} is listed twice")
             set_(self, "items", items)
-        for name in ("min_items", "max_items", "n_points"):
+        self._check_pretest()
+        for name in ("min_items", "max_items", "n_points", "start_candidates"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | np.integer):
                 raise InvalidParameterError(f"{name}: expected an integer; got {value!r}")
@@ -128,6 +186,10 @@ class Blueprint:
             raise InvalidParameterError(
                 f"max_items: expected >= max(min_items, 1) = {max(self.min_items, 1)}; "
                 f"got {self.max_items}"
+            )
+        if self.start_candidates < 1:
+            raise InvalidParameterError(
+                f"start_candidates: expected >= 1; got {self.start_candidates}"
             )
         if self.n_points < 2:
             raise InvalidParameterError(f"n_points: expected at least 2; got {self.n_points}")
@@ -145,13 +207,42 @@ class Blueprint:
             )
         set_(self, "selection", selection)
         name, k = parse_exposure(self.exposure)
-        set_(self, "exposure", name if k is None else f"{name}:{k}")
+        set_(self, "exposure", name if k is None else f"{name}:{k:g}")
+        if self.sh_parameters is not None:
+            pairs = tuple((str(i), float(v)) for i, v in (
+                self.sh_parameters.items() if isinstance(self.sh_parameters, Mapping)
+                else self.sh_parameters))
+            bad = next(((i, v) for i, v in pairs if not 0 < v <= 1), None)
+            if bad is not None:
+                raise InvalidParameterError(
+                    f"sh_parameters[{bad[0]!r}]: expected an exposure parameter in (0, 1]; "
+                    f"got {bad[1]:g}"
+                )
+            if len({i for i, _ in pairs}) != len(pairs):
+                raise InvalidParameterError("sh_parameters: an item id is listed twice")
+            set_(self, "sh_parameters", pairs)
+        if name == "sh" and self.sh_parameters is None:
+            raise InvalidParameterError(
+                "sh_parameters: exposure 'sh' needs the items' exposure parameters; derive them "
+                "for the target rate with engine.cat.derive_sympson_hetter (qabilet simulate "
+                "does so itself)"
+            )
         estimator = str(self.estimator).lower()
         if estimator not in ESTIMATORS:
             raise InvalidParameterError(
                 f"estimator: expected one of {', '.join(ESTIMATORS)}; got {self.estimator!r}"
             )
         set_(self, "estimator", estimator)
+        for name in ("min_information", "time_limit_s"):
+            value = getattr(self, name)
+            if value is not None:
+                v = float(value)
+                if not (np.isfinite(v) and v > 0):
+                    raise InvalidParameterError(
+                        f"{name}: expected a positive number or None; got {value!r}"
+                    )
+                set_(self, name, v)
+        self._check_classification()
         start = float(self.start_theta)
         lo, hi = (float(b) for b in self.bounds)
         if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
@@ -164,6 +255,61 @@ class Blueprint:
             )
         set_(self, "start_theta", start)
         set_(self, "bounds", (lo, hi))
+
+    def _check_pretest(self) -> None:
+        set_ = object.__setattr__
+        items = tuple(str(x) for x in self.pretest_items)
+        if len(set(items)) != len(items):
+            raise InvalidParameterError("pretest_items: an item id is listed twice")
+        if self.items is not None and set(items) & set(self.items):
+            both = sorted(set(items) & set(self.items))[0]
+            raise InvalidParameterError(
+                f"pretest_items: {both!r} is also an operational (scored) item"
+            )
+        try:
+            positions = tuple(int(p) for p in self.pretest_positions)
+        except (TypeError, ValueError):
+            raise InvalidParameterError(
+                f"pretest_positions: expected integers; got {self.pretest_positions!r}"
+            ) from None
+        if any(p < 1 for p in positions) or list(positions) != sorted(set(positions)):
+            raise InvalidParameterError(
+                f"pretest_positions: expected increasing positions >= 1; got {positions!r}"
+            )
+        if positions and not items:
+            raise InvalidParameterError("pretest_positions: given, but no pretest_items")
+        set_(self, "pretest_items", items)
+        set_(self, "pretest_positions", positions)
+
+    def _check_classification(self) -> None:
+        set_ = object.__setattr__
+        cuts = tuple(float(c) for c in self.cut_scores)
+        if any(not np.isfinite(c) for c in cuts) or list(cuts) != sorted(set(cuts)):
+            raise InvalidParameterError(
+                f"cut_scores: expected finite, strictly increasing values; got {self.cut_scores!r}"
+            )
+        set_(self, "cut_scores", cuts)
+        for name in ("alpha", "beta"):
+            v = float(getattr(self, name))
+            if not 0 < v < 0.5:
+                raise InvalidParameterError(f"{name}: expected an error rate in (0, 0.5); got {v:g}")
+            set_(self, name, v)
+        delta = float(self.indifference)
+        if not (np.isfinite(delta) and delta > 0):
+            raise InvalidParameterError(f"indifference: expected a positive half-width; got {delta:g}")
+        set_(self, "indifference", delta)
+        if self.classification is not None:
+            rule = str(self.classification).lower()
+            if rule not in CLASSIFICATIONS:
+                raise InvalidParameterError(
+                    f"classification: expected one of {', '.join(CLASSIFICATIONS)} or None; got "
+                    f"{self.classification!r}"
+                )
+            if not cuts:
+                raise InvalidParameterError(
+                    "cut_scores: a classification stop needs at least one cut score"
+                )
+            set_(self, "classification", rule)
 
     # -- files and requests -----------------------------------------------------------------------
     @classmethod
@@ -183,15 +329,28 @@ class Blueprint:
         values = dict(data)
         if values.get("items") is not None:
             values["items"] = tuple(values["items"])
-        if "bounds" in values:
-            values["bounds"] = tuple(values["bounds"])
+        for name in ("bounds", "cut_scores", "pretest_items", "pretest_positions"):
+            if name in values and values[name] is not None:
+                values[name] = tuple(values[name])
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping that :meth:`from_dict` reads back."""
         out = asdict(self)
         out["items"] = None if self.items is None else list(self.items)
+        out["sh_parameters"] = None if self.sh_parameters is None else dict(self.sh_parameters)
         out["bounds"] = list(self.bounds)
+        out["cut_scores"] = list(self.cut_scores)
+        out["pretest_items"] = list(self.pretest_items)
+        out["pretest_positions"] = list(self.pretest_positions)
+        return out
+
+    def sh_parameter_array(self, bank: ItemBank) -> NDArray[np.float64]:
+        """Sympson–Hetter parameters in bank order (1 for items not listed)."""
+        out = np.ones(bank.n_items)
+        if self.sh_parameters:
+            ids, values = zip(*self.sh_parameters, strict=True)
+            out[bank.index_of(ids)] = values
         return out
 
     # -- against a bank -----------------------------------------------------------------------------
@@ -228,6 +387,17 @@ class Blueprint:
             mask = self.eligible_mask(bank)
         except InvalidParameterError as exc:
             raise InvalidParameterError(f"items: {exc}") from None
+        if self.sh_parameters is not None:
+            try:
+                bank.index_of([i for i, _ in self.sh_parameters])
+            except InvalidParameterError as exc:
+                raise InvalidParameterError(f"sh_parameters: {exc}") from None
+        operational = set(np.asarray(bank.item_ids, dtype=object)[mask].tolist())
+        clash = [i for i in self.pretest_items if i in operational]
+        if clash:
+            raise InvalidParameterError(
+                f"pretest_items: {clash[0]!r} is an eligible operational item of the bank"
+            )
         n_eligible = int(mask.sum())
         if n_eligible < self.min_items:
             raise InvalidParameterError(

@@ -25,6 +25,7 @@ def snapshot(
     responses: NDArray[np.intp],
     administered: NDArray[np.bool_],
     scored: NDArray[np.bool_],
+    lottery: Array | None = None,
 ) -> Snapshot:
     """The estimates of ``n`` sessions from their answers.
 
@@ -39,6 +40,8 @@ def snapshot(
         Items given.
     scored : ndarray of bool, shape (n, n_items)
         Items given and scored (pretest items are given, not scored).
+    lottery : ndarray, shape (n, n_items), optional
+        The sessions' fixed Sympson–Hetter draws.
 
     Returns
     -------
@@ -62,4 +65,4 @@ def snapshot(
         se[rows[usable]] = est.se[usable]
     theta[~some] = bp.start_theta
     return Snapshot(theta=theta, se=se, log_lik=log_lik, administered=administered,
-                    n_scored=n_scored)
+                    n_scored=n_scored, responses=responses, scored=scored, lottery=lottery)

@@ -13,24 +13,29 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.cat.blueprint import Blueprint
-from engine.cat.exposure import ExposureRule, exposure_rule
+from engine.cat.exposure import ExposureRule, Randomesque, exposure_rule
 from engine.cat.selection import SelectionRule, selection_rule
 from engine.cat.snapshot import CatContext, Snapshot
 from engine.cat.stopping import stop_reasons
+from engine.models._base import Array
 
 __all__ = ["next_items", "rules_of"]
 
 
 @lru_cache(maxsize=256)
 def rules_of(blueprint: Blueprint) -> tuple[SelectionRule, ExposureRule]:
+    # blueprints are frozen and hashable, so the strategy objects are built once per design
     """The selection and exposure strategy objects a blueprint names."""
     return selection_rule(blueprint.selection), exposure_rule(blueprint.exposure)
 
 
 def next_items(
-    context: CatContext, snap: Snapshot, rng: np.random.Generator
+    context: CatContext, snap: Snapshot, rng: np.random.Generator,
+    elapsed_s: Array | None = None,
 ) -> tuple[NDArray[np.str_], NDArray[np.intp]]:
     """Stop reasons and next items of every session in ``snap``.
+
+    ``elapsed_s`` (seconds used by each session, supplied by the caller) feeds the time limit.
 
     Returns
     -------
@@ -39,12 +44,20 @@ def next_items(
     items : ndarray of int, shape (n,)
         The next item's bank index where the session goes on, −1 where it stops.
     """
-    reasons = stop_reasons(context, snap)
+    reasons = stop_reasons(context, snap, elapsed_s)
     items = np.full(snap.n, -1, dtype=np.intp)
     go = np.flatnonzero(reasons == "")
     if go.size:
         selection, exposure = rules_of(context.blueprint)
         scores = selection.scores(context, snap, rng)
         available = snap.available(context)
-        items[go] = exposure.choose(scores[go], available[go], rng)
+        sub = snap if go.size == snap.n else snap.rows(go)
+        chosen = exposure.choose(context, sub, scores[go], available[go], rng)
+        k = context.blueprint.start_candidates
+        first = np.flatnonzero(sub.administered.sum(axis=1) == 0)
+        if k > 1 and first.size:  # the opening item: one of the k best at the start θ
+            opening = Randomesque(k).choose(context, sub.rows(first), scores[go][first],
+                                            available[go][first], rng)
+            chosen[first] = opening
+        items[go] = chosen
     return reasons, items

@@ -4,6 +4,10 @@ A rule is a small strategy object with ``scores(context, snapshot, rng)`` return
 shape ``(n_sessions, n_items)``. It never picks: the exposure rule (:mod:`engine.cat.exposure`)
 turns scores into a choice among the available items, so every selection rule works with every
 exposure rule.
+
+The Bayesian rules work on the blueprint's grid with the posterior weights :math:`w_{nq}` of
+each session (:func:`engine.cat.snapshot.posterior_weights`), so each is one or three matrix
+products of the ``(n, n_quad)`` weights with a per-node table of the bank.
 """
 
 from __future__ import annotations
@@ -12,11 +16,21 @@ from typing import ClassVar, Protocol
 
 import numpy as np
 
-from engine.cat.snapshot import CatContext, Snapshot
+from engine.cat.snapshot import CatContext, Snapshot, posterior_weights
 from engine.exceptions import InvalidParameterError
+from engine.likelihood import flat_log_prob
 from engine.models._base import Array
 
-__all__ = ["MaximumInformation", "RandomSelection", "SelectionRule", "selection_rule"]
+__all__ = [
+    "KullbackLeibler",
+    "MaximumInformation",
+    "MinimumExpectedPosteriorVariance",
+    "PosteriorWeightedInformation",
+    "PosteriorWeightedKullbackLeibler",
+    "RandomSelection",
+    "SelectionRule",
+    "selection_rule",
+]
 
 
 class SelectionRule(Protocol):
@@ -45,6 +59,99 @@ class MaximumInformation:
         return context.bank.information(snap.theta)
 
 
+class PosteriorWeightedInformation:
+    """Maximum posterior-weighted information (van der Linden 1998).
+
+    .. math:: \\mathrm{MPWI}_i = \\int \\mathcal I_i(\\theta)\\,p(\\theta\\mid x)\\,d\\theta
+              \\approx \\sum_q w_q\\,\\mathcal I_i(\\theta_q)
+
+    Less greedy than MFI early in a test, when the estimate is poor.
+    """
+
+    name: ClassVar[str] = "mpwi"
+
+    def scores(self, context: CatContext, snap: Snapshot, rng: np.random.Generator) -> Array:
+        """Posterior weights times the information table."""
+        return posterior_weights(snap.log_lik, context.grid) @ context.information
+
+
+class MinimumExpectedPosteriorVariance:
+    """Minimum expected posterior variance (Owen 1975; van der Linden 1998).
+
+    For item :math:`i` with categories :math:`k`, the posterior after answering :math:`k` has
+    weights :math:`w_q P_{ik}(\\theta_q)`; with :math:`S_{r,ik} = \\sum_q w_q\\theta_q^r
+    P_{ik}(\\theta_q)` the predictive probability of :math:`k` is :math:`S_{0,ik}` and
+
+    .. math:: \\mathrm{EPV}_i = \\sum_k S_{0,ik}\\,\\mathrm{Var}(\\theta\\mid x, k)
+              = \\sum_k \\Big(S_{2,ik} - S_{1,ik}^2 / S_{0,ik}\\Big).
+
+    The score is :math:`-\\mathrm{EPV}_i`.
+    """
+
+    name: ClassVar[str] = "mepv"
+
+    def scores(self, context: CatContext, snap: Snapshot, rng: np.random.Generator) -> Array:
+        """Minus the expected posterior variance of every item."""
+        w = posterior_weights(snap.log_lik, context.grid)
+        nodes = context.grid.nodes[:, 0]
+        p = np.exp(context.log_p)  # (n_quad, sum K)
+        s0 = w @ p
+        s1 = (w * nodes) @ p
+        s2 = (w * nodes * nodes) @ p
+        epv = s2 - s1 * s1 / np.maximum(s0, 1e-300)
+        return -context.per_item(epv)
+
+
+def _kl_scores(context: CatContext, snap: Snapshot, weights: Array) -> Array:
+    """KL-type scores for node weights :math:`v` (each row summing to :math:`c`).
+
+    .. math:: \\sum_k P_{ik}(\\hat\\theta)\\,\\Big[c\\log P_{ik}(\\hat\\theta)
+              - \\sum_q v_q\\log P_{ik}(\\theta_q)\\Big]
+    """
+    log_hat = flat_log_prob(context.bank, snap.theta[:, None])  # (n, sum K)
+    p_hat = np.exp(log_hat)
+    c = weights.sum(axis=1, keepdims=True)
+    expected = weights @ context.log_p
+    return context.per_item(p_hat * (c * log_hat - expected))
+
+
+class KullbackLeibler:
+    """Kullback–Leibler global information over an interval (Chang & Ying 1996).
+
+    .. math:: \\mathrm{KL}_i(\\hat\\theta) = \\int_{\\hat\\theta-\\delta_m}^{\\hat\\theta+\\delta_m}
+              \\sum_k P_{ik}(\\hat\\theta)\\log\\frac{P_{ik}(\\hat\\theta)}{P_{ik}(\\theta)}\\,d\\theta,
+              \\qquad \\delta_m = 3/\\sqrt{\\max(m, 1)}
+
+    after :math:`m` answers, integrated by the rectangle rule on the grid's nodes in the
+    interval. Chang & Ying's :math:`\\delta_m = z/\\sqrt m` with :math:`z = 3`.
+    """
+
+    name: ClassVar[str] = "kl"
+    z: ClassVar[float] = 3.0
+
+    def scores(self, context: CatContext, snap: Snapshot, rng: np.random.Generator) -> Array:
+        """KL information of every item around each session's estimate."""
+        nodes = context.grid.nodes[:, 0]
+        delta = self.z / np.sqrt(np.maximum(snap.n_scored, 1))
+        inside = np.abs(nodes[None, :] - snap.theta[:, None]) <= delta[:, None]
+        step = float(nodes[1] - nodes[0])
+        return _kl_scores(context, snap, inside * step)
+
+
+class PosteriorWeightedKullbackLeibler:
+    """Posterior-weighted Kullback–Leibler information (Chang & Ying 1996, "KLP").
+
+    .. math:: \\mathrm{KLP}_i = \\int \\sum_k P_{ik}(\\hat\\theta)
+              \\log\\frac{P_{ik}(\\hat\\theta)}{P_{ik}(\\theta)}\\,p(\\theta\\mid x)\\,d\\theta
+    """
+
+    name: ClassVar[str] = "klp"
+
+    def scores(self, context: CatContext, snap: Snapshot, rng: np.random.Generator) -> Array:
+        """KL information weighted by each session's posterior."""
+        return _kl_scores(context, snap, posterior_weights(snap.log_lik, context.grid))
+
+
 class RandomSelection:
     """Every available item equally likely (field testing and calibration designs)."""
 
@@ -55,8 +162,10 @@ class RandomSelection:
         return rng.random((snap.n, context.bank.n_items))
 
 
-_RULES: dict[str, type[MaximumInformation] | type[RandomSelection]] = {
-    rule.name: rule for rule in (MaximumInformation, RandomSelection)
+_RULES: dict[str, type[SelectionRule]] = {
+    rule.name: rule for rule in (MaximumInformation, PosteriorWeightedInformation,
+                                 MinimumExpectedPosteriorVariance, KullbackLeibler,
+                                 PosteriorWeightedKullbackLeibler, RandomSelection)
 }
 
 

@@ -7,7 +7,8 @@ same next item, a state rebuilt from its answers (:func:`replay`) equals the one
 answer, and a server that keeps only the answers (the event log, DESIGN.md §3a) loses nothing.
 
 The random choices of step ``t`` (randomesque, random selection) come from
-``numpy.random.default_rng([seed, t])``: a state needs no generator state to be reproducible.
+``numpy.random.default_rng([seed, t])``, and the session's Sympson–Hetter draws from a stream
+of their own: a state needs no generator state to be reproducible.
 
 Examples
 --------
@@ -48,10 +49,11 @@ __all__ = ["Answer", "NextItem", "SessionState", "Stop", "next_item", "record", 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """One answered item: its id and the category chosen (0 … K−1)."""
+    """One answered item: its id, the category chosen (0 … K−1), and whether it was pretest."""
 
     item_id: str
     response: int
+    pretest: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +61,9 @@ class NextItem:
     """The item to give next."""
 
     item_id: str
-    index: int
+    index: int  # bank position; −1 for a pretest item
     position: int  # 1-based position in the test
+    pretest: bool = False  # unscored: seeded for calibration, never in the estimate
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +138,8 @@ class SessionState:
         return {
             "blueprint": self.context.blueprint.to_dict(),
             "seed": self.seed,
-            "answers": [{"item_id": a.item_id, "response": a.response} for a in self.answers],
+            "answers": [{"item_id": a.item_id, "response": a.response, "pretest": a.pretest}
+                        for a in self.answers],
         }
 
     @classmethod
@@ -143,7 +147,8 @@ class SessionState:
         """Rebuild a state from :meth:`to_dict`'s data and the bank it ran on."""
         try:
             blueprint = Blueprint.from_dict(data["blueprint"])
-            answers = [Answer(str(a["item_id"]), int(a["response"])) for a in data["answers"]]
+            answers = [Answer(str(a["item_id"]), int(a["response"]), bool(a.get("pretest", False)))
+                       for a in data["answers"]]
             seed = int(data["seed"])
         except (KeyError, TypeError) as exc:
             raise InvalidParameterError(
@@ -153,10 +158,17 @@ class SessionState:
         return replay(blueprint, bank, seed, answers)
 
 
-def _derive(context: CatContext, log_lik: Array, responses: NDArray[np.intp],
+#: stream of the session's Sympson–Hetter draws, apart from the per-step streams [seed, t]
+_LOTTERY_STREAM = 2**32
+
+
+def _derive(context: CatContext, seed: int, log_lik: Array, responses: NDArray[np.intp],
             administered: NDArray[np.bool_]) -> Snapshot:
+    lottery = None
+    if context.blueprint.exposure.startswith("sh:"):
+        lottery = np.random.default_rng([seed, _LOTTERY_STREAM]).random((1, responses.size))
     return snapshot(context, log_lik[None, :], responses[None, :], administered[None, :],
-                    administered[None, :])
+                    administered[None, :], lottery)
 
 
 def start(blueprint: Blueprint, bank: ItemBank,
@@ -184,18 +196,30 @@ def start(blueprint: Blueprint, bank: ItemBank,
     log_lik = np.zeros(n_quad)
     responses = np.zeros(n_items, dtype=np.intp)
     administered = np.zeros(n_items, dtype=bool)
-    return SessionState(context, seed, (), _derive(context, log_lik, responses, administered),
+    return SessionState(context, seed, (), _derive(context, seed, log_lik, responses, administered),
                         responses)
 
 
-def next_item(state: SessionState) -> NextItem | Stop:
-    """The next item of the session, or the decision to stop with its reason (pure)."""
+def next_item(state: SessionState, elapsed_s: float | None = None) -> NextItem | Stop:
+    """The next item of the session, or the decision to stop with its reason (pure).
+
+    ``elapsed_s`` is the time the candidate has used, for the blueprint's ``time_limit_s``
+    (the engine keeps no clock; the caller's event log does).
+    """
     rng = np.random.default_rng([state.seed, state.n_answered])
-    reasons, items = next_items(state.context, state.snap, rng)
+    elapsed = None if elapsed_s is None else np.array([float(elapsed_s)])
+    reasons, items = next_items(state.context, state.snap, rng, elapsed)
     if reasons[0]:
         return Stop(str(reasons[0]))
+    position = state.n_answered + 1
+    bp = state.context.blueprint
+    if position in bp.pretest_positions:
+        given = {a.item_id for a in state.answers if a.pretest}
+        left = [i for i in bp.pretest_items if i not in given]
+        if left:  # spread the calibration sample over the pretest items at random
+            return NextItem(left[int(rng.integers(len(left)))], -1, position, pretest=True)
     index = int(items[0])
-    return NextItem(state.context.bank.item_ids[index], index, state.n_answered + 1)
+    return NextItem(state.context.bank.item_ids[index], index, position)
 
 
 def record(state: SessionState, item_id: str, response: int) -> SessionState:
@@ -209,6 +233,8 @@ def record(state: SessionState, item_id: str, response: int) -> SessionState:
     """
     context = state.context
     bank = context.bank
+    if str(item_id) in context.blueprint.pretest_items:
+        return _record_pretest(state, str(item_id), response)
     try:
         (index,) = bank.index_of([item_id])
     except InvalidParameterError:
@@ -232,16 +258,31 @@ def record(state: SessionState, item_id: str, response: int) -> SessionState:
     administered = state.snap.administered[0].copy()
     administered[index] = True
     return SessionState(context, state.seed, (*state.answers, Answer(str(item_id), int(response))),
-                        _derive(context, log_lik, responses, administered), responses)
+                        _derive(context, state.seed, log_lik, responses, administered),
+                        responses)
+
+
+def _record_pretest(state: SessionState, item_id: str, response: int) -> SessionState:
+    """A pretest answer is kept in the log and nowhere else: the estimate does not move."""
+    if any(a.item_id == item_id for a in state.answers):
+        raise InvalidResponseError(f"item_id: {item_id!r} was already answered in this session")
+    if isinstance(response, bool) or not isinstance(response, int | np.integer) or response < 0:
+        raise InvalidResponseError(
+            f"response to pretest item {item_id!r}: expected a non-negative integer category; "
+            f"got {response!r}"
+        )
+    answer = Answer(item_id, int(response), pretest=True)
+    return SessionState(state.context, state.seed, (*state.answers, answer), state.snap,
+                        state.responses)
 
 
 def replay(blueprint: Blueprint, bank: ItemBank, seed: int,
            answers: Iterable[Answer] | Sequence[tuple[str, int]]) -> SessionState:
     """Rebuild a session from its answers: :func:`start`, then :func:`record` for each."""
     state = start(blueprint, bank, int(seed))
-    for answer in answers:
+    for answer in answers:  # one session's answers, in order
         item_id, response = (
-            (answer.item_id, answer.response) if isinstance(answer, Answer) else answer
+            (answer.item_id, answer.response) if isinstance(answer, Answer) else answer[:2]
         )
         state = record(state, item_id, response)
     return state

@@ -20,6 +20,7 @@ from engine.cat.blueprint import Blueprint
 from engine.cat.estimation import snapshot
 from engine.cat.policy import next_items
 from engine.cat.snapshot import CatContext
+from engine.cat.stopping import REASON_DTYPE, bands
 from engine.exceptions import InvalidParameterError, InvalidResponseError
 from engine.likelihood import check_responses
 from engine.models._base import Array
@@ -69,6 +70,9 @@ class CatSimulation:
     items : ndarray of int, shape (n, max_items)
         Bank indices in the order given, −1 after the end of each test.
     stop_reason : ndarray of str, shape (n,)
+    band : ndarray of int, shape (n,)
+        How many of the blueprint's cut scores each simulee was classified above (0 without
+        cut scores); see :func:`engine.cat.stopping.bands`.
     elapsed_s : float
         Wall time of the adaptive loop.
     """
@@ -80,6 +84,7 @@ class CatSimulation:
     length: NDArray[np.int64]
     items: NDArray[np.intp]
     stop_reason: NDArray[np.str_]
+    band: NDArray[np.intp]
     elapsed_s: float
 
     @property
@@ -146,6 +151,7 @@ class CatSimulation:
                 "true_theta": None if self.true_theta is None else float(self.true_theta[j]),
                 "theta": float(self.theta[j]), "se": float(self.se[j]),
                 "length": int(self.length[j]), "stop_reason": str(self.stop_reason[j]),
+                "band": int(self.band[j]),
                 "items": names[given].tolist(),
             })
         return {"summary": self.summary().to_dict(), "conditional": self.conditional(),
@@ -218,20 +224,24 @@ def simulate_cat(
     log_lik = np.zeros((n_sim, context.grid.n_quad))
     administered = np.zeros((n_sim, n_items), dtype=bool)
     order = np.full((n_sim, max_items), -1, dtype=np.intp)
-    reason = np.full(n_sim, "", dtype="<U13")
+    reason = np.full(n_sim, "", dtype=REASON_DTYPE)
     theta_hat = np.empty(n_sim)
     se = np.empty(n_sim)
+    band = np.zeros(n_sim, dtype=np.intp)
     active = np.arange(n_sim)
+    lottery = gen.random((n_sim, n_items)) if blueprint.exposure.startswith("sh:") else None
     t0 = time.perf_counter()
     for step in range(max_items + 1):  # test positions, each for every simulee at once
         snap = snapshot(context, log_lik[active], x[active], administered[active],
-                        administered[active])
+                        administered[active], None if lottery is None else lottery[active])
         reasons, items = next_items(context, snap, gen)
         done = reasons != ""
         stopped = active[done]
         reason[stopped] = reasons[done]
         theta_hat[stopped] = snap.theta[done]
         se[stopped] = snap.se[done]
+        if blueprint.cut_scores and done.any():
+            band[stopped] = bands(context, snap.rows(np.flatnonzero(done)))
         active, items = active[~done], items[~done]
         if active.size == 0:
             break
@@ -244,4 +254,4 @@ def simulate_cat(
     elapsed = time.perf_counter() - t0
     return CatSimulation(item_ids=tuple(bank.item_ids), true_theta=true, theta=theta_hat, se=se,
                          length=administered.sum(axis=1), items=order, stop_reason=reason,
-                         elapsed_s=elapsed)
+                         band=band, elapsed_s=elapsed)

@@ -28,7 +28,7 @@ from engine.likelihood import category_offsets, flat_log_prob
 from engine.models._base import Array
 from engine.quadrature import Grid, equispaced_grid
 
-__all__ = ["CatContext", "Snapshot", "posterior_moments"]
+__all__ = ["CatContext", "Snapshot", "posterior_moments", "posterior_weights"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -48,6 +48,16 @@ class CatContext:
         :math:`\\log P_i(k\\mid\\theta_q)` flattened over the (item, category) pairs.
     offsets : ndarray of int, shape (n_items,)
         Column of each item's category 0 in ``log_p``.
+    information : ndarray, shape (n_quad, n_items)
+        Fisher information of every item at the nodes.
+    location : ndarray, shape (n_items,)
+        Where each item's information peaks (the difficulty ``b`` of a 2PL item), located on a
+        fine grid (0.01 apart on ``bounds``) — the difficulty a-stratification matches.
+    sh_parameters : ndarray, shape (n_items,)
+        Sympson–Hetter exposure parameters in bank order (1 where none is set).
+    edge_log_p : ndarray, shape (2 * n_cuts, sum_i K_i)
+        Log-probabilities at the edges of the indifference regions, :math:`c_j - \\delta` then
+        :math:`c_j + \\delta` for each cut score (for classification stops).
     """
 
     bank: ItemBank
@@ -56,19 +66,48 @@ class CatContext:
     eligible: NDArray[np.bool_]
     log_p: Array
     offsets: NDArray[np.intp]
+    information: Array
+    location: Array
+    sh_parameters: Array
+    edge_log_p: Array
 
     @classmethod
     def build(cls, bank: ItemBank, blueprint: Blueprint) -> CatContext:
         """Validate the blueprint against the bank and precompute the tables."""
         eligible = blueprint.check_bank(bank)
         grid = equispaced_grid(bank.latent, blueprint.n_points, blueprint.bounds)
+        lo, hi = blueprint.bounds
+        fine = np.linspace(lo, hi, int(round((hi - lo) / 0.01)) + 1)
+        location = fine[np.argmax(bank.information(fine), axis=0)]
         return cls(bank=bank, blueprint=blueprint, grid=grid, eligible=eligible,
                    log_p=flat_log_prob(bank, grid.nodes),
-                   offsets=category_offsets(bank.n_categories))
+                   offsets=category_offsets(bank.n_categories),
+                   information=bank.information(grid.nodes[:, 0]), location=location,
+                   sh_parameters=blueprint.sh_parameter_array(bank),
+                   edge_log_p=flat_log_prob(bank, cls._edges(blueprint)[:, None]))
+
+    @staticmethod
+    def _edges(blueprint: Blueprint) -> Array:
+        cuts = np.asarray(blueprint.cut_scores, dtype=np.float64)
+        delta = blueprint.indifference
+        return np.concatenate([cuts - delta, cuts + delta])
+
+    def per_item(self, flat: Array) -> Array:
+        """Sum a ``(n, sum_i K_i)`` array over each item's categories: ``(n, n_items)``."""
+        return np.add.reduceat(flat, self.offsets, axis=1)
 
     def answer_log_lik(self, items: NDArray[np.intp], responses: NDArray[np.intp]) -> Array:
         """Log-likelihood of one answer per row at every node, shape ``(len(items), n_quad)``."""
         return self.log_p[:, self.offsets[items] + responses].T
+
+
+def posterior_weights(log_lik: Array, grid: Grid) -> Array:
+    """Normalised posterior weights :math:`w_q \\propto \\pi_q e^{\\ell_q}`, shape (n, n_quad)."""
+    log_w = log_lik + grid.log_weights[None, :]
+    log_w -= log_w.max(axis=1, keepdims=True)
+    w = np.exp(log_w)
+    w /= w.sum(axis=1, keepdims=True)
+    return w
 
 
 def posterior_moments(log_lik: Array, grid: Grid) -> tuple[Array, Array]:
@@ -85,10 +124,7 @@ def posterior_moments(log_lik: Array, grid: Grid) -> tuple[Array, Array]:
     -------
     theta, se : ndarray, shape (n,)
     """
-    log_w = log_lik + grid.log_weights[None, :]
-    log_w -= log_w.max(axis=1, keepdims=True)
-    w = np.exp(log_w)
-    w /= w.sum(axis=1, keepdims=True)
+    w = posterior_weights(log_lik, grid)
     nodes = grid.nodes[:, 0]
     theta = w @ nodes
     var = w @ (nodes * nodes) - theta * theta
@@ -111,6 +147,14 @@ class Snapshot:
         Items already given (pretest items included).
     n_scored : ndarray of int, shape (n,)
         Scored answers so far.
+    responses : ndarray of int, shape (n, n_items)
+        The answers (any value where not given).
+    scored : ndarray of bool, shape (n, n_items)
+        Items given and scored.
+    lottery : ndarray, shape (n, n_items), optional
+        Uniform draws fixed for the whole session, one per item (Sympson–Hetter: an item whose
+        draw exceeds its parameter is never given to this candidate — the same as removing it
+        the first time it is passed over).
     """
 
     theta: Array
@@ -118,11 +162,21 @@ class Snapshot:
     log_lik: Array
     administered: NDArray[np.bool_]
     n_scored: NDArray[np.int64]
+    responses: NDArray[np.intp]
+    scored: NDArray[np.bool_]
+    lottery: Array | None = None
 
     @property
     def n(self) -> int:
         """Number of sessions."""
         return int(self.theta.shape[0])
+
+    def rows(self, index: NDArray[np.intp]) -> Snapshot:
+        """The snapshot of some of the sessions."""
+        return Snapshot(self.theta[index], self.se[index], self.log_lik[index],
+                        self.administered[index], self.n_scored[index], self.responses[index],
+                        self.scored[index],
+                        None if self.lottery is None else self.lottery[index])
 
     def available(self, context: CatContext) -> NDArray[np.bool_]:
         """Items each session may still be given: eligible and not yet administered."""

@@ -1,12 +1,17 @@
 """Stopping rules: whether each session ends now, and why.
 
 :func:`stop_reasons` applies the blueprint's rules in a fixed order of precedence and returns
-one reason per session, the empty string for "go on":
+one reason per session, the empty string for "go on" (:data:`STOP_REASONS`). The minimum
+length holds back every rule but the ones that leave no choice (no item left, maximum length,
+time).
 
-1. ``"no_items_left"`` — no eligible item remains;
-2. ``"max_items"`` — the maximum length is reached;
-3. ``"se_target"`` — the standard error is below the target (strictly, as mirtCAT's
-   ``min_SEM``), once ``min_items`` scored answers are in.
+Classification (Wald 1947; Reckase 1983; Eggen 1999): at each cut score :math:`c` the test
+compares :math:`\\theta_- = c - \\delta` with :math:`\\theta_+ = c + \\delta`. With
+:math:`\\Lambda = \\ell(\\theta_+) - \\ell(\\theta_-)` (SPRT) or, for the generalized likelihood
+ratio, :math:`\\Lambda = \\max_{\\theta \\ge \\theta_+}\\ell(\\theta) - \\max_{\\theta \\le
+\\theta_-}\\ell(\\theta)` (Bartroff, Finkelman & Lai 2008), the cut is decided "above" when
+:math:`\\Lambda \\ge \\log\\frac{1-\\beta}{\\alpha}` and "below" when :math:`\\Lambda \\le
+\\log\\frac{\\beta}{1-\\alpha}`; the test stops when every cut is decided.
 """
 
 from __future__ import annotations
@@ -15,25 +20,91 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.cat.snapshot import CatContext, Snapshot
+from engine.models._base import Array
 
-__all__ = ["STOP_REASONS", "stop_reasons"]
+__all__ = ["REASON_DTYPE", "STOP_REASONS", "bands", "edge_log_lik", "stop_reasons"]
 
 #: what each stop reason means
 STOP_REASONS: dict[str, str] = {
     "no_items_left": "every eligible item has been given",
     "max_items": "the maximum test length was reached",
+    "time_limit": "the time budget is spent",
+    "classified": "the band is decided at every cut score",
     "se_target": "the standard error fell below the target",
+    "min_information": "no item left is informative enough at the estimate",
 }
 
 
-def stop_reasons(context: CatContext, snap: Snapshot) -> NDArray[np.str_]:
-    """One stop reason per session (``""`` to continue), shape ``(snap.n,)``."""
+#: the dtype that holds every stop reason
+REASON_DTYPE = f"<U{max(map(len, STOP_REASONS))}"
+
+
+def edge_log_lik(context: CatContext, snap: Snapshot) -> Array:
+    """Log-likelihood of each session's answers at the indifference edges, ``(n, 2 n_cuts)``."""
+    cols = context.offsets[None, :] + snap.responses
+    table = context.edge_log_p[:, cols]  # (2C, n, n_items)
+    return np.where(snap.scored[None], table, 0.0).sum(axis=2).T
+
+
+def _decisions(context: CatContext, snap: Snapshot) -> NDArray[np.int8]:
+    """Per session and cut: +1 decided above, −1 decided below, 0 undecided; ``(n, n_cuts)``."""
+    bp = context.blueprint
+    n_cuts = len(bp.cut_scores)
+    edges = edge_log_lik(context, snap)
+    low, high = edges[:, :n_cuts], edges[:, n_cuts:]
+    if bp.classification == "glr":
+        nodes = context.grid.nodes[:, 0]
+        cuts = np.asarray(bp.cut_scores)
+        above = nodes[None, :] >= (cuts + bp.indifference)[:, None]  # (C, Q)
+        below = nodes[None, :] <= (cuts - bp.indifference)[:, None]
+        ll = snap.log_lik[:, None, :]  # (n, 1, Q)
+        high = np.maximum(high, np.where(above[None], ll, -np.inf).max(axis=2))
+        low = np.maximum(low, np.where(below[None], ll, -np.inf).max(axis=2))
+    ratio = high - low
+    upper = np.log((1 - bp.beta) / bp.alpha)
+    lower = np.log(bp.beta / (1 - bp.alpha))
+    return (ratio >= upper).astype(np.int8) - (ratio <= lower).astype(np.int8)
+
+
+def bands(context: CatContext, snap: Snapshot) -> NDArray[np.intp]:
+    """The band of each session: how many cut scores it lies above, ``(n,)``.
+
+    A cut the likelihood-ratio test has decided counts as decided; an undecided one (the test
+    ended first) is read from the estimate against the cut.
+    """
+    cuts = np.asarray(context.blueprint.cut_scores)
+    if cuts.size == 0:
+        return np.zeros(snap.n, dtype=np.intp)
+    decided = _decisions(context, snap)
+    by_estimate = np.where(snap.theta[:, None] >= cuts[None, :], 1, -1)
+    return (np.where(decided != 0, decided, by_estimate) > 0).sum(axis=1)
+
+
+def stop_reasons(context: CatContext, snap: Snapshot,
+                 elapsed_s: Array | None = None) -> NDArray[np.str_]:
+    """One stop reason per session (``""`` to continue), shape ``(snap.n,)``.
+
+    Parameters
+    ----------
+    context : CatContext
+    snap : Snapshot
+    elapsed_s : ndarray, shape (n,), optional
+        Seconds each session has used, for ``time_limit_s``.
+    """
     bp = context.blueprint
     length = snap.administered.sum(axis=1)
-    out = np.full(snap.n, "", dtype="<U13")
+    available = snap.available(context)
+    out = np.full(snap.n, "", dtype=REASON_DTYPE)
+    may_stop = snap.n_scored >= max(bp.min_items, 1)
+    if bp.min_information is not None:
+        info = np.where(available, context.bank.information(snap.theta), 0.0).max(axis=1)
+        out[may_stop & (info < bp.min_information)] = "min_information"
     if bp.se_target is not None:
-        precise = (snap.se < bp.se_target) & (snap.n_scored >= max(bp.min_items, 1))
-        out[precise] = "se_target"
+        out[may_stop & (snap.se < bp.se_target)] = "se_target"
+    if bp.classification is not None:
+        out[may_stop & np.all(_decisions(context, snap) != 0, axis=1)] = "classified"
+    if bp.time_limit_s is not None and elapsed_s is not None:
+        out[np.asarray(elapsed_s) >= bp.time_limit_s] = "time_limit"
     out[length >= bp.max_items] = "max_items"
-    out[~snap.available(context).any(axis=1)] = "no_items_left"
+    out[~available.any(axis=1)] = "no_items_left"
     return out

@@ -40,7 +40,10 @@ def mixed_bank():
     return ItemBank(blocks, [f"M{i}" for i in range(45)])
 
 
-RULES = list(itertools.product(["mfi", "random"], ["none", "randomesque:4"], ["eap", "map", "ml"]))
+SELECTIONS = ["mfi", "mpwi", "mepv", "kl", "klp", "random"]
+EXPOSURES = ["none", "randomesque:4", "astrat:3", "sh:0.3"]
+RULES = ([(s, e, "eap") for s in SELECTIONS for e in EXPOSURES]
+         + [("mfi", "none", est) for est in ("map", "ml")])
 
 
 @pytest.mark.parametrize(("selection", "exposure", "estimator"), RULES)
@@ -49,8 +52,9 @@ def test_contract_never_repeats_is_deterministic_and_respects_limits(
         selection, exposure, estimator, bank_kind):
     bank = two_pl_bank()[0] if bank_kind == "2pl" else mixed_bank()
     eligible = tuple(bank.item_ids[::2])  # half the bank
+    sh = {i: 0.5 for i in eligible[:5]} if exposure.startswith("sh") else None
     bp = Blueprint(items=eligible, selection=selection, exposure=exposure, estimator=estimator,
-                   min_items=3, max_items=12, se_target=0.45)
+                   min_items=3, max_items=12, se_target=0.45, sh_parameters=sh)
     sim = simulate_cat(bank, bp, n=300, rng=11)
     again = simulate_cat(bank, bp, n=300, rng=11)
     np.testing.assert_array_equal(sim.items, again.items)
@@ -85,7 +89,8 @@ def test_information_scores_are_a_squared_pq():
     theta = np.array([-2.0, 0.3, 1.7])
     snap = snapshot(ctx, np.zeros((3, ctx.grid.n_quad)), np.zeros((3, 60), int),
                     np.zeros((3, 60), bool), np.zeros((3, 60), bool))
-    snap = type(snap)(theta, snap.se, snap.log_lik, snap.administered, snap.n_scored)
+    snap = type(snap)(theta, snap.se, snap.log_lik, snap.administered, snap.n_scored,
+                      snap.responses, snap.scored)
     p = expit(a[None, :] * (theta[:, None] - b[None, :]))
     scores = MaximumInformation().scores(ctx, snap, np.random.default_rng(0))
     np.testing.assert_allclose(scores, a**2 * p * (1 - p), rtol=1e-12)
@@ -97,7 +102,7 @@ def test_randomesque_picks_only_among_the_top_k_and_uses_all_of_them():
     available = rng.random((4000, 30)) < 0.5
     available[0] = False
     available[0, [3, 9]] = True  # fewer available than k
-    chosen = Randomesque(5).choose(scores, available, rng)
+    chosen = Randomesque(5).choose(None, None, scores, available, rng)
     masked = np.where(available, scores, -np.inf)
     rank = (masked > np.take_along_axis(masked, chosen[:, None], 1)).sum(axis=1)
     assert np.all(available[np.arange(4000), chosen])

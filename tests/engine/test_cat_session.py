@@ -110,3 +110,44 @@ def test_estimate_is_the_eap_of_the_answers(bank):
     ref = eap(bank, x[None, :], obs, n_points=61, bounds=(-6, 6))
     assert state.theta == pytest.approx(float(ref.theta[0]), abs=1e-12)
     assert state.se == pytest.approx(float(ref.se[0]), abs=1e-12)
+
+
+def test_pretest_items_are_seeded_at_their_positions_and_never_scored(bank):
+    bp = Blueprint(max_items=8, se_target=None, pretest_items=("P1", "P2", "P3"),
+                   pretest_positions=(2, 5))
+    x = simulate_responses(bank, np.array([0.3]), 1)[0]
+    state = start(bp, bank, rng=5)
+    log = []
+    while isinstance(step := next_item(state), NextItem):
+        log.append(step)
+        answer = 3 if step.pretest else int(x[step.index])
+        state = record(state, step.item_id, answer)
+    assert [s.position for s in log if s.pretest] == [2, 5]
+    assert all(s.item_id.startswith("P") for s in log if s.pretest)
+    assert sum(not s.pretest for s in log) == 8  # pretest items do not count towards the length
+    scored = replay(Blueprint(max_items=8, se_target=None), bank, 5,
+                    [(a.item_id, a.response) for a in state.answers if not a.pretest])
+    assert state.theta == scored.theta and state.se == scored.se
+    back = SessionState.from_dict(json.loads(json.dumps(state.to_dict())), bank)
+    assert back == state and [a.pretest for a in back.answers] == [a.pretest for a in state.answers]
+    with pytest.raises(InvalidResponseError, match="already answered"):
+        record(state, log[1].item_id, 0)
+
+
+def test_pretest_blueprint_errors(bank):
+    with pytest.raises(InvalidParameterError, match="no pretest_items"):
+        Blueprint(pretest_positions=(3,))
+    with pytest.raises(InvalidParameterError, match="increasing positions"):
+        Blueprint(pretest_items=("P1",), pretest_positions=(4, 2))
+    with pytest.raises(InvalidParameterError, match="eligible operational item"):
+        start(Blueprint(pretest_items=("K03",), pretest_positions=(2,)), bank)
+
+
+def test_start_candidates_spread_the_opening_item_only(bank):
+    bp = Blueprint(start_candidates=4)
+    firsts = {next_item(start(bp, bank, rng=s)).item_id for s in range(80)}
+    assert len(firsts) == 4
+    state = start(bp, bank, rng=0)
+    state = record(state, next_item(state).item_id, 1)
+    seconds = {next_item(replay(bp, bank, s, state.answers)).item_id for s in range(40)}
+    assert len(seconds) == 1  # from the second item on, the selection rule alone

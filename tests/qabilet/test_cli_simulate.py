@@ -67,7 +67,7 @@ def test_options_override_the_blueprint_and_seed_reproduces(tmp_path, bank_file)
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--select", "kl"], "selection: expected one of mfi, random"),
+    (["--select", "best"], "selection: expected one of mfi, mpwi, mepv, kl, klp, random"),
     (["--exposure", "randomesque:x"], "randomesque:K"),
     (["--n", "5", "--theta", "t.csv"], "either --n or --theta"),
 ])

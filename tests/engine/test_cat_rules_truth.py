@@ -1,0 +1,195 @@
+"""The adaptive rules against independent computations: brute-force sums, numerical integrals,
+exposure targets over 10,000 simulees, and classification error rates."""
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+from scipy.special import expit
+
+from engine.bank import ItemBank
+from engine.cat import (
+    Blueprint,
+    CatContext,
+    NextItem,
+    Stop,
+    next_item,
+    record,
+    simulate_cat,
+    start,
+)
+from engine.cat.estimation import snapshot
+from engine.cat.exposure import strata
+from engine.cat.selection import selection_rule
+from engine.cat.sympson_hetter import derive_sympson_hetter
+from engine.exceptions import InvalidParameterError
+from engine.models import TwoPL
+
+
+def bank_of(n_items, seed=3):
+    rng = np.random.default_rng(seed)
+    a, b = rng.lognormal(0, 0.3, n_items), rng.normal(0, 1.2, n_items)
+    return ItemBank([TwoPL(a, b)], [f"I{i}" for i in range(n_items)]), a, b
+
+
+def snap_after(ctx, given, answers):
+    """A one-session snapshot after answering ``given`` with ``answers``."""
+    n_items = ctx.bank.n_items
+    ll = ctx.answer_log_lik(np.asarray(given), np.asarray(answers)).sum(axis=0)[None, :]
+    x = np.zeros((1, n_items), int)
+    x[0, given] = answers
+    adm = np.zeros((1, n_items), bool)
+    adm[0, given] = True
+    return snapshot(ctx, ll, x, adm, adm)
+
+
+@pytest.fixture(scope="module")
+def setting():
+    bank, a, b = bank_of(25)
+    ctx = CatContext.build(bank, Blueprint(n_points=121))
+    snap = snap_after(ctx, [0, 3, 7], [1, 0, 1])
+    nodes = ctx.grid.nodes[:, 0]
+    w = np.exp(snap.log_lik[0] + ctx.grid.log_weights)
+    return bank, a, b, ctx, snap, nodes, w / w.sum()
+
+
+def test_mpwi_is_the_posterior_mean_of_the_information(setting):
+    bank, a, b, ctx, snap, nodes, w = setting
+    got = selection_rule("mpwi").scores(ctx, snap, np.random.default_rng(0))[0]
+    for i in (1, 5, 20):  # brute force, item by item
+        p = expit(a[i] * (nodes - b[i]))
+        assert got[i] == pytest.approx(np.sum(w * a[i] ** 2 * p * (1 - p)), rel=1e-12)
+
+
+def test_mepv_is_minus_the_expected_posterior_variance(setting):
+    bank, a, b, ctx, snap, nodes, w = setting
+    got = selection_rule("mepv").scores(ctx, snap, np.random.default_rng(0))[0]
+    for i in (1, 5, 20):
+        p1 = expit(a[i] * (nodes - b[i]))
+        epv = 0.0
+        for pk in (1 - p1, p1):  # update the posterior with each answer, weigh its variance
+            post = w * pk
+            prob = post.sum()
+            post /= prob
+            mean = np.sum(post * nodes)
+            epv += prob * np.sum(post * (nodes - mean) ** 2)
+        assert got[i] == pytest.approx(-epv, rel=1e-10)
+
+
+def test_kl_equals_the_integral_of_the_divergence():
+    bank, a, b = bank_of(25)
+    ctx = CatContext.build(bank, Blueprint(n_points=2401))  # fine grid: the rectangle rule is close
+    snap = snap_after(ctx, [0, 3, 7, 9], [1, 0, 1, 1])
+    got = selection_rule("kl").scores(ctx, snap, np.random.default_rng(0))[0]
+    th = float(snap.theta[0])
+    delta = 3 / np.sqrt(4)
+
+    def divergence(t, i):
+        p, q = expit(a[i] * (th - b[i])), expit(a[i] * (t - b[i]))
+        return p * np.log(p / q) + (1 - p) * np.log((1 - p) / (1 - q))
+
+    for i in (1, 5, 20):
+        exact = quad(divergence, th - delta, th + delta, args=(i,))[0]
+        assert got[i] == pytest.approx(exact, rel=5e-3)
+
+
+def test_klp_is_the_posterior_mean_of_the_divergence(setting):
+    bank, a, b, ctx, snap, nodes, w = setting
+    got = selection_rule("klp").scores(ctx, snap, np.random.default_rng(0))[0]
+    th = float(snap.theta[0])
+    for i in (1, 5, 20):
+        p, q = expit(a[i] * (th - b[i])), expit(a[i] * (nodes - b[i]))
+        kl = p * np.log(p / q) + (1 - p) * np.log((1 - p) / (1 - q))
+        assert got[i] == pytest.approx(np.sum(w * kl), rel=1e-10)
+
+
+def test_sympson_hetter_keeps_exposure_below_target_for_10000_simulees():
+    bank = bank_of(100)[0]
+    design = Blueprint(max_items=10, se_target=None)
+    derived = derive_sympson_hetter(bank, design, target=0.2, n=4000, rng=1)
+    assert derived.converged
+    sim = simulate_cat(bank, derived.blueprint, n=10_000, rng=2024)
+    assert sim.exposure.max() <= 0.2 + 0.02
+    plain = simulate_cat(bank, design, n=10_000, rng=2024)
+    assert plain.exposure.max() == 1.0
+    assert sim.summary().rmse < plain.summary().rmse + 0.1  # the price in precision is modest
+
+
+def test_sympson_hetter_refuses_an_unreachable_target():
+    bank = bank_of(100)[0]
+    with pytest.raises(InvalidParameterError, match=r"mean test length \(10\.00\).*at least 0\.100"):
+        derive_sympson_hetter(bank, Blueprint(max_items=10, se_target=None), target=0.05,
+                              n=200, rng=0)
+    with pytest.raises(InvalidParameterError, match="derive_sympson_hetter"):
+        Blueprint(exposure="sh:0.2")
+
+
+def test_a_strata_span_the_difficulties_and_rise_in_slope():
+    rng = np.random.default_rng(0)
+    a, b = rng.lognormal(0, 0.4, 120), rng.normal(0, 1, 120)
+    s = strata(a, b, np.ones(120, bool), 4)
+    assert np.bincount(s).tolist() == [30] * 4
+    mean_a = [a[s == k].mean() for k in range(4)]
+    assert mean_a == sorted(mean_a)
+    for k in range(4):
+        assert b[s == k].min() < -1 and b[s == k].max() > 1
+    # within each block of 4 difficulties, the slopes are in stratum order
+    order = np.argsort(b, kind="stable")
+    for blk in order.reshape(30, 4):
+        assert np.all(np.diff(a[blk][np.argsort(s[blk])]) > 0)
+
+
+def test_a_stratified_stages_draw_from_their_strata():
+    bank, a, b = bank_of(160)
+    sim = simulate_cat(bank, Blueprint(max_items=16, se_target=None, exposure="astrat:4"),
+                       n=500, rng=3)
+    ctx = CatContext.build(bank, Blueprint())
+    s = strata(a, ctx.location, np.ones(160, bool), 4)
+    stage_of_position = np.arange(16) * 4 // 16
+    assert np.all(s[sim.items] == stage_of_position[None, :])
+
+
+def test_min_information_stop():
+    bank, a, b = bank_of(60)
+    sim = simulate_cat(bank, Blueprint(se_target=None, max_items=60, min_information=0.3),
+                       n=300, rng=5)
+    stopped = np.flatnonzero(sim.stop_reason == "min_information")
+    assert stopped.size > 0
+    for j in stopped[:30]:
+        left = np.setdiff1d(np.arange(60), sim.items[j, : sim.length[j]])
+        p = expit(a[left] * (sim.theta[j] - b[left]))
+        assert np.max(a[left] ** 2 * p * (1 - p)) < 0.3
+
+
+def test_time_limit_is_read_from_the_caller():
+    bank = bank_of(30)[0]
+    state = start(Blueprint(time_limit_s=600, min_items=5), bank, rng=0)
+    assert isinstance(next_item(state, elapsed_s=599.0), NextItem)
+    stop = next_item(state, elapsed_s=600.0)
+    assert isinstance(stop, Stop) and stop.reason == "time_limit"
+    state = record(state, next_item(state).item_id, 1)
+    assert next_item(state, elapsed_s=601).reason == "time_limit"
+
+
+@pytest.mark.parametrize("rule", ["sprt", "glr"])
+def test_classification_error_rates_outside_the_indifference_region(rule):
+    bank = bank_of(300, seed=11)[0]
+    alpha = beta = 0.05
+    bp = Blueprint(se_target=None, max_items=80, classification=rule, cut_scores=(0.0,),
+                   indifference=0.3, alpha=alpha, beta=beta, selection="mfi")
+    n = 2000
+    below = simulate_cat(bank, bp, theta=np.full(n, -0.45), rng=1)
+    above = simulate_cat(bank, bp, theta=np.full(n, 0.45), rng=2)
+    assert np.mean(below.stop_reason == "classified") > 0.95
+    # 3 binomial standard errors of slack
+    assert np.mean(below.band == 1) <= alpha + 3 * np.sqrt(alpha * (1 - alpha) / n)
+    assert np.mean(above.band == 0) <= beta + 3 * np.sqrt(beta * (1 - beta) / n)
+    assert below.length.mean() < 40
+
+
+def test_classification_with_two_cuts_decides_three_bands():
+    bank = bank_of(300, seed=11)[0]
+    bp = Blueprint(se_target=None, max_items=60, classification="sprt", cut_scores=(-1.0, 1.0))
+    theta = np.array([-2.0] * 300 + [0.0] * 300 + [2.0] * 300)
+    sim = simulate_cat(bank, bp, theta=theta, rng=4)
+    for k, lo in enumerate((0, 300, 600)):
+        assert np.mean(sim.band[lo: lo + 300] == k) > 0.9
