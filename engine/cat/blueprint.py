@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from engine.bank import ItemBank
 from engine.exceptions import InvalidParameterError
 
-__all__ = ["CLASSIFICATIONS", "ESTIMATORS", "EXPOSURES", "SELECTIONS", "Blueprint", "parse_exposure"]
+__all__ = ["CLASSIFICATIONS", "CONTENT_METHODS", "ESTIMATORS", "EXPOSURES", "SELECTIONS", "Blueprint", "parse_exposure"]
 
 #: selection rules by name (see :mod:`engine.cat.selection`)
 SELECTIONS = ("mfi", "mpwi", "mepv", "kl", "klp", "random")
@@ -29,6 +29,8 @@ EXPOSURES = ("none", "randomesque", "sh", "astrat")
 ESTIMATORS = ("eap", "map", "ml")
 #: classification stopping rules
 CLASSIFICATIONS = ("sprt", "glr")
+#: content-control methods
+CONTENT_METHODS = ("wdm", "shadow")
 
 
 def parse_exposure(spec: str) -> tuple[str, float | None]:
@@ -113,6 +115,19 @@ class Blueprint:
     pretest_positions : tuple of int
         1-based positions in the test at which a pretest item is given (while any is left).
         Pretest items do not count towards ``min_items`` / ``max_items``.
+    content : tuple of (str, str)
+        A content category per item id (competency, format); ``{id: category}`` in files.
+    quotas : tuple of (str, int, int)
+        ``(category, minimum, maximum)`` items per test; ``{category: [min, max]}`` in files.
+    enemies : tuple of tuple of str
+        Enemy sets: at most one item of each set in a test.
+    content_method : {"wdm", "shadow"}
+        How quotas are met: weighted deviations (Stocking & Swanson 1993) or shadow tests
+        solved by mixed-integer programming (van der Linden & Reese 1998); see
+        :mod:`engine.cat.content`.
+    content_weight : float
+        Weighted deviations: the weight of one item of projected quota deviation against the
+        selection rule's merit scaled to [0, 1].
     min_information : float, optional
         Stop when no available item has at least this much Fisher information at the estimate.
     time_limit_s : float, optional
@@ -154,6 +169,11 @@ class Blueprint:
     start_candidates: int = 1
     pretest_items: tuple[str, ...] = ()
     pretest_positions: tuple[int, ...] = ()
+    content: tuple[tuple[str, str], ...] = ()
+    quotas: tuple[tuple[str, int, int], ...] = ()
+    enemies: tuple[tuple[str, ...], ...] = ()
+    content_method: str = "wdm"
+    content_weight: float = 1.0
     min_information: float | None = None
     time_limit_s: float | None = None
     classification: str | None = None
@@ -175,6 +195,7 @@ class Blueprint:
                 raise InvalidParameterError(f"items: {dup!r} is listed twice")
             set_(self, "items", items)
         self._check_pretest()
+        self._check_content()
         for name in ("min_items", "max_items", "n_points", "start_candidates"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | np.integer):
@@ -255,6 +276,56 @@ class Blueprint:
             )
         set_(self, "start_theta", start)
         set_(self, "bounds", (lo, hi))
+
+    def _check_content(self) -> None:
+        set_ = object.__setattr__
+        content = self.content.items() if isinstance(self.content, Mapping) else self.content
+        pairs = tuple((str(i), str(c)) for i, c in content)
+        if len({i for i, _ in pairs}) != len(pairs):
+            raise InvalidParameterError("content: an item id is tagged twice")
+        quotas = []
+        raw = self.quotas.items() if isinstance(self.quotas, Mapping) else (
+            (q[0], q[1:]) for q in self.quotas)
+        for name, bounds in raw:
+            try:
+                lo, hi = (int(v) for v in bounds)
+            except (TypeError, ValueError):
+                raise InvalidParameterError(
+                    f"quotas[{name!r}]: expected [minimum, maximum] item counts; got {bounds!r}"
+                ) from None
+            if not 0 <= lo <= hi:
+                raise InvalidParameterError(
+                    f"quotas[{name!r}]: expected 0 <= minimum <= maximum; got [{lo}, {hi}]"
+                )
+            quotas.append((str(name), lo, hi))
+        tagged = {c for _, c in pairs}
+        missing = [q for q, _, _ in quotas if q not in tagged]
+        if missing:
+            raise InvalidParameterError(
+                f"quotas[{missing[0]!r}]: no item is tagged with this category in 'content'"
+            )
+        if sum(lo for _, lo, _ in quotas) > int(self.max_items):
+            raise InvalidParameterError(
+                f"quotas: the minimums add up to {sum(lo for _, lo, _ in quotas)} items, more "
+                f"than max_items = {self.max_items}"
+            )
+        enemies = tuple(tuple(str(i) for i in group) for group in self.enemies)
+        if any(len(g) < 2 for g in enemies):
+            raise InvalidParameterError("enemies: every enemy set needs at least two items")
+        method = str(self.content_method).lower()
+        if method not in CONTENT_METHODS:
+            raise InvalidParameterError(
+                f"content_method: expected one of {', '.join(CONTENT_METHODS)}; got "
+                f"{self.content_method!r}"
+            )
+        weight = float(self.content_weight)
+        if not (np.isfinite(weight) and weight >= 0):
+            raise InvalidParameterError(f"content_weight: expected >= 0; got {weight:g}")
+        set_(self, "content", pairs)
+        set_(self, "quotas", tuple(quotas))
+        set_(self, "enemies", enemies)
+        set_(self, "content_method", method)
+        set_(self, "content_weight", weight)
 
     def _check_pretest(self) -> None:
         set_ = object.__setattr__
@@ -342,6 +413,9 @@ class Blueprint:
         out["bounds"] = list(self.bounds)
         out["cut_scores"] = list(self.cut_scores)
         out["pretest_items"] = list(self.pretest_items)
+        out["content"] = dict(self.content)
+        out["quotas"] = {name: [lo, hi] for name, lo, hi in self.quotas}
+        out["enemies"] = [list(g) for g in self.enemies]
         out["pretest_positions"] = list(self.pretest_positions)
         return out
 

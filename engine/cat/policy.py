@@ -29,6 +29,29 @@ def rules_of(blueprint: Blueprint) -> tuple[SelectionRule, ExposureRule]:
     return selection_rule(blueprint.selection), exposure_rule(blueprint.exposure)
 
 
+def _content_controlled(context: CatContext, snap: Snapshot, scores: Array,
+                        available: NDArray[np.bool_], go: NDArray[np.intp]
+                        ) -> tuple[Array, NDArray[np.bool_]]:
+    """Scores and availability under the quotas: weighted deviations or a shadow test."""
+    bp = context.blueprint
+    plan = context.content
+    if bp.content_method == "shadow":
+        free = available.copy()
+        free[go] = plan.shadow_free(scores[go], snap.administered[go], available[go],
+                                    bp.max_items)
+        return scores, free
+    # weighted deviations: merit rescaled to [0, 1] over the available items, less the
+    # projected quota deviation of each choice
+    masked = np.where(available, scores, np.nan)
+    with np.errstate(invalid="ignore"):
+        lo = np.nanmin(np.where(available.any(axis=1, keepdims=True), masked, 0.0), axis=1,
+                       keepdims=True)
+        hi = np.nanmax(np.where(available.any(axis=1, keepdims=True), masked, 0.0), axis=1,
+                       keepdims=True)
+    merit = (scores - lo) / np.where(hi > lo, hi - lo, 1.0)
+    return merit - bp.content_weight * plan.deviations(snap.administered, bp.max_items), available
+
+
 def next_items(
     context: CatContext, snap: Snapshot, rng: np.random.Generator,
     elapsed_s: Array | None = None,
@@ -51,6 +74,8 @@ def next_items(
         selection, exposure = rules_of(context.blueprint)
         scores = selection.scores(context, snap, rng)
         available = snap.available(context)
+        if context.content.active and context.blueprint.quotas:
+            scores, available = _content_controlled(context, snap, scores, available, go)
         sub = snap if go.size == snap.n else snap.rows(go)
         chosen = exposure.choose(context, sub, scores[go], available[go], rng)
         k = context.blueprint.start_candidates

@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from engine.bank import ItemBank
 from engine.cat.blueprint import Blueprint
+from engine.cat.content import ContentPlan, content_plan
 from engine.likelihood import category_offsets, flat_log_prob
 from engine.models._base import Array
 from engine.quadrature import Grid, equispaced_grid
@@ -58,6 +59,8 @@ class CatContext:
     edge_log_p : ndarray, shape (2 * n_cuts, sum_i K_i)
         Log-probabilities at the edges of the indifference regions, :math:`c_j - \\delta` then
         :math:`c_j + \\delta` for each cut score (for classification stops).
+    content : ContentPlan
+        Quotas and enemy sets in bank order (checked feasible).
     """
 
     bank: ItemBank
@@ -70,6 +73,7 @@ class CatContext:
     location: Array
     sh_parameters: Array
     edge_log_p: Array
+    content: ContentPlan
 
     @classmethod
     def build(cls, bank: ItemBank, blueprint: Blueprint) -> CatContext:
@@ -84,7 +88,8 @@ class CatContext:
                    offsets=category_offsets(bank.n_categories),
                    information=bank.information(grid.nodes[:, 0]), location=location,
                    sh_parameters=blueprint.sh_parameter_array(bank),
-                   edge_log_p=flat_log_prob(bank, cls._edges(blueprint)[:, None]))
+                   edge_log_p=flat_log_prob(bank, cls._edges(blueprint)[:, None]),
+                   content=content_plan(blueprint, bank, eligible))
 
     @staticmethod
     def _edges(blueprint: Blueprint) -> Array:
@@ -179,5 +184,9 @@ class Snapshot:
                         None if self.lottery is None else self.lottery[index])
 
     def available(self, context: CatContext) -> NDArray[np.bool_]:
-        """Items each session may still be given: eligible and not yet administered."""
-        return context.eligible[None, :] & ~self.administered
+        """Items each session may still be given: eligible, not yet administered, not in a full
+        content category and no enemy of an item given."""
+        out = context.eligible[None, :] & ~self.administered
+        if context.content.active:
+            out &= ~context.content.blocked(self.administered)
+        return out

@@ -2,8 +2,8 @@
 
 :func:`stop_reasons` applies the blueprint's rules in a fixed order of precedence and returns
 one reason per session, the empty string for "go on" (:data:`STOP_REASONS`). The minimum
-length holds back every rule but the ones that leave no choice (no item left, maximum length,
-time).
+length and the minimum content quotas hold back every rule but the ones that leave no choice (no
+item left, maximum length, time).
 
 Classification (Wald 1947; Reckase 1983; Eggen 1999): at each cut score :math:`c` the test
 compares :math:`\\theta_- = c - \\delta` with :math:`\\theta_+ = c + \\delta`. With
@@ -96,6 +96,8 @@ def stop_reasons(context: CatContext, snap: Snapshot,
     available = snap.available(context)
     out = np.full(snap.n, "", dtype=REASON_DTYPE)
     may_stop = snap.n_scored >= max(bp.min_items, 1)
+    if context.content.active:
+        may_stop &= context.content.minimums_met(snap.administered)
     if bp.min_information is not None:
         info = np.where(available, context.bank.information(snap.theta), 0.0).max(axis=1)
         out[may_stop & (info < bp.min_information)] = "min_information"
