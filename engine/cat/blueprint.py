@@ -18,7 +18,15 @@ from numpy.typing import NDArray
 from engine.bank import ItemBank
 from engine.exceptions import InvalidParameterError
 
-__all__ = ["CLASSIFICATIONS", "CONTENT_METHODS", "ESTIMATORS", "EXPOSURES", "SELECTIONS", "Blueprint", "parse_exposure"]
+__all__ = [
+    "CLASSIFICATIONS",
+    "CONTENT_METHODS",
+    "ESTIMATORS",
+    "EXPOSURES",
+    "SELECTIONS",
+    "Blueprint",
+    "parse_exposure",
+]
 
 #: selection rules by name (see :mod:`engine.cat.selection`)
 SELECTIONS = ("mfi", "mpwi", "mepv", "kl", "klp", "random")

@@ -184,8 +184,11 @@ class Snapshot:
                         None if self.lottery is None else self.lottery[index])
 
     def available(self, context: CatContext) -> NDArray[np.bool_]:
-        """Items each session may still be given: eligible, not yet administered, not in a full
-        content category and no enemy of an item given."""
+        """Items each session may still be given.
+
+        Eligible, not yet administered, not in a full content category, and no enemy of an
+        item given.
+        """
         out = context.eligible[None, :] & ~self.administered
         if context.content.active:
             out &= ~context.content.blocked(self.administered)

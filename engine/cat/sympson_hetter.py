@@ -12,9 +12,11 @@ until no item's exposure exceeds the target :math:`r` by more than the tolerance
 Sympson 1997). The estimated rates carry a sampling error of :math:`\\sigma = \\sqrt{r(1-r)/n}`
 each, and the largest of many items that sit at :math:`r` exceeds it by about :math:`2\\sigma`;
 the update therefore aims at :math:`r - 2\\sigma` (at most 10 % below :math:`r`), so that the
-largest rate, on these simulees and on new ones, stays within the tolerance. The exposure rates of the items sum to the mean test length :math:`\\bar L`, so
-no parameters can bring every rate below :math:`\\bar L / N` for :math:`N` eligible items: such a
-target is refused.
+largest rate, on these simulees and on new ones, stays within the tolerance.
+
+The exposure rates of the items sum to the mean test length :math:`\\bar L`, so no parameters
+can bring every rate below :math:`\\bar L / N` for :math:`N` eligible items: such a target is
+refused.
 """
 
 from __future__ import annotations
