@@ -103,6 +103,7 @@ class ItemBank(ItemSet):
             self.n_categories[p] = m.n_categories
             names[p] = m.name
         self._names = tuple(names.tolist())
+        self._single_block = len(models) == 1 and bool(np.array_equal(pos[0], np.arange(n_items)))
         self._index = {item_id: i for i, item_id in enumerate(ids)}
 
     # -- construction from and to records ------------------------------------------------------------
@@ -210,6 +211,8 @@ class ItemBank(ItemSet):
         return outs[0], outs[1], outs[2], (outs[3] if need_bias else None)
 
     def _information_s(self, s: Array) -> Array:
+        if self._single_block:  # one model in bank order: no gather and scatter
+            return self.models[0]._information_s(s)
         out = np.empty_like(s)
         for m, pos in zip(self.models, self.positions):
             out[:, pos] = m._information_s(s[:, pos])

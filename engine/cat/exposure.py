@@ -72,16 +72,24 @@ class Randomesque:
                available: NDArray[np.bool_], rng: np.random.Generator) -> NDArray[np.intp]:
         """Draw among the top ``k`` of each row."""
         masked = _masked(scores, available)
-        k = min(self.k, masked.shape[1])
+        n, n_items = masked.shape
+        k = min(self.k, n_items)
         if k == 1:
             return np.argmax(masked, axis=1)
-        top = np.argpartition(-masked, k - 1, axis=1)[:, :k]
+        rows = np.arange(n)
+        if k <= 8:  # k passes of argmax beat a partition of every row for small k
+            top = np.empty((n, k), dtype=np.intp)
+            for j in range(k):  # candidates, not persons or items
+                top[:, j] = np.argmax(masked, axis=1)
+                masked[rows, top[:, j]] = -np.inf
+        else:
+            top = np.argpartition(-masked, k - 1, axis=1)[:, :k]
+            top_scores = np.take_along_axis(masked, top, axis=1)
+            top = np.take_along_axis(top, np.argsort(-top_scores, axis=1, kind="stable"), axis=1)
         # the top k in descending order, so that the first m of them are the m available ones
-        top_scores = np.take_along_axis(masked, top, axis=1)
-        top = np.take_along_axis(top, np.argsort(-top_scores, axis=1, kind="stable"), axis=1)
         m = np.minimum(available.sum(axis=1), k)
-        pick = (rng.random(masked.shape[0]) * m).astype(np.intp)
-        return top[np.arange(masked.shape[0]), np.minimum(pick, k - 1)]
+        pick = (rng.random(n) * m).astype(np.intp)
+        return top[rows, np.minimum(pick, k - 1)]
 
 
 class SympsonHetter:

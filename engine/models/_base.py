@@ -213,9 +213,11 @@ class ItemSet(ABC):
             ``(..., n_items, n_dims, n_dims)``, otherwise.
         """
         t2, batch = self._theta2d(theta)
-        info_s = self._information_s(t2 @ self.slopes.T)
         if self.n_dims == 1:
-            return (info_s * self.slopes[:, 0] ** 2).reshape(*batch, self.n_items)
+            info_s = self._information_s(np.multiply.outer(t2[:, 0], self.slopes[:, 0]))
+            info_s *= self.slopes[:, 0] ** 2  # a fresh array: scaled in place
+            return info_s.reshape(*batch, self.n_items)
+        info_s = self._information_s(t2 @ self.slopes.T)
         outer = self.slopes[:, :, None] * self.slopes[:, None, :]
         return (info_s[..., None, None] * outer).reshape(
             *batch, self.n_items, self.n_dims, self.n_dims

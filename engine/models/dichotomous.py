@@ -252,8 +252,8 @@ class FourPL(ItemModel):
         # I = g² / (P1 P0)  (Birnbaum 1968; Lord 1980, eq. 5-9 with D = 1)
         z = s + self.d
         if self._logistic:  # c = 0, u = 1: I = PQ, one expit per cell (the CAT's hot path)
-            p = expit(z)
-            return p * (1.0 - p)
+            p = expit(z, out=z)
+            return np.subtract(p, np.square(p), out=p)
         log_span = np.log(self.u - self.c)
         log_sig_neg = log_expit(-z)
         log_sig = log_sig_neg + z
