@@ -22,7 +22,7 @@ __all__ = ["snapshot"]
 def snapshot(
     context: CatContext,
     log_lik: Array,
-    responses: NDArray[np.intp],
+    responses: NDArray[np.intp] | None,
     administered: NDArray[np.bool_],
     scored: NDArray[np.bool_],
     lottery: Array | None = None,
@@ -34,8 +34,8 @@ def snapshot(
     context : CatContext
     log_lik : ndarray, shape (n, n_quad)
         Log-likelihood of the scored answers at the grid's nodes.
-    responses : ndarray of int, shape (n, n_items)
-        Answers (any value where not scored).
+    responses : ndarray of int, shape (n, n_items), or None
+        Answers (any value where not scored); required when ``context.needs_responses``.
     administered : ndarray of bool, shape (n, n_items)
         Items given.
     scored : ndarray of bool, shape (n, n_items)
@@ -51,7 +51,7 @@ def snapshot(
     theta, se = posterior_moments(log_lik, context.grid)
     n_scored = scored.sum(axis=1).astype(np.int64)
     some = n_scored > 0
-    if bp.estimator != "eap" and some.any():
+    if bp.estimator != "eap" and some.any() and responses is not None:
         rows = np.flatnonzero(some)
         if bp.estimator == "map":
             est = maximum_a_posteriori(context.bank, responses[rows], scored[rows],

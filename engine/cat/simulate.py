@@ -229,11 +229,13 @@ def simulate_cat(
     se = np.empty(n_sim)
     band = np.zeros(n_sim, dtype=np.intp)
     active = np.arange(n_sim)
+    needs_x = context.needs_responses
     lottery = gen.random((n_sim, n_items)) if blueprint.exposure.startswith("sh:") else None
     t0 = time.perf_counter()
     for step in range(max_items + 1):  # test positions, each for every simulee at once
-        snap = snapshot(context, log_lik[active], x[active], administered[active],
-                        administered[active], None if lottery is None else lottery[active])
+        given = administered[active]
+        snap = snapshot(context, log_lik[active], x[active] if needs_x else None, given, given,
+                        None if lottery is None else lottery[active])
         reasons, items = next_items(context, snap, gen)
         done = reasons != ""
         stopped = active[done]

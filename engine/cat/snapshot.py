@@ -29,6 +29,9 @@ from engine.likelihood import category_offsets, flat_log_prob
 from engine.models._base import Array
 from engine.quadrature import Grid, equispaced_grid
 
+#: items whose information maximum-information selection computes first
+_TOP_ITEMS = 64
+
 __all__ = ["CatContext", "Snapshot", "posterior_moments", "posterior_weights"]
 
 
@@ -61,6 +64,16 @@ class CatContext:
         :math:`c_j + \\delta` for each cut score (for classification stops).
     content : ContentPlan
         Quotas and enemy sets in bank order (checked feasible).
+    peak_information : ndarray, shape (n_items,)
+        An upper bound of each item's information on ``bounds``: its maximum on the fine grid,
+        raised by 0.1 % (more than the grid can miss the peak by).
+    top_items : ndarray of int
+        The (at most 64) eligible items with the highest peaks, in bank order.
+    top_bound : float
+        The highest peak among the other eligible items (−inf if none).
+    top_bank : ItemBank
+        ``bank.subset(top_items)``: maximum information ranks these first
+        (:func:`engine.cat.policy.next_items`).
     """
 
     bank: ItemBank
@@ -74,6 +87,10 @@ class CatContext:
     sh_parameters: Array
     edge_log_p: Array
     content: ContentPlan
+    peak_information: Array
+    top_items: NDArray[np.intp]
+    top_bound: float
+    top_bank: ItemBank
 
     @classmethod
     def build(cls, bank: ItemBank, blueprint: Blueprint) -> CatContext:
@@ -82,20 +99,32 @@ class CatContext:
         grid = equispaced_grid(bank.latent, blueprint.n_points, blueprint.bounds)
         lo, hi = blueprint.bounds
         fine = np.linspace(lo, hi, int(round((hi - lo) / 0.01)) + 1)
-        location = fine[np.argmax(bank.information(fine), axis=0)]
+        fine_info = bank.information(fine)
+        location = fine[np.argmax(fine_info, axis=0)]
+        peak = fine_info.max(axis=0) * (1.0 + 1e-3)
+        by_peak = np.flatnonzero(eligible)[np.argsort(-peak[eligible], kind="stable")]
+        top = np.sort(by_peak[:_TOP_ITEMS])
+        bound = float(peak[by_peak[_TOP_ITEMS]]) if by_peak.size > _TOP_ITEMS else -np.inf
         return cls(bank=bank, blueprint=blueprint, grid=grid, eligible=eligible,
                    log_p=flat_log_prob(bank, grid.nodes),
                    offsets=category_offsets(bank.n_categories),
                    information=bank.information(grid.nodes[:, 0]), location=location,
                    sh_parameters=blueprint.sh_parameter_array(bank),
                    edge_log_p=flat_log_prob(bank, cls._edges(blueprint)[:, None]),
-                   content=content_plan(blueprint, bank, eligible))
+                   content=content_plan(blueprint, bank, eligible), peak_information=peak,
+                   top_items=top, top_bound=bound, top_bank=bank.subset(top))
 
     @staticmethod
     def _edges(blueprint: Blueprint) -> Array:
         cuts = np.asarray(blueprint.cut_scores, dtype=np.float64)
         delta = blueprint.indifference
         return np.concatenate([cuts - delta, cuts + delta])
+
+    @property
+    def needs_responses(self) -> bool:
+        """Whether a rule reads the answers themselves (MAP/ML estimates, classification)."""
+        bp = self.blueprint
+        return bp.estimator != "eap" or bp.classification is not None
 
     def per_item(self, flat: Array) -> Array:
         """Sum a ``(n, sum_i K_i)`` array over each item's categories: ``(n, n_items)``."""
@@ -152,8 +181,9 @@ class Snapshot:
         Items already given (pretest items included).
     n_scored : ndarray of int, shape (n,)
         Scored answers so far.
-    responses : ndarray of int, shape (n, n_items)
-        The answers (any value where not given).
+    responses : ndarray of int, shape (n, n_items), or None
+        The answers (any value where not given); None when no rule of the blueprint reads them
+        (EAP and the likelihood on the grid need only ``log_lik``).
     scored : ndarray of bool, shape (n, n_items)
         Items given and scored.
     lottery : ndarray, shape (n, n_items), optional
@@ -167,7 +197,7 @@ class Snapshot:
     log_lik: Array
     administered: NDArray[np.bool_]
     n_scored: NDArray[np.int64]
-    responses: NDArray[np.intp]
+    responses: NDArray[np.intp] | None
     scored: NDArray[np.bool_]
     lottery: Array | None = None
 
@@ -178,9 +208,11 @@ class Snapshot:
 
     def rows(self, index: NDArray[np.intp]) -> Snapshot:
         """The snapshot of some of the sessions."""
-        return Snapshot(self.theta[index], self.se[index], self.log_lik[index],
-                        self.administered[index], self.n_scored[index], self.responses[index],
-                        self.scored[index],
+        administered = self.administered[index]
+        scored = administered if self.scored is self.administered else self.scored[index]
+        return Snapshot(self.theta[index], self.se[index], self.log_lik[index], administered,
+                        self.n_scored[index],
+                        None if self.responses is None else self.responses[index], scored,
                         None if self.lottery is None else self.lottery[index])
 
     def available(self, context: CatContext) -> NDArray[np.bool_]:

@@ -80,8 +80,8 @@ def bands(context: CatContext, snap: Snapshot) -> NDArray[np.intp]:
     return (np.where(decided != 0, decided, by_estimate) > 0).sum(axis=1)
 
 
-def stop_reasons(context: CatContext, snap: Snapshot,
-                 elapsed_s: Array | None = None) -> NDArray[np.str_]:
+def stop_reasons(context: CatContext, snap: Snapshot, elapsed_s: Array | None = None,
+                 available: NDArray[np.bool_] | None = None) -> NDArray[np.str_]:
     """One stop reason per session (``""`` to continue), shape ``(snap.n,)``.
 
     Parameters
@@ -90,10 +90,12 @@ def stop_reasons(context: CatContext, snap: Snapshot,
     snap : Snapshot
     elapsed_s : ndarray, shape (n,), optional
         Seconds each session has used, for ``time_limit_s``.
+    available : ndarray of bool, shape (n, n_items), optional
+        ``snap.available(context)``, when the caller has it already.
     """
     bp = context.blueprint
     length = snap.administered.sum(axis=1)
-    available = snap.available(context)
+    available = snap.available(context) if available is None else available
     out = np.full(snap.n, "", dtype=REASON_DTYPE)
     may_stop = snap.n_scored >= max(bp.min_items, 1)
     if context.content.active:
