@@ -37,7 +37,6 @@ import gc
 import glob
 import os
 import platform
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -53,6 +52,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 import girth  # noqa: E402
 import scipy  # noqa: E402
+from _machine import cpu_name, env_line, source_state  # noqa: E402
 
 import qabilet  # noqa: E402
 from engine.models import TwoPL  # noqa: E402
@@ -121,48 +121,16 @@ def simd_info() -> str:
     return f"baseline {' '.join(__cpu_baseline__)}; dispatch used: {' '.join(usable) or 'none'}"
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def source_state() -> str:
-    """The commit measured, and whether engine/ differed from it (work in progress)."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "engine"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.split("\n")
-    except OSError:
-        return "unknown (no git)"
-    changed = [line[3:] for line in dirty if line.strip()]
-    return f"{head or 'unknown'}" + (
-        f" with uncommitted changes to {', '.join(changed)}" if changed else " (engine/ clean)"
-    )
-
-
 def environment() -> list[str]:
     lines = [
         f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- qabilet source: commit {source_state()}",
+        f"- qabilet source: commit {source_state(('engine',))}",
         f"- machine: {cpu_name()}, {os.cpu_count()} logical cores, {platform.platform()}",
         f"- python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
         f"girth {getattr(girth, '__version__', _dist_version('girth'))}, "
         f"qabilet {qabilet.__version__}",
         f"- numpy SIMD: {simd_info()}",
-        "- environment: "
-        + ", ".join(f"{v}={os.environ[v]!r}" if v in os.environ else f"{v} unset" for v in ENV_VARS)
-        + " (unset means OpenBLAS picked its kernel from the CPU)",
+        env_line(ENV_VARS, "unset means OpenBLAS picked its kernel from the CPU"),
     ]
     for lib in blas_info():
         keys = ("internal_api", "version", "architecture", "num_threads", "source", "filepath")

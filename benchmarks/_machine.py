@@ -1,0 +1,86 @@
+"""What the benchmarks record about the machine and the source they measured (shared).
+
+Imported by the ``bench_*.py`` scripts (run from the repository root; ``benchmarks/`` is on
+``sys.path`` as the script's own folder).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+__all__ = ["blas_lines", "cpu_name", "env_line", "load", "peer_versions", "source_state"]
+
+
+def cpu_name() -> str:
+    """The processor's model name (``/proc/cpuinfo``), or what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _git(*args: str) -> str:
+    # --no-optional-locks: read only, not even the index's stat cache is refreshed
+    proc = subprocess.run(["git", "--no-optional-locks", *args], cwd=ROOT, capture_output=True,
+                          text=True)
+    return proc.stdout.rstrip() if proc.returncode == 0 else ""
+
+
+def source_state(packages: tuple[str, ...]) -> str:
+    """The commit measured, and any uncommitted change to the packages the benchmark runs."""
+    try:
+        head = _git("rev-parse", "--short", "HEAD") or "unknown"
+        status = _git("status", "--porcelain", "--", *packages)
+    except OSError:
+        return "unknown (no git)"
+    changed = [line[3:] for line in status.splitlines() if line.strip()]
+    folders = ", ".join(f"{p}/" for p in packages)
+    if not changed:
+        return f"{head} ({folders} clean)"
+    return f"{head} with uncommitted or untracked files: {', '.join(changed)}"
+
+
+def blas_lines(label: str) -> list[str]:
+    """One line per BLAS library loaded in this process (threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return [f"- BLAS ({label}): unknown (threadpoolctl is not installed)"]
+    keys = ("internal_api", "version", "architecture", "num_threads", "filepath")
+    return [f"- BLAS ({label}): " + "; ".join(f"{k}: {lib[k]}" for k in keys if k in lib)
+            for lib in threadpool_info()]
+
+
+def peer_versions(python: Path, packages: tuple[str, ...]) -> str:
+    """Versions of ``packages`` in the peer environment whose interpreter is ``python``."""
+    if not python.exists():
+        return "not installed"
+    code = ("import importlib.metadata as m, platform\n"
+            "def v(p):\n"
+            "    try:\n"
+            "        return m.version(p)\n"
+            "    except m.PackageNotFoundError:\n"
+            "        return 'not installed'\n"
+            f"print(', '.join(f'{{p}} ' + v(p) for p in {packages!r}) + ', python ' "
+            "+ platform.python_version())")
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+    return out.stdout.strip() or f"unknown ({out.stderr.strip()[-200:]})"
+
+
+def env_line(names: tuple[str, ...], note: str = "") -> str:
+    """The thread and BLAS variables, set or unset."""
+    text = ", ".join(f"{v}={os.environ[v]!r}" if v in os.environ else f"{v} unset" for v in names)
+    return f"- environment: {text}" + (f" ({note})" if note else "")
+
+
+def load() -> str:
+    """The load average (1, 5, 15 minutes)."""
+    return ", ".join(f"{v:.2f}" for v in os.getloadavg())
