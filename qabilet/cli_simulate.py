@@ -80,7 +80,8 @@ def simulate(
     ] = None,
     select: Annotated[
         str | None, typer.Option("--select", metavar="RULE", show_default=False,
-                                 help="Selection: mfi (default), mpwi, mepv, kl, klp or random."),
+                                 help="Selection: mfi (default), mpwi, mepv, kl, klp, dopt, aopt "
+                                 "(several factors; dopt is their default) or random."),
     ] = None,
     exposure: Annotated[
         str | None, typer.Option("--exposure", metavar="RULE", show_default=False,
@@ -141,6 +142,8 @@ def simulate(
         overrides = {"selection": select, "exposure": exposure, "estimator": estimator,
                      "max_items": max_items}
         fields.update({k: v for k, v in overrides.items() if v is not None})
+        if bank.n_dims > 1:  # maximum information's several-factor form is D-optimality
+            fields.setdefault("selection", "dopt")
         if stop_se is not None:
             fields["se_target"] = None if stop_se == 0 else stop_se
         sh_target = None

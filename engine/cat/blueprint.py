@@ -29,7 +29,9 @@ __all__ = [
 ]
 
 #: selection rules by name (see :mod:`engine.cat.selection`)
-SELECTIONS = ("mfi", "mpwi", "mepv", "kl", "klp", "random")
+SELECTIONS = ("mfi", "mpwi", "mepv", "kl", "klp", "dopt", "aopt", "random")
+#: what a multidimensional bank can use
+MULTIDIMENSIONAL = {"selection": ("dopt", "aopt", "random"), "estimator": ("eap", "map")}
 #: exposure-control rules by name: ``randomesque:K`` (candidates), ``sh:RATE`` (Sympson–Hetter
 #: target rate), ``astrat:S`` (a-stratification into S strata)
 EXPOSURES = ("none", "randomesque", "sh", "astrat")
@@ -97,7 +99,9 @@ class Blueprint:
         The selection rule (:data:`SELECTIONS`): ``"mfi"`` maximum Fisher information at the
         current estimate, ``"mpwi"`` maximum posterior-weighted information, ``"mepv"`` minimum
         expected posterior variance, ``"kl"`` Kullback–Leibler information over an interval,
-        ``"klp"`` posterior-weighted KL, ``"random"`` (for calibration designs).
+        ``"klp"`` posterior-weighted KL, ``"dopt"`` / ``"aopt"`` Bayesian D- and A-optimality
+        (Segall 1996; for several factors — the four competencies), ``"random"`` (for
+        calibration designs).
     exposure : str
         ``"none"``; ``"randomesque:K"`` (Kingsbury & Zara 1989: one of the K best items at
         random); ``"sh:RATE"`` (Sympson & Hetter 1985, with ``sh_parameters`` derived for the
@@ -427,6 +431,28 @@ class Blueprint:
         out["pretest_positions"] = list(self.pretest_positions)
         return out
 
+    def _check_multidimensional(self, n_dims: int) -> None:
+        """Refuse the rules that have no multidimensional form here."""
+        if n_dims > 4:
+            raise InvalidParameterError(
+                f"bank: the adaptive engine's EAP uses a product grid, up to 4 factors; this bank "
+                f"measures {n_dims}"
+            )
+        for name, allowed in MULTIDIMENSIONAL.items():
+            if getattr(self, name) not in allowed:
+                raise InvalidParameterError(
+                    f"{name}: a bank of {n_dims} factors needs one of {', '.join(allowed)}; got "
+                    f"{getattr(self, name)!r}"
+                )
+        unsupported = [(self.exposure.startswith("astrat"), "exposure 'astrat'"),
+                       (self.classification is not None, "classification"),
+                       (self.min_information is not None, "min_information")]
+        for bad, what in unsupported:
+            if bad:
+                raise InvalidParameterError(
+                    f"{what}: not available for a bank of {n_dims} factors (one factor only)"
+                )
+
     def sh_parameter_array(self, bank: ItemBank) -> NDArray[np.float64]:
         """Sympson–Hetter parameters in bank order (1 for items not listed)."""
         out = np.ones(bank.n_items)
@@ -451,20 +477,18 @@ class Blueprint:
         Raises
         ------
         InvalidParameterError
-            An eligible id the bank does not hold, fewer eligible items than ``min_items``, a
-            multidimensional bank (slice (b) of the adaptive engine), or a bank prior whose
-            mean lies outside ``bounds``.
+            An eligible id the bank does not hold, fewer eligible items than ``min_items``, or
+            a rule with no multidimensional form for a bank of several factors (one-factor
+            rules: ``mfi``, ``mpwi``, ``mepv``, ``kl``, ``klp``, ``ml``, ``astrat``,
+            classification, ``min_information``).
         """
         if not isinstance(bank, ItemBank):
             raise InvalidParameterError(
                 f"bank: expected an engine.bank.ItemBank (item ids are needed); got "
                 f"{type(bank).__name__}"
             )
-        if bank.n_dims != 1:
-            raise InvalidParameterError(
-                f"bank: the adaptive engine serves unidimensional banks so far; this one measures "
-                f"{bank.n_dims} factors"
-            )
+        if bank.n_dims > 1:
+            self._check_multidimensional(bank.n_dims)
         try:
             mask = self.eligible_mask(bank)
         except InvalidParameterError as exc:

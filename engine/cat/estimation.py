@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.cat.snapshot import CatContext, Snapshot, posterior_moments
+from engine.cat.snapshot import CatContext, Snapshot, posterior_mean_cov, posterior_moments
 from engine.models._base import Array
 from engine.scoring.newton import maximum_a_posteriori, maximum_likelihood
 
@@ -48,7 +48,12 @@ def snapshot(
     Snapshot
     """
     bp = context.blueprint
-    theta, se = posterior_moments(log_lik, context.grid)
+    cov = None
+    if context.bank.n_dims == 1:
+        theta, se = posterior_moments(log_lik, context.grid)
+    else:
+        theta, cov = posterior_mean_cov(log_lik, context.grid)
+        se = np.sqrt(np.maximum(np.diagonal(cov, axis1=1, axis2=2), 0.0))
     n_scored = scored.sum(axis=1).astype(np.int64)
     some = n_scored > 0
     if bp.estimator != "eap" and some.any() and responses is not None:
@@ -63,6 +68,9 @@ def snapshot(
             usable = est.status == "ok"
         theta[rows[usable]] = est.theta[usable]
         se[rows[usable]] = est.se[usable]
+        if cov is not None and est.cov is not None:
+            cov[rows[usable]] = est.cov[usable]
     theta[~some] = bp.start_theta
     return Snapshot(theta=theta, se=se, log_lik=log_lik, administered=administered,
-                    n_scored=n_scored, responses=responses, scored=scored, lottery=lottery)
+                    n_scored=n_scored, responses=responses, scored=scored, lottery=lottery,
+                    cov=cov)

@@ -68,7 +68,7 @@ def _pruned_information(context: CatContext, snap: Snapshot, available: NDArray[
     the bank is too small for the shortcut to pay.
     """
     cols = context.top_items
-    if cols.size < k or cols.size == int(context.eligible.sum()):
+    if context.top_bank is None or cols.size < k or cols.size == int(context.eligible.sum()):
         return None
     info = context.top_bank.information(snap.theta)
     sub_available = available[:, cols]

@@ -22,6 +22,8 @@ from engine.likelihood import flat_log_prob
 from engine.models._base import Array
 
 __all__ = [
+    "AOptimality",
+    "DOptimality",
     "KullbackLeibler",
     "MaximumInformation",
     "MinimumExpectedPosteriorVariance",
@@ -152,6 +154,73 @@ class PosteriorWeightedKullbackLeibler:
         return _kl_scores(context, snap, posterior_weights(snap.log_lik, context.grid))
 
 
+def _precision_terms(context: CatContext, snap: Snapshot) -> tuple[Array, Array, Array]:
+    """Segall's (1996) working precision and each item's rank-one information at the estimate.
+
+    :math:`W = \\Phi^{-1} + \\sum_{j \\in S}\\mathcal I_j(\\hat{\\boldsymbol\\theta})` over
+    the items given, with :math:`\\Phi` the prior covariance; every item's information is
+    :math:`c_i\\,\\mathbf a_i\\mathbf a_i^\\top` with :math:`c_i` the information per unit slope.
+
+    Returns
+    -------
+    w_inv : ndarray, shape (n, d, d)
+        :math:`W^{-1}`.
+    c : ndarray, shape (n, n_items)
+    slopes : ndarray, shape (n_items, d)
+    """
+    bank = context.bank
+    theta = snap.theta.reshape(snap.n, bank.n_dims)
+    slopes = bank.slopes
+    c = bank._information_s(theta @ slopes.T)
+    given = np.where(snap.scored, c, 0.0)
+    w = np.linalg.inv(bank.latent.cov)[None] + np.einsum("ni,id,ie->nde", given, slopes, slopes)
+    return np.linalg.inv(w), c, slopes
+
+
+class DOptimality:
+    """Bayesian D-optimality (Segall 1996): the item that most raises :math:`\\det W`.
+
+    With :math:`W` the prior precision plus the information of the items given, at the current
+    estimate, item :math:`i` adds :math:`c_i\\mathbf a_i\\mathbf a_i^\\top`, and by the matrix
+    determinant lemma
+
+    .. math:: \\log\\det(W + c_i\\mathbf a_i\\mathbf a_i^\\top) - \\log\\det W
+              = \\log(1 + c_i\\,\\mathbf a_i^\\top W^{-1}\\mathbf a_i),
+
+    the score. For one factor it ranks the items as maximum information does.
+    """
+
+    name: ClassVar[str] = "dopt"
+
+    def scores(self, context: CatContext, snap: Snapshot, rng: np.random.Generator) -> Array:
+        """Gain in the log-determinant of the posterior precision."""
+        w_inv, c, a = _precision_terms(context, snap)
+        quad = np.einsum("id,nde,ie->ni", a, w_inv, a)
+        return np.log1p(c * quad)
+
+
+class AOptimality:
+    """Bayesian A-optimality: the item that most lowers :math:`\\operatorname{tr} W^{-1}`.
+
+    By the Sherman–Morrison formula the trace falls by
+
+    .. math:: \\frac{c_i\\,\\mathbf a_i^\\top W^{-2}\\mathbf a_i}
+                   {1 + c_i\\,\\mathbf a_i^\\top W^{-1}\\mathbf a_i},
+
+    the score: the sum of the factors' posterior variances, approximately, after the item
+    (van der Linden 1999; Mulder & van der Linden 2009).
+    """
+
+    name: ClassVar[str] = "aopt"
+
+    def scores(self, context: CatContext, snap: Snapshot, rng: np.random.Generator) -> Array:
+        """Fall in the trace of the inverse precision."""
+        w_inv, c, a = _precision_terms(context, snap)
+        quad = np.einsum("id,nde,ie->ni", a, w_inv, a)
+        quad2 = np.einsum("id,nde,ie->ni", a, w_inv @ w_inv, a)
+        return c * quad2 / (1.0 + c * quad)
+
+
 class RandomSelection:
     """Every available item equally likely (field testing and calibration designs)."""
 
@@ -165,7 +234,8 @@ class RandomSelection:
 _RULES: dict[str, type[SelectionRule]] = {
     rule.name: rule for rule in (MaximumInformation, PosteriorWeightedInformation,
                                  MinimumExpectedPosteriorVariance, KullbackLeibler,
-                                 PosteriorWeightedKullbackLeibler, RandomSelection)
+                                 PosteriorWeightedKullbackLeibler, DOptimality, AOptimality,
+                                 RandomSelection)
 }
 
 

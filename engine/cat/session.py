@@ -103,14 +103,16 @@ class SessionState:
     responses: NDArray[np.intp]
 
     @property
-    def theta(self) -> float:
-        """The current estimate (``start_theta`` before the first answer)."""
-        return float(self.snap.theta[0])
+    def theta(self) -> float | NDArray[np.float64]:
+        """The current estimate (``start_theta`` before the first answer); one per factor."""
+        value = self.snap.theta[0]
+        return float(value) if np.ndim(value) == 0 else value.copy()
 
     @property
-    def se(self) -> float:
-        """Its standard error."""
-        return float(self.snap.se[0])
+    def se(self) -> float | NDArray[np.float64]:
+        """Its standard error, per factor for several."""
+        value = self.snap.se[0]
+        return float(value) if np.ndim(value) == 0 else value.copy()
 
     @property
     def n_answered(self) -> int:
@@ -126,8 +128,8 @@ class SessionState:
             and self.seed == other.seed
             and self.answers == other.answers
             and np.array_equal(self.snap.log_lik, other.snap.log_lik)
-            and self.theta == other.theta
-            and self.se == other.se
+            and np.array_equal(self.snap.theta, other.snap.theta)
+            and np.array_equal(self.snap.se, other.snap.se)
         )
 
     __hash__ = None  # type: ignore[assignment]

@@ -63,9 +63,9 @@ class CatSimulation:
     ----------
     item_ids : tuple of str
         The bank's item ids (the columns of ``exposure``).
-    true_theta : ndarray, shape (n,) or None
-    theta, se : ndarray, shape (n,)
-        Final estimates and standard errors.
+    true_theta : ndarray, shape (n,) or (n, n_dims), or None
+    theta, se : ndarray, shape (n,) or (n, n_dims)
+        Final estimates and standard errors (per factor for several).
     length : ndarray of int, shape (n,)
     items : ndarray of int, shape (n, max_items)
         Bank indices in the order given, −1 after the end of each test.
@@ -104,10 +104,15 @@ class CatSimulation:
         lengths = self.length.astype(np.float64)
         nan = float("nan")
         if self.true_theta is not None and n:
-            err = self.theta - self.true_theta
-            bias, rmse = float(err.mean()), float(np.sqrt(np.mean(err * err)))
-            corr = (float(np.corrcoef(self.theta, self.true_theta)[0, 1])
-                    if n > 1 and self.theta.std() > 0 and self.true_theta.std() > 0 else nan)
+            # several factors: bias, RMSE and correlation averaged over the factors
+            est = self.theta.reshape(n, -1)
+            true = self.true_theta.reshape(n, -1)
+            err = est - true
+            bias, rmse = float(err.mean()), float(np.sqrt(np.mean(err * err, axis=0)).mean())
+            corr = (float(np.mean([np.corrcoef(est[:, k], true[:, k])[0, 1]
+                                   for k in range(est.shape[1])]))
+                    if n > 1 and est.std(axis=0).min() > 0 and true.std(axis=0).min() > 0
+                    else nan)
         else:
             bias = rmse = corr = nan
         counts = np.bincount(self.items[self.items >= 0], minlength=len(self.item_ids))
@@ -122,8 +127,11 @@ class CatSimulation:
             elapsed_s=self.elapsed_s)
 
     def conditional(self, width: float = 0.5) -> list[dict[str, Any]]:
-        """Results by true-θ bin ``[k·width, (k+1)·width)``: n, bias, RMSE, mean length and SE."""
-        if self.true_theta is None:
+        """Results by true-θ bin ``[k·width, (k+1)·width)``: n, bias, RMSE, mean length and SE.
+
+        One factor only (an empty list for several, and without true values).
+        """
+        if self.true_theta is None or self.true_theta.ndim > 1:
             return []
         if not width > 0:
             raise InvalidParameterError(f"width: expected a positive bin width; got {width}")
@@ -148,8 +156,8 @@ class CatSimulation:
             given = self.items[j, : self.length[j]]
             simulees.append({
                 "person_id": ids[j],
-                "true_theta": None if self.true_theta is None else float(self.true_theta[j]),
-                "theta": float(self.theta[j]), "se": float(self.se[j]),
+                "true_theta": None if self.true_theta is None else _number(self.true_theta[j]),
+                "theta": _number(self.theta[j]), "se": _number(self.se[j]),
                 "length": int(self.length[j]), "stop_reason": str(self.stop_reason[j]),
                 "band": int(self.band[j]),
                 "items": names[given].tolist(),
@@ -157,6 +165,19 @@ class CatSimulation:
         return {"summary": self.summary().to_dict(), "conditional": self.conditional(),
                 "exposure": dict(zip(self.item_ids, self.exposure.tolist())),
                 "simulees": simulees}
+
+
+def _draw(bank: ItemBank, n: int, gen: np.random.Generator) -> Array:
+    """``n`` true values from the bank's latent distribution."""
+    latent = bank.latent
+    if bank.n_dims == 1:
+        return gen.normal(latent.mean[0], np.sqrt(latent.cov[0, 0]), n)
+    return gen.multivariate_normal(latent.mean, latent.cov, n)
+
+
+def _number(value: Array) -> float | list[float]:
+    """A JSON number, or a list of them for several factors."""
+    return float(value) if np.ndim(value) == 0 else [float(v) for v in value]
 
 
 def simulate_cat(
@@ -197,9 +218,17 @@ def simulate_cat(
     blueprint = blueprint if blueprint is not None else Blueprint()
     context = CatContext.build(bank, blueprint)
     gen = as_rng(rng)
-    true = None if theta is None else np.asarray(theta, dtype=np.float64).reshape(-1)
-    if true is not None and not np.all(np.isfinite(true)):
-        raise InvalidParameterError("theta: expected finite true values")
+    d = bank.n_dims
+    true = None
+    if theta is not None:
+        true = np.asarray(theta, dtype=np.float64)
+        true = true.reshape(-1) if d == 1 else true
+        if true.ndim != (1 if d == 1 else 2) or (d > 1 and true.shape[1] != d):
+            raise InvalidParameterError(
+                f"theta: expected shape (n,) for one factor or (n, {d}) for {d}; got {true.shape}"
+            )
+        if not np.all(np.isfinite(true)):
+            raise InvalidParameterError("theta: expected finite true values")
     if responses is not None:
         resp = check_responses(bank, responses, None)
         if not resp.observed.all():
@@ -207,16 +236,16 @@ def simulate_cat(
                 "responses: expected a full matrix (an answer to every item for every simulee)"
             )
         x = resp.x
-        if true is not None and true.size != x.shape[0]:
+        if true is not None and true.shape[0] != x.shape[0]:
             raise InvalidParameterError(
-                f"theta: expected {x.shape[0]} values (one per row of responses); got {true.size}"
+                f"theta: expected {x.shape[0]} values (one per row of responses); got "
+                f"{true.shape[0]}"
             )
     else:
         if true is None:
             if n is None or int(n) < 1:
                 raise InvalidParameterError("n: give theta, responses, or n >= 1 simulees")
-            latent = bank.latent
-            true = gen.normal(latent.mean[0], np.sqrt(latent.cov[0, 0]), int(n))
+            true = _draw(bank, int(n), gen)
         x = simulate_responses(bank, true, gen).astype(np.intp)
     n_sim, n_items = x.shape
     max_items = blueprint.max_items
@@ -225,8 +254,8 @@ def simulate_cat(
     administered = np.zeros((n_sim, n_items), dtype=bool)
     order = np.full((n_sim, max_items), -1, dtype=np.intp)
     reason = np.full(n_sim, "", dtype=REASON_DTYPE)
-    theta_hat = np.empty(n_sim)
-    se = np.empty(n_sim)
+    theta_hat = np.empty((n_sim,) if d == 1 else (n_sim, d))
+    se = np.empty_like(theta_hat)
     band = np.zeros(n_sim, dtype=np.intp)
     active = np.arange(n_sim)
     needs_x = context.needs_responses

@@ -28,11 +28,13 @@ from engine.cat.content import ContentPlan, content_plan
 from engine.likelihood import category_offsets, flat_log_prob
 from engine.models._base import Array
 from engine.quadrature import Grid, equispaced_grid
+from engine.scoring.eap import EAP_POINTS
 
 #: items whose information maximum-information selection computes first
 _TOP_ITEMS = 64
 
-__all__ = ["CatContext", "Snapshot", "posterior_moments", "posterior_weights"]
+__all__ = ["CatContext", "Snapshot", "posterior_mean_cov", "posterior_moments",
+           "posterior_weights"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -71,8 +73,8 @@ class CatContext:
         The (at most 64) eligible items with the highest peaks, in bank order.
     top_bound : float
         The highest peak among the other eligible items (−inf if none).
-    top_bank : ItemBank
-        ``bank.subset(top_items)``: maximum information ranks these first
+    top_bank : ItemBank or None
+        ``bank.subset(top_items)`` (None for several factors): maximum information ranks these first
         (:func:`engine.cat.policy.next_items`).
     """
 
@@ -90,13 +92,27 @@ class CatContext:
     peak_information: Array
     top_items: NDArray[np.intp]
     top_bound: float
-    top_bank: ItemBank
+    top_bank: ItemBank | None
 
     @classmethod
     def build(cls, bank: ItemBank, blueprint: Blueprint) -> CatContext:
         """Validate the blueprint against the bank and precompute the tables."""
         eligible = blueprint.check_bank(bank)
-        grid = equispaced_grid(bank.latent, blueprint.n_points, blueprint.bounds)
+        d = bank.n_dims
+        n_points = blueprint.n_points if d == 1 else min(blueprint.n_points, EAP_POINTS[d])
+        grid = equispaced_grid(bank.latent, n_points, blueprint.bounds)
+        log_p = flat_log_prob(bank, grid.nodes)
+        content = content_plan(blueprint, bank, eligible)
+        offsets = category_offsets(bank.n_categories)
+        sh = blueprint.sh_parameter_array(bank)
+        if d > 1:  # the one-dimensional tables have no use (check_bank refuses their rules)
+            none = np.zeros(0, dtype=np.intp)
+            return cls(bank=bank, blueprint=blueprint, grid=grid, eligible=eligible, log_p=log_p,
+                       offsets=offsets, information=np.zeros((grid.n_quad, 0)),
+                       location=np.zeros(bank.n_items), sh_parameters=sh,
+                       edge_log_p=np.zeros((0, log_p.shape[1])), content=content,
+                       peak_information=np.full(bank.n_items, np.inf), top_items=none,
+                       top_bound=np.inf, top_bank=None)
         lo, hi = blueprint.bounds
         fine = np.linspace(lo, hi, int(round((hi - lo) / 0.01)) + 1)
         fine_info = bank.information(fine)
@@ -105,13 +121,11 @@ class CatContext:
         by_peak = np.flatnonzero(eligible)[np.argsort(-peak[eligible], kind="stable")]
         top = np.sort(by_peak[:_TOP_ITEMS])
         bound = float(peak[by_peak[_TOP_ITEMS]]) if by_peak.size > _TOP_ITEMS else -np.inf
-        return cls(bank=bank, blueprint=blueprint, grid=grid, eligible=eligible,
-                   log_p=flat_log_prob(bank, grid.nodes),
-                   offsets=category_offsets(bank.n_categories),
-                   information=bank.information(grid.nodes[:, 0]), location=location,
-                   sh_parameters=blueprint.sh_parameter_array(bank),
+        return cls(bank=bank, blueprint=blueprint, grid=grid, eligible=eligible, log_p=log_p,
+                   offsets=offsets, information=bank.information(grid.nodes[:, 0]),
+                   location=location, sh_parameters=sh,
                    edge_log_p=flat_log_prob(bank, cls._edges(blueprint)[:, None]),
-                   content=content_plan(blueprint, bank, eligible), peak_information=peak,
+                   content=content, peak_information=peak,
                    top_items=top, top_bound=bound, top_bank=bank.subset(top))
 
     @staticmethod
@@ -144,6 +158,20 @@ def posterior_weights(log_lik: Array, grid: Grid) -> Array:
     return w
 
 
+def posterior_mean_cov(log_lik: Array, grid: Grid) -> tuple[Array, Array]:
+    """Posterior means ``(n, d)`` and covariances ``(n, d, d)`` on a (product) grid.
+
+    .. math:: \\hat{\\boldsymbol\\theta} = \\sum_q w_q\\boldsymbol\\theta_q, \\qquad
+              \\Sigma = \\sum_q w_q\\boldsymbol\\theta_q\\boldsymbol\\theta_q^\\top
+              - \\hat{\\boldsymbol\\theta}\\hat{\\boldsymbol\\theta}^\\top
+    """
+    w = posterior_weights(log_lik, grid)
+    nodes = grid.nodes
+    mean = w @ nodes
+    second = np.einsum("nq,qd,qe->nde", w, nodes, nodes)
+    return mean, second - mean[:, :, None] * mean[:, None, :]
+
+
 def posterior_moments(log_lik: Array, grid: Grid) -> tuple[Array, Array]:
     """EAP estimates and posterior SDs from log-likelihoods on the grid.
 
@@ -171,10 +199,10 @@ class Snapshot:
 
     Attributes
     ----------
-    theta : ndarray, shape (n,)
+    theta : ndarray, shape (n,), or (n, n_dims) for several factors
         The current estimate (``start_theta`` before the first answer).
-    se : ndarray, shape (n,)
-        Its standard error (the prior SD before the first answer).
+    se : ndarray, same shape as ``theta``
+        Its standard error (the prior SD before the first answer), per factor.
     log_lik : ndarray, shape (n, n_quad)
         Log-likelihood of the answers so far at the grid's nodes.
     administered : ndarray of bool, shape (n, n_items)
@@ -190,6 +218,8 @@ class Snapshot:
         Uniform draws fixed for the whole session, one per item (Sympson–Hetter: an item whose
         draw exceeds its parameter is never given to this candidate — the same as removing it
         the first time it is passed over).
+    cov : ndarray, shape (n, n_dims, n_dims), optional
+        The posterior covariance of the estimate, for several factors.
     """
 
     theta: Array
@@ -200,6 +230,7 @@ class Snapshot:
     responses: NDArray[np.intp] | None
     scored: NDArray[np.bool_]
     lottery: Array | None = None
+    cov: Array | None = None
 
     @property
     def n(self) -> int:
@@ -213,7 +244,8 @@ class Snapshot:
         return Snapshot(self.theta[index], self.se[index], self.log_lik[index], administered,
                         self.n_scored[index],
                         None if self.responses is None else self.responses[index], scored,
-                        None if self.lottery is None else self.lottery[index])
+                        None if self.lottery is None else self.lottery[index],
+                        None if self.cov is None else self.cov[index])
 
     def available(self, context: CatContext) -> NDArray[np.bool_]:
         """Items each session may still be given.

@@ -104,7 +104,10 @@ def stop_reasons(context: CatContext, snap: Snapshot, elapsed_s: Array | None = 
         info = np.where(available, context.bank.information(snap.theta), 0.0).max(axis=1)
         out[may_stop & (info < bp.min_information)] = "min_information"
     if bp.se_target is not None:
-        out[may_stop & (snap.se < bp.se_target)] = "se_target"
+        precise = snap.se < bp.se_target
+        if precise.ndim > 1:  # several factors: every one of them precise enough
+            precise = precise.all(axis=1)
+        out[may_stop & precise] = "se_target"
     if bp.classification is not None:
         out[may_stop & np.all(_decisions(context, snap) != 0, axis=1)] = "classified"
     if bp.time_limit_s is not None and elapsed_s is not None:

@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike
 
 from engine.bank import ItemBank
 from engine.cat.blueprint import Blueprint, parse_exposure
-from engine.cat.simulate import simulate_cat
+from engine.cat.simulate import _draw, simulate_cat
 from engine.exceptions import ConvergenceWarning, InvalidParameterError
 from engine.models._base import Array
 from engine.simulation import as_rng
@@ -115,11 +115,10 @@ def derive_sympson_hetter(
         raise InvalidParameterError(f"target: expected a rate in (0, 1]; got {target:g}")
     gen = as_rng(rng)
     if theta is None:
-        latent = bank.latent
-        theta = gen.normal(latent.mean[0], np.sqrt(latent.cov[0, 0]), int(n))
-    true = np.asarray(theta, dtype=np.float64).reshape(-1)
+        theta = _draw(bank, int(n), gen)
+    true = np.asarray(theta, dtype=np.float64)
     spec = f"sh:{target:g}"
-    aim = target - min(2.0 * np.sqrt(target * (1 - target) / true.size), 0.1 * target)
+    aim = target - min(2.0 * np.sqrt(target * (1 - target) / true.shape[0]), 0.1 * target)
     k = np.ones(bank.n_items)
     eligible = blueprint.eligible_mask(bank)
     ids = np.asarray(bank.item_ids, dtype=object)

@@ -67,7 +67,7 @@ def test_options_override_the_blueprint_and_seed_reproduces(tmp_path, bank_file)
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--select", "best"], "selection: expected one of mfi, mpwi, mepv, kl, klp, random"),
+    (["--select", "best"], "selection: expected one of mfi, mpwi, mepv, kl, klp, dopt, aopt, random"),
     (["--exposure", "randomesque:x"], "randomesque:K"),
     (["--n", "5", "--theta", "t.csv"], "either --n or --theta"),
 ])
@@ -120,3 +120,21 @@ def test_theta_file_is_matched_by_person_id(tmp_path, bank_file):
     res = runner.invoke(app, ["simulate", "--bank", str(bank_file), "--responses", str(resp),
                               "--theta", str(theta)])
     assert res.exit_code == 2 and "'P1' has none" in res.output
+
+
+def test_a_bank_of_several_factors_defaults_to_d_optimality(tmp_path):
+    items = [{"id": f"S{i}", "model": "2pl", "a": [1.5, 0.0] if i % 2 else [0.0, 1.5],
+              "d": (i - 10) / 8} for i in range(20)]
+    latent = {"factor_names": ["service", "accountability"], "mean": [0.0, 0.0],
+              "cov": [[1.0, 0.4], [0.4, 1.0]]}
+    bank = tmp_path / "bank.json"
+    bank.write_text(json.dumps({"latent": latent, "items": items}))
+    out = tmp_path / "sim.json"
+    res = runner.invoke(app, ["simulate", "--bank", str(bank), "--n", "50", "--max-items", "8",
+                              "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    assert doc["settings"]["selection"] == "dopt"
+    assert all(len(s["theta"]) == 2 and len(s["se"]) == 2 for s in doc["simulees"])
+    res = runner.invoke(app, ["simulate", "--bank", str(bank), "--n", "5", "--select", "mfi"])
+    assert res.exit_code == 2 and "needs one of dopt, aopt, random" in res.output
