@@ -149,7 +149,9 @@ class Blueprint:
         Stop when the band of the trait is decided at every cut score: Wald's sequential
         probability ratio test between :math:`c - \\delta` and :math:`c + \\delta` (Reckase
         1983; Eggen 1999), or the generalized likelihood ratio, which maximises the likelihood
-        over each side of the indifference region (Bartroff, Finkelman & Lai 2008).
+        over each side of the indifference region (Bartroff, Finkelman & Lai 2008). For several
+        factors with simple structure (each competency its own items), SPRT decides the band of
+        every factor at every cut, on that factor's items.
     cut_scores : tuple of float
         The band edges on the latent scale (from the norm set of the position level).
     indifference : float
@@ -431,8 +433,9 @@ class Blueprint:
         out["pretest_positions"] = list(self.pretest_positions)
         return out
 
-    def _check_multidimensional(self, n_dims: int) -> None:
+    def _check_multidimensional(self, bank: ItemBank) -> None:
         """Refuse the rules that have no multidimensional form here."""
+        n_dims = bank.n_dims
         if n_dims > 4:
             raise InvalidParameterError(
                 f"bank: the adaptive engine's EAP uses a product grid, up to 4 factors; this bank "
@@ -444,14 +447,16 @@ class Blueprint:
                     f"{name}: a bank of {n_dims} factors needs one of {', '.join(allowed)}; got "
                     f"{getattr(self, name)!r}"
                 )
+        simple = bool(np.all((bank.slopes != 0).sum(axis=1) == 1))
         unsupported = [(self.exposure.startswith("astrat"), "exposure 'astrat'"),
-                       (self.classification is not None, "classification"),
+                       (self.classification == "glr", "classification 'glr' (use 'sprt')"),
+                       (self.classification is not None and not simple,
+                        "classification on items that load on several factors (it needs simple "
+                        "structure)"),
                        (self.min_information is not None, "min_information")]
         for bad, what in unsupported:
             if bad:
-                raise InvalidParameterError(
-                    f"{what}: not available for a bank of {n_dims} factors (one factor only)"
-                )
+                raise InvalidParameterError(f"{what}: not available for a bank of {n_dims} factors")
 
     def sh_parameter_array(self, bank: ItemBank) -> NDArray[np.float64]:
         """Sympson–Hetter parameters in bank order (1 for items not listed)."""
@@ -488,7 +493,7 @@ class Blueprint:
                 f"{type(bank).__name__}"
             )
         if bank.n_dims > 1:
-            self._check_multidimensional(bank.n_dims)
+            self._check_multidimensional(bank)
         try:
             mask = self.eligible_mask(bank)
         except InvalidParameterError as exc:

@@ -70,9 +70,9 @@ class CatSimulation:
     items : ndarray of int, shape (n, max_items)
         Bank indices in the order given, −1 after the end of each test.
     stop_reason : ndarray of str, shape (n,)
-    band : ndarray of int, shape (n,)
-        How many of the blueprint's cut scores each simulee was classified above (0 without
-        cut scores); see :func:`engine.cat.stopping.bands`.
+    band : ndarray of int, shape (n,) or (n, n_dims)
+        How many of the blueprint's cut scores each simulee was classified above, per factor
+        for several (0 without cut scores); see :func:`engine.cat.stopping.bands`.
     elapsed_s : float
         Wall time of the adaptive loop.
     """
@@ -159,7 +159,7 @@ class CatSimulation:
                 "true_theta": None if self.true_theta is None else _number(self.true_theta[j]),
                 "theta": _number(self.theta[j]), "se": _number(self.se[j]),
                 "length": int(self.length[j]), "stop_reason": str(self.stop_reason[j]),
-                "band": int(self.band[j]),
+                "band": _number(self.band[j], int),
                 "items": names[given].tolist(),
             })
         return {"summary": self.summary().to_dict(), "conditional": self.conditional(),
@@ -175,9 +175,9 @@ def _draw(bank: ItemBank, n: int, gen: np.random.Generator) -> Array:
     return gen.multivariate_normal(latent.mean, latent.cov, n)
 
 
-def _number(value: Array) -> float | list[float]:
+def _number(value: Array, kind: type = float) -> Any:
     """A JSON number, or a list of them for several factors."""
-    return float(value) if np.ndim(value) == 0 else [float(v) for v in value]
+    return kind(value) if np.ndim(value) == 0 else [kind(v) for v in value]
 
 
 def simulate_cat(
@@ -256,7 +256,7 @@ def simulate_cat(
     reason = np.full(n_sim, "", dtype=REASON_DTYPE)
     theta_hat = np.empty((n_sim,) if d == 1 else (n_sim, d))
     se = np.empty_like(theta_hat)
-    band = np.zeros(n_sim, dtype=np.intp)
+    band = np.zeros((n_sim,) if d == 1 else (n_sim, d), dtype=np.intp)
     active = np.arange(n_sim)
     needs_x = context.needs_responses
     lottery = gen.random((n_sim, n_items)) if blueprint.exposure.startswith("sh:") else None

@@ -61,9 +61,10 @@ class CatContext:
         fine grid (0.01 apart on ``bounds``) — the difficulty a-stratification matches.
     sh_parameters : ndarray, shape (n_items,)
         Sympson–Hetter exposure parameters in bank order (1 where none is set).
-    edge_log_p : ndarray, shape (2 * n_cuts, sum_i K_i)
+    edge_log_p : ndarray, shape (n_dims * 2 * n_cuts, sum_i K_i)
         Log-probabilities at the edges of the indifference regions, :math:`c_j - \\delta` then
-        :math:`c_j + \\delta` for each cut score (for classification stops).
+        :math:`c_j + \\delta` for each cut score, on each factor's axis in turn (for
+        classification stops).
     content : ContentPlan
         Quotas and enemy sets in bank order (checked feasible).
     peak_information : ndarray, shape (n_items,)
@@ -110,7 +111,8 @@ class CatContext:
             return cls(bank=bank, blueprint=blueprint, grid=grid, eligible=eligible, log_p=log_p,
                        offsets=offsets, information=np.zeros((grid.n_quad, 0)),
                        location=np.zeros(bank.n_items), sh_parameters=sh,
-                       edge_log_p=np.zeros((0, log_p.shape[1])), content=content,
+                       edge_log_p=flat_log_prob(bank, cls._edge_points(blueprint, d)),
+                       content=content,
                        peak_information=np.full(bank.n_items, np.inf), top_items=none,
                        top_bound=np.inf, top_bank=None)
         lo, hi = blueprint.bounds
@@ -124,15 +126,19 @@ class CatContext:
         return cls(bank=bank, blueprint=blueprint, grid=grid, eligible=eligible, log_p=log_p,
                    offsets=offsets, information=bank.information(grid.nodes[:, 0]),
                    location=location, sh_parameters=sh,
-                   edge_log_p=flat_log_prob(bank, cls._edges(blueprint)[:, None]),
+                   edge_log_p=flat_log_prob(bank, cls._edge_points(blueprint, 1)),
                    content=content, peak_information=peak,
                    top_items=top, top_bound=bound, top_bank=bank.subset(top))
 
     @staticmethod
-    def _edges(blueprint: Blueprint) -> Array:
+    def _edge_points(blueprint: Blueprint, n_dims: int) -> Array:
+        """The indifference edges on each factor's axis: ``(n_dims * 2 n_cuts, n_dims)``."""
         cuts = np.asarray(blueprint.cut_scores, dtype=np.float64)
         delta = blueprint.indifference
-        return np.concatenate([cuts - delta, cuts + delta])
+        edges = np.concatenate([cuts - delta, cuts + delta])
+        points = np.zeros((n_dims, edges.size, n_dims))
+        points[np.arange(n_dims), :, np.arange(n_dims)] = edges
+        return points.reshape(-1, n_dims)
 
     @property
     def needs_responses(self) -> bool:

@@ -40,26 +40,39 @@ REASON_DTYPE = f"<U{max(map(len, STOP_REASONS))}"
 
 
 def edge_log_lik(context: CatContext, snap: Snapshot) -> Array:
-    """Log-likelihood of each session's answers at the indifference edges, ``(n, 2 n_cuts)``."""
+    """Log-likelihood of each session's answers at the indifference edges.
+
+    Returns
+    -------
+    ndarray, shape (n, n_factors, 2 n_cuts)
+        At :math:`c_j - \\delta` then :math:`c_j + \\delta` on each factor. For several factors
+        (simple structure: every item loads on one) the likelihood factorises, and factor
+        :math:`k`'s part sums the items that load on it.
+    """
     cols = context.offsets[None, :] + snap.responses
-    table = context.edge_log_p[:, cols]  # (2C, n, n_items)
-    return np.where(snap.scored[None], table, 0.0).sum(axis=2).T
+    table = context.edge_log_p[:, cols]  # (d * 2C, n, n_items)
+    d = context.bank.n_dims
+    loads = context.bank.slopes != 0  # (n_items, d)
+    per_row = np.repeat(loads.T, table.shape[0] // d, axis=0)  # the factor of each table row
+    mask = snap.scored[None, :, :] & per_row[:, None, :]
+    sums = np.where(mask, table, 0.0).sum(axis=2)  # (d * 2C, n)
+    return sums.reshape(d, -1, snap.n).transpose(2, 0, 1)
 
 
 def _decisions(context: CatContext, snap: Snapshot) -> NDArray[np.int8]:
-    """Per session and cut: +1 decided above, −1 decided below, 0 undecided; ``(n, n_cuts)``."""
+    """Per session, factor and cut: +1 above, −1 below, 0 undecided; ``(n, d, n_cuts)``."""
     bp = context.blueprint
     n_cuts = len(bp.cut_scores)
     edges = edge_log_lik(context, snap)
-    low, high = edges[:, :n_cuts], edges[:, n_cuts:]
-    if bp.classification == "glr":
+    low, high = edges[..., :n_cuts], edges[..., n_cuts:]
+    if bp.classification == "glr":  # one factor (check_bank refuses GLR for several)
         nodes = context.grid.nodes[:, 0]
         cuts = np.asarray(bp.cut_scores)
         above = nodes[None, :] >= (cuts + bp.indifference)[:, None]  # (C, Q)
         below = nodes[None, :] <= (cuts - bp.indifference)[:, None]
         ll = snap.log_lik[:, None, :]  # (n, 1, Q)
-        high = np.maximum(high, np.where(above[None], ll, -np.inf).max(axis=2))
-        low = np.maximum(low, np.where(below[None], ll, -np.inf).max(axis=2))
+        high = np.maximum(high, np.where(above[None], ll, -np.inf).max(axis=2)[:, None, :])
+        low = np.maximum(low, np.where(below[None], ll, -np.inf).max(axis=2)[:, None, :])
     ratio = high - low
     upper = np.log((1 - bp.beta) / bp.alpha)
     lower = np.log(bp.beta / (1 - bp.alpha))
@@ -67,17 +80,24 @@ def _decisions(context: CatContext, snap: Snapshot) -> NDArray[np.int8]:
 
 
 def bands(context: CatContext, snap: Snapshot) -> NDArray[np.intp]:
-    """The band of each session: how many cut scores it lies above, ``(n,)``.
+    """The band of each session: how many cut scores it lies above.
 
     A cut the likelihood-ratio test has decided counts as decided; an undecided one (the test
     ended first) is read from the estimate against the cut.
+
+    Returns
+    -------
+    ndarray of int, shape (n,), or (n, n_factors) for several factors
     """
     cuts = np.asarray(context.blueprint.cut_scores)
+    d = context.bank.n_dims
+    shape = (snap.n,) if d == 1 else (snap.n, d)
     if cuts.size == 0:
-        return np.zeros(snap.n, dtype=np.intp)
+        return np.zeros(shape, dtype=np.intp)
     decided = _decisions(context, snap)
-    by_estimate = np.where(snap.theta[:, None] >= cuts[None, :], 1, -1)
-    return (np.where(decided != 0, decided, by_estimate) > 0).sum(axis=1)
+    theta = snap.theta.reshape(snap.n, d, 1)
+    by_estimate = np.where(theta >= cuts[None, None, :], 1, -1)
+    return (np.where(decided != 0, decided, by_estimate) > 0).sum(axis=2).reshape(shape)
 
 
 def stop_reasons(context: CatContext, snap: Snapshot, elapsed_s: Array | None = None,
@@ -109,7 +129,7 @@ def stop_reasons(context: CatContext, snap: Snapshot, elapsed_s: Array | None = 
             precise = precise.all(axis=1)
         out[may_stop & precise] = "se_target"
     if bp.classification is not None:
-        out[may_stop & np.all(_decisions(context, snap) != 0, axis=1)] = "classified"
+        out[may_stop & np.all(_decisions(context, snap) != 0, axis=(1, 2))] = "classified"
     if bp.time_limit_s is not None and elapsed_s is not None:
         out[np.asarray(elapsed_s) >= bp.time_limit_s] = "time_limit"
     out[length >= bp.max_items] = "max_items"

@@ -108,9 +108,51 @@ def test_two_competencies_are_recovered_and_both_measured():
     ({"selection": "mfi"}, "needs one of dopt, aopt, random"),
     ({"selection": "dopt", "estimator": "ml"}, "needs one of eap, map"),
     ({"selection": "dopt", "exposure": "astrat:3"}, "astrat"),
-    ({"selection": "dopt", "classification": "sprt", "cut_scores": [0.0]}, "classification"),
+    ({"selection": "dopt", "classification": "glr", "cut_scores": [0.0]}, "use 'sprt'"),
 ])
 def test_one_factor_rules_are_refused_for_several(fields, message):
     bank = competency_bank(n_factors=2, per_factor=5)
     with pytest.raises(InvalidParameterError, match=message):
         start(Blueprint(**fields), bank)
+
+
+def test_band_of_each_competency_by_sprt():
+    """Each competency's band decided with the stated error rates (simple structure)."""
+    bank = competency_bank(n_factors=2, per_factor=150, rho=0.0, seed=7)
+    alpha = beta = 0.05
+    bp = Blueprint(selection="dopt", se_target=None, max_items=120, classification="sprt",
+                   cut_scores=(0.0,), indifference=0.3, alpha=alpha, beta=beta)
+    n = 1000
+    truth = np.column_stack([np.full(n, -0.45), np.full(n, 0.45)])  # below on one, above on two
+    sim = simulate_cat(bank, bp, theta=truth, rng=3)
+    assert sim.band.shape == (n, 2)
+    assert np.mean(sim.stop_reason == "classified") > 0.95
+    slack = 3 * np.sqrt(alpha * (1 - alpha) / n)
+    assert np.mean(sim.band[:, 0] == 1) <= alpha + slack  # called above while below
+    assert np.mean(sim.band[:, 1] == 0) <= beta + slack  # called below while above
+
+
+def test_classification_needs_simple_structure():
+    slopes = np.array([[1.0, 0.5], [0.0, 1.2], [1.1, 0.0]])
+    bank = ItemBank([TwoPL.from_slope_intercept(slopes, np.zeros(3))],
+                    latent=LatentDistribution(np.zeros(2), np.eye(2)))
+    with pytest.raises(InvalidParameterError, match="simple structure"):
+        start(Blueprint(selection="dopt", classification="sprt", cut_scores=(0.0,)), bank)
+
+
+@pytest.mark.parametrize("selection", ["dopt", "aopt", "random"])
+@pytest.mark.parametrize("exposure", ["none", "randomesque:3", "sh:0.4"])
+def test_contract_for_several_factors(selection, exposure):
+    bank = competency_bank(n_factors=3, per_factor=12)
+    sh = {i: 0.6 for i in bank.item_ids[:6]} if exposure.startswith("sh") else None
+    bp = Blueprint(selection=selection, exposure=exposure, sh_parameters=sh, max_items=10,
+                   min_items=2, se_target=0.6)
+    sim = simulate_cat(bank, bp, n=150, rng=4)
+    again = simulate_cat(bank, bp, n=150, rng=4)
+    np.testing.assert_array_equal(sim.items, again.items)
+    for j in range(sim.n):  # checking results
+        given = sim.items[j, : sim.length[j]]
+        assert np.unique(given).size == given.size
+    assert sim.length.min() >= 2 and np.all(np.isfinite(sim.theta))
+    done = sim.stop_reason == "se_target"
+    assert np.all(sim.se[done] < 0.6)

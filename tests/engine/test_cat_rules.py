@@ -40,7 +40,7 @@ def mixed_bank():
     return ItemBank(blocks, [f"M{i}" for i in range(45)])
 
 
-SELECTIONS = ["mfi", "mpwi", "mepv", "kl", "klp", "random"]
+SELECTIONS = ["mfi", "mpwi", "mepv", "kl", "klp", "dopt", "aopt", "random"]
 EXPOSURES = ["none", "randomesque:4", "astrat:3", "sh:0.3"]
 RULES = ([(s, e, "eap") for s in SELECTIONS for e in EXPOSURES]
          + [("mfi", "none", est) for est in ("map", "ml")])
