@@ -39,9 +39,12 @@ class Patterns:
     def __init__(self, resp: Responses, n_categories: NDArray[np.int64],
                  weights: Array | None = None) -> None:
         n, n_items = resp.x.shape
-        collapsed = collapse_patterns(resp)
-        assert collapsed is not None  # max_unique_fraction=1 always collapses
-        uniq, inverse, counts = collapsed
+        # nearly all patterns distinct (sparse CAT data): collapsing would cost more than it saves
+        collapsed = collapse_patterns(resp, max_unique_fraction=0.9)
+        if collapsed is None:
+            uniq, inverse, counts = resp, np.arange(n), np.ones(n)
+        else:
+            uniq, inverse, counts = collapsed
         if weights is not None:
             counts = np.bincount(inverse, weights=weights, minlength=uniq.x.shape[0])
         self.inverse = inverse

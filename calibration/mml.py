@@ -450,6 +450,9 @@ class MML:
             raise InvalidParameterError("group_specific: needs groups (fit(..., groups=...))")
         if self.fixed is not None and set(specific) & set(self.fixed.item_ids):
             raise InvalidParameterError("group_specific: anchor items cannot be group-specific")
+        if not specific:  # nothing to expand: the data as they are (no copy of the matrix)
+            return (resp, list(categories), list(names), list(ids),
+                    [(i, None) for i in range(len(ids))])
         cols, obs_cols, cats, nms, out_ids, origin = [], [], [], [], [], []
         for i, item in enumerate(ids):
             if item not in specific:
