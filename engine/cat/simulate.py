@@ -26,7 +26,7 @@ from engine.likelihood import check_responses
 from engine.models._base import Array
 from engine.simulation import as_rng, simulate_responses
 
-__all__ = ["CatSimulation", "CatSummary", "simulate_cat"]
+__all__ = ["CatSimulation", "CatSummary", "draw_true_theta", "simulate_cat"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +167,7 @@ class CatSimulation:
                 "simulees": simulees}
 
 
-def _draw(bank: ItemBank, n: int, gen: np.random.Generator) -> Array:
+def draw_true_theta(bank: ItemBank, n: int, gen: np.random.Generator) -> Array:
     """``n`` true values from the bank's latent distribution."""
     latent = bank.latent
     if bank.n_dims == 1:
@@ -245,7 +245,7 @@ def simulate_cat(
         if true is None:
             if n is None or int(n) < 1:
                 raise InvalidParameterError("n: give theta, responses, or n >= 1 simulees")
-            true = _draw(bank, int(n), gen)
+            true = draw_true_theta(bank, int(n), gen)
         x = simulate_responses(bank, true, gen).astype(np.intp)
     n_sim, n_items = x.shape
     max_items = blueprint.max_items

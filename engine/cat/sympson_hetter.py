@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike
 
 from engine.bank import ItemBank
 from engine.cat.blueprint import Blueprint, parse_exposure
-from engine.cat.simulate import _draw, simulate_cat
+from engine.cat.simulate import draw_true_theta, simulate_cat
 from engine.exceptions import ConvergenceWarning, InvalidParameterError
 from engine.models._base import Array
 from engine.simulation import as_rng
@@ -115,7 +115,7 @@ def derive_sympson_hetter(
         raise InvalidParameterError(f"target: expected a rate in (0, 1]; got {target:g}")
     gen = as_rng(rng)
     if theta is None:
-        theta = _draw(bank, int(n), gen)
+        theta = draw_true_theta(bank, int(n), gen)
     true = np.asarray(theta, dtype=np.float64)
     spec = f"sh:{target:g}"
     aim = target - min(2.0 * np.sqrt(target * (1 - target) / true.shape[0]), 0.1 * target)
