@@ -11,6 +11,10 @@ working. Messages name the thing, the expectation and what came, e.g.
     ├── InvalidParameterError (QabiletError, ValueError)   item or latent parameters out of domain
     ├── InvalidResponseError (QabiletError, ValueError)    responses not matching the items
     ├── DataFileError (QabiletError, ValueError)           a malformed input file (row, column)
+    │   └── ImportRejectedError (DataFileError)            an import refused whole: every bad row
+    ├── NotFoundError (QabiletError, LookupError)          no such item, bank version or norm set
+    ├── ConflictError (QabiletError, ValueError)           an id taken, a version in the wrong state
+    │   └── ImmutableRecordError (ConflictError)           a change to a published record
     ├── UnknownModelError (QabiletError, KeyError)         a model name not in the registry
     ├── NotFittedError (QabiletError, ValueError, AttributeError)
     └── ConvergenceWarning (UserWarning)                   an iterative method stopped at its limit
@@ -20,10 +24,14 @@ from __future__ import annotations
 
 __all__ = [
     "ConvergenceWarning",
+    "ConflictError",
     "DataFileError",
+    "ImmutableRecordError",
+    "ImportRejectedError",
     "InvalidParameterError",
     "InvalidResponseError",
     "NotFittedError",
+    "NotFoundError",
     "QabiletError",
     "UnknownModelError",
 ]
@@ -76,6 +84,48 @@ class DataFileError(QabiletError, ValueError):
             where.append(f"column {column!r}")
         prefix = ", ".join(where)
         super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class ImportRejectedError(DataFileError):
+    """An import refused as a whole; :attr:`problems` lists every bad row, not only the first.
+
+    Parameters
+    ----------
+    problems : sequence of (row, field, reason)
+        ``row`` is the 1-based data row (CSV) or item position (JSON), ``field`` the column or
+        JSON path, ``reason`` what was expected and what came.
+    path : str, optional
+        The file.
+
+    Examples
+    --------
+    >>> err = ImportRejectedError([(3, "a", "expected a number; got 'x'")], path="bank.csv")
+    >>> print(err)
+    bank.csv: 1 bad row, nothing imported
+      row 3, a: expected a number; got 'x'
+    """
+
+    def __init__(self, problems: list[tuple[int, str, str]], *, path: str | None = None) -> None:
+        self.problems = list(problems)
+        rows = {row for row, _, _ in self.problems}
+        lines = [f"{len(rows)} bad row{'s' if len(rows) != 1 else ''}, nothing imported"]
+        lines += [f"  row {row}, {field}: {reason}" for row, field, reason in self.problems]
+        super().__init__("\n".join(lines), path=path)
+
+
+class NotFoundError(QabiletError, LookupError):
+    """No record with the id asked for (item, bank version, norm set, blueprint)."""
+
+    def __str__(self) -> str:  # LookupError subclasses may quote; keep the message readable
+        return str(self.args[0]) if self.args else ""
+
+
+class ConflictError(QabiletError, ValueError):
+    """A write that contradicts what is stored: an id already taken, a version in the wrong state."""
+
+
+class ImmutableRecordError(ConflictError):
+    """A change to a published bank version or norm set: published records never change."""
 
 
 class UnknownModelError(QabiletError, KeyError):

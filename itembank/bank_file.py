@@ -1,0 +1,448 @@
+"""Import and export of a whole bank: the JSON document, the parameter CSV, the mirt table, responses.
+
+* **JSON** (``qabilet-bank``, format version 1): every record — dimensions, response scales,
+  items with their texts, recommendations, bank versions with their parameters, norm sets,
+  blueprints. Export then import into an empty database gives the same bank.
+* **Parameter CSV**: one row per item of one bank version; ``item``, ``model``, then each
+  parameter of the item's record (:mod:`itembank.parameter_file`) — a scalar in a column of its
+  name, a list in columns ``name1 … nameK`` — standard errors in ``se_<column>``, original codes in
+  ``categories`` (space-separated). Importing one makes a draft version (or replaces a draft's
+  parameters) with the latent distribution of the version it is based on.
+* **mirt table**: slope-intercept parameters with mirt's column names (``a1 … aF``, ``d`` or
+  ``d1 …``, ``g``, ``u``; ``ak0 …``/``d0 …`` for nominal and partial-credit items), as
+  ``coef(fit, simplify = TRUE)$items`` prints them.
+* **Responses** for calibration: the response CSV of DESIGN.md §6 (``person_id``, ``language``,
+  ``level``, one column per item) and a companion CSV of response times in seconds, same shape.
+
+Every import is validated whole before anything is written: :class:`ImportRejectedError` lists
+every bad row (CSV row, or JSON entry) with its field and reason, and the bank is left unchanged.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from engine.bank import ItemBank
+from engine.exceptions import (
+    ConflictError,
+    DataFileError,
+    ImmutableRecordError,
+    ImportRejectedError,
+    InvalidParameterError,
+)
+from itembank.blueprints import StoredBlueprint
+from itembank.content import Dimension, Item, Recommendation, ResponseScale
+from itembank.parameter_file import ParameterFile
+from itembank.repository import BankRepository, Response
+from itembank.versions import BankVersion, NormSet, Provenance
+
+__all__ = [
+    "BankDocument",
+    "export_document",
+    "format_mirt_table",
+    "format_parameters_csv",
+    "format_responses",
+    "import_document",
+    "import_parameters_csv",
+    "read_parameters_csv",
+]
+
+FORMAT = "qabilet-bank"
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "dimensions": Dimension, "scales": ResponseScale, "items": Item,
+    "recommendations": Recommendation, "versions": BankVersion, "norm_sets": NormSet,
+    "blueprints": StoredBlueprint,
+}
+_PARAMETERS = ("a", "ak", "b", "c", "u", "d", "tau")
+_COLUMN = re.compile(r"^(?P<se>se_)?(?P<name>a|ak|b|c|u|d|tau)(?P<index>[1-9][0-9]*)?$")
+
+
+class BankDocument(BaseModel):
+    """A whole bank as one JSON document.
+
+    Attributes
+    ----------
+    format : "qabilet-bank"
+    format_version : 1
+    exported_at : datetime, optional
+    software_version : str, optional
+    dimensions, scales, items, recommendations, versions, norm_sets, blueprints : lists
+        The records, each as its schema.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: Literal["qabilet-bank"] = FORMAT
+    format_version: Literal[1] = 1
+    exported_at: datetime | None = None
+    software_version: str | None = None
+    dimensions: list[Dimension] = []
+    scales: list[ResponseScale] = []
+    items: list[Item] = []
+    recommendations: list[Recommendation] = []
+    versions: list[BankVersion] = []
+    norm_sets: list[NormSet] = []
+    blueprints: list[StoredBlueprint] = []
+
+    def to_json(self) -> str:
+        """The document's text (UTF-8, indented, exact floats)."""
+        return json.dumps(self.model_dump(mode="json", exclude_none=True), ensure_ascii=False,
+                          indent=1) + "\n"
+
+    def content(self) -> dict[str, Any]:
+        """The records without the export stamp: what two equal banks share."""
+        return self.model_dump(mode="json", exclude_none=True,
+                               exclude={"exported_at", "software_version"})
+
+
+def export_document(repo: BankRepository, *, software_version: str | None = None) -> BankDocument:
+    """Every record of the bank, as a :class:`BankDocument`."""
+    return BankDocument(
+        exported_at=datetime.now(UTC), software_version=software_version,
+        dimensions=list(repo.dimensions().values()), scales=list(repo.scales().values()),
+        items=repo.items(), recommendations=repo.recommendations(), versions=repo.versions(),
+        norm_sets=repo.norm_sets(), blueprints=repo.blueprints())
+
+
+def _pydantic_problems(exc: ValidationError, row: int, where: str) -> list[tuple[int, str, str]]:
+    out = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"])
+        out.append((row, f"{where}.{loc}" if loc else where, err["msg"].removeprefix("Value error, ")))
+    return out
+
+
+def import_document(repo: BankRepository, text: str, *, path: str | None = None) -> BankDocument:
+    """Import a JSON bank document; all or nothing.
+
+    Returns
+    -------
+    BankDocument
+        What was imported.
+
+    Raises
+    ------
+    ImportRejectedError
+        Every bad entry: ``row`` is the entry's 1-based position in its list, ``field`` its JSON
+        path (``items[3] ('SRV-L04').levels``); and a record that contradicts the stored bank.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataFileError(f"not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+                            path=path) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise DataFileError(f'expected a bank document, a JSON object with "format": "{FORMAT}"',
+                            path=path)
+    problems: list[tuple[int, str, str]] = []
+    parsed: dict[str, list[Any]] = {}
+    for key in sorted(set(data) - set(BankDocument.model_fields)):
+        problems.append((0, key, f"unknown field; expected some of {', '.join(BankDocument.model_fields)}"))
+    for key, schema in _SECTIONS.items():
+        entries = data.get(key, [])
+        if not isinstance(entries, list):
+            problems.append((0, key, f"expected a list; got {type(entries).__name__}"))
+            continue
+        parsed[key] = []
+        for k, entry in enumerate(entries):
+            label = entry.get("id", entry.get("number")) if isinstance(entry, dict) else None
+            where = f"{key}[{k}]" + (f" ({label!r})" if label is not None else "")
+            try:
+                parsed[key].append(schema.model_validate(entry))
+            except ValidationError as exc:
+                problems.extend(_pydantic_problems(exc, k + 1, where))
+    if problems:
+        raise ImportRejectedError(problems, path=path)
+    try:
+        document = BankDocument.model_validate({**data, **parsed})
+    except ValidationError as exc:
+        raise ImportRejectedError(_pydantic_problems(exc, 0, "document"), path=path) from None
+    try:
+        with repo.transaction() as s:
+            repo.load(s, dimensions=document.dimensions, scales=document.scales,
+                      items=document.items, recommendations=document.recommendations,
+                      versions=document.versions, norm_sets=document.norm_sets,
+                      blueprints=document.blueprints)
+    except (ConflictError, ValueError) as exc:
+        if isinstance(exc, ImportRejectedError):
+            raise
+        raise ImportRejectedError([(0, "document", str(exc))], path=path) from None
+    return document
+
+
+# -- the parameter CSV ----------------------------------------------------------------------------------
+def _cell(value: Any) -> str:
+    return "" if value is None else repr(float(value))
+
+
+def format_parameters_csv(version: BankVersion) -> str:
+    """The parameters of ``version`` as CSV, one row per item (exact floats).
+
+    Examples
+    --------
+    >>> pf = ParameterFile.model_validate({"model": "grm", "latent": {"mean": [0.0], "cov": [[1.0]]},
+    ...     "items": [{"id": "Q1", "a": 1.5, "b": [-1.0, 0.5], "se": {"a": 0.1, "b": [0.2, 0.3]}}]})
+    >>> v = BankVersion(number=1, created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    ...                 provenance=Provenance(method="m", software_version="0"), parameters=pf)
+    >>> print(format_parameters_csv(v), end="")
+    item,model,a,b1,b2,se_a,se_b1,se_b2,categories
+    Q1,grm,1.5,-1.0,0.5,0.1,0.2,0.3,
+    """
+    pf = version.parameters
+    rows: list[dict[str, str]] = []
+    for item, model in zip(pf.items, pf.item_models(), strict=True):
+        row = {"item": item.id, "model": model}
+        for prefix, values in (("", item.parameters()), ("se_", item.se or {})):
+            for name in _PARAMETERS:
+                value = values.get(name)
+                if isinstance(value, list):
+                    row.update({f"{prefix}{name}{k + 1}": _cell(v) for k, v in enumerate(value)})
+                elif value is not None:
+                    row[f"{prefix}{name}"] = _cell(value)
+        row["categories"] = " ".join(map(str, item.categories or []))
+        rows.append(row)
+    return _write_rows(rows, first=["item", "model"], last=["categories"])
+
+
+def _write_rows(rows: list[dict[str, str]], *, first: list[str], last: list[str]) -> str:
+    def order(column: str) -> tuple[int, int, str, int]:
+        m = _COLUMN.match(column)
+        if m is None:
+            return (0 if column in first else 2, (first + last).index(column), column, 0)
+        return (1, int(bool(m["se"])) * 10 + _PARAMETERS.index(m["name"]), "", int(m["index"] or 0))
+
+    columns = sorted({c for row in rows for c in row} | set(first) | set(last), key=order)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def read_parameters_csv(text: str, base: ParameterFile, *, path: str | None = None) -> ParameterFile:
+    """Read a parameter CSV into a parameter file with ``base``'s latent distribution and groups.
+
+    Raises
+    ------
+    ImportRejectedError
+        Every bad row (1-based data row), its column and the reason; a header problem as row 0.
+    """
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if not header:
+        raise DataFileError("empty file; expected a header row item,model,…", path=path)
+    problems: list[tuple[int, str, str]] = []
+    for name in header:
+        if name not in ("item", "model", "categories") and _COLUMN.match(name) is None:
+            problems.append((0, name, "unknown column; expected item, model, categories, a … tau "
+                                      "(with 1-based indices for lists) or se_<column>"))
+    for name in ("item", "model"):
+        if name not in header:
+            problems.append((0, name, "missing column"))
+    if problems:
+        raise ImportRejectedError(problems, path=path)
+    records: list[dict[str, Any]] = []
+    rows: list[int] = []
+    for n, cells in enumerate(reader, start=1):
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            problems.append((n, "", f"expected {len(header)} cells, as the header; got {len(cells)}"))
+            continue
+        record, bad = _record(dict(zip(header, cells, strict=True)))
+        problems.extend((n, column, reason) for column, reason in bad)
+        if not bad:
+            records.append(record)
+            rows.append(n)
+    problems.extend(_check_records(records, rows, base))
+    ids = [r["id"] for r in records]
+    problems.extend((rows[k], "item", f"{i!r} also on row {rows[ids.index(i)]}")
+                    for k, i in enumerate(ids) if ids.index(i) != k)
+    if problems:
+        raise ImportRejectedError(sorted(problems), path=path)
+    data = base.model_dump(mode="json", exclude_none=True)
+    data.update(items=records, model=None)
+    for key in ("loglik", "aic", "bic", "n_iter", "converged", "method"):
+        data.pop(key, None)
+    return ParameterFile.model_validate(data)
+
+
+def _record(row: dict[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """One CSV row as an item record, and the problems of its cells."""
+    bad: list[tuple[str, str]] = []
+    record: dict[str, Any] = {"id": row["item"].strip(), "model": row["model"].strip()}
+    lists: dict[tuple[str, str], dict[int, float]] = {}
+    for column, cell in row.items():
+        m = _COLUMN.match(column)
+        if m is None or not cell.strip():
+            continue
+        try:
+            value = float(cell)
+        except ValueError:
+            bad.append((column, f"expected a number; got {cell!r}"))
+            continue
+        if not np.isfinite(value):
+            bad.append((column, f"expected a finite number; got {cell!r}"))
+            continue
+        key = (m["se"] or "", m["name"])
+        if m["index"] is None:
+            lists.setdefault(key, {})[0] = value
+        else:
+            lists.setdefault(key, {})[int(m["index"])] = value
+    for (se, name), values in sorted(lists.items()):  # parameters ("") before their SEs
+        if 0 in values and len(values) > 1:
+            bad.append((f"{se}{name}", f"either {se}{name} or {se}{name}1 …, not both"))
+            continue
+        value: float | list[float | None]
+        if 0 in values:
+            value = values[0]
+        elif se:  # shaped like its parameter; a blank cell is a parameter not estimated
+            size = len(p) if isinstance(p := record.get(name), list) else max(values)
+            value = [values.get(i) for i in range(1, size + 1)]
+        else:
+            k = sorted(values)
+            if k != list(range(1, len(k) + 1)):
+                bad.append((f"{name}{k[-1]}", f"list columns {name}1 … run without gaps"))
+                continue
+            value = [values[i] for i in k]
+        if se:
+            record.setdefault("se", {})[name] = value
+        else:
+            record[name] = value
+    codes = row.get("categories", "").split()
+    if codes:
+        try:
+            record["categories"] = [int(c) for c in codes]
+        except ValueError:
+            bad.append(("categories", f"expected integer codes separated by spaces; got "
+                                      f"{row['categories']!r}"))
+    if not record["id"]:
+        bad.append(("item", "expected an item id"))
+    if not record["model"]:
+        bad.append(("model", "expected a model name (2pl, grm, nominal, …)"))
+    return record, bad
+
+
+def _check_records(records: list[dict[str, Any]], rows: list[int], base: ParameterFile
+                   ) -> list[tuple[int, str, str]]:
+    """Problems of each record on its own: schema, then the engine's parameter checks."""
+    out: list[tuple[int, str, str]] = []
+    latent = base.latent.model_dump(mode="json", exclude_none=True)
+    for row, record in zip(rows, records, strict=True):
+        try:
+            ParameterFile.model_validate({"latent": latent, "items": [record]}).to_bank()
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = [str(x) for x in err["loc"] if x not in ("items", 0)]
+                out.append((row, ".".join(loc) or "item", err["msg"].removeprefix("Value error, ")))
+        except (DataFileError, InvalidParameterError) as exc:
+            out.append((row, "parameters", str(exc).removeprefix("items[0]: ")))
+    return out
+
+
+def import_parameters_csv(repo: BankRepository, text: str, *, path: str | None = None,
+                          version: int | None = None, base: int | None = None) -> BankVersion:
+    """Import a parameter CSV: a new draft version, or the parameters of draft ``version``.
+
+    Parameters
+    ----------
+    version : int, optional
+        A draft version whose parameters the file replaces.
+    base : int, optional
+        For a new version: the version whose latent distribution it takes (default: the newest).
+    """
+    target = repo.version(version) if version is not None else None
+    source = target or (repo.version(base) if base is not None else _newest(repo))
+    parameters = read_parameters_csv(text, source.parameters, path=path)
+    try:
+        if target is not None:
+            return repo.update_version(target.number, parameters)
+        provenance = Provenance(method=f"imported from {path or 'a parameter CSV'}",
+                                software_version=source.provenance.software_version,
+                                notes=f"latent distribution of version {source.number}")
+        return repo.create_version(parameters, provenance)
+    except ImmutableRecordError:
+        raise
+    except ConflictError as exc:
+        raise ImportRejectedError([(0, "items", str(exc))], path=path) from None
+
+
+def _newest(repo: BankRepository) -> BankVersion:
+    versions = repo.versions()
+    if not versions:
+        raise ConflictError("the bank has no version to take a latent distribution from; import "
+                            "a JSON bank or parameter file first")
+    return versions[-1]
+
+
+# -- the mirt table ---------------------------------------------------------------------------------------
+def mirt_rows(bank: ItemBank) -> list[dict[str, Any]]:
+    """Slope-intercept parameters with mirt's column names, one row per item (``item`` first)."""
+    rows: list[dict[str, Any]] = [{} for _ in bank.item_ids]
+    for model, positions in zip(bank.models, bank.positions, strict=True):
+        names = model.param_names()
+        for psi, p in zip(model.param_vector(), positions, strict=True):
+            rows[p] = {"item": bank.item_ids[p],
+                       **{n: float(v) for n, v in zip(names, psi, strict=True) if not np.isnan(v)}}
+    return rows
+
+
+def format_mirt_table(rows: Sequence[dict[str, Any]]) -> str:
+    """CSV of :func:`mirt_rows` (with a leading ``group`` column when the rows have one)."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if (v := row.get(c)) is None else v if isinstance(v, str)
+                         else repr(float(v)) for c in columns])
+    return buffer.getvalue()
+
+
+# -- responses for calibration ----------------------------------------------------------------------------
+def format_responses(responses: Sequence[Response], item_ids: Sequence[str] | None = None
+                     ) -> tuple[str, str]:
+    """The response CSV of DESIGN.md §6 and its companion CSV of response times (seconds).
+
+    One row per session (per person when answers carry no session): ``person_id`` (the person's
+    id, with ``/session`` appended when a person has several sessions), ``language``, ``level``,
+    then one column per item, in ``item_ids`` order (default: sorted). Calibrate it with
+    ``qabilet calibrate FILE --exclude language,level`` (or ``--groups language``).
+    """
+    keys = list(dict.fromkeys((r.person_id, r.session_id) for r in responses))
+    sessions_of: dict[str, int] = {}
+    for person, _ in keys:
+        sessions_of[person] = sessions_of.get(person, 0) + 1
+    items = list(item_ids) if item_ids is not None else sorted({r.item_id for r in responses})
+    column = {item: k for k, item in enumerate(items)}
+    row_of = {key: k for k, key in enumerate(keys)}
+    answers = np.full((len(keys), len(items)), "", dtype=object)
+    times = np.full((len(keys), len(items)), "", dtype=object)
+    meta: list[tuple[str, str]] = [("", "")] * len(keys)
+    for r in responses:
+        if r.item_id not in column:
+            continue
+        i, j = row_of[(r.person_id, r.session_id)], column[r.item_id]
+        answers[i, j] = str(r.category)
+        times[i, j] = "" if r.response_time_s is None else repr(float(r.response_time_s))
+        meta[i] = (r.language, r.level)
+    ids = [p if sessions_of[p] == 1 or s is None else f"{p}/{s}" for p, s in keys]
+    return _wide(ids, meta, items, answers), _wide(ids, meta, items, times)
+
+
+def _wide(ids: list[str], meta: list[tuple[str, str]], items: list[str], cells: np.ndarray) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["person_id", "language", "level", *items])
+    for person, (language, level), row in zip(ids, meta, cells, strict=True):
+        writer.writerow([person, language, level, *row])
+    return buffer.getvalue()

@@ -1,0 +1,387 @@
+"""The content of an item bank: items, what they measure, response scales, recommendation texts.
+
+Pydantic schemas, validated at every edge (files, the database, HTTP). They hold what authors write
+(texts in Kazakh, Russian and English, the competency or trait an item is meant for, the position
+levels, the response format); calibrated parameters live in bank versions
+(:mod:`itembank.versions`).
+
+Preference items — Likert statements, situational judgement, forced-choice blocks — have no key:
+nothing here marks an answer right or wrong (DESIGN.md §5). A situational-judgement item may carry
+expert *orientation* metadata (which option shows the competency most), which calibration uses
+only to fix the sign of the scale.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+__all__ = [
+    "BANDS",
+    "COMPETENCIES",
+    "FORMATS",
+    "LANGUAGES",
+    "LEVELS",
+    "STATUSES",
+    "Dimension",
+    "Item",
+    "ItemText",
+    "LocalizedText",
+    "Orientation",
+    "Recommendation",
+    "ResponseScale",
+    "Statement",
+]
+
+#: interface and content languages, in the order a session falls back through them
+LANGUAGES = ("kk", "ru", "en")
+#: position levels of the attestation (DESIGN.md §1)
+LEVELS = ("high", "middle", "low")
+#: the four competencies of the attestation (DESIGN.md §1)
+COMPETENCIES = ("service_to_public", "transparency", "accountability", "effectiveness")
+#: response formats
+FORMATS = ("dichotomous", "likert", "sjt", "forced_choice")
+#: an item's life: authored, seeded unscored in live sessions, scored, withdrawn
+STATUSES = ("draft", "pretest", "operational", "retired")
+#: profile bands, lowest first
+BANDS = ("development", "meets", "strength")
+
+Language = Literal["kk", "ru", "en"]
+Level = Literal["high", "middle", "low"]
+Status = Literal["draft", "pretest", "operational", "retired"]
+Band = Literal["development", "meets", "strength"]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=64)]
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+
+
+class _Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_languages(texts: dict[str, object], where: str) -> None:
+    if not texts:
+        raise ValueError(f"{where}: expected a text in at least one of {', '.join(LANGUAGES)}")
+
+
+class ItemText(_Schema):
+    """An item's text in one language.
+
+    Attributes
+    ----------
+    stem : str
+        The statement, scenario or question.
+    options : list of str, optional
+        The answer options of a situational-judgement or dichotomous item, in the order of their
+        categories 0 … K−1. Likert items take their labels from their response scale.
+    """
+
+    stem: Text
+    options: list[Text] | None = None
+
+
+class Orientation(_Schema):
+    """Expert metadata of a situational-judgement item: which option shows the competency most.
+
+    It orients the sign of the calibrated scale (DESIGN.md §5); it never marks an answer right.
+
+    Attributes
+    ----------
+    most_indicative : int
+        0-based option showing the competency most, in the experts' view.
+    least_indicative : int, optional
+        0-based option showing it least.
+    source : str, optional
+        How the judgement was made (panel, date).
+    """
+
+    most_indicative: int = Field(ge=0)
+    least_indicative: int | None = Field(default=None, ge=0)
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Orientation:
+        if self.least_indicative == self.most_indicative:
+            raise ValueError("least_indicative: expected an option other than most_indicative")
+        return self
+
+
+class Statement(_Schema):
+    """One statement of a forced-choice block, keyed to a dimension and a direction.
+
+    Attributes
+    ----------
+    dimension : str
+        The competency or trait the statement indicates.
+    direction : {1, -1}
+        1 when choosing the statement indicates more of the dimension.
+    text : dict
+        Language → the statement.
+    """
+
+    dimension: Name
+    direction: Literal[1, -1] = 1
+    text: dict[Language, Text]
+
+    @model_validator(mode="after")
+    def _some_text(self) -> Statement:
+        _check_languages(self.text, "text")
+        return self
+
+
+class LocalizedText(_Schema):
+    """An item's text as a session shows it: the language used and whether it fell back."""
+
+    language: Language
+    requested: Language
+    stem: str
+    options: list[str] | None
+
+    @property
+    def fell_back(self) -> bool:
+        """True when the item has no text in the requested language."""
+        return self.language != self.requested
+
+
+class Item(_Schema):
+    """One item of the bank, as authors write it.
+
+    Attributes
+    ----------
+    id : str
+        Stable id, the item's column name in response files.
+    competency : str, optional
+        One of :data:`COMPETENCIES`, for competency items.
+    trait : str, optional
+        A named personal quality (``stress_resilience``, …), for personal-profile items. Exactly
+        one of ``competency`` and ``trait``, except for forced-choice blocks, whose statements
+        carry their dimensions.
+    levels : list of str
+        The position levels the item is meant for (:data:`LEVELS`).
+    format : str
+        ``dichotomous`` (keyed, with ``key``), ``likert`` (with ``scale`` and ``direction``),
+        ``sjt`` (3–5 options, optional ``orientation``) or ``forced_choice`` (2–4 ``statements``).
+    text : dict
+        Language (``kk``, ``ru``, ``en``) → :class:`ItemText`; at least one.
+    scale : str, optional
+        Likert items: the id of the bank's :class:`ResponseScale`.
+    direction : {1, -1}, optional
+        Likert items: −1 for a reverse-keyed statement (agreeing shows less of the dimension).
+    key : int, optional
+        Dichotomous items: the 0-based option scored 1.
+    orientation : Orientation, optional
+        Situational-judgement items: expert metadata.
+    statements : list of Statement, optional
+        Forced-choice blocks.
+    status : str
+        ``draft`` → ``pretest`` → ``operational`` → ``retired``.
+    enemy_sets : list of str
+        Items sharing an enemy set never appear in one test.
+    tags : list of str
+        Free labels (``complaint``, ``citizen_contact``, …).
+    """
+
+    id: Identifier
+    competency: Literal["service_to_public", "transparency", "accountability", "effectiveness"] | None = None
+    trait: Name | None = None
+    levels: list[Level] = Field(min_length=1)
+    format: Literal["dichotomous", "likert", "sjt", "forced_choice"]
+    text: dict[Language, ItemText]
+    scale: Name | None = None
+    direction: Literal[1, -1] | None = None
+    key: int | None = Field(default=None, ge=0)
+    orientation: Orientation | None = None
+    statements: list[Statement] | None = None
+    status: Status = "draft"
+    enemy_sets: list[Identifier] = Field(default_factory=list)
+    tags: list[Name] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_format(self) -> Item:
+        _check_languages(self.text, "text")
+        if len(set(self.levels)) != len(self.levels):
+            raise ValueError(f"levels: expected each level once; got {self.levels}")
+        rules = {"dichotomous": self._dichotomous, "likert": self._likert, "sjt": self._sjt,
+                 "forced_choice": self._forced_choice}
+        rules[self.format]()
+        return self
+
+    # -- the rules of each format ----------------------------------------------------------------
+    def _measured(self) -> None:
+        if (self.competency is None) == (self.trait is None):
+            raise ValueError("competency, trait: expected exactly one of the two (what the item "
+                             "measures)")
+
+    def _absent(self, *fields: str) -> None:
+        for name in fields:
+            if getattr(self, name) is not None:
+                raise ValueError(f"{name}: a {self.format} item has no {name}")
+
+    def _options(self, low: int, high: int) -> int:
+        counts = {lang: len(t.options or []) for lang, t in self.text.items()}
+        for lang, n in counts.items():
+            if not low <= n <= high:
+                raise ValueError(f"text.{lang}.options: a {self.format} item has {low}–{high} "
+                                 f"options; got {n}")
+        if len(set(counts.values())) > 1:
+            raise ValueError(f"text: expected the same number of options in every language; got "
+                             f"{counts}")
+        return next(iter(counts.values()))
+
+    def _dichotomous(self) -> None:
+        self._measured()
+        self._absent("scale", "direction", "orientation", "statements")
+        n = self._options(2, 6)
+        if self.key is None or self.key >= n:
+            raise ValueError(f"key: a dichotomous item needs the 0-based option scored 1, below "
+                             f"{n}; got {self.key}")
+
+    def _likert(self) -> None:
+        self._measured()
+        self._absent("key", "orientation", "statements")
+        if self.scale is None:
+            raise ValueError("scale: a likert item names its response scale")
+        for lang, t in self.text.items():
+            if t.options is not None:
+                raise ValueError(f"text.{lang}.options: a likert item takes its labels from its "
+                                 f"scale ({self.scale!r}), not options of its own")
+
+    def _sjt(self) -> None:
+        self._measured()
+        self._absent("scale", "direction", "key", "statements")
+        n = self._options(3, 5)
+        o = self.orientation
+        if o is not None:
+            for name in ("most_indicative", "least_indicative"):
+                k = getattr(o, name)
+                if k is not None and k >= n:
+                    raise ValueError(f"orientation.{name}: expected an option index below {n}; "
+                                     f"got {k}")
+
+    def _forced_choice(self) -> None:
+        self._absent("competency", "trait", "scale", "direction", "key", "orientation")
+        s = self.statements or []
+        if not 2 <= len(s) <= 4:
+            raise ValueError(f"statements: a forced-choice block has 2–4 statements; got {len(s)}")
+        for j, st in enumerate(s):
+            missing = sorted(set(self.text) - set(st.text))
+            if missing:
+                raise ValueError(f"statements[{j}].text: expected the block's languages; missing "
+                                 f"{', '.join(missing)}")
+        for lang, t in self.text.items():
+            if t.options is not None:
+                raise ValueError(f"text.{lang}.options: a forced-choice block's options are its "
+                                 f"statements")
+
+    # -- reading -----------------------------------------------------------------------------------
+    @property
+    def dimension(self) -> str | None:
+        """What the item measures: its competency or trait (None for a forced-choice block)."""
+        return self.competency or self.trait
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The languages the item has text in, in :data:`LANGUAGES` order."""
+        return tuple(lang for lang in LANGUAGES if lang in self.text)
+
+    def text_in(self, language: str, fallback: tuple[str, ...] = LANGUAGES) -> LocalizedText:
+        """The item's text in ``language``, or in the first of ``fallback`` it has.
+
+        Examples
+        --------
+        >>> item = Item(id="Q1", competency="transparency", levels=["low"], format="likert",
+        ...             scale="agreement5", direction=1, text={"ru": {"stem": "Я отвечаю."}})
+        >>> shown = item.text_in("kk")
+        >>> shown.language, shown.fell_back
+        ('ru', True)
+        """
+        if language not in LANGUAGES:
+            raise ValueError(f"language: expected one of {', '.join(LANGUAGES)}; got {language!r}")
+        for lang in (language, *fallback):
+            if lang in self.text:
+                t = self.text[lang]  # type: ignore[index]
+                return LocalizedText(language=lang, requested=language, stem=t.stem,
+                                     options=t.options)
+        raise AssertionError("unreachable: an item has text in at least one language")
+
+
+class ResponseScale(_Schema):
+    """The labelled categories of Likert items, per language (categories 0 … K−1).
+
+    Attributes
+    ----------
+    id : str
+        Name that Likert items refer to (``agreement5``).
+    labels : dict
+        Language → one label per category, lowest first; the same count in every language.
+    """
+
+    id: Name
+    labels: dict[Language, list[Text]]
+
+    @model_validator(mode="after")
+    def _check(self) -> ResponseScale:
+        _check_languages(self.labels, "labels")
+        counts = {lang: len(v) for lang, v in self.labels.items()}
+        if min(counts.values()) < 2 or len(set(counts.values())) > 1:
+            raise ValueError(f"labels: expected the same number (≥ 2) of labels in every language; "
+                             f"got {counts}")
+        return self
+
+    @property
+    def n_categories(self) -> int:
+        """Number of categories."""
+        return len(next(iter(self.labels.values())))
+
+
+class Dimension(_Schema):
+    """A competency or personal quality that items measure, with its names.
+
+    Attributes
+    ----------
+    id : str
+        A competency of :data:`COMPETENCIES`, or a trait name.
+    kind : {"competency", "trait"}
+        Professional profile (competency) or personal profile (trait).
+    name, description : dict
+        Language → text.
+    """
+
+    id: Name
+    kind: Literal["competency", "trait"]
+    name: dict[Language, Text]
+    description: dict[Language, Text] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> Dimension:
+        _check_languages(self.name, "name")
+        if self.kind == "competency" and self.id not in COMPETENCIES:
+            raise ValueError(f"id: a competency is one of {', '.join(COMPETENCIES)}; got {self.id!r}")
+        return self
+
+
+class Recommendation(_Schema):
+    """A development recommendation: the text a profile shows for one dimension and band.
+
+    Attributes
+    ----------
+    target : str
+        The competency or trait.
+    band : {"development", "meets", "strength"}
+        The profile band the text is for.
+    text : dict
+        Language → 2–4 sentences tied to the behaviours the dimension covers.
+    direction : dict, optional
+        Language → one sentence saying in which direction to develop (development band).
+    """
+
+    target: Name
+    band: Band
+    text: dict[Language, Text]
+    direction: dict[Language, Text] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> Recommendation:
+        _check_languages(self.text, "text")
+        return self

@@ -1,0 +1,92 @@
+"""Opening the bank's database and bringing its schema up to date.
+
+The embedded default is a SQLite file, ``qabilet.db`` in the working directory (or the URL in
+``QABILET_DATABASE_URL``); production gives a PostgreSQL URL
+(``postgresql://user@host/db``, served by psycopg 3: ``pip install 'qabilet[postgresql]'``).
+The schema is made and changed only by the Alembic migrations in :mod:`itembank.migrations`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+__all__ = ["DEFAULT_FILE", "ENV_VAR", "connect", "database_url", "upgrade"]
+
+#: the SQLite file of the embedded default
+DEFAULT_FILE = "qabilet.db"
+#: the environment variable naming the database
+ENV_VAR = "QABILET_DATABASE_URL"
+
+
+def database_url(url: str | None = None) -> str:
+    """The URL to use: ``url``, else ``$QABILET_DATABASE_URL``, else ``sqlite:///qabilet.db``.
+
+    A PostgreSQL URL without a driver gets psycopg 3 (``postgresql+psycopg://``).
+
+    Examples
+    --------
+    >>> database_url("postgresql://postgres@127.0.0.1/test")
+    'postgresql+psycopg://postgres@127.0.0.1/test'
+    """
+    chosen = url or os.environ.get(ENV_VAR) or f"sqlite:///{DEFAULT_FILE}"
+    try:
+        parsed = make_url(chosen)
+    except ArgumentError:
+        raise ValueError(f"database: expected a URL such as sqlite:///qabilet.db or "
+                         f"postgresql://user@host/db; got {chosen!r}") from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def connect(url: str | None = None, *, migrate: bool = True) -> Engine:
+    """Open the database at ``url`` (see :func:`database_url`), migrated to the newest schema.
+
+    SQLite gets foreign keys enforced and a busy timeout, so that several processes can share
+    one file; its directory must exist.
+
+    Raises
+    ------
+    ValueError
+        A URL that is not one, or a backend whose driver is not installed.
+    """
+    resolved = database_url(url)
+    parsed = make_url(resolved)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        folder = Path(parsed.database).resolve().parent
+        if not folder.is_dir():
+            raise ValueError(f"database: the folder of {parsed.database!r} does not exist")
+    try:
+        engine = create_engine(resolved)
+    except (NoSuchModuleError, ModuleNotFoundError) as exc:
+        raise ValueError(f"database: no driver for {parsed.drivername!r} ({exc}); for PostgreSQL, "
+                         f"pip install 'qabilet[postgresql]'") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    if migrate:
+        upgrade(engine)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Run the Alembic migrations on ``engine`` up to ``revision``."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)

@@ -1,0 +1,593 @@
+"""The item bank's repository: the one way in and out of its tables.
+
+Every method takes and returns pydantic schemas (:mod:`itembank.content`,
+:mod:`itembank.versions`, :mod:`itembank.blueprints`); ORM rows stay inside. Every write is one
+transaction: it commits whole or, when anything in it is refused, leaves the database exactly as it
+was. Published bank versions and norm sets never change; an attempt raises
+:class:`~engine.exceptions.ImmutableRecordError`.
+
+Examples
+--------
+>>> from itembank.database import connect
+>>> repo = BankRepository(connect("sqlite://"))
+>>> repo.add_items([Item(id="TRN-1", competency="transparency", levels=["low"], format="likert",
+...                      scale="agreement5", direction=1, text={"en": {"stem": "I explain."}})])
+>>> [item.id for item in repo.items()]
+['TRN-1']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.exceptions import (
+    ConflictError,
+    DataFileError,
+    ImmutableRecordError,
+    InvalidParameterError,
+    NotFoundError,
+)
+from itembank.blueprints import BlueprintSection, StoredBlueprint, check_against
+from itembank.content import STATUSES, Dimension, Item, Recommendation, ResponseScale
+from itembank.parameter_file import ParameterFile
+from itembank.tables import (
+    BankVersionRow,
+    BlueprintRow,
+    DimensionRow,
+    ItemParameterRow,
+    ItemRow,
+    NormSetRow,
+    RecommendationRow,
+    ResponseRow,
+    ScaleRow,
+)
+from itembank.versions import BankVersion, LevelNorms, NormSet, Provenance
+
+__all__ = ["BankRepository", "Response", "fingerprint"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def fingerprint(parameters: ParameterFile) -> str:
+    """SHA-256 of the canonical JSON of a parameter file (sorted keys, exact floats)."""
+    text = json.dumps(parameters.model_dump(mode="json", exclude_none=True), sort_keys=True,
+                      separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """One answer as calibration reads it back.
+
+    Attributes
+    ----------
+    person_id, item_id : str
+    bank_version : int
+        The version the session was pinned to.
+    language, level : str
+        The session's.
+    category : int
+        The answer, 0 … K−1.
+    answered_at : datetime
+        UTC.
+    response_time_s : float, optional
+        Seconds from showing the item to the answer.
+    session_id : str, optional
+    """
+
+    person_id: str
+    item_id: str
+    bank_version: int
+    language: str
+    level: str
+    category: int
+    answered_at: datetime
+    response_time_s: float | None = None
+    session_id: str | None = None
+
+
+class BankRepository:
+    """The item bank on one database (SQLite or PostgreSQL).
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        From :func:`itembank.database.connect` (migrated).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back when it raises."""
+        with self._sessions.begin() as session:
+            yield session
+
+    # -- items --------------------------------------------------------------------------------------
+    def add_items(self, items: Iterable[Item], *, replace: bool = False) -> None:
+        """Store new items (``replace``: or overwrite stored ones with the same id).
+
+        Raises
+        ------
+        ConflictError
+            An id already stored (without ``replace``), or twice in ``items``; an unknown
+            response scale.
+        """
+        with self.transaction() as s:
+            self._put_items(s, list(items), replace=replace)
+
+    def _put_items(self, s: Session, items: list[Item], *, replace: bool) -> None:
+        ids = [item.id for item in items]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ConflictError(f"items: each id once; {', '.join(twice)} more than once")
+        scales = {row.id for row in s.scalars(select(ScaleRow))}
+        stored = {row.id: row for row in s.scalars(select(ItemRow).where(ItemRow.id.in_(ids)))}
+        now = _now()
+        for item in items:
+            if item.scale is not None and scales and item.scale not in scales:
+                raise ConflictError(f"item {item.id!r}: unknown response scale {item.scale!r}; the "
+                                    f"bank has {', '.join(sorted(scales))}")
+            row = stored.get(item.id)
+            if row is not None and not replace:
+                raise ConflictError(f"item {item.id!r} is already in the bank")
+            document = item.model_dump(mode="json", exclude_none=True)
+            if row is None:
+                s.add(ItemRow(id=item.id, dimension=item.dimension, format=item.format,
+                              status=item.status, document=document, created_at=now,
+                              updated_at=now))
+            else:
+                row.dimension, row.format, row.status = item.dimension, item.format, item.status
+                row.document, row.updated_at = document, now
+
+    def item(self, item_id: str) -> Item:
+        """The item with ``item_id``."""
+        with self.transaction() as s:
+            row = s.get(ItemRow, item_id)
+            if row is None:
+                raise NotFoundError(f"item {item_id!r} is not in the bank")
+            return Item.model_validate(row.document)
+
+    def items(self, *, dimension: str | None = None, level: str | None = None,
+              status: str | None = None, format: str | None = None) -> list[Item]:
+        """The items, by id, filtered by what they measure, level, status and format."""
+        query = select(ItemRow).order_by(ItemRow.id)
+        if dimension is not None:
+            query = query.where(ItemRow.dimension == dimension)
+        if status is not None:
+            query = query.where(ItemRow.status == status)
+        if format is not None:
+            query = query.where(ItemRow.format == format)
+        with self.transaction() as s:
+            out = [Item.model_validate(row.document) for row in s.scalars(query)]
+        return [i for i in out if level is None or level in i.levels]
+
+    def set_status(self, item_id: str, status: str) -> Item:
+        """Move an item forward in draft → pretest → operational → retired (never back)."""
+        if status not in STATUSES:
+            raise ValueError(f"status: expected one of {', '.join(STATUSES)}; got {status!r}")
+        with self.transaction() as s:
+            row = s.get(ItemRow, item_id)
+            if row is None:
+                raise NotFoundError(f"item {item_id!r} is not in the bank")
+            if STATUSES.index(status) < STATUSES.index(row.status):
+                raise ConflictError(f"item {item_id!r}: status goes draft → pretest → operational "
+                                    f"→ retired; cannot go from {row.status} back to {status}")
+            item = Item.model_validate({**row.document, "status": status})
+            row.status, row.document, row.updated_at = status, item.model_dump(
+                mode="json", exclude_none=True), _now()
+            return item
+
+    # -- scales, dimensions, recommendations ---------------------------------------------------------
+    def put_scales(self, scales: Iterable[ResponseScale]) -> None:
+        """Store or replace response scales."""
+        with self.transaction() as s:
+            for scale in scales:
+                s.merge(ScaleRow(id=scale.id, document=scale.model_dump(mode="json")))
+
+    def scales(self) -> dict[str, ResponseScale]:
+        """The response scales by id."""
+        with self.transaction() as s:
+            return {r.id: ResponseScale.model_validate(r.document)
+                    for r in s.scalars(select(ScaleRow).order_by(ScaleRow.id))}
+
+    def put_dimensions(self, dimensions: Iterable[Dimension]) -> None:
+        """Store or replace what the bank measures, with names."""
+        with self.transaction() as s:
+            for d in dimensions:
+                s.merge(DimensionRow(id=d.id, kind=d.kind, document=d.model_dump(mode="json")))
+
+    def dimensions(self) -> dict[str, Dimension]:
+        """The dimensions by id (competencies first, then traits, each by id)."""
+        with self.transaction() as s:
+            rows = s.scalars(select(DimensionRow).order_by(DimensionRow.kind, DimensionRow.id))
+            return {r.id: Dimension.model_validate(r.document) for r in rows}
+
+    def put_recommendations(self, recommendations: Iterable[Recommendation]) -> None:
+        """Store or replace development recommendation texts (editable content)."""
+        with self.transaction() as s:
+            for r in recommendations:
+                s.merge(RecommendationRow(target=r.target, band=r.band, updated_at=_now(),
+                                          document=r.model_dump(mode="json")))
+
+    def recommendations(self, target: str | None = None) -> list[Recommendation]:
+        """The recommendation texts, by target and band."""
+        query = select(RecommendationRow).order_by(RecommendationRow.target, RecommendationRow.band)
+        if target is not None:
+            query = query.where(RecommendationRow.target == target)
+        with self.transaction() as s:
+            return [Recommendation.model_validate(r.document) for r in s.scalars(query)]
+
+    # -- bank versions ----------------------------------------------------------------------------
+    def create_version(self, parameters: ParameterFile, provenance: Provenance, *,
+                       label: str | None = None) -> BankVersion:
+        """Store a new draft version (number: the next free one).
+
+        Raises
+        ------
+        ConflictError
+            A calibrated item that is not in the bank, or whose categories do not match its
+            format (a Likert item's scale, a situational-judgement item's options).
+        """
+        with self.transaction() as s:
+            number = (s.scalar(select(func.max(BankVersionRow.number))) or 0) + 1
+            version = BankVersion(number=number, label=label, created_at=_now(),
+                                  provenance=provenance, parameters=parameters)
+            self._check_parameters(s, version)
+            self._put_version(s, version)
+            return version
+
+    def _put_version(self, s: Session, version: BankVersion) -> None:
+        data = version.parameters.model_dump(mode="json", exclude_none=True)
+        items = data.pop("items")
+        s.add(BankVersionRow(
+            number=version.number, label=version.label, status=version.status,
+            created_at=version.created_at, published_at=version.published_at,
+            provenance=version.provenance.model_dump(mode="json", exclude_none=True), fit=data,
+            fingerprint=fingerprint(version.parameters)))
+        s.flush()
+        s.add_all(ItemParameterRow(version=version.number, position=k, item_id=rec["id"],
+                                   record=rec) for k, rec in enumerate(items))
+
+    def _check_parameters(self, s: Session, version: BankVersion) -> None:
+        ids = list(version.item_ids)
+        rows = {r.id: Item.model_validate(r.document)
+                for r in s.scalars(select(ItemRow).where(ItemRow.id.in_(ids)))}
+        missing = [i for i in ids if i not in rows]
+        if missing:
+            raise ConflictError(f"bank version: calibrated item(s) not in the bank: "
+                                f"{', '.join(missing[:10])}{' …' if len(missing) > 10 else ''}")
+        try:
+            bank = version.parameters.to_bank()
+        except (DataFileError, InvalidParameterError) as exc:
+            raise ConflictError(f"bank version: {exc}") from None
+        scales = {r.id: ResponseScale.model_validate(r.document) for r in s.scalars(select(ScaleRow))}
+        for k, item_id in enumerate(ids):
+            want = _categories(rows[item_id], scales)
+            got = int(bank.n_categories[k])
+            if want is not None and want != got:
+                raise ConflictError(f"bank version: item {item_id!r} is a {rows[item_id].format} "
+                                    f"item with {want} categories; its parameters have {got}")
+
+    def update_version(self, number: int, parameters: ParameterFile,
+                       provenance: Provenance | None = None) -> BankVersion:
+        """Replace the parameters of a draft version; a published one is refused."""
+        with self.transaction() as s:
+            row = self._version_row(s, number)
+            if row.status == "published":
+                raise ImmutableRecordError(
+                    f"bank version {number} is published and cannot change; a recalibration "
+                    f"creates a new version")
+            old = self._version(s, row)
+            version = old.model_copy(update={"parameters": parameters,
+                                             "provenance": provenance or old.provenance})
+            self._check_parameters(s, version)
+            s.execute(delete(ItemParameterRow).where(ItemParameterRow.version == number))
+            s.delete(row)
+            s.flush()
+            self._put_version(s, version)
+            return version
+
+    def publish_version(self, number: int) -> BankVersion:
+        """Make a draft version immutable (publishing a published one is refused)."""
+        with self.transaction() as s:
+            row = self._version_row(s, number)
+            if row.status == "published":
+                raise ImmutableRecordError(f"bank version {number} is already published")
+            row.status, row.published_at = "published", _now()
+            return self._version(s, row)
+
+    def version(self, number: int | None = None) -> BankVersion:
+        """Bank version ``number``; by default the newest published one."""
+        with self.transaction() as s:
+            if number is None:
+                number = s.scalar(select(func.max(BankVersionRow.number))
+                                  .where(BankVersionRow.status == "published"))
+                if number is None:
+                    raise NotFoundError("the bank has no published version")
+            return self._version(s, self._version_row(s, number))
+
+    def versions(self) -> list[BankVersion]:
+        """Every bank version, oldest first."""
+        with self.transaction() as s:
+            return [self._version(s, r) for r in
+                    s.scalars(select(BankVersionRow).order_by(BankVersionRow.number))]
+
+    def _version_row(self, s: Session, number: int) -> BankVersionRow:
+        row = s.get(BankVersionRow, number)
+        if row is None:
+            have = list(s.scalars(select(BankVersionRow.number).order_by(BankVersionRow.number)))
+            raise NotFoundError(f"bank version {number} does not exist; the bank has "
+                                f"{', '.join(map(str, have)) or 'none'}")
+        return row
+
+    def _version(self, s: Session, row: BankVersionRow) -> BankVersion:
+        records = [r.record for r in s.scalars(
+            select(ItemParameterRow).where(ItemParameterRow.version == row.number)
+            .order_by(ItemParameterRow.position))]
+        return BankVersion(
+            number=row.number, label=row.label, status=row.status,  # type: ignore[arg-type]
+            created_at=_utc(row.created_at), published_at=_utc(row.published_at),
+            provenance=Provenance.model_validate(row.provenance),
+            parameters=ParameterFile.model_validate({**row.fit, "items": records}))
+
+    # -- norm sets ----------------------------------------------------------------------------------
+    def create_norm_set(self, bank_version: int, levels: Sequence[LevelNorms], *,
+                        label: str | None = None, demonstration: bool = False) -> NormSet:
+        """Store a new draft norm set for ``bank_version``; its dimensions must be the version's."""
+        with self.transaction() as s:
+            version = self._version(s, self._version_row(s, bank_version))
+            number = (s.scalar(select(func.max(NormSetRow.number))) or 0) + 1
+            norm_set = NormSet(number=number, bank_version=bank_version, label=label,
+                               demonstration=demonstration, created_at=_now(), levels=list(levels))
+            _check_norm_dimensions(norm_set, version)
+            s.add(_norm_row(norm_set))
+            return norm_set
+
+    def update_norm_set(self, number: int, levels: Sequence[LevelNorms]) -> NormSet:
+        """Replace the levels of a draft norm set; a published one is refused."""
+        with self.transaction() as s:
+            row = self._norm_row(s, number)
+            if row.status == "published":
+                raise ImmutableRecordError(f"norm set {number} is published and cannot change; "
+                                           f"new norms make a new norm set")
+            norm_set = _norm_set(row).model_copy(update={"levels": list(levels)})
+            norm_set = NormSet.model_validate(norm_set.model_dump())
+            _check_norm_dimensions(norm_set, self._version(s, self._version_row(s, row.bank_version)))
+            row.levels = [n.model_dump(mode="json", exclude_none=True) for n in norm_set.levels]
+            return norm_set
+
+    def publish_norm_set(self, number: int) -> NormSet:
+        """Make a draft norm set immutable; its bank version must be published."""
+        with self.transaction() as s:
+            row = self._norm_row(s, number)
+            if row.status == "published":
+                raise ImmutableRecordError(f"norm set {number} is already published")
+            if self._version_row(s, row.bank_version).status != "published":
+                raise ConflictError(f"norm set {number}: publish bank version {row.bank_version} "
+                                    f"first")
+            row.status, row.published_at = "published", _now()
+            return _norm_set(row)
+
+    def norm_set(self, number: int | None = None, *, bank_version: int | None = None) -> NormSet:
+        """Norm set ``number``; by default the newest published one (of ``bank_version``)."""
+        with self.transaction() as s:
+            if number is None:
+                query = select(func.max(NormSetRow.number)).where(NormSetRow.status == "published")
+                if bank_version is not None:
+                    query = query.where(NormSetRow.bank_version == bank_version)
+                number = s.scalar(query)
+                if number is None:
+                    of = "" if bank_version is None else f" for bank version {bank_version}"
+                    raise NotFoundError(f"the bank has no published norm set{of}")
+            return _norm_set(self._norm_row(s, number))
+
+    def norm_sets(self, bank_version: int | None = None) -> list[NormSet]:
+        """Every norm set (of ``bank_version``), oldest first."""
+        query = select(NormSetRow).order_by(NormSetRow.number)
+        if bank_version is not None:
+            query = query.where(NormSetRow.bank_version == bank_version)
+        with self.transaction() as s:
+            return [_norm_set(r) for r in s.scalars(query)]
+
+    def _norm_row(self, s: Session, number: int) -> NormSetRow:
+        row = s.get(NormSetRow, number)
+        if row is None:
+            raise NotFoundError(f"norm set {number} does not exist")
+        return row
+
+    # -- blueprints ---------------------------------------------------------------------------------
+    def add_blueprint(self, level: str, bank_version: int, sections: Sequence[BlueprintSection], *,
+                      label: str | None = None) -> StoredBlueprint:
+        """Validate the blueprint of ``level`` against ``bank_version`` and store it as a new number.
+
+        Raises
+        ------
+        ValueError
+            Naming the section and the problem (:func:`itembank.blueprints.check_against`).
+        """
+        with self.transaction() as s:
+            version = self._version(s, self._version_row(s, bank_version))
+            number = (s.scalar(select(func.max(BlueprintRow.number))
+                               .where(BlueprintRow.level == level)) or 0) + 1
+            blueprint = StoredBlueprint(level=level, number=number, bank_version=bank_version,
+                                        label=label, created_at=_now(), sections=list(sections))
+            items = {r.id: Item.model_validate(r.document) for r in s.scalars(select(ItemRow))}
+            check_against(blueprint, version, items)
+            s.add(_blueprint_row(blueprint))
+            return blueprint
+
+    def blueprint(self, level: str, number: int | None = None) -> StoredBlueprint:
+        """The blueprint of ``level``: number ``number``, by default the newest."""
+        with self.transaction() as s:
+            if number is None:
+                number = s.scalar(select(func.max(BlueprintRow.number))
+                                  .where(BlueprintRow.level == level))
+            row = None if number is None else s.get(BlueprintRow, (level, number))
+            if row is None:
+                raise NotFoundError(f"no blueprint {number or ''} for level {level!r}".replace(
+                    "  ", " "))
+            return _blueprint(row)
+
+    def blueprints(self, level: str | None = None) -> list[StoredBlueprint]:
+        """Every stored blueprint (of ``level``), by level and number."""
+        query = select(BlueprintRow).order_by(BlueprintRow.level, BlueprintRow.number)
+        if level is not None:
+            query = query.where(BlueprintRow.level == level)
+        with self.transaction() as s:
+            return [_blueprint(r) for r in s.scalars(query)]
+
+    # -- responses ----------------------------------------------------------------------------------
+    def record_responses(self, responses: Iterable[Response]) -> int:
+        """Append answers (append-only: answers are never changed or deleted). Returns the count."""
+        rows = [ResponseRow(person_id=r.person_id, session_id=r.session_id, item_id=r.item_id,
+                            bank_version=r.bank_version, language=r.language, level=r.level,
+                            category=int(r.category), response_time_s=r.response_time_s,
+                            answered_at=r.answered_at) for r in responses]
+        with self.transaction() as s:
+            s.add_all(rows)
+        return len(rows)
+
+    def responses(self, *, bank_version: int | None = None, language: str | None = None,
+                  level: str | None = None, since: datetime | None = None,
+                  until: datetime | None = None) -> list[Response]:
+        """Stored answers in the order given, filtered (``since`` inclusive, ``until`` exclusive)."""
+        query = select(ResponseRow).order_by(ResponseRow.id)
+        for column, value in ((ResponseRow.bank_version, bank_version),
+                              (ResponseRow.language, language), (ResponseRow.level, level)):
+            if value is not None:
+                query = query.where(column == value)
+        if since is not None:
+            query = query.where(ResponseRow.answered_at >= since)
+        if until is not None:
+            query = query.where(ResponseRow.answered_at < until)
+        with self.transaction() as s:
+            return [Response(person_id=r.person_id, item_id=r.item_id, bank_version=r.bank_version,
+                             language=r.language, level=r.level, category=r.category,
+                             answered_at=_utc(r.answered_at),  # type: ignore[arg-type]
+                             response_time_s=r.response_time_s, session_id=r.session_id)
+                    for r in s.scalars(query)]
+
+    # -- the whole bank -----------------------------------------------------------------------------
+    def is_empty(self) -> bool:
+        """True when the bank holds no item and no version."""
+        with self.transaction() as s:
+            return not (s.scalar(select(func.count()).select_from(ItemRow))
+                        or s.scalar(select(func.count()).select_from(BankVersionRow)))
+
+    def load(self, s: Session, *, dimensions: Sequence[Dimension], scales: Sequence[ResponseScale],
+             items: Sequence[Item], recommendations: Sequence[Recommendation],
+             versions: Sequence[BankVersion], norm_sets: Sequence[NormSet],
+             blueprints: Sequence[StoredBlueprint]) -> None:
+        """Write a whole bank's records inside the caller's transaction ``s`` (an import).
+
+        Content (dimensions, scales, items, recommendations) is added or replaced. A version,
+        norm set or blueprint whose number is stored already must equal the stored one (an import
+        of the same bank again changes nothing); one that differs is refused.
+        """
+        for d in dimensions:
+            s.merge(DimensionRow(id=d.id, kind=d.kind, document=d.model_dump(mode="json")))
+        for sc in scales:
+            s.merge(ScaleRow(id=sc.id, document=sc.model_dump(mode="json")))
+        s.flush()
+        self._put_items(s, list(items), replace=True)
+        for r in recommendations:
+            s.merge(RecommendationRow(target=r.target, band=r.band, updated_at=_now(),
+                                      document=r.model_dump(mode="json")))
+        s.flush()
+        for v in versions:
+            row = s.get(BankVersionRow, v.number)
+            if row is None:
+                self._check_parameters(s, v)
+                self._put_version(s, v)
+            elif self._version(s, row) != v:
+                raise ConflictError(f"bank version {v.number} is stored already with other "
+                                    f"contents; a new calibration is a new version")
+        s.flush()
+        for n in norm_sets:
+            row = s.get(NormSetRow, n.number)
+            if row is None:
+                _check_norm_dimensions(n, self._version(s, self._version_row(s, n.bank_version)))
+                s.add(_norm_row(n))
+            elif _norm_set(row) != n:
+                raise ConflictError(f"norm set {n.number} is stored already with other contents")
+        s.flush()
+        stored_items = {r.id: Item.model_validate(r.document) for r in s.scalars(select(ItemRow))}
+        for b in blueprints:
+            row = s.get(BlueprintRow, (b.level, b.number))
+            if row is None:
+                check_against(b, self._version(s, self._version_row(s, b.bank_version)),
+                              stored_items)
+                s.add(_blueprint_row(b))
+            elif _blueprint(row) != b:
+                raise ConflictError(f"blueprint {b.number} of level {b.level!r} is stored already "
+                                    f"with other contents")
+
+
+# -- rows and schemas ---------------------------------------------------------------------------------
+def _categories(item: Item, scales: dict[str, ResponseScale]) -> int | None:
+    """How many categories the item's format gives it (None: not known here)."""
+    if item.format == "likert":
+        scale = scales.get(item.scale or "")
+        return None if scale is None else scale.n_categories
+    if item.format in ("sjt", "dichotomous"):
+        return 2 if item.format == "dichotomous" else len(next(iter(item.text.values())).options or [])
+    return None
+
+
+def _check_norm_dimensions(norm_set: NormSet, version: BankVersion) -> None:
+    for k, level in enumerate(norm_set.levels):
+        unknown = sorted(set(level.dimensions) - set(version.dimensions))
+        if unknown:
+            raise ConflictError(f"norm set levels[{k}] ({level.level}): bank version "
+                                f"{version.number} has no dimension {', '.join(unknown)}")
+
+
+def _norm_row(n: NormSet) -> NormSetRow:
+    return NormSetRow(number=n.number, bank_version=n.bank_version, label=n.label, status=n.status,
+                      demonstration=n.demonstration, created_at=n.created_at,
+                      published_at=n.published_at,
+                      levels=[lv.model_dump(mode="json", exclude_none=True) for lv in n.levels])
+
+
+def _norm_set(row: NormSetRow) -> NormSet:
+    try:
+        return NormSet(number=row.number, bank_version=row.bank_version, label=row.label,
+                       status=row.status, demonstration=row.demonstration,  # type: ignore[arg-type]
+                       created_at=_utc(row.created_at), published_at=_utc(row.published_at),
+                       levels=row.levels)  # type: ignore[arg-type]
+    except ValidationError as exc:  # the database is an edge too
+        raise DataFileError(f"norm set {row.number} in the database: {exc}") from None
+
+
+def _blueprint_row(b: StoredBlueprint) -> BlueprintRow:
+    return BlueprintRow(level=b.level, number=b.number, bank_version=b.bank_version, label=b.label,
+                        created_at=b.created_at,
+                        sections=[sec.model_dump(mode="json") for sec in b.sections])
+
+
+def _blueprint(row: BlueprintRow) -> StoredBlueprint:
+    return StoredBlueprint(level=row.level, number=row.number,  # type: ignore[arg-type]
+                           bank_version=row.bank_version, label=row.label,
+                           created_at=_utc(row.created_at),  # type: ignore[arg-type]
+                           sections=row.sections)  # type: ignore[arg-type]

@@ -1,0 +1,170 @@
+"""The database tables of the item bank (SQLAlchemy 2.0), apart from the pydantic schemas.
+
+Rows never leave :mod:`itembank`: the repository turns them into schemas. Content that authors
+edit as a whole (an item's texts and format, a norm set's levels, a blueprint's sections) is a
+validated JSON document in one column; what is filtered or joined on is a column of its own. The
+Alembic migrations in :mod:`itembank.migrations` create exactly these tables (a test compares).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "BankVersionRow",
+    "BlueprintRow",
+    "DimensionRow",
+    "ItemParameterRow",
+    "ItemRow",
+    "NormSetRow",
+    "RecommendationRow",
+    "ResponseRow",
+    "ScaleRow",
+]
+
+#: JSON documents: JSONB on PostgreSQL, JSON text on SQLite
+Document = JSON().with_variant(JSONB(), "postgresql")
+#: constraint names that are the same on every backend, so migrations can refer to them
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base holding the bank's metadata."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _utc() -> DateTime:
+    return DateTime(timezone=True)
+
+
+class ItemRow(Base):
+    """One item: the validated :class:`~itembank.content.Item` document and its lookup columns."""
+
+    __tablename__ = "items"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dimension: Mapped[str | None] = mapped_column(String(64), index=True)
+    format: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    document: Mapped[dict[str, Any]] = mapped_column(Document)
+    created_at: Mapped[datetime] = mapped_column(_utc())
+    updated_at: Mapped[datetime] = mapped_column(_utc())
+
+
+class ScaleRow(Base):
+    """A Likert response scale."""
+
+    __tablename__ = "scales"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    document: Mapped[dict[str, Any]] = mapped_column(Document)
+
+
+class DimensionRow(Base):
+    """A competency or trait with its names."""
+
+    __tablename__ = "dimensions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    document: Mapped[dict[str, Any]] = mapped_column(Document)
+
+
+class RecommendationRow(Base):
+    """Development recommendation texts of one dimension and band."""
+
+    __tablename__ = "recommendations"
+    target: Mapped[str] = mapped_column(String(64), primary_key=True)
+    band: Mapped[str] = mapped_column(String(16), primary_key=True)
+    document: Mapped[dict[str, Any]] = mapped_column(Document)
+    updated_at: Mapped[datetime] = mapped_column(_utc())
+
+
+class BankVersionRow(Base):
+    """A bank version: provenance and the fit-level part of its parameter file."""
+
+    __tablename__ = "bank_versions"
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    label: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(_utc())
+    published_at: Mapped[datetime | None] = mapped_column(_utc())
+    provenance: Mapped[dict[str, Any]] = mapped_column(Document)
+    #: the parameter file without its items: model, latent, groups, fit statistics
+    fit: Mapped[dict[str, Any]] = mapped_column(Document)
+    #: SHA-256 of the canonical JSON of the parameters, to show two versions are the same
+    fingerprint: Mapped[str] = mapped_column(String(64))
+
+
+class ItemParameterRow(Base):
+    """One item's record in one bank version (model, parameters, SE, per-group parameters)."""
+
+    __tablename__ = "item_parameters"
+    version: Mapped[int] = mapped_column(ForeignKey("bank_versions.number"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    item_id: Mapped[str] = mapped_column(String(64))
+    record: Mapped[dict[str, Any]] = mapped_column(Document)
+    __table_args__ = (Index("ix_item_parameters_version_item", "version", "item_id", unique=True),)
+
+
+class NormSetRow(Base):
+    """A norm set of one bank version."""
+
+    __tablename__ = "norm_sets"
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    bank_version: Mapped[int] = mapped_column(ForeignKey("bank_versions.number"), index=True)
+    label: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    demonstration: Mapped[bool] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(_utc())
+    published_at: Mapped[datetime | None] = mapped_column(_utc())
+    levels: Mapped[list[Any]] = mapped_column(Document)
+
+
+class BlueprintRow(Base):
+    """The blueprint of a position level, one row per stored number."""
+
+    __tablename__ = "blueprints"
+    level: Mapped[str] = mapped_column(String(16), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    bank_version: Mapped[int] = mapped_column(ForeignKey("bank_versions.number"))
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(_utc())
+    sections: Mapped[list[Any]] = mapped_column(Document)
+
+
+class ResponseRow(Base):
+    """One scored answer, append-only: what calibration reads back (DESIGN.md §6 export)."""
+
+    __tablename__ = "responses"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(String(128), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(64))
+    item_id: Mapped[str] = mapped_column(String(64))
+    bank_version: Mapped[int] = mapped_column(ForeignKey("bank_versions.number"), index=True)
+    language: Mapped[str] = mapped_column(String(2))
+    level: Mapped[str] = mapped_column(String(16))
+    category: Mapped[int] = mapped_column(Integer)
+    response_time_s: Mapped[float | None] = mapped_column(Float)
+    answered_at: Mapped[datetime] = mapped_column(_utc(), index=True)
+    note: Mapped[str | None] = mapped_column(Text)

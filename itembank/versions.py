@@ -1,0 +1,359 @@
+"""Bank versions and norm sets: the calibrated, immutable records that sessions and profiles pin.
+
+A **bank version** is a snapshot of item parameters (a :class:`~itembank.parameter_file.ParameterFile`:
+model, parameters and standard errors per item, per-group parameters where calibration freed an
+item for a language form, the latent distribution) with its provenance. A **norm set** holds, per
+position level, the reference distribution on the latent scale, the sample it came from and the
+cut scores of the profile bands. Both are drafts until published; published, they never change
+(a recalibration makes a new version; new norms make a new norm set for the same version).
+
+The dimensions of a version are the factor names of its latent distribution: one per competency
+or trait. :func:`scale_bank` cuts out the engine bank that one adaptive section uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from statistics import NormalDist
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
+
+from engine.bank import ItemBank
+from engine.exceptions import InvalidParameterError
+from engine.latent import LatentDistribution
+from itembank.content import Level, Name
+from itembank.parameter_file import ParameterFile
+
+__all__ = [
+    "BankVersion",
+    "CutMethod",
+    "DimensionNorm",
+    "LevelNorms",
+    "Linking",
+    "NormSample",
+    "NormSet",
+    "Provenance",
+    "scale_bank",
+]
+
+RecordStatus = Literal["draft", "published"]
+
+
+class _Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Linking(_Schema):
+    """Linking constants to the previous version's scale: θ_previous = A·θ + B.
+
+    Attributes
+    ----------
+    previous_version : int
+        The version linked to.
+    A, B : float
+        Slope and shift of the linear transformation (Kolen & Brennan 2014, ch. 6).
+    method : str
+        ``mean-mean``, ``mean-sigma``, ``stocking-lord``, ``haebara``, ``concurrent``, …
+    anchor_items : list of str
+        The common items used.
+    """
+
+    previous_version: int = Field(ge=1)
+    A: float = Field(gt=0)
+    B: float
+    method: str
+    anchor_items: list[str] = Field(default_factory=list)
+
+
+class Provenance(_Schema):
+    """Where a version's parameters came from.
+
+    Attributes
+    ----------
+    method : str
+        The estimation (``MML-EM, 61 Gauss–Hermite nodes``, …).
+    data_fingerprint : str, optional
+        SHA-256 of the response data calibrated.
+    calibrated_on : date, optional
+        When.
+    software_version : str
+        The qabilet (or other) version that fitted.
+    n_persons : int, optional
+        Calibration sample size.
+    linking : Linking, optional
+        Constants to the previous version's scale.
+    demonstration : bool
+        True for values made up for demonstration (the demo bank's).
+    notes : str, optional
+        Free text.
+    """
+
+    method: str
+    data_fingerprint: str | None = None
+    calibrated_on: date | None = None
+    software_version: str
+    n_persons: int | None = Field(default=None, ge=1)
+    linking: Linking | None = None
+    demonstration: bool = False
+    notes: str | None = None
+
+
+class BankVersion(_Schema):
+    """A snapshot of item parameters with its provenance.
+
+    Attributes
+    ----------
+    number : int
+        1, 2, … in order of creation.
+    label : str, optional
+        A human name (``2026 spring recalibration``).
+    status : {"draft", "published"}
+        Published versions are immutable.
+    created_at, published_at : datetime
+        UTC.
+    provenance : Provenance
+    parameters : ParameterFile
+        Item parameters and the latent distribution; the factor names are the dimensions
+        (competencies and traits) the version measures.
+    """
+
+    number: int = Field(ge=1)
+    label: str | None = None
+    status: RecordStatus = "draft"
+    created_at: datetime
+    published_at: datetime | None = None
+    provenance: Provenance
+    parameters: ParameterFile
+
+    @field_serializer("parameters")
+    def _plain_parameters(self, value: ParameterFile) -> dict[str, Any]:
+        return value.model_dump(mode="json", exclude_none=True)
+
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        """The factor names of the latent distribution."""
+        return tuple(self.parameters.latent.to_latent().factor_names)
+
+    @property
+    def item_ids(self) -> tuple[str, ...]:
+        """Ids of the calibrated items, in file order."""
+        return tuple(item.id for item in self.parameters.items)
+
+
+class NormSample(_Schema):
+    """The reference sample of a level's norms.
+
+    Attributes
+    ----------
+    size : int
+        Persons.
+    collected_from, collected_to : date
+        The period of testing.
+    description : str, optional
+        Who they were.
+    """
+
+    size: int = Field(ge=1)
+    collected_from: date
+    collected_to: date
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> NormSample:
+        if self.collected_to < self.collected_from:
+            raise ValueError(f"collected_to: expected a date on or after collected_from "
+                             f"({self.collected_from}); got {self.collected_to}")
+        return self
+
+
+class CutMethod(_Schema):
+    """How a level's cut scores were set.
+
+    Attributes
+    ----------
+    method : {"percentile", "expert"}
+        ``percentile``: the cuts are the reference distribution's quantiles at ``percentiles``;
+        ``expert``: values set by a standard-setting panel.
+    percentiles : tuple of float, optional
+        The two percentiles (0–100) of the ``percentile`` method.
+    description : str
+        Who set them, when, with which procedure.
+    """
+
+    method: Literal["percentile", "expert"]
+    percentiles: tuple[float, float] | None = None
+    description: str
+
+    @model_validator(mode="after")
+    def _check(self) -> CutMethod:
+        p = self.percentiles
+        if self.method == "percentile":
+            if p is None or not 0 < p[0] < p[1] < 100:
+                raise ValueError(f"percentiles: the percentile method needs two increasing "
+                                 f"percentiles in (0, 100); got {p}")
+        elif p is not None:
+            raise ValueError("percentiles: only the percentile method has percentiles")
+        return self
+
+
+class DimensionNorm(_Schema):
+    """A level's reference distribution of one dimension and its band edges, on the latent scale.
+
+    Attributes
+    ----------
+    mean, sd : float
+        The level group's θ distribution (normal).
+    cuts : tuple of float
+        Lower and upper band edges: development below ``cuts[0]``, strength above ``cuts[1]``.
+    """
+
+    mean: float
+    sd: float = Field(gt=0)
+    cuts: tuple[float, float]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DimensionNorm:
+        if not self.cuts[0] < self.cuts[1]:
+            raise ValueError(f"cuts: expected lower < upper; got {list(self.cuts)}")
+        return self
+
+
+class LevelNorms(_Schema):
+    """The norms of one position level.
+
+    Attributes
+    ----------
+    level : str
+        ``high``, ``middle`` or ``low``.
+    sample : NormSample
+    cut_method : CutMethod
+    dimensions : dict
+        Dimension id → :class:`DimensionNorm`.
+    """
+
+    level: Level
+    sample: NormSample
+    cut_method: CutMethod
+    dimensions: dict[Name, DimensionNorm] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _percentile_cuts(self) -> LevelNorms:
+        p = self.cut_method.percentiles
+        if self.cut_method.method != "percentile" or p is None:
+            return self
+        for name, norm in self.dimensions.items():
+            want = [NormalDist(norm.mean, norm.sd).inv_cdf(q / 100) for q in p]
+            if not np.allclose(norm.cuts, want, rtol=0, atol=1e-6):
+                raise ValueError(
+                    f"dimensions.{name}.cuts: the percentile method puts the cuts at the "
+                    f"{p[0]:g}th and {p[1]:g}th percentiles of N({norm.mean:g}, {norm.sd:g}²), "
+                    f"{want[0]:.6f} and {want[1]:.6f}; got {list(norm.cuts)}")
+        return self
+
+
+class NormSet(_Schema):
+    """Norms and standards for one bank version, versioned on their own.
+
+    Attributes
+    ----------
+    number : int
+        1, 2, … across the bank.
+    bank_version : int
+        The version whose latent scale the norms are on.
+    label : str, optional
+    status : {"draft", "published"}
+    demonstration : bool
+        True for made-up norms (the demonstration bank's); every report shows it.
+    created_at, published_at : datetime
+    levels : list of LevelNorms
+        At most one entry per position level.
+    """
+
+    number: int = Field(ge=1)
+    bank_version: int = Field(ge=1)
+    label: str | None = None
+    status: RecordStatus = "draft"
+    demonstration: bool = False
+    created_at: datetime
+    published_at: datetime | None = None
+    levels: list[LevelNorms] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_per_level(self) -> NormSet:
+        seen = [n.level for n in self.levels]
+        if len(set(seen)) != len(seen):
+            raise ValueError(f"levels: expected each position level at most once; got {seen}")
+        return self
+
+    def for_level(self, level: str) -> LevelNorms:
+        """The norms of ``level``; a level without norms is an error naming the ones there are."""
+        for n in self.levels:
+            if n.level == level:
+                return n
+        raise LookupError(f"norm set {self.number} has no norms for level {level!r}; it has "
+                          f"{', '.join(n.level for n in self.levels)}")
+
+
+def scale_bank(parameters: ParameterFile, dimensions: Sequence[str],
+               item_ids: Sequence[str] | None = None, group: str | None = None) -> ItemBank:
+    """The engine bank of the items measuring ``dimensions``, on those dimensions only.
+
+    The latent distribution is the marginal of the version's over ``dimensions`` (a normal's
+    marginal is its sub-vector and sub-matrix), and each item keeps its slopes on them.
+
+    Parameters
+    ----------
+    parameters : ParameterFile
+        A bank version's parameters.
+    dimensions : sequence of str
+        Factor names of ``parameters``, in the order the bank should have them.
+    item_ids : sequence of str, optional
+        The items wanted (default: every item loading only on ``dimensions``).
+    group : str, optional
+        A group's parameters and latent distribution (per-language forms).
+
+    Raises
+    ------
+    InvalidParameterError
+        An unknown dimension, or an item asked for that loads on another dimension.
+
+    Examples
+    --------
+    >>> pf = ParameterFile.model_validate({"model": "2pl", "latent": {
+    ...     "factor_names": ["x", "y"], "mean": [0.0, 0.5], "cov": [[1.0, 0.4], [0.4, 2.0]]},
+    ...     "items": [{"id": "X1", "a": [1.2, 0.0], "d": 0.3}, {"id": "Y1", "a": [0.0, 0.8], "d": -1.0}]})
+    >>> bank = scale_bank(pf, ["y"])
+    >>> bank.item_ids, bank.latent.mean.tolist(), bank.latent.cov.tolist()
+    (('Y1',), [0.5], [[2.0]])
+    """
+    full = parameters.to_bank(group)
+    names = list(full.latent.factor_names)
+    unknown = [d for d in dimensions if d not in names]
+    if unknown or not dimensions:
+        raise InvalidParameterError(f"dimensions: expected some of {', '.join(names)}; got "
+                                    f"{list(dimensions)}")
+    keep = np.array([names.index(d) for d in dimensions], dtype=np.intp)
+    others = np.setdiff1d(np.arange(len(names)), keep)
+    loads_elsewhere = (full.slopes[:, others] != 0).any(axis=1)
+    if item_ids is None:
+        index = np.flatnonzero(~loads_elsewhere)
+    else:
+        index = full.index_of(list(item_ids))
+        bad = [full.item_ids[i] for i in index if loads_elsewhere[i]]
+        if bad:
+            raise InvalidParameterError(
+                f"items {', '.join(map(repr, bad))} load on dimensions outside "
+                f"{', '.join(dimensions)}")
+    latent = full.latent
+    marginal = LatentDistribution(latent.mean[keep], latent.cov[np.ix_(keep, keep)],
+                                  [names[k] for k in keep])
+    if len(names) == 1:
+        return full.subset(index).with_latent(marginal)
+    records = []
+    for rec in full.subset(index).to_records():
+        a = np.asarray(rec["a"], dtype=float)[keep]
+        records.append({**rec, "a": float(a[0]) if keep.size == 1 else a.tolist()})
+    return ItemBank.from_records(records, latent=marginal)
