@@ -24,6 +24,8 @@ _EXPORTS = {
     "item_fit": "item_fit",
     "M2Fit": "limited_information",
     "m2": "limited_information",
+    "FactorCorrelations": "factor_correlation",
+    "factor_correlations": "factor_correlation",
     "LinkingResult": "linking",
     "link": "linking",
     "rescale": "linking",
@@ -35,6 +37,7 @@ _EXPORTS = {
 
 __all__ = [
     "MML",
+    "FactorCorrelations",
     "SUPPORTED",
     "ItemFit",
     "ItemStatistics",
@@ -45,6 +48,7 @@ __all__ = [
     "MantelHaenszel",
     "PersonFit",
     "Progress",
+    "factor_correlations",
     "item_fit",
     "item_statistics",
     "likelihood_ratio_dif",

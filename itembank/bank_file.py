@@ -53,6 +53,7 @@ __all__ = [
     "format_responses",
     "import_document",
     "import_parameters_csv",
+    "mirt_rows",
     "read_parameters_csv",
 ]
 

@@ -1,4 +1,4 @@
-"""The command line: ``qabilet calibrate``, ``qabilet score`` and ``qabilet demo``.
+"""The command line: ``qabilet calibrate``, ``qabilet score``, ``qabilet demo-scoring``.
 
 This module imports only typer and the standard library at import time; ``engine``,
 ``calibration``, ``itembank`` and numpy are imported inside the commands, so ``qabilet --help``
@@ -679,41 +679,15 @@ def _with_anchor_records(pf: ParameterFile, anchor_file: ParameterFile) -> Param
     return out
 
 
-def _mirt_rows(bank: ItemBank) -> list[dict[str, Any]]:
-    """Slope-intercept parameters with mirt's column names, one row per item.
-
-    As :meth:`calibration.MML.mirt_table`, for any bank: each group's in a multi-group fit.
-    """
-    import numpy as np
-
-    rows: list[dict[str, Any]] = [{} for _ in bank.item_ids]
-    for model, positions in zip(bank.models, bank.positions, strict=True):
-        names = model.param_names()
-        for psi, p in zip(model.param_vector(), positions, strict=True):
-            rows[p] = {"item": bank.item_ids[p],
-                       **{n: float(v) for n, v in zip(names, psi, strict=True) if not np.isnan(v)}}
-    return rows
-
-
 def _mirt_csv(run: _Run) -> str:
     """The mirt table; with groups, a leading ``group`` column and each group's items."""
-    import csv
-    import io
+    from itembank.bank_file import format_mirt_table, mirt_rows
 
     fit = run.fit
     if run.reference is None:
-        rows = _mirt_rows(fit.bank_)
-    else:
-        rows = [{"group": label, **row} for label in run.labels
-                for row in _mirt_rows(fit.group_banks_[label])]
-    columns = list(dict.fromkeys(key for row in rows for key in row))  # "group", "item" first
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if (v := row.get(c)) is None else v if isinstance(v, str)
-                         else repr(float(v)) for c in columns])
-    return buffer.getvalue()
+        return format_mirt_table(mirt_rows(fit.bank_))
+    return format_mirt_table([{"group": label, **row} for label in run.labels
+                              for row in mirt_rows(fit.group_banks_[label])])
 
 
 def _se_cell(fit: MML, key: str) -> str:
@@ -864,8 +838,8 @@ def score(
             write_scores_csv(out, data.person_ids, estimate)
 
 
-@app.command()
-def demo(
+@app.command("demo-scoring")
+def demo_scoring(
     persons: Annotated[int, typer.Option("--persons", min=1, help="Persons to simulate.")] = 2000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the simulation.")] = 2017,
     show: Annotated[int, typer.Option("--show", min=0, help="Persons to list.")] = 12,
@@ -876,7 +850,7 @@ def demo(
                                   "`qabilet score`."),
     ] = None,
 ) -> None:
-    """Simulate persons on a demonstration bank and compare EAP, MAP, ML and WLE with the truth."""
+    """Simulate persons on a small fixed bank and compare EAP, MAP, ML and WLE with the truth."""
     with _user_errors():
         from qabilet.demo import format_report, run_demo
 
@@ -918,4 +892,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # the commands defined in modules of their own register themselves on ``app``
-from qabilet import cli_simulate  # noqa: E402, F401
+from qabilet import cli_bank, cli_simulate  # noqa: E402, F401

@@ -1,4 +1,7 @@
-"""Alembic environment: migrations run on the connection :func:`itembank.database.upgrade` gives."""
+"""Alembic environment: the migrations run on the connection that `itembank.database.upgrade` gives.
+
+This folder is not an import package: Alembic loads its scripts itself.
+"""
 
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from engine.exceptions import ConflictError, ImmutableRecordError, NotFoundError
-from itembank.blueprints import BlueprintSection
 from itembank.bank_file import export_document
+from itembank.blueprints import BlueprintSection
 from itembank.database import connect
 from itembank.repository import BankRepository
 from itembank.tables import Base

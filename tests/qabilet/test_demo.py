@@ -62,7 +62,7 @@ def test_estimates_recover_the_simulated_truth(big_run, method):
 
 
 def test_demo_command_prints_the_tables():
-    result = runner.invoke(app, ["demo", "--persons", "150", "--show", "4", "--seed", "3"])
+    result = runner.invoke(app, ["demo-scoring", "--persons", "150", "--show", "4", "--seed", "3"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert sum(line.startswith("P0") for line in lines) == 4
@@ -77,7 +77,7 @@ def test_demo_command_prints_the_tables():
 
 
 def test_demo_saves_files_that_qabilet_score_reads(tmp_path):
-    result = runner.invoke(app, ["demo", "--persons", "40", "--show", "0", "--save",
+    result = runner.invoke(app, ["demo-scoring", "--persons", "40", "--show", "0", "--save",
                                  str(tmp_path)])
     assert result.exit_code == 0, result.output
     bank_file = json.loads((tmp_path / "demo_bank.json").read_text(encoding="utf-8"))

@@ -1,0 +1,328 @@
+"""``qabilet bank …``: the item bank on its database (SQLite by default, PostgreSQL by URL).
+
+Registered on :data:`qabilet.cli.app`. Every command takes ``--database URL``; without it the
+URL comes from ``QABILET_DATABASE_URL`` or is the SQLite file ``qabilet.db`` in the working
+directory. Imports and publications are transactions: a refused one changes nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from qabilet.cli import _fail, _user_errors, app
+
+if TYPE_CHECKING:
+    from itembank.repository import BankRepository
+    from itembank.versions import BankVersion
+
+__all__ = ["bank_app"]
+
+bank_app = typer.Typer(name="bank", no_args_is_help=True, add_completion=False,
+                       help="The item bank: build the demonstration bank, import, export, list, "
+                            "show, publish, compare versions.")
+app.add_typer(bank_app)
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option("--database", metavar="URL", envvar="QABILET_DATABASE_URL",
+                 show_envvar=True, help="Database URL (default: sqlite:///qabilet.db)."),
+]
+
+
+class ExportFormat(enum.StrEnum):
+    """What ``qabilet bank export`` writes."""
+
+    json = "json"
+    csv = "csv"
+    mirt = "mirt"
+    responses = "responses"
+
+
+def _repo(database: str | None) -> BankRepository:
+    from itembank.database import connect
+    from itembank.repository import BankRepository
+
+    try:
+        return BankRepository(connect(database))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _write(text: str, out: Path | None) -> None:
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    from itembank._files import write_text_atomic
+
+    write_text_atomic(out, text)
+
+
+@bank_app.command("init-demo")
+def init_demo(
+    database: DatabaseOption = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated calibration.")] = 2017,
+    persons: Annotated[int, typer.Option("--persons", min=300,
+                                         help="Simulated candidates per position level.")] = 1500,
+    if_empty: Annotated[bool, typer.Option("--if-empty",
+                                           help="Do nothing (and succeed) when a bank is there.")]
+    = False,
+) -> None:
+    """Build the demonstration bank: 178 items in kk/ru/en, calibrated on simulated answers."""
+    with _user_errors():
+        from qabilet.demo_bank import build_demo_bank
+
+        repo = _repo(database)
+        if if_empty and not repo.is_empty():
+            typer.echo("The database already holds a bank; nothing to do.")
+            return
+        build = build_demo_bank(repo, seed=seed, n_per_level=persons,
+                                progress=lambda m: typer.echo(f"  {m}", err=True))
+        worst = min(build.slope_correlation.values())
+        typer.echo(
+            f"Built the demonstration bank: {build.n_items} items, bank version {build.version} "
+            f"and norm set {build.norm_set} published, blueprints for "
+            f"{', '.join(build.blueprints)} positions.\n"
+            f"Parameters are demonstration values from calibrating {build.n_persons} simulated "
+            f"candidates (true and estimated slopes correlate ≥ {worst:.3f}; factor correlations "
+            f"within {build.correlation_error:.3f} of the truth).")
+
+
+@bank_app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(metavar="FILE", exists=True, dir_okay=False,
+                                         help="A bank document (.json) or a parameter CSV.")],
+    database: DatabaseOption = None,
+    version: Annotated[int | None, typer.Option("--version", help="CSV: the draft version whose "
+                                                "parameters the file replaces.")] = None,
+    base: Annotated[int | None, typer.Option("--base", help="CSV: the version whose latent "
+                                             "distribution a new version takes.")] = None,
+) -> None:
+    """Import a bank document or a parameter CSV; every bad row is reported, nothing half-done."""
+    with _user_errors():
+        from itembank.bank_file import import_document, import_parameters_csv
+
+        repo = _repo(database)
+        text = file.read_text(encoding="utf-8")
+        if file.suffix.lower() == ".csv":
+            v = import_parameters_csv(repo, text, path=str(file), version=version, base=base)
+            typer.echo(f"Imported {len(v.item_ids)} items' parameters into draft bank version "
+                       f"{v.number}.")
+            return
+        doc = import_document(repo, text, path=str(file))
+        typer.echo(f"Imported {len(doc.items)} items, {len(doc.versions)} bank versions, "
+                   f"{len(doc.norm_sets)} norm sets, {len(doc.blueprints)} blueprints.")
+
+
+@bank_app.command()
+def export(
+    format: Annotated[ExportFormat, typer.Option("--format", help="json: the whole bank; csv: "
+                                                 "parameters; mirt: mirt's table; responses: "
+                                                 "answers for calibration.")]
+    = ExportFormat.json,
+    out: Annotated[Path | None, typer.Option("--out", metavar="FILE", dir_okay=False,
+                                             help="Write here (default: standard output).")]
+    = None,
+    database: DatabaseOption = None,
+    version: Annotated[int | None, typer.Option("--version", help="The bank version (csv, mirt: "
+                                                "default the newest published; responses: "
+                                                "filter).")] = None,
+    language: Annotated[str | None, typer.Option("--language", help="responses: filter.")] = None,
+    level: Annotated[str | None, typer.Option("--level", help="responses: filter.")] = None,
+    since: Annotated[datetime | None, typer.Option("--since", help="responses: from (UTC).")]
+    = None,
+    until: Annotated[datetime | None, typer.Option("--until", help="responses: before (UTC).")]
+    = None,
+) -> None:
+    """Export the bank, a version's parameters, or the responses (times in FILE.times.csv)."""
+    with _user_errors():
+        from itembank import bank_file
+        from qabilet import __version__
+
+        repo = _repo(database)
+        if format is ExportFormat.json:
+            _write(bank_file.export_document(repo, software_version=__version__).to_json(), out)
+        elif format is ExportFormat.responses:
+            answers, times = bank_file.format_responses(repo.responses(
+                bank_version=version, language=language, level=level, since=_utc(since),
+                until=_utc(until)))
+            _write(answers, out)
+            if out is not None:
+                _write(times, out.with_suffix(".times.csv"))
+        else:
+            v = repo.version(version)
+            text = (bank_file.format_parameters_csv(v) if format is ExportFormat.csv
+                    else bank_file.format_mirt_table(bank_file.mirt_rows(v.parameters.to_bank())))
+            _write(text, out)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A time given without a zone is UTC."""
+    from datetime import UTC
+
+    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@bank_app.command("list")
+def list_(
+    database: DatabaseOption = None,
+    dimension: Annotated[str | None, typer.Option("--dimension")] = None,
+    level: Annotated[str | None, typer.Option("--level")] = None,
+    status: Annotated[str | None, typer.Option("--status")] = None,
+    language: Annotated[str, typer.Option("--language", help="kk, ru or en.")] = "en",
+) -> None:
+    """List the items: id, what they measure, format, levels, status and the stem."""
+    with _user_errors():
+        items = _repo(database).items(dimension=dimension, level=level, status=status)
+        for item in items:
+            shown = item.text_in(language)
+            stem = shown.stem if len(shown.stem) <= 70 else shown.stem[:69] + "…"
+            typer.echo(f"{item.id:<10} {item.dimension or 'forced choice':<21} {item.format:<7} "
+                       f"{','.join(item.levels):<16} {item.status:<11} {stem}")
+        typer.echo(f"{len(items)} items")
+
+
+@bank_app.command()
+def show(
+    item_id: Annotated[str, typer.Argument(metavar="ID")],
+    database: DatabaseOption = None,
+    version: Annotated[int | None, typer.Option("--version")] = None,
+) -> None:
+    """Show one item: every text, its metadata and its parameters in a bank version."""
+    with _user_errors():
+        repo = _repo(database)
+        item = repo.item(item_id)
+        typer.echo(json.dumps(item.model_dump(mode="json", exclude_none=True), ensure_ascii=False,
+                              indent=2))
+        versions = [v for v in repo.versions() if version is None or v.number == version]
+        for v in versions[-1:]:
+            for rec in v.parameters.items:
+                if rec.id == item_id:
+                    typer.echo(f"parameters in bank version {v.number} ({v.status}):")
+                    typer.echo(json.dumps(rec.model_dump(mode="json", exclude_none=True),
+                                          indent=2))
+
+
+@bank_app.command()
+def publish(
+    database: DatabaseOption = None,
+    version: Annotated[int | None, typer.Option("--version", help="A draft bank version.")]
+    = None,
+    norm_set: Annotated[int | None, typer.Option("--norm-set", help="A draft norm set.")] = None,
+) -> None:
+    """Publish a draft bank version or norm set; published records never change."""
+    with _user_errors():
+        repo = _repo(database)
+        if (version is None) == (norm_set is None):
+            raise _fail("publish: give exactly one of --version N and --norm-set N")
+        if version is not None:
+            v = repo.publish_version(version)
+            typer.echo(f"Published bank version {v.number}.")
+        else:
+            n = repo.publish_norm_set(norm_set)  # type: ignore[arg-type]
+            typer.echo(f"Published norm set {n.number} (bank version {n.bank_version}).")
+
+
+@bank_app.command()
+def versions(database: DatabaseOption = None) -> None:
+    """List bank versions with their norm sets and blueprints."""
+    with _user_errors():
+        repo = _repo(database)
+        blueprints = repo.blueprints()
+        for v in repo.versions():
+            demo = " (demonstration)" if v.provenance.demonstration else ""
+            typer.echo(f"version {v.number}  {v.status:<9} {v.created_at:%Y-%m-%d}  "
+                       f"{len(v.item_ids)} items  {v.label or ''}{demo}")
+            typer.echo(f"    provenance: {v.provenance.method}")
+            for n in repo.norm_sets(v.number):
+                levels = ", ".join(f"{lv.level} (n={lv.sample.size})" for lv in n.levels)
+                typer.echo(f"    norm set {n.number}  {n.status:<9} {levels}")
+            for b in blueprints:
+                if b.bank_version == v.number:
+                    typer.echo(f"    blueprint {b.level} #{b.number}: "
+                               f"{', '.join(s.name for s in b.sections)}")
+
+
+@bank_app.command()
+def diff(
+    v1: Annotated[int, typer.Argument(metavar="V1")],
+    v2: Annotated[int, typer.Argument(metavar="V2")],
+    database: DatabaseOption = None,
+) -> None:
+    """Compare two bank versions: items added, removed and changed, and the latent distribution."""
+    with _user_errors():
+        repo = _repo(database)
+        typer.echo(format_diff(repo.version(v1), repo.version(v2)), nl=False)
+
+
+def format_diff(a: BankVersion, b: BankVersion) -> str:
+    """The text of ``qabilet bank diff``: what changed from version ``a`` to ``b``."""
+    import numpy as np
+
+    old = {r.id: r for r in a.parameters.items}
+    new = {r.id: r for r in b.parameters.items}
+    lines = [f"bank version {a.number} → {b.number}"]
+    added, removed = sorted(set(new) - set(old)), sorted(set(old) - set(new))
+    if added:
+        lines.append(f"added ({len(added)}): {', '.join(added)}")
+    if removed:
+        lines.append(f"removed ({len(removed)}): {', '.join(removed)}")
+    changed: list[tuple[float, str, str]] = []
+    for item_id in sorted(set(old) & set(new)):
+        p, q = old[item_id].parameters(), new[item_id].parameters()
+        if p == q and old[item_id].model == new[item_id].model:
+            continue
+        deltas = []
+        for name in sorted(set(p) | set(q)):
+            x, y = p.get(name), q.get(name)
+            if x is None or y is None or np.shape(x) != np.shape(y):
+                deltas.append((float("inf"), f"{name}: {x} → {y}"))
+            else:
+                d = float(np.max(np.abs(np.subtract(y, x))))
+                if d > 0:
+                    deltas.append((d, f"{name} by up to {d:.4f}"))
+        top = max(d for d, _ in deltas) if deltas else 0.0
+        changed.append((top, item_id, "; ".join(text for _, text in deltas)))
+    lines.append(f"changed ({len(changed)}), largest first:" if changed else "no item changed")
+    lines += [f"  {item_id}: {text}" for _, item_id, text in sorted(changed, reverse=True)]
+    la, lb = a.parameters.latent, b.parameters.latent
+    if la != lb:
+        lines.append(f"latent: mean {la.mean} → {lb.mean}; cov {la.cov} → {lb.cov}")
+    return "\n".join(lines) + "\n"
+
+
+
+@app.command()
+def demo(
+    database: DatabaseOption = None,
+    level: Annotated[str, typer.Option("--level", help="high, middle or low.")] = "middle",
+    language: Annotated[str, typer.Option("--language", help="kk, ru or en.")] = "ru",
+    persons: Annotated[int, typer.Option("--persons", min=1, help="Simulated candidates per "
+                                         "section for the summary.")] = 500,
+    seed: Annotated[int, typer.Option("--seed")] = 1,
+    show: Annotated[int, typer.Option("--show", min=0, help="Items shown per section.")] = 2,
+) -> None:
+    """The demonstration bank at work: one adaptive session shown, then many simulated.
+
+    Builds the demonstration bank first when the database is empty.
+    """
+    with _user_errors():
+        from itembank.content import LANGUAGES, LEVELS
+        from qabilet.demo_bank import build_demo_bank
+        from qabilet.demo_session import format_session, run_session, simulate_sections
+
+        if level not in LEVELS or language not in LANGUAGES:
+            raise _fail(f"--level: expected one of {', '.join(LEVELS)}; --language: one of "
+                        f"{', '.join(LANGUAGES)}; got {level!r} and {language!r}")
+        repo = _repo(database)
+        if repo.is_empty():
+            typer.echo("Building the demonstration bank (once; about 30 s) …", err=True)
+            build_demo_bank(repo)
+        results = run_session(repo, level, language, seed)
+        summaries = simulate_sections(repo, level, persons, seed + 1)
+        typer.echo(format_session(level, language, results, summaries, show_items=show), nl=False)

@@ -1,0 +1,330 @@
+"""Building the demonstration bank: content from ``itembank``, parameters from ``calibration``.
+
+The bank's texts (four competencies, Likert statements and situational-judgement items, five
+personal qualities, kk/ru/en) are authored content (:mod:`itembank.demo_texts`). Its parameters are
+**demonstration values**: the project's own calibration of simulated responses, made like this:
+
+1. True parameters are drawn for every item: a graded-response model for Likert statements
+   (reverse-keyed ones are answered on the reversed scale), a nominal model for
+   situational-judgement items whose option slopes follow the experts' orientation (the most
+   indicative option highest, the least lowest — the only use of that metadata).
+2. Candidates are simulated at the three position levels (``n_per_level`` each) from a correlated
+   normal over the nine dimensions: level means ``+0.3`` (high), ``0`` (middle), ``−0.3`` (low)
+   on the competencies, correlations 0.5 between competencies, 0.25 between personal qualities,
+   0.3 across.
+3. Each dimension is calibrated on its own by MML-EM (:class:`calibration.MML`), multi-group by
+   level with the middle level as the reference (N(0, 1)); the scales' correlations come from
+   :func:`calibration.factor_correlations` on the reference group.
+4. The version's parameters are written in slope-intercept form on nine factors (simple
+   structure). The norm sets are the levels' estimated latent distributions, with band edges at
+   their 25th and 75th percentiles. Blueprints: one adaptive section per competency, then one
+   short section per personal quality.
+
+DESIGN.md §4: ``itembank`` does not import ``calibration``; the two meet here.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from statistics import NormalDist
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from engine.bank import ItemBank
+    from itembank.content import Item
+    from itembank.repository import BankRepository
+
+__all__ = [
+    "LEVEL_MEANS",
+    "DemoBuild",
+    "build_demo_bank",
+    "demo_sections",
+    "sjt_order",
+    "true_parameters",
+]
+
+#: level → mean of the competencies (personal qualities get a third of it)
+LEVEL_MEANS = {"high": 0.3, "middle": 0.0, "low": -0.3}
+#: percentiles of the band edges in the demonstration norm sets
+BAND_PERCENTILES = (25.0, 75.0)
+#: the demonstration calibration sample's testing period
+SAMPLE_DATES = (date(2026, 9, 1), date(2026, 10, 31))
+
+
+@dataclass(frozen=True, slots=True)
+class DemoBuild:
+    """What :func:`build_demo_bank` stored and how well the calibration recovered the truth.
+
+    Attributes
+    ----------
+    version, norm_set : int
+        Numbers of the published bank version and norm set.
+    blueprints : dict
+        Level → blueprint number.
+    n_items : int
+    n_persons : int
+        Simulated candidates (all levels).
+    slope_correlation : dict
+        Dimension → correlation of true and estimated slopes of its Likert items.
+    correlation_error : float
+        Largest absolute error of the estimated correlations between dimensions.
+    """
+
+    version: int
+    norm_set: int
+    blueprints: dict[str, int]
+    n_items: int
+    n_persons: int
+    slope_correlation: dict[str, float]
+    correlation_error: float
+
+
+def _true_correlation(dimensions: list[str], n_competencies: int) -> NDArray[np.float64]:
+    m = len(dimensions)
+    r = np.full((m, m), 0.3)
+    r[:n_competencies, :n_competencies] = 0.5
+    r[n_competencies:, n_competencies:] = 0.25
+    np.fill_diagonal(r, 1.0)
+    return r
+
+
+def true_parameters(items: list[Item], rng: np.random.Generator) -> list[dict[str, Any]]:
+    """Draw the simulation's true parameters, one unidimensional record per item.
+
+    Likert items: GRM, a ~ U(1.1, 2.3), thresholds a location U(−0.8, 0.8) plus
+    (−2.0, −0.9, 0.1, 1.2) and a little noise. Situational-judgement items: nominal, a ~ U(0.5, 0.9)
+    with option scores 3 (most indicative), 0 (least) and 1, 2 for the others, intercepts N(0, 0.5²)
+    (category 0 identified at 0).
+    """
+    out = []
+    for item in items:
+        if item.format == "likert":
+            steps = np.array([-2.0, -0.9, 0.1, 1.2]) + rng.uniform(-0.8, 0.8)
+            b = np.sort(steps + rng.normal(0, 0.1, 4))
+            out.append({"id": item.id, "model": "grm", "a": float(rng.uniform(1.1, 2.3)),
+                        "b": b.tolist()})
+            continue
+        k = len(next(iter(item.text.values())).options or [])
+        o = item.orientation
+        scores = np.zeros(k)
+        rest = [j for j in range(k) if o is None or j not in (o.most_indicative, o.least_indicative)]
+        scores[rng.permutation(rest)] = np.linspace(1, k - 2, len(rest)) if o else np.arange(k)
+        if o is not None:
+            scores[o.most_indicative] = k - 1
+            if o.least_indicative is not None:
+                scores[o.least_indicative] = 0
+        d = np.concatenate([[0.0], rng.normal(0, 0.5, k - 1)])
+        out.append({"id": item.id, "model": "nominal", "a": float(rng.uniform(0.5, 0.9)),
+                    "ak": (scores - scores[0]).tolist(), "d": d.tolist()})
+    return out
+
+
+def sjt_order(item: Item) -> list[int]:
+    """A situational-judgement item's options in model-category order.
+
+    Least indicative first, most indicative last, the others as written.
+
+    This is the only use of the experts' orientation (DESIGN.md §5): under mirt's identification
+    of the nominal model (category 0's slope 0, the last category's K−1) it makes the slope
+    positive in the direction of the competency, and it starts the EM where the likelihood has
+    its maximum — with an arbitrary option order the fit can stall on the ridge at a1 = 0.
+
+    Examples
+    --------
+    >>> from itembank.content import Item
+    >>> item = Item(id="S1", competency="transparency", levels=["low"], format="sjt",
+    ...             orientation={"most_indicative": 0, "least_indicative": 2},
+    ...             text={"en": {"stem": "?", "options": ["a", "b", "c", "d"]}})
+    >>> sjt_order(item)
+    [2, 1, 3, 0]
+    """
+    o = item.orientation
+    k = len(next(iter(item.text.values())).options or [])
+    if o is None:
+        return list(range(k))
+    first = [] if o.least_indicative is None else [o.least_indicative]
+    middle = [j for j in range(k) if j not in (*first, o.most_indicative)]
+    return [*first, *middle, o.most_indicative]
+
+
+def _slope_intercept(bank: ItemBank, se: list[dict[str, float]], factor: int, n_dims: int
+                     ) -> list[dict[str, Any]]:
+    """Records on ``n_dims`` factors (slope on ``factor`` only) from a unidimensional fit.
+
+    mirt's names (:meth:`param_names`) map to record fields: ``a1`` → the factor slope, ``ak*``
+    → ``ak``, ``d*`` → ``d``; parameters fixed by the identification get a null standard error.
+    """
+    out: list[dict[str, Any]] = [{} for _ in bank.item_ids]
+    for model, positions in zip(bank.models, bank.positions, strict=True):
+        names = model.param_names()
+        for psi, p in zip(model.param_vector(), positions, strict=True):
+            values = dict(zip(names, psi.tolist(), strict=True))
+            slopes = [0.0] * n_dims
+            slopes[factor] = values["a1"]
+            se_a: list[float | None] = [None] * n_dims
+            se_a[factor] = se[p].get("a1")
+            rec: dict[str, Any] = {"id": bank.item_ids[p], "model": model.name, "a": slopes}
+            err: dict[str, Any] = {"a": se_a}
+            for field in ("ak", "d"):
+                keys = [n for n in names if n.startswith(field) and n[len(field):].isdigit()]
+                if keys:
+                    rec[field] = [values[n] for n in keys]
+                    err[field] = [se[p].get(n) for n in keys]
+            rec["se"] = err
+            out[p] = rec
+    return out
+
+
+def demo_sections(level: str, items: list[Item], dimensions: list[str], competencies: set[str]
+                  ) -> list[dict[str, Any]]:
+    """The demonstration blueprint of ``level``: a section per competency, then per quality.
+
+    Competency sections: maximum information with randomesque exposure control (3), EAP, 6–12
+    items, stop at SE 0.40, at least two situational-judgement items, enemy sets kept apart.
+    Personal-quality sections: 4–6 items, stop at SE 0.50.
+    """
+    sections = []
+    for dim in dimensions:
+        mine = [i for i in items if i.dimension == dim and level in i.levels]
+        if dim in competencies:
+            enemies: dict[str, list[str]] = {}
+            for i in mine:
+                for e in i.enemy_sets:
+                    enemies.setdefault(e, []).append(i.id)
+            rules = {"selection": "mfi", "exposure": "randomesque:3", "estimator": "eap",
+                     "min_items": 6, "max_items": 12, "se_target": 0.40, "start_candidates": 3,
+                     "content": {i.id: i.format for i in mine}, "quotas": {"sjt": [2, 12]},
+                     "enemies": [g for g in enemies.values() if len(g) > 1]}
+        else:
+            rules = {"selection": "mfi", "estimator": "eap", "min_items": 4, "max_items": 6,
+                     "se_target": 0.50}
+        sections.append({"name": dim, "dimensions": [dim], "rules": rules})
+    return sections
+
+
+def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int = 1500,
+                    software_version: str | None = None,
+                    progress: Callable[[str], None] | None = None) -> DemoBuild:
+    """Build the demonstration bank into an empty repository: content, version, norms, blueprints.
+
+    Everything is written published (version 1, norm set 1, blueprint 1 of each level); a
+    repository that already holds a bank is refused.
+
+    Raises
+    ------
+    ConflictError
+        The repository is not empty.
+    """
+    from calibration import MML, factor_correlations
+    from engine.bank import ItemBank
+    from engine.exceptions import ConflictError, ConvergenceWarning
+    from engine.simulation import simulate_responses
+    from itembank.content import LEVELS
+    from itembank.demo_texts import load_demo_content
+    from itembank.parameter_file import ParameterFile
+    from itembank.versions import CutMethod, DimensionNorm, LevelNorms, NormSample, Provenance
+    from qabilet import __version__
+
+    say = progress or (lambda _msg: None)
+    if not repo.is_empty():
+        raise ConflictError("the database already holds a bank; init-demo builds into an empty "
+                            "one (use another --database)")
+    content = load_demo_content()
+    items = [i.model_copy(update={"status": "operational"}) for i in content.items]
+    dims = [d.id for d in content.dimensions]
+    competencies = {d.id for d in content.dimensions if d.kind == "competency"}
+    rng = np.random.default_rng(seed)
+    truth = true_parameters(items, rng)
+    r_true = _true_correlation(dims, len(competencies))
+    shift = np.array([1.0 if d in competencies else 1 / 3 for d in dims])
+    levels = np.repeat(np.array(LEVELS), n_per_level)
+    theta = np.vstack([rng.multivariate_normal(LEVEL_MEANS[lv] * shift, r_true, size=n_per_level)
+                       for lv in LEVELS])
+    say(f"simulated {theta.shape[0]} candidates at {len(LEVELS)} levels on {len(dims)} dimensions")
+
+    records: list[dict[str, Any]] = []
+    fits, answers, slope_r = [], [], {}
+    codes: dict[str, list[int]] = {}
+    middle = levels == "middle"
+    for k, dim in enumerate(dims):
+        idx = [j for j, i in enumerate(items) if i.dimension == dim]
+        true_bank = ItemBank.from_records([truth[j] for j in idx])
+        x = simulate_responses(true_bank, theta[:, k], rng)
+        ids = list(true_bank.item_ids)
+        for col, j in enumerate(idx):  # options in the experts' order (DESIGN.md §5)
+            if items[j].orientation is not None:
+                order = sjt_order(items[j])
+                x[:, col] = np.argsort(order)[x[:, col]]
+                codes[items[j].id] = order
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            fit = MML(model={i: truth[j]["model"] for i, j in zip(ids, idx, strict=True)},
+                      reference_group="middle").fit(x, item_ids=ids, groups=levels)
+        records += _slope_intercept(fit.bank_, fit.se_, k, len(dims))
+        fits.append(fit)
+        answers.append(x[middle])
+        likert = [p for p, j in enumerate(idx) if items[j].format == "likert"]
+        slope_r[dim] = float(np.corrcoef([truth[idx[p]]["a"] for p in likert],
+                                         fit.bank_.slopes[likert, 0])[0, 1])
+        say(f"calibrated {dim}: {len(ids)} items, {fit.n_iter_} EM cycles")
+    corr = factor_correlations([f.bank_ for f in fits], answers, names=dims)
+    codes.update({i.id: [4, 3, 2, 1, 0] for i in items  # model category 0: "strongly agree"
+                  if i.format == "likert" and i.direction == -1})
+    for rec in records:
+        if rec["id"] in codes:
+            rec["categories"] = codes[rec["id"]]
+    parameters = ParameterFile.model_validate({
+        "latent": {"factor_names": dims, "mean": [0.0] * len(dims),
+                   "cov": corr.correlation.tolist()},
+        "method": "MML-EM per dimension, multi-group by level (reference: middle); "
+                  "pairwise-likelihood factor correlations",
+        "items": records})
+
+    repo.put_dimensions(content.dimensions)
+    repo.put_scales(content.scales)
+    by_id = {r["id"]: r for r in records}
+    repo.add_items([i.model_copy(update={"status": "operational"})
+                    if i.id in by_id else i for i in items])
+    repo.put_recommendations(content.recommendations)
+    version = repo.create_version(parameters, Provenance(
+        method="demonstration: MML-EM of simulated responses (seed "
+               f"{seed}, {theta.shape[0]} simulated candidates)",
+        calibrated_on=date.today(), software_version=software_version or __version__,
+        n_persons=int(theta.shape[0]), demonstration=True,
+        notes="Demonstration values, not a real calibration: the texts are real, the answers "
+              "that calibrated them were simulated."), label="demonstration bank")
+    repo.publish_version(version.number)
+    norms = []
+    for lv in LEVELS:
+        dim_norms = {}
+        for dim, fit in zip(dims, fits, strict=True):
+            g = fit.groups_[lv]
+            mean, sd = float(g.mean[0]), float(np.sqrt(g.cov[0, 0]))
+            cuts = tuple(NormalDist(mean, sd).inv_cdf(p / 100) for p in BAND_PERCENTILES)
+            dim_norms[dim] = DimensionNorm(mean=mean, sd=sd, cuts=cuts)
+        norms.append(LevelNorms(
+            level=lv, sample=NormSample(size=n_per_level, collected_from=SAMPLE_DATES[0],
+                                        collected_to=SAMPLE_DATES[1],
+                                        description="simulated candidates (demonstration)"),
+            cut_method=CutMethod(method="percentile", percentiles=BAND_PERCENTILES,
+                                 description="demonstration: the level's 25th and 75th "
+                                             "percentiles"),
+            dimensions=dim_norms))
+    norm_set = repo.create_norm_set(version.number, norms, label="demonstration norms",
+                                    demonstration=True)
+    repo.publish_norm_set(norm_set.number)
+    blueprints = {}
+    for lv in LEVELS:
+        stored = repo.add_blueprint(lv, version.number, demo_sections(lv, items, dims, competencies),
+                                    label=f"demonstration blueprint, {lv} positions")
+        blueprints[lv] = stored.number
+    off = np.triu_indices(len(dims), 1)
+    return DemoBuild(version=version.number, norm_set=norm_set.number, blueprints=blueprints,
+                     n_items=len(items), n_persons=int(theta.shape[0]), slope_correlation=slope_r,
+                     correlation_error=float(np.abs(corr.correlation - r_true)[off].max()))

@@ -1,0 +1,176 @@
+"""``qabilet demo``: the demonstration bank at work, from its database.
+
+One simulated candidate takes the adaptive test of a position level in one language, section by
+section as the level's stored blueprint says: every item is shown as the candidate would read it
+(the stem and the answer chosen, in Kazakh, Russian or English), and each dimension ends with its
+estimate, its standard error and where it falls in the level's demonstration norms. Then many
+simulated candidates per section show what the blueprint does on average (test length, accuracy
+against the simulated truth, exposure).
+
+The candidate's answers are drawn from the bank's own parameters at a true θ drawn from the
+level's norm distribution; nothing here says right or wrong (DESIGN.md §5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from engine.cat import CatSummary
+    from itembank.repository import BankRepository
+    from itembank.versions import BankVersion
+
+__all__ = ["SectionResult", "ShownItem", "format_session", "run_session", "simulate_sections"]
+
+
+@dataclass(frozen=True, slots=True)
+class ShownItem:
+    """One item as the candidate saw it and the answer given."""
+
+    item_id: str
+    stem: str
+    answer: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class SectionResult:
+    """One section of the simulated candidate's test.
+
+    Attributes
+    ----------
+    name, dimension_name : str
+        The section and what it measures, in the session's language.
+    items : tuple of ShownItem
+    theta, se, true_theta : float
+        Final estimate (EAP), its standard error, the simulated truth.
+    percentile : float
+        Of the estimate, in the level's norm distribution.
+    stop : str
+        Why the section ended, in words.
+    """
+
+    name: str
+    dimension_name: str
+    items: tuple[ShownItem, ...]
+    theta: float
+    se: float
+    true_theta: float
+    percentile: float
+    stop: str
+
+
+def _section_banks(repo: BankRepository, level: str):  # type: ignore[no-untyped-def]
+    """The level's blueprint, its bank version, and per section (section, engine bank, rules)."""
+    from itembank.blueprints import section_items
+    from itembank.versions import scale_bank
+
+    stored = repo.blueprint(level)
+    version = repo.version(stored.bank_version)
+    items = {i.id: i for i in repo.items()}
+    out = []
+    for section in stored.sections:
+        rules = section.blueprint(section_items(section, level, items, version))
+        ids = list(rules.items or ()) + list(rules.pretest_items)
+        out.append((section, scale_bank(version.parameters, section.dimensions, ids), rules))
+    return stored, version, items, out
+
+
+def _answer_text(item, category: int, version: BankVersion, scales, language: str) -> str:  # type: ignore[no-untyped-def]
+    """The label of the option or scale point behind model category ``category``."""
+    codes = version.parameters.recodings().get(item.id)
+    code = codes[category] if codes else category
+    if item.format == "likert":
+        labels = scales[item.scale].labels
+        return (labels.get(language) or next(iter(labels.values())))[code]
+    return (item.text_in(language).options or [])[code]
+
+
+def run_session(repo: BankRepository, level: str, language: str, seed: int = 1) -> list[SectionResult]:
+    """One simulated candidate through every section of ``level``'s blueprint.
+
+    The candidate's true θ is drawn from the level's norm distribution on each dimension,
+    independently; answers are drawn from the bank's parameters.
+    """
+    from engine.cat import Stop, next_item, record, start
+
+    stored, version, items, sections = _section_banks(repo, level)
+    norms = repo.norm_set(bank_version=version.number).for_level(level)
+    names = repo.dimensions()
+    scales = repo.scales()
+    rng = np.random.default_rng(seed)
+    results = []
+    for section, bank, rules in sections:
+        dim = section.dimensions[0]
+        norm = norms.dimensions[dim]
+        truth = float(rng.normal(norm.mean, norm.sd))
+        state = start(rules, bank, rng=int(rng.integers(2**31)))
+        shown = []
+        while not isinstance(step := next_item(state), Stop):
+            j = bank.index_of([step.item_id])[0]
+            p = bank.subset([j]).prob(np.array([[truth]]))[0, 0, : int(bank.n_categories[j])]
+            category = int(rng.choice(p.size, p=p / p.sum()))
+            state = record(state, step.item_id, category)
+            item = items[step.item_id]
+            text = item.text_in(language)
+            shown.append(ShownItem(item.id, text.stem,
+                                   _answer_text(item, category, version, scales, language),
+                                   text.language))
+        theta, se = float(np.ravel(state.theta)[0]), float(np.ravel(state.se)[0])
+        label = names[dim].name.get(language, dim) if dim in names else dim  # type: ignore[call-overload]
+        results.append(SectionResult(
+            name=section.name, dimension_name=label, items=tuple(shown), theta=theta, se=se,
+            true_theta=truth, percentile=100 * NormalDist(norm.mean, norm.sd).cdf(theta),
+            stop=step.explanation))
+    return results
+
+
+def simulate_sections(repo: BankRepository, level: str, persons: int, seed: int = 2
+                      ) -> list[tuple[str, CatSummary]]:
+    """Many simulated candidates per section of ``level``'s blueprint (truth: the level's norms)."""
+    from engine.cat import simulate_cat
+
+    _, version, _, sections = _section_banks(repo, level)
+    norms = repo.norm_set(bank_version=version.number).for_level(level)
+    rng = np.random.default_rng(seed)
+    out = []
+    for section, bank, rules in sections:
+        norm = norms.dimensions[section.dimensions[0]]
+        theta = rng.normal(norm.mean, norm.sd, persons)
+        out.append((section.name, simulate_cat(bank, rules, theta=theta, rng=rng).summary()))
+    return out
+
+
+def _ordinal(n: int) -> str:
+    """Return 1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, …."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def format_session(level: str, language: str, results: list[SectionResult],
+                   summaries: list[tuple[str, CatSummary]], *, show_items: int = 3) -> str:
+    """The text ``qabilet demo`` prints."""
+    lines = [f"An adaptive session at the {level} level, in {language} (a simulated candidate)", ""]
+    for r in results:
+        lines.append(f"{r.dimension_name} — {len(r.items)} items, {r.stop}")
+        for shown in r.items[:show_items]:
+            note = "" if shown.language == language else f" [{shown.language}]"
+            lines.append(f"  {shown.item_id:<10} {shown.stem}{note}")
+            lines.append(f"  {'':<10} → {shown.answer}")
+        if len(r.items) > show_items:
+            lines.append(f"  … and {len(r.items) - show_items} more")
+        lines.append(f"  θ = {r.theta:+.2f} ± {r.se:.2f} (simulated truth {r.true_theta:+.2f}); "
+                     f"{_ordinal(round(r.percentile))} percentile of the level's demonstration norms")
+        lines.append("")
+    head = f"{'section':<22} {'mean items':>10} {'RMSE':>6} {'corr':>6} {'mean SE':>8} {'max exp':>8}"
+    n = summaries[0][1].n if summaries else 0
+    lines += [f"The same blueprint for {n} simulated candidates per section", "", head,
+              "-" * len(head)]
+    for name, s in summaries:
+        lines.append(f"{name:<22} {s.mean_length:>10.1f} {s.rmse:>6.3f} {s.correlation:>6.3f} "
+                     f"{s.mean_se:>8.3f} {s.max_exposure:>8.2f}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,108 @@
+"""`qabilet bank …` on a copy of the demonstration bank."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+
+from typer.testing import CliRunner
+
+from itembank.database import connect
+from itembank.repository import BankRepository, Response
+from qabilet.cli import app
+
+runner = CliRunner()
+
+
+def _run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_export_then_import_through_files_gives_the_same_bank(demo_db, tmp_path):
+    out = tmp_path / "bank.json"
+    assert _run("bank", "export", "--database", demo_db, "--out", str(out)).exit_code == 0
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    result = _run("bank", "import", str(out), "--database", other)
+    assert result.exit_code == 0, result.output
+    assert "Imported 178 items, 1 bank versions, 1 norm sets, 3 blueprints" in result.output
+    again = tmp_path / "again.json"
+    assert _run("bank", "export", "--database", other, "--out", str(again)).exit_code == 0
+    a, b = (json.loads(p.read_text(encoding="utf-8")) for p in (out, again))
+    for doc in (a, b):
+        doc.pop("exported_at")
+    assert a == b
+
+
+def test_a_parameter_csv_becomes_a_draft_version_to_diff_and_publish(demo_db, tmp_path):
+    params = tmp_path / "params.csv"
+    assert _run("bank", "export", "--format", "csv", "--database", demo_db, "--out",
+                str(params)).exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(params.read_text())))
+    assert len(rows) == 178 and rows[0]["item"] == "SRV-L01"
+    rows[0]["d1"] = str(float(rows[0]["d1"]) + 0.25)  # a recalibration moved one threshold
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    changed = tmp_path / "changed.csv"
+    changed.write_text(buffer.getvalue())
+    result = _run("bank", "import", str(changed), "--database", demo_db)
+    assert result.exit_code == 0 and "draft bank version 2" in result.output
+    result = _run("bank", "diff", "1", "2", "--database", demo_db)
+    assert "changed (1), largest first:" in result.output
+    assert "SRV-L01: d by up to 0.2500" in result.output
+    assert _run("bank", "publish", "--version", "2", "--database", demo_db).exit_code == 0
+    result = _run("bank", "publish", "--version", "2", "--database", demo_db)
+    assert result.exit_code == 2 and "already published" in result.output
+    listing = _run("bank", "versions", "--database", demo_db).output
+    assert "version 1  published" in listing and "version 2  published" in listing
+
+
+def test_a_bad_parameter_csv_is_reported_row_by_row_and_changes_nothing(demo_db, tmp_path):
+    params = tmp_path / "params.csv"
+    _run("bank", "export", "--format", "csv", "--database", demo_db, "--out", str(params))
+    lines = params.read_text().splitlines()
+    header = lines[0].split(",")
+    cells = [line.split(",") for line in lines[1:]]
+    cells[1][header.index("a1")] = "x"
+    cells[299 % len(cells)][header.index("model")] = ""
+    cells[150][0] = cells[3][0]
+    params.write_text("\n".join([lines[0], *(",".join(c) for c in cells)]) + "\n")
+    result = _run("bank", "import", str(params), "--database", demo_db)
+    assert result.exit_code == 2
+    assert "3 bad rows, nothing imported" in result.output
+    assert "row 2, a1: expected a number; got 'x'" in result.output
+    assert f"row {299 % len(cells) + 1}, model" in result.output
+    assert "row 151, item:" in result.output
+    assert "version 2" not in _run("bank", "versions", "--database", demo_db).output
+
+
+def test_mirt_table_and_list_and_show(demo_db):
+    table = _run("bank", "export", "--format", "mirt", "--database", demo_db).output
+    header = table.splitlines()[0].split(",")
+    assert header[:10] == ["item", *(f"a{k}" for k in range(1, 10))]
+    listing = _run("bank", "list", "--database", demo_db, "--dimension", "integrity",
+                   "--language", "ru").output
+    assert listing.strip().endswith("10 items") and "PQ-INT-01" in listing
+    shown = _run("bank", "show", "TRN-S03", "--database", demo_db).output
+    assert '"ru"' in shown and "parameters in bank version 1 (published)" in shown
+
+
+def test_responses_export_filters_and_writes_times(demo_db, tmp_path):
+    repo = BankRepository(connect(demo_db))
+    t = datetime(2026, 11, 5, tzinfo=UTC)
+    repo.record_responses([Response("A", "SRV-L01", 1, "kk", "high", 3, t, 4.5, "s1"),
+                           Response("B", "SRV-L01", 1, "en", "low", 1, t, 7.0, "s2")])
+    out = tmp_path / "r.csv"
+    result = _run("bank", "export", "--format", "responses", "--language", "kk", "--out",
+                  str(out), "--database", demo_db)
+    assert result.exit_code == 0
+    assert out.read_text().splitlines() == ["person_id,language,level,SRV-L01", "A,kk,high,3"]
+    assert out.with_suffix(".times.csv").read_text().splitlines()[1] == "A,kk,high,4.5"
+
+
+def test_a_bad_database_url_is_named(tmp_path):
+    result = _run("bank", "versions", "--database", f"sqlite:///{tmp_path}/missing/dir/x.db")
+    assert result.exit_code == 2 and "does not exist" in result.output
