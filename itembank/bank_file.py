@@ -24,12 +24,12 @@ import csv
 import io
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from engine.bank import ItemBank
 from engine.exceptions import (
@@ -39,6 +39,7 @@ from engine.exceptions import (
     ImportRejectedError,
     InvalidParameterError,
 )
+from itembank._schema import Schema
 from itembank.blueprints import StoredBlueprint
 from itembank.content import Dimension, Item, Recommendation, ResponseScale
 from itembank.parameter_file import ParameterFile
@@ -54,6 +55,7 @@ __all__ = [
     "import_document",
     "import_parameters_csv",
     "mirt_rows",
+    "read_mirt_table",
     "read_parameters_csv",
 ]
 
@@ -67,7 +69,7 @@ _PARAMETERS = ("a", "ak", "b", "c", "u", "d", "tau")
 _COLUMN = re.compile(r"^(?P<se>se_)?(?P<name>a|ak|b|c|u|d|tau)(?P<index>[1-9][0-9]*)?$")
 
 
-class BankDocument(BaseModel):
+class BankDocument(Schema):
     """A whole bank as one JSON document.
 
     Attributes
@@ -79,8 +81,6 @@ class BankDocument(BaseModel):
     dimensions, scales, items, recommendations, versions, norm_sets, blueprints : lists
         The records, each as its schema.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     format: Literal["qabilet-bank"] = FORMAT
     format_version: Literal[1] = 1
@@ -237,18 +237,58 @@ def read_parameters_csv(text: str, base: ParameterFile, *, path: str | None = No
     ImportRejectedError
         Every bad row (1-based data row), its column and the reason; a header problem as row 0.
     """
+    def known(name: str) -> bool:
+        return name in ("item", "model", "categories") or _COLUMN.match(name) is not None
+
+    return _read_table(text, base, path=path, required=("item", "model"), known=known,
+                       expected="item, model, categories, a … tau (with 1-based indices for "
+                                "lists) or se_<column>",
+                       parse=_record)
+
+
+def read_mirt_table(text: str, base: ParameterFile, *, path: str | None = None) -> ParameterFile:
+    """Read mirt's slope-intercept table (``coef(fit, simplify = TRUE)$items`` written as CSV).
+
+    The first column names the item (``item``, or mirt's unnamed row-name column); then
+    ``a1 … aF`` (F: the factors of ``base``), ``d`` with ``g`` and ``u`` (dichotomous), ``d1 …``
+    (graded) or ``ak0 …`` with ``d0 …`` (nominal). The table has no item types: an item that is in
+    ``base`` keeps its model and original codes; a new one is a 2PL, 3PL or 4PL (by ``g`` and
+    ``u``), a graded or a nominal item. Partial-credit and Rasch-family items are read through
+    the JSON or CSV formats, which name the model.
+
+    Raises
+    ------
+    ImportRejectedError
+        Every bad row, its column and the reason.
+    """
+    known_models = dict(zip((i.id for i in base.items), base.item_models(), strict=True))
+    codes = base.recodings()
+    n_dims = base.latent.n_dims
+
+    def known(name: str) -> bool:
+        return name in ("item", "", "g", "u") or _MIRT_COLUMN.match(name) is not None
+
+    def parse(row: dict[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        return _mirt_record(row, n_dims, known_models, codes)
+
+    text = re.sub(r'^(""|)(?=,)', "item", text, count=1)  # R's write.csv leaves the row names unnamed
+    return _read_table(text, base, path=path, required=("item", "a1"), known=known,
+                       expected="item, a1 … aF, d or d1 … or d0 …, ak0 …, g, u", parse=parse)
+
+
+def _read_table(text: str, base: ParameterFile, *, path: str | None, required: tuple[str, ...],
+                known: Callable[[str], bool], expected: str,
+                parse: Callable[[dict[str, str]], tuple[dict[str, Any], list[tuple[str, str]]]]
+                ) -> ParameterFile:
+    """A parameter table, row by row, into ``base``'s parameter file: all bad rows, or the file."""
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if not header:
-        raise DataFileError("empty file; expected a header row item,model,…", path=path)
-    problems: list[tuple[int, str, str]] = []
-    for name in header:
-        if name not in ("item", "model", "categories") and _COLUMN.match(name) is None:
-            problems.append((0, name, "unknown column; expected item, model, categories, a … tau "
-                                      "(with 1-based indices for lists) or se_<column>"))
-    for name in ("item", "model"):
-        if name not in header:
-            problems.append((0, name, "missing column"))
+        raise DataFileError(f"empty file; expected a header row {', '.join(required)}, …",
+                            path=path)
+    problems: list[tuple[int, str, str]] = [(0, name, f"unknown column; expected {expected}")
+                                            for name in header if not known(name)]
+    problems += [(0, name, "missing column") for name in required if name not in header]
     if problems:
         raise ImportRejectedError(problems, path=path)
     records: list[dict[str, Any]] = []
@@ -259,7 +299,7 @@ def read_parameters_csv(text: str, base: ParameterFile, *, path: str | None = No
         if len(cells) != len(header):
             problems.append((n, "", f"expected {len(header)} cells, as the header; got {len(cells)}"))
             continue
-        record, bad = _record(dict(zip(header, cells, strict=True)))
+        record, bad = parse(dict(zip(header, cells, strict=True)))
         problems.extend((n, column, reason) for column, reason in bad)
         if not bad:
             records.append(record)
@@ -275,6 +315,69 @@ def read_parameters_csv(text: str, base: ParameterFile, *, path: str | None = No
     for key in ("loglik", "aic", "bic", "n_iter", "converged", "method"):
         data.pop(key, None)
     return ParameterFile.model_validate(data)
+
+
+_MIRT_COLUMN = re.compile(r"^(?P<name>a|ak|d)(?P<index>[0-9]+)$|^d$")
+#: models the mirt table can carry without naming them
+_MIRT_MODELS = ("2pl", "3pl", "4pl", "grm", "nominal")
+
+
+def _mirt_record(row: dict[str, str], n_dims: int, models: dict[str, str],
+                 codes: dict[str, tuple[int, ...]]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """One row of mirt's table as a slope-intercept record, and the problems of its cells."""
+    bad: list[tuple[str, str]] = []
+    values: dict[str, float] = {}
+    for column, cell in row.items():
+        if column == "item" or not cell.strip():
+            continue
+        try:
+            values[column] = float(cell)
+        except ValueError:
+            bad.append((column, f"expected a number; got {cell!r}"))
+    item_id = row["item"].strip()
+    if not item_id:
+        bad.append(("item", "expected an item id"))
+    slopes = [values.get(f"a{k}") for k in range(1, n_dims + 1)]
+    if any(a is None for a in slopes):
+        bad.append(("a1", f"expected slopes a1 … a{n_dims}, one per factor of the bank version"))
+    if bad:
+        return {}, bad
+
+    def series(prefix: str, start: int) -> list[float]:
+        out, k = [], start
+        while f"{prefix}{k}" in values:
+            out.append(values[f"{prefix}{k}"])
+            k += 1
+        return out
+
+    ak, d_nominal, d_graded = series("ak", 0), series("d", 0), series("d", 1)
+    g, u = values.get("g", 0.0), values.get("u", 1.0)
+    inferred = ("nominal" if ak else "grm" if d_graded else
+                "4pl" if u != 1.0 else "3pl" if g != 0.0 else "2pl")
+    model = models.get(item_id, inferred)
+    if model not in _MIRT_MODELS:
+        return {}, [("item", f"a {model} item: mirt's table does not say so; import it through the "
+                             f"JSON or CSV format")]
+    record: dict[str, Any] = {"id": item_id, "model": model,
+                              "a": slopes[0] if n_dims == 1 else slopes}
+    if model == "nominal":
+        record.update(ak=ak, d=d_nominal)
+    elif model == "grm":
+        record["d"] = d_graded
+    else:
+        record["d"] = values.get("d")
+        if record["d"] is None:
+            return {}, [("d", "expected the intercept d of a dichotomous item")]
+        if model in ("3pl", "4pl"):
+            record["c"] = g
+        if model == "4pl":
+            record["u"] = u
+        if (model == "2pl" and (g, u) != (0.0, 1.0)) or (model == "3pl" and u != 1.0):
+            return {}, [("g" if g != 0.0 else "u", f"a {model} item has g = 0 and u = 1; got g = "
+                                                    f"{g:g}, u = {u:g}")]
+    if item_id in codes:
+        record["categories"] = list(codes[item_id])
+    return record, []
 
 
 def _record(row: dict[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -352,7 +455,10 @@ def _check_records(records: list[dict[str, Any]], rows: list[int], base: Paramet
 
 def import_parameters_csv(repo: BankRepository, text: str, *, path: str | None = None,
                           version: int | None = None, base: int | None = None) -> BankVersion:
-    """Import a parameter CSV: a new draft version, or the parameters of draft ``version``.
+    """Import a parameter CSV or mirt's table: a new draft version, or draft ``version``'s parameters.
+
+    A header with a ``model`` column is the parameter CSV; one without, mirt's table
+    (:func:`read_mirt_table`).
 
     Parameters
     ----------
@@ -363,7 +469,9 @@ def import_parameters_csv(repo: BankRepository, text: str, *, path: str | None =
     """
     target = repo.version(version) if version is not None else None
     source = target or (repo.version(base) if base is not None else _newest(repo))
-    parameters = read_parameters_csv(text, source.parameters, path=path)
+    header = next(csv.reader(io.StringIO(text)), [])
+    reader = read_parameters_csv if "model" in header else read_mirt_table
+    parameters = reader(text, source.parameters, path=path)
     try:
         if target is not None:
             return repo.update_version(target.number, parameters)

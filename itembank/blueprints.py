@@ -12,21 +12,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from engine.cat import Blueprint
 from engine.exceptions import InvalidParameterError
+from itembank._schema import Schema
 from itembank.content import Item, Level, Name
 from itembank.versions import BankVersion, scale_bank
 
 __all__ = ["BlueprintSection", "StoredBlueprint", "check_against", "section_items"]
 
 
-class _Schema(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class BlueprintSection(_Schema):
+class BlueprintSection(Schema):
     """One section of a test.
 
     Attributes
@@ -62,7 +59,7 @@ class BlueprintSection(_Schema):
         return Blueprint.from_dict(rules)
 
 
-class StoredBlueprint(_Schema):
+class StoredBlueprint(Schema):
     """The blueprint of one position level, as stored.
 
     Attributes

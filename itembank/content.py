@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
+
+from itembank._schema import Schema
 
 __all__ = [
     "BANDS",
@@ -56,16 +58,12 @@ Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 
 
-class _Schema(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 def _check_languages(texts: dict[str, object], where: str) -> None:
     if not texts:
         raise ValueError(f"{where}: expected a text in at least one of {', '.join(LANGUAGES)}")
 
 
-class ItemText(_Schema):
+class ItemText(Schema):
     """An item's text in one language.
 
     Attributes
@@ -81,7 +79,7 @@ class ItemText(_Schema):
     options: list[Text] | None = None
 
 
-class Orientation(_Schema):
+class Orientation(Schema):
     """Expert metadata of a situational-judgement item: which option shows the competency most.
 
     It orients the sign of the calibrated scale (DESIGN.md §5); it never marks an answer right.
@@ -107,7 +105,7 @@ class Orientation(_Schema):
         return self
 
 
-class Statement(_Schema):
+class Statement(Schema):
     """One statement of a forced-choice block, keyed to a dimension and a direction.
 
     Attributes
@@ -130,7 +128,7 @@ class Statement(_Schema):
         return self
 
 
-class LocalizedText(_Schema):
+class LocalizedText(Schema):
     """An item's text as a session shows it: the language used and whether it fell back."""
 
     language: Language
@@ -144,7 +142,7 @@ class LocalizedText(_Schema):
         return self.language != self.requested
 
 
-class Item(_Schema):
+class Item(Schema):
     """One item of the bank, as authors write it.
 
     Attributes
@@ -306,7 +304,7 @@ class Item(_Schema):
         raise AssertionError("unreachable: an item has text in at least one language")
 
 
-class ResponseScale(_Schema):
+class ResponseScale(Schema):
     """The labelled categories of Likert items, per language (categories 0 … K−1).
 
     Attributes
@@ -335,7 +333,7 @@ class ResponseScale(_Schema):
         return len(next(iter(self.labels.values())))
 
 
-class Dimension(_Schema):
+class Dimension(Schema):
     """A competency or personal quality that items measure, with its names.
 
     Attributes
@@ -361,7 +359,7 @@ class Dimension(_Schema):
         return self
 
 
-class Recommendation(_Schema):
+class Recommendation(Schema):
     """A development recommendation: the text a profile shows for one dimension and band.
 
     Attributes

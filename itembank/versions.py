@@ -19,11 +19,12 @@ from statistics import NormalDist
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
+from pydantic import Field, field_serializer, model_validator
 
 from engine.bank import ItemBank
 from engine.exceptions import InvalidParameterError
 from engine.latent import LatentDistribution
+from itembank._schema import Schema
 from itembank.content import Level, Name
 from itembank.parameter_file import ParameterFile
 
@@ -42,11 +43,7 @@ __all__ = [
 RecordStatus = Literal["draft", "published"]
 
 
-class _Schema(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Linking(_Schema):
+class Linking(Schema):
     """Linking constants to the previous version's scale: θ_previous = A·θ + B.
 
     Attributes
@@ -68,7 +65,7 @@ class Linking(_Schema):
     anchor_items: list[str] = Field(default_factory=list)
 
 
-class Provenance(_Schema):
+class Provenance(Schema):
     """Where a version's parameters came from.
 
     Attributes
@@ -101,7 +98,7 @@ class Provenance(_Schema):
     notes: str | None = None
 
 
-class BankVersion(_Schema):
+class BankVersion(Schema):
     """A snapshot of item parameters with its provenance.
 
     Attributes
@@ -143,7 +140,7 @@ class BankVersion(_Schema):
         return tuple(item.id for item in self.parameters.items)
 
 
-class NormSample(_Schema):
+class NormSample(Schema):
     """The reference sample of a level's norms.
 
     Attributes
@@ -169,7 +166,7 @@ class NormSample(_Schema):
         return self
 
 
-class CutMethod(_Schema):
+class CutMethod(Schema):
     """How a level's cut scores were set.
 
     Attributes
@@ -199,7 +196,7 @@ class CutMethod(_Schema):
         return self
 
 
-class DimensionNorm(_Schema):
+class DimensionNorm(Schema):
     """A level's reference distribution of one dimension and its band edges, on the latent scale.
 
     Attributes
@@ -221,7 +218,7 @@ class DimensionNorm(_Schema):
         return self
 
 
-class LevelNorms(_Schema):
+class LevelNorms(Schema):
     """The norms of one position level.
 
     Attributes
@@ -254,7 +251,7 @@ class LevelNorms(_Schema):
         return self
 
 
-class NormSet(_Schema):
+class NormSet(Schema):
     """Norms and standards for one bank version, versioned on their own.
 
     Attributes

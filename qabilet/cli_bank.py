@@ -96,14 +96,15 @@ def init_demo(
 @bank_app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(metavar="FILE", exists=True, dir_okay=False,
-                                         help="A bank document (.json) or a parameter CSV.")],
+                                         help="A bank document (.json), a parameter CSV or mirt's "
+                                              "table (.csv).")],
     database: DatabaseOption = None,
     version: Annotated[int | None, typer.Option("--version", help="CSV: the draft version whose "
                                                 "parameters the file replaces.")] = None,
     base: Annotated[int | None, typer.Option("--base", help="CSV: the version whose latent "
                                              "distribution a new version takes.")] = None,
 ) -> None:
-    """Import a bank document or a parameter CSV; every bad row is reported, nothing half-done."""
+    """Import a bank document, a parameter CSV or mirt's table; every bad row is reported."""
     with _user_errors():
         from itembank.bank_file import import_document, import_parameters_csv
 

@@ -25,6 +25,7 @@ DESIGN.md §4: ``itembank`` does not import ``calibration``; the two meet here.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -251,12 +252,14 @@ def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int 
     records: list[dict[str, Any]] = []
     fits, answers, slope_r = [], [], {}
     codes: dict[str, list[int]] = {}
+    digest = hashlib.sha256()
     middle = levels == "middle"
     for k, dim in enumerate(dims):
         idx = [j for j, i in enumerate(items) if i.dimension == dim]
         true_bank = ItemBank.from_records([truth[j] for j in idx])
         x = simulate_responses(true_bank, theta[:, k], rng)
         ids = list(true_bank.item_ids)
+        digest.update(x.astype(np.int8).tobytes())
         for col, j in enumerate(idx):  # options in the experts' order (DESIGN.md §5)
             if items[j].orientation is not None:
                 order = sjt_order(items[j])
@@ -295,7 +298,7 @@ def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int 
     version = repo.create_version(parameters, Provenance(
         method="demonstration: MML-EM of simulated responses (seed "
                f"{seed}, {theta.shape[0]} simulated candidates)",
-        calibrated_on=date.today(), software_version=software_version or __version__,
+        data_fingerprint=digest.hexdigest(), calibrated_on=date.today(), software_version=software_version or __version__,
         n_persons=int(theta.shape[0]), demonstration=True,
         notes="Demonstration values, not a real calibration: the texts are real, the answers "
               "that calibrated them were simulated."), label="demonstration bank")

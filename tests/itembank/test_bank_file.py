@@ -19,6 +19,7 @@ from itembank.bank_file import (
     import_document,
     import_parameters_csv,
     mirt_rows,
+    read_mirt_table,
     read_parameters_csv,
 )
 from itembank.database import connect
@@ -176,3 +177,47 @@ def test_the_response_export_reads_back_as_calibration_input(filled, tmp_path):
     assert data.responses[0].tolist()[:2] == [4, 0] and not data.observed[2, 0]
     times = list(csv.reader(io.StringIO(times_csv)))
     assert times[1][3:] == ["12.5", "8.0"] and times[2][3:] == ["", ""]
+
+
+def test_the_mirt_table_imports_back_to_the_same_parameters(filled):
+    v = filled.version(1)
+    table = format_mirt_table(mirt_rows(v.parameters.to_bank()))
+    imported = import_parameters_csv(filled, table, path="mirt.csv", base=1)
+    assert [i.model_copy(update={"se": None}) for i in v.parameters.items] == imported.parameters.items
+
+
+def test_a_unidimensional_mirt_table_reads_as_the_same_model():
+    from itembank.parameter_file import ParameterFile
+
+    base = ParameterFile.model_validate({"latent": {"mean": [0.0], "cov": [[1.0]]}, "items": [
+        {"id": "Q1", "model": "2pl", "a": 1.3, "b": -0.4},
+        {"id": "Q2", "model": "3pl", "a": 0.9, "b": 0.7, "c": 0.18},
+        {"id": "Q3", "model": "grm", "a": 1.6, "b": [-1.0, 0.2, 1.1], "categories": [1, 2, 3, 4]}]})
+    bank = base.to_bank()
+    # R's write.csv(coef(fit, simplify = TRUE)$items) leaves the row-name column unnamed
+    table = format_mirt_table(mirt_rows(bank)).replace("item,", '"",', 1)
+    read = read_mirt_table(table, base)
+    assert [i.model for i in read.items] == ["2pl", "3pl", "grm"]
+    assert read.items[2].categories == [1, 2, 3, 4]
+    import numpy as np
+    theta = np.linspace(-3, 3, 13)[:, None]
+    np.testing.assert_allclose(read.to_bank().prob(theta), bank.prob(theta), rtol=0, atol=1e-14)
+    # without a base entry the type is read off the columns: g ≠ 0 makes a 3PL
+    empty = base.model_copy(update={"items": base.items[:1]})
+    assert [i.model for i in read_mirt_table(table, empty).items] == ["2pl", "3pl", "grm"]
+
+
+def test_a_mirt_table_with_bad_rows_reports_each(filled):
+    rows = list(csv.reader(io.StringIO(format_mirt_table(mirt_rows(filled.version(1).parameters.to_bank())))))
+    header = rows[0]
+    rows[2][header.index("a2")] = ""          # a slope missing
+    rows[4][header.index("d1")] = "high"      # not a number
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    before = export_document(filled).content()
+    with pytest.raises(ImportRejectedError) as info:
+        import_parameters_csv(filled, out.getvalue(), base=1)
+    assert sorted({row for row, _, _ in info.value.problems}) == [2, 4]
+    assert "row 2, a1: expected slopes a1 … a2" in str(info.value)
+    assert "row 4, d1: expected a number; got 'high'" in str(info.value)
+    assert export_document(filled).content() == before
