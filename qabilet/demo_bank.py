@@ -291,14 +291,13 @@ def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int 
 
     repo.put_dimensions(content.dimensions)
     repo.put_scales(content.scales)
-    by_id = {r["id"]: r for r in records}
-    repo.add_items([i.model_copy(update={"status": "operational"})
-                    if i.id in by_id else i for i in items])
+    repo.add_items(items)
     repo.put_recommendations(content.recommendations)
     version = repo.create_version(parameters, Provenance(
         method="demonstration: MML-EM of simulated responses (seed "
                f"{seed}, {theta.shape[0]} simulated candidates)",
-        data_fingerprint=digest.hexdigest(), calibrated_on=date.today(), software_version=software_version or __version__,
+        data_fingerprint=digest.hexdigest(), calibrated_on=date.today(),
+        software_version=software_version or __version__,
         n_persons=int(theta.shape[0]), demonstration=True,
         notes="Demonstration values, not a real calibration: the texts are real, the answers "
               "that calibrated them were simulated."), label="demonstration bank")
