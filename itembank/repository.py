@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.exceptions import (
@@ -119,9 +120,18 @@ class BankRepository:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back when it raises."""
-        with self._sessions.begin() as session:
-            yield session
+        """One transaction: committed when the block ends, rolled back when it raises.
+
+        A constraint the database enforces (a number taken by a concurrent writer, a reference to
+        a version that does not exist) becomes a :class:`ConflictError`.
+        """
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except IntegrityError as exc:
+            detail = str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
+            raise ConflictError(f"the database refused the write ({detail}); nothing was "
+                                f"changed") from None
 
     # -- items --------------------------------------------------------------------------------------
     def add_items(self, items: Iterable[Item], *, replace: bool = False) -> None:

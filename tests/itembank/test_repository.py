@@ -184,3 +184,39 @@ def test_two_repositories_on_one_database_see_each_other(db_url):
     a, b = BankRepository(connect(db_url)), BankRepository(connect(db_url))
     _bank.fill(a)
     assert b.version(1) == a.version(1) and b.items() == a.items()
+
+
+def test_what_the_database_refuses_is_a_conflict_and_writes_nothing(repo):
+    from datetime import UTC, datetime
+
+    from itembank.repository import Response
+
+    _bank.fill(repo)
+    ok = Response("P1", "TRN-L1", 1, "en", "low", 2, datetime(2026, 1, 1, tzinfo=UTC))
+    ghost = Response("P1", "TRN-L2", 99, "en", "low", 2, datetime(2026, 1, 1, tzinfo=UTC))
+    with pytest.raises(ConflictError, match="the database refused the write"):
+        repo.record_responses([ok, ghost])  # bank version 99 does not exist
+    assert repo.responses() == []
+
+
+def test_a_language_form_with_its_own_parameters_is_kept_per_group(repo):
+    """Calibration freed TRN-L2 for the Russian form: the version keeps both parameter sets."""
+    from itembank.parameter_file import ParameterFile
+
+    _bank.fill(repo)
+    data = _bank.parameters().model_dump(mode="json", exclude_none=True)
+    data["reference_group"] = "kk"
+    data["groups"] = {"kk": data["latent"], "ru": {**data["latent"], "mean": [0.2, -0.1]}}
+    freed = {k: v for k, v in data["items"][1].items() if k in ("a", "d")}
+    data["items"][1]["groups"] = {"ru": {**freed, "d": [2.5, 1.0, 0.0, -1.5]}}
+    version = repo.create_version(ParameterFile.model_validate(data), _bank.provenance())
+    stored = repo.version(version.number).parameters
+    assert stored.group_specific_items() == ("TRN-L2",)
+    ru = scale_bank(stored, ["transparency"], group="ru")
+    kk = scale_bank(stored, ["transparency"], group="kk")
+    k = ru.index_of(["TRN-L2"])[0]
+    theta = np.array([[0.3]])
+    assert not np.allclose(ru.prob(theta)[0, k], kk.prob(theta)[0, k])
+    others = [i for i in range(ru.n_items) if i != k]
+    np.testing.assert_array_equal(ru.prob(theta)[0, others], kk.prob(theta)[0, others])
+    assert ru.latent.mean.tolist() == [0.2] and kk.latent.mean.tolist() == [0.0]
