@@ -24,7 +24,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -42,7 +42,7 @@ from engine.exceptions import (
 from itembank._schema import Schema
 from itembank.blueprints import StoredBlueprint
 from itembank.content import Dimension, Item, Recommendation, ResponseScale
-from itembank.parameter_file import ParameterFile
+from itembank.parameter_file import LatentRecord, ParameterFile
 from itembank.repository import BankRepository, Response
 from itembank.versions import BankVersion, NormSet, Provenance
 
@@ -53,9 +53,11 @@ __all__ = [
     "format_parameters_csv",
     "format_responses",
     "import_document",
-    "import_parameters_csv",
+    "import_parameters",
+    "is_bank_document",
     "mirt_rows",
     "read_mirt_table",
+    "read_parameter_json",
     "read_parameters_csv",
 ]
 
@@ -120,6 +122,15 @@ def _pydantic_problems(exc: ValidationError, row: int, where: str) -> list[tuple
         loc = ".".join(str(x) for x in err["loc"])
         out.append((row, f"{where}.{loc}" if loc else where, err["msg"].removeprefix("Value error, ")))
     return out
+
+
+def is_bank_document(text: str) -> bool:
+    """True when ``text`` is JSON with ``"format": "qabilet-bank"``."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(data, dict) and data.get("format") == FORMAT
 
 
 def import_document(repo: BankRepository, text: str, *, path: str | None = None) -> BankDocument:
@@ -304,10 +315,8 @@ def _read_table(text: str, base: ParameterFile, *, path: str | None, required: t
         if not bad:
             records.append(record)
             rows.append(n)
-    problems.extend(_check_records(records, rows, base))
-    ids = [r["id"] for r in records]
-    problems.extend((rows[k], "item", f"{i!r} also on row {rows[ids.index(i)]}")
-                    for k, i in enumerate(ids) if ids.index(i) != k)
+    problems.extend(_record_problems(records, rows, base.latent.model_dump(mode="json",
+                                                                        exclude_none=True)))
     if problems:
         raise ImportRejectedError(sorted(problems), path=path)
     data = base.model_dump(mode="json", exclude_none=True)
@@ -436,11 +445,19 @@ def _record(row: dict[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]]]
     return record, bad
 
 
-def _check_records(records: list[dict[str, Any]], rows: list[int], base: ParameterFile
+def _record_problems(records: list[dict[str, Any]], rows: list[int], latent: dict[str, Any]
+                     ) -> list[tuple[int, str, str]]:
+    """Every record's own problems, and ids that repeat."""
+    ids = [r.get("id") for r in records]
+    return [*_check_records(records, rows, latent),
+            *((rows[k], "item", f"{i!r} also on row {rows[ids.index(i)]}")
+              for k, i in enumerate(ids) if ids.index(i) != k)]
+
+
+def _check_records(records: list[dict[str, Any]], rows: list[int], latent: dict[str, Any]
                    ) -> list[tuple[int, str, str]]:
     """Problems of each record on its own: schema, then the engine's parameter checks."""
     out: list[tuple[int, str, str]] = []
-    latent = base.latent.model_dump(mode="json", exclude_none=True)
     for row, record in zip(rows, records, strict=True):
         try:
             ParameterFile.model_validate({"latent": latent, "items": [record]}).to_bank()
@@ -453,31 +470,84 @@ def _check_records(records: list[dict[str, Any]], rows: list[int], base: Paramet
     return out
 
 
-def import_parameters_csv(repo: BankRepository, text: str, *, path: str | None = None,
-                          version: int | None = None, base: int | None = None) -> BankVersion:
-    """Import a parameter CSV or mirt's table: a new draft version, or draft ``version``'s parameters.
+def read_parameter_json(text: str, *, path: str | None = None) -> ParameterFile:
+    """Read a parameter file (DESIGN.md §6, as ``qabilet calibrate`` writes it), every bad item named.
 
-    A header with a ``model`` column is the parameter CSV; one without, mirt's table
-    (:func:`read_mirt_table`).
+    Raises
+    ------
+    ImportRejectedError
+        Each bad item (``row``: its 1-based position in ``items``), or the latent distribution.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataFileError(f"not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+                            path=path) from None
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise DataFileError('expected a parameter file, a JSON object with "latent" and "items"',
+                            path=path)
+    try:
+        latent = LatentRecord.model_validate(data.get("latent")).model_dump(mode="json",
+                                                                              exclude_none=True)
+    except ValidationError as exc:
+        raise ImportRejectedError(_pydantic_problems(exc, 0, "latent"), path=path) from None
+    default = {"model": data["model"]} if isinstance(data.get("model"), str) else {}
+    records, rows, problems = [], [], []
+    for k, item in enumerate(data["items"]):
+        if isinstance(item, dict):
+            records.append({**default, **item})
+            rows.append(k + 1)
+        else:
+            problems.append((k + 1, f"items[{k}]", f"expected an object; got {type(item).__name__}"))
+    problems += _record_problems([{k: v for k, v in r.items() if k != "groups"} for r in records],
+                                 rows, latent)
+    if problems:
+        raise ImportRejectedError(sorted(problems), path=path)
+    try:  # the file as a whole (groups, …)
+        return ParameterFile.model_validate(data)
+    except ValidationError as exc:
+        raise ImportRejectedError(_pydantic_problems(exc, 0, "file"), path=path) from None
 
-    Parameters
-    ----------
-    version : int, optional
-        A draft version whose parameters the file replaces.
-    base : int, optional
-        For a new version: the version whose latent distribution it takes (default: the newest).
+
+def import_parameters(repo: BankRepository, text: str, *, path: str | None = None,
+                      version: int | None = None, base: int | None = None,
+                      software_version: str | None = None) -> BankVersion:
+    """Import item parameters as a new draft version, or as draft ``version``'s parameters.
+
+    The text is a parameter file (JSON, with its own latent distribution), the parameter CSV (a
+    header with a ``model`` column) or mirt's table (:func:`read_mirt_table`); the tables take
+    the latent distribution of ``base`` (default: the newest version) or of ``version``.
+
+    Raises
+    ------
+    ImportRejectedError
+        Every bad row; or items the bank does not hold.
+    ImmutableRecordError
+        ``version`` is published.
     """
     target = repo.version(version) if version is not None else None
-    source = target or (repo.version(base) if base is not None else _newest(repo))
-    header = next(csv.reader(io.StringIO(text)), [])
-    reader = read_parameters_csv if "model" in header else read_mirt_table
-    parameters = reader(text, source.parameters, path=path)
+    notes = None
+    if text.lstrip().startswith("{"):
+        parameters = read_parameter_json(text, path=path)
+        origin = parameters.method or "a parameter file"
+        previous = target or (repo.version(base) if base is not None else _newest(repo, None))
+        if previous is not None:
+            parameters, kept = _keep_codes(parameters, previous.parameters)
+            if kept:
+                notes = (f"answer-code mappings of version {previous.number} kept for {kept} "
+                         f"items calibrated on model categories")
+    else:
+        source = target or (repo.version(base) if base is not None else _newest(repo))
+        header = next(csv.reader(io.StringIO(text)), [])
+        reader = read_parameters_csv if "model" in header else read_mirt_table
+        parameters = reader(text, source.parameters, path=path)
+        origin = f"a parameter table; latent distribution of version {source.number}"
     try:
         if target is not None:
             return repo.update_version(target.number, parameters)
-        provenance = Provenance(method=f"imported from {path or 'a parameter CSV'}",
-                                software_version=source.provenance.software_version,
-                                notes=f"latent distribution of version {source.number}")
+        provenance = Provenance(method=f"imported from {path or 'a file'} ({origin})",
+                                software_version=software_version or _installed_version(),
+                                notes=notes)
         return repo.create_version(parameters, provenance)
     except ImmutableRecordError:
         raise
@@ -485,9 +555,42 @@ def import_parameters_csv(repo: BankRepository, text: str, *, path: str | None =
         raise ImportRejectedError([(0, "items", str(exc))], path=path) from None
 
 
-def _newest(repo: BankRepository) -> BankVersion:
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("qabilet")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _keep_codes(parameters: ParameterFile, previous: ParameterFile) -> tuple[ParameterFile, int]:
+    """Give items fitted on model categories (codes 0 … K−1) the previous version's answer codes.
+
+    The response export writes model categories (:func:`format_responses`), so a calibration of
+    it records the identity recoding; the answer codes of a reverse-keyed statement or an
+    oriented situational item are the previous version's.
+    """
+    old = previous.recodings()
+    items, kept = [], 0
+    for item in parameters.items:
+        codes = old.get(item.id)
+        k = len(codes) if codes else 0
+        if codes and list(codes) != list(range(k)) and item.categories in (None, list(range(k))):
+            item = item.model_copy(update={"categories": list(codes)})
+            kept += 1
+        items.append(item)
+    return parameters.model_copy(update={"items": items}), kept
+
+
+_REQUIRED = object()
+
+
+def _newest(repo: BankRepository, default: Any = _REQUIRED) -> Any:
     versions = repo.versions()
     if not versions:
+        if default is not _REQUIRED:
+            return default
         raise ConflictError("the bank has no version to take a latent distribution from; import "
                             "a JSON bank or parameter file first")
     return versions[-1]
@@ -518,7 +621,8 @@ def format_mirt_table(rows: Sequence[dict[str, Any]]) -> str:
 
 
 # -- responses for calibration ----------------------------------------------------------------------------
-def format_responses(responses: Sequence[Response], item_ids: Sequence[str] | None = None
+def format_responses(responses: Sequence[Response], item_ids: Sequence[str] | None = None,
+                     recodings: Mapping[int, Mapping[str, Sequence[int]]] | None = None
                      ) -> tuple[str, str]:
     """The response CSV of DESIGN.md §6 and its companion CSV of response times (seconds).
 
@@ -526,6 +630,15 @@ def format_responses(responses: Sequence[Response], item_ids: Sequence[str] | No
     id, with ``/session`` appended when a person has several sessions), ``language``, ``level``,
     then one column per item, in ``item_ids`` order (default: sorted). Calibrate it with
     ``qabilet calibrate FILE --exclude language,level`` (or ``--groups language``).
+
+    Parameters
+    ----------
+    recodings : mapping, optional
+        Bank version → item → the answer codes of categories 0 … K−1 (a version's
+        :meth:`~itembank.parameter_file.ParameterFile.recodings`). Given, each answer is written
+        as the model category of the version its session was pinned to — reverse-keyed statements
+        reversed, situational options in their orientation — so that a calibration finds every
+        slope positive; without it, the codes as answered.
     """
     keys = list(dict.fromkeys((r.person_id, r.session_id) for r in responses))
     sessions_of: dict[str, int] = {}
@@ -541,7 +654,8 @@ def format_responses(responses: Sequence[Response], item_ids: Sequence[str] | No
         if r.item_id not in column:
             continue
         i, j = row_of[(r.person_id, r.session_id)], column[r.item_id]
-        answers[i, j] = str(r.category)
+        codes = (recodings or {}).get(r.bank_version, {}).get(r.item_id)
+        answers[i, j] = str(r.category if codes is None else list(codes).index(r.category))
         times[i, j] = "" if r.response_time_s is None else repr(float(r.response_time_s))
         meta[i] = (r.language, r.level)
     ids = [p if sessions_of[p] == 1 or s is None else f"{p}/{s}" for p, s in keys]

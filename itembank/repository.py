@@ -86,7 +86,8 @@ class Response:
     language, level : str
         The session's.
     category : int
-        The answer, 0 … K−1.
+        The answer as given: the 0-based option or scale point (the item's original code; a
+        bank version's ``categories`` map it to the model's category).
     answered_at : datetime
         UTC.
     response_time_s : float, optional

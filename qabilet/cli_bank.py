@@ -96,24 +96,29 @@ def init_demo(
 @bank_app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(metavar="FILE", exists=True, dir_okay=False,
-                                         help="A bank document (.json), a parameter CSV or mirt's "
-                                              "table (.csv).")],
+                                         help="A bank document or parameter file (.json), a "
+                                              "parameter CSV or mirt's table (.csv).")],
     database: DatabaseOption = None,
-    version: Annotated[int | None, typer.Option("--version", help="CSV: the draft version whose "
-                                                "parameters the file replaces.")] = None,
+    version: Annotated[int | None, typer.Option("--version", help="Parameters: the draft version "
+                                                "they replace.")] = None,
     base: Annotated[int | None, typer.Option("--base", help="CSV: the version whose latent "
                                              "distribution a new version takes.")] = None,
 ) -> None:
-    """Import a bank document, a parameter CSV or mirt's table; every bad row is reported."""
+    """Import a bank document, or parameters (file, CSV, mirt's table) as a draft version.
+
+    Every bad row is reported and nothing is imported.
+    """
     with _user_errors():
-        from itembank.bank_file import import_document, import_parameters_csv
+        from itembank.bank_file import import_document, import_parameters, is_bank_document
+        from qabilet import __version__
 
         repo = _repo(database)
         text = file.read_text(encoding="utf-8")
-        if file.suffix.lower() == ".csv":
-            v = import_parameters_csv(repo, text, path=str(file), version=version, base=base)
+        if not is_bank_document(text):
+            v = import_parameters(repo, text, path=str(file), version=version, base=base,
+                                  software_version=__version__)
             typer.echo(f"Imported {len(v.item_ids)} items' parameters into draft bank version "
-                       f"{v.number}.")
+                       f"{v.number}" + (f"; {v.provenance.notes}." if v.provenance.notes else "."))
             return
         doc = import_document(repo, text, path=str(file))
         typer.echo(f"Imported {len(doc.items)} items, {len(doc.versions)} bank versions, "
@@ -139,6 +144,8 @@ def export(
     = None,
     until: Annotated[datetime | None, typer.Option("--until", help="responses: before (UTC).")]
     = None,
+    raw: Annotated[bool, typer.Option("--raw", help="responses: the codes as answered, not the "
+                                      "version's model categories.")] = False,
 ) -> None:
     """Export the bank, a version's parameters, or the responses (times in FILE.times.csv)."""
     with _user_errors():
@@ -149,9 +156,11 @@ def export(
         if format is ExportFormat.json:
             _write(bank_file.export_document(repo, software_version=__version__).to_json(), out)
         elif format is ExportFormat.responses:
-            answers, times = bank_file.format_responses(repo.responses(
-                bank_version=version, language=language, level=level, since=_utc(since),
-                until=_utc(until)))
+            rows = repo.responses(bank_version=version, language=language, level=level,
+                                  since=_utc(since), until=_utc(until))
+            recodings = None if raw else {
+                n: repo.version(n).parameters.recodings() for n in {r.bank_version for r in rows}}
+            answers, times = bank_file.format_responses(rows, recodings=recodings)
             _write(answers, out)
             if out is not None:
                 _write(times, out.with_suffix(".times.csv"))

@@ -17,7 +17,7 @@ from itembank.bank_file import (
     format_parameters_csv,
     format_responses,
     import_document,
-    import_parameters_csv,
+    import_parameters,
     mirt_rows,
     read_mirt_table,
     read_parameters_csv,
@@ -112,7 +112,7 @@ def test_the_parameter_csv_round_trips_exactly(filled):
     assert header[:4] == ["item", "model", "a1", "a2"] and "se_d4" in header and "ak3" in header
     assert read_parameters_csv(text, v.parameters) == v.parameters.model_copy(
         update={"method": None})
-    imported = import_parameters_csv(filled, text, path="p.csv", base=1)
+    imported = import_parameters(filled, text, path="p.csv", base=1)
     assert imported.number == 3 and imported.status == "draft"
     assert imported.parameters.items == v.parameters.items
     assert imported.parameters.latent == v.parameters.latent
@@ -130,7 +130,7 @@ def test_a_parameter_csv_with_bad_rows_reports_every_row_and_changes_nothing(fil
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(rows)
     with pytest.raises(ImportRejectedError) as info:
-        import_parameters_csv(filled, out.getvalue(), path="p.csv", version=2)
+        import_parameters(filled, out.getvalue(), path="p.csv", version=2)
     bad = sorted({row for row, _, _ in info.value.problems})
     assert bad == [3, 5, 7, 9]
     text = str(info.value)
@@ -142,7 +142,7 @@ def test_a_parameter_csv_with_bad_rows_reports_every_row_and_changes_nothing(fil
 
 def test_a_parameter_csv_cannot_replace_a_published_version(filled):
     with pytest.raises(ImmutableRecordError):
-        import_parameters_csv(filled, format_parameters_csv(filled.version(1)), version=1)
+        import_parameters(filled, format_parameters_csv(filled.version(1)), version=1)
 
 
 def test_the_mirt_table_has_mirts_columns_and_values(filled):
@@ -182,7 +182,7 @@ def test_the_response_export_reads_back_as_calibration_input(filled, tmp_path):
 def test_the_mirt_table_imports_back_to_the_same_parameters(filled):
     v = filled.version(1)
     table = format_mirt_table(mirt_rows(v.parameters.to_bank()))
-    imported = import_parameters_csv(filled, table, path="mirt.csv", base=1)
+    imported = import_parameters(filled, table, path="mirt.csv", base=1)
     assert [i.model_copy(update={"se": None}) for i in v.parameters.items] == imported.parameters.items
 
 
@@ -216,8 +216,28 @@ def test_a_mirt_table_with_bad_rows_reports_each(filled):
     csv.writer(out, lineterminator="\n").writerows(rows)
     before = export_document(filled).content()
     with pytest.raises(ImportRejectedError) as info:
-        import_parameters_csv(filled, out.getvalue(), base=1)
+        import_parameters(filled, out.getvalue(), base=1)
     assert sorted({row for row, _, _ in info.value.problems}) == [2, 4]
     assert "row 2, a1: expected slopes a1 … a2" in str(info.value)
     assert "row 4, d1: expected a number; got 'high'" in str(info.value)
+    assert export_document(filled).content() == before
+
+
+def test_a_calibration_output_file_becomes_a_draft_version(filled):
+    pf = filled.version(1).parameters
+    text = pf.to_json()
+    imported = import_parameters(filled, text, path="fit.json")
+    assert imported.status == "draft" and imported.parameters == pf
+    assert "imported from fit.json (test)" == imported.provenance.method
+
+
+def test_a_parameter_file_with_bad_items_reports_each_and_changes_nothing(filled):
+    data = json.loads(filled.version(1).parameters.to_json())
+    data["items"][1]["a"] = "steep"
+    data["items"][4]["d"] = [1.0, 2.0, 0.0, -1.0]   # thresholds out of order
+    data["items"][6]["id"] = data["items"][0]["id"]
+    before = export_document(filled).content()
+    with pytest.raises(ImportRejectedError) as info:
+        import_parameters(filled, json.dumps(data), path="fit.json")
+    assert sorted({row for row, _, _ in info.value.problems}) == [2, 5, 7]
     assert export_document(filled).content() == before

@@ -93,16 +93,63 @@ def test_mirt_table_and_list_and_show(demo_db):
 def test_responses_export_filters_and_writes_times(demo_db, tmp_path):
     repo = BankRepository(connect(demo_db))
     t = datetime(2026, 11, 5, tzinfo=UTC)
+    reverse = next(i for i, c in repo.version(1).parameters.recodings().items()
+                   if c == (4, 3, 2, 1, 0) and i.startswith("SRV"))
     repo.record_responses([Response("A", "SRV-L01", 1, "kk", "high", 3, t, 4.5, "s1"),
+                           Response("A", reverse, 1, "kk", "high", 4, t, 3.0, "s1"),
                            Response("B", "SRV-L01", 1, "en", "low", 1, t, 7.0, "s2")])
     out = tmp_path / "r.csv"
     result = _run("bank", "export", "--format", "responses", "--language", "kk", "--out",
                   str(out), "--database", demo_db)
     assert result.exit_code == 0
-    assert out.read_text().splitlines() == ["person_id,language,level,SRV-L01", "A,kk,high,3"]
-    assert out.with_suffix(".times.csv").read_text().splitlines()[1] == "A,kk,high,4.5"
+    # "strongly agree" (4) with a reverse-keyed statement is model category 0
+    assert out.read_text().splitlines() == [f"person_id,language,level,SRV-L01,{reverse}",
+                                            "A,kk,high,3,0"]
+    assert out.with_suffix(".times.csv").read_text().splitlines()[1] == "A,kk,high,4.5,3.0"
+    _run("bank", "export", "--format", "responses", "--language", "kk", "--raw", "--out",
+         str(out), "--database", demo_db)
+    assert out.read_text().splitlines()[1] == "A,kk,high,3,4"
 
 
 def test_a_bad_database_url_is_named(tmp_path):
     result = _run("bank", "versions", "--database", f"sqlite:///{tmp_path}/missing/dir/x.db")
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_a_recalibration_from_the_exported_responses_lands_as_a_draft_version(demo_db, tmp_path):
+    """Responses from the bank → `qabilet calibrate` → `qabilet bank import` → diff → publish."""
+    import numpy as np
+
+    from engine.simulation import simulate_responses
+    from itembank.versions import scale_bank
+
+    repo = BankRepository(connect(demo_db))
+    v1 = repo.version(1)
+    bank = scale_bank(v1.parameters, ["integrity"])
+    codes = v1.parameters.recodings()
+    rng = np.random.default_rng(4)
+    x = simulate_responses(bank, rng.standard_normal(3000), rng)
+    t = datetime(2026, 11, 20, tzinfo=UTC)
+    repo.record_responses(
+        Response(f"P{p}", item_id, 1, "ru", "middle", int(codes.get(item_id, range(5))[x[p, j]]), t)
+        for p in range(x.shape[0]) for j, item_id in enumerate(bank.item_ids))
+    answers = tmp_path / "integrity.csv"
+    assert _run("bank", "export", "--format", "responses", "--out", str(answers),
+                "--database", demo_db).exit_code == 0
+    fit = tmp_path / "fit.json"
+    result = _run("calibrate", str(answers), "--model", "grm", "--exclude", "language,level",
+                  "--out", str(fit))
+    assert result.exit_code == 0, result.output
+    result = _run("bank", "import", str(fit), "--database", demo_db)
+    assert result.exit_code == 0, result.output
+    assert "10 items' parameters into draft bank version 2" in result.output
+    assert "answer-code mappings of version 1 kept for 3 items" in result.output
+    v2 = repo.version(2)
+    assert {i: c for i, c in v2.parameters.recodings().items() if c != (0, 1, 2, 3, 4)} == {
+        i: c for i, c in codes.items() if i in bank.item_ids}  # the reverse-keyed statements
+    assert v2.status == "draft" and set(v2.item_ids) == set(bank.item_ids)
+    # the recalibration recovers the published parameters (3,000 persons: slopes within 0.25)
+    new = {r["id"]: r for r in v2.parameters.to_bank().to_records()}
+    for rec in bank.to_records():
+        assert abs(new[rec["id"]]["a"] - rec["a"]) < 0.25
+    assert "changed (10)" in _run("bank", "diff", "1", "2", "--database", demo_db).output
