@@ -40,6 +40,7 @@ from engine.exceptions import (
 from itembank.blueprints import BlueprintSection, StoredBlueprint, check_against
 from itembank.content import STATUSES, Dimension, Item, Recommendation, ResponseScale
 from itembank.parameter_file import ParameterFile
+from itembank.profiles import Profile
 from itembank.tables import (
     BankVersionRow,
     BlueprintRow,
@@ -47,6 +48,7 @@ from itembank.tables import (
     ItemParameterRow,
     ItemRow,
     NormSetRow,
+    ProfileRow,
     RecommendationRow,
     ResponseRow,
     ScaleRow,
@@ -498,6 +500,47 @@ class BankRepository:
                              answered_at=_utc(r.answered_at),  # type: ignore[arg-type]
                              response_time_s=r.response_time_s, session_id=r.session_id)
                     for r in s.scalars(query)]
+
+    # -- issued profiles ----------------------------------------------------------------------------
+    def issue_profile(self, profile: Profile) -> Profile:
+        """Store an issued profile; its id must be new, and the profile it replaces must exist.
+
+        Raises
+        ------
+        ImmutableRecordError
+            A profile with this id is already issued (issued profiles never change).
+        NotFoundError
+            ``profile.replaces`` names no issued profile.
+        """
+        with self.transaction() as s:
+            if s.get(ProfileRow, profile.id) is not None:
+                raise ImmutableRecordError(f"profile {profile.id!r} is issued and cannot change; "
+                                           f"re-scoring issues a new profile that replaces it")
+            if profile.replaces is not None and s.get(ProfileRow, profile.replaces) is None:
+                raise NotFoundError(f"profile {profile.replaces!r} (replaced by {profile.id!r}) "
+                                    f"was never issued")
+            self._norm_row(s, profile.norm_set)
+            s.add(ProfileRow(id=profile.id, candidate_id=profile.candidate_id,
+                             issued_at=profile.issued_at, bank_version=profile.bank_version,
+                             norm_set=profile.norm_set, replaces=profile.replaces,
+                             document=profile.model_dump(mode="json")))
+            return profile
+
+    def profile(self, profile_id: str) -> Profile:
+        """The issued profile ``profile_id``."""
+        with self.transaction() as s:
+            row = s.get(ProfileRow, profile_id)
+            if row is None:
+                raise NotFoundError(f"profile {profile_id!r} was never issued")
+            return Profile.model_validate(row.document)
+
+    def profiles(self, candidate_id: str | None = None) -> list[Profile]:
+        """Issued profiles (of ``candidate_id``), oldest first."""
+        query = select(ProfileRow).order_by(ProfileRow.issued_at, ProfileRow.id)
+        if candidate_id is not None:
+            query = query.where(ProfileRow.candidate_id == candidate_id)
+        with self.transaction() as s:
+            return [Profile.model_validate(r.document) for r in s.scalars(query)]
 
     # -- the whole bank -----------------------------------------------------------------------------
     def is_empty(self) -> bool:

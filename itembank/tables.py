@@ -33,6 +33,7 @@ __all__ = [
     "ItemParameterRow",
     "ItemRow",
     "NormSetRow",
+    "ProfileRow",
     "RecommendationRow",
     "ResponseRow",
     "ScaleRow",
@@ -168,3 +169,16 @@ class ResponseRow(Base):
     response_time_s: Mapped[float | None] = mapped_column(Float)
     answered_at: Mapped[datetime] = mapped_column(_utc(), index=True)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class ProfileRow(Base):
+    """An issued profile: insert-only; a re-issue is a new row pointing to the one it replaces."""
+
+    __tablename__ = "profiles"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    candidate_id: Mapped[str] = mapped_column(String(128), index=True)
+    issued_at: Mapped[datetime] = mapped_column(_utc())
+    bank_version: Mapped[int] = mapped_column(ForeignKey("bank_versions.number"))
+    norm_set: Mapped[int] = mapped_column(ForeignKey("norm_sets.number"))
+    replaces: Mapped[str | None] = mapped_column(ForeignKey("profiles.id"))
+    document: Mapped[dict[str, Any]] = mapped_column(Document)

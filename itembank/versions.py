@@ -294,7 +294,7 @@ class NormSet(Schema):
                           f"{', '.join(n.level for n in self.levels)}")
 
 
-def scale_bank(parameters: ParameterFile, dimensions: Sequence[str],
+def scale_bank(parameters: ParameterFile | ItemBank, dimensions: Sequence[str],
                item_ids: Sequence[str] | None = None, group: str | None = None) -> ItemBank:
     """The engine bank of the items measuring ``dimensions``, on those dimensions only.
 
@@ -303,8 +303,9 @@ def scale_bank(parameters: ParameterFile, dimensions: Sequence[str],
 
     Parameters
     ----------
-    parameters : ParameterFile
-        A bank version's parameters.
+    parameters : ParameterFile or ItemBank
+        A bank version's parameters, or the engine bank they make (built once by the caller
+        that cuts out many scales).
     dimensions : sequence of str
         Factor names of ``parameters``, in the order the bank should have them.
     item_ids : sequence of str, optional
@@ -326,7 +327,7 @@ def scale_bank(parameters: ParameterFile, dimensions: Sequence[str],
     >>> bank.item_ids, bank.latent.mean.tolist(), bank.latent.cov.tolist()
     (('Y1',), [0.5], [[2.0]])
     """
-    full = parameters.to_bank(group)
+    full = parameters if isinstance(parameters, ItemBank) else parameters.to_bank(group)
     names = list(full.latent.factor_names)
     unknown = [d for d in dimensions if d not in names]
     if unknown or not dimensions:

@@ -24,7 +24,17 @@ if TYPE_CHECKING:
     from itembank.repository import BankRepository
     from itembank.versions import BankVersion
 
-__all__ = ["SectionResult", "ShownItem", "format_session", "run_session", "simulate_sections"]
+__all__ = [
+    "SectionResult",
+    "SessionPlan",
+    "ShownItem",
+    "SimulatedSession",
+    "format_session",
+    "run_session",
+    "session_plan",
+    "simulate_candidate",
+    "simulate_sections",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,30 +74,99 @@ class SectionResult:
     stop: str
 
 
-def _section_banks(repo: BankRepository, level: str):  # type: ignore[no-untyped-def]
-    """The level's blueprint, its bank version, and per section (section, engine bank, rules)."""
+@dataclass(frozen=True, slots=True)
+class SessionPlan:
+    """What a session at one level runs, read once and used for many candidates.
+
+    Attributes
+    ----------
+    level : str
+    version : BankVersion
+        The version the level's blueprint targets.
+    sections : list of (BlueprintSection, ItemBank, engine.cat.Blueprint)
+    """
+
+    level: str
+    version: BankVersion
+    sections: list
+
+
+def session_plan(repo: BankRepository, level: str) -> SessionPlan:
+    """Read the level's blueprint and cut out each section's bank."""
     from itembank.blueprints import section_items
     from itembank.versions import scale_bank
 
     stored = repo.blueprint(level)
     version = repo.version(stored.bank_version)
     items = {i.id: i for i in repo.items()}
+    full = version.parameters.to_bank()
     out = []
     for section in stored.sections:
         rules = section.blueprint(section_items(section, level, items, version))
         ids = list(rules.items or ()) + list(rules.pretest_items)
-        out.append((section, scale_bank(version.parameters, section.dimensions, ids), rules))
-    return stored, version, items, out
+        out.append((section, scale_bank(full, section.dimensions, ids), rules))
+    return SessionPlan(level, version, out)
 
 
-def _answer_text(item, category: int, version: BankVersion, scales, language: str) -> str:  # type: ignore[no-untyped-def]
-    """The label of the option or scale point behind model category ``category``."""
-    codes = version.parameters.recodings().get(item.id)
-    code = codes[category] if codes else category
+def _answer_text(item, code: int, scales, language: str) -> str:  # type: ignore[no-untyped-def]
+    """The label of the option or scale point answered (``code`` as given)."""
     if item.format == "likert":
         labels = scales[item.scale].labels
         return (labels.get(language) or next(iter(labels.values())))[code]
     return (item.text_in(language).options or [])[code]
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedSession:
+    """A simulated candidate's adaptive test.
+
+    Attributes
+    ----------
+    answers : list of api.profiles.Answer
+        In the order given, with response times.
+    sections : list of (name, dimension, item ids, theta, se, stop explanation)
+    """
+
+    answers: list
+    sections: list[tuple[str, str, list[str], float, float, str]]
+
+
+def simulate_candidate(plan: SessionPlan, truth: dict[str, float], seed: int = 1, *,
+                       items: dict | None = None, language: str = "ru",
+                       reading_speed: float = 17.0) -> SimulatedSession:
+    """A candidate with true θ ``truth[dimension]`` through every section of ``plan``.
+
+    Answers are drawn from the bank's parameters and written as given (answer codes, through the
+    version's recodings). Response times, when ``items`` is given, follow a reading model: 1.5 s
+    plus the characters shown in ``language`` at ``reading_speed`` characters per second, times
+    a log-normal factor (SD 0.3).
+    """
+    from api.profiles import Answer
+    from engine.cat import Stop, next_item, record, start
+
+    codes = plan.version.parameters.recodings()
+    rng = np.random.default_rng(seed)
+    answers, done = [], []
+    for section, bank, rules in plan.sections:
+        dim = section.dimensions[0]
+        state = start(rules, bank, rng=int(rng.integers(2**31)))
+        given = []
+        while not isinstance(step := next_item(state), Stop):
+            j = bank.index_of([step.item_id])[0]
+            p = bank.subset([j]).prob(np.array([[truth[dim]]]))[0, 0, : int(bank.n_categories[j])]
+            category = int(rng.choice(p.size, p=p / p.sum()))
+            state = record(state, step.item_id, category)
+            code = codes[step.item_id][category] if step.item_id in codes else category
+            seconds = None
+            if items is not None:
+                shown = items[step.item_id].text_in(language)
+                chars = len(shown.stem) + sum(len(o) for o in shown.options or [])
+                seconds = (1.5 + chars / reading_speed) * float(rng.lognormal(0.0, 0.3))
+            answers.append(Answer(step.item_id, int(code), seconds))
+            given.append(step.item_id)
+        done.append((section.name, dim, given, float(np.ravel(state.theta)[0]),
+                     float(np.ravel(state.se)[0]), step.explanation))
+    return SimulatedSession(answers, done)
 
 
 def run_session(repo: BankRepository, level: str, language: str, seed: int = 1) -> list[SectionResult]:
@@ -96,36 +175,29 @@ def run_session(repo: BankRepository, level: str, language: str, seed: int = 1) 
     The candidate's true θ is drawn from the level's norm distribution on each dimension,
     independently; answers are drawn from the bank's parameters.
     """
-    from engine.cat import Stop, next_item, record, start
-
-    stored, version, items, sections = _section_banks(repo, level)
+    version = repo.version(repo.blueprint(level).bank_version)
     norms = repo.norm_set(bank_version=version.number).for_level(level)
-    names = repo.dimensions()
-    scales = repo.scales()
+    names, scales = repo.dimensions(), repo.scales()
+    items = {i.id: i for i in repo.items()}
     rng = np.random.default_rng(seed)
+    truth = {d: float(rng.normal(n.mean, n.sd)) for d, n in norms.dimensions.items()}
+    session = simulate_candidate(session_plan(repo, level), truth, seed=int(rng.integers(2**31)))
+    code_of = {a.item_id: a.code for a in session.answers}
     results = []
-    for section, bank, rules in sections:
-        dim = section.dimensions[0]
+    for name, dim, given, theta, se, stop in session.sections:
         norm = norms.dimensions[dim]
-        truth = float(rng.normal(norm.mean, norm.sd))
-        state = start(rules, bank, rng=int(rng.integers(2**31)))
         shown = []
-        while not isinstance(step := next_item(state), Stop):
-            j = bank.index_of([step.item_id])[0]
-            p = bank.subset([j]).prob(np.array([[truth]]))[0, 0, : int(bank.n_categories[j])]
-            category = int(rng.choice(p.size, p=p / p.sum()))
-            state = record(state, step.item_id, category)
-            item = items[step.item_id]
+        for item_id in given:
+            item = items[item_id]
             text = item.text_in(language)
-            shown.append(ShownItem(item.id, text.stem,
-                                   _answer_text(item, category, version, scales, language),
+            shown.append(ShownItem(item_id, text.stem,
+                                   _answer_text(item, code_of[item_id], scales, language),
                                    text.language))
-        theta, se = float(np.ravel(state.theta)[0]), float(np.ravel(state.se)[0])
         label = names[dim].name.get(language, dim) if dim in names else dim  # type: ignore[call-overload]
         results.append(SectionResult(
-            name=section.name, dimension_name=label, items=tuple(shown), theta=theta, se=se,
-            true_theta=truth, percentile=100 * NormalDist(norm.mean, norm.sd).cdf(theta),
-            stop=step.explanation))
+            name=name, dimension_name=label, items=tuple(shown), theta=theta, se=se,
+            true_theta=truth[dim], percentile=100 * NormalDist(norm.mean, norm.sd).cdf(theta),
+            stop=stop))
     return results
 
 
@@ -134,11 +206,11 @@ def simulate_sections(repo: BankRepository, level: str, persons: int, seed: int 
     """Many simulated candidates per section of ``level``'s blueprint (truth: the level's norms)."""
     from engine.cat import simulate_cat
 
-    _, version, _, sections = _section_banks(repo, level)
-    norms = repo.norm_set(bank_version=version.number).for_level(level)
+    plan = session_plan(repo, level)
+    norms = repo.norm_set(bank_version=plan.version.number).for_level(level)
     rng = np.random.default_rng(seed)
     out = []
-    for section, bank, rules in sections:
+    for section, bank, rules in plan.sections:
         norm = norms.dimensions[section.dimensions[0]]
         theta = rng.normal(norm.mean, norm.sd, persons)
         out.append((section.name, simulate_cat(bank, rules, theta=theta, rng=rng).summary()))

@@ -6,6 +6,8 @@ import pytest
 
 REQUIRE_ALL = os.environ.get("QABILET_REQUIRE_ALL") == "1"
 
+pytest_plugins = ["tests.demo_fixtures"]
+
 
 def skip_or_fail(reason: str) -> None:
     """Skip with a message, or fail when QABILET_REQUIRE_ALL=1 (CI)."""

@@ -1,4 +1,7 @@
-"""The demonstration bank, built once per test session (about 30 s) and copied per test."""
+"""The demonstration bank, built once per test session (about 30 s) and copied per test.
+
+Loaded as a plugin by ``tests/conftest.py``.
+"""
 
 from __future__ import annotations
 

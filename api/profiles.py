@@ -1,0 +1,244 @@
+"""From a candidate's answers to an issued profile: orchestration, no psychometrics of its own.
+
+The arithmetic is :mod:`engine.scoring` (EAP with the bank version's prior — the same for
+everyone, DESIGN.md §5), :mod:`engine.profile` (norm scores, bands and their confidence),
+:mod:`engine.validity` (response-style indices) and :mod:`calibration.person_fit` (lz*); the
+norms, texts and parameters come from the bank. The result is an :class:`itembank.profiles.Profile`,
+which the caller issues (stores) and renders (:mod:`api.report_html`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from engine.exceptions import InvalidResponseError
+from itembank.content import LANGUAGES, Dimension, Item, Recommendation
+from itembank.profiles import DimensionResult, NormReference, Profile, ValidityFlag
+from itembank.versions import BankVersion, NormSet, scale_bank
+
+__all__ = ["Answer", "ProfilePolicy", "build_profile", "load_texts"]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One answer as given: the item, the 0-based option or scale point, the seconds it took."""
+
+    item_id: str
+    code: int
+    response_time_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProfilePolicy:
+    """The settings of a profile, each with its reason.
+
+    Attributes
+    ----------
+    interval_level : float
+        Coverage of the score intervals (90 %).
+    min_confidence : float
+        A band is stated when its posterior probability reaches this ("likely", 70 %).
+    max_sd : float
+        Above this posterior SD no band is stated (the measurement is too imprecise).
+    misfit_alpha : float
+        Level of the person-fit test: lz* of each dimension (at the MAP estimate) combined by
+        Stouffer's sum :math:`\\sum_d l^*_{z,d}/\\sqrt{D}`; one test per profile, so ordinary
+        candidates are flagged at this rate.
+    max_run : int
+        Longest string of identical Likert answers tolerated.
+    acquiescence : float
+        Largest |acquiescence index| tolerated, in scale points (the index is at most 2 on five).
+    seconds_per_character, min_seconds : float
+        An answer is implausibly fast below ``max(min_seconds, characters × seconds_per_character)``
+        for the item's text as shown (about three times a skimming speed of 17 characters per
+        second).
+    fast_share : float
+        Share of fast answers (at least three) that raises the flag.
+    min_items : int
+        Answers a dimension needs; fewer raise a flag (and the band follows the SD rule).
+    """
+
+    interval_level: float = 0.90
+    min_confidence: float = 0.70
+    max_sd: float = 0.60
+    misfit_alpha: float = 0.01
+    max_run: int = 10
+    acquiescence: float = 1.0
+    seconds_per_character: float = 1 / 50
+    min_seconds: float = 1.0
+    fast_share: float = 0.10
+    min_items: int = 4
+
+
+def load_texts() -> dict[str, dict[str, str]]:
+    """The report's interface strings: language → key → text (``api/texts/report.json``)."""
+    import json
+    from pathlib import Path
+
+    return json.loads((Path(__file__).with_name("texts") / "report.json").read_text("utf-8"))
+
+
+def _in(texts: Mapping[str, str], language: str) -> str:
+    for lang in (language, *LANGUAGES):
+        if lang in texts:
+            return texts[lang]
+    return ""
+
+
+def _shown_length(item: Item, language: str) -> int:
+    shown = item.text_in(language)
+    return len(shown.stem) + sum(len(o) for o in shown.options or [])
+
+
+def build_profile(
+    *,
+    version: BankVersion,
+    norm_set: NormSet,
+    items: Mapping[str, Item],
+    dimensions: Mapping[str, Dimension],
+    recommendations: Sequence[Recommendation],
+    level: str,
+    language: str,
+    answers: Sequence[Answer],
+    candidate_id: str,
+    software_version: str,
+    session_id: str | None = None,
+    tested_at: datetime | None = None,
+    replaces: str | None = None,
+    policy: ProfilePolicy | None = None,
+    profile_id: str | None = None,
+) -> Profile:
+    """Score the answers and read them against the level's norms: an unissued profile.
+
+    Parameters
+    ----------
+    answers : sequence of Answer
+        In the order they were given (straight-lining is about consecutive answers); pretest
+        items may be among them and are left out.
+
+    Raises
+    ------
+    InvalidResponseError
+        An answer to an item the version does not calibrate, twice to one item, or a code the
+        item does not have.
+    """
+    from calibration import person_fit
+    from engine.profile import band_decision, conditional_reliability, norm_scores
+    from engine.scoring import score
+    from engine.validity import acquiescence, fast_answers, longest_string
+
+    rules = policy or ProfilePolicy()
+    texts = load_texts()[language]
+    norms = norm_set.for_level(level)
+    codes = version.parameters.recodings()
+    calibrated = set(version.item_ids)
+    scored = [a for a in answers if a.item_id in calibrated and items[a.item_id].status != "pretest"]
+    seen: set[str] = set()
+    for a in scored:
+        if a.item_id in seen:
+            raise InvalidResponseError(f"answers: item {a.item_id!r} answered twice")
+        seen.add(a.item_id)
+    advice = {(r.target, r.band): r for r in recommendations}
+    full = version.parameters.to_bank()
+    results: dict[str, list[DimensionResult]] = {"competency": [], "trait": []}
+    flags: list[ValidityFlag] = []
+    lz_parts: list[tuple[str, float]] = []
+    for dim in version.dimensions:
+        mine = [a for a in scored if items[a.item_id].dimension == dim]
+        if dim not in norms.dimensions or not mine:
+            continue
+        bank = scale_bank(full, [dim], [a.item_id for a in mine])
+        x = np.empty((1, len(mine)), dtype=np.int64)
+        for j, a in enumerate(mine):
+            order = codes.get(a.item_id, range(int(bank.n_categories[j])))
+            if a.code not in order:
+                raise InvalidResponseError(f"answers: item {a.item_id!r} has codes "
+                                           f"{list(order)}; got {a.code}")
+            x[0, j] = list(order).index(a.code)
+        est = score(bank, x, method="eap")
+        theta, sd = float(est.theta[0]), float(est.se[0])
+        norm = norms.dimensions[dim]
+        ns = norm_scores(theta, sd, norm.mean, norm.sd, level=rules.interval_level)
+        bd = band_decision(theta, sd, norm.cuts, min_confidence=rules.min_confidence,
+                           max_sd=rules.max_sd)
+        band = str(bd.band) or None
+        rec = advice.get((dim, band)) if band else None
+        info = dimensions.get(dim)
+        name = _in(info.name, language) if info else dim
+        results[info.kind if info else "competency"].append(DimensionResult(
+            dimension=dim, kind=info.kind if info else "competency", name=name,
+            n_items=len(mine), theta=theta, sd=sd,
+            reliability=float(conditional_reliability(sd, float(bank.latent.cov[0, 0]))),
+            percentile=float(ns.percentile),
+            percentile_interval=(float(ns.percentile_low), float(ns.percentile_high)),
+            sten=int(ns.sten), sten_interval=(int(ns.sten_low), int(ns.sten_high)),
+            t_score=float(ns.t_score), t_interval=(float(ns.t_low), float(ns.t_high)),
+            band=band, band_probability=float(bd.probability),
+            band_probabilities=dict(zip(("development", "meets", "strength"),
+                                        map(float, bd.probabilities), strict=True)),
+            withheld=str(bd.withheld) or None,
+            recommendation=_in(rec.text, language) if rec else None,
+            direction=(_in(rec.direction, language) or None) if rec and rec.direction else None))
+        if len(mine) < rules.min_items:
+            flags.append(ValidityFlag(code="few", dimension=dim, value=len(mine),
+                                      message=texts["flag_few"].format(dimension=name,
+                                                                       n=len(mine))))
+        fit = person_fit(bank, x, method="map")
+        if np.isfinite(fit.lz_star[0]):
+            lz_parts.append((name, float(fit.lz_star[0])))
+    n_categories = {i: len(c) for i, c in codes.items()}
+    flags += _style_flags(scored, items, language, rules, texts, lz_parts, n_categories,
+                          longest_string, acquiescence, fast_answers)
+    return Profile(
+        id=profile_id or uuid.uuid4().hex, candidate_id=candidate_id, session_id=session_id,
+        level=level, language=language, tested_at=tested_at, issued_at=datetime.now(UTC),
+        bank_version=version.number, norm_set=norm_set.number, software_version=software_version,
+        replaces=replaces, interval_level=rules.interval_level,
+        norms=NormReference(norm_set=norm_set.number, label=norm_set.label, level=level,
+                            sample_size=norms.sample.size, collected_from=norms.sample.collected_from,
+                            collected_to=norms.sample.collected_to,
+                            cut_method=norms.cut_method.description,
+                            demonstration=norm_set.demonstration),
+        professional=results["competency"], personal=results["trait"], validity=flags)
+
+
+def _style_flags(scored, items, language, rules, texts, lz_parts,  # type: ignore[no-untyped-def]
+                 n_categories, longest_string, acquiescence, fast_answers) -> list[ValidityFlag]:
+    """Misfit over the whole profile, straight-lining, acquiescence, fast answers."""
+    from scipy.stats import norm
+
+    flags = []
+    if lz_parts:
+        z = sum(v for _, v in lz_parts) / np.sqrt(len(lz_parts))
+        if norm.cdf(z) < rules.misfit_alpha:
+            worst = ", ".join(n for n, v in sorted(lz_parts, key=lambda p: p[1]) if v < -1.645)
+            flags.append(ValidityFlag(code="misfit", value=z, message=texts["flag_misfit"].format(
+                dimension=worst or "—", value=f"{z:.2f}")))
+    likert = [a for a in scored if items[a.item_id].format == "likert"]
+    points = {n_categories.get(a.item_id, 5) for a in likert}
+    if likert and len(points) == 1:
+        raw = np.array([[a.code for a in likert]])
+        run = int(longest_string(raw)[0])
+        if run >= rules.max_run:
+            flags.append(ValidityFlag(code="straightlining", value=run,
+                                      message=texts["flag_straightlining"].format(n=run)))
+        direction = [items[a.item_id].direction or 1 for a in likert]
+        index = float(acquiescence(raw, direction, points.pop())[0])
+        if np.isfinite(index) and abs(index) >= rules.acquiescence:
+            agreed = round(100 * float(np.mean(raw >= 3)))
+            flags.append(ValidityFlag(code="acquiescence", value=index,
+                                      message=texts["flag_acquiescence"].format(p=agreed)))
+    timed = [a for a in scored if a.response_time_s is not None]
+    if timed:
+        limits = [max(rules.min_seconds, rules.seconds_per_character
+                      * _shown_length(items[a.item_id], language)) for a in timed]
+        fast = int(fast_answers([[a.response_time_s for a in timed]], limits)[0])
+        if fast >= max(3, rules.fast_share * len(timed)):
+            flags.append(ValidityFlag(code="fast", value=fast, message=texts["flag_fast"].format(
+                n=fast, total=len(timed), seconds=f"{rules.min_seconds:g}")))
+    return flags

@@ -1,0 +1,167 @@
+"""Issued profiles: the record a candidate and their organisation receive (DESIGN.md §3a).
+
+A profile, once issued, never changes: it names the bank version, the norm set and the software
+version that produced it. Re-scoring (after an appeal, or with newer norms) issues a new profile
+that points to the one it replaces; both stay. Nothing in a profile counts right or wrong
+answers — preference items have none (DESIGN.md §5).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from itembank._schema import Schema
+from itembank.content import Band, Language, Level, Name
+
+__all__ = ["DimensionResult", "NormReference", "Profile", "ValidityFlag"]
+
+Interval = tuple[float, float]
+
+
+class DimensionResult(Schema):
+    """One competency or personal quality in a profile.
+
+    Attributes
+    ----------
+    dimension : str
+    kind : {"competency", "trait"}
+        Professional (competency) or personal (trait) section.
+    name : str
+        In the profile's language.
+    n_items : int
+        Questions answered on this dimension.
+    theta, sd : float
+        Posterior mean (EAP) and standard deviation on the latent scale.
+    reliability : float
+        :math:`1 - s^2/\\sigma^2_\\theta` of this measurement.
+    percentile, t_score : float
+    sten : int
+    percentile_interval, t_interval : (float, float)
+    sten_interval : (int, int)
+        From the central posterior interval of ``Profile.interval_level``.
+    band : str, optional
+        ``development``, ``meets`` or ``strength``; None when withheld.
+    band_probability : float
+        Posterior probability of the band stated (of the likeliest one when withheld).
+    band_probabilities : dict
+        Band → posterior probability.
+    withheld : str, optional
+        ``imprecise`` or ``uncertain`` when no band is stated.
+    recommendation, direction : str, optional
+        The development text for the band, in the profile's language, and (development areas)
+        in which direction to develop.
+    """
+
+    dimension: Name
+    kind: Literal["competency", "trait"]
+    name: str
+    n_items: int = Field(ge=0)
+    theta: float
+    sd: float = Field(gt=0)
+    reliability: float = Field(ge=0, le=1)
+    percentile: float = Field(ge=0, le=100)
+    percentile_interval: Interval
+    sten: int = Field(ge=1, le=10)
+    sten_interval: tuple[int, int]
+    t_score: float
+    t_interval: Interval
+    band: Band | None = None
+    band_probability: float = Field(ge=0, le=1)
+    band_probabilities: dict[Band, float]
+    withheld: Literal["imprecise", "uncertain"] | None = None
+    recommendation: str | None = None
+    direction: str | None = None
+
+    @model_validator(mode="after")
+    def _band_or_reason(self) -> DimensionResult:
+        if (self.band is None) == (self.withheld is None):
+            raise ValueError("band, withheld: expected a band or the reason it is withheld")
+        return self
+
+
+class ValidityFlag(Schema):
+    """A validity concern, shown to the operator only.
+
+    Attributes
+    ----------
+    code : str
+        ``misfit`` (person fit lz*), ``straightlining``, ``acquiescence``, ``fast`` (implausibly
+        fast answers), ``few`` (too few answers on a dimension).
+    dimension : str, optional
+        The dimension concerned, where there is one.
+    value : float
+        The statistic (lz*, run length, index, count …).
+    message : str
+        In the profile's language.
+    """
+
+    code: Literal["misfit", "straightlining", "acquiescence", "fast", "few"]
+    dimension: Name | None = None
+    value: float
+    message: str
+
+
+class NormReference(Schema):
+    """What a profile was compared with: the norm set and its level's sample."""
+
+    norm_set: int = Field(ge=1)
+    label: str | None = None
+    level: Level
+    sample_size: int = Field(ge=1)
+    collected_from: date
+    collected_to: date
+    cut_method: str
+    demonstration: bool
+
+
+class Profile(Schema):
+    """An issued profile.
+
+    Attributes
+    ----------
+    id : str
+        Unique id of this record.
+    candidate_id : str
+    session_id : str, optional
+    level : str
+        The candidate's position level (it chooses the norm group, never the prior).
+    language : str
+        Of the texts in the profile.
+    tested_at : datetime, optional
+    issued_at : datetime
+    bank_version, norm_set : int
+    software_version : str
+    replaces : str, optional
+        The profile this one re-issues.
+    interval_level : float
+        Coverage of the score intervals.
+    norms : NormReference
+    professional, personal : list of DimensionResult
+        Competencies, then personal qualities.
+    validity : list of ValidityFlag
+        Operator's view only (:meth:`candidate_view` leaves it out).
+    """
+
+    id: str = Field(min_length=1, max_length=64)
+    candidate_id: str = Field(min_length=1, max_length=128)
+    session_id: str | None = None
+    level: Level
+    language: Language
+    tested_at: datetime | None = None
+    issued_at: datetime
+    bank_version: int = Field(ge=1)
+    norm_set: int = Field(ge=1)
+    software_version: str
+    replaces: str | None = None
+    interval_level: float = Field(gt=0, lt=1)
+    norms: NormReference
+    professional: list[DimensionResult]
+    personal: list[DimensionResult]
+    validity: list[ValidityFlag]
+
+    def candidate_view(self) -> dict[str, object]:
+        """The profile as the candidate sees it: everything but the validity flags."""
+        return self.model_dump(mode="json", exclude={"validity"})
