@@ -109,7 +109,7 @@ def build_profile(
     software_version: str,
     session_id: str | None = None,
     tested_at: datetime | None = None,
-    replaces: str | None = None,
+    replaces: Profile | str | None = None,
     policy: ProfilePolicy | None = None,
     profile_id: str | None = None,
 ) -> Profile:
@@ -181,6 +181,8 @@ def build_profile(
             band=band, band_probability=float(bd.probability),
             band_probabilities=dict(zip(("development", "meets", "strength"),
                                         map(float, bd.probabilities), strict=True)),
+            band_edges=(float(norm_scores(norm.cuts[0], 1.0, norm.mean, norm.sd).percentile),
+                        float(norm_scores(norm.cuts[1], 1.0, norm.mean, norm.sd).percentile)),
             withheld=str(bd.withheld) or None,
             recommendation=_in(rec.text, language) if rec else None,
             direction=(_in(rec.direction, language) or None) if rec and rec.direction else None))
@@ -198,7 +200,9 @@ def build_profile(
         id=profile_id or uuid.uuid4().hex, candidate_id=candidate_id, session_id=session_id,
         level=level, language=language, tested_at=tested_at, issued_at=datetime.now(UTC),
         bank_version=version.number, norm_set=norm_set.number, software_version=software_version,
-        replaces=replaces, interval_level=rules.interval_level,
+        replaces=replaces.id if isinstance(replaces, Profile) else replaces,
+        replaces_issued_at=replaces.issued_at if isinstance(replaces, Profile) else None,
+        interval_level=rules.interval_level,
         norms=NormReference(norm_set=norm_set.number, label=norm_set.label, level=level,
                             sample_size=norms.sample.size, collected_from=norms.sample.collected_from,
                             collected_to=norms.sample.collected_to,

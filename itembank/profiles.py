@@ -48,6 +48,8 @@ class DimensionResult(Schema):
         Posterior probability of the band stated (of the likeliest one when withheld).
     band_probabilities : dict
         Band → posterior probability.
+    band_edges : (float, float)
+        The cut scores as percentiles of the level's norm group (where the bands meet).
     withheld : str, optional
         ``imprecise`` or ``uncertain`` when no band is stated.
     recommendation, direction : str, optional
@@ -71,6 +73,7 @@ class DimensionResult(Schema):
     band: Band | None = None
     band_probability: float = Field(ge=0, le=1)
     band_probabilities: dict[Band, float]
+    band_edges: Interval
     withheld: Literal["imprecise", "uncertain"] | None = None
     recommendation: str | None = None
     direction: str | None = None
@@ -136,6 +139,8 @@ class Profile(Schema):
     software_version : str
     replaces : str, optional
         The profile this one re-issues.
+    replaces_issued_at : datetime, optional
+        When that one was issued.
     interval_level : float
         Coverage of the score intervals.
     norms : NormReference
@@ -156,6 +161,7 @@ class Profile(Schema):
     norm_set: int = Field(ge=1)
     software_version: str
     replaces: str | None = None
+    replaces_issued_at: datetime | None = None
     interval_level: float = Field(gt=0, lt=1)
     norms: NormReference
     professional: list[DimensionResult]

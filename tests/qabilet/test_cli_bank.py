@@ -153,3 +153,45 @@ def test_a_recalibration_from_the_exported_responses_lands_as_a_draft_version(de
     for rec in bank.to_records():
         assert abs(new[rec["id"]]["a"] - rec["a"]) < 0.25
     assert "changed (10)" in _run("bank", "diff", "1", "2", "--database", demo_db).output
+
+
+def test_qabilet_report_writes_profiles_and_a_group_report(demo_db, tmp_path):
+    import numpy as np
+
+    from qabilet.demo_session import session_plan, simulate_candidate
+
+    repo = BankRepository(connect(demo_db))
+    plan, items = session_plan(repo, "high"), {i.id: i for i in repo.items()}
+    rows, times = [], []
+    for k in range(3):
+        truth = dict.fromkeys(plan.version.dimensions, float(k - 1))
+        answers = simulate_candidate(plan, truth, seed=k, items=items).answers
+        rows.append({"person_id": f"P{k}", "language": ["kk", "ru", "en"][k], "level": "high",
+                     **{a.item_id: a.code for a in answers}})
+        times.append({"person_id": f"P{k}", **{a.item_id: a.response_time_s for a in answers}})
+    columns = sorted({c for r in rows for c in r} - {"person_id", "language", "level"})
+    for name, data, meta in (("r.csv", rows, ["person_id", "language", "level"]),
+                             ("t.csv", times, ["person_id"])):
+        with open(tmp_path / name, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=meta + columns, restval="")
+            writer.writeheader()
+            writer.writerows(data)
+    out = tmp_path / "reports"
+    result = _run("report", str(tmp_path / "r.csv"), "--times", str(tmp_path / "t.csv"),
+                  "--out", str(out), "--group", "--issue", "--database", demo_db)
+    assert result.exit_code == 0, result.output
+    assert "Wrote 3 profiles" in result.output and "issued 3" in result.output
+    assert 'lang="kk"' in (out / "P0.html").read_text(encoding="utf-8")
+    p2 = json.loads((out / "P2.json").read_text(encoding="utf-8"))
+    p0 = json.loads((out / "P0.json").read_text(encoding="utf-8"))
+    assert np.mean([d["percentile"] for d in p2["professional"]]) > \
+        np.mean([d["percentile"] for d in p0["professional"]])
+    group = (out / "group.html").read_text(encoding="utf-8")
+    assert "P1" not in group and "<td>3</td>" in group
+    assert len(repo.profiles()) == 3
+    # a bad cell names its row and column, and nothing is written
+    (tmp_path / "bad.csv").write_text("person_id,SRV-L01\nA,x\n")
+    bad = _run("report", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "none"),
+               "--database", demo_db)
+    assert bad.exit_code == 2 and "row 1, SRV-L01: expected an answer code" in bad.output
+    assert not (tmp_path / "none").exists()

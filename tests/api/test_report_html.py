@@ -1,0 +1,117 @@
+"""The HTML report: rendered in headless Chromium (Debian's, driven by Playwright) in all three
+languages, with its chart; no right/wrong count; the candidate's copy without validity checks."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from api.profiles import Answer, build_profile, load_texts
+from api.report_html import group_rows, render_group_html, render_profile_html
+from qabilet.demo_session import session_plan, simulate_candidate
+from tests.conftest import skip_or_fail
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+LANGS = ("kk", "ru", "en")
+
+
+@pytest.fixture(scope="module")
+def profiles(demo_db_file):
+    from itembank.database import connect
+    from itembank.repository import BankRepository
+
+    repo = BankRepository(connect(f"sqlite:///{demo_db_file}"))
+    version, items = repo.version(), {i.id: i for i in repo.items()}
+    rng = np.random.default_rng(21)
+    truth = {d: float(rng.normal(0, 1.3)) for d in version.dimensions}
+    answers = simulate_candidate(session_plan(repo, "middle"), truth, seed=4, items=items).answers
+    hurried = [Answer(a.item_id, a.code, 0.3) for a in answers]
+    return {lang: build_profile(version=version, norm_set=repo.norm_set(), items=items,
+                                dimensions=repo.dimensions(),
+                                recommendations=repo.recommendations(), level="middle",
+                                language=lang, answers=hurried, candidate_id="K-0042",
+                                software_version="test") for lang in LANGS}
+
+
+def _visible_text(html: str) -> str:
+    return re.sub(r"<[^>]+>", " ", re.sub(r"<style>.*?</style>", "", html, flags=re.S))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_right_or_wrong_count_anywhere_but_the_sentence_saying_there_is_none(profiles, lang):
+    html = render_profile_html(profiles[lang], view="operator")
+    text = _visible_text(html).replace(load_texts()[lang]["no_right_wrong"], "").lower()
+    for word in ("correct", "wrong", "right", "правильн", "верных", "дұрыс", "бұрыс"):
+        assert word not in text
+
+
+def test_the_candidate_copy_has_no_validity_checks(profiles):
+    p = profiles["en"]
+    assert any(f.code == "fast" for f in p.validity)
+    operator = render_profile_html(p, view="operator")
+    candidate = render_profile_html(p, view="candidate")
+    assert 'data-flag="fast"' in operator and "Validity checks" in operator
+    assert "data-flag" not in candidate and "Validity checks" not in candidate
+    assert "Candidate&#x27;s copy" in candidate and "Operator&#x27;s copy" in operator
+
+
+def test_the_chart_places_each_estimate_at_its_percentile(profiles):
+    p = profiles["en"]
+    html = render_profile_html(p)
+    dots = [float(x) for x in re.findall(r'class="estimate" cx="([0-9.]+)"', html)]
+    rows = p.professional + p.personal
+    assert len(dots) == len(rows)
+    np.testing.assert_allclose(dots, [230 + 480 * r.percentile / 100 for r in rows], atol=0.06)
+    assert html.count('class="zone zone-strength"') == len(rows)
+
+
+def test_a_group_report_has_counts_and_no_individual(profiles):
+    p = profiles["ru"]
+    html = render_group_html(group_rows([p, p.model_copy(update={"id": "x2"})]), language="ru",
+                             period=("2026-11-01", "2026-11-30"))
+    assert "K-0042" not in html and "Групповой отчёт" in html
+    assert "<td>2</td>" in html
+
+
+def _chromium() -> str:
+    path = os.environ.get("QABILET_CHROMIUM") or shutil.which("chromium") or \
+        shutil.which("chromium-browser")
+    if not path:
+        skip_or_fail("the browser tests need Chromium: apt-get install chromium (or set "
+                     "QABILET_CHROMIUM to its path)")
+    return path
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_report_renders_in_chromium_with_text_and_chart(profiles, lang, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api")
+    exe = _chromium()
+    page_file = tmp_path / f"report_{lang}.html"
+    page_file.write_text(render_profile_html(profiles[lang], view="operator"), encoding="utf-8")
+    texts = load_texts()[lang]
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=exe, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(page_file.as_uri())
+        assert page.title() == texts["report_title"]
+        body = page.inner_text("body")
+        assert texts["section_professional"] in body and texts["section_personal"] in body
+        assert profiles[lang].professional[0].name in body
+        charts = page.locator("svg.chart")
+        assert charts.count() == 2
+        box = charts.first.bounding_box()
+        assert box and box["width"] > 400 and box["height"] > 100  # drawn, not collapsed
+        assert page.locator("circle.estimate").count() == 9
+        page.screenshot(path=str(ARTIFACTS / f"report_{lang}.png"), full_page=True)
+        page.emulate_media(media="print")
+        assert page.evaluate("getComputedStyle(document.querySelector('section.page'))"
+                             ".breakAfter") == "page"
+        pdf = page.pdf(path=str(ARTIFACTS / f"report_{lang}.pdf"))
+        assert pdf[:4] == b"%PDF"
+        browser.close()
