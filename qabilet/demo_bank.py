@@ -30,7 +30,6 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -222,7 +221,7 @@ def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int 
     ConflictError
         The repository is not empty.
     """
-    from calibration import MML, factor_correlations
+    from calibration import MML, factor_correlations, level_norms
     from engine.bank import ItemBank
     from engine.exceptions import ConflictError, ConvergenceWarning
     from engine.simulation import simulate_responses
@@ -302,16 +301,13 @@ def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int 
         notes="Demonstration values, not a real calibration: the texts are real, the answers "
               "that calibrated them were simulated."), label="demonstration bank")
     repo.publish_version(version.number)
+    per_scale = [level_norms(fit, levels, percentiles=BAND_PERCENTILES) for fit in fits]
     norms = []
     for lv in LEVELS:
-        dim_norms = {}
-        for dim, fit in zip(dims, fits, strict=True):
-            g = fit.groups_[lv]
-            mean, sd = float(g.mean[0]), float(np.sqrt(g.cov[0, 0]))
-            cuts = tuple(NormalDist(mean, sd).inv_cdf(p / 100) for p in BAND_PERCENTILES)
-            dim_norms[dim] = DimensionNorm(mean=mean, sd=sd, cuts=cuts)
+        dim_norms = {dim: DimensionNorm(mean=n[lv].mean, sd=n[lv].sd, cuts=n[lv].cuts)
+                     for dim, n in zip(dims, per_scale, strict=True)}
         norms.append(LevelNorms(
-            level=lv, sample=NormSample(size=n_per_level, collected_from=SAMPLE_DATES[0],
+            level=lv, sample=NormSample(size=per_scale[0][lv].n, collected_from=SAMPLE_DATES[0],
                                         collected_to=SAMPLE_DATES[1],
                                         description="simulated candidates (demonstration)"),
             cut_method=CutMethod(method="percentile", percentiles=BAND_PERCENTILES,

@@ -66,3 +66,27 @@ def test_bad_inputs_are_named(data):
         factor_correlations(banks[:1], responses[:1])
     with pytest.raises(ValueError, match="same persons"):
         factor_correlations(banks[:2], [responses[0], responses[1][:10]])
+
+
+def test_level_norms_recover_each_levels_distribution_and_its_quantiles():
+    """Norms from a multi-group fit equal the simulated levels' distributions, and percentile
+    cuts equal the quantiles of a large sample from them."""
+    from calibration import level_norms
+
+    rng = np.random.default_rng(8)
+    bank = ItemBank.from_records([{"id": f"Q{i}", "model": "grm", "a": 1.5,
+                                   "b": [float(v) - 0.7, float(v) + 0.7]}
+                                  for i, v in enumerate(np.linspace(-1.5, 1.5, 15))])
+    truth = {"high": (0.4, 0.9), "middle": (0.0, 1.0), "low": (-0.3, 1.1)}
+    labels = np.repeat(list(truth), 2500)
+    theta = np.concatenate([rng.normal(m, s, 2500) for m, s in truth.values()])
+    fit = MML(model="grm", reference_group="middle", compute_se=False).fit(
+        simulate_responses(bank, theta, rng), groups=labels)
+    norms = level_norms(fit, labels, percentiles=(20.0, 80.0))
+    assert set(norms) == set(truth) and norms["high"].n == 2500
+    for level, (m, s) in truth.items():
+        assert abs(norms[level].mean - m) < 0.08 and abs(norms[level].sd - s) < 0.08
+        sample = rng.normal(norms[level].mean, norms[level].sd, 1_000_000)
+        np.testing.assert_allclose(norms[level].cuts, np.percentile(sample, [20, 80]), atol=0.01)
+    with pytest.raises(InvalidParameterError, match="percentiles"):
+        level_norms(fit, labels, percentiles=(80.0, 20.0))
