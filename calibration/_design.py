@@ -119,8 +119,25 @@ def block_design(model: ItemModel, offset: int, loadings: NDArray[np.bool_] | No
     return BlockDesign(index=index, tied=tied, logit_cols=logit_cols)
 
 
+def trait_proxy(x: NDArray[np.intp], observed: NDArray[np.bool_], n_cat: NDArray[np.int64],
+                ordered: NDArray[np.bool_]) -> NDArray[np.float64] | None:
+    """Each person's mean score on the ordered items (codes / (K−1)), standardised.
+
+    None when there are no ordered items or the proxy has no spread.
+    """
+    if not ordered.any():
+        return None
+    use = observed[:, ordered]
+    scaled = x[:, ordered] / (n_cat[ordered] - 1)[None, :]
+    n = use.sum(axis=1)
+    t = np.where(n > 0, (scaled * use).sum(axis=1) / np.maximum(n, 1), np.nan)
+    t = np.where(np.isnan(t), np.nanmean(t), t)
+    sd = float(np.std(t))
+    return None if not sd > 0 else (t - t.mean()) / sd
+
+
 def start_model(name: str, x: NDArray[np.intp], observed: NDArray[np.bool_], n_cat: NDArray[np.int64],
-                n_dims: int = 1) -> ItemModel:
+                n_dims: int = 1, proxy: NDArray[np.float64] | None = None) -> ItemModel:
     """Starting values from observed proportions (slopes 1, intercepts from logits).
 
     Parameters
@@ -131,6 +148,14 @@ def start_model(name: str, x: NDArray[np.intp], observed: NDArray[np.bool_], n_c
         Recoded responses 0..K−1 and the mask.
     n_cat : ndarray of int, shape (n_items,)
         Categories per item.
+    proxy : ndarray, shape (n_persons,), optional
+        A standardised trait proxy (:func:`trait_proxy`). Nominal items then start with
+        category slopes proportional to the proxy's mean in each category,
+        :math:`\beta_k = 1.2\\,(\bar t_k - \bar t_0)`, written in mirt's identification
+        (:math:`a_1 = \beta_{K-1}/(K-1)`, :math:`ak_k = \beta_k / a_1`) — a negative slope when
+        the last category is the one least chosen by high scorers. Starting every item at
+        :math:`ak = 0 … K-1` instead leaves items whose categories are not in that order on the
+        ridge at :math:`a_1 = 0`, where EM stalls.
     """
     n_items = x.shape[1]
     kmax = int(n_cat.max())
@@ -171,7 +196,17 @@ def start_model(name: str, x: NDArray[np.intp], observed: NDArray[np.bool_], n_c
         location = steps.mean(axis=1)
         return RatingScale(location, (steps - location[:, None]).mean(axis=0))
     if name == "nominal":
-        ak = [np.arange(n_cat[i], dtype=np.float64) for i in range(n_items)]
+        ak_all = np.tile(np.arange(kmax, dtype=np.float64), (n_items, 1))
+        if proxy is not None and n_dims == 1:
+            sums = np.stack([np.where((x == k) & observed, proxy[:, None], 0.0).sum(axis=0)
+                             for k in range(kmax)], axis=1)
+            means = sums / (counts - 0.5).clip(min=1.0)
+            beta = 1.2 * (means - means[:, :1])
+            last = np.take_along_axis(beta, (n_cat - 1)[:, None], axis=1)[:, 0]
+            usable = np.abs(last) > 0.1  # the identification needs the last category's slope
+            a = np.where(usable, last / (n_cat - 1), a)
+            ak_all = np.where(usable[:, None], beta / np.where(usable, a, 1.0)[:, None], ak_all)
+        ak = [ak_all[i, : n_cat[i]] for i in range(n_items)]
         return NominalResponse.from_slope_intercept(a, ak, d)
     raise InvalidParameterError(
         f"calibration of {name!r} is not available; expected one of {', '.join(SUPPORTED)}"

@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit, logit
 
-from calibration._design import VARIANCE_FREE, BlockDesign, block_design, start_model
+from calibration._design import VARIANCE_FREE, BlockDesign, block_design, start_model, trait_proxy
 from calibration._estep import Patterns
 from calibration._latent import CorrelatedLatent, GroupLatents
 from calibration.priors import DEFAULT_PRIORS, Prior, columns_for
@@ -494,10 +494,14 @@ class MML:
             if i not in fixed_cols:
                 by_name.setdefault(name, []).append(i)
         models, positions, frozen = [], [], []
+        proxy = None
+        if "nominal" in by_name and self._n_dims == 1:
+            ordered = np.array([name != "nominal" for name in names])
+            proxy = trait_proxy(resp.x, resp.observed, n_cat, ordered)
         for name, idx in by_name.items():
             sel = np.asarray(idx)
             start = start_model(name, resp.x[:, sel], resp.observed[:, sel], n_cat[sel],
-                                self._n_dims)
+                                self._n_dims, proxy)
             if self._n_dims > 1:  # declared loadings only, equal and summing to one in square
                 psi = start.param_vector()
                 load = self._loadings[sel]
