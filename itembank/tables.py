@@ -27,8 +27,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Base",
+    "ApiKeyRow",
+    "AuditRow",
     "BankVersionRow",
     "BlueprintRow",
+    "CandidateRow",
     "DimensionRow",
     "ItemParameterRow",
     "ItemRow",
@@ -37,6 +40,8 @@ __all__ = [
     "RecommendationRow",
     "ResponseRow",
     "ScaleRow",
+    "SessionEventRow",
+    "SessionRow",
 ]
 
 #: JSON documents: JSONB on PostgreSQL, JSON text on SQLite
@@ -182,3 +187,68 @@ class ProfileRow(Base):
     norm_set: Mapped[int] = mapped_column(ForeignKey("norm_sets.number"))
     replaces: Mapped[str | None] = mapped_column(ForeignKey("profiles.id"))
     document: Mapped[dict[str, Any]] = mapped_column(Document)
+
+
+class ApiKeyRow(Base):
+    """An operator's or psychometrician's API key: only its SHA-256 is stored."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(_utc())
+    revoked_at: Mapped[datetime | None] = mapped_column(_utc())
+
+
+class CandidateRow(Base):
+    """A registered candidate."""
+
+    __tablename__ = "candidates"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(_utc())
+
+
+class SessionRow(Base):
+    """A test session: what it pinned at creation, and its candidate token's hash."""
+
+    __tablename__ = "test_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    candidate_id: Mapped[str] = mapped_column(ForeignKey("candidates.id"), index=True)
+    level: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(2))
+    bank_version: Mapped[int] = mapped_column(ForeignKey("bank_versions.number"))
+    norm_set: Mapped[int] = mapped_column(ForeignKey("norm_sets.number"))
+    blueprint_number: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(Integer)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    token_expires_at: Mapped[datetime] = mapped_column(_utc())
+    created_at: Mapped[datetime] = mapped_column(_utc())
+
+
+class SessionEventRow(Base):
+    """One event of a session's append-only log; an answer position is answered at most once."""
+
+    __tablename__ = "session_events"
+    session_id: Mapped[str] = mapped_column(ForeignKey("test_sessions.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16))
+    answer_position: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(_utc())
+    payload: Mapped[dict[str, Any]] = mapped_column(Document)
+    __table_args__ = (Index("ix_session_events_answer", "session_id", "answer_position",
+                            unique=True),)
+
+
+class AuditRow(Base):
+    """Who did what, when."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(_utc(), index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(128))
+    detail: Mapped[dict[str, Any]] = mapped_column(Document)

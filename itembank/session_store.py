@@ -1,0 +1,287 @@
+"""Durable storage of test sessions, candidates, event logs, API keys and the audit log.
+
+The store holds what DESIGN.md §3a calls a session's truth. A session's truth is its event log. :meth:`SessionStore.append` commits an event before it
+returns, so a caller acknowledges only what is stored. Answers carry the test position they
+answer, and the database holds at most one answer per position (a unique index), so
+
+* a retry of the same answer returns the stored event (``replayed=True``), never a second one;
+* a different answer for an answered position is a :class:`~engine.exceptions.ConflictError`;
+* two concurrent submissions for one position record exactly one: the loser's insert fails on
+  the index and it reads the winner's event.
+
+Secrets — API keys and candidate tokens — are stored as SHA-256 digests only; they are long
+random strings (``secrets.token_urlsafe``), for which a fast hash is the usual choice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import Field
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+
+from engine.exceptions import ConflictError, NotFoundError
+from itembank._schema import Schema
+from itembank.tables import ApiKeyRow, AuditRow, CandidateRow, SessionEventRow, SessionRow
+
+__all__ = ["EVENT_KINDS", "ROLES", "Appended", "SessionEvent", "SessionStore", "StoredSession"]
+
+#: roles of API keys
+ROLES = ("operator", "psychometrician")
+#: what a session's log records
+EVENT_KINDS = ("answer", "pause", "resume", "extra_time", "terminate", "timeout", "incident",
+               "finish")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class StoredSession(Schema):
+    """A session as created: what it pinned."""
+
+    id: str
+    candidate_id: str
+    level: str
+    language: str
+    bank_version: int
+    norm_set: int
+    blueprint_number: int
+    seed: int
+    token_expires_at: datetime
+    created_at: datetime
+
+
+class SessionEvent(Schema):
+    """One event of a session's log.
+
+    Attributes
+    ----------
+    seq : int
+        1, 2, … in the order committed.
+    kind : str
+        One of :data:`EVENT_KINDS`.
+    position : int, optional
+        The test position an answer answers.
+    at : datetime
+        When the server committed it.
+    payload : dict
+        The event's content (an answer: item id, code, shown and answered times).
+    """
+
+    seq: int = Field(ge=1)
+    kind: Literal["answer", "pause", "resume", "extra_time", "terminate", "timeout", "incident",
+                  "finish"]
+    position: int | None = None
+    at: datetime
+    payload: dict[str, Any]
+
+
+class Appended(Schema):
+    """What :meth:`SessionStore.append` returns: the stored event, and whether it was a retry."""
+
+    event: SessionEvent
+    replayed: bool = False
+
+
+class SessionStore:
+    """Sessions on one database (the bank's; SQLite or PostgreSQL).
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        From :func:`itembank.database.connect`.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    # -- API keys -----------------------------------------------------------------------------------
+    def create_api_key(self, role: str, label: str | None = None) -> str:
+        """A new key for ``role``; the returned secret is shown once and stored only hashed."""
+        if role not in ROLES:
+            raise ValueError(f"role: expected one of {', '.join(ROLES)}; got {role!r}")
+        key_id = secrets.token_hex(8)
+        secret = secrets.token_urlsafe(32)
+        with self._sessions.begin() as s:
+            s.add(ApiKeyRow(id=key_id, role=role, key_hash=_digest(secret), label=label,
+                            created_at=_now()))
+        return f"qk_{key_id}_{secret}"
+
+    def authenticate(self, presented: str) -> tuple[str, str] | None:
+        """``(key id, role)`` of a valid, unrevoked key; None otherwise."""
+        parts = presented.split("_", 2) if presented.startswith("qk_") else []
+        if len(parts) != 3:
+            return None
+        with self._sessions.begin() as s:
+            row = s.get(ApiKeyRow, parts[1])
+            if row is None or row.revoked_at is not None:
+                return None
+            if not hmac.compare_digest(row.key_hash, _digest(parts[2])):
+                return None
+            return row.id, row.role
+
+    def revoke_api_key(self, key_id: str) -> None:
+        """Revoke a key (it stays, marked, for the audit trail)."""
+        with self._sessions.begin() as s:
+            row = s.get(ApiKeyRow, key_id)
+            if row is None:
+                raise NotFoundError(f"API key {key_id!r} does not exist")
+            row.revoked_at = row.revoked_at or _now()
+
+    # -- candidates and sessions ----------------------------------------------------------------------
+    def add_candidate(self, *, external_id: str | None = None,
+                      display_name: str | None = None) -> str:
+        """Register a candidate; an external id already registered is a conflict."""
+        candidate_id = uuid.uuid4().hex
+        try:
+            with self._sessions.begin() as s:
+                s.add(CandidateRow(id=candidate_id, external_id=external_id,
+                                   display_name=display_name, created_at=_now()))
+        except IntegrityError:
+            raise ConflictError(f"candidate with external id {external_id!r} is already "
+                                f"registered") from None
+        return candidate_id
+
+    def create_session(self, *, candidate_id: str, level: str, language: str, bank_version: int,
+                       norm_set: int, blueprint_number: int, token_ttl: timedelta,
+                       seed: int | None = None) -> tuple[StoredSession, str]:
+        """A new session pinned to a bank version, norm set and blueprint; returns its token."""
+        token = secrets.token_urlsafe(24)
+        now = _now()
+        row = SessionRow(id=uuid.uuid4().hex, candidate_id=candidate_id, level=level,
+                         language=language, bank_version=bank_version, norm_set=norm_set,
+                         blueprint_number=blueprint_number,
+                         seed=seed if seed is not None else secrets.randbelow(2**31),
+                         token_hash=_digest(token), token_expires_at=now + token_ttl,
+                         created_at=now)
+        try:
+            with self._sessions.begin() as s:
+                if s.get(CandidateRow, candidate_id) is None:
+                    raise NotFoundError(f"candidate {candidate_id!r} is not registered")
+                s.add(row)
+        except IntegrityError as exc:
+            raise ConflictError(f"session refused by the database: {exc.orig}") from None
+        return self._stored(row), token
+
+    def session(self, session_id: str) -> StoredSession:
+        """The session ``session_id``."""
+        with self._sessions.begin() as s:
+            row = s.get(SessionRow, session_id)
+            if row is None:
+                raise NotFoundError(f"session {session_id!r} does not exist")
+            return self._stored(row)
+
+    def token_valid(self, session_id: str, token: str, at: datetime | None = None) -> bool:
+        """True when ``token`` is the session's and has not expired."""
+        with self._sessions.begin() as s:
+            row = s.get(SessionRow, session_id)
+            if row is None:
+                return False
+            fresh = _utc(row.token_expires_at) > (at or _now())
+            return fresh and hmac.compare_digest(row.token_hash, _digest(token))
+
+    @staticmethod
+    def _stored(row: SessionRow) -> StoredSession:
+        return StoredSession(id=row.id, candidate_id=row.candidate_id, level=row.level,
+                             language=row.language, bank_version=row.bank_version,
+                             norm_set=row.norm_set, blueprint_number=row.blueprint_number,
+                             seed=row.seed, token_expires_at=_utc(row.token_expires_at),
+                             created_at=_utc(row.created_at))
+
+    # -- the event log --------------------------------------------------------------------------------
+    def append(self, session_id: str, kind: str, payload: Mapping[str, Any], *,
+               position: int | None = None) -> Appended:
+        """Commit an event; for an answer, at most one per ``position`` (see the module docstring).
+
+        Raises
+        ------
+        ConflictError
+            A different answer for an answered position.
+        NotFoundError
+            No such session.
+        """
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"kind: expected one of {', '.join(EVENT_KINDS)}; got {kind!r}")
+        if (kind == "answer") != (position is not None):
+            raise ValueError("position: an answer has a position, other events none")
+        for _attempt in range(5):  # a concurrent writer may take the next seq; read and retry
+            existing = self._answer_at(session_id, position) if position is not None else None
+            if existing is not None:
+                return self._same_answer(existing, dict(payload), position)
+            try:
+                with self._sessions.begin() as s:
+                    if s.get(SessionRow, session_id) is None:
+                        raise NotFoundError(f"session {session_id!r} does not exist")
+                    seq = (s.scalar(select(func.max(SessionEventRow.seq))
+                                    .where(SessionEventRow.session_id == session_id)) or 0) + 1
+                    row = SessionEventRow(session_id=session_id, seq=seq, kind=kind,
+                                          answer_position=position, at=_now(),
+                                          payload=dict(payload))
+                    s.add(row)
+                return Appended(event=self._event(row))
+            except IntegrityError:
+                continue
+        raise ConflictError(f"session {session_id!r}: the log is too busy; retry the request")
+
+    def _answer_at(self, session_id: str, position: int) -> SessionEvent | None:
+        with self._sessions.begin() as s:
+            row = s.scalar(select(SessionEventRow).where(
+                SessionEventRow.session_id == session_id,
+                SessionEventRow.answer_position == position))
+            return None if row is None else self._event(row)
+
+    @staticmethod
+    def _same_answer(existing: SessionEvent, payload: dict[str, Any], position: int) -> Appended:
+        keys = ("item_id", "code")
+        if all(existing.payload.get(k) == payload.get(k) for k in keys):
+            return Appended(event=existing, replayed=True)
+        raise ConflictError(
+            f"position {position} is already answered (item {existing.payload.get('item_id')!r}, "
+            f"code {existing.payload.get('code')}); a different answer "
+            f"(item {payload.get('item_id')!r}, code {payload.get('code')}) is refused")
+
+    def events(self, session_id: str) -> list[SessionEvent]:
+        """The session's log, in commit order."""
+        with self._sessions.begin() as s:
+            rows = s.scalars(select(SessionEventRow).where(SessionEventRow.session_id == session_id)
+                             .order_by(SessionEventRow.seq))
+            return [self._event(r) for r in rows]
+
+    @staticmethod
+    def _event(row: SessionEventRow) -> SessionEvent:
+        return SessionEvent(seq=row.seq, kind=row.kind, position=row.answer_position,  # type: ignore[arg-type]
+                            at=_utc(row.at), payload=row.payload)
+
+    # -- audit ----------------------------------------------------------------------------------------
+    def audit(self, actor: str, action: str, target: str | None = None,
+              detail: Mapping[str, Any] | None = None) -> None:
+        """Record who did what to which record."""
+        with self._sessions.begin() as s:
+            s.add(AuditRow(at=_now(), actor=actor, action=action, target=target,
+                           detail=dict(detail or {})))
+
+    def audit_trail(self, target: str | None = None) -> list[dict[str, Any]]:
+        """The audit log (of ``target``), oldest first."""
+        query = select(AuditRow).order_by(AuditRow.id)
+        if target is not None:
+            query = query.where(AuditRow.target == target)
+        with self._sessions.begin() as s:
+            return [{"at": _utc(r.at), "actor": r.actor, "action": r.action, "target": r.target,
+                     "detail": r.detail} for r in s.scalars(query)]
