@@ -892,4 +892,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # the commands defined in modules of their own register themselves on ``app``
-from qabilet import cli_bank, cli_report, cli_simulate  # noqa: E402, F401
+from qabilet import cli_bank, cli_report, cli_serve, cli_simulate  # noqa: E402, F401

@@ -1,0 +1,158 @@
+"""A whole session over real HTTP (uvicorn on 127.0.0.1) on a copy of the demonstration bank:
+creation to the issued profile and its report; retries, conflicts and roles."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import numpy as np
+import pytest
+
+from itembank.database import connect
+from itembank.session_store import SessionStore
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(demo_db):
+    store = SessionStore(connect(demo_db))
+    keys = {"operator": store.create_api_key("operator"),
+            "psychometrician": store.create_api_key("psychometrician")}
+    port = _free_port()
+    env = {**os.environ, "QABILET_DATABASE_URL": demo_db}
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+                             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+                            env=env)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            httpx.get(f"{base}/openapi.json", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    yield base, keys
+    proc.terminate()
+    proc.wait(10)
+
+
+def _op(keys, role="operator"):
+    return {"Authorization": f"Bearer {keys[role]}"}
+
+
+def _start(base, keys, language="ru"):
+    c = httpx.post(f"{base}/v1/candidates", json={"display_name": "A"}, headers=_op(keys))
+    assert c.status_code == 201, c.text
+    s = httpx.post(f"{base}/v1/sessions", headers=_op(keys),
+                   json={"candidate_id": c.json()["id"], "level": "middle", "language": language})
+    assert s.status_code == 201, s.text
+    return s.json()
+
+
+def test_a_whole_session_from_creation_to_the_issued_profile(server):
+    base, keys = server
+    session = _start(base, keys, "kk")
+    sid, token = session["id"], session["token"]
+    me = {"X-Session-Token": token}
+    rng = np.random.default_rng(1)
+    answered = 0
+    while True:
+        item = httpx.get(f"{base}/v1/sessions/{sid}/item", headers=me).json()
+        if item["finished"]:
+            break
+        assert item["language"] == "kk" and item["stem"] and len(item["choices"]) in (4, 5)
+        assert not {"a", "b", "d", "key", "parameters", "orientation"} & set(item)
+        code = int(rng.integers(len(item["choices"])))
+        r = httpx.post(f"{base}/v1/sessions/{sid}/answers", headers=me,
+                       json={"position": item["position"], "item_id": item["item_id"],
+                             "code": code, "response_time_s": 12.0})
+        assert r.status_code == 200 and not r.json()["replayed"], r.text
+        answered += 1
+    assert 40 <= answered <= 120
+    done = httpx.post(f"{base}/v1/sessions/{sid}/finish", headers=me)
+    assert done.status_code == 200
+    full = httpx.get(f"{base}/v1/sessions/{sid}/profile", headers=_op(keys)).json()
+    mine = httpx.get(f"{base}/v1/sessions/{sid}/profile", headers=me).json()
+    assert len(full["professional"]) == 4 and len(full["personal"]) == 5
+    assert "validity" in full and "validity" not in mine
+    assert full["bank_version"] == session["bank_version"] and full["session_id"] == sid
+    report = httpx.get(f"{base}/v1/sessions/{sid}/report", headers=me)
+    assert report.status_code == 200 and 'lang="kk"' in report.text and "<svg" in report.text
+    again = httpx.post(f"{base}/v1/sessions/{sid}/finish", headers=me).json()
+    assert again["profile_id"] == done.json()["profile_id"]  # finishing twice issues one profile
+
+
+def test_retries_replay_and_different_answers_conflict(server):
+    base, keys = server
+    session = _start(base, keys)
+    me = {"X-Session-Token": session["token"]}
+    sid = session["id"]
+    item = httpx.get(f"{base}/v1/sessions/{sid}/item", headers=me).json()
+    body = {"position": 1, "item_id": item["item_id"], "code": 1}
+    first = httpx.post(f"{base}/v1/sessions/{sid}/answers", headers=me, json=body)
+    retry = httpx.post(f"{base}/v1/sessions/{sid}/answers", headers=me, json=body)
+    assert first.status_code == retry.status_code == 200 and retry.json()["replayed"]
+    other = httpx.post(f"{base}/v1/sessions/{sid}/answers", headers=me, json={**body, "code": 2})
+    assert other.status_code == 409 and "already answered" in other.json()["detail"]
+    ahead = httpx.post(f"{base}/v1/sessions/{sid}/answers", headers=me,
+                       json={**body, "position": 5})
+    assert ahead.status_code == 409 and "position" in ahead.json()["detail"]
+    bad = httpx.post(f"{base}/v1/sessions/{sid}/answers", headers=me, json={**body, "code": "x"})
+    assert bad.status_code == 422 and "code" in bad.text
+    assert httpx.get(f"{base}/v1/sessions/{sid}", headers=me).json()["answered"] == 1
+
+
+def test_roles(server):
+    base, keys = server
+    a, b = _start(base, keys), _start(base, keys)
+    url = f"{base}/v1/sessions/{a['id']}/item"
+    assert httpx.get(url).status_code == 401
+    assert httpx.get(url, headers={"X-Session-Token": b["token"]}).status_code == 403
+    assert httpx.get(url, headers={"X-Session-Token": a["token"]}).status_code == 200
+    assert httpx.get(url, headers=_op(keys)).status_code == 200
+    assert httpx.get(url, headers={"Authorization": "Bearer qk_nope_nope"}).status_code == 401
+    new = httpx.post(f"{base}/v1/candidates", json={}, headers=_op(keys, "psychometrician"))
+    assert new.status_code == 403
+    assert httpx.post(f"{base}/v1/candidates", json={},
+                      headers={"X-Session-Token": a["token"]}).status_code == 403
+    missing = httpx.get(f"{base}/v1/sessions/nope", headers=_op(keys))
+    assert missing.status_code == 404 and "does not exist" in missing.json()["detail"]
+
+
+def test_qabilet_serve_with_two_workers_serves_one_database(demo_db):
+    """Two worker processes on one database: a session created through one answers through any."""
+    store = SessionStore(connect(demo_db))
+    key = store.create_api_key("operator")
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "qabilet", "serve", "--port", str(port),
+                             "--workers", "2", "--database", demo_db],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(400):
+            try:
+                httpx.get(f"{base}/openapi.json", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        session = _start(base, {"operator": key})
+        me = {"X-Session-Token": session["token"]}
+        for _ in range(6):  # new connections, spread by the OS over the two workers
+            item = httpx.get(f"{base}/v1/sessions/{session['id']}/item", headers=me).json()
+            r = httpx.post(f"{base}/v1/sessions/{session['id']}/answers", headers=me,
+                           json={"position": item["position"], "item_id": item["item_id"],
+                                 "code": 0})
+            assert r.status_code == 200, r.text
+        assert httpx.get(f"{base}/v1/sessions/{session['id']}", headers=me).json()["answered"] == 6
+    finally:
+        proc.terminate()
+        proc.wait(15)
