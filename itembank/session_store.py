@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import random
 import secrets
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -222,7 +224,7 @@ class SessionStore:
             raise ValueError(f"kind: expected one of {', '.join(EVENT_KINDS)}; got {kind!r}")
         if (kind == "answer") != (position is not None):
             raise ValueError("position: an answer has a position, other events none")
-        for _attempt in range(5):  # a concurrent writer may take the next seq; read and retry
+        for attempt in range(50):  # a concurrent writer may take the next seq; read and retry
             existing = self._answer_at(session_id, position) if position is not None else None
             if existing is not None:
                 return self._same_answer(existing, dict(payload), position)
@@ -238,6 +240,7 @@ class SessionStore:
                     s.add(row)
                 return Appended(event=self._event(row))
             except IntegrityError:
+                time.sleep(random.uniform(0, 0.002) * (1 + attempt))  # back off, jittered
                 continue
         raise ConflictError(f"session {session_id!r}: the log is too busy; retry the request")
 
