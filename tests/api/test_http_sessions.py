@@ -17,6 +17,15 @@ from itembank.database import connect
 from itembank.session_store import SessionStore
 
 
+def _wait(base: str, tries: int = 400) -> None:
+    for _ in range(tries):
+        try:
+            httpx.get(f"{base}/openapi.json", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -34,12 +43,7 @@ def server(demo_db):
                              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
                             env=env)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            httpx.get(f"{base}/openapi.json", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.05)
+    _wait(base)
     yield base, keys
     proc.terminate()
     proc.wait(10)
@@ -138,12 +142,7 @@ def test_qabilet_serve_with_two_workers_serves_one_database(demo_db):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(400):
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        _wait(base)
         session = _start(base, {"operator": key})
         me = {"X-Session-Token": session["token"]}
         for _ in range(6):  # new connections, spread by the OS over the two workers
