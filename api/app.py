@@ -28,6 +28,7 @@ from api.schemas import (
 )
 from api.settings import Settings
 from engine.exceptions import ConflictError, NotFoundError, QabiletError
+from itembank._runtime import installed_version
 
 __all__ = ["create_app"]
 
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     engine = connect(settings.database_url)
     repo, store = BankRepository(engine), SessionStore(engine)
-    app = FastAPI(title="qabilet", version=_version(),
+    app = FastAPI(title="qabilet", version=installed_version(),
                   description="Adaptive test sessions and profiles.")
     app.state.repo, app.state.store, app.state.settings = repo, store, settings
 
@@ -111,12 +112,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def public(session, v, token: str | None = None) -> SessionPublic:  # type: ignore[no-untyped-def]
         link = (f"{settings.public_url}/v1/sessions/{session.id}/item?token=…" if token else None)
-        return SessionPublic(id=session.id, candidate_id=session.candidate_id,
-                             level=session.level, language=session.language,
-                             bank_version=session.bank_version, norm_set=session.norm_set,
-                             blueprint_number=session.blueprint_number, finished=v.finished,
-                             answered=v.answered, section=v.section_index,
-                             n_sections=v.n_sections, token=token, link=link)
+        pinned = session.model_dump(include=set(SessionPublic.model_fields))
+        return SessionPublic(**pinned, finished=v.finished, answered=v.answered,
+                             section=v.section_index, n_sections=v.n_sections, token=token,
+                             link=link)
 
     @app.post("/v1/candidates", status_code=201, response_model=CandidatePublic)
     def create_candidate(body: CandidateCreate,
@@ -185,9 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if body.item_id != v.item_id:
             raise HTTPException(409, f"item_id: position {v.position} shows {v.item_id!r}; "
                                      f"got {body.item_id!r}")
-        k = plan.item_section[body.item_id]
-        n_codes = len(plan.codes.get(body.item_id) or range(int(
-            plan.sections[k][2].n_categories[plan.sections[k][2].index_of([body.item_id])[0]])))
+        n_codes = plan.n_choices(body.item_id)
         if body.code >= n_codes:
             raise HTTPException(422, f"code: item {body.item_id!r} has choices 0–{n_codes - 1}; "
                                      f"got {body.code}")
@@ -217,7 +214,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             items={i.id: i for i in repo.items()}, dimensions=repo.dimensions(),
             recommendations=repo.recommendations(), level=session.level,
             language=session.language, answers=answers, candidate_id=session.candidate_id,
-            software_version=_version(), session_id=session_id, tested_at=session.created_at,
+            software_version=installed_version(), session_id=session_id, tested_at=session.created_at,
             profile_id=f"p-{session_id}")
         store.audit(who.actor, "profile.issue", profile.id)
         try:
@@ -244,12 +241,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                    view="operator" if who.role == "operator" else "candidate")
 
     return app
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("qabilet")
-    except PackageNotFoundError:
-        return "unknown"

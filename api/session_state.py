@@ -39,6 +39,11 @@ class Plan:
     codes: dict
     item_section: dict
 
+    def n_choices(self, item_id: str) -> int:
+        """How many options or scale points the item offers."""
+        bank = self.sections[self.item_section[item_id]][2]
+        return int(bank.n_categories[bank.index_of([item_id])[0]])
+
 
 @dataclass(frozen=True, slots=True)
 class SessionView:

@@ -39,6 +39,7 @@ from engine.exceptions import (
     ImportRejectedError,
     InvalidParameterError,
 )
+from itembank._runtime import installed_version
 from itembank._schema import Schema
 from itembank.blueprints import StoredBlueprint
 from itembank.content import Dimension, Item, Recommendation, ResponseScale
@@ -546,22 +547,13 @@ def import_parameters(repo: BankRepository, text: str, *, path: str | None = Non
         if target is not None:
             return repo.update_version(target.number, parameters)
         provenance = Provenance(method=f"imported from {path or 'a file'} ({origin})",
-                                software_version=software_version or _installed_version(),
+                                software_version=software_version or installed_version(),
                                 notes=notes)
         return repo.create_version(parameters, provenance)
     except ImmutableRecordError:
         raise
     except ConflictError as exc:
         raise ImportRejectedError([(0, "items", str(exc))], path=path) from None
-
-
-def _installed_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("qabilet")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def _keep_codes(parameters: ParameterFile, previous: ParameterFile) -> tuple[ParameterFile, int]:

@@ -23,7 +23,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import ValidationError
 from sqlalchemy import Engine, delete, func, select
@@ -37,6 +37,8 @@ from engine.exceptions import (
     InvalidParameterError,
     NotFoundError,
 )
+from itembank._runtime import as_utc as _utc
+from itembank._runtime import now as _now
 from itembank.blueprints import BlueprintSection, StoredBlueprint, check_against
 from itembank.content import STATUSES, Dimension, Item, Recommendation, ResponseScale
 from itembank.parameter_file import ParameterFile
@@ -56,17 +58,6 @@ from itembank.tables import (
 from itembank.versions import BankVersion, LevelNorms, NormSet, Provenance
 
 __all__ = ["BankRepository", "Response", "fingerprint"]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 def fingerprint(parameters: ParameterFile) -> str:

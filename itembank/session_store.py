@@ -23,7 +23,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import Field
@@ -32,6 +32,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from engine.exceptions import ConflictError, NotFoundError
+from itembank._runtime import as_utc as _utc
+from itembank._runtime import now as _now
 from itembank._schema import Schema
 from itembank.tables import ApiKeyRow, AuditRow, CandidateRow, SessionEventRow, SessionRow
 
@@ -44,16 +46,8 @@ EVENT_KINDS = ("answer", "pause", "resume", "extra_time", "terminate", "timeout"
                "finish")
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class StoredSession(Schema):

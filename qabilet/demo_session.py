@@ -83,29 +83,22 @@ class SessionPlan:
     level : str
     version : BankVersion
         The version the level's blueprint targets.
-    sections : list of (BlueprintSection, ItemBank, engine.cat.Blueprint)
+    sections : tuple of (name, dimensions, ItemBank, engine.cat.Blueprint)
+        As a live session runs them (:func:`api.session_state.plan_for`).
     """
 
     level: str
     version: BankVersion
-    sections: list
+    sections: tuple
 
 
 def session_plan(repo: BankRepository, level: str) -> SessionPlan:
-    """Read the level's blueprint and cut out each section's bank."""
-    from itembank.blueprints import section_items
-    from itembank.versions import scale_bank
+    """The level's newest blueprint, planned as the API plans a live session."""
+    from api.session_state import plan_for
 
     stored = repo.blueprint(level)
-    version = repo.version(stored.bank_version)
-    items = {i.id: i for i in repo.items()}
-    full = version.parameters.to_bank()
-    out = []
-    for section in stored.sections:
-        rules = section.blueprint(section_items(section, level, items, version))
-        ids = list(rules.items or ()) + list(rules.pretest_items)
-        out.append((section, scale_bank(full, section.dimensions, ids), rules))
-    return SessionPlan(level, version, out)
+    plan = plan_for(repo, stored.bank_version, level, stored.number)
+    return SessionPlan(level, repo.version(stored.bank_version), plan.sections)
 
 
 def _answer_text(item, code: int, scales, language: str) -> str:  # type: ignore[no-untyped-def]
@@ -147,8 +140,8 @@ def simulate_candidate(plan: SessionPlan, truth: dict[str, float], seed: int = 1
     codes = plan.version.parameters.recodings()
     rng = np.random.default_rng(seed)
     answers, done = [], []
-    for section, bank, rules in plan.sections:
-        dim = section.dimensions[0]
+    for name, dims, bank, rules in plan.sections:
+        dim = dims[0]
         state = start(rules, bank, rng=int(rng.integers(2**31)))
         given = []
         while not isinstance(step := next_item(state), Stop):
@@ -164,7 +157,7 @@ def simulate_candidate(plan: SessionPlan, truth: dict[str, float], seed: int = 1
                 seconds = (1.5 + chars / reading_speed) * float(rng.lognormal(0.0, 0.3))
             answers.append(Answer(step.item_id, int(code), seconds))
             given.append(step.item_id)
-        done.append((section.name, dim, given, float(np.ravel(state.theta)[0]),
+        done.append((name, dim, given, float(np.ravel(state.theta)[0]),
                      float(np.ravel(state.se)[0]), step.explanation))
     return SimulatedSession(answers, done)
 
@@ -210,10 +203,10 @@ def simulate_sections(repo: BankRepository, level: str, persons: int, seed: int 
     norms = repo.norm_set(bank_version=plan.version.number).for_level(level)
     rng = np.random.default_rng(seed)
     out = []
-    for section, bank, rules in plan.sections:
-        norm = norms.dimensions[section.dimensions[0]]
+    for name, dims, bank, rules in plan.sections:
+        norm = norms.dimensions[dims[0]]
         theta = rng.normal(norm.mean, norm.sd, persons)
-        out.append((section.name, simulate_cat(bank, rules, theta=theta, rng=rng).summary()))
+        out.append((name, simulate_cat(bank, rules, theta=theta, rng=rng).summary()))
     return out
 
 
