@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["AnswerCreate", "AnswerPublic", "CandidateCreate", "CandidatePublic", "ItemPublic",
-           "SessionCreate", "SessionPublic"]
+__all__ = ["AnswerCreate", "AnswerPublic", "ApiKeyCreate", "ApiKeyCreated", "ApiKeyPublic",
+           "CalibrationCreate", "CalibrationPublic", "CandidateCreate", "CandidatePublic",
+           "ExtraTime", "Finished", "Incident", "ItemPublic", "Pause", "SessionCreate",
+           "SessionPublic", "Terminate"]
+
+Language = Literal["kk", "ru", "en"]
 
 
 class _In(BaseModel):
@@ -28,11 +33,17 @@ class CandidatePublic(BaseModel):
 
 
 class SessionCreate(_In):
-    """A session to start: the bank version, norm set and blueprint are pinned now."""
+    """A session to start: the bank version, norm set, blueprint and time limits are pinned now.
+
+    Time limits left out take the server's (``QABILET_TIME_LIMIT_S``,
+    ``QABILET_ITEM_TIME_LIMIT_S``); an explicit ``null`` means none.
+    """
 
     candidate_id: str = Field(min_length=1, max_length=64)
     level: Literal["high", "middle", "low"]
-    language: Literal["kk", "ru", "en"]
+    language: Language
+    time_limit_s: float | None = Field(default=None, gt=0, le=86_400)
+    item_time_limit_s: float | None = Field(default=None, gt=0, le=86_400)
 
 
 class SessionPublic(BaseModel):
@@ -45,10 +56,17 @@ class SessionPublic(BaseModel):
     bank_version: int
     norm_set: int
     blueprint_number: int
+    status: Literal["ready", "active", "paused", "finished"]
     finished: bool
+    closed_reason: Literal["completed", "finished", "terminated", "timeout"] | None = None
     answered: int
     section: int
     n_sections: int
+    max_items: int
+    time_limit_s: float | None = None
+    remaining_s: float | None = None
+    item_time_limit_s: float | None = None
+    profile_id: str | None = None
     token: str | None = None
     link: str | None = None
 
@@ -57,6 +75,7 @@ class ItemPublic(BaseModel):
     """The item to answer now: its text in the session language — never parameters or keys."""
 
     finished: bool
+    paused: bool = False
     position: int
     item_id: str | None = None
     format: str | None = None
@@ -66,6 +85,10 @@ class ItemPublic(BaseModel):
     fell_back: bool = False
     section: int
     n_sections: int
+    answered: int
+    max_items: int
+    remaining_s: float | None = None
+    item_remaining_s: float | None = None
 
 
 class AnswerCreate(_In):
@@ -75,6 +98,7 @@ class AnswerCreate(_In):
     item_id: str = Field(min_length=1, max_length=64)
     code: int = Field(ge=0, le=20)
     response_time_s: float | None = Field(default=None, ge=0, le=86_400)
+    language: Language | None = None
 
 
 class AnswerPublic(BaseModel):
@@ -85,3 +109,84 @@ class AnswerPublic(BaseModel):
     code: int
     replayed: bool
     finished: bool
+
+
+class Finished(BaseModel):
+    """A closed session's profile."""
+
+    profile_id: str
+
+
+class Pause(_In):
+    """A proctor's pause: the clocks stop until the session is resumed."""
+
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class ExtraTime(_In):
+    """Time added to the test's limit."""
+
+    seconds: float = Field(gt=0, le=86_400)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class Terminate(_In):
+    """The proctor ends the session; it is scored on what was answered."""
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class Incident(_In):
+    """Something the proctor saw, for the record."""
+
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class ApiKeyCreate(_In):
+    """A key to make."""
+
+    role: Literal["operator", "psychometrician"]
+    label: str | None = Field(default=None, max_length=200)
+
+
+class ApiKeyCreated(BaseModel):
+    """A new key: its secret is shown this once."""
+
+    id: str
+    role: str
+    key: str
+
+
+class ApiKeyPublic(BaseModel):
+    """A key without its secret."""
+
+    id: str
+    role: str
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class CalibrationCreate(_In):
+    """A recalibration of a bank version's items from the stored responses.
+
+    The parameters of ``bank_version`` start the EM; the responses are those recorded on it
+    (filtered by level and language when given).
+    """
+
+    bank_version: int | None = Field(default=None, ge=1)
+    level: Literal["high", "middle", "low"] | None = None
+    language: Language | None = None
+    min_responses: int = Field(default=200, ge=1)
+
+
+class CalibrationPublic(BaseModel):
+    """A calibration job: queued, running, done, failed, or interrupted (its server stopped)."""
+
+    id: str
+    status: Literal["queued", "running", "done", "failed", "interrupted"]
+    request: dict[str, Any]
+    created_at: datetime
+    finished_at: datetime | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None

@@ -8,13 +8,16 @@ are read once per (bank version, level, blueprint number) and cached; they are p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 from functools import cache
+from threading import Lock
 from typing import TYPE_CHECKING
 
 from engine.cat import Stop, next_item, record, start
 
 if TYPE_CHECKING:
+    from engine.cat import SessionState
     from itembank.repository import BankRepository
     from itembank.session_store import SessionEvent, StoredSession
 
@@ -33,16 +36,24 @@ class Plan:
         Item → the answer codes of its model categories (the version's recodings).
     item_section : dict
         Item → its section's index.
+    contexts : tuple of engine.cat.CatContext
+        Each section's engine tables, built once and shared by every session of the plan.
     """
 
     sections: tuple
     codes: dict
     item_section: dict
+    contexts: tuple = ()
 
     def n_choices(self, item_id: str) -> int:
         """How many options or scale points the item offers."""
         bank = self.sections[self.item_section[item_id]][2]
         return int(bank.n_categories[bank.index_of([item_id])[0]])
+
+    @property
+    def max_items(self) -> int:
+        """The most items a session can take (the sections' maxima): the scale of a progress bar."""
+        return sum(rules.max_items for _name, _dims, _bank, rules in self.sections)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +63,17 @@ class SessionView:
     Attributes
     ----------
     finished : bool
-        Every section has stopped, or the log has a finish/terminate event.
+        Every section has stopped, or the log has a closing event (finish, terminate, timeout).
     position : int
-        The 1-based test position the next answer answers (answered + 1).
+        The 1-based test position the next answer answers (positions taken + 1).
     item_id : str, optional
         The item to show at ``position``.
     section : str, optional
     answered : int
+        Answers given (items whose time ran out are not answers).
     section_index, n_sections : int
+    closed_by : str, optional
+        ``completed`` (every section stopped), or the kind of the closing event.
     """
 
     finished: bool
@@ -69,6 +83,7 @@ class SessionView:
     answered: int
     section_index: int
     n_sections: int
+    closed_by: str | None = None
 
 
 _PLANS: dict[tuple[str, int, str, int], Plan] = {}
@@ -90,38 +105,73 @@ def _build_plan(repo: BankRepository, bank_version: int, level: str, blueprint_n
     version = repo.version(bank_version)
     items = {i.id: i for i in repo.items()}
     full = version.parameters.to_bank()
-    sections, where = [], {}
+    sections, where, contexts = [], {}, []
     for k, section in enumerate(stored.sections):
         rules = section.blueprint(section_items(section, level, items, version))
         ids = list(rules.items or ()) + list(rules.pretest_items)
-        sections.append((section.name, tuple(section.dimensions), scale_bank(full, section.dimensions,
-                                                                             ids), rules))
+        bank = scale_bank(full, section.dimensions, ids)
+        sections.append((section.name, tuple(section.dimensions), bank, rules))
+        contexts.append(start(rules, bank, rng=0).context)
         where.update(dict.fromkeys(ids, k))
-    return Plan(tuple(sections), version.parameters.recodings(), where)
+    return Plan(tuple(sections), version.parameters.recodings(), where, tuple(contexts))
+
+
+#: per (session, section): the answers and skipped items replayed, the state and its next step.
+#: A pure memo (the key holds everything the value depends on), so it is never trusted over the
+#: log: a log that differs from the memo's prefix replays from the start.
+_MEMO: OrderedDict[tuple[str, int], tuple[tuple, frozenset, SessionState, object]] = OrderedDict()
+_MEMO_SIZE = 20_000
+_MEMO_LOCK = Lock()
 
 
 def derive(plan: Plan, session: StoredSession, events: list[SessionEvent]) -> SessionView:
-    """Replay the log's answers through the engine; the next item or the end."""
-    answers = [e for e in events if e.kind == "answer"]
-    closed = any(e.kind in ("finish", "terminate", "timeout") for e in events)
-    done = 0
-    for k, (name, _dims, bank, rules) in enumerate(plan.sections):
-        state = start(rules, bank, rng=_seed(session.seed, k))
-        mine = [a for a in answers if plan.item_section.get(a.payload["item_id"]) == k]
-        for a in mine:
-            item_id = a.payload["item_id"]
-            codes = plan.codes.get(item_id)
-            state = record(state, item_id, codes.index(a.payload["code"]) if codes
-                           else int(a.payload["code"]))
-        done += len(mine)
-        step = next_item(state)
+    """Replay the log's answers through the engine; the next item or the end.
+
+    Items whose time ran out (``item_timeout`` events) are left out of their section: not
+    scored, and not offered again.
+    """
+    answers = [(e.payload["item_id"], e.payload["code"]) for e in events if e.kind == "answer"]
+    skipped = {e.payload["item_id"] for e in events if e.kind == "item_timeout"}
+    taken = len(answers) + len(skipped)
+    closing = next((e.kind for e in events if e.kind in ("finish", "terminate", "timeout")), None)
+    n = len(plan.sections)
+    for k in range(n):
+        mine = tuple(a for a in answers if plan.item_section.get(a[0]) == k)
+        gone = frozenset(i for i in skipped if plan.item_section.get(i) == k)
+        step = _section_step(plan, session, k, mine, gone)
         if not isinstance(step, Stop):
-            if closed:
+            if closing:
                 break
-            return SessionView(False, len(answers) + 1, step.item_id, name, len(answers), k,
-                               len(plan.sections))
-    return SessionView(True, len(answers) + 1, None, None, len(answers), len(plan.sections),
-                       len(plan.sections))
+            return SessionView(False, taken + 1, step.item_id, plan.sections[k][0], len(answers),
+                               k, n)
+    return SessionView(True, taken + 1, None, None, len(answers), n, n, closing or "completed")
+
+
+def _section_step(plan: Plan, session: StoredSession, k: int, mine: tuple, gone: frozenset):  # type: ignore[no-untyped-def]
+    """Section ``k``'s next step after its answers ``mine``, reusing the memo's prefix."""
+    key = (session.id, k)
+    memo = _MEMO.get(key)
+    if memo is not None and memo[1] == gone and memo[0] == mine:
+        return memo[3]
+    _name, _dims, bank, rules = plan.sections[k]
+    if memo is not None and memo[1] == gone and memo[0] == mine[:len(memo[0])]:
+        state, todo = memo[2], mine[len(memo[0]):]
+    else:
+        context = plan.contexts[k] if not gone else None
+        if gone:
+            rules = replace(rules, items=tuple(i for i in rules.items or bank.item_ids
+                                               if i not in gone))
+        state, todo = start(rules, bank, rng=_seed(session.seed, k), context=context), mine
+    for item_id, code in todo:
+        codes = plan.codes.get(item_id)
+        state = record(state, item_id, codes.index(code) if codes else int(code))
+    step = next_item(state)
+    with _MEMO_LOCK:  # handlers run in a thread pool
+        _MEMO[key] = (mine, gone, state, step)
+        _MEMO.move_to_end(key)
+        while len(_MEMO) > _MEMO_SIZE:
+            _MEMO.popitem(last=False)
+    return step
 
 
 @cache

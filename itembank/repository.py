@@ -464,10 +464,7 @@ class BankRepository:
     # -- responses ----------------------------------------------------------------------------------
     def record_responses(self, responses: Iterable[Response]) -> int:
         """Append answers (append-only: answers are never changed or deleted). Returns the count."""
-        rows = [ResponseRow(person_id=r.person_id, session_id=r.session_id, item_id=r.item_id,
-                            bank_version=r.bank_version, language=r.language, level=r.level,
-                            category=int(r.category), response_time_s=r.response_time_s,
-                            answered_at=r.answered_at) for r in responses]
+        rows = _response_rows(responses)
         with self.transaction() as s:
             s.add_all(rows)
         return len(rows)
@@ -493,8 +490,11 @@ class BankRepository:
                     for r in s.scalars(query)]
 
     # -- issued profiles ----------------------------------------------------------------------------
-    def issue_profile(self, profile: Profile) -> Profile:
+    def issue_profile(self, profile: Profile, responses: Iterable[Response] = ()) -> Profile:
         """Store an issued profile; its id must be new, and the profile it replaces must exist.
+
+        ``responses`` (the session's answers, for calibration) are recorded in the same
+        transaction: both are stored, or neither.
 
         Raises
         ------
@@ -515,6 +515,7 @@ class BankRepository:
                              issued_at=profile.issued_at, bank_version=profile.bank_version,
                              norm_set=profile.norm_set, replaces=profile.replaces,
                              document=profile.model_dump(mode="json")))
+            s.add_all(_response_rows(responses))
             return profile
 
     def profile(self, profile_id: str) -> Profile:
@@ -623,6 +624,13 @@ def _norm_set(row: NormSetRow) -> NormSet:
                        levels=row.levels)  # type: ignore[arg-type]
     except ValidationError as exc:  # the database is an edge too
         raise DataFileError(f"norm set {row.number} in the database: {exc}") from None
+
+
+def _response_rows(responses: Iterable[Response]) -> list[ResponseRow]:
+    return [ResponseRow(person_id=r.person_id, session_id=r.session_id, item_id=r.item_id,
+                        bank_version=r.bank_version, language=r.language, level=r.level,
+                        category=int(r.category), response_time_s=r.response_time_s,
+                        answered_at=r.answered_at) for r in responses]
 
 
 def _blueprint_row(b: StoredBlueprint) -> BlueprintRow:

@@ -10,6 +10,12 @@ answer per position (a unique index), so
 * two concurrent submissions for one position record exactly one: the loser's insert fails on
   the index and it reads the winner's event.
 
+The same index keeps two other events single: the start of the clock (slot −1) and the event
+that closes a session — finish, terminate or timeout — (slot 0). A second closing event, from a
+concurrent request or another worker, returns the first (``replayed=True``). An item whose time
+ran out takes its position with an ``item_timeout`` event, so that a late answer for it and the
+time-out cannot both be recorded.
+
 Secrets — API keys and candidate tokens — are stored as SHA-256 digests only; they are long
 random strings (``secrets.token_urlsafe``), for which a fast hash is the usual choice.
 """
@@ -37,13 +43,19 @@ from itembank._runtime import now as _now
 from itembank._schema import Schema
 from itembank.tables import ApiKeyRow, AuditRow, CandidateRow, SessionEventRow, SessionRow
 
-__all__ = ["EVENT_KINDS", "ROLES", "Appended", "SessionEvent", "SessionStore", "StoredSession"]
+__all__ = ["CLOSING", "EVENT_KINDS", "POSITIONED", "ROLES", "Appended", "SessionEvent", "SessionStore",
+           "StoredSession"]
 
 #: roles of API keys
 ROLES = ("operator", "psychometrician")
 #: what a session's log records
-EVENT_KINDS = ("answer", "pause", "resume", "extra_time", "terminate", "timeout", "incident",
-               "finish")
+EVENT_KINDS = ("start", "answer", "item_timeout", "pause", "resume", "extra_time", "incident",
+               "finish", "terminate", "timeout")
+#: events that close a session (at most one per session)
+CLOSING = ("finish", "terminate", "timeout")
+#: events that take a test position
+POSITIONED = ("answer", "item_timeout")
+_SLOT = {"start": -1, **dict.fromkeys(CLOSING, 0)}
 
 
 def _digest(secret: str) -> str:
@@ -63,6 +75,8 @@ class StoredSession(Schema):
     seed: int
     token_expires_at: datetime
     created_at: datetime
+    time_limit_s: float | None = None
+    item_time_limit_s: float | None = None
 
 
 class SessionEvent(Schema):
@@ -75,7 +89,7 @@ class SessionEvent(Schema):
     kind : str
         One of :data:`EVENT_KINDS`.
     position : int, optional
-        The test position an answer answers.
+        The test position an answer (or an item's time-out) takes.
     at : datetime
         When the server committed it.
     payload : dict
@@ -83,8 +97,8 @@ class SessionEvent(Schema):
     """
 
     seq: int = Field(ge=1)
-    kind: Literal["answer", "pause", "resume", "extra_time", "terminate", "timeout", "incident",
-                  "finish"]
+    kind: Literal["start", "answer", "item_timeout", "pause", "resume", "extra_time", "incident",
+                  "finish", "terminate", "timeout"]
     position: int | None = None
     at: datetime
     payload: dict[str, Any]
@@ -134,6 +148,13 @@ class SessionStore:
                 return None
             return row.id, row.role
 
+    def api_keys(self) -> list[dict[str, Any]]:
+        """Every key, without secrets: id, role, label, created_at, revoked_at (None if valid)."""
+        with self._sessions.begin() as s:
+            return [{"id": r.id, "role": r.role, "label": r.label, "created_at": _utc(r.created_at),
+                     "revoked_at": _utc(r.revoked_at)}
+                    for r in s.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at))]
+
     def revoke_api_key(self, key_id: str) -> None:
         """Revoke a key (it stays, marked, for the audit trail)."""
         with self._sessions.begin() as s:
@@ -158,8 +179,12 @@ class SessionStore:
 
     def create_session(self, *, candidate_id: str, level: str, language: str, bank_version: int,
                        norm_set: int, blueprint_number: int, token_ttl: timedelta,
-                       seed: int | None = None) -> tuple[StoredSession, str]:
-        """A new session pinned to a bank version, norm set and blueprint; returns its token."""
+                       seed: int | None = None, time_limit_s: float | None = None,
+                       item_time_limit_s: float | None = None) -> tuple[StoredSession, str]:
+        """A new session pinned to a bank version, norm set, blueprint and time limits.
+
+        Returns the stored session and its candidate token (shown once, stored hashed).
+        """
         token = secrets.token_urlsafe(24)
         now = _now()
         row = SessionRow(id=uuid.uuid4().hex, candidate_id=candidate_id, level=level,
@@ -167,7 +192,8 @@ class SessionStore:
                          blueprint_number=blueprint_number,
                          seed=seed if seed is not None else secrets.randbelow(2**31),
                          token_hash=_digest(token), token_expires_at=now + token_ttl,
-                         created_at=now)
+                         created_at=now, time_limit_s=time_limit_s,
+                         item_time_limit_s=item_time_limit_s)
         try:
             with self._sessions.begin() as s:
                 if s.get(CandidateRow, candidate_id) is None:
@@ -200,28 +226,31 @@ class SessionStore:
                              language=row.language, bank_version=row.bank_version,
                              norm_set=row.norm_set, blueprint_number=row.blueprint_number,
                              seed=row.seed, token_expires_at=_utc(row.token_expires_at),
-                             created_at=_utc(row.created_at))
+                             created_at=_utc(row.created_at), time_limit_s=row.time_limit_s,
+                             item_time_limit_s=row.item_time_limit_s)
 
     # -- the event log --------------------------------------------------------------------------------
     def append(self, session_id: str, kind: str, payload: Mapping[str, Any], *,
                position: int | None = None) -> Appended:
-        """Commit an event; for an answer, at most one per ``position`` (see the module docstring).
+        """Commit an event; each slot at most once (see the module docstring).
 
         Raises
         ------
         ConflictError
-            A different answer for an answered position.
+            A different answer for an answered position (or one whose time ran out).
         NotFoundError
             No such session.
         """
         if kind not in EVENT_KINDS:
             raise ValueError(f"kind: expected one of {', '.join(EVENT_KINDS)}; got {kind!r}")
-        if (kind == "answer") != (position is not None):
-            raise ValueError("position: an answer has a position, other events none")
+        if (kind in POSITIONED) != (position is not None) or (position is not None and position < 1):
+            raise ValueError("position: answers and item time-outs take a position (1, 2, …), "
+                             "other events none")
+        slot = position if position is not None else _SLOT.get(kind)
         for attempt in range(50):  # a concurrent writer may take the next seq; read and retry
-            existing = self._answer_at(session_id, position) if position is not None else None
+            existing = self._in_slot(session_id, slot) if slot is not None else None
             if existing is not None:
-                return self._same_answer(existing, dict(payload), position)
+                return self._same(existing, kind, dict(payload), position)
             try:
                 with self._sessions.begin() as s:
                     if s.get(SessionRow, session_id) is None:
@@ -229,8 +258,7 @@ class SessionStore:
                     seq = (s.scalar(select(func.max(SessionEventRow.seq))
                                     .where(SessionEventRow.session_id == session_id)) or 0) + 1
                     row = SessionEventRow(session_id=session_id, seq=seq, kind=kind,
-                                          answer_position=position, at=_now(),
-                                          payload=dict(payload))
+                                          answer_position=slot, at=_now(), payload=dict(payload))
                     s.add(row)
                 return Appended(event=self._event(row))
             except IntegrityError:
@@ -238,17 +266,27 @@ class SessionStore:
                 continue
         raise ConflictError(f"session {session_id!r}: the log is too busy; retry the request")
 
-    def _answer_at(self, session_id: str, position: int) -> SessionEvent | None:
+    def _in_slot(self, session_id: str, slot: int) -> SessionEvent | None:
         with self._sessions.begin() as s:
             row = s.scalar(select(SessionEventRow).where(
                 SessionEventRow.session_id == session_id,
-                SessionEventRow.answer_position == position))
+                SessionEventRow.answer_position == slot))
             return None if row is None else self._event(row)
 
     @staticmethod
-    def _same_answer(existing: SessionEvent, payload: dict[str, Any], position: int) -> Appended:
+    def _same(existing: SessionEvent, kind: str, payload: dict[str, Any],
+              position: int | None) -> Appended:
+        """The stored event of a taken slot, when the new one repeats it; else a conflict."""
+        if existing.kind in CLOSING and kind in CLOSING or existing.kind == kind == "start":
+            return Appended(event=existing, replayed=True)
+        if existing.kind == "item_timeout":
+            if kind == "item_timeout":
+                return Appended(event=existing, replayed=True)
+            raise ConflictError(f"position {position}: the time for item "
+                                f"{existing.payload.get('item_id')!r} ran out; the answer is "
+                                f"not taken")
         keys = ("item_id", "code")
-        if all(existing.payload.get(k) == payload.get(k) for k in keys):
+        if kind == "answer" and all(existing.payload.get(k) == payload.get(k) for k in keys):
             return Appended(event=existing, replayed=True)
         raise ConflictError(
             f"position {position} is already answered (item {existing.payload.get('item_id')!r}, "
@@ -264,7 +302,8 @@ class SessionStore:
 
     @staticmethod
     def _event(row: SessionEventRow) -> SessionEvent:
-        return SessionEvent(seq=row.seq, kind=row.kind, position=row.answer_position,  # type: ignore[arg-type]
+        position = row.answer_position if row.kind in POSITIONED else None
+        return SessionEvent(seq=row.seq, kind=row.kind, position=position,  # type: ignore[arg-type]
                             at=_utc(row.at), payload=row.payload)
 
     # -- audit ----------------------------------------------------------------------------------------

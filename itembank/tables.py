@@ -31,6 +31,7 @@ __all__ = [
     "AuditRow",
     "BankVersionRow",
     "BlueprintRow",
+    "CalibrationJobRow",
     "CandidateRow",
     "DimensionRow",
     "ItemParameterRow",
@@ -226,10 +227,16 @@ class SessionRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64))
     token_expires_at: Mapped[datetime] = mapped_column(_utc())
     created_at: Mapped[datetime] = mapped_column(_utc())
+    time_limit_s: Mapped[float | None] = mapped_column(Float)
+    item_time_limit_s: Mapped[float | None] = mapped_column(Float)
 
 
 class SessionEventRow(Base):
-    """One event of a session's append-only log; an answer position is answered at most once."""
+    """One event of a session's append-only log.
+
+    A slot (an answer position, −1 for the clock's start, 0 for the event that closes the
+    session) is taken at most once.
+    """
 
     __tablename__ = "session_events"
     session_id: Mapped[str] = mapped_column(ForeignKey("test_sessions.id"), primary_key=True)
@@ -252,3 +259,18 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(128))
     detail: Mapped[dict[str, Any]] = mapped_column(Document)
+
+
+class CalibrationJobRow(Base):
+    """A calibration requested over the API: its request, state and result."""
+
+    __tablename__ = "calibration_jobs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # queued, running, done, failed, interrupted
+    requested_by: Mapped[str] = mapped_column(String(128))
+    request: Mapped[dict[str, Any]] = mapped_column(Document)
+    created_at: Mapped[datetime] = mapped_column(_utc())
+    finished_at: Mapped[datetime | None] = mapped_column(_utc())
+    runner: Mapped[str | None] = mapped_column(String(128))
+    result: Mapped[dict[str, Any] | None] = mapped_column(Document)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -174,7 +174,8 @@ def _derive(context: CatContext, seed: int, log_lik: Array, responses: NDArray[n
 
 
 def start(blueprint: Blueprint, bank: ItemBank,
-          rng: np.random.Generator | int | None = None) -> SessionState:
+          rng: np.random.Generator | int | None = None, *,
+          context: CatContext | None = None) -> SessionState:
     """A new session on ``bank`` under ``blueprint``.
 
     Parameters
@@ -183,13 +184,21 @@ def start(blueprint: Blueprint, bank: ItemBank,
     bank : ItemBank
     rng : numpy.random.Generator or int or None
         An int is used as the session's seed; a generator (or None) draws one.
+    context : CatContext, optional
+        The tables of an earlier session on the same bank and blueprint (``state.context``),
+        reused instead of rebuilt: a server starting many sessions of one design builds them once.
 
     Raises
     ------
     InvalidParameterError
-        The blueprint cannot be served from this bank (see :meth:`Blueprint.check_bank`).
+        The blueprint cannot be served from this bank (see :meth:`Blueprint.check_bank`), or
+        ``context`` is of another bank or blueprint.
     """
-    context = CatContext.build(bank, blueprint)
+    if context is None:
+        context = CatContext.build(bank, blueprint)
+    elif context.bank is not bank or context.blueprint != blueprint:
+        raise InvalidParameterError("context: built for another bank or blueprint than the "
+                                    "session's")
     if isinstance(rng, int | np.integer) and not isinstance(rng, bool):
         seed = int(rng)
     else:

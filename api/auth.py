@@ -1,0 +1,88 @@
+"""Who is asking: API keys for operators and psychometricians, session tokens for candidates.
+
+An API key (``Authorization: Bearer qk_…``, stored hashed, revocable) carries its role. A
+candidate token (``X-Session-Token``, handed out in the session link, expiring) reaches only the
+candidate endpoints of its own session. Each route names the parties it serves through one of
+the dependencies below; anyone else gets 401 (no or bad credentials) or 403 (the wrong party).
+"""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request
+
+__all__ = ["Caller", "caller", "operator", "psychometrician", "session_operator", "session_party",
+           "staff"]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A party: a key's role and its actor name for the audit log (``key:<id>``), or a candidate."""
+
+    role: str  # operator, psychometrician or candidate
+    actor: str
+    session_id: str | None = None
+
+
+def caller(request: Request, authorization: Annotated[str | None, Header()] = None,
+           x_session_token: Annotated[str | None, Header()] = None) -> Caller | None:
+    """The party the credentials name (a candidate's token is checked against its session later)."""
+    if authorization:
+        scheme, _, key = authorization.partition(" ")
+        found = request.app.state.store.authenticate(key.strip()) if scheme.lower() == "bearer" \
+            else None
+        if found is None:
+            raise HTTPException(401, "Authorization: expected 'Bearer <API key>' with a valid, "
+                                     "unrevoked key")
+        return Caller(role=found[1], actor=f"key:{found[0]}")
+    if x_session_token:
+        return Caller(role="candidate", actor="candidate")
+    return None
+
+
+def _role(who: Caller | None, wanted: tuple[str, ...], what: str) -> Caller:
+    if who is None:
+        raise HTTPException(401, f"{what} is required (Authorization: Bearer <API key>)")
+    if who.role not in wanted:
+        raise HTTPException(403, f"this needs {what}; the caller is a {who.role}")
+    return who
+
+
+def operator(who: Annotated[Caller | None, Depends(caller)]) -> Caller:
+    """An operator's key."""
+    return _role(who, ("operator",), "an operator's API key")
+
+
+def psychometrician(who: Annotated[Caller | None, Depends(caller)]) -> Caller:
+    """A psychometrician's key."""
+    return _role(who, ("psychometrician",), "a psychometrician's API key")
+
+
+def staff(who: Annotated[Caller | None, Depends(caller)]) -> Caller:
+    """An operator's or a psychometrician's key."""
+    return _role(who, ("operator", "psychometrician"), "an operator's or psychometrician's API key")
+
+
+def session_operator(session_id: str, request: Request,
+                     who: Annotated[Caller, Depends(operator)]) -> Caller:
+    """An operator, about a session that exists (404 otherwise)."""
+    request.app.state.store.session(session_id)
+    return who
+
+
+def session_party(session_id: str, request: Request,
+                  who: Annotated[Caller | None, Depends(caller)],
+                  x_session_token: Annotated[str | None, Header()] = None) -> Caller:
+    """The session's operator, or the candidate holding this session's valid token."""
+    if who is None:
+        raise HTTPException(401, "an operator's API key or the session's token (X-Session-Token) "
+                                 "is required")
+    if who.role == "candidate":
+        if not request.app.state.store.token_valid(session_id, x_session_token or ""):
+            raise HTTPException(403, "X-Session-Token: not this session's token, or expired")
+        return Caller(role="candidate", actor=f"candidate:{session_id}", session_id=session_id)
+    if who.role != "operator":
+        raise HTTPException(403, f"this needs an operator's key or the session's token; the "
+                                 f"caller is a {who.role}")
+    request.app.state.store.session(session_id)  # 404 for an operator asking about nothing
+    return who

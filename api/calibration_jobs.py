@@ -1,0 +1,170 @@
+"""Calibration jobs started over the API: recalibrate a bank version's items on stored responses.
+
+A job is a row (:class:`itembank.tables.CalibrationJobRow`): queued → running → done or failed.
+It runs in a thread of the worker that accepted it (a calibration of a few thousand sessions
+takes seconds, not hours), and the row records which process runs it; a job whose process is
+gone (the server was restarted) reads as ``interrupted`` and can be started again.
+
+What a job computes: for each dimension of the version, the items of that dimension that have
+answers, fitted by MML-EM (:class:`calibration.MML`) on the responses recorded for the version
+(as model categories, through the version's answer-code mappings), each with the model the
+version gives it, on the standard-normal scale of that dimension. The result holds, per
+dimension, the fit's summary and its parameter file (:meth:`ParameterFile.from_bank`), ready to
+be reviewed, linked (:mod:`calibration.linking`) and imported as a new draft version.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from engine.exceptions import NotFoundError
+from itembank._runtime import as_utc, now
+from itembank.tables import CalibrationJobRow
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from itembank.repository import BankRepository
+
+__all__ = ["CalibrationJobs", "recalibrate"]
+
+_RUNNER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(runner: str | None) -> bool:
+    host, _, pid = (runner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine's process: it cannot be checked from here
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recalibrate(repo: BankRepository, bank_version: int | None = None, *, level: str | None = None,
+                language: str | None = None, min_responses: int = 200) -> dict[str, Any]:
+    """Fit each dimension's items of a version on its stored responses (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        Fewer than ``min_responses`` sessions answered the version.
+    """
+    import numpy as np
+
+    from calibration import MML
+    from engine.exceptions import ConvergenceWarning
+    from itembank.parameter_file import ParameterFile
+
+    version = repo.version(bank_version)
+    responses = repo.responses(bank_version=version.number, level=level, language=language)
+    sessions = sorted({r.session_id or r.person_id for r in responses})
+    if len(sessions) < min_responses:
+        raise ValueError(f"bank_version: {version.number} has answers from {len(sessions)} "
+                         f"sessions{' at ' + level if level else ''}"
+                         f"{' in ' + language if language else ''}; min_responses is "
+                         f"{min_responses}")
+    recodings = version.parameters.recodings()
+    models = dict(zip(version.item_ids, version.parameters.item_models(), strict=True))
+    dimension_of = {i.id: i.dimension for i in repo.items()}
+    row = {s: k for k, s in enumerate(sessions)}
+    column = {item: j for j, item in enumerate(version.item_ids)}
+    x = np.full((len(sessions), len(column)), -1, dtype=np.int64)
+    for r in responses:
+        if r.item_id in column:
+            codes = recodings.get(r.item_id)
+            x[row[r.session_id or r.person_id], column[r.item_id]] = (
+                list(codes).index(r.category) if codes else r.category)
+    out: dict[str, Any] = {"bank_version": version.number, "n_sessions": len(sessions),
+                           "dimensions": {}}
+    for dim in version.dimensions:
+        ids = [i for i in version.item_ids if dimension_of.get(i) == dim
+               and (x[:, column[i]] >= 0).sum() >= 2]
+        if len(ids) < 2:
+            continue
+        cols = [column[i] for i in ids]
+        data = x[:, cols]
+        keep = (data >= 0).any(axis=1)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            fit = MML(model={i: models[i] for i in ids}).fit(
+                np.where(data[keep] >= 0, data[keep], np.nan).astype(float), item_ids=ids)
+        se = dict(zip(ids, fit.se_, strict=True)) if fit.se_ is not None else None
+        parameters = ParameterFile.from_bank(
+            fit.bank_, recodings={i: recodings[i] for i in ids if i in recodings}, se=se,
+            loglik=float(fit.loglik_), n_iter=int(fit.n_iter_), converged=bool(fit.converged_),
+            method=f"MML-EM of {int(keep.sum())} sessions' answers to bank version "
+                   f"{version.number} ({dim})")
+        out["dimensions"][dim] = {
+            "n_sessions": int(keep.sum()), "n_items": len(ids), "loglik": float(fit.loglik_),
+            "n_iter": int(fit.n_iter_), "converged": bool(fit.converged_),
+            "warnings": [str(w.message) for w in caught],
+            "parameters": parameters.model_dump(mode="json", exclude_none=True)}
+    return out
+
+
+class CalibrationJobs:
+    """The jobs of one database."""
+
+    def __init__(self, engine: Engine, repo: BankRepository) -> None:
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._repo = repo
+
+    def start(self, request: dict[str, Any], actor: str) -> dict[str, Any]:
+        """Queue a job and start it in a thread of this process."""
+        job_id = uuid.uuid4().hex
+        with self._sessions.begin() as s:
+            s.add(CalibrationJobRow(id=job_id, status="queued", requested_by=actor,
+                                    request=request, created_at=now(), runner=_RUNNER))
+        threading.Thread(target=self._run, args=(job_id, request), daemon=True,
+                         name=f"calibration-{job_id}").start()
+        return self.get(job_id)
+
+    def _run(self, job_id: str, request: dict[str, Any]) -> None:
+        self._set(job_id, status="running")
+        try:
+            result = recalibrate(self._repo, **request)
+        except Exception as exc:  # a failed job records why; the server goes on
+            self._set(job_id, status="failed", error=f"{type(exc).__name__}: {exc}",
+                      finished_at=now())
+        else:
+            self._set(job_id, status="done", result=result, finished_at=now())
+
+    def _set(self, job_id: str, **values: Any) -> None:
+        with self._sessions.begin() as s:
+            row = s.get(CalibrationJobRow, job_id)
+            for k, v in values.items():
+                setattr(row, k, v)
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        """The job as it stands (``interrupted`` when its process is gone)."""
+        with self._sessions.begin() as s:
+            row = s.get(CalibrationJobRow, job_id)
+            if row is None:
+                raise NotFoundError(f"calibration job {job_id!r} does not exist")
+            if row.status in ("queued", "running") and not _alive(row.runner):
+                row.status, row.finished_at = "interrupted", now()
+            return self._public(row)
+
+    def all(self) -> list[dict[str, Any]]:
+        """Every job, newest first, without results."""
+        with self._sessions.begin() as s:
+            rows = s.scalars(select(CalibrationJobRow).order_by(CalibrationJobRow.created_at.desc()))
+            return [{**self._public(r), "result": None} for r in rows]
+
+    @staticmethod
+    def _public(row: CalibrationJobRow) -> dict[str, Any]:
+        return {"id": row.id, "status": row.status, "request": row.request,
+                "created_at": as_utc(row.created_at), "finished_at": as_utc(row.finished_at),
+                "result": row.result, "error": row.error}

@@ -1,0 +1,54 @@
+"""What a candidate sees of an item: its text and choices in a language — nothing else.
+
+Item texts change rarely (an edit of the bank), and a session shows each item once, so the
+shown form is kept for a minute per (item, language) and read again after.
+"""
+
+from __future__ import annotations
+
+import time
+from threading import Lock
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from itembank.repository import BankRepository
+
+__all__ = ["ItemTexts"]
+
+
+class ItemTexts:
+    """The shown form of items, from one repository.
+
+    Parameters
+    ----------
+    repo : BankRepository
+    ttl_s : float
+        How long a read text is served before it is read again.
+    """
+
+    def __init__(self, repo: BankRepository, ttl_s: float = 60.0) -> None:
+        self._repo, self._ttl = repo, ttl_s
+        self._kept: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+        self._lock = Lock()
+
+    def shown(self, item_id: str, language: str) -> dict[str, Any]:
+        """The item as shown in ``language``.
+
+        Returns ``format``, ``stem``, ``choices`` (options, or the Likert scale's labels),
+        ``language`` (the one shown: ``language``, or a fallback) and ``fell_back``.
+        """
+        key = (item_id, language)
+        kept = self._kept.get(key)
+        if kept is not None and time.monotonic() - kept[0] < self._ttl:
+            return kept[1]
+        item = self._repo.item(item_id)
+        text = item.text_in(language)
+        choices = text.options
+        if item.format == "likert":
+            labels = self._repo.scales()[item.scale].labels  # type: ignore[index]
+            choices = labels.get(text.language) or labels.get(language) or next(iter(labels.values()))
+        value = {"format": item.format, "stem": text.stem, "choices": list(choices or []),
+                 "language": text.language, "fell_back": text.fell_back}
+        with self._lock:
+            self._kept[key] = (time.monotonic(), value)
+        return value

@@ -1,0 +1,178 @@
+"""Routes for psychometricians (``/v1/admin``) and the operators' group report.
+
+The bank moves as its documents (:mod:`itembank.bank_file`): exported whole, imported all or
+nothing; parameters imported as a draft version; versions and norm sets published (then
+immutable). Responses leave with their response times, in the CSV layout calibration reads.
+API keys are made and revoked here; the audit trail is read here.
+"""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from api.auth import Caller, operator, psychometrician
+from api.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyPublic,
+    CalibrationCreate,
+    CalibrationPublic,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1")
+
+Psychometrician = Annotated[Caller, Depends(psychometrician)]
+LevelQuery = Annotated[Literal["high", "middle", "low"] | None, Query()]
+LanguageQuery = Annotated[Literal["kk", "ru", "en"] | None, Query()]
+
+
+@router.get("/admin/bank")
+def export_bank(request: Request, who: Psychometrician) -> JSONResponse:
+    """The whole bank as one JSON document (``"format": "qabilet-bank"``)."""
+    from itembank._runtime import installed_version
+    from itembank.bank_file import export_document
+
+    document = export_document(request.app.state.repo, software_version=installed_version())
+    return JSONResponse(document.model_dump(mode="json", exclude_none=True))
+
+
+@router.post("/admin/bank", status_code=201)
+def import_bank(request: Request, who: Psychometrician,
+                document: Annotated[dict, Body(description="A bank document.")]) -> dict:
+    """Import a bank document, all or nothing; every bad entry is named in the 422 body."""
+    import json
+
+    from itembank.bank_file import import_document
+
+    done = import_document(request.app.state.repo, json.dumps(document), path="request body")
+    counts = {k: len(getattr(done, k)) for k in ("dimensions", "scales", "items",
+                                                 "recommendations", "versions", "norm_sets",
+                                                 "blueprints")}
+    request.app.state.store.audit(who.actor, "bank.import", None, counts)
+    return {"imported": counts}
+
+
+@router.post("/admin/versions", status_code=201)
+def import_parameters(request: Request, who: Psychometrician,
+                      parameters: Annotated[dict, Body(description="A parameter file (JSON).")]
+                      ) -> dict:
+    """Item parameters as a new draft version (a parameter file, as calibration writes it)."""
+    import json
+
+    from itembank.bank_file import import_parameters as load
+
+    version = load(request.app.state.repo, json.dumps(parameters), path="request body")
+    request.app.state.store.audit(who.actor, "version.create", f"version:{version.number}")
+    return {"number": version.number, "status": version.status, "n_items": len(version.item_ids)}
+
+
+@router.post("/admin/versions/{number}/publish")
+def publish_version(request: Request, number: int, who: Psychometrician) -> dict:
+    """Publish a draft version: sessions may pin it, and it never changes again."""
+    version = request.app.state.repo.publish_version(number)
+    request.app.state.store.audit(who.actor, "version.publish", f"version:{number}")
+    return {"number": version.number, "status": version.status}
+
+
+@router.post("/admin/norm-sets/{number}/publish")
+def publish_norm_set(request: Request, number: int, who: Psychometrician) -> dict:
+    """Publish a draft norm set."""
+    norms = request.app.state.repo.publish_norm_set(number)
+    request.app.state.store.audit(who.actor, "norm_set.publish", f"norm_set:{number}")
+    return {"number": norms.number, "status": norms.status}
+
+
+@router.get("/admin/responses")
+def export_responses(request: Request, who: Psychometrician,
+                     bank_version: Annotated[int | None, Query(ge=1)] = None,
+                     level: LevelQuery = None, language: LanguageQuery = None,
+                     table: Annotated[Literal["answers", "times"], Query(
+                         description="The answers (model categories) or the response times.")]
+                     = "answers") -> Response:
+    """Stored answers as the response CSV calibration reads (or its companion of response times)."""
+    from itembank.bank_file import format_responses
+
+    repo = request.app.state.repo
+    responses = repo.responses(bank_version=bank_version, level=level, language=language)
+    recodings = {v.number: v.parameters.recodings() for v in repo.versions()}
+    answers, times = format_responses(responses, recodings=recodings)
+    return Response(answers if table == "answers" else times, media_type="text/csv")
+
+
+@router.post("/admin/calibrations", status_code=202, response_model=CalibrationPublic)
+def start_calibration(request: Request, body: CalibrationCreate,
+                      who: Psychometrician) -> dict:
+    """Start recalibrating a version's items on its stored responses; poll the job for the result."""
+    request.app.state.repo.version(body.bank_version)  # 404 before a job is queued
+    job = request.app.state.jobs.start(body.model_dump(), who.actor)
+    request.app.state.store.audit(who.actor, "calibration.start", f"job:{job['id']}",
+                                  body.model_dump())
+    return job
+
+
+@router.get("/admin/calibrations", response_model=list[CalibrationPublic])
+def calibrations(request: Request, who: Psychometrician) -> list[dict]:
+    """Every calibration job, newest first (results left out)."""
+    return request.app.state.jobs.all()
+
+
+@router.get("/admin/calibrations/{job_id}", response_model=CalibrationPublic)
+def calibration(request: Request, job_id: str, who: Psychometrician) -> dict:
+    """A calibration job with its result when done."""
+    return request.app.state.jobs.get(job_id)
+
+
+@router.post("/admin/keys", status_code=201, response_model=ApiKeyCreated)
+def create_key(request: Request, body: ApiKeyCreate, who: Psychometrician) -> ApiKeyCreated:
+    """A new API key; its secret is in this response only."""
+    store = request.app.state.store
+    key = store.create_api_key(body.role, body.label)
+    key_id = key.split("_", 2)[1]
+    store.audit(who.actor, "key.create", f"key:{key_id}", {"role": body.role, "label": body.label})
+    return ApiKeyCreated(id=key_id, role=body.role, key=key)
+
+
+@router.get("/admin/keys", response_model=list[ApiKeyPublic])
+def keys(request: Request, who: Psychometrician) -> list[dict]:
+    """Every key, without secrets."""
+    return request.app.state.store.api_keys()
+
+
+@router.delete("/admin/keys/{key_id}", status_code=204)
+def revoke_key(request: Request, key_id: str, who: Psychometrician) -> Response:
+    """Revoke a key: it stops working at once (it stays listed, revoked)."""
+    store = request.app.state.store
+    store.revoke_api_key(key_id)
+    store.audit(who.actor, "key.revoke", f"key:{key_id}")
+    return Response(status_code=204)
+
+
+@router.get("/admin/audit")
+def audit(request: Request, who: Psychometrician,
+          target: Annotated[str | None, Query(max_length=128)] = None) -> list[dict]:
+    """The audit trail (of one target: a session id, ``key:<id>``, ``version:<n>``…), oldest first."""
+    return request.app.state.store.audit_trail(target)
+
+
+@router.get("/reports/group", response_class=HTMLResponse)
+def group_report(request: Request, who: Annotated[Caller, Depends(operator)],
+                 level: LevelQuery = None,
+                 language: Annotated[Literal["kk", "ru", "en"], Query()] = "ru",
+                 since: Annotated[datetime | None, Query()] = None,
+                 until: Annotated[datetime | None, Query()] = None) -> str:
+    """The group report of the profiles issued in a period (at a level), in ``language``."""
+    from api.report_html import group_rows, render_group_html
+    from itembank._runtime import as_utc
+
+    chosen = [p for p in request.app.state.repo.profiles()
+              if (level is None or p.level == level)
+              and (since is None or p.issued_at >= as_utc(since))
+              and (until is None or p.issued_at < as_utc(until))]
+    period = ((since or min((p.issued_at for p in chosen), default=None)),
+              (until or max((p.issued_at for p in chosen), default=None)))
+    shown = tuple(d.date().isoformat() if d else "—" for d in period)
+    return render_group_html(group_rows(chosen), language=language, period=shown)

@@ -1,0 +1,245 @@
+"""Routes of candidates and sessions: items, answers, the proctor's actions, profiles.
+
+Creation, the current item, answers, finish, the profile and its report, and the proctor's
+actions (pause, resume, extra time, terminate, incidents).
+
+Each answer carries the position it answers, so a retry is recognised (the stored answer is
+returned, ``replayed``) and a different answer for a taken position is a 409; the session's
+event log decides, never a cache (:mod:`api.live`).
+"""
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse
+
+from api.auth import Caller, operator, session_operator, session_party
+from api.live import Live
+from api.schemas import (
+    AnswerCreate,
+    AnswerPublic,
+    CandidateCreate,
+    CandidatePublic,
+    ExtraTime,
+    Finished,
+    Incident,
+    ItemPublic,
+    Language,
+    Pause,
+    SessionCreate,
+    SessionPublic,
+    Terminate,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1")
+
+Operator = Annotated[Caller, Depends(operator)]
+SessionOperator = Annotated[Caller, Depends(session_operator)]
+Party = Annotated[Caller, Depends(session_party)]
+
+
+def public(request: Request, live: Live, token: str | None = None) -> SessionPublic:
+    """The session as its parties see it; ``token`` and the link only at creation."""
+    s, v, clock = live.session, live.view, live.clock
+    link = f"{request.app.state.settings.public_url}/take/{s.id}#token={token}" if token else None
+    pinned = s.model_dump(include={"id", "candidate_id", "level", "language", "bank_version",
+                                   "norm_set", "blueprint_number", "time_limit_s",
+                                   "item_time_limit_s"})
+    return SessionPublic(**pinned, status=live.status, finished=v.finished,
+                         closed_reason=live.closed_reason, answered=v.answered,
+                         section=v.section_index, n_sections=v.n_sections,
+                         max_items=live.plan.max_items,
+                         remaining_s=None if v.finished else clock.remaining_s,
+                         profile_id=live.profile_id, token=token, link=link)
+
+
+@router.post("/candidates", status_code=201, response_model=CandidatePublic)
+def create_candidate(request: Request, body: CandidateCreate, who: Operator) -> CandidatePublic:
+    """Register a candidate (an external id is unique)."""
+    store = request.app.state.store
+    candidate_id = store.add_candidate(external_id=body.external_id,
+                                       display_name=body.display_name)
+    store.audit(who.actor, "candidate.create", candidate_id)
+    return CandidatePublic(id=candidate_id)
+
+
+@router.post("/sessions", status_code=201, response_model=SessionPublic)
+def create_session(request: Request, body: SessionCreate, who: Operator) -> SessionPublic:
+    """Start a session: the level's newest blueprint, its bank version and norm set are pinned."""
+    repo, store, settings = request.app.state.repo, request.app.state.store, request.app.state.settings
+    blueprint = repo.blueprint(body.level)
+    version = repo.version(blueprint.bank_version)
+    norms = repo.norm_set(bank_version=version.number)
+    norms.for_level(body.level)
+    given = body.model_fields_set
+    session, token = store.create_session(
+        candidate_id=body.candidate_id, level=body.level, language=body.language,
+        bank_version=version.number, norm_set=norms.number, blueprint_number=blueprint.number,
+        token_ttl=timedelta(hours=settings.token_ttl_hours),
+        time_limit_s=body.time_limit_s if "time_limit_s" in given else settings.time_limit_s,
+        item_time_limit_s=(body.item_time_limit_s if "item_time_limit_s" in given
+                           else settings.item_time_limit_s))
+    store.audit(who.actor, "session.create", session.id,
+                {"level": body.level, "language": body.language,
+                 "time_limit_s": session.time_limit_s,
+                 "item_time_limit_s": session.item_time_limit_s})
+    return public(request, request.app.state.live.state(session.id), token)
+
+
+@router.get("/sessions/{session_id}", response_model=SessionPublic)
+def get_session(request: Request, session_id: str, who: Party) -> SessionPublic:
+    """Where the session stands: status, progress, time left."""
+    return public(request, request.app.state.live.state(session_id))
+
+
+@router.get("/sessions/{session_id}/item", response_model=ItemPublic)
+def current_item(request: Request, session_id: str, who: Party,
+                 language: Annotated[Language | None, Query(
+                     description="Show the text in this language instead of the session's.")]
+                 = None) -> ItemPublic:
+    """The item to answer now, in the session's language; a candidate's first view starts the clock.
+
+    Never parameters, keys or scores.
+    """
+    live = request.app.state.live.state(session_id, start_clock=who.role == "candidate",
+                                        actor=who.actor)
+    v, clock = live.view, live.clock
+    common = {"position": v.position, "section": v.section_index, "n_sections": v.n_sections,
+              "answered": v.answered, "max_items": live.plan.max_items}
+    if v.finished or v.item_id is None:
+        return ItemPublic(finished=True, **common)
+    if clock.paused:
+        return ItemPublic(finished=False, paused=True, remaining_s=clock.remaining_s, **common)
+    shown = request.app.state.texts.shown(v.item_id, language or live.session.language)
+    return ItemPublic(finished=False, item_id=v.item_id, **shown, remaining_s=clock.remaining_s,
+                      item_remaining_s=clock.item_remaining_s, **common)
+
+
+@router.post("/sessions/{session_id}/answers", response_model=AnswerPublic)
+def answer(request: Request, session_id: str, body: AnswerCreate, who: Party) -> AnswerPublic:
+    """Record the answer to the item at ``position`` (a retry returns the stored answer)."""
+    sessions, store = request.app.state.live, request.app.state.store
+    live = sessions.state(session_id, start_clock=True, actor=who.actor)
+    v = live.view
+    payload = {"item_id": body.item_id, "code": body.code,
+               "response_time_s": body.response_time_s,
+               "language": body.language or live.session.language}
+    if body.position < v.position:  # a taken position: a retry, or a conflict
+        done = store.append(session_id, "answer", payload, position=body.position)
+        return AnswerPublic(position=body.position, item_id=body.item_id, code=body.code,
+                            replayed=done.replayed, finished=v.finished)
+    if v.finished:
+        raise HTTPException(409, f"the session is over ({live.closed_reason}); no more answers "
+                                 f"are taken")
+    if live.clock.paused:
+        raise HTTPException(409, "the session is paused by the proctor; answers wait for resume")
+    if body.position > v.position:
+        raise HTTPException(409, f"position: the item at position {v.position} is the one shown; "
+                                 f"got {body.position}")
+    if body.item_id != v.item_id:
+        raise HTTPException(409, f"item_id: position {v.position} shows {v.item_id!r}; got "
+                                 f"{body.item_id!r}")
+    n_codes = live.plan.n_choices(body.item_id)
+    if body.code >= n_codes:
+        raise HTTPException(422, f"code: item {body.item_id!r} has choices 0–{n_codes - 1}; got "
+                                 f"{body.code}")
+    done = store.append(session_id, "answer", payload, position=body.position)
+    after = sessions.state(session_id, actor=who.actor)
+    return AnswerPublic(position=body.position, item_id=body.item_id, code=body.code,
+                        replayed=done.replayed, finished=after.view.finished)
+
+
+@router.post("/sessions/{session_id}/finish", response_model=Finished)
+def finish(request: Request, session_id: str, who: Party) -> Finished:
+    """End the session (early, if items remain) and issue its profile; finishing again is a no-op."""
+    live = request.app.state.live.close(session_id, "finish", who.actor)
+    request.app.state.store.audit(who.actor, "session.finish", session_id,
+                                  {"closed": live.closed_reason})
+    return Finished(profile_id=live.profile_id)
+
+
+def _profile_of(request: Request, session_id: str):  # type: ignore[no-untyped-def]
+    live = request.app.state.live.state(session_id)
+    if live.profile_id is None:
+        raise HTTPException(404, "the session has no issued profile yet; it is still running")
+    return request.app.state.repo.profile(live.profile_id)
+
+
+@router.get("/sessions/{session_id}/profile")
+def get_profile(request: Request, session_id: str, who: Party) -> dict:
+    """The issued profile: the operator's full record, or the candidate's own view."""
+    p = _profile_of(request, session_id)
+    return p.model_dump(mode="json") if who.role == "operator" else p.candidate_view()
+
+
+@router.get("/sessions/{session_id}/report", response_class=HTMLResponse)
+def get_report(request: Request, session_id: str, who: Party) -> str:
+    """The profile's HTML report: the operator's copy, or the candidate's."""
+    from api.report_html import render_profile_html
+
+    return render_profile_html(_profile_of(request, session_id),
+                               view="operator" if who.role == "operator" else "candidate")
+
+
+# -- the proctor's actions: each an event of the log and a line of the audit trail ------------------
+def _proctor(request: Request, session_id: str, who: Caller, kind: str, detail: dict) -> Live:
+    sessions = request.app.state.live
+    live = sessions.state(session_id)
+    if live.view.finished:
+        raise HTTPException(409, f"the session is over ({live.closed_reason}); {kind} refused")
+    if kind == "pause" and live.clock.paused or kind == "resume" and not live.clock.paused:
+        raise HTTPException(409, f"the session is {'already' if kind == 'pause' else 'not'} "
+                                 f"paused")
+    request.app.state.store.append(session_id, kind, {"by": who.actor, **detail})
+    request.app.state.store.audit(who.actor, f"session.{kind}", session_id, detail)
+    return sessions.state(session_id, actor=who.actor)
+
+
+@router.post("/sessions/{session_id}/pause", response_model=SessionPublic)
+def pause(request: Request, session_id: str, body: Pause, who: SessionOperator) -> SessionPublic:
+    """Stop the session's clocks; answers wait until it is resumed."""
+    return public(request, _proctor(request, session_id, who, "pause", body.model_dump()))
+
+
+@router.post("/sessions/{session_id}/resume", response_model=SessionPublic)
+def resume(request: Request, session_id: str, who: SessionOperator) -> SessionPublic:
+    """Restart the clocks of a paused session."""
+    return public(request, _proctor(request, session_id, who, "resume", {}))
+
+
+@router.post("/sessions/{session_id}/extra-time", response_model=SessionPublic)
+def extra_time(request: Request, session_id: str, body: ExtraTime,
+               who: SessionOperator) -> SessionPublic:
+    """Add time to the test's limit."""
+    if request.app.state.live.session(session_id).time_limit_s is None:
+        raise HTTPException(409, "the session has no time limit to extend")
+    return public(request, _proctor(request, session_id, who, "extra_time", body.model_dump()))
+
+
+@router.post("/sessions/{session_id}/incidents", response_model=SessionPublic)
+def incident(request: Request, session_id: str, body: Incident,
+             who: SessionOperator) -> SessionPublic:
+    """Record an incident (the session goes on)."""
+    return public(request, _proctor(request, session_id, who, "incident", body.model_dump()))
+
+
+@router.post("/sessions/{session_id}/terminate", response_model=SessionPublic)
+def terminate(request: Request, session_id: str, body: Terminate,
+              who: SessionOperator) -> SessionPublic:
+    """End the session with a reason; it is scored on what was answered."""
+    live = request.app.state.live.state(session_id)
+    if live.view.finished:
+        raise HTTPException(409, f"the session is over ({live.closed_reason}); terminate refused")
+    live = request.app.state.live.close(session_id, "terminate", who.actor, reason=body.reason)
+    request.app.state.store.audit(who.actor, "session.terminate", session_id,
+                                  {"reason": body.reason})
+    return public(request, live)
+
+
+@router.get("/sessions/{session_id}/events")
+def session_events(request: Request, session_id: str, who: SessionOperator) -> list[dict]:
+    """The session's event log, in commit order (the operator's record of what happened)."""
+    return [e.model_dump(mode="json") for e in request.app.state.store.events(session_id)]
