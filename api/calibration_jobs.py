@@ -65,7 +65,7 @@ def recalibrate(repo: BankRepository, bank_version: int | None = None, *, level:
 
     from calibration import MML
     from engine.exceptions import ConvergenceWarning
-    from itembank.parameter_file import ParameterFile
+    from itembank.parameter_file import ParameterFile, record_standard_errors
 
     version = repo.version(bank_version)
     responses = repo.responses(bank_version=version.number, level=level, language=language)
@@ -100,7 +100,7 @@ def recalibrate(repo: BankRepository, bank_version: int | None = None, *, level:
             warnings.simplefilter("always", ConvergenceWarning)
             fit = MML(model={i: models[i] for i in ids}).fit(
                 np.where(data[keep] >= 0, data[keep], np.nan).astype(float), item_ids=ids)
-        se = dict(zip(ids, fit.se_, strict=True)) if fit.se_ is not None else None
+        se = record_standard_errors(fit.bank_, fit.se_traditional_, fit.se_)
         parameters = ParameterFile.from_bank(
             fit.bank_, recodings={i: recodings[i] for i in ids if i in recodings}, se=se,
             loglik=float(fit.loglik_), n_iter=int(fit.n_iter_), converged=bool(fit.converged_),

@@ -15,7 +15,7 @@ import re
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -565,42 +565,6 @@ def _method_text(run: _Run) -> str:
     return text
 
 
-def _standard_errors(bank: ItemBank, traditional_se: list[dict[str, Any]],
-                     slope_intercept_se: list[dict[str, Any]], skip: Sequence[str] = (),
-                     ) -> dict[str, dict[str, Any]]:
-    """Standard errors per item, keyed like the item's record in the parameter file."""
-    out: dict[str, dict[str, Any]] = {}
-    for record, traditional, slope_intercept in zip(bank.to_records(), traditional_se,
-                                                    slope_intercept_se, strict=True):
-        if record["id"] in skip:  # anchors: fixed, not estimated
-            continue
-        if bank.n_dims > 1:  # slope-intercept record: a slope per factor, intercept(s)
-            out[record["id"]] = _slope_intercept_se(record, slope_intercept, bank.n_dims)
-            continue
-        if record["model"] == "nominal":
-            # the record holds a_k = a1·ak_k and d_k; only the d_k are mirt's parameters as they
-            # are (d_0 = 0 is fixed), so only their standard errors are written
-            n_cat = len(record["d"])
-            out[record["id"]] = {"d": [None, *(slope_intercept.get(f"d{k}")
-                                               for k in range(1, n_cat))]}
-        else:
-            out[record["id"]] = {k: v for k, v in traditional.items() if k in record}
-    return out
-
-
-def _slope_intercept_se(record: dict[str, Any], se: dict[str, Any], n_dims: int
-                        ) -> dict[str, Any]:
-    """SEs of a multidimensional item's record: ``a`` per factor (null where fixed at 0), ``d``."""
-    out: dict[str, Any] = {"a": [se.get(f"a{r + 1}") for r in range(n_dims)]}
-    d = record.get("d")
-    if isinstance(d, list):
-        first = 0 if record["model"] in ("gpcm", "pcm", "nominal") else 1
-        out["d"] = [se.get(f"d{k + first}") for k in range(len(d))]
-    elif d is not None:
-        out["d"] = se.get("d")
-    return out
-
-
 def _parse_dims(spec: str) -> dict[str, list[str]]:
     """``'A=A1,A2;C=C1,C2'`` → ``{"A": ["A1", "A2"], "C": ["C1", "C2"]}``, strictly."""
     out: dict[str, list[str]] = {}
@@ -623,12 +587,12 @@ def _parse_dims(spec: str) -> dict[str, list[str]]:
 def _write_calibration(run: _Run, path: Path) -> None:
     from engine.exceptions import DataFileError, InvalidParameterError
     from itembank._files import write_text_atomic
-    from itembank.parameter_file import ParameterFile
+    from itembank.parameter_file import ParameterFile, record_standard_errors
 
     fit = run.fit
     content: dict[str, Any] = {
         "recodings": run.recodings(),
-        "se": (_standard_errors(fit.bank_, fit.se_traditional_, fit.se_, run.anchors)
+        "se": (record_standard_errors(fit.bank_, fit.se_traditional_, fit.se_, run.anchors)
                if fit.compute_se else None),
         "loglik": fit.loglik_, "aic": fit.aic_, "bic": fit.bic_, "n_iter": fit.n_iter_,
         "converged": fit.converged_, "method": _method_text(run),
@@ -638,7 +602,7 @@ def _write_calibration(run: _Run, path: Path) -> None:
         content["reference_group"] = run.reference
         if fit.compute_se:
             content["group_se"] = {
-                label: _standard_errors(fit.group_banks_[label], traditional, slope_intercept,
+                label: record_standard_errors(fit.group_banks_[label], traditional, slope_intercept,
                                         run.anchors)
                 for label, (slope_intercept, traditional) in fit.group_se_.items()}
     # the writer checks the file's structure and builds every group's bank back, which checks the

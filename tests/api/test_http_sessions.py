@@ -3,68 +3,21 @@ creation to the issued profile and its report; retries, conflicts and roles."""
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import numpy as np
-import pytest
 
 from itembank.database import connect
 from itembank.session_store import SessionStore
-
-
-def _wait(base: str, tries: int = 400) -> None:
-    for _ in range(tries):
-        try:
-            httpx.get(f"{base}/openapi.json", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def server(demo_db):
-    store = SessionStore(connect(demo_db))
-    keys = {"operator": store.create_api_key("operator"),
-            "psychometrician": store.create_api_key("psychometrician")}
-    port = _free_port()
-    env = {**os.environ, "QABILET_DATABASE_URL": demo_db}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-                             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                            env=env)
-    base = f"http://127.0.0.1:{port}"
-    _wait(base)
-    yield base, keys
-    proc.terminate()
-    proc.wait(10)
-
-
-def _op(keys, role="operator"):
-    return {"Authorization": f"Bearer {keys[role]}"}
-
-
-def _start(base, keys, language="ru"):
-    c = httpx.post(f"{base}/v1/candidates", json={"display_name": "A"}, headers=_op(keys))
-    assert c.status_code == 201, c.text
-    s = httpx.post(f"{base}/v1/sessions", headers=_op(keys),
-                   json={"candidate_id": c.json()["id"], "level": "middle", "language": language})
-    assert s.status_code == 201, s.text
-    return s.json()
+from tests.api._server import free_port, wait_for
+from tests.api.conftest import staff, start_session
 
 
 def test_a_whole_session_from_creation_to_the_issued_profile(server):
     base, keys = server
-    session = _start(base, keys, "kk")
+    session = start_session(base, keys, "kk")
     sid, token = session["id"], session["token"]
     me = {"X-Session-Token": token}
     rng = np.random.default_rng(1)
@@ -84,7 +37,7 @@ def test_a_whole_session_from_creation_to_the_issued_profile(server):
     assert 40 <= answered <= 120
     done = httpx.post(f"{base}/v1/sessions/{sid}/finish", headers=me)
     assert done.status_code == 200
-    full = httpx.get(f"{base}/v1/sessions/{sid}/profile", headers=_op(keys)).json()
+    full = httpx.get(f"{base}/v1/sessions/{sid}/profile", headers=staff(keys)).json()
     mine = httpx.get(f"{base}/v1/sessions/{sid}/profile", headers=me).json()
     assert len(full["professional"]) == 4 and len(full["personal"]) == 5
     assert "validity" in full and "validity" not in mine
@@ -97,7 +50,7 @@ def test_a_whole_session_from_creation_to_the_issued_profile(server):
 
 def test_retries_replay_and_different_answers_conflict(server):
     base, keys = server
-    session = _start(base, keys)
+    session = start_session(base, keys)
     me = {"X-Session-Token": session["token"]}
     sid = session["id"]
     item = httpx.get(f"{base}/v1/sessions/{sid}/item", headers=me).json()
@@ -117,18 +70,18 @@ def test_retries_replay_and_different_answers_conflict(server):
 
 def test_roles(server):
     base, keys = server
-    a, b = _start(base, keys), _start(base, keys)
+    a, b = start_session(base, keys), start_session(base, keys)
     url = f"{base}/v1/sessions/{a['id']}/item"
     assert httpx.get(url).status_code == 401
     assert httpx.get(url, headers={"X-Session-Token": b["token"]}).status_code == 403
     assert httpx.get(url, headers={"X-Session-Token": a["token"]}).status_code == 200
-    assert httpx.get(url, headers=_op(keys)).status_code == 200
+    assert httpx.get(url, headers=staff(keys)).status_code == 200
     assert httpx.get(url, headers={"Authorization": "Bearer qk_nope_nope"}).status_code == 401
-    new = httpx.post(f"{base}/v1/candidates", json={}, headers=_op(keys, "psychometrician"))
+    new = httpx.post(f"{base}/v1/candidates", json={}, headers=staff(keys, "psychometrician"))
     assert new.status_code == 403
     assert httpx.post(f"{base}/v1/candidates", json={},
                       headers={"X-Session-Token": a["token"]}).status_code == 403
-    missing = httpx.get(f"{base}/v1/sessions/nope", headers=_op(keys))
+    missing = httpx.get(f"{base}/v1/sessions/nope", headers=staff(keys))
     assert missing.status_code == 404 and "does not exist" in missing.json()["detail"]
 
 
@@ -136,14 +89,14 @@ def test_qabilet_serve_with_two_workers_serves_one_database(demo_db):
     """Two worker processes on one database: a session created through one answers through any."""
     store = SessionStore(connect(demo_db))
     key = store.create_api_key("operator")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "qabilet", "serve", "--port", str(port),
                              "--workers", "2", "--database", demo_db],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait(base)
-        session = _start(base, {"operator": key})
+        wait_for(base)
+        session = start_session(base, {"operator": key})
         me = {"X-Session-Token": session["token"]}
         for _ in range(6):  # new connections, spread by the OS over the two workers
             item = httpx.get(f"{base}/v1/sessions/{session['id']}/item", headers=me).json()
