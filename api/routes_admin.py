@@ -9,11 +9,12 @@ API keys are made and revoked here; the audit trail is read here.
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api.auth import Caller, operator, psychometrician
 from api.schemas import (
+    ERRORS,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyPublic,
@@ -23,10 +24,18 @@ from api.schemas import (
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=ERRORS)
+
+
+class CSVResponse(Response):
+    """A CSV table (UTF-8)."""
+
+    media_type = "text/csv"
+
 
 Psychometrician = Annotated[Caller, Depends(psychometrician)]
 LevelQuery = Annotated[Literal["high", "middle", "low"] | None, Query()]
+Number = Annotated[int, Path(ge=1, le=2**31 - 1, description="The record's number.")]
 LanguageQuery = Annotated[Literal["kk", "ru", "en"] | None, Query()]
 
 
@@ -71,7 +80,7 @@ def import_parameters(request: Request, who: Psychometrician,
 
 
 @router.post("/admin/versions/{number}/publish")
-def publish_version(request: Request, number: int, who: Psychometrician) -> dict:
+def publish_version(request: Request, number: Number, who: Psychometrician) -> dict:
     """Publish a draft version: sessions may pin it, and it never changes again."""
     version = request.app.state.repo.publish_version(number)
     request.app.state.store.audit(who.actor, "version.publish", f"version:{number}")
@@ -79,16 +88,16 @@ def publish_version(request: Request, number: int, who: Psychometrician) -> dict
 
 
 @router.post("/admin/norm-sets/{number}/publish")
-def publish_norm_set(request: Request, number: int, who: Psychometrician) -> dict:
+def publish_norm_set(request: Request, number: Number, who: Psychometrician) -> dict:
     """Publish a draft norm set."""
     norms = request.app.state.repo.publish_norm_set(number)
     request.app.state.store.audit(who.actor, "norm_set.publish", f"norm_set:{number}")
     return {"number": norms.number, "status": norms.status}
 
 
-@router.get("/admin/responses")
+@router.get("/admin/responses", response_class=CSVResponse)
 def export_responses(request: Request, who: Psychometrician,
-                     bank_version: Annotated[int | None, Query(ge=1)] = None,
+                     bank_version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
                      level: LevelQuery = None, language: LanguageQuery = None,
                      table: Annotated[Literal["answers", "times"], Query(
                          description="The answers (model categories) or the response times.")]
@@ -100,7 +109,7 @@ def export_responses(request: Request, who: Psychometrician,
     responses = repo.responses(bank_version=bank_version, level=level, language=language)
     recodings = {v.number: v.parameters.recodings() for v in repo.versions()}
     answers, times = format_responses(responses, recodings=recodings)
-    return Response(answers if table == "answers" else times, media_type="text/csv")
+    return CSVResponse(answers if table == "answers" else times)
 
 
 @router.post("/admin/calibrations", status_code=202, response_model=CalibrationPublic)

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from api.auth import Caller, operator, session_operator, session_party
 from api.live import Live
 from api.schemas import (
+    ERRORS,
     AnswerCreate,
     AnswerPublic,
     CandidateCreate,
@@ -34,7 +35,7 @@ from api.schemas import (
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=ERRORS)
 
 Operator = Annotated[Caller, Depends(operator)]
 SessionOperator = Annotated[Caller, Depends(session_operator)]

@@ -9,10 +9,30 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["AnswerCreate", "AnswerPublic", "ApiKeyCreate", "ApiKeyCreated", "ApiKeyPublic",
            "CalibrationCreate", "CalibrationPublic", "CandidateCreate", "CandidatePublic",
-           "ExtraTime", "Finished", "Incident", "ItemPublic", "Pause", "SessionCreate",
+           "ERRORS", "ExtraTime", "Finished", "Incident", "ItemPublic", "Pause", "Problem", "SessionCreate",
            "SessionPublic", "Terminate"]
 
 Language = Literal["kk", "ru", "en"]
+
+
+class Problem(BaseModel):
+    """An error's body: what was wrong, naming the field (a list for request validation errors).
+
+    ``problems`` lists every bad row of a refused import (row, field, problem).
+    """
+
+    detail: str | list[dict[str, Any]]
+    problems: list[dict[str, Any]] | None = None
+
+
+#: the error responses every route documents
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": text, "content": {"application/json": {}}}
+    for status, text in ((401, "No credentials, or a bad or revoked key"),
+                         (403, "The caller may not do this"), (404, "No such record"),
+                         (409, "Conflicts with what is stored (a taken position, a closed "
+                               "session, a published record)"),
+                         (422, "The request is invalid: the body names the field"))}
 
 
 class _In(BaseModel):
@@ -94,7 +114,7 @@ class ItemPublic(BaseModel):
 class AnswerCreate(_In):
     """An answer to the item shown at ``position``: the 0-based choice."""
 
-    position: int = Field(ge=1)
+    position: int = Field(ge=1, le=100_000)
     item_id: str = Field(min_length=1, max_length=64)
     code: int = Field(ge=0, le=20)
     response_time_s: float | None = Field(default=None, ge=0, le=86_400)
@@ -174,10 +194,10 @@ class CalibrationCreate(_In):
     (filtered by level and language when given).
     """
 
-    bank_version: int | None = Field(default=None, ge=1)
+    bank_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
     level: Literal["high", "middle", "low"] | None = None
     language: Language | None = None
-    min_responses: int = Field(default=200, ge=1)
+    min_responses: int = Field(default=200, ge=1, le=10**7)
 
 
 class CalibrationPublic(BaseModel):
