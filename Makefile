@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/qabilet demo
+	$(BIN)/qabilet serve --demo-session
 
 test: $(STAMP)
 	$(BIN)/ruff check .

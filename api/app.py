@@ -26,6 +26,9 @@ __all__ = ["create_app"]
 
 STATIC = Path(__file__).with_name("static")
 _log = logging.getLogger("qabilet.api")
+#: the exam page may not be framed by another site, sends no referrer, and is never stale
+PAGE_HEADERS = {"Content-Security-Policy": "frame-ancestors 'none'", "Referrer-Policy": "no-referrer",
+                "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -81,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/take/{session_id}", response_class=FileResponse, include_in_schema=False)
     def candidate_page(session_id: str) -> FileResponse:
         """The candidate's page; its link carries the token in the fragment (never sent here)."""
-        return FileResponse(STATIC / "take.html", media_type="text/html")
+        return FileResponse(STATIC / "take.html", media_type="text/html", headers=PAGE_HEADERS)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

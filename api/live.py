@@ -19,6 +19,7 @@ slots make the rules' writes single even when several workers apply them at once
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from api.session_clock import Clock, read_clock
@@ -84,6 +85,29 @@ class LiveSessions:
         if found is None:
             found = self._pinned[session_id] = self.store.session(session_id)
         return found
+
+    def create(self, *, candidate_id: str, level: str, language: str, token_ttl: timedelta,
+               time_limit_s: float | None, item_time_limit_s: float | None
+               ) -> tuple[StoredSession, str]:
+        """A new session of a registered candidate; returns it with its token.
+
+        It pins the level's newest blueprint, that blueprint's bank version and the version's
+        newest norm set.
+
+        Raises
+        ------
+        NotFoundError
+            No blueprint for the level, or no norm set of the level for its version.
+        """
+        blueprint = self.repo.blueprint(level)
+        version = self.repo.version(blueprint.bank_version)
+        norms = self.repo.norm_set(bank_version=version.number)
+        norms.for_level(level)
+        return self.store.create_session(
+            candidate_id=candidate_id, level=level, language=language,
+            bank_version=version.number, norm_set=norms.number,
+            blueprint_number=blueprint.number, token_ttl=token_ttl, time_limit_s=time_limit_s,
+            item_time_limit_s=item_time_limit_s)
 
     def state(self, session_id: str, *, start_clock: bool = False, actor: str = "server") -> Live:
         """The session now, after writing whatever the rules say is due (see the module docstring).

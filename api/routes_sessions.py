@@ -70,15 +70,10 @@ def create_candidate(request: Request, body: CandidateCreate, who: Operator) -> 
 @router.post("/sessions", status_code=201, response_model=SessionPublic)
 def create_session(request: Request, body: SessionCreate, who: Operator) -> SessionPublic:
     """Start a session: the level's newest blueprint, its bank version and norm set are pinned."""
-    repo, store, settings = request.app.state.repo, request.app.state.store, request.app.state.settings
-    blueprint = repo.blueprint(body.level)
-    version = repo.version(blueprint.bank_version)
-    norms = repo.norm_set(bank_version=version.number)
-    norms.for_level(body.level)
+    store, settings = request.app.state.store, request.app.state.settings
     given = body.model_fields_set
-    session, token = store.create_session(
+    session, token = request.app.state.live.create(
         candidate_id=body.candidate_id, level=body.level, language=body.language,
-        bank_version=version.number, norm_set=norms.number, blueprint_number=blueprint.number,
         token_ttl=timedelta(hours=settings.token_ttl_hours),
         time_limit_s=body.time_limit_s if "time_limit_s" in given else settings.time_limit_s,
         item_time_limit_s=(body.item_time_limit_s if "item_time_limit_s" in given

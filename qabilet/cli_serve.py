@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -20,26 +21,44 @@ def serve(
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes (they "
                                          "share the database).")] = 1,
     database: DatabaseOption = None,
+    demo_session: Annotated[bool, typer.Option(
+        "--demo-session", help="Register a demonstration candidate and print the link of a "
+        "ready session (middle level, Russian; the page switches language).")] = False,
 ) -> None:
-    """Serve the API; on an empty database, build the demonstration bank and print an operator key.
+    """Serve the API; on an empty database, build the demonstration bank and print staff keys.
 
-    The key is shown once; only its hash is stored.
+    The keys (an operator's and a psychometrician's) are shown once; only their hashes are stored.
     """
     with _user_errors():
         import uvicorn
 
+        from api.live import LiveSessions
+        from api.settings import Settings
         from itembank.session_store import SessionStore
         from qabilet.demo_bank import build_demo_bank
 
         repo = _repo(database)
+        store = SessionStore(repo.engine)
         if repo.is_empty():
             typer.echo("Building the demonstration bank (once; about 30 s) …", err=True)
             build_demo_bank(repo)
-            key = SessionStore(repo.engine).create_api_key("operator", "first start")
-            typer.echo(f"Operator API key (shown once): {key}")
+            for role in ("operator", "psychometrician"):
+                key = store.create_api_key(role, "first start")
+                typer.echo(f"{role.capitalize()} API key (shown once): {key}")
         if database:
             os.environ["QABILET_DATABASE_URL"] = database
         os.environ.setdefault("QABILET_PUBLIC_URL", f"http://{host}:{port}")
-        typer.echo(f"OpenAPI docs: http://{host}:{port}/docs")
+        settings = Settings.from_env()
+        if demo_session:
+            candidate = store.add_candidate(display_name="Demonstration candidate")
+            session, token = LiveSessions(repo, store).create(
+                candidate_id=candidate, level="middle", language="ru",
+                token_ttl=timedelta(hours=settings.token_ttl_hours),
+                time_limit_s=settings.time_limit_s, item_time_limit_s=settings.item_time_limit_s)
+            store.audit("cli:serve", "session.create", session.id, {"demo": True})
+            typer.echo(f"Demo session (open in a browser): "
+                       f"{settings.public_url}/take/{session.id}#token={token}")
+        typer.echo(f"OpenAPI docs: {settings.public_url}/docs")
+        repo.engine.dispose()
         uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
                     log_level="warning")

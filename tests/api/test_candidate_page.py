@@ -90,6 +90,8 @@ def test_a_candidate_takes_the_whole_test_in_the_browser(server, browser):
     assert page.evaluate("document.documentElement.lang") == "ru"
     assert "token" not in page.url
     assert page.inner_text("#intro-title") == TEXTS["ru"]["intro_title"]
+    assert page.inner_text("#intro-time") == _t("ru", "intro_time_limit", duration=_t("ru", "duration_min", n=90))
+    page.screenshot(path=str(ARTIFACTS / "candidate-page-intro.png"))
 
     # 1. the language switch: interface strings and <html lang>
     for lang in ("kk", "en", "ru"):
@@ -133,6 +135,7 @@ def test_a_candidate_takes_the_whole_test_in_the_browser(server, browser):
     assert page.is_checked("#choice-0") and page.is_enabled("#next")
     page.keyboard.press("ArrowDown")
     assert page.is_checked("#choice-1")
+    page.screenshot(path=str(ARTIFACTS / "candidate-page-item-chosen.png"))  # focus ring, choice
     page.keyboard.press("Tab")
     assert _focused(page) == "next"
     page.keyboard.press("Enter")
@@ -189,15 +192,21 @@ def test_a_candidate_takes_the_whole_test_in_the_browser(server, browser):
     assert httpx.get(f"{base}/v1/sessions/{sid}", headers=staff(keys)).json()["answered"] == 4
 
     # 4. to the end, clicking labels
+    sjt_seen = False
     for position in range(5, 200):
         if page.get_attribute("body", "data-screen") == "end":
             break
         _at_position(page, position)
+        if not sjt_seen and page.get_attribute("#item-form", "data-format") == "sjt":
+            sjt_seen = True
+            assert page.inner_text("#hint") == TEXTS["en"]["hint_sjt"]
+            page.screenshot(path=str(ARTIFACTS / "candidate-page-sjt.png"), full_page=True)
         page.locator("#choices label").nth(position % 3).click()
         page.click("#next")
         page.wait_for_selector(f'body[data-screen="end"], #item-form[data-position="{position + 1}"]',
                                timeout=10_000)
     page.wait_for_selector('body[data-screen="end"]')
+    assert sjt_seen
     done = httpx.get(f"{base}/v1/sessions/{sid}", headers=staff(keys)).json()
     assert done["finished"] and done["status"] == "finished" and done["answered"] >= 40
     assert page.inner_text("#end-title") == TEXTS["en"]["end_title"]
@@ -246,6 +255,8 @@ def test_a_lost_response_a_pause_an_item_timeout_and_a_bad_link(server, browser)
 
     context = browser.new_context(viewport={"width": 1024, "height": 768})
     page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
     # the first answer reaches the server but its response is lost: the page sends it again,
     # byte for byte, and the server replays it
     bodies: list[str] = []
@@ -291,4 +302,5 @@ def test_a_lost_response_a_pause_an_item_timeout_and_a_bad_link(server, browser)
     events = httpx.get(f"{base}/v1/sessions/{sid}/events", headers=staff(keys)).json()
     assert [e["position"] for e in events if e["kind"] == "item_timeout"] == [2]
     assert len(_answers(base, keys, sid)) == 1
+    assert not errors, errors
     context.close()

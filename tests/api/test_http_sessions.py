@@ -86,16 +86,29 @@ def test_roles(server):
 
 
 def test_qabilet_serve_with_two_workers_serves_one_database(demo_db):
-    """Two worker processes on one database: a session created through one answers through any."""
+    """Two worker processes on one database: a session created through one answers through any.
+
+    ``--demo-session`` (what ``make run`` uses) prints a ready session's link and the docs' URL.
+    """
     store = SessionStore(connect(demo_db))
     key = store.create_api_key("operator")
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "qabilet", "serve", "--port", str(port),
-                             "--workers", "2", "--database", demo_db],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             "--workers", "2", "--database", demo_db, "--demo-session"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
+        printed = [proc.stdout.readline() for _ in range(2)]
+        assert printed[1].strip() == f"OpenAPI docs: {base}/docs"
+        link = printed[0].split(": ", 1)[1].strip()
+        assert link.startswith(f"{base}/take/") and "#token=" in link
         wait_for(base)
+        page, token = link.split("#token=")
+        assert httpx.get(page).status_code == 200
+        demo_id = page.rsplit("/", 1)[1]
+        shown = httpx.get(f"{base}/v1/sessions/{demo_id}/item", headers={"X-Session-Token": token})
+        assert shown.status_code == 200 and shown.json()["stem"]
+        assert httpx.get(f"{base}/docs").status_code == 200
         session = start_session(base, {"operator": key})
         me = {"X-Session-Token": session["token"]}
         for _ in range(6):  # new connections, spread by the OS over the two workers
