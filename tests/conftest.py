@@ -6,7 +6,7 @@ import pytest
 
 REQUIRE_ALL = os.environ.get("QABILET_REQUIRE_ALL") == "1"
 
-pytest_plugins = ["tests.demo_fixtures"]
+pytest_plugins = ["tests.demo_fixtures", "tests.api._server"]
 
 
 def skip_or_fail(reason: str) -> None:

@@ -1,4 +1,8 @@
-"""A real server for the API tests: uvicorn in its own process on 127.0.0.1."""
+"""A real server for the API tests: uvicorn in its own process on 127.0.0.1.
+
+Loaded as a plugin by ``tests/conftest.py`` (the ``server`` fixture: a running server on a private
+copy of the demonstration bank, and its two staff keys); the helpers below call it over HTTP.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,13 @@ import sys
 import time
 
 import httpx
+import pytest
 
-__all__ = ["Server", "free_port", "wait_for"]
+from itembank.database import connect
+from itembank.session_store import SessionStore
+
+__all__ = ["Server", "answer_current", "free_port", "server", "staff", "staff_keys", "start_session",
+           "wait_for"]
 
 
 def free_port() -> int:
@@ -69,3 +78,50 @@ class Server:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(15)
+
+
+def staff_keys(database_url: str) -> dict[str, str]:
+    """A new operator's and psychometrician's key on the database."""
+    engine = connect(database_url)
+    store = SessionStore(engine)
+    keys = {role: store.create_api_key(role) for role in ("operator", "psychometrician")}
+    engine.dispose()
+    return keys
+
+
+@pytest.fixture
+def server(demo_db):
+    """``(base URL, {"operator": key, "psychometrician": key})`` of a running server."""
+    keys = staff_keys(demo_db)
+    running = Server(demo_db).start()
+    yield running.base, keys
+    running.stop()
+
+
+def staff(keys, role="operator") -> dict[str, str]:
+    """The Authorization header of a staff key."""
+    return {"Authorization": f"Bearer {keys[role]}"}
+
+
+def start_session(base: str, keys, language: str = "ru", **limits) -> dict:
+    """A new candidate and session over HTTP (the session's public record, with its token)."""
+    c = httpx.post(f"{base}/v1/candidates", json={"display_name": "A"}, headers=staff(keys))
+    assert c.status_code == 201, c.text
+    s = httpx.post(f"{base}/v1/sessions", headers=staff(keys),
+                   json={"candidate_id": c.json()["id"], "level": "middle", "language": language,
+                         **limits})
+    assert s.status_code == 201, s.text
+    return s.json()
+
+
+def answer_current(base: str, session: dict, code: int = 0) -> httpx.Response:
+    """Fetch the session's item as its candidate and answer it with ``code`` (or the last choice).
+
+    A finished session has no item: the answer then goes to the next position with no item id.
+    """
+    me = {"X-Session-Token": session["token"]}
+    item = httpx.get(f"{base}/v1/sessions/{session['id']}/item", headers=me).json()
+    return httpx.post(f"{base}/v1/sessions/{session['id']}/answers", headers=me,
+                      json={"position": item["position"], "item_id": item["item_id"] or "none",
+                            "code": min(code, len(item["choices"] or [0]) - 1),
+                            "response_time_s": 3.0})

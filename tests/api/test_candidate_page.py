@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from api.profiles import load_texts
-from tests.api.conftest import staff, start_session
+from tests.api._server import staff, start_session
 from tests.api.test_report_html import _chromium
 
 ROOT = Path(__file__).resolve().parents[2]

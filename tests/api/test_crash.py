@@ -15,8 +15,7 @@ import httpx
 
 from itembank.database import connect
 from itembank.session_store import SessionStore
-from tests.api._server import Server
-from tests.api.conftest import start_session
+from tests.api._server import Server, start_session
 
 N_CANDIDATES = 6
 ANSWERS_EACH = 24

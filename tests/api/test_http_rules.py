@@ -11,7 +11,7 @@ import time
 import httpx
 import numpy as np
 
-from tests.api.conftest import answer_current, staff, start_session
+from tests.api._server import answer_current, staff, start_session
 
 
 def _get(base, session, path=""):

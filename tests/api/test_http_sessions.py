@@ -11,8 +11,7 @@ import numpy as np
 
 from itembank.database import connect
 from itembank.session_store import SessionStore
-from tests.api._server import free_port, wait_for
-from tests.api.conftest import staff, start_session
+from tests.api._server import free_port, staff, start_session, wait_for
 
 
 def test_a_whole_session_from_creation_to_the_issued_profile(server):

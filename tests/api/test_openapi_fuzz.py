@@ -16,9 +16,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from itembank.database import connect
-from itembank.session_store import SessionStore
-from tests.api._server import Server
+from tests.api._server import Server, staff_keys
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
@@ -29,11 +27,7 @@ def served(demo_db_file, tmp_path_factory):
     copy = tmp_path_factory.mktemp("fuzz") / "demo.db"
     shutil.copy(demo_db_file, copy)
     url = f"sqlite:///{copy}"
-    engine = connect(url)
-    store = SessionStore(engine)
-    keys = {"operator": store.create_api_key("operator"),
-            "psychometrician": store.create_api_key("psychometrician")}
-    engine.dispose()
+    keys = staff_keys(url)
     server = Server(url).start()
     yield server.base, keys
     server.stop()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.api.conftest import staff, start_session
+from tests.api._server import staff, start_session
 
 OP, PSY, OWN = "operator", "psychometrician", "candidate"
 SESSION = {OP, OWN}
