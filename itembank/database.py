@@ -47,8 +47,10 @@ def database_url(url: str | None = None) -> str:
 def connect(url: str | None = None, *, migrate: bool = True) -> Engine:
     """Open the database at ``url`` (see :func:`database_url`), migrated to the newest schema.
 
-    SQLite gets foreign keys enforced and a busy timeout, so that several processes can share
-    one file; its directory must exist.
+    SQLite gets foreign keys enforced, a busy timeout and write-ahead logging (WAL: readers and
+    the one writer do not block each other; ``synchronous=FULL``, so a commit is on disk — one
+    fsync — before it returns), so that several processes can share one file; its directory must
+    exist.
 
     Raises
     ------
@@ -77,6 +79,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "memory":
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
+    cursor.execute("PRAGMA synchronous=FULL")  # a commit is on disk before it returns
     cursor.close()
 
 
