@@ -354,6 +354,7 @@ class Run:
     phases: list[dict[str, Any]] = field(default_factory=list)
     failure: str | None = None
     setup_s: float = 0.0
+    server_errors: str = ""  # the exceptions in the server's log, when it answered 5xx
 
     @property
     def opens(self) -> list[dict[str, Any]]:
@@ -410,6 +411,17 @@ def run_load(server: Server, prepared: Prepared, args: argparse.Namespace,
     return json.loads(proc.stdout.strip().splitlines()[-1])["phases"]
 
 
+def server_errors(log: Path) -> str:
+    """The distinct exception lines of the server's log (its tracebacks' last lines), counted."""
+    found: Counter = Counter()
+    for line in log.read_text(errors="replace").splitlines():
+        head = line.split(":", 1)[0]
+        if line and not line.startswith((" ", "Traceback")) and head.rsplit(".", 1)[-1].endswith(
+                ("Error", "Exception", "Exhausted", "Timeout")):
+            found[line.strip()[:240]] += 1
+    return "; ".join(f"{k} (× {v})" for k, v in found.most_common(4)) or "none in the log"
+
+
 def run_one(backend: str, design: str, nodelay: bool, args: argparse.Namespace, db_file: Path,
             doc: Path, workdir: Path) -> Run:
     run = Run(backend, design, nodelay)
@@ -429,6 +441,9 @@ def run_one(backend: str, design: str, nodelay: bool, args: argparse.Namespace, 
         run.phases = run_load(server, prepared, args, phases_for(args))
         if server.proc.poll() is not None:
             run.failure = f"the server exited during the run: {server.tail(300)}"
+        if any("HTTP 5" in k for p in run.phases for k in p.get("errors", {})):
+            run.server_errors = server_errors(server.log)
+            print(f"  server errors: {run.server_errors}", file=sys.stderr, flush=True)
     except Exception as exc:  # noqa: BLE001 - one failed run is a row, not the end
         run.failure = f"{type(exc).__name__}: {str(exc)[:600]}"
         print(f"  failed: {run.failure}", file=sys.stderr, flush=True)
@@ -727,6 +742,10 @@ def notes_for(runs: list[Run], args: argparse.Namespace) -> list[str]:
     if dry:
         notes.append("Sessions made during a measured window (the pre-made pool ran dry): "
                      + "; ".join(dry) + ".")
+    for r in runs:
+        if r.server_errors:
+            notes.append(f"Server errors (HTTP 5xx), {r.backend} {r.design} TCP_NODELAY "
+                         f"{'on' if r.nodelay else 'off'}: {r.server_errors}.")
     failed = [f"{r.backend} {r.design}: {r.failure}" for r in runs if r.failure]
     if failed:
         notes.append("Failed: " + "; ".join(failed))
@@ -861,7 +880,7 @@ def main(argv: list[str] | None = None) -> None:
     for r in runs:
         for ph in r.phases:
             if not ph.get("skipped"):
-                loads[f"{r.backend} {r.design}"].append(
+                loads[f"{r.backend} {r.design} TCP_NODELAY {'on' if r.nodelay else 'off'}"].append(
                     f"{ph['label']} {ph['load_before']:.2f} → {ph['load_after']:.2f}")
     env.append("- load average (1 min) before → after each phase: "
                + " | ".join(f"{k}: " + ", ".join(v) for k, v in loads.items()))
