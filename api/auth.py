@@ -4,6 +4,10 @@ An API key (``Authorization: Bearer qk_…``, stored hashed, revocable) carries 
 candidate token (``X-Session-Token``, handed out in the session link, expiring) reaches only the
 candidate endpoints of its own session. Each route names the parties it serves through one of
 the dependencies below; anyone else gets 401 (no or bad credentials) or 403 (the wrong party).
+
+The dependencies are coroutines: they run on the event loop, not in the thread pool (a hop
+there and back costs more than what they do — a candidate's token is checked against the
+session held in memory; a key is one read by primary key).
 """
 
 from dataclasses import dataclass
@@ -24,7 +28,7 @@ class Caller:
     session_id: str | None = None
 
 
-def caller(request: Request, authorization: Annotated[str | None, Header()] = None,
+async def caller(request: Request, authorization: Annotated[str | None, Header()] = None,
            x_session_token: Annotated[str | None, Header()] = None) -> Caller | None:
     """The party the credentials name (a candidate's token is checked against its session later)."""
     if authorization:
@@ -48,29 +52,29 @@ def _role(who: Caller | None, wanted: tuple[str, ...], what: str) -> Caller:
     return who
 
 
-def operator(who: Annotated[Caller | None, Depends(caller)]) -> Caller:
+async def operator(who: Annotated[Caller | None, Depends(caller)]) -> Caller:
     """An operator's key."""
     return _role(who, ("operator",), "an operator's API key")
 
 
-def psychometrician(who: Annotated[Caller | None, Depends(caller)]) -> Caller:
+async def psychometrician(who: Annotated[Caller | None, Depends(caller)]) -> Caller:
     """A psychometrician's key."""
     return _role(who, ("psychometrician",), "a psychometrician's API key")
 
 
-def staff(who: Annotated[Caller | None, Depends(caller)]) -> Caller:
+async def staff(who: Annotated[Caller | None, Depends(caller)]) -> Caller:
     """An operator's or a psychometrician's key."""
     return _role(who, ("operator", "psychometrician"), "an operator's or psychometrician's API key")
 
 
-def session_operator(session_id: str, request: Request,
+async def session_operator(session_id: str, request: Request,
                      who: Annotated[Caller, Depends(operator)]) -> Caller:
     """An operator, about a session that exists (404 otherwise)."""
-    request.app.state.store.session(session_id)
+    request.app.state.live.session(session_id)
     return who
 
 
-def session_party(session_id: str, request: Request,
+async def session_party(session_id: str, request: Request,
                   who: Annotated[Caller | None, Depends(caller)],
                   x_session_token: Annotated[str | None, Header()] = None) -> Caller:
     """The session's operator, or the candidate holding this session's valid token."""
@@ -78,11 +82,11 @@ def session_party(session_id: str, request: Request,
         raise HTTPException(401, "an operator's API key or the session's token (X-Session-Token) "
                                  "is required")
     if who.role == "candidate":
-        if not request.app.state.store.token_valid(session_id, x_session_token or ""):
+        if not request.app.state.live.token_valid(session_id, x_session_token or ""):
             raise HTTPException(403, "X-Session-Token: not this session's token, or expired")
         return Caller(role="candidate", actor=f"candidate:{session_id}", session_id=session_id)
     if who.role != "operator":
         raise HTTPException(403, f"this needs an operator's key or the session's token; the "
                                  f"caller is a {who.role}")
-    request.app.state.store.session(session_id)  # 404 for an operator asking about nothing
+    request.app.state.live.session(session_id)  # 404 for an operator asking about nothing
     return who

@@ -14,6 +14,10 @@ A closed session gets its profile issued, with its answers recorded for calibrat
 transaction — also when a crash came between the closing event and the profile: the next read
 issues it. Every write goes through :meth:`itembank.session_store.SessionStore.append`, whose
 slots make the rules' writes single even when several workers apply them at once.
+
+A request costs one read of the log's tail (the events after those this process holds) and,
+for an answer, one insert: the rest comes from what the process already holds, which is never
+stale because what it holds cannot change.
 """
 
 from __future__ import annotations
@@ -22,16 +26,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from api._lru import LRU, TTLValue
 from api.session_clock import Clock, read_clock
 from api.session_state import Plan, SessionView, derive, plan_for
 from engine.exceptions import ConflictError, NotFoundError
 from itembank._runtime import installed_version, now
-from itembank.session_store import CLOSING
+from itembank.session_store import CLOSING, token_matches
 
 if TYPE_CHECKING:
     from itembank.profiles import Profile
     from itembank.repository import BankRepository
-    from itembank.session_store import SessionEvent, SessionStore, StoredSession
+    from itembank.session_store import Appended, SessionEvent, SessionStore, StoredSession
+    from itembank.versions import NormSet
 
 __all__ = ["Live", "LiveSessions", "profile_id_of"]
 
@@ -73,18 +79,42 @@ class Live:
 
 
 class LiveSessions:
-    """The sessions of one database, with the rules applied as they are read."""
+    """The sessions of one database, with the rules applied as they are read.
 
-    def __init__(self, repo: BankRepository, store: SessionStore) -> None:
+    Per process it keeps what cannot change: each session as created (with its token's digest),
+    the prefix of each log it has read (events are never changed or removed, and ``seq`` runs
+    without gaps), the published versions and norm sets a profile is scored on, and which
+    profiles are issued. Every request still reads the log's tail from the database, so an event
+    another worker committed is seen at once.
+    """
+
+    def __init__(self, repo: BankRepository, store: SessionStore, *, sessions: int = 50_000,
+                 logs: int = 5_000) -> None:
         self.repo, self.store = repo, store
-        self._pinned: dict[str, StoredSession] = {}  # what a session pinned never changes
+        self._pinned: LRU[str, tuple[StoredSession, str]] = LRU(sessions)
+        self._logs: LRU[str, tuple[SessionEvent, ...]] = LRU(logs)
+        self._issued_ids: LRU[str, bool] = LRU(sessions)
+        self._norms: dict[int, NormSet] = {}
+        self._bank_texts = TTLValue(self._read_bank_texts, ttl_s=60.0)
 
     def session(self, session_id: str) -> StoredSession:
         """The session as created (404 when there is none)."""
+        return self._pinned_of(session_id)[0]
+
+    def _pinned_of(self, session_id: str) -> tuple[StoredSession, str]:
         found = self._pinned.get(session_id)
         if found is None:
-            found = self._pinned[session_id] = self.store.session(session_id)
+            found = self.store.pinned(session_id)
+            self._pinned.put(session_id, found)
         return found
+
+    def token_valid(self, session_id: str, token: str) -> bool:
+        """True when ``token`` is the session's candidate token and has not expired."""
+        try:
+            session, digest = self._pinned_of(session_id)
+        except NotFoundError:
+            return False
+        return session.token_expires_at > now() and token_matches(digest, token)
 
     def create(self, *, candidate_id: str, level: str, language: str, token_ttl: timedelta,
                time_limit_s: float | None, item_time_limit_s: float | None
@@ -109,55 +139,112 @@ class LiveSessions:
             blueprint_number=blueprint.number, token_ttl=token_ttl, time_limit_s=time_limit_s,
             item_time_limit_s=item_time_limit_s)
 
+    # -- the log ----------------------------------------------------------------------------------
+    def log(self, session_id: str) -> tuple[SessionEvent, ...]:
+        """The session's whole log: the prefix read before and the events committed after it."""
+        known = self._logs.get(session_id) or ()
+        new = self.store.events(session_id, after=len(known))
+        if not new:
+            return known
+        if new[0].seq != len(known) + 1:  # never expected: read the whole log again
+            known, new = (), self.store.events(session_id)
+        known = known + tuple(new)
+        self._logs.put(session_id, known)
+        return known
+
+    def _append(self, session_id: str, kind: str, payload: dict[str, Any],
+                position: int | None = None) -> tuple[Appended, tuple[SessionEvent, ...]]:
+        """Commit an event; the log after it.
+
+        When the committed event is the one after the prefix held here, the prefix and it are
+        the log as it stood at the commit, and nothing is read; else the tail is read.
+        """
+        done = self.store.append(session_id, kind, payload, position=position)
+        known = self._logs.get(session_id) or ()
+        if not done.replayed and done.event.seq == len(known) + 1:
+            known = known + (done.event,)
+            self._logs.put(session_id, known)
+            return done, known
+        return done, self.log(session_id)
+
+    # -- the state ----------------------------------------------------------------------------------
     def state(self, session_id: str, *, start_clock: bool = False, actor: str = "server") -> Live:
         """The session now, after writing whatever the rules say is due (see the module docstring).
 
         ``start_clock`` starts the test's time when it has not started (a candidate's view).
         """
         session = self.session(session_id)
+        return self._settle(session, self.log(session_id), start_clock, actor)
+
+    def record(self, session_id: str, kind: str, payload: dict[str, Any], *, actor: str,
+               position: int | None = None) -> tuple[Appended, Live]:
+        """Commit an event (an answer, a proctor's action), then the session's state after it.
+
+        Raises
+        ------
+        ConflictError
+            A different answer for an answered position (see
+            :meth:`itembank.session_store.SessionStore.append`).
+        """
+        session = self.session(session_id)
+        done, events = self._append(session_id, kind, payload, position)
+        return done, self._settle(session, events, False, actor)
+
+    def close(self, session_id: str, kind: str, actor: str, **detail: Any) -> Live:
+        """Close the session (``finish`` or ``terminate``) and issue its profile."""
+        return self.record(session_id, kind, {"by": actor, **detail}, actor=actor)[1]
+
+    def _settle(self, session: StoredSession, events: tuple[SessionEvent, ...], start_clock: bool,
+                actor: str) -> Live:
         plan = plan_for(self.repo, session.bank_version, session.level, session.blueprint_number)
         for _ in range(plan.max_items + 4):  # each turn writes one event; the log is finite
-            events = self.store.events(session_id)
             view = derive(plan, session, events)
             at = now()
             clock = read_clock(session, events, at)
             if view.finished:
                 if view.closed_by == "completed":
-                    self.store.append(session_id, "finish", {"by": actor, "reason": "completed"})
+                    _, events = self._append(session.id, "finish",
+                                             {"by": actor, "reason": "completed"})
                     continue
-                return Live(session, plan, view, clock, events, self._issued(session, events))
+                return Live(session, plan, view, clock, list(events),
+                            self._issued(session, plan, events))
             if not clock.started and start_clock:
-                self.store.append(session_id, "start", {"by": actor})
+                _, events = self._append(session.id, "start", {"by": actor})
             elif clock.test_expired(at):
-                self.store.append(session_id, "timeout", {"deadline": clock.deadline.isoformat()})
+                _, events = self._append(session.id, "timeout",
+                                         {"deadline": clock.deadline.isoformat()})
             elif clock.item_expired(at):
-                self.store.append(session_id, "item_timeout",
-                                  {"item_id": view.item_id,
-                                   "deadline": clock.item_deadline.isoformat()},
-                                  position=view.position)
+                _, events = self._append(session.id, "item_timeout",
+                                         {"item_id": view.item_id,
+                                          "deadline": clock.item_deadline.isoformat()},
+                                         position=view.position)
             else:
-                return Live(session, plan, view, clock, events, None)
-        raise ConflictError(f"session {session_id!r}: its state did not settle; retry the request")
-
-    def close(self, session_id: str, kind: str, actor: str, **detail: Any) -> Live:
-        """Close the session (``finish`` or ``terminate``) and issue its profile."""
-        self.store.append(session_id, kind, {"by": actor, **detail})
-        return self.state(session_id, actor=actor)
+                return Live(session, plan, view, clock, list(events), None)
+        raise ConflictError(f"session {session.id!r}: its state did not settle; retry the request")
 
     # -- the profile ----------------------------------------------------------------------------
-    def _issued(self, session: StoredSession, events: list[SessionEvent]) -> str:
+    def _issued(self, session: StoredSession, plan: Plan, events: tuple[SessionEvent, ...]) -> str:
         """The closed session's profile id, issuing it first when it is not yet."""
         profile_id = profile_id_of(session.id)
-        try:
-            self.repo.profile(profile_id)
-        except NotFoundError:
-            try:
-                self.repo.issue_profile(*self._score(session, events, profile_id))
-            except ConflictError:  # a concurrent reader issued it first
-                self.repo.profile(profile_id)
+        if self._issued_ids.get(profile_id) is None:
+            if not self.repo.has_profile(profile_id):
+                try:
+                    self.repo.issue_profile(*self._score(session, plan, events, profile_id))
+                except ConflictError:  # a concurrent reader issued it first
+                    self.repo.profile(profile_id)
+            self._issued_ids.put(profile_id, True)
         return profile_id
 
-    def _score(self, session: StoredSession, events: list[SessionEvent],
+    def _norm_set(self, number: int) -> NormSet:
+        """A pinned norm set (published: it never changes)."""
+        if number not in self._norms:
+            self._norms[number] = self.repo.norm_set(number)
+        return self._norms[number]
+
+    def _read_bank_texts(self) -> tuple[dict, list]:
+        return self.repo.dimensions(), self.repo.recommendations()
+
+    def _score(self, session: StoredSession, plan: Plan, events: tuple[SessionEvent, ...],
                profile_id: str) -> tuple[Profile, list]:
         from api.profiles import Answer, build_profile
         from itembank.repository import Response
@@ -165,14 +252,15 @@ class LiveSessions:
         given = [e for e in events if e.kind == "answer"]
         answers = [Answer(e.payload["item_id"], int(e.payload["code"]),
                           e.payload.get("response_time_s")) for e in given]
+        dimensions, recommendations = self._bank_texts.get()
         profile = build_profile(
-            version=self.repo.version(session.bank_version),
-            norm_set=self.repo.norm_set(session.norm_set),
-            items={i.id: i for i in self.repo.items()}, dimensions=self.repo.dimensions(),
-            recommendations=self.repo.recommendations(), level=session.level,
-            language=session.language, answers=answers, candidate_id=session.candidate_id,
-            software_version=installed_version(), session_id=session.id,
-            tested_at=session.created_at, profile_id=profile_id)
+            version=plan.version or self.repo.version(session.bank_version), bank=plan.bank,
+            norm_set=self._norm_set(session.norm_set),
+            items=plan.items or {i.id: i for i in self.repo.items()},
+            dimensions=dimensions, recommendations=recommendations,
+            level=session.level, language=session.language, answers=answers,
+            candidate_id=session.candidate_id, software_version=installed_version(),
+            session_id=session.id, tested_at=session.created_at, profile_id=profile_id)
         responses = [Response(person_id=session.candidate_id, session_id=session.id,
                               item_id=e.payload["item_id"], bank_version=session.bank_version,
                               language=e.payload.get("language") or session.language,

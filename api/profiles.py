@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from engine.bank import ItemBank
 from engine.exceptions import InvalidResponseError
 from itembank.content import LANGUAGES, Dimension, Item, Recommendation
 from itembank.profiles import DimensionResult, NormReference, Profile, ValidityFlag
@@ -112,11 +113,15 @@ def build_profile(
     replaces: Profile | str | None = None,
     policy: ProfilePolicy | None = None,
     profile_id: str | None = None,
+    bank: ItemBank | None = None,
 ) -> Profile:
     """Score the answers and read them against the level's norms: an unissued profile.
 
     Parameters
     ----------
+    bank : engine.bank.ItemBank, optional
+        ``version.parameters.to_bank()``, when the caller holds it already (a live session's
+        plan does).
     answers : sequence of Answer
         In the order they were given (straight-lining is about consecutive answers); pretest
         items may be among them and are left out.
@@ -144,7 +149,7 @@ def build_profile(
             raise InvalidResponseError(f"answers: item {a.item_id!r} answered twice")
         seen.add(a.item_id)
     advice = {(r.target, r.band): r for r in recommendations}
-    full = version.parameters.to_bank()
+    full = bank if bank is not None else version.parameters.to_bank()
     results: dict[str, list[DimensionResult]] = {"competency": [], "trait": []}
     flags: list[ValidityFlag] = []
     lz_parts: list[tuple[str, float]] = []

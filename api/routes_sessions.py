@@ -92,13 +92,14 @@ def get_session(request: Request, session_id: str, who: Party) -> SessionPublic:
 
 
 @router.get("/sessions/{session_id}/item", response_model=ItemPublic)
-def current_item(request: Request, session_id: str, who: Party,
+async def current_item(request: Request, session_id: str, who: Party,
                  language: Annotated[Language | None, Query(
                      description="Show the text in this language instead of the session's.")]
                  = None) -> ItemPublic:
     """The item to answer now, in the session's language; a candidate's first view starts the clock.
 
-    Never parameters, keys or scores.
+    Never parameters, keys or scores. (A coroutine, run on the event loop: it reads the log's
+    tail and writes only when a rule is due — the clock's start, a time-out.)
     """
     live = request.app.state.live.state(session_id, start_clock=who.role == "candidate",
                                         actor=who.actor)
@@ -117,14 +118,15 @@ def current_item(request: Request, session_id: str, who: Party,
 @router.post("/sessions/{session_id}/answers", response_model=AnswerPublic)
 def answer(request: Request, session_id: str, body: AnswerCreate, who: Party) -> AnswerPublic:
     """Record the answer to the item at ``position`` (a retry returns the stored answer)."""
-    sessions, store = request.app.state.live, request.app.state.store
+    sessions = request.app.state.live
     live = sessions.state(session_id, start_clock=True, actor=who.actor)
     v = live.view
     payload = {"item_id": body.item_id, "code": body.code,
                "response_time_s": body.response_time_s,
                "language": body.language or live.session.language}
     if body.position < v.position:  # a taken position: a retry, or a conflict
-        done = store.append(session_id, "answer", payload, position=body.position)
+        done, _ = sessions.record(session_id, "answer", payload, position=body.position,
+                                  actor=who.actor)
         return AnswerPublic(position=body.position, item_id=body.item_id, code=body.code,
                             replayed=done.replayed, finished=v.finished)
     if v.finished:
@@ -142,8 +144,8 @@ def answer(request: Request, session_id: str, body: AnswerCreate, who: Party) ->
     if body.code >= n_codes:
         raise HTTPException(422, f"code: item {body.item_id!r} has choices 0–{n_codes - 1}; got "
                                  f"{body.code}")
-    done = store.append(session_id, "answer", payload, position=body.position)
-    after = sessions.state(session_id, actor=who.actor)
+    done, after = sessions.record(session_id, "answer", payload, position=body.position,
+                                  actor=who.actor)
     return AnswerPublic(position=body.position, item_id=body.item_id, code=body.code,
                         replayed=done.replayed, finished=after.view.finished)
 
@@ -189,9 +191,9 @@ def _proctor(request: Request, session_id: str, who: Caller, kind: str, detail: 
     if kind == "pause" and live.clock.paused or kind == "resume" and not live.clock.paused:
         raise HTTPException(409, f"the session is {'already' if kind == 'pause' else 'not'} "
                                  f"paused")
-    request.app.state.store.append(session_id, kind, {"by": who.actor, **detail})
+    _, after = sessions.record(session_id, kind, {"by": who.actor, **detail}, actor=who.actor)
     request.app.state.store.audit(who.actor, f"session.{kind}", session_id, detail)
-    return sessions.state(session_id, actor=who.actor)
+    return after
 
 
 @router.post("/sessions/{session_id}/pause", response_model=SessionPublic)

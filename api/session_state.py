@@ -8,18 +8,17 @@ are read once per (bank version, level, blueprint number) and cached; they are p
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache
-from threading import Lock
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from api._lru import LRU
 from engine.cat import Stop, next_item, record, start
 
 if TYPE_CHECKING:
-    from engine.cat import SessionState
     from itembank.repository import BankRepository
     from itembank.session_store import SessionEvent, StoredSession
+    from itembank.versions import BankVersion
 
 __all__ = ["Plan", "SessionView", "derive", "plan_for"]
 
@@ -38,12 +37,21 @@ class Plan:
         Item → its section's index.
     contexts : tuple of engine.cat.CatContext
         Each section's engine tables, built once and shared by every session of the plan.
+    version : BankVersion, optional
+        The pinned bank version (published, so it never changes).
+    items : dict
+        Item id → the bank's item as the plan read it (what its sessions show and score).
+    bank : engine.bank.ItemBank, optional
+        The version's whole engine bank (``version.parameters.to_bank()``), for scoring.
     """
 
     sections: tuple
     codes: dict
     item_section: dict
     contexts: tuple = ()
+    version: BankVersion | None = None
+    items: dict[str, Any] = field(default_factory=dict)
+    bank: Any = None
 
     def n_choices(self, item_id: str) -> int:
         """How many options or scale points the item offers."""
@@ -113,15 +121,14 @@ def _build_plan(repo: BankRepository, bank_version: int, level: str, blueprint_n
         sections.append((section.name, tuple(section.dimensions), bank, rules))
         contexts.append(start(rules, bank, rng=0).context)
         where.update(dict.fromkeys(ids, k))
-    return Plan(tuple(sections), version.parameters.recodings(), where, tuple(contexts))
+    return Plan(tuple(sections), version.parameters.recodings(), where, tuple(contexts), version,
+                items, full)
 
 
 #: per (session, section): the answers and skipped items replayed, the state and its next step.
 #: A pure memo (the key holds everything the value depends on), so it is never trusted over the
 #: log: a log that differs from the memo's prefix replays from the start.
-_MEMO: OrderedDict[tuple[str, int], tuple[tuple, frozenset, SessionState, object]] = OrderedDict()
-_MEMO_SIZE = 20_000
-_MEMO_LOCK = Lock()
+_MEMO: LRU[tuple[str, int], tuple] = LRU(20_000)
 
 
 def derive(plan: Plan, session: StoredSession, events: list[SessionEvent]) -> SessionView:
@@ -166,11 +173,7 @@ def _section_step(plan: Plan, session: StoredSession, k: int, mine: tuple, gone:
         codes = plan.codes.get(item_id)
         state = record(state, item_id, codes.index(code) if codes else int(code))
     step = next_item(state)
-    with _MEMO_LOCK:  # handlers run in a thread pool
-        _MEMO[key] = (mine, gone, state, step)
-        _MEMO.move_to_end(key)
-        while len(_MEMO) > _MEMO_SIZE:
-            _MEMO.popitem(last=False)
+    _MEMO.put(key, (mine, gone, state, step))
     return step
 
 

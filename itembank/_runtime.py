@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 
 __all__ = ["as_utc", "installed_version", "now"]
 
@@ -19,8 +20,9 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
+@cache
 def installed_version() -> str:
-    """The installed qabilet's version (``unknown`` when run from an uninstalled tree)."""
+    """The installed qabilet's version (``unknown`` when run from an uninstalled tree); read once."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:

@@ -526,6 +526,11 @@ class BankRepository:
                 raise NotFoundError(f"profile {profile_id!r} was never issued")
             return Profile.model_validate(row.document)
 
+    def has_profile(self, profile_id: str) -> bool:
+        """True when the profile ``profile_id`` is issued (without reading it)."""
+        with self.transaction() as s:
+            return s.scalar(select(ProfileRow.id).where(ProfileRow.id == profile_id)) is not None
+
     def profiles(self, candidate_id: str | None = None) -> list[Profile]:
         """Issued profiles (of ``candidate_id``), oldest first."""
         query = select(ProfileRow).order_by(ProfileRow.issued_at, ProfileRow.id)

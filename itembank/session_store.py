@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import Field
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -44,7 +44,7 @@ from itembank._schema import Schema
 from itembank.tables import ApiKeyRow, AuditRow, CandidateRow, SessionEventRow, SessionRow
 
 __all__ = ["CLOSING", "EVENT_KINDS", "POSITIONED", "ROLES", "Appended", "SessionEvent", "SessionStore",
-           "StoredSession"]
+           "StoredSession", "token_matches"]
 
 #: roles of API keys
 ROLES = ("operator", "psychometrician")
@@ -56,10 +56,32 @@ CLOSING = ("finish", "terminate", "timeout")
 #: events that take a test position
 POSITIONED = ("answer", "item_timeout")
 _SLOT = {"start": -1, **dict.fromkeys(CLOSING, 0)}
+_EVENTS = SessionEventRow.__table__
+_EVENT_COLUMNS = (_EVENTS.c.seq, _EVENTS.c.kind, _EVENTS.c.answer_position, _EVENTS.c.at,
+                  _EVENTS.c.payload)
+#: the statements of the hot path, built once (their compiled forms are cached by SQLAlchemy)
+_TAIL = (select(*_EVENT_COLUMNS)
+         .where(_EVENTS.c.session_id == bindparam("sid"), _EVENTS.c.seq > bindparam("after"))
+         .order_by(_EVENTS.c.seq))
+_IN_SLOT = select(*_EVENT_COLUMNS).where(_EVENTS.c.session_id == bindparam("sid"),
+                                         _EVENTS.c.answer_position == bindparam("slot"))
+_APPEND = (_EVENTS.insert()
+           .values(session_id=bindparam("sid"),
+                   seq=select(func.coalesce(func.max(_EVENTS.c.seq), 0) + 1)
+                   .where(_EVENTS.c.session_id == bindparam("sid")).scalar_subquery(),
+                   kind=bindparam("kind"), answer_position=bindparam("slot"),
+                   at=bindparam("at", type_=_EVENTS.c.at.type),
+                   payload=bindparam("payload", type_=_EVENTS.c.payload.type))
+           .returning(_EVENTS.c.seq))
 
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def token_matches(digest: str, token: str) -> bool:
+    """True when ``token`` is the secret whose stored digest is ``digest`` (constant time)."""
+    return hmac.compare_digest(digest, _digest(token))
 
 
 class StoredSession(Schema):
@@ -121,6 +143,7 @@ class SessionStore:
     """
 
     def __init__(self, engine: Engine) -> None:
+        self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     # -- API keys -----------------------------------------------------------------------------------
@@ -205,20 +228,23 @@ class SessionStore:
 
     def session(self, session_id: str) -> StoredSession:
         """The session ``session_id``."""
+        return self.pinned(session_id)[0]
+
+    def pinned(self, session_id: str) -> tuple[StoredSession, str]:
+        """The session ``session_id`` and its candidate token's digest (a session never changes)."""
         with self._sessions.begin() as s:
             row = s.get(SessionRow, session_id)
             if row is None:
                 raise NotFoundError(f"session {session_id!r} does not exist")
-            return self._stored(row)
+            return self._stored(row), row.token_hash
 
     def token_valid(self, session_id: str, token: str, at: datetime | None = None) -> bool:
         """True when ``token`` is the session's and has not expired."""
-        with self._sessions.begin() as s:
-            row = s.get(SessionRow, session_id)
-            if row is None:
-                return False
-            fresh = _utc(row.token_expires_at) > (at or _now())
-            return fresh and hmac.compare_digest(row.token_hash, _digest(token))
+        try:
+            session, digest = self.pinned(session_id)
+        except NotFoundError:
+            return False
+        return session.token_expires_at > (at or _now()) and token_matches(digest, token)
 
     @staticmethod
     def _stored(row: SessionRow) -> StoredSession:
@@ -234,6 +260,12 @@ class SessionStore:
                position: int | None = None) -> Appended:
         """Commit an event; each slot at most once (see the module docstring).
 
+        One statement in the usual case: ``INSERT … SELECT max(seq) + 1`` (the next ``seq`` is
+        computed under the writer's lock in SQLite; in PostgreSQL two concurrent writers of one
+        session may compute the same one, and the loser retries). When the insert fails on the
+        slot's index, the slot's stored event answers (a retry is ``replayed``, a different
+        answer a conflict).
+
         Raises
         ------
         ConflictError
@@ -247,31 +279,32 @@ class SessionStore:
             raise ValueError("position: answers and item time-outs take a position (1, 2, …), "
                              "other events none")
         slot = position if position is not None else _SLOT.get(kind)
+        at, content = _now(), dict(payload)
+        values = {"sid": session_id, "kind": kind, "slot": slot, "at": at, "payload": content}
         for attempt in range(50):  # a concurrent writer may take the next seq; read and retry
-            existing = self._in_slot(session_id, slot) if slot is not None else None
-            if existing is not None:
-                return self._same(existing, kind, dict(payload), position)
             try:
-                with self._sessions.begin() as s:
-                    if s.get(SessionRow, session_id) is None:
-                        raise NotFoundError(f"session {session_id!r} does not exist")
-                    seq = (s.scalar(select(func.max(SessionEventRow.seq))
-                                    .where(SessionEventRow.session_id == session_id)) or 0) + 1
-                    row = SessionEventRow(session_id=session_id, seq=seq, kind=kind,
-                                          answer_position=slot, at=_now(), payload=dict(payload))
-                    s.add(row)
-                return Appended(event=self._event(row))
+                with self._engine.begin() as c:
+                    seq = c.execute(_APPEND, values).scalar_one()
+                return Appended(event=SessionEvent(seq=seq, kind=kind, position=position, at=at,
+                                                   payload=content))
             except IntegrityError:
+                existing = self._in_slot(session_id, slot) if slot is not None else None
+                if existing is not None:
+                    return self._same(existing, kind, content, position)
+                if attempt == 0 and not self._exists(session_id):
+                    raise NotFoundError(f"session {session_id!r} does not exist") from None
                 time.sleep(random.uniform(0, 0.002) * (1 + attempt))  # back off, jittered
-                continue
         raise ConflictError(f"session {session_id!r}: the log is too busy; retry the request")
 
+    def _exists(self, session_id: str) -> bool:
+        with self._engine.connect() as c:
+            return c.execute(select(SessionRow.id).where(SessionRow.id == session_id)).first() \
+                is not None
+
     def _in_slot(self, session_id: str, slot: int) -> SessionEvent | None:
-        with self._sessions.begin() as s:
-            row = s.scalar(select(SessionEventRow).where(
-                SessionEventRow.session_id == session_id,
-                SessionEventRow.answer_position == slot))
-            return None if row is None else self._event(row)
+        with self._engine.connect() as c:
+            row = c.execute(_IN_SLOT, {"sid": session_id, "slot": slot}).first()
+        return None if row is None else self._event(row)
 
     @staticmethod
     def _same(existing: SessionEvent, kind: str, payload: dict[str, Any],
@@ -293,18 +326,20 @@ class SessionStore:
             f"code {existing.payload.get('code')}); a different answer "
             f"(item {payload.get('item_id')!r}, code {payload.get('code')}) is refused")
 
-    def events(self, session_id: str) -> list[SessionEvent]:
-        """The session's log, in commit order."""
-        with self._sessions.begin() as s:
-            rows = s.scalars(select(SessionEventRow).where(SessionEventRow.session_id == session_id)
-                             .order_by(SessionEventRow.seq))
-            return [self._event(r) for r in rows]
+    def events(self, session_id: str, *, after: int = 0) -> list[SessionEvent]:
+        """The session's log in commit order; with ``after``, only the events with a later ``seq``.
+
+        Events are never changed or removed and their ``seq`` runs 1, 2, … without gaps, so a
+        reader that holds the first ``n`` events reads the rest with ``after=n``.
+        """
+        with self._engine.connect() as c:
+            return [self._event(r) for r in c.execute(_TAIL, {"sid": session_id, "after": after})]
 
     @staticmethod
-    def _event(row: SessionEventRow) -> SessionEvent:
+    def _event(row: Any) -> SessionEvent:
         position = row.answer_position if row.kind in POSITIONED else None
-        return SessionEvent(seq=row.seq, kind=row.kind, position=position,  # type: ignore[arg-type]
-                            at=_utc(row.at), payload=row.payload)
+        return SessionEvent(seq=row.seq, kind=row.kind, position=position, at=_utc(row.at),
+                            payload=row.payload)
 
     # -- audit ----------------------------------------------------------------------------------------
     def audit(self, actor: str, action: str, target: str | None = None,

@@ -30,9 +30,8 @@ def serve(
     The keys (an operator's and a psychometrician's) are shown once; only their hashes are stored.
     """
     with _user_errors():
-        import uvicorn
-
         from api.live import LiveSessions
+        from api.serving import serve as serve_api
         from api.settings import Settings
         from itembank.session_store import SessionStore
         from qabilet.demo_bank import build_demo_bank
@@ -60,5 +59,8 @@ def serve(
                        f"{settings.public_url}/take/{session.id}#token={token}")
         typer.echo(f"OpenAPI docs: {settings.public_url}/docs")
         repo.engine.dispose()
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                    log_level="warning")
+        try:
+            serve_api(host, port, workers=workers)
+        except OSError as exc:  # the address, before any worker starts
+            raise OSError(f"--host/--port: cannot listen on {host}:{port} "
+                          f"({exc.strerror or exc})") from None

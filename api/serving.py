@@ -1,0 +1,160 @@
+"""Serving the app: uvicorn worker processes, each with a listening socket of its own.
+
+``uvicorn.run(…, workers=N)`` makes one listening socket and shares it among the workers. Two
+things go wrong with that on Linux (both measured by ``benchmarks/bench_http.py``, December
+2026): uvicorn 0.54 makes the socket with ``proto`` 0, so asyncio never sets ``TCP_NODELAY`` on
+its connections and a response on a kept-alive connection can wait ~40 ms for the client's
+delayed ACK (uvicorn issue 3149); and the kernel wakes the same worker for most new
+connections, which then stay with it, so one worker (one core) does nearly all the work while
+the others idle.
+
+Here each worker binds its own socket with ``SO_REUSEPORT`` (Linux 3.9+), made with
+``IPPROTO_TCP`` (so ``TCP_NODELAY`` is set on every connection), and the kernel spreads new
+connections over the workers' sockets by a hash of their addresses. Where ``SO_REUSEPORT`` does
+not balance (not Linux), the workers share one socket, as uvicorn's own would. The supervisor
+holds the address (bound, not listening: it takes no connections), restarts a worker that dies,
+and stops them all on SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from typing import Any
+
+__all__ = ["listening_socket", "serve"]
+
+APP = "api.app:create_app"
+_log = logging.getLogger("qabilet.serve")
+_BALANCED = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+
+
+def listening_socket(host: str, port: int, *, reuse_port: bool, listen: bool = True
+                     ) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (listening unless ``listen`` is False).
+
+    Made with ``proto=IPPROTO_TCP``, so that asyncio turns Nagle's algorithm off on the
+    connections it accepts; ``reuse_port`` lets every worker bind the same address.
+
+    Raises
+    ------
+    OSError
+        The address is taken by another program, or ``host`` is not an address of this machine.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        if listen:
+            sock.listen(2048)
+        sock.set_inheritable(True)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _config(log_level: str) -> Any:
+    import uvicorn
+
+    # loop and http "auto": uvloop and httptools where installed (qabilet's dependencies)
+    return uvicorn.Config(APP, factory=True, log_level=log_level, access_log=False,
+                          timeout_keep_alive=30)
+
+
+def _run_worker(host: str, port: int, log_level: str, shared: socket.socket | None) -> None:
+    """One worker process: uvicorn's server on its own socket (or on the shared one).
+
+    It stops itself (SIGTERM, a clean shutdown) when its supervisor is gone, killed or not.
+    """
+    import uvicorn
+
+    sock = shared if shared is not None else listening_socket(host, port, reuse_port=True)
+    parent = os.getppid()
+
+    def orphaned() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=orphaned, name="qabilet-orphan-watch", daemon=True).start()
+    uvicorn.Server(_config(log_level)).run(sockets=[sock])
+
+
+def serve(host: str, port: int, *, workers: int = 1, log_level: str = "warning") -> None:
+    """Serve the API on ``host:port`` in ``workers`` processes until SIGINT or SIGTERM.
+
+    Raises
+    ------
+    OSError
+        The address is taken or not this machine's (before any worker starts).
+    """
+    if workers <= 1:
+        import uvicorn
+
+        sock = listening_socket(host, port, reuse_port=False)
+        uvicorn.Server(_config(log_level)).run(sockets=[sock])
+        return
+    if _BALANCED:
+        holder = listening_socket(host, port, reuse_port=True, listen=False)
+        shared = None
+    else:
+        holder = shared = listening_socket(host, port, reuse_port=False)
+    try:
+        _supervise(host, port, workers, log_level, shared)
+    finally:
+        holder.close()
+
+
+def _supervise(host: str, port: int, workers: int, log_level: str,
+               shared: socket.socket | None) -> None:
+    """Start the workers, restart one that dies, stop them all on a signal."""
+    context = multiprocessing.get_context("spawn")
+    stopping = threading.Event()
+
+    def start() -> multiprocessing.process.BaseProcess:
+        proc = context.Process(target=_run_worker, args=(host, port, log_level, shared),
+                               name="qabilet-worker", daemon=False)
+        proc.start()
+        return proc
+
+    def stop(_signum: int, _frame: object) -> None:
+        stopping.set()
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    procs = [start() for _ in range(workers)]
+    restarts: list[float] = []
+    try:
+        while not stopping.wait(0.5):
+            for k, proc in enumerate(procs):
+                if proc.is_alive():
+                    continue
+                now = time.monotonic()
+                restarts = [t for t in restarts if now - t < 60] + [now]
+                if len(restarts) > 5 * workers:
+                    _log.error("workers keep dying (last exit code %s); stopping", proc.exitcode)
+                    stopping.set()
+                    break
+                _log.warning("worker %s exited (%s); restarting it", proc.pid, proc.exitcode)
+                procs[k] = start()
+    finally:
+        for proc in procs:
+            if proc.is_alive() and proc.pid is not None:
+                os.kill(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for proc in procs:
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
