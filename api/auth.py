@@ -28,9 +28,18 @@ class Caller:
     session_id: str | None = None
 
 
-async def caller(request: Request, authorization: Annotated[str | None, Header()] = None,
-           x_session_token: Annotated[str | None, Header()] = None) -> Caller | None:
+Authorization = Annotated[str | None, Header()]
+SessionToken = Annotated[str | None, Header()]
+
+
+async def caller(request: Request, authorization: Authorization = None,
+                 x_session_token: SessionToken = None) -> Caller | None:
     """The party the credentials name (a candidate's token is checked against its session later)."""
+    return _identify(request, authorization, x_session_token)
+
+
+def _identify(request: Request, authorization: str | None, x_session_token: str | None
+              ) -> Caller | None:
     if authorization:
         scheme, _, key = authorization.partition(" ")
         found = request.app.state.store.authenticate(key.strip()) if scheme.lower() == "bearer" \
@@ -68,16 +77,20 @@ async def staff(who: Annotated[Caller | None, Depends(caller)]) -> Caller:
 
 
 async def session_operator(session_id: str, request: Request,
-                     who: Annotated[Caller, Depends(operator)]) -> Caller:
+                           who: Annotated[Caller, Depends(operator)]) -> Caller:
     """An operator, about a session that exists (404 otherwise)."""
     request.app.state.live.session(session_id)
     return who
 
 
-async def session_party(session_id: str, request: Request,
-                  who: Annotated[Caller | None, Depends(caller)],
-                  x_session_token: Annotated[str | None, Header()] = None) -> Caller:
-    """The session's operator, or the candidate holding this session's valid token."""
+async def session_party(session_id: str, request: Request, authorization: Authorization = None,
+                        x_session_token: SessionToken = None) -> Caller:
+    """The session's operator, or the candidate holding this session's valid token.
+
+    One dependency, not one on :func:`caller`: the candidates' calls are the API's busiest, and
+    each level of dependencies costs them (FastAPI resolves it on every request).
+    """
+    who = _identify(request, authorization, x_session_token)
     if who is None:
         raise HTTPException(401, "an operator's API key or the session's token (X-Session-Token) "
                                  "is required")

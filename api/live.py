@@ -142,7 +142,7 @@ class LiveSessions:
     # -- the log ----------------------------------------------------------------------------------
     def log(self, session_id: str) -> tuple[SessionEvent, ...]:
         """The session's whole log: the prefix read before and the events committed after it."""
-        known = self._logs.get(session_id) or ()
+        known = self._held(session_id)
         new = self.store.events(session_id, after=len(known))
         if not new:
             return known
@@ -152,6 +152,11 @@ class LiveSessions:
         self._logs.put(session_id, known)
         return known
 
+    def _held(self, session_id: str) -> tuple[SessionEvent, ...]:
+        """The prefix held for the session: events 1 … n (empty when none is, or it is not that)."""
+        known = self._logs.get(session_id) or ()
+        return known if not known or known[-1].seq == len(known) else ()
+
     def _append(self, session_id: str, kind: str, payload: dict[str, Any],
                 position: int | None = None) -> tuple[Appended, tuple[SessionEvent, ...]]:
         """Commit an event; the log after it.
@@ -160,7 +165,7 @@ class LiveSessions:
         the log as it stood at the commit, and nothing is read; else the tail is read.
         """
         done = self.store.append(session_id, kind, payload, position=position)
-        known = self._logs.get(session_id) or ()
+        known = self._held(session_id)
         if not done.replayed and done.event.seq == len(known) + 1:
             known = known + (done.event,)
             self._logs.put(session_id, known)

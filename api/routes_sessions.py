@@ -86,7 +86,7 @@ def create_session(request: Request, body: SessionCreate, who: Operator) -> Sess
 
 
 @router.get("/sessions/{session_id}", response_model=SessionPublic)
-def get_session(request: Request, session_id: str, who: Party) -> SessionPublic:
+async def get_session(request: Request, session_id: str, who: Party) -> SessionPublic:
     """Where the session stands: status, progress, time left."""
     return public(request, request.app.state.live.state(session_id))
 
@@ -116,7 +116,7 @@ async def current_item(request: Request, session_id: str, who: Party,
 
 
 @router.post("/sessions/{session_id}/answers", response_model=AnswerPublic)
-def answer(request: Request, session_id: str, body: AnswerCreate, who: Party) -> AnswerPublic:
+async def answer(request: Request, session_id: str, body: AnswerCreate, who: Party) -> AnswerPublic:
     """Record the answer to the item at ``position`` (a retry returns the stored answer)."""
     sessions = request.app.state.live
     live = sessions.state(session_id, start_clock=True, actor=who.actor)

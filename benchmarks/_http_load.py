@@ -1,4 +1,4 @@
-"""The load generator of ``bench_http.py``: simulated candidates driving the HTTP API (asyncio, httpx).
+"""The load generator of ``bench_http.py``: simulated candidates driving the HTTP API (asyncio, aiohttp).
 
 Run by ``bench_http.py`` in a process of its own (not by hand)::
 
@@ -20,9 +20,21 @@ A candidate takes a session (pre-created by the operator before the phase, outsi
 (the next-item call) → think → ``POST /v1/sessions/{id}/answers`` (a code drawn uniformly among
 the item's choices) until the session is finished, then takes the next session. Sessions a phase
 leaves unfinished are resumed by the next phase's candidates. Only requests started inside the
-measured window (after ``warmup_s``) are counted; a request's time includes its wait for a free
-one of the phase's ``connections`` (each an httpx client of its own, used in turn). The result,
-one JSON object with one summary per phase, is the last line of stdout; progress goes to stderr.
+measured window (after ``warmup_s``) are counted; a request's time runs from before its wait for
+a free one of the phase's ``connections`` to its parsed response. The result, one JSON object
+with one summary per phase, is the last line of stdout; progress goes to stderr.
+
+Notes
+-----
+Why aiohttp: the generator runs on the same cores as the server, so whatever CPU it spends per
+answer is taken from the server at saturation. httpx (on httpcore) cost the client 3.5–7 ms of
+CPU per answer (two requests); aiohttp (its HTTP parser compiled, llhttp) measured ~0.7–1 ms.
+
+The connections: each of a phase's ``connections`` is an :class:`aiohttp.ClientSession` of its
+own on a ``TCPConnector(limit=1, force_close=False)``, so one kept-alive TCP connection; the free
+ones wait in a FIFO queue and are used in turn, so at most ``connections`` TCP connections exist
+and a request waits for a free one. A kept-alive connection the server closed just as a request
+went out is retried once (on a new connection of the same session) and counted in ``retried``.
 """
 
 from __future__ import annotations
@@ -39,10 +51,16 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 import numpy as np
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+TIMEOUT = aiohttp.ClientTimeout(total=30)
+#: what a kept-alive connection closed by the server under a request raises (a reset is its own
+#: class from aiohttp 3.10, a ``ClientOSError`` before); a connect that fails is not one of them
+STALE: tuple[type[Exception], ...] = (
+    aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError,
+    getattr(aiohttp, "ClientConnectionResetError", aiohttp.ClientOSError))
 
 
 # --- CPU time of the server's processes ----------------------------------------------------------
@@ -88,6 +106,14 @@ class Session:
     token: str
 
 
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A response read in full: its status, and its JSON body when the status is below 400."""
+
+    status: int
+    body: Any = None
+
+
 @dataclass
 class Window:
     """What one phase measured: latencies (s) of requests started inside the window."""
@@ -106,6 +132,22 @@ class Window:
         return self.start <= t < self.end
 
 
+def connection() -> aiohttp.ClientSession:
+    """One kept-alive TCP connection: a client session whose pool holds one."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1, force_close=False),
+                                 timeout=TIMEOUT)
+
+
+async def exchange(conn: aiohttp.ClientSession, method: str, url: str,
+                   headers: dict[str, str], body: dict | None) -> Reply:
+    """One request on ``conn``, its response read in full (so the connection can be reused)."""
+    async with conn.request(method, url, headers=headers, json=body) as r:
+        if r.status >= 400:
+            await r.read()
+            return Reply(r.status)
+        return Reply(r.status, await r.json())
+
+
 class Load:
     """One server, one operator key, a pool of sessions, the phases run one after another."""
 
@@ -117,38 +159,40 @@ class Load:
         self.resumable: deque[Session] = deque()
         self.rng = random.Random(spec.get("seed", 1))
         self.window = Window()
-        self.free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+        self.free: asyncio.Queue[aiohttp.ClientSession] = asyncio.Queue()
 
     # -- the connections -----------------------------------------------------------------------
     async def send(self, method: str, url: str, headers: dict[str, str],
-                   body: dict | None = None, kind: str = "") -> httpx.Response:
+                   body: dict | None = None, kind: str = "") -> Reply:
         """One request on the next free connection (FIFO: each is used in turn).
 
-        Every connection is a client of its own with a pool of one: httpcore's pool scans all
-        its connections (a socket poll each) on every request, which at a hundred connections
-        costs the client more CPU than the server spends. A kept-alive connection the server
-        closed just as the request went out is retried once on a new one (the calls are
-        idempotent: an answer repeated is ``replayed``) and counted.
+        A kept-alive connection the server closed just as the request went out is retried once
+        on a new one (the calls are idempotent: an answer repeated is ``replayed``) and counted.
         """
-        client = await self.free.get()
+        conn = await self.free.get()
         try:
             try:
-                return await client.request(method, url, headers=headers, json=body)
-            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+                return await exchange(conn, method, url, headers, body)
+            except STALE as exc:
+                if isinstance(exc, aiohttp.ClientConnectorError):  # no connection was made
+                    raise
                 self.window.retried[kind or "operator"] += 1
-                return await client.request(method, url, headers=headers, json=body)
+                return await exchange(conn, method, url, headers, body)
         finally:
-            self.free.put_nowait(client)
+            self.free.put_nowait(conn)
 
     # -- the operator --------------------------------------------------------------------------
+    async def operator_post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        r = await self.send("POST", f"{self.base}{path}", self.operator, body)
+        if r.status >= 400:
+            raise RuntimeError(f"POST {path}: HTTP {r.status}")
+        return r.body
+
     async def create_session(self) -> Session:
-        r = await self.send("POST", f"{self.base}/v1/candidates", self.operator, {})
-        r.raise_for_status()
-        body = {"candidate_id": r.json()["id"], "level": self.spec["level"],
-                "language": self.spec["language"]}
-        r = await self.send("POST", f"{self.base}/v1/sessions", self.operator, body)
-        r.raise_for_status()
-        got = r.json()
+        candidate = await self.operator_post("/v1/candidates", {})
+        got = await self.operator_post("/v1/sessions", {
+            "candidate_id": candidate["id"], "level": self.spec["level"],
+            "language": self.spec["language"]})
         return Session(got["id"], got["token"])
 
     async def precreate(self, n: int, parallel: int = 8) -> float:
@@ -176,17 +220,18 @@ class Load:
 
     # -- a candidate ---------------------------------------------------------------------------
     async def request(self, kind: str, method: str, url: str, headers: dict[str, str],
-                      body: dict | None = None) -> tuple[httpx.Response | None, float, float]:
+                      body: dict | None = None) -> tuple[Reply | None, float, float]:
+        """``send``, timed from before the wait for a free connection; errors counted."""
         t0 = time.perf_counter()
         try:
             r = await self.send(method, url, headers, body, kind)
-        except httpx.HTTPError as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             if self.window.inside(t0):
                 self.window.errors[f"{kind}: {type(exc).__name__}"] += 1
             return None, t0, time.perf_counter() - t0
         dt = time.perf_counter() - t0
-        if r.status_code >= 400 and self.window.inside(t0):
-            self.window.errors[f"{kind}: HTTP {r.status_code}"] += 1
+        if r.status >= 400 and self.window.inside(t0):
+            self.window.errors[f"{kind}: HTTP {r.status}"] += 1
         return r, t0, dt
 
     async def candidate(self, stop: asyncio.Event, think_s: float | None) -> None:
@@ -203,12 +248,12 @@ class Load:
                 head = {"X-Session-Token": session.token}
                 base = f"{self.base}/v1/sessions/{session.id}"
                 r, t0, dt = await self.request("next-item", "GET", f"{base}/item", head)
-                if r is None or r.status_code != 200:
+                if r is None or r.status != 200:
                     await asyncio.sleep(0.05)
                     continue
                 if w.inside(t0):
                     w.next_item.append(dt)
-                item = r.json()
+                item = r.body
                 if item["finished"]:
                     session = None
                     continue
@@ -226,10 +271,10 @@ class Load:
                 body = {"position": item["position"], "item_id": item["item_id"], "code": code,
                         "response_time_s": round(time.perf_counter() - shown, 3)}
                 r, t0, dt = await self.request("answer", "POST", f"{base}/answers", head, body)
-                if r is None or r.status_code != 200:
+                if r is None or r.status != 200:
                     await asyncio.sleep(0.05)
                     continue
-                done = bool(r.json().get("finished"))
+                done = bool(r.body.get("finished"))
                 if w.inside(t0):
                     (w.closing if done else w.answer).append(dt)
                     w.finished += done
@@ -248,11 +293,9 @@ class Load:
         expected = ph.get("expected_rate") or (n / think if think else 50.0 * n)
         need = n + math.ceil(expected * span * 1.25 / items_per_session)
         need = max(0, need - len(self.fresh) - len(self.resumable))
-        one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        clients = [httpx.AsyncClient(limits=one, timeout=httpx.Timeout(30.0))
-                   for _ in range(int(ph["connections"]))]
+        conns = [connection() for _ in range(int(ph["connections"]))]
         self.free = asyncio.Queue()
-        for c in clients:
+        for c in conns:
             self.free.put_nowait(c)
         try:
             made_s = await self.precreate(need)
@@ -276,7 +319,7 @@ class Load:
                 except subprocess.TimeoutExpired:
                     spy.terminate()
         finally:
-            await asyncio.gather(*(c.aclose() for c in clients))
+            await asyncio.gather(*(c.close() for c in conns))
         seconds = w.end - w.start
         answers = len(w.answer) + len(w.closing)
         out = {

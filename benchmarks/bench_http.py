@@ -5,7 +5,6 @@ Run by hand from the repository root (not part of the test suite; the server run
     .venv/bin/python benchmarks/bench_http.py                       # both backends, 3 blueprints
     .venv/bin/python benchmarks/bench_http.py --backend sqlite --blueprint uni
     .venv/bin/python benchmarks/bench_http.py --quick               # SQLite, uni: a smoke run
-    .venv/bin/python benchmarks/bench_http.py --tcp-nodelay both    # with and without Nagle
     .venv/bin/python benchmarks/bench_http.py --profile --backend sqlite --blueprint uni
 
 PostgreSQL: the server named by ``QABILET_BENCH_DATABASE_URL`` (default
@@ -28,22 +27,21 @@ uses the newest blueprint of its level) and an operator key:
   between a quarter and 40 % of the test, Likert the rest) met by shadow tests
   (``content_method: shadow``, a MILP before each item).
 
-The server is ``python -m uvicorn api.app:create_app --factory --workers W`` (``--workers``, 2)
-with ``--log-level warning`` (no access log, as ``qabilet serve``), in a process group of its
-own. With ``--workers`` > 1 uvicorn 0.54 binds the listening socket itself with ``proto`` 0, so
-asyncio never sets TCP_NODELAY and every response on a kept-alive connection waits ~40 ms for
-the client's delayed ACK (uvicorn issue 3149); ``--tcp-nodelay on`` starts the same command line
-through a launcher that only makes that socket with ``IPPROTO_TCP`` (``both``: every run with it,
-and the first blueprint's also without). Backend ``sqlite-wal`` is SQLite with the copied file
-put in WAL journal mode before the server starts, for a server that does not set it itself (in
-SQLite's default rollback journal a commit locks out every reader of the other worker and
-thread; ``itembank.database.connect`` turns WAL on since December 2026).
+The server is the project's own command, ``python -m qabilet serve --workers W`` (``--workers``,
+2) on the run's database, in a process group of its own: uvicorn workers on uvloop and
+httptools, each with a ``SO_REUSEPORT`` listening socket of its own made with ``IPPROTO_TCP`` (so
+TCP_NODELAY is on, and the kernel spreads the connections over the workers), no access log; on
+a database that is not empty it builds nothing. SQLite runs in WAL mode with
+``synchronous=FULL`` (a commit is on disk before the answer is acknowledged: the default);
+backend ``sqlite-normal`` is the same server with ``QABILET_SQLITE_SYNCHRONOUS=normal`` (a
+commit survives the process being killed but maybe not a power cut; no fsync waits).
 
-The load generator (``benchmarks/_http_load.py``, asyncio + httpx) is a third process: it makes
-sessions through the operator's calls before each phase, then drives candidates through whole
-sessions — ``GET /v1/sessions/{id}/item`` (the next-item call), think, ``POST …/answers``
-with a code drawn uniformly among the item's choices — and times each call from send to the
-parsed response. Two phases per run:
+The load generator (``benchmarks/_http_load.py``, asyncio + aiohttp: httpx cost the client
+several times the CPU per answer, on the server's cores) is a third process: it makes sessions
+through the operator's calls before each phase, then drives candidates through whole sessions —
+``GET /v1/sessions/{id}/item`` (the next-item call), think, ``POST …/answers`` with a code
+drawn uniformly among the item's choices — and times each call from before its wait for a free
+connection to the parsed response. Two phases per run:
 
 1. **open workload**: ``--candidates`` (400) candidates, each answering on a Poisson clock of
    mean ``candidates / --rate`` seconds, so that ``--rate`` (200) answers per second are offered
@@ -103,7 +101,9 @@ RESULTS = HERE / "results" / "http.md"
 CACHE = Path(os.environ.get("QABILET_BENCH_CACHE") or tempfile.gettempdir()) / "qabilet-bench-http"
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 BLUEPRINTS = ("uni", "multi", "shadow")
-BACKENDS = ("sqlite", "sqlite-wal", "postgresql")
+BACKENDS = ("sqlite", "sqlite-normal", "postgresql")
+#: the server's environment per backend
+BACKEND_ENV = {"sqlite-normal": {"QABILET_SQLITE_SYNCHRONOUS": "normal"}}
 P99_LIMIT_S = 1.0
 TARGET_P95_MS = 20.0
 TARGET_RATE = 200.0
@@ -263,34 +263,10 @@ def prepare(backend: str, design: str, level: str, length: int, db_file: Path, d
                                 label=f"bench_http {design}")
     key = SessionStore(engine).create_api_key("operator", "bench_http")
     engine.dispose()
-    if backend == "sqlite-wal":  # the file's journal mode: persistent, every connection's
-        with sqlite3.connect(target) as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
     return Prepared(url, key, text, stored.number, cleanup, time.perf_counter() - t0)
 
 
 # --- the server ------------------------------------------------------------------------------------
-#: ``python -c`` launcher of uvicorn's command line whose listening socket says it is TCP, so that
-#: asyncio sets TCP_NODELAY on the connections (uvicorn 0.54's ``Config.bind_socket``, used with
-#: ``--workers`` > 1, leaves ``proto`` at 0, and asyncio then leaves Nagle's algorithm on: each
-#: response on a kept-alive connection waits ~40 ms for the client's delayed ACK; uvicorn issue
-#: 3149). Only the listener changes; the server, the app and the workers are uvicorn's.
-NODELAY_LAUNCHER = """\
-import socket, sys
-import uvicorn.config
-from uvicorn.main import main
-_bind = uvicorn.config.Config.bind_socket
-def bind_socket(self):
-    sock = _bind(self)
-    if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto == 0:
-        sock = socket.socket(sock.family, socket.SOCK_STREAM, socket.IPPROTO_TCP,
-                             fileno=sock.detach())
-    return sock
-uvicorn.config.Config.bind_socket = bind_socket
-sys.argv[0] = "uvicorn"
-sys.exit(main())
-"""
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -298,17 +274,16 @@ def free_port() -> int:
 
 
 class Server:
-    """``uvicorn api.app:create_app`` in a process group of its own."""
+    """``qabilet serve`` on the database at ``url``, in a process group of its own."""
 
-    def __init__(self, url: str, workers: int, log: Path, nodelay: bool = False) -> None:
+    def __init__(self, url: str, workers: int, log: Path, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
-        launch = ["-c", NODELAY_LAUNCHER] if nodelay else ["-m", "uvicorn"]
-        cmd = [sys.executable, *launch, "api.app:create_app", "--factory",
-               "--workers", str(workers), "--host", "127.0.0.1", "--port", str(self.port),
-               "--log-level", "warning"]
-        env = {**os.environ, "QABILET_DATABASE_URL": url, "QABILET_PUBLIC_URL": self.base}
+        cmd = [sys.executable, "-m", "qabilet", "serve", "--host", "127.0.0.1",
+               "--port", str(self.port), "--workers", str(workers), "--database", url]
+        env = {**os.environ, "QABILET_DATABASE_URL": url, "QABILET_PUBLIC_URL": self.base,
+               **(env or {})}
         self._log = log.open("wb")
         self.proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=self._log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
@@ -348,7 +323,6 @@ class Server:
 class Run:
     backend: str
     design: str
-    nodelay: bool = False
     description: str = ""
     blueprint_number: int = 0
     phases: list[dict[str, Any]] = field(default_factory=list)
@@ -422,11 +396,10 @@ def server_errors(log: Path) -> str:
     return "; ".join(f"{k} (× {v})" for k, v in found.most_common(4)) or "none in the log"
 
 
-def run_one(backend: str, design: str, nodelay: bool, args: argparse.Namespace, db_file: Path,
-            doc: Path, workdir: Path) -> Run:
-    run = Run(backend, design, nodelay)
-    print(f"\n{backend} × {design}, TCP_NODELAY {'on' if nodelay else 'off'} (load {load()})",
-          flush=True)
+def run_one(backend: str, design: str, args: argparse.Namespace, db_file: Path, doc: Path,
+            workdir: Path) -> Run:
+    run = Run(backend, design)
+    print(f"\n{backend} × {design} (load {load()})", flush=True)
     prepared = None
     server = None
     try:
@@ -435,8 +408,8 @@ def run_one(backend: str, design: str, nodelay: bool, args: argparse.Namespace, 
         run.setup_s = prepared.setup_s
         print(f"  blueprint {prepared.blueprint_number} of {args.level!r}: {prepared.description}"
               f" (setup {prepared.setup_s:.1f} s)", flush=True)
-        server = Server(prepared.url, args.workers,
-                        workdir / f"server-{backend}-{design}-{int(nodelay)}.log", nodelay)
+        server = Server(prepared.url, args.workers, workdir / f"server-{backend}-{design}.log",
+                        BACKEND_ENV.get(backend))
         server.wait_ready()
         run.phases = run_load(server, prepared, args, phases_for(args))
         if server.proc.poll() is not None:
@@ -531,8 +504,7 @@ def profile(args: argparse.Namespace, db_file: Path, doc: Path, workdir: Path) -
     for out in outs.values():
         out.unlink(missing_ok=True)
     prepared = prepare(backend, design, args.level, args.items, db_file, doc, workdir)
-    nodelay = args.nodelay_list[-1]
-    server = Server(prepared.url, args.workers, workdir / "server-profile.log", nodelay)
+    server = Server(prepared.url, args.workers, workdir / "server-profile.log")
     phases = [{"kind": "closed", "label": f"profile c={c}{' (GIL)' if gil else ''}",
                "concurrency": c, "warmup_s": args.step_warmup,
                "duration_s": args.profile_duration, "connections": c,
@@ -558,8 +530,7 @@ def profile(args: argparse.Namespace, db_file: Path, doc: Path, workdir: Path) -
         total = max(prof["busy"], 1)
         answers = max(result["answers"], 1)
         lines += [f"### Profile: {what}", "",
-                  f"{backend}, {design}, {args.workers} workers, TCP_NODELAY "
-                  f"{'on' if nodelay else 'off'}, closed loop at c={c} for "
+                  f"{backend}, {design}, {args.workers} workers, closed loop at c={c} for "
                   f"{args.profile_duration:g} s: {result['rate']:.0f} answers/s under py-spy, "
                   f"server CPU {result['server_cpu_s'] / answers * 1e3:.2f} ms / answer; "
                   f"{prof['busy']:,} samples ({prof['waiting']:,} more in waits left out); "
@@ -591,10 +562,6 @@ def cpu_per_answer(p: dict[str, Any], key: str) -> str:
     return f"{p[key] / p['answers'] * 1e3:.2f}" if p.get("answers") else "—"
 
 
-def _nodelay(r: Run) -> str:
-    return "on ¹" if r.nodelay else "off"
-
-
 def busiest(p: dict[str, Any]) -> str:
     """The share of the server's CPU taken by its busiest process (a worker, mostly)."""
     by = p.get("server_cpu_by_process") or []
@@ -603,16 +570,16 @@ def busiest(p: dict[str, Any]) -> str:
 
 
 def open_table(runs: list[Run]) -> str:
-    header = ["backend", "blueprint", "TCP_NODELAY", "offered ans/s", "achieved ans/s",
+    header = ["backend", "blueprint", "offered ans/s", "achieved ans/s",
               "next-item p50 ms", "p95", "p99", "answer p50 ms", "p95", "p99",
               "closing answer p50 ms", "errors", "server CPU ms / answer", "busiest process",
               "client CPU ms / answer"]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for r in runs:
-        head = [r.backend, r.design, _nodelay(r)]
+        head = [r.backend, r.design]
         if not r.opens:
             lines.append("| " + " | ".join([*head, r.failure or "not run"]
-                                           + ["—"] * (len(header) - 4)) + " |")
+                                           + ["—"] * (len(header) - 3)) + " |")
             continue
         for p in r.opens:
             lines.append("| " + " | ".join([
@@ -625,16 +592,15 @@ def open_table(runs: list[Run]) -> str:
 
 
 def saturation_table(runs: list[Run], concurrency: list[int]) -> str:
-    header = ["backend", "blueprint", "TCP_NODELAY",
-              *(f"c={c}: ans/s (p99 ms)" for c in concurrency),
+    header = ["backend", "blueprint", *(f"c={c}: ans/s (p99 ms)" for c in concurrency),
               "saturation ans/s", "at c", "server CPU ms / answer", "busiest process",
               "client CPU ms / answer"]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for r in runs:
-        head = [r.backend, r.design, _nodelay(r)]
+        head = [r.backend, r.design]
         if not r.steps:
             lines.append("| " + " | ".join([*head, r.failure or "not run"]
-                                           + ["—"] * (len(header) - 4)) + " |")
+                                           + ["—"] * (len(header) - 3)) + " |")
             continue
         by_c = {p["n"]: p for p in r.steps}
         cells = []
@@ -661,8 +627,8 @@ def verdicts(runs: list[Run], quick: bool) -> list[str]:
     if not unis:
         return ["SQLite, uni: not assessed (no such run)" + note + "."]
     for uni in unis:
-        journal = " (WAL)" if uni.backend == "sqlite-wal" else ""
-        name = f"SQLite{journal}, uni, TCP_NODELAY {'on' if uni.nodelay else 'off'}"
+        sync = " (synchronous=NORMAL)" if uni.backend == "sqlite-normal" else ""
+        name = f"SQLite{sync}, uni"
         p = uni.open
         if p is None:
             out.append(f"{name}, p95 ≤ 20 ms at 200 answers/s offered: not assessed "
@@ -708,28 +674,23 @@ def notes_for(runs: list[Run], args: argparse.Namespace) -> list[str]:
         f"warm-up {args.step_warmup:g} s, measured {args.step_duration:g} s per step; p99 in "
         "the cells is the larger of the next-item and answer p99; ✗: an error or a p99 over "
         "1 s (the steps after it are not run). The saturation rate is the best passing step.",
-        "Latency: from the client's send to its parsed response (httpx, asyncio, on the same "
-        "machine), so it includes the client's own time, and the event loop's queueing when the "
-        "client is busy. The answer columns include the answer that completes a test (it closes "
-        "the session and issues the profile); its p50 on its own is in the closing answer column.",
+        "Latency: from the client's send (before its wait for a free connection) to its parsed "
+        "response (aiohttp, asyncio, on the same machine), so it includes the client's own time, "
+        "and the event loop's queueing when the client is busy. The answer columns include the "
+        "answer that completes a test (it closes the session and issues the profile); its p50 on "
+        "its own is in the closing answer column.",
         "CPU ms / answer: user + system CPU over the measured window divided by its answers, "
         "for the server (its process and every worker, /proc) and for the client (the load "
         "generator's process). Their sum against 2 cores × the window shows how busy the "
         "machine was; at saturation the client takes part of the 2 cores the server would have. "
-        f"Busiest process: its share of the server's CPU ({args.workers} workers and uvicorn's "
-        "supervisor); near 100 % means one worker served (nearly) every connection — the "
-        "workers share one listening socket and the kernel hands a burst of new connections "
-        "mostly to one of them, and a kept-alive connection stays with its worker.",
+        f"Busiest process: its share of the server's CPU ({args.workers} workers and their "
+        f"supervisor; {1 / max(args.workers, 1):.0%} is an even split). The kernel spreads new "
+        "connections over the workers' sockets by a hash of their addresses, and a kept-alive "
+        "connection stays with its worker, so with few connections the split can be uneven.",
+        f"Server: `qabilet serve --workers {args.workers}` (uvicorn workers on uvloop and "
+        "httptools, each with a SO_REUSEPORT listening socket of its own made with IPPROTO_TCP, "
+        "so TCP_NODELAY is on; no access log).",
     ]
-    if any(r.nodelay for r in runs):
-        notes.append("¹ TCP_NODELAY on: uvicorn started through a launcher (NODELAY_LAUNCHER in "
-                     "this script) whose only change is the listening socket, made with proto "
-                     "IPPROTO_TCP so that asyncio sets TCP_NODELAY on every connection. uvicorn "
-                     "0.54 binds the socket itself when --workers > 1 and leaves proto at 0; "
-                     "asyncio then leaves Nagle's algorithm on, and a response on a kept-alive "
-                     "connection waits for the client's delayed ACK, ~40 ms on Linux (uvicorn "
-                     "issue 3149, open). `qabilet serve --workers 2` has the same listener. "
-                     "off: the plain `python -m uvicorn … --workers W` command.")
     described = {}
     for r in runs:
         if r.description:
@@ -744,8 +705,8 @@ def notes_for(runs: list[Run], args: argparse.Namespace) -> list[str]:
                      + "; ".join(dry) + ".")
     for r in runs:
         if r.server_errors:
-            notes.append(f"Server errors (HTTP 5xx), {r.backend} {r.design} TCP_NODELAY "
-                         f"{'on' if r.nodelay else 'off'}: {r.server_errors}.")
+            notes.append(f"Server errors (HTTP 5xx), {r.backend} {r.design}: "
+                         f"{r.server_errors}.")
     failed = [f"{r.backend} {r.design}: {r.failure}" for r in runs if r.failure]
     if failed:
         notes.append("Failed: " + "; ".join(failed))
@@ -753,8 +714,8 @@ def notes_for(runs: list[Run], args: argparse.Namespace) -> list[str]:
 
 
 def versions() -> str:
-    names = ("fastapi", "starlette", "uvicorn", "pydantic", "sqlalchemy", "httpx", "psycopg",
-             "uvloop", "httptools")
+    names = ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "pydantic", "sqlalchemy",
+             "psycopg", "aiohttp", "httpx")
 
     def v(name: str) -> str:
         try:
@@ -773,9 +734,8 @@ def environment(args: argparse.Namespace) -> list[str]:
         f"- qabilet source: commit {source_state(('api', 'itembank', 'engine'))}",
         f"- machine: {cpu_name()}, {os.cpu_count()} logical cores, {platform.platform()}",
         f"- python {platform.python_version()}, qabilet {qabilet.__version__}; {versions()}",
-        f"- server: uvicorn, {args.workers} worker{'s' if args.workers != 1 else ''}, "
-        "--log-level warning (uvicorn picks uvloop and httptools when installed, else asyncio "
-        "and h11)",
+        f"- server: `qabilet serve --workers {args.workers}`; load generator: aiohttp (httpx "
+        "only for the readiness check)",
     ]
     if "postgresql" in args.backend_list:
         lines.append(f"- PostgreSQL server {pg_server_version()} on {admin_url().split('@')[-1]}"
@@ -795,11 +755,12 @@ def _list(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--backend", default=None,
-                   help="sqlite, sqlite-wal (the copy put in WAL journal mode first), postgresql, "
+                   help="sqlite, sqlite-normal (QABILET_SQLITE_SYNCHRONOUS=normal), postgresql, "
                         "comma-separated, or all (default sqlite,postgresql; --quick: sqlite)")
     p.add_argument("--blueprint", default=None, help="uni, multi, shadow or all (comma-separated"
                    "; default all; --quick: uni)")
-    p.add_argument("--workers", type=int, default=2, help="uvicorn workers (default 2)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="the server's worker processes (qabilet serve --workers; default 2)")
     p.add_argument("--rate", default=f"{TARGET_RATE:g}",
                    help="answers per second offered in the open workload; several, "
                         "comma-separated, run one after another ('' for none)")
@@ -812,11 +773,6 @@ def main(argv: list[str] | None = None) -> None:
                    help="saturation steps (closed loops), comma-separated; '' for none")
     p.add_argument("--step-duration", type=float, default=20.0, help="seconds measured per step")
     p.add_argument("--step-warmup", type=float, default=5.0, help="warm-up seconds per step")
-    p.add_argument("--tcp-nodelay", default="off", choices=("off", "on", "both"),
-                   help="off: uvicorn's listener as it is (with --workers > 1 it leaves Nagle's "
-                        "algorithm on); on: the listener fixed so that asyncio sets TCP_NODELAY; "
-                        "both: every run with it on, and the first blueprint's also with it off "
-                        "(default off)")
     p.add_argument("--items", type=int, default=20, help="items per session (fixed length)")
     p.add_argument("--level", default="middle", choices=("high", "middle", "low"))
     p.add_argument("--quick", action="store_true",
@@ -838,7 +794,6 @@ def main(argv: list[str] | None = None) -> None:
                                 "blueprint")
     args.concurrency = [int(x) for x in args.concurrency.split(",") if x.strip()]
     args.rates = [float(x) for x in args.rate.split(",") if x.strip() and float(x) > 0]
-    args.nodelay_list = {"off": [False], "on": [True], "both": [True, False]}[args.tcp_nodelay]
     if args.quick:
         args.warmup, args.duration = 3.0, 10.0
         args.step_warmup, args.step_duration = 2.0, 6.0
@@ -857,14 +812,9 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="qabilet-bench-http-") as tmp:
         workdir = Path(tmp)
         if not args.profile_only:
-            for nodelay in args.nodelay_list:
-                for backend in args.backend_list:
-                    for design in args.blueprint_list:
-                        if not nodelay and len(args.nodelay_list) > 1 and \
-                                design != args.blueprint_list[0]:
-                            continue  # both: uvicorn's listener as it is for the first only
-                        runs.append(run_one(backend, design, nodelay, args, db_file, doc,
-                                            workdir))
+            for backend in args.backend_list:
+                for design in args.blueprint_list:
+                    runs.append(run_one(backend, design, args, db_file, doc, workdir))
         if args.profile or args.profile_only:
             profile_lines = profile(args, db_file, doc, workdir)
     if profile_lines:
@@ -880,7 +830,7 @@ def main(argv: list[str] | None = None) -> None:
     for r in runs:
         for ph in r.phases:
             if not ph.get("skipped"):
-                loads[f"{r.backend} {r.design} TCP_NODELAY {'on' if r.nodelay else 'off'}"].append(
+                loads[f"{r.backend} {r.design}"].append(
                     f"{ph['label']} {ph['load_before']:.2f} → {ph['load_after']:.2f}")
     env.append("- load average (1 min) before → after each phase: "
                + " | ".join(f"{k}: " + ", ".join(v) for k, v in loads.items()))

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import ValidationError
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -464,10 +464,8 @@ class BankRepository:
     # -- responses ----------------------------------------------------------------------------------
     def record_responses(self, responses: Iterable[Response]) -> int:
         """Append answers (append-only: answers are never changed or deleted). Returns the count."""
-        rows = _response_rows(responses)
         with self.transaction() as s:
-            s.add_all(rows)
-        return len(rows)
+            return _insert_responses(s, responses)
 
     def responses(self, *, bank_version: int | None = None, language: str | None = None,
                   level: str | None = None, since: datetime | None = None,
@@ -515,7 +513,7 @@ class BankRepository:
                              issued_at=profile.issued_at, bank_version=profile.bank_version,
                              norm_set=profile.norm_set, replaces=profile.replaces,
                              document=profile.model_dump(mode="json")))
-            s.add_all(_response_rows(responses))
+            _insert_responses(s, responses)
             return profile
 
     def profile(self, profile_id: str) -> Profile:
@@ -631,11 +629,15 @@ def _norm_set(row: NormSetRow) -> NormSet:
         raise DataFileError(f"norm set {row.number} in the database: {exc}") from None
 
 
-def _response_rows(responses: Iterable[Response]) -> list[ResponseRow]:
-    return [ResponseRow(person_id=r.person_id, session_id=r.session_id, item_id=r.item_id,
-                        bank_version=r.bank_version, language=r.language, level=r.level,
-                        category=int(r.category), response_time_s=r.response_time_s,
-                        answered_at=r.answered_at) for r in responses]
+def _insert_responses(s: Session, responses: Iterable[Response]) -> int:
+    """One executemany of the responses' rows (no ORM objects: nothing reads them back)."""
+    rows = [{"person_id": r.person_id, "session_id": r.session_id, "item_id": r.item_id,
+             "bank_version": r.bank_version, "language": r.language, "level": r.level,
+             "category": int(r.category), "response_time_s": r.response_time_s,
+             "answered_at": r.answered_at} for r in responses]
+    if rows:
+        s.execute(insert(ResponseRow), rows)
+    return len(rows)
 
 
 def _blueprint_row(b: StoredBlueprint) -> BlueprintRow:

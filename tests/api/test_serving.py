@@ -1,0 +1,140 @@
+"""``qabilet serve``'s listeners: Nagle's algorithm off, connections spread over the workers, a
+clear error for a taken address."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import uvloop
+
+from api.serving import listening_socket
+from tests.api._server import free_port, wait_for
+
+
+@pytest.mark.parametrize("loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop],
+                         ids=["asyncio", "uvloop"])
+def test_accepted_connections_have_nagle_off(loop_factory):
+    """The listener is made with IPPROTO_TCP, so the event loop sets TCP_NODELAY on each
+    connection (uvicorn's own ``--workers`` listener, proto 0, left it off: uvicorn issue 3149)."""
+    sock = listening_socket("127.0.0.1", 0, reuse_port=False)
+    assert sock.proto == socket.IPPROTO_TCP
+    port = sock.getsockname()[1]
+    seen: list[int] = []
+
+    class Probe(asyncio.Protocol):
+        def connection_made(self, transport):  # type: ignore[no-untyped-def]
+            raw = transport.get_extra_info("socket")
+            seen.append(raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            transport.close()
+
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(Probe, sock=sock)
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.01)
+        writer.close()
+        server.close()
+
+    loop = loop_factory()
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert seen and seen[0] != 0
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(x) for x in (task / "children").read_text().split()]
+    return out
+
+
+def _established_on(pid: int, port: int) -> int:
+    """How many established TCP connections with local port ``port`` process ``pid`` holds."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = fd.readlink().as_posix()
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == "01" and int(local.split(":")[1], 16) == port and inode in inodes:
+            count += 1
+    return count
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT balances on Linux")
+def test_two_workers_each_take_connections(demo_db):
+    """Each worker listens on its own SO_REUSEPORT socket, so the kernel spreads new connections
+    over both (one shared listener handed most to one worker, measured in bench_http.py)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "qabilet", "serve", "--port", str(port),
+                             "--workers", "2", "--database", demo_db],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    clients: list[socket.socket] = []
+    try:
+        wait_for(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 30
+        while len(workers := _children_serving(proc.pid, port)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)  # the second worker may still be starting
+        assert len(workers) == 2, f"workers listening: {workers}"
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(24)]
+        time.sleep(0.5)
+        counts = {w: _established_on(w, port) for w in workers}
+        assert sum(counts.values()) == 24 and min(counts.values()) > 0, counts
+    finally:
+        for c in clients:
+            c.close()
+        proc.terminate()
+        proc.wait(20)
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+
+
+def _children_serving(pid: int, port: int) -> list[int]:
+    """The supervisor's children that hold a listening socket on ``port``."""
+    listening = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
+            listening.add(fields[9])
+    serving = []
+    for child in _children(pid):
+        fds = Path(f"/proc/{child}/fd")
+        try:
+            targets = {fd.readlink().as_posix()[8:-1] for fd in fds.iterdir()}
+        except OSError:
+            continue
+        if targets & listening:
+            serving.append(child)
+    return serving
+
+
+def test_a_taken_address_is_a_clear_error(demo_db):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        for workers in ("1", "2"):
+            done = subprocess.run([sys.executable, "-m", "qabilet", "serve", "--port", str(port),
+                                   "--workers", workers, "--database", demo_db],
+                                  capture_output=True, text=True, timeout=120)
+            assert done.returncode == 2
+            assert f"--host/--port: cannot listen on 127.0.0.1:{port}" in done.stderr
+            assert "Traceback" not in done.stderr
+    finally:
+        taken.close()
