@@ -31,7 +31,7 @@ from api.session_clock import Clock, read_clock
 from api.session_state import Plan, SessionView, derive, plan_for
 from engine.exceptions import ConflictError, NotFoundError
 from itembank._runtime import installed_version, now
-from itembank.session_store import CLOSING, token_matches
+from itembank.session_store import CLOSING, token_accepted
 
 if TYPE_CHECKING:
     from itembank.profiles import Profile
@@ -111,10 +111,9 @@ class LiveSessions:
     def token_valid(self, session_id: str, token: str) -> bool:
         """True when ``token`` is the session's candidate token and has not expired."""
         try:
-            session, digest = self._pinned_of(session_id)
+            return token_accepted(*self._pinned_of(session_id), token)
         except NotFoundError:
             return False
-        return session.token_expires_at > now() and token_matches(digest, token)
 
     def create(self, *, candidate_id: str, level: str, language: str, token_ttl: timedelta,
                time_limit_s: float | None, item_time_limit_s: float | None

@@ -44,7 +44,7 @@ from itembank._schema import Schema
 from itembank.tables import ApiKeyRow, AuditRow, CandidateRow, SessionEventRow, SessionRow
 
 __all__ = ["CLOSING", "EVENT_KINDS", "POSITIONED", "ROLES", "Appended", "SessionEvent", "SessionStore",
-           "StoredSession", "token_matches"]
+           "StoredSession", "token_accepted"]
 
 #: roles of API keys
 ROLES = ("operator", "psychometrician")
@@ -79,9 +79,13 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def token_matches(digest: str, token: str) -> bool:
-    """True when ``token`` is the secret whose stored digest is ``digest`` (constant time)."""
-    return hmac.compare_digest(digest, _digest(token))
+def token_accepted(session: StoredSession, digest: str, token: str,
+                   at: datetime | None = None) -> bool:
+    """True when ``token`` is the session's and has not expired by ``at`` (default now).
+
+    ``digest`` is the stored SHA-256 digest of the token; it is compared in constant time.
+    """
+    return session.token_expires_at > (at or _now()) and hmac.compare_digest(digest, _digest(token))
 
 
 class StoredSession(Schema):
@@ -242,10 +246,9 @@ class SessionStore:
     def token_valid(self, session_id: str, token: str, at: datetime | None = None) -> bool:
         """True when ``token`` is the session's and has not expired."""
         try:
-            session, digest = self.pinned(session_id)
+            return token_accepted(*self.pinned(session_id), token, at)
         except NotFoundError:
             return False
-        return session.token_expires_at > (at or _now()) and token_matches(digest, token)
 
     @staticmethod
     def _stored(row: SessionRow) -> StoredSession:
@@ -298,9 +301,11 @@ class SessionStore:
         raise ConflictError(f"session {session_id!r}: the log is too busy; retry the request")
 
     def _exists(self, session_id: str) -> bool:
-        with self._engine.connect() as c:
-            return c.execute(select(SessionRow.id).where(SessionRow.id == session_id)).first() \
-                is not None
+        try:
+            self.pinned(session_id)
+        except NotFoundError:
+            return False
+        return True
 
     def _in_slot(self, session_id: str, slot: int) -> SessionEvent | None:
         with self._engine.connect() as c:

@@ -58,23 +58,33 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _established_on(pid: int, port: int) -> int:
-    """How many established TCP connections with local port ``port`` process ``pid`` holds."""
-    inodes = set()
+def _sockets(port: int, state: str) -> set[str]:
+    """Inodes of the IPv4 TCP sockets with local port ``port`` in ``state`` (01 established,
+    0A listening), from ``/proc/net/tcp``."""
+    out = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == state and int(fields[1].split(":")[1], 16) == port:
+            out.add(fields[9])
+    return out
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    """Inodes of the sockets process ``pid`` holds open."""
+    out = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:
             target = fd.readlink().as_posix()
         except OSError:
             continue
         if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    count = 0
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, state, inode = fields[1], fields[3], fields[9]
-        if state == "01" and int(local.split(":")[1], 16) == port and inode in inodes:
-            count += 1
-    return count
+            out.add(target[8:-1])
+    return out
+
+
+def _established_on(pid: int, port: int) -> int:
+    """How many established TCP connections with local port ``port`` process ``pid`` holds."""
+    return len(_sockets(port, "01") & _socket_inodes(pid))
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT balances on Linux")
@@ -106,21 +116,8 @@ def test_two_workers_each_take_connections(demo_db):
 
 def _children_serving(pid: int, port: int) -> list[int]:
     """The supervisor's children that hold a listening socket on ``port``."""
-    listening = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
-            listening.add(fields[9])
-    serving = []
-    for child in _children(pid):
-        fds = Path(f"/proc/{child}/fd")
-        try:
-            targets = {fd.readlink().as_posix()[8:-1] for fd in fds.iterdir()}
-        except OSError:
-            continue
-        if targets & listening:
-            serving.append(child)
-    return serving
+    listening = _sockets(port, "0A")
+    return [child for child in _children(pid) if _socket_inodes(child) & listening]
 
 
 def test_a_taken_address_is_a_clear_error(demo_db):
