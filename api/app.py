@@ -12,6 +12,8 @@ a failure of the server itself is a 500 with a reference to its log line, never 
 
 import logging
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -45,11 +47,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     engine = connect(settings.database_url)
     repo, store = BankRepository(engine), SessionStore(engine)
-    app = FastAPI(title="qabilet", version=installed_version(),
+    live = LiveSessions(repo, store)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        live.shutdown()  # the profiles handed to the issuing thread, issued before the exit
+
+    app = FastAPI(title="qabilet", version=installed_version(), lifespan=lifespan,
                   description="Adaptive test sessions, their candidates' page, profiles and the "
                               "item bank's administration.")
     app.state.settings, app.state.repo, app.state.store = settings, repo, store
-    app.state.live = LiveSessions(repo, store)
+    app.state.live = live
     app.state.texts = ItemTexts(repo)
     app.state.jobs = CalibrationJobs(engine, repo)
 

@@ -12,8 +12,14 @@ reads again, until nothing more is due:
 
 A closed session gets its profile issued, with its answers recorded for calibration in the same
 transaction — also when a crash came between the closing event and the profile: the next read
-issues it. Every write goes through :meth:`itembank.session_store.SessionStore.append`, whose
-slots make the rules' writes single even when several workers apply them at once.
+issues it. Issuing (scoring, norms, texts: tens of milliseconds) is not done on the event loop,
+where it would hold up every other candidate's call: the candidates' calls hand it to the
+process's issuing thread and answer at once; a call that returns the profile (the profile and
+its report, finish, terminate) issues it itself or waits for the thread.
+
+Every write goes through :meth:`itembank.session_store.SessionStore.append` (an answer from a
+coroutine through its group commit, ``append_soon``), whose slots make the rules' writes single
+even when several workers apply them at once.
 
 A request costs one read of the log's tail (the events after those this process holds) and,
 for an answer, one insert: the rest comes from what the process already holds, which is never
@@ -22,6 +28,10 @@ stale because what it holds cannot change.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -41,6 +51,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Live", "LiveSessions", "profile_id_of"]
 
+_log = logging.getLogger("qabilet.api")
+
 
 def profile_id_of(session_id: str) -> str:
     """The id of the profile a session issues (one per session; re-scoring makes new ids)."""
@@ -56,7 +68,7 @@ class Live:
     view: SessionView
     clock: Clock
     events: list[SessionEvent]
-    profile_id: str | None
+    profile_id: str | None  # a closed session's (issued, or being issued: see the module docstring)
 
     @property
     def status(self) -> str:
@@ -94,6 +106,9 @@ class LiveSessions:
         self._pinned: LRU[str, tuple[StoredSession, str]] = LRU(sessions)
         self._logs: LRU[str, tuple[SessionEvent, ...]] = LRU(logs)
         self._issued_ids: LRU[str, bool] = LRU(sessions)
+        self._issuing = threading.Lock()  # one issuer at a time: the thread, or a request
+        self._queued: set[str] = set()
+        self._issuer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qabilet-issue")
         self._norms: dict[int, NormSet] = {}
         self._bank_texts = TTLValue(self._read_bank_texts, ttl_s=60.0)
 
@@ -164,21 +179,28 @@ class LiveSessions:
         the log as it stood at the commit, and nothing is read; else the tail is read.
         """
         done = self.store.append(session_id, kind, payload, position=position)
+        return done, self._after(session_id, done)
+
+    def _after(self, session_id: str, done: Appended) -> tuple[SessionEvent, ...]:
+        """The log after a committed event (see :meth:`_append`)."""
         known = self._held(session_id)
         if not done.replayed and done.event.seq == len(known) + 1:
             known = known + (done.event,)
             self._logs.put(session_id, known)
-            return done, known
-        return done, self.log(session_id)
+            return known
+        return self.log(session_id)
 
     # -- the state ----------------------------------------------------------------------------------
-    def state(self, session_id: str, *, start_clock: bool = False, actor: str = "server") -> Live:
+    def state(self, session_id: str, *, start_clock: bool = False, actor: str = "server",
+              issue: bool = False) -> Live:
         """The session now, after writing whatever the rules say is due (see the module docstring).
 
         ``start_clock`` starts the test's time when it has not started (a candidate's view).
+        ``issue``: a closed session's profile is issued before this returns (else it is handed
+        to the issuing thread when it is not yet).
         """
         session = self.session(session_id)
-        return self._settle(session, self.log(session_id), start_clock, actor)
+        return self._settle(session, self.log(session_id), start_clock, actor, issue)
 
     def record(self, session_id: str, kind: str, payload: dict[str, Any], *, actor: str,
                position: int | None = None) -> tuple[Appended, Live]:
@@ -192,14 +214,29 @@ class LiveSessions:
         """
         session = self.session(session_id)
         done, events = self._append(session_id, kind, payload, position)
-        return done, self._settle(session, events, False, actor)
+        return done, self._settle(session, events, False, actor, False)
+
+    async def record_soon(self, session_id: str, kind: str, payload: dict[str, Any], *,
+                          actor: str, position: int | None = None) -> tuple[Appended, Live]:
+        """:meth:`record` for a coroutine on the event loop.
+
+        The loop serves other calls while the store's writer thread commits the event with
+        those queued meanwhile (a group commit,
+        :meth:`itembank.session_store.SessionStore.append_soon`).
+        """
+        session = self.session(session_id)
+        done = await asyncio.wrap_future(
+            self.store.append_soon(session_id, kind, payload, position=position))
+        return done, self._settle(session, self._after(session_id, done), False, actor, False)
 
     def close(self, session_id: str, kind: str, actor: str, **detail: Any) -> Live:
         """Close the session (``finish`` or ``terminate``) and issue its profile."""
-        return self.record(session_id, kind, {"by": actor, **detail}, actor=actor)[1]
+        session = self.session(session_id)
+        _, events = self._append(session_id, kind, {"by": actor, **detail})
+        return self._settle(session, events, False, actor, True)
 
     def _settle(self, session: StoredSession, events: tuple[SessionEvent, ...], start_clock: bool,
-                actor: str) -> Live:
+                actor: str, issue: bool) -> Live:
         plan = plan_for(self.repo, session.bank_version, session.level, session.blueprint_number)
         for _ in range(plan.max_items + 4):  # each turn writes one event; the log is finite
             view = derive(plan, session, events)
@@ -210,8 +247,11 @@ class LiveSessions:
                     _, events = self._append(session.id, "finish",
                                              {"by": actor, "reason": "completed"})
                     continue
-                return Live(session, plan, view, clock, list(events),
-                            self._issued(session, plan, events))
+                if issue:
+                    self._issue(session, plan, events)
+                else:
+                    self._issue_soon(session, plan, events)
+                return Live(session, plan, view, clock, list(events), profile_id_of(session.id))
             if not clock.started and start_clock:
                 _, events = self._append(session.id, "start", {"by": actor})
             elif clock.test_expired(at):
@@ -227,17 +267,42 @@ class LiveSessions:
         raise ConflictError(f"session {session.id!r}: its state did not settle; retry the request")
 
     # -- the profile ----------------------------------------------------------------------------
-    def _issued(self, session: StoredSession, plan: Plan, events: tuple[SessionEvent, ...]) -> str:
-        """The closed session's profile id, issuing it first when it is not yet."""
+    def _issue(self, session: StoredSession, plan: Plan, events: tuple[SessionEvent, ...]) -> None:
+        """Issue the closed session's profile unless it is issued (by anyone: another worker too)."""
         profile_id = profile_id_of(session.id)
-        if self._issued_ids.get(profile_id) is None:
-            if not self.repo.has_profile(profile_id):
-                try:
-                    self.repo.issue_profile(*self._score(session, plan, events, profile_id))
-                except ConflictError:  # a concurrent reader issued it first
-                    self.repo.profile(profile_id)
-            self._issued_ids.put(profile_id, True)
-        return profile_id
+        if self._issued_ids.get(profile_id) is not None:
+            return
+        with self._issuing:
+            if self._issued_ids.get(profile_id) is None:
+                if not self.repo.has_profile(profile_id):
+                    try:
+                        self.repo.issue_profile(*self._score(session, plan, events, profile_id))
+                    except ConflictError:  # another worker issued it first
+                        self.repo.profile(profile_id)
+                self._issued_ids.put(profile_id, True)
+
+    def _issue_soon(self, session: StoredSession, plan: Plan,
+                    events: tuple[SessionEvent, ...]) -> None:
+        """Hand the profile to the issuing thread, unless it is issued or already handed over."""
+        profile_id = profile_id_of(session.id)
+        if self._issued_ids.get(profile_id) is not None or profile_id in self._queued:
+            return
+        self._queued.add(profile_id)
+        self._issuer.submit(self._issue_queued, session, plan, events)
+
+    def _issue_queued(self, session: StoredSession, plan: Plan,
+                      events: tuple[SessionEvent, ...]) -> None:
+        try:
+            self._issue(session, plan, events)
+        except Exception:  # the next read hands it over again; a request issues it itself
+            _log.exception("issuing the profile of session %s failed", session.id)
+        finally:
+            self._queued.discard(profile_id_of(session.id))
+
+    def shutdown(self) -> None:
+        """Let the issuing and writing threads finish what they were handed."""
+        self._issuer.shutdown(wait=True, cancel_futures=False)
+        self.store.close()
 
     def _norm_set(self, number: int) -> NormSet:
         """A pinned norm set (published: it never changes)."""

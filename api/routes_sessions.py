@@ -125,8 +125,8 @@ async def answer(request: Request, session_id: str, body: AnswerCreate, who: Par
                "response_time_s": body.response_time_s,
                "language": body.language or live.session.language}
     if body.position < v.position:  # a taken position: a retry, or a conflict
-        done, _ = sessions.record(session_id, "answer", payload, position=body.position,
-                                  actor=who.actor)
+        done, _ = await sessions.record_soon(session_id, "answer", payload,
+                                             position=body.position, actor=who.actor)
         return AnswerPublic(position=body.position, item_id=body.item_id, code=body.code,
                             replayed=done.replayed, finished=v.finished)
     if v.finished:
@@ -144,8 +144,8 @@ async def answer(request: Request, session_id: str, body: AnswerCreate, who: Par
     if body.code >= n_codes:
         raise HTTPException(422, f"code: item {body.item_id!r} has choices 0–{n_codes - 1}; got "
                                  f"{body.code}")
-    done, after = sessions.record(session_id, "answer", payload, position=body.position,
-                                  actor=who.actor)
+    done, after = await sessions.record_soon(session_id, "answer", payload,
+                                             position=body.position, actor=who.actor)
     return AnswerPublic(position=body.position, item_id=body.item_id, code=body.code,
                         replayed=done.replayed, finished=after.view.finished)
 
@@ -160,7 +160,7 @@ def finish(request: Request, session_id: str, who: Party) -> Finished:
 
 
 def _profile_of(request: Request, session_id: str):  # type: ignore[no-untyped-def]
-    live = request.app.state.live.state(session_id)
+    live = request.app.state.live.state(session_id, issue=True)
     if live.profile_id is None:
         raise HTTPException(404, "the session has no issued profile yet; it is still running")
     return request.app.state.repo.profile(live.profile_id)

@@ -63,12 +63,58 @@ def listening_socket(host: str, port: int, *, reuse_port: bool, listen: bool = T
     return sock
 
 
+class _Coalescing:
+    """A transport whose writes of one event-loop step go out as one send.
+
+    uvicorn writes a response's status line and headers, then its body, each with its own
+    ``transport.write``; with ``TCP_NODELAY`` each is a send and a TCP segment of its own (two
+    system calls, two wake-ups of the client). Here the writes are held until the loop's next
+    step and sent joined — the same bytes, in the same order, one segment for a small response.
+    Everything else is the wrapped transport's.
+    """
+
+    __slots__ = ("_held", "_loop", "_transport")
+
+    def __init__(self, transport: Any, loop: Any) -> None:
+        self._transport, self._loop, self._held = transport, loop, []
+
+    def write(self, data: bytes) -> None:
+        if not self._held:
+            self._loop.call_soon(self._flush)
+        self._held.append(data)
+
+    def _flush(self) -> None:
+        if self._held:
+            data = b"".join(self._held)
+            self._held.clear()
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+def _protocol() -> type:
+    """The httptools protocol of uvicorn on a :class:`_Coalescing` transport."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class CoalescingHttpTools(HttpToolsProtocol):
+        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            super().connection_made(_Coalescing(transport, self.loop))
+
+    return CoalescingHttpTools
+
+
 def _config(log_level: str) -> Any:
     import uvicorn
 
-    # loop and http "auto": uvloop and httptools where installed (qabilet's dependencies)
+    # loop "auto": uvloop where installed (a dependency of qabilet's, as httptools is)
     return uvicorn.Config(APP, factory=True, log_level=log_level, access_log=False,
-                          timeout_keep_alive=30)
+                          timeout_keep_alive=30, http=_protocol())
 
 
 def _run_worker(host: str, port: int, log_level: str, shared: socket.socket | None) -> None:

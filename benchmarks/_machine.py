@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import timeit
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-__all__ = ["blas_lines", "cpu_name", "env_line", "load", "peer_versions", "source_state"]
+__all__ = ["blas_lines", "cpu_name", "env_line", "load", "peer_versions", "python_speed",
+           "source_state"]
 
 
 def cpu_name() -> str:
@@ -84,3 +86,13 @@ def env_line(names: tuple[str, ...], note: str = "") -> str:
 def load() -> str:
     """The load average (1, 5, 15 minutes)."""
     return ", ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def python_speed() -> float:
+    """Milliseconds for a fixed pure-Python loop (best of 5): how fast this machine is now.
+
+    A shared machine's speed drifts (twofold here, between and within sessions), and what the
+    benchmarks measure drifts with it; recorded before and after a run, it tells which runs are
+    comparable. The loop is ``sum(i * i for i in range(10**6))``.
+    """
+    return 1e3 * min(timeit.repeat("sum(i * i for i in range(10**6))", number=1, repeat=5))

@@ -93,7 +93,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from _machine import cpu_name, load, source_state  # noqa: E402
+from _machine import cpu_name, load, python_speed, source_state  # noqa: E402
 
 HERE = ROOT / "benchmarks"
 LOADGEN = HERE / "_http_load.py"
@@ -805,6 +805,9 @@ def main(argv: list[str] | None = None) -> None:
               "skewed", file=sys.stderr)
 
     env = environment(args)
+    speed_line = len(env)
+    env.append(f"- machine speed (`_machine.python_speed`, lower is faster): "
+               f"{python_speed():.0f} ms before the run")
     print("\n".join(env), flush=True)
     db_file, doc = cached_bank(args.rebuild)
     runs: list[Run] = []
@@ -832,6 +835,7 @@ def main(argv: list[str] | None = None) -> None:
             if not ph.get("skipped"):
                 loads[f"{r.backend} {r.design}"].append(
                     f"{ph['label']} {ph['load_before']:.2f} → {ph['load_after']:.2f}")
+    env[speed_line] += f", {python_speed():.0f} ms after"
     env.append("- load average (1 min) before → after each phase: "
                + " | ".join(f"{k}: " + ", ".join(v) for k, v in loads.items()))
     given = argv if argv is not None else sys.argv[1:]

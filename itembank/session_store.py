@@ -22,18 +22,22 @@ random strings (``secrets.token_urlsafe``), for which a fast hash is the usual c
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import random
 import secrets
+import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import Field
-from sqlalchemy import Engine, bindparam, func, select
+from sqlalchemy import Connection, Engine, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -41,6 +45,7 @@ from engine.exceptions import ConflictError, NotFoundError
 from itembank._runtime import as_utc as _utc
 from itembank._runtime import now as _now
 from itembank._schema import Schema
+from itembank.group_commit import GroupCommit
 from itembank.tables import ApiKeyRow, AuditRow, CandidateRow, SessionEventRow, SessionRow
 
 __all__ = ["CLOSING", "EVENT_KINDS", "POSITIONED", "ROLES", "Appended", "SessionEvent", "SessionStore",
@@ -65,14 +70,34 @@ _TAIL = (select(*_EVENT_COLUMNS)
          .order_by(_EVENTS.c.seq))
 _IN_SLOT = select(*_EVENT_COLUMNS).where(_EVENTS.c.session_id == bindparam("sid"),
                                          _EVENTS.c.answer_position == bindparam("slot"))
-_APPEND = (_EVENTS.insert()
-           .values(session_id=bindparam("sid"),
-                   seq=select(func.coalesce(func.max(_EVENTS.c.seq), 0) + 1)
-                   .where(_EVENTS.c.session_id == bindparam("sid")).scalar_subquery(),
-                   kind=bindparam("kind"), answer_position=bindparam("slot"),
-                   at=bindparam("at", type_=_EVENTS.c.at.type),
-                   payload=bindparam("payload", type_=_EVENTS.c.payload.type))
-           .returning(_EVENTS.c.seq))
+
+
+def _appending(insert: Any) -> Any:
+    """``INSERT`` of one event, its ``seq`` the session's next (``max(seq) + 1``), returning it."""
+    return (insert
+            .values(session_id=bindparam("sid"),
+                    seq=select(func.coalesce(func.max(_EVENTS.c.seq), 0) + 1)
+                    .where(_EVENTS.c.session_id == bindparam("sid")).scalar_subquery(),
+                    kind=bindparam("kind"), answer_position=bindparam("slot"),
+                    at=bindparam("at", type_=_EVENTS.c.at.type),
+                    payload=bindparam("payload", type_=_EVENTS.c.payload.type)))
+
+
+_APPEND = _appending(_EVENTS.insert()).returning(_EVENTS.c.seq)
+
+
+def _append_or_skip(dialect: str) -> Any:
+    """The append that skips a row in conflict (``ON CONFLICT DO NOTHING``): no row returned.
+
+    None for a database without that clause (the store then commits each append alone).
+    """
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        return None
+    return _appending(insert(_EVENTS)).on_conflict_do_nothing().returning(_EVENTS.c.seq)
 
 
 def _digest(secret: str) -> str:
@@ -150,6 +175,40 @@ class SessionStore:
         self._engine = engine
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._held = threading.local()
+        self._skipping = _append_or_skip(engine.dialect.name)
+        self._group: GroupCommit[dict[str, Any], Appended] = GroupCommit(
+            self._append_batch, self._append_values, name="qabilet-log-writer")
+
+    @contextmanager
+    def _log_connection(self) -> Iterator[Connection]:
+        """An autocommit connection for the log's statements (each its own transaction).
+
+        On a thread running an event loop it is the loop's own, held between calls: the loop
+        runs one call at a time, and the candidates' calls (the API's busiest) then skip the
+        pool's check-out and check-in. Elsewhere (a worker thread, the command line) it is one
+        from the pool, returned after the call. A held connection that fails is dropped, so the
+        next call takes a new one (an integrity error — a taken slot — leaves it as it was).
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            with self._autocommit.connect() as c:
+                yield c
+            return
+        held = getattr(self._held, "pair", None)
+        if held is None or held[0] is not loop or held[1].invalidated:
+            if held is not None:
+                held[1].close()
+            held = self._held.pair = (loop, self._autocommit.connect())
+        try:
+            yield held[1]
+        except IntegrityError:
+            raise
+        except BaseException:
+            self._held.pair = None
+            held[1].close()
+            raise
 
     # -- API keys -----------------------------------------------------------------------------------
     def create_api_key(self, role: str, label: str | None = None) -> str:
@@ -277,28 +336,76 @@ class SessionStore:
         NotFoundError
             No such session.
         """
+        return self._append_values(self._values(session_id, kind, payload, position))
+
+    def append_soon(self, session_id: str, kind: str, payload: Mapping[str, Any], *,
+                    position: int | None = None) -> Future[Appended]:
+        """:meth:`append`, committed with the other appends queued meanwhile (a group commit).
+
+        The future resolves once the event is committed, to what :meth:`append` would return
+        (or its error). Appends wait for one writer thread of the store, which commits those
+        queued while it was busy in one transaction (:mod:`itembank.group_commit`): under load,
+        one wait for the disk serves many answers, and the caller's thread (an event loop) goes
+        on meanwhile.
+
+        Raises
+        ------
+        ValueError
+            An unknown kind, or a position where none belongs (at once, not in the future).
+        """
+        values = self._values(session_id, kind, payload, position)
+        if self._skipping is None:
+            done: Future[Appended] = Future()
+            done.set_result(self._append_values(values))
+            return done
+        return self._group.submit(values)
+
+    def close(self) -> None:
+        """Commit the appends queued, and stop the writer thread (:meth:`append_soon`)."""
+        self._group.close()
+
+    @staticmethod
+    def _values(session_id: str, kind: str, payload: Mapping[str, Any],
+                position: int | None) -> dict[str, Any]:
         if kind not in EVENT_KINDS:
             raise ValueError(f"kind: expected one of {', '.join(EVENT_KINDS)}; got {kind!r}")
         if (kind in POSITIONED) != (position is not None) or (position is not None and position < 1):
             raise ValueError("position: answers and item time-outs take a position (1, 2, …), "
                              "other events none")
         slot = position if position is not None else _SLOT.get(kind)
-        at, content = _now(), dict(payload)
-        values = {"sid": session_id, "kind": kind, "slot": slot, "at": at, "payload": content}
+        return {"sid": session_id, "kind": kind, "slot": slot, "position": position,
+                "at": _now(), "payload": dict(payload)}
+
+    @staticmethod
+    def _appended(values: dict[str, Any], seq: int) -> Appended:
+        return Appended(event=SessionEvent(seq=seq, kind=values["kind"],
+                                           position=values["position"], at=values["at"],
+                                           payload=values["payload"]))
+
+    def _append_values(self, values: dict[str, Any]) -> Appended:
+        """One append in its own transaction; a taken slot or seq handled (see :meth:`append`)."""
+        session_id, slot = values["sid"], values["slot"]
         for attempt in range(50):  # a concurrent writer may take the next seq; read and retry
             try:
-                with self._autocommit.connect() as c:  # one statement: its own transaction
+                with self._log_connection() as c:  # one statement: its own transaction
                     seq = c.execute(_APPEND, values).scalar_one()
-                return Appended(event=SessionEvent(seq=seq, kind=kind, position=position, at=at,
-                                                   payload=content))
+                return self._appended(values, seq)
             except IntegrityError:
                 existing = self._in_slot(session_id, slot) if slot is not None else None
                 if existing is not None:
-                    return self._same(existing, kind, content, position)
+                    return self._same(existing, values["kind"], values["payload"],
+                                      values["position"])
                 if attempt == 0 and not self._exists(session_id):
                     raise NotFoundError(f"session {session_id!r} does not exist") from None
                 time.sleep(random.uniform(0, 0.002) * (1 + attempt))  # back off, jittered
         raise ConflictError(f"session {session_id!r}: the log is too busy; retry the request")
+
+    def _append_batch(self, batch: Sequence[dict[str, Any]]) -> list[Appended | None]:
+        """Appends in one transaction, those in conflict skipped (None: :meth:`_append_values`)."""
+        with self._engine.begin() as c:
+            seqs = [c.execute(self._skipping, values).scalar_one_or_none() for values in batch]
+        return [None if seq is None else self._appended(values, seq)
+                for values, seq in zip(batch, seqs, strict=True)]
 
     def _exists(self, session_id: str) -> bool:
         try:
@@ -338,7 +445,7 @@ class SessionStore:
         Events are never changed or removed and their ``seq`` runs 1, 2, … without gaps, so a
         reader that holds the first ``n`` events reads the rest with ``after=n``.
         """
-        with self._engine.connect() as c:
+        with self._log_connection() as c:
             return [self._event(r) for r in c.execute(_TAIL, {"sid": session_id, "after": after})]
 
     @staticmethod

@@ -62,8 +62,8 @@ class Server:
     def start(self) -> Server:
         """Start it and wait until it answers."""
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host",
-             "127.0.0.1", "--port", str(self.port), "--log-level", "warning"], env=self._env)
+            [sys.executable, "-c", f"from api.serving import serve; serve('127.0.0.1', {self.port})"],
+            env=self._env)  # as ``qabilet serve`` runs it: its protocol, its listener
         wait_for(self.base)
         return self
 

@@ -1,8 +1,11 @@
 """The log a process holds is the stored log: two processes' LiveSessions on one database (two
-workers), answering one session in turn, each seeing every event the other committed."""
+workers), answering one session in turn, each seeing every event the other committed; answers
+through the group commit; a closed session's profile issued off the event loop, or at once when
+asked for, and after a crash between the closing event and the profile."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from api.live import LiveSessions
@@ -59,3 +62,66 @@ def test_a_held_log_is_read_again_when_the_store_disagrees(demo_db):
     a._logs.put(session.id, held[1:])  # a corrupt prefix: one event short
     a.store.append(session.id, "incident", {"note": "three"})
     assert [e.payload["note"] for e in a.log(session.id)] == ["one", "two", "three"]
+
+
+def _started(live: LiveSessions):
+    candidate = live.store.add_candidate()
+    session, _ = live.create(candidate_id=candidate, level="middle", language="en",
+                             token_ttl=timedelta(hours=1), time_limit_s=None,
+                             item_time_limit_s=None)
+    return session
+
+
+def _answer_all(live: LiveSessions, session_id: str) -> list[str]:
+    """Answer every item the session gives, from a coroutine (as the answer route does)."""
+
+    async def answering():
+        given = []
+        now = live.state(session_id, start_clock=True)
+        while not now.view.finished:
+            given.append(now.view.item_id)
+            done, now = await live.record_soon(session_id, "answer",
+                                               {"item_id": now.view.item_id, "code": 1},
+                                               position=now.view.position, actor="candidate")
+            assert not done.replayed
+        return given
+
+    return asyncio.run(answering())
+
+
+def test_answers_through_the_group_commit_close_the_session_and_its_profile_is_issued(demo_db):
+    live = _worker(demo_db)
+    session = _started(live)
+    given = _answer_all(live, session.id)
+    now = live.state(session.id)
+    assert now.status == "finished" and now.profile_id is not None
+    live.shutdown()  # the issuing thread finishes what it was handed
+    fresh = _worker(demo_db)  # another process reads what is stored
+    stored = [e.payload["item_id"] for e in fresh.store.events(session.id) if e.kind == "answer"]
+    assert stored == given and len(set(given)) == len(given)
+    assert fresh.repo.has_profile(now.profile_id)
+    assert live.store._group.committed[1] == len(given)  # every answer went through the writer
+
+
+def test_a_profile_asked_for_is_issued_before_the_read_returns(demo_db):
+    first = _worker(demo_db)
+    session = _started(first)
+    first._issue_soon = lambda *a: None  # a crash right after the closing event: no profile
+    _answer_all(first, session.id)
+    asked = _worker(demo_db)
+    now = asked.state(session.id, issue=True)  # the profile route's read
+    assert asked.repo.has_profile(now.profile_id)  # no waiting for a thread
+    assert asked.repo.profile(now.profile_id).session_id == session.id
+
+
+def test_a_closed_session_read_without_asking_hands_its_profile_to_the_thread(demo_db):
+    first = _worker(demo_db)
+    session = _started(first)
+    first._issue_soon = lambda *a: None  # a crash right after the closing event: no profile
+    _answer_all(first, session.id)
+    profile_id = first.state(session.id).profile_id
+    assert not first.repo.has_profile(profile_id)
+    second = _worker(demo_db)
+    assert second.state(session.id).profile_id == profile_id  # the candidate's read, on the loop
+    second.shutdown()
+    assert second.repo.has_profile(profile_id)

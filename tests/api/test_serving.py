@@ -1,5 +1,5 @@
-"""``qabilet serve``'s listeners: Nagle's algorithm off, connections spread over the workers, a
-clear error for a taken address."""
+"""``qabilet serve``'s listeners and transport: Nagle's algorithm off, a response's writes sent
+together, connections spread over the workers, a clear error for a taken address."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import uvloop
 
-from api.serving import listening_socket
+from api.serving import _Coalescing, listening_socket
 from tests.api._server import free_port, wait_for
 
 
@@ -135,3 +135,57 @@ def test_a_taken_address_is_a_clear_error(demo_db):
             assert "Traceback" not in done.stderr
     finally:
         taken.close()
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        assert not self.closed, "written after close"
+        self.sent.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, name: str) -> str:
+        return f"extra {name}"
+
+
+def test_the_writes_of_one_loop_step_are_sent_as_one_in_order():
+    async def steps():
+        raw = _Transport()
+        t = _Coalescing(raw, asyncio.get_running_loop())
+        t.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        t.write(b"{\"a\": 1}")
+        held = list(raw.sent)
+        await asyncio.sleep(0)  # the loop's next step
+        after_one = list(raw.sent)
+        t.write(b"next")
+        await asyncio.sleep(0)
+        t.write(b"last")
+        t.close()  # flushes first: nothing written is lost
+        await asyncio.sleep(0)
+        return raw, held, after_one, t.get_extra_info("peername")
+
+    raw, held, after_one, extra = asyncio.run(steps())
+    assert held == []  # nothing sent inside the step that wrote
+    assert after_one == [b'HTTP/1.1 200 OK\r\n\r\n{"a": 1}']
+    assert raw.sent == [after_one[0], b"next", b"last"] and raw.closed
+    assert extra == "extra peername"  # the rest is the wrapped transport's
+
+
+def test_writes_to_a_closing_transport_are_dropped_not_raised():
+    async def steps():
+        raw = _Transport()
+        t = _Coalescing(raw, asyncio.get_running_loop())
+        t.write(b"late")
+        raw.closed = True  # the peer went away within the step
+        await asyncio.sleep(0)
+        return raw.sent
+
+    assert asyncio.run(steps()) == []

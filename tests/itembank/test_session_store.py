@@ -70,31 +70,44 @@ def test_a_different_answer_for_an_answered_position_is_refused(store):
     assert len(store.events(session.id)) == 1
 
 
-def test_concurrent_submissions_for_one_position_record_exactly_one(store, db_url):
-    session, _ = _session(store)
-    stores = [SessionStore(connect(db_url)) for _ in range(6)]
-    barrier = threading.Barrier(len(stores))
-    outcomes: list[str] = []
+def _race_for_position_one(store, session_id, submits):
+    """Run the ``submits`` (``k -> Appended``, answering position 1 with code ``code_of(k)``) at
+    once; assert exactly one is recorded, the same answer replayed, the other one refused."""
+    barrier = threading.Barrier(len(submits))
+    outcomes: list[tuple[int, str]] = []
 
-    def submit(k, st):
+    def run(k, submit):
         barrier.wait()
         try:
-            r = st.append(session.id, "answer", _answer("TRN-L1", k % 2, 1), position=1)
-            outcomes.append("replayed" if r.replayed else "recorded")
+            outcomes.append((k, "replayed" if submit().replayed else "recorded"))
         except ConflictError:
-            outcomes.append("conflict")
+            outcomes.append((k, "conflict"))
 
-    threads = [threading.Thread(target=submit, args=(k, st)) for k, st in enumerate(stores)]
+    threads = [threading.Thread(target=run, args=kc) for kc in enumerate(submits)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    events = store.events(session.id)
-    assert len(events) == 1 and outcomes.count("recorded") == 1
-    winner = events[0].payload["code"]
-    # the others: the same answer is a replay, the other answer a conflict
-    assert outcomes.count("replayed") == sum(k % 2 == winner for k in range(6)) - 1
-    assert outcomes.count("conflict") == sum(k % 2 != winner for k in range(6))
+    events = store.events(session_id)
+    assert len(events) == 1
+    return events[0].payload["code"], [o for _, o in sorted(outcomes)]
+
+
+def _one_recorded(winner, codes, outcomes):
+    """The winner's code recorded once; the others: the same answer a replay, another a conflict."""
+    assert outcomes.count("recorded") == 1
+    assert outcomes.count("replayed") == codes.count(winner) - 1
+    assert all(o == "conflict" for o, c in zip(outcomes, codes, strict=True) if c != winner)
+
+
+def test_concurrent_submissions_for_one_position_record_exactly_one(store, db_url):
+    session, _ = _session(store)
+    stores = [SessionStore(connect(db_url)) for _ in range(6)]
+    codes = [k % 2 for k in range(6)]
+    submits = [lambda st=st, c=c: st.append(session.id, "answer", _answer("TRN-L1", c, 1),
+                                            position=1) for st, c in zip(stores, codes)]
+    winner, outcomes = _race_for_position_one(store, session.id, submits)
+    _one_recorded(winner, codes, outcomes)
 
 
 def test_concurrent_events_get_distinct_sequence_numbers(store, db_url):
@@ -136,3 +149,62 @@ def test_the_audit_trail_says_who_did_what(store):
     trail = store.audit_trail(session.id)
     assert [t["action"] for t in trail] == ["session.create", "session.pause"]
     assert trail[0]["actor"] == "key:abc" and trail[0]["detail"] == {"level": "middle"}
+
+
+def test_appends_committed_together_are_each_durable_and_ordered(store, db_url):
+    session, _ = _session(store)
+    futures = [store.append_soon(session.id, "answer", _answer(f"TRN-L{k}", k % 4, k), position=k)
+               for k in range(1, 13)]
+    appended = [f.result(10) for f in futures]
+    store.close()
+    assert [a.event.seq for a in appended] == list(range(1, 13))
+    assert not any(a.replayed for a in appended)
+    fresh = SessionStore(connect(db_url))  # what another process reads from the database
+    assert [(e.seq, e.position, e.payload["code"]) for e in fresh.events(session.id)] == \
+        [(k, k, k % 4) for k in range(1, 13)]
+
+
+def test_grouped_submissions_for_one_position_record_exactly_one(store, db_url):
+    session, _ = _session(store)
+    stores = [SessionStore(connect(db_url)) for _ in range(3)]
+    codes = [k // 3 for k in range(6)]  # two submissions through each store's writer
+    submits = [lambda st=stores[k % 3], c=c: st.append_soon(
+        session.id, "answer", _answer("TRN-L1", c, 1), position=1).result(10)
+        for k, c in enumerate(codes)]
+    winner, outcomes = _race_for_position_one(store, session.id, submits)
+    for st in stores:
+        st.close()
+    _one_recorded(winner, codes, outcomes)
+
+
+def test_a_grouped_append_to_no_session_fails_alone(store):
+    session, _ = _session(store)
+    good = store.append_soon(session.id, "pause", {"by": "proctor"})
+    bad = store.append_soon("no-such-session", "pause", {"by": "proctor"})
+    with pytest.raises(NotFoundError, match="no-such-session"):
+        bad.result(10)
+    assert good.result(10).event.seq == 1
+    store.close()
+    assert [e.kind for e in store.events(session.id)] == ["pause"]
+    assert store.events("no-such-session") == []
+    with pytest.raises(ValueError, match="position"):  # refused at once, never queued
+        store.append_soon(session.id, "answer", _answer("TRN-L1", 1, 1))
+
+
+def test_calls_on_an_event_loop_hold_one_connection_and_drop_a_failed_one(store):
+    import asyncio
+
+    session, _ = _session(store)
+
+    async def calls():
+        first = store.append(session.id, "pause", {"by": "proctor"})
+        held = store._held.pair[1]
+        store.events(session.id)
+        same = store._held.pair[1] is held
+        held.invalidate()  # as a dropped server connection leaves it
+        store.append(session.id, "resume", {"by": "proctor"})
+        return first, same, store._held.pair[1] is not held
+
+    first, same, replaced = asyncio.run(calls())
+    assert first.event.seq == 1 and same and replaced
+    assert [e.kind for e in store.events(session.id)] == ["pause", "resume"]
