@@ -1,5 +1,6 @@
-"""``qabilet serve``'s listeners and transport: Nagle's algorithm off, a response's writes sent
-together, connections spread over the workers, a clear error for a taken address."""
+"""``qabilet serve``'s listeners, transport and workers: Nagle's algorithm off, a response's
+writes sent together, the startup's objects frozen out of the garbage collector's way,
+connections spread over the workers, a clear error for a taken address."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 import uvloop
 
-from api.serving import _Coalescing, listening_socket
+from api.serving import GC_THRESHOLDS, _Coalescing, _config, _server, listening_socket
 from tests.api._server import free_port, wait_for
 
 
@@ -189,3 +190,39 @@ def test_writes_to_a_closing_transport_are_dropped_not_raised():
         return raw.sent
 
     assert asyncio.run(steps()) == []
+
+
+def test_a_started_worker_freezes_its_startup_objects_and_collects_young_ones_less_often(
+        demo_db, monkeypatch):
+    import gc
+
+    monkeypatch.setenv("QABILET_DATABASE_URL", demo_db)
+    before = gc.get_threshold()
+    sock = listening_socket("127.0.0.1", 0, reuse_port=False)
+    server = _server(_config("warning"))
+
+    async def run():
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        for _ in range(400):
+            if server.started:
+                break
+            await asyncio.sleep(0.025)
+        seen = gc.get_freeze_count(), gc.get_threshold()
+        port = sock.getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        reply = await reader.read()
+        writer.close()
+        server.should_exit = True
+        await task
+        return seen, reply
+
+    try:
+        (frozen, thresholds), reply = asyncio.run(run())
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+        sock.close()
+    assert frozen > 50_000  # the imports and the app: nothing of them is walked again
+    assert thresholds == GC_THRESHOLDS and GC_THRESHOLDS[0] > 700
+    assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b"}")  # served whole after it
