@@ -769,7 +769,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--warmup", type=float, default=10.0, help="warm-up seconds, open workload")
     p.add_argument("--connections", type=int, default=100,
                    help="the client's connections in the open workload")
-    p.add_argument("--concurrency", default="4,8,16,32,64",
+    p.add_argument("--concurrency", default="8,16,32,64,128",
                    help="saturation steps (closed loops), comma-separated; '' for none")
     p.add_argument("--step-duration", type=float, default=20.0, help="seconds measured per step")
     p.add_argument("--step-warmup", type=float, default=5.0, help="warm-up seconds per step")

@@ -141,8 +141,21 @@ class LinkingResult:
 
 
 def _locations(model: ItemModel) -> Array:
-    """Traditional locations of every item, each row padded with NaN (all b or b_k)."""
+    """Traditional locations of every item, each row padded with NaN (all b or b_k).
+
+    Nominal items have no location parameter; theirs are where adjacent categories' curves
+    cross, :math:`\theta_k = -(d_k - d_{k-1}) / (a(\alpha_k - \alpha_{k-1}))` in mirt's form
+    (for the GPCM, whose :math:`\alpha_k = k`, these are its steps :math:`b_k`). They move
+    with the scale as a ``b`` does (:math:`\theta_k^* = A\theta_k + B` under the rule of
+    :func:`rescale`); NaN where two categories have the same scoring (no crossing).
+    """
     trad = model.to_traditional()
+    if "b" not in trad:
+        form = model.to_slope_intercept()
+        step = form["a"][:, :1] * np.diff(form["ak"], axis=1)
+        rise = -np.diff(form["d"], axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(np.abs(step) > 1e-12, rise / step, np.nan)
     b = np.asarray(trad["b"], dtype=np.float64)
     return b[:, None] if b.ndim == 1 else b
 

@@ -64,7 +64,13 @@ class NominalResponse(DivideByTotal):
             )
         _check_reference(ak, "a")
         _check_reference(dk, "d")
-        self._set_kernel(np.ones((n, 1)), np.nan_to_num(ak), dk, n_cat)
+        # held in mirt's identification (overall slope a, scoring α_{K−1} = K − 1), as
+        # from_slope_intercept and a calibration hold it: the same items have the same slopes
+        # whichever form they were read in (an item whose last slope is 0 keeps a = 1)
+        ak = np.nan_to_num(ak)
+        last = ak[np.arange(n), n_cat - 1]
+        scale = np.where(last != 0.0, last / (n_cat - 1), 1.0)
+        self._set_kernel(scale[:, None], ak / scale[:, None], dk, n_cat)
 
     @classmethod
     def from_slope_intercept(cls, a: ArrayLike, ak: ArrayLike, d: ArrayLike) -> NominalResponse:

@@ -7,7 +7,7 @@ from calibration import MML, link, rescale
 from engine.bank import ItemBank
 from engine.exceptions import InvalidParameterError
 from engine.latent import LatentDistribution
-from engine.models import GeneralizedPartialCredit, GradedResponse, ThreePL, TwoPL
+from engine.models import GeneralizedPartialCredit, GradedResponse, NominalResponse, ThreePL, TwoPL
 from engine.simulation import simulate_responses
 
 
@@ -96,8 +96,10 @@ def test_link_recovers_a_known_transformation_exactly(method):
     target = ItemBank(
         [TwoPL(rng.uniform(0.8, 2, 8), rng.normal(0, 1, 8)),
          GradedResponse(rng.uniform(0.8, 2, 3), np.sort(rng.normal(0, 1, (3, 3)), axis=1)),
-         GeneralizedPartialCredit(rng.uniform(0.8, 2, 2), rng.normal(0, 1, (2, 2)))],
-        [f"I{i}" for i in range(13)],
+         GeneralizedPartialCredit(rng.uniform(0.8, 2, 2), rng.normal(0, 1, (2, 2))),
+         NominalResponse(a=[[0.0, 0.7, 1.9], [0.0, -0.4, 1.1, 0.6]],  # situational judgement
+                         d=[[0.0, 0.4, -0.3], [0.0, 0.2, 0.5, -0.8]])],
+        [f"I{i}" for i in range(15)],
     )
     # the same items seen from a scale with θ_target = 1.3 θ_source − 0.4
     source = rescale(target, 1 / 1.3, 0.4 / 1.3)

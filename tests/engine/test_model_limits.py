@@ -123,6 +123,23 @@ def test_nominal_with_linear_scoring_equals_gpcm():
     np.testing.assert_allclose(si["ak"][0], [0, 1, 2, 3])
 
 
+def test_nominal_items_have_one_parameterisation_whichever_form_they_are_read_in():
+    """Bock's category slopes and mirt's form describe the same items: both are held in mirt's
+    identification (α_{K−1} = K − 1), so slopes (what a-stratification and mean-mean linking
+    read) and parameter vectors agree."""
+    bock = NominalResponse([[0.0, 0.6, 1.8], [0.0, -0.5, 0.4, 1.2]],
+                           [[0.0, 0.3, -0.4], [0.0, 0.1, 0.2, -0.3]])
+    mirt = NominalResponse.from_slope_intercept(
+        [0.9, 0.4], [[0.0, 0.6 / 0.9, 2.0], [0.0, -1.25, 1.0, 3.0]],
+        [[0.0, 0.3, -0.4], [0.0, 0.1, 0.2, -0.3]])
+    np.testing.assert_allclose(bock.slopes[:, 0], [0.9, 0.4])
+    np.testing.assert_allclose(bock.param_vector(), mirt.param_vector(), equal_nan=True)
+    np.testing.assert_allclose(bock.category_slopes, [[0.0, 0.6, 1.8, np.nan], [0.0, -0.5, 0.4, 1.2]],
+                               equal_nan=True)
+    theta = np.linspace(-3, 3, 7)
+    np.testing.assert_allclose(bock.prob(theta), mirt.prob(theta), atol=1e-12)
+
+
 @pytest.mark.parametrize("name", sorted(ALL_UNI))
 def test_traditional_and_slope_intercept_round_trip(name):
     model = ALL_UNI[name]
