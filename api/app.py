@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from api.calibration_jobs import CalibrationJobs
     from api.item_texts import ItemTexts
     from api.live import LiveSessions
+    from api.profiles import preload
     from api.routes_admin import router as admin_routes
     from api.routes_sessions import router as session_routes
     from itembank.database import connect
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        preload()  # before the worker freezes its startup (api.serving.quiet_gc)
         yield
         live.shutdown()  # the profiles handed to the issuing thread, issued before the exit
 

@@ -76,6 +76,20 @@ class ProfilePolicy:
     min_items: int = 4
 
 
+def preload() -> None:
+    """Import what scoring a profile needs, whose imports :func:`build_profile` defers.
+
+    A server calls it on startup, so that its first profile does not import ``scipy.stats``
+    (~0.5 s, holding the GIL the event loop needs) while candidates wait.
+    """
+    import scipy.stats  # noqa: F401
+
+    import calibration.person_fit  # noqa: F401
+    import engine.profile  # noqa: F401
+    import engine.scoring  # noqa: F401
+    import engine.validity  # noqa: F401
+
+
 def load_texts() -> dict[str, dict[str, str]]:
     """The report's interface strings: language → key → text (``api/texts/report.json``)."""
     import json

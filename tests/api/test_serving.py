@@ -1,16 +1,20 @@
 """``qabilet serve``'s listeners, transport and workers: Nagle's algorithm off, a response's
 writes sent together, the startup's objects frozen out of the garbage collector's way,
-connections spread over the workers, a clear error for a taken address."""
+connections spread over the workers, a killed worker replaced, a clear error for a taken
+address."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import uvloop
 
@@ -72,8 +76,12 @@ def _sockets(port: int, state: str) -> set[str]:
 
 def _socket_inodes(pid: int) -> set[str]:
     """Inodes of the sockets process ``pid`` holds open."""
-    out = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
+    out: set[str] = set()
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # gone meanwhile (reaped), or a zombie
+        return out
+    for fd in fds:
         try:
             target = fd.readlink().as_posix()
         except OSError:
@@ -119,6 +127,44 @@ def _children_serving(pid: int, port: int) -> list[int]:
     """The supervisor's children that hold a listening socket on ``port``."""
     listening = _sockets(port, "0A")
     return [child for child in _children(pid) if _socket_inodes(child) & listening]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_killed_worker_is_replaced_and_the_server_goes_on(demo_db):
+    """The supervisor restarts a worker that dies (SIGKILL: no clean exit) on the same address;
+    requests go on being served meanwhile by the other, and after by both."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "qabilet", "serve", "--port", str(port),
+                             "--workers", "2", "--database", demo_db],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def serving(n: int, timeout: float = 60) -> list[int]:
+        deadline = time.monotonic() + timeout
+        while len(found := _children_serving(proc.pid, port)) < n and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return found
+
+    try:
+        wait_for(f"http://127.0.0.1:{port}")
+        first = serving(2)
+        assert len(first) == 2, f"workers listening: {first}"
+        os.kill(first[0], signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while first[0] in _children_serving(proc.pid, port) and time.monotonic() < deadline:
+            time.sleep(0.05)  # dead: its sockets closed (a zombie holds none)
+        for _ in range(5):  # the other worker answers while the first is replaced
+            assert httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=10).status_code == 200
+        deadline = time.monotonic() + 60
+        while first[0] in _children(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)  # reaped
+        after = serving(2)
+        assert len(after) == 2 and first[0] not in after and first[1] in after, (first, after)
+        assert httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=10).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert proc.returncode == 0
+    assert "restarting it" in (proc.stderr.read() if proc.stderr else "")
 
 
 def test_a_taken_address_is_a_clear_error(demo_db):
@@ -226,3 +272,20 @@ def test_a_started_worker_freezes_its_startup_objects_and_collects_young_ones_le
     assert frozen > 50_000  # the imports and the app: nothing of them is walked again
     assert thresholds == GC_THRESHOLDS and GC_THRESHOLDS[0] > 700
     assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b"}")  # served whole after it
+
+
+def test_a_started_server_has_imported_what_a_profile_needs(demo_db):
+    """The first profile of a worker imports nothing (scipy.stats took ~0.5 s on its thread)."""
+    code = ("import sys, asyncio\n"
+            "from api.serving import listening_socket, _server, _config\n"
+            "s = _server(_config('warning'))\n"
+            "async def go():\n"
+            "    t = asyncio.create_task(s.serve(sockets=[listening_socket('127.0.0.1', 0, "
+            "reuse_port=False)]))\n"
+            "    while not s.started: await asyncio.sleep(0.02)\n"
+            "    print('scipy.stats' in sys.modules, 'calibration.person_fit' in sys.modules)\n"
+            "    s.should_exit = True; await t\n"
+            "asyncio.run(go())\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "QABILET_DATABASE_URL": demo_db})
+    assert done.stdout.split() == ["True", "True"], done.stderr[-2000:]
