@@ -80,14 +80,16 @@ def preload() -> None:
     """Import what scoring a profile needs, whose imports :func:`build_profile` defers.
 
     A server calls it on startup, so that its first profile does not import ``scipy.stats``
-    (~0.5 s, holding the GIL the event loop needs) while candidates wait.
+    (~0.5 s, holding the GIL the event loop needs) while candidates wait. ``person_fit`` is
+    taken from the package (``import calibration.person_fit`` would bind the package's name
+    ``person_fit`` to the module, not to the function it exports).
     """
     import scipy.stats  # noqa: F401
 
-    import calibration.person_fit  # noqa: F401
     import engine.profile  # noqa: F401
     import engine.scoring  # noqa: F401
     import engine.validity  # noqa: F401
+    from calibration import person_fit  # noqa: F401
 
 
 def load_texts() -> dict[str, dict[str, str]]:

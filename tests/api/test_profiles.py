@@ -163,3 +163,14 @@ def test_an_issued_profile_is_a_record_and_re_scoring_links_to_it(bank):
     assert repo.profile(first.id) == first and second.replaces == first.id
     with pytest.raises(NotFoundError, match="was never issued"):
         repo.issue_profile(_profile(bank, answers, replaces="nope"))
+
+
+def test_preloading_leaves_the_scoring_functions_callable():
+    """``preload`` runs before every server's first profile; it must not shadow the package's
+    lazily exported functions with their modules (``calibration.person_fit``)."""
+    from api.profiles import preload
+
+    preload()
+    from calibration import person_fit
+
+    assert callable(person_fit) and person_fit.__module__ == "calibration.person_fit"
