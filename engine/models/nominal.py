@@ -64,12 +64,10 @@ class NominalResponse(DivideByTotal):
             )
         _check_reference(ak, "a")
         _check_reference(dk, "d")
-        # held in mirt's identification (overall slope a, scoring α_{K−1} = K − 1), as
-        # from_slope_intercept and a calibration hold it: the same items have the same slopes
-        # whichever form they were read in (an item whose last slope is 0 keeps a = 1)
+        # held in mirt's identification, as from_slope_intercept and a calibration hold it:
+        # the same items have the same slopes whichever form they were read in
         ak = np.nan_to_num(ak)
-        last = ak[np.arange(n), n_cat - 1]
-        scale = np.where(last != 0.0, last / (n_cat - 1), 1.0)
+        scale = _mirt_scale(ak, n_cat)
         self._set_kernel(scale[:, None], ak / scale[:, None], dk, n_cat)
 
     @classmethod
@@ -118,13 +116,22 @@ class NominalResponse(DivideByTotal):
         The overall slope is rescaled so that the last category's scoring is K - 1 (mirt's
         identification); an item whose last category has slope 0 keeps its scoring as it is.
         """
-        last = self.ak[np.arange(self.n_items), self.n_categories - 1]
-        scale = np.where(last != 0.0, last / (self.n_categories - 1), 1.0)
+        scale = _mirt_scale(self.ak, self.n_categories)
         return {
             "a": self.slopes * scale[:, None],
             "ak": np.where(self._valid, self.ak / scale[:, None], np.nan),
             "d": self.intercepts,
         }
+
+
+def _mirt_scale(ak: Array, n_categories: Array) -> Array:
+    """Per item, the factor taking scoring ``ak`` to mirt's :math:`\alpha_{K-1} = K - 1`.
+
+    :math:`\alpha_{K-1} / (K - 1)`: the overall slope is multiplied by it and the scoring
+    divided; 1 for an item whose last category's scoring is 0 (left as it is).
+    """
+    last = ak[np.arange(ak.shape[0]), n_categories - 1]
+    return np.where(last != 0.0, last / (n_categories - 1), 1.0)
 
 
 def _check_reference(values: Array, name: str) -> None:
