@@ -14,7 +14,8 @@ working. Messages name the thing, the expectation and what came, e.g.
     │   └── ImportRejectedError (DataFileError)            an import refused whole: every bad row
     ├── NotFoundError (QabiletError, LookupError)          no such item, bank version or norm set
     ├── ConflictError (QabiletError, ValueError)           an id taken, a version in the wrong state
-    │   └── ImmutableRecordError (ConflictError)           a change to a published record
+    │   ├── ImmutableRecordError (ConflictError)           a change to a published record
+    │   └── SessionClosedError (ConflictError)             an event for a session already closed
     ├── UnknownModelError (QabiletError, KeyError)         a model name not in the registry
     ├── NotFittedError (QabiletError, ValueError, AttributeError)
     └── ConvergenceWarning (UserWarning)                   an iterative method stopped at its limit
@@ -33,6 +34,7 @@ __all__ = [
     "NotFittedError",
     "NotFoundError",
     "QabiletError",
+    "SessionClosedError",
     "UnknownModelError",
 ]
 
@@ -126,6 +128,20 @@ class ConflictError(QabiletError, ValueError):
 
 class ImmutableRecordError(ConflictError):
     """A change to a published bank version or norm set: published records never change."""
+
+
+class SessionClosedError(ConflictError):
+    """An event (an answer, a proctor's action) for a session whose log already holds its end.
+
+    Attributes
+    ----------
+    reason : str
+        The kind of the closing event: ``finish``, ``terminate`` or ``timeout``.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class UnknownModelError(QabiletError, KeyError):

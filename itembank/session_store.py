@@ -16,6 +16,12 @@ concurrent request or another worker, returns the first (``replayed=True``). An 
 ran out takes its position with an ``item_timeout`` event, so that a late answer for it and the
 time-out cannot both be recorded.
 
+Nothing follows a closing event: the append itself selects its row only while the log holds
+none (see ``_appending``), so an answer racing the operator's ``terminate``, the candidate's
+``finish`` or a time-out is either stored before the end — and scored — or refused with a
+:class:`~engine.exceptions.SessionClosedError`, on SQLite and PostgreSQL, alone or in a group
+commit.
+
 Secrets — API keys and candidate tokens — are stored as SHA-256 digests only; they are long
 random strings (``secrets.token_urlsafe``), for which a fast hash is the usual choice.
 """
@@ -37,30 +43,31 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import Field
-from sqlalchemy import Connection, Engine, bindparam, func, select
+from sqlalchemy import Connection, Engine, bindparam, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from engine.exceptions import ConflictError, NotFoundError
+from engine.exceptions import ConflictError, NotFoundError, SessionClosedError
 from itembank._runtime import as_utc as _utc
 from itembank._runtime import now as _now
 from itembank._schema import Schema
 from itembank.group_commit import GroupCommit
 from itembank.tables import ApiKeyRow, AuditRow, CandidateRow, SessionEventRow, SessionRow
 
-__all__ = ["CLOSING", "EVENT_KINDS", "POSITIONED", "ROLES", "Appended", "SessionEvent", "SessionStore",
-           "StoredSession", "token_accepted"]
+__all__ = ["CLOSING", "EVENT_KINDS", "POSITIONED", "ROLES", "TOKEN_GRACE", "Appended", "SessionEvent",
+           "SessionStore", "StoredSession", "token_accepted"]
 
 #: roles of API keys
 ROLES = ("operator", "psychometrician")
 #: what a session's log records
 EVENT_KINDS = ("start", "answer", "item_timeout", "pause", "resume", "extra_time", "incident",
-               "finish", "terminate", "timeout")
+               "token", "finish", "terminate", "timeout")
 #: events that close a session (at most one per session)
 CLOSING = ("finish", "terminate", "timeout")
 #: events that take a test position
 POSITIONED = ("answer", "item_timeout")
-_SLOT = {"start": -1, **dict.fromkeys(CLOSING, 0)}
+_CLOSING_SLOT = 0
+_SLOT = {"start": -1, **dict.fromkeys(CLOSING, _CLOSING_SLOT)}
 _EVENTS = SessionEventRow.__table__
 _EVENT_COLUMNS = (_EVENTS.c.seq, _EVENTS.c.kind, _EVENTS.c.answer_position, _EVENTS.c.at,
                   _EVENTS.c.payload)
@@ -73,14 +80,28 @@ _IN_SLOT = select(*_EVENT_COLUMNS).where(_EVENTS.c.session_id == bindparam("sid"
 
 
 def _appending(insert: Any) -> Any:
-    """``INSERT`` of one event, its ``seq`` the session's next (``max(seq) + 1``), returning it."""
-    return (insert
-            .values(session_id=bindparam("sid"),
-                    seq=select(func.coalesce(func.max(_EVENTS.c.seq), 0) + 1)
-                    .where(_EVENTS.c.session_id == bindparam("sid")).scalar_subquery(),
-                    kind=bindparam("kind"), answer_position=bindparam("slot"),
-                    at=bindparam("at", type_=_EVENTS.c.at.type),
-                    payload=bindparam("payload", type_=_EVENTS.c.payload.type)))
+    """``INSERT`` of one event, its ``seq`` the session's next (``max(seq) + 1``), returning it.
+
+    The row is selected only while the session's log holds no closing event (slot 0), so the
+    refusal of an event after a session's end is part of the append itself — no window between
+    a check and the write. Why this holds on both back-ends, also at PostgreSQL's READ
+    COMMITTED: ``seq`` is unique per session and each insert takes the next one after those
+    its statement sees, so an event is stored at ``seq = s`` only by a statement that saw every
+    event ``1 … s − 1`` committed (a concurrent writer of the same ``s`` waits on the unique
+    index and fails, and retries with a fresh snapshot). An event after the closing one would
+    have seen it, and its guard selects nothing.
+    """
+    seq = (select(func.coalesce(func.max(_EVENTS.c.seq), 0) + 1)
+           .where(_EVENTS.c.session_id == bindparam("sid")).scalar_subquery())
+    still_open = ~exists().where(_EVENTS.c.session_id == bindparam("sid"),
+                                 _EVENTS.c.answer_position == _CLOSING_SLOT)
+    row = select(bindparam("sid", type_=_EVENTS.c.session_id.type), seq,
+                 bindparam("kind", type_=_EVENTS.c.kind.type),
+                 bindparam("slot", type_=_EVENTS.c.answer_position.type),
+                 bindparam("at", type_=_EVENTS.c.at.type),
+                 bindparam("payload", type_=_EVENTS.c.payload.type)).where(still_open)
+    columns = ["session_id", "seq", "kind", "answer_position", "at", "payload"]
+    return insert.from_select(columns, row)
 
 
 _APPEND = _appending(_EVENTS.insert()).returning(_EVENTS.c.seq)
@@ -104,13 +125,53 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def token_accepted(session: StoredSession, digest: str, token: str,
-                   at: datetime | None = None) -> bool:
-    """True when ``token`` is the session's and has not expired by ``at`` (default now).
+#: how long a candidate's token still opens a closed session (to read the profile and report)
+TOKEN_GRACE = timedelta(hours=1)
 
-    ``digest`` is the stored SHA-256 digest of the token; it is compared in constant time.
+
+def token_accepted(session: StoredSession, digest: str, token: str,
+                   events: Sequence[SessionEvent] = (), at: datetime | None = None,
+                   grace: timedelta = TOKEN_GRACE) -> bool:
+    """True when ``token`` is the session's current candidate token and still valid at ``at``.
+
+    A token lives as long as its session: from its issue until the session's closing event,
+    and ``grace`` after it (to read the profile). Until the test starts, the link must be
+    opened by its ``link_expires_at`` (``session.token_expires_at`` for the first token), so
+    an unused link does not stay open for ever. A ``token`` event of the log (a reissue by the
+    operator) replaces the token: the one before is refused from then on, by every process
+    that reads the log.
+
+    Parameters
+    ----------
+    session : StoredSession
+    digest : str
+        The stored SHA-256 digest of the session's first token.
+    token : str
+        The token presented (compared in constant time).
+    events : sequence of SessionEvent
+        The session's log, in order.
+    at : datetime, optional
+        The instant (default: now).
+    grace : timedelta
+        How long after the session closes the token still opens it.
     """
-    return session.token_expires_at > (at or _now()) and hmac.compare_digest(digest, _digest(token))
+    at = at or _now()
+    link_expires = session.token_expires_at
+    closed_at = None
+    started = False
+    for e in events:
+        if e.kind == "token":
+            digest = e.payload["digest"]
+            link_expires = datetime.fromisoformat(e.payload["link_expires_at"])
+        elif e.kind == "start":
+            started = True
+        elif e.kind in CLOSING:
+            closed_at = e.at
+    if not hmac.compare_digest(digest, _digest(token)):
+        return False
+    if closed_at is not None:
+        return at <= closed_at + grace
+    return started or at < link_expires
 
 
 class StoredSession(Schema):
@@ -149,7 +210,7 @@ class SessionEvent(Schema):
 
     seq: int = Field(ge=1)
     kind: Literal["start", "answer", "item_timeout", "pause", "resume", "extra_time", "incident",
-                  "finish", "terminate", "timeout"]
+                  "token", "finish", "terminate", "timeout"]
     position: int | None = None
     at: datetime
     payload: dict[str, Any]
@@ -302,12 +363,33 @@ class SessionStore:
                 raise NotFoundError(f"session {session_id!r} does not exist")
             return self._stored(row), row.token_hash
 
-    def token_valid(self, session_id: str, token: str, at: datetime | None = None) -> bool:
-        """True when ``token`` is the session's and has not expired."""
+    def token_valid(self, session_id: str, token: str, at: datetime | None = None,
+                    grace: timedelta = TOKEN_GRACE) -> bool:
+        """True when ``token`` is the session's current token and still valid (:func:`token_accepted`)."""
         try:
-            return token_accepted(*self.pinned(session_id), token, at)
+            session, digest = self.pinned(session_id)
         except NotFoundError:
             return False
+        return token_accepted(session, digest, token, self.events(session_id), at, grace)
+
+    def reissue_token(self, session_id: str, *, by: str, link_ttl: timedelta) -> str:
+        """A new candidate token for the session; the one before it is refused from now on.
+
+        Recorded as a ``token`` event of the session's log (its digest only), so every worker
+        and every server reading the log refuses the old token at once. The new link must be
+        opened within ``link_ttl`` when the test has not started yet.
+
+        Raises
+        ------
+        SessionClosedError
+            The session has ended: there is nothing left to open.
+        NotFoundError
+            No such session.
+        """
+        token = secrets.token_urlsafe(24)
+        self.append(session_id, "token", {"by": by, "digest": _digest(token),
+                                          "link_expires_at": (_now() + link_ttl).isoformat()})
+        return token
 
     @staticmethod
     def _stored(row: SessionRow) -> StoredSession:
@@ -331,6 +413,9 @@ class SessionStore:
 
         Raises
         ------
+        SessionClosedError
+            The log already holds a closing event (a retry of an answer stored before it is
+            still a replay).
         ConflictError
             A different answer for an answered position (or one whose time ran out).
         NotFoundError
@@ -383,22 +468,38 @@ class SessionStore:
                                            payload=values["payload"]))
 
     def _append_values(self, values: dict[str, Any]) -> Appended:
-        """One append in its own transaction; a taken slot or seq handled (see :meth:`append`)."""
+        """One append in its own transaction; a taken slot, a closed log or a taken seq handled.
+
+        See :meth:`append`. The insert selects no row when the log already holds a closing
+        event; then the slot's stored event answers when there is one (a retry of an answer
+        given before the end is still a replay), else the session is closed.
+        """
         session_id, slot = values["sid"], values["slot"]
         for attempt in range(50):  # a concurrent writer may take the next seq; read and retry
             try:
                 with self._log_connection() as c:  # one statement: its own transaction
-                    seq = c.execute(_APPEND, values).scalar_one()
-                return self._appended(values, seq)
+                    seq = c.execute(_APPEND, values).scalar_one_or_none()
+                if seq is not None:
+                    return self._appended(values, seq)
             except IntegrityError:
-                existing = self._in_slot(session_id, slot) if slot is not None else None
-                if existing is not None:
-                    return self._same(existing, values["kind"], values["payload"],
-                                      values["position"])
-                if attempt == 0 and not self._exists(session_id):
-                    raise NotFoundError(f"session {session_id!r} does not exist") from None
-                time.sleep(random.uniform(0, 0.002) * (1 + attempt))  # back off, jittered
+                pass
+            existing = self._in_slot(session_id, slot) if slot is not None else None
+            if existing is not None:
+                return self._same(existing, values["kind"], values["payload"], values["position"])
+            closing = self._in_slot(session_id, _CLOSING_SLOT)
+            if closing is not None:
+                raise self._closed(session_id, closing, values["kind"])
+            if attempt == 0 and not self._exists(session_id):
+                raise NotFoundError(f"session {session_id!r} does not exist") from None
+            time.sleep(random.uniform(0, 0.002) * (1 + attempt))  # back off, jittered
         raise ConflictError(f"session {session_id!r}: the log is too busy; retry the request")
+
+    @staticmethod
+    def _closed(session_id: str, closing: SessionEvent, kind: str) -> SessionClosedError:
+        what = "the answer is" if kind == "answer" else f"{kind} is"
+        return SessionClosedError(f"session {session_id!r} is closed ({closing.kind} at "
+                                  f"{closing.at.isoformat()}); {what} not recorded",
+                                  reason=closing.kind)
 
     def _append_batch(self, batch: Sequence[dict[str, Any]]) -> list[Appended | None]:
         """Appends in one transaction, those in conflict skipped (None: :meth:`_append_values`)."""

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from engine.exceptions import ConflictError, NotFoundError
+from engine.exceptions import ConflictError, NotFoundError, SessionClosedError
 from itembank.database import connect
 from itembank.session_store import SessionStore
 from itembank.tables import ApiKeyRow, SessionRow
@@ -208,3 +208,76 @@ def test_calls_on_an_event_loop_hold_one_connection_and_drop_a_failed_one(store)
     first, same, replaced = asyncio.run(calls())
     assert first.event.seq == 1 and same and replaced
     assert [e.kind for e in store.events(session.id)] == ["pause", "resume"]
+
+
+# -- nothing after the end (issue: answers acknowledged after the session closed) ------------------
+def test_no_event_is_stored_after_a_closing_event(store):
+    session, _ = _session(store)
+    given = store.append(session.id, "answer", _answer("TRN-L1", 3, 1), position=1)
+    store.append(session.id, "terminate", {"by": "key:op", "reason": "left the room"})
+    for kind, payload, position in [("answer", _answer("TRN-L2", 1, 2), 2), ("pause", {}, None),
+                                    ("start", {}, None), ("incident", {"note": "x"}, None),
+                                    ("item_timeout", {"item_id": "TRN-L2"}, 2)]:
+        with pytest.raises(SessionClosedError, match="is closed \\(terminate") as refused:
+            store.append(session.id, kind, payload, position=position)
+        assert refused.value.reason == "terminate"
+    with pytest.raises(SessionClosedError):
+        store.append_soon(session.id, "answer", _answer("TRN-L2", 1, 2), position=2).result(10)
+    # a retry of an answer stored before the end is still a replay; a second end, the first
+    assert store.append(session.id, "answer", _answer("TRN-L1", 3, 1), position=1).event \
+        == given.event
+    assert store.append(session.id, "finish", {"by": "candidate"}).replayed
+    assert [e.kind for e in store.events(session.id)] == ["answer", "terminate"]
+
+
+@pytest.mark.parametrize("closing", ["terminate", "finish", "timeout"])
+def test_answers_racing_the_end_are_stored_before_it_or_refused(store, closing):
+    """Answers sent at the moment the session closes, through the group commit and alone: every
+    acknowledged one precedes the closing event in the log, every other one is refused."""
+    rounds, acknowledged, refused = 25, 0, 0
+    for _ in range(rounds):
+        session, _ = _session_of_new_candidate(store)
+        barrier = threading.Barrier(4)
+        results: dict[str, object] = {}
+
+        def answer(k, soon):
+            barrier.wait()
+            try:
+                payload, position = _answer(f"TRN-L{k}", 1, k), k
+                if soon:
+                    results[k] = store.append_soon(session.id, "answer", payload,
+                                                   position=position).result(30)
+                else:
+                    results[k] = store.append(session.id, "answer", payload, position=position)
+            except SessionClosedError as exc:
+                results[k] = exc
+
+        def close():
+            barrier.wait()
+            results["close"] = store.append(session.id, closing, {"by": "test"})
+
+        threads = [threading.Thread(target=answer, args=(k, k % 2 == 0)) for k in (1, 2, 3)]
+        threads.append(threading.Thread(target=close))
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        log = store.events(session.id)
+        end = next(e.seq for e in log if e.kind == closing)
+        assert log[-1].seq == end, "an event was stored after the closing one"
+        stored = {e.position for e in log if e.kind == "answer"}
+        for k in (1, 2, 3):
+            if isinstance(results[k], SessionClosedError):
+                refused += 1
+                assert k not in stored
+            else:
+                acknowledged += 1
+                assert k in stored and results[k].event.seq < end
+    assert acknowledged + refused == 3 * rounds
+
+
+def _session_of_new_candidate(store):
+    candidate = store.add_candidate()
+    return store.create_session(candidate_id=candidate, level="middle", language="kk",
+                                bank_version=1, norm_set=1, blueprint_number=1,
+                                token_ttl=timedelta(hours=1))
