@@ -7,7 +7,8 @@ answers, the proctor's actions, profiles) and :mod:`api.routes_admin` (the psych
 admin and the group report); the candidate's page is ``/take/{session_id}``.
 
 Every error is a JSON body ``{"detail": …}`` naming the field or the problem, with a 4xx status;
-a failure of the server itself is a 500 with a reference to its log line, never a stack trace.
+a failure of the server itself is a 500 with a reference to its log line, never a stack trace;
+a database unavailable for the moment is a 503 with ``Retry-After`` (:mod:`api.faults`).
 """
 
 import logging
@@ -36,6 +37,8 @@ PAGE_HEADERS = {"Content-Security-Policy": "frame-ancestors 'none'", "Referrer-P
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application on the settings' database (migrated on start)."""
     from api.calibration_jobs import CalibrationJobs
+    from api.faults import install as install_faults
+    from api.faults import unavailable_response
     from api.item_texts import ItemTexts
     from api.live import LiveSessions
     from api.profiles import preload
@@ -82,8 +85,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _bad(_request: Request, exc: QabiletError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
+    # -- the database unavailable (a server restarting, a lock held too long): 503, not 500
+    install_faults(app)
+
     @app.exception_handler(Exception)
     async def _failed(request: Request, exc: Exception) -> JSONResponse:
+        unavailable = unavailable_response(request, exc)  # an outage raised outside the routes
+        if unavailable is not None:
+            return unavailable
         reference = uuid.uuid4().hex[:12]
         _log.exception("internal error %s on %s %s", reference, request.method, request.url.path)
         return JSONResponse({"detail": f"internal error (reference {reference}); nothing was "

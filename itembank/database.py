@@ -4,19 +4,30 @@ The embedded default is a SQLite file, ``qabilet.db`` in the working directory (
 ``QABILET_DATABASE_URL``); production gives a PostgreSQL URL
 (``postgresql://user@host/db``, served by psycopg 3: ``pip install 'qabilet[postgresql]'``).
 The schema is made and changed only by the Alembic migrations in :mod:`itembank.migrations`.
+
+A database may be unavailable for a while — a PostgreSQL server restarting, a SQLite file whose
+write lock another process holds past the busy timeout. :func:`database_unavailable` tells such
+an error (the operation had no effect and may be tried again later) from a defect; connections
+to a server are checked before use, so that an engine reconnects by itself once the server is
+back.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
+import sys
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-__all__ = ["DEFAULT_FILE", "ENV_VAR", "SYNC_ENV_VAR", "connect", "database_url", "upgrade"]
+__all__ = ["BUSY_ENV_VAR", "CONNECT_TIMEOUT_S", "DEFAULT_FILE", "ENV_VAR", "SYNC_ENV_VAR", "connect",
+           "database_unavailable", "database_url", "unavailable_error_types", "upgrade"]
 
 #: the SQLite file of the embedded default
 DEFAULT_FILE = "qabilet.db"
@@ -26,6 +37,16 @@ ENV_VAR = "QABILET_DATABASE_URL"
 #: ``normal``
 SYNC_ENV_VAR = "QABILET_SQLITE_SYNCHRONOUS"
 _SYNC_MODES = ("full", "normal")
+#: the environment variable setting how long a SQLite write waits for another connection's lock,
+#: in seconds (30 by default), before it fails with "database is locked"
+BUSY_ENV_VAR = "QABILET_SQLITE_BUSY_TIMEOUT_S"
+_BUSY_DEFAULT_S = 30.0
+#: how long opening a connection to a database server may take, in seconds, when the URL does
+#: not say (psycopg's ``connect_timeout``): an unreachable host fails, not hangs
+CONNECT_TIMEOUT_S = 10
+#: SQLite's primary result codes of a database busy for the moment: SQLITE_BUSY, SQLITE_LOCKED,
+#: SQLITE_PROTOCOL (a write-ahead-log lock race)
+_SQLITE_TRANSIENT = (5, 6, 15)
 
 
 def database_url(url: str | None = None) -> str:
@@ -54,7 +75,10 @@ def connect(url: str | None = None, *, migrate: bool = True) -> Engine:
 
     SQLite gets foreign keys enforced, a busy timeout and write-ahead logging (WAL: readers and
     the one writer do not block each other), so that several processes can share one file; its
-    directory must exist. Its ``synchronous`` mode is ``$QABILET_SQLITE_SYNCHRONOUS``:
+    directory must exist. A write waits up to ``$QABILET_SQLITE_BUSY_TIMEOUT_S`` seconds (30 by
+    default) for another connection's write lock, then fails with "database is locked" (an error
+    :func:`database_unavailable` recognises). Its ``synchronous`` mode is
+    ``$QABILET_SQLITE_SYNCHRONOUS``:
 
     * ``full`` (the default): a commit is on disk — one fsync of the log — before it returns,
       so an acknowledged answer survives a crash of the process *and* of the machine;
@@ -63,38 +87,65 @@ def connect(url: str | None = None, *, migrate: bool = True) -> Engine:
       power cut or a kernel crash may lose the last commits. No fsync waits: ~15 % more answers
       per second under load in ``benchmarks/bench_http.py``.
 
+    A server's connections (PostgreSQL) are checked when taken from the pool (``pool_pre_ping``):
+    after the server restarts, the pool replaces the connections it had instead of failing a
+    request with each; a connection attempt gives up after :data:`CONNECT_TIMEOUT_S` seconds
+    unless the URL sets ``connect_timeout``.
+
     Raises
     ------
     ValueError
-        A URL that is not one, a backend whose driver is not installed, or a
-        ``QABILET_SQLITE_SYNCHRONOUS`` that is neither ``full`` nor ``normal``.
+        A URL that is not one, a backend whose driver is not installed, a
+        ``QABILET_SQLITE_SYNCHRONOUS`` that is neither ``full`` nor ``normal``, or a
+        ``QABILET_SQLITE_BUSY_TIMEOUT_S`` that is not a number of seconds ≥ 0.
     """
     resolved = database_url(url)
     sync = (os.environ.get(SYNC_ENV_VAR) or "full").strip().lower()
     if sync not in _SYNC_MODES:
         raise ValueError(f"{SYNC_ENV_VAR}: expected one of {', '.join(_SYNC_MODES)}; got "
                          f"{os.environ.get(SYNC_ENV_VAR)!r}")
+    busy_ms = _busy_timeout_ms(os.environ.get(BUSY_ENV_VAR))
     parsed = make_url(resolved)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         folder = Path(parsed.database).resolve().parent
         if not folder.is_dir():
             raise ValueError(f"database: the folder of {parsed.database!r} does not exist")
+    options: dict[str, Any] = {}
+    if parsed.get_backend_name() != "sqlite":  # a server: it may restart under us
+        options["pool_pre_ping"] = True
+        if parsed.get_driver_name() == "psycopg" and "connect_timeout" not in parsed.query:
+            options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
     try:
-        engine = create_engine(resolved)
+        engine = create_engine(resolved, **options)
     except (NoSuchModuleError, ModuleNotFoundError) as exc:
         raise ValueError(f"database: no driver for {parsed.drivername!r} ({exc}); for PostgreSQL, "
                          f"pip install 'qabilet[postgresql]'") from None
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", partial(_sqlite_pragmas, synchronous=sync.upper()))
+        event.listen(engine, "connect", partial(_sqlite_pragmas, synchronous=sync.upper(),
+                                                busy_ms=busy_ms))
     if migrate:
         upgrade(engine)
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection, _record, *, synchronous: str) -> None:  # type: ignore[no-untyped-def]
+def _busy_timeout_ms(raw: str | None) -> int:
+    """``$QABILET_SQLITE_BUSY_TIMEOUT_S`` (seconds, default 30) in milliseconds."""
+    if raw is None or not raw.strip():
+        return round(_BUSY_DEFAULT_S * 1000)
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < 86_400:  # also refuses nan and inf
+        raise ValueError(f"{BUSY_ENV_VAR}: expected a number of seconds from 0 to 86400; got {raw!r}")
+    return round(seconds * 1000)
+
+
+def _sqlite_pragmas(dbapi_connection, _record, *, synchronous: str, busy_ms: int  # type: ignore[no-untyped-def]
+                    ) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "memory":
         cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
     cursor.execute(f"PRAGMA synchronous={synchronous}")  # FULL: on disk before it returns
@@ -111,3 +162,77 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def unavailable_error_types() -> tuple[type[BaseException], ...]:
+    """The exception types :func:`database_unavailable` may recognise (to register handlers for).
+
+    SQLAlchemy's errors, ``sqlite3``'s, psycopg's when it is loaded, and exception groups.
+    """
+    types: tuple[type[BaseException], ...] = (sa_exc.DBAPIError, sa_exc.TimeoutError,
+                                              sa_exc.DisconnectionError, sqlite3.Error,
+                                              ExceptionGroup)
+    psycopg = sys.modules.get("psycopg")
+    return types + ((psycopg.Error,) if psycopg is not None else ())
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database is unavailable for the moment, not that a step is wrong.
+
+    Unavailable: the server cannot be reached, has closed the connection, is starting up or
+    shutting down, refused or cancelled the transaction (any DBAPI ``OperationalError`` or
+    ``InterfaceError`` of psycopg; a connection SQLAlchemy marked invalidated; the pool's timeout);
+    a SQLite database whose lock another connection held past the busy timeout (``SQLITE_BUSY``,
+    ``SQLITE_LOCKED``). Such an operation was not carried out — the transaction, if one began, was
+    rolled back — and may be tried again later. SQLite's other errors (no such table, a syntax
+    error, a constraint) and every integrity or programming error are defects: False.
+
+    The error's explicit causes (``raise … from exc``), a SQLAlchemy error's driver error and the
+    members of an exception group are looked at too.
+
+    Examples
+    --------
+    >>> import sqlite3
+    >>> database_unavailable(sqlite3.OperationalError("database is locked"))
+    True
+    >>> database_unavailable(sqlite3.OperationalError("no such table: items"))
+    False
+    """
+    pending, seen = [exc], set()
+    while pending and len(seen) < 32:
+        e = pending.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if _unavailable_itself(e):
+            return True
+        if isinstance(e, BaseExceptionGroup):
+            pending.extend(e.exceptions)
+        if e.__cause__ is not None:
+            pending.append(e.__cause__)
+    return False
+
+
+def _unavailable_itself(e: BaseException) -> bool:
+    if isinstance(e, sa_exc.TimeoutError | sa_exc.DisconnectionError):
+        return True  # no connection free in the pool in time / none that works
+    if isinstance(e, sa_exc.DBAPIError):
+        if e.connection_invalidated:
+            return True
+        driver = _driver_says(e.orig)
+        return driver if driver is not None else isinstance(e, sa_exc.OperationalError)
+    return bool(_driver_says(e))
+
+
+def _driver_says(e: BaseException | None) -> bool | None:
+    """Whether a driver's error is an unavailable database; None for a driver not known here."""
+    if isinstance(e, sqlite3.Error):
+        code = getattr(e, "sqlite_errorcode", None)
+        if code is not None:
+            return code & 0xFF in _SQLITE_TRANSIENT
+        text = str(e).lower()  # an error made without a code (by hand, or by a wrapper)
+        return "database is locked" in text or "database table is locked" in text
+    psycopg = sys.modules.get("psycopg")  # psycopg's errors exist only once it is loaded
+    if psycopg is not None and isinstance(e, psycopg.Error):
+        return isinstance(e, psycopg.OperationalError | psycopg.InterfaceError)
+    return None
