@@ -37,11 +37,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from api._lru import LRU, TTLValue
-from api.session_clock import Clock, read_clock
+from api.session_clock import Clock, read_clock, response_times
 from api.session_state import Plan, SessionView, derive, plan_for
-from engine.exceptions import ConflictError, NotFoundError
+from engine.exceptions import ConflictError, NotFoundError, SessionClosedError
 from itembank._runtime import installed_version, now
-from itembank.session_store import CLOSING, token_accepted
+from itembank.session_store import CLOSING, TOKEN_GRACE, token_accepted
 
 if TYPE_CHECKING:
     from itembank.profiles import Profile
@@ -101,8 +101,8 @@ class LiveSessions:
     """
 
     def __init__(self, repo: BankRepository, store: SessionStore, *, sessions: int = 50_000,
-                 logs: int = 5_000) -> None:
-        self.repo, self.store = repo, store
+                 logs: int = 5_000, token_grace: timedelta = TOKEN_GRACE) -> None:
+        self.repo, self.store, self.token_grace = repo, store, token_grace
         self._pinned: LRU[str, tuple[StoredSession, str]] = LRU(sessions)
         self._logs: LRU[str, tuple[SessionEvent, ...]] = LRU(logs)
         self._issued_ids: LRU[str, bool] = LRU(sessions)
@@ -124,11 +124,29 @@ class LiveSessions:
         return found
 
     def token_valid(self, session_id: str, token: str) -> bool:
-        """True when ``token`` is the session's candidate token and has not expired."""
+        """True when ``token`` is the session's current candidate token, still valid.
+
+        Read against the log as it stands (its tail read now), so a token replaced by a reissue
+        on any worker or server is refused at once; valid for the session's life and
+        ``token_grace`` after it (:func:`itembank.session_store.token_accepted`).
+        """
         try:
-            return token_accepted(*self._pinned_of(session_id), token)
+            session, digest = self._pinned_of(session_id)
         except NotFoundError:
             return False
+        return token_accepted(session, digest, token, self.log(session_id),
+                              grace=self.token_grace)
+
+    def reissue_token(self, session_id: str, *, by: str, link_ttl: timedelta) -> str:
+        """A new token for the session's candidate, the old one refused from now on.
+
+        Raises
+        ------
+        SessionClosedError
+            The session has ended.
+        """
+        self.session(session_id)  # 404 first
+        return self.store.reissue_token(session_id, by=by, link_ttl=link_ttl)
 
     def create(self, *, candidate_id: str, level: str, language: str, token_ttl: timedelta,
                time_limit_s: float | None, item_time_limit_s: float | None
@@ -244,8 +262,8 @@ class LiveSessions:
             clock = read_clock(session, events, at)
             if view.finished:
                 if view.closed_by == "completed":
-                    _, events = self._append(session.id, "finish",
-                                             {"by": actor, "reason": "completed"})
+                    events = self._apply(session.id, "finish",
+                                         {"by": actor, "reason": "completed"})
                     continue
                 if issue:
                     self._issue(session, plan, events)
@@ -253,18 +271,30 @@ class LiveSessions:
                     self._issue_soon(session, plan, events)
                 return Live(session, plan, view, clock, list(events), profile_id_of(session.id))
             if not clock.started and start_clock:
-                _, events = self._append(session.id, "start", {"by": actor})
+                events = self._apply(session.id, "start", {"by": actor})
             elif clock.test_expired(at):
-                _, events = self._append(session.id, "timeout",
-                                         {"deadline": clock.deadline.isoformat()})
+                events = self._apply(session.id, "timeout",
+                                     {"deadline": clock.deadline.isoformat()})
             elif clock.item_expired(at):
-                _, events = self._append(session.id, "item_timeout",
-                                         {"item_id": view.item_id,
-                                          "deadline": clock.item_deadline.isoformat()},
-                                         position=view.position)
+                events = self._apply(session.id, "item_timeout",
+                                     {"item_id": view.item_id,
+                                      "deadline": clock.item_deadline.isoformat()},
+                                     position=view.position)
             else:
                 return Live(session, plan, view, clock, list(events), None)
         raise ConflictError(f"session {session.id!r}: its state did not settle; retry the request")
+
+    def _apply(self, session_id: str, kind: str, payload: dict[str, Any],
+               position: int | None = None) -> tuple[SessionEvent, ...]:
+        """Write what a rule says is due; the log after it.
+
+        When the session closed meanwhile (another request, another worker), nothing is
+        written, and the log with its end is returned: the rules then see it closed.
+        """
+        try:
+            return self._append(session_id, kind, payload, position)[1]
+        except SessionClosedError:
+            return self.log(session_id)
 
     # -- the profile ----------------------------------------------------------------------------
     def _issue(self, session: StoredSession, plan: Plan, events: tuple[SessionEvent, ...]) -> None:
@@ -319,8 +349,9 @@ class LiveSessions:
         from itembank.repository import Response
 
         given = [e for e in events if e.kind == "answer"]
-        answers = [Answer(e.payload["item_id"], int(e.payload["code"]),
-                          e.payload.get("response_time_s")) for e in given]
+        seconds = response_times(events)  # measured by the server, never the client's figure
+        answers = [Answer(e.payload["item_id"], int(e.payload["code"]), seconds.get(e.seq))
+                   for e in given]
         dimensions, recommendations = self._bank_texts.get()
         profile = build_profile(
             version=plan.version or self.repo.version(session.bank_version), bank=plan.bank,
@@ -334,6 +365,6 @@ class LiveSessions:
                               item_id=e.payload["item_id"], bank_version=session.bank_version,
                               language=e.payload.get("language") or session.language,
                               level=session.level, category=int(e.payload["code"]),
-                              answered_at=e.at, response_time_s=e.payload.get("response_time_s"))
+                              answered_at=e.at, response_time_s=seconds.get(e.seq))
                      for e in given]
         return profile, responses

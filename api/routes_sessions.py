@@ -110,7 +110,8 @@ async def current_item(request: Request, session_id: str, who: Party,
         return ItemPublic(finished=True, **common)
     if clock.paused:
         return ItemPublic(finished=False, paused=True, remaining_s=clock.remaining_s, **common)
-    shown = request.app.state.texts.shown(v.item_id, language or live.session.language)
+    shown = request.app.state.texts.shown(v.item_id, language or live.session.language,
+                                          live.session.bank_version)
     return ItemPublic(finished=False, item_id=v.item_id, **shown, remaining_s=clock.remaining_s,
                       item_remaining_s=clock.item_remaining_s, **common)
 
@@ -122,7 +123,7 @@ async def answer(request: Request, session_id: str, body: AnswerCreate, who: Par
     live = sessions.state(session_id, start_clock=True, actor=who.actor)
     v = live.view
     payload = {"item_id": body.item_id, "code": body.code,
-               "response_time_s": body.response_time_s,
+               "client_response_time_s": body.response_time_s,
                "language": body.language or live.session.language}
     if body.position < v.position:  # a taken position: a retry, or a conflict
         done, _ = await sessions.record_soon(session_id, "answer", payload,
@@ -237,7 +238,25 @@ def terminate(request: Request, session_id: str, body: Terminate,
     return public(request, live)
 
 
+@router.post("/sessions/{session_id}/token", response_model=SessionPublic)
+def reissue_token(request: Request, session_id: str, who: SessionOperator) -> SessionPublic:
+    """A new link for the candidate (a lost or leaked one); the old token is refused at once.
+
+    Every worker and every server on the database refuses the old token from its next request
+    (the reissue is an event of the session's log). Refused (409) once the session has ended.
+    """
+    settings = request.app.state.settings
+    token = request.app.state.live.reissue_token(
+        session_id, by=who.actor, link_ttl=timedelta(hours=settings.token_ttl_hours))
+    request.app.state.store.audit(who.actor, "session.token_reissue", session_id, {})
+    return public(request, request.app.state.live.state(session_id), token)
+
+
 @router.get("/sessions/{session_id}/events")
 def session_events(request: Request, session_id: str, who: SessionOperator) -> list[dict]:
-    """The session's event log, in commit order (the operator's record of what happened)."""
-    return [e.model_dump(mode="json") for e in request.app.state.store.events(session_id)]
+    """The session's event log, in commit order (the operator's record of what happened).
+
+    A reissued token's digest is left out of its event.
+    """
+    return [e.model_dump(mode="json", exclude={"payload": {"digest"}})
+            for e in request.app.state.store.events(session_id)]

@@ -11,6 +11,11 @@ time used between instants :math:`a` and :math:`b` is
 the test's limit is the session's ``time_limit_s`` plus every ``extra_time`` granted, and the
 current item's clock starts when the item was first shown: at the start, or when the previous
 position was taken (its answer committed, or its own time ran out at its deadline).
+
+An answer's **response time** is measured the same way, by the server alone:
+:math:`u(\text{shown}, \text{answered})`, the test time from the moment its item became the one
+shown to the moment the answer was received (:func:`response_times`). A figure the client
+sends is kept in the log beside it, never used for a decision.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ if TYPE_CHECKING:
 
     from itembank.session_store import SessionEvent, StoredSession
 
-__all__ = ["Clock", "read_clock"]
+__all__ = ["Clock", "read_clock", "response_times"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +107,39 @@ def _deadline(a: datetime, budget: float, paused: list[tuple[datetime, datetime 
     return t + timedelta(seconds=left)
 
 
+def _shown_at(events: Sequence[SessionEvent]) -> list[datetime | None]:
+    """When the item shown was first shown, before each event and (last) after them all.
+
+    An item is shown from the start, or from the moment the position before it was taken: its
+    answer committed, or its own time run out at its deadline. None before the start.
+    """
+    shown: datetime | None = None
+    out = []
+    for e in events:
+        out.append(shown)
+        if e.kind == "start":
+            shown = e.at if shown is None else shown
+        elif e.kind == "answer" and shown is not None:
+            shown = max(shown, e.at)
+        elif e.kind == "item_timeout" and shown is not None:
+            shown = max(shown, datetime.fromisoformat(e.payload["deadline"]))
+    return [*out, shown]
+
+
+def response_times(events: Sequence[SessionEvent]) -> dict[int, float]:
+    """The server-measured seconds of each answer, by its ``seq``.
+
+    .. math:: t = u(\text{shown}, \text{answered})
+
+    the test time (pauses excluded, see the module docstring) from the moment the answer's item
+    was first shown to the moment the server received the answer; an answer recorded before any
+    ``start`` event (not possible through the API) has none.
+    """
+    paused = _paused_intervals(events)
+    return {e.seq: _used(shown, e.at, paused) for e, shown in zip(events, _shown_at(events))
+            if e.kind == "answer" and shown is not None}
+
+
 def read_clock(session: StoredSession, events: Sequence[SessionEvent], now: datetime) -> Clock:
     """The session's clocks at ``now``, from its pinned limits and its log."""
     started = next((e.at for e in events if e.kind == "start"), None)
@@ -118,12 +156,7 @@ def read_clock(session: StoredSession, events: Sequence[SessionEvent], now: date
         deadline = _deadline(started, limit, paused)
     item_remaining = item_deadline = None
     if session.item_time_limit_s is not None:
-        shown = started
-        for e in events:
-            if e.kind == "answer":
-                shown = max(shown, e.at)
-            elif e.kind == "item_timeout":
-                shown = max(shown, datetime.fromisoformat(e.payload["deadline"]))
+        shown = _shown_at(events)[-1] or started
         item_remaining = max(session.item_time_limit_s - _used(shown, now, paused), 0.0)
         item_deadline = _deadline(shown, session.item_time_limit_s, paused)
     return Clock(True, is_paused, limit, used, remaining, item_remaining, deadline, item_deadline)

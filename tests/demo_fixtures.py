@@ -5,8 +5,12 @@ Loaded as a plugin by ``tests/conftest.py``.
 
 from __future__ import annotations
 
+import os
 import shutil
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -39,3 +43,45 @@ def demo_repo(demo_db):
     engine = connect(demo_db)
     yield BankRepository(engine)
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_pg(demo_db_file) -> Iterator[str]:
+    """The URL of a PostgreSQL copy of the demonstration bank (a schema of its own, dropped after).
+
+    Rows are copied table by table from the SQLite build into a freshly migrated schema, in the
+    order of their foreign keys; the tests that use it add sessions of their own, never change
+    the bank. Needs ``QABILET_TEST_DATABASE_URL`` (skips without it; fails under
+    ``QABILET_REQUIRE_ALL=1``).
+    """
+    from sqlalchemy import create_engine, insert, select, text
+
+    from itembank.database import database_url
+    from itembank.tables import Base
+    from tests.conftest import skip_or_fail
+
+    base = os.environ.get("QABILET_TEST_DATABASE_URL")
+    if not base:
+        skip_or_fail("PostgreSQL tests need QABILET_TEST_DATABASE_URL=postgresql://user@host/db")
+    admin = create_engine(database_url(base))
+    schema = f"demo_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.begin() as c:
+            c.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means: no server here
+        admin.dispose()
+        skip_or_fail(f"PostgreSQL at {base} is not reachable: {exc}")
+    sep = "&" if "?" in base else "?"
+    url = f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+    source, target = connect(f"sqlite:///{demo_db_file}"), connect(url)
+    with source.connect() as src, target.begin() as dst:
+        for table in Base.metadata.sorted_tables:
+            rows = [dict(r._mapping) for r in src.execute(select(table))]
+            if rows:
+                dst.execute(insert(table), rows)
+    source.dispose()
+    target.dispose()
+    yield url
+    with admin.begin() as c:
+        c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()

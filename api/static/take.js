@@ -219,10 +219,12 @@
     return changed;
   }
 
+  /* The link does not open the session (no such session, a token replaced by the proctor, or a
+   * session long closed): say so, and whom to ask for a new link. The stored token stays: a
+   * proctor's new link replaces it. */
   function showInvalid() {
     stopPolling();
     state.item = null;
-    store("qabilet.token." + sid, null);
     banner(null);
     showNotice(null);
     show("invalid", "invalid-title");
@@ -553,6 +555,7 @@
   // -- the end -----------------------------------------------------------------------------------
   function showEnd() {
     stopPolling();
+    store("qabilet.token." + sid, null);   // the session is over: nothing of it stays stored
     state.testEnd = state.itemEnd = null;
     showNotice(null);
     show("end", "end-title");

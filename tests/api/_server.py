@@ -50,10 +50,13 @@ class Server:
     database_url : str
     env : dict, optional
         More environment (``QABILET_*`` settings).
+    workers : int
+        Worker processes (``qabilet serve --workers``).
     """
 
-    def __init__(self, database_url: str, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
+    def __init__(self, database_url: str, env: dict[str, str] | None = None,
+                 workers: int = 1) -> None:
+        self.port, self.workers = free_port(), workers
         self.base = f"http://127.0.0.1:{self.port}"
         self._env = {**os.environ, "QABILET_DATABASE_URL": database_url,
                      "QABILET_PUBLIC_URL": self.base, **(env or {})}
@@ -62,7 +65,8 @@ class Server:
     def start(self) -> Server:
         """Start it and wait until it answers."""
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", f"from api.serving import serve; serve('127.0.0.1', {self.port})"],
+            [sys.executable, "-c", f"from api.serving import serve; "
+                                   f"serve('127.0.0.1', {self.port}, workers={self.workers})"],
             env=self._env)  # as ``qabilet serve`` runs it: its protocol, its listener
         wait_for(self.base)
         return self

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api.session_clock import read_clock
+from api.session_clock import read_clock, response_times
 from itembank.session_store import SessionEvent, StoredSession
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
@@ -91,3 +91,17 @@ def test_no_limits_no_deadlines():
     clock = read_clock(_session(limit=None, item_limit=None), _log(("start", 0, {})), _at(10**4))
     assert clock.remaining_s is None and clock.item_remaining_s is None
     assert not clock.test_expired(_at(10**6)) and not clock.item_expired(_at(10**6))
+
+
+def test_response_times_are_the_servers_own_measure():
+    """Hand-computed: the time from the item being shown to the answer, pauses left out; the
+    figure a client sent plays no part."""
+    log = _log(("start", 10, {}),
+               ("answer", 15, {"item_id": "A", "code": 1, "client_response_time_s": 99.0}),
+               ("pause", 16, {}), ("resume", 20, {}),
+               ("answer", 22, {"item_id": "B", "code": 0, "client_response_time_s": 0.1}),
+               ("item_timeout", 82, {"item_id": "C", "deadline": _at(82).isoformat()}),
+               ("extra_time", 83, {"seconds": 60}),
+               ("answer", 84.5, {"item_id": "D", "code": 2}))
+    assert response_times(log) == pytest.approx({2: 5.0, 5: 3.0, 8: 2.5}, abs=1e-9)
+    assert response_times(_log(("answer", 5, {"item_id": "A", "code": 1}))) == {}

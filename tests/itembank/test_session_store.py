@@ -237,31 +237,7 @@ def test_answers_racing_the_end_are_stored_before_it_or_refused(store, closing):
     rounds, acknowledged, refused = 25, 0, 0
     for _ in range(rounds):
         session, _ = _session_of_new_candidate(store)
-        barrier = threading.Barrier(4)
-        results: dict[str, object] = {}
-
-        def answer(k, soon):
-            barrier.wait()
-            try:
-                payload, position = _answer(f"TRN-L{k}", 1, k), k
-                if soon:
-                    results[k] = store.append_soon(session.id, "answer", payload,
-                                                   position=position).result(30)
-                else:
-                    results[k] = store.append(session.id, "answer", payload, position=position)
-            except SessionClosedError as exc:
-                results[k] = exc
-
-        def close():
-            barrier.wait()
-            results["close"] = store.append(session.id, closing, {"by": "test"})
-
-        threads = [threading.Thread(target=answer, args=(k, k % 2 == 0)) for k in (1, 2, 3)]
-        threads.append(threading.Thread(target=close))
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = _race_round(store, session.id, closing)
         log = store.events(session.id)
         end = next(e.seq for e in log if e.kind == closing)
         assert log[-1].seq == end, "an event was stored after the closing one"
@@ -276,8 +252,68 @@ def test_answers_racing_the_end_are_stored_before_it_or_refused(store, closing):
     assert acknowledged + refused == 3 * rounds
 
 
+def _race_round(store, session_id, closing):
+    """Three answers (two through the group commit) and the closing event, sent at once."""
+    barrier = threading.Barrier(4)
+    results: dict[object, object] = {}
+
+    def answer(k, soon):
+        barrier.wait()
+        payload = _answer(f"TRN-L{k}", 1, k)
+        try:
+            if soon:
+                results[k] = store.append_soon(session_id, "answer", payload,
+                                               position=k).result(30)
+            else:
+                results[k] = store.append(session_id, "answer", payload, position=k)
+        except SessionClosedError as exc:
+            results[k] = exc
+
+    def close():
+        barrier.wait()
+        results["close"] = store.append(session_id, closing, {"by": "test"})
+
+    threads = [threading.Thread(target=answer, args=(k, k % 2 == 0)) for k in (1, 2, 3)]
+    threads.append(threading.Thread(target=close))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
 def _session_of_new_candidate(store):
     candidate = store.add_candidate()
     return store.create_session(candidate_id=candidate, level="middle", language="kk",
                                 bank_version=1, norm_set=1, blueprint_number=1,
                                 token_ttl=timedelta(hours=1))
+
+
+# -- a token lives as long as its session ----------------------------------------------------------
+def test_a_token_lives_as_long_as_its_session_and_a_grace(store):
+    session, token = _session(store, ttl=timedelta(minutes=5))
+    later = datetime.now(UTC) + timedelta(hours=9)
+    assert not store.token_valid(session.id, token, at=later)  # a link never opened expires
+    store.append(session.id, "start", {"by": "candidate"})
+    assert store.token_valid(session.id, token, at=later)  # a started test keeps its token
+    end = store.append(session.id, "finish", {"by": "candidate"}).event.at
+    grace = timedelta(minutes=30)
+    assert store.token_valid(session.id, token, at=end + grace, grace=grace)
+    assert not store.token_valid(session.id, token, at=end + grace + timedelta(seconds=1),
+                                 grace=grace)
+
+
+def test_a_reissued_token_replaces_the_old_one_at_once(store):
+    session, old = _session(store, ttl=timedelta(minutes=5))
+    stale = datetime.now(UTC) + timedelta(hours=1)
+    new = store.reissue_token(session.id, by="key:op", link_ttl=timedelta(hours=2))
+    assert new != old and not store.token_valid(session.id, old)
+    assert store.token_valid(session.id, new)
+    assert store.token_valid(session.id, new, at=stale)  # the new link has its own time to open
+    other = SessionStore(store._engine)  # another process: it reads the same log
+    assert not other.token_valid(session.id, old) and other.token_valid(session.id, new)
+    event = store.events(session.id)[-1]
+    assert event.kind == "token" and new not in str(event.payload)  # its digest only
+    store.append(session.id, "terminate", {"by": "key:op", "reason": "left"})
+    with pytest.raises(SessionClosedError):
+        store.reissue_token(session.id, by="key:op", link_ttl=timedelta(hours=2))
