@@ -1,7 +1,8 @@
 """What a candidate sees of an item: its text and choices in a language — nothing else.
 
-Item texts change rarely (an edit of the bank), and a session shows each item once, so the
-shown form is kept for a minute per (item, language) and read again after.
+A session shows the texts of the bank version it pinned (a published version's never change;
+a draft's are the bank's current ones). A session shows each item once, so the shown form is kept
+for a minute per (item, language, version) and read again after.
 """
 
 from __future__ import annotations
@@ -28,24 +29,24 @@ class ItemTexts:
 
     def __init__(self, repo: BankRepository, ttl_s: float = 60.0) -> None:
         self._repo, self._ttl = repo, ttl_s
-        self._kept: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+        self._kept: dict[tuple[str, str, int | None], tuple[float, dict[str, Any]]] = {}
         self._lock = Lock()
 
-    def shown(self, item_id: str, language: str) -> dict[str, Any]:
-        """The item as shown in ``language``.
+    def shown(self, item_id: str, language: str, version: int | None = None) -> dict[str, Any]:
+        """The item as bank version ``version`` shows it in ``language`` (default: current texts).
 
         Returns ``format``, ``stem``, ``choices`` (options, or the Likert scale's labels),
         ``language`` (the one shown: ``language``, or a fallback) and ``fell_back``.
         """
-        key = (item_id, language)
+        key = (item_id, language, version)
         kept = self._kept.get(key)
         if kept is not None and time.monotonic() - kept[0] < self._ttl:
             return kept[1]
-        item = self._repo.item(item_id)
+        item = self._repo.item(item_id, version=version)
         text = item.text_in(language)
         choices = text.options
         if item.format == "likert":
-            labels = self._repo.scales()[item.scale].labels  # type: ignore[index]
+            labels = self._repo.scales(version=version)[item.scale].labels  # type: ignore[index]
             choices = labels.get(text.language) or labels.get(language) or next(iter(labels.values()))
         value = {"format": item.format, "stem": text.stem, "choices": list(choices or []),
                  "language": text.language, "fell_back": text.fell_back}

@@ -165,6 +165,7 @@ def build_profile(
             raise InvalidResponseError(f"answers: item {a.item_id!r} answered twice")
         seen.add(a.item_id)
     advice = {(r.target, r.band): r for r in recommendations}
+    named = version.shown_dimensions(dimensions)  # the names the version was published with
     full = bank if bank is not None else version.parameters.to_bank()
     results: dict[str, list[DimensionResult]] = {"competency": [], "trait": []}
     flags: list[ValidityFlag] = []
@@ -189,7 +190,7 @@ def build_profile(
                            max_sd=rules.max_sd)
         band = str(bd.band) or None
         rec = advice.get((dim, band)) if band else None
-        info = dimensions.get(dim)
+        info = named.get(dim)
         name = _in(info.name, language) if info else dim
         results[info.kind if info else "competency"].append(DimensionResult(
             dimension=dim, kind=info.kind if info else "competency", name=name,

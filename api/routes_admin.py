@@ -52,17 +52,23 @@ def export_bank(request: Request, who: Psychometrician) -> JSONResponse:
 @router.post("/admin/bank", status_code=201)
 def import_bank(request: Request, who: Psychometrician,
                 document: Annotated[dict, Body(description="A bank document.")]) -> dict:
-    """Import a bank document, all or nothing; every bad entry is named in the 422 body."""
+    """Import a bank document, all or nothing; every bad entry is named in the 422 body.
+
+    Published versions keep showing their texts: new stems, options or dimension names of what
+    they show go into a draft version (``draft_version`` in the answer; publish it to show them).
+    Options reordered, added or removed on a calibrated item are refused (422) unless the
+    document brings the item's new parameters as a new version.
+    """
     import json
 
     from itembank.bank_file import import_document
 
-    done = import_document(request.app.state.repo, json.dumps(document), path="request body")
-    counts = {k: len(getattr(done, k)) for k in ("dimensions", "scales", "items",
-                                                 "recommendations", "versions", "norm_sets",
-                                                 "blueprints")}
-    request.app.state.store.audit(who.actor, "bank.import", None, counts)
-    return {"imported": counts}
+    done = import_document(request.app.state.repo, json.dumps(document), path="request body",
+                           by=who.actor)
+    draft = None if done.draft is None else done.draft.number
+    request.app.state.store.audit(who.actor, "bank.import", None,
+                                  {**done.counts(), "draft_version": draft})
+    return {"imported": done.counts(), "draft_version": draft}
 
 
 @router.post("/admin/versions", status_code=201)

@@ -16,6 +16,10 @@
 
 Every import is validated whole before anything is written: :class:`ImportRejectedError` lists
 every bad row (CSV row, or JSON entry) with its field and reason, and the bank is left unchanged.
+A document never changes what a published version shows: new texts of its items, dimensions or
+scales go into a new draft version (:class:`ImportedBank`), and a calibrated item's options
+reordered, added or removed are refused unless the document brings its new parameters as a new
+version (:meth:`~itembank.repository.BankRepository.load`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -49,6 +54,7 @@ from itembank.versions import BankVersion, NormSet, Provenance
 
 __all__ = [
     "BankDocument",
+    "ImportedBank",
     "export_document",
     "format_mirt_table",
     "format_parameters_csv",
@@ -108,6 +114,27 @@ class BankDocument(Schema):
                                exclude={"exported_at", "software_version"})
 
 
+@dataclass(frozen=True, slots=True)
+class ImportedBank:
+    """What :func:`import_document` did.
+
+    Attributes
+    ----------
+    document : BankDocument
+        The records imported.
+    draft : BankVersion, optional
+        The draft version that carries new texts of what a published version showed (made by
+        this import, or a draft that already showed them), with the changes in its provenance.
+    """
+
+    document: BankDocument
+    draft: BankVersion | None = None
+
+    def counts(self) -> dict[str, int]:
+        """Records imported, by section of the document."""
+        return {key: len(getattr(self.document, key)) for key in _SECTIONS}
+
+
 def export_document(repo: BankRepository, *, software_version: str | None = None) -> BankDocument:
     """Every record of the bank, as a :class:`BankDocument`."""
     return BankDocument(
@@ -134,19 +161,25 @@ def is_bank_document(text: str) -> bool:
     return isinstance(data, dict) and data.get("format") == FORMAT
 
 
-def import_document(repo: BankRepository, text: str, *, path: str | None = None) -> BankDocument:
+def import_document(repo: BankRepository, text: str, *, path: str | None = None,
+                    by: str | None = None) -> ImportedBank:
     """Import a JSON bank document; all or nothing.
+
+    New texts of records that a published version shows go into a draft version, recorded with
+    ``by``, ``path`` and the time; the published version keeps showing its own.
 
     Returns
     -------
-    BankDocument
-        What was imported.
+    ImportedBank
+        What was imported, and the draft version carrying new texts (if any).
 
     Raises
     ------
     ImportRejectedError
         Every bad entry: ``row`` is the entry's 1-based position in its list, ``field`` its JSON
-        path (``items[3] ('SRV-L04').levels``); and a record that contradicts the stored bank.
+        path (``items[3] ('SRV-L04').levels``); a calibrated item whose options are reordered,
+        added or removed without its new parameters as a new version in the document; and a
+        record that contradicts the stored bank.
     """
     try:
         data = json.loads(text)
@@ -181,15 +214,15 @@ def import_document(repo: BankRepository, text: str, *, path: str | None = None)
         raise ImportRejectedError(_pydantic_problems(exc, 0, "document"), path=path) from None
     try:
         with repo.transaction() as s:
-            repo.load(s, dimensions=document.dimensions, scales=document.scales,
-                      items=document.items, recommendations=document.recommendations,
-                      versions=document.versions, norm_sets=document.norm_sets,
-                      blueprints=document.blueprints)
+            draft = repo.load(s, dimensions=document.dimensions, scales=document.scales,
+                              items=document.items, recommendations=document.recommendations,
+                              versions=document.versions, norm_sets=document.norm_sets,
+                              blueprints=document.blueprints, by=by, source=path)
+    except ImportRejectedError as exc:
+        raise ImportRejectedError(exc.problems, path=path) from None
     except (ConflictError, ValueError) as exc:
-        if isinstance(exc, ImportRejectedError):
-            raise
         raise ImportRejectedError([(0, "document", str(exc))], path=path) from None
-    return document
+    return ImportedBank(document, draft)
 
 
 # -- the parameter CSV ----------------------------------------------------------------------------------

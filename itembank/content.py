@@ -34,6 +34,8 @@ __all__ = [
     "Recommendation",
     "ResponseScale",
     "Statement",
+    "choice_changes",
+    "label_changes",
 ]
 
 #: interface and content languages, in the order a session falls back through them
@@ -383,3 +385,79 @@ class Recommendation(Schema):
     def _check(self) -> Recommendation:
         _check_languages(self.text, "text")
         return self
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def _moved(old: list[str], new: list[str]) -> str | None:
+    """How ``new`` reorders, adds or removes the entries of ``old`` (None: it keeps them in place).
+
+    A reworded entry keeps its place; an entry found at another position has moved.
+    """
+    if len(old) != len(new):
+        return f"{len(old)} entries before, {len(new)} now"
+    moves = [f"{i} → {j}" for j, text in enumerate(new) for i, was in enumerate(old)
+             if i != j and _same(text, was) and not _same(text, old[j])]
+    return f"moved ({', '.join(moves)})" if moves else None
+
+
+def _choices(item: Item) -> dict[str, list[str]]:
+    """Language → the item's categories in order: its options, or a block's statements."""
+    if item.format == "forced_choice":
+        return {lang: [st.text.get(lang, "") for st in item.statements or []] for lang in item.text}
+    return {lang: list(t.options or []) for lang, t in item.text.items()}
+
+
+def choice_changes(old: Item, new: Item) -> list[tuple[str, str]]:
+    """What in ``new`` changes the meaning of ``old``'s answer categories: (field, what changed).
+
+    An item's calibrated parameters belong to its categories 0 … K−1 — a situational item's
+    options in their order, a forced-choice block's statements, a Likert item's scale, a keyed
+    item's key, and the format itself. A change of any of these detaches the parameters from what
+    candidates choose; rewording an option in its place does not.
+
+    Examples
+    --------
+    >>> sjt = Item(id="S1", competency="transparency", levels=["low"], format="sjt",
+    ...            text={"en": {"stem": "What do you do?", "options": ["Ask", "Wait", "Tell"]}})
+    >>> reversed_ = Item.model_validate({**sjt.model_dump(),
+    ...     "text": {"en": {"stem": "What do you do?", "options": ["Tell", "Wait", "Ask"]}}})
+    >>> choice_changes(sjt, reversed_)
+    [('text.en.options', 'moved (2 → 0, 0 → 2)')]
+    """
+    out = [(name, f"{getattr(old, name)} → {getattr(new, name)}")
+           for name in ("format", "scale", "key") if getattr(old, name) != getattr(new, name)]
+    if out:
+        return out
+    where = "statements" if old.format == "forced_choice" else "options"
+    before, after = _choices(old), _choices(new)
+    for lang in [lang for lang in LANGUAGES if lang in before and lang in after]:
+        moved = _moved(before[lang], after[lang])
+        if moved is not None:
+            out.append((f"text.{lang}.{where}" if where == "options" else f"{where}.text.{lang}",
+                        moved))
+    if not out and len(next(iter(before.values()))) != len(next(iter(after.values()))):
+        out.append((where, f"{len(next(iter(before.values())))} before, "
+                           f"{len(next(iter(after.values())))} now"))
+    return out
+
+
+def label_changes(old: ResponseScale, new: ResponseScale) -> list[tuple[str, str]]:
+    """Where ``new`` reorders, adds or removes ``old``'s labels (the categories of Likert items).
+
+    Examples
+    --------
+    >>> old = ResponseScale(id="agree3", labels={"en": ["No", "Maybe", "Yes"]})
+    >>> label_changes(old, ResponseScale(id="agree3", labels={"en": ["No", "Yes"]}))
+    [('labels.en', '3 entries before, 2 now')]
+    """
+    out = []
+    for lang in [lang for lang in LANGUAGES if lang in old.labels and lang in new.labels]:
+        moved = _moved(old.labels[lang], new.labels[lang])  # type: ignore[index]
+        if moved is not None:
+            out.append((f"labels.{lang}", moved))
+    if not out and old.n_categories != new.n_categories:
+        out.append(("labels", f"{old.n_categories} before, {new.n_categories} now"))
+    return out

@@ -6,6 +6,16 @@ transaction: it commits whole or, when anything in it is refused, leaves the dat
 was. Published bank versions and norm sets never change; an attempt raises
 :class:`~engine.exceptions.ImmutableRecordError`.
 
+That includes what a published version *shows*: it holds the texts of its items, the names of its
+dimensions and the labels of its scales as they were when it was published. A write of new texts
+(:meth:`BankRepository.add_items`, :meth:`~BankRepository.put_dimensions`,
+:meth:`~BankRepository.put_scales`, an import through :meth:`~BankRepository.load`) changes the
+bank's current texts, which drafts show; when a published version showed the old ones, the same
+transaction makes a new draft version with that version's parameters, carrying the new texts
+and a :class:`~itembank.versions.TextRevision` (who, when, from where, what). A change to the
+answer categories of a calibrated item — options reordered, added or removed, another format,
+scale or key — is refused unless the same import brings the item's new parameters.
+
 Examples
 --------
 >>> from itembank.database import connect
@@ -24,6 +34,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Engine, delete, func, insert, select
@@ -34,13 +45,23 @@ from engine.exceptions import (
     ConflictError,
     DataFileError,
     ImmutableRecordError,
+    ImportRejectedError,
     InvalidParameterError,
     NotFoundError,
 )
 from itembank._runtime import as_utc as _utc
+from itembank._runtime import installed_version
 from itembank._runtime import now as _now
 from itembank.blueprints import BlueprintSection, StoredBlueprint, check_against
-from itembank.content import STATUSES, Dimension, Item, Recommendation, ResponseScale
+from itembank.content import (
+    STATUSES,
+    Dimension,
+    Item,
+    Recommendation,
+    ResponseScale,
+    choice_changes,
+    label_changes,
+)
 from itembank.parameter_file import ParameterFile
 from itembank.profiles import Profile
 from itembank.tables import (
@@ -55,7 +76,16 @@ from itembank.tables import (
     ResponseRow,
     ScaleRow,
 )
-from itembank.versions import BankVersion, LevelNorms, NormSet, Provenance
+from itembank.versions import (
+    BankVersion,
+    ItemContent,
+    LevelNorms,
+    NormSet,
+    Provenance,
+    TextRevision,
+    VersionContent,
+    show_item,
+)
 
 __all__ = ["BankRepository", "Response", "fingerprint"]
 
@@ -127,18 +157,34 @@ class BankRepository:
             raise ConflictError(f"the database refused the write ({detail}); nothing was "
                                 f"changed") from None
 
-    # -- items --------------------------------------------------------------------------------------
-    def add_items(self, items: Iterable[Item], *, replace: bool = False) -> None:
+    # -- items ----------------------------------------------------------------------------------------
+    def add_items(self, items: Iterable[Item], *, replace: bool = False, by: str | None = None,
+                  source: str | None = None) -> BankVersion | None:
         """Store new items (``replace``: or overwrite stored ones with the same id).
+
+        New texts of an item that a published version shows go into a draft version (see the
+        module's notes); ``by`` and ``source`` are recorded with them.
+
+        Returns
+        -------
+        BankVersion or None
+            The draft version made for new texts of published items, if one was made.
 
         Raises
         ------
         ConflictError
             An id already stored (without ``replace``), or twice in ``items``; an unknown
-            response scale.
+            response scale; a calibrated item whose answer categories would change (its options
+            reordered, added or removed, its format, scale or key), naming item and field.
         """
+        items = list(items)
         with self.transaction() as s:
-            self._put_items(s, list(items), replace=replace)
+            before = self._head(s)
+            problems = self._category_problems(s, before, items, (), frozenset())
+            if problems:
+                raise ConflictError("; ".join(f"{field}: {reason}" for _, field, reason in problems))
+            self._put_items(s, items, replace=replace)
+            return self._carry_text_changes(s, before, by=by, source=source)
 
     def _put_items(self, s: Session, items: list[Item], *, replace: bool) -> None:
         ids = [item.id for item in items]
@@ -160,21 +206,39 @@ class BankRepository:
                 s.add(ItemRow(id=item.id, dimension=item.dimension, format=item.format,
                               status=item.status, document=document, created_at=now,
                               updated_at=now))
-            else:
+            elif row.document != document:
                 row.dimension, row.format, row.status = item.dimension, item.format, item.status
                 row.document, row.updated_at = document, now
 
-    def item(self, item_id: str) -> Item:
-        """The item with ``item_id``."""
+    def item(self, item_id: str, *, version: int | None = None) -> Item:
+        """The item with ``item_id``: its current texts, or those bank version ``version`` shows.
+
+        Raises
+        ------
+        NotFoundError
+            No such item, or (with ``version``) an item the version does not calibrate.
+        """
         with self.transaction() as s:
             row = s.get(ItemRow, item_id)
             if row is None:
                 raise NotFoundError(f"item {item_id!r} is not in the bank")
-            return Item.model_validate(row.document)
+            item = Item.model_validate(row.document)
+            if version is None:
+                return item
+            content = self._version_row(s, version).content
+            if s.scalar(select(ItemParameterRow.item_id).where(
+                    ItemParameterRow.version == version, ItemParameterRow.item_id == item_id)) is None:
+                raise NotFoundError(f"item {item_id!r} is not in bank version {version}")
+            shown = None if content is None else content.get("items", {}).get(item_id)
+            return _shown(item, shown, version)
 
     def items(self, *, dimension: str | None = None, level: str | None = None,
-              status: str | None = None, format: str | None = None) -> list[Item]:
-        """The items, by id, filtered by what they measure, level, status and format."""
+              status: str | None = None, format: str | None = None,
+              version: int | None = None) -> list[Item]:
+        """The items, by id, filtered by what they measure, level, status and format.
+
+        With ``version``: the items that bank version calibrates, with the texts it shows.
+        """
         query = select(ItemRow).order_by(ItemRow.id)
         if dimension is not None:
             query = query.where(ItemRow.dimension == dimension)
@@ -184,6 +248,12 @@ class BankRepository:
             query = query.where(ItemRow.format == format)
         with self.transaction() as s:
             out = [Item.model_validate(row.document) for row in s.scalars(query)]
+            if version is not None:
+                content = self._version_row(s, version).content
+                ids = set(s.scalars(select(ItemParameterRow.item_id)
+                                    .where(ItemParameterRow.version == version)))
+                shown = {} if content is None else content.get("items", {})
+                out = [_shown(i, shown.get(i.id), version) for i in out if i.id in ids]
         return [i for i in out if level is None or level in i.levels]
 
     def set_status(self, item_id: str, status: str) -> Item:
@@ -203,29 +273,170 @@ class BankRepository:
             return item
 
     # -- scales, dimensions, recommendations ---------------------------------------------------------
-    def put_scales(self, scales: Iterable[ResponseScale]) -> None:
-        """Store or replace response scales."""
-        with self.transaction() as s:
-            for scale in scales:
-                s.merge(ScaleRow(id=scale.id, document=scale.model_dump(mode="json")))
+    def put_scales(self, scales: Iterable[ResponseScale], *, by: str | None = None,
+                   source: str | None = None) -> BankVersion | None:
+        """Store or replace response scales.
 
-    def scales(self) -> dict[str, ResponseScale]:
-        """The response scales by id."""
-        with self.transaction() as s:
-            return {r.id: ResponseScale.model_validate(r.document)
-                    for r in s.scalars(select(ScaleRow).order_by(ScaleRow.id))}
+        New labels of a scale that a published version shows go into a draft version, as item
+        texts do (:meth:`add_items`); the draft is returned.
 
-    def put_dimensions(self, dimensions: Iterable[Dimension]) -> None:
-        """Store or replace what the bank measures, with names."""
+        Raises
+        ------
+        ConflictError
+            Labels reordered, added or removed on a scale that calibrated items use.
+        """
+        scales = list(scales)
         with self.transaction() as s:
-            for d in dimensions:
-                s.merge(DimensionRow(id=d.id, kind=d.kind, document=d.model_dump(mode="json")))
+            before = self._head(s)
+            problems = self._category_problems(s, before, (), scales, frozenset())
+            if problems:
+                raise ConflictError("; ".join(f"{field}: {reason}" for _, field, reason in problems))
+            _merge_scales(s, scales)
+            return self._carry_text_changes(s, before, by=by, source=source)
 
-    def dimensions(self) -> dict[str, Dimension]:
-        """The dimensions by id (competencies first, then traits, each by id)."""
+    def scales(self, *, version: int | None = None) -> dict[str, ResponseScale]:
+        """The response scales by id (with the labels bank version ``version`` shows)."""
         with self.transaction() as s:
-            rows = s.scalars(select(DimensionRow).order_by(DimensionRow.kind, DimensionRow.id))
-            return {r.id: Dimension.model_validate(r.document) for r in rows}
+            current = _read_scales(s)
+            shown = {} if version is None else self._shown_records(s, version, "scales")
+            return {**current, **{k: ResponseScale.model_validate(v) for k, v in shown.items()}}
+
+    def put_dimensions(self, dimensions: Iterable[Dimension], *, by: str | None = None,
+                       source: str | None = None) -> BankVersion | None:
+        """Store or replace what the bank measures, with names.
+
+        New names of a dimension that a published version shows go into a draft version, as
+        item texts do (:meth:`add_items`); the draft is returned.
+        """
+        with self.transaction() as s:
+            before = self._head(s)
+            _merge_dimensions(s, dimensions)
+            return self._carry_text_changes(s, before, by=by, source=source)
+
+    def dimensions(self, *, version: int | None = None) -> dict[str, Dimension]:
+        """The dimensions by id (competencies first, then traits, each by id).
+
+        With ``version``: the names and descriptions that bank version shows.
+        """
+        with self.transaction() as s:
+            current = _read_dimensions(s)
+            shown = {} if version is None else self._shown_records(s, version, "dimensions")
+            return {**current, **{k: Dimension.model_validate(v) for k, v in shown.items()}}
+
+    # -- what versions show ---------------------------------------------------------------------------
+    def _shown_records(self, s: Session, version: int, part: str) -> dict[str, Any]:
+        """The JSON of ``part`` (``dimensions``, ``scales``) that published ``version`` shows.
+
+        Empty for a draft: it shows the bank's current records.
+        """
+        content = self._version_row(s, version).content
+        return {} if content is None else dict(content.get(part, {}))
+
+    def _head(self, s: Session) -> _Head:
+        """The bank's current texts (what drafts show), read once."""
+        return _Head(items={r.id: Item.model_validate(r.document) for r in s.scalars(select(ItemRow))},
+                     dimensions=_read_dimensions(s), scales=_read_scales(s))
+
+    def _category_problems(self, s: Session, before: _Head, items: Sequence[Item],
+                           scales: Sequence[ResponseScale], reparametrised: frozenset[str]
+                           ) -> list[tuple[int, str, str]]:
+        """Changes to the answer categories of calibrated items: ``(row, field, reason)``.
+
+        ``row`` is the 1-based position in ``items`` (or ``scales``); items in
+        ``reparametrised`` get new parameters in the same write and may change.
+        """
+        calibrated = set(s.scalars(select(ItemParameterRow.item_id).distinct()))
+        out: list[tuple[int, str, str]] = []
+        for k, item in enumerate(items):
+            old = before.items.get(item.id)
+            if old is None or item.id not in calibrated or item.id in reparametrised:
+                continue
+            for field, what in choice_changes(old, item):
+                out.append((k + 1, f"items[{k}] ({item.id!r}).{field}",
+                            f"{what}; the item's calibrated parameters belong to its answer "
+                            f"categories as they were: change them only together with new "
+                            f"parameters for {item.id!r} (a new bank version in the same import)"))
+        used = {i.scale for i_id, i in before.items.items() if i_id in calibrated and i.scale}
+        for k, scale in enumerate(scales):
+            old_scale = before.scales.get(scale.id)
+            if old_scale is None or scale.id not in used:
+                continue
+            for field, what in label_changes(old_scale, scale):
+                out.append((k + 1, f"scales[{k}] ({scale.id!r}).{field}",
+                            f"{what}; calibrated Likert items use this scale's categories as "
+                            f"they were: a scale with other categories is a new scale id"))
+        return out
+
+    def _carry_text_changes(self, s: Session, before: _Head, *, by: str | None,
+                            source: str | None, fresh: frozenset[int] = frozenset()
+                            ) -> BankVersion | None:
+        """Give the texts just written to a version, leaving published ones as they were.
+
+        For each record whose texts changed, the newest version showing it decides: a draft
+        shows the new texts already (the change is added to its provenance, unless the draft is
+        one of the ``fresh`` versions written with the texts); a published version keeps its
+        own, and the newest such version gets a new draft with its parameters and the new texts.
+        Returns the draft that carries the changes, if any (not a fresh one).
+        """
+        s.flush()
+        head = self._head(s)
+        old, new = _content_of(before), _content_of(head)
+        changed = {key for key in old.keys() & new.keys()
+                   if old.record(*key) != new.record(*key)}
+        if not changed:
+            return None
+        pending, carrier, published = set(changed), None, []
+        for row in s.scalars(select(BankVersionRow).order_by(BankVersionRow.number.desc())):
+            version = self._version(s, row, head)
+            shown = version.content or VersionContent()
+            mine = {key for key in pending if shown.record(*key) is not None}
+            if not mine:
+                continue
+            pending -= mine
+            if row.status == "draft" and row.number not in fresh:
+                carrier = carrier or row
+                self._revise(row, old.changes(new, mine), by, source)
+            elif row.status == "published":
+                published.append((version, mine))
+        if published:
+            base, mine = max(published, key=lambda p: p[0].number)
+            lines = (base.content or VersionContent()).changes(self._content(base, head), mine)
+            if lines:
+                return self._text_draft(s, base, lines, by, source)
+        return None if carrier is None else self._version(s, carrier, head)
+
+    def _revise(self, row: BankVersionRow, lines: list[str], by: str | None,
+                source: str | None) -> None:
+        """Record changes to the texts a draft shows in its provenance."""
+        if not lines:
+            return
+        provenance = Provenance.model_validate(row.provenance)
+        revision = TextRevision(at=_now(), by=by, source=source, changes=lines)
+        row.provenance = provenance.model_copy(
+            update={"revisions": [*provenance.revisions, revision]}).model_dump(
+            mode="json", exclude_none=True)
+
+    def _text_draft(self, s: Session, base: BankVersion, lines: list[str], by: str | None,
+                    source: str | None) -> BankVersion:
+        """A new draft with ``base``'s parameters, showing the bank's current texts."""
+        number = (s.scalar(select(func.max(BankVersionRow.number))) or 0) + 1
+        revision = TextRevision(at=_now(), by=by, source=source, previous_version=base.number,
+                                changes=lines)
+        provenance = base.provenance.model_copy(update={
+            "based_on": base.number, "software_version": installed_version(),
+            "revisions": [*base.provenance.revisions, revision]})
+        draft = BankVersion(number=number, label=f"new texts for version {base.number}",
+                            created_at=_now(), provenance=provenance, parameters=base.parameters)
+        self._check_parameters(s, draft)
+        self._put_version(s, draft)
+        s.flush()
+        return self._version(s, self._version_row(s, number))
+
+    def _content(self, version: BankVersion, head: _Head) -> VersionContent:
+        """What ``version`` would show with the bank's current texts ``head``."""
+        return VersionContent.of((head.items[i] for i in version.item_ids if i in head.items),
+                                 (head.dimensions[d] for d in version.dimensions
+                                  if d in head.dimensions), head.scales)
 
     def put_recommendations(self, recommendations: Iterable[Recommendation]) -> None:
         """Store or replace development recommendation texts (editable content)."""
@@ -259,16 +470,24 @@ class BankRepository:
                                   provenance=provenance, parameters=parameters)
             self._check_parameters(s, version)
             self._put_version(s, version)
-            return version
+            s.flush()
+            return self._version(s, self._version_row(s, number))
 
     def _put_version(self, s: Session, version: BankVersion) -> None:
+        """Add a version's rows; a published one must come with its content (drafts' is not kept)."""
         data = version.parameters.model_dump(mode="json", exclude_none=True)
         items = data.pop("items")
+        published = version.status == "published"
+        if published and version.content is None:
+            raise ConflictError(f"bank version {version.number}: a published version needs the "
+                                f"texts it shows")
         s.add(BankVersionRow(
             number=version.number, label=version.label, status=version.status,
             created_at=version.created_at, published_at=version.published_at,
             provenance=version.provenance.model_dump(mode="json", exclude_none=True), fit=data,
-            fingerprint=fingerprint(version.parameters)))
+            fingerprint=fingerprint(version.parameters),
+            content=version.content.model_dump(mode="json", exclude_none=True)
+            if published and version.content is not None else None))
         s.flush()
         s.add_all(ItemParameterRow(version=version.number, position=k, item_id=rec["id"],
                                    record=rec) for k, rec in enumerate(items))
@@ -303,22 +522,28 @@ class BankRepository:
                     f"bank version {number} is published and cannot change; a recalibration "
                     f"creates a new version")
             old = self._version(s, row)
-            version = old.model_copy(update={"parameters": parameters,
+            version = old.model_copy(update={"parameters": parameters, "content": None,
                                              "provenance": provenance or old.provenance})
             self._check_parameters(s, version)
             s.execute(delete(ItemParameterRow).where(ItemParameterRow.version == number))
             s.delete(row)
             s.flush()
             self._put_version(s, version)
-            return version
+            s.flush()
+            return self._version(s, self._version_row(s, number))
 
     def publish_version(self, number: int) -> BankVersion:
-        """Make a draft version immutable (publishing a published one is refused)."""
+        """Make a draft version immutable, with the texts it shows now (its parameters and texts).
+
+        Publishing a published one is refused.
+        """
         with self.transaction() as s:
             row = self._version_row(s, number)
             if row.status == "published":
                 raise ImmutableRecordError(f"bank version {number} is already published")
+            content = self._version(s, row).content or VersionContent()
             row.status, row.published_at = "published", _now()
+            row.content = content.model_dump(mode="json", exclude_none=True)
             return self._version(s, row)
 
     def version(self, number: int | None = None) -> BankVersion:
@@ -334,7 +559,8 @@ class BankRepository:
     def versions(self) -> list[BankVersion]:
         """Every bank version, oldest first."""
         with self.transaction() as s:
-            return [self._version(s, r) for r in
+            head = self._head(s)
+            return [self._version(s, r, head) for r in
                     s.scalars(select(BankVersionRow).order_by(BankVersionRow.number))]
 
     def _version_row(self, s: Session, number: int) -> BankVersionRow:
@@ -345,15 +571,23 @@ class BankRepository:
                                 f"{', '.join(map(str, have)) or 'none'}")
         return row
 
-    def _version(self, s: Session, row: BankVersionRow) -> BankVersion:
+    def _version(self, s: Session, row: BankVersionRow, head: _Head | None = None) -> BankVersion:
+        """The version of ``row`` with what it shows: its own texts, or a draft's ``head``."""
         records = [r.record for r in s.scalars(
             select(ItemParameterRow).where(ItemParameterRow.version == row.number)
             .order_by(ItemParameterRow.position))]
-        return BankVersion(
-            number=row.number, label=row.label, status=row.status,  # type: ignore[arg-type]
-            created_at=_utc(row.created_at), published_at=_utc(row.published_at),
-            provenance=Provenance.model_validate(row.provenance),
-            parameters=ParameterFile.model_validate({**row.fit, "items": records}))
+        try:
+            version = BankVersion(
+                number=row.number, label=row.label, status=row.status,  # type: ignore[arg-type]
+                created_at=_utc(row.created_at), published_at=_utc(row.published_at),
+                provenance=Provenance.model_validate(row.provenance),
+                parameters=ParameterFile.model_validate({**row.fit, "items": records}),
+                content=None if row.content is None else VersionContent.model_validate(row.content))
+        except ValidationError as exc:  # the database is an edge too
+            raise DataFileError(f"bank version {row.number} in the database: {exc}") from None
+        if version.content is not None:
+            return version
+        return version.model_copy(update={"content": self._content(version, head or self._head(s))})
 
     # -- norm sets ----------------------------------------------------------------------------------
     def create_norm_set(self, bank_version: int, levels: Sequence[LevelNorms], *,
@@ -547,31 +781,54 @@ class BankRepository:
     def load(self, s: Session, *, dimensions: Sequence[Dimension], scales: Sequence[ResponseScale],
              items: Sequence[Item], recommendations: Sequence[Recommendation],
              versions: Sequence[BankVersion], norm_sets: Sequence[NormSet],
-             blueprints: Sequence[StoredBlueprint]) -> None:
+             blueprints: Sequence[StoredBlueprint], by: str | None = None,
+             source: str | None = None) -> BankVersion | None:
         """Write a whole bank's records inside the caller's transaction ``s`` (an import).
 
-        Content (dimensions, scales, items, recommendations) is added or replaced. A version,
-        norm set or blueprint whose number is stored already must equal the stored one (an import
-        of the same bank again changes nothing); one that differs is refused.
+        Content (dimensions, scales, items, recommendations) is added or replaced; new texts of
+        what a published version shows go into a draft version, which is returned (see the
+        module's notes; ``by`` and ``source`` are recorded with them). A version, norm set or
+        blueprint whose number is stored already must equal the stored one (an import of the
+        same bank again changes nothing); one that differs is refused. A draft's texts are the
+        bank's (a document's ``content`` of a draft is not read); a new published version
+        without ``content`` shows the texts imported with it.
+
+        Raises
+        ------
+        ImportRejectedError
+            Calibrated items whose answer categories change without new parameters in
+            ``versions`` (``row``: the item's position in ``items``; ``field``:
+            ``items[3] ('ACC-S1').text.en.options``), and scales likewise.
+        ConflictError
+            A record that contradicts a stored one.
         """
-        for d in dimensions:
-            s.merge(DimensionRow(id=d.id, kind=d.kind, document=d.model_dump(mode="json")))
-        for sc in scales:
-            s.merge(ScaleRow(id=sc.id, document=sc.model_dump(mode="json")))
+        before = self._head(s)
+        stored = set(s.scalars(select(BankVersionRow.number)))
+        reparametrised = frozenset(i for v in versions if v.number not in stored for i in v.item_ids)
+        problems = self._category_problems(s, before, items, scales, reparametrised)
+        if problems:
+            raise ImportRejectedError(problems)
+        _merge_dimensions(s, dimensions)
+        _merge_scales(s, scales)
         s.flush()
         self._put_items(s, list(items), replace=True)
         for r in recommendations:
             s.merge(RecommendationRow(target=r.target, band=r.band, updated_at=_now(),
                                       document=r.model_dump(mode="json")))
         s.flush()
+        head = self._head(s)
         for v in versions:
             row = s.get(BankVersionRow, v.number)
             if row is None:
                 self._check_parameters(s, v)
-                self._put_version(s, v)
-            elif self._version(s, row) != v:
+                if v.status == "published" and v.content is None:
+                    v = v.model_copy(update={"content": self._content(v, head)})
+                self._put_version(s, v if v.status == "published" else
+                                  v.model_copy(update={"content": None}))
+            elif not _same_version(self._version(s, row, head), v):
                 raise ConflictError(f"bank version {v.number} is stored already with other "
-                                    f"contents; a new calibration is a new version")
+                                    f"contents; a new calibration is a new version, new texts "
+                                    f"go into a new draft")
         s.flush()
         for n in norm_sets:
             row = s.get(NormSetRow, n.number)
@@ -591,6 +848,66 @@ class BankRepository:
             elif _blueprint(row) != b:
                 raise ConflictError(f"blueprint {b.number} of level {b.level!r} is stored already "
                                     f"with other contents")
+        return self._carry_text_changes(s, before, by=by, source=source,
+                                        fresh=frozenset(v.number for v in versions
+                                                        if v.number not in stored))
+
+
+# -- what versions show ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Head:
+    """The bank's current texts, what drafts show: items, dimensions and scales by id."""
+
+    items: dict[str, Item]
+    dimensions: dict[str, Dimension]
+    scales: dict[str, ResponseScale]
+
+
+def _content_of(head: _Head) -> VersionContent:
+    """Everything the bank's current texts would show."""
+    return VersionContent.of(head.items.values(), head.dimensions.values(), head.scales)
+
+
+def _same_version(stored: BankVersion, given: BankVersion) -> bool:
+    """True when ``given`` (from a document) is the stored version.
+
+    What a draft shows is not part of its record; a document without ``content`` (written before
+    versions held their texts) is compared without it.
+    """
+    if given.content is None or stored.status == "draft":
+        return stored.model_copy(update={"content": None}) == given.model_copy(
+            update={"content": None})
+    return stored == given
+
+
+def _shown(item: Item, shown: dict[str, Any] | None, version: int) -> Item:
+    """``item`` with the texts (JSON of an :class:`ItemContent`) that ``version`` shows."""
+    if shown is None:
+        return item
+    try:
+        return show_item(item, ItemContent.model_validate(shown))
+    except ValidationError as exc:  # the database is an edge too
+        raise DataFileError(f"item {item.id!r} as bank version {version} shows it: {exc}") from None
+
+
+def _read_scales(s: Session) -> dict[str, ResponseScale]:
+    return {r.id: ResponseScale.model_validate(r.document)
+            for r in s.scalars(select(ScaleRow).order_by(ScaleRow.id))}
+
+
+def _read_dimensions(s: Session) -> dict[str, Dimension]:
+    rows = s.scalars(select(DimensionRow).order_by(DimensionRow.kind, DimensionRow.id))
+    return {r.id: Dimension.model_validate(r.document) for r in rows}
+
+
+def _merge_scales(s: Session, scales: Iterable[ResponseScale]) -> None:
+    for scale in scales:
+        s.merge(ScaleRow(id=scale.id, document=scale.model_dump(mode="json")))
+
+
+def _merge_dimensions(s: Session, dimensions: Iterable[Dimension]) -> None:
+    for d in dimensions:
+        s.merge(DimensionRow(id=d.id, kind=d.kind, document=d.model_dump(mode="json")))
 
 
 # -- rows and schemas ---------------------------------------------------------------------------------

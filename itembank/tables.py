@@ -121,6 +121,9 @@ class BankVersionRow(Base):
     fit: Mapped[dict[str, Any]] = mapped_column(Document)
     #: SHA-256 of the canonical JSON of the parameters, to show two versions are the same
     fingerprint: Mapped[str] = mapped_column(String(64))
+    #: what a published version shows (:class:`~itembank.versions.VersionContent`), fixed when it
+    #: is published; NULL for a draft, which shows the bank's current texts
+    content: Mapped[dict[str, Any] | None] = mapped_column(Document)
 
 
 class ItemParameterRow(Base):

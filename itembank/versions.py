@@ -9,11 +9,18 @@ cut scores of the profile bands. Both are drafts until published; published, the
 
 The dimensions of a version are the factor names of its latent distribution: one per competency
 or trait. :func:`scale_bank` cuts out the engine bank that one adaptive section uses.
+
+A published version also holds **what it shows** (:class:`VersionContent`): its items' stems,
+options and statements in every language, its dimensions' names and its Likert scales' labels, as
+they were when it was published. A draft shows the bank's current texts. A text change to a
+published version's content makes a new draft version with the same parameters (recorded as a
+:class:`TextRevision` in its provenance), so a session pinned to the published one goes on
+showing and scoring what it was calibrated with.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from statistics import NormalDist
 from typing import Any, Literal
@@ -25,19 +32,32 @@ from engine.bank import ItemBank
 from engine.exceptions import InvalidParameterError
 from engine.latent import LatentDistribution
 from itembank._schema import Schema
-from itembank.content import Level, Name
+from itembank.content import (
+    Dimension,
+    Item,
+    ItemText,
+    Language,
+    Level,
+    Name,
+    ResponseScale,
+    Statement,
+)
 from itembank.parameter_file import ParameterFile
 
 __all__ = [
     "BankVersion",
     "CutMethod",
     "DimensionNorm",
+    "ItemContent",
     "LevelNorms",
     "Linking",
     "NormSample",
     "NormSet",
     "Provenance",
+    "TextRevision",
+    "VersionContent",
     "scale_bank",
+    "show_item",
 ]
 
 RecordStatus = Literal["draft", "published"]
@@ -58,15 +78,40 @@ class Linking(Schema):
         The common items used.
     """
 
-    previous_version: int = Field(ge=1)
+    previous_version: int | None = Field(default=None, ge=1)
     A: float = Field(gt=0)
     B: float
     method: str
     anchor_items: list[str] = Field(default_factory=list)
 
 
+class TextRevision(Schema):
+    """One write that changed the texts of a published version, carried by a newer version.
+
+    Attributes
+    ----------
+    at : datetime
+        UTC.
+    by : str, optional
+        Who (an API caller, the operating-system user of the CLI).
+    source : str, optional
+        The file or request the new texts came from.
+    previous_version : int, optional
+        The published version whose texts were changed (it keeps showing the old ones); None
+        for a change to a draft's texts.
+    changes : list of str
+        ``item 'ACC-S1' text.en.stem: 'old' → 'new'``, one per changed field.
+    """
+
+    at: datetime
+    by: str | None = None
+    source: str | None = None
+    previous_version: int | None = Field(default=None, ge=1)
+    changes: list[str] = Field(min_length=1)
+
+
 class Provenance(Schema):
-    """Where a version's parameters came from.
+    """Where a version's parameters (and its texts) came from.
 
     Attributes
     ----------
@@ -86,6 +131,10 @@ class Provenance(Schema):
         True for values made up for demonstration (the demo bank's).
     notes : str, optional
         Free text.
+    based_on : int, optional
+        The version whose parameters this one carries unchanged (a version made for new texts).
+    revisions : list of TextRevision
+        Text changes to published versions that this version carries, oldest first.
     """
 
     method: str
@@ -96,6 +145,99 @@ class Provenance(Schema):
     linking: Linking | None = None
     demonstration: bool = False
     notes: str | None = None
+    based_on: int | None = Field(default=None, ge=1)
+    revisions: list[TextRevision] = Field(default_factory=list)
+
+
+class ItemContent(Schema):
+    """What a version shows of one item: its texts (stem and options) and its statements."""
+
+    text: dict[Language, ItemText]
+    statements: list[Statement] | None = None
+
+
+def _paths(value: object, prefix: str) -> dict[str, object]:
+    """A JSON value flattened to ``path → scalar`` (``text.en.options[1]``)."""
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items()
+                for k, v in _paths(item, f"{prefix}.{key}" if prefix else str(key)).items()}
+    if isinstance(value, list):
+        return {k: v for n, item in enumerate(value) for k, v in _paths(item, f"{prefix}[{n}]").items()}
+    return {prefix: value}
+
+
+def show_item(item: Item, shown: ItemContent | None) -> Item:
+    """``item`` with the texts, options and statements ``shown`` (None: the item's own)."""
+    if shown is None:
+        return item
+    return Item.model_validate({**item.model_dump(), **shown.model_dump()})
+
+
+class VersionContent(Schema):
+    """The texts a bank version shows: items' texts, dimensions' names, Likert scales' labels.
+
+    Attributes
+    ----------
+    items : dict
+        Item id → :class:`ItemContent`, for every item the version calibrates.
+    dimensions : dict
+        Dimension id → :class:`~itembank.content.Dimension` (names, descriptions), for the
+        version's dimensions that the bank names.
+    scales : dict
+        Scale id → :class:`~itembank.content.ResponseScale`, for the scales its Likert items use.
+    """
+
+    items: dict[str, ItemContent] = Field(default_factory=dict)
+    dimensions: dict[str, Dimension] = Field(default_factory=dict)
+    scales: dict[str, ResponseScale] = Field(default_factory=dict)
+
+    @classmethod
+    def of(cls, items: Iterable[Item], dimensions: Iterable[Dimension],
+           scales: Mapping[str, ResponseScale]) -> VersionContent:
+        """The content that ``items`` and ``dimensions`` show (with the scales the items use)."""
+        items = list(items)
+        used = {i.scale for i in items if i.scale is not None}
+        return cls(items={i.id: ItemContent(text=i.text, statements=i.statements) for i in items},
+                   dimensions={d.id: d for d in dimensions},
+                   scales={k: v for k, v in scales.items() if k in used})
+
+    def keys(self) -> set[tuple[str, str]]:
+        """``(kind, id)`` of every record shown: kind ``item``, ``dimension`` or ``scale``."""
+        return ({("item", k) for k in self.items} | {("dimension", k) for k in self.dimensions}
+                | {("scale", k) for k in self.scales})
+
+    def record(self, kind: str, key: str) -> dict[str, object] | None:
+        """The shown record ``(kind, key)`` as JSON, or None when this content does not show it."""
+        found = {"item": self.items, "dimension": self.dimensions, "scale": self.scales}[kind].get(key)
+        return None if found is None else found.model_dump(mode="json", exclude_none=True)
+
+    def changes(self, other: VersionContent,
+                only: Iterable[tuple[str, str]] | None = None) -> list[str]:
+        """Each field shown by both that ``other`` shows differently, as one line of text.
+
+        Records shown by one of the two only are left out (an item added or removed is a change
+        of parameters, which a diff of the versions' parameters reports).
+
+        Examples
+        --------
+        >>> a = VersionContent(dimensions={"transparency": Dimension(
+        ...     id="transparency", kind="competency", name={"en": "Transparancy"})})
+        >>> b = VersionContent(dimensions={"transparency": Dimension(
+        ...     id="transparency", kind="competency", name={"en": "Transparency"})})
+        >>> a.changes(b)
+        ["dimension 'transparency' name.en: 'Transparancy' → 'Transparency'"]
+        """
+        keys = self.keys() & other.keys() if only is None else set(only)
+        out = []
+        for kind, key in sorted(keys):
+            old, new = self.record(kind, key), other.record(kind, key)
+            if old is None or new is None or old == new:
+                continue
+            before, after = _paths(old, ""), _paths(new, "")
+            for path in sorted(set(before) | set(after)):
+                if before.get(path) != after.get(path):
+                    out.append(f"{kind} {key!r} {path}: {before.get(path)!r} → {after.get(path)!r}")
+        return out
 
 
 class BankVersion(Schema):
@@ -115,6 +257,9 @@ class BankVersion(Schema):
     parameters : ParameterFile
         Item parameters and the latent distribution; the factor names are the dimensions
         (competencies and traits) the version measures.
+    content : VersionContent, optional
+        What the version shows: fixed when it is published; a draft's is the bank's current
+        texts (read from the repository, ignored on import).
     """
 
     number: int = Field(ge=1)
@@ -124,6 +269,7 @@ class BankVersion(Schema):
     published_at: datetime | None = None
     provenance: Provenance
     parameters: ParameterFile
+    content: VersionContent | None = None
 
     @field_serializer("parameters")
     def _plain_parameters(self, value: ParameterFile) -> dict[str, Any]:
@@ -138,6 +284,14 @@ class BankVersion(Schema):
     def item_ids(self) -> tuple[str, ...]:
         """Ids of the calibrated items, in file order."""
         return tuple(item.id for item in self.parameters.items)
+
+    def shown_item(self, item: Item) -> Item:
+        """``item`` with the texts, options and statements this version shows."""
+        return show_item(item, self.content.items.get(item.id) if self.content else None)
+
+    def shown_dimensions(self, current: Mapping[str, Dimension]) -> dict[str, Dimension]:
+        """``current`` (the bank's dimensions by id) with the names this version shows."""
+        return {**current, **(self.content.dimensions if self.content is not None else {})}
 
 
 class NormSample(Schema):

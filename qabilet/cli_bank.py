@@ -120,9 +120,35 @@ def import_(
             typer.echo(f"Imported {len(v.item_ids)} items' parameters into draft bank version "
                        f"{v.number}" + (f"; {v.provenance.notes}." if v.provenance.notes else "."))
             return
-        doc = import_document(repo, text, path=str(file))
+        done = import_document(repo, text, path=str(file), by=_user())
+        doc = done.document
         typer.echo(f"Imported {len(doc.items)} items, {len(doc.versions)} bank versions, "
                    f"{len(doc.norm_sets)} norm sets, {len(doc.blueprints)} blueprints.")
+        if done.draft is not None:
+            typer.echo(_draft_note(done.draft))
+
+
+def _draft_note(draft: BankVersion) -> str:
+    """What the CLI says about the draft version that carries new texts."""
+    revision = draft.provenance.revisions[-1]
+    old = revision.previous_version
+    if old is None:
+        return (f"New texts are in draft bank version {draft.number} ({len(revision.changes)} "
+                f"changes).")
+    return (f"New texts of published bank version {old} are in draft bank version "
+            f"{draft.number} ({len(revision.changes)} changes); version {old} keeps showing its "
+            f"own. Compare with: qabilet bank diff {old} {draft.number}; show them with: "
+            f"qabilet bank publish --version {draft.number}")
+
+
+def _user() -> str | None:
+    """Who runs the command, for the provenance of new texts (the operating system's user)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no user name in the environment or the password database
+        return None
 
 
 @bank_app.command()
@@ -201,12 +227,17 @@ def list_(
 def show(
     item_id: Annotated[str, typer.Argument(metavar="ID")],
     database: DatabaseOption = None,
-    version: Annotated[int | None, typer.Option("--version")] = None,
+    version: Annotated[int | None, typer.Option("--version", help="Show the texts this bank "
+                                                "version shows, and its parameters.")] = None,
 ) -> None:
-    """Show one item: every text, its metadata and its parameters in a bank version."""
+    """Show one item: every text, its metadata and its parameters in a bank version.
+
+    Without ``--version``: the bank's current texts (what drafts show) and the newest version's
+    parameters.
+    """
     with _user_errors():
         repo = _repo(database)
-        item = repo.item(item_id)
+        item = repo.item(item_id, version=version)
         typer.echo(json.dumps(item.model_dump(mode="json", exclude_none=True), ensure_ascii=False,
                               indent=2))
         versions = [v for v in repo.versions() if version is None or v.number == version]
@@ -249,6 +280,10 @@ def versions(database: DatabaseOption = None) -> None:
             typer.echo(f"version {v.number}  {v.status:<9} {v.created_at:%Y-%m-%d}  "
                        f"{len(v.item_ids)} items  {v.label or ''}{demo}")
             typer.echo(f"    provenance: {v.provenance.method}")
+            for r in v.provenance.revisions:
+                of = "" if r.previous_version is None else f" of version {r.previous_version}"
+                typer.echo(f"    new texts{of}: {len(r.changes)} changes, {r.at:%Y-%m-%d %H:%M} "
+                           f"by {r.by or 'unknown'} from {r.source or 'unknown'}")
             for n in repo.norm_sets(v.number):
                 levels = ", ".join(f"{lv.level} (n={lv.sample.size})" for lv in n.levels)
                 typer.echo(f"    norm set {n.number}  {n.status:<9} {levels}")
@@ -264,7 +299,11 @@ def diff(
     v2: Annotated[int, typer.Argument(metavar="V2")],
     database: DatabaseOption = None,
 ) -> None:
-    """Compare two bank versions: items added, removed and changed, and the latent distribution."""
+    """Compare two bank versions: parameters, latent distribution and the texts they show.
+
+    Items added, removed and changed; stems and options per language, dimension names and
+    scale labels that differ.
+    """
     with _user_errors():
         repo = _repo(database)
         typer.echo(format_diff(repo.version(v1), repo.version(v2)), nl=False)
@@ -303,6 +342,10 @@ def format_diff(a: BankVersion, b: BankVersion) -> str:
     la, lb = a.parameters.latent, b.parameters.latent
     if la != lb:
         lines.append(f"latent: mean {la.mean} → {lb.mean}; cov {la.cov} → {lb.cov}")
+    if a.content is not None and b.content is not None:
+        texts = a.content.changes(b.content)
+        lines.append(f"texts changed ({len(texts)}):" if texts else "no text changed")
+        lines += [f"  {line}" for line in texts]
     return "\n".join(lines) + "\n"
 
 

@@ -195,3 +195,54 @@ def test_qabilet_report_writes_profiles_and_a_group_report(demo_db, tmp_path):
                "--database", demo_db)
     assert bad.exit_code == 2 and "row 1, SRV-L01: expected an answer code" in bad.output
     assert not (tmp_path / "none").exists()
+
+
+def _exported(demo_db, tmp_path) -> dict:
+    out = tmp_path / "bank.json"
+    assert _run("bank", "export", "--database", demo_db, "--out", str(out)).exit_code == 0
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def _item(doc: dict, item_id: str) -> dict:
+    return next(i for i in doc["items"] if i["id"] == item_id)
+
+
+def test_new_texts_go_into_a_draft_that_diff_show_and_versions_tell(demo_db, tmp_path):
+    doc = _exported(demo_db, tmp_path)
+    old_stem = _item(doc, "TRN-S03")["text"]["ru"]["stem"]
+    _item(doc, "TRN-S03")["text"]["ru"]["stem"] = old_stem + " (исправлено)"
+    next(d for d in doc["dimensions"] if d["id"] == "transparency")["name"]["en"] = "Openness"
+    changed = tmp_path / "changed.json"
+    changed.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    result = _run("bank", "import", str(changed), "--database", demo_db)
+    assert result.exit_code == 0, result.output
+    assert ("New texts of published bank version 1 are in draft bank version 2 (2 changes); "
+            "version 1 keeps showing its own.") in result.output
+    diff = _run("bank", "diff", "1", "2", "--database", demo_db).output
+    assert "no item changed" in diff and "texts changed (2):" in diff
+    assert "  dimension 'transparency' name.en: 'Transparency' → 'Openness'" in diff
+    assert f"  item 'TRN-S03' text.ru.stem: {old_stem!r} → {old_stem + ' (исправлено)'!r}" in diff
+    shown = {n: json.loads(_run("bank", "show", "TRN-S03", "--database", demo_db, "--version",
+                                str(n)).output.split("\nparameters in")[0]) for n in (1, 2)}
+    assert shown[1]["text"]["ru"]["stem"] == old_stem
+    assert shown[2]["text"]["ru"]["stem"] == old_stem + " (исправлено)"
+    listing = _run("bank", "versions", "--database", demo_db).output
+    assert "version 2  draft" in listing and "new texts of version 1: 2 changes" in listing
+    assert f"from {changed}" in listing
+
+
+def test_reversed_sjt_options_are_refused_and_nothing_is_imported(demo_db, tmp_path):
+    doc = _exported(demo_db, tmp_path)
+    for text in _item(doc, "TRN-S03")["text"].values():
+        text["options"].reverse()
+    _item(doc, "TRN-S01")["text"]["ru"]["stem"] = "Изменение, которое не должно пройти."
+    reversed_ = tmp_path / "reversed.json"
+    reversed_.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    result = _run("bank", "import", str(reversed_), "--database", demo_db)
+    assert result.exit_code == 2
+    assert "1 bad row, nothing imported" in result.output
+    row = [i["id"] for i in doc["items"]].index("TRN-S03")
+    assert f"row {row + 1}, items[{row}] ('TRN-S03').text.kk.options: moved (3 → 0" in result.output
+    after = _exported(demo_db, tmp_path)
+    assert _item(after, "TRN-S01")["text"]["ru"]["stem"] != "Изменение, которое не должно пройти."
+    assert "version 2" not in _run("bank", "versions", "--database", demo_db).output
