@@ -46,14 +46,20 @@ class GroupCommit(Generic[W, R]):
         The most writes committed together.
     name : str
         The thread's name.
+    shared_failure : callable, optional
+        ``shared_failure(error) -> bool``: True for a batch's error that every write would meet
+        alone as well (the database unavailable): then no write is retried on its own, and each
+        caller gets that error at once instead of after a retry's own wait.
     """
 
     def __init__(self, batch: Callable[[Sequence[W]], Sequence[R | None]],
                  one: Callable[[W], R], *, max_batch: int = 64,
-                 name: str = "qabilet-group-commit") -> None:
+                 name: str = "qabilet-group-commit",
+                 shared_failure: Callable[[BaseException], bool] | None = None) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch: expected 1 or more; got {max_batch}")
         self._batch, self._one, self.max_batch, self._name = batch, one, max_batch, name
+        self._shared_failure = shared_failure
         self._queue: queue.SimpleQueue[tuple[W, Future[R]] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start = threading.Lock()
@@ -106,7 +112,12 @@ class GroupCommit(Generic[W, R]):
         writes = [w for w, _ in taken]
         try:
             results: Sequence[R | None] = self._batch(writes)
-        except Exception:  # noqa: BLE001 - rolled back; each write is tried on its own below
+        except Exception as exc:  # noqa: BLE001 - rolled back; each write is tried on its own below
+            if self._shared_failure is not None and self._shared_failure(exc):
+                for _, future in taken:
+                    if future.set_running_or_notify_cancel():
+                        future.set_exception(exc)
+                return
             results = [None] * len(writes)
         else:
             batches, total = self.committed

@@ -51,6 +51,7 @@ from engine.exceptions import ConflictError, NotFoundError, SessionClosedError
 from itembank._runtime import as_utc as _utc
 from itembank._runtime import now as _now
 from itembank._schema import Schema
+from itembank.database import database_unavailable
 from itembank.group_commit import GroupCommit
 from itembank.tables import ApiKeyRow, AuditRow, CandidateRow, SessionEventRow, SessionRow
 
@@ -239,7 +240,8 @@ class SessionStore:
         self._held = threading.local()
         self._skipping = _append_or_skip(engine.dialect.name)
         self._group: GroupCommit[dict[str, Any], Appended] = GroupCommit(
-            self._append_batch, self._append_values, name="qabilet-log-writer")
+            self._append_batch, self._append_values, name="qabilet-log-writer",
+            shared_failure=database_unavailable)
 
     @contextmanager
     def _log_connection(self) -> Iterator[Connection]:
@@ -258,7 +260,8 @@ class SessionStore:
                 yield c
             return
         held = getattr(self._held, "pair", None)
-        if held is None or held[0] is not loop or held[1].invalidated:
+        if held is None or held[0] is not loop or held[1].invalidated or held[1].closed:
+            self._held.pair = None  # a failed reconnection leaves nothing stale behind
             if held is not None:
                 held[1].close()
             held = self._held.pair = (loop, self._autocommit.connect())

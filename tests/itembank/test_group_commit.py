@@ -76,6 +76,23 @@ def test_a_failed_batch_is_done_again_write_by_write_with_each_callers_own_error
     group.close()
 
 
+def test_a_batch_failing_for_everyone_fails_every_caller_at_once():
+    """The database unavailable: no write is retried alone (each retry would wait its own busy
+    timeout); every caller gets the batch's error."""
+    log = _Log(hold_first=True, fail=True)
+    group = GroupCommit(log.batch, log.one,
+                        shared_failure=lambda e: "went away" in str(e))
+    first = group.submit(0)
+    assert log.entered.wait(10)
+    queued = [group.submit(k) for k in range(1, 6)]
+    log.release.set()
+    for f in [first, *queued]:
+        with pytest.raises(RuntimeError, match="the database went away"):
+            f.result(10)
+    assert log.singles == [] and group.committed == (0, 0)
+    group.close()
+
+
 def test_a_write_the_batch_skipped_is_done_on_its_own():
     log = _Log(hold_first=True, skip=frozenset({2}))
     group = GroupCommit(log.batch, log.one)
