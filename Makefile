@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test check-long lint bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# the long runs behind docs/reliability.md: 200 races of an answer against each kind of a
+# session's end, per back-end (PostgreSQL at $$QABILET_TEST_DATABASE_URL); about 40 minutes
+check-long: $(STAMP)
+	QABILET_RACE_TRIALS=$${QABILET_RACE_TRIALS:-200} $(BIN)/python -m pytest -s tests/api/test_session_races.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
