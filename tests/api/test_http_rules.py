@@ -109,7 +109,8 @@ def test_finished_sessions_answers_are_exported_with_their_times(server):
     assert len(rows) == 1 and rows[0]["level"] == "middle" and rows[0]["language"] == "ru"
     assert {k for k, v in rows[0].items() if v and k not in ("person_id", "language", "level")} \
         == {i for i, _ in given}
-    assert {float(trow[0][i]) for i, _ in given} == {3.0}
+    # the server's own measure (the body said 3.0 s each; these answers came at once)
+    assert all(0 <= float(trow[0][i]) < 3.0 for i, _ in given)
     assert httpx.get(f"{base}/v1/admin/responses", headers=staff(keys)).status_code == 403
 
 
