@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,8 +20,16 @@ import pytest
 from itembank.database import connect
 from itembank.session_store import SessionStore
 
-__all__ = ["Server", "answer_current", "free_port", "server", "staff", "staff_keys", "start_session",
+__all__ = ["Server", "answer_current", "children", "free_port", "server", "staff", "staff_keys", "start_session",
            "wait_for"]
+
+
+def children(pid: int) -> list[int]:
+    """The process ids of ``pid``'s children (Linux: read from ``/proc``)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(x) for x in (task / "children").read_text().split()]
+    return out
 
 
 def free_port() -> int:
@@ -70,6 +79,11 @@ class Server:
             env=self._env)  # as ``qabilet serve`` runs it: its protocol, its listener
         wait_for(self.base)
         return self
+
+    def worker_pids(self) -> set[int]:
+        """The worker processes of a server started with several (its supervisor's children)."""
+        assert self.proc is not None
+        return set(children(self.proc.pid))
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no flush — a crash."""

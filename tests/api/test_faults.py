@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import random
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import Future
@@ -39,7 +37,7 @@ from itembank.database import connect, database_unavailable
 from itembank.repository import BankRepository
 from itembank.session_store import SessionStore
 from tests.api._pg_cluster import Cluster, postgres_bin
-from tests.api._server import Server, free_port, staff, staff_keys, start_session, wait_for
+from tests.api._server import Server, free_port, staff, staff_keys, start_session
 from tests.conftest import skip_or_fail
 
 N_CANDIDATES = 4
@@ -241,31 +239,6 @@ class _Call:
     retry_after: str | None
 
 
-class _Workers(Server):
-    """The test server as ``qabilet serve --workers 2`` runs it: a supervisor and two workers."""
-
-    def start(self) -> _Workers:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c",
-             f"from api.serving import serve; serve('127.0.0.1', {self.port}, workers=2)"],
-            env=self._env)
-        wait_for(self.base)
-        return self
-
-    def worker_pids(self) -> set[int]:
-        """The process ids of the supervisor's children (read from ``/proc``)."""
-        assert self.proc is not None
-        found = set()
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (name)"
-            except (OSError, IndexError):
-                continue  # a process that ended meanwhile
-            if int(fields[1]) == self.proc.pid:
-                found.add(int(stat.parent.name))
-        return found
-
-
 def _candidate(base: str, session: dict, acked: dict, calls: list[_Call], stop: threading.Event,
                seed: int) -> None:
     """Answer until ``ANSWERS_EACH`` are acknowledged; a 503 is sent again, anything else fails."""
@@ -329,7 +302,7 @@ def test_postgresql_restarted_under_load_loses_no_acknowledged_answer(cluster):
     keys = staff_keys(cluster.url)
     engine = connect(cluster.url)
     store = SessionStore(engine)
-    server = _Workers(cluster.url).start()
+    server = Server(cluster.url, workers=2).start()
     try:
         workers = server.worker_pids()
         assert len(workers) >= 2, workers

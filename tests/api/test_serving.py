@@ -19,7 +19,7 @@ import pytest
 import uvloop
 
 from api.serving import GC_THRESHOLDS, _Coalescing, _config, _server, listening_socket
-from tests.api._server import free_port, wait_for
+from tests.api._server import children, free_port, wait_for
 
 
 @pytest.mark.parametrize("loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop],
@@ -54,13 +54,6 @@ def test_accepted_connections_have_nagle_off(loop_factory):
     finally:
         loop.close()
     assert seen and seen[0] != 0
-
-
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        out += [int(x) for x in (task / "children").read_text().split()]
-    return out
 
 
 def _sockets(port: int, state: str) -> set[str]:
@@ -126,7 +119,7 @@ def test_two_workers_each_take_connections(demo_db):
 def _children_serving(pid: int, port: int) -> list[int]:
     """The supervisor's children that hold a listening socket on ``port``."""
     listening = _sockets(port, "0A")
-    return [child for child in _children(pid) if _socket_inodes(child) & listening]
+    return [child for child in children(pid) if _socket_inodes(child) & listening]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -155,7 +148,7 @@ def test_a_killed_worker_is_replaced_and_the_server_goes_on(demo_db):
         for _ in range(5):  # the other worker answers while the first is replaced
             assert httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=10).status_code == 200
         deadline = time.monotonic() + 60
-        while first[0] in _children(proc.pid) and time.monotonic() < deadline:
+        while first[0] in children(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.1)  # reaped
         after = serving(2)
         assert len(after) == 2 and first[0] not in after and first[1] in after, (first, after)
