@@ -98,6 +98,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"detail": f"internal error (reference {reference}); nothing was "
                                        f"changed by the failed step"}, status_code=500)
 
+    # -- the request guard (api.limits): body limits by route, credentials checked before the
+    # body is read, failed credentials throttled (api.throttle); 413 and 429 documented
+    from api.limits import LIMIT_RESPONSES, RequestGuard
+    from api.throttle import Throttle
+    app.state.throttle = Throttle(settings.failure_limits)
+    app.add_middleware(RequestGuard)
+    app.router.responses = {**app.router.responses, **LIMIT_RESPONSES}
+
     app.include_router(session_routes)
     app.include_router(admin_routes)
 

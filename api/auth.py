@@ -1,22 +1,47 @@
 """Who is asking: API keys for operators and psychometricians, session tokens for candidates.
 
 An API key (``Authorization: Bearer qk_…``, stored hashed, revocable) carries its role. A
-candidate token (``X-Session-Token``, handed out in the session link, expiring) reaches only the
+candidate token (``X-Session-Token``, handed out in the session link) reaches only the
 candidate endpoints of its own session. Each route names the parties it serves through one of
-the dependencies below; anyone else gets 401 (no or bad credentials) or 403 (the wrong party).
+the dependencies below, each with its :class:`Policy`; anyone else gets 401 (no or bad
+credentials) or 403 (the wrong party).
+
+:func:`authenticate` is the one check. The request guard (:mod:`api.limits`) runs it from the
+headers alone, before the body is read, and leaves its :class:`Caller` in the ASGI scope
+(:data:`CALLER`), where the dependencies take it: nothing is checked twice. A request that did
+not pass the guard (an app built without it) is checked by the dependency itself, the same way.
+
+Failed credentials are guesses: each is counted (:mod:`api.throttle`) against the session
+(a candidate token), the key id (an API key) and the client's address. A scope over its limit
+is refused with 429 and ``Retry-After`` before any credential is verified, and the start of
+each lockout is a row of the audit log (``auth.lockout``).
 
 The dependencies are coroutines: they run on the event loop, not in the thread pool (a hop
 there and back costs more than what they do — a candidate's token is checked against the
 session held in memory; a key is one read by primary key).
 """
 
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request
 
-__all__ = ["Caller", "caller", "operator", "psychometrician", "session_operator", "session_party",
-           "staff"]
+from api.throttle import Lockout
+
+__all__ = ["CALLER", "BadCredentials", "Caller", "Policy", "authenticate", "caller",
+           "client_address", "operator", "policy_of", "psychometrician", "session_operator",
+           "session_party", "staff"]
+
+#: the ASGI scope's key for the :class:`Caller` the request guard found
+CALLER = "qabilet.caller"
+_log = logging.getLogger("qabilet.api.auth")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,52 +53,212 @@ class Caller:
     session_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Which parties a route serves.
+
+    Attributes
+    ----------
+    roles : tuple of str
+        The key roles admitted; empty for a route open to anyone (credentials, when sent, are
+        still checked).
+    what : str
+        The credentials it wants, as the 401 and 403 messages name them.
+    candidate : bool
+        The candidate holding the token of the route's ``{session_id}`` is admitted too.
+    """
+
+    roles: tuple[str, ...]
+    what: str = ""
+    candidate: bool = False
+
+
+class BadCredentials(HTTPException):
+    """Credentials that were presented and are wrong: a guess, counted by the throttle."""
+
+
 Authorization = Annotated[str | None, Header()]
 SessionToken = Annotated[str | None, Header()]
 
 
-async def caller(request: Request, authorization: Authorization = None,
-                 x_session_token: SessionToken = None) -> Caller | None:
-    """The party the credentials name (a candidate's token is checked against its session later)."""
-    return _identify(request, authorization, x_session_token)
+def client_address(scope: dict[str, Any], trusted: Sequence[Any] = ()) -> str:
+    """The client's address: the socket's peer, or what a trusted proxy forwarded.
+
+    ``X-Forwarded-For`` is read only when the peer is one of the ``trusted`` networks
+    (:class:`ipaddress.IPv4Network` / ``IPv6Network``); its entries are walked from the right
+    (the one the nearest proxy appended) past the trusted proxies, and the first other address
+    is the client's. A client cannot choose its address by sending the header itself: a proxy
+    appends, so a forged entry stays to the left of the real one.
+    """
+    peer = (scope.get("client") or ("unknown", 0))[0]
+    if not trusted or not _trusted(peer, trusted):
+        return peer
+    forwarded = [value for name, value in scope["headers"] if name == b"x-forwarded-for"]
+    hops = [hop.strip() for value in forwarded for hop in value.decode("latin-1").split(",")]
+    for hop in reversed(hops):
+        if not hop:
+            continue
+        if not _trusted(hop, trusted):
+            return hop
+        peer = hop
+    return peer
 
 
-def _identify(request: Request, authorization: str | None, x_session_token: str | None
-              ) -> Caller | None:
+def _trusted(address: str, trusted: Sequence[Any]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip.version == net.version and ip in net for net in trusted)
+
+
+def _key_id(authorization: str) -> str | None:
+    """The key id named by ``Bearer qk_<id>_<secret>`` (not verified), or None."""
+    scheme, _, key = authorization.partition(" ")
+    parts = key.strip().split("_", 2)
+    if scheme.lower() != "bearer" or len(parts) != 3 or parts[0] != "qk" or not parts[1]:
+        return None
+    return parts[1][:64]
+
+
+def authenticate(state: Any, policy: Policy, *, authorization: str | None, token: str | None,
+                 session_id: str | None, address: str) -> Caller | None:
+    """The party the credentials name, admitted by ``policy``; or an HTTP error to send.
+
+    Parameters
+    ----------
+    state : starlette.datastructures.State
+        The app's state: its ``store``, ``live`` sessions and ``throttle``.
+    policy : Policy
+        The route's.
+    authorization, token : str, optional
+        The ``Authorization`` and ``X-Session-Token`` headers.
+    session_id : str, optional
+        The route's ``{session_id}``.
+    address : str
+        The client's (:func:`client_address`).
+
+    Returns
+    -------
+    Caller or None
+        None only for a route open to anyone, asked without credentials.
+
+    Raises
+    ------
+    fastapi.HTTPException
+        429 (with ``Retry-After``) while the session, the key id or the address is locked out;
+        401 for no or a bad key; 403 for a bad token or the wrong party.
+    """
+    throttle = state.throttle
+    key_id = _key_id(authorization) if authorization else None
+    scopes = [("addr", address)]
+    if key_id is not None:
+        scopes.append(("key", key_id))
+    elif token and not authorization and policy.candidate and session_id:
+        scopes.append(("session", session_id))
+    wait = throttle.retry_after(scopes)
+    if wait is not None:
+        raise HTTPException(429, f"too many failed credentials from here or for this "
+                                 f"{scopes[-1][0]}; retry after {math.ceil(wait)} s",
+                            headers={"Retry-After": str(math.ceil(wait))})
+    try:
+        return _verify(state, policy, authorization, token, session_id)
+    except BadCredentials:
+        for lockout in throttle.failed(scopes):
+            _audit(state.store, lockout, address)
+        raise
+
+
+def _verify(state: Any, policy: Policy, authorization: str | None, token: str | None,
+            session_id: str | None) -> Caller | None:
+    who: Caller | None = None
     if authorization:
         scheme, _, key = authorization.partition(" ")
-        found = request.app.state.store.authenticate(key.strip()) if scheme.lower() == "bearer" \
-            else None
+        found = state.store.authenticate(key.strip()) if scheme.lower() == "bearer" else None
         if found is None:
-            raise HTTPException(401, "Authorization: expected 'Bearer <API key>' with a valid, "
-                                     "unrevoked key")
-        return Caller(role=found[1], actor=f"key:{found[0]}")
-    if x_session_token:
-        return Caller(role="candidate", actor="candidate")
-    return None
-
-
-def _role(who: Caller | None, wanted: tuple[str, ...], what: str) -> Caller:
+            raise BadCredentials(401, "Authorization: expected 'Bearer <API key>' with a valid, "
+                                      "unrevoked key")
+        who = Caller(role=found[1], actor=f"key:{found[0]}")
+    elif token:
+        if policy.candidate and session_id is not None:
+            if not state.live.token_valid(session_id, token):
+                raise BadCredentials(403, "X-Session-Token: not this session's token, or expired")
+            return Caller(role="candidate", actor=f"candidate:{session_id}", session_id=session_id)
+        who = Caller(role="candidate", actor="candidate")
+    if not policy.roles:
+        return who
     if who is None:
-        raise HTTPException(401, f"{what} is required (Authorization: Bearer <API key>)")
-    if who.role not in wanted:
-        raise HTTPException(403, f"this needs {what}; the caller is a {who.role}")
+        raise HTTPException(401, f"{policy.what} is required")
+    if who.role not in policy.roles:
+        raise HTTPException(403, f"this needs {policy.what}; the caller is a {who.role}")
     return who
 
 
-async def operator(who: Annotated[Caller | None, Depends(caller)]) -> Caller:
+def _audit(store: Any, lockout: Lockout, address: str) -> None:
+    """One audit row for a lockout that starts, written off the event loop when there is one."""
+    kind, key = lockout.scope
+    target = key if kind == "session" else f"{kind}:{key}"
+    detail = {"scope": kind, "failures": lockout.failures, "window_s": lockout.window_s,
+              "retry_after_s": round(lockout.retry_after_s, 1), "address": address}
+
+    def write() -> None:
+        try:
+            store.audit("throttle", "auth.lockout", target, detail)
+        except Exception:  # the refusal stands; a lost audit row is logged, never raised
+            _log.exception("could not audit the lockout of %s %s", kind, key)
+
+    _log.warning("lockout of %s %s after %d failed credentials (last from %s)", kind, key,
+                 lockout.failures, address)
+    try:
+        asyncio.get_running_loop().run_in_executor(None, write)
+    except RuntimeError:  # no event loop: this thread may wait
+        write()
+
+
+def _checked(request: Request, policy: Policy, authorization: str | None,
+             x_session_token: str | None, session_id: str | None) -> Caller | None:
+    """The guard's caller when the request passed it; otherwise :func:`authenticate` now."""
+    scope = request.scope
+    if CALLER in scope:
+        return scope[CALLER]
+    state = request.app.state
+    return authenticate(state, policy, authorization=authorization, token=x_session_token,
+                        session_id=session_id,
+                        address=client_address(scope, state.settings.trusted_proxies))
+
+
+_ANYONE = Policy(roles=())
+_OPERATOR = Policy(("operator",), "an operator's API key (Authorization: Bearer <API key>)")
+_PSYCHOMETRICIAN = Policy(("psychometrician",),
+                          "a psychometrician's API key (Authorization: Bearer <API key>)")
+_STAFF = Policy(("operator", "psychometrician"),
+                "an operator's or psychometrician's API key (Authorization: Bearer <API key>)")
+_PARTY = Policy(("operator",), "an operator's API key or the session's token (X-Session-Token)",
+                candidate=True)
+
+
+async def caller(request: Request, authorization: Authorization = None,
+                 x_session_token: SessionToken = None) -> Caller | None:
+    """The party the credentials name, if any (bad credentials are refused)."""
+    return _checked(request, _ANYONE, authorization, x_session_token, None)
+
+
+async def operator(request: Request, authorization: Authorization = None,
+                   x_session_token: SessionToken = None) -> Caller:
     """An operator's key."""
-    return _role(who, ("operator",), "an operator's API key")
+    return _checked(request, _OPERATOR, authorization, x_session_token, None)  # type: ignore[return-value]
 
 
-async def psychometrician(who: Annotated[Caller | None, Depends(caller)]) -> Caller:
+async def psychometrician(request: Request, authorization: Authorization = None,
+                          x_session_token: SessionToken = None) -> Caller:
     """A psychometrician's key."""
-    return _role(who, ("psychometrician",), "a psychometrician's API key")
+    return _checked(request, _PSYCHOMETRICIAN, authorization, x_session_token, None)  # type: ignore[return-value]
 
 
-async def staff(who: Annotated[Caller | None, Depends(caller)]) -> Caller:
+async def staff(request: Request, authorization: Authorization = None,
+                x_session_token: SessionToken = None) -> Caller:
     """An operator's or a psychometrician's key."""
-    return _role(who, ("operator", "psychometrician"), "an operator's or psychometrician's API key")
+    return _checked(request, _STAFF, authorization, x_session_token, None)  # type: ignore[return-value]
 
 
 async def session_operator(session_id: str, request: Request,
@@ -87,19 +272,25 @@ async def session_party(session_id: str, request: Request, authorization: Author
                         x_session_token: SessionToken = None) -> Caller:
     """The session's operator, or the candidate holding this session's valid token.
 
-    One dependency, not one on :func:`caller`: the candidates' calls are the API's busiest, and
-    each level of dependencies costs them (FastAPI resolves it on every request).
+    One dependency, not one on :func:`operator`: the candidates' calls are the API's busiest,
+    and each level of dependencies costs them (FastAPI resolves it on every request).
     """
-    who = _identify(request, authorization, x_session_token)
-    if who is None:
-        raise HTTPException(401, "an operator's API key or the session's token (X-Session-Token) "
-                                 "is required")
-    if who.role == "candidate":
-        if not request.app.state.live.token_valid(session_id, x_session_token or ""):
-            raise HTTPException(403, "X-Session-Token: not this session's token, or expired")
-        return Caller(role="candidate", actor=f"candidate:{session_id}", session_id=session_id)
-    if who.role != "operator":
-        raise HTTPException(403, f"this needs an operator's key or the session's token; the "
-                                 f"caller is a {who.role}")
-    request.app.state.live.session(session_id)  # 404 for an operator asking about nothing
+    who = _checked(request, _PARTY, authorization, x_session_token, session_id)
+    assert who is not None  # the policy admits no one without credentials
+    if who.role == "operator":
+        request.app.state.live.session(session_id)  # 404 for an operator asking about nothing
     return who
+
+
+#: the policy of each dependency, found in a route's dependency tree by :func:`policy_of`
+_POLICIES = {caller: _ANYONE, operator: _OPERATOR, psychometrician: _PSYCHOMETRICIAN,
+             staff: _STAFF, session_operator: _OPERATOR, session_party: _PARTY}
+
+
+def policy_of(dependant: Any) -> Policy | None:
+    """The policy of a FastAPI route's dependency tree (``route.dependant``); None if it has none."""
+    for sub in dependant.dependencies:
+        found = _POLICIES.get(sub.call) or policy_of(sub)
+        if found is not None:
+            return found
+    return None

@@ -7,10 +7,11 @@ API keys are made and revoked here; the audit trail is read here.
 """
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import Caller, operator, psychometrician
 from api.schemas import (
@@ -21,6 +22,7 @@ from api.schemas import (
     CalibrationCreate,
     CalibrationPublic,
 )
+from engine.exceptions import DataFileError, ImportRejectedError
 
 __all__ = ["router"]
 
@@ -49,40 +51,97 @@ def export_bank(request: Request, who: Psychometrician) -> JSONResponse:
     return JSONResponse(document.model_dump(mode="json", exclude_none=True))
 
 
-@router.post("/admin/bank", status_code=201)
-def import_bank(request: Request, who: Psychometrician,
-                document: Annotated[dict, Body(description="A bank document.")]) -> dict:
-    """Import a bank document, all or nothing; every bad entry is named in the 422 body.
+def _document_body(description: str) -> dict[str, Any]:
+    """The OpenAPI request body of an import route (a JSON object, read by the route itself)."""
+    return {"requestBody": {"required": True, "description": description, "content": {
+        "application/json": {"schema": {"type": "object", "additionalProperties": True}}}}}
+
+
+#: an import's 422 names this many problems at most: a 32 MiB document of bad entries would
+#: otherwise come back as a list of some 70 MB, rendered and sent by the event loop
+MAX_PROBLEMS = 100
+
+
+def _bounded(exc: ImportRejectedError) -> ImportRejectedError:
+    """The refusal with its first :data:`MAX_PROBLEMS` problems and a count of the others."""
+    if len(exc.problems) <= MAX_PROBLEMS:
+        return exc
+    rows = len({row for row, _, _ in exc.problems})
+    more = (0, "document", f"{len(exc.problems) - MAX_PROBLEMS} more problems not listed "
+                           f"({len(exc.problems)} problems in {rows} rows in all)")
+    return ImportRejectedError([*exc.problems[:MAX_PROBLEMS], more], path="request body")
+
+
+async def _document(request: Request) -> str:
+    """An import's body as text, read without parsing it on the event loop.
+
+    The request guard (:mod:`api.limits`) has checked the caller and holds the body to
+    ``max_import_bytes``; the JSON is parsed by the import itself, in the thread pool.
+
+    Raises
+    ------
+    DataFileError
+        The body is not UTF-8, or not a JSON object (422).
+    """
+    raw = await request.body()
+    try:
+        text = await run_in_threadpool(raw.decode, "utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFileError(f"not UTF-8 text: {exc.reason} at byte {exc.start}",
+                            path="request body") from None
+    if not text.lstrip().startswith("{"):
+        raise DataFileError("expected a JSON object", path="request body")
+    return text
+
+
+@router.post("/admin/bank", status_code=201,
+             openapi_extra=_document_body("A bank document (`\"format\": \"qabilet-bank\"`)."))
+async def import_bank(request: Request, who: Psychometrician) -> dict:
+    """Import a bank document, all or nothing; the bad entries are named in the 422 body.
+
+    The first 100 problems are listed, and a count of any others.
 
     Published versions keep showing their texts: new stems, options or dimension names of what
     they show go into a draft version (``draft_version`` in the answer; publish it to show them).
     Options reordered, added or removed on a calibrated item are refused (422) unless the
     document brings the item's new parameters as a new version.
     """
-    import json
-
     from itembank.bank_file import import_document
 
-    done = import_document(request.app.state.repo, json.dumps(document), path="request body",
-                           by=who.actor)
-    draft = None if done.draft is None else done.draft.number
-    request.app.state.store.audit(who.actor, "bank.import", None,
-                                  {**done.counts(), "draft_version": draft})
-    return {"imported": done.counts(), "draft_version": draft}
+    text = await _document(request)
+
+    def load() -> dict:
+        try:
+            done = import_document(request.app.state.repo, text, path="request body",
+                                   by=who.actor)
+        except ImportRejectedError as exc:
+            raise _bounded(exc) from None
+        draft = None if done.draft is None else done.draft.number
+        request.app.state.store.audit(who.actor, "bank.import", None,
+                                      {**done.counts(), "draft_version": draft})
+        return {"imported": done.counts(), "draft_version": draft}
+
+    return await run_in_threadpool(load)
 
 
-@router.post("/admin/versions", status_code=201)
-def import_parameters(request: Request, who: Psychometrician,
-                      parameters: Annotated[dict, Body(description="A parameter file (JSON).")]
-                      ) -> dict:
+@router.post("/admin/versions", status_code=201,
+             openapi_extra=_document_body("A parameter file (JSON), as calibration writes it."))
+async def import_parameters(request: Request, who: Psychometrician) -> dict:
     """Item parameters as a new draft version (a parameter file, as calibration writes it)."""
-    import json
-
     from itembank.bank_file import import_parameters as load
 
-    version = load(request.app.state.repo, json.dumps(parameters), path="request body")
-    request.app.state.store.audit(who.actor, "version.create", f"version:{version.number}")
-    return {"number": version.number, "status": version.status, "n_items": len(version.item_ids)}
+    text = await _document(request)
+
+    def create() -> dict:
+        try:
+            version = load(request.app.state.repo, text, path="request body")
+        except ImportRejectedError as exc:
+            raise _bounded(exc) from None
+        request.app.state.store.audit(who.actor, "version.create", f"version:{version.number}")
+        return {"number": version.number, "status": version.status,
+                "n_items": len(version.item_ids)}
+
+    return await run_in_threadpool(create)
 
 
 @router.post("/admin/versions/{number}/publish")

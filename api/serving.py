@@ -152,9 +152,12 @@ def _server(config: Any) -> Any:
 def _config(log_level: str) -> Any:
     import uvicorn
 
-    # loop "auto": uvloop where installed (a dependency of qabilet's, as httptools is)
+    # loop "auto": uvloop where installed (a dependency of qabilet's, as httptools is).
+    # proxy_headers off: uvicorn would otherwise take the client's address from the
+    # X-Forwarded-For of any peer at 127.0.0.1; the app believes that header only from the
+    # proxies that QABILET_TRUSTED_PROXIES names (api.auth.client_address)
     return uvicorn.Config(APP, factory=True, log_level=log_level, access_log=False,
-                          timeout_keep_alive=30, http=_protocol())
+                          timeout_keep_alive=30, http=_protocol(), proxy_headers=False)
 
 
 def _run_worker(host: str, port: int, log_level: str, shared: socket.socket | None) -> None:
