@@ -15,6 +15,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -51,7 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     engine = connect(settings.database_url)
     repo, store = BankRepository(engine), SessionStore(engine)
-    live = LiveSessions(repo, store)
+    live = LiveSessions(repo, store,
+                        token_grace=timedelta(minutes=settings.token_grace_minutes))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

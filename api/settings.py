@@ -19,7 +19,10 @@ class Settings:
     database_url : str, optional
         The bank's database (default: ``QABILET_DATABASE_URL`` or ``sqlite:///qabilet.db``).
     token_ttl_hours : float
-        How long a candidate's session link stays valid.
+        How long a candidate's link stays valid before the test starts (from its issue, or its
+        reissue); once started, a token lives as long as its session.
+    token_grace_minutes : float
+        How long after the session closes its token still opens it (to read the profile).
     public_url : str
         Base of the links handed to candidates.
     time_limit_s, item_time_limit_s : float, optional
@@ -44,6 +47,7 @@ class Settings:
 
     database_url: str | None = None
     token_ttl_hours: float = 8.0
+    token_grace_minutes: float = 60.0
     public_url: str = "http://127.0.0.1:8000"
     time_limit_s: float | None = 5400.0
     item_time_limit_s: float | None = 300.0
@@ -67,7 +71,8 @@ class Settings:
     def from_env(cls) -> Settings:
         """Settings from the environment.
 
-        ``QABILET_DATABASE_URL``, ``QABILET_TOKEN_TTL_HOURS``, ``QABILET_PUBLIC_URL``,
+        ``QABILET_DATABASE_URL``, ``QABILET_TOKEN_TTL_HOURS``, ``QABILET_TOKEN_GRACE_MINUTES``,
+        ``QABILET_PUBLIC_URL``,
         ``QABILET_TIME_LIMIT_S`` and ``QABILET_ITEM_TIME_LIMIT_S``; the guard's
         ``QABILET_MAX_BODY_BYTES``, ``QABILET_MAX_IMPORT_BYTES``, ``QABILET_TRUSTED_PROXIES``
         (comma-separated), ``QABILET_FAILURES_PER_SESSION``, ``QABILET_FAILURES_PER_KEY``,
@@ -94,6 +99,7 @@ class Settings:
 
         return cls(database_url=env.get("QABILET_DATABASE_URL"),
                    token_ttl_hours=number("QABILET_TOKEN_TTL_HOURS", 8.0) or 8.0,
+                   token_grace_minutes=number("QABILET_TOKEN_GRACE_MINUTES", 60.0) or 0.0,
                    public_url=env.get("QABILET_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
                    time_limit_s=number("QABILET_TIME_LIMIT_S", 5400.0),
                    item_time_limit_s=number("QABILET_ITEM_TIME_LIMIT_S", 300.0),
