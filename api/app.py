@@ -30,9 +30,14 @@ __all__ = ["create_app"]
 
 STATIC = Path(__file__).with_name("static")
 _log = logging.getLogger("qabilet.api")
-#: the exam page may not be framed by another site, sends no referrer, and is never stale
-PAGE_HEADERS = {"Content-Security-Policy": "frame-ancestors 'none'", "Referrer-Policy": "no-referrer",
-                "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+#: the exam page's policy: its own script, style and requests only, the report in a frame of its
+#: own (inline styles); the page may not be framed by another site (as its ``<meta>`` says, and more)
+PAGE_POLICY = ("default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data: blob:; "
+               "style-src 'self' 'unsafe-inline'; frame-src 'self' about: blob:; object-src 'none'; "
+               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+#: the exam page sends no referrer and is never stored (the other security headers: api.edge)
+PAGE_HEADERS = {"Content-Security-Policy": PAGE_POLICY, "Referrer-Policy": "no-referrer",
+                "Cache-Control": "no-store"}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -117,4 +122,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(STATIC / "take.html", media_type="text/html", headers=PAGE_HEADERS)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    # -- the edge (api.edge), after every other layer: bad URLs and JSON refused with 422 naming
+    # the field, validation errors that never echo the input, the security headers on responses
+    from api.edge import install as install_edge
+    from api.report_html import CONTENT_SECURITY_POLICY
+    install_edge(app, html_policy=CONTENT_SECURITY_POLICY)
     return app

@@ -13,6 +13,8 @@ and the operator's differ only in the validity checks, which are the operator's.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -20,7 +22,8 @@ from typing import Literal
 
 from itembank.profiles import DimensionResult, Profile
 
-__all__ = ["GroupRow", "group_rows", "render_group_html", "render_profile_html"]
+__all__ = ["CONTENT_SECURITY_POLICY", "GroupRow", "group_rows", "render_group_html",
+           "render_profile_html"]
 
 _CSS = """
 body { font-family: "Noto Sans", "DejaVu Sans", Arial, sans-serif; color: #1d2733; margin: 2rem auto;
@@ -37,6 +40,13 @@ table.scores th, table.scores td { border-bottom: 1px solid #d9e0e7; padding: .3
 @media print { body { margin: 0; max-width: none; } section { break-inside: avoid; }
   section.page { break-after: page; } .noprint { display: none; } }
 """
+
+#: the policy a served report needs: its one stylesheet (allowed by its digest), nothing else —
+#: no script, no request, no form
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'sha256-"
+    + base64.b64encode(hashlib.sha256(_CSS.encode("utf-8")).digest()).decode("ascii")
+    + "'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
 
 _ZONES = (("development", "#f6e3c8"), ("meets", "#dbe7f3"), ("strength", "#d7eedc"))
 

@@ -36,7 +36,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: unknown fields refused, and no coercion (``"1"`` or ``true`` is no integer).
+
+    FastAPI validates the decoded JSON in Python mode, where strict still takes an integer for a
+    float, and a string for a ``Literal`` of strings.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class CandidateCreate(_In):
