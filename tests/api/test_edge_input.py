@@ -209,3 +209,24 @@ def test_validation_errors_name_the_field_and_never_echo_the_value(served):
     cut = httpx.post(f"{served.base}/v1/candidates", content=b'{"display_name": ',
                      headers={**op, "Content-Type": "application/json"})
     assert cut.status_code == 422 and cut.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_a_value_the_database_refuses_is_a_422_and_a_defect_is_raised_on():
+    """The last line of defence: a DataError (NUL in PostgreSQL text, an integer out of range)."""
+    import asyncio
+
+    from sqlalchemy.exc import DataError, IntegrityError, StatementError
+    from starlette.requests import Request
+
+    from api.edge import database_refused
+
+    request = Request({"type": "http", "method": "POST", "path": "/v1/candidates",
+                       "headers": [], "query_string": b""})
+    for refused in (DataError("INSERT …", {}, ValueError("text fields cannot contain NUL")),
+                    StatementError("bind", "INSERT …", {}, OverflowError("int too large"))):
+        response = asyncio.run(database_refused(request, refused))
+        assert response.status_code == 422 and b"database_refused" in response.body
+        assert b"INSERT" not in response.body  # neither the statement nor its parameters
+    defect = IntegrityError("INSERT …", {}, ValueError("duplicate key"))
+    with pytest.raises(IntegrityError):
+        asyncio.run(database_refused(request, defect))
