@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from api.faults import unavailable_response
     from api.item_texts import ItemTexts
     from api.live import LiveSessions
+    from api.offload import Offload
     from api.profiles import preload
     from api.routes_admin import router as admin_routes
     from api.routes_sessions import router as session_routes
@@ -59,18 +60,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     repo, store = BankRepository(engine), SessionStore(engine)
     live = LiveSessions(repo, store,
                         token_grace=timedelta(minutes=settings.token_grace_minutes))
+    offload = Offload(engine)  # imports in a child process, off the event loop's way
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         preload()  # before the worker freezes its startup (api.serving.quiet_gc)
         yield
         live.shutdown()  # the profiles handed to the issuing thread, issued before the exit
+        offload.shutdown()  # a running import finished
 
     app = FastAPI(title="qabilet", version=installed_version(), lifespan=lifespan,
                   description="Adaptive test sessions, their candidates' page, profiles and the "
                               "item bank's administration.")
     app.state.settings, app.state.repo, app.state.store = settings, repo, store
-    app.state.live = live
+    app.state.live, app.state.offload = live, offload
     app.state.texts = ItemTexts(repo)
     app.state.jobs = CalibrationJobs(engine, repo)
 

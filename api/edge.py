@@ -47,7 +47,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-__all__ = ["DOCS_POLICY", "MAX_DEPTH", "EdgeGuard", "StrictJSONBodies", "install", "json_problem",
+__all__ = ["DOCS_POLICY", "LARGE_BODY", "MAX_DEPTH", "EdgeGuard", "StrictJSONBodies", "install", "json_problem",
            "preview", "url_problem"]
 
 Scope = MutableMapping[str, Any]
@@ -58,6 +58,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: how deeply arrays and objects may nest in a request body (a bank document needs about 6)
 MAX_DEPTH = 32
+#: a body longer than this is an import's (the request guard lets no other route past 16 KiB):
+#: decoding it here would hold the event loop for seconds, so the import checks it itself, with
+#: :func:`json_problem`, in its own process (:mod:`api.offload`)
+LARGE_BODY = 64 * 1024
 #: the Content-Security-Policy of FastAPI's documentation pages (Swagger UI and ReDoc load their
 #: scripts, styles and fonts from their CDNs and start with an inline script)
 DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
@@ -342,7 +346,7 @@ class StrictJSONBodies:
                                headers=exc.headers)(scope, receive, send)
             return
         body = b"".join(chunks)
-        problem = json_problem(body, self.max_depth) if body else None
+        problem = json_problem(body, self.max_depth) if 0 < len(body) <= LARGE_BODY else None
         if problem is not None:
             await _refusal([problem])(scope, receive, send)
             return

@@ -22,7 +22,6 @@ from api.schemas import (
     CalibrationCreate,
     CalibrationPublic,
 )
-from engine.exceptions import DataFileError, ImportRejectedError
 
 __all__ = ["router"]
 
@@ -57,43 +56,6 @@ def _document_body(description: str) -> dict[str, Any]:
         "application/json": {"schema": {"type": "object", "additionalProperties": True}}}}}
 
 
-#: an import's 422 names this many problems at most: a 32 MiB document of bad entries would
-#: otherwise come back as a list of some 70 MB, rendered and sent by the event loop
-MAX_PROBLEMS = 100
-
-
-def _bounded(exc: ImportRejectedError) -> ImportRejectedError:
-    """The refusal with its first :data:`MAX_PROBLEMS` problems and a count of the others."""
-    if len(exc.problems) <= MAX_PROBLEMS:
-        return exc
-    rows = len({row for row, _, _ in exc.problems})
-    more = (0, "document", f"{len(exc.problems) - MAX_PROBLEMS} more problems not listed "
-                           f"({len(exc.problems)} problems in {rows} rows in all)")
-    return ImportRejectedError([*exc.problems[:MAX_PROBLEMS], more], path="request body")
-
-
-async def _document(request: Request) -> str:
-    """An import's body as text, read without parsing it on the event loop.
-
-    The request guard (:mod:`api.limits`) has checked the caller and holds the body to
-    ``max_import_bytes``; the JSON is parsed by the import itself, in the thread pool.
-
-    Raises
-    ------
-    DataFileError
-        The body is not UTF-8, or not a JSON object (422).
-    """
-    raw = await request.body()
-    try:
-        text = await run_in_threadpool(raw.decode, "utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataFileError(f"not UTF-8 text: {exc.reason} at byte {exc.start}",
-                            path="request body") from None
-    if not text.lstrip().startswith("{"):
-        raise DataFileError("expected a JSON object", path="request body")
-    return text
-
-
 @router.post("/admin/bank", status_code=201,
              openapi_extra=_document_body("A bank document (`\"format\": \"qabilet-bank\"`)."))
 async def import_bank(request: Request, who: Psychometrician) -> dict:
@@ -106,42 +68,24 @@ async def import_bank(request: Request, who: Psychometrician) -> dict:
     Options reordered, added or removed on a calibrated item are refused (422) unless the
     document brings the item's new parameters as a new version.
     """
-    from itembank.bank_file import import_document
+    from api.offload import import_bank as job
 
-    text = await _document(request)
-
-    def load() -> dict:
-        try:
-            done = import_document(request.app.state.repo, text, path="request body",
-                                   by=who.actor)
-        except ImportRejectedError as exc:
-            raise _bounded(exc) from None
-        draft = None if done.draft is None else done.draft.number
-        request.app.state.store.audit(who.actor, "bank.import", None,
-                                      {**done.counts(), "draft_version": draft})
-        return {"imported": done.counts(), "draft_version": draft}
-
-    return await run_in_threadpool(load)
+    done = await request.app.state.offload.run(job, await request.body(), who.actor)
+    await run_in_threadpool(request.app.state.store.audit, who.actor, "bank.import", None,
+                            {**done.counts, "draft_version": done.draft_version})
+    return {"imported": done.counts, "draft_version": done.draft_version}
 
 
 @router.post("/admin/versions", status_code=201,
              openapi_extra=_document_body("A parameter file (JSON), as calibration writes it."))
 async def import_parameters(request: Request, who: Psychometrician) -> dict:
     """Item parameters as a new draft version (a parameter file, as calibration writes it)."""
-    from itembank.bank_file import import_parameters as load
+    from api.offload import import_parameters as job
 
-    text = await _document(request)
-
-    def create() -> dict:
-        try:
-            version = load(request.app.state.repo, text, path="request body")
-        except ImportRejectedError as exc:
-            raise _bounded(exc) from None
-        request.app.state.store.audit(who.actor, "version.create", f"version:{version.number}")
-        return {"number": version.number, "status": version.status,
-                "n_items": len(version.item_ids)}
-
-    return await run_in_threadpool(create)
+    made = await request.app.state.offload.run(job, await request.body())
+    await run_in_threadpool(request.app.state.store.audit, who.actor, "version.create",
+                            f"version:{made.number}")
+    return {"number": made.number, "status": made.status, "n_items": made.n_items}
 
 
 @router.post("/admin/versions/{number}/publish")

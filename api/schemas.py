@@ -123,7 +123,11 @@ class AnswerCreate(_In):
     position: int = Field(ge=1, le=100_000)
     item_id: str = Field(min_length=1, max_length=64)
     code: int = Field(ge=0, le=20)
-    response_time_s: float | None = Field(default=None, ge=0, le=86_400)
+    response_time_s: float | None = Field(
+        default=None, ge=0, le=86_400,
+        description="The client's own measure, kept in the log as `client_response_time_s` for "
+                    "reference only: response times used for validity flags and in the "
+                    "responses export are measured by the server.")
     language: Language | None = None
 
 

@@ -39,6 +39,11 @@ __all__ = [
 ]
 
 
+def _rebuilt(cls: type[BaseException], args: tuple, kwargs: dict) -> BaseException:
+    """An error made again from its arguments (unpickling, e.g. from another process)."""
+    return cls(*args, **kwargs)
+
+
 class QabiletError(Exception):
     """Base class of every error qabilet raises on purpose."""
 
@@ -77,6 +82,7 @@ class DataFileError(QabiletError, ValueError):
         self.path = path
         self.row = row
         self.column = column
+        self._message = message
         where = []
         if path is not None:
             where.append(str(path))
@@ -86,6 +92,10 @@ class DataFileError(QabiletError, ValueError):
             where.append(f"column {column!r}")
         prefix = ", ".join(where)
         super().__init__(f"{prefix}: {message}" if prefix else message)
+
+    def __reduce__(self) -> tuple:
+        return _rebuilt, (type(self), (self._message,),
+                          {"path": self.path, "row": self.row, "column": self.column})
 
 
 class ImportRejectedError(DataFileError):
@@ -113,6 +123,9 @@ class ImportRejectedError(DataFileError):
         lines = [f"{len(rows)} bad row{'s' if len(rows) != 1 else ''}, nothing imported"]
         lines += [f"  row {row}, {field}: {reason}" for row, field, reason in self.problems]
         super().__init__("\n".join(lines), path=path)
+
+    def __reduce__(self) -> tuple:
+        return _rebuilt, (type(self), (self.problems,), {"path": self.path})
 
 
 class NotFoundError(QabiletError, LookupError):
@@ -142,6 +155,9 @@ class SessionClosedError(ConflictError):
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+    def __reduce__(self) -> tuple:
+        return _rebuilt, (type(self), self.args, {"reason": self.reason})
 
 
 class UnknownModelError(QabiletError, KeyError):
