@@ -43,6 +43,7 @@ PAGE_HEADERS = {"Content-Security-Policy": PAGE_POLICY, "Referrer-Policy": "no-r
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application on the settings' database (migrated on start)."""
     from api.calibration_jobs import CalibrationJobs
+    from api.docs_pages import install as install_docs
     from api.faults import install as install_faults
     from api.faults import unavailable_response
     from api.item_texts import ItemTexts
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         offload.shutdown()  # a running import finished
 
     app = FastAPI(title="qabilet", version=installed_version(), lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # served from local assets: api.docs_pages
                   description="Adaptive test sessions, their candidates' page, profiles and the "
                               "item bank's administration.")
     app.state.settings, app.state.repo, app.state.store = settings, repo, store
@@ -124,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The candidate's page; its link carries the token in the fragment (never sent here)."""
         return FileResponse(STATIC / "take.html", media_type="text/html", headers=PAGE_HEADERS)
 
+    install_docs(app)  # before /static, which would take /static/docs/…
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     # -- the edge (api.edge), after every other layer: bad URLs and JSON refused with 422 naming

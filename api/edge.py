@@ -10,7 +10,7 @@ three exception handlers, put in place by :func:`install`:
     ``X-Content-Type-Options: nosniff`` on all; ``Cache-Control: no-store`` on all but the
     static assets (the API's answers carry tokens, keys, items and profiles); on an HTML page
     also ``Referrer-Policy: no-referrer`` and a ``Content-Security-Policy`` — the page's own, or
-    the policy given (the documentation pages have theirs, :data:`DOCS_POLICY`). A header the
+    the policy given (the documentation pages set theirs: :mod:`api.docs_pages`). A header the
     route set itself is kept.
 :class:`StrictJSONBodies`, the innermost layer,
     reads a JSON body (``application/json`` or ``application/*+json``) whole and refuses with
@@ -47,7 +47,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-__all__ = ["DOCS_POLICY", "LARGE_BODY", "MAX_DEPTH", "EdgeGuard", "StrictJSONBodies", "install", "json_problem",
+__all__ = ["LARGE_BODY", "MAX_DEPTH", "EdgeGuard", "StrictJSONBodies", "install", "json_problem",
            "preview", "url_problem"]
 
 Scope = MutableMapping[str, Any]
@@ -62,14 +62,6 @@ MAX_DEPTH = 32
 #: decoding it here would hold the event loop for seconds, so the import checks it itself, with
 #: :func:`json_problem`, in its own process (:mod:`api.offload`)
 LARGE_BODY = 64 * 1024
-#: the Content-Security-Policy of FastAPI's documentation pages (Swagger UI and ReDoc load their
-#: scripts, styles and fonts from their CDNs and start with an inline script)
-DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-               "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net "
-               "https://fonts.googleapis.com; font-src 'self' data: https://fonts.gstatic.com; "
-               "img-src 'self' data: https:; worker-src 'self' blob:; object-src 'none'; "
-               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-
 _log = logging.getLogger("qabilet.api")
 _INT64 = 2**63
 _PREVIEW = 32  # characters of a string shown back
@@ -371,17 +363,13 @@ class EdgeGuard:
     app : ASGI application
     html_policy : str
         The Content-Security-Policy of an HTML page that sets none.
-    policies : mapping of str to str, optional
-        Other policies by exact path (the documentation pages).
     static_prefix : str
         Paths under it are assets, which may be cached.
     """
 
-    def __init__(self, app: ASGIApp, html_policy: str, policies: Mapping[str, str] | None = None,
-                 static_prefix: str = "/static/") -> None:
+    def __init__(self, app: ASGIApp, html_policy: str, static_prefix: str = "/static/") -> None:
         self.app, self.static_prefix = app, static_prefix
         self.html_policy = html_policy.encode("latin-1")
-        self.policies = {path: policy.encode("latin-1") for path, policy in (policies or {}).items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse a bad URL; add the security headers to the response."""
@@ -390,7 +378,7 @@ class EdgeGuard:
             return
         path = scope["path"]
         cacheable = path.startswith(self.static_prefix)
-        policy = self.policies.get(path, self.html_policy)
+        policy = self.html_policy
 
         async def secured(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -471,9 +459,7 @@ def install(app: FastAPI, *, html_policy: str) -> None:
     """
     from sqlalchemy.exc import DataError, StatementError
 
-    docs = {path: DOCS_POLICY for path in (app.docs_url, app.redoc_url,
-                                           app.swagger_ui_oauth2_redirect_url) if path}
-    app.user_middleware.insert(0, Middleware(EdgeGuard, html_policy=html_policy, policies=docs))
+    app.user_middleware.insert(0, Middleware(EdgeGuard, html_policy=html_policy))
     app.user_middleware.append(Middleware(StrictJSONBodies))
     app.add_exception_handler(RequestValidationError, validation_failed)  # type: ignore[arg-type]
     app.add_exception_handler(DataError, database_refused)
