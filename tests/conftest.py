@@ -1,6 +1,9 @@
 """Shared test settings."""
 
 import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 
@@ -14,3 +17,37 @@ def skip_or_fail(reason: str) -> None:
     if REQUIRE_ALL:
         pytest.fail(f"required by QABILET_REQUIRE_ALL=1: {reason}")
     pytest.skip(reason)
+
+
+#: the test PostgreSQL server (``.ci/run`` sets it)
+PG_ENV = "QABILET_TEST_DATABASE_URL"
+
+
+def pg_schema(prefix: str = "t") -> Iterator[str]:
+    """A URL whose connections see only a fresh, empty schema of the test PostgreSQL database.
+
+    A generator for fixtures: it yields the URL, then drops the schema. Without
+    ``QABILET_TEST_DATABASE_URL`` or a server there, the test skips with a message (fails under
+    ``QABILET_REQUIRE_ALL=1``).
+    """
+    from sqlalchemy import create_engine, text
+
+    from itembank.database import database_url
+
+    base = os.environ.get(PG_ENV)
+    if not base:
+        skip_or_fail(f"PostgreSQL tests need {PG_ENV}=postgresql://user@host:port/db (a running "
+                     f"server; Debian: apt-get install postgresql)")
+    admin = create_engine(database_url(base))
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.begin() as c:
+            c.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means: no server here
+        admin.dispose()
+        skip_or_fail(f"PostgreSQL at {base} is not reachable: {exc}")
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+    with admin.begin() as c:
+        c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()

@@ -5,12 +5,9 @@ Loaded as a plugin by ``tests/conftest.py``.
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
@@ -54,25 +51,13 @@ def demo_pg(demo_db_file) -> Iterator[str]:
     the bank. Needs ``QABILET_TEST_DATABASE_URL`` (skips without it; fails under
     ``QABILET_REQUIRE_ALL=1``).
     """
-    from sqlalchemy import create_engine, insert, select, text
+    from sqlalchemy import insert, select
 
-    from itembank.database import database_url
     from itembank.tables import Base
-    from tests.conftest import skip_or_fail
+    from tests.conftest import pg_schema
 
-    base = os.environ.get("QABILET_TEST_DATABASE_URL")
-    if not base:
-        skip_or_fail("PostgreSQL tests need QABILET_TEST_DATABASE_URL=postgresql://user@host/db")
-    admin = create_engine(database_url(base))
-    schema = f"demo_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.begin() as c:
-            c.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means: no server here
-        admin.dispose()
-        skip_or_fail(f"PostgreSQL at {base} is not reachable: {exc}")
-    sep = "&" if "?" in base else "?"
-    url = f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+    schema = pg_schema("demo")
+    url = next(schema)
     source, target = connect(f"sqlite:///{demo_db_file}"), connect(url)
     with source.connect() as src, target.begin() as dst:
         for table in Base.metadata.sorted_tables:
@@ -82,6 +67,4 @@ def demo_pg(demo_db_file) -> Iterator[str]:
     source.dispose()
     target.dispose()
     yield url
-    with admin.begin() as c:
-        c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    next(schema, None)  # drops it

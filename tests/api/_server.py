@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,8 +21,8 @@ import pytest
 from itembank.database import connect
 from itembank.session_store import SessionStore
 
-__all__ = ["Server", "answer_current", "children", "free_port", "server", "staff", "staff_keys", "start_session",
-           "wait_for"]
+__all__ = ["Crowd", "Server", "answer_current", "children", "free_port", "server", "staff",
+           "staff_keys", "start_session", "wait_for"]
 
 
 def children(pid: int) -> list[int]:
@@ -96,6 +97,42 @@ class Server:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(15)
+
+
+class Crowd:
+    """Simulated candidates, each in a thread of its own; their errors kept for the main thread.
+
+    Parameters
+    ----------
+    target : callable
+        What each candidate does.
+    arguments : iterable of tuples
+        One tuple of ``target``'s arguments per candidate.
+    """
+
+    def __init__(self, target, arguments) -> None:  # type: ignore[no-untyped-def]
+        self.errors: list[BaseException] = []
+        self.threads = [threading.Thread(target=self._run, args=(target, args))
+                        for args in arguments]
+
+    def _run(self, target, args) -> None:  # type: ignore[no-untyped-def]
+        try:
+            target(*args)
+        except BaseException as exc:  # reported by the main thread
+            self.errors.append(exc)
+
+    def start(self) -> Crowd:
+        """Start every candidate."""
+        for t in self.threads:
+            t.start()
+        return self
+
+    def join(self, timeout_s: float) -> None:
+        """Wait for each candidate up to ``timeout_s``; fail on an error or one still going."""
+        for t in self.threads:
+            t.join(timeout_s)
+        assert not self.errors, self.errors
+        assert not any(t.is_alive() for t in self.threads), "a candidate could not go on"
 
 
 def staff_keys(database_url: str) -> dict[str, str]:

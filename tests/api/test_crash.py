@@ -15,7 +15,7 @@ import httpx
 
 from itembank.database import connect
 from itembank.session_store import SessionStore
-from tests.api._server import Server, start_session
+from tests.api._server import Crowd, Server, start_session
 
 N_CANDIDATES = 6
 ANSWERS_EACH = 24
@@ -64,29 +64,18 @@ def test_sigkill_during_concurrent_sessions_loses_no_acknowledged_answer(demo_db
                     for _ in range(N_CANDIDATES)]
         acked = [{} for _ in sessions]
         stop = threading.Event()
-        errors: list[BaseException] = []
-
-        def run(*args) -> None:
-            try:
-                _candidate(*args)
-            except BaseException as exc:  # reported by the main thread
-                errors.append(exc)
-
-        threads = [threading.Thread(target=run, args=(server.base, s, a, stop, k))
-                   for k, (s, a) in enumerate(zip(sessions, acked, strict=True))]
-        for t in threads:
-            t.start()
+        crowd = Crowd(_candidate, [(server.base, s, a, stop, k) for k, (s, a)
+                                   in enumerate(zip(sessions, acked, strict=True))]).start()
         rng = random.Random(7)
         for _ in range(KILLS):
             time.sleep(rng.uniform(0.3, 1.5))
             server.kill()
             time.sleep(rng.uniform(0.0, 0.5))
             server.start()
-        for t in threads:
-            t.join(240)
-        stop.set()
-        assert not errors, errors
-        assert not any(t.is_alive() for t in threads), "a candidate could not go on"
+        try:
+            crowd.join(240)
+        finally:
+            stop.set()
         for s, mine in zip(sessions, acked, strict=True):
             stored = [e for e in store.events(s["id"]) if e.kind == "answer"]
             positions = [e.position for e in stored]

@@ -37,7 +37,7 @@ from itembank.database import connect, database_unavailable
 from itembank.repository import BankRepository
 from itembank.session_store import SessionStore
 from tests.api._pg_cluster import Cluster, postgres_bin
-from tests.api._server import Server, free_port, staff, staff_keys, start_session
+from tests.api._server import Crowd, Server, free_port, staff, staff_keys, start_session
 from tests.conftest import skip_or_fail
 
 N_CANDIDATES = 4
@@ -311,21 +311,11 @@ def test_postgresql_restarted_under_load_loses_no_acknowledged_answer(cluster):
         acked: list[dict] = [{} for _ in sessions]
         calls: list[list[_Call]] = [[] for _ in sessions]
         stop = threading.Event()
-        errors: list[BaseException] = []
-
-        def run(*args) -> None:
-            try:
-                _candidate(*args)
-            except BaseException as exc:  # reported by the main thread
-                errors.append(exc)
-
-        threads = [threading.Thread(target=run, args=(server.base, s, a, c, stop, k))
-                   for k, (s, a, c) in enumerate(zip(sessions, acked, calls, strict=True))]
-        for t in threads:
-            t.start()
+        crowd = Crowd(_candidate, [(server.base, s, a, c, stop, k) for k, (s, a, c)
+                                   in enumerate(zip(sessions, acked, calls, strict=True))]).start()
         outages = []
         for k, mode in enumerate(("fast", "immediate")):  # a clean restart, then a crash
-            _wait(lambda k=k: errors or all(len(a) >= 4 + 8 * k for a in acked), 60,
+            _wait(lambda k=k: crowd.errors or all(len(a) >= 4 + 8 * k for a in acked), 60,
                   "answers before the outage")
             down = time.monotonic()
             cluster.stop(mode)
@@ -333,11 +323,10 @@ def test_postgresql_restarted_under_load_loses_no_acknowledged_answer(cluster):
             cluster.start()
             up = time.monotonic()
             outages.append((mode, down, up))
-        for t in threads:
-            t.join(120)
-        stop.set()
-        assert not errors, errors
-        assert not any(t.is_alive() for t in threads), "a candidate could not go on"
+        try:
+            crowd.join(120)
+        finally:
+            stop.set()
         assert server.proc is not None and server.proc.poll() is None
         assert server.worker_pids() == workers, "a worker was restarted"
 

@@ -324,6 +324,8 @@ def test_a_slow_40_mb_upload_leaves_another_candidates_p95_within_twice_idle(req
         else:
             assert outcome["status"] == 413 or "Error" in str(outcome["status"]), outcome
         assert outcome["samples"] >= 100, outcome  # the upload was in flight for seconds
+        print(f"\n40 MB upload, {limit}: next-item p95 idle {idle * 1e3:.1f} ms, during the "
+              f"upload {loaded * 1e3:.1f} ms ({outcome['samples']} requests; upload {outcome['status']})")
         if loaded <= 2 * max(idle, FLOOR_S):
             break
     assert loaded <= 2 * max(idle, FLOOR_S), tries
