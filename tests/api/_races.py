@@ -39,6 +39,8 @@ class Tally:
     refused: int = 0
     lost: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
+    #: each loss: (session id, acknowledged, answered, scored, in the responses table)
+    losses: list[tuple[str, int, int, int, int]] = field(default_factory=list)
 
 
 def _answer_body(item: dict) -> dict:
@@ -102,18 +104,23 @@ def race(base: str, database_url: str, keys: dict, end: str, trials: int) -> Tal
         tally.trials += 1
         tally.acknowledged += acked - 1
         tally.refused += 2 - acked
+    seen: dict[str, tuple[int, int]] = {}  # the profile issued first: the responses come with it
+    with httpx.Client(timeout=30) as operator:
+        for session_id in expected:
+            url = f"{base}/v1/sessions/{session_id}"
+            answered = operator.get(url, headers=staff(keys)).json()["answered"]
+            profile = operator.get(f"{url}/profile", headers=staff(keys)).json()
+            seen[session_id] = (answered, sum(d["n_items"] for d in
+                                              profile["professional"] + profile["personal"]))
     engine = connect(database_url, migrate=False)
     stored: dict[str, int] = {}
     for r in BankRepository(engine).responses():
         if r.session_id in expected:
             stored[r.session_id] = stored.get(r.session_id, 0) + 1
     engine.dispose()
-    with httpx.Client(timeout=30) as operator:
-        for session_id, acked in expected.items():
-            url = f"{base}/v1/sessions/{session_id}"
-            answered = operator.get(url, headers=staff(keys)).json()["answered"]
-            profile = operator.get(f"{url}/profile", headers=staff(keys)).json()
-            scored = sum(d["n_items"] for d in profile["professional"] + profile["personal"])
-            if not acked == answered == scored == stored.get(session_id, 0):
-                tally.lost += 1
+    for session_id, acked in expected.items():
+        answered, scored = seen[session_id]
+        if not acked == answered == scored == stored.get(session_id, 0):
+            tally.lost += 1
+            tally.losses.append((session_id, acked, answered, scored, stored.get(session_id, 0)))
     return tally
