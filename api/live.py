@@ -32,6 +32,7 @@ import asyncio
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,9 @@ if TYPE_CHECKING:
 __all__ = ["Live", "LiveSessions", "profile_id_of"]
 
 _log = logging.getLogger("qabilet.api")
+#: the log as the current request's credential check read it (see LiveSessions._log_of_request)
+_CHECKED: ContextVar[tuple[str, tuple[SessionEvent, ...]] | None] = ContextVar(
+    "qabilet_checked_log", default=None)
 
 
 def profile_id_of(session_id: str) -> str:
@@ -134,8 +138,9 @@ class LiveSessions:
             session, digest = self._pinned_of(session_id)
         except NotFoundError:
             return False
-        return token_accepted(session, digest, token, self.log(session_id),
-                              grace=self.token_grace)
+        events = self.log(session_id)
+        _CHECKED.set((session_id, events))  # the request's state read starts from it
+        return token_accepted(session, digest, token, events, grace=self.token_grace)
 
     def reissue_token(self, session_id: str, *, by: str, link_ttl: timedelta) -> str:
         """A new token for the session's candidate, the old one refused from now on.
@@ -184,6 +189,20 @@ class LiveSessions:
         self._logs.put(session_id, known)
         return known
 
+    def _log_of_request(self, session_id: str) -> tuple[SessionEvent, ...]:
+        """The log as this request's credential check read it moments ago, else read now.
+
+        A candidate's token is checked against the log (:meth:`token_valid`); the request's
+        state then starts from that read instead of reading the tail a second time. The read is
+        the request's own (a context variable of its task), serves once, and serves no one after
+        this process wrote to the log.
+        """
+        checked = _CHECKED.get()
+        if checked is not None and checked[0] == session_id:
+            _CHECKED.set(None)
+            return checked[1]
+        return self.log(session_id)
+
     def _held(self, session_id: str) -> tuple[SessionEvent, ...]:
         """The prefix held for the session: events 1 … n (empty when none is, or it is not that)."""
         known = self._logs.get(session_id) or ()
@@ -201,6 +220,7 @@ class LiveSessions:
 
     def _after(self, session_id: str, done: Appended) -> tuple[SessionEvent, ...]:
         """The log after a committed event (see :meth:`_append`)."""
+        _CHECKED.set(None)  # a read from before this write serves no one
         known = self._held(session_id)
         if not done.replayed and done.event.seq == len(known) + 1:
             known = known + (done.event,)
@@ -218,7 +238,7 @@ class LiveSessions:
         to the issuing thread when it is not yet).
         """
         session = self.session(session_id)
-        return self._settle(session, self.log(session_id), start_clock, actor, issue)
+        return self._settle(session, self._log_of_request(session_id), start_clock, actor, issue)
 
     def record(self, session_id: str, kind: str, payload: dict[str, Any], *, actor: str,
                position: int | None = None) -> tuple[Appended, Live]:

@@ -125,3 +125,26 @@ def test_a_closed_session_read_without_asking_hands_its_profile_to_the_thread(de
     assert second.state(session.id).profile_id == profile_id  # the candidate's read, on the loop
     second.shutdown()
     assert second.repo.has_profile(profile_id)
+
+
+def test_a_requests_state_starts_from_its_credential_checks_read_once(demo_db):
+    """One read of the log's tail for the token and the state; a second state, a write or another
+    session reads again."""
+    a = _worker(demo_db)
+    candidate = a.store.add_candidate()
+    session, token = a.create(candidate_id=candidate, level="middle", language="en",
+                              token_ttl=timedelta(hours=1), time_limit_s=None,
+                              item_time_limit_s=None)
+    reads = []
+    events = a.store.events
+    a.store.events = lambda sid, after=0: reads.append(sid) or events(sid, after=after)
+    assert a.token_valid(session.id, token) and len(reads) == 1
+    a.state(session.id)
+    assert len(reads) == 1  # the check's read served
+    a.state(session.id)
+    assert len(reads) == 2  # once only
+    assert a.token_valid(session.id, token) and len(reads) == 3
+    a.store.append(session.id, "incident", {"note": "from elsewhere"})
+    a.record(session.id, "incident", {"note": "here"}, actor="key:op")  # this process writes
+    live = a.state(session.id)
+    assert [e.kind for e in live.events].count("incident") == 2
