@@ -1,6 +1,6 @@
 """Quadrature grids for integrating over the latent traits.
 
-mirt's conventions, which the reference values in ``shared/reference`` use: calibration on 61
+mirt's conventions, which its reference values in ``tests/data/mirt`` use: calibration on 61
 equally spaced nodes on [−6, 6] and scoring on 121 nodes on [−6, 6], with weights proportional to
 the latent density at the nodes and normalised to sum to 1 (a rectangle rule). Several dimensions
 use the product grid.
