@@ -48,8 +48,9 @@ def unavailable_response(request: Request, exc: BaseException) -> JSONResponse |
     Returns
     -------
     JSONResponse or None
-        ``503`` with ``Retry-After: RETRY_AFTER_S`` and ``{"detail": …}`` saying the request was
-        not carried out and may be sent again.
+        ``503`` with ``Retry-After: RETRY_AFTER_S`` and ``{"detail": …}`` saying when to send the
+        request again (a commit whose confirmation the outage cut may have happened: an answer
+        sent again is recorded once; other writes are best checked first).
     """
     if not database_unavailable(exc):
         return None
@@ -57,9 +58,10 @@ def unavailable_response(request: Request, exc: BaseException) -> JSONResponse |
     _log.warning("database unavailable on %s %s: %s: %s", request.method, request.url.path,
                  type(exc).__name__, first_line[:300])
     return JSONResponse(
-        {"detail": f"the database is unavailable for the moment; the request was not carried "
-                   f"out — send it again in {RETRY_AFTER_S} s (an answer sent again is recorded "
-                   f"once)"},
+        {"detail": f"the database is unavailable for the moment; send the request again in "
+                   f"{RETRY_AFTER_S} s. An answer sent again is recorded once; another write "
+                   f"(a candidate, a session, extra time) may have been stored if the outage cut "
+                   f"its commit's confirmation: check before sending it again"},
         status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
 
 

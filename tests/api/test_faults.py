@@ -121,7 +121,7 @@ def test_busy_timeout_setting_is_checked(monkeypatch, tmp_path):
 def _unavailable(r: httpx.Response) -> None:
     assert r.status_code == 503, r.text
     assert r.headers["retry-after"] == str(RETRY_AFTER_S)
-    assert "send it again" in r.json()["detail"]
+    assert "send the request again" in r.json()["detail"]
 
 
 def test_an_outage_anywhere_in_a_request_is_a_503_and_a_defect_a_500(demo_db, tmp_path,
