@@ -107,8 +107,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return unavailable
         reference = uuid.uuid4().hex[:12]
         _log.exception("internal error %s on %s %s", reference, request.method, request.url.path)
+        # answered outside every layer of the app (api.edge's too): its headers set here
         return JSONResponse({"detail": f"internal error (reference {reference}); nothing was "
-                                       f"changed by the failed step"}, status_code=500)
+                                       f"changed by the failed step"}, status_code=500,
+                            headers={"Cache-Control": "no-store",
+                                     "X-Content-Type-Options": "nosniff"})
 
     # -- the request guard (api.limits): body limits by route, credentials checked before the
     # body is read, failed credentials throttled (api.throttle); 413 and 429 documented

@@ -171,6 +171,8 @@ def test_an_outage_anywhere_in_a_request_is_a_503_and_a_defect_a_500(demo_db, tm
             r = client.get(f"/v1/sessions/{session['id']}", headers=me)
             assert r.status_code == 500 and "retry-after" not in r.headers, r.text
             assert "internal error (reference" in r.json()["detail"]
+            assert r.headers["cache-control"] == "no-store"  # the 500 has the edge's headers too
+            assert r.headers["x-content-type-options"] == "nosniff"
 
         ok = client.post(f"/v1/sessions/{session['id']}/answers", headers=me, json=body)
         assert ok.status_code == 200 and not ok.json()["replayed"], ok.text
