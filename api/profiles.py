@@ -1,7 +1,7 @@
 """From a candidate's answers to an issued profile: orchestration, no psychometrics of its own.
 
 The arithmetic is :mod:`engine.scoring` (EAP with the bank version's prior — the same for
-everyone, DESIGN.md §5), :mod:`engine.profile` (norm scores, bands and their confidence),
+everyone, docs/design.md §5), :mod:`engine.profile` (norm scores, bands and their confidence),
 :mod:`engine.validity` (response-style indices) and :mod:`calibration.person_fit` (lz*); the
 norms, texts and parameters come from the bank. The result is an :class:`itembank.profiles.Profile`,
 which the caller issues (stores) and renders (:mod:`api.report_html`).

@@ -1,4 +1,4 @@
-"""A live session's state, derived from its stored event log by the engine (DESIGN.md §3a).
+"""A live session's state, derived from its stored event log by the engine (docs/design.md §3a).
 
 Nothing here is trusted over the log: :func:`derive` replays the answers through
 :mod:`engine.cat`, section by section as the pinned blueprint orders them, and returns where the

@@ -13,7 +13,7 @@ qabilet and is installed only in a separate environment, ``benchmarks/.venv-peer
 The cases (the issue's): 2PL 10,000 persons × 40 items; GRM 5,000 × 20 items × 5 categories;
 2PL 20,000 × 60; and a sparse 2PL 50,000 × 300 with 10% of the cells observed (missing completely
 at random). Responses are drawn by ``engine.simulation.simulate_responses`` from known
-parameters with a fixed seed and written as a response file (DESIGN.md §6: a ``person_id``
+parameters with a fixed seed and written as a response file (docs/design.md §6: a ``person_id``
 column, one column per item, an empty cell for a missing response) in a temporary directory.
 
 Every fit runs in a process of its own (``benchmarks/_fit_driver.py``), qabilet and girth with
@@ -492,7 +492,7 @@ def notes_for(cases: list[Case], truths: dict[str, dict[str, Any]], rows: list[R
         "(default 61 nodes on [−6, 6], as R's mirt); girth Gauss–Legendre on its bounds "
         "(default 41 on [−4.5, 4.5]), with its lookup table for the boundaries (use_LUT, "
         "default); mirt Gauss–Hermite (default 21 nodes, no bounds to set).",
-        "Readers: qabilet's read_responses_csv validates every cell and the header (DESIGN.md "
+        "Readers: qabilet's read_responses_csv validates every cell and the header (docs/design.md "
         "§6). girth and mirt have no CSV reader; they get a vectorised numpy parser of this "
         "unquoted layout (benchmarks/_fit_driver.py read_matrix), then girth's items × persons "
         "array with its INVALID_RESPONSE sentinel and mirt's persons × items int matrix with "

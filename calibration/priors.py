@@ -2,7 +2,7 @@
 
 A prior adds its log-density to the M-step objective, so the estimate maximises
 :math:`\\ell(\\psi) + \\sum \\log p(\\psi)`; standard errors then come from the curvature of that
-log-posterior (as mirt's). Priors are given per parameter kind, in the names of DESIGN.md §5:
+log-posterior (as mirt's). Priors are given per parameter kind, in the names of docs/design.md §5:
 ``"a"`` (every slope), ``"d"`` (intercepts), ``"c"`` (lower asymptote, mirt's ``g``), ``"u"``
 (upper asymptote).
 

@@ -114,7 +114,7 @@ class ItemBank(ItemSet):
         latent: LatentDistribution | None = None,
         default_model: str | None = None,
     ) -> ItemBank:
-        """Build from per-item records ``{"id", "model", <parameters>}`` (DESIGN.md §6).
+        """Build from per-item records ``{"id", "model", <parameters>}`` (docs/design.md §6).
 
         Items sharing a model and a form become one block; bank order is record order.
         """

@@ -1,8 +1,8 @@
 """The latent (population) distribution of the traits: a multivariate normal.
 
-Every fitted model carries one (DESIGN.md §6): mirt's ``rasch`` estimates the variance, a
+Every fitted model carries one (docs/design.md §6): mirt's ``rasch`` estimates the variance, a
 multi-group fit estimates each group's mean and covariance, and scoring uses it as the prior
-(the same prior for everyone, DESIGN.md §5).
+(the same prior for everyone, docs/design.md §5).
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ class LatentDistribution:
         return out.reshape(t.shape[:-1])
 
     def to_dict(self) -> dict[str, object]:
-        """The ``latent`` object of the parameter file (DESIGN.md §6)."""
+        """The ``latent`` object of the parameter file (docs/design.md §6)."""
         return {
             "factor_names": list(self.factor_names),
             "mean": self.mean.tolist(),

@@ -3,7 +3,7 @@
 A candidate's result on one dimension is the posterior of θ, summarised by its mean
 :math:`\\hat\\theta` (EAP) and standard deviation :math:`s`, and read here as the normal
 :math:`N(\\hat\\theta, s^2)`. The norm group of the candidate's position level is a normal
-:math:`N(\\mu, \\sigma^2)` on the same latent scale (DESIGN.md §3: norms live on the latent scale,
+:math:`N(\\mu, \\sigma^2)` on the same latent scale (docs/design.md §3: norms live on the latent scale,
 so a shorter or longer adaptive test does not shift them), with :math:`z = (\\theta - \\mu)/\\sigma`:
 
 * **percentile** :math:`100\\,\\Phi(z)` — the share of the norm group below θ;

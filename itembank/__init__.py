@@ -1,1 +1,1 @@
-"""The item bank as data: schemas, storage, versions, and the file formats of DESIGN.md §6."""
+"""The item bank as data: schemas, storage, versions, and the file formats of docs/design.md §6."""

@@ -11,7 +11,7 @@
 * **mirt table**: slope-intercept parameters with mirt's column names (``a1 … aF``, ``d`` or
   ``d1 …``, ``g``, ``u``; ``ak0 …``/``d0 …`` for nominal and partial-credit items), as
   ``coef(fit, simplify = TRUE)$items`` prints them.
-* **Responses** for calibration: the response CSV of DESIGN.md §6 (``person_id``, ``language``,
+* **Responses** for calibration: the response CSV of docs/design.md §6 (``person_id``, ``language``,
   ``level``, one column per item) and a companion CSV of response times in seconds, same shape.
 
 Every import is validated whole before anything is written: :class:`ImportRejectedError` lists
@@ -505,7 +505,7 @@ def _check_records(records: list[dict[str, Any]], rows: list[int], latent: dict[
 
 
 def read_parameter_json(text: str, *, path: str | None = None) -> ParameterFile:
-    """Read a parameter file (DESIGN.md §6, as ``qabilet calibrate`` writes it), every bad item named.
+    """Read a parameter file (docs/design.md §6, as ``qabilet calibrate`` writes it), every bad item named.
 
     Raises
     ------
@@ -649,7 +649,7 @@ def format_mirt_table(rows: Sequence[dict[str, Any]]) -> str:
 def format_responses(responses: Sequence[Response], item_ids: Sequence[str] | None = None,
                      recodings: Mapping[int, Mapping[str, Sequence[int]]] | None = None
                      ) -> tuple[str, str]:
-    """The response CSV of DESIGN.md §6 and its companion CSV of response times (seconds).
+    """The response CSV of docs/design.md §6 and its companion CSV of response times (seconds).
 
     One row per session (per person when answers carry no session): ``person_id`` (the person's
     id, with ``/session`` appended when a person has several sessions), ``language``, ``level``,

@@ -6,7 +6,7 @@ levels, the response format); calibrated parameters live in bank versions
 (:mod:`itembank.versions`).
 
 Preference items — Likert statements, situational judgement, forced-choice blocks — have no key:
-nothing here marks an answer right or wrong (DESIGN.md §5). A situational-judgement item may carry
+nothing here marks an answer right or wrong (docs/design.md §5). A situational-judgement item may carry
 expert *orientation* metadata (which option shows the competency most), which calibration uses
 only to fix the sign of the scale.
 """
@@ -40,9 +40,9 @@ __all__ = [
 
 #: interface and content languages, in the order a session falls back through them
 LANGUAGES = ("kk", "ru", "en")
-#: position levels of the attestation (DESIGN.md §1)
+#: position levels of the attestation (docs/design.md §1)
 LEVELS = ("high", "middle", "low")
-#: the four competencies of the attestation (DESIGN.md §1)
+#: the four competencies of the attestation (docs/design.md §1)
 COMPETENCIES = ("service_to_public", "transparency", "accountability", "effectiveness")
 #: response formats
 FORMATS = ("dichotomous", "likert", "sjt", "forced_choice")
@@ -84,7 +84,7 @@ class ItemText(Schema):
 class Orientation(Schema):
     """Expert metadata of a situational-judgement item: which option shows the competency most.
 
-    It orients the sign of the calibrated scale (DESIGN.md §5); it never marks an answer right.
+    It orients the sign of the calibrated scale (docs/design.md §5); it never marks an answer right.
 
     Attributes
     ----------

@@ -6,7 +6,7 @@ while it waits. One commit per answer makes that wait the ceiling of a server's 
 second, and — when the commit runs on the event loop — a pause of every other request. Here a
 writer thread takes what was queued while it was busy (up to ``max_batch`` writes) and commits
 it in one transaction: one wait for many writes. Each caller's future resolves only after that
-commit, so an acknowledgement still follows only what is stored (DESIGN.md §3a).
+commit, so an acknowledgement still follows only what is stored (docs/design.md §3a).
 
 A write the batch did not take (the batch statement returned ``None`` for it: its row was in
 conflict and skipped) or a batch that failed is done again on its own, after the commit, by the

@@ -1,4 +1,4 @@
-"""Parameter files (JSON, DESIGN.md §6): the schema, reading and writing.
+"""Parameter files (JSON, docs/design.md §6): the schema, reading and writing.
 
 A parameter file holds a calibrated bank: a default model, the latent distribution (always), the
 fit information of the calibration that produced it, and one record per item with its id, model,
@@ -282,7 +282,7 @@ class ItemRecord(_ParameterSet, _Strict):
     model : str, optional
         A registered model name (``2pl``, ``grm``, …); the file's ``model`` when omitted.
     a, ak, b, c, u, d, tau : float or list of float, optional
-        The parameters the model has, in traditional or slope-intercept form (DESIGN.md §5).
+        The parameters the model has, in traditional or slope-intercept form (docs/design.md §5).
     categories : list of int, optional
         The original response codes, in the order of categories ``0 … K−1``.
     se : dict, optional
@@ -336,7 +336,7 @@ class ItemRecord(_ParameterSet, _Strict):
 
 
 class ParameterFile(_Strict):
-    """A parameter file (DESIGN.md §6).
+    """A parameter file (docs/design.md §6).
 
     Attributes
     ----------
@@ -465,7 +465,7 @@ class ParameterFile(_Strict):
             A group of a multi-group file: the items as that group answers them (its
             group-specific parameters where an item has them) and the group's latent
             distribution. By default the top-level parameters and ``latent``. For scoring, give
-            every group the same prior (DESIGN.md §5): ``to_bank(group).with_latent(...)``.
+            every group the same prior (docs/design.md §5): ``to_bank(group).with_latent(...)``.
 
         Raises
         ------

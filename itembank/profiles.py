@@ -1,9 +1,9 @@
-"""Issued profiles: the record a candidate and their organisation receive (DESIGN.md §3a).
+"""Issued profiles: the record a candidate and their organisation receive (docs/design.md §3a).
 
 A profile, once issued, never changes: it names the bank version, the norm set and the software
 version that produced it. Re-scoring (after an appeal, or with newer norms) issues a new profile
 that points to the one it replaces; both stay. Nothing in a profile counts right or wrong
-answers — preference items have none (DESIGN.md §5).
+answers — preference items have none (docs/design.md §5).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Response files and score files (CSV, DESIGN.md §6).
+"""Response files and score files (CSV, docs/design.md §6).
 
 A response file has a header and one row per person. A column named ``person_id``, if present,
 holds the person's id (otherwise the data row number is the id); a column named by

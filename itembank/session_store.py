@@ -1,6 +1,6 @@
 """Durable storage of test sessions, candidates, event logs, API keys and the audit log.
 
-The store holds what DESIGN.md §3a calls a session's truth, its event log.
+The store holds what docs/design.md §3a calls a session's truth, its event log.
 :meth:`SessionStore.append` commits an event before it returns, so a caller acknowledges only
 what is stored. Answers carry the test position they answer, and the database holds at most one
 answer per position (a unique index), so

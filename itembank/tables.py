@@ -164,7 +164,7 @@ class BlueprintRow(Base):
 
 
 class ResponseRow(Base):
-    """One scored answer, append-only: what calibration reads back (DESIGN.md §6 export)."""
+    """One scored answer, append-only: what calibration reads back (docs/design.md §6 export)."""
 
     __tablename__ = "responses"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

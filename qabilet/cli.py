@@ -2,7 +2,7 @@
 
 This module imports only typer and the standard library at import time; ``engine``,
 ``calibration``, ``itembank`` and numpy are imported inside the commands, so ``qabilet --help``
-loads neither scipy nor the web stack (DESIGN.md §4). Errors in the user's files end the command
+loads neither scipy nor the web stack (docs/design.md §4). Errors in the user's files end the command
 with one line on stderr, ``error: <file>, row <n>, column '<name>': <what was expected>; got <what
 came>``, exit status 2, and no output file.
 """
@@ -327,7 +327,7 @@ class _ProgressLine:
 
 
 # -- calibrate: the options' checks ----------------------------------------------------------------
-#: prior kinds (DESIGN.md §5 names), what they are, the distributions that suit them, and the
+#: prior kinds (docs/design.md §5 names), what they are, the distributions that suit them, and the
 #: calibrated models that estimate them
 _PRIOR_KINDS: dict[str, tuple[str, tuple[str, ...], frozenset[str]]] = {
     "a": ("slopes", ("normal", "lognormal"),
@@ -786,7 +786,7 @@ def score(
                 has = (f"expected one of {', '.join(labels)}" if labels
                        else "the file has no groups (it is not a multi-group calibration)")
                 raise _fail(f"--group: {group!r} is not a group of {params}; {has}")
-            # the group's items, but the prior every candidate gets (DESIGN.md §5, fairness):
+            # the group's items, but the prior every candidate gets (docs/design.md §5, fairness):
             # a group's latent distribution describes its population, not a person in it
             bank = pf.to_bank(group).with_latent(pf.latent.to_latent())
         data = read_responses_csv(

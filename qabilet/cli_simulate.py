@@ -75,7 +75,7 @@ def simulate(
     responses_file: Annotated[
         Path | None, typer.Option("--responses", metavar="FILE", show_default=False,
                                   help="A full response matrix (every simulee answers every "
-                                  "item; DESIGN.md §6 layout), so that engines can be compared "
+                                  "item; docs/design.md §6 layout), so that engines can be compared "
                                   "on identical answers."),
     ] = None,
     select: Annotated[

@@ -1,10 +1,10 @@
 """The demonstration bank and the ``qabilet demo`` report.
 
-Twenty items on the four competencies of Kazakhstan's civil-service attestation (DESIGN.md §1):
+Twenty items on the four competencies of Kazakhstan's civil-service attestation (docs/design.md §1):
 service to the public (SRV), transparency (TRN), accountability (ACC) and effectiveness (EFF).
 Each competency has three behaviour statements answered *agree / disagree* (2PL) and two
 statements answered on a five-point frequency scale, *never … always* (graded response, 5
-categories). The statements describe behaviour; none has a right or wrong answer (DESIGN.md §5).
+categories). The statements describe behaviour; none has a right or wrong answer (docs/design.md §5).
 For the demonstration all twenty items measure one general trait, with known parameters chosen
 to spread difficulty over −2 … 2.
 
@@ -34,7 +34,7 @@ __all__ = [
     "run_demo",
 ]
 
-#: competency code -> English name (Kazakh in DESIGN.md §1)
+#: competency code -> English name (Kazakh in docs/design.md §1)
 COMPETENCIES: dict[str, str] = {
     "SRV": "service to the public",
     "TRN": "transparency",

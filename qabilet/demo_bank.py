@@ -20,7 +20,7 @@ personal qualities, kk/ru/en) are authored content (:mod:`itembank.demo_texts`).
    their 25th and 75th percentiles. Blueprints: one adaptive section per competency, then one
    short section per personal quality.
 
-DESIGN.md §4: ``itembank`` does not import ``calibration``; the two meet here.
+docs/design.md §4: ``itembank`` does not import ``calibration``; the two meet here.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def sjt_order(item: Item) -> list[int]:
 
     Least indicative first, most indicative last, the others as written.
 
-    This is the only use of the experts' orientation (DESIGN.md §5): under mirt's identification
+    This is the only use of the experts' orientation (docs/design.md §5): under mirt's identification
     of the nominal model (category 0's slope 0, the last category's K−1) it makes the slope
     positive in the direction of the competency, and it starts the EM where the likelihood has
     its maximum — with an arbitrary option order the fit can stall on the ridge at a1 = 0.
@@ -259,7 +259,7 @@ def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int 
         x = simulate_responses(true_bank, theta[:, k], rng)
         ids = list(true_bank.item_ids)
         digest.update(x.astype(np.int8).tobytes())
-        for col, j in enumerate(idx):  # options in the experts' order (DESIGN.md §5)
+        for col, j in enumerate(idx):  # options in the experts' order (docs/design.md §5)
             if items[j].orientation is not None:
                 order = sjt_order(items[j])
                 x[:, col] = np.argsort(order)[x[:, col]]

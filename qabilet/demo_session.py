@@ -8,7 +8,7 @@ simulated candidates per section show what the blueprint does on average (test l
 against the simulated truth, exposure).
 
 The candidate's answers are drawn from the bank's own parameters at a true θ drawn from the
-level's norm distribution; nothing here says right or wrong (DESIGN.md §5).
+level's norm distribution; nothing here says right or wrong (docs/design.md §5).
 """
 
 from __future__ import annotations

@@ -116,7 +116,7 @@ class Blueprint:
         i.e. while every answer is in an extreme category).
     start_theta : float
         The trait value the first item is chosen at. The scoring prior is always the bank's
-        latent distribution (DESIGN.md §5, fairness); this only places the first item. The
+        latent distribution (docs/design.md §5, fairness); this only places the first item. The
         bank stores a blueprint per position level, so the level chooses its own start.
     start_candidates : int
         The first item is drawn at random among the this many best items at ``start_theta``

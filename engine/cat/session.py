@@ -4,7 +4,7 @@ A :class:`SessionState` holds the fixed context (bank, blueprint, grid), the see
 choices and the answers so far; everything else — the posterior, the estimate, the next item,
 the stop decision — is derived from those by pure functions. So the same state always gives the
 same next item, a state rebuilt from its answers (:func:`replay`) equals the one built answer by
-answer, and a server that keeps only the answers (the event log, DESIGN.md §3a) loses nothing.
+answer, and a server that keeps only the answers (the event log, docs/design.md §3a) loses nothing.
 
 The random choices of step ``t`` (randomesque, random selection) come from
 ``numpy.random.default_rng([seed, t])``, and the session's Sympson–Hetter draws from a stream

@@ -11,7 +11,7 @@ information per unit slope — and this base class derives everything else by th
     \\frac{\\partial \\log P_k}{\\partial \\theta} = f_k'(s)\\,\\mathbf a, \\qquad
     \\mathcal I(\\theta) = \\Big(\\sum_k P_k f_k'(s)^2\\Big)\\,\\mathbf a\\mathbf a^\\top .
 
-Shapes follow CONVENTIONS.md: persons (or θ points) first, then items, then categories; a
+Shapes follow docs/design.md §5: persons (or θ points) first, then items, then categories; a
 trailing factor axis only for multidimensional models. Categories beyond an item's own count are
 padding with probability 0 (log-probability ``-inf``, derivatives 0).
 """
@@ -243,7 +243,7 @@ class ItemModel(ItemSet):
 
     @abstractmethod
     def to_traditional(self) -> dict[str, Array]:
-        """Parameters in the traditional IRT form of DESIGN.md §5 (unidimensional items only)."""
+        """Parameters in the traditional IRT form of docs/design.md §5 (unidimensional items only)."""
 
     @abstractmethod
     def to_slope_intercept(self) -> dict[str, Array]:
@@ -337,7 +337,7 @@ def require_unidimensional(model: ItemSet, what: str) -> None:
     """Refuse an operation that has no meaning for multidimensional items."""
     if model.n_dims != 1:
         raise InvalidParameterError(
-            f"{what}: multidimensional items have no traditional form (DESIGN.md §5); "
+            f"{what}: multidimensional items have no traditional form (docs/design.md §5); "
             "use the slope-intercept form"
         )
 

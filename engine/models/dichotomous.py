@@ -140,7 +140,7 @@ class FourPL(ItemModel):
             return -self.d / self.slopes[:, 0]
 
     def to_traditional(self) -> dict[str, Array]:
-        """``{"a", "b", "c", "u"}`` (DESIGN.md §5 names)."""
+        """``{"a", "b", "c", "u"}`` (docs/design.md §5 names)."""
         return {"a": self.a, "b": self.b, "c": self.c.copy(), "u": self.u.copy()}
 
     def to_slope_intercept(self) -> dict[str, Array]:

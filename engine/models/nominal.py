@@ -6,7 +6,7 @@
     \\qquad a_0 = d_0 = 0 \\quad\\text{(Bock 1972)}.
 
 For a situational-judgement item, the slopes order the options along the trait; which end is
-"more of the competency" is fixed by expert metadata used only to orient the sign (DESIGN.md §5).
+"more of the competency" is fixed by expert metadata used only to orient the sign (docs/design.md §5).
 No option is ever scored right or wrong.
 
 mirt writes the same model as :math:`\\exp(\\alpha_k\\,\\mathbf a^\\top\\theta + d_k)` with scoring

@@ -1,4 +1,4 @@
-"""Per-item parameter records (the ``items`` of a parameter file, DESIGN.md §6) ↔ model objects.
+"""Per-item parameter records (the ``items`` of a parameter file, docs/design.md §6) ↔ model objects.
 
 A record is a mapping with the item's parameters, in traditional form for unidimensional items
 (``{"a": 1.3, "b": [-1.2, 0.1]}``) or slope-intercept form (``{"a": [0.9, 0.4], "d": 0.2}``; a

@@ -65,7 +65,7 @@ class AbilityEstimate:
         return self.status != "ok"
 
     def columns(self) -> dict[str, NDArray[Any]]:
-        """Named columns as in the score file (DESIGN.md §6): ``theta``, ``se`` or per factor."""
+        """Named columns as in the score file (docs/design.md §6): ``theta``, ``se`` or per factor."""
         if self.theta.ndim == 1:
             return {"theta": self.theta, "se": self.se}
         out: dict[str, NDArray[Any]] = {}

@@ -1,4 +1,4 @@
-"""Mechanical checks of DESIGN.md §4: import direction and explicit public surfaces."""
+"""Mechanical checks of docs/design.md §4: import direction and explicit public surfaces."""
 
 import importlib
 import pkgutil

@@ -1,6 +1,6 @@
 """Agreement of qabilet's ability estimators with girth's, on the same data and item parameters.
 
-girth (0.8.0) is an independent implementation (CONVENTIONS.md 13). Its conventions, read from
+girth (0.8.0) is an independent implementation (docs/design.md §7). Its conventions, read from
 its source, and how each test matches them:
 
 * Arrays are items first, ``(n_items, n_persons)``; a missing response is the sentinel

@@ -1,4 +1,4 @@
-"""Parameter files (DESIGN.md §6): round trips, independent checks of the parameters read, and
+"""Parameter files (docs/design.md §6): round trips, independent checks of the parameters read, and
 one test per kind of malformed file (each error names the file and the JSON path)."""
 
 import copy
@@ -129,7 +129,7 @@ def test_round_trip_multidimensional_bank(tmp_path):
 
 
 def test_default_model_and_parameters_land_where_the_formulas_say(tmp_path):
-    """The bank read from a file gives the probabilities of DESIGN.md §5, computed here by hand."""
+    """The bank read from a file gives the probabilities of docs/design.md §5, computed here by hand."""
     path = _write_json(tmp_path / "bank.json", VALID)
     bank, recodings = load_bank(path)
     assert bank.model_names == ("grm", "3pl", "2pl", "2pl")

@@ -45,7 +45,7 @@ def test_each_groups_bank_has_its_parameters_and_latent(tmp_path):
     assert pf.reference_group == "kk"
     assert pf.group_specific_items() == ("Q2", "Q3")
     theta = np.array([-1.0, 0.3, 2.0])
-    # P(1 | θ) from the formulas of DESIGN.md §5, with the numbers of the file
+    # P(1 | θ) from the formulas of docs/design.md §5, with the numbers of the file
     expected = {
         None: [(1.1, -0.5, 0.0), (1.3, 0.2, 0.0), (0.9, 0.0, 0.2)],
         "kk": [(1.1, -0.5, 0.0), (1.3, 0.2, 0.0), (0.9, 0.0, 0.2)],

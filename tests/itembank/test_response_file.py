@@ -1,4 +1,4 @@
-"""Response files and score files (DESIGN.md §6): reading against an independent per-cell parse,
+"""Response files and score files (docs/design.md §6): reading against an independent per-cell parse,
 recoding, and one test per kind of malformed file (each error names the row and the column)."""
 
 import csv

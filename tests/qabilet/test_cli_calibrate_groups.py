@@ -165,7 +165,7 @@ def test_summary_shows_each_groups_mean_and_variance_with_standard_errors(two_gr
 def test_score_with_a_groups_parameters_and_the_common_prior(two_groups):
     direct, x, observed = two_groups["direct"], two_groups["x"], two_groups["observed"]
     args = ["score", str(two_groups["out"]), str(two_groups["responses"]), "--exclude", "lang"]
-    # a group's items, with the prior everyone gets (DESIGN.md §5): the reference N(0, 1)
+    # a group's items, with the prior everyone gets (docs/design.md §5): the reference N(0, 1)
     chosen = runner.invoke(app, [*args, "--group", "ru"])
     assert chosen.exit_code == 0, chosen.output
     assert chosen.stderr == ""
