@@ -23,22 +23,19 @@ regular-expression matches and the credential check it paid before.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from re import Pattern
 from typing import Any
 
 from fastapi import HTTPException
+from fastapi.responses import JSONResponse
+from starlette.types import Message, Receive, Scope, Send
 
 from api.auth import CALLER, Policy, authenticate, client_address, policy_of
 
 __all__ = ["IMPORT_ROUTES", "LIMIT_RESPONSES", "RequestGuard"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 #: the routes that take a whole document, and ``max_import_bytes`` of it (method, path template)
 IMPORT_ROUTES = frozenset({("POST", "/v1/admin/bank"), ("POST", "/v1/admin/versions")})
@@ -157,12 +154,14 @@ class RequestGuard:
         unread_is_big = chunked
         if length is not None:
             if not length.isdigit():
-                await _refuse(send, 400, "Content-Length: expected a number of bytes", close=True)
+                await _refuse(scope, receive, send, 400,
+                              "Content-Length: expected a number of bytes", close=True)
                 return
             size = int(length)
             if size > limit:
-                await _refuse(send, 413, f"the request body ({size} bytes) is over this "
-                                         f"route's limit of {limit} bytes", close=True)
+                await _refuse(scope, receive, send, 413,
+                              f"the request body ({size} bytes) is over this route's limit of "
+                              f"{limit} bytes", close=True)
                 return
             unread_is_big = unread_is_big or size > table.default
 
@@ -174,8 +173,8 @@ class RequestGuard:
                     session_id=session_id,
                     address=client_address(scope, settings.trusted_proxies))
             except HTTPException as exc:
-                await _refuse(send, exc.status_code, exc.detail, close=unread_is_big,
-                              headers=exc.headers)
+                await _refuse(scope, receive, send, exc.status_code, exc.detail,
+                              close=unread_is_big, headers=exc.headers)
                 return
 
         if not chunked:  # uvicorn delivers no more than Content-Length
@@ -207,13 +206,8 @@ class RequestGuard:
         await self.app(scope, counted, closing)
 
 
-async def _refuse(send: Send, status: int, detail: Any, *, close: bool,
-                  headers: dict[str, str] | None = None) -> None:
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, detail: Any, *,
+                  close: bool, headers: dict[str, str] | None = None) -> None:
     """An error response ``{"detail": …}`` sent by the guard itself (the app never sees it)."""
-    body = json.dumps({"detail": detail}).encode()
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
-    if close:
-        raw.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
+    sent = {**(headers or {}), **({"Connection": "close"} if close else {})}
+    await JSONResponse({"detail": detail}, status_code=status, headers=sent)(scope, receive, send)
