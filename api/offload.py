@@ -7,7 +7,8 @@ process does the import on the same database and the worker's event loop only aw
 so the candidates it serves meanwhile wait for nothing.
 
 The child is one process per worker, started with the first import (``spawn``: it imports only
-what an import needs, and nothing of the worker's threads) and kept for the next ones; a child
+what an import needs, and nothing of the worker's threads), at a lower scheduling priority (on a
+machine whose cores are all busy, the candidates' requests go first), and kept for the next ones; a child
 that died is replaced (its transaction never committed). An import's errors (an
 :class:`~engine.exceptions.ImportRejectedError` naming its first bad entries) come back to the
 request as raised. The database must be one that other processes can open — a SQLite file or
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -32,7 +34,8 @@ if TYPE_CHECKING:
 
     from itembank.repository import BankRepository
 
-__all__ = ["MAX_PROBLEMS", "BankImported", "Offload", "ParametersImported", "import_bank", "import_parameters"]
+__all__ = ["IMPORT_NICENESS", "MAX_PROBLEMS", "BankImported", "Offload", "ParametersImported",
+           "import_bank", "import_parameters"]
 
 T = TypeVar("T")
 
@@ -54,6 +57,8 @@ class ParametersImported:
     n_items: int
 
 
+#: how much lower the import process's scheduling priority is than its worker's (``nice``)
+IMPORT_NICENESS = 10
 #: an import's 422 names this many problems at most: a 32 MiB document of bad entries would
 #: otherwise come back as a list of some 70 MB
 MAX_PROBLEMS = 100
@@ -140,6 +145,11 @@ def _in_child(job: Callable[..., T], database_url: str, args: tuple[Any, ...]) -
         engine.dispose()
 
 
+def _yielding() -> None:
+    """Lower the child's priority: on a busy machine the candidates' requests go first."""
+    os.nice(IMPORT_NICENESS)
+
+
 class Offload:
     """The import jobs of one serving process.
 
@@ -177,7 +187,8 @@ class Offload:
         with self._start:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(
-                    max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+                    max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_yielding)
             return self._pool
 
     def shutdown(self) -> None:

@@ -247,7 +247,7 @@ async def _sample(url: str, headers: dict[str, str], until: threading.Event | fl
         latencies.clear()
         tasks = []
         start = time.perf_counter()
-        deadline = start + until if isinstance(until, float) else start + 60.0
+        deadline = start + until if isinstance(until, float) else start + 180.0
         k = 0
         while time.perf_counter() < deadline and not (isinstance(until, threading.Event)
                                                       and until.is_set()):
@@ -280,7 +280,7 @@ def _upload(base: str, keys, finished: threading.Event, outcome: dict) -> None:
             raw.chunk(entry[:-1] + b"]}")
             raw.sock.sendall(b"0\r\n\r\n")
         outcome["sent"] = sent
-        outcome["status"] = raw.response(timeout_s=60)[0]
+        outcome["status"] = raw.response(timeout_s=180)[0]
     except OSError as exc:  # reset by a server that stopped reading
         outcome.setdefault("status", repr(exc))
     finally:
@@ -296,7 +296,7 @@ def _measure(base: str, keys, me: dict) -> tuple[float, float, dict]:
     uploader = threading.Thread(target=_upload, args=(base, keys, finished, outcome))
     uploader.start()
     loaded = asyncio.run(_sample(url, headers, finished))
-    uploader.join(60)
+    uploader.join(180)
     idle_after = _p95(asyncio.run(_sample(url, headers, 2.0)))
     outcome["samples"] = len(loaded)
     return max(idle_before, idle_after), _p95(loaded), outcome

@@ -66,3 +66,16 @@ def test_a_killed_child_is_replaced(offload):
     with pytest.raises(DataFileError, match="got NaN"):  # answered by a new child
         asyncio.run(jobs.run(import_bank, b'{"a": NaN}', "key:psy"))
     assert child not in jobs._executor()._processes
+
+
+def test_the_child_runs_at_a_lower_priority(offload):
+    """Its niceness is the worker's plus IMPORT_NICENESS (read from /proc by the kernel's word)."""
+    from api.offload import IMPORT_NICENESS
+
+    jobs, _ = offload
+    with pytest.raises(DataFileError):  # a job, so that the child exists
+        asyncio.run(jobs.run(import_bank, b"[]", "key:psy"))
+    child = next(iter(jobs._executor()._processes))
+    with open(f"/proc/{child}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    assert int(fields[16]) == os.nice(0) + IMPORT_NICENESS  # field 19 of /proc/PID/stat: nice
