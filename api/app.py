@@ -1,14 +1,15 @@
 """The HTTP API: the app factory, its error handlers, and the routers of ``/v1``.
 
-Thin by design: the bank (:mod:`itembank`), the engine (through :mod:`api.session_state`) and the
-profiles (:mod:`api.profiles`) do the work; handlers check who asks (:mod:`api.auth`), read the
-log, append to it (:mod:`api.live`). Routes: :mod:`api.routes_sessions` (candidates, sessions,
-answers, the proctor's actions, profiles) and :mod:`api.routes_admin` (the psychometricians'
+Thin by design: the bank (:mod:`qabilet.itembank`), the engine (through
+:mod:`qabilet.delivery.session_state`) and the profiles (:mod:`qabilet.delivery.profiles`) do the
+work; handlers check who asks (:mod:`qabilet.api.auth`), read the log, append to it
+(:mod:`qabilet.api.live`). Routes: :mod:`qabilet.api.routes_sessions` (candidates, sessions,
+answers, the proctor's actions, profiles) and :mod:`qabilet.api.routes_admin` (the psychometricians'
 admin and the group report); the candidate's page is ``/take/{session_id}``.
 
 Every error is a JSON body ``{"detail": …}`` naming the field or the problem, with a 4xx status;
 a failure of the server itself is a 500 with a reference to its log line, never a stack trace;
-a database unavailable for the moment is a 503 with ``Retry-After`` (:mod:`api.faults`).
+a database unavailable for the moment is a 503 with ``Retry-After`` (:mod:`qabilet.api.faults`).
 """
 
 import logging
@@ -22,9 +23,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.settings import Settings
-from engine.exceptions import ConflictError, ImportRejectedError, NotFoundError, QabiletError
-from itembank._runtime import installed_version
+from qabilet.api.settings import Settings
+from qabilet.engine.exceptions import (
+    ConflictError,
+    ImportRejectedError,
+    NotFoundError,
+    QabiletError,
+)
+from qabilet.itembank._runtime import installed_version
 
 __all__ = ["create_app"]
 
@@ -42,19 +48,19 @@ PAGE_HEADERS = {"Content-Security-Policy": PAGE_POLICY, "Referrer-Policy": "no-r
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application on the settings' database (migrated on start)."""
-    from api.calibration_jobs import CalibrationJobs
-    from api.docs_pages import install as install_docs
-    from api.faults import install as install_faults
-    from api.faults import unavailable_response
-    from api.item_texts import ItemTexts
-    from api.live import LiveSessions
-    from api.offload import Offload
-    from api.profiles import preload
-    from api.routes_admin import router as admin_routes
-    from api.routes_sessions import router as session_routes
-    from itembank.database import connect
-    from itembank.repository import BankRepository
-    from itembank.session_store import SessionStore
+    from qabilet.api.calibration_jobs import CalibrationJobs
+    from qabilet.api.docs_pages import install as install_docs
+    from qabilet.api.faults import install as install_faults
+    from qabilet.api.faults import unavailable_response
+    from qabilet.api.live import LiveSessions
+    from qabilet.api.offload import Offload
+    from qabilet.api.routes_admin import router as admin_routes
+    from qabilet.api.routes_sessions import router as session_routes
+    from qabilet.delivery.item_texts import ItemTexts
+    from qabilet.delivery.profiles import preload
+    from qabilet.itembank.database import connect
+    from qabilet.itembank.repository import BankRepository
+    from qabilet.itembank.session_store import SessionStore
 
     settings = settings or Settings.from_env()
     engine = connect(settings.database_url)
@@ -115,8 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # -- the request guard (api.limits): body limits by route, credentials checked before the
     # body is read, failed credentials throttled (api.throttle); 413 and 429 documented
-    from api.limits import LIMIT_RESPONSES, RequestGuard
-    from api.throttle import Throttle
+    from qabilet.api.limits import LIMIT_RESPONSES, RequestGuard
+    from qabilet.api.throttle import Throttle
     app.state.throttle = Throttle(settings.failure_limits)
     app.add_middleware(RequestGuard)
     app.router.responses = {**app.router.responses, **LIMIT_RESPONSES}
@@ -134,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # -- the edge (api.edge), after every other layer: bad URLs and JSON refused with 422 naming
     # the field, validation errors that never echo the input, the security headers on responses
-    from api.edge import install as install_edge
-    from api.report_html import CONTENT_SECURITY_POLICY
+    from qabilet.api.edge import install as install_edge
+    from qabilet.delivery.report_html import CONTENT_SECURITY_POLICY
     install_edge(app, html_policy=CONTENT_SECURITY_POLICY)
     return app

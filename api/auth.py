@@ -6,12 +6,12 @@ candidate endpoints of its own session. Each route names the parties it serves t
 the dependencies below, each with its :class:`Policy`; anyone else gets 401 (no or bad
 credentials) or 403 (the wrong party).
 
-:func:`authenticate` is the one check. The request guard (:mod:`api.limits`) runs it from the
+:func:`authenticate` is the one check. The request guard (:mod:`qabilet.api.limits`) runs it from the
 headers alone, before the body is read, and leaves its :class:`Caller` in the ASGI scope
 (:data:`CALLER`), where the dependencies take it: nothing is checked twice. A request that did
 not pass the guard (an app built without it) is checked by the dependency itself, the same way.
 
-Failed credentials are guesses: each is counted (:mod:`api.throttle`) against the session
+Failed credentials are guesses: each is counted (:mod:`qabilet.api.throttle`) against the session
 (a candidate token), the key id (an API key) and the client's address. A scope over its limit
 is refused with 429 and ``Retry-After`` before any credential is verified, and the start of
 each lockout is a row of the audit log (``auth.lockout``).
@@ -33,7 +33,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request
 
-from api.throttle import Lockout
+from qabilet.api.throttle import Lockout
 
 __all__ = ["CALLER", "BadCredentials", "Caller", "Policy", "authenticate", "caller",
            "client_address", "operator", "policy_of", "psychometrician", "session_operator",

@@ -1,16 +1,16 @@
 """Calibration jobs started over the API: recalibrate a bank version's items on stored responses.
 
-A job is a row (:class:`itembank.tables.CalibrationJobRow`): queued → running → done or failed.
+A job is a row (:class:`qabilet.itembank.tables.CalibrationJobRow`): queued → running → done or failed.
 It runs in a thread of the worker that accepted it (a calibration of a few thousand sessions
 takes seconds, not hours), and the row records which process runs it; a job whose process is
 gone (the server was restarted) reads as ``interrupted`` and can be started again.
 
 What a job computes: for each dimension of the version, the items of that dimension that have
-answers, fitted by MML-EM (:class:`calibration.MML`) on the responses recorded for the version
+answers, fitted by MML-EM (:class:`qabilet.calibration.MML`) on the responses recorded for the version
 (as model categories, through the version's answer-code mappings), each with the model the
 version gives it, on the standard-normal scale of that dimension. The result holds, per
 dimension, the fit's summary and its parameter file (:meth:`ParameterFile.from_bank`), ready to
-be reviewed, linked (:mod:`calibration.linking`) and imported as a new draft version.
+be reviewed, linked (:mod:`qabilet.calibration.linking`) and imported as a new draft version.
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from engine.exceptions import NotFoundError
-from itembank._runtime import as_utc, now
-from itembank.tables import CalibrationJobRow
+from qabilet.engine.exceptions import NotFoundError
+from qabilet.itembank._runtime import as_utc, now
+from qabilet.itembank.tables import CalibrationJobRow
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from itembank.repository import BankRepository
+    from qabilet.itembank.repository import BankRepository
 
 __all__ = ["CalibrationJobs", "recalibrate"]
 
@@ -63,9 +63,9 @@ def recalibrate(repo: BankRepository, bank_version: int | None = None, *, level:
     """
     import numpy as np
 
-    from calibration import MML
-    from engine.exceptions import ConvergenceWarning
-    from itembank.parameter_file import ParameterFile, record_standard_errors
+    from qabilet.calibration import MML
+    from qabilet.engine.exceptions import ConvergenceWarning
+    from qabilet.itembank.parameter_file import ParameterFile, record_standard_errors
 
     version = repo.version(bank_version)
     responses = repo.responses(bank_version=version.number, level=level, language=language)

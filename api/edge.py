@@ -10,7 +10,7 @@ three exception handlers, put in place by :func:`install`:
     ``X-Content-Type-Options: nosniff`` on all; ``Cache-Control: no-store`` on all but the
     static assets (the API's answers carry tokens, keys, items and profiles); on an HTML page
     also ``Referrer-Policy: no-referrer`` and a ``Content-Security-Policy`` — the page's own, or
-    the policy given (the documentation pages set theirs: :mod:`api.docs_pages`). A header the
+    the policy given (the documentation pages set theirs: :mod:`qabilet.api.docs_pages`). A header the
     route set itself is kept.
 :class:`StrictJSONBodies`, the innermost layer,
     reads a JSON body (``application/json`` or ``application/*+json``) whole and refuses with
@@ -18,7 +18,7 @@ three exception handlers, put in place by :func:`install`:
     ``NaN``, ``Infinity`` and numbers that overflow a double, integers beyond 64 bits, strings
     (or keys) holding NUL or a lone UTF-16 surrogate, documents nested deeper than
     :data:`MAX_DEPTH`, and bodies that are not UTF-8 JSON at all. The body is then handed on
-    unchanged. It sits inside the request guard of :mod:`api.limits`, so the credentials and the
+    unchanged. It sits inside the request guard of :mod:`qabilet.api.limits`, so the credentials and the
     size limit are checked before a byte is read here.
 the handlers
     turn a :class:`~fastapi.exceptions.RequestValidationError` into 422 problems that name the
@@ -56,7 +56,7 @@ __all__ = ["LARGE_BODY", "MAX_DEPTH", "EdgeGuard", "StrictJSONBodies", "install"
 MAX_DEPTH = 32
 #: a body longer than this is an import's (the request guard lets no other route past 16 KiB):
 #: decoding it here would hold the event loop for seconds, so the import checks it itself, with
-#: :func:`json_problem`, in its own process (:mod:`api.offload`)
+#: :func:`json_problem`, in its own process (:mod:`qabilet.api.offload`)
 LARGE_BODY = 64 * 1024
 _log = logging.getLogger("qabilet.api")
 _INT64 = 2**63
@@ -445,7 +445,7 @@ def install(app: FastAPI, *, html_policy: str) -> None:
     Call it after every other middleware is added: :class:`EdgeGuard` goes first in the stack
     (it wraps every other layer, so the requests they see have clean URLs and their responses
     get the headers) and :class:`StrictJSONBodies` last (inside the request guard of
-    :mod:`api.limits`, which checks the credentials and the size before a body is read).
+    :mod:`qabilet.api.limits`, which checks the credentials and the size before a body is read).
 
     Parameters
     ----------

@@ -1,22 +1,22 @@
 """The database unavailable for a while: ``503 Service Unavailable`` with ``Retry-After``, not 500.
 
 A PostgreSQL server restarting, a connection it dropped, a SQLite file whose write lock another
-process holds past the busy timeout (:func:`itembank.database.database_unavailable` tells these
+process holds past the busy timeout (:func:`qabilet.itembank.database.database_unavailable` tells these
 from defects): the request's step failed before anything was committed — a transaction that began
 was rolled back, an answer queued for the group commit was not written — so the client is told
 to send it again after :data:`RETRY_AFTER_S` seconds. An answer sent again is recorded once (its
-position's slot, :mod:`itembank.session_store`), also in the rare case where the database
+position's slot, :mod:`qabilet.itembank.session_store`), also in the rare case where the database
 committed it and the connection broke before it could say so.
 
 The handlers are registered for the exception types a database raises
-(:func:`itembank.database.unavailable_error_types`), wherever in a request they come from: a
+(:func:`qabilet.itembank.database.unavailable_error_types`), wherever in a request they come from: a
 route, a dependency (the key's or the token's check), the group commit's future awaited by a
 route. One of those types that is not an outage (a programming error) is raised on, to the app's
 handler of every other exception (500). That handler calls :func:`unavailable_response` too, for
 an outage raised outside the routes (a middleware).
 
 An engine takes a new connection by itself once the database is back (see
-:func:`itembank.database.connect`); nothing is restarted.
+:func:`qabilet.itembank.database.connect`); nothing is restarted.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from itembank.database import database_unavailable, unavailable_error_types
+from qabilet.itembank.database import database_unavailable, unavailable_error_types
 
 __all__ = ["RETRY_AFTER_S", "install", "unavailable_response"]
 

@@ -11,9 +11,9 @@ that, for each HTTP request, from its method, path and headers alone:
 2. refuses a ``Content-Length`` over the limit with 413 at once, the body unread and the
    connection closed; a chunked body is counted as it is read and stopped with 413 (and the
    connection closed) as soon as it passes the limit;
-3. for a route that names its parties (:func:`api.auth.policy_of`), checks the credentials
-   (:func:`api.auth.authenticate`: throttled, 429 with ``Retry-After`` during a lockout) and
-   hands the :class:`~api.auth.Caller` to the route's dependencies through the scope; a
+3. for a route that names its parties (:func:`qabilet.api.auth.policy_of`), checks the credentials
+   (:func:`qabilet.api.auth.authenticate`: throttled, 429 with ``Retry-After`` during a lockout) and
+   hands the :class:`~qabilet.api.auth.Caller` to the route's dependencies through the scope; a
    refused request is answered before a byte of its body is read.
 
 Nothing else is wrapped: a request whose ``Content-Length`` fits (every candidate's answer)
@@ -32,7 +32,7 @@ from fastapi import HTTPException
 from fastapi.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from api.auth import CALLER, Policy, authenticate, client_address, policy_of
+from qabilet.api.auth import CALLER, Policy, authenticate, client_address, policy_of
 
 __all__ = ["IMPORT_ROUTES", "LIMIT_RESPONSES", "RequestGuard"]
 

@@ -1,8 +1,8 @@
 """Live sessions: the state of a session read from its log, with the server's rules applied.
 
 :meth:`LiveSessions.state` is the one way the routes see a session. It reads the stored log,
-derives where the session stands (:func:`api.session_state.derive`) and reads its clocks
-(:func:`api.session_clock.read_clock`); then it writes what the rules say has happened by now and
+derives where the session stands (:func:`qabilet.delivery.session_state.derive`) and reads its clocks
+(:func:`qabilet.delivery.session_clock.read_clock`); then it writes what the rules say has happened by now and
 reads again, until nothing more is due:
 
 * the candidate's first view of an item starts the clock (``start``);
@@ -17,7 +17,7 @@ where it would hold up every other candidate's call: the candidates' calls hand 
 process's issuing thread and answer at once; a call that returns the profile (the profile and
 its report, finish, terminate) issues it itself or waits for the thread.
 
-Every write goes through :meth:`itembank.session_store.SessionStore.append` (an answer from a
+Every write goes through :meth:`qabilet.itembank.session_store.SessionStore.append` (an answer from a
 coroutine through its group commit, ``append_soon``), whose slots make the rules' writes single
 even when several workers apply them at once.
 
@@ -37,18 +37,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from api._lru import LRU, TTLValue
-from api.session_clock import Clock, read_clock, response_times
-from api.session_state import Plan, SessionView, derive, plan_for
-from engine.exceptions import ConflictError, NotFoundError, SessionClosedError
-from itembank._runtime import installed_version, now
-from itembank.session_store import CLOSING, TOKEN_GRACE, token_accepted
+from qabilet.delivery._lru import LRU, TTLValue
+from qabilet.delivery.session_clock import Clock, read_clock, response_times
+from qabilet.delivery.session_state import Plan, SessionView, derive, plan_for
+from qabilet.engine.exceptions import ConflictError, NotFoundError, SessionClosedError
+from qabilet.itembank._runtime import installed_version, now
+from qabilet.itembank.session_store import CLOSING, TOKEN_GRACE, token_accepted
 
 if TYPE_CHECKING:
-    from itembank.profiles import Profile
-    from itembank.repository import BankRepository
-    from itembank.session_store import Appended, SessionEvent, SessionStore, StoredSession
-    from itembank.versions import NormSet
+    from qabilet.itembank.profiles import Profile
+    from qabilet.itembank.repository import BankRepository
+    from qabilet.itembank.session_store import Appended, SessionEvent, SessionStore, StoredSession
+    from qabilet.itembank.versions import NormSet
 
 __all__ = ["Live", "LiveSessions", "profile_id_of"]
 
@@ -132,7 +132,7 @@ class LiveSessions:
 
         Read against the log as it stands (its tail read now), so a token replaced by a reissue
         on any worker or server is refused at once; valid for the session's life and
-        ``token_grace`` after it (:func:`itembank.session_store.token_accepted`).
+        ``token_grace`` after it (:func:`qabilet.itembank.session_store.token_accepted`).
         """
         try:
             session, digest = self._pinned_of(session_id)
@@ -248,7 +248,7 @@ class LiveSessions:
         ------
         ConflictError
             A different answer for an answered position (see
-            :meth:`itembank.session_store.SessionStore.append`).
+            :meth:`qabilet.itembank.session_store.SessionStore.append`).
         """
         session = self.session(session_id)
         done, events = self._append(session_id, kind, payload, position)
@@ -260,7 +260,7 @@ class LiveSessions:
 
         The loop serves other calls while the store's writer thread commits the event with
         those queued meanwhile (a group commit,
-        :meth:`itembank.session_store.SessionStore.append_soon`).
+        :meth:`qabilet.itembank.session_store.SessionStore.append_soon`).
         """
         session = self.session(session_id)
         done = await asyncio.wrap_future(
@@ -365,8 +365,8 @@ class LiveSessions:
 
     def _score(self, session: StoredSession, plan: Plan, events: tuple[SessionEvent, ...],
                profile_id: str) -> tuple[Profile, list]:
-        from api.profiles import Answer, build_profile
-        from itembank.repository import Response
+        from qabilet.delivery.profiles import Answer, build_profile
+        from qabilet.itembank.repository import Response
 
         given = [e for e in events if e.kind == "answer"]
         seconds = response_times(events)  # measured by the server, never the client's figure

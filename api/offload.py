@@ -10,7 +10,7 @@ The child is one process per worker, started with the first import (``spawn``: i
 what an import needs, and nothing of the worker's threads), at a lower scheduling priority (on a
 machine whose cores are all busy, the candidates' requests go first), and kept for the next ones; a child
 that died is replaced (its transaction never committed). An import's errors (an
-:class:`~engine.exceptions.ImportRejectedError` naming its first bad entries) come back to the
+:class:`~qabilet.engine.exceptions.ImportRejectedError` naming its first bad entries) come back to the
 request as raised. The database must be one that other processes can open — a SQLite file or
 PostgreSQL — as it must be for several workers.
 """
@@ -27,12 +27,12 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from engine.exceptions import DataFileError, ImportRejectedError
+from qabilet.engine.exceptions import DataFileError, ImportRejectedError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from itembank.repository import BankRepository
+    from qabilet.itembank.repository import BankRepository
 
 __all__ = ["IMPORT_NICENESS", "MAX_PROBLEMS", "BankImported", "Offload", "ParametersImported",
            "import_bank", "import_parameters"]
@@ -75,7 +75,7 @@ def _bounded(exc: ImportRejectedError) -> ImportRejectedError:
 
 
 def _text(body: bytes) -> str:
-    """An import's body as JSON text, refused as the edge refuses a small body (:mod:`api.edge`).
+    """An import's body as JSON text, refused as the edge refuses a small body (:mod:`qabilet.api.edge`).
 
     Raises
     ------
@@ -83,7 +83,7 @@ def _text(body: bytes) -> str:
         Not UTF-8 JSON, not an object, or holding a value no field can take (NaN, Infinity, a
         number that overflows, NUL or a lone surrogate…), naming its JSON path.
     """
-    from api.edge import json_problem
+    from qabilet.api.edge import json_problem
 
     problem = json_problem(body)
     if problem is not None:
@@ -96,7 +96,7 @@ def _text(body: bytes) -> str:
 
 
 def import_bank(repo: BankRepository, body: bytes, by: str) -> BankImported:
-    """Import a bank document (:func:`itembank.bank_file.import_document`), all or nothing.
+    """Import a bank document (:func:`qabilet.itembank.bank_file.import_document`), all or nothing.
 
     Raises
     ------
@@ -105,7 +105,7 @@ def import_bank(repo: BankRepository, body: bytes, by: str) -> BankImported:
     ImportRejectedError
         Naming the first :data:`MAX_PROBLEMS` bad entries, and how many more there are.
     """
-    from itembank.bank_file import import_document
+    from qabilet.itembank.bank_file import import_document
 
     text = _text(body)
     try:
@@ -116,14 +116,14 @@ def import_bank(repo: BankRepository, body: bytes, by: str) -> BankImported:
 
 
 def import_parameters(repo: BankRepository, body: bytes) -> ParametersImported:
-    """A parameter file as a new draft version (:func:`itembank.bank_file.import_parameters`).
+    """A parameter file as a new draft version (:func:`qabilet.itembank.bank_file.import_parameters`).
 
     Raises
     ------
     DataFileError, ImportRejectedError
         As :func:`import_bank`.
     """
-    from itembank.bank_file import import_parameters as load
+    from qabilet.itembank.bank_file import import_parameters as load
 
     text = _text(body)
     try:
@@ -135,8 +135,8 @@ def import_parameters(repo: BankRepository, body: bytes) -> ParametersImported:
 
 def _in_child(job: Callable[..., T], database_url: str, args: tuple[Any, ...]) -> T:
     """Run ``job(repo, *args)`` on a repository of its own over ``database_url`` (in the child)."""
-    from itembank.database import connect
-    from itembank.repository import BankRepository
+    from qabilet.itembank.database import connect
+    from qabilet.itembank.repository import BankRepository
 
     engine = connect(database_url, migrate=False)
     try:

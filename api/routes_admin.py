@@ -1,6 +1,6 @@
 """Routes for psychometricians (``/v1/admin``) and the operators' group report.
 
-The bank moves as its documents (:mod:`itembank.bank_file`): exported whole, imported all or
+The bank moves as its documents (:mod:`qabilet.itembank.bank_file`): exported whole, imported all or
 nothing; parameters imported as a draft version; versions and norm sets published (then
 immutable). Responses leave with their response times, in the CSV layout calibration reads.
 API keys are made and revoked here; the audit trail is read here.
@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import Caller, operator, psychometrician
-from api.schemas import (
+from qabilet.api.auth import Caller, operator, psychometrician
+from qabilet.api.schemas import (
     ERRORS,
     ApiKeyCreate,
     ApiKeyCreated,
@@ -43,8 +43,8 @@ LanguageQuery = Annotated[Literal["kk", "ru", "en"] | None, Query()]
 @router.get("/admin/bank")
 def export_bank(request: Request, who: Psychometrician) -> JSONResponse:
     """The whole bank as one JSON document (``"format": "qabilet-bank"``)."""
-    from itembank._runtime import installed_version
-    from itembank.bank_file import export_document
+    from qabilet.itembank._runtime import installed_version
+    from qabilet.itembank.bank_file import export_document
 
     document = export_document(request.app.state.repo, software_version=installed_version())
     return JSONResponse(document.model_dump(mode="json", exclude_none=True))
@@ -68,7 +68,7 @@ async def import_bank(request: Request, who: Psychometrician) -> dict:
     Options reordered, added or removed on a calibrated item are refused (422) unless the
     document brings the item's new parameters as a new version.
     """
-    from api.offload import import_bank as job
+    from qabilet.api.offload import import_bank as job
 
     done = await request.app.state.offload.run(job, await request.body(), who.actor)
     await run_in_threadpool(request.app.state.store.audit, who.actor, "bank.import", None,
@@ -80,7 +80,7 @@ async def import_bank(request: Request, who: Psychometrician) -> dict:
              openapi_extra=_document_body("A parameter file (JSON), as calibration writes it."))
 async def import_parameters(request: Request, who: Psychometrician) -> dict:
     """Item parameters as a new draft version (a parameter file, as calibration writes it)."""
-    from api.offload import import_parameters as job
+    from qabilet.api.offload import import_parameters as job
 
     made = await request.app.state.offload.run(job, await request.body())
     await run_in_threadpool(request.app.state.store.audit, who.actor, "version.create",
@@ -112,7 +112,7 @@ def export_responses(request: Request, who: Psychometrician,
                          description="The answers (model categories) or the response times.")]
                      = "answers") -> Response:
     """Stored answers as the response CSV calibration reads (or its companion of response times)."""
-    from itembank.bank_file import format_responses
+    from qabilet.itembank.bank_file import format_responses
 
     repo = request.app.state.repo
     responses = repo.responses(bank_version=bank_version, level=level, language=language)
@@ -127,7 +127,7 @@ def start_calibration(request: Request, body: CalibrationCreate,
     """Start recalibrating a version's items on its stored responses; poll the job for the result."""
     request.app.state.repo.version(body.bank_version)  # 404 before a job is queued
     job = request.app.state.jobs.start(body.model_dump(), who.actor)
-    request.app.state.store.audit(who.actor, "calibration.start", f"job:{job['id']}",
+    request.app.state.store.audit(who.actor, "qabilet.calibration.start", f"job:{job['id']}",
                                   body.model_dump())
     return job
 
@@ -183,8 +183,8 @@ def group_report(request: Request, who: Annotated[Caller, Depends(operator)],
                  since: Annotated[datetime | None, Query()] = None,
                  until: Annotated[datetime | None, Query()] = None) -> str:
     """The group report of the profiles issued in a period (at a level), in ``language``."""
-    from api.report_html import group_rows, render_group_html
-    from itembank._runtime import as_utc
+    from qabilet.delivery.report_html import group_rows, render_group_html
+    from qabilet.itembank._runtime import as_utc
 
     chosen = [p for p in request.app.state.repo.profiles()
               if (level is None or p.level == level)

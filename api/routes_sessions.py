@@ -5,7 +5,7 @@ actions (pause, resume, extra time, terminate, incidents).
 
 Each answer carries the position it answers, so a retry is recognised (the stored answer is
 returned, ``replayed``) and a different answer for a taken position is a 409; the session's
-event log decides, never a cache (:mod:`api.live`).
+event log decides, never a cache (:mod:`qabilet.api.live`).
 """
 
 from datetime import timedelta
@@ -14,9 +14,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.auth import Caller, operator, session_operator, session_party
-from api.live import Live
-from api.schemas import (
+from qabilet.api.auth import Caller, operator, session_operator, session_party
+from qabilet.api.live import Live
+from qabilet.api.schemas import (
     ERRORS,
     AnswerCreate,
     AnswerPublic,
@@ -177,7 +177,7 @@ def get_profile(request: Request, session_id: str, who: Party) -> dict:
 @router.get("/sessions/{session_id}/report", response_class=HTMLResponse)
 def get_report(request: Request, session_id: str, who: Party) -> str:
     """The profile's HTML report: the operator's copy, or the candidate's."""
-    from api.report_html import render_profile_html
+    from qabilet.delivery.report_html import render_profile_html
 
     return render_profile_html(_profile_of(request, session_id),
                                view="operator" if who.role == "operator" else "candidate")

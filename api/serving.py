@@ -34,7 +34,7 @@ from typing import Any
 
 __all__ = ["GC_THRESHOLDS", "listening_socket", "quiet_gc", "serve"]
 
-APP = "api.app:create_app"
+APP = "qabilet.api.app:create_app"
 #: a worker's garbage-collector thresholds (CPython's are 700, 10, 10): see :func:`quiet_gc`
 GC_THRESHOLDS = (20_000, 10, 10)
 _log = logging.getLogger("qabilet.serve")

@@ -30,7 +30,7 @@ class Settings:
         an item; 0 in the environment means no limit.
     max_body_bytes : int
         The largest request body of a route (16 KiB: a candidate's answer is a few hundred
-        bytes); a larger one is refused with 413 before it is read (:mod:`api.limits`).
+        bytes); a larger one is refused with 413 before it is read (:mod:`qabilet.api.limits`).
     max_import_bytes : int
         The largest body of the bank and parameter imports (32 MiB).
     trusted_proxies : tuple of ipaddress networks
@@ -39,7 +39,7 @@ class Settings:
     failures_per_session, failures_per_key, failures_per_address : int
         Failed credentials allowed within ``failure_window_s`` for one session's token (20),
         one API key id (20) and one client address (300: a test centre's room may share one
-        address); past that the scope is refused with 429 (:mod:`api.throttle`). Counted per
+        address); past that the scope is refused with 429 (:mod:`qabilet.api.throttle`). Counted per
         worker process.
     failure_window_s : float
         The sliding window of those counts (600 s).
@@ -61,7 +61,10 @@ class Settings:
 
     @property
     def failure_limits(self) -> dict[str, tuple[int, float]]:
-        """The throttle's limits: failures per window, by kind of scope (:class:`api.throttle.Throttle`)."""
+        """The throttle's limits: failures per window, by kind of scope.
+
+        See :class:`qabilet.api.throttle.Throttle`.
+        """
         window = self.failure_window_s
         return {"session": (self.failures_per_session, window),
                 "key": (self.failures_per_key, window),

@@ -91,9 +91,9 @@ def _repeat(spec: dict[str, Any], run: Callable[[], Outcome]) -> dict[str, Any]:
 def _qabilet(spec: dict[str, Any], data: dict[str, np.ndarray]) -> dict[str, Any]:
     sys.path.insert(0, spec["root"])
     import qabilet
-    from engine.bank import ItemBank
-    from engine.cat import Blueprint, simulate_cat
-    from engine.models import TwoPL
+    from qabilet.engine.bank import ItemBank
+    from qabilet.engine.cat import Blueprint, simulate_cat
+    from qabilet.engine.models import TwoPL
 
     n_items = data["a"].size
     bank = ItemBank([TwoPL(data["a"], data["b"])], [f"Q{i + 1}" for i in range(n_items)])

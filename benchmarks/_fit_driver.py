@@ -15,7 +15,7 @@ Steps, each timed with ``time.perf_counter``:
 
 1. ``import``: the library (and, for qabilet, its CSV reader).
 2. ``read``: the CSV file to the library's input. qabilet reads it with its own
-   ``itembank.response_file.read_responses_csv``. girth and mirt have no reader, so they get
+   ``qabilet.itembank.response_file.read_responses_csv``. girth and mirt have no reader, so they get
    :func:`read_matrix` below, a vectorised numpy parser of this benchmark's unquoted layout, then
    each library's own form: mirt a persons × items ``int`` matrix with -1 for a missing cell,
    girth an items × persons matrix with its ``INVALID_RESPONSE`` sentinel.
@@ -94,8 +94,8 @@ def _items_only(header: list[str], cells: np.ndarray) -> tuple[list[str], np.nda
 def _qabilet(spec: dict[str, Any], clock: dict[str, float]) -> dict[str, Any]:
     sys.path.insert(0, spec["root"])
     t0 = time.perf_counter()
-    from calibration import MML
-    from itembank.response_file import read_responses_csv
+    from qabilet.calibration import MML
+    from qabilet.itembank.response_file import read_responses_csv
 
     clock["import"] = time.perf_counter() - t0
     clock["rusage_imported"] = _usage()

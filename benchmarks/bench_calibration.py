@@ -12,14 +12,14 @@ qabilet and is installed only in a separate environment, ``benchmarks/.venv-peer
 
 The cases (the issue's): 2PL 10,000 persons × 40 items; GRM 5,000 × 20 items × 5 categories;
 2PL 20,000 × 60; and a sparse 2PL 50,000 × 300 with 10% of the cells observed (missing completely
-at random). Responses are drawn by ``engine.simulation.simulate_responses`` from known
+at random). Responses are drawn by ``qabilet.engine.simulation.simulate_responses`` from known
 parameters with a fixed seed and written as a response file (docs/design.md §6: a ``person_id``
 column, one column per item, an empty cell for a missing response) in a temporary directory.
 
 Every fit runs in a process of its own (``benchmarks/_fit_driver.py``), qabilet and girth with
 this environment's python, mirt with the peer environment's, so that each process holds one
 library and its peak memory is that library's. A process imports its library, reads the CSV file
-(qabilet with its own ``itembank.response_file.read_responses_csv``; girth and mirt, which have
+(qabilet with its own ``qabilet.itembank.response_file.read_responses_csv``; girth and mirt, which have
 no reader, with a vectorised numpy parser of this layout), fits once with standard errors off,
 and prints its times and estimates as JSON. Reported per row:
 
@@ -70,7 +70,7 @@ DRIVER = HERE / "_fit_driver.py"
 PEER_VENV = HERE / ".venv-peers"
 PEER_PYTHON = PEER_VENV / "bin" / "python"
 PEER_PACKAGES = ("mirt", "numpy")
-RESULTS = HERE / "results" / "calibration.md"
+RESULTS = HERE / "results" / "qabilet.calibration.md"
 SEED = 20240612
 ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
             "RAYON_NUM_THREADS")
@@ -148,9 +148,9 @@ SKIPPED = {
 # --- data ----------------------------------------------------------------------------------------
 def make_case(case: Case, directory: Path) -> dict[str, Any]:
     """Draw the true parameters and the responses, and write the response file."""
-    from engine.models import GradedResponse, TwoPL
-    from engine.simulation import simulate_responses
-    from itembank.response_file import format_responses_csv
+    from qabilet.engine.models import GradedResponse, TwoPL
+    from qabilet.engine.simulation import simulate_responses
+    from qabilet.itembank.response_file import format_responses_csv
 
     rng = np.random.default_rng([SEED, CASES.index(next(c for c in CASES if c.key == case.key))])
     a = rng.uniform(0.5, 2.5, case.n_items)
@@ -448,7 +448,7 @@ def qabilet_criterion() -> str:
     """qabilet's default stopping rule, read from MML's signature (it is still changing)."""
     import inspect
 
-    from calibration import MML
+    from qabilet.calibration import MML
 
     params = inspect.signature(MML).parameters
     text = (f"no parameter (slope-intercept form) moves more than {params['tol'].default:g} in "

@@ -20,7 +20,7 @@ configured as close as the library allows to: start at θ = 0, maximum Fisher in
 EAP with an N(0, 1) prior, stop once SE < 0.3 or after 30 items; and, in a second row, with
 randomesque exposure control (one of the 5 most informative items at random).
 
-* qabilet: ``engine.cat.simulate_cat`` (all simulees in lock-step), EAP on 61 equispaced nodes
+* qabilet: ``qabilet.engine.cat.simulate_cat`` (all simulees in lock-step), EAP on 61 equispaced nodes
   on [−6, 6], on the response matrix.
 * catsim: has no EAP estimator; its closest, ``NumericalSearchEstimator`` (bounded ML search on
   [−6, 6], Dodd's heuristic while every answer is right or every answer wrong), with its

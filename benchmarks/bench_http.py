@@ -127,10 +127,10 @@ def cache_key() -> str:
 
 def cached_bank(rebuild: bool) -> tuple[Path, Path]:
     """The demonstration bank as a SQLite file and as a bank document (built once)."""
-    from itembank.bank_file import export_document
-    from itembank.database import connect
-    from itembank.repository import BankRepository
     from qabilet.demo_bank import build_demo_bank
+    from qabilet.itembank.bank_file import export_document
+    from qabilet.itembank.database import connect
+    from qabilet.itembank.repository import BankRepository
 
     CACHE.mkdir(parents=True, exist_ok=True)
     key = cache_key()
@@ -189,7 +189,7 @@ def pg_server_version() -> str:
 
 def blueprint_sections(repo: Any, level: str, design: str, length: int) -> tuple[list, str]:
     """The sections of ``design`` for ``level`` on the bank in ``repo``, and a description."""
-    from itembank.blueprints import BlueprintSection
+    from qabilet.itembank.blueprints import BlueprintSection
 
     items = [i for i in repo.items() if level in i.levels and i.status == "operational"]
     competencies = [d for d, v in repo.dimensions().items() if v.kind == "competency"]
@@ -236,10 +236,10 @@ class Prepared:
 def prepare(backend: str, design: str, level: str, length: int, db_file: Path, doc: Path,
             workdir: Path) -> Prepared:
     """A fresh copy of the bank with the design's blueprint newest for ``level``, and a key."""
-    from itembank.bank_file import import_document
-    from itembank.database import connect
-    from itembank.repository import BankRepository
-    from itembank.session_store import SessionStore
+    from qabilet.itembank.bank_file import import_document
+    from qabilet.itembank.database import connect
+    from qabilet.itembank.repository import BankRepository
+    from qabilet.itembank.session_store import SessionStore
 
     t0 = time.perf_counter()
     cleanup = None
@@ -441,7 +441,7 @@ def _frame(frame: str) -> tuple[str, str]:
 
 
 def package_of(path: str) -> str:
-    """The project's package (``api``, ``itembank``, ``engine``), a third party's, or stdlib.
+    """The project's package (``qabilet.api``, ``qabilet.itembank``, …), a third party's, or stdlib.
 
     py-spy names files relative to the ``sys.path`` entry they were found on.
     """

@@ -6,14 +6,14 @@ Run by hand from the repository root (not part of the test suite)::
     .venv/bin/python benchmarks/bench_scoring.py --quick    # 10,000 persons, a smoke run
 
 The data: 40 2PL items (a ~ U(0.5, 2.5), b ~ N(0, 1)), 100,000 persons with theta ~ N(0, 1),
-responses drawn by ``engine.simulation.simulate_responses``, and a random ~20% of cells marked
+responses drawn by ``qabilet.engine.simulation.simulate_responses``, and a random ~20% of cells marked
 missing. Each library gets the data in its own native form, built once outside the timer:
 qabilet a persons-first ``(x, observed)`` pair, girth an items-first array with its sentinel
 ``girth.INVALID_RESPONSE`` for a missing cell.
 
 What is timed, so that the numbers compare like with like:
 
-* EAP: ``engine.scoring.eap`` (which validates its input and returns theta, posterior SD and a
+* EAP: ``qabilet.engine.scoring.eap`` (which validates its input and returns theta, posterior SD and a
   status per person) against ``girth.ability_eap`` (theta only). Both on the same number of
   nodes over the same interval: qabilet's equispaced rectangle rule, girth's Gauss-Legendre rule
   (its only rule), weighted by the N(0, 1) density in both. Two settings: qabilet's default
@@ -55,9 +55,9 @@ import scipy  # noqa: E402
 from _machine import cpu_name, env_line, source_state  # noqa: E402
 
 import qabilet  # noqa: E402
-from engine.models import TwoPL  # noqa: E402
-from engine.scoring import eap, score  # noqa: E402
-from engine.simulation import simulate_responses  # noqa: E402
+from qabilet.engine.models import TwoPL  # noqa: E402
+from qabilet.engine.scoring import eap, score  # noqa: E402
+from qabilet.engine.simulation import simulate_responses  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "scoring.md"
 SEED = 20240611

@@ -6,7 +6,9 @@ MML`` does not pay for the diagnostics' imports (``scipy.stats`` alone takes abo
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 #: public name -> the module that defines it
@@ -65,11 +67,28 @@ __all__ = [
 ]
 
 
+class _Package(ModuleType):
+    """The package's module type: its names stay its exports when their modules load.
+
+    Loading a submodule binds it on its package under its own name (the import system's
+    ``setattr``): ``item_fit``, ``person_fit`` and ``local_dependence`` would then be modules,
+    not the functions of the same name that the package exports.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, ModuleType) and _EXPORTS.get(name) == name:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError(f"module 'calibration' has no attribute {name!r}")
-    value = getattr(import_module(f"calibration.{module}"), name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
 
@@ -79,13 +98,13 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from calibration._design import SUPPORTED
-    from calibration.classical import ItemStatistics, item_statistics
-    from calibration.dif import MantelHaenszel, mantel_haenszel
-    from calibration.dif_lr import LikelihoodRatioDIF, likelihood_ratio_dif
-    from calibration.item_fit import ItemFit, item_fit
-    from calibration.limited_information import M2Fit, m2
-    from calibration.linking import LinkingResult, link, rescale
-    from calibration.local_dependence import LocalDependence, local_dependence
-    from calibration.mml import MML, Progress
-    from calibration.person_fit import PersonFit, person_fit
+    from qabilet.calibration._design import SUPPORTED
+    from qabilet.calibration.classical import ItemStatistics, item_statistics
+    from qabilet.calibration.dif import MantelHaenszel, mantel_haenszel
+    from qabilet.calibration.dif_lr import LikelihoodRatioDIF, likelihood_ratio_dif
+    from qabilet.calibration.item_fit import ItemFit, item_fit
+    from qabilet.calibration.limited_information import M2Fit, m2
+    from qabilet.calibration.linking import LinkingResult, link, rescale
+    from qabilet.calibration.local_dependence import LocalDependence, local_dependence
+    from qabilet.calibration.mml import MML, Progress
+    from qabilet.calibration.person_fit import PersonFit, person_fit

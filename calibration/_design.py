@@ -1,6 +1,6 @@
 """Which parameters a calibration estimates for each model, and where estimation starts.
 
-Parameters are the columns of :meth:`engine.models.ItemModel.param_vector` (slope-intercept
+Parameters are the columns of :meth:`qabilet.engine.models.ItemModel.param_vector` (slope-intercept
 form). A *design* maps every free entry to an index of the estimated vector φ; entries that share
 an index are tied (the common slope of ``1pl``); −1 marks a fixed entry. Asymptotes (``g``,
 ``u``) are estimated on the logit scale, so every step stays inside (0, 1).
@@ -14,8 +14,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import logit
 
-from engine.exceptions import InvalidParameterError
-from engine.models import (
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.models import (
     FourPL,
     GeneralizedPartialCredit,
     GradedResponse,

@@ -1,7 +1,7 @@
 """What every diagnostic shares: reading its inputs, which parameters were estimated, and reports.
 
-A diagnostic takes the items either as an :class:`~engine.bank.ItemBank` (or a single engine
-model) with responses coded ``0 … K_i − 1``, or as a fitted :class:`~calibration.MML` with the
+A diagnostic takes the items either as an :class:`~qabilet.engine.bank.ItemBank` (or a single engine
+model) with responses coded ``0 … K_i − 1``, or as a fitted :class:`~qabilet.calibration.MML` with the
 responses in the codes that were calibrated (recoded here with ``categories_``, as the fit did).
 """
 
@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from calibration._design import VARIANCE_FREE, block_design
-from engine.bank import ItemBank
-from engine.exceptions import InvalidParameterError, InvalidResponseError
-from engine.likelihood import Responses, check_responses
-from engine.models._base import ItemModel, ItemSet
+from qabilet.calibration._design import VARIANCE_FREE, block_design
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.exceptions import InvalidParameterError, InvalidResponseError
+from qabilet.engine.likelihood import Responses, check_responses
+from qabilet.engine.models._base import ItemModel, ItemSet
 
 Array = NDArray[np.float64]
 
@@ -48,7 +48,7 @@ def as_bank(items: Any, what: str) -> tuple[ItemBank, Any]:
     """The bank of ``items`` (a bank, a model or a fitted MML) and the fit, if any."""
     if _is_mml(items):
         if not hasattr(items, "bank_"):
-            from engine.exceptions import NotFittedError
+            from qabilet.engine.exceptions import NotFittedError
 
             raise NotFittedError(f"{what}: the MML instance is not fitted yet; call fit first")
         if len(getattr(items, "groups_", {None: None})) > 1:
@@ -172,7 +172,7 @@ def estimated_parameters(bank: ItemBank, fit: Any, parameters_estimated: bool, w
                          ) -> Estimated:
     """Which parameters were estimated from the data (for degrees of freedom and Jacobians).
 
-    With a fitted :class:`~calibration.MML` this follows the fit: anchors (``anchors_``) are
+    With a fitted :class:`~qabilet.calibration.MML` this follows the fit: anchors (``anchors_``) are
     fixed, the latent mean is free when anchored and the variance when anchored or when every
     calibrated item is ``rasch``/``pcm``; the count must equal ``n_parameters_``. With a bank,
     every parameter its model calibrates is taken as estimated (variance free when all its items
@@ -241,7 +241,7 @@ def category_table(resp: Responses, n_categories: NDArray[np.int64]) -> Array:
     """Counts of every pair of (item, category) answers: the one-hot matrix's cross-product.
 
     Entry ``[c, d]`` counts the persons whose answers fall in columns ``c`` and ``d`` of the
-    flattened (item, category) axis (:func:`engine.likelihood.category_offsets`); the diagonal
+    flattened (item, category) axis (:func:`qabilet.engine.likelihood.category_offsets`); the diagonal
     block of an item holds its category counts. Built block by block of persons.
     """
     offsets = np.concatenate([[0], np.cumsum(n_categories)[:-1]]).astype(np.intp)

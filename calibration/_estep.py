@@ -15,8 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 
-from engine._parallel import run_blocks
-from engine.likelihood import Responses, category_offsets, collapse_patterns, log_normalise
+from qabilet.engine._parallel import run_blocks
+from qabilet.engine.likelihood import Responses, category_offsets, collapse_patterns, log_normalise
 
 Array = NDArray[np.float64]
 

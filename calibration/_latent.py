@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.latent import LatentDistribution
+from qabilet.engine.latent import LatentDistribution
 
 Array = NDArray[np.float64]
 

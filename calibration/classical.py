@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from calibration._diagnostics import Report, fmt, read_inputs, text_table
-from engine.exceptions import InvalidResponseError
-from engine.likelihood import Responses, observed_mask
+from qabilet.calibration._diagnostics import Report, fmt, read_inputs, text_table
+from qabilet.engine.exceptions import InvalidResponseError
+from qabilet.engine.likelihood import Responses, observed_mask
 
 __all__ = ["ItemStatistics", "item_statistics"]
 

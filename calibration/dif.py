@@ -31,7 +31,7 @@ answered: missing responses are refused.
 
 *Likelihood-ratio DIF* (Thissen, Steinberg & Wainer 1993), which compares multi-group
 calibrations with the studied item's parameters equal or free across groups and covers
-polytomous items, is :func:`calibration.dif_lr.likelihood_ratio_dif`.
+polytomous items, is :func:`qabilet.calibration.dif_lr.likelihood_ratio_dif`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.stats import chi2
 
-from calibration._diagnostics import (
+from qabilet.calibration._diagnostics import (
     Report,
     dichotomous,
     fmt,
@@ -51,7 +51,7 @@ from calibration._diagnostics import (
     require_complete,
     text_table,
 )
-from engine.exceptions import InvalidParameterError
+from qabilet.engine.exceptions import InvalidParameterError
 
 __all__ = ["MantelHaenszel", "mantel_haenszel"]
 
@@ -213,8 +213,8 @@ def mantel_haenszel(
 
     Examples
     --------
-    >>> from engine.models import Rasch
-    >>> from engine.simulation import simulate_responses
+    >>> from qabilet.engine.models import Rasch
+    >>> from qabilet.engine.simulation import simulate_responses
     >>> rng = np.random.default_rng(3)
     >>> b = np.linspace(-1.5, 1.5, 12)
     >>> ref = simulate_responses(Rasch(b), rng.normal(size=3000), rng)

@@ -25,10 +25,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.stats import chi2
 
-from calibration._design import free_mask
-from calibration.mml import MML
-from engine.exceptions import ConvergenceWarning, InvalidParameterError
-from engine.quadrature import equispaced_grid
+from qabilet.calibration._design import free_mask
+from qabilet.calibration.mml import MML
+from qabilet.engine.exceptions import ConvergenceWarning, InvalidParameterError
+from qabilet.engine.quadrature import equispaced_grid
 
 __all__ = ["LikelihoodRatioDIF", "likelihood_ratio_dif"]
 
@@ -106,15 +106,15 @@ def likelihood_ratio_dif(
     Parameters
     ----------
     responses, observed : array_like, shape (n_persons, n_items)
-        As for :meth:`calibration.MML.fit`.
+        As for :meth:`qabilet.calibration.MML.fit`.
     groups : array_like, shape (n_persons,)
         Group labels (two or more groups).
     model, item_ids, reference_group
-        As for :class:`calibration.MML`.
+        As for :class:`qabilet.calibration.MML`.
     items : sequence of str, optional
         The items to test (all by default); the others anchor the scale in every fit.
     **options
-        Passed to :class:`calibration.MML` (``tol``, ``n_points``, ``priors`` …).
+        Passed to :class:`qabilet.calibration.MML` (``tol``, ``n_points``, ``priors`` …).
 
     Returns
     -------

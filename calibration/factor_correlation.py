@@ -25,9 +25,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize_scalar
 
-from engine.bank import ItemBank
-from engine.exceptions import InvalidParameterError, InvalidResponseError
-from engine.likelihood import check_responses, flat_log_prob, log_normalise, loglik_blocks
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.exceptions import InvalidParameterError, InvalidResponseError
+from qabilet.engine.likelihood import check_responses, flat_log_prob, log_normalise, loglik_blocks
 
 __all__ = ["FactorCorrelations", "factor_correlations"]
 
@@ -111,7 +111,7 @@ def factor_correlations(
 
     Examples
     --------
-    >>> from engine.simulation import simulate_responses
+    >>> from qabilet.engine.simulation import simulate_responses
     >>> rng = np.random.default_rng(5)
     >>> theta = rng.multivariate_normal([0, 0], [[1, 0.6], [0.6, 1]], size=3000)
     >>> bank = ItemBank.from_records([{"id": f"Q{i}", "model": "2pl", "a": 1.5, "b": b}

@@ -50,7 +50,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.stats import chi2
 
-from calibration._diagnostics import (
+from qabilet.calibration._diagnostics import (
     Report,
     estimated_parameters,
     fmt,
@@ -59,9 +59,9 @@ from calibration._diagnostics import (
     require_complete,
     text_table,
 )
-from engine.bank import ItemBank
-from engine.exceptions import InvalidParameterError
-from engine.quadrature import equispaced_grid
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.quadrature import equispaced_grid
 
 __all__ = ["ItemFit", "item_fit"]
 
@@ -257,8 +257,8 @@ def item_fit(
 
     Examples
     --------
-    >>> from engine.models import TwoPL
-    >>> from engine.simulation import simulate_responses
+    >>> from qabilet.engine.models import TwoPL
+    >>> from qabilet.engine.simulation import simulate_responses
     >>> bank = TwoPL(np.linspace(0.8, 1.6, 6), np.linspace(-1.0, 1.0, 6))
     >>> x = simulate_responses(bank, np.random.default_rng(1).normal(size=500), rng=2)
     >>> fit = item_fit(bank, x, parameters_estimated=False)

@@ -49,7 +49,7 @@ from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import brentq
 from scipy.stats import chi2, ncx2
 
-from calibration._diagnostics import (
+from qabilet.calibration._diagnostics import (
     Estimated,
     Report,
     category_table,
@@ -60,10 +60,10 @@ from calibration._diagnostics import (
     require_complete,
     text_table,
 )
-from engine.bank import ItemBank
-from engine.exceptions import InvalidParameterError
-from engine.likelihood import category_offsets, flat_log_prob
-from engine.quadrature import Grid, equispaced_grid
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.likelihood import category_offsets, flat_log_prob
+from qabilet.engine.quadrature import Grid, equispaced_grid
 
 __all__ = ["M2Fit", "m2"]
 
@@ -344,8 +344,8 @@ def m2(
 
     Examples
     --------
-    >>> from engine.models import TwoPL
-    >>> from engine.simulation import simulate_responses
+    >>> from qabilet.engine.models import TwoPL
+    >>> from qabilet.engine.simulation import simulate_responses
     >>> items = TwoPL(np.linspace(0.8, 1.8, 6), np.linspace(-1.0, 1.0, 6))
     >>> x = simulate_responses(items, np.random.default_rng(0).normal(size=1000), rng=1)
     >>> res = m2(items, x)  # as if these parameters had been estimated from x

@@ -32,12 +32,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
 
-from engine.bank import ItemBank
-from engine.exceptions import InvalidParameterError
-from engine.latent import LatentDistribution
-from engine.models import FourPL, GradedResponse, ItemModel
-from engine.models._divide_by_total import DivideByTotal
-from engine.quadrature import equispaced_grid
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.latent import LatentDistribution
+from qabilet.engine.models import FourPL, GradedResponse, ItemModel
+from qabilet.engine.models._divide_by_total import DivideByTotal
+from qabilet.engine.quadrature import equispaced_grid
 
 __all__ = ["METHODS", "LinkingResult", "link", "rescale"]
 
@@ -48,7 +48,7 @@ Array = NDArray[np.float64]
 
 def _rescale_model(model: ItemModel, slope: float, shift: float) -> ItemModel:
     """The model's items on the scale :math:`\\theta^* = A\\theta + B`."""
-    from engine.models import RatingScale
+    from qabilet.engine.models import RatingScale
 
     if isinstance(model, RatingScale):
         raise InvalidParameterError(
@@ -82,7 +82,7 @@ def rescale(bank: ItemBank, slope: float, shift: float) -> ItemBank:
 
     Examples
     --------
-    >>> from engine.models import TwoPL
+    >>> from qabilet.engine.models import TwoPL
     >>> out = rescale(ItemBank([TwoPL([1.2], [0.5])]), 2.0, 1.0)
     >>> out.models[0].a.tolist(), out.models[0].b.tolist(), out.latent.mean.tolist()
     ([0.6], [2.0], [1.0])

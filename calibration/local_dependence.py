@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.stats import chi2
 
-from calibration._diagnostics import (
+from qabilet.calibration._diagnostics import (
     Report,
     category_table,
     fmt,
@@ -40,10 +40,10 @@ from calibration._diagnostics import (
     read_inputs,
     text_table,
 )
-from engine.exceptions import InvalidParameterError
-from engine.likelihood import category_offsets, flat_log_prob
-from engine.quadrature import equispaced_grid
-from engine.scoring import eap
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.likelihood import category_offsets, flat_log_prob
+from qabilet.engine.quadrature import equispaced_grid
+from qabilet.engine.scoring import eap
 
 __all__ = ["LocalDependence", "local_dependence"]
 
@@ -184,8 +184,8 @@ def local_dependence(
 
     Examples
     --------
-    >>> from engine.models import TwoPL
-    >>> from engine.simulation import simulate_responses
+    >>> from qabilet.engine.models import TwoPL
+    >>> from qabilet.engine.simulation import simulate_responses
     >>> items = TwoPL(np.ones(8), np.linspace(-1.5, 1.5, 8))
     >>> x = simulate_responses(items, np.random.default_rng(0).normal(size=2000), rng=1)
     >>> x[:, 7] = x[:, 6]  # item 8 copies item 7

@@ -7,7 +7,7 @@ normalised latent density) is
 
 .. math:: \\ell(\\psi) = \\sum_p m_p \\log \\sum_q w_q \\prod_i P_i(x_{pi}\\mid\\theta_q;\\psi_i)^{o_{pi}}.
 
-*E-step*: expected counts :math:`\\bar r_{iqk}` (:mod:`calibration._estep`). *M-step*: one
+*E-step*: expected counts :math:`\\bar r_{iqk}` (:mod:`qabilet.calibration._estep`). *M-step*: one
 Fisher-scoring step per item, all items at once (batched linear solves), maximising
 :math:`\\sum_{q,k}\\bar r_{iqk}\\log P_{ik}(\\theta_q)` with step halving; tied parameters (the
 common slope of ``1pl``) are solved jointly. The latent variance of ``rasch``/``pcm`` is updated
@@ -35,21 +35,27 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit, logit
 
-from calibration._design import VARIANCE_FREE, BlockDesign, block_design, start_model, trait_proxy
-from calibration._estep import Patterns
-from calibration._latent import CorrelatedLatent, GroupLatents
-from calibration.priors import DEFAULT_PRIORS, Prior, columns_for
-from engine._parallel import blas_single_thread
-from engine.bank import ItemBank
-from engine.exceptions import (
+from qabilet.calibration._design import (
+    VARIANCE_FREE,
+    BlockDesign,
+    block_design,
+    start_model,
+    trait_proxy,
+)
+from qabilet.calibration._estep import Patterns
+from qabilet.calibration._latent import CorrelatedLatent, GroupLatents
+from qabilet.calibration.priors import DEFAULT_PRIORS, Prior, columns_for
+from qabilet.engine._parallel import blas_single_thread
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.exceptions import (
     ConvergenceWarning,
     InvalidParameterError,
     InvalidResponseError,
     NotFittedError,
 )
-from engine.latent import LatentDistribution
-from engine.likelihood import Responses, flat_log_prob, observed_mask
-from engine.models import ItemModel, get_model
+from qabilet.engine.latent import LatentDistribution
+from qabilet.engine.likelihood import Responses, flat_log_prob, observed_mask
+from qabilet.engine.models import ItemModel, get_model
 
 __all__ = ["MML", "Progress"]
 
@@ -162,7 +168,7 @@ class MML:
         Standard errors from the observed information.
     priors : mapping of str to Prior, optional
         Priors by parameter kind (``"a"``, ``"d"``, ``"c"``, ``"u"``) for Bayes-modal
-        estimation; ``None`` uses :data:`calibration.priors.DEFAULT_PRIORS` (Beta(5, 17) on the
+        estimation; ``None`` uses :data:`qabilet.calibration.priors.DEFAULT_PRIORS` (Beta(5, 17) on the
         3PL's and 4PL's c, Beta(17, 5) on the 4PL's u), ``{}`` none.
     fixed : ItemBank, optional
         Anchor items: those of the data's items found in this bank keep its parameters, and the
@@ -205,7 +211,7 @@ class MML:
     anchor_drift_ : LinkingResult or None
         With two or more anchors: a free calibration linked to the anchors' parameters by
         Stocking–Lord; ``anchor_drift_.drifted`` lists anchors whose response functions moved
-        (see :func:`calibration.linking.link`).
+        (see :func:`qabilet.calibration.linking.link`).
     latent_ : LatentDistribution
     categories_ : list of ndarray
         The original codes of each item, in the order of categories 0..K−1.
@@ -227,8 +233,8 @@ class MML:
 
     Examples
     --------
-    >>> from engine.models import TwoPL
-    >>> from engine.simulation import simulate_responses
+    >>> from qabilet.engine.models import TwoPL
+    >>> from qabilet.engine.simulation import simulate_responses
     >>> truth = TwoPL(np.linspace(0.8, 2.0, 10), np.linspace(-1.5, 1.5, 10))
     >>> x = simulate_responses(truth, np.random.default_rng(0).normal(size=3000), rng=1)
     >>> fit = MML(model="2pl").fit(x)
@@ -830,7 +836,7 @@ class MML:
         Drifted anchors are those whose response functions still differ
         (``LinkingResult.drifted``).
         """
-        from calibration.linking import link
+        from qabilet.calibration.linking import link
 
         resp, names, ids, group_of = self._data
         free = MML(model=names, n_points=self.n_points, bounds=self.bounds, tol=self.tol,

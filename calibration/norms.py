@@ -1,11 +1,11 @@
 """Norms per position level from a multi-group calibration (one group per level).
 
-A multi-group MML fit (:class:`calibration.MML` with ``groups``) estimates each group's latent
+A multi-group MML fit (:class:`qabilet.calibration.MML` with ``groups``) estimates each group's latent
 mean and variance on the reference group's scale — the level group's θ distribution
 :math:`N(\\mu_g, \\sigma_g^2)`, free of each candidate's measurement error. Norms are that
 distribution; band edges set by the **percentile method** are its quantiles,
 :math:`c = \\mu_g + \\sigma_g\\,\\Phi^{-1}(p/100)`. Expert-set cut scores are entered in the bank
-instead (:class:`itembank.versions.CutMethod`).
+instead (:class:`qabilet.itembank.versions.CutMethod`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import ndtri
 
-from engine.exceptions import InvalidParameterError, NotFittedError
+from qabilet.engine.exceptions import InvalidParameterError, NotFittedError
 
 __all__ = ["LevelNorm", "level_norms"]
 
@@ -60,9 +60,9 @@ def level_norms(fit: Any, groups: ArrayLike, *,
 
     Examples
     --------
-    >>> from calibration import MML
-    >>> from engine.bank import ItemBank
-    >>> from engine.simulation import simulate_responses
+    >>> from qabilet.calibration import MML
+    >>> from qabilet.engine.bank import ItemBank
+    >>> from qabilet.engine.simulation import simulate_responses
     >>> rng = np.random.default_rng(0)
     >>> bank = ItemBank.from_records([{"id": f"Q{i}", "model": "2pl", "a": 1.6, "b": b}
     ...                               for i, b in enumerate(np.linspace(-2, 2, 20))])

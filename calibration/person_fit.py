@@ -40,11 +40,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.stats import norm
 
-from calibration._diagnostics import Report, fmt, read_inputs, text_table
-from engine.bank import ItemBank
-from engine.exceptions import InvalidParameterError
-from engine.likelihood import Responses
-from engine.scoring import AbilityEstimate, score
+from qabilet.calibration._diagnostics import Report, fmt, read_inputs, text_table
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.likelihood import Responses
+from qabilet.engine.scoring import AbilityEstimate, score
 
 __all__ = ["PersonFit", "person_fit"]
 
@@ -71,7 +71,7 @@ class PersonFit(Report):
     theta : ndarray, shape (n_persons,)
         The estimates the statistics were computed at.
     status : ndarray of str, shape (n_persons,)
-        The scoring status (:data:`engine.scoring.STATUS_CODES`).
+        The scoring status (:data:`qabilet.engine.scoring.STATUS_CODES`).
     n_observed : ndarray of int, shape (n_persons,)
     method : str
         ``"ml"``, ``"wle"`` or ``"map"``.
@@ -201,7 +201,7 @@ def person_fit(
 
     Examples
     --------
-    >>> from engine.models import TwoPL
+    >>> from qabilet.engine.models import TwoPL
     >>> items = TwoPL(np.full(10, 1.5), np.linspace(-2, 2, 10))
     >>> guttman = [[1, 1, 1, 1, 1, 0, 0, 0, 0, 0]]  # easy items right, hard ones wrong
     >>> reversed_ = [[0, 0, 0, 0, 0, 1, 1, 1, 1, 1]]

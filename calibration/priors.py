@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import betaln, logit
 
-from engine.exceptions import InvalidParameterError
+from qabilet.engine.exceptions import InvalidParameterError
 
 __all__ = ["DEFAULT_PRIORS", "Beta", "LogNormal", "LogitNormal", "Normal", "Prior"]
 

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from engine.exceptions import InvalidParameterError
-from engine.latent import LatentDistribution
-from engine.models._base import Array, ItemModel, ItemSet, check_index
-from engine.models.records import model_from_records, model_to_records, record_form
-from engine.models.registry import get_model
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.latent import LatentDistribution
+from qabilet.engine.models._base import Array, ItemModel, ItemSet, check_index
+from qabilet.engine.models.records import model_from_records, model_to_records, record_form
+from qabilet.engine.models.registry import get_model
 
 __all__ = ["ItemBank"]
 
@@ -38,7 +38,7 @@ class ItemBank(ItemSet):
 
     Examples
     --------
-    >>> from engine.models import TwoPL, GradedResponse
+    >>> from qabilet.engine.models import TwoPL, GradedResponse
     >>> bank = ItemBank([TwoPL([1.0], [0.0]), GradedResponse([1.2], [[-1.0, 1.0]])])
     >>> bank.n_items, bank.max_categories, bank.model_names
     (2, 3, ('2pl', 'grm'))

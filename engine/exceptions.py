@@ -1,6 +1,6 @@
 """The error tree of qabilet.
 
-Every package raises these (``engine`` defines them because every other package may import it).
+Every package raises these (``qabilet.engine`` defines them because every other package may import it).
 Each error subclasses the builtin a caller would naturally catch, so ``except ValueError`` keeps
 working. Messages name the thing, the expectation and what came, e.g.
 ``items[17] ('KZ-ACC-031'): c must be in [0, 1); got 1.2``.

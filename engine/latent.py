@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from engine.exceptions import InvalidParameterError
+from qabilet.engine.exceptions import InvalidParameterError
 
 __all__ = ["LatentDistribution"]
 

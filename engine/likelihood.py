@@ -13,8 +13,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from engine.exceptions import InvalidResponseError
-from engine.models._base import Array, ItemSet
+from qabilet.engine.exceptions import InvalidResponseError
+from qabilet.engine.models._base import Array, ItemSet
 
 __all__ = [
     "Responses",
@@ -73,7 +73,7 @@ def check_responses(
     Parameters
     ----------
     items : ItemSet
-        The items answered (a model or an :class:`~engine.bank.ItemBank`).
+        The items answered (a model or an :class:`~qabilet.engine.bank.ItemBank`).
     responses : array_like, shape (n_persons, n_items)
         Integer categories ``0 … K_i − 1``; NaN marks a missing cell when ``observed`` is None.
     observed : array_like of bool, shape (n_persons, n_items), optional

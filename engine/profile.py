@@ -36,7 +36,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr, ndtri
 
-from engine.exceptions import InvalidParameterError
+from qabilet.engine.exceptions import InvalidParameterError
 
 __all__ = [
     "BANDS",

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.exceptions import InvalidParameterError
-from engine.latent import LatentDistribution
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.latent import LatentDistribution
 
 __all__ = ["Grid", "equispaced_grid"]
 

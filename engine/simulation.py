@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from engine.models._base import ItemSet
+from qabilet.engine.models._base import ItemSet
 
 __all__ = ["as_rng", "simulate_responses"]
 
@@ -39,7 +39,7 @@ def simulate_responses(
 
     Examples
     --------
-    >>> from engine.models import TwoPL
+    >>> from qabilet.engine.models import TwoPL
     >>> x = simulate_responses(TwoPL([1.0] * 3, [0.0] * 3), np.zeros(20_000), rng=1)
     >>> bool(abs(x.mean() - 0.5) < 0.01)
     True

@@ -1,7 +1,7 @@
 """Validity indices of a response record: careless and response-style patterns, fast answers.
 
 These describe how a candidate answered, not what they are like; a profile shows them to the
-operator only. Person misfit (lz*) is in :mod:`calibration.person_fit`.
+operator only. Person misfit (lz*) is in :mod:`qabilet.calibration.person_fit`.
 
 * **Longest string** (Johnson 2005; Curran 2016): the longest run of identical consecutive
   answers to Likert statements, in the order given — straight-lining shows as a long run.
@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from engine.exceptions import InvalidParameterError
+from qabilet.engine.exceptions import InvalidParameterError
 
 __all__ = ["acquiescence", "fast_answers", "longest_string"]
 

@@ -4,7 +4,7 @@
   items with their texts, recommendations, bank versions with their parameters, norm sets,
   blueprints. Export then import into an empty database gives the same bank.
 * **Parameter CSV**: one row per item of one bank version; ``item``, ``model``, then each
-  parameter of the item's record (:mod:`itembank.parameter_file`) — a scalar in a column of its
+  parameter of the item's record (:mod:`qabilet.itembank.parameter_file`) — a scalar in a column of its
   name, a list in columns ``name1 … nameK`` — standard errors in ``se_<column>``, original codes in
   ``categories`` (space-separated). Importing one makes a draft version (or replaces a draft's
   parameters) with the latent distribution of the version it is based on.
@@ -19,7 +19,7 @@ every bad row (CSV row, or JSON entry) with its field and reason, and the bank i
 A document never changes what a published version shows: new texts of its items, dimensions or
 scales go into a new draft version (:class:`ImportedBank`), and a calibrated item's options
 reordered, added or removed are refused unless the document brings its new parameters as a new
-version (:meth:`~itembank.repository.BankRepository.load`).
+version (:meth:`~qabilet.itembank.repository.BankRepository.load`).
 """
 
 from __future__ import annotations
@@ -36,21 +36,21 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from engine.bank import ItemBank
-from engine.exceptions import (
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.exceptions import (
     ConflictError,
     DataFileError,
     ImmutableRecordError,
     ImportRejectedError,
     InvalidParameterError,
 )
-from itembank._runtime import installed_version
-from itembank._schema import Schema
-from itembank.blueprints import StoredBlueprint
-from itembank.content import Dimension, Item, Recommendation, ResponseScale
-from itembank.parameter_file import LatentRecord, ParameterFile
-from itembank.repository import BankRepository, Response
-from itembank.versions import BankVersion, NormSet, Provenance
+from qabilet.itembank._runtime import installed_version
+from qabilet.itembank._schema import Schema
+from qabilet.itembank.blueprints import StoredBlueprint
+from qabilet.itembank.content import Dimension, Item, Recommendation, ResponseScale
+from qabilet.itembank.parameter_file import LatentRecord, ParameterFile
+from qabilet.itembank.repository import BankRepository, Response
+from qabilet.itembank.versions import BankVersion, NormSet, Provenance
 
 __all__ = [
     "BankDocument",
@@ -660,7 +660,7 @@ def format_responses(responses: Sequence[Response], item_ids: Sequence[str] | No
     ----------
     recodings : mapping, optional
         Bank version → item → the answer codes of categories 0 … K−1 (a version's
-        :meth:`~itembank.parameter_file.ParameterFile.recodings`). Given, each answer is written
+        :meth:`~qabilet.itembank.parameter_file.ParameterFile.recodings`). Given, each answer is written
         as the model category of the version its session was pinned to — reverse-keyed statements
         reversed, situational options in their orientation — so that a calibration finds every
         slope positive; without it, the codes as answered.

@@ -2,7 +2,7 @@
 
 A test at one position level is a sequence of **sections**. Each section measures one dimension
 or a few (up to four, the engine's limit for several factors) with the rules of an
-:class:`engine.cat.Blueprint` — selection, exposure, content, stopping — written as the engine's
+:class:`qabilet.engine.cat.Blueprint` — selection, exposure, content, stopping — written as the engine's
 JSON mapping. A stored blueprint names the bank version it targets and is validated as a whole
 against it (:func:`check_against`); storing a changed blueprint makes a new number for the level.
 """
@@ -14,11 +14,11 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from engine.cat import Blueprint
-from engine.exceptions import InvalidParameterError
-from itembank._schema import Schema
-from itembank.content import Item, Level, Name
-from itembank.versions import BankVersion, scale_bank
+from qabilet.engine.cat import Blueprint
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.itembank._schema import Schema
+from qabilet.itembank.content import Item, Level, Name
+from qabilet.itembank.versions import BankVersion, scale_bank
 
 __all__ = ["BlueprintSection", "StoredBlueprint", "check_against", "section_items"]
 
@@ -33,7 +33,7 @@ class BlueprintSection(Schema):
     dimensions : list of str
         The dimensions the section measures (1–4), factor names of the bank version.
     rules : dict
-        The engine's blueprint mapping (:meth:`engine.cat.Blueprint.to_dict` fields); ``items``
+        The engine's blueprint mapping (:meth:`qabilet.engine.cat.Blueprint.to_dict` fields); ``items``
         defaults to every operational item of the section's dimensions meant for the level.
     """
 
@@ -104,7 +104,7 @@ def check_against(blueprint: StoredBlueprint, version: BankVersion, items: dict[
 
     Every section's dimensions must be the version's; its items must be in the bank, meant for
     the level, operational (pretest items: in pretest) and calibrated on those dimensions; and the
-    engine must accept the rules against that bank (:meth:`engine.cat.Blueprint.check_bank`:
+    engine must accept the rules against that bank (:meth:`qabilet.engine.cat.Blueprint.check_bank`:
     enough items, quotas and enemy sets that a test can meet, rules with a form for the number of
     factors).
 

@@ -3,7 +3,7 @@
 Pydantic schemas, validated at every edge (files, the database, HTTP). They hold what authors write
 (texts in Kazakh, Russian and English, the competency or trait an item is meant for, the position
 levels, the response format); calibrated parameters live in bank versions
-(:mod:`itembank.versions`).
+(:mod:`qabilet.itembank.versions`).
 
 Preference items — Likert statements, situational judgement, forced-choice blocks — have no key:
 nothing here marks an answer right or wrong (docs/design.md §5). A situational-judgement item may carry
@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from itembank._schema import Schema
+from qabilet.itembank._schema import Schema
 
 __all__ = [
     "BANDS",

@@ -3,7 +3,7 @@
 The embedded default is a SQLite file, ``qabilet.db`` in the working directory (or the URL in
 ``QABILET_DATABASE_URL``); production gives a PostgreSQL URL
 (``postgresql://user@host/db``, served by psycopg 3: ``pip install 'qabilet[postgresql]'``).
-The schema is made and changed only by the Alembic migrations in :mod:`itembank.migrations`.
+The schema is made and changed only by the Alembic migrations in :mod:`qabilet.itembank.migrations`.
 
 A database may be unavailable for a while — a PostgreSQL server restarting, a SQLite file whose
 write lock another process holds past the busy timeout. :func:`database_unavailable` tells such
@@ -153,7 +153,7 @@ def _sqlite_pragmas(dbapi_connection, _record, *, synchronous: str, busy_ms: int
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Run the Alembic migrations on ``engine`` up to ``revision``."""
+    """Run the Alembic migrations on ``qabilet.engine`` up to ``revision``."""
     from alembic import command
     from alembic.config import Config
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from engine.exceptions import DataFileError
-from itembank.content import Dimension, Item, Recommendation, ResponseScale
+from qabilet.engine.exceptions import DataFileError
+from qabilet.itembank.content import Dimension, Item, Recommendation, ResponseScale
 
 __all__ = ["CONTENT_DIR", "DemoContent", "load_demo_content"]
 

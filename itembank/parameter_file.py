@@ -16,7 +16,7 @@ intercept(s) ``d``; ``ak`` are the nominal model's category scoring values).
 The schema checks structure — types, which parameters each model has and their shapes, the
 number of slopes against the latent distribution, unique item ids — and names the JSON path of a
 problem (``items[3] ('Q4').b: expected a number; got [0.1, 0.2]``). The parameter values
-themselves (order of thresholds, asymptotes in [0, 1), …) are checked by :mod:`engine` when the
+themselves (order of thresholds, asymptotes in [0, 1), …) are checked by :mod:`qabilet.engine` when the
 bank is built; those errors keep the engine's message and gain the file name.
 
 **Multi-group files.** A multi-group calibration writes each group's latent distribution in
@@ -59,12 +59,12 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from engine.bank import ItemBank
-from engine.exceptions import DataFileError, InvalidParameterError, UnknownModelError
-from engine.latent import LatentDistribution
-from engine.models.registry import get_model
-from itembank._files import write_text_atomic
-from itembank.response_file import PERSON_ID
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.exceptions import DataFileError, InvalidParameterError, UnknownModelError
+from qabilet.engine.latent import LatentDistribution
+from qabilet.engine.models.registry import get_model
+from qabilet.itembank._files import write_text_atomic
+from qabilet.itembank.response_file import PERSON_ID
 
 __all__ = [
     "GroupParameters",
@@ -227,7 +227,7 @@ class LatentRecord(_Strict):
         return len(self.mean)
 
     def to_latent(self) -> LatentDistribution:
-        """Build the engine's :class:`~engine.latent.LatentDistribution`."""
+        """Build the engine's :class:`~qabilet.engine.latent.LatentDistribution`."""
         return LatentDistribution(self.mean, self.cov, self.factor_names)
 
     @classmethod
@@ -457,7 +457,7 @@ class ParameterFile(_Strict):
         return [get_model(item.model or self.model or "").name for item in self.items]
 
     def to_bank(self, group: str | None = None) -> ItemBank:
-        """Build the engine's :class:`~engine.bank.ItemBank`, with the latent distribution.
+        """Build the engine's :class:`~qabilet.engine.bank.ItemBank`, with the latent distribution.
 
         Parameters
         ----------
@@ -582,7 +582,7 @@ class ParameterFile(_Strict):
             Per-group latent distributions; by default those of ``group_banks``.
         group_banks : mapping of ItemBank, optional
             Group label → the items as that group answers them (the same ids and models as
-            ``bank``), e.g. :attr:`calibration.MML.group_banks_`. An item whose parameters in a
+            ``bank``), e.g. :attr:`qabilet.calibration.MML.group_banks_`. An item whose parameters in a
             group differ from its parameters in ``bank`` gets that group's in its ``groups``.
         group_se : mapping, optional
             ``{group: {item id: {parameter name: standard error(s)}}}`` of those group-specific
@@ -752,8 +752,8 @@ def record_standard_errors(bank: ItemBank, traditional_se: list[dict[str, Any]],
     bank : ItemBank
         The fitted items.
     traditional_se, slope_intercept_se : list of dict
-        Per item, a fit's standard errors by parameter name (:attr:`calibration.MML.se_traditional_`
-        and :attr:`calibration.MML.se_`).
+        Per item, a fit's standard errors by parameter name (:attr:`qabilet.calibration.MML.se_traditional_`
+        and :attr:`qabilet.calibration.MML.se_`).
     skip : sequence of str
         Items left out (anchors: fixed, not estimated).
 

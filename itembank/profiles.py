@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from itembank._schema import Schema
-from itembank.content import Band, Language, Level, Name
+from qabilet.itembank._schema import Schema
+from qabilet.itembank.content import Band, Language, Level, Name
 
 __all__ = ["DimensionResult", "NormReference", "Profile", "ValidityFlag"]
 

@@ -1,10 +1,10 @@
 """The item bank's repository: the one way in and out of its tables.
 
-Every method takes and returns pydantic schemas (:mod:`itembank.content`,
-:mod:`itembank.versions`, :mod:`itembank.blueprints`); ORM rows stay inside. Every write is one
+Every method takes and returns pydantic schemas (:mod:`qabilet.itembank.content`,
+:mod:`qabilet.itembank.versions`, :mod:`qabilet.itembank.blueprints`); ORM rows stay inside. Every write is one
 transaction: it commits whole or, when anything in it is refused, leaves the database exactly as it
 was. Published bank versions and norm sets never change; an attempt raises
-:class:`~engine.exceptions.ImmutableRecordError`.
+:class:`~qabilet.engine.exceptions.ImmutableRecordError`.
 
 That includes what a published version *shows*: it holds the texts of its items, the names of its
 dimensions and the labels of its scales as they were when it was published. A write of new texts
@@ -12,13 +12,13 @@ dimensions and the labels of its scales as they were when it was published. A wr
 :meth:`~BankRepository.put_scales`, an import through :meth:`~BankRepository.load`) changes the
 bank's current texts, which drafts show; when a published version showed the old ones, the same
 transaction makes a new draft version with that version's parameters, carrying the new texts
-and a :class:`~itembank.versions.TextRevision` (who, when, from where, what). A change to the
+and a :class:`~qabilet.itembank.versions.TextRevision` (who, when, from where, what). A change to the
 answer categories of a calibrated item — options reordered, added or removed, another format,
 scale or key — is refused unless the same import brings the item's new parameters.
 
 Examples
 --------
->>> from itembank.database import connect
+>>> from qabilet.itembank.database import connect
 >>> repo = BankRepository(connect("sqlite://"))
 >>> repo.add_items([Item(id="TRN-1", competency="transparency", levels=["low"], format="likert",
 ...                      scale="agreement5", direction=1, text={"en": {"stem": "I explain."}})])
@@ -41,7 +41,7 @@ from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.exceptions import (
+from qabilet.engine.exceptions import (
     ConflictError,
     DataFileError,
     ImmutableRecordError,
@@ -49,11 +49,11 @@ from engine.exceptions import (
     InvalidParameterError,
     NotFoundError,
 )
-from itembank._runtime import as_utc as _utc
-from itembank._runtime import installed_version
-from itembank._runtime import now as _now
-from itembank.blueprints import BlueprintSection, StoredBlueprint, check_against
-from itembank.content import (
+from qabilet.itembank._runtime import as_utc as _utc
+from qabilet.itembank._runtime import installed_version
+from qabilet.itembank._runtime import now as _now
+from qabilet.itembank.blueprints import BlueprintSection, StoredBlueprint, check_against
+from qabilet.itembank.content import (
     STATUSES,
     Dimension,
     Item,
@@ -62,9 +62,9 @@ from itembank.content import (
     choice_changes,
     label_changes,
 )
-from itembank.parameter_file import ParameterFile
-from itembank.profiles import Profile
-from itembank.tables import (
+from qabilet.itembank.parameter_file import ParameterFile
+from qabilet.itembank.profiles import Profile
+from qabilet.itembank.tables import (
     BankVersionRow,
     BlueprintRow,
     DimensionRow,
@@ -76,7 +76,7 @@ from itembank.tables import (
     ResponseRow,
     ScaleRow,
 )
-from itembank.versions import (
+from qabilet.itembank.versions import (
     BankVersion,
     ItemContent,
     LevelNorms,
@@ -135,7 +135,7 @@ class BankRepository:
     Parameters
     ----------
     engine : sqlalchemy.Engine
-        From :func:`itembank.database.connect` (migrated).
+        From :func:`qabilet.itembank.database.connect` (migrated).
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -662,7 +662,7 @@ class BankRepository:
         Raises
         ------
         ValueError
-            Naming the section and the problem (:func:`itembank.blueprints.check_against`).
+            Naming the section and the problem (:func:`qabilet.itembank.blueprints.check_against`).
         """
         with self.transaction() as s:
             version = self._version(s, self._version_row(s, bank_version))

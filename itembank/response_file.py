@@ -8,7 +8,7 @@ empty cell is a missing response. Errors name the data row (1-based; the header 
 column.
 
 A score file has ``person_id``, then ``theta`` and ``se`` (one factor) or ``theta_<factor>`` and
-``se_<factor>`` (several), then ``status`` (:data:`engine.scoring.STATUS_CODES`). Floats are
+``se_<factor>`` (several), then ``status`` (:data:`qabilet.engine.scoring.STATUS_CODES`). Floats are
 written at full precision; an undefined value (NaN) is an empty cell.
 """
 
@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from engine.exceptions import DataFileError, InvalidParameterError
-from itembank._files import write_text_atomic
+from qabilet.engine.exceptions import DataFileError, InvalidParameterError
+from qabilet.itembank._files import write_text_atomic
 
 if TYPE_CHECKING:
-    from engine.scoring.result import AbilityEstimate
+    from qabilet.engine.scoring.result import AbilityEstimate
 
 __all__ = [
     "PERSON_ID",

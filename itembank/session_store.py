@@ -6,7 +6,7 @@ what is stored. Answers carry the test position they answer, and the database ho
 answer per position (a unique index), so
 
 * a retry of the same answer returns the stored event (``replayed=True``), never a second one;
-* a different answer for an answered position is a :class:`~engine.exceptions.ConflictError`;
+* a different answer for an answered position is a :class:`~qabilet.engine.exceptions.ConflictError`;
 * two concurrent submissions for one position record exactly one: the loser's insert fails on
   the index and it reads the winner's event.
 
@@ -19,7 +19,7 @@ time-out cannot both be recorded.
 Nothing follows a closing event: the append itself selects its row only while the log holds
 none (see ``_appending``), so an answer racing the operator's ``terminate``, the candidate's
 ``finish`` or a time-out is either stored before the end — and scored — or refused with a
-:class:`~engine.exceptions.SessionClosedError`, on SQLite and PostgreSQL, alone or in a group
+:class:`~qabilet.engine.exceptions.SessionClosedError`, on SQLite and PostgreSQL, alone or in a group
 commit.
 
 Secrets — API keys and candidate tokens — are stored as SHA-256 digests only; they are long
@@ -47,13 +47,13 @@ from sqlalchemy import Connection, Engine, bindparam, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from engine.exceptions import ConflictError, NotFoundError, SessionClosedError
-from itembank._runtime import as_utc as _utc
-from itembank._runtime import now as _now
-from itembank._schema import Schema
-from itembank.database import database_unavailable
-from itembank.group_commit import GroupCommit
-from itembank.tables import ApiKeyRow, AuditRow, CandidateRow, SessionEventRow, SessionRow
+from qabilet.engine.exceptions import ConflictError, NotFoundError, SessionClosedError
+from qabilet.itembank._runtime import as_utc as _utc
+from qabilet.itembank._runtime import now as _now
+from qabilet.itembank._schema import Schema
+from qabilet.itembank.database import database_unavailable
+from qabilet.itembank.group_commit import GroupCommit
+from qabilet.itembank.tables import ApiKeyRow, AuditRow, CandidateRow, SessionEventRow, SessionRow
 
 __all__ = ["CLOSING", "EVENT_KINDS", "POSITIONED", "ROLES", "TOKEN_GRACE", "Appended", "SessionEvent",
            "SessionStore", "StoredSession", "token_accepted"]
@@ -230,7 +230,7 @@ class SessionStore:
     Parameters
     ----------
     engine : sqlalchemy.Engine
-        From :func:`itembank.database.connect`.
+        From :func:`qabilet.itembank.database.connect`.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -432,7 +432,7 @@ class SessionStore:
 
         The future resolves once the event is committed, to what :meth:`append` would return
         (or its error). Appends wait for one writer thread of the store, which commits those
-        queued while it was busy in one transaction (:mod:`itembank.group_commit`): under load,
+        queued while it was busy in one transaction (:mod:`qabilet.itembank.group_commit`): under load,
         one wait for the disk serves many answers, and the caller's thread (an event loop) goes
         on meanwhile.
 

@@ -1,9 +1,9 @@
 """The database tables of the item bank (SQLAlchemy 2.0), apart from the pydantic schemas.
 
-Rows never leave :mod:`itembank`: the repository turns them into schemas. Content that authors
+Rows never leave :mod:`qabilet.itembank`: the repository turns them into schemas. Content that authors
 edit as a whole (an item's texts and format, a norm set's levels, a blueprint's sections) is a
 validated JSON document in one column; what is filtered or joined on is a column of its own. The
-Alembic migrations in :mod:`itembank.migrations` create exactly these tables (a test compares).
+Alembic migrations in :mod:`qabilet.itembank.migrations` create exactly these tables (a test compares).
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def _utc() -> DateTime:
 
 
 class ItemRow(Base):
-    """One item: the validated :class:`~itembank.content.Item` document and its lookup columns."""
+    """One item: the validated :class:`~qabilet.itembank.content.Item` document and its lookup columns."""
 
     __tablename__ = "items"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -121,7 +121,7 @@ class BankVersionRow(Base):
     fit: Mapped[dict[str, Any]] = mapped_column(Document)
     #: SHA-256 of the canonical JSON of the parameters, to show two versions are the same
     fingerprint: Mapped[str] = mapped_column(String(64))
-    #: what a published version shows (:class:`~itembank.versions.VersionContent`), fixed when it
+    #: what a published version shows (:class:`~qabilet.itembank.versions.VersionContent`), fixed when it
     #: is published; NULL for a draft, which shows the bank's current texts
     content: Mapped[dict[str, Any] | None] = mapped_column(Document)
 

@@ -9,7 +9,7 @@ import os
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.exceptions import DataFileError
+from qabilet.engine.exceptions import DataFileError
 
 __all__ = ["read_theta_csv"]
 

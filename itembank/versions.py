@@ -1,6 +1,6 @@
 """Bank versions and norm sets: the calibrated, immutable records that sessions and profiles pin.
 
-A **bank version** is a snapshot of item parameters (a :class:`~itembank.parameter_file.ParameterFile`:
+A **bank version** is a snapshot of item parameters (a :class:`~qabilet.itembank.parameter_file.ParameterFile`:
 model, parameters and standard errors per item, per-group parameters where calibration freed an
 item for a language form, the latent distribution) with its provenance. A **norm set** holds, per
 position level, the reference distribution on the latent scale, the sample it came from and the
@@ -28,11 +28,11 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, field_serializer, model_validator
 
-from engine.bank import ItemBank
-from engine.exceptions import InvalidParameterError
-from engine.latent import LatentDistribution
-from itembank._schema import Schema
-from itembank.content import (
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.latent import LatentDistribution
+from qabilet.itembank._schema import Schema
+from qabilet.itembank.content import (
     Dimension,
     Item,
     ItemText,
@@ -42,7 +42,7 @@ from itembank.content import (
     ResponseScale,
     Statement,
 )
-from itembank.parameter_file import ParameterFile
+from qabilet.itembank.parameter_file import ParameterFile
 
 __all__ = [
     "BankVersion",
@@ -181,10 +181,10 @@ class VersionContent(Schema):
     items : dict
         Item id → :class:`ItemContent`, for every item the version calibrates.
     dimensions : dict
-        Dimension id → :class:`~itembank.content.Dimension` (names, descriptions), for the
+        Dimension id → :class:`~qabilet.itembank.content.Dimension` (names, descriptions), for the
         version's dimensions that the bank names.
     scales : dict
-        Scale id → :class:`~itembank.content.ResponseScale`, for the scales its Likert items use.
+        Scale id → :class:`~qabilet.itembank.content.ResponseScale`, for the scales its Likert items use.
     """
 
     items: dict[str, ItemContent] = Field(default_factory=dict)

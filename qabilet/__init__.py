@@ -1,7 +1,7 @@
 """qabilet: an adaptive psychometric testing engine.
 
-The numeric core lives in :mod:`engine`, estimation of item parameters in :mod:`calibration`,
-the item bank in :mod:`itembank` and the HTTP layer in :mod:`api`. This small package holds the
+The numeric core lives in :mod:`qabilet.engine`, estimation of item parameters in :mod:`qabilet.calibration`,
+the item bank in :mod:`qabilet.itembank` and the HTTP layer in :mod:`qabilet.api`. This small package holds the
 version and the command-line interface, which imports the others lazily.
 """
 

@@ -18,8 +18,8 @@ import typer
 from qabilet.cli import _fail, _user_errors, app
 
 if TYPE_CHECKING:
-    from itembank.repository import BankRepository
-    from itembank.versions import BankVersion
+    from qabilet.itembank.repository import BankRepository
+    from qabilet.itembank.versions import BankVersion
 
 __all__ = ["bank_app"]
 
@@ -45,8 +45,8 @@ class ExportFormat(enum.StrEnum):
 
 
 def _repo(database: str | None) -> BankRepository:
-    from itembank.database import connect
-    from itembank.repository import BankRepository
+    from qabilet.itembank.database import connect
+    from qabilet.itembank.repository import BankRepository
 
     try:
         return BankRepository(connect(database))
@@ -58,7 +58,7 @@ def _write(text: str, out: Path | None) -> None:
     if out is None:
         typer.echo(text, nl=False)
         return
-    from itembank._files import write_text_atomic
+    from qabilet.itembank._files import write_text_atomic
 
     write_text_atomic(out, text)
 
@@ -109,8 +109,8 @@ def import_(
     Every bad row is reported and nothing is imported.
     """
     with _user_errors():
-        from itembank.bank_file import import_document, import_parameters, is_bank_document
         from qabilet import __version__
+        from qabilet.itembank.bank_file import import_document, import_parameters, is_bank_document
 
         repo = _repo(database)
         text = file.read_text(encoding="utf-8")
@@ -175,8 +175,8 @@ def export(
 ) -> None:
     """Export the bank, a version's parameters, or the responses (times in FILE.times.csv)."""
     with _user_errors():
-        from itembank import bank_file
         from qabilet import __version__
+        from qabilet.itembank import bank_file
 
         repo = _repo(database)
         if format is ExportFormat.json:
@@ -365,9 +365,9 @@ def demo(
     Builds the demonstration bank first when the database is empty.
     """
     with _user_errors():
-        from itembank.content import LANGUAGES, LEVELS
         from qabilet.demo_bank import build_demo_bank
         from qabilet.demo_session import format_session, run_session, simulate_sections
+        from qabilet.itembank.content import LANGUAGES, LEVELS
 
         if level not in LEVELS or language not in LANGUAGES:
             raise _fail(f"--level: expected one of {', '.join(LEVELS)}; --language: one of "

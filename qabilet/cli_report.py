@@ -28,7 +28,7 @@ class View(enum.StrEnum):
 
 def _read_rows(path: Path, items: set[str], exclude: set[str]) -> tuple[list[str], list[dict[str, str]]]:
     """The file's item columns (in file order) and rows; bad cells name their row and column."""
-    from engine.exceptions import DataFileError, ImportRejectedError
+    from qabilet.engine.exceptions import DataFileError, ImportRejectedError
 
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
@@ -52,7 +52,7 @@ def _read_rows(path: Path, items: set[str], exclude: set[str]) -> tuple[list[str
 
 def _read_times(path: Path, columns: list[str]) -> dict[str, dict[str, str]]:
     """The companion file of response times by person; a cell that is not seconds is an error."""
-    from engine.exceptions import ImportRejectedError
+    from qabilet.engine.exceptions import ImportRejectedError
 
     with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -102,11 +102,11 @@ def report(
 ) -> None:
     """Score every candidate of a response file into a profile, and write its report."""
     with _user_errors():
-        from api.profiles import Answer, build_profile
-        from api.report_html import group_rows, render_group_html, render_profile_html
-        from itembank._files import write_text_atomic
-        from itembank.content import LANGUAGES, LEVELS
         from qabilet import __version__
+        from qabilet.delivery.profiles import Answer, build_profile
+        from qabilet.delivery.report_html import group_rows, render_group_html, render_profile_html
+        from qabilet.itembank._files import write_text_atomic
+        from qabilet.itembank.content import LANGUAGES, LEVELS
 
         repo = _repo(database)
         v = repo.version(version)

@@ -30,11 +30,11 @@ def serve(
     The keys (an operator's and a psychometrician's) are shown once; only their hashes are stored.
     """
     with _user_errors():
-        from api.live import LiveSessions
-        from api.serving import serve as serve_api
-        from api.settings import Settings
-        from itembank.session_store import SessionStore
+        from qabilet.api.live import LiveSessions
+        from qabilet.api.serving import serve as serve_api
+        from qabilet.api.settings import Settings
         from qabilet.demo_bank import build_demo_bank
+        from qabilet.itembank.session_store import SessionStore
 
         repo = _repo(database)
         store = SessionStore(repo.engine)

@@ -119,13 +119,13 @@ def simulate(
     with _user_errors():
         import numpy as np
 
-        from engine.cat import Blueprint, derive_sympson_hetter, simulate_cat
-        from engine.cat.blueprint import parse_exposure
-        from engine.exceptions import DataFileError, InvalidParameterError
-        from itembank._files import write_text_atomic
-        from itembank.parameter_file import read_parameter_file
-        from itembank.response_file import read_responses_csv
-        from itembank.theta_file import read_theta_csv
+        from qabilet.engine.cat import Blueprint, derive_sympson_hetter, simulate_cat
+        from qabilet.engine.cat.blueprint import parse_exposure
+        from qabilet.engine.exceptions import DataFileError, InvalidParameterError
+        from qabilet.itembank._files import write_text_atomic
+        from qabilet.itembank.parameter_file import read_parameter_file
+        from qabilet.itembank.response_file import read_responses_csv
+        from qabilet.itembank.theta_file import read_theta_csv
 
         pf = read_parameter_file(bank_file)
         bank = pf.to_bank()

@@ -21,8 +21,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
-    from engine.bank import ItemBank
-    from engine.scoring.result import AbilityEstimate
+    from qabilet.engine.bank import ItemBank
+    from qabilet.engine.scoring.result import AbilityEstimate
 
 __all__ = [
     "COMPETENCIES",
@@ -132,8 +132,8 @@ def demo_bank() -> ItemBank:
     >>> bank.n_items, bank.n_categories.tolist().count(5)
     (20, 8)
     """
-    from engine.bank import ItemBank
-    from engine.models import GradedResponse, TwoPL
+    from qabilet.engine.bank import ItemBank
+    from qabilet.engine.models import GradedResponse, TwoPL
 
     dich = [k for k, item in enumerate(DEMO_ITEMS) if item.model == "2pl"]
     graded = [k for k, item in enumerate(DEMO_ITEMS) if item.model == "grm"]
@@ -192,9 +192,9 @@ def run_demo(n_persons: int = 2000, seed: int = 2017) -> DemoRun:
     """
     import warnings
 
-    from engine.exceptions import ConvergenceWarning
-    from engine.scoring import score
-    from engine.simulation import simulate_responses
+    from qabilet.engine.exceptions import ConvergenceWarning
+    from qabilet.engine.scoring import score
+    from qabilet.engine.simulation import simulate_responses
 
     if n_persons < 1:
         raise ValueError(f"n_persons: expected at least 1; got {n_persons}")
@@ -278,7 +278,7 @@ def _person_table(run: DemoRun, shown: int) -> list[str]:
                 flagged[status] = flagged.get(status, 0) + 1
         lines.append(f"{ids[p]:<{width}}  {run.theta[p]:8.3f}  " + "  ".join(cells))
     if flagged:
-        from engine.scoring import STATUS_CODES
+        from qabilet.engine.scoring import STATUS_CODES
 
         lines.append("")
         lines.append("* flagged; status:")

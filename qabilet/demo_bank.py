@@ -1,7 +1,7 @@
-"""Building the demonstration bank: content from ``itembank``, parameters from ``calibration``.
+"""Building the demonstration bank: content from ``qabilet.itembank``, parameters from ``qabilet.calibration``.
 
 The bank's texts (four competencies, Likert statements and situational-judgement items, five
-personal qualities, kk/ru/en) are authored content (:mod:`itembank.demo_texts`). Its parameters are
+personal qualities, kk/ru/en) are authored content (:mod:`qabilet.itembank.demo_texts`). Its parameters are
 **demonstration values**: the project's own calibration of simulated responses, made like this:
 
 1. True parameters are drawn for every item: a graded-response model for Likert statements
@@ -12,15 +12,15 @@ personal qualities, kk/ru/en) are authored content (:mod:`itembank.demo_texts`).
    normal over the nine dimensions: level means ``+0.3`` (high), ``0`` (middle), ``−0.3`` (low)
    on the competencies, correlations 0.5 between competencies, 0.25 between personal qualities,
    0.3 across.
-3. Each dimension is calibrated on its own by MML-EM (:class:`calibration.MML`), multi-group by
+3. Each dimension is calibrated on its own by MML-EM (:class:`qabilet.calibration.MML`), multi-group by
    level with the middle level as the reference (N(0, 1)); the scales' correlations come from
-   :func:`calibration.factor_correlations` on the reference group.
+   :func:`qabilet.calibration.factor_correlations` on the reference group.
 4. The version's parameters are written in slope-intercept form on nine factors (simple
    structure). The norm sets are the levels' estimated latent distributions, with band edges at
    their 25th and 75th percentiles. Blueprints: one adaptive section per competency, then one
    short section per personal quality.
 
-docs/design.md §4: ``itembank`` does not import ``calibration``; the two meet here.
+docs/design.md §4: ``qabilet.itembank`` does not import ``qabilet.calibration``; the two meet here.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
-    from engine.bank import ItemBank
-    from itembank.content import Item
-    from itembank.repository import BankRepository
+    from qabilet.engine.bank import ItemBank
+    from qabilet.itembank.content import Item
+    from qabilet.itembank.repository import BankRepository
 
 __all__ = [
     "LEVEL_MEANS",
@@ -137,7 +137,7 @@ def sjt_order(item: Item) -> list[int]:
 
     Examples
     --------
-    >>> from itembank.content import Item
+    >>> from qabilet.itembank.content import Item
     >>> item = Item(id="S1", competency="transparency", levels=["low"], format="sjt",
     ...             orientation={"most_indicative": 0, "least_indicative": 2},
     ...             text={"en": {"stem": "?", "options": ["a", "b", "c", "d"]}})
@@ -221,15 +221,21 @@ def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int 
     ConflictError
         The repository is not empty.
     """
-    from calibration import MML, factor_correlations, level_norms
-    from engine.bank import ItemBank
-    from engine.exceptions import ConflictError, ConvergenceWarning
-    from engine.simulation import simulate_responses
-    from itembank.content import LEVELS
-    from itembank.demo_texts import load_demo_content
-    from itembank.parameter_file import ParameterFile
-    from itembank.versions import CutMethod, DimensionNorm, LevelNorms, NormSample, Provenance
     from qabilet import __version__
+    from qabilet.calibration import MML, factor_correlations, level_norms
+    from qabilet.engine.bank import ItemBank
+    from qabilet.engine.exceptions import ConflictError, ConvergenceWarning
+    from qabilet.engine.simulation import simulate_responses
+    from qabilet.itembank.content import LEVELS
+    from qabilet.itembank.demo_texts import load_demo_content
+    from qabilet.itembank.parameter_file import ParameterFile
+    from qabilet.itembank.versions import (
+        CutMethod,
+        DimensionNorm,
+        LevelNorms,
+        NormSample,
+        Provenance,
+    )
 
     say = progress or (lambda _msg: None)
     if not repo.is_empty():

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from engine.cat import CatSummary
-    from itembank.repository import BankRepository
-    from itembank.versions import BankVersion
+    from qabilet.engine.cat import CatSummary
+    from qabilet.itembank.repository import BankRepository
+    from qabilet.itembank.versions import BankVersion
 
 __all__ = [
     "SectionResult",
@@ -84,7 +84,7 @@ class SessionPlan:
     version : BankVersion
         The version the level's blueprint targets.
     sections : tuple of (name, dimensions, ItemBank, engine.cat.Blueprint)
-        As a live session runs them (:func:`api.session_state.plan_for`).
+        As a live session runs them (:func:`qabilet.delivery.session_state.plan_for`).
     """
 
     level: str
@@ -94,7 +94,7 @@ class SessionPlan:
 
 def session_plan(repo: BankRepository, level: str) -> SessionPlan:
     """The level's newest blueprint, planned as the API plans a live session."""
-    from api.session_state import plan_for
+    from qabilet.delivery.session_state import plan_for
 
     stored = repo.blueprint(level)
     plan = plan_for(repo, stored.bank_version, level, stored.number)
@@ -134,8 +134,8 @@ def simulate_candidate(plan: SessionPlan, truth: dict[str, float], seed: int = 1
     plus the characters shown in ``language`` at ``reading_speed`` characters per second, times
     a log-normal factor (SD 0.3).
     """
-    from api.profiles import Answer
-    from engine.cat import Stop, next_item, record, start
+    from qabilet.delivery.profiles import Answer
+    from qabilet.engine.cat import Stop, next_item, record, start
 
     codes = plan.version.parameters.recodings()
     rng = np.random.default_rng(seed)
@@ -197,7 +197,7 @@ def run_session(repo: BankRepository, level: str, language: str, seed: int = 1) 
 def simulate_sections(repo: BankRepository, level: str, persons: int, seed: int = 2
                       ) -> list[tuple[str, CatSummary]]:
     """Many simulated candidates per section of ``level``'s blueprint (truth: the level's norms)."""
-    from engine.cat import simulate_cat
+    from qabilet.engine.cat import simulate_cat
 
     plan = session_plan(repo, level)
     norms = repo.norm_set(bank_version=plan.version.number).for_level(level)

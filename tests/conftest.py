@@ -32,7 +32,7 @@ def pg_schema(prefix: str = "t") -> Iterator[str]:
     """
     from sqlalchemy import create_engine, text
 
-    from itembank.database import database_url
+    from qabilet.itembank.database import database_url
 
     base = os.environ.get(PG_ENV)
     if not base:

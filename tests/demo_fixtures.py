@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from itembank.database import connect
-from itembank.repository import BankRepository
+from qabilet.itembank.database import connect
+from qabilet.itembank.repository import BankRepository
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +53,7 @@ def demo_pg(demo_db_file) -> Iterator[str]:
     """
     from sqlalchemy import insert, select
 
-    from itembank.tables import Base
+    from qabilet.itembank.tables import Base
     from tests.conftest import pg_schema
 
     schema = pg_schema("demo")

@@ -4,15 +4,21 @@ A live test is :func:`start` → :func:`next_item` → :func:`record` → … un
 returns a :class:`Stop`; :func:`simulate_cat` runs the same rules for many simulees in lock-step.
 """
 
-from engine.cat.blueprint import CLASSIFICATIONS, ESTIMATORS, EXPOSURES, SELECTIONS, Blueprint
-from engine.cat.exposure import (
+from qabilet.engine.cat.blueprint import (
+    CLASSIFICATIONS,
+    ESTIMATORS,
+    EXPOSURES,
+    SELECTIONS,
+    Blueprint,
+)
+from qabilet.engine.cat.exposure import (
     AStratified,
     NoExposureControl,
     Randomesque,
     SympsonHetter,
     exposure_rule,
 )
-from engine.cat.selection import (
+from qabilet.engine.cat.selection import (
     KullbackLeibler,
     MaximumInformation,
     MinimumExpectedPosteriorVariance,
@@ -21,7 +27,7 @@ from engine.cat.selection import (
     RandomSelection,
     selection_rule,
 )
-from engine.cat.session import (
+from qabilet.engine.cat.session import (
     Answer,
     NextItem,
     SessionState,
@@ -31,10 +37,10 @@ from engine.cat.session import (
     replay,
     start,
 )
-from engine.cat.simulate import CatSimulation, CatSummary, simulate_cat
-from engine.cat.snapshot import CatContext, Snapshot
-from engine.cat.stopping import STOP_REASONS
-from engine.cat.sympson_hetter import SympsonHetterDerivation, derive_sympson_hetter
+from qabilet.engine.cat.simulate import CatSimulation, CatSummary, simulate_cat
+from qabilet.engine.cat.snapshot import CatContext, Snapshot
+from qabilet.engine.cat.stopping import STOP_REASONS
+from qabilet.engine.cat.sympson_hetter import SympsonHetterDerivation, derive_sympson_hetter
 
 __all__ = [
     "CLASSIFICATIONS",

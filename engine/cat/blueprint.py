@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.bank import ItemBank
-from engine.exceptions import InvalidParameterError
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.exceptions import InvalidParameterError
 
 __all__ = [
     "CLASSIFICATIONS",
@@ -28,7 +28,7 @@ __all__ = [
     "parse_exposure",
 ]
 
-#: selection rules by name (see :mod:`engine.cat.selection`)
+#: selection rules by name (see :mod:`qabilet.engine.cat.selection`)
 SELECTIONS = ("mfi", "mpwi", "mepv", "kl", "klp", "dopt", "aopt", "random")
 #: what a multidimensional bank can use
 MULTIDIMENSIONAL = {"selection": ("dopt", "aopt", "random"), "estimator": ("eap", "map")}
@@ -105,7 +105,7 @@ class Blueprint:
     exposure : str
         ``"none"``; ``"randomesque:K"`` (Kingsbury & Zara 1989: one of the K best items at
         random); ``"sh:RATE"`` (Sympson & Hetter 1985, with ``sh_parameters`` derived for the
-        target maximum rate by :func:`engine.cat.derive_sympson_hetter`); ``"astrat:S"``
+        target maximum rate by :func:`qabilet.engine.cat.derive_sympson_hetter`); ``"astrat:S"``
         (a-stratification with b-blocking into S strata, Chang, Qian & Ying 2001).
     sh_parameters : tuple of (str, float), optional
         Sympson–Hetter exposure parameters :math:`K_i \\in (0, 1]` by item id (items not listed
@@ -136,7 +136,7 @@ class Blueprint:
     content_method : {"wdm", "shadow"}
         How quotas are met: weighted deviations (Stocking & Swanson 1993) or shadow tests
         solved by mixed-integer programming (van der Linden & Reese 1998); see
-        :mod:`engine.cat.content`.
+        :mod:`qabilet.engine.cat.content`.
     content_weight : float
         Weighted deviations: the weight of one item of projected quota deviation against the
         selection rule's merit scaled to [0, 1].

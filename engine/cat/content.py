@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.bank import ItemBank
-from engine.cat.blueprint import Blueprint
-from engine.exceptions import InvalidParameterError
-from engine.models._base import Array
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.cat.blueprint import Blueprint
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.models._base import Array
 
 __all__ = ["ContentPlan", "content_plan"]
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.cat.snapshot import CatContext, Snapshot, posterior_mean_cov, posterior_moments
-from engine.models._base import Array
-from engine.scoring.newton import maximum_a_posteriori, maximum_likelihood
+from qabilet.engine.cat.snapshot import CatContext, Snapshot, posterior_mean_cov, posterior_moments
+from qabilet.engine.models._base import Array
+from qabilet.engine.scoring.newton import maximum_a_posteriori, maximum_likelihood
 
 __all__ = ["snapshot"]
 

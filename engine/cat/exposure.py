@@ -11,9 +11,9 @@ from typing import ClassVar, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.cat.blueprint import parse_exposure
-from engine.cat.snapshot import CatContext, Snapshot
-from engine.models._base import Array
+from qabilet.engine.cat.blueprint import parse_exposure
+from qabilet.engine.cat.snapshot import CatContext, Snapshot
+from qabilet.engine.models._base import Array
 
 __all__ = [
     "AStratified",
@@ -100,7 +100,7 @@ class SympsonHetter:
     :math:`P(A_i) = P(S_i)K_i`. Drawing every item's lottery once per session
     (:attr:`Snapshot.lottery`) gives exactly that: the best available item whose draw is below
     its parameter; when none is, the best available item. The :math:`K_i` come from
-    :func:`engine.cat.sympson_hetter.derive_sympson_hetter`.
+    :func:`qabilet.engine.cat.sympson_hetter.derive_sympson_hetter`.
 
     The parameters are the blueprint's ``sh_parameters``, in bank order in the context.
     """

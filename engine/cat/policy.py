@@ -1,7 +1,7 @@
 """One step of the adaptive loop for many sessions at once: stop, or which item next.
 
-The session functions (:mod:`engine.cat.session`) and the simulation harness
-(:mod:`engine.cat.simulate`) both call :func:`next_items`, so a simulated test follows exactly
+The session functions (:mod:`qabilet.engine.cat.session`) and the simulation harness
+(:mod:`qabilet.engine.cat.simulate`) both call :func:`next_items`, so a simulated test follows exactly
 the rules a live one does.
 """
 
@@ -12,12 +12,12 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.cat.blueprint import Blueprint
-from engine.cat.exposure import ExposureRule, NoExposureControl, Randomesque, exposure_rule
-from engine.cat.selection import MaximumInformation, SelectionRule, selection_rule
-from engine.cat.snapshot import CatContext, Snapshot
-from engine.cat.stopping import stop_reasons
-from engine.models._base import Array
+from qabilet.engine.cat.blueprint import Blueprint
+from qabilet.engine.cat.exposure import ExposureRule, NoExposureControl, Randomesque, exposure_rule
+from qabilet.engine.cat.selection import MaximumInformation, SelectionRule, selection_rule
+from qabilet.engine.cat.snapshot import CatContext, Snapshot
+from qabilet.engine.cat.stopping import stop_reasons
+from qabilet.engine.models._base import Array
 
 __all__ = ["next_items", "rules_of"]
 
@@ -115,7 +115,7 @@ def next_items(
     Returns
     -------
     reasons : ndarray of str, shape (n,)
-        ``""`` where the session goes on (see :data:`engine.cat.stopping.STOP_REASONS`).
+        ``""`` where the session goes on (see :data:`qabilet.engine.cat.stopping.STOP_REASONS`).
     items : ndarray of int, shape (n,)
         The next item's bank index where the session goes on, −1 where it stops.
     """

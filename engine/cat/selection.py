@@ -1,12 +1,12 @@
 """Item selection rules: each scores every item for every session; higher is better.
 
 A rule is a small strategy object with ``scores(context, snapshot, rng)`` returning an array of
-shape ``(n_sessions, n_items)``. It never picks: the exposure rule (:mod:`engine.cat.exposure`)
+shape ``(n_sessions, n_items)``. It never picks: the exposure rule (:mod:`qabilet.engine.cat.exposure`)
 turns scores into a choice among the available items, so every selection rule works with every
 exposure rule.
 
 The Bayesian rules work on the blueprint's grid with the posterior weights :math:`w_{nq}` of
-each session (:func:`engine.cat.snapshot.posterior_weights`), so each is one or three matrix
+each session (:func:`qabilet.engine.cat.snapshot.posterior_weights`), so each is one or three matrix
 products of the ``(n, n_quad)`` weights with a per-node table of the bank.
 """
 
@@ -16,10 +16,10 @@ from typing import ClassVar, Protocol
 
 import numpy as np
 
-from engine.cat.snapshot import CatContext, Snapshot, posterior_weights
-from engine.exceptions import InvalidParameterError
-from engine.likelihood import flat_log_prob
-from engine.models._base import Array
+from qabilet.engine.cat.snapshot import CatContext, Snapshot, posterior_weights
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.likelihood import flat_log_prob
+from qabilet.engine.models._base import Array
 
 __all__ = [
     "AOptimality",

@@ -12,8 +12,8 @@ of their own: a state needs no generator state to be reproducible.
 
 Examples
 --------
->>> from engine.bank import ItemBank
->>> from engine.models import TwoPL
+>>> from qabilet.engine.bank import ItemBank
+>>> from qabilet.engine.models import TwoPL
 >>> bank = ItemBank([TwoPL([1.0, 1.5, 0.8], [-1.0, 0.0, 1.0])], ["A", "B", "C"])
 >>> state = start(Blueprint(max_items=2, se_target=None), bank, rng=7)
 >>> step = next_item(state)
@@ -34,15 +34,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.bank import ItemBank
-from engine.cat.blueprint import Blueprint
-from engine.cat.estimation import snapshot
-from engine.cat.policy import next_items
-from engine.cat.snapshot import CatContext, Snapshot
-from engine.cat.stopping import STOP_REASONS
-from engine.exceptions import InvalidParameterError, InvalidResponseError
-from engine.models._base import Array
-from engine.simulation import as_rng
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.cat.blueprint import Blueprint
+from qabilet.engine.cat.estimation import snapshot
+from qabilet.engine.cat.policy import next_items
+from qabilet.engine.cat.snapshot import CatContext, Snapshot
+from qabilet.engine.cat.stopping import STOP_REASONS
+from qabilet.engine.exceptions import InvalidParameterError, InvalidResponseError
+from qabilet.engine.models._base import Array
+from qabilet.engine.simulation import as_rng
 
 __all__ = ["Answer", "NextItem", "SessionState", "Stop", "next_item", "record", "replay", "start"]
 
@@ -68,7 +68,7 @@ class NextItem:
 
 @dataclass(frozen=True, slots=True)
 class Stop:
-    """The test is over; ``reason`` is one of :data:`~engine.cat.stopping.STOP_REASONS`."""
+    """The test is over; ``reason`` is one of :data:`~qabilet.engine.cat.stopping.STOP_REASONS`."""
 
     reason: str
 

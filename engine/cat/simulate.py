@@ -15,16 +15,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from engine.bank import ItemBank
-from engine.cat.blueprint import Blueprint
-from engine.cat.estimation import snapshot
-from engine.cat.policy import next_items
-from engine.cat.snapshot import CatContext
-from engine.cat.stopping import REASON_DTYPE, bands
-from engine.exceptions import InvalidParameterError, InvalidResponseError
-from engine.likelihood import check_responses
-from engine.models._base import Array
-from engine.simulation import as_rng, simulate_responses
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.cat.blueprint import Blueprint
+from qabilet.engine.cat.estimation import snapshot
+from qabilet.engine.cat.policy import next_items
+from qabilet.engine.cat.snapshot import CatContext
+from qabilet.engine.cat.stopping import REASON_DTYPE, bands
+from qabilet.engine.exceptions import InvalidParameterError, InvalidResponseError
+from qabilet.engine.likelihood import check_responses
+from qabilet.engine.models._base import Array
+from qabilet.engine.simulation import as_rng, simulate_responses
 
 __all__ = ["CatSimulation", "CatSummary", "draw_true_theta", "simulate_cat"]
 
@@ -72,7 +72,7 @@ class CatSimulation:
     stop_reason : ndarray of str, shape (n,)
     band : ndarray of int, shape (n,) or (n, n_dims)
         How many of the blueprint's cut scores each simulee was classified above, per factor
-        for several (0 without cut scores); see :func:`engine.cat.stopping.bands`.
+        for several (0 without cut scores); see :func:`qabilet.engine.cat.stopping.bands`.
     elapsed_s : float
         Wall time of the adaptive loop.
     """

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.bank import ItemBank
-from engine.cat.blueprint import Blueprint
-from engine.cat.content import ContentPlan, content_plan
-from engine.likelihood import category_offsets, flat_log_prob
-from engine.models._base import Array
-from engine.quadrature import Grid, equispaced_grid
-from engine.scoring.eap import EAP_POINTS
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.cat.blueprint import Blueprint
+from qabilet.engine.cat.content import ContentPlan, content_plan
+from qabilet.engine.likelihood import category_offsets, flat_log_prob
+from qabilet.engine.models._base import Array
+from qabilet.engine.quadrature import Grid, equispaced_grid
+from qabilet.engine.scoring.eap import EAP_POINTS
 
 #: items whose information maximum-information selection computes first
 _TOP_ITEMS = 64
@@ -76,7 +76,7 @@ class CatContext:
         The highest peak among the other eligible items (−inf if none).
     top_bank : ItemBank or None
         ``bank.subset(top_items)`` (None for several factors): maximum information ranks these first
-        (:func:`engine.cat.policy.next_items`).
+        (:func:`qabilet.engine.cat.policy.next_items`).
     """
 
     bank: ItemBank

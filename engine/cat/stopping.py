@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.cat.snapshot import CatContext, Snapshot
-from engine.models._base import Array
+from qabilet.engine.cat.snapshot import CatContext, Snapshot
+from qabilet.engine.models._base import Array
 
 __all__ = ["REASON_DTYPE", "STOP_REASONS", "bands", "edge_log_lik", "stop_reasons"]
 

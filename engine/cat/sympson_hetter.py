@@ -27,12 +27,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import ArrayLike
 
-from engine.bank import ItemBank
-from engine.cat.blueprint import Blueprint, parse_exposure
-from engine.cat.simulate import draw_true_theta, simulate_cat
-from engine.exceptions import ConvergenceWarning, InvalidParameterError
-from engine.models._base import Array
-from engine.simulation import as_rng
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.cat.blueprint import Blueprint, parse_exposure
+from qabilet.engine.cat.simulate import draw_true_theta, simulate_cat
+from qabilet.engine.exceptions import ConvergenceWarning, InvalidParameterError
+from qabilet.engine.models._base import Array
+from qabilet.engine.simulation import as_rng
 
 __all__ = ["SympsonHetterDerivation", "derive_sympson_hetter"]
 

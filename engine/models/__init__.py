@@ -19,12 +19,16 @@ Every model accepts multidimensional (compensatory) items through ``from_slope_i
 one slope per factor.
 """
 
-from engine.models._base import ItemModel, ItemSet
-from engine.models.dichotomous import FourPL, OnePL, Rasch, ThreePL, TwoPL
-from engine.models.graded import GradedResponse
-from engine.models.nominal import NominalResponse
-from engine.models.partial_credit import GeneralizedPartialCredit, PartialCredit, RatingScale
-from engine.models.registry import get_model, model_names, register
+from qabilet.engine.models._base import ItemModel, ItemSet
+from qabilet.engine.models.dichotomous import FourPL, OnePL, Rasch, ThreePL, TwoPL
+from qabilet.engine.models.graded import GradedResponse
+from qabilet.engine.models.nominal import NominalResponse
+from qabilet.engine.models.partial_credit import (
+    GeneralizedPartialCredit,
+    PartialCredit,
+    RatingScale,
+)
+from qabilet.engine.models.registry import get_model, model_names, register
 
 __all__ = [
     "FourPL",

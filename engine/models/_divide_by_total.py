@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from engine.models._base import Array, ItemModel, check_index
+from qabilet.engine.models._base import Array, ItemModel, check_index
 
 
 class DivideByTotal(ItemModel):

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.exceptions import InvalidParameterError
-from engine.models._base import Array
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.models._base import Array
 
 
 def as_ragged(values: Any, name: str, n_items: int, min_len: int = 1) -> tuple[Array, Array]:

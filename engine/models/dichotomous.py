@@ -22,8 +22,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import expit, log_expit
 
-from engine.exceptions import InvalidParameterError
-from engine.models._base import (
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.models._base import (
     Array,
     ItemModel,
     as_float_array,
@@ -32,7 +32,7 @@ from engine.models._base import (
     check_index,
     require_unidimensional,
 )
-from engine.models.registry import register
+from qabilet.engine.models.registry import register
 
 __all__ = ["FourPL", "OnePL", "Rasch", "ThreePL", "TwoPL"]
 

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import expit, log_expit
 
-from engine.models._base import (
+from qabilet.engine.models._base import (
     Array,
     ItemModel,
     as_slopes,
@@ -28,8 +28,8 @@ from engine.models._base import (
     check_index,
     require_unidimensional,
 )
-from engine.models._ragged import as_ragged
-from engine.models.registry import register
+from qabilet.engine.models._ragged import as_ragged
+from qabilet.engine.models.registry import register
 
 __all__ = ["GradedResponse"]
 

@@ -19,16 +19,16 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import ArrayLike
 
-from engine.exceptions import InvalidParameterError
-from engine.models._base import (
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.models._base import (
     Array,
     as_float_array,
     as_slopes,
     require_unidimensional,
 )
-from engine.models._divide_by_total import DivideByTotal
-from engine.models._ragged import as_ragged
-from engine.models.registry import register
+from qabilet.engine.models._divide_by_total import DivideByTotal
+from qabilet.engine.models._ragged import as_ragged
+from qabilet.engine.models.registry import register
 
 __all__ = ["GeneralizedPartialCredit", "PartialCredit", "RatingScale"]
 

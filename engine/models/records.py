@@ -3,7 +3,7 @@
 A record is a mapping with the item's parameters, in traditional form for unidimensional items
 (``{"a": 1.3, "b": [-1.2, 0.1]}``) or slope-intercept form (``{"a": [0.9, 0.4], "d": 0.2}``; a
 record with ``d`` is read as slope-intercept). This module knows the parameter names of every
-model; reading files and validating their structure is :mod:`itembank`'s job.
+model; reading files and validating their structure is :mod:`qabilet.itembank`'s job.
 """
 
 from __future__ import annotations
@@ -13,13 +13,17 @@ from typing import Any
 
 import numpy as np
 
-from engine.exceptions import InvalidParameterError
-from engine.models._base import ItemModel
-from engine.models.dichotomous import FourPL, OnePL, Rasch
-from engine.models.graded import GradedResponse
-from engine.models.nominal import NominalResponse
-from engine.models.partial_credit import GeneralizedPartialCredit, PartialCredit, RatingScale
-from engine.models.registry import get_model
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.models._base import ItemModel
+from qabilet.engine.models.dichotomous import FourPL, OnePL, Rasch
+from qabilet.engine.models.graded import GradedResponse
+from qabilet.engine.models.nominal import NominalResponse
+from qabilet.engine.models.partial_credit import (
+    GeneralizedPartialCredit,
+    PartialCredit,
+    RatingScale,
+)
+from qabilet.engine.models.registry import get_model
 
 __all__ = ["model_from_records", "model_to_records", "record_form"]
 

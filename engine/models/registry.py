@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypeVar
 
-from engine.exceptions import UnknownModelError
+from qabilet.engine.exceptions import UnknownModelError
 
 if TYPE_CHECKING:
-    from engine.models._base import ItemModel
+    from qabilet.engine.models._base import ItemModel
 
 __all__ = ["get_model", "model_names", "register"]
 

@@ -9,12 +9,16 @@ from typing import Any
 
 from numpy.typing import ArrayLike
 
-from engine.exceptions import InvalidParameterError
-from engine.models._base import ItemSet
-from engine.scoring.eap import eap, marginal_loglik, posterior_on_grid
-from engine.scoring.newton import maximum_a_posteriori, maximum_likelihood, weighted_likelihood
-from engine.scoring.result import STATUS_CODES, AbilityEstimate
-from engine.scoring.sum_score import SumScoreTable, summed_score_table
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.models._base import ItemSet
+from qabilet.engine.scoring.eap import eap, marginal_loglik, posterior_on_grid
+from qabilet.engine.scoring.newton import (
+    maximum_a_posteriori,
+    maximum_likelihood,
+    weighted_likelihood,
+)
+from qabilet.engine.scoring.result import STATUS_CODES, AbilityEstimate
+from qabilet.engine.scoring.sum_score import SumScoreTable, summed_score_table
 
 __all__ = [
     "METHODS",
@@ -52,7 +56,7 @@ def score(
     Parameters
     ----------
     items : ItemSet
-        A model or an :class:`~engine.bank.ItemBank`.
+        A model or an :class:`~qabilet.engine.bank.ItemBank`.
     responses : array_like, shape (n_persons, n_items)
         Categories ``0 … K_i − 1`` (NaN or ``observed`` for missing).
     observed : array_like of bool, optional

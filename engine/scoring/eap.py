@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from engine._parallel import run_blocks
-from engine.exceptions import InvalidParameterError
-from engine.latent import LatentDistribution
-from engine.likelihood import (
+from qabilet.engine._parallel import run_blocks
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.latent import LatentDistribution
+from qabilet.engine.likelihood import (
     Responses,
     check_responses,
     collapse_patterns,
@@ -18,9 +18,9 @@ from engine.likelihood import (
     log_normalise,
     loglik_blocks,
 )
-from engine.models._base import Array, ItemSet
-from engine.quadrature import Grid, equispaced_grid
-from engine.scoring.result import AbilityEstimate
+from qabilet.engine.models._base import Array, ItemSet
+from qabilet.engine.quadrature import Grid, equispaced_grid
+from qabilet.engine.scoring.result import AbilityEstimate
 
 __all__ = ["EAP_POINTS", "eap", "marginal_loglik", "posterior_on_grid"]
 
@@ -181,7 +181,7 @@ def marginal_loglik(
 
     Examples
     --------
-    >>> from engine.models import TwoPL
+    >>> from qabilet.engine.models import TwoPL
     >>> round(marginal_loglik(TwoPL([1.0], [0.0]), [[0], [1]]), 6)  # each pattern has P = 1/2
     -1.386294
     """
@@ -218,7 +218,7 @@ def eap(
     Parameters
     ----------
     items : ItemSet
-        A model or an :class:`~engine.bank.ItemBank` (mixed models are scored in one call).
+        A model or an :class:`~qabilet.engine.bank.ItemBank` (mixed models are scored in one call).
     responses : array_like, shape (n_persons, n_items)
         Categories ``0 … K_i − 1``.
     observed : array_like of bool, optional
@@ -239,7 +239,7 @@ def eap(
 
     Examples
     --------
-    >>> from engine.models import TwoPL
+    >>> from qabilet.engine.models import TwoPL
     >>> est = eap(TwoPL([1.0, 1.0], [0.0, 0.0]), [[1, 1], [0, 0]])
     >>> bool(est.theta[0] > 0 > est.theta[1]), bool(np.isclose(est.theta[0], -est.theta[1]))
     (True, True)

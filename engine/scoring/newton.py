@@ -28,12 +28,12 @@ import warnings
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from engine.exceptions import ConvergenceWarning, InvalidParameterError
-from engine.latent import LatentDistribution
-from engine.likelihood import Responses, check_responses
-from engine.models._base import Array, ItemSet
-from engine.scoring.eap import _prior_of
-from engine.scoring.result import AbilityEstimate
+from qabilet.engine.exceptions import ConvergenceWarning, InvalidParameterError
+from qabilet.engine.latent import LatentDistribution
+from qabilet.engine.likelihood import Responses, check_responses
+from qabilet.engine.models._base import Array, ItemSet
+from qabilet.engine.scoring.eap import _prior_of
+from qabilet.engine.scoring.result import AbilityEstimate
 
 __all__ = ["maximum_a_posteriori", "maximum_likelihood", "weighted_likelihood"]
 
@@ -292,7 +292,7 @@ def maximum_likelihood(
 
     Examples
     --------
-    >>> from engine.models import TwoPL
+    >>> from qabilet.engine.models import TwoPL
     >>> est = maximum_likelihood(TwoPL([1.0] * 2, [0.0] * 2), [[1, 0], [1, 1]])
     >>> est.theta.tolist(), est.status.tolist()
     ([0.0, 6.0], ['ok', 'extreme_high'])

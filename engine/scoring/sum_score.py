@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from engine.exceptions import InvalidParameterError, InvalidResponseError
-from engine.latent import LatentDistribution
-from engine.models._base import ItemSet
-from engine.quadrature import equispaced_grid
-from engine.scoring.eap import _prior_of
+from qabilet.engine.exceptions import InvalidParameterError, InvalidResponseError
+from qabilet.engine.latent import LatentDistribution
+from qabilet.engine.models._base import ItemSet
+from qabilet.engine.quadrature import equispaced_grid
+from qabilet.engine.scoring.eap import _prior_of
 
 __all__ = ["SumScoreTable", "summed_score_table"]
 
@@ -75,7 +75,7 @@ def summed_score_table(
 
     Examples
     --------
-    >>> from engine.models import Rasch
+    >>> from qabilet.engine.models import Rasch
     >>> t = summed_score_table(Rasch([0.0, 0.0]))
     >>> bool(np.isclose(t.theta[0], -t.theta[2])), round(float(t.probability.sum()), 12)
     (True, 1.0)

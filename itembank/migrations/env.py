@@ -1,4 +1,4 @@
-"""Alembic environment: the migrations run on the connection that `itembank.database.upgrade` gives.
+"""Alembic environment: the migrations run on the connection that `qabilet.itembank.database.upgrade` gives.
 
 This folder is not an import package: Alembic loads its scripts itself.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from itembank.tables import Base
+from qabilet.itembank.tables import Base
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=Base.metadata,

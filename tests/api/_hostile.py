@@ -2,7 +2,7 @@
 
 JSON as Python writes it (``NaN``, ``Infinity``), numbers that overflow (``1e400``), integers
 beyond 64 bits, strings with NUL or a lone surrogate, in a document at any depth — each with the
-problem type :mod:`api.edge` names for it.
+problem type :mod:`qabilet.api.edge` names for it.
 """
 
 from __future__ import annotations

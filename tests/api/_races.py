@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from itembank.database import connect
-from itembank.repository import BankRepository
+from qabilet.itembank.database import connect
+from qabilet.itembank.repository import BankRepository
 from tests.api._server import staff, start_session
 
 __all__ = ["Tally", "race"]

@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from itembank.database import connect
-from itembank.session_store import SessionStore
+from qabilet.itembank.database import connect
+from qabilet.itembank.session_store import SessionStore
 
 __all__ = ["Crowd", "Server", "answer_current", "children", "free_port", "server", "staff",
            "staff_keys", "start_session", "wait_for"]
@@ -75,7 +75,7 @@ class Server:
     def start(self) -> Server:
         """Start it and wait until it answers."""
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", f"from api.serving import serve; "
+            [sys.executable, "-c", f"from qabilet.api.serving import serve; "
                                    f"serve('127.0.0.1', {self.port}, workers={self.workers})"],
             env=self._env)  # as ``qabilet serve`` runs it: its protocol, its listener
         wait_for(self.base)

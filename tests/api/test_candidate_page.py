@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.profiles import load_texts
+from qabilet.delivery.profiles import load_texts
 from tests.api._server import staff, start_session
-from tests.api.test_report_html import _chromium
+from tests.delivery.test_report_html import _chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"

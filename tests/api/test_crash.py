@@ -13,8 +13,8 @@ import time
 
 import httpx
 
-from itembank.database import connect
-from itembank.session_store import SessionStore
+from qabilet.itembank.database import connect
+from qabilet.itembank.session_store import SessionStore
 from tests.api._server import Crowd, Server, start_session
 
 N_CANDIDATES = 6

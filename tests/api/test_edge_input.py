@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.edge import json_problem, preview, url_problem
+from qabilet.api.edge import json_problem, preview, url_problem
 from tests.api._hostile import (
     HOSTILE_TOKENS,
     clean_json,
@@ -218,7 +218,7 @@ def test_a_value_the_database_refuses_is_a_422_and_a_defect_is_raised_on():
     from sqlalchemy.exc import DataError, IntegrityError, StatementError
     from starlette.requests import Request
 
-    from api.edge import database_refused
+    from qabilet.api.edge import database_refused
 
     request = Request({"type": "http", "method": "POST", "path": "/v1/candidates",
                        "headers": [], "query_string": b""})

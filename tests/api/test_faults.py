@@ -29,13 +29,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy import exc as sa_exc
 
-from api.app import create_app
-from api.faults import RETRY_AFTER_S
-from api.settings import Settings
-from itembank.bank_file import export_document, import_document
-from itembank.database import connect, database_unavailable
-from itembank.repository import BankRepository
-from itembank.session_store import SessionStore
+from qabilet.api.app import create_app
+from qabilet.api.faults import RETRY_AFTER_S
+from qabilet.api.settings import Settings
+from qabilet.itembank.bank_file import export_document, import_document
+from qabilet.itembank.database import connect, database_unavailable
+from qabilet.itembank.repository import BankRepository
+from qabilet.itembank.session_store import SessionStore
 from tests.api._pg_cluster import Cluster, postgres_bin
 from tests.api._server import Crowd, Server, free_port, staff, staff_keys, start_session
 from tests.conftest import skip_or_fail

@@ -146,10 +146,10 @@ def test_a_calibration_job_recovers_the_parameters_it_was_simulated_from(server,
     intercepts come back (parameter recovery with known truth)."""
     from datetime import UTC, datetime
 
-    from engine.simulation import simulate_responses
-    from itembank.database import connect
-    from itembank.repository import BankRepository, Response
-    from itembank.versions import scale_bank
+    from qabilet.engine.simulation import simulate_responses
+    from qabilet.itembank.database import connect
+    from qabilet.itembank.repository import BankRepository, Response
+    from qabilet.itembank.versions import scale_bank
 
     base, keys = server
     repo = BankRepository(connect(demo_db))
@@ -176,7 +176,7 @@ def test_a_calibration_job_recovers_the_parameters_it_was_simulated_from(server,
     assert job["status"] == "done", job.get("error")
     fitted = job["result"]["dimensions"][dim]
     assert fitted["converged"] and fitted["n_sessions"] == 1500
-    from itembank.parameter_file import ParameterFile
+    from qabilet.itembank.parameter_file import ParameterFile
 
     refit = ParameterFile.model_validate(fitted["parameters"]).to_bank()
     # a nominal item's slope is mirt's a1 (α_{K−1} = K − 1) whichever form its file used: the

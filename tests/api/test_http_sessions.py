@@ -9,8 +9,8 @@ import sys
 import httpx
 import numpy as np
 
-from itembank.database import connect
-from itembank.session_store import SessionStore
+from qabilet.itembank.database import connect
+from qabilet.itembank.session_store import SessionStore
 from tests.api._server import free_port, staff, start_session, wait_for
 
 

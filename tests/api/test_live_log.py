@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from api.live import LiveSessions
-from itembank.database import connect
-from itembank.repository import BankRepository
-from itembank.session_store import SessionStore
+from qabilet.api.live import LiveSessions
+from qabilet.itembank.database import connect
+from qabilet.itembank.repository import BankRepository
+from qabilet.itembank.session_store import SessionStore
 
 
 def _worker(url: str) -> LiveSessions:

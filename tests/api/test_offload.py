@@ -11,11 +11,11 @@ import signal
 
 import pytest
 
-from api.offload import MAX_PROBLEMS, Offload, import_bank
-from engine.exceptions import DataFileError, ImportRejectedError
-from itembank.bank_file import export_document
-from itembank.database import connect
-from itembank.repository import BankRepository
+from qabilet.api.offload import MAX_PROBLEMS, Offload, import_bank
+from qabilet.engine.exceptions import DataFileError, ImportRejectedError
+from qabilet.itembank.bank_file import export_document
+from qabilet.itembank.database import connect
+from qabilet.itembank.repository import BankRepository
 from tests.itembank import _bank
 
 
@@ -70,7 +70,7 @@ def test_a_killed_child_is_replaced(offload):
 
 def test_the_child_runs_at_a_lower_priority(offload):
     """Its niceness is the worker's plus IMPORT_NICENESS (read from /proc by the kernel's word)."""
-    from api.offload import IMPORT_NICENESS
+    from qabilet.api.offload import IMPORT_NICENESS
 
     jobs, _ = offload
     with pytest.raises(DataFileError):  # a job, so that the child exists

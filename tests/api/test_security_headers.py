@@ -125,7 +125,7 @@ def test_the_documentation_pages_need_no_other_host(served, path):
 
 
 def test_swagger_ui_renders_in_chromium_under_its_policy(served):
-    from tests.api.test_report_html import _chromium
+    from tests.delivery.test_report_html import _chromium
 
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as pw:

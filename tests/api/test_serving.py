@@ -18,7 +18,7 @@ import httpx
 import pytest
 import uvloop
 
-from api.serving import GC_THRESHOLDS, _Coalescing, _config, _server, listening_socket
+from qabilet.api.serving import GC_THRESHOLDS, _Coalescing, _config, _server, listening_socket
 from tests.api._server import children, free_port, wait_for
 
 
@@ -270,13 +270,13 @@ def test_a_started_worker_freezes_its_startup_objects_and_collects_young_ones_le
 def test_a_started_server_has_imported_what_a_profile_needs(demo_db):
     """The first profile of a worker imports nothing (scipy.stats took ~0.5 s on its thread)."""
     code = ("import sys, asyncio\n"
-            "from api.serving import listening_socket, _server, _config\n"
+            "from qabilet.api.serving import listening_socket, _server, _config\n"
             "s = _server(_config('warning'))\n"
             "async def go():\n"
             "    t = asyncio.create_task(s.serve(sockets=[listening_socket('127.0.0.1', 0, "
             "reuse_port=False)]))\n"
             "    while not s.started: await asyncio.sleep(0.02)\n"
-            "    print('scipy.stats' in sys.modules, 'calibration.person_fit' in sys.modules)\n"
+            "    print('scipy.stats' in sys.modules, 'qabilet.calibration.person_fit' in sys.modules)\n"
             "    s.should_exit = True; await t\n"
             "asyncio.run(go())\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -9,8 +9,8 @@ import time
 import httpx
 import pytest
 
-from itembank.database import connect
-from itembank.repository import BankRepository
+from qabilet.itembank.database import connect
+from qabilet.itembank.repository import BankRepository
 from tests.api._server import Server, staff, staff_keys, start_session
 
 

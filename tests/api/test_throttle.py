@@ -10,9 +10,9 @@ import shutil
 import httpx
 import pytest
 
-from api.auth import client_address
-from api.settings import Settings
-from api.throttle import Throttle
+from qabilet.api.auth import client_address
+from qabilet.api.settings import Settings
+from qabilet.api.throttle import Throttle
 from tests.api._server import Server, staff, staff_keys, start_session
 
 

@@ -1,13 +1,20 @@
-"""Mechanical checks of docs/design.md §4: import direction and explicit public surfaces."""
+"""Mechanical checks of docs/architecture.md: one namespace, import direction, public surfaces."""
 
+import ast
 import importlib
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-PACKAGES = ["engine", "calibration", "itembank", "api", "qabilet"]
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ["qabilet.engine", "qabilet.calibration", "qabilet.itembank", "qabilet.api", "qabilet"]
+#: the repository's folders that install as qabilet.* (pyproject's package-dir)
+FOLDERS = {"engine": "qabilet.engine", "calibration": "qabilet.calibration",
+           "itembank": "qabilet.itembank", "api": "qabilet.api", "qabilet": "qabilet"}
+BARE = {"engine", "calibration", "itembank", "api"}
 
 
 def _modules(package):
@@ -19,34 +26,95 @@ def _modules(package):
         yield importlib.import_module(info.name)
 
 
-def test_engine_imports_no_storage_web_or_validation_stack():
+def _python_files():
+    for folder in [*FOLDERS, "tests", "benchmarks"]:
+        yield from (ROOT / folder).rglob("*.py")
+    yield ROOT / "conftest.py"
+
+
+def _imported_names(path):
+    """(line, absolute module name) of every import statement in a file."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.lineno, node.module
+
+
+def _loaded_after_importing(package, exclude=()):
+    """Top two levels of every module loaded after importing all of ``package``'s modules."""
     code = (
         "import sys, importlib, pkgutil\n"
-        "import engine\n"
-        "for m in pkgutil.walk_packages(engine.__path__, prefix='engine.'):\n"
-        "    importlib.import_module(m.name)\n"
-        "bad = sorted({n.split('.')[0] for n in sys.modules} & "
-        "{'sqlalchemy', 'fastapi', 'pydantic', 'starlette', 'pandas', 'itembank', 'api', "
-        "'calibration', 'qabilet'})\n"
-        "print(','.join(bad))\n"
+        f"pkg = importlib.import_module({package!r})\n"
+        "for m in pkgutil.walk_packages(pkg.__path__, prefix=pkg.__name__ + '.'):\n"
+        f"    if not any(m.name.startswith(x) for x in {list(exclude)!r}):\n"
+        "        importlib.import_module(m.name)\n"
+        "names = set()\n"
+        "for n in sys.modules:\n"
+        "    parts = n.split('.')\n"
+        "    names.add('.'.join(parts[:2]) if parts[0] == 'qabilet' else parts[0])\n"
+        "print(','.join(sorted(names)))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "", f"engine pulled in: {out.stdout.strip()}"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd="/")
+    return set(out.stdout.strip().split(","))
+
+
+def test_no_module_imports_the_bare_package_names():
+    """Everything imports ``qabilet.engine`` and its siblings, never ``engine`` (issue 16)."""
+    bad = [f"{path.relative_to(ROOT)}:{line}: import {name}"
+           for path in _python_files() for line, name in _imported_names(path)
+           if name.split(".")[0] in BARE]
+    assert not bad, "\n".join(bad)
+
+
+def test_bare_names_are_not_importable_outside_the_repository():
+    code = ("import importlib\n"
+            "for n in ['engine', 'calibration', 'itembank', 'api']:\n"
+            "    try:\n"
+            "        importlib.import_module(n)\n"
+            "        print('importable:', n)\n"
+            "    except ImportError:\n"
+            "        pass\n"
+            "import qabilet.engine, qabilet.calibration, qabilet.itembank, qabilet.api\n"
+            "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd="/")
+    assert out.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("package", PACKAGES + ["qabilet.delivery"])
+def test_importing_every_module_loads_no_bare_package(package):
+    """Dynamic imports too (``import_module``) use the installed names."""
+    assert BARE.isdisjoint(_loaded_after_importing(package))
+
+
+def test_engine_imports_no_storage_web_or_validation_stack():
+    loaded = _loaded_after_importing("qabilet.engine")
+    bad = loaded & {"sqlalchemy", "fastapi", "pydantic", "starlette", "pandas", "alembic",
+                    "sqlite3", "psycopg", "qabilet.itembank", "qabilet.api",
+                    "qabilet.calibration", "qabilet.delivery", "qabilet.cli"}
+    assert not bad, f"qabilet.engine pulled in: {sorted(bad)}"
 
 
 @pytest.mark.parametrize(
-    "top, banned", [("calibration", {"itembank", "api"}), ("itembank", {"calibration", "api"})]
+    "top, banned",
+    [("qabilet.calibration", {"qabilet.itembank", "qabilet.api", "qabilet.delivery"}),
+     ("qabilet.itembank", {"qabilet.calibration", "qabilet.api", "qabilet.delivery"})],
 )
-def test_calibration_and_itembank_do_not_import_each_other_or_api(top, banned):
-    code = (
-        "import sys, importlib, pkgutil\n"
-        f"pkg = importlib.import_module({top!r})\n"
-        "for m in pkgutil.walk_packages(pkg.__path__, prefix=pkg.__name__ + '.'):\n"
-        "    importlib.import_module(m.name)\n"
-        "print(','.join(sorted({n.split('.')[0] for n in sys.modules})))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert banned.isdisjoint(out.stdout.strip().split(","))
+def test_calibration_and_itembank_do_not_import_each_other_or_the_edges(top, banned):
+    assert banned.isdisjoint(_loaded_after_importing(top))
+
+
+def test_only_the_serving_command_imports_the_api():
+    """Outside ``qabilet.api`` only ``qabilet serve`` (``qabilet/cli_serve.py``) imports it."""
+    bad = [f"{path.relative_to(ROOT)}:{line}: import {name}"
+           for folder in ("engine", "calibration", "itembank", "qabilet")
+           for path in (ROOT / folder).rglob("*.py") if path.name != "cli_serve.py"
+           for line, name in _imported_names(path) if name.startswith("qabilet.api")]
+    assert not bad, "\n".join(bad)
 
 
 @pytest.mark.parametrize("package", PACKAGES)

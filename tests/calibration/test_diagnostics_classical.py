@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from scipy.stats import pearsonr
 
-from calibration import MML, item_statistics
-from engine.bank import ItemBank
-from engine.exceptions import InvalidResponseError
-from engine.models import GradedResponse, TwoPL
-from engine.simulation import simulate_responses
+from qabilet.calibration import MML, item_statistics
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.exceptions import InvalidResponseError
+from qabilet.engine.models import GradedResponse, TwoPL
+from qabilet.engine.simulation import simulate_responses
 
 
 def _polytomous(n=300, seed=0):

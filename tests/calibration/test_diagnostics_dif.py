@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from calibration import mantel_haenszel
-from engine.bank import ItemBank
-from engine.exceptions import InvalidParameterError, InvalidResponseError
-from engine.models import GradedResponse, Rasch, TwoPL
-from engine.simulation import simulate_responses
+from qabilet.calibration import mantel_haenszel
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.exceptions import InvalidParameterError, InvalidResponseError
+from qabilet.engine.models import GradedResponse, Rasch, TwoPL
+from qabilet.engine.simulation import simulate_responses
 
 
 def _strata_tables(x, focal, item, matching="total"):
@@ -108,7 +108,7 @@ def test_no_dif_gives_class_a():
 
 
 def test_ets_rules_at_their_boundaries():
-    from calibration.dif import ets_classes
+    from qabilet.calibration.dif import ets_classes
 
     delta = np.array([-0.9, -1.2, -1.2, -1.6, -1.6, 1.6, np.nan])
     se = np.array([0.1, 0.1, 0.1, 0.1, 0.5, 0.1, 0.1])

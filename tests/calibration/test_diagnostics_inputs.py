@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from calibration import (
+from qabilet.calibration import (
     MML,
     item_fit,
     item_statistics,
@@ -14,10 +14,10 @@ from calibration import (
     mantel_haenszel,
     person_fit,
 )
-from engine.bank import ItemBank
-from engine.exceptions import InvalidParameterError, NotFittedError
-from engine.models import TwoPL
-from engine.simulation import simulate_responses
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.exceptions import InvalidParameterError, NotFittedError
+from qabilet.engine.models import TwoPL
+from qabilet.engine.simulation import simulate_responses
 
 IDS = [f"I{i}" for i in range(8)]
 

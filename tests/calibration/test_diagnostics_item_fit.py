@@ -9,14 +9,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 from mirt_reference import load_data, load_fit, model_of  # noqa: E402
 
-from calibration import MML, item_fit  # noqa: E402
-from calibration.item_fit import rest_score_distributions  # noqa: E402
-from engine.bank import ItemBank  # noqa: E402
-from engine.exceptions import InvalidParameterError, InvalidResponseError  # noqa: E402
-from engine.models import GradedResponse, ThreePL, TwoPL  # noqa: E402
-from engine.quadrature import equispaced_grid  # noqa: E402
-from engine.scoring import summed_score_table  # noqa: E402
-from engine.simulation import simulate_responses  # noqa: E402
+from qabilet.calibration import MML, item_fit  # noqa: E402
+from qabilet.calibration.item_fit import rest_score_distributions  # noqa: E402
+from qabilet.engine.bank import ItemBank  # noqa: E402
+from qabilet.engine.exceptions import InvalidParameterError, InvalidResponseError  # noqa: E402
+from qabilet.engine.models import GradedResponse, ThreePL, TwoPL  # noqa: E402
+from qabilet.engine.quadrature import equispaced_grid  # noqa: E402
+from qabilet.engine.scoring import summed_score_table  # noqa: E402
+from qabilet.engine.simulation import simulate_responses  # noqa: E402
 
 # mirt's own test suite (philchalmers/mirt, tests/testthat/test-01-mirtOne.R) checks
 # itemfit(mirt(expand.table(LSAT7), 1)) against these S-X² values, each on 2 df. The item

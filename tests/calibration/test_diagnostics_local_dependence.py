@@ -9,13 +9,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 from mirt_reference import load_data, load_fit, model_of  # noqa: E402
 
-from calibration import MML, local_dependence  # noqa: E402
-from engine.bank import ItemBank  # noqa: E402
-from engine.exceptions import InvalidParameterError  # noqa: E402
-from engine.models import GradedResponse, TwoPL  # noqa: E402
-from engine.quadrature import equispaced_grid  # noqa: E402
-from engine.scoring import eap  # noqa: E402
-from engine.simulation import simulate_responses  # noqa: E402
+from qabilet.calibration import MML, local_dependence  # noqa: E402
+from qabilet.engine.bank import ItemBank  # noqa: E402
+from qabilet.engine.exceptions import InvalidParameterError  # noqa: E402
+from qabilet.engine.models import GradedResponse, TwoPL  # noqa: E402
+from qabilet.engine.quadrature import equispaced_grid  # noqa: E402
+from qabilet.engine.scoring import eap  # noqa: E402
+from qabilet.engine.simulation import simulate_responses  # noqa: E402
 
 # mirt's own test suite (philchalmers/mirt, tests/testthat/test-01-mirtOne.R) checks
 # residuals(mirt(expand.table(LSAT7), 1)) — Chen & Thissen's LD X² below the diagonal, signed

@@ -10,13 +10,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 from mirt_reference import load_data, load_fit, model_of  # noqa: E402
 
-from calibration import MML, m2  # noqa: E402
-from engine.bank import ItemBank  # noqa: E402
-from engine.exceptions import InvalidParameterError, InvalidResponseError  # noqa: E402
-from engine.latent import LatentDistribution  # noqa: E402
-from engine.models import FourPL, GradedResponse, Rasch, TwoPL  # noqa: E402
-from engine.quadrature import equispaced_grid  # noqa: E402
-from engine.simulation import simulate_responses  # noqa: E402
+from qabilet.calibration import MML, m2  # noqa: E402
+from qabilet.engine.bank import ItemBank  # noqa: E402
+from qabilet.engine.exceptions import InvalidParameterError, InvalidResponseError  # noqa: E402
+from qabilet.engine.latent import LatentDistribution  # noqa: E402
+from qabilet.engine.models import FourPL, GradedResponse, Rasch, TwoPL  # noqa: E402
+from qabilet.engine.quadrature import equispaced_grid  # noqa: E402
+from qabilet.engine.simulation import simulate_responses  # noqa: E402
 
 # mirt's own test suite (philchalmers/mirt, tests/testthat/test-01-mirtOne.R) checks M2() of
 # mirt(expand.table(LSAT7), 1) (2PL): 11.93841 on 5 df; of the LSAT6 Rasch fit: 5.291576 on 9 df;

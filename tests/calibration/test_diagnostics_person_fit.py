@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from calibration import MML, person_fit
-from engine.exceptions import InvalidParameterError
-from engine.models import GradedResponse, ThreePL, TwoPL
-from engine.scoring import eap, maximum_likelihood, weighted_likelihood
-from engine.simulation import simulate_responses
+from qabilet.calibration import MML, person_fit
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.models import GradedResponse, ThreePL, TwoPL
+from qabilet.engine.scoring import eap, maximum_likelihood, weighted_likelihood
+from qabilet.engine.simulation import simulate_responses
 
 
 def _snijders_dichotomous(a, d, c, x, theta, r0):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from scipy.stats import chi2
 
-from calibration.dif_lr import likelihood_ratio_dif
-from engine.models import TwoPL
-from engine.simulation import simulate_responses
+from qabilet.calibration.dif_lr import likelihood_ratio_dif
+from qabilet.engine.models import TwoPL
+from qabilet.engine.simulation import simulate_responses
 
 
 def _data(seed, shift):
@@ -40,7 +40,7 @@ def test_no_dif_keeps_the_statistics_chi_square_sized():
 
 
 def test_errors():
-    from engine.exceptions import InvalidParameterError
+    from qabilet.engine.exceptions import InvalidParameterError
 
     x, groups = _data(3, 0.0)
     with pytest.raises(InvalidParameterError, match="at least two groups"):

@@ -4,10 +4,10 @@ two-factor MML fit of the same data."""
 import numpy as np
 import pytest
 
-from calibration import MML, factor_correlations
-from engine.bank import ItemBank
-from engine.exceptions import InvalidParameterError
-from engine.simulation import simulate_responses
+from qabilet.calibration import MML, factor_correlations
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.simulation import simulate_responses
 
 TRUE = np.array([[1.0, 0.5, 0.3], [0.5, 1.0, 0.7], [0.3, 0.7, 1.0]])
 
@@ -71,7 +71,7 @@ def test_bad_inputs_are_named(data):
 def test_level_norms_recover_each_levels_distribution_and_its_quantiles():
     """Norms from a multi-group fit equal the simulated levels' distributions, and percentile
     cuts equal the quantiles of a large sample from them."""
-    from calibration import level_norms
+    from qabilet.calibration import level_norms
 
     rng = np.random.default_rng(8)
     bank = ItemBank.from_records([{"id": f"Q{i}", "model": "grm", "a": 1.5,

@@ -3,12 +3,18 @@
 import numpy as np
 import pytest
 
-from calibration import MML, link, rescale
-from engine.bank import ItemBank
-from engine.exceptions import InvalidParameterError
-from engine.latent import LatentDistribution
-from engine.models import GeneralizedPartialCredit, GradedResponse, NominalResponse, ThreePL, TwoPL
-from engine.simulation import simulate_responses
+from qabilet.calibration import MML, link, rescale
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.latent import LatentDistribution
+from qabilet.engine.models import (
+    GeneralizedPartialCredit,
+    GradedResponse,
+    NominalResponse,
+    ThreePL,
+    TwoPL,
+)
+from qabilet.engine.simulation import simulate_responses
 
 
 @pytest.fixture(scope="module")

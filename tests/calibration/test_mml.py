@@ -11,18 +11,18 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 from mirt_reference import load_data, load_fit  # noqa: E402
 
-from calibration import MML  # noqa: E402
-from engine.bank import ItemBank  # noqa: E402
-from engine.exceptions import ConvergenceWarning, InvalidResponseError, NotFittedError  # noqa: E402
-from engine.latent import LatentDistribution  # noqa: E402
-from engine.models import (  # noqa: E402
+from qabilet.calibration import MML  # noqa: E402
+from qabilet.engine.bank import ItemBank  # noqa: E402
+from qabilet.engine.exceptions import ConvergenceWarning, InvalidResponseError, NotFittedError  # noqa: E402
+from qabilet.engine.latent import LatentDistribution  # noqa: E402
+from qabilet.engine.models import (  # noqa: E402
     GeneralizedPartialCredit,
     GradedResponse,
     NominalResponse,
     TwoPL,
 )
-from engine.scoring import marginal_loglik  # noqa: E402
-from engine.simulation import simulate_responses  # noqa: E402
+from qabilet.engine.scoring import marginal_loglik  # noqa: E402
+from qabilet.engine.simulation import simulate_responses  # noqa: E402
 
 
 def _simulate(model, n, seed, var=1.0):
@@ -252,7 +252,7 @@ def test_dataframe_input_uses_its_columns_and_nan_as_missing():
 
 
 def test_rating_scale_recovery_and_stationarity():
-    from engine.models import RatingScale
+    from qabilet.engine.models import RatingScale
 
     rng = np.random.default_rng(3)
     truth = RatingScale(rng.normal(0, 1, 12), [-1.2, -0.3, 0.4, 1.1])

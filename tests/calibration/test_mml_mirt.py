@@ -25,8 +25,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 from mirt_reference import load_data, load_fit, model_of  # noqa: E402
 
-from calibration import MML  # noqa: E402
-from engine.scoring import marginal_loglik  # noqa: E402
+from qabilet.calibration import MML  # noqa: E402
+from qabilet.engine.scoring import marginal_loglik  # noqa: E402
 
 CASES = [
     ("lsat6", "Rasch", "rasch"),

@@ -4,11 +4,11 @@ engine's marginal likelihood, and the five-factor Likert inventory of the issue.
 import numpy as np
 import pytest
 
-from calibration import MML
-from engine.exceptions import InvalidParameterError
-from engine.models import GradedResponse, TwoPL
-from engine.scoring import marginal_loglik
-from engine.simulation import simulate_responses
+from qabilet.calibration import MML
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.models import GradedResponse, TwoPL
+from qabilet.engine.scoring import marginal_loglik
+from qabilet.engine.simulation import simulate_responses
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_dims_errors():
 
 
 def test_correlation_gradient_equals_finite_differences():
-    from calibration._latent import CorrelatedLatent
+    from qabilet.calibration._latent import CorrelatedLatent
 
     rng = np.random.default_rng(0)
     nodes = rng.normal(size=(500, 3))

@@ -13,11 +13,11 @@ from scipy.special import logit
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 from mirt_reference import load_data, load_fit  # noqa: E402
 
-from calibration import MML  # noqa: E402
-from calibration.priors import Beta, LogitNormal, LogNormal, Normal  # noqa: E402
-from engine.models import FourPL, ThreePL  # noqa: E402
-from engine.scoring import marginal_loglik  # noqa: E402
-from engine.simulation import simulate_responses  # noqa: E402
+from qabilet.calibration import MML  # noqa: E402
+from qabilet.calibration.priors import Beta, LogitNormal, LogNormal, Normal  # noqa: E402
+from qabilet.engine.models import FourPL, ThreePL  # noqa: E402
+from qabilet.engine.scoring import marginal_loglik  # noqa: E402
+from qabilet.engine.simulation import simulate_responses  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_logit_normal_derivatives():
 
 
 def test_bad_prior_settings_are_refused():
-    from engine.exceptions import InvalidParameterError
+    from qabilet.engine.exceptions import InvalidParameterError
 
     with pytest.raises(InvalidParameterError, match="prior sd: expected a positive number"):
         Normal(0.0, -1.0)

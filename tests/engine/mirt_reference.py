@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.latent import LatentDistribution
-from engine.models import GeneralizedPartialCredit, GradedResponse, TwoPL
+from qabilet.engine.latent import LatentDistribution
+from qabilet.engine.models import GeneralizedPartialCredit, GradedResponse, TwoPL
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "mirt"
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from engine.bank import ItemBank
-from engine.models import (
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.models import (
     FourPL,
     GeneralizedPartialCredit,
     GradedResponse,

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from engine.bank import ItemBank
-from engine.cat import Blueprint, NextItem, next_item, record, simulate_cat, start
-from engine.exceptions import InvalidParameterError
-from engine.models import TwoPL
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.cat import Blueprint, NextItem, next_item, record, simulate_cat, start
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.models import TwoPL
 
 COMPETENCIES = ("service", "transparency", "accountability", "effectiveness")
 

@@ -3,15 +3,23 @@
 import numpy as np
 import pytest
 
-from engine.bank import ItemBank
-from engine.cat import Blueprint, CatContext, NextItem, next_item, record, simulate_cat, start
-from engine.cat.estimation import snapshot
-from engine.cat.selection import selection_rule
-from engine.exceptions import InvalidParameterError
-from engine.latent import LatentDistribution
-from engine.models import TwoPL
-from engine.scoring import eap
-from engine.simulation import simulate_responses
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.cat import (
+    Blueprint,
+    CatContext,
+    NextItem,
+    next_item,
+    record,
+    simulate_cat,
+    start,
+)
+from qabilet.engine.cat.estimation import snapshot
+from qabilet.engine.cat.selection import selection_rule
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.latent import LatentDistribution
+from qabilet.engine.models import TwoPL
+from qabilet.engine.scoring import eap
+from qabilet.engine.simulation import simulate_responses
 
 
 def competency_bank(n_factors=4, per_factor=30, rho=0.5, seed=1):

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.bank import ItemBank
-from engine.cat import Blueprint, next_item, record, simulate_cat, start
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.cat import Blueprint, next_item, record, simulate_cat, start
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "cat"
 

@@ -6,20 +6,20 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from engine.bank import ItemBank
-from engine.cat import (
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.cat import (
     Blueprint,
     CatContext,
     MaximumInformation,
     Randomesque,
     simulate_cat,
 )
-from engine.cat.estimation import snapshot
-from engine.cat.policy import next_items
-from engine.cat.snapshot import posterior_moments
-from engine.exceptions import InvalidParameterError, InvalidResponseError
-from engine.models import GeneralizedPartialCredit, GradedResponse, ThreePL, TwoPL
-from engine.simulation import simulate_responses
+from qabilet.engine.cat.estimation import snapshot
+from qabilet.engine.cat.policy import next_items
+from qabilet.engine.cat.snapshot import posterior_moments
+from qabilet.engine.exceptions import InvalidParameterError, InvalidResponseError
+from qabilet.engine.models import GeneralizedPartialCredit, GradedResponse, ThreePL, TwoPL
+from qabilet.engine.simulation import simulate_responses
 
 
 def two_pl_bank(n_items=60, seed=3):

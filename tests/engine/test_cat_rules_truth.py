@@ -6,8 +6,8 @@ import pytest
 from scipy.integrate import quad
 from scipy.special import expit
 
-from engine.bank import ItemBank
-from engine.cat import (
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.cat import (
     Blueprint,
     CatContext,
     NextItem,
@@ -17,12 +17,12 @@ from engine.cat import (
     simulate_cat,
     start,
 )
-from engine.cat.estimation import snapshot
-from engine.cat.exposure import strata
-from engine.cat.selection import selection_rule
-from engine.cat.sympson_hetter import derive_sympson_hetter
-from engine.exceptions import InvalidParameterError
-from engine.models import TwoPL
+from qabilet.engine.cat.estimation import snapshot
+from qabilet.engine.cat.exposure import strata
+from qabilet.engine.cat.selection import selection_rule
+from qabilet.engine.cat.sympson_hetter import derive_sympson_hetter
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.models import TwoPL
 
 
 def bank_of(n_items, seed=3):

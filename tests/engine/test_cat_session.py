@@ -6,8 +6,8 @@ import pickle
 import numpy as np
 import pytest
 
-from engine.bank import ItemBank
-from engine.cat import (
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.cat import (
     Blueprint,
     NextItem,
     SessionState,
@@ -17,9 +17,9 @@ from engine.cat import (
     replay,
     start,
 )
-from engine.exceptions import InvalidParameterError, InvalidResponseError
-from engine.models import GradedResponse, TwoPL
-from engine.simulation import simulate_responses
+from qabilet.engine.exceptions import InvalidParameterError, InvalidResponseError
+from qabilet.engine.models import GradedResponse, TwoPL
+from qabilet.engine.simulation import simulate_responses
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_state_round_trips_through_json_and_pickle(bank):
 
 def test_estimate_is_the_eap_of_the_answers(bank):
     """The state's estimate equals the core's EAP on the same answers and grid."""
-    from engine.scoring import eap
+    from qabilet.engine.scoring import eap
 
     x = simulate_responses(bank, np.array([1.1]), 8)[0]
     state, _ = run(start(Blueprint(max_items=10, se_target=None, n_points=61), bank, rng=0), x)

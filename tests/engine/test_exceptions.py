@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 
-from engine.exceptions import (
+from qabilet.engine.exceptions import (
     ConflictError,
     DataFileError,
     ImportRejectedError,

@@ -30,10 +30,10 @@ import pytest
 from scipy.special import roots_legendre
 from scipy.stats import norm
 
-from engine.models import GradedResponse, ThreePL, TwoPL
-from engine.quadrature import Grid
-from engine.scoring import eap, posterior_on_grid, score
-from engine.simulation import simulate_responses
+from qabilet.engine.models import GradedResponse, ThreePL, TwoPL
+from qabilet.engine.quadrature import Grid
+from qabilet.engine.scoring import eap, posterior_on_grid, score
+from qabilet.engine.simulation import simulate_responses
 
 try:
     import girth

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from mirt_reference import CASES, load_data, load_fit, model_of
 
-from engine.bank import ItemBank
-from engine.scoring import eap, marginal_loglik, score
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.scoring import eap, marginal_loglik, score
 
 
 @pytest.mark.parametrize("dataset, fit_name", CASES)

@@ -156,14 +156,14 @@ def test_multi_pickles(multi_model, theta_md):
 
 
 def test_every_registered_model_has_a_fixture():
-    from engine.models import model_names
+    from qabilet.engine.models import model_names
 
     assert set(model_names()) <= set(ALL_UNI)
     assert len(ALL_MULTI) >= 5
 
 
 def test_newton_terms_fast_paths_equal_the_generic_form(uni_model):
-    from engine.models import ItemSet
+    from qabilet.engine.models import ItemSet
 
     rng = np.random.default_rng(4)
     s = rng.normal(size=(25, uni_model.n_items)) * 2

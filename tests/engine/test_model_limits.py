@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from model_zoo import ALL_MULTI, ALL_UNI
 
-from engine.bank import ItemBank
-from engine.exceptions import InvalidParameterError, UnknownModelError
-from engine.models import (
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.exceptions import InvalidParameterError, UnknownModelError
+from qabilet.engine.models import (
     FourPL,
     GeneralizedPartialCredit,
     GradedResponse,

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from engine.exceptions import InvalidParameterError
-from engine.profile import band_decision, conditional_reliability, norm_scores, sten
+from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.profile import band_decision, conditional_reliability, norm_scores, sten
 
 MU, SIGMA = 0.25, 0.9
 

@@ -5,11 +5,11 @@ import itertools
 import numpy as np
 import pytest
 
-from engine.exceptions import ConvergenceWarning, InvalidResponseError
-from engine.latent import LatentDistribution
-from engine.models import GradedResponse, ThreePL, TwoPL
-from engine.scoring import eap, score, summed_score_table
-from engine.simulation import simulate_responses
+from qabilet.engine.exceptions import ConvergenceWarning, InvalidResponseError
+from qabilet.engine.latent import LatentDistribution
+from qabilet.engine.models import GradedResponse, ThreePL, TwoPL
+from qabilet.engine.scoring import eap, score, summed_score_table
+from qabilet.engine.simulation import simulate_responses
 
 
 @pytest.fixture(scope="module")

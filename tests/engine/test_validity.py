@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from engine.validity import acquiescence, fast_answers, longest_string
+from qabilet.engine.validity import acquiescence, fast_answers, longest_string
 
 
 def _looped_longest(row, obs):

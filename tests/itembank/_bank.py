@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from itembank.content import Dimension, Item, Recommendation, ResponseScale
-from itembank.parameter_file import ParameterFile
-from itembank.versions import CutMethod, DimensionNorm, LevelNorms, NormSample, Provenance
+from qabilet.itembank.content import Dimension, Item, Recommendation, ResponseScale
+from qabilet.itembank.parameter_file import ParameterFile
+from qabilet.itembank.versions import CutMethod, DimensionNorm, LevelNorms, NormSample, Provenance
 
 DIMS = ["transparency", "accountability"]
 SCALE = ResponseScale(id="agreement5", labels={

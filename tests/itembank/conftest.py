@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from itembank.database import connect
-from itembank.repository import BankRepository
+from qabilet.itembank.database import connect
+from qabilet.itembank.repository import BankRepository
 from tests.conftest import pg_schema
 
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine.exceptions import DataFileError, ImmutableRecordError, ImportRejectedError
-from itembank.bank_file import (
+from qabilet.engine.exceptions import DataFileError, ImmutableRecordError, ImportRejectedError
+from qabilet.itembank.bank_file import (
     export_document,
     format_mirt_table,
     format_parameters_csv,
@@ -22,9 +22,9 @@ from itembank.bank_file import (
     read_mirt_table,
     read_parameters_csv,
 )
-from itembank.database import connect
-from itembank.repository import BankRepository, Response
-from itembank.response_file import read_responses_csv
+from qabilet.itembank.database import connect
+from qabilet.itembank.repository import BankRepository, Response
+from qabilet.itembank.response_file import read_responses_csv
 from tests.itembank import _bank
 
 
@@ -187,7 +187,7 @@ def test_the_mirt_table_imports_back_to_the_same_parameters(filled):
 
 
 def test_a_unidimensional_mirt_table_reads_as_the_same_model():
-    from itembank.parameter_file import ParameterFile
+    from qabilet.itembank.parameter_file import ParameterFile
 
     base = ParameterFile.model_validate({"latent": {"mean": [0.0], "cov": [[1.0]]}, "items": [
         {"id": "Q1", "model": "2pl", "a": 1.3, "b": -0.4},

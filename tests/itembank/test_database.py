@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from itembank.database import SYNC_ENV_VAR, connect
+from qabilet.itembank.database import SYNC_ENV_VAR, connect
 
 # PRAGMA synchronous reads back as a number: 1 NORMAL, 2 FULL (sqlite.org/pragma.html#pragma_synchronous)
 NORMAL, FULL = 1, 2

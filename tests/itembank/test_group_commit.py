@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from itembank.group_commit import GroupCommit
+from qabilet.itembank.group_commit import GroupCommit
 
 
 class _Log:

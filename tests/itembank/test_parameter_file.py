@@ -9,10 +9,10 @@ import os
 import numpy as np
 import pytest
 
-from engine.bank import ItemBank
-from engine.exceptions import DataFileError, InvalidParameterError
-from engine.latent import LatentDistribution
-from itembank.parameter_file import (
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.exceptions import DataFileError, InvalidParameterError
+from qabilet.engine.latent import LatentDistribution
+from qabilet.itembank.parameter_file import (
     ParameterFile,
     load_bank,
     read_parameter_file,

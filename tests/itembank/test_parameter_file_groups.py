@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from engine.bank import ItemBank
-from engine.exceptions import DataFileError, InvalidParameterError
-from engine.latent import LatentDistribution
-from engine.models import ThreePL, TwoPL
-from itembank.parameter_file import ParameterFile, read_parameter_file, write_parameter_file
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.exceptions import DataFileError, InvalidParameterError
+from qabilet.engine.latent import LatentDistribution
+from qabilet.engine.models import ThreePL, TwoPL
+from qabilet.itembank.parameter_file import ParameterFile, read_parameter_file, write_parameter_file
 
 # written by hand: Q2 and Q3 read differently in Russian; Q3 is a 3PL item
 VALID = {

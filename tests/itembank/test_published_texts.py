@@ -19,12 +19,12 @@ import pytest
 from alembic import command
 from alembic.config import Config
 
-import itembank
-from engine.exceptions import ConflictError, ImportRejectedError
-from itembank.bank_file import export_document, import_document
-from itembank.content import Dimension, Item, ResponseScale
-from itembank.database import connect
-from itembank.repository import BankRepository
+import qabilet.itembank
+from qabilet.engine.exceptions import ConflictError, ImportRejectedError
+from qabilet.itembank.bank_file import export_document, import_document
+from qabilet.itembank.content import Dimension, Item, ResponseScale
+from qabilet.itembank.database import connect
+from qabilet.itembank.repository import BankRepository
 from tests.itembank import _bank
 
 
@@ -210,7 +210,7 @@ def test_the_migration_gives_published_versions_the_texts_they_showed(db_url):
     shown = repo.version(1).content
     config = Config()
     config.set_main_option("script_location",
-                           str(Path(itembank.__file__).with_name("migrations")))
+                           str(Path(qabilet.itembank.__file__).with_name("migrations")))
     with engine.begin() as c:  # back to before versions held texts, and up again
         config.attributes["connection"] = c
         command.downgrade(config, "0004")

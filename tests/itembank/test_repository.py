@@ -8,13 +8,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from engine.exceptions import ConflictError, ImmutableRecordError, NotFoundError
-from itembank.bank_file import export_document
-from itembank.blueprints import BlueprintSection
-from itembank.database import connect
-from itembank.repository import BankRepository
-from itembank.tables import Base
-from itembank.versions import scale_bank
+from qabilet.engine.exceptions import ConflictError, ImmutableRecordError, NotFoundError
+from qabilet.itembank.bank_file import export_document
+from qabilet.itembank.blueprints import BlueprintSection
+from qabilet.itembank.database import connect
+from qabilet.itembank.repository import BankRepository
+from qabilet.itembank.tables import Base
+from qabilet.itembank.versions import scale_bank
 from tests.itembank import _bank
 
 
@@ -177,7 +177,8 @@ def test_the_repository_returns_schemas_not_rows(repo):
     doc = export_document(repo)
     for section in ("items", "versions", "norm_sets", "blueprints", "scales", "dimensions"):
         for record in getattr(doc, section):
-            assert type(record).__module__.startswith("itembank.") and "tables" not in type(record).__module__
+            module = type(record).__module__
+            assert module.startswith("qabilet.itembank.") and "tables" not in module
 
 
 def test_two_repositories_on_one_database_see_each_other(db_url):
@@ -189,7 +190,7 @@ def test_two_repositories_on_one_database_see_each_other(db_url):
 def test_what_the_database_refuses_is_a_conflict_and_writes_nothing(repo):
     from datetime import UTC, datetime
 
-    from itembank.repository import Response
+    from qabilet.itembank.repository import Response
 
     _bank.fill(repo)
     ok = Response("P1", "TRN-L1", 1, "en", "low", 2, datetime(2026, 1, 1, tzinfo=UTC))
@@ -201,7 +202,7 @@ def test_what_the_database_refuses_is_a_conflict_and_writes_nothing(repo):
 
 def test_a_language_form_with_its_own_parameters_is_kept_per_group(repo):
     """Calibration freed TRN-L2 for the Russian form: the version keeps both parameter sets."""
-    from itembank.parameter_file import ParameterFile
+    from qabilet.itembank.parameter_file import ParameterFile
 
     _bank.fill(repo)
     data = _bank.parameters().model_dump(mode="json", exclude_none=True)

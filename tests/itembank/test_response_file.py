@@ -8,9 +8,9 @@ import os
 import numpy as np
 import pytest
 
-from engine.exceptions import DataFileError, InvalidParameterError
-from engine.scoring.result import AbilityEstimate
-from itembank.response_file import (
+from qabilet.engine.exceptions import DataFileError, InvalidParameterError
+from qabilet.engine.scoring.result import AbilityEstimate
+from qabilet.itembank.response_file import (
     format_responses_csv,
     format_scores_csv,
     read_responses_csv,
@@ -246,7 +246,7 @@ def test_score_file_with_wrong_number_of_ids_writes_nothing(tmp_path):
 def test_fast_and_exact_paths_read_the_same(tmp_path):
     # the byte-level path (plain files) and the csv-module path (here forced by quoting the
     # header) must give identical results on the same cells
-    from itembank.response_file import _FastTable
+    from qabilet.itembank.response_file import _FastTable
 
     rng = np.random.default_rng(7)
     codes = rng.integers(0, 12, size=(300, 25))

@@ -2,8 +2,8 @@
 
 import pytest
 
-from engine.exceptions import DataFileError
-from itembank.response_file import read_responses_csv
+from qabilet.engine.exceptions import DataFileError
+from qabilet.itembank.response_file import read_responses_csv
 
 
 def _write(tmp_path, text):

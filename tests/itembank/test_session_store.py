@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from engine.exceptions import ConflictError, NotFoundError, SessionClosedError
-from itembank.database import connect
-from itembank.session_store import SessionStore
-from itembank.tables import ApiKeyRow, SessionRow
+from qabilet.engine.exceptions import ConflictError, NotFoundError, SessionClosedError
+from qabilet.itembank.database import connect
+from qabilet.itembank.session_store import SessionStore
+from qabilet.itembank.tables import ApiKeyRow, SessionRow
 from tests.itembank import _bank
 
 

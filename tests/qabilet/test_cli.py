@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from engine.bank import ItemBank
-from engine.latent import LatentDistribution
-from engine.scoring import score
-from engine.simulation import simulate_responses
 from qabilet._version import __version__
 from qabilet.cli import app
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.latent import LatentDistribution
+from qabilet.engine.scoring import score
+from qabilet.engine.simulation import simulate_responses
 
 runner = CliRunner()
 QABILET = Path(sys.executable).parent / "qabilet"

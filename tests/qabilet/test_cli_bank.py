@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 from typer.testing import CliRunner
 
-from itembank.database import connect
-from itembank.repository import BankRepository, Response
 from qabilet.cli import app
+from qabilet.itembank.database import connect
+from qabilet.itembank.repository import BankRepository, Response
 
 runner = CliRunner()
 
@@ -120,8 +120,8 @@ def test_a_recalibration_from_the_exported_responses_lands_as_a_draft_version(de
     """Responses from the bank → `qabilet calibrate` → `qabilet bank import` → diff → publish."""
     import numpy as np
 
-    from engine.simulation import simulate_responses
-    from itembank.versions import scale_bank
+    from qabilet.engine.simulation import simulate_responses
+    from qabilet.itembank.versions import scale_bank
 
     repo = BankRepository(connect(demo_db))
     v1 = repo.version(1)

@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from calibration import MML
-from calibration._design import SUPPORTED
-from engine.exceptions import ConvergenceWarning
-from engine.models import GradedResponse, TwoPL
-from engine.scoring import score
-from engine.simulation import simulate_responses
-from itembank.parameter_file import load_bank, read_parameter_file
-from qabilet import cli
+from qabilet import cli_calibrate
+from qabilet.calibration import MML
+from qabilet.calibration._design import SUPPORTED
 from qabilet.cli import app
+from qabilet.engine.exceptions import ConvergenceWarning
+from qabilet.engine.models import GradedResponse, TwoPL
+from qabilet.engine.scoring import score
+from qabilet.engine.simulation import simulate_responses
+from qabilet.itembank.parameter_file import load_bank, read_parameter_file
 
 runner = CliRunner()
 QABILET = Path(sys.executable).parent / "qabilet"
@@ -282,7 +282,7 @@ def test_max_iter_reached_warns_and_still_writes(graded):
 
 
 def test_progress_line_on_a_terminal_and_its_absence_with_quiet(graded, monkeypatch):
-    monkeypatch.setattr(cli, "_stderr_is_terminal", lambda: True)
+    monkeypatch.setattr(cli_calibrate, "_stderr_is_terminal", lambda: True)
     args = ["calibrate", str(graded["responses"]), "-m", "grm", "--tol", "1e-8", "-f", "mirt"]
     shown = runner.invoke(app, args)
     assert shown.exit_code == 0, shown.output
@@ -369,14 +369,14 @@ def test_help_names_every_calibratable_model_and_defaults_match_the_library():
     assert result.exit_code == 0
     for name in SUPPORTED:
         assert name in result.stdout
-    options = inspect.signature(cli.calibrate).parameters
+    options = inspect.signature(cli_calibrate.calibrate).parameters
     library = inspect.signature(MML).parameters
     for option, argument in [("tol", "tol"), ("max_iter", "max_iter")]:
         assert options[option].default == library[argument].default
     # the library picks its grid by the number of factors; for one factor it is mirt's 61
     assert library["n_points"].default is None
     assert options["n_points"].default is None
-    from calibration import MML as Estimator
+    from qabilet.calibration import MML as Estimator
 
     fit = Estimator(model="2pl", compute_se=False).fit(np.array([[0, 1], [1, 0], [1, 1], [0, 0]]))
     assert fit._nodes.shape[0] == 61

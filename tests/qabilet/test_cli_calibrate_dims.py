@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from calibration import MML
-from engine.models import TwoPL
-from engine.scoring import score
-from engine.simulation import simulate_responses
-from itembank.parameter_file import load_bank
+from qabilet.calibration import MML
 from qabilet.cli import app
+from qabilet.engine.models import TwoPL
+from qabilet.engine.scoring import score
+from qabilet.engine.simulation import simulate_responses
+from qabilet.itembank.parameter_file import load_bank
 
 runner = CliRunner()
 IDS = [f"A{i}" for i in range(5)] + [f"C{i}" for i in range(5)]

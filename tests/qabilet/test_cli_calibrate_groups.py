@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from calibration import MML
-from engine.bank import ItemBank
-from engine.latent import LatentDistribution
-from engine.models import TwoPL
-from engine.scoring import score
-from engine.simulation import simulate_responses
-from itembank.parameter_file import read_parameter_file
+from qabilet.calibration import MML
 from qabilet.cli import app
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.latent import LatentDistribution
+from qabilet.engine.models import TwoPL
+from qabilet.engine.scoring import score
+from qabilet.engine.simulation import simulate_responses
+from qabilet.itembank.parameter_file import read_parameter_file
 
 runner = CliRunner()
 
@@ -386,7 +386,7 @@ def test_anchor_errors(anchored, two_groups, tmp_path):
 # -- priors ------------------------------------------------------------------------------------------
 def test_priors_reach_the_estimator(anchored, monkeypatch):
     """The parsed priors are the library's objects, added to the model's defaults."""
-    from calibration.priors import Beta, LogitNormal, LogNormal, Normal
+    from qabilet.calibration.priors import Beta, LogitNormal, LogNormal, Normal
 
     seen = []
 

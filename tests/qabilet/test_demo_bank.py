@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from engine.exceptions import ConflictError
-from itembank.content import COMPETENCIES, LANGUAGES, LEVELS
-from itembank.demo_texts import load_demo_content
 from qabilet.cli import app
 from qabilet.demo_bank import build_demo_bank, sjt_order, true_parameters
 from qabilet.demo_session import run_session
+from qabilet.engine.exceptions import ConflictError
+from qabilet.itembank.content import COMPETENCIES, LANGUAGES, LEVELS
+from qabilet.itembank.demo_texts import load_demo_content
 
 runner = CliRunner()
 

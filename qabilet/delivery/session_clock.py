@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from itembank.session_store import SessionEvent, StoredSession
+    from qabilet.itembank.session_store import SessionEvent, StoredSession
 
 __all__ = ["Clock", "read_clock", "response_times"]
 

@@ -2,7 +2,7 @@
 
 One function per page, each returning the whole document (inline CSS, inline SVG, no scripts,
 no external files), so a report can be written to disk, mailed, served or printed; a print
-stylesheet keeps each section on its page. Texts come from ``api/texts/report.json`` (kk, ru,
+stylesheet keeps each section on its page. Texts come from ``qabilet/delivery/texts/report.json`` (kk, ru,
 en); names and recommendations come from the profile, already in its language.
 
 The chart of a section has one row per dimension on the percentile scale of the candidate's norm
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Literal
 
-from itembank.profiles import DimensionResult, Profile
+from qabilet.itembank.profiles import DimensionResult, Profile
 
 __all__ = ["CONTENT_SECURITY_POLICY", "GroupRow", "group_rows", "render_group_html",
            "render_profile_html"]
@@ -140,9 +140,9 @@ def render_profile_html(profile: Profile, *, view: Literal["candidate", "operato
     view : {"candidate", "operator"}
         The operator's view adds the validity checks.
     texts : dict, optional
-        Interface strings (default: :func:`api.profiles.load_texts`).
+        Interface strings (default: :func:`qabilet.delivery.profiles.load_texts`).
     """
-    from api.profiles import load_texts
+    from qabilet.delivery.profiles import load_texts
 
     tx = (texts or load_texts())[profile.language]
     n = profile.norms
@@ -202,7 +202,7 @@ def render_group_html(rows: Sequence[GroupRow], *, language: str, period: tuple[
                       title: str | None = None,
                       texts: dict[str, dict[str, str]] | None = None) -> str:
     """A group report: per level and dimension, the count, mean percentile and band counts."""
-    from api.profiles import load_texts
+    from qabilet.delivery.profiles import load_texts
 
     tx = (texts or load_texts())[language]
     heading = escape(title or tx["group_title"])

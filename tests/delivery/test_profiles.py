@@ -4,13 +4,15 @@ on constructed cases and stay quiet on ordinary ones, no right/wrong anywhere, i
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from api.profiles import Answer, build_profile
-from engine.exceptions import ImmutableRecordError, InvalidResponseError, NotFoundError
+from qabilet.delivery.profiles import Answer, build_profile
 from qabilet.demo_session import session_plan, simulate_candidate
+from qabilet.engine.exceptions import ImmutableRecordError, InvalidResponseError, NotFoundError
 
 
 @pytest.fixture
@@ -82,8 +84,8 @@ def _codes(bank, answers, fn):
 @pytest.fixture(scope="module")
 def ordinary_flags(demo_db_file):
     """The flags raised on 100 ordinary simulated candidates (θ ~ N(0, 1) on each dimension)."""
-    from itembank.database import connect
-    from itembank.repository import BankRepository
+    from qabilet.itembank.database import connect
+    from qabilet.itembank.repository import BankRepository
 
     b = _bank(BankRepository(connect(f"sqlite:///{demo_db_file}")))
     rng = np.random.default_rng(11)
@@ -127,7 +129,7 @@ def test_fast_answers_and_too_few_answers_fire(bank):
 def test_misfit_fires_on_answers_that_contradict_the_model(bank):
     """Answers opposite to what the candidate's other answers predict: each dimension's items
     answered in the category the model finds least likely."""
-    from itembank.versions import scale_bank
+    from qabilet.itembank.versions import scale_bank
 
     answers = _candidate(bank, 0.0, seed=10)
     version = bank["version"]
@@ -165,12 +167,18 @@ def test_an_issued_profile_is_a_record_and_re_scoring_links_to_it(bank):
         repo.issue_profile(_profile(bank, answers, replaces="nope"))
 
 
-def test_preloading_leaves_the_scoring_functions_callable():
-    """``preload`` runs before every server's first profile; it must not shadow the package's
-    lazily exported functions with their modules (``calibration.person_fit``)."""
-    from api.profiles import preload
-
-    preload()
-    from calibration import person_fit
-
-    assert callable(person_fit) and person_fit.__module__ == "calibration.person_fit"
+def test_preloading_loads_scoring_and_leaves_the_package_s_functions_callable():
+    """``preload`` runs before every server's first profile: afterwards scoring a profile imports
+    nothing more, and the package's lazily exported ``person_fit`` is still the function (a
+    fresh interpreter: the doctests load every module of the package)."""
+    code = ("import sys\n"
+            "from qabilet.delivery.profiles import preload\n"
+            "preload()\n"
+            "print('scipy.stats' in sys.modules, 'qabilet.calibration.person_fit' in sys.modules)\n"
+            "import qabilet.calibration.item_fit\n"
+            "from qabilet.calibration import item_fit, person_fit\n"
+            "print(callable(person_fit), person_fit.__module__, callable(item_fit))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd="/")
+    assert out.stdout.split() == ["True", "True", "True", "qabilet.calibration.person_fit",
+                                  "True"]

@@ -1,7 +1,7 @@
 """A live session's state, derived from its stored event log by the engine (docs/design.md §3a).
 
 Nothing here is trusted over the log: :func:`derive` replays the answers through
-:mod:`engine.cat`, section by section as the pinned blueprint orders them, and returns where the
+:mod:`qabilet.engine.cat`, section by section as the pinned blueprint orders them, and returns where the
 session stands — the next item, or that it is over. Plans (the sections' engine banks and rules)
 are read once per (bank version, level, blueprint number) and cached; they are pure values.
 """
@@ -12,13 +12,13 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from api._lru import LRU
-from engine.cat import Stop, next_item, record, start
+from qabilet.delivery._lru import LRU
+from qabilet.engine.cat import Stop, next_item, record, start
 
 if TYPE_CHECKING:
-    from itembank.repository import BankRepository
-    from itembank.session_store import SessionEvent, StoredSession
-    from itembank.versions import BankVersion
+    from qabilet.itembank.repository import BankRepository
+    from qabilet.itembank.session_store import SessionEvent, StoredSession
+    from qabilet.itembank.versions import BankVersion
 
 __all__ = ["Plan", "SessionView", "derive", "plan_for"]
 
@@ -106,8 +106,8 @@ def plan_for(repo: BankRepository, bank_version: int, level: str, blueprint_numb
 
 
 def _build_plan(repo: BankRepository, bank_version: int, level: str, blueprint_number: int) -> Plan:
-    from itembank.blueprints import section_items
-    from itembank.versions import scale_bank
+    from qabilet.itembank.blueprints import section_items
+    from qabilet.itembank.versions import scale_bank
 
     stored = repo.blueprint(level, blueprint_number)
     version = repo.version(bank_version)

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from api.profiles import Answer, build_profile, load_texts
-from api.report_html import group_rows, render_group_html, render_profile_html
+from qabilet.delivery.profiles import Answer, build_profile, load_texts
+from qabilet.delivery.report_html import group_rows, render_group_html, render_profile_html
 from qabilet.demo_session import session_plan, simulate_candidate
 from tests.conftest import skip_or_fail
 
@@ -22,8 +22,8 @@ LANGS = ("kk", "ru", "en")
 
 @pytest.fixture(scope="module")
 def profiles(demo_db_file):
-    from itembank.database import connect
-    from itembank.repository import BankRepository
+    from qabilet.itembank.database import connect
+    from qabilet.itembank.repository import BankRepository
 
     repo = BankRepository(connect(f"sqlite:///{demo_db_file}"))
     version, items = repo.version(), {i.id: i for i in repo.items()}

@@ -12,7 +12,7 @@ from threading import Lock
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from itembank.repository import BankRepository
+    from qabilet.itembank.repository import BankRepository
 
 __all__ = ["ItemTexts"]
 

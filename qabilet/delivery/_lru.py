@@ -1,4 +1,4 @@
-"""Small thread-safe caches for the per-process state of :mod:`api`.
+"""Small thread-safe caches for the per-process state of :mod:`qabilet.api`.
 
 Handlers run in a thread pool, so every cache they share takes a lock. :class:`LRU` keeps at most
 ``size`` entries and drops the one used longest ago; :class:`TTLValue` keeps one value read from

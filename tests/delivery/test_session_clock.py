@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api.session_clock import read_clock, response_times
-from itembank.session_store import SessionEvent, StoredSession
+from qabilet.delivery.session_clock import read_clock, response_times
+from qabilet.itembank.session_store import SessionEvent, StoredSession
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api._lru import LRU, TTLValue
+from qabilet.delivery._lru import LRU, TTLValue
 
 
 def test_lru_drops_the_entry_used_longest_ago():

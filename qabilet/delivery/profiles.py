@@ -1,10 +1,10 @@
 """From a candidate's answers to an issued profile: orchestration, no psychometrics of its own.
 
-The arithmetic is :mod:`engine.scoring` (EAP with the bank version's prior — the same for
-everyone, docs/design.md §5), :mod:`engine.profile` (norm scores, bands and their confidence),
-:mod:`engine.validity` (response-style indices) and :mod:`calibration.person_fit` (lz*); the
-norms, texts and parameters come from the bank. The result is an :class:`itembank.profiles.Profile`,
-which the caller issues (stores) and renders (:mod:`api.report_html`).
+The arithmetic is :mod:`qabilet.engine.scoring` (EAP with the bank version's prior — the same for
+everyone, docs/design.md §5), :mod:`qabilet.engine.profile` (norm scores, bands and their confidence),
+:mod:`qabilet.engine.validity` (response-style indices) and :mod:`qabilet.calibration.person_fit` (lz*); the
+norms, texts and parameters come from the bank. The result is an :class:`qabilet.itembank.profiles.Profile`,
+which the caller issues (stores) and renders (:mod:`qabilet.delivery.report_html`).
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from engine.bank import ItemBank
-from engine.exceptions import InvalidResponseError
-from itembank.content import LANGUAGES, Dimension, Item, Recommendation
-from itembank.profiles import DimensionResult, NormReference, Profile, ValidityFlag
-from itembank.versions import BankVersion, NormSet, scale_bank
+from qabilet.engine.bank import ItemBank
+from qabilet.engine.exceptions import InvalidResponseError
+from qabilet.itembank.content import LANGUAGES, Dimension, Item, Recommendation
+from qabilet.itembank.profiles import DimensionResult, NormReference, Profile, ValidityFlag
+from qabilet.itembank.versions import BankVersion, NormSet, scale_bank
 
 __all__ = ["Answer", "ProfilePolicy", "build_profile", "load_texts"]
 
@@ -80,20 +80,18 @@ def preload() -> None:
     """Import what scoring a profile needs, whose imports :func:`build_profile` defers.
 
     A server calls it on startup, so that its first profile does not import ``scipy.stats``
-    (~0.5 s, holding the GIL the event loop needs) while candidates wait. ``person_fit`` is
-    taken from the package (``import calibration.person_fit`` would bind the package's name
-    ``person_fit`` to the module, not to the function it exports).
+    (~0.5 s, holding the GIL the event loop needs) while candidates wait.
     """
     import scipy.stats  # noqa: F401
 
-    import engine.profile  # noqa: F401
-    import engine.scoring  # noqa: F401
-    import engine.validity  # noqa: F401
-    from calibration import person_fit  # noqa: F401
+    import qabilet.calibration.person_fit  # noqa: F401
+    import qabilet.engine.profile  # noqa: F401
+    import qabilet.engine.scoring  # noqa: F401
+    import qabilet.engine.validity  # noqa: F401
 
 
 def load_texts() -> dict[str, dict[str, str]]:
-    """The report's interface strings: language → key → text (``api/texts/report.json``)."""
+    """The report's interface strings: language → key → text (``qabilet/delivery/texts/report.json``)."""
     import json
     from pathlib import Path
 
@@ -148,10 +146,10 @@ def build_profile(
         An answer to an item the version does not calibrate, twice to one item, or a code the
         item does not have.
     """
-    from calibration import person_fit
-    from engine.profile import band_decision, conditional_reliability, norm_scores
-    from engine.scoring import score
-    from engine.validity import acquiescence, fast_answers, longest_string
+    from qabilet.calibration.person_fit import person_fit
+    from qabilet.engine.profile import band_decision, conditional_reliability, norm_scores
+    from qabilet.engine.scoring import score
+    from qabilet.engine.validity import acquiescence, fast_answers, longest_string
 
     rules = policy or ProfilePolicy()
     texts = load_texts()[language]
