@@ -142,7 +142,7 @@ def simulate_candidate(plan: SessionPlan, truth: dict[str, float], seed: int = 1
     answers, done = [], []
     for name, dims, bank, rules in plan.sections:
         dim = dims[0]
-        state = start(rules, bank, rng=int(rng.integers(2**31)))
+        state = start(bank, rules, rng=int(rng.integers(2**31)))
         given = []
         while not isinstance(step := next_item(state), Stop):
             j = bank.index_of([step.item_id])[0]

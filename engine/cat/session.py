@@ -15,7 +15,7 @@ Examples
 >>> from qabilet.engine.bank import ItemBank
 >>> from qabilet.engine.models import TwoPL
 >>> bank = ItemBank([TwoPL([1.0, 1.5, 0.8], [-1.0, 0.0, 1.0])], ["A", "B", "C"])
->>> state = start(Blueprint(max_items=2, se_target=None), bank, rng=7)
+>>> state = start(bank, Blueprint(max_items=2, se_target=None), rng=7)
 >>> step = next_item(state)
 >>> step.item_id
 'B'
@@ -49,10 +49,14 @@ __all__ = ["Answer", "NextItem", "SessionState", "Stop", "next_item", "record", 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """One answered item: its id, the category chosen (0 … K−1), and whether it was pretest."""
+    """One answered item: its id, the model's category (0 … K−1), whether it was pretest.
+
+    ``category`` is the answer as the model counts it, not the item's code (the vocabulary of
+    docs/architecture.md).
+    """
 
     item_id: str
-    response: int
+    category: int
     pretest: bool = False
 
 
@@ -140,24 +144,29 @@ class SessionState:
         return {
             "blueprint": self.context.blueprint.to_dict(),
             "seed": self.seed,
-            "answers": [{"item_id": a.item_id, "response": a.response, "pretest": a.pretest}
+            "answers": [{"item_id": a.item_id, "category": a.category, "pretest": a.pretest}
                         for a in self.answers],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], bank: ItemBank) -> SessionState:
-        """Rebuild a state from :meth:`to_dict`'s data and the bank it ran on."""
+        """Rebuild a state from :meth:`to_dict`'s data and the bank it ran on.
+
+        An answer's category may also be given as ``response``, its name before version 0.2.
+        """
         try:
             blueprint = Blueprint.from_dict(data["blueprint"])
-            answers = [Answer(str(a["item_id"]), int(a["response"]), bool(a.get("pretest", False)))
+            answers = [Answer(str(a["item_id"]),
+                              int(a["category"] if "category" in a else a["response"]),
+                              bool(a.get("pretest", False)))
                        for a in data["answers"]]
             seed = int(data["seed"])
         except (KeyError, TypeError) as exc:
             raise InvalidParameterError(
                 f"session state: expected 'blueprint', 'seed' and 'answers' with 'item_id' and "
-                f"'response' each; {type(exc).__name__}: {exc}"
+                f"'category' each; {type(exc).__name__}: {exc}"
             ) from None
-        return replay(blueprint, bank, seed, answers)
+        return replay(bank, blueprint, seed, answers)
 
 
 #: stream of the session's Sympson–Hetter draws, apart from the per-step streams [seed, t]
@@ -173,15 +182,15 @@ def _derive(context: CatContext, seed: int, log_lik: Array, responses: NDArray[n
                     administered[None, :], lottery)
 
 
-def start(blueprint: Blueprint, bank: ItemBank,
+def start(bank: ItemBank, blueprint: Blueprint,
           rng: np.random.Generator | int | None = None, *,
           context: CatContext | None = None) -> SessionState:
     """A new session on ``bank`` under ``blueprint``.
 
     Parameters
     ----------
-    blueprint : Blueprint
     bank : ItemBank
+    blueprint : Blueprint
     rng : numpy.random.Generator or int or None
         An int is used as the session's seed; a generator (or None) draws one.
     context : CatContext, optional
@@ -233,8 +242,8 @@ def next_item(state: SessionState, elapsed_s: float | None = None) -> NextItem |
     return NextItem(state.context.bank.item_ids[index], index, position)
 
 
-def record(state: SessionState, item_id: str, response: int) -> SessionState:
-    """The state after the answer ``response`` to ``item_id``.
+def record(state: SessionState, item_id: str, category: int) -> SessionState:
+    """The state after an answer in ``category`` (0 … K−1) to ``item_id``.
 
     Raises
     ------
@@ -245,7 +254,7 @@ def record(state: SessionState, item_id: str, response: int) -> SessionState:
     context = state.context
     bank = context.bank
     if str(item_id) in context.blueprint.pretest_items:
-        return _record_pretest(state, str(item_id), response)
+        return _record_pretest(state, str(item_id), category)
     try:
         (index,) = bank.index_of([item_id])
     except InvalidParameterError:
@@ -255,45 +264,45 @@ def record(state: SessionState, item_id: str, response: int) -> SessionState:
     if state.snap.administered[0, index]:
         raise InvalidResponseError(f"item_id: {item_id!r} was already answered in this session")
     k = int(bank.n_categories[index])
-    if isinstance(response, bool) or not isinstance(response, int | np.integer) or not (
-        0 <= int(response) < k
+    if isinstance(category, bool) or not isinstance(category, int | np.integer) or not (
+        0 <= int(category) < k
     ):
         raise InvalidResponseError(
-            f"response to {item_id!r}: expected an integer category in 0..{k - 1}; got "
-            f"{response!r}"
+            f"answer to {item_id!r}: expected an integer category in 0..{k - 1}; got "
+            f"{category!r}"
         )
     log_lik = state.snap.log_lik[0] + context.answer_log_lik(
-        np.array([index]), np.array([int(response)]))[0]
+        np.array([index]), np.array([int(category)]))[0]
     responses = state.responses.copy()
-    responses[index] = int(response)
+    responses[index] = int(category)
     administered = state.snap.administered[0].copy()
     administered[index] = True
-    return SessionState(context, state.seed, (*state.answers, Answer(str(item_id), int(response))),
+    return SessionState(context, state.seed, (*state.answers, Answer(str(item_id), int(category))),
                         _derive(context, state.seed, log_lik, responses, administered),
                         responses)
 
 
-def _record_pretest(state: SessionState, item_id: str, response: int) -> SessionState:
+def _record_pretest(state: SessionState, item_id: str, category: int) -> SessionState:
     """A pretest answer is kept in the log and nowhere else: the estimate does not move."""
     if any(a.item_id == item_id for a in state.answers):
         raise InvalidResponseError(f"item_id: {item_id!r} was already answered in this session")
-    if isinstance(response, bool) or not isinstance(response, int | np.integer) or response < 0:
+    if isinstance(category, bool) or not isinstance(category, int | np.integer) or category < 0:
         raise InvalidResponseError(
-            f"response to pretest item {item_id!r}: expected a non-negative integer category; "
-            f"got {response!r}"
+            f"answer to pretest item {item_id!r}: expected a non-negative integer category; "
+            f"got {category!r}"
         )
-    answer = Answer(item_id, int(response), pretest=True)
+    answer = Answer(item_id, int(category), pretest=True)
     return SessionState(state.context, state.seed, (*state.answers, answer), state.snap,
                         state.responses)
 
 
-def replay(blueprint: Blueprint, bank: ItemBank, seed: int,
+def replay(bank: ItemBank, blueprint: Blueprint, seed: int,
            answers: Iterable[Answer] | Sequence[tuple[str, int]]) -> SessionState:
     """Rebuild a session from its answers: :func:`start`, then :func:`record` for each."""
-    state = start(blueprint, bank, int(seed))
+    state = start(bank, blueprint, int(seed))
     for answer in answers:  # one session's answers, in order
-        item_id, response = (
-            (answer.item_id, answer.response) if isinstance(answer, Answer) else answer[:2]
+        item_id, category = (
+            (answer.item_id, answer.category) if isinstance(answer, Answer) else answer[:2]
         )
-        state = record(state, item_id, response)
+        state = record(state, item_id, category)
     return state

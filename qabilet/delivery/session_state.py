@@ -119,7 +119,7 @@ def _build_plan(repo: BankRepository, bank_version: int, level: str, blueprint_n
         ids = list(rules.items or ()) + list(rules.pretest_items)
         bank = scale_bank(full, section.dimensions, ids)
         sections.append((section.name, tuple(section.dimensions), bank, rules))
-        contexts.append(start(rules, bank, rng=0).context)
+        contexts.append(start(bank, rules, rng=0).context)
         where.update(dict.fromkeys(ids, k))
     return Plan(tuple(sections), version.parameters.recodings(), where, tuple(contexts), version,
                 items, full)
@@ -168,7 +168,7 @@ def _section_step(plan: Plan, session: StoredSession, k: int, mine: tuple, gone:
         if gone:
             rules = replace(rules, items=tuple(i for i in rules.items or bank.item_ids
                                                if i not in gone))
-        state, todo = start(rules, bank, rng=_seed(session.seed, k), context=context), mine
+        state, todo = start(bank, rules, rng=_seed(session.seed, k), context=context), mine
     for item_id, code in todo:
         codes = plan.codes.get(item_id)
         state = record(state, item_id, codes.index(code) if codes else int(code))

@@ -73,7 +73,7 @@ def test_no_stop_before_the_minimum_quotas(tagged):
 def test_live_session_respects_enemies(tagged):
     bank, content, enemies, _ = tagged
     bp = Blueprint(max_items=10, se_target=None, enemies=enemies)
-    state = start(bp, bank, rng=0)
+    state = start(bank, bp, rng=0)
     state = record(state, enemies[0][0], 1)
     given = []
     while isinstance(step := next_item(state), NextItem):
@@ -87,13 +87,13 @@ def test_infeasible_constraints_are_refused(tagged):
     few = Blueprint(items=tuple(bank.item_ids[:33]) + tuple(bank.item_ids[60:90]),
                     max_items=12, content=content, quotas={"transparency": [4, 6]})
     with pytest.raises(InvalidParameterError, match="no test of 1 to 12"):
-        start(few, bank)
+        start(bank, few)
     # all eligible 'effectiveness' items in one enemy set: at most one can be given
     eff = [i for i, c in content.items() if c == "effectiveness"]
     only = Blueprint(items=tuple(bank.item_ids[:60]) + tuple(eff[:4]), max_items=12,
                      content=content, quotas={"effectiveness": [2, 4]}, enemies=(tuple(eff[:4]),))
     with pytest.raises(InvalidParameterError, match="meets every quota and enemy set"):
-        start(only, bank)
+        start(bank, only)
     with pytest.raises(InvalidParameterError, match="add up to 20 items"):
         Blueprint(max_items=16, content=content, quotas={c: [5, 6] for c in COMPETENCIES})
     with pytest.raises(InvalidParameterError, match="no item is tagged"):

@@ -39,7 +39,7 @@ def competency_bank(n_factors=4, per_factor=30, rho=0.5, seed=1):
 
 def test_standard_errors_do_not_collapse_after_one_item():
     bank = competency_bank()
-    state = start(Blueprint(selection="dopt", max_items=20, se_target=0.4), bank, rng=0)
+    state = start(bank, Blueprint(selection="dopt", max_items=20, se_target=0.4), rng=0)
     assert np.allclose(state.se, 1.0, atol=0.02)  # the prior SDs (on a 13-point grid per axis)
     step = next_item(state)
     state = record(state, step.item_id, 1)
@@ -54,7 +54,7 @@ def test_session_estimate_equals_the_cores_eap():
     bp = Blueprint(selection="aopt", max_items=12, se_target=None)
     truth = np.array([[0.5, -0.3, 1.0, 0.0]])
     x = simulate_responses(bank, truth, 4)[0]
-    state = start(bp, bank, rng=1)
+    state = start(bank, bp, rng=1)
     while isinstance(step := next_item(state), NextItem):
         state = record(state, step.item_id, int(x[step.index]))
     given = bank.index_of([a.item_id for a in state.answers])
@@ -121,7 +121,7 @@ def test_two_competencies_are_recovered_and_both_measured():
 def test_one_factor_rules_are_refused_for_several(fields, message):
     bank = competency_bank(n_factors=2, per_factor=5)
     with pytest.raises(InvalidParameterError, match=message):
-        start(Blueprint(**fields), bank)
+        start(bank, Blueprint(**fields))
 
 
 def test_band_of_each_competency_by_sprt():
@@ -145,7 +145,7 @@ def test_classification_needs_simple_structure():
     bank = ItemBank([TwoPL.from_slope_intercept(slopes, np.zeros(3))],
                     latent=LatentDistribution(np.zeros(2), np.eye(2)))
     with pytest.raises(InvalidParameterError, match="simple structure"):
-        start(Blueprint(selection="dopt", classification="sprt", cut_scores=(0.0,)), bank)
+        start(bank, Blueprint(selection="dopt", classification="sprt", cut_scores=(0.0,)))
 
 
 @pytest.mark.parametrize("selection", ["dopt", "aopt", "random"])

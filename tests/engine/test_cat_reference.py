@@ -65,7 +65,7 @@ def test_live_session_follows_the_harness(ref):
     """start/next_item/record, one answer at a time, gives mirtCAT's sequence too."""
     bank, x, _, mirtcat, _ = ref
     for j in (0, 1, 2, 417, 999):
-        state = start(MIRTCAT, bank, rng=0)
+        state = start(bank, MIRTCAT, rng=0)
         given = []
         while not hasattr(step := next_item(state), "reason"):
             given.append(step.item_id)

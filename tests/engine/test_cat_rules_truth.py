@@ -162,7 +162,7 @@ def test_min_information_stop():
 
 def test_time_limit_is_read_from_the_caller():
     bank = bank_of(30)[0]
-    state = start(Blueprint(time_limit_s=600, min_items=5), bank, rng=0)
+    state = start(bank, Blueprint(time_limit_s=600, min_items=5), rng=0)
     assert isinstance(next_item(state, elapsed_s=599.0), NextItem)
     stop = next_item(state, elapsed_s=600.0)
     assert isinstance(stop, Stop) and stop.reason == "time_limit"

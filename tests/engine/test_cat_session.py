@@ -43,23 +43,23 @@ BLUEPRINT = Blueprint(exposure="randomesque:3", max_items=12, se_target=0.35)
 
 def test_replay_equals_the_state_built_answer_by_answer(bank):
     x = simulate_responses(bank, np.array([0.4]), 5)[0]
-    state, stop = run(start(BLUEPRINT, bank, rng=42), x)
+    state, stop = run(start(bank, BLUEPRINT, rng=42), x)
     assert isinstance(stop, Stop) and stop.reason in ("max_items", "se_target")
-    again = replay(BLUEPRINT, bank, 42, state.answers)
+    again = replay(bank, BLUEPRINT, 42, state.answers)
     assert again == state
     assert np.array_equal(again.snap.log_lik, state.snap.log_lik)
     assert next_item(again) == next_item(state)
 
 
 def test_next_item_is_pure_and_seeded(bank):
-    state = start(BLUEPRINT, bank, rng=7)
+    state = start(bank, BLUEPRINT, rng=7)
     assert next_item(state) == next_item(state)  # same state, same item, however often
-    firsts = {next_item(start(BLUEPRINT, bank, rng=s)).item_id for s in range(60)}
+    firsts = {next_item(start(bank, BLUEPRINT, rng=s)).item_id for s in range(60)}
     assert len(firsts) == 3  # randomesque:3 draws among three items across seeds
 
 
 def test_record_does_not_change_the_old_state(bank):
-    state = start(BLUEPRINT, bank, rng=1)
+    state = start(bank, BLUEPRINT, rng=1)
     step = next_item(state)
     before = (state.theta, state.se, state.snap.log_lik.copy(), state.answers)
     new = record(state, step.item_id, 1)
@@ -70,7 +70,7 @@ def test_record_does_not_change_the_old_state(bank):
 
 
 def test_record_refuses_bad_answers_and_changes_nothing(bank):
-    state = start(BLUEPRINT, bank, rng=1)
+    state = start(bank, BLUEPRINT, rng=1)
     step = next_item(state)
     state1 = record(state, step.item_id, 0)
     with pytest.raises(InvalidResponseError, match="already answered"):
@@ -81,7 +81,7 @@ def test_record_refuses_bad_answers_and_changes_nothing(bank):
         record(state1, "K35", 4)
     with pytest.raises(InvalidResponseError, match="category in 0..1"):
         record(state1, "K01", True)
-    narrow = start(Blueprint(items=("K00", "K01")), bank, rng=0)
+    narrow = start(bank, Blueprint(items=("K00", "K01")), rng=0)
     with pytest.raises(InvalidResponseError, match="not eligible"):
         record(narrow, "K05", 1)
     assert state1.n_answered == 1
@@ -89,7 +89,7 @@ def test_record_refuses_bad_answers_and_changes_nothing(bank):
 
 def test_state_round_trips_through_json_and_pickle(bank):
     x = simulate_responses(bank, np.array([-0.8]), 3)[0]
-    state, _ = run(start(BLUEPRINT, bank, rng=99), x)
+    state, _ = run(start(bank, BLUEPRINT, rng=99), x)
     text = json.dumps(state.to_dict())
     back = SessionState.from_dict(json.loads(text), bank)
     assert back == state
@@ -103,7 +103,7 @@ def test_estimate_is_the_eap_of_the_answers(bank):
     from qabilet.engine.scoring import eap
 
     x = simulate_responses(bank, np.array([1.1]), 8)[0]
-    state, _ = run(start(Blueprint(max_items=10, se_target=None, n_points=61), bank, rng=0), x)
+    state, _ = run(start(bank, Blueprint(max_items=10, se_target=None, n_points=61), rng=0), x)
     given = bank.index_of([a.item_id for a in state.answers])
     obs = np.zeros((1, bank.n_items), bool)
     obs[0, given] = True
@@ -116,7 +116,7 @@ def test_pretest_items_are_seeded_at_their_positions_and_never_scored(bank):
     bp = Blueprint(max_items=8, se_target=None, pretest_items=("P1", "P2", "P3"),
                    pretest_positions=(2, 5))
     x = simulate_responses(bank, np.array([0.3]), 1)[0]
-    state = start(bp, bank, rng=5)
+    state = start(bank, bp, rng=5)
     log = []
     while isinstance(step := next_item(state), NextItem):
         log.append(step)
@@ -125,8 +125,8 @@ def test_pretest_items_are_seeded_at_their_positions_and_never_scored(bank):
     assert [s.position for s in log if s.pretest] == [2, 5]
     assert all(s.item_id.startswith("P") for s in log if s.pretest)
     assert sum(not s.pretest for s in log) == 8  # pretest items do not count towards the length
-    scored = replay(Blueprint(max_items=8, se_target=None), bank, 5,
-                    [(a.item_id, a.response) for a in state.answers if not a.pretest])
+    scored = replay(bank, Blueprint(max_items=8, se_target=None), 5,
+                    [(a.item_id, a.category) for a in state.answers if not a.pretest])
     assert state.theta == scored.theta and state.se == scored.se
     back = SessionState.from_dict(json.loads(json.dumps(state.to_dict())), bank)
     assert back == state and [a.pretest for a in back.answers] == [a.pretest for a in state.answers]
@@ -140,14 +140,14 @@ def test_pretest_blueprint_errors(bank):
     with pytest.raises(InvalidParameterError, match="increasing positions"):
         Blueprint(pretest_items=("P1",), pretest_positions=(4, 2))
     with pytest.raises(InvalidParameterError, match="eligible operational item"):
-        start(Blueprint(pretest_items=("K03",), pretest_positions=(2,)), bank)
+        start(bank, Blueprint(pretest_items=("K03",), pretest_positions=(2,)))
 
 
 def test_start_candidates_spread_the_opening_item_only(bank):
     bp = Blueprint(start_candidates=4)
-    firsts = {next_item(start(bp, bank, rng=s)).item_id for s in range(80)}
+    firsts = {next_item(start(bank, bp, rng=s)).item_id for s in range(80)}
     assert len(firsts) == 4
-    state = start(bp, bank, rng=0)
+    state = start(bank, bp, rng=0)
     state = record(state, next_item(state).item_id, 1)
-    seconds = {next_item(replay(bp, bank, s, state.answers)).item_id for s in range(40)}
+    seconds = {next_item(replay(bank, bp, s, state.answers)).item_id for s in range(40)}
     assert len(seconds) == 1  # from the second item on, the selection rule alone
