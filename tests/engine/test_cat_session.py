@@ -96,6 +96,12 @@ def test_state_round_trips_through_json_and_pickle(bank):
     assert pickle.loads(pickle.dumps(state)) == state
     with pytest.raises(InvalidParameterError, match="session state"):
         SessionState.from_dict({"seed": 1}, bank)
+    data = state.to_dict()
+    assert [a["category"] for a in data["answers"]] == [int(x[state.context.bank.index_of(
+        [a["item_id"]])[0]]) for a in data["answers"]]
+    for a in data["answers"]:  # a state written before 0.2 named the category 'response'
+        a["response"] = a.pop("category")
+    assert SessionState.from_dict(data, bank) == state
 
 
 def test_estimate_is_the_eap_of_the_answers(bank):
