@@ -49,6 +49,7 @@ PAGE_HEADERS = {"Content-Security-Policy": PAGE_POLICY, "Referrer-Policy": "no-r
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application on the settings' database (migrated on start)."""
     from qabilet.api.calibration_jobs import CalibrationJobs
+    from qabilet.api.dependencies import Services
     from qabilet.api.docs_pages import install as install_docs
     from qabilet.api.faults import install as install_faults
     from qabilet.api.faults import unavailable_response
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from qabilet.api.offload import Offload
     from qabilet.api.routes_admin import router as admin_routes
     from qabilet.api.routes_sessions import router as session_routes
+    from qabilet.api.throttle import Throttle
     from qabilet.delivery.item_texts import ItemTexts
     from qabilet.delivery.profiles import preload
     from qabilet.itembank.database import connect
@@ -80,10 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None,  # served from local assets: api.docs_pages
                   description="Adaptive test sessions, their candidates' page, profiles and the "
                               "item bank's administration.")
-    app.state.settings, app.state.repo, app.state.store = settings, repo, store
-    app.state.live, app.state.offload = live, offload
-    app.state.texts = ItemTexts(repo)
-    app.state.jobs = CalibrationJobs(engine, repo)
+    app.state.services = Services(settings=settings, repo=repo, store=store, live=live,
+                                  offload=offload, texts=ItemTexts(repo),
+                                  jobs=CalibrationJobs(engine, repo),
+                                  throttle=Throttle(settings.failure_limits))
 
     @app.exception_handler(NotFoundError)
     async def _not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
@@ -122,8 +124,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # -- the request guard (api.limits): body limits by route, credentials checked before the
     # body is read, failed credentials throttled (api.throttle); 413 and 429 documented
     from qabilet.api.limits import LIMIT_RESPONSES, RequestGuard
-    from qabilet.api.throttle import Throttle
-    app.state.throttle = Throttle(settings.failure_limits)
     app.add_middleware(RequestGuard)
     app.router.responses = {**app.router.responses, **LIMIT_RESPONSES}
 

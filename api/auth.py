@@ -27,13 +27,17 @@ import asyncio
 import ipaddress
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request
 
+from qabilet.api.dependencies import Services, services_of
 from qabilet.api.throttle import Lockout
+
+if TYPE_CHECKING:
+    from qabilet.itembank.session_store import SessionStore
 
 __all__ = ["CALLER", "BadCredentials", "Caller", "Policy", "authenticate", "caller",
            "client_address", "operator", "policy_of", "psychometrician", "session_operator",
@@ -81,7 +85,7 @@ Authorization = Annotated[str | None, Header()]
 SessionToken = Annotated[str | None, Header()]
 
 
-def client_address(scope: dict[str, Any], trusted: Sequence[Any] = ()) -> str:
+def client_address(scope: MutableMapping[str, Any], trusted: Sequence[Any] = ()) -> str:
     """The client's address: the socket's peer, or what a trusted proxy forwarded.
 
     ``X-Forwarded-For`` is read only when the peer is one of the ``trusted`` networks
@@ -121,14 +125,15 @@ def _key_id(authorization: str) -> str | None:
     return parts[1][:64]
 
 
-def authenticate(state: Any, policy: Policy, *, authorization: str | None, token: str | None,
+def authenticate(services: Services, policy: Policy, *, authorization: str | None, token: str | None,
                  session_id: str | None, address: str) -> Caller | None:
     """The party the credentials name, admitted by ``policy``; or an HTTP error to send.
 
     Parameters
     ----------
-    state : starlette.datastructures.State
-        The app's state: its ``store``, ``live`` sessions and ``throttle``.
+    services : Services
+        The app's (:func:`qabilet.api.dependencies.services_of`): its ``store``, ``live``
+        sessions and ``throttle`` are used.
     policy : Policy
         The route's.
     authorization, token : str, optional
@@ -149,7 +154,7 @@ def authenticate(state: Any, policy: Policy, *, authorization: str | None, token
         429 (with ``Retry-After``) while the session, the key id or the address is locked out;
         401 for no or a bad key; 403 for a bad token or the wrong party.
     """
-    throttle = state.throttle
+    throttle = services.throttle
     key_id = _key_id(authorization) if authorization else None
     scopes = [("addr", address)]
     if key_id is not None:
@@ -162,26 +167,26 @@ def authenticate(state: Any, policy: Policy, *, authorization: str | None, token
                                  f"{scopes[-1][0]}; retry after {math.ceil(wait)} s",
                             headers={"Retry-After": str(math.ceil(wait))})
     try:
-        return _verify(state, policy, authorization, token, session_id)
+        return _verify(services, policy, authorization, token, session_id)
     except BadCredentials:
         for lockout in throttle.failed(scopes):
-            _audit(state.store, lockout, address)
+            _audit(services.store, lockout, address)
         raise
 
 
-def _verify(state: Any, policy: Policy, authorization: str | None, token: str | None,
+def _verify(services: Services, policy: Policy, authorization: str | None, token: str | None,
             session_id: str | None) -> Caller | None:
     who: Caller | None = None
     if authorization:
         scheme, _, key = authorization.partition(" ")
-        found = state.store.authenticate(key.strip()) if scheme.lower() == "bearer" else None
+        found = services.store.authenticate(key.strip()) if scheme.lower() == "bearer" else None
         if found is None:
             raise BadCredentials(401, "Authorization: expected 'Bearer <API key>' with a valid, "
                                       "unrevoked key")
         who = Caller(role=found[1], actor=f"key:{found[0]}")
     elif token:
         if policy.candidate and session_id is not None:
-            if not state.live.token_valid(session_id, token):
+            if not services.live.token_valid(session_id, token):
                 raise BadCredentials(403, "X-Session-Token: not this session's token, or expired")
             return Caller(role="candidate", actor=f"candidate:{session_id}", session_id=session_id)
         who = Caller(role="candidate", actor="candidate")
@@ -194,7 +199,7 @@ def _verify(state: Any, policy: Policy, authorization: str | None, token: str | 
     return who
 
 
-def _audit(store: Any, lockout: Lockout, address: str) -> None:
+def _audit(store: SessionStore, lockout: Lockout, address: str) -> None:
     """One audit row for a lockout that starts, written off the event loop when there is one."""
     kind, key = lockout.scope
     target = key if kind == "session" else f"{kind}:{key}"
@@ -221,10 +226,10 @@ def _checked(request: Request, policy: Policy, authorization: str | None,
     scope = request.scope
     if CALLER in scope:
         return scope[CALLER]
-    state = request.app.state
-    return authenticate(state, policy, authorization=authorization, token=x_session_token,
+    services = services_of(request.app)
+    return authenticate(services, policy, authorization=authorization, token=x_session_token,
                         session_id=session_id,
-                        address=client_address(scope, state.settings.trusted_proxies))
+                        address=client_address(scope, services.settings.trusted_proxies))
 
 
 _ANYONE = Policy(roles=())
@@ -264,7 +269,7 @@ async def staff(request: Request, authorization: Authorization = None,
 async def session_operator(session_id: str, request: Request,
                            who: Annotated[Caller, Depends(operator)]) -> Caller:
     """An operator, about a session that exists (404 otherwise)."""
-    request.app.state.live.session(session_id)
+    services_of(request.app).live.session(session_id)
     return who
 
 
@@ -278,7 +283,7 @@ async def session_party(session_id: str, request: Request, authorization: Author
     who = _checked(request, _PARTY, authorization, x_session_token, session_id)
     assert who is not None  # the policy admits no one without credentials
     if who.role == "operator":
-        request.app.state.live.session(session_id)  # 404 for an operator asking about nothing
+        services_of(request.app).live.session(session_id)  # 404 for an operator asking about nothing
     return who
 
 

@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from qabilet.api.auth import CALLER, Policy, authenticate, client_address, policy_of
+from qabilet.api.dependencies import services_of
 
 __all__ = ["IMPORT_ROUTES", "LIMIT_RESPONSES", "RequestGuard"]
 
@@ -115,8 +116,9 @@ class RequestGuard:
     Notes
     -----
     The limits, the trusted proxies and the throttle are the FastAPI app's (``scope["app"]``):
-    its ``state.settings`` and ``state.throttle``. The route table is built at the first request,
-    when every router has been included.
+    its services' (:func:`qabilet.api.dependencies.services_of`) ``settings`` and
+    ``throttle``. The route table is built at the first request, when every router has been
+    included.
     """
 
     def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
@@ -129,7 +131,8 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         fastapi_app = scope["app"]
-        settings = fastapi_app.state.settings
+        services = services_of(fastapi_app)
+        settings = services.settings
         table = self._table
         if table is None:
             table = self._table = _Table(fastapi_app, settings.max_body_bytes,
@@ -166,15 +169,14 @@ class RequestGuard:
             unread_is_big = unread_is_big or size > table.default
 
         if route is not None and route.policy is not None:
-            state = fastapi_app.state
             try:
                 scope[CALLER] = authenticate(
-                    state, route.policy, authorization=authorization, token=token,
+                    services, route.policy, authorization=authorization, token=token,
                     session_id=session_id,
                     address=client_address(scope, settings.trusted_proxies))
             except HTTPException as exc:
                 await _refuse(scope, receive, send, exc.status_code, exc.detail,
-                              close=unread_is_big, headers=exc.headers)
+                              close=unread_is_big, headers=dict(exc.headers or {}))
                 return
 
         if not chunked:  # uvicorn delivers no more than Content-Length

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from qabilet.api.auth import Caller, operator, psychometrician
+from qabilet.api.dependencies import Bank, Imports, Jobs, Store
 from qabilet.api.schemas import (
     ERRORS,
     ApiKeyCreate,
@@ -41,12 +42,12 @@ LanguageQuery = Annotated[Literal["kk", "ru", "en"] | None, Query()]
 
 
 @router.get("/admin/bank")
-def export_bank(request: Request, who: Psychometrician) -> JSONResponse:
+def export_bank(repo: Bank, who: Psychometrician) -> JSONResponse:
     """The whole bank as one JSON document (``"format": "qabilet-bank"``)."""
     from qabilet.itembank._runtime import installed_version
     from qabilet.itembank.bank_file import export_document
 
-    document = export_document(request.app.state.repo, software_version=installed_version())
+    document = export_document(repo, software_version=installed_version())
     return JSONResponse(document.model_dump(mode="json", exclude_none=True))
 
 
@@ -58,7 +59,8 @@ def _document_body(description: str) -> dict[str, Any]:
 
 @router.post("/admin/bank", status_code=201,
              openapi_extra=_document_body("A bank document (`\"format\": \"qabilet-bank\"`)."))
-async def import_bank(request: Request, who: Psychometrician) -> dict:
+async def import_bank(request: Request, offload: Imports, store: Store,
+                      who: Psychometrician) -> dict:
     """Import a bank document, all or nothing; the bad entries are named in the 422 body.
 
     The first 100 problems are listed, and a count of any others.
@@ -70,42 +72,43 @@ async def import_bank(request: Request, who: Psychometrician) -> dict:
     """
     from qabilet.api.offload import import_bank as job
 
-    done = await request.app.state.offload.run(job, await request.body(), who.actor)
-    await run_in_threadpool(request.app.state.store.audit, who.actor, "bank.import", None,
+    done = await offload.run(job, await request.body(), who.actor)
+    await run_in_threadpool(store.audit, who.actor, "bank.import", None,
                             {**done.counts, "draft_version": done.draft_version})
     return {"imported": done.counts, "draft_version": done.draft_version}
 
 
 @router.post("/admin/versions", status_code=201,
              openapi_extra=_document_body("A parameter file (JSON), as calibration writes it."))
-async def import_parameters(request: Request, who: Psychometrician) -> dict:
+async def import_parameters(request: Request, offload: Imports, store: Store,
+                            who: Psychometrician) -> dict:
     """Item parameters as a new draft version (a parameter file, as calibration writes it)."""
     from qabilet.api.offload import import_parameters as job
 
-    made = await request.app.state.offload.run(job, await request.body())
-    await run_in_threadpool(request.app.state.store.audit, who.actor, "version.create",
+    made = await offload.run(job, await request.body())
+    await run_in_threadpool(store.audit, who.actor, "version.create",
                             f"version:{made.number}")
     return {"number": made.number, "status": made.status, "n_items": made.n_items}
 
 
 @router.post("/admin/versions/{number}/publish")
-def publish_version(request: Request, number: Number, who: Psychometrician) -> dict:
+def publish_version(repo: Bank, store: Store, number: Number, who: Psychometrician) -> dict:
     """Publish a draft version: sessions may pin it, and it never changes again."""
-    version = request.app.state.repo.publish_version(number)
-    request.app.state.store.audit(who.actor, "version.publish", f"version:{number}")
+    version = repo.publish_version(number)
+    store.audit(who.actor, "version.publish", f"version:{number}")
     return {"number": version.number, "status": version.status}
 
 
 @router.post("/admin/norm-sets/{number}/publish")
-def publish_norm_set(request: Request, number: Number, who: Psychometrician) -> dict:
+def publish_norm_set(repo: Bank, store: Store, number: Number, who: Psychometrician) -> dict:
     """Publish a draft norm set."""
-    norms = request.app.state.repo.publish_norm_set(number)
-    request.app.state.store.audit(who.actor, "norm_set.publish", f"norm_set:{number}")
+    norms = repo.publish_norm_set(number)
+    store.audit(who.actor, "norm_set.publish", f"norm_set:{number}")
     return {"number": norms.number, "status": norms.status}
 
 
 @router.get("/admin/responses", response_class=CSVResponse)
-def export_responses(request: Request, who: Psychometrician,
+def export_responses(repo: Bank, who: Psychometrician,
                      bank_version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
                      level: LevelQuery = None, language: LanguageQuery = None,
                      table: Annotated[Literal["answers", "times"], Query(
@@ -114,7 +117,6 @@ def export_responses(request: Request, who: Psychometrician,
     """Stored answers as the response CSV calibration reads (or its companion of response times)."""
     from qabilet.itembank.bank_file import format_responses
 
-    repo = request.app.state.repo
     responses = repo.responses(bank_version=bank_version, level=level, language=language)
     recodings = {v.number: v.parameters.recodings() for v in repo.versions()}
     answers, times = format_responses(responses, recodings=recodings)
@@ -122,32 +124,31 @@ def export_responses(request: Request, who: Psychometrician,
 
 
 @router.post("/admin/calibrations", status_code=202, response_model=CalibrationPublic)
-def start_calibration(request: Request, body: CalibrationCreate,
+def start_calibration(repo: Bank, jobs: Jobs, store: Store, body: CalibrationCreate,
                       who: Psychometrician) -> dict:
     """Start recalibrating a version's items on its stored responses; poll the job for the result."""
-    request.app.state.repo.version(body.bank_version)  # 404 before a job is queued
-    job = request.app.state.jobs.start(body.model_dump(), who.actor)
-    request.app.state.store.audit(who.actor, "qabilet.calibration.start", f"job:{job['id']}",
+    repo.version(body.bank_version)  # 404 before a job is queued
+    job = jobs.start(body.model_dump(), who.actor)
+    store.audit(who.actor, "qabilet.calibration.start", f"job:{job['id']}",
                                   body.model_dump())
     return job
 
 
 @router.get("/admin/calibrations", response_model=list[CalibrationPublic])
-def calibrations(request: Request, who: Psychometrician) -> list[dict]:
+def calibrations(jobs: Jobs, who: Psychometrician) -> list[dict]:
     """Every calibration job, newest first (results left out)."""
-    return request.app.state.jobs.all()
+    return jobs.all()
 
 
 @router.get("/admin/calibrations/{job_id}", response_model=CalibrationPublic)
-def calibration(request: Request, job_id: str, who: Psychometrician) -> dict:
+def calibration(jobs: Jobs, job_id: str, who: Psychometrician) -> dict:
     """A calibration job with its result when done."""
-    return request.app.state.jobs.get(job_id)
+    return jobs.get(job_id)
 
 
 @router.post("/admin/keys", status_code=201, response_model=ApiKeyCreated)
-def create_key(request: Request, body: ApiKeyCreate, who: Psychometrician) -> ApiKeyCreated:
+def create_key(store: Store, body: ApiKeyCreate, who: Psychometrician) -> ApiKeyCreated:
     """A new API key; its secret is in this response only."""
-    store = request.app.state.store
     key = store.create_api_key(body.role, body.label)
     key_id = key.split("_", 2)[1]
     store.audit(who.actor, "key.create", f"key:{key_id}", {"role": body.role, "label": body.label})
@@ -155,29 +156,28 @@ def create_key(request: Request, body: ApiKeyCreate, who: Psychometrician) -> Ap
 
 
 @router.get("/admin/keys", response_model=list[ApiKeyPublic])
-def keys(request: Request, who: Psychometrician) -> list[dict]:
+def keys(store: Store, who: Psychometrician) -> list[dict]:
     """Every key, without secrets."""
-    return request.app.state.store.api_keys()
+    return store.api_keys()
 
 
 @router.delete("/admin/keys/{key_id}", status_code=204)
-def revoke_key(request: Request, key_id: str, who: Psychometrician) -> Response:
+def revoke_key(store: Store, key_id: str, who: Psychometrician) -> Response:
     """Revoke a key: it stops working at once (it stays listed, revoked)."""
-    store = request.app.state.store
     store.revoke_api_key(key_id)
     store.audit(who.actor, "key.revoke", f"key:{key_id}")
     return Response(status_code=204)
 
 
 @router.get("/admin/audit")
-def audit(request: Request, who: Psychometrician,
+def audit(store: Store, who: Psychometrician,
           target: Annotated[str | None, Query(max_length=128)] = None) -> list[dict]:
     """The audit trail (of one target: a session id, ``key:<id>``, ``version:<n>``…), oldest first."""
-    return request.app.state.store.audit_trail(target)
+    return store.audit_trail(target)
 
 
 @router.get("/reports/group", response_class=HTMLResponse)
-def group_report(request: Request, who: Annotated[Caller, Depends(operator)],
+def group_report(repo: Bank, who: Annotated[Caller, Depends(operator)],
                  level: LevelQuery = None,
                  language: Annotated[Literal["kk", "ru", "en"], Query()] = "ru",
                  since: Annotated[datetime | None, Query()] = None,
@@ -186,7 +186,7 @@ def group_report(request: Request, who: Annotated[Caller, Depends(operator)],
     from qabilet.delivery.report_html import group_rows, render_group_html
     from qabilet.itembank._runtime import as_utc
 
-    chosen = [p for p in request.app.state.repo.profiles()
+    chosen = [p for p in repo.profiles()
               if (level is None or p.level == level)
               and (since is None or p.issued_at >= as_utc(since))
               and (until is None or p.issued_at < as_utc(until))]

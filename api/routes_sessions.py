@@ -9,13 +9,14 @@ event log decides, never a cache (:mod:`qabilet.api.live`).
 """
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import HTMLResponse
 
 from qabilet.api.auth import Caller, operator, session_operator, session_party
-from qabilet.api.live import Live
+from qabilet.api.dependencies import Bank, Config, Sessions, Store, Texts
+from qabilet.api.live import Live, LiveSessions
 from qabilet.api.schemas import (
     ERRORS,
     AnswerCreate,
@@ -32,6 +33,10 @@ from qabilet.api.schemas import (
     SessionPublic,
     Terminate,
 )
+from qabilet.api.settings import Settings
+from qabilet.itembank.profiles import Profile
+from qabilet.itembank.repository import BankRepository
+from qabilet.itembank.session_store import SessionStore
 
 __all__ = ["router"]
 
@@ -42,10 +47,10 @@ SessionOperator = Annotated[Caller, Depends(session_operator)]
 Party = Annotated[Caller, Depends(session_party)]
 
 
-def public(request: Request, live: Live, token: str | None = None) -> SessionPublic:
-    """The session as its parties see it; ``token`` and the link only at creation."""
+def public(settings: Settings, live: Live, token: str | None = None) -> SessionPublic:
+    """The session as its parties see it; ``token`` and the link only when (re)issued."""
     s, v, clock = live.session, live.view, live.clock
-    link = f"{request.app.state.settings.public_url}/take/{s.id}#token={token}" if token else None
+    link = f"{settings.public_url}/take/{s.id}#token={token}" if token else None
     pinned = s.model_dump(include={"id", "candidate_id", "level", "language", "bank_version",
                                    "norm_set", "blueprint_number", "time_limit_s",
                                    "item_time_limit_s"})
@@ -58,9 +63,8 @@ def public(request: Request, live: Live, token: str | None = None) -> SessionPub
 
 
 @router.post("/candidates", status_code=201, response_model=CandidatePublic)
-def create_candidate(request: Request, body: CandidateCreate, who: Operator) -> CandidatePublic:
+def create_candidate(store: Store, body: CandidateCreate, who: Operator) -> CandidatePublic:
     """Register a candidate (an external id is unique)."""
-    store = request.app.state.store
     candidate_id = store.add_candidate(external_id=body.external_id,
                                        display_name=body.display_name)
     store.audit(who.actor, "candidate.create", candidate_id)
@@ -68,11 +72,11 @@ def create_candidate(request: Request, body: CandidateCreate, who: Operator) -> 
 
 
 @router.post("/sessions", status_code=201, response_model=SessionPublic)
-def create_session(request: Request, body: SessionCreate, who: Operator) -> SessionPublic:
+def create_session(store: Store, sessions: Sessions, settings: Config, body: SessionCreate,
+                   who: Operator) -> SessionPublic:
     """Start a session: the level's newest blueprint, its bank version and norm set are pinned."""
-    store, settings = request.app.state.store, request.app.state.settings
     given = body.model_fields_set
-    session, token = request.app.state.live.create(
+    session, token = sessions.create(
         candidate_id=body.candidate_id, level=body.level, language=body.language,
         token_ttl=timedelta(hours=settings.token_ttl_hours),
         time_limit_s=body.time_limit_s if "time_limit_s" in given else settings.time_limit_s,
@@ -82,18 +86,19 @@ def create_session(request: Request, body: SessionCreate, who: Operator) -> Sess
                 {"level": body.level, "language": body.language,
                  "time_limit_s": session.time_limit_s,
                  "item_time_limit_s": session.item_time_limit_s})
-    return public(request, request.app.state.live.state(session.id), token)
+    return public(settings, sessions.state(session.id), token)
 
 
 @router.get("/sessions/{session_id}", response_model=SessionPublic)
-async def get_session(request: Request, session_id: str, who: Party) -> SessionPublic:
+async def get_session(sessions: Sessions, settings: Config, session_id: str,
+                      who: Party) -> SessionPublic:
     """Where the session stands: status, progress, time left."""
-    return public(request, request.app.state.live.state(session_id))
+    return public(settings, sessions.state(session_id))
 
 
 @router.get("/sessions/{session_id}/item", response_model=ItemPublic)
-async def current_item(request: Request, session_id: str, who: Party,
-                 language: Annotated[Language | None, Query(
+async def current_item(sessions: Sessions, texts: Texts, session_id: str, who: Party,
+                       language: Annotated[Language | None, Query(
                      description="Show the text in this language instead of the session's.")]
                  = None) -> ItemPublic:
     """The item to answer now, in the session's language; a candidate's first view starts the clock.
@@ -101,8 +106,7 @@ async def current_item(request: Request, session_id: str, who: Party,
     Never parameters, keys or scores. (A coroutine, run on the event loop: it reads the log's
     tail and writes only when a rule is due — the clock's start, a time-out.)
     """
-    live = request.app.state.live.state(session_id, start_clock=who.role == "candidate",
-                                        actor=who.actor)
+    live = sessions.state(session_id, start_clock=who.role == "candidate", actor=who.actor)
     v, clock = live.view, live.clock
     common = {"position": v.position, "section": v.section_index, "n_sections": v.n_sections,
               "answered": v.answered, "max_items": live.plan.max_items}
@@ -110,16 +114,15 @@ async def current_item(request: Request, session_id: str, who: Party,
         return ItemPublic(finished=True, **common)
     if clock.paused:
         return ItemPublic(finished=False, paused=True, remaining_s=clock.remaining_s, **common)
-    shown = request.app.state.texts.shown(v.item_id, language or live.session.language,
-                                          live.session.bank_version)
+    shown = texts.shown(v.item_id, language or live.session.language, live.session.bank_version)
     return ItemPublic(finished=False, item_id=v.item_id, **shown, remaining_s=clock.remaining_s,
                       item_remaining_s=clock.item_remaining_s, **common)
 
 
 @router.post("/sessions/{session_id}/answers", response_model=AnswerPublic)
-async def answer(request: Request, session_id: str, body: AnswerCreate, who: Party) -> AnswerPublic:
+async def answer(sessions: Sessions, session_id: str, body: AnswerCreate,
+                 who: Party) -> AnswerPublic:
     """Record the answer to the item at ``position`` (a retry returns the stored answer)."""
-    sessions = request.app.state.live
     live = sessions.state(session_id, start_clock=True, actor=who.actor)
     v = live.view
     payload = {"item_id": body.item_id, "code": body.code,
@@ -152,40 +155,40 @@ async def answer(request: Request, session_id: str, body: AnswerCreate, who: Par
 
 
 @router.post("/sessions/{session_id}/finish", response_model=Finished)
-def finish(request: Request, session_id: str, who: Party) -> Finished:
+def finish(sessions: Sessions, store: Store, session_id: str, who: Party) -> Finished:
     """End the session (early, if items remain) and issue its profile; finishing again is a no-op."""
-    live = request.app.state.live.close(session_id, "finish", who.actor)
-    request.app.state.store.audit(who.actor, "session.finish", session_id,
+    live = sessions.close(session_id, "finish", who.actor)
+    store.audit(who.actor, "session.finish", session_id,
                                   {"closed": live.closed_reason})
     return Finished(profile_id=live.profile_id)
 
 
-def _profile_of(request: Request, session_id: str):  # type: ignore[no-untyped-def]
-    live = request.app.state.live.state(session_id, issue=True)
+def _profile_of(sessions: LiveSessions, repo: BankRepository, session_id: str) -> Profile:
+    live = sessions.state(session_id, issue=True)
     if live.profile_id is None:
         raise HTTPException(404, "the session has no issued profile yet; it is still running")
-    return request.app.state.repo.profile(live.profile_id)
+    return repo.profile(live.profile_id)
 
 
 @router.get("/sessions/{session_id}/profile")
-def get_profile(request: Request, session_id: str, who: Party) -> dict:
+def get_profile(sessions: Sessions, repo: Bank, session_id: str, who: Party) -> dict:
     """The issued profile: the operator's full record, or the candidate's own view."""
-    p = _profile_of(request, session_id)
+    p = _profile_of(sessions, repo, session_id)
     return p.model_dump(mode="json") if who.role == "operator" else p.candidate_view()
 
 
 @router.get("/sessions/{session_id}/report", response_class=HTMLResponse)
-def get_report(request: Request, session_id: str, who: Party) -> str:
+def get_report(sessions: Sessions, repo: Bank, session_id: str, who: Party) -> str:
     """The profile's HTML report: the operator's copy, or the candidate's."""
     from qabilet.delivery.report_html import render_profile_html
 
-    return render_profile_html(_profile_of(request, session_id),
+    return render_profile_html(_profile_of(sessions, repo, session_id),
                                view="operator" if who.role == "operator" else "candidate")
 
 
 # -- the proctor's actions: each an event of the log and a line of the audit trail ------------------
-def _proctor(request: Request, session_id: str, who: Caller, kind: str, detail: dict) -> Live:
-    sessions = request.app.state.live
+def _proctor(sessions: LiveSessions, store: SessionStore, session_id: str, who: Caller, kind: str,
+             detail: dict[str, Any]) -> Live:
     live = sessions.state(session_id)
     if live.view.finished:
         raise HTTPException(409, f"the session is over ({live.closed_reason}); {kind} refused")
@@ -193,70 +196,73 @@ def _proctor(request: Request, session_id: str, who: Caller, kind: str, detail: 
         raise HTTPException(409, f"the session is {'already' if kind == 'pause' else 'not'} "
                                  f"paused")
     _, after = sessions.record(session_id, kind, {"by": who.actor, **detail}, actor=who.actor)
-    request.app.state.store.audit(who.actor, f"session.{kind}", session_id, detail)
+    store.audit(who.actor, f"session.{kind}", session_id, detail)
     return after
 
 
 @router.post("/sessions/{session_id}/pause", response_model=SessionPublic)
-def pause(request: Request, session_id: str, body: Pause, who: SessionOperator) -> SessionPublic:
+def pause(sessions: Sessions, store: Store, settings: Config, session_id: str, body: Pause,
+          who: SessionOperator) -> SessionPublic:
     """Stop the session's clocks; answers wait until it is resumed."""
-    return public(request, _proctor(request, session_id, who, "pause", body.model_dump()))
+    return public(settings, _proctor(sessions, store, session_id, who, "pause", body.model_dump()))
 
 
 @router.post("/sessions/{session_id}/resume", response_model=SessionPublic)
-def resume(request: Request, session_id: str, who: SessionOperator) -> SessionPublic:
+def resume(sessions: Sessions, store: Store, settings: Config, session_id: str,
+           who: SessionOperator) -> SessionPublic:
     """Restart the clocks of a paused session."""
-    return public(request, _proctor(request, session_id, who, "resume", {}))
+    return public(settings, _proctor(sessions, store, session_id, who, "resume", {}))
 
 
 @router.post("/sessions/{session_id}/extra-time", response_model=SessionPublic)
-def extra_time(request: Request, session_id: str, body: ExtraTime,
-               who: SessionOperator) -> SessionPublic:
+def extra_time(sessions: Sessions, store: Store, settings: Config, session_id: str,
+               body: ExtraTime, who: SessionOperator) -> SessionPublic:
     """Add time to the test's limit."""
-    if request.app.state.live.session(session_id).time_limit_s is None:
+    if sessions.session(session_id).time_limit_s is None:
         raise HTTPException(409, "the session has no time limit to extend")
-    return public(request, _proctor(request, session_id, who, "extra_time", body.model_dump()))
+    return public(settings, _proctor(sessions, store, session_id, who, "extra_time",
+                                     body.model_dump()))
 
 
 @router.post("/sessions/{session_id}/incidents", response_model=SessionPublic)
-def incident(request: Request, session_id: str, body: Incident,
+def incident(sessions: Sessions, store: Store, settings: Config, session_id: str, body: Incident,
              who: SessionOperator) -> SessionPublic:
     """Record an incident (the session goes on)."""
-    return public(request, _proctor(request, session_id, who, "incident", body.model_dump()))
+    return public(settings, _proctor(sessions, store, session_id, who, "incident",
+                                     body.model_dump()))
 
 
 @router.post("/sessions/{session_id}/terminate", response_model=SessionPublic)
-def terminate(request: Request, session_id: str, body: Terminate,
-              who: SessionOperator) -> SessionPublic:
+def terminate(sessions: Sessions, store: Store, settings: Config, session_id: str,
+              body: Terminate, who: SessionOperator) -> SessionPublic:
     """End the session with a reason; it is scored on what was answered."""
-    live = request.app.state.live.state(session_id)
+    live = sessions.state(session_id)
     if live.view.finished:
         raise HTTPException(409, f"the session is over ({live.closed_reason}); terminate refused")
-    live = request.app.state.live.close(session_id, "terminate", who.actor, reason=body.reason)
-    request.app.state.store.audit(who.actor, "session.terminate", session_id,
-                                  {"reason": body.reason})
-    return public(request, live)
+    live = sessions.close(session_id, "terminate", who.actor, reason=body.reason)
+    store.audit(who.actor, "session.terminate", session_id, {"reason": body.reason})
+    return public(settings, live)
 
 
 @router.post("/sessions/{session_id}/token", response_model=SessionPublic)
-def reissue_token(request: Request, session_id: str, who: SessionOperator) -> SessionPublic:
+def reissue_token(sessions: Sessions, store: Store, settings: Config, session_id: str,
+                  who: SessionOperator) -> SessionPublic:
     """A new link for the candidate (a lost or leaked one); the old token is refused at once.
 
     Every worker and every server on the database refuses the old token from its next request
     (the reissue is an event of the session's log). Refused (409) once the session has ended.
     """
-    settings = request.app.state.settings
-    token = request.app.state.live.reissue_token(
-        session_id, by=who.actor, link_ttl=timedelta(hours=settings.token_ttl_hours))
-    request.app.state.store.audit(who.actor, "session.token_reissue", session_id, {})
-    return public(request, request.app.state.live.state(session_id), token)
+    token = sessions.reissue_token(session_id, by=who.actor,
+                                   link_ttl=timedelta(hours=settings.token_ttl_hours))
+    store.audit(who.actor, "session.token_reissue", session_id, {})
+    return public(settings, sessions.state(session_id), token)
 
 
 @router.get("/sessions/{session_id}/events")
-def session_events(request: Request, session_id: str, who: SessionOperator) -> list[dict]:
+def session_events(store: Store, session_id: str, who: SessionOperator) -> list[dict]:
     """The session's event log, in commit order (the operator's record of what happened).
 
     A reissued token's digest is left out of its event.
     """
     return [e.model_dump(mode="json", exclude={"payload": {"digest"}})
-            for e in request.app.state.store.events(session_id)]
+            for e in store.events(session_id)]

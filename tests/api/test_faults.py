@@ -30,6 +30,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy import exc as sa_exc
 
 from qabilet.api.app import create_app
+from qabilet.api.dependencies import services_of
 from qabilet.api.faults import RETRY_AFTER_S
 from qabilet.api.settings import Settings
 from qabilet.itembank.bank_file import export_document, import_document
@@ -138,7 +139,7 @@ def test_an_outage_anywhere_in_a_request_is_a_503_and_a_defect_a_500(demo_db, tm
         return await call_next(request)
 
     with TestClient(app, raise_server_exceptions=False) as client:
-        store = app.state.store
+        store = services_of(app).store
         c = client.post("/v1/candidates", json={"display_name": "A"}, headers=staff(keys))
         s = client.post("/v1/sessions", headers=staff(keys),
                         json={"candidate_id": c.json()["id"], "level": "middle", "language": "ru"})
