@@ -7,6 +7,10 @@ holds the person's id (otherwise the data row number is the id); a column named 
 empty cell is a missing response. Errors name the data row (1-based; the header is row 0) and the
 column.
 
+An answer file (``qabilet report``) is read by :func:`read_answer_sheets`: ``person_id``,
+optional ``level`` and ``language`` columns, and the answer codes as given (not recoded), from
+which profiles are built; its companion times file holds response times in seconds.
+
 A score file has ``person_id``, then ``theta`` and ``se`` (one factor) or ``theta_<factor>`` and
 ``se_<factor>`` (several), then ``status`` (:data:`qabilet.engine.scoring.STATUS_CODES`). Floats are
 written at full precision; an undefined value (NaN) is an empty cell.
@@ -24,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from qabilet.engine.exceptions import DataFileError, InvalidParameterError
+from qabilet.engine.exceptions import DataFileError, ImportRejectedError, InvalidParameterError
 from qabilet.itembank._files import write_text_atomic
 
 if TYPE_CHECKING:
@@ -32,9 +36,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PERSON_ID",
+    "SHEET_COLUMNS",
+    "AnswerSheet",
     "ResponseData",
     "format_responses_csv",
     "format_scores_csv",
+    "read_answer_sheets",
     "read_responses_csv",
     "write_scores_csv",
 ]
@@ -214,6 +221,7 @@ def read_responses_csv(
             f"the header has {len(names)} columns; this row has {n} cells",
             path=source, row=row_numbers[p], column=column,
         )
+    cells: NDArray[np.str_] | _Columns
     if fast is not None:  # strings only for the columns that hold them
         cells = fast.string_columns([c for c in (person_col, group_col) if c is not None])
     else:
@@ -232,10 +240,12 @@ def read_responses_csv(
     if parsed is not None:
         values, observed = parsed
     else:
-        if fast is not None:  # an unusual cell: the exact path finds and names it
+        if isinstance(cells, np.ndarray):
+            table = cells
+        else:  # an unusual cell after the fast path: the exact path finds and names it
             header, rows, row_numbers = _read_rows(path, source)
-            cells = np.char.strip(np.array(rows, dtype=str).reshape(len(rows), len(names)))
-        values, observed = _integer_cells(cells[:, item_cols], row_numbers, file_items, source)
+            table = np.char.strip(np.array(rows, dtype=str).reshape(len(rows), len(names)))
+        values, observed = _integer_cells(table[:, item_cols], row_numbers, file_items, source)
 
     # -- categories: recode, check the range, and place columns in the requested order -----------
     n = len(row_numbers)
@@ -249,14 +259,14 @@ def read_responses_csv(
         upper = None if k_all is None else k_all[target[plain]]
         bad = o & ((v < 0) if upper is None else ((v < 0) | (v >= upper[None, :])))
         if bad.any():
-            p, c = np.argwhere(bad)[0]
+            p, c = (int(i) for i in np.argwhere(bad)[0])
             expected = ("a category 0, 1, 2, …" if upper is None
                         else f"a category in 0..{upper[c] - 1} (the item has {upper[c]})")
             raise DataFileError(f"expected {expected}; got {v[p, c]}", path=source,
                                 row=row_numbers[p], column=file_items[plain[c]])
         responses[:, target[plain]] = np.where(o, v, 0)
         mask[:, target[plain]] = o
-    for j in recoded:  # one vectorised lookup per recoded item
+    for j in recoded.tolist():  # one vectorised lookup per recoded item
         name = file_items[j]
         codes = codes_of[name]
         order = np.argsort(codes, kind="stable")
@@ -388,6 +398,155 @@ def format_responses_csv(
     writer.writerow([PERSON_ID, *items])
     writer.writerows([pid, *row] for pid, row in zip(ids, cells.tolist(), strict=True))
     return buffer.getvalue()
+
+
+# -- answer sheets: a profile's answers as given -------------------------------------------------
+#: columns of an answer file that are not items
+SHEET_COLUMNS = (PERSON_ID, "language", "level")
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerSheet:
+    """One candidate's row of an answer file, as :func:`read_answer_sheets` reads it.
+
+    Attributes
+    ----------
+    row : int
+        The data row (1-based; the header is row 0).
+    person_id, level, language : str
+        Who answered, at which position level and in which language (the file's ``level`` and
+        ``language`` cells, or the defaults where the file has none).
+    codes : dict of str to int
+        Answer codes as given (the options' or scale points' 0, 1, …, not recoded) by item id,
+        in file order; unanswered items are absent.
+    seconds : dict of str to float
+        Response times by item id, where the times file has one.
+    """
+
+    row: int
+    person_id: str
+    level: str
+    language: str
+    codes: dict[str, int]
+    seconds: dict[str, float]
+
+
+def read_answer_sheets(
+    path: str | os.PathLike[str],
+    item_ids: Iterable[str],
+    *,
+    exclude: Iterable[str] = (),
+    times: str | os.PathLike[str] | None = None,
+    level: str = "middle",
+    language: str = "ru",
+) -> list[AnswerSheet]:
+    """Read an answer file: one candidate per row, the answers to build profiles from.
+
+    The file has a header with ``person_id``, optional ``level`` and ``language`` columns, the
+    columns named in ``exclude``, and one column per item of ``item_ids``; a cell is an answer
+    code (0, 1, …) or empty. The optional times file (the response export's companion) has
+    ``person_id`` and response times in seconds per item column.
+
+    Parameters
+    ----------
+    path : path-like
+        The answer file.
+    item_ids : iterable of str
+        The items the file may answer (a bank version's).
+    exclude : iterable of str
+        Other columns that are not items.
+    times : path-like, optional
+        The times file.
+    level, language : str
+        For rows (or files) without a ``level`` or ``language`` cell.
+
+    Returns
+    -------
+    list of AnswerSheet
+        In file order.
+
+    Raises
+    ------
+    DataFileError
+        No ``person_id`` column, or a column that is neither an item nor excluded.
+    ImportRejectedError
+        Every bad cell: a code that is not 0, 1, …, a time that is not seconds ≥ 0, a level or
+        language outside :data:`~qabilet.itembank.content.LEVELS` /
+        :data:`~qabilet.itembank.content.LANGUAGES`, a person id given twice (``row``, the
+        column as ``field``).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "answers.csv"
+    >>> _ = f.write_text("person_id,level,Q1,Q2\\nA,high,3,\\nB,,0,1\\n")
+    >>> [(s.person_id, s.level, s.codes) for s in read_answer_sheets(f, ["Q1", "Q2"])]
+    [('A', 'high', {'Q1': 3}), ('B', 'middle', {'Q1': 0, 'Q2': 1})]
+    """
+    from qabilet.itembank.content import LANGUAGES, LEVELS
+
+    header, rows = _dict_rows(path)
+    if PERSON_ID not in header:
+        raise DataFileError(f"expected a header with a {PERSON_ID} column", path=str(path))
+    known, skipped = set(item_ids), {*SHEET_COLUMNS, *exclude}
+    columns = [c for c in header if c not in skipped]
+    unknown = [c for c in columns if c not in known]
+    if unknown:
+        raise DataFileError(f"columns {', '.join(unknown[:5])} are not items of the bank version "
+                            f"(name other columns in --exclude)", path=str(path))
+    problems: list[tuple[int, str, str]] = []
+    seen: dict[str, int] = {}
+    for n, row in enumerate(rows, start=1):
+        pid = row[PERSON_ID]
+        if pid in seen:
+            problems.append((n, PERSON_ID, f"{pid!r} is row {seen[pid]} already"))
+        seen.setdefault(pid, n)
+        for name, value, allowed in (("level", row.get("level") or level, LEVELS),
+                                     ("language", row.get("language") or language, LANGUAGES)):
+            if value not in allowed:
+                problems.append((n, name, f"expected one of {', '.join(allowed)}; got {value!r}"))
+        problems += [(n, c, f"expected an answer code 0, 1, …; got {row[c]!r}")
+                     for c in columns if row[c].strip() and not row[c].strip().isdigit()]
+    if problems:
+        raise ImportRejectedError(problems, path=str(path))
+    seconds = {} if times is None else _read_seconds(times, columns)
+    return [AnswerSheet(row=n, person_id=row[PERSON_ID], level=row.get("level") or level,
+                        language=row.get("language") or language,
+                        codes={c: int(row[c]) for c in columns if row[c].strip()},
+                        seconds=seconds.get(row[PERSON_ID], {}))
+            for n, row in enumerate(rows, start=1)]
+
+
+def _dict_rows(path: str | os.PathLike[str]) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and the rows of a CSV file as dicts (a short row's missing cells are empty)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh, restval="")
+        rows = list(reader)
+        return list(reader.fieldnames or []), [{k: v or "" for k, v in r.items()} for r in rows]
+
+
+def _read_seconds(path: str | os.PathLike[str],
+                  columns: list[str]) -> dict[str, dict[str, float]]:
+    """Response times by person and item; a cell that is not seconds ≥ 0 is a problem."""
+    _, rows = _dict_rows(path)
+    problems: list[tuple[int, str, str]] = []
+    found: dict[str, dict[str, float]] = {}
+    for n, row in enumerate(rows, start=1):
+        mine = found.setdefault(row.get(PERSON_ID, ""), {})
+        for c in columns:
+            cell = row.get(c, "").strip()
+            if not cell:
+                continue
+            try:
+                value = float(cell)
+            except ValueError:
+                value = float("nan")
+            if not value >= 0:
+                problems.append((n, c, f"expected seconds ≥ 0; got {cell!r}"))
+            mine[c] = value
+    if problems:
+        raise ImportRejectedError(problems, path=str(path))
+    return found
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -536,7 +695,8 @@ def _read_rows(
 
 
 def _person_ids(
-    cells: NDArray[np.str_], person_col: int | None, row_numbers: list[int], source: str
+    cells: NDArray[np.str_] | _Columns, person_col: int | None, row_numbers: list[int],
+    source: str,
 ) -> tuple[str, ...]:
     if person_col is None:
         return tuple(str(n) for n in row_numbers)

@@ -5,8 +5,11 @@ The other commands live beside it (``cli_calibrate``, ``cli_bank``, ``cli_simula
 import time; ``qabilet.engine``, ``qabilet.calibration``, ``qabilet.itembank`` and numpy are
 imported inside the commands, so ``qabilet --help`` loads neither scipy nor the web stack.
 
-Errors in the user's files end the command with one line on stderr, ``error: <file>, row <n>,
-column '<name>': <what was expected>; got <what came>``, exit status 2, and no output file.
+Every error ends the command with ``error: …`` on stderr and exit status 2. Errors in the user's
+files are one line, ``error: <file>, row <n>, column '<name>': <what was expected>; got <what
+came>``, and leave no output file; a usage error (an unknown option, a bad option value) adds one
+line, ``try 'qabilet <command> --help'``. Every ``--out`` is reported by a line on stdout saying
+what was written where.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from qabilet._version import __version__
 
@@ -31,7 +35,55 @@ __all__ = ["app", "main"]
 #: exit status for bad input (typer uses the same for usage errors)
 EXIT_BAD_INPUT = 2
 
+
+
+class _App(TyperGroup):
+    """The root command: every error as ``error: …`` lines, no placeholder on plain flags.
+
+    Typer prints the option parser's errors in a box and shows ``<bool>`` in the help of a flag
+    that takes no value; the commands print ``error: …``. One style for both: the parser's
+    errors are caught here and printed as the commands print theirs.
+    """
+
+    def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        _bare_flags(self)
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except typer.TyperException as exc:  # the parser's: usage errors, unreadable files
+            _show_parser_error(exc)
+            sys.exit(getattr(exc, "exit_code", 1))
+        except typer.Abort:
+            typer.echo("error: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _show_parser_error(exc: typer.TyperException) -> None:
+    """``error: <message>`` and, for a usage error, ``try '<command> --help'``."""
+    if type(exc).__name__ == "NoArgsIsHelpError":  # the help was printed: that is the answer
+        return
+    typer.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None and ctx.command.get_help_option(ctx) is not None:
+        typer.echo(f"try '{ctx.command_path} {ctx.help_option_names[0]}'", err=True)
+
+
+def _bare_flags(command: Any) -> None:
+    """Show no value placeholder (typer's ``<bool>``) for options that take none, ``--help`` too."""
+    ctx = command.context_class(command)
+    for param in [*command.params, command.get_help_option(ctx)]:
+        if getattr(param, "is_flag", False) and not getattr(param, "count", False):
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _bare_flags(sub)
+
+
 app = typer.Typer(
+    cls=_App,
     name="qabilet",
     help="qabilet: an adaptive psychometric testing engine (IRT calibration and scoring from the "
     "command line).",
@@ -204,6 +256,8 @@ def score(
             typer.echo(format_scores_csv(data.person_ids, estimate), nl=False)
         else:
             write_scores_csv(out, data.person_ids, estimate)
+            typer.echo(f"Wrote the scores of {len(data.person_ids)} persons ({method.value}) "
+                       f"to {out}.")
 
 
 @app.command("demo-scoring")

@@ -18,6 +18,7 @@ import typer
 from qabilet.cli import _fail, _user_errors, app
 
 if TYPE_CHECKING:
+    from qabilet.itembank.bank_diff import SectionChanges
     from qabilet.itembank.repository import BankRepository
     from qabilet.itembank.versions import BankVersion
 
@@ -55,12 +56,26 @@ def _repo(database: str | None) -> BankRepository:
 
 
 def _write(text: str, out: Path | None) -> None:
+    """``text`` to ``out`` (atomically), or to standard output without it."""
     if out is None:
         typer.echo(text, nl=False)
         return
     from qabilet.itembank._files import write_text_atomic
 
     write_text_atomic(out, text)
+
+
+def _count(n: int, what: str) -> str:
+    """``1 item``, ``2 items``: ``what`` is the singular, made plural with ``s``."""
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+#: the sections of a bank document that messages count, and a record of each in the singular
+_HELD = {"items": "item", "versions": "bank version", "norm_sets": "norm set",
+         "blueprints": "blueprint"}
+#: every section, for what an import added or changed
+_RECORDS = {**_HELD, "dimensions": "dimension", "scales": "response scale",
+            "recommendations": "recommendation"}
 
 
 @bank_app.command("init-demo")
@@ -110,7 +125,13 @@ def import_(
     """
     with _user_errors():
         from qabilet import __version__
-        from qabilet.itembank.bank_file import import_document, import_parameters, is_bank_document
+        from qabilet.itembank.bank_diff import document_changes
+        from qabilet.itembank.bank_file import (
+            export_document,
+            import_document,
+            import_parameters,
+            is_bank_document,
+        )
 
         repo = _repo(database)
         text = file.read_text(encoding="utf-8")
@@ -120,12 +141,24 @@ def import_(
             typer.echo(f"Imported {len(v.item_ids)} items' parameters into draft bank version "
                        f"{v.number}" + (f"; {v.provenance.notes}." if v.provenance.notes else "."))
             return
+        before = export_document(repo).content()
         done = import_document(repo, text, path=str(file), by=_user())
-        doc = done.document
-        typer.echo(f"Imported {len(doc.items)} items, {len(doc.versions)} bank versions, "
-                   f"{len(doc.norm_sets)} norm sets, {len(doc.blueprints)} blueprints.")
+        typer.echo(_import_note(file, done.counts(),
+                                document_changes(before, export_document(repo).content())))
         if done.draft is not None:
             typer.echo(_draft_note(done.draft))
+
+
+def _import_note(file: Path, counts: dict[str, int], changes: dict[str, SectionChanges]) -> str:
+    """What ``bank import`` says: the records the file held, and which of them were new."""
+    held = ", ".join(_count(counts[k], w) for k, w in _HELD.items())
+    new = [f"{_count(c.added, w)} added" if not c.changed else
+           f"{_count(c.new, w)} ({c.added} added, {c.changed} changed)"
+           for k, w in _RECORDS.items() if (c := changes[k]).new]
+    if not new:
+        return (f"Nothing new in {file}: its records ({held}) are stored already, the same; "
+                f"nothing was imported.")
+    return f"Imported {file} ({held}): {'; '.join(new)}."
 
 
 def _draft_note(draft: BankVersion) -> str:
@@ -180,7 +213,10 @@ def export(
 
         repo = _repo(database)
         if format is ExportFormat.json:
-            _write(bank_file.export_document(repo, software_version=__version__).to_json(), out)
+            doc = bank_file.export_document(repo, software_version=__version__)
+            _write(doc.to_json(), out)
+            held = ", ".join(_count(len(getattr(doc, k)), w) for k, w in _HELD.items())
+            what = f"the bank ({held})"
         elif format is ExportFormat.responses:
             rows = repo.responses(bank_version=version, language=language, level=level,
                                   since=_utc(since), until=_utc(until))
@@ -190,11 +226,20 @@ def export(
             _write(answers, out)
             if out is not None:
                 _write(times, out.with_suffix(".times.csv"))
+            persons = len(answers.splitlines()) - 1
+            what = (f"{_count(len(rows), 'response')} of {_count(persons, 'person')} "
+                    f"({'codes as answered' if raw else 'model categories'})")
         else:
             v = repo.version(version)
             text = (bank_file.format_parameters_csv(v) if format is ExportFormat.csv
                     else bank_file.format_mirt_table(bank_file.mirt_rows(v.parameters.to_bank())))
             _write(text, out)
+            table = "the parameters" if format is ExportFormat.csv else "mirt's table"
+            what = f"{table} of {_count(len(v.item_ids), 'item')} (bank version {v.number})"
+        if out is not None:
+            extra = (f" and their response times to {out.with_suffix('.times.csv')}"
+                     if format is ExportFormat.responses else "")
+            typer.echo(f"Wrote {what} to {out}{extra}.")
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -207,20 +252,32 @@ def _utc(value: datetime | None) -> datetime | None:
 @bank_app.command("list")
 def list_(
     database: DatabaseOption = None,
-    dimension: Annotated[str | None, typer.Option("--dimension")] = None,
-    level: Annotated[str | None, typer.Option("--level")] = None,
-    status: Annotated[str | None, typer.Option("--status")] = None,
+    dimension: Annotated[str | None, typer.Option("--dimension", metavar="ID",
+                                                  help="What the items measure (a dimension "
+                                                       "id of the bank).")] = None,
+    level: Annotated[str | None, typer.Option("--level", help="high, middle or low.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="draft, pretest, operational "
+                                               "or retired.")] = None,
     language: Annotated[str, typer.Option("--language", help="kk, ru or en.")] = "en",
 ) -> None:
     """List the items: id, what they measure, format, levels, status and the stem."""
     with _user_errors():
-        items = _repo(database).items(dimension=dimension, level=level, status=status)
+        from qabilet.itembank.content import LANGUAGES, LEVELS, STATUSES
+
+        repo = _repo(database)
+        for option, value, allowed in (("--dimension", dimension, tuple(repo.dimensions())),
+                                       ("--level", level, LEVELS), ("--status", status, STATUSES),
+                                       ("--language", language, LANGUAGES)):
+            if value is not None and value not in allowed:
+                known = ", ".join(allowed) if allowed else "none (the bank is empty)"
+                raise _fail(f"{option}: expected one of {known}; got {value!r}")
+        items = repo.items(dimension=dimension, level=level, status=status)
         for item in items:
             shown = item.text_in(language)
             stem = shown.stem if len(shown.stem) <= 70 else shown.stem[:69] + "…"
             typer.echo(f"{item.id:<10} {item.dimension or 'forced choice':<21} {item.format:<7} "
                        f"{','.join(item.levels):<16} {item.status:<11} {stem}")
-        typer.echo(f"{len(items)} items")
+        typer.echo(_count(len(items), "item"))
 
 
 @bank_app.command()
@@ -306,48 +363,9 @@ def diff(
     """
     with _user_errors():
         repo = _repo(database)
-        typer.echo(format_diff(repo.version(v1), repo.version(v2)), nl=False)
+        from qabilet.itembank.bank_diff import format_version_diff
 
-
-def format_diff(a: BankVersion, b: BankVersion) -> str:
-    """The text of ``qabilet bank diff``: what changed from version ``a`` to ``b``."""
-    import numpy as np
-
-    old = {r.id: r for r in a.parameters.items}
-    new = {r.id: r for r in b.parameters.items}
-    lines = [f"bank version {a.number} → {b.number}"]
-    added, removed = sorted(set(new) - set(old)), sorted(set(old) - set(new))
-    if added:
-        lines.append(f"added ({len(added)}): {', '.join(added)}")
-    if removed:
-        lines.append(f"removed ({len(removed)}): {', '.join(removed)}")
-    changed: list[tuple[float, str, str]] = []
-    for item_id in sorted(set(old) & set(new)):
-        p, q = old[item_id].parameters(), new[item_id].parameters()
-        if p == q and old[item_id].model == new[item_id].model:
-            continue
-        deltas = []
-        for name in sorted(set(p) | set(q)):
-            x, y = p.get(name), q.get(name)
-            if x is None or y is None or np.shape(x) != np.shape(y):
-                deltas.append((float("inf"), f"{name}: {x} → {y}"))
-            else:
-                d = float(np.max(np.abs(np.subtract(y, x))))
-                if d > 0:
-                    deltas.append((d, f"{name} by up to {d:.4f}"))
-        top = max(d for d, _ in deltas) if deltas else 0.0
-        changed.append((top, item_id, "; ".join(text for _, text in deltas)))
-    lines.append(f"changed ({len(changed)}), largest first:" if changed else "no item changed")
-    lines += [f"  {item_id}: {text}" for _, item_id, text in sorted(changed, reverse=True)]
-    la, lb = a.parameters.latent, b.parameters.latent
-    if la != lb:
-        lines.append(f"latent: mean {la.mean} → {lb.mean}; cov {la.cov} → {lb.cov}")
-    if a.content is not None and b.content is not None:
-        texts = a.content.changes(b.content)
-        lines.append(f"texts changed ({len(texts)}):" if texts else "no text changed")
-        lines += [f"  {line}" for line in texts]
-    return "\n".join(lines) + "\n"
-
+        typer.echo(format_version_diff(repo.version(v1), repo.version(v2)), nl=False)
 
 
 @app.command()

@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from qabilet.cli import _fail, _stderr_is_terminal, _user_errors, app
+
+if TYPE_CHECKING:
+    from qabilet.engine.cat.exposure_floor import ExposureFloor
 
 __all__ = ["simulate"]
 
@@ -117,28 +120,17 @@ def simulate(
     if n is not None and (theta_file is not None or responses_file is not None):
         raise _fail("--n: give either --n or --theta/--responses, not both")
     with _user_errors():
-        import numpy as np
-
         from qabilet.engine.cat import Blueprint, derive_sympson_hetter, simulate_cat
         from qabilet.engine.cat.blueprint import parse_exposure
-        from qabilet.engine.exceptions import DataFileError, InvalidParameterError
+        from qabilet.engine.cat.exposure_floor import exposure_floor
+        from qabilet.engine.exceptions import InvalidParameterError
         from qabilet.itembank._files import write_text_atomic
         from qabilet.itembank.parameter_file import read_parameter_file
-        from qabilet.itembank.response_file import read_responses_csv
-        from qabilet.itembank.theta_file import read_theta_csv
+        from qabilet.itembank.simulation_inputs import read_blueprint_fields, read_simulees
 
         pf = read_parameter_file(bank_file)
         bank = pf.to_bank()
-        fields: dict[str, Any] = {}
-        if blueprint_file is not None:
-            try:
-                fields = json.loads(blueprint_file.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
-                raise DataFileError(f"expected a JSON object; {exc.msg} at line {exc.lineno}",
-                                    path=str(blueprint_file)) from None
-            if not isinstance(fields, dict):
-                raise DataFileError("expected a JSON object (the blueprint's fields)",
-                                    path=str(blueprint_file))
+        fields = {} if blueprint_file is None else read_blueprint_fields(blueprint_file)
         overrides = {"selection": select, "exposure": exposure, "estimator": estimator,
                      "max_items": max_items}
         fields.update({k: v for k, v in overrides.items() if v is not None})
@@ -155,6 +147,10 @@ def simulate(
             blueprint = Blueprint.from_dict(fields)
             if sh_target is not None:
                 rate = parse_exposure(sh_target)[1]
+                assert rate is not None  # sh always has its rate
+                floor = exposure_floor(bank, blueprint)
+                if rate < floor.rate:
+                    raise _fail(_unreachable(rate, floor))
                 typer.echo(f"deriving Sympson–Hetter parameters for {sh_target} "
                            f"({sh_simulees:,} simulees per round) …", err=True)
                 derived = derive_sympson_hetter(bank, blueprint, target=rate, n=sh_simulees,
@@ -165,44 +161,31 @@ def simulate(
         except InvalidParameterError as exc:
             where = f"{blueprint_file}: " if blueprint_file is not None else ""
             raise InvalidParameterError(f"{where}{exc}") from None
-
-        person_ids: list[str] | None = None
-        theta = responses = None
-        if responses_file is not None:
-            data = read_responses_csv(responses_file, item_ids=bank.item_ids,
-                                      n_categories=bank.n_categories, recodings=pf.recodings())
-            missing = ~data.observed
-            if missing.any():
-                row, col = (int(v) for v in np.argwhere(missing)[0])
-                raise DataFileError("expected an answer to every item (a full matrix); got an "
-                                    "empty cell", path=str(responses_file), row=row + 1,
-                                    column=bank.item_ids[col])
-            person_ids, responses = list(data.person_ids), data.responses
-        if theta_file is not None:
-            ids, values = read_theta_csv(theta_file)
-            if person_ids is None:
-                person_ids, theta = list(ids), values
-            else:
-                where = {pid: i for i, pid in enumerate(ids)}
-                absent = [p for p in person_ids if p not in where]
-                if absent:
-                    raise DataFileError(f"expected a true θ for every simulee of "
-                                        f"{responses_file}; {absent[0]!r} has none",
-                                        path=str(theta_file), column="person_id")
-                theta = values[[where[p] for p in person_ids]]
-        if person_ids is None:
+        simulees = read_simulees(bank, responses=responses_file, theta=theta_file,
+                                 recodings=pf.recodings())
+        if simulees.person_ids is None:
             n = 1000 if n is None else n
         line = _StepLine() if _stderr_is_terminal() else None
         try:
-            sim = simulate_cat(bank, blueprint, theta=theta, responses=responses, n=n,
-                               rng=seed, progress=line)
+            sim = simulate_cat(bank, blueprint, theta=simulees.theta,
+                               responses=simulees.responses, n=n, rng=seed, progress=line)
         finally:
             if line is not None:
                 line.clear()
         result = {"settings": {**blueprint.to_dict(), "seed": seed, "bank": str(bank_file)},
-                  **sim.to_dict(person_ids)}
+                  **sim.to_dict(simulees.person_ids)}
         if out is not None:
             write_text_atomic(out, json.dumps(result, indent=1, allow_nan=False) + "\n")
         typer.echo(_summary_text(result, bank_file, result["settings"]), nl=False)
         if out is not None:
-            typer.echo(f"\nWrote {out}")
+            typer.echo(f"\nWrote the results of {result['summary']['n']:,} simulees (summary, "
+                       f"conditional, exposure, simulees) to {out}.")
+
+
+def _unreachable(rate: float, floor: ExposureFloor) -> str:
+    """Why ``--exposure sh:RATE`` cannot be met, with the numbers."""
+    of = "" if floor.category is None else f" of content category {floor.category!r}"
+    return (f"--exposure: sh:{rate:g} cannot be met: every test gives at least {floor.length} "
+            f"of the {floor.eligible} eligible items{of}, so their exposure rates average "
+            f"{floor.length}/{floor.eligible} = {floor.rate:.3f} and the largest is at least "
+            f"that; ask for sh:{floor.rate:.3g} or more, a shorter test or more items")

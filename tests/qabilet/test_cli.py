@@ -134,7 +134,7 @@ def test_scores_equal_the_engine_on_the_same_arrays(tmp_path, method):
     result = runner.invoke(app, ["score", str(params), str(responses), "--method", method,
                                  "--out", str(out), "--exclude", "level"])
     assert result.exit_code == 0, result.output
-    assert result.stdout == ""
+    assert result.stdout == f"Wrote the scores of 60 persons ({method}) to {out}.\n"
     header, rows = _read_scores(out.read_text(encoding="utf-8"))
     assert header == ["person_id", "theta", "se", "status"]
     expected = score(bank, x, seen, method=method)
@@ -300,6 +300,53 @@ def test_unknown_method_is_a_usage_error(tmp_path):
     params, responses, *_ = _setup(tmp_path, UNI_ITEMS, UNI_LATENT, n=5)
     result = runner.invoke(app, ["score", str(params), str(responses), "-m", "mle"])
     assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "error: Invalid value for '--method' / '-m': Value error, 'mle' is not one of 'eap', "
+        "'map', 'ml', 'wle'.",
+        "try 'qabilet score --help'"]
+
+
+# -- the option parser's errors look like the commands' -------------------------------------------------
+@pytest.mark.parametrize(("args", "message", "command"), [
+    (["bank", "list", "--frobnicate"], "error: No such option: --frobnicate", "qabilet bank list"),
+    (["score"], "error: Missing argument 'PARAMS.json'.", "qabilet score"),
+    (["simulate", "--bank", "b.json", "--n", "0"],
+     "error: Invalid value for '--n': Input should be greater than or equal to 1",
+     "qabilet simulate"),
+    (["nonsense"], "error: No such command 'nonsense'.", "qabilet"),
+])
+def test_usage_errors_are_an_error_line_and_a_hint(args, message, command):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [message, f"try '{command} --help'"]
+    assert "╭" not in result.output and "Usage:" not in result.output
+
+
+def test_the_installed_script_prints_usage_errors_the_same_way():
+    done = subprocess.run([str(QABILET), "bank", "list", "--frobnicate"], capture_output=True,
+                          text=True)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == "error: No such option: --frobnicate\ntry 'qabilet bank list --help'\n"
+
+
+def _commands(group, path=()):
+    import typer
+
+    root = typer.main.get_command(group) if not path else group
+    for name, sub in getattr(root, "commands", {}).items():
+        yield (*path, name)
+        yield from _commands(sub, (*path, name))
+
+
+@pytest.mark.parametrize("command", [(), *_commands(app)], ids=lambda c: " ".join(c) or "qabilet")
+def test_no_help_shows_a_placeholder_on_a_plain_flag(command):
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    lines = [line for line in result.stdout.splitlines() if "--help" in line]
+    assert lines and "Show this message and exit." in lines[0]
+    assert "<bool>" not in result.stdout and "BOOLEAN" not in result.stdout
 
 
 # -- the installed script, for real ----------------------------------------------------------------------

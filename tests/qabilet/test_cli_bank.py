@@ -7,6 +7,7 @@ import io
 import json
 from datetime import UTC, datetime
 
+import pytest
 from typer.testing import CliRunner
 
 from qabilet.cli import app
@@ -22,11 +23,16 @@ def _run(*args: str):
 
 def test_export_then_import_through_files_gives_the_same_bank(demo_db, tmp_path):
     out = tmp_path / "bank.json"
-    assert _run("bank", "export", "--database", demo_db, "--out", str(out)).exit_code == 0
+    result = _run("bank", "export", "--database", demo_db, "--out", str(out))
+    assert result.exit_code == 0
+    assert result.stdout == (f"Wrote the bank (178 items, 1 bank version, 1 norm set, "
+                             f"3 blueprints) to {out}.\n")
     other = f"sqlite:///{tmp_path / 'other.db'}"
     result = _run("bank", "import", str(out), "--database", other)
     assert result.exit_code == 0, result.output
-    assert "Imported 178 items, 1 bank versions, 1 norm sets, 3 blueprints" in result.output
+    assert result.stdout.startswith(
+        f"Imported {out} (178 items, 1 bank version, 1 norm set, 3 blueprints): 178 items "
+        f"added; 1 bank version added; 1 norm set added; 3 blueprints added; 9 dimensions added;")
     again = tmp_path / "again.json"
     assert _run("bank", "export", "--database", other, "--out", str(again)).exit_code == 0
     a, b = (json.loads(p.read_text(encoding="utf-8")) for p in (out, again))
@@ -35,10 +41,30 @@ def test_export_then_import_through_files_gives_the_same_bank(demo_db, tmp_path)
     assert a == b
 
 
+def test_reimporting_the_same_bank_says_nothing_was_new(demo_db, tmp_path):
+    out = tmp_path / "bank.json"
+    _run("bank", "export", "--database", demo_db, "--out", str(out))
+    result = _run("bank", "import", str(out), "--database", demo_db)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (f"Nothing new in {out}: its records (178 items, 1 bank version, "
+                             f"1 norm set, 3 blueprints) are stored already, the same; nothing "
+                             f"was imported.\n")
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    _item(doc, "TRN-S03")["levels"] = ["middle"]
+    out.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    result = _run("bank", "import", str(out), "--database", demo_db)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == (
+        f"Imported {out} (178 items, 1 bank version, 1 norm set, 3 blueprints): 1 item (0 "
+        f"added, 1 changed).")
+
+
 def test_a_parameter_csv_becomes_a_draft_version_to_diff_and_publish(demo_db, tmp_path):
     params = tmp_path / "params.csv"
-    assert _run("bank", "export", "--format", "csv", "--database", demo_db, "--out",
-                str(params)).exit_code == 0
+    result = _run("bank", "export", "--format", "csv", "--database", demo_db, "--out",
+                  str(params))
+    assert result.exit_code == 0
+    assert result.stdout == f"Wrote the parameters of 178 items (bank version 1) to {params}.\n"
     rows = list(csv.DictReader(io.StringIO(params.read_text())))
     assert len(rows) == 178 and rows[0]["item"] == "SRV-L01"
     rows[0]["d1"] = str(float(rows[0]["d1"]) + 0.25)  # a recalibration moved one threshold
@@ -79,15 +105,35 @@ def test_a_bad_parameter_csv_is_reported_row_by_row_and_changes_nothing(demo_db,
     assert "version 2" not in _run("bank", "versions", "--database", demo_db).output
 
 
-def test_mirt_table_and_list_and_show(demo_db):
+def test_mirt_table_and_list_and_show(demo_db, tmp_path):
     table = _run("bank", "export", "--format", "mirt", "--database", demo_db).output
     header = table.splitlines()[0].split(",")
     assert header[:10] == ["item", *(f"a{k}" for k in range(1, 10))]
+    out = tmp_path / "mirt.csv"
+    result = _run("bank", "export", "--format", "mirt", "--database", demo_db, "--out", str(out))
+    assert result.stdout == f"Wrote mirt's table of 178 items (bank version 1) to {out}.\n"
+    assert out.read_text() == table
     listing = _run("bank", "list", "--database", demo_db, "--dimension", "integrity",
                    "--language", "ru").output
     assert listing.strip().endswith("10 items") and "PQ-INT-01" in listing
     shown = _run("bank", "show", "TRN-S03", "--database", demo_db).output
     assert '"ru"' in shown and "parameters in bank version 1 (published)" in shown
+
+
+@pytest.mark.parametrize(("option", "value", "expected"), [
+    ("--dimension", "nonsense", "accountability, effectiveness, service_to_public, transparency, "
+                                "cooperation, initiative, integrity, learning_orientation, "
+                                "stress_resilience"),
+    ("--level", "top", "high, middle, low"),
+    ("--status", "live", "draft, pretest, operational, retired"),
+    ("--language", "de", "kk, ru, en"),
+])
+def test_listing_by_an_unknown_value_is_an_error_naming_the_known_ones(demo_db, option, value,
+                                                                       expected):
+    result = _run("bank", "list", "--database", demo_db, option, value)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == f"error: {option}: expected one of {expected}; got {value!r}\n"
 
 
 def test_responses_export_filters_and_writes_times(demo_db, tmp_path):
@@ -102,6 +148,8 @@ def test_responses_export_filters_and_writes_times(demo_db, tmp_path):
     result = _run("bank", "export", "--format", "responses", "--language", "kk", "--out",
                   str(out), "--database", demo_db)
     assert result.exit_code == 0
+    assert result.stdout == (f"Wrote 2 responses of 1 person (model categories) to {out} and "
+                             f"their response times to {out.with_suffix('.times.csv')}.\n")
     # "strongly agree" (4) with a reverse-keyed statement is model category 0
     assert out.read_text().splitlines() == [f"person_id,language,level,SRV-L01,{reverse}",
                                             "A,kk,high,3,0"]
@@ -180,7 +228,8 @@ def test_qabilet_report_writes_profiles_and_a_group_report(demo_db, tmp_path):
     result = _run("report", str(tmp_path / "r.csv"), "--times", str(tmp_path / "t.csv"),
                   "--out", str(out), "--group", "--issue", "--database", demo_db)
     assert result.exit_code == 0, result.output
-    assert "Wrote 3 profiles" in result.output and "issued 3" in result.output
+    assert result.stdout == (f"Wrote 3 profiles (<person>.html and <person>.json) to {out} and "
+                             f"group.html; issued 3.\n")
     assert 'lang="kk"' in (out / "P0.html").read_text(encoding="utf-8")
     p2 = json.loads((out / "P2.json").read_text(encoding="utf-8"))
     p0 = json.loads((out / "P0.json").read_text(encoding="utf-8"))

@@ -138,3 +138,57 @@ def test_a_bank_of_several_factors_defaults_to_d_optimality(tmp_path):
     assert all(len(s["theta"]) == 2 and len(s["se"]) == 2 for s in doc["simulees"])
     res = runner.invoke(app, ["simulate", "--bank", str(bank), "--n", "5", "--select", "mfi"])
     assert res.exit_code == 2 and "needs one of dopt, aopt, random" in res.output
+
+
+# -- an exposure target that no design can meet is refused before any simulation ------------------------
+def _twenty_items(tmp_path):
+    items = [{"id": f"Q{i:02d}", "model": "2pl", "a": 1.0 + i / 20, "b": (i - 10) / 5}
+             for i in range(20)]
+    path = tmp_path / "bank20.json"
+    path.write_text(json.dumps({"latent": {"factor_names": ["theta"], "mean": [0.0],
+                                           "cov": [[1.0]]}, "items": items}))
+    return path
+
+
+def test_a_fixed_length_below_the_exposure_floor_is_refused_at_once(tmp_path, monkeypatch):
+    import qabilet.engine.cat as cat
+
+    def never(*args, **kwargs):
+        raise AssertionError("no simulation may run for an unreachable target")
+
+    monkeypatch.setattr(cat, "derive_sympson_hetter", never)
+    monkeypatch.setattr(cat, "simulate_cat", never)
+    out = tmp_path / "sim.json"
+    res = runner.invoke(app, ["simulate", "--bank", str(_twenty_items(tmp_path)), "--exposure",
+                              "sh:0.5", "--stop-se", "0", "--max-items", "15", "--out", str(out)])
+    assert res.exit_code == 2
+    assert res.stdout == ""
+    assert res.stderr == (
+        "error: --exposure: sh:0.5 cannot be met: every test gives at least 15 of the 20 "
+        "eligible items, so their exposure rates average 15/20 = 0.750 and the largest is at "
+        "least that; ask for sh:0.75 or more, a shorter test or more items\n")
+    assert not out.exists()
+
+
+def test_a_content_quota_met_by_shadow_tests_sets_its_own_floor(tmp_path):
+    bank = _twenty_items(tmp_path)
+    content = {f"Q{i:02d}": "srv" if i < 4 else "other" for i in range(20)}
+    blueprint = _blueprint(tmp_path, {"content": content, "quotas": {"srv": [3, 4]},
+                                      "content_method": "shadow"})
+    res = runner.invoke(app, ["simulate", "--bank", str(bank), "--blueprint", str(blueprint),
+                              "--exposure", "sh:0.6", "--max-items", "6"])
+    assert res.exit_code == 2
+    assert ("every test gives at least 3 of the 4 eligible items of content category 'srv', "
+            "so their exposure rates average 3/4 = 0.750") in res.stderr
+
+
+def test_a_reachable_target_is_derived_and_the_out_file_is_named(tmp_path):
+    out = tmp_path / "sim.json"
+    res = runner.invoke(app, ["simulate", "--bank", str(_twenty_items(tmp_path)), "--exposure",
+                              "sh:0.5", "--stop-se", "0", "--max-items", "8", "--n", "200",
+                              "--sh-simulees", "300", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "deriving Sympson–Hetter parameters for sh:0.5" in res.stderr
+    assert res.stdout.endswith(f"Wrote the results of 200 simulees (summary, conditional, "
+                               f"exposure, simulees) to {out}.\n")
+    assert max(json.loads(out.read_text())["exposure"].values()) < 0.6
