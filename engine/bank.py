@@ -125,9 +125,10 @@ class ItemBank(ItemSet):
                 raise InvalidParameterError(f"items[{i}]: no model given and no default model")
             name = get_model(str(name)).name
             a = rec.get("a")
-            width = int(np.size(a)) if (a is not None and name != "nominal") else 1
-            if name == "nominal" and "ak" in rec:
-                width = int(np.size(rec.get("a")))
+            # a nominal item's ``a`` is one scale slope per factor only in the ``ak`` form
+            width = 1
+            if a is not None and (name != "nominal" or "ak" in rec):
+                width = int(np.size(a))
             groups.setdefault((name, record_form(name, rec), width), []).append(i)
         models, positions = [], []
         for (name, _form, _w), idx in groups.items():

@@ -107,7 +107,8 @@ class LatentDistribution:
     @property
     def precision(self) -> NDArray[np.float64]:
         """The inverse covariance matrix."""
-        return np.linalg.inv(self.cov)
+        # numpy types inv() as floating of any width; the inverse of a float64 matrix is float64
+        return np.linalg.inv(self.cov).astype(np.float64, copy=False)
 
     def log_density(self, theta: ArrayLike) -> NDArray[np.float64]:
         """Log of the normal density at θ, shape ``(...)`` for θ of shape ``(..., n_dims)``.

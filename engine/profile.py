@@ -115,7 +115,8 @@ def _as_arrays(theta: ArrayLike, sd: ArrayLike) -> tuple[Array, Array]:
         raise InvalidParameterError("theta, sd: expected finite numbers")
     if np.any(s <= 0):
         raise InvalidParameterError("sd: expected posterior standard deviations > 0")
-    return np.broadcast_arrays(t, s)  # type: ignore[return-value]
+    t_b, s_b = np.broadcast_arrays(t, s)
+    return t_b, s_b
 
 
 def sten(z: ArrayLike) -> NDArray[np.int64]:

@@ -137,7 +137,7 @@ class KullbackLeibler:
         delta = self.z / np.sqrt(np.maximum(snap.n_scored, 1))
         inside = np.abs(nodes[None, :] - snap.theta[:, None]) <= delta[:, None]
         step = float(nodes[1] - nodes[0])
-        return _kl_scores(context, snap, inside * step)
+        return _kl_scores(context, snap, np.where(inside, step, 0.0))
 
 
 class PosteriorWeightedKullbackLeibler:

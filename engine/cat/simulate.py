@@ -49,7 +49,7 @@ class CatSummary:
     overlap: float
     elapsed_s: float
 
-    def to_dict(self) -> dict[str, float | int]:
+    def to_dict(self) -> dict[str, float | int | None]:
         """The summary as a JSON-ready mapping (NaN as None)."""
         return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
                 for k, v in ((f, getattr(self, f)) for f in self.__slots__)}

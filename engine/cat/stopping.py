@@ -49,6 +49,8 @@ def edge_log_lik(context: CatContext, snap: Snapshot) -> Array:
         (simple structure: every item loads on one) the likelihood factorises, and factor
         :math:`k`'s part sums the items that load on it.
     """
+    if snap.responses is None:
+        raise ValueError("snap.responses: the likelihood at the edges reads the answers; got None")
     cols = context.offsets[None, :] + snap.responses
     table = context.edge_log_p[:, cols]  # (d * 2C, n, n_items)
     d = context.bank.n_dims
@@ -124,9 +126,9 @@ def stop_reasons(context: CatContext, snap: Snapshot, elapsed_s: Array | None = 
         info = np.where(available, context.bank.information(snap.theta), 0.0).max(axis=1)
         out[may_stop & (info < bp.min_information)] = "min_information"
     if bp.se_target is not None:
-        precise = snap.se < bp.se_target
-        if precise.ndim > 1:  # several factors: every one of them precise enough
-            precise = precise.all(axis=1)
+        below = snap.se < bp.se_target
+        # several factors: every one of them precise enough
+        precise = below.all(axis=1) if below.ndim > 1 else below
         out[may_stop & precise] = "se_target"
     if bp.classification is not None:
         out[may_stop & np.all(_decisions(context, snap) != 0, axis=(1, 2))] = "classified"

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from numpy.typing import ArrayLike
@@ -35,7 +36,8 @@ __all__ = [
     "weighted_likelihood",
 ]
 
-METHODS = {
+#: the estimators by name; their options differ (``prior``, ``n_points``, ``tol`` …)
+METHODS: dict[str, Callable[..., AbilityEstimate]] = {
     "eap": eap,
     "map": maximum_a_posteriori,
     "ml": maximum_likelihood,

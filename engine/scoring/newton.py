@@ -59,7 +59,8 @@ def _solve(mat: Array, vec: Array) -> Array:
     """Batched solve of ``mat @ out = vec`` for ``(m, d, d)`` and ``(m, d)``."""
     if mat.shape[-1] == 1:
         return vec / mat[:, :, 0]
-    return np.linalg.solve(mat, vec[..., None])[..., 0]
+    # numpy types solve() as floating of any width; float64 systems solve in float64
+    return np.linalg.solve(mat, vec[..., None])[..., 0].astype(np.float64, copy=False)
 
 
 def _positive_definite(mat: Array) -> NDArray[np.bool_]:
@@ -77,10 +78,10 @@ class _Equations:
         self.slopes = a = items.slopes
         d = a.shape[1]
         self.outer = (a[:, :, None] * a[:, None, :]).reshape(a.shape[0], d * d)  # a_i a_iᵀ
-        if prior is not None:
-            self.mean, self.precision = prior.mean, prior.precision
-        else:
-            self.mean = self.precision = None
+        # the prior's mean and precision (MAP), None for ML and WLE
+        self.prior: tuple[Array, Array] | None = (
+            None if prior is None else (prior.mean, prior.precision)
+        )
 
     def evaluate(
         self, theta: Array, x: NDArray[np.intp], obs: NDArray[np.bool_]
@@ -93,7 +94,7 @@ class _Equations:
         grad = f1 @ a
         observed = -(f2 @ self.outer).reshape(m, d, d)
         expected = (info_s @ self.outer).reshape(m, d, d)
-        if self.precision is None and d > 1:
+        if self.prior is None and d > 1:
             # a factor no answered item loads on has no information: a tiny ridge keeps the
             # systems solvable (that factor stays at its start, its SE is huge, not an error)
             expected = expected + _RIDGE * np.eye(d)
@@ -101,10 +102,11 @@ class _Equations:
             inv = np.linalg.inv(expected)
             quad = (self.outer @ inv.reshape(m, d * d).T).T  # a_iᵀ I⁻¹ a_i (symmetric I⁻¹)
             grad = grad + 0.5 * (c * quad) @ a
-        if self.precision is not None:
-            grad = grad - (theta - self.mean) @ self.precision
-            observed = observed + self.precision
-            expected = expected + self.precision
+        if self.prior is not None:
+            mean, precision = self.prior
+            grad = grad - (theta - mean) @ precision
+            observed = observed + precision
+            expected = expected + precision
         return grad, observed, expected
 
 
@@ -206,9 +208,9 @@ def _modal(
             )[2]
         ok = _positive_definite(info)
         cov[idx[ok]] = np.linalg.inv(info[ok])
-    if kind == "map":
-        theta[~has_obs] = prior.mean  # type: ignore[union-attr]
-        cov[~has_obs] = prior.cov  # type: ignore[union-attr]
+    if prior is not None:  # MAP (the only kind with a prior): no answers, the prior's moments
+        theta[~has_obs] = prior.mean
+        cov[~has_obs] = prior.cov
     else:
         theta[~has_obs] = np.nan
     if kind == "ml":
