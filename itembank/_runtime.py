@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import cache
+from typing import overload
 
 __all__ = ["as_utc", "installed_version", "now"]
 
@@ -13,6 +14,10 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def as_utc(value: datetime) -> datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
 def as_utc(value: datetime | None) -> datetime | None:
     """A stored time as UTC: SQLite hands back naive datetimes, and every stored time is UTC."""
     if value is None or value.tzinfo is not None:

@@ -40,14 +40,19 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import Field
-from sqlalchemy import Connection, Engine, bindparam, exists, func, select
+from sqlalchemy import Connection, Engine, Table, bindparam, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from qabilet.engine.exceptions import ConflictError, NotFoundError, SessionClosedError
+from qabilet.engine.exceptions import (
+    ConflictError,
+    InvalidParameterError,
+    NotFoundError,
+    SessionClosedError,
+)
 from qabilet.itembank._runtime import as_utc as _utc
 from qabilet.itembank._runtime import now as _now
 from qabilet.itembank._schema import Schema
@@ -69,7 +74,7 @@ CLOSING = ("finish", "terminate", "timeout")
 POSITIONED = ("answer", "item_timeout")
 _CLOSING_SLOT = 0
 _SLOT = {"start": -1, **dict.fromkeys(CLOSING, _CLOSING_SLOT)}
-_EVENTS = SessionEventRow.__table__
+_EVENTS = cast(Table, SessionEventRow.__table__)
 _EVENT_COLUMNS = (_EVENTS.c.seq, _EVENTS.c.kind, _EVENTS.c.answer_position, _EVENTS.c.at,
                   _EVENTS.c.payload)
 #: the statements of the hot path, built once (their compiled forms are cached by SQLAlchemy)
@@ -113,13 +118,18 @@ def _append_or_skip(dialect: str) -> Any:
 
     None for a database without that clause (the store then commits each append alone).
     """
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    inserts = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+    if dialect not in inserts:
         return None
-    return _appending(insert(_EVENTS)).on_conflict_do_nothing().returning(_EVENTS.c.seq)
+    return _appending(inserts[dialect](_EVENTS)).on_conflict_do_nothing().returning(_EVENTS.c.seq)
+
+
+def _key_record(row: ApiKeyRow) -> dict[str, Any]:
+    """A key's stored facts, without its digest."""
+    return {"id": row.id, "role": row.role, "scope": row.scope, "label": row.label,
+            "created_at": _utc(row.created_at), "revoked_at": _utc(row.revoked_at)}
 
 
 def _digest(secret: str) -> str:
@@ -275,19 +285,44 @@ class SessionStore:
             raise
 
     # -- API keys -----------------------------------------------------------------------------------
-    def create_api_key(self, role: str, label: str | None = None) -> str:
-        """A new key for ``role``; the returned secret is shown once and stored only hashed."""
+    def create_api_key(self, role: str, label: str | None = None, *,
+                       scope: str | None = None) -> str:
+        """A new staff key; the returned secret is shown once and stored only hashed.
+
+        Parameters
+        ----------
+        role : str
+            One of :data:`ROLES`.
+        label : str, optional
+            Whose or what for (at most 200 characters).
+        scope : str, optional
+            The agency or test centre the key is limited to (at most 128 characters); None for
+            all. Stored for scoped staff roles; no check reads it yet.
+
+        Raises
+        ------
+        InvalidParameterError
+            A role not in :data:`ROLES`, an empty or too long label or scope.
+        """
         if role not in ROLES:
-            raise ValueError(f"role: expected one of {', '.join(ROLES)}; got {role!r}")
+            raise InvalidParameterError(f"role: expected one of {', '.join(ROLES)}; got {role!r}")
+        for name, value, limit in (("label", label, 200), ("scope", scope, 128)):
+            if value is not None and not 0 < len(value.strip()) <= limit:
+                raise InvalidParameterError(f"{name}: expected 1 to {limit} characters; got "
+                                            f"{len(value.strip())}")
         key_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         with self._sessions.begin() as s:
             s.add(ApiKeyRow(id=key_id, role=role, key_hash=_digest(secret), label=label,
-                            created_at=_now()))
+                            scope=scope, created_at=_now()))
         return f"qk_{key_id}_{secret}"
 
     def authenticate(self, presented: str) -> tuple[str, str] | None:
-        """``(key id, role)`` of a valid, unrevoked key; None otherwise."""
+        """``(key id, role)`` of a valid, unrevoked key; None otherwise.
+
+        One read by primary key per call, nothing cached: a revocation holds from the next call
+        on, in every process that shares the database.
+        """
         parts = presented.split("_", 2) if presented.startswith("qk_") else []
         if len(parts) != 3:
             return None
@@ -300,14 +335,17 @@ class SessionStore:
             return row.id, row.role
 
     def api_keys(self) -> list[dict[str, Any]]:
-        """Every key, without secrets: id, role, label, created_at, revoked_at (None if valid)."""
+        """Every key, oldest first, without secrets.
+
+        Each as ``id``, ``role``, ``scope``, ``label``, ``created_at``, ``revoked_at`` (None while
+        valid).
+        """
         with self._sessions.begin() as s:
-            return [{"id": r.id, "role": r.role, "label": r.label, "created_at": _utc(r.created_at),
-                     "revoked_at": _utc(r.revoked_at)}
+            return [_key_record(r)
                     for r in s.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at))]
 
     def revoke_api_key(self, key_id: str) -> None:
-        """Revoke a key (it stays, marked, for the audit trail)."""
+        """Revoke a key (it stays, marked, for the audit trail); a second time changes nothing."""
         with self._sessions.begin() as s:
             row = s.get(ApiKeyRow, key_id)
             if row is None:

@@ -194,13 +194,17 @@ class ProfileRow(Base):
 
 
 class ApiKeyRow(Base):
-    """An operator's or psychometrician's API key: only its SHA-256 is stored."""
+    """A staff API key (an operator's, a psychometrician's): only its SHA-256 is stored.
+
+    ``scope`` is the agency or test centre the key is limited to, None for all (migration 0006).
+    """
 
     __tablename__ = "api_keys"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     role: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64))
     label: Mapped[str | None] = mapped_column(String(200))
+    scope: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(_utc())
     revoked_at: Mapped[datetime | None] = mapped_column(_utc())
 
