@@ -13,7 +13,8 @@ only to fix the sign of the scale.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Literal, TypeGuard
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -35,32 +36,44 @@ __all__ = [
     "ResponseScale",
     "Statement",
     "choice_changes",
+    "is_language",
+    "is_level",
     "label_changes",
 ]
-
-#: interface and content languages, in the order a session falls back through them
-LANGUAGES = ("kk", "ru", "en")
-#: position levels of the attestation (docs/design.md §1)
-LEVELS = ("high", "middle", "low")
-#: the four competencies of the attestation (docs/design.md §1)
-COMPETENCIES = ("service_to_public", "transparency", "accountability", "effectiveness")
-#: response formats
-FORMATS = ("dichotomous", "likert", "sjt", "forced_choice")
-#: an item's life: authored, seeded unscored in live sessions, scored, withdrawn
-STATUSES = ("draft", "pretest", "operational", "retired")
-#: profile bands, lowest first
-BANDS = ("development", "meets", "strength")
 
 Language = Literal["kk", "ru", "en"]
 Level = Literal["high", "middle", "low"]
 Status = Literal["draft", "pretest", "operational", "retired"]
 Band = Literal["development", "meets", "strength"]
+
+#: interface and content languages, in the order a session falls back through them
+LANGUAGES: tuple[Language, ...] = ("kk", "ru", "en")
+#: position levels of the attestation (docs/design.md §1)
+LEVELS: tuple[Level, ...] = ("high", "middle", "low")
+#: the four competencies of the attestation (docs/design.md §1)
+COMPETENCIES = ("service_to_public", "transparency", "accountability", "effectiveness")
+#: response formats
+FORMATS = ("dichotomous", "likert", "sjt", "forced_choice")
+#: an item's life: authored, seeded unscored in live sessions, scored, withdrawn
+STATUSES: tuple[Status, ...] = ("draft", "pretest", "operational", "retired")
+#: profile bands, lowest first
+BANDS: tuple[Band, ...] = ("development", "meets", "strength")
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=64)]
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 
 
-def _check_languages(texts: dict[str, object], where: str) -> None:
+def is_language(value: object) -> TypeGuard[Language]:
+    """True when ``value`` is one of :data:`LANGUAGES` (and, for a type checker, a ``Language``)."""
+    return value in LANGUAGES
+
+
+def is_level(value: object) -> TypeGuard[Level]:
+    """True when ``value`` is one of :data:`LEVELS` (and, for a type checker, a ``Level``)."""
+    return value in LEVELS
+
+
+def _check_languages(texts: Mapping[Language, object], where: str) -> None:
     if not texts:
         raise ValueError(f"{where}: expected a text in at least one of {', '.join(LANGUAGES)}")
 
@@ -285,7 +298,7 @@ class Item(Schema):
         """The languages the item has text in, in :data:`LANGUAGES` order."""
         return tuple(lang for lang in LANGUAGES if lang in self.text)
 
-    def text_in(self, language: str, fallback: tuple[str, ...] = LANGUAGES) -> LocalizedText:
+    def text_in(self, language: str, fallback: tuple[Language, ...] = LANGUAGES) -> LocalizedText:
         """The item's text in ``language``, or in the first of ``fallback`` it has.
 
         Examples
@@ -296,11 +309,11 @@ class Item(Schema):
         >>> shown.language, shown.fell_back
         ('ru', True)
         """
-        if language not in LANGUAGES:
+        if not is_language(language):
             raise ValueError(f"language: expected one of {', '.join(LANGUAGES)}; got {language!r}")
         for lang in (language, *fallback):
             if lang in self.text:
-                t = self.text[lang]  # type: ignore[index]
+                t = self.text[lang]
                 return LocalizedText(language=lang, requested=language, stem=t.stem,
                                      options=t.options)
         raise AssertionError("unreachable: an item has text in at least one language")
@@ -455,7 +468,7 @@ def label_changes(old: ResponseScale, new: ResponseScale) -> list[tuple[str, str
     """
     out = []
     for lang in [lang for lang in LANGUAGES if lang in old.labels and lang in new.labels]:
-        moved = _moved(old.labels[lang], new.labels[lang])  # type: ignore[index]
+        moved = _moved(old.labels[lang], new.labels[lang])
         if moved is not None:
             out.append((f"labels.{lang}", moved))
     if not out and old.n_categories != new.n_categories:

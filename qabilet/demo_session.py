@@ -13,6 +13,7 @@ level's norm distribution; nothing here says right or wrong (docs/design.md §5)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from qabilet.engine.cat import CatSummary
+    from qabilet.itembank.content import Item, Language, ResponseScale
     from qabilet.itembank.repository import BankRepository
     from qabilet.itembank.versions import BankVersion
 
@@ -101,9 +103,10 @@ def session_plan(repo: BankRepository, level: str) -> SessionPlan:
     return SessionPlan(level, repo.version(stored.bank_version), plan.sections)
 
 
-def _answer_text(item, code: int, scales, language: str) -> str:  # type: ignore[no-untyped-def]
+def _answer_text(item: Item, code: int, scales: Mapping[str, ResponseScale],
+                 language: Language) -> str:
     """The label of the option or scale point answered (``code`` as given)."""
-    if item.format == "likert":
+    if item.format == "likert" and item.scale is not None:  # a Likert item always has its scale
         labels = scales[item.scale].labels
         return (labels.get(language) or next(iter(labels.values())))[code]
     return (item.text_in(language).options or [])[code]
@@ -168,6 +171,10 @@ def run_session(repo: BankRepository, level: str, language: str, seed: int = 1) 
     The candidate's true θ is drawn from the level's norm distribution on each dimension,
     independently; answers are drawn from the bank's parameters.
     """
+    from qabilet.itembank.content import LANGUAGES, is_language
+
+    if not is_language(language):
+        raise ValueError(f"language: expected one of {', '.join(LANGUAGES)}; got {language!r}")
     version = repo.version(repo.blueprint(level).bank_version)
     norms = repo.norm_set(bank_version=version.number).for_level(level)
     names, scales = repo.dimensions(), repo.scales()
@@ -186,7 +193,7 @@ def run_session(repo: BankRepository, level: str, language: str, seed: int = 1) 
             shown.append(ShownItem(item_id, text.stem,
                                    _answer_text(item, code_of[item_id], scales, language),
                                    text.language))
-        label = names[dim].name.get(language, dim) if dim in names else dim  # type: ignore[call-overload]
+        label = names[dim].name.get(language, dim) if dim in names else dim
         results.append(SectionResult(
             name=name, dimension_name=label, items=tuple(shown), theta=theta, se=se,
             true_theta=truth[dim], percentile=100 * NormalDist(norm.mean, norm.sd).cdf(theta),

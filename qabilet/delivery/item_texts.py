@@ -45,9 +45,10 @@ class ItemTexts:
         item = self._repo.item(item_id, version=version)
         text = item.text_in(language)
         choices = text.options
-        if item.format == "likert":
-            labels = self._repo.scales(version=version)[item.scale].labels  # type: ignore[index]
-            choices = labels.get(text.language) or labels.get(language) or next(iter(labels.values()))
+        if item.format == "likert" and item.scale is not None:  # a Likert item always has its scale
+            labels = self._repo.scales(version=version)[item.scale].labels
+            choices = (labels.get(text.language) or labels.get(text.requested)
+                       or next(iter(labels.values())))
         value = {"format": item.format, "stem": text.stem, "choices": list(choices or []),
                  "language": text.language, "fell_back": text.fell_back}
         with self._lock:

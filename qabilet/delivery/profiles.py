@@ -13,16 +13,29 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal, TypeVar
 
 import numpy as np
 
 from qabilet.engine.bank import ItemBank
-from qabilet.engine.exceptions import InvalidResponseError
-from qabilet.itembank.content import LANGUAGES, Dimension, Item, Recommendation
+from qabilet.engine.exceptions import InvalidParameterError, InvalidResponseError
+from qabilet.itembank.content import (
+    BANDS,
+    LANGUAGES,
+    Dimension,
+    Item,
+    Language,
+    Recommendation,
+    is_language,
+)
 from qabilet.itembank.profiles import DimensionResult, NormReference, Profile, ValidityFlag
 from qabilet.itembank.versions import BankVersion, NormSet, scale_bank
 
 __all__ = ["Answer", "ProfilePolicy", "build_profile", "load_texts"]
+
+_S = TypeVar("_S", bound=str)
+#: why a band is withheld (``engine.profile.band_decision``)
+_WITHHELD: tuple[Literal["imprecise", "uncertain"], ...] = ("imprecise", "uncertain")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +111,12 @@ def load_texts() -> dict[str, dict[str, str]]:
     return json.loads((Path(__file__).with_name("texts") / "report.json").read_text("utf-8"))
 
 
-def _in(texts: Mapping[str, str], language: str) -> str:
+def _one_of(value: str, allowed: tuple[_S, ...]) -> _S | None:
+    """``value`` as the member of ``allowed`` it equals; None for ``""`` (none stated)."""
+    return next((a for a in allowed if a == value), None)
+
+
+def _in(texts: Mapping[Language, str], language: Language) -> str:
     for lang in (language, *LANGUAGES):
         if lang in texts:
             return texts[lang]
@@ -149,8 +167,10 @@ def build_profile(
     from qabilet.calibration.person_fit import person_fit
     from qabilet.engine.profile import band_decision, conditional_reliability, norm_scores
     from qabilet.engine.scoring import score
-    from qabilet.engine.validity import acquiescence, fast_answers, longest_string
 
+    if not is_language(language):
+        raise InvalidParameterError(f"language: expected one of {', '.join(LANGUAGES)}; "
+                                    f"got {language!r}")
     rules = policy or ProfilePolicy()
     texts = load_texts()[language]
     norms = norm_set.for_level(level)
@@ -186,7 +206,7 @@ def build_profile(
         ns = norm_scores(theta, sd, norm.mean, norm.sd, level=rules.interval_level)
         bd = band_decision(theta, sd, norm.cuts, min_confidence=rules.min_confidence,
                            max_sd=rules.max_sd)
-        band = str(bd.band) or None
+        band = _one_of(str(bd.band), BANDS)
         rec = advice.get((dim, band)) if band else None
         info = named.get(dim)
         name = _in(info.name, language) if info else dim
@@ -203,7 +223,7 @@ def build_profile(
                                         map(float, bd.probabilities), strict=True)),
             band_edges=(float(norm_scores(norm.cuts[0], 1.0, norm.mean, norm.sd).percentile),
                         float(norm_scores(norm.cuts[1], 1.0, norm.mean, norm.sd).percentile)),
-            withheld=str(bd.withheld) or None,
+            withheld=_one_of(str(bd.withheld), _WITHHELD),
             recommendation=_in(rec.text, language) if rec else None,
             direction=(_in(rec.direction, language) or None) if rec and rec.direction else None))
         if len(mine) < rules.min_items:
@@ -214,16 +234,15 @@ def build_profile(
         if np.isfinite(fit.lz_star[0]):
             lz_parts.append((name, float(fit.lz_star[0])))
     n_categories = {i: len(c) for i, c in codes.items()}
-    flags += _style_flags(scored, items, language, rules, texts, lz_parts, n_categories,
-                          longest_string, acquiescence, fast_answers)
+    flags += _style_flags(scored, items, language, rules, texts, lz_parts, n_categories)
     return Profile(
         id=profile_id or uuid.uuid4().hex, candidate_id=candidate_id, session_id=session_id,
-        level=level, language=language, tested_at=tested_at, issued_at=datetime.now(UTC),
+        level=norms.level, language=language, tested_at=tested_at, issued_at=datetime.now(UTC),
         bank_version=version.number, norm_set=norm_set.number, software_version=software_version,
         replaces=replaces.id if isinstance(replaces, Profile) else replaces,
         replaces_issued_at=replaces.issued_at if isinstance(replaces, Profile) else None,
         interval_level=rules.interval_level,
-        norms=NormReference(norm_set=norm_set.number, label=norm_set.label, level=level,
+        norms=NormReference(norm_set=norm_set.number, label=norm_set.label, level=norms.level,
                             sample_size=norms.sample.size, collected_from=norms.sample.collected_from,
                             collected_to=norms.sample.collected_to,
                             cut_method=norms.cut_method.description,
@@ -231,10 +250,14 @@ def build_profile(
         professional=results["competency"], personal=results["trait"], validity=flags)
 
 
-def _style_flags(scored, items, language, rules, texts, lz_parts,  # type: ignore[no-untyped-def]
-                 n_categories, longest_string, acquiescence, fast_answers) -> list[ValidityFlag]:
+def _style_flags(scored: Sequence[Answer], items: Mapping[str, Item], language: str,
+                 rules: ProfilePolicy, texts: Mapping[str, str],
+                 lz_parts: Sequence[tuple[str, float]],
+                 n_categories: Mapping[str, int]) -> list[ValidityFlag]:
     """Misfit over the whole profile, straight-lining, acquiescence, fast answers."""
     from scipy.stats import norm
+
+    from qabilet.engine.validity import acquiescence, fast_answers, longest_string
 
     flags = []
     if lz_parts:
@@ -257,11 +280,11 @@ def _style_flags(scored, items, language, rules, texts, lz_parts,  # type: ignor
             agreed = round(100 * float(np.mean(raw >= 3)))
             flags.append(ValidityFlag(code="acquiescence", value=index,
                                       message=texts["flag_acquiescence"].format(p=agreed)))
-    timed = [a for a in scored if a.response_time_s is not None]
+    timed = [(a, a.response_time_s) for a in scored if a.response_time_s is not None]
     if timed:
         limits = [max(rules.min_seconds, rules.seconds_per_character
-                      * _shown_length(items[a.item_id], language)) for a in timed]
-        fast = int(fast_answers([[a.response_time_s for a in timed]], limits)[0])
+                      * _shown_length(items[a.item_id], language)) for a, _ in timed]
+        fast = int(fast_answers([[seconds for _, seconds in timed]], limits)[0])
         if fast >= max(3, rules.fast_share * len(timed)):
             flags.append(ValidityFlag(code="fast", value=fast, message=texts["flag_fast"].format(
                 n=fast, total=len(timed), seconds=f"{rules.min_seconds:g}")))

@@ -13,7 +13,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from qabilet.delivery._lru import LRU
-from qabilet.engine.cat import Stop, next_item, record, start
+from qabilet.engine.cat import NextItem, SessionState, Stop, next_item, record, start
 
 if TYPE_CHECKING:
     from qabilet.itembank.repository import BankRepository
@@ -128,7 +128,9 @@ def _build_plan(repo: BankRepository, bank_version: int, level: str, blueprint_n
 #: per (session, section): the answers and skipped items replayed, the state and its next step.
 #: A pure memo (the key holds everything the value depends on), so it is never trusted over the
 #: log: a log that differs from the memo's prefix replays from the start.
-_MEMO: LRU[tuple[str, int], tuple] = LRU(20_000)
+_Answers = tuple[tuple[str, int], ...]  # (item id, answer code as given), in the log's order
+_MEMO: LRU[tuple[str, int], tuple[_Answers, frozenset[str], SessionState, NextItem | Stop]] = (
+    LRU(20_000))
 
 
 def derive(plan: Plan, session: StoredSession, events: list[SessionEvent]) -> SessionView:
@@ -154,7 +156,8 @@ def derive(plan: Plan, session: StoredSession, events: list[SessionEvent]) -> Se
     return SessionView(True, taken + 1, None, None, len(answers), n, n, closing or "completed")
 
 
-def _section_step(plan: Plan, session: StoredSession, k: int, mine: tuple, gone: frozenset):  # type: ignore[no-untyped-def]
+def _section_step(plan: Plan, session: StoredSession, k: int, mine: _Answers,
+                  gone: frozenset[str]) -> NextItem | Stop:
     """Section ``k``'s next step after its answers ``mine``, reusing the memo's prefix."""
     key = (session.id, k)
     memo = _MEMO.get(key)
