@@ -44,6 +44,10 @@ def _page(html: str) -> HTMLResponse:
     return HTMLResponse(html, headers={"Content-Security-Policy": policy_for(html)})
 
 
+def _text(page: HTMLResponse) -> str:
+    return bytes(page.body).decode()
+
+
 def install(app: FastAPI, *, openapi_url: str = "/openapi.json") -> None:
     """Serve ``/docs`` and ``/redoc`` from local assets (the app is made with neither).
 
@@ -52,14 +56,14 @@ def install(app: FastAPI, *, openapi_url: str = "/openapi.json") -> None:
     assets = files("fastapi_offline") / "static"
     app.mount(ASSETS, StaticFiles(directory=str(assets)), name="docs-assets")
     title = f"{app.title} — API"
-    swagger = get_swagger_ui_html(
+    swagger = _text(get_swagger_ui_html(
         openapi_url=openapi_url, title=title, swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
         swagger_css_url=f"{ASSETS}/swagger-ui.css",
-        swagger_favicon_url=f"{ASSETS}/favicon.png").body.decode()
-    redoc = get_redoc_html(openapi_url=openapi_url, title=title,
+        swagger_favicon_url=f"{ASSETS}/favicon.png"))
+    redoc = _text(get_redoc_html(openapi_url=openapi_url, title=title,
                            redoc_js_url=f"{ASSETS}/redoc.standalone.js",
                            redoc_favicon_url=f"{ASSETS}/favicon.png",
-                           with_google_fonts=False).body.decode()
+                           with_google_fonts=False))
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:

@@ -79,4 +79,5 @@ def install(app: FastAPI) -> None:
     its driver's (and exception groups), which no other handler takes.
     """
     for kind in unavailable_error_types():
-        app.add_exception_handler(kind, _handler)
+        if issubclass(kind, Exception):  # all are; a handler takes nothing broader
+            app.add_exception_handler(kind, _handler)

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from qabilet.api.schemas import ClosedReason, SessionStatus
 from qabilet.delivery._lru import LRU, TTLValue
 from qabilet.delivery.session_clock import Clock, read_clock, response_times
 from qabilet.delivery.session_state import Plan, SessionView, derive, plan_for
@@ -75,7 +76,7 @@ class Live:
     profile_id: str | None  # a closed session's (issued, or being issued: see the module docstring)
 
     @property
-    def status(self) -> str:
+    def status(self) -> SessionStatus:
         """``ready`` (clock not started), ``active``, ``paused`` or ``finished``."""
         if self.view.finished:
             return "finished"
@@ -84,7 +85,7 @@ class Live:
         return "active" if self.clock.started else "ready"
 
     @property
-    def closed_reason(self) -> str | None:
+    def closed_reason(self) -> ClosedReason | None:
         """``completed``, ``finished`` (ended early on request), ``terminated`` or ``timeout``."""
         closing = next((e for e in self.events if e.kind in CLOSING), None)
         if closing is None:
@@ -277,7 +278,8 @@ class LiveSessions:
                 actor: str, issue: bool) -> Live:
         plan = plan_for(self.repo, session.bank_version, session.level, session.blueprint_number)
         for _ in range(plan.max_items + 4):  # each turn writes one event; the log is finite
-            view = derive(plan, session, events)
+            log = list(events)
+            view = derive(plan, session, log)
             at = now()
             clock = read_clock(session, events, at)
             if view.finished:
@@ -289,19 +291,19 @@ class LiveSessions:
                     self._issue(session, plan, events)
                 else:
                     self._issue_soon(session, plan, events)
-                return Live(session, plan, view, clock, list(events), profile_id_of(session.id))
+                return Live(session, plan, view, clock, log, profile_id_of(session.id))
             if not clock.started and start_clock:
                 events = self._apply(session.id, "start", {"by": actor})
-            elif clock.test_expired(at):
+            elif clock.test_expired(at) and clock.deadline is not None:
                 events = self._apply(session.id, "timeout",
                                      {"deadline": clock.deadline.isoformat()})
-            elif clock.item_expired(at):
+            elif clock.item_expired(at) and clock.item_deadline is not None:
                 events = self._apply(session.id, "item_timeout",
                                      {"item_id": view.item_id,
                                       "deadline": clock.item_deadline.isoformat()},
                                      position=view.position)
             else:
-                return Live(session, plan, view, clock, list(events), None)
+                return Live(session, plan, view, clock, log, None)
         raise ConflictError(f"session {session.id!r}: its state did not settle; retry the request")
 
     def _apply(self, session_id: str, kind: str, payload: dict[str, Any],

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from qabilet.itembank.repository import BankRepository
+    from qabilet.itembank.versions import RecordStatus
 
 __all__ = ["IMPORT_NICENESS", "MAX_PROBLEMS", "BankImported", "Offload", "ParametersImported",
            "import_bank", "import_parameters"]
@@ -53,7 +54,7 @@ class ParametersImported:
     """The draft version a parameter file became."""
 
     number: int
-    status: str
+    status: RecordStatus
     n_items: int
 
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from qabilet.api.auth import Caller, operator, psychometrician
@@ -20,9 +20,15 @@ from qabilet.api.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyPublic,
+    AuditEntry,
+    BankImported,
     CalibrationCreate,
     CalibrationPublic,
+    Published,
+    VersionCreated,
+    text_response,
 )
+from qabilet.itembank.bank_file import BankDocument, export_document
 
 __all__ = ["router"]
 
@@ -41,14 +47,12 @@ Number = Annotated[int, Path(ge=1, le=2**31 - 1, description="The record's numbe
 LanguageQuery = Annotated[Literal["kk", "ru", "en"] | None, Query()]
 
 
-@router.get("/admin/bank")
-def export_bank(repo: Bank, who: Psychometrician) -> JSONResponse:
+@router.get("/admin/bank", response_model=BankDocument, response_model_exclude_none=True)
+def export_bank(repo: Bank, who: Psychometrician) -> BankDocument:
     """The whole bank as one JSON document (``"format": "qabilet-bank"``)."""
     from qabilet.itembank._runtime import installed_version
-    from qabilet.itembank.bank_file import export_document
 
-    document = export_document(repo, software_version=installed_version())
-    return JSONResponse(document.model_dump(mode="json", exclude_none=True))
+    return export_document(repo, software_version=installed_version())
 
 
 def _document_body(description: str) -> dict[str, Any]:
@@ -57,10 +61,10 @@ def _document_body(description: str) -> dict[str, Any]:
         "application/json": {"schema": {"type": "object", "additionalProperties": True}}}}}
 
 
-@router.post("/admin/bank", status_code=201,
+@router.post("/admin/bank", status_code=201, response_model=BankImported,
              openapi_extra=_document_body("A bank document (`\"format\": \"qabilet-bank\"`)."))
 async def import_bank(request: Request, offload: Imports, store: Store,
-                      who: Psychometrician) -> dict:
+                      who: Psychometrician) -> BankImported:
     """Import a bank document, all or nothing; the bad entries are named in the 422 body.
 
     The first 100 problems are listed, and a count of any others.
@@ -75,39 +79,40 @@ async def import_bank(request: Request, offload: Imports, store: Store,
     done = await offload.run(job, await request.body(), who.actor)
     await run_in_threadpool(store.audit, who.actor, "bank.import", None,
                             {**done.counts, "draft_version": done.draft_version})
-    return {"imported": done.counts, "draft_version": done.draft_version}
+    return BankImported(imported=done.counts, draft_version=done.draft_version)
 
 
-@router.post("/admin/versions", status_code=201,
+@router.post("/admin/versions", status_code=201, response_model=VersionCreated,
              openapi_extra=_document_body("A parameter file (JSON), as calibration writes it."))
 async def import_parameters(request: Request, offload: Imports, store: Store,
-                            who: Psychometrician) -> dict:
+                            who: Psychometrician) -> VersionCreated:
     """Item parameters as a new draft version (a parameter file, as calibration writes it)."""
     from qabilet.api.offload import import_parameters as job
 
     made = await offload.run(job, await request.body())
     await run_in_threadpool(store.audit, who.actor, "version.create",
                             f"version:{made.number}")
-    return {"number": made.number, "status": made.status, "n_items": made.n_items}
+    return VersionCreated(number=made.number, status=made.status, n_items=made.n_items)
 
 
-@router.post("/admin/versions/{number}/publish")
-def publish_version(repo: Bank, store: Store, number: Number, who: Psychometrician) -> dict:
+@router.post("/admin/versions/{number}/publish", response_model=Published)
+def publish_version(repo: Bank, store: Store, number: Number, who: Psychometrician) -> Published:
     """Publish a draft version: sessions may pin it, and it never changes again."""
     version = repo.publish_version(number)
     store.audit(who.actor, "version.publish", f"version:{number}")
-    return {"number": version.number, "status": version.status}
+    return Published(number=version.number, status=version.status)
 
 
-@router.post("/admin/norm-sets/{number}/publish")
-def publish_norm_set(repo: Bank, store: Store, number: Number, who: Psychometrician) -> dict:
+@router.post("/admin/norm-sets/{number}/publish", response_model=Published)
+def publish_norm_set(repo: Bank, store: Store, number: Number, who: Psychometrician) -> Published:
     """Publish a draft norm set."""
     norms = repo.publish_norm_set(number)
     store.audit(who.actor, "norm_set.publish", f"norm_set:{number}")
-    return {"number": norms.number, "status": norms.status}
+    return Published(number=norms.number, status=norms.status)
 
 
-@router.get("/admin/responses", response_class=CSVResponse)
+@router.get("/admin/responses", response_class=CSVResponse, responses=text_response(
+    "text/csv", "The response table (or the response times), one row per session"))
 def export_responses(repo: Bank, who: Psychometrician,
                      bank_version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
                      level: LevelQuery = None, language: LanguageQuery = None,
@@ -161,7 +166,8 @@ def keys(store: Store, who: Psychometrician) -> list[dict]:
     return store.api_keys()
 
 
-@router.delete("/admin/keys/{key_id}", status_code=204)
+@router.delete("/admin/keys/{key_id}", status_code=204, response_class=Response,
+               responses={204: {"description": "Revoked (no body)"}})
 def revoke_key(store: Store, key_id: str, who: Psychometrician) -> Response:
     """Revoke a key: it stops working at once (it stays listed, revoked)."""
     store.revoke_api_key(key_id)
@@ -169,14 +175,15 @@ def revoke_key(store: Store, key_id: str, who: Psychometrician) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/admin/audit")
+@router.get("/admin/audit", response_model=list[AuditEntry])
 def audit(store: Store, who: Psychometrician,
-          target: Annotated[str | None, Query(max_length=128)] = None) -> list[dict]:
+          target: Annotated[str | None, Query(max_length=128)] = None) -> list[dict[str, Any]]:
     """The audit trail (of one target: a session id, ``key:<id>``, ``version:<n>``…), oldest first."""
     return store.audit_trail(target)
 
 
-@router.get("/reports/group", response_class=HTMLResponse)
+@router.get("/reports/group", response_class=HTMLResponse, responses=text_response(
+    "text/html", "The group report, a self-contained HTML page"))
 def group_report(repo: Bank, who: Annotated[Caller, Depends(operator)],
                  level: LevelQuery = None,
                  language: Annotated[Literal["kk", "ru", "en"], Query()] = "ru",
@@ -186,11 +193,15 @@ def group_report(repo: Bank, who: Annotated[Caller, Depends(operator)],
     from qabilet.delivery.report_html import group_rows, render_group_html
     from qabilet.itembank._runtime import as_utc
 
+    start, end = as_utc(since), as_utc(until)
     chosen = [p for p in repo.profiles()
               if (level is None or p.level == level)
-              and (since is None or p.issued_at >= as_utc(since))
-              and (until is None or p.issued_at < as_utc(until))]
-    period = ((since or min((p.issued_at for p in chosen), default=None)),
-              (until or max((p.issued_at for p in chosen), default=None)))
-    shown = tuple(d.date().isoformat() if d else "—" for d in period)
-    return render_group_html(group_rows(chosen), language=language, period=shown)
+              and (start is None or p.issued_at >= start)
+              and (end is None or p.issued_at < end)]
+    first = start or min((p.issued_at for p in chosen), default=None)
+    last = end or max((p.issued_at for p in chosen), default=None)
+
+    def day(d: datetime | None) -> str:
+        return d.date().isoformat() if d else "—"
+
+    return render_group_html(group_rows(chosen), language=language, period=(day(first), day(last)))

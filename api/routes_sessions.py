@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
 
 from qabilet.api.auth import Caller, operator, session_operator, session_party
 from qabilet.api.dependencies import Bank, Config, Sessions, Store, Texts
@@ -22,6 +23,7 @@ from qabilet.api.schemas import (
     AnswerCreate,
     AnswerPublic,
     CandidateCreate,
+    CandidateProfile,
     CandidatePublic,
     ExtraTime,
     Finished,
@@ -32,11 +34,12 @@ from qabilet.api.schemas import (
     SessionCreate,
     SessionPublic,
     Terminate,
+    text_response,
 )
 from qabilet.api.settings import Settings
 from qabilet.itembank.profiles import Profile
 from qabilet.itembank.repository import BankRepository
-from qabilet.itembank.session_store import SessionStore
+from qabilet.itembank.session_store import SessionEvent, SessionStore
 
 __all__ = ["router"]
 
@@ -108,15 +111,20 @@ async def current_item(sessions: Sessions, texts: Texts, session_id: str, who: P
     """
     live = sessions.state(session_id, start_clock=who.role == "candidate", actor=who.actor)
     v, clock = live.view, live.clock
-    common = {"position": v.position, "section": v.section_index, "n_sections": v.n_sections,
-              "answered": v.answered, "max_items": live.plan.max_items}
     if v.finished or v.item_id is None:
-        return ItemPublic(finished=True, **common)
+        return _item(live, finished=True)
     if clock.paused:
-        return ItemPublic(finished=False, paused=True, remaining_s=clock.remaining_s, **common)
+        return _item(live, finished=False, paused=True, remaining_s=clock.remaining_s)
     shown = texts.shown(v.item_id, language or live.session.language, live.session.bank_version)
-    return ItemPublic(finished=False, item_id=v.item_id, **shown, remaining_s=clock.remaining_s,
-                      item_remaining_s=clock.item_remaining_s, **common)
+    return _item(live, finished=False, item_id=v.item_id, **shown, remaining_s=clock.remaining_s,
+                 item_remaining_s=clock.item_remaining_s)
+
+
+def _item(live: Live, **fields: Any) -> ItemPublic:
+    """The item's answer with the session's progress."""
+    v = live.view
+    return ItemPublic(position=v.position, section=v.section_index, n_sections=v.n_sections,
+                      answered=v.answered, max_items=live.plan.max_items, **fields)
 
 
 @router.post("/sessions/{session_id}/answers", response_model=AnswerPublic)
@@ -158,8 +166,8 @@ async def answer(sessions: Sessions, session_id: str, body: AnswerCreate,
 def finish(sessions: Sessions, store: Store, session_id: str, who: Party) -> Finished:
     """End the session (early, if items remain) and issue its profile; finishing again is a no-op."""
     live = sessions.close(session_id, "finish", who.actor)
-    store.audit(who.actor, "session.finish", session_id,
-                                  {"closed": live.closed_reason})
+    store.audit(who.actor, "session.finish", session_id, {"closed": live.closed_reason})
+    assert live.profile_id is not None  # closed: its profile is issued
     return Finished(profile_id=live.profile_id)
 
 
@@ -170,14 +178,17 @@ def _profile_of(sessions: LiveSessions, repo: BankRepository, session_id: str) -
     return repo.profile(live.profile_id)
 
 
-@router.get("/sessions/{session_id}/profile")
-def get_profile(sessions: Sessions, repo: Bank, session_id: str, who: Party) -> dict:
+@router.get("/sessions/{session_id}/profile", response_model=Profile | CandidateProfile)
+def get_profile(sessions: Sessions, repo: Bank, session_id: str, who: Party) -> BaseModel:
     """The issued profile: the operator's full record, or the candidate's own view."""
     p = _profile_of(sessions, repo, session_id)
-    return p.model_dump(mode="json") if who.role == "operator" else p.candidate_view()
+    if who.role == "operator":
+        return p
+    return CandidateProfile.model_validate(p.model_dump(exclude={"validity"}))
 
 
-@router.get("/sessions/{session_id}/report", response_class=HTMLResponse)
+@router.get("/sessions/{session_id}/report", response_class=HTMLResponse,
+            responses=text_response("text/html", "The report, a self-contained HTML page"))
 def get_report(sessions: Sessions, repo: Bank, session_id: str, who: Party) -> str:
     """The profile's HTML report: the operator's copy, or the candidate's."""
     from qabilet.delivery.report_html import render_profile_html
@@ -258,11 +269,11 @@ def reissue_token(sessions: Sessions, store: Store, settings: Config, session_id
     return public(settings, sessions.state(session_id), token)
 
 
-@router.get("/sessions/{session_id}/events")
-def session_events(store: Store, session_id: str, who: SessionOperator) -> list[dict]:
+@router.get("/sessions/{session_id}/events", response_model=list[SessionEvent])
+def session_events(store: Store, session_id: str, who: SessionOperator) -> list[SessionEvent]:
     """The session's event log, in commit order (the operator's record of what happened).
 
     A reissued token's digest is left out of its event.
     """
-    return [e.model_dump(mode="json", exclude={"payload": {"digest"}})
+    return [e.model_copy(update={"payload": {k: v for k, v in e.payload.items() if k != "digest"}})
             for e in store.events(session_id)]

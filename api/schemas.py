@@ -5,14 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from qabilet.itembank.profiles import Profile
 
 __all__ = ["AnswerCreate", "AnswerPublic", "ApiKeyCreate", "ApiKeyCreated", "ApiKeyPublic",
-           "CalibrationCreate", "CalibrationPublic", "CandidateCreate", "CandidatePublic",
-           "ERRORS", "ExtraTime", "Finished", "Incident", "ItemPublic", "Pause", "Problem", "SessionCreate",
-           "SessionPublic", "Terminate"]
+           "AuditEntry", "BankImported", "CalibrationCreate", "CalibrationPublic",
+           "CandidateCreate", "CandidateProfile", "CandidatePublic", "ClosedReason", "ERRORS", "ExtraTime",
+           "Finished", "Incident", "ItemPublic", "Pause", "Problem", "Published", "SessionCreate",
+           "SessionPublic", "SessionStatus", "Terminate", "VersionCreated", "text_response"]
 
 Language = Literal["kk", "ru", "en"]
+#: where a session stands: ``ready`` (its clock not started), ``active``, ``paused``, ``finished``
+SessionStatus = Literal["ready", "active", "paused", "finished"]
+#: why a session ended: ``completed``, ``finished`` (early, on request), ``terminated``, ``timeout``
+ClosedReason = Literal["completed", "finished", "terminated", "timeout"]
 
 
 class Problem(BaseModel):
@@ -82,9 +89,9 @@ class SessionPublic(BaseModel):
     bank_version: int
     norm_set: int
     blueprint_number: int
-    status: Literal["ready", "active", "paused", "finished"]
+    status: SessionStatus
     finished: bool
-    closed_reason: Literal["completed", "finished", "terminated", "timeout"] | None = None
+    closed_reason: ClosedReason | None = None
     answered: int
     section: int
     n_sections: int
@@ -220,3 +227,53 @@ class CalibrationPublic(BaseModel):
     finished_at: datetime | None = None
     result: dict[str, Any] | None = None
     error: str | None = None
+
+
+class BankImported(BaseModel):
+    """What a bank import did.
+
+    ``imported`` counts the records imported by section; ``draft_version`` is the draft holding
+    new texts of what published versions show (publish it to show them), or null.
+    """
+
+    imported: dict[str, int]
+    draft_version: int | None
+
+
+class VersionCreated(BaseModel):
+    """The draft version a parameter file became."""
+
+    number: int
+    status: Literal["draft", "published"]
+    n_items: int
+
+
+class Published(BaseModel):
+    """A version or norm set, published."""
+
+    number: int
+    status: Literal["draft", "published"]
+
+
+class AuditEntry(BaseModel):
+    """One line of the audit trail: who did what to which record, when."""
+
+    at: datetime
+    actor: str
+    action: str
+    target: str | None
+    detail: dict[str, Any] | None
+
+
+#: the profile as its candidate sees it: the operator's record without the validity flags
+CandidateProfile: type[BaseModel] = create_model(
+    "CandidateProfile", __config__=Profile.model_config,
+    __doc__="An issued profile as its candidate sees it: the record without `validity`.",
+    **{name: (field.annotation, field) for name, field in Profile.model_fields.items()
+       if name != "validity"})  # type: ignore[call-overload]
+
+
+def text_response(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI description of a route's answer that is text, not JSON (HTML, CSV)."""
+    return {200: {"description": description,
+                  "content": {media_type: {"schema": {"type": "string"}}}}}

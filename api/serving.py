@@ -22,6 +22,7 @@ young objects less often (:func:`quiet_gc`), and sends each response's writes to
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import os
@@ -30,7 +31,7 @@ import socket
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["GC_THRESHOLDS", "listening_socket", "quiet_gc", "serve"]
 
@@ -82,7 +83,8 @@ class _Coalescing:
     __slots__ = ("_held", "_loop", "_transport")
 
     def __init__(self, transport: Any, loop: Any) -> None:
-        self._transport, self._loop, self._held = transport, loop, []
+        self._transport, self._loop = transport, loop
+        self._held: list[bytes] = []
 
     def write(self, data: bytes) -> None:
         if not self._held:
@@ -110,7 +112,8 @@ def _protocol() -> type:
 
     class CoalescingHttpTools(HttpToolsProtocol):
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
-            super().connection_made(_Coalescing(transport, self.loop))
+            # a Transport by what it does (every attribute but write and close is the wrapped one's)
+            super().connection_made(cast("asyncio.Transport", _Coalescing(transport, self.loop)))
 
     return CoalescingHttpTools
 
