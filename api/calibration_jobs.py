@@ -9,7 +9,8 @@ What a job computes: for each dimension of the version, the items of that dimens
 answers, fitted by MML-EM (:class:`qabilet.calibration.MML`) on the responses recorded for the version
 (as model categories, through the version's answer-code mappings), each with the model the
 version gives it, on the standard-normal scale of that dimension. The result holds, per
-dimension, the fit's summary and its parameter file (:meth:`ParameterFile.from_bank`), ready to
+dimension, the fit's summary and its parameter file
+(:func:`qabilet.calibration_file.calibration_parameter_file`, the writer ``qabilet calibrate`` uses), ready to
 be reviewed, linked (:mod:`qabilet.calibration.linking`) and imported as a new draft version.
 """
 
@@ -64,8 +65,8 @@ def recalibrate(repo: BankRepository, bank_version: int | None = None, *, level:
     import numpy as np
 
     from qabilet.calibration import MML
+    from qabilet.calibration_file import calibration_parameter_file
     from qabilet.engine.exceptions import ConvergenceWarning
-    from qabilet.itembank.parameter_file import ParameterFile, record_standard_errors
 
     version = repo.version(bank_version)
     responses = repo.responses(bank_version=version.number, level=level, language=language)
@@ -98,17 +99,16 @@ def recalibrate(repo: BankRepository, bank_version: int | None = None, *, level:
         keep = (data >= 0).any(axis=1)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            fit = MML(model={i: models[i] for i in ids}).fit(
+            result = MML(model={i: models[i] for i in ids}).fit(
                 np.where(data[keep] >= 0, data[keep], np.nan).astype(float), item_ids=ids)
-        se = record_standard_errors(fit.bank_, fit.se_traditional_, fit.se_)
-        parameters = ParameterFile.from_bank(
-            fit.bank_, recodings={i: recodings[i] for i in ids if i in recodings}, se=se,
-            loglik=float(fit.loglik_), n_iter=int(fit.n_iter_), converged=bool(fit.converged_),
+        # the data are the version's model categories: its recodings give their original codes
+        parameters = calibration_parameter_file(
+            result, codes={i: recodings[i] for i in ids if i in recodings},
             method=f"MML-EM of {int(keep.sum())} sessions' answers to bank version "
                    f"{version.number} ({dim})")
         out["dimensions"][dim] = {
-            "n_sessions": int(keep.sum()), "n_items": len(ids), "loglik": float(fit.loglik_),
-            "n_iter": int(fit.n_iter_), "converged": bool(fit.converged_),
+            "n_sessions": int(keep.sum()), "n_items": len(ids), "loglik": result.loglik,
+            "n_iter": result.n_iter, "converged": result.converged,
             "warnings": [str(w.message) for w in caught],
             "parameters": parameters.model_dump(mode="json", exclude_none=True)}
     return out

@@ -112,19 +112,20 @@ def _qabilet(spec: dict[str, Any], clock: dict[str, float]) -> dict[str, Any]:
               tol=spec["tol"], max_iter=spec["max_iter"], compute_se=False)
 
     def fit() -> None:
-        est.fit(data.responses, data.observed, item_ids=list(data.item_ids))
+        out["result"] = est.fit(data.responses, data.observed, item_ids=list(data.item_ids))
 
     _timed(fit, spec, clock, "fit")
+    result = out["result"]
     n_items = data.n_items
     a = np.full(n_items, np.nan)
-    b = np.full((n_items, int(max(c.size for c in est.categories_)) - 1), np.nan)
-    for model, pos in zip(est.bank_.models, est.bank_.positions):
+    b = np.full((n_items, int(max(c.size for c in result.categories)) - 1), np.nan)
+    for model, pos in zip(result.bank.models, result.bank.positions):
         trad = model.to_traditional()
         a[pos] = trad["a"]
         bb = np.asarray(trad["b"], dtype=float).reshape(len(pos), -1)
         b[pos, : bb.shape[1]] = bb
-    return {"a": a, "b": b, "n_iter": est.n_iter_, "converged": est.converged_,
-            "loglik": est.loglik_, "version": _version("qabilet", spec["root"])}
+    return {"a": a, "b": b, "n_iter": result.n_iter, "converged": result.converged,
+            "loglik": result.loglik, "version": _version("qabilet", spec["root"])}
 
 
 def _girth(spec: dict[str, Any], clock: dict[str, float]) -> dict[str, Any]:

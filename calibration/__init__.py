@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "MML": "mml",
     "Progress": "mml",
+    "CalibrationResult": "result",
+    "GroupEstimates": "result",
+    "ItemEstimates": "result",
     "SUPPORTED": "_design",
     "ItemStatistics": "classical",
     "item_statistics": "classical",
@@ -41,6 +44,9 @@ _EXPORTS = {
 
 __all__ = [
     "MML",
+    "CalibrationResult",
+    "GroupEstimates",
+    "ItemEstimates",
     "FactorCorrelations",
     "SUPPORTED",
     "ItemFit",
@@ -108,3 +114,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from qabilet.calibration.local_dependence import LocalDependence, local_dependence
     from qabilet.calibration.mml import MML, Progress
     from qabilet.calibration.person_fit import PersonFit, person_fit
+    from qabilet.calibration.result import CalibrationResult, GroupEstimates, ItemEstimates

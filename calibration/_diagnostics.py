@@ -1,8 +1,9 @@
 """What every diagnostic shares: reading its inputs, which parameters were estimated, and reports.
 
 A diagnostic takes the items either as an :class:`~qabilet.engine.bank.ItemBank` (or a single engine
-model) with responses coded ``0 … K_i − 1``, or as a fitted :class:`~qabilet.calibration.MML` with the
-responses in the codes that were calibrated (recoded here with ``categories_``, as the fit did).
+model) with responses coded ``0 … K_i − 1``, or as the :class:`~qabilet.calibration.CalibrationResult` of a
+fit with the responses in the codes that were calibrated (recoded here with its ``categories``,
+as the fit did).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from qabilet.calibration._design import VARIANCE_FREE, block_design
+from qabilet.calibration.result import CalibrationResult
 from qabilet.engine.bank import ItemBank
 from qabilet.engine.exceptions import InvalidParameterError, InvalidResponseError
 from qabilet.engine.likelihood import Responses, check_responses
@@ -32,7 +34,7 @@ class Inputs:
 
     bank: ItemBank
     resp: Responses
-    fit: Any  # the fitted MML, or None
+    fit: CalibrationResult | None
 
     @property
     def item_ids(self) -> tuple[str, ...]:
@@ -40,34 +42,31 @@ class Inputs:
         return self.bank.item_ids
 
 
-def _is_mml(items: Any) -> bool:
-    return hasattr(items, "bank_") or type(items).__name__ == "MML"
-
-
-def as_bank(items: Any, what: str) -> tuple[ItemBank, Any]:
-    """The bank of ``items`` (a bank, a model or a fitted MML) and the fit, if any."""
-    if _is_mml(items):
-        if not hasattr(items, "bank_"):
-            from qabilet.engine.exceptions import NotFittedError
-
-            raise NotFittedError(f"{what}: the MML instance is not fitted yet; call fit first")
-        if len(getattr(items, "groups_", {None: None})) > 1:
+def as_bank(items: Any, what: str) -> tuple[ItemBank, CalibrationResult | None]:
+    """The bank of ``items`` (a bank, a model or a calibration result) and the result, if any."""
+    if isinstance(items, CalibrationResult):
+        if items.multi_group:
             raise InvalidParameterError(
                 f"{what}: a multi-group fit has one bank per group; pass the group's bank "
-                "(fit.group_banks_[label]) with that group's responses"
+                "(result.group(label).bank) with that group's responses"
             )
-        return items.bank_, items
+        return items.bank, items
+    if type(items).__name__ == "MML":
+        raise InvalidParameterError(
+            f"{what}: an MML estimator holds no fit; pass what MML.fit returned (a "
+            "CalibrationResult)")
     if isinstance(items, ItemBank):
         return items, None
     if isinstance(items, ItemModel):
         return ItemBank([items]), None
     if isinstance(items, ItemSet):
         raise InvalidParameterError(
-            f"{what}: items must be an ItemBank, an item model or a fitted MML; got "
+            f"{what}: items must be an ItemBank, an item model or a CalibrationResult; got "
             f"{type(items).__name__}"
         )
     raise InvalidParameterError(
-        f"items: expected an ItemBank, an item model or a fitted MML; got {type(items).__name__}"
+        f"items: expected an ItemBank, an item model or a CalibrationResult; got "
+        f"{type(items).__name__}"
     )
 
 
@@ -83,8 +82,8 @@ def _table_to_array(responses: Any, item_ids: Sequence[str]) -> Any:
     return responses
 
 
-def _recode(fit: Any, bank: ItemBank, responses: Any, observed: ArrayLike | None) -> Responses:
-    """Original codes → 0..K−1 with the fit's ``categories_`` (codes it never saw are errors)."""
+def _recode(fit: CalibrationResult, bank: ItemBank, responses: Any, observed: ArrayLike | None) -> Responses:
+    """Original codes → 0..K−1 with the fit's ``categories`` (codes it never saw are errors)."""
     r = np.asarray(responses)
     if r.ndim != 2 or r.shape[1] != bank.n_items:
         raise InvalidResponseError(
@@ -98,7 +97,7 @@ def _recode(fit: Any, bank: ItemBank, responses: Any, observed: ArrayLike | None
             raise InvalidResponseError(f"observed: expected a boolean mask of shape {r.shape}")
     filled = np.where(obs, r, 0)
     x = np.zeros(r.shape, dtype=np.intp)
-    for i, codes in enumerate(fit.categories_):  # per item, at the data edge
+    for i, codes in enumerate(fit.categories):  # per item, at the data edge
         seen = filled[obs[:, i], i]
         pos = np.clip(np.searchsorted(codes, seen), 0, codes.size - 1)
         bad = codes[pos] != seen
@@ -168,22 +167,22 @@ class Estimated:
     n_free: int
 
 
-def estimated_parameters(bank: ItemBank, fit: Any, parameters_estimated: bool, what: str
+def estimated_parameters(bank: ItemBank, fit: CalibrationResult | None, parameters_estimated: bool, what: str
                          ) -> Estimated:
     """Which parameters were estimated from the data (for degrees of freedom and Jacobians).
 
-    With a fitted :class:`~qabilet.calibration.MML` this follows the fit: anchors (``anchors_``) are
+    With a :class:`~qabilet.calibration.CalibrationResult` this follows the fit: anchors (``anchors``) are
     fixed, the latent mean is free when anchored and the variance when anchored or when every
-    calibrated item is ``rasch``/``pcm``; the count must equal ``n_parameters_``. With a bank,
+    calibrated item is ``rasch``/``pcm``; the count must equal ``n_parameters``. With a bank,
     every parameter its model calibrates is taken as estimated (variance free when all its items
     are ``rasch``/``pcm``), unless ``parameters_estimated`` is False (parameters known
     beforehand: nothing was estimated).
     """
     per_item = np.zeros(bank.n_items, dtype=np.int64)
     if not parameters_estimated and fit is None:
-        index = [np.full(m.param_vector().shape, -1, dtype=np.intp) for m in bank.models]
-        return Estimated(index, per_item, -1, -1, 0)
-    anchors = set(getattr(fit, "anchors_", []) or []) if fit is not None else set()
+        fixed = [np.full(m.param_vector().shape, -1, dtype=np.intp) for m in bank.models]
+        return Estimated(fixed, per_item, -1, -1, 0)
+    anchors = set(fit.anchors) if fit is not None else set()
     index: list[NDArray[np.intp]] = []
     k = 0
     names_free: set[str] = set()
@@ -217,23 +216,22 @@ def estimated_parameters(bank: ItemBank, fit: Any, parameters_estimated: bool, w
         mean_index, k = k, k + 1
     if anchored or (names_free and names_free <= VARIANCE_FREE):
         var_index, k = k, k + 1
-    if fit is not None and int(fit.n_parameters_) != k:
+    if fit is not None and fit.n_parameters != k:
         raise InvalidParameterError(
-            f"{what}: the fit reports {fit.n_parameters_} estimated parameters but its items "
+            f"{what}: the fit reports {fit.n_parameters} estimated parameters but its items "
             f"account for {k}; cannot tell which were estimated"
         )
     return Estimated(index, per_item, mean_index, var_index, k)
 
 
-def grid_options(fit: Any, n_points: int | None, bounds: tuple[float, float] | None
+def grid_options(fit: CalibrationResult | None, n_points: int | None, bounds: tuple[float, float] | None
                  ) -> tuple[int, tuple[float, float]]:
     """The quadrature of the fit (or mirt's calibration grid: 61 nodes on [−6, 6])."""
     if n_points is None:
-        n_points = getattr(fit, "n_points", None) if fit is not None else None
+        n_points = fit.n_points if fit is not None else None
         n_points = 61 if n_points is None else n_points
     if bounds is None:
-        bounds = getattr(fit, "bounds", None) if fit is not None else None
-        bounds = (-6.0, 6.0) if bounds is None else bounds
+        bounds = fit.bounds if fit is not None else (-6.0, 6.0)
     return int(n_points), (float(bounds[0]), float(bounds[1]))
 
 

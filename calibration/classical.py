@@ -158,8 +158,8 @@ def item_statistics(
 
     Parameters
     ----------
-    items : ItemBank, item model, fitted MML or None
-        Gives the item ids and categories (and, for an MML, recodes the responses). ``None``
+    items : ItemBank, item model, CalibrationResult or None
+        Gives the item ids and categories (and, for a CalibrationResult, recodes the responses). ``None``
         reads the responses as scores ``0, 1, …`` (item ids ``Q1, Q2, …``).
     responses : array_like or DataFrame, shape (n_persons, n_items)
         Item scores (categories ``0 … K_i − 1``; NaN or ``observed`` marks missing).

@@ -191,7 +191,7 @@ def mantel_haenszel(
 
     Parameters
     ----------
-    items : ItemBank, item model or fitted MML
+    items : ItemBank, item model or CalibrationResult
         Gives the items and their categories; only dichotomous items are tested (the others
         still count in the matching score and get NaN).
     responses : array_like or DataFrame, shape (n_persons, n_items)

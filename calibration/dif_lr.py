@@ -27,6 +27,7 @@ from scipy.stats import chi2
 
 from qabilet.calibration._design import free_mask
 from qabilet.calibration.mml import MML
+from qabilet.calibration.result import CalibrationResult
 from qabilet.engine.exceptions import ConvergenceWarning, InvalidParameterError
 from qabilet.engine.quadrature import equispaced_grid
 
@@ -131,25 +132,24 @@ def likelihood_ratio_dif(
         raise InvalidParameterError("groups: DIF needs at least two groups")
     options = {**options, "compute_se": False}
 
-    def fit(free: list[str]) -> MML:
+    def fit(free: list[str]) -> CalibrationResult:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             return MML(model=model, group_specific=free, reference_group=reference_group,
                        **options).fit(x, observed, item_ids=ids, groups=labels)
 
     equal = fit([])
-    ref_label = next(iter(equal.groups_))
-    focal_label = list(equal.groups_)[1]
-    grid = equispaced_grid(equal.groups_[focal_label], 41, (-4.0, 4.0))
+    ref_label, focal_label = equal.group_labels[:2]
+    grid = equispaced_grid(equal.group(focal_label).latent, 41, (-4.0, 4.0))
     stats, dfs, signed, unsigned = [], [], [], []
-    n_groups = len(equal.groups_)
+    n_groups = len(equal.groups)
     for item in studied:  # one constrained-versus-free comparison per item
         free = fit([item])
-        stats.append(max(2.0 * (free.loglik_ - equal.loglik_), 0.0))
-        ref_bank = free.group_banks_[ref_label]
+        stats.append(max(2.0 * (free.loglik - equal.loglik), 0.0))
+        ref_bank = free.group(ref_label).bank
         item_model = ref_bank.subset(ref_bank.index_of([item])).models[0]
         dfs.append((n_groups - 1) * int(free_mask(item_model).sum()))
-        foc_bank = free.group_banks_[focal_label]
+        foc_bank = free.group(focal_label).bank
         e_ref = ref_bank.subset(ref_bank.index_of([item])).expected_score(grid.nodes[:, 0])[:, 0]
         e_foc = foc_bank.subset(foc_bank.index_of([item])).expected_score(grid.nodes[:, 0])[:, 0]
         points = float(ref_bank.n_categories[ref_bank.index_of([item])[0]] - 1)
@@ -159,4 +159,4 @@ def likelihood_ratio_dif(
     stat = np.array(stats)
     df = np.array(dfs, dtype=np.int64)
     return LikelihoodRatioDIF(tuple(studied), stat, df, chi2.sf(stat, df), np.array(signed),
-                              np.array(unsigned), ref_label, focal_label, float(equal.loglik_))
+                              np.array(unsigned), ref_label, focal_label, equal.loglik)

@@ -234,8 +234,8 @@ def item_fit(
 
     Parameters
     ----------
-    items : ItemBank, item model or fitted MML
-        The calibrated items (with an MML, responses are in the calibrated codes).
+    items : ItemBank, item model or CalibrationResult
+        The calibrated items (with a CalibrationResult, responses are in the calibrated codes).
     responses : array_like or DataFrame, shape (n_persons, n_items)
         Complete responses (categories ``0 … K_i − 1`` for a bank).
     observed : array_like of bool, optional
@@ -246,7 +246,7 @@ def item_fit(
         Level for ``ItemFit.flagged``.
     parameters_estimated : bool
         Whether the bank's parameters were estimated from these responses (degrees of freedom
-        are then reduced by each item's number of free parameters). Ignored for an MML, whose
+        are then reduced by each item's number of free parameters). Ignored for a CalibrationResult, whose
         anchors are known to be fixed.
     n_points, bounds : optional
         The quadrature grid (default: the fit's, or 61 nodes on [−6, 6] as mirt).

@@ -325,8 +325,8 @@ def m2(
 
     Parameters
     ----------
-    items : ItemBank, item model or fitted MML
-        The calibrated (unidimensional) items; with a fitted MML the estimated parameters are
+    items : ItemBank, item model or CalibrationResult
+        The calibrated (unidimensional) items; with a CalibrationResult the estimated parameters are
         those of the fit (anchors fixed).
     responses : array_like or DataFrame, shape (n_persons, n_items)
         Complete responses.

@@ -167,7 +167,7 @@ def local_dependence(
 
     Parameters
     ----------
-    items : ItemBank, item model or fitted MML
+    items : ItemBank, item model or CalibrationResult
     responses : array_like or DataFrame, shape (n_persons, n_items)
     observed : array_like of bool, optional
         Missing responses: each pair uses the persons who answered both.

@@ -28,8 +28,8 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -45,17 +45,25 @@ from qabilet.calibration._design import (
 from qabilet.calibration._estep import Patterns
 from qabilet.calibration._latent import CorrelatedLatent, GroupLatents
 from qabilet.calibration.priors import DEFAULT_PRIORS, Prior, columns_for
+from qabilet.calibration.result import (
+    CalibrationResult,
+    GroupEstimates,
+    ItemEstimates,
+    flat_names,
+)
 from qabilet.engine._parallel import blas_single_thread
 from qabilet.engine.bank import ItemBank
 from qabilet.engine.exceptions import (
     ConvergenceWarning,
     InvalidParameterError,
     InvalidResponseError,
-    NotFittedError,
 )
 from qabilet.engine.latent import LatentDistribution
 from qabilet.engine.likelihood import Responses, flat_log_prob, observed_mask
 from qabilet.engine.models import ItemModel, get_model
+
+if TYPE_CHECKING:
+    from qabilet.calibration.linking import LinkingResult
 
 __all__ = ["MML", "Progress"]
 
@@ -198,38 +206,11 @@ class MML:
     callback : callable, optional
         Called with a :class:`Progress` after every cycle (the CLI draws a progress bar).
 
-    Attributes
-    ----------
-    bank_ : ItemBank
-        The fitted items and latent distribution (of the reference group).
-    groups_ : dict
-        Group label → its :class:`LatentDistribution` (one entry ``None`` without groups).
-    group_banks_ : dict
-        Group label → the items as that group answers them (group-specific items differ).
-    anchors_ : list of str
-        Items whose parameters were fixed.
-    anchor_drift_ : LinkingResult or None
-        With two or more anchors: a free calibration linked to the anchors' parameters by
-        Stocking–Lord; ``anchor_drift_.drifted`` lists anchors whose response functions moved
-        (see :func:`qabilet.calibration.linking.link`).
-    latent_ : LatentDistribution
-    categories_ : list of ndarray
-        The original codes of each item, in the order of categories 0..K−1.
-    loglik_, aic_, bic_ : float
-    n_parameters_ : int
-    n_iter_ : int
-    converged_ : bool
-    se_ : list of dict
-        Standard errors per item in slope-intercept form (mirt's names), NaN where fixed.
-    se_traditional_ : list of dict
-        Standard errors of the traditional parameters (delta method).
-    latent_se_ : dict
-        Standard error of the estimated latent variance, when it is estimated.
-    logprior_ : float
-        Log prior density at the estimate (0 without priors); the estimate maximises
-        ``loglik_ + logprior_``.
-    priors_ : list of dict
-        The priors applied, per model block.
+    Notes
+    -----
+    :meth:`fit` returns a frozen :class:`~qabilet.calibration.result.CalibrationResult` and
+    leaves the estimator as it was: its configuration, no data and no state of the fit (one
+    estimator can fit several data sets, in several threads).
 
     Examples
     --------
@@ -237,9 +218,11 @@ class MML:
     >>> from qabilet.engine.simulation import simulate_responses
     >>> truth = TwoPL(np.linspace(0.8, 2.0, 10), np.linspace(-1.5, 1.5, 10))
     >>> x = simulate_responses(truth, np.random.default_rng(0).normal(size=3000), rng=1)
-    >>> fit = MML(model="2pl").fit(x)
-    >>> bool(fit.converged_), bool(np.abs(fit.bank_.models[0].b - truth.b).max() < 0.25)
+    >>> result = MML(model="2pl").fit(x)
+    >>> result.converged, bool(np.abs(result.bank.models[0].b - truth.b).max() < 0.25)
     (True, True)
+    >>> result.items[0].names, result.items[0].traditional_names
+    (('a1', 'd', 'g', 'u'), ('a', 'b'))
     """
 
     def __init__(
@@ -287,7 +270,7 @@ class MML:
         *,
         item_ids: Sequence[str] | None = None,
         groups: ArrayLike | None = None,
-    ) -> MML:
+    ) -> CalibrationResult:
         """Estimate item parameters (and latent means and variances where identified).
 
         Parameters
@@ -304,12 +287,22 @@ class MML:
 
         Returns
         -------
-        MML
-            ``self``, fitted.
+        CalibrationResult
+            The estimates, their standard errors, the latent distributions and the fit's
+            diagnostics (the estimator itself is left unchanged).
         """
-        for name in list(vars(self)):
-            if name.endswith("_"):
-                delattr(self, name)
+        return _Run(self).run(responses, observed, item_ids, groups)
+
+
+class _Run(MML):
+    """The state of one fit: the data, the design, the quadrature; discarded once it returns."""
+
+    def __init__(self, options: MML) -> None:  # noqa: D107 - the options of the estimator
+        vars(self).update(vars(options))
+
+    def run(self, responses: Any, observed: ArrayLike | None, item_ids: Sequence[str] | None,
+            groups: ArrayLike | None) -> CalibrationResult:
+        """Validate the data, run EM and build the result."""
         if hasattr(responses, "columns") and hasattr(responses, "to_numpy"):
             item_ids = item_ids or [str(c) for c in responses.columns]
             responses = responses.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -336,52 +329,14 @@ class MML:
         for i, j in fixed_cols.items():  # anchors keep their own model
             names[i] = self.fixed.model_names[j]  # type: ignore[union-attr]
         self._data = (resp, list(names), list(ids), group_of if groups is not None else None)
+        self._orig_categories = list(categories)  # one per item of the data
         resp, categories, names, ids_x, origin = self._expand(resp, categories, names, ids,
                                                               labels, group_of)
         self._labels, self._group_of, self._origin, self._orig_ids = labels, group_of, origin, ids
-        self._orig_categories = categories
         self._setup(resp, categories, names, ids_x, self._fixed_columns(ids_x))
         with blas_single_thread():  # small products: BLAS threads only cost (engine._parallel)
             phi, ll, n_iter, converged = self._run_em(self._phi0)
-            self._finish(phi, n_iter, converged)
-        return self
-
-    def summary(self) -> str:
-        """Fit statistics and the item parameters as a text table."""
-        self._check_fitted()
-        lines = [
-            f"MML-EM calibration: {len(self.bank_.item_ids)} items, {self.n_persons_:.0f} persons, "
-            f"models {', '.join(sorted(set(self.bank_.model_names)))}",
-            f"log-likelihood {self.loglik_:.4f}  AIC {self.aic_:.2f}  BIC {self.bic_:.2f}  "
-            f"parameters {self.n_parameters_}",
-            f"EM cycles {self.n_iter_}, converged {self.converged_}; latent means "
-            f"{np.round(self.latent_.mean, 4).tolist()}, covariance "
-            f"{np.round(self.latent_.cov, 4).tolist()}",
-            "",
-        ]
-        for rec, se in zip(self.bank_.to_records(), self.se_traditional_):
-            params = "  ".join(
-                f"{k}={_fmt(v)}" + (f" ({_fmt(se[k])})" if k in se else "")
-                for k, v in rec.items() if k not in ("id", "model")
-            )
-            lines.append(f"{rec['id']:<12} {rec['model']:<8} {params}")
-        return "\n".join(lines)
-
-    def mirt_table(self) -> list[dict[str, Any]]:
-        """Slope-intercept parameters with mirt's column names (``a1``, ``d``/``d1…``, ``g``, ``u``).
-
-        One row per item, as ``coef(mod, simplify = TRUE)$items`` prints them.
-        """
-        self._check_fitted()
-        rows: list[dict[str, Any]] = [{} for _ in self.bank_.item_ids]
-        for model, pos in zip(self.bank_.models, self.bank_.positions):
-            psi = model.param_vector()
-            names = model.param_names()
-            for j, p in enumerate(pos):
-                row = {"item": self.bank_.item_ids[p]}
-                row.update({n: float(v) for n, v in zip(names, psi[j]) if not np.isnan(v)})
-                rows[p] = row
-        return rows
+            return self._finish(phi, n_iter, converged)
 
     # -- setup ----------------------------------------------------------------------------------
     def _group_labels(self, groups: ArrayLike | None, n: int) -> tuple[list[Any], NDArray[np.intp]]:
@@ -415,7 +370,7 @@ class MML:
             if unknown:
                 raise InvalidParameterError(f"dims[{factor!r}]: unknown item id(s) {unknown}")
             mask[[where[i] for i in listed], r] = True
-        orphans = [ids[i] for i in np.flatnonzero(~mask.any(axis=1))]
+        orphans = [ids[int(i)] for i in np.flatnonzero(~mask.any(axis=1))]
         if orphans:
             raise InvalidParameterError(f"dims: item(s) {orphans} load on no factor")
         return names, mask
@@ -459,7 +414,8 @@ class MML:
         if not specific:  # nothing to expand: the data as they are (no copy of the matrix)
             return (resp, list(categories), list(names), list(ids),
                     [(i, None) for i in range(len(ids))])
-        cols, obs_cols, cats, nms, out_ids, origin = [], [], [], [], [], []
+        cols, obs_cols, cats, nms, out_ids = [], [], [], [], []
+        origin: list[tuple[int, int | None]] = []
         for i, item in enumerate(ids):
             if item not in specific:
                 cols.append(resp.x[:, i])
@@ -480,9 +436,10 @@ class MML:
         obs = np.column_stack(obs_cols)
         for j in range(len(out_ids)):
             seen = np.unique(x[obs[:, j], j])
-            if seen.size < 2 and origin[j][1] is not None:
+            col, group = origin[j]
+            if seen.size < 2 and group is not None:
                 raise InvalidResponseError(
-                    f"item {ids[origin[j][0]]!r} in group {labels[origin[j][1]]!r}: fewer than "
+                    f"item {ids[col]!r} in group {labels[group]!r}: fewer than "
                     "two observed categories (a group-specific item needs both in every group)")
         return Responses(x, obs), cats, nms, out_ids, origin
 
@@ -742,85 +699,89 @@ class MML:
             np.add.at(out, design.index[design.free], g[design.free])
         return out
 
-    def _finish(self, phi: Array, n_iter: int, converged: bool) -> None:
+    def _finish(self, phi: Array, n_iter: int, converged: bool) -> CalibrationResult:
         bank, _, _, ll = self._estep(phi)
-        self.logprior_ = float(sum(
+        logprior = float(sum(
             (prior.logpdf(model.param_vector()[:, cols])
              * _prior_share(design, model.n_items)[:, cols])[design.index[:, cols] >= 0].sum()
             for model, design, priors in zip(bank.models, self._designs, self._block_priors)
             for cols, prior in priors))
-        self.priors_ = [{kind: p for kind, p in (self.priors if self.priors is not None
-                                                else DEFAULT_PRIORS.get(m.name, {})).items()}
-                        for m in bank.models]
+        priors = {m.name: dict(self.priors if self.priors is not None
+                               else DEFAULT_PRIORS.get(m.name, {}))
+                  for m, design in zip(bank.models, self._designs) if design.free.any()}
         k = phi.size
         n = sum(p.n_persons for p in self._patterns)
-        self.latent_ = bank.latent
-        self.groups_ = {label: bank.latent if self._n_dims > 1 else self._latents.latent(phi, g)
-                        for g, label in enumerate(self._labels)}
-        self.group_banks_ = {label: self._group_bank(bank, g, self.groups_[label])
-                             for g, label in enumerate(self._labels)}
-        self.bank_ = self.group_banks_[self._labels[0]]
-        self.anchors_ = list(self._anchor_ids)
-        self.anchor_drift_ = self._anchor_drift() if len(self._anchor_ids) >= 2 else None
-        self.categories_ = self._orig_categories
-        self.loglik_ = float(ll)
-        self.n_parameters_ = int(k)
-        self.aic_ = -2.0 * ll + 2.0 * k
-        self.bic_ = -2.0 * ll + k * np.log(n)
-        self.n_iter_ = int(n_iter)
-        self.converged_ = bool(converged)
-        self.n_persons_ = n
-        self.phi_ = phi
-        cov = self._covariance(phi) if self.compute_se else np.full((k, k), np.nan)
-        self._cov_phi = cov
+        cov_phi = self._covariance(phi) if self.compute_se else np.full((k, k), np.nan)
         jac = self._phi_jacobian(bank, phi)  # natural scale = J · estimation scale
-        cov = cov * jac[:, None] * jac[None, :]
-        self.cov_ = cov
+        cov = cov_phi * jac[:, None] * jac[None, :]
         se_phi = np.sqrt(np.clip(np.diag(cov), 0.0, None))
         se_phi[~np.isfinite(np.diag(cov))] = np.nan
-        if self.compute_se:
-            se_all, trad_all = self._item_se(bank, se_phi, cov)
-            self.group_se_ = {}
-            for g, label in enumerate(self._labels):
-                keep = [j for j, (_, grp) in enumerate(self._origin) if grp is None or grp == g]
-                self.group_se_[label] = ([se_all[j] for j in keep], [trad_all[j] for j in keep])
-            self.se_, self.se_traditional_ = self.group_se_[self._labels[0]]
-            self.latent_se_ = self._latent_se(phi, se_phi)
-        else:
-            self.se_ = [{} for _ in self.bank_.item_ids]
-            self.se_traditional_ = [{} for _ in self.bank_.item_ids]
-            self.group_se_ = {label: (self.se_, self.se_traditional_) for label in self._labels}
-            self.latent_se_ = {}
-
-    def _latent_se(self, phi: Array, se_phi: Array) -> dict[str, float]:
-        """SEs of the estimated latent means and variances (variance by the delta method)."""
-        out: dict[str, float] = {}
-        if self._n_dims > 1:
-            return self._correlation_se(phi)
+        items = self._item_estimates(bank, se_phi, cov)
+        groups = []
         for g, label in enumerate(self._labels):
-            prefix = "" if label is None else f"{label}:"
+            latent = bank.latent if self._n_dims > 1 else self._latents.latent(phi, g)
+            keep = [j for j, (_, grp) in enumerate(self._origin) if grp is None or grp == g]
+            groups.append(GroupEstimates(
+                label=label, n_persons=int(round(self._patterns[g].n_persons)),
+                bank=self._group_bank(bank, g, latent),
+                items=tuple(replace(items[j], id=self._orig_ids[self._origin[j][0]])
+                            for j in keep),
+                **self._latent_se(g, phi, se_phi, cov_phi)))  # type: ignore[arg-type]
+        return CalibrationResult(
+            groups=tuple(groups),
+            categories=tuple(self._orig_categories),
+            item_ids=tuple(self._orig_ids),
+            anchors=tuple(self._anchor_ids),
+            anchor_drift=self._anchor_drift(groups[0].bank) if len(self._anchor_ids) >= 2
+            else None,
+            group_specific=tuple(str(i) for i in self.group_specific),
+            loglik=float(ll), logprior=logprior,
+            aic=float(-2.0 * ll + 2.0 * k), bic=float(-2.0 * ll + k * np.log(n)),
+            n_parameters=int(k), n_persons=int(round(n)), n_iter=int(n_iter),
+            converged=bool(converged), se_computed=bool(self.compute_se), covariance=cov,
+            priors=priors, factor_names=tuple(self._factor_names), orthogonal=bool(self.orthogonal),
+            n_nodes=int(self._nodes.shape[0]),
+            bounds=(float(self.bounds[0]), float(self.bounds[1])),
+            n_points=None if self.n_points is None else int(self.n_points),
+            accelerated=bool(self.accelerate))
+
+    def _latent_se(self, g: int, phi: Array, se_phi: Array, cov_phi: Array) -> dict[str, Array]:
+        """SEs of group ``g``'s latent means and covariance, and which were estimated.
+
+        One factor: the mean's and the variance's (delta method from log v: SE(v) = v SE(log v)).
+        Several: the correlations' (delta method through the map of :class:`CorrelatedLatent`).
+        """
+        d = self._n_dims
+        mean_se, cov_se = np.full(d, np.nan), np.full((d, d), np.nan)
+        mean_free, cov_free = np.zeros(d, dtype=bool), np.zeros((d, d), dtype=bool)
+        if d > 1:
+            lat = self._latents
+            if lat.n_free:
+                se = self._correlation_se(phi, cov_phi)
+                i, j = lat.tril
+                cov_se[i, j] = cov_se[j, i] = se
+                cov_free[i, j] = cov_free[j, i] = True
+        else:
             im, iv = self._latents.index[g]
             if im >= 0:
-                out[f"{prefix}mean"] = float(se_phi[im])
+                mean_se[0], mean_free[0] = se_phi[im], True
             if iv >= 0:
-                out[f"{prefix}var"] = float(np.exp(phi[iv]) * se_phi[iv])
-        return out
+                cov_se[0, 0], cov_free[0, 0] = np.exp(phi[iv]) * se_phi[iv], True
+        return {"mean_se": mean_se, "cov_se": cov_se, "mean_estimated": mean_free,
+                "cov_estimated": cov_free}
 
-    def _correlation_se(self, phi: Array, h: float = 1e-6) -> dict[str, float]:
-        """Delta-method SEs of the factor correlations from the covariance of φ."""
+    def _correlation_se(self, phi: Array, cov_phi: Array, h: float = 1e-6) -> Array:
+        """Delta-method SEs of the factor correlations (lower triangle) from the covariance of φ."""
         lat = self._latents
-        if not lat.n_free:
-            return {}
         base = lat.correlation(phi[lat.slots])[lat.tril]
         jac = np.empty((base.size, lat.n_free))
         for j in range(lat.n_free):
             e = np.zeros(lat.n_free)
             e[j] = h
             jac[:, j] = (lat.correlation(phi[lat.slots] + e)[lat.tril] - base) / h
-        cov = self._cov_phi[np.ix_(lat.slots, lat.slots)]
-        se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jac, cov, jac), 0.0, None))
-        names = self._factor_names
-        return {f"r({names[j]},{names[i]})": float(v) for i, j, v in zip(*lat.tril, se)}
+        cov = cov_phi[np.ix_(lat.slots, lat.slots)]
+        out: Array = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jac, cov, jac), 0.0, None))
+        return out
 
     def _phi_jacobian(self, bank: ItemBank, phi: Array) -> Array:
         """d(natural parameter)/d(φ) per φ entry: c(1 − c) for asymptotes, 1 otherwise."""
@@ -830,7 +791,7 @@ class MML:
             jac[design.index[design.free]] = scale[design.free]
         return jac
 
-    def _anchor_drift(self) -> Any:
+    def _anchor_drift(self, bank: ItemBank) -> LinkingResult:
         """Free calibration of every item, linked to the anchors by Stocking–Lord.
 
         Drifted anchors are those whose response functions still differ
@@ -845,8 +806,9 @@ class MML:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             labels = None if group_of is None else np.asarray(self._labels, dtype=object)[group_of]
-            free.fit(np.where(resp.observed, resp.x, 0), resp.observed, item_ids=ids, groups=labels)
-        return link(free.bank_, self.fixed, method="stocking-lord",  # type: ignore[arg-type]
+            result = free.fit(np.where(resp.observed, resp.x, 0), resp.observed, item_ids=ids,
+                              groups=labels)
+        return link(result.bank, self.fixed, method="stocking-lord",  # type: ignore[arg-type]
                     anchors=self._anchor_ids)
 
     def _group_bank(self, bank: ItemBank, g: int, latent: LatentDistribution) -> ItemBank:
@@ -865,27 +827,38 @@ class MML:
             jac[:, b] = (self._score(phi + e) - self._score(phi - e)) / (2 * h)
         info = -(jac + jac.T) / 2.0
         try:
-            return np.linalg.inv(info)
+            inverse: Array = np.asarray(np.linalg.inv(info), dtype=np.float64)
         except np.linalg.LinAlgError:
             return np.full((k, k), np.nan)
+        return inverse
 
-    def _item_se(self, bank: ItemBank, se_phi: Array, cov: Array
-                 ) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
-        si: list[dict[str, float]] = [{} for _ in bank.item_ids]
-        trad: list[dict[str, float]] = [{} for _ in bank.item_ids]
+    def _item_estimates(self, bank: ItemBank, se_phi: Array, cov: Array) -> list[ItemEstimates]:
+        """Per item of ``bank``: its parameters in both forms, their SEs and covariance rows."""
+        out: list[ItemEstimates] = [None] * bank.n_items  # type: ignore[list-item]
+        records = bank.to_records()
         for model, design, pos in zip(bank.models, self._designs, bank.positions):
             names = model.param_names()
             psi = model.param_vector()
-            for j, p in enumerate(pos):
-                idx = design.index[j]
-                si[p] = {n: float(se_phi[ix]) for n, ix in zip(names, idx) if ix >= 0}
-                trad[p] = (_traditional_se(model, psi[j], names, idx, cov)
-                           if model.n_dims == 1 else {})
-        return si, trad
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "bank_"):
-            raise NotFittedError("this MML instance is not fitted yet; call fit(responses) first")
+            se = np.where(design.index >= 0, se_phi[np.maximum(design.index, 0)], np.nan)
+            for j, p in enumerate(pos):  # after the fit, once per item: not a hot path
+                present = ~np.isnan(psi[j])
+                record = {k: v for k, v in records[p].items() if k not in ("id", "model")}
+                trad_names: tuple[str, ...] = ()
+                trad_values = trad_se = np.empty(0)
+                if model.n_dims == 1:
+                    trad_names = flat_names(record)
+                    trad_values = np.array(_flat_values(record.values()), dtype=np.float64)
+                    given = _traditional_se(model, psi[j], names, design.index[j], cov)
+                    trad_se = np.array(_flat_values(
+                        given.get(k, [np.nan] * len(v) if isinstance(v, list) else np.nan)
+                        for k, v in record.items()), dtype=np.float64)
+                out[p] = ItemEstimates(
+                    id=bank.item_ids[p], model=model.name,
+                    names=tuple(n for n, keep in zip(names, present) if keep),
+                    values=psi[j, present], se=se[j, present], index=design.index[j, present],
+                    traditional_names=trad_names, traditional_values=trad_values,
+                    traditional_se=trad_se)
+        return out
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
@@ -937,7 +910,7 @@ def _fisher_step(g: Array, fisher: Array, design: BlockDesign) -> Array:
     free = design.free
     n_items, n_par = free.shape
     # an item whose terms are not finite (an extrapolation far off) takes no step this cycle
-    bad = ~(np.isfinite(g).all(axis=1) & np.isfinite(fisher).all(axis=(1, 2)))
+    bad = np.asarray(~(np.isfinite(g).all(axis=1) & np.isfinite(fisher).all(axis=(1, 2))))
     if bad.any():
         g = np.where(bad[:, None], 0.0, g)
         fisher = np.where(bad[:, None, None], np.eye(n_par), fisher)
@@ -1015,7 +988,9 @@ def _traditional_se(model: ItemModel, psi: Array, names: tuple[str, ...], idx: N
     return out
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, list):
-        return "[" + ", ".join(_fmt(x) for x in v) + "]"
-    return f"{v:.4f}" if isinstance(v, float) else str(v)
+def _flat_values(values: Any) -> list[float]:
+    """Scalars and lists, flattened in order (the values of :func:`flat_names`)."""
+    out: list[float] = []
+    for v in values:
+        out.extend(v if isinstance(v, list) else [v])
+    return out

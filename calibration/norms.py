@@ -10,15 +10,14 @@ instead (:class:`qabilet.itembank.versions.CutMethod`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import ndtri
 
-from qabilet.engine.exceptions import InvalidParameterError, NotFittedError
+from qabilet.calibration.result import CalibrationResult
+from qabilet.engine.exceptions import InvalidParameterError
 
 __all__ = ["LevelNorm", "level_norms"]
 
@@ -45,14 +44,14 @@ class LevelNorm:
     n: int
 
 
-def level_norms(fit: Any, groups: ArrayLike, *,
+def level_norms(fit: CalibrationResult, groups: ArrayLike, *,
                 percentiles: tuple[float, ...] = (25.0, 75.0)) -> dict[str, LevelNorm]:
     """The norms of every group of a fitted unidimensional multi-group calibration.
 
     Parameters
     ----------
-    fit : calibration.MML
-        Fitted with ``groups`` (one group per position level).
+    fit : CalibrationResult
+        Of an MML fit with ``groups`` (one group per position level).
     groups : array_like, shape (n_persons,)
         The group labels the fit was given (for the group sizes).
     percentiles : tuple of float
@@ -74,9 +73,10 @@ def level_norms(fit: Any, groups: ArrayLike, *,
     >>> round(low.mean, 1), round(low.sd, 1), low.n
     (-0.5, 0.8, 2000)
     """
-    latents = getattr(fit, "groups_", None)
-    if not isinstance(latents, Mapping) or not latents:
-        raise NotFittedError("fit: expected a fitted multi-group MML (fit(..., groups=...))")
+    if not isinstance(fit, CalibrationResult):
+        raise InvalidParameterError("fit: expected the CalibrationResult of a multi-group MML fit "
+                                    f"(MML(...).fit(..., groups=...)); got {type(fit).__name__}")
+    latents = {g.label: g.latent for g in fit.groups}
     p = np.asarray(percentiles, dtype=np.float64)
     if p.ndim != 1 or np.any((p <= 0) | (p >= 100)) or np.any(np.diff(p) <= 0):
         raise InvalidParameterError(f"percentiles: expected increasing values in (0, 100); got "

@@ -178,7 +178,7 @@ def person_fit(
 
     Parameters
     ----------
-    items : ItemBank, item model or fitted MML
+    items : ItemBank, item model or CalibrationResult
         The calibrated (unidimensional) items.
     responses : array_like or DataFrame, shape (n_persons, n_items)
     observed : array_like of bool, optional

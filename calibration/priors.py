@@ -14,6 +14,9 @@ SAT12 3PL fit stops at its cycle limit). Pass ``priors={}`` to estimate without 
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +25,8 @@ from scipy.special import betaln, logit
 
 from qabilet.engine.exceptions import InvalidParameterError
 
-__all__ = ["DEFAULT_PRIORS", "Beta", "LogNormal", "LogitNormal", "Normal", "Prior"]
+__all__ = ["DEFAULT_PRIORS", "PRIOR_KINDS", "Beta", "LogNormal", "LogitNormal", "Normal", "Prior",
+           "parse_priors"]
 
 Array = NDArray[np.float64]
 
@@ -163,3 +167,124 @@ def columns_for(kind: str, names: tuple[str, ...]) -> list[int]:
     if kind in KIND_COLUMNS:
         return [j for j, n in enumerate(names) if n in KIND_COLUMNS[kind]]
     raise InvalidParameterError(f"priors: unknown parameter kind {kind!r}; expected a, d, c or u")
+
+
+# -- priors written as text (``a=lognormal(0,0.5)``), e.g. the command line's --prior ---------------
+#: prior kinds (docs/design.md §5 names): what they are, the distributions that suit them, and the
+#: calibrated models that estimate them
+PRIOR_KINDS: dict[str, tuple[str, tuple[str, ...], frozenset[str]]] = {
+    "a": ("slopes", ("normal", "lognormal"),
+          frozenset({"1pl", "2pl", "3pl", "4pl", "grm", "gpcm", "nominal"})),
+    "d": ("intercepts", ("normal",),
+          frozenset({"rasch", "1pl", "2pl", "3pl", "4pl", "grm", "gpcm", "pcm", "nominal"})),
+    "c": ("lower asymptotes", ("beta", "logitnormal"), frozenset({"3pl", "4pl"})),
+    "u": ("upper asymptotes", ("beta", "logitnormal"), frozenset({"4pl"})),
+}
+#: distribution name -> (its class, its arguments, those that must be > 0)
+_DISTRIBUTIONS: dict[str, tuple[type[Prior], tuple[str, ...], tuple[str, ...]]] = {
+    "normal": (Normal, ("mean", "sd"), ("sd",)),
+    "lognormal": (LogNormal, ("meanlog", "sdlog"), ("sdlog",)),
+    "beta": (Beta, ("alpha", "beta"), ("alpha", "beta")),
+    "logitnormal": (LogitNormal, ("mean", "sd"), ("sd",)),
+}
+_SYNTAX = re.compile(r"^\s*(?P<kind>\w+)\s*=\s*(?P<dist>\w+)\s*(?:\((?P<args>[^()]*)\))?\s*$")
+
+
+def parse_priors(specs: Sequence[str], model: str, *, field: str = "prior"
+                 ) -> dict[str, Prior] | None:
+    """Priors written as text → the ``priors`` of :class:`qabilet.calibration.MML`.
+
+    Each ``KIND=DIST(ARGS)`` replaces the default prior (:data:`DEFAULT_PRIORS`) of its kind,
+    ``KIND=none`` drops it, ``none`` alone drops them all. Kinds: ``a`` (slopes), ``d``
+    (intercepts), ``c``, ``u`` (asymptotes); distributions ``normal(mean,sd)``,
+    ``lognormal(meanlog,sdlog)``, ``beta(alpha,beta)``, ``logitnormal(mean,sd)``.
+
+    Parameters
+    ----------
+    specs : sequence of str
+        The specifications.
+    model : str
+        The model of the calibrated items (a kind it does not estimate is refused).
+    field : str
+        The name of the specifications in error messages (the command line's ``--prior``).
+
+    Returns
+    -------
+    dict or None
+        None when ``specs`` is empty (the defaults), else the priors by kind.
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming ``field``, the specification and what was expected.
+
+    Examples
+    --------
+    >>> parse_priors(["a=lognormal(0,0.5)"], "3pl")
+    {'c': Beta(alpha=5.0, beta=17.0), 'a': LogNormal(meanlog=0.0, sdlog=0.5)}
+    """
+    if not specs:
+        return None
+    if any(s.strip().lower() == "none" for s in specs):
+        others = [s for s in specs if s.strip().lower() != "none"]
+        if others:
+            raise InvalidParameterError(f"{field} none means no priors at all; it cannot be "
+                                        f"combined with {field} {others[0]!r}")
+        return {}
+    chosen: dict[str, Prior | None] = {}
+    given: dict[str, str] = {}
+    for spec in specs:
+        kind, prior = _parse_one(spec, model, f"{field} {spec!r}")
+        if kind in given:
+            raise InvalidParameterError(f"{field} {spec!r}: a second prior on {kind}; {field} "
+                                        f"{given[kind]!r} gave one already")
+        given[kind] = spec
+        chosen[kind] = prior
+    merged: dict[str, Prior | None] = {**DEFAULT_PRIORS.get(model, {}), **chosen}
+    return {kind: p for kind, p in merged.items() if p is not None}
+
+
+def _parse_one(spec: str, model: str, where: str) -> tuple[str, Prior | None]:
+    """One ``KIND=DIST(ARGS)`` → (kind, prior), None for ``KIND=none``."""
+    match = _SYNTAX.match(spec)
+    if match is None:
+        raise InvalidParameterError(f"{where}: expected KIND=DISTRIBUTION(ARGS), e.g. "
+                                    "a=lognormal(0,0.5), KIND=none, or none")
+    kind, dist = match["kind"].lower(), match["dist"].lower()
+    if kind not in PRIOR_KINDS:
+        names = ", ".join(f"{k} ({what})" for k, (what, _, _) in PRIOR_KINDS.items())
+        raise InvalidParameterError(f"{where}: unknown parameter kind {match['kind']!r}; "
+                                    f"expected one of {names}")
+    what, suits, models = PRIOR_KINDS[kind]
+    if model not in models:
+        has = ", ".join(m for m in ("rasch", "1pl", "2pl", "3pl", "4pl", "grm", "gpcm", "pcm",
+                                    "nominal") if m in models)
+        raise InvalidParameterError(f"{where}: {model} items have no estimated {what} ({kind}); "
+                                    f"{has} have")
+    if dist == "none" and match["args"] is None:
+        return kind, None
+    if dist not in _DISTRIBUTIONS:
+        forms = ", ".join(f"{d}({','.join(args)})" for d, (_, args, _) in _DISTRIBUTIONS.items())
+        raise InvalidParameterError(f"{where}: unknown distribution {match['dist']!r}; expected "
+                                    f"one of {forms}, or none")
+    cls, arg_names, positive = _DISTRIBUTIONS[dist]
+    if dist not in suits:
+        raise InvalidParameterError(f"{where}: a {dist} prior does not suit {what} ({kind}); use "
+                                    f"{' or '.join(suits)}")
+    cells = [] if match["args"] is None or not match["args"].strip() else [
+        c.strip() for c in match["args"].split(",")]
+    if len(cells) != len(arg_names):
+        raise InvalidParameterError(f"{where}: {dist} takes {len(arg_names)} arguments "
+                                    f"({', '.join(arg_names)}); got {len(cells)}")
+    values = []
+    for arg, cell in zip(arg_names, cells, strict=True):
+        try:
+            value = float(cell)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise InvalidParameterError(f"{where}: {arg} must be a finite number; got {cell!r}")
+        if arg in positive and value <= 0:
+            raise InvalidParameterError(f"{where}: {arg} must be positive; got {cell}")
+        values.append(value)
+    return kind, cls(*values)

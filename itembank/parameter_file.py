@@ -73,7 +73,6 @@ __all__ = [
     "ParameterFile",
     "load_bank",
     "read_parameter_file",
-    "record_standard_errors",
     "write_parameter_file",
 ]
 
@@ -582,8 +581,9 @@ class ParameterFile(_Strict):
             Per-group latent distributions; by default those of ``group_banks``.
         group_banks : mapping of ItemBank, optional
             Group label → the items as that group answers them (the same ids and models as
-            ``bank``), e.g. :attr:`qabilet.calibration.MML.group_banks_`. An item whose parameters in a
-            group differ from its parameters in ``bank`` gets that group's in its ``groups``.
+            ``bank``), e.g. each group's ``bank`` of a calibration result. An item whose
+            parameters in a group differ from its parameters in ``bank`` gets that group's in its
+            ``groups``.
         group_se : mapping, optional
             ``{group: {item id: {parameter name: standard error(s)}}}`` of those group-specific
             parameters.
@@ -740,61 +740,6 @@ def write_parameter_file(path: str | os.PathLike[str], bank: ItemBank, **fit_inf
         When the directory is missing or not writable; nothing is written.
     """
     write_text_atomic(path, ParameterFile.from_bank(bank, **fit_info).to_json())
-
-
-def record_standard_errors(bank: ItemBank, traditional_se: list[dict[str, Any]],
-                     slope_intercept_se: list[dict[str, Any]], skip: Sequence[str] = (),
-                     ) -> dict[str, dict[str, Any]]:
-    """Standard errors per item, keyed like the item's record in the parameter file.
-
-    Parameters
-    ----------
-    bank : ItemBank
-        The fitted items.
-    traditional_se, slope_intercept_se : list of dict
-        Per item, a fit's standard errors by parameter name (:attr:`qabilet.calibration.MML.se_traditional_`
-        and :attr:`qabilet.calibration.MML.se_`).
-    skip : sequence of str
-        Items left out (anchors: fixed, not estimated).
-
-    Returns
-    -------
-    dict
-        ``{item id: {record field: standard error(s)}}``, for :meth:`ParameterFile.from_bank`:
-        traditional names for one factor; a slope per factor and intercepts for several; only
-        the intercepts' for nominal items (mirt's ``d_k`` are the record's as they are).
-    """
-    out: dict[str, dict[str, Any]] = {}
-    for record, traditional, slope_intercept in zip(bank.to_records(), traditional_se,
-                                                    slope_intercept_se, strict=True):
-        if record["id"] in skip:  # anchors: fixed, not estimated
-            continue
-        if bank.n_dims > 1:  # slope-intercept record: a slope per factor, intercept(s)
-            out[record["id"]] = _slope_intercept_se(record, slope_intercept, bank.n_dims)
-            continue
-        if record["model"] == "nominal":
-            # the record holds a_k = a1·ak_k and d_k; only the d_k are mirt's parameters as they
-            # are (d_0 = 0 is fixed), so only their standard errors are written
-            n_cat = len(record["d"])
-            out[record["id"]] = {"d": [None, *(slope_intercept.get(f"d{k}")
-                                               for k in range(1, n_cat))]}
-        else:
-            out[record["id"]] = {k: v for k, v in traditional.items() if k in record}
-    return out
-
-
-def _slope_intercept_se(record: dict[str, Any], se: dict[str, Any], n_dims: int
-                        ) -> dict[str, Any]:
-    """SEs of a multidimensional item's record: ``a`` per factor (null where fixed at 0), ``d``."""
-    out: dict[str, Any] = {"a": [se.get(f"a{r + 1}") for r in range(n_dims)]}
-    d = record.get("d")
-    if isinstance(d, list):
-        first = 0 if record["model"] in ("gpcm", "pcm", "nominal") else 1
-        out["d"] = [se.get(f"d{k + first}") for k in range(len(d))]
-    elif d is not None:
-        out["d"] = se.get("d")
-    return out
-
 
 
 # -- helpers ------------------------------------------------------------------------------------

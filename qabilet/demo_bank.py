@@ -274,14 +274,15 @@ def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int 
             warnings.simplefilter("error", ConvergenceWarning)
             fit = MML(model={i: truth[j]["model"] for i, j in zip(ids, idx, strict=True)},
                       reference_group="middle").fit(x, item_ids=ids, groups=levels)
-        records += _slope_intercept(fit.bank_, fit.se_, k, len(dims))
+        records += _slope_intercept(fit.bank, [i.slope_intercept_se() for i in fit.items], k,
+                                    len(dims))
         fits.append(fit)
         answers.append(x[middle])
         likert = [p for p, j in enumerate(idx) if items[j].format == "likert"]
         slope_r[dim] = float(np.corrcoef([truth[idx[p]]["a"] for p in likert],
-                                         fit.bank_.slopes[likert, 0])[0, 1])
-        say(f"calibrated {dim}: {len(ids)} items, {fit.n_iter_} EM cycles")
-    corr = factor_correlations([f.bank_ for f in fits], answers, names=dims)
+                                         fit.bank.slopes[likert, 0])[0, 1])
+        say(f"calibrated {dim}: {len(ids)} items, {fit.n_iter} EM cycles")
+    corr = factor_correlations([f.bank for f in fits], answers, names=dims)
     codes.update({i.id: [4, 3, 2, 1, 0] for i in items  # model category 0: "strongly agree"
                   if i.format == "likert" and i.direction == -1})
     for rec in records:

@@ -129,7 +129,7 @@ def test_a_fitted_mml_reads_responses_in_its_own_codes():
     x = simulate_responses(truth, rng.normal(size=800), rng)
     fit = MML(model="2pl", compute_se=False).fit(np.where(x == 1, 7, 3))  # codes 3 and 7
     via_fit = item_fit(fit, np.where(x == 1, 7, 3))
-    via_bank = item_fit(fit.bank_, x)
+    via_bank = item_fit(fit.bank, x)
     np.testing.assert_allclose(via_fit.s_x2, via_bank.s_x2)
     with pytest.raises(InvalidResponseError, match="code 5"):
         item_fit(fit, np.where(x == 1, 7, 5))

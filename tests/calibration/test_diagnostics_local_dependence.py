@@ -118,7 +118,7 @@ def test_a_pair_strong_enough_to_capture_the_trait_shows_as_its_slopes():
     copy = rng.random(2000) < 0.6
     x[copy, 8] = x[copy, 3]
     fit = MML(model="2pl", compute_se=False).fit(x)
-    assert set(np.argsort(fit.bank_.models[0].a)[-2:]) == {3, 8}
+    assert set(np.argsort(fit.bank.models[0].a)[-2:]) == {3, 8}
     assert local_dependence(truth, x).max_pair == (3, 8)  # at the true parameters it shows
 
 

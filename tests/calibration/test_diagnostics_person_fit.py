@@ -123,10 +123,10 @@ def test_estimates_and_fits_are_accepted_and_checked():
     truth = TwoPL(rng.uniform(0.8, 2, 10), rng.normal(size=10))
     x = _data(truth, 500, 12)
     fit = MML(model="2pl", compute_se=False).fit(x)
-    given = person_fit(fit, x, theta=maximum_likelihood(fit.bank_, x))
+    given = person_fit(fit, x, theta=maximum_likelihood(fit.bank, x))
     np.testing.assert_allclose(given.lz_star, person_fit(fit, x).lz_star, equal_nan=True)
     with pytest.raises(InvalidParameterError, match="eap"):
-        person_fit(fit, x, theta=eap(fit.bank_, x))
+        person_fit(fit, x, theta=eap(fit.bank, x))
     with pytest.raises(InvalidParameterError, match="method"):
         person_fit(fit, x, method="eap")
     with pytest.raises(InvalidParameterError, match="alpha"):

@@ -47,7 +47,7 @@ def test_agrees_with_a_two_factor_mml_fit_of_the_same_data(data):
     fit = MML(model="grm", dims={"x": list(banks[0].item_ids), "y": list(banks[1].item_ids)},
               compute_se=False).fit(x, item_ids=ids)
     # MML estimates the items too; the two-stage estimate with true items sits close to it
-    assert abs(est.correlation[0, 1] - fit.latent_.correlation[0, 1]) < 0.02
+    assert abs(est.correlation[0, 1] - fit.latent.correlation[0, 1]) < 0.02
 
 
 def test_missing_answers_count_as_not_given(data):

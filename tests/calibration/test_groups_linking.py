@@ -29,12 +29,12 @@ def test_two_groups_recover_the_focal_mean_and_variance(items):
     x = simulate_responses(items, theta, rng)
     groups = np.array(["kk"] * 4000 + ["ru"] * 4000)
     fit = MML(model="2pl").fit(x, groups=groups)
-    assert fit.groups_["kk"] == LatentDistribution([0.0], [[1.0]])
-    ru = fit.groups_["ru"]
-    assert ru.mean[0] == pytest.approx(0.5, abs=3 * fit.latent_se_["ru:mean"])
-    assert ru.cov[0, 0] == pytest.approx(1.44, abs=3 * fit.latent_se_["ru:var"])
-    assert 0.01 < fit.latent_se_["ru:mean"] < 0.06
-    np.testing.assert_allclose(fit.bank_.models[0].b, items.b, atol=0.12)
+    assert fit.group("kk").latent == LatentDistribution([0.0], [[1.0]])
+    ru = fit.group("ru").latent
+    assert ru.mean[0] == pytest.approx(0.5, abs=3 * fit.group("ru").mean_se[0])
+    assert ru.cov[0, 0] == pytest.approx(1.44, abs=3 * fit.group("ru").cov_se[0, 0])
+    assert 0.01 < fit.group("ru").mean_se[0] < 0.06
+    np.testing.assert_allclose(fit.bank.models[0].b, items.b, atol=0.12)
 
 
 def test_reference_group_can_be_chosen(items):
@@ -43,8 +43,8 @@ def test_reference_group_can_be_chosen(items):
     x = simulate_responses(items, theta, rng)
     groups = np.array(["a"] * 3000 + ["b"] * 3000)
     fit = MML(model="2pl", compute_se=False, reference_group="b").fit(x, groups=groups)
-    assert fit.groups_["b"].mean[0] == 0.0
-    assert fit.groups_["a"].mean[0] == pytest.approx(0.6, abs=0.1)
+    assert fit.group("b").latent.mean[0] == 0.0
+    assert fit.group("a").latent.mean[0] == pytest.approx(0.6, abs=0.1)
 
 
 def test_group_specific_item_gets_a_parameter_set_per_group(items):
@@ -55,14 +55,14 @@ def test_group_specific_item_gets_a_parameter_set_per_group(items):
     x[4000:, 3] = simulate_responses(shifted, theta[4000:], rng)[:, 0]
     groups = np.array(["kk"] * 4000 + ["ru"] * 4000)
     fit = MML(model="2pl", group_specific=["Q4"]).fit(x, groups=groups)
-    b_kk = fit.group_banks_["kk"].subset(fit.group_banks_["kk"].index_of(["Q4"])).models[0].b[0]
-    b_ru = fit.group_banks_["ru"].subset(fit.group_banks_["ru"].index_of(["Q4"])).models[0].b[0]
+    b_kk = fit.group("kk").bank.subset(fit.group("kk").bank.index_of(["Q4"])).models[0].b[0]
+    b_ru = fit.group("ru").bank.subset(fit.group("ru").bank.index_of(["Q4"])).models[0].b[0]
     assert b_kk == pytest.approx(items.b[3], abs=0.15)
     assert b_ru == pytest.approx(items.b[3] + 0.8, abs=0.15)
-    assert fit.group_banks_["kk"].item_ids == fit.group_banks_["ru"].item_ids
+    assert fit.group("kk").bank.item_ids == fit.group("ru").bank.item_ids
     # the other items are one set for both groups
-    other = [i for i in fit.bank_.item_ids if i != "Q4"]
-    kk, ru = fit.group_banks_["kk"], fit.group_banks_["ru"]
+    other = [i for i in fit.bank.item_ids if i != "Q4"]
+    kk, ru = fit.group("kk").bank, fit.group("ru").bank
     np.testing.assert_array_equal(kk.subset(kk.index_of(other)).log_prob(0.3),
                                   ru.subset(ru.index_of(other)).log_prob(0.3))
 
@@ -75,15 +75,15 @@ def test_anchor_calibration_puts_new_items_on_the_anchor_scale(items):
     x = np.hstack([simulate_responses(anchors, theta, rng), simulate_responses(new, theta, rng)])
     ids = [f"A{i}" for i in range(12)] + [f"N{i}" for i in range(6)]
     fit = MML(model="3pl", fixed=anchors).fit(x, item_ids=ids)
-    assert fit.anchors_ == ids[:12]
-    assert fit.bank_.model_names[:12] == ("2pl",) * 12      # anchors keep their model
-    assert fit.bank_.model_names[12:] == ("3pl",) * 6       # new items are 3PL, not 2PL
-    np.testing.assert_array_equal(fit.bank_.subset(range(12)).log_prob(0.7), anchors.log_prob(0.7))
-    assert fit.latent_.mean[0] == pytest.approx(0.4, abs=0.08)
-    assert fit.latent_.cov[0, 0] == pytest.approx(1.69, rel=0.1)
-    est = fit.bank_.subset(range(12, 18)).models[0]
+    assert fit.anchors == tuple(ids[:12])
+    assert fit.bank.model_names[:12] == ("2pl",) * 12      # anchors keep their model
+    assert fit.bank.model_names[12:] == ("3pl",) * 6       # new items are 3PL, not 2PL
+    np.testing.assert_array_equal(fit.bank.subset(range(12)).log_prob(0.7), anchors.log_prob(0.7))
+    assert fit.latent.mean[0] == pytest.approx(0.4, abs=0.08)
+    assert fit.latent.cov[0, 0] == pytest.approx(1.69, rel=0.1)
+    est = fit.bank.subset(range(12, 18)).models[0]
     assert np.sqrt(np.mean((est.b - new.b) ** 2)) < 0.2
-    assert fit.anchor_drift_ is not None and fit.anchor_drift_.drifted == ()
+    assert fit.anchor_drift is not None and fit.anchor_drift.drifted == ()
 
 
 def test_a_drifted_anchor_is_flagged(items):
@@ -93,7 +93,7 @@ def test_a_drifted_anchor_is_flagged(items):
     drifted = TwoPL(items.a[:12], np.where(np.arange(12) == 5, items.b[:12] + 1.0, items.b[:12]))
     x = simulate_responses(drifted, theta, rng)  # A5 became harder by a whole logit
     fit = MML(model="2pl", fixed=anchors, compute_se=False).fit(x, item_ids=anchors.item_ids)
-    assert fit.anchor_drift_.drifted == ("A5",)
+    assert fit.anchor_drift.drifted == ("A5",)
 
 
 @pytest.mark.parametrize("method", ["mean-mean", "mean-sigma", "haebara", "stocking-lord"])
@@ -134,7 +134,7 @@ def test_separate_calibrations_link_to_the_population_difference(items):
     x2 = simulate_responses(items, rng.normal(0.5, 1.3, 5000), rng)
     fit1 = MML(model="2pl", compute_se=False).fit(x1)
     fit2 = MML(model="2pl", compute_se=False).fit(x2)  # standardised on its own population
-    res = link(fit2.bank_, fit1.bank_, method="stocking-lord")
+    res = link(fit2.bank, fit1.bank, method="stocking-lord")
     assert res.slope == pytest.approx(1.3, abs=0.08)
     assert res.shift == pytest.approx(0.5, abs=0.08)
 

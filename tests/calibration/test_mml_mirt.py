@@ -59,7 +59,7 @@ def _free_params(fit, ref):
     table = {row["item"]: row for row in fit.mirt_table()}
     for item in ref["columns"]:
         for name, value in ref["slope_intercept"][item].items():
-            if name in fit.se_[ref["columns"].index(item)]:
+            if name in fit.items[ref["columns"].index(item)].slope_intercept_se():
                 ours[item, name] = table[item][name]
                 mirt[item, name] = value
     return ours, mirt
@@ -68,9 +68,9 @@ def _free_params(fit, ref):
 @pytest.mark.parametrize("dataset, fit_name, model", CASES)
 def test_loglik_at_least_mirts(fits, dataset, fit_name, model):
     fit, ref = fits[dataset, fit_name]
-    assert fit.converged_
-    assert fit.loglik_ >= ref["logLik"] - 1e-3
-    assert fit.loglik_ <= ref["logLik"] + 2e-3  # the same optimum, not a different model
+    assert fit.converged
+    assert fit.loglik >= ref["logLik"] - 1e-3
+    assert fit.loglik <= ref["logLik"] + 2e-3  # the same optimum, not a different model
 
 
 @pytest.mark.parametrize("dataset, fit_name, model", CASES)
@@ -84,7 +84,7 @@ def test_parameters_within_001_of_mirt(fits, dataset, fit_name, model):
             continue
         assert ours[key] == pytest.approx(mirt[key], abs=0.01), key
     if fit_name == "Rasch":  # the estimated latent variance
-        assert fit.latent_.cov[0, 0] == pytest.approx(ref["group"]["cov"][0][0], abs=0.01)
+        assert fit.latent.cov[0, 0] == pytest.approx(ref["group"]["cov"][0][0], abs=0.01)
 
 
 @pytest.mark.parametrize(
@@ -98,7 +98,7 @@ def test_mirt_stopped_before_the_optimum(fits, fit_name, item_name, columns):
     fit, ref = fits["science", fit_name]
     x = load_data("science")
     mirt_model, _ = model_of(ref)
-    ours = fit.bank_.models[0]
+    ours = fit.bank.models[0]
     item = ref["columns"].index(item_name)
 
     def gradient(model):
@@ -115,7 +115,7 @@ def test_mirt_stopped_before_the_optimum(fits, fit_name, item_name, columns):
     assert [ours.param_names()[j] for j in columns] == ["a1", "d1", "d2", "d3"]
     assert gradient(ours).max() < 5e-4
     assert gradient(mirt_model).max() > 2e-3
-    assert fit.loglik_ > ref["logLik"] + 1e-4
+    assert fit.loglik > ref["logLik"] + 1e-4
 
 
 @pytest.mark.parametrize("dataset, fit_name, model", CASES)
@@ -124,10 +124,11 @@ def test_standard_errors_within_5_percent_of_mirt_oakes(fits, dataset, fit_name,
     se_ref = ref["standard_errors"]["slope_intercept"]
     for i, item in enumerate(ref["columns"]):
         for name, value in se_ref[item].items():
-            assert fit.se_[i][name] == pytest.approx(value, rel=0.05), (item, name)
+            ours = fit.items[i].slope_intercept_se()
+            assert ours[name] == pytest.approx(value, rel=0.05), (item, name)
     trad_ref = ref["standard_errors"]["irt_parameterization"]
     for i, item in enumerate(ref["columns"]):
-        ours = fit.se_traditional_[i]
+        ours = fit.items[i].traditional_se_record()
         if "b" in trad_ref[item]:
             assert ours["b"] == pytest.approx(trad_ref[item]["b"], rel=0.05), item
         for k in range(1, 5):

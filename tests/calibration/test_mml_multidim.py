@@ -28,29 +28,29 @@ def two_factor():
 
 def test_two_factor_recovery(two_factor):
     truth, _, _, fit = two_factor
-    assert fit.converged_
-    r, se = fit.latent_.cov[0, 1], fit.latent_se_["r(A,B)"]
+    assert fit.converged
+    r, se = fit.latent.cov[0, 1], fit.reference.cov_se[0, 1]
     assert r == pytest.approx(0.5, abs=max(3 * se, 0.05))
     assert 0.005 < se < 0.05
-    est = fit.bank_.models[0].param_vector()
+    est = fit.bank.models[0].param_vector()
     true = truth.param_vector()
     assert np.sqrt(np.mean((est[:, :3] - true[:, :3]) ** 2)) < 0.1
     # undeclared loadings stay exactly zero
     assert np.all(est[:5, 1] == 0.0) and np.all(est[6:, 0] == 0.0)
     assert est[5, 1] == pytest.approx(0.8, abs=0.25)
-    assert fit.bank_.latent.factor_names == ("A", "B")
+    assert fit.bank.latent.factor_names == ("A", "B")
 
 
 def test_em_loglik_equals_the_engine_marginal_likelihood_on_the_same_grid(two_factor):
     _, x, _, fit = two_factor
-    ll = marginal_loglik(fit.bank_, x, latent=fit.latent_, n_points=31)
-    assert ll == pytest.approx(fit.loglik_, abs=1e-6)
+    ll = marginal_loglik(fit.bank, x, latent=fit.latent, n_points=31)
+    assert ll == pytest.approx(fit.loglik, abs=1e-6)
 
 
 def test_orthogonal_factors_stay_uncorrelated(two_factor):
     _, x, dims, _ = two_factor
     fit = MML(model="2pl", dims=dims, orthogonal=True, compute_se=False).fit(x)
-    assert fit.latent_.cov[0, 1] == 0.0
+    assert fit.latent.cov[0, 1] == 0.0
 
 
 def test_four_factors_by_quasi_monte_carlo():
@@ -63,9 +63,9 @@ def test_four_factors_by_quasi_monte_carlo():
     x = simulate_responses(truth, rng.multivariate_normal(np.zeros(4), corr, size=4000), rng)
     dims = {f"F{k}": [f"Q{i + 1}" for i in range(4 * k, 4 * k + 4)] for k in range(4)}
     fit = MML(model="2pl", dims=dims, n_qmc=2048, compute_se=False).fit(x)
-    off = fit.latent_.cov[np.triu_indices(4, 1)]
+    off = fit.latent.cov[np.triu_indices(4, 1)]
     assert np.abs(off - 0.4).max() < 0.1
-    est = fit.bank_.models[0].param_vector()[:, :4]
+    est = fit.bank.models[0].param_vector()[:, :4]
     assert np.sqrt(np.mean((est - a) ** 2)) < 0.15
 
 
@@ -82,10 +82,10 @@ def test_five_factor_likert_inventory_2800_by_25():
     x = simulate_responses(truth, rng.multivariate_normal(np.zeros(5), corr, size=2800), rng)
     dims = {f"F{k + 1}": [f"Q{i + 1}" for i in range(5 * k, 5 * k + 5)] for k in range(5)}
     fit = MML(model="grm", dims=dims, compute_se=False).fit(x)
-    assert fit.converged_
-    off = fit.latent_.cov[np.triu_indices(5, 1)]
+    assert fit.converged
+    off = fit.latent.cov[np.triu_indices(5, 1)]
     assert np.abs(off - 0.3).max() < 0.08
-    est = fit.bank_.models[0].param_vector()[:, :5]
+    est = fit.bank.models[0].param_vector()[:, :5]
     assert np.sqrt(np.mean((est - a) ** 2)) < 0.08
 
 

@@ -26,9 +26,9 @@ def sat12_3pl():
 
 
 def test_sat12_3pl_converges_with_the_default_prior(sat12_3pl):
-    assert sat12_3pl.converged_
-    assert sat12_3pl.n_iter_ < 500  # mirt's default run stops at 500 cycles without converging
-    c = np.array([r["c"] for r in sat12_3pl.bank_.to_records()])
+    assert sat12_3pl.converged
+    assert sat12_3pl.n_iter < 500  # mirt's default run stops at 500 cycles without converging
+    c = np.array([r["c"] for r in sat12_3pl.bank.to_records()])
     assert np.all((c > 0.02) & (c < 0.4))
 
 
@@ -36,7 +36,7 @@ def test_sat12_3pl_gradient_of_the_log_posterior_vanishes(sat12_3pl):
     # independent of the EM code: finite differences of engine.marginal_loglik plus scipy's
     # Beta(5, 17) log-density, in every free parameter of a sample of items
     x = load_data("sat12")
-    model = sat12_3pl.bank_.models[0]
+    model = sat12_3pl.bank.models[0]
     psi = model.param_vector()
     names = model.param_names()
 
@@ -64,10 +64,10 @@ def test_with_mirts_prior_our_log_posterior_is_at_least_mirts():
         warnings.simplefilter("ignore")
         fit = MML(model="3pl", priors={"c": LogitNormal(-1.1, 2.0)}, compute_se=False,
                   max_iter=500).fit(x)
-    assert fit.loglik_ + fit.logprior_ >= mirt_log_post - 1e-3
+    assert fit.loglik + fit.logprior >= mirt_log_post - 1e-3
     # and logprior_ is that prior's log-density at our estimate (scipy, independently)
-    c = np.array([r["c"] for r in fit.bank_.to_records()])
-    assert fit.logprior_ == pytest.approx(stats.norm.logpdf(logit(c), -1.1, 2.0).sum(), rel=1e-9)
+    c = np.array([r["c"] for r in fit.bank.to_records()])
+    assert fit.logprior == pytest.approx(stats.norm.logpdf(logit(c), -1.1, 2.0).sum(), rel=1e-9)
 
 
 def test_3pl_recovery_with_prior():
@@ -75,8 +75,8 @@ def test_3pl_recovery_with_prior():
     truth = ThreePL(rng.uniform(1.0, 2.2, 20), rng.normal(0.3, 0.8, 20), np.full(20, 0.2))
     x = simulate_responses(truth, rng.normal(size=8000), rng)
     fit = MML(model="3pl", compute_se=False).fit(x)
-    est = fit.bank_.models[0]
-    assert fit.converged_
+    est = fit.bank.models[0]
+    assert fit.converged
     assert np.sqrt(np.mean((est.c - truth.c) ** 2)) < 0.05
     assert np.sqrt(np.mean((est.b - truth.b) ** 2)) < 0.15
     assert np.sqrt(np.mean((est.a - truth.a) ** 2)) < 0.25
@@ -90,7 +90,7 @@ def test_4pl_runs_and_keeps_asymptotes_inside():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = MML(model="4pl", compute_se=False, max_iter=3000).fit(x)
-    est = fit.bank_.models[0]
+    est = fit.bank.models[0]
     assert np.all((est.c > 0) & (est.c < est.u) & (est.u < 1))
     grid = np.linspace(-2.5, 2.5, 11)
     diff = np.abs(est.prob(grid) - truth.prob(grid))  # the 4PL is weakly identified at n = 6000
@@ -143,7 +143,7 @@ def test_a_prior_on_the_common_1pl_slope_counts_once():
     x = simulate_responses(truth, rng.normal(size=600), rng)
     prior = LogNormal(0.0, 0.25)
     fit = MML(model="1pl", priors={"a": prior}, tol=1e-8).fit(x)
-    model = fit.bank_.models[0]
+    model = fit.bank.models[0]
     psi = model.param_vector()
 
     def log_post(p):  # marginal likelihood + ONE log-normal density of the common slope
@@ -155,4 +155,4 @@ def test_a_prior_on_the_common_1pl_slope_counts_once():
     e[:, 0] = h  # the common slope moves for every item at once
     grad = (log_post(psi + e) - log_post(psi - e)) / (2 * h)
     assert abs(grad) < 1e-3
-    assert fit.logprior_ == pytest.approx(stats.lognorm(s=0.25).logpdf(psi[0, 0]), rel=1e-9)
+    assert fit.logprior == pytest.approx(stats.lognorm(s=0.25).logpdf(psi[0, 0]), rel=1e-9)

@@ -83,7 +83,7 @@ def test_parameter_file_equals_the_library_fit_on_the_same_arrays(two_pl):
     bank, recodings = load_bank(two_pl["out"])
     assert bank.item_ids == tuple(ITEMS_2PL)
     got = bank.to_records()
-    want = direct.bank_.to_records()
+    want = direct.bank.to_records()
     for g, w in zip(got, want, strict=True):
         assert g["model"] == w["model"] == "2pl"
         np.testing.assert_allclose([g["a"], g["b"]], [w["a"], w["b"]], rtol=0, atol=1e-8)
@@ -91,13 +91,14 @@ def test_parameter_file_equals_the_library_fit_on_the_same_arrays(two_pl):
 
     pf = read_parameter_file(two_pl["out"])
     assert pf.model == "2pl"
-    assert pf.loglik == pytest.approx(direct.loglik_, abs=1e-8)
-    assert pf.aic == pytest.approx(direct.aic_, abs=1e-8)
-    assert pf.bic == pytest.approx(direct.bic_, abs=1e-8)
-    assert pf.n_iter == direct.n_iter_ and pf.converged is True
+    assert pf.loglik == pytest.approx(direct.loglik, abs=1e-8)
+    assert pf.aic == pytest.approx(direct.aic, abs=1e-8)
+    assert pf.bic == pytest.approx(direct.bic, abs=1e-8)
+    assert pf.n_iter == direct.n_iter and pf.converged is True
     assert pf.method == ("MML-EM (Bock-Aitkin), 61 quadrature points on [-6, 6], SQUAREM; "
                          "SE: observed information (Oakes)")
-    for item, se in zip(pf.items, direct.se_traditional_, strict=True):
+    for item, est in zip(pf.items, direct.items, strict=True):
+        se = est.traditional_se_record()
         assert set(item.se) == {"a", "b"}
         np.testing.assert_allclose([item.se["a"], item.se["b"]], [se["a"], se["b"]], atol=1e-8)
         assert 0 < item.se["a"] < 0.3 and 0 < item.se["b"] < 0.3
@@ -161,8 +162,9 @@ def test_graded_items_with_codes_one_to_four(graded):
     assert pf.recodings() == {i: tuple(c) for i, c in zip(GRM_ITEMS, GRM_CODES, strict=True)}
     bank = pf.to_bank()
     assert bank.n_categories.tolist() == [4, 4, 4, 4, 4, 2]
-    for item, got, want, se in zip(pf.items, bank.to_records(), direct.bank_.to_records(),
-                                   direct.se_traditional_, strict=True):
+    for item, got, want, est in zip(pf.items, bank.to_records(), direct.bank.to_records(),
+                                    direct.items, strict=True):
+        se = est.traditional_se_record()
         np.testing.assert_allclose(got["a"], want["a"], atol=1e-8)
         np.testing.assert_allclose(got["b"], want["b"], atol=1e-8)
         assert len(item.se["b"]) == len(got["b"])
@@ -217,13 +219,13 @@ def test_rasch_writes_the_estimated_latent_variance(graded):
     assert result.exit_code == 0, result.output
     direct = _direct_fit(x, obs, GRM_ITEMS[:4], model="rasch")
     pf = read_parameter_file(out)
-    np.testing.assert_allclose(pf.latent.cov, direct.latent_.cov, atol=1e-8)
+    np.testing.assert_allclose(pf.latent.cov, direct.latent.cov, atol=1e-8)
     assert pf.latent.cov[0][0] != pytest.approx(1.0, abs=1e-3)
-    for item, want in zip(pf.items, direct.bank_.to_records(), strict=True):
+    for item, want in zip(pf.items, direct.bank.to_records(), strict=True):
         assert item.model == pf.model == "rasch"
         assert item.a is None and set(item.se) == {"b"}
         assert item.b == pytest.approx(want["b"], abs=1e-8)
-    assert pf.method.endswith(f"; latent variance estimated, SE {direct.latent_se_['var']:.4g}")
+    assert pf.method.endswith(f"; latent variance estimated, SE {direct.reference.cov_se[0, 0]:.4g}")
 
 
 # the starting values of divide-by-total models take log(0) for the categories a 2-category item
@@ -240,7 +242,8 @@ def test_nominal_items_write_the_intercepts_standard_errors(graded):
     direct = _direct_fit(graded["x"], graded["observed"], GRM_ITEMS, model="nominal")
     pf = read_parameter_file(out)
     pf.to_bank()
-    for item, record, se in zip(pf.items, direct.bank_.to_records(), direct.se_, strict=True):
+    for item, record, est in zip(pf.items, direct.bank.to_records(), direct.items, strict=True):
+        se = est.slope_intercept_se()
         np.testing.assert_allclose(item.a, record["a"], atol=1e-8)
         np.testing.assert_allclose(item.d, record["d"], atol=1e-8)
         k = len(record["d"])
@@ -262,7 +265,7 @@ def test_no_se(graded):
     assert all(item.se is None for item in pf.items)
     assert pf.method == "MML-EM (Bock-Aitkin), 41 quadrature points on [-6, 6], SQUAREM; SE: not " \
                         "computed"
-    for item, record in zip(pf.items, direct.bank_.to_records(), strict=True):
+    for item, record in zip(pf.items, direct.bank.to_records(), strict=True):
         np.testing.assert_allclose(item.b, record["b"], atol=1e-8)
 
 
@@ -277,7 +280,7 @@ def test_max_iter_reached_warns_and_still_writes(graded):
     with pytest.warns(ConvergenceWarning):
         direct = _direct_fit(graded["x"], graded["observed"], GRM_ITEMS, model="grm", max_iter=2)
     pf = read_parameter_file(out)
-    assert pf.converged is False and pf.n_iter == direct.n_iter_
+    assert pf.converged is False and pf.n_iter == direct.n_iter
     assert "converged False" in result.stdout
 
 
@@ -379,7 +382,7 @@ def test_help_names_every_calibratable_model_and_defaults_match_the_library():
     from qabilet.calibration import MML as Estimator
 
     fit = Estimator(model="2pl", compute_se=False).fit(np.array([[0, 1], [1, 0], [1, 1], [0, 0]]))
-    assert fit._nodes.shape[0] == 61
+    assert fit.n_nodes == 61
     assert tuple(library["bounds"].default) == (-6.0, 6.0)  # the help text says [-6, 6]
     assert "calibrate" in runner.invoke(app, ["--help"]).stdout
 

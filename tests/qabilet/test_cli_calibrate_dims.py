@@ -45,9 +45,9 @@ def test_two_factor_file_matches_the_library_and_scores(data, tmp_path):
     direct = MML(model="2pl", dims=DIMS).fit(x, item_ids=IDS)
     assert bank.n_dims == 2 and bank.latent.factor_names == ("A", "C")
     point = np.array([[0.3, -0.2], [1.0, 0.5]])
-    np.testing.assert_allclose(bank.log_prob(point), direct.bank_.log_prob(point), atol=1e-10)
+    np.testing.assert_allclose(bank.log_prob(point), direct.bank.log_prob(point), atol=1e-10)
     doc = json.loads(out.read_text())
-    np.testing.assert_allclose(doc["factor_correlations"], direct.latent_.correlation, atol=1e-12)
+    np.testing.assert_allclose(doc["factor_correlations"], direct.latent.correlation, atol=1e-12)
     assert doc["items"][0]["a"][1] == 0.0 and len(doc["items"][0]["se"]["a"]) == 2
     assert "correlated factors" in doc["method"]
     scored = runner.invoke(app, ["score", str(out), str(path), "--method", "map"])
@@ -55,7 +55,7 @@ def test_two_factor_file_matches_the_library_and_scores(data, tmp_path):
     header = scored.stdout.splitlines()[0].split(",")
     assert header == ["person_id", "theta_A", "se_A", "theta_C", "se_C", "status"]
     first = [float(v) for v in scored.stdout.splitlines()[1].split(",")[1:5]]
-    ref = score(direct.bank_, x[:1], method="map")
+    ref = score(direct.bank, x[:1], method="map")
     np.testing.assert_allclose(first, [ref.theta[0, 0], ref.se[0, 0], ref.theta[0, 1],
                                        ref.se[0, 1]], atol=1e-8)
 

@@ -102,12 +102,12 @@ def test_group_latents_equal_the_direct_fit_and_the_truth(two_groups):
     assert pf.groups["kk"].mean == [0.0] and pf.groups["kk"].cov == [[1.0]]
     assert pf.latent == pf.groups["kk"]
     ru = pf.groups["ru"]
-    assert ru.mean[0] == pytest.approx(direct.groups_["ru"].mean[0], abs=1e-8)
-    assert ru.cov[0][0] == pytest.approx(direct.groups_["ru"].cov[0, 0], abs=1e-8)
+    assert ru.mean[0] == pytest.approx(direct.group("ru").latent.mean[0], abs=1e-8)
+    assert ru.cov[0][0] == pytest.approx(direct.group("ru").latent.cov[0, 0], abs=1e-8)
     # the truth, within four standard errors
-    assert ru.mean[0] == pytest.approx(FOCAL_MEAN, abs=4 * direct.latent_se_["ru:mean"])
-    assert ru.cov[0][0] == pytest.approx(FOCAL_SD**2, abs=4 * direct.latent_se_["ru:var"])
-    assert 0.02 < direct.latent_se_["ru:mean"] < 0.1
+    assert ru.mean[0] == pytest.approx(FOCAL_MEAN, abs=4 * direct.group("ru").mean_se[0])
+    assert ru.cov[0][0] == pytest.approx(FOCAL_SD**2, abs=4 * direct.group("ru").cov_se[0, 0])
+    assert 0.02 < direct.group("ru").mean_se[0] < 0.1
     # the group column is not an item; the codes 1/2 are recorded
     assert [item.id for item in pf.items] == ITEMS
     assert pf.recodings() == {i: tuple(c) for i, c in zip(ITEMS, CODES, strict=True)}
@@ -121,19 +121,19 @@ def test_freed_item_has_the_direct_fits_parameters_per_group(two_groups):
     assert [i for i, item in by_id.items() if item.groups] == [FREED]
     freed = by_id[FREED]
     assert list(freed.groups) == ["ru"]  # the reference group's are the top-level parameters
-    kk, ru = _record(direct.group_banks_["kk"], FREED), _record(direct.group_banks_["ru"], FREED)
+    kk, ru = _record(direct.group("kk").bank, FREED), _record(direct.group("ru").bank, FREED)
     assert [freed.a, freed.b] == pytest.approx([kk["a"], kk["b"]], abs=1e-8)
     assert [freed.groups["ru"].a, freed.groups["ru"].b] == pytest.approx([ru["a"], ru["b"]],
                                                                           abs=1e-8)
     j = ITEMS.index(FREED)
-    se_ru = direct.group_se_["ru"][1][j]
+    se_ru = direct.group("ru").items[j].traditional_se_record()
     assert freed.groups["ru"].se == pytest.approx({"a": se_ru["a"], "b": se_ru["b"]}, abs=1e-8)
     # near the truth: the Russian version is harder by FREED_SHIFT
     assert ru["b"] - kk["b"] == pytest.approx(FREED_SHIFT, abs=0.3)
     # each group's bank built from the file is the direct fit's
     for label in ("kk", "ru"):
         bank = pf.to_bank(label)
-        want = direct.group_banks_[label]
+        want = direct.group(label).bank
         assert bank.item_ids == want.item_ids
         for got, exp in zip(bank.to_records(), want.to_records(), strict=True):
             assert [got["a"], got["b"]] == pytest.approx([exp["a"], exp["b"]], abs=1e-8)
@@ -144,21 +144,22 @@ def test_freed_item_has_the_direct_fits_parameters_per_group(two_groups):
 def test_summary_shows_each_groups_mean_and_variance_with_standard_errors(two_groups):
     direct = two_groups["direct"]
     stdout = two_groups["result"].stdout
-    assert stdout.startswith(direct.summary() + "\n")
+    assert stdout == direct.summary(group_column="lang") + "\n"
+    assert stdout.startswith(direct.summary().split("\n\n")[0] + "\n\n")
     rows = {line.split()[0]: line.split() for line in stdout.splitlines()
             if line.startswith("  kk ") or line.startswith("  ru ")}
     assert rows["kk"] == ["kk", str(N_PER_GROUP), "0.0000", "(fixed)", "1.0000", "(fixed)"]
     label, n, mean, mean_se, var, var_se = rows["ru"]
     assert int(n) == N_PER_GROUP
-    assert float(mean) == pytest.approx(direct.groups_["ru"].mean[0], abs=5e-5)
-    assert float(var) == pytest.approx(direct.groups_["ru"].cov[0, 0], abs=5e-5)
-    assert float(mean_se.strip("()")) == pytest.approx(direct.latent_se_["ru:mean"], abs=5e-5)
-    assert float(var_se.strip("()")) == pytest.approx(direct.latent_se_["ru:var"], abs=5e-5)
+    assert float(mean) == pytest.approx(direct.group("ru").latent.mean[0], abs=5e-5)
+    assert float(var) == pytest.approx(direct.group("ru").latent.cov[0, 0], abs=5e-5)
+    assert float(mean_se.strip("()")) == pytest.approx(direct.group("ru").mean_se[0], abs=5e-5)
+    assert float(var_se.strip("()")) == pytest.approx(direct.group("ru").cov_se[0, 0], abs=5e-5)
     # the freed item's parameters in both groups, after the library's table of the reference's
     section = stdout.split("Group-specific items")[1]
     lines = [line.split() for line in section.splitlines() if line.startswith(f"{FREED} ")]
     assert [line[1] for line in lines] == ["kk", "ru"]
-    ru = _record(direct.group_banks_["ru"], FREED)
+    ru = _record(direct.group("ru").bank, FREED)
     assert float(lines[1][3].removeprefix("a=")) == pytest.approx(ru["a"], abs=5e-5)
 
 
@@ -169,7 +170,7 @@ def test_score_with_a_groups_parameters_and_the_common_prior(two_groups):
     chosen = runner.invoke(app, [*args, "--group", "ru"])
     assert chosen.exit_code == 0, chosen.output
     assert chosen.stderr == ""
-    bank_ru = direct.group_banks_["ru"].with_latent(LatentDistribution([0.0], [[1.0]]))
+    bank_ru = direct.group("ru").bank.with_latent(LatentDistribution([0.0], [[1.0]]))
     want = score(bank_ru, x, observed, method="eap")
     _, rows = _rows(chosen.stdout)
     np.testing.assert_allclose([float(r[1]) for r in rows], want.theta, atol=1e-6)
@@ -179,7 +180,7 @@ def test_score_with_a_groups_parameters_and_the_common_prior(two_groups):
     assert default.exit_code == 0, default.output
     assert default.stderr.startswith("warning: ") and f"parameters for {FREED}" in default.stderr
     assert "--group LABEL" in default.stderr
-    want_kk = score(direct.group_banks_["kk"], x, observed, method="eap")
+    want_kk = score(direct.group("kk").bank, x, observed, method="eap")
     _, rows_kk = _rows(default.stdout)
     np.testing.assert_allclose([float(r[1]) for r in rows_kk], want_kk.theta, atol=1e-6)
     # the groups differ only in Q4, so only persons who answered it get another score
@@ -209,7 +210,7 @@ def test_mirt_table_lists_every_groups_items(two_groups):
     assert [r[0] for r in rows] == ["kk"] * len(ITEMS) + ["ru"] * len(ITEMS)
     direct = two_groups["direct"]
     for row in rows:
-        want = _record(direct.group_banks_[row[0]], row[1])
+        want = _record(direct.group(row[0]).bank, row[1])
         a1, d = float(row[2]), float(row[3])
         assert a1 == pytest.approx(want["a"], abs=1e-8)
         assert d == pytest.approx(-want["a"] * want["b"], abs=1e-8)
@@ -317,15 +318,15 @@ def test_anchors_are_unchanged_and_new_items_match_the_direct_fit(anchored):
         assert mine.get("categories") == item.get("categories")
         assert "se" not in mine
     for j, item_id in enumerate(NEW):
-        mine, want = by_id[item_id], _record(direct.bank_, item_id)
+        mine, want = by_id[item_id], _record(direct.bank, item_id)
         assert [mine["a"], mine["b"]] == pytest.approx([want["a"], want["b"]], abs=1e-8)
         assert mine["categories"] == [3, 5]
-        se = direct.se_traditional_[len(ANCHORS) + j]
+        se = direct.items[len(ANCHORS) + j].traditional_se_record()
         assert [mine["se"]["a"], mine["se"]["b"]] == pytest.approx([se["a"], se["b"]], abs=1e-8)
         assert mine["b"] == pytest.approx(NEW_B[j], abs=0.25)  # on the anchors' scale
     latent = written["latent"]
-    assert latent["mean"][0] == pytest.approx(direct.latent_.mean[0], abs=1e-8)
-    assert latent["cov"][0][0] == pytest.approx(direct.latent_.cov[0, 0], abs=1e-8)
+    assert latent["mean"][0] == pytest.approx(direct.latent.mean[0], abs=1e-8)
+    assert latent["cov"][0][0] == pytest.approx(direct.latent.cov[0, 0], abs=1e-8)
     assert latent["mean"][0] == pytest.approx(0.4, abs=0.1)
     assert latent["cov"][0][0] == pytest.approx(1.44, rel=0.15)
     assert "8 anchor item(s) fixed at their parameters in" in written["method"]
@@ -337,7 +338,7 @@ def test_anchors_are_unchanged_and_new_items_match_the_direct_fit(anchored):
 def test_scoring_with_the_anchored_file_applies_every_recoding(anchored):
     result = runner.invoke(app, ["score", str(anchored["out"]), str(anchored["responses"])])
     assert result.exit_code == 0, result.output
-    want = score(anchored["direct"].bank_, anchored["x"], method="eap")
+    want = score(anchored["direct"].bank, anchored["x"], method="eap")
     _, rows = _rows(result.stdout)
     np.testing.assert_allclose([float(r[1]) for r in rows], want.theta, atol=1e-6)
 

@@ -1,0 +1,251 @@
+"""A calibration result as a parameter file (docs/design.md §6): the one writer.
+
+``qabilet calibrate --out`` and the API's calibration jobs both write what
+:meth:`qabilet.calibration.MML.fit` returned with :func:`calibration_parameter_file` (or
+:func:`write_calibration`, atomically); a notebook can too. The module sits in the top package
+because it joins the two sides that do not import each other: the result
+(:mod:`qabilet.calibration`) and the file (:mod:`qabilet.itembank.parameter_file`).
+
+What the file holds of a result: every group's items (the reference group's at the top level,
+a group-specific item's parameters in its ``groups``), the latent distributions, the fit
+statistics, how the parameters were estimated (``method``), each item's original category codes,
+and the standard errors of the estimated parameters shaped like the record — traditional form
+for unidimensional items, a slope per factor and the intercepts for multidimensional ones, only
+the intercepts ``d`` of nominal items (the record's category slopes are products, not mirt's
+parameters). Anchors (items fixed at their parameters in an anchor file) are written exactly as
+that file has them, without standard errors.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qabilet.calibration.result import CalibrationResult, ItemEstimates
+    from qabilet.engine.bank import ItemBank
+    from qabilet.itembank.parameter_file import ParameterFile
+
+__all__ = [
+    "anchor_codes",
+    "calibration_parameter_file",
+    "read_anchor_file",
+    "record_standard_errors",
+    "write_calibration",
+]
+
+
+def record_standard_errors(item: ItemEstimates, record: Mapping[str, Any]) -> dict[str, Any]:
+    """An item's standard errors keyed and shaped like its parameter-file record.
+
+    Parameters
+    ----------
+    item : ItemEstimates
+        The item's estimates.
+    record : mapping
+        Its record (:meth:`qabilet.engine.bank.ItemBank.to_records`): traditional form for one
+        factor, slope-intercept form for several.
+
+    Returns
+    -------
+    dict
+        ``{record field: standard error(s)}``; NaN where a parameter was not estimated.
+    """
+    se = item.slope_intercept_se()
+    nan = float("nan")
+    if not item.traditional_names:  # several factors: a slope per factor, the intercept(s)
+        n_dims = sum(1 for n in item.names if n[0] == "a" and n[1:].isdigit())
+        out: dict[str, Any] = {"a": [se.get(f"a{r + 1}", nan) for r in range(n_dims)]}
+        d = record.get("d")
+        if isinstance(d, list):
+            first = 0 if record["model"] in ("gpcm", "pcm", "nominal") else 1
+            out["d"] = [se.get(f"d{k + first}", nan) for k in range(len(d))]
+        elif d is not None:
+            out["d"] = se.get("d", nan)
+        return out
+    if item.model == "nominal":  # mirt's d_k as they are (d_0 = 0 fixed)
+        return {"d": [nan, *(se.get(f"d{k}", nan) for k in range(1, len(record["d"])))]}
+    return item.traditional_se_record()
+
+
+def calibration_parameter_file(
+    result: CalibrationResult,
+    *,
+    codes: Mapping[str, Sequence[int]] | None = None,
+    method: str | None = None,
+    anchor_file: ParameterFile | None = None,
+    anchor_source: str | None = None,
+) -> ParameterFile:
+    """The parameter file of a calibration result.
+
+    Parameters
+    ----------
+    result : CalibrationResult
+        What :meth:`qabilet.calibration.MML.fit` returned.
+    codes : mapping, optional
+        ``{item id: original code of each code the calibration saw}``: a recoding applied to
+        the responses before the calibration (an anchor file's, a bank version's). Each item's
+        ``categories`` are the codes the calibration saw (``result.categories``), mapped back
+        through it.
+    method : str, optional
+        How the parameters were estimated; :meth:`CalibrationResult.method` by default.
+    anchor_file : ParameterFile, optional
+        The file the anchors' parameters came from: they are written as it has them.
+    anchor_source : str, optional
+        Where ``anchor_file`` was read (for the default ``method``).
+
+    Returns
+    -------
+    ParameterFile
+        Validated; every group's bank builds back from it.
+
+    Raises
+    ------
+    InvalidParameterError
+        When the estimates are outside their domain (e.g. an asymptote at 1): no file a scorer
+        would refuse is produced.
+    """
+    from qabilet.engine.exceptions import DataFileError, InvalidParameterError
+
+    try:
+        return _parameter_file(result, codes, method, anchor_file, anchor_source)
+    except DataFileError as exc:
+        raise InvalidParameterError(
+            f"the calibration gave parameters outside their domain: {exc}") from None
+
+
+def write_calibration(
+    path: str | os.PathLike[str],
+    result: CalibrationResult,
+    *,
+    codes: Mapping[str, Sequence[int]] | None = None,
+    method: str | None = None,
+    anchor_file: ParameterFile | None = None,
+    anchor_source: str | None = None,
+) -> None:
+    """Write a calibration result as a parameter file, atomically.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The destination; replaced only once the complete file is on disk.
+    result : CalibrationResult
+        What :meth:`qabilet.calibration.MML.fit` returned.
+    codes, method, anchor_file, anchor_source : optional
+        As for :func:`calibration_parameter_file`.
+
+    Raises
+    ------
+    InvalidParameterError
+        When the estimates are outside their domain; nothing is written (the message names
+        ``path``).
+    OSError
+        When the directory is missing or not writable; nothing is written.
+    """
+    from qabilet.engine.exceptions import DataFileError, InvalidParameterError
+    from qabilet.itembank._files import write_text_atomic
+
+    try:
+        pf = _parameter_file(result, codes, method, anchor_file, anchor_source)
+    except DataFileError as exc:
+        raise InvalidParameterError(f"the calibration gave parameters outside their domain; "
+                                    f"{os.fspath(path)} not written: {exc}") from None
+    write_text_atomic(path, pf.to_json())
+
+
+def read_anchor_file(path: str | os.PathLike[str]) -> tuple[ParameterFile, ItemBank]:
+    """An anchor file and its bank (top-level parameters), for ``MML(fixed=bank)``.
+
+    Raises
+    ------
+    DataFileError
+        As :func:`qabilet.itembank.parameter_file.read_parameter_file`.
+    InvalidParameterError
+        When the file has several factors (anchor calibration is unidimensional).
+    """
+    from qabilet.engine.exceptions import InvalidParameterError
+    from qabilet.itembank.parameter_file import read_parameter_file
+
+    pf = read_parameter_file(path)
+    n_dims = pf.latent.n_dims
+    if n_dims != 1:
+        raise InvalidParameterError(f"{os.fspath(path)} has {n_dims} factors; anchor calibration "
+                                    "is unidimensional")
+    return pf, pf.to_bank()
+
+
+def anchor_codes(pf: ParameterFile, bank: ItemBank) -> dict[str, tuple[int, ...]]:
+    """The codes of every anchor's categories: its recorded codes, or 0..K−1 when it has none.
+
+    Read the responses with these (``read_responses_csv(recodings=...)``): an anchor's
+    responses must be in the categories its parameters refer to.
+    """
+    codes = pf.recodings()
+    return {item: codes.get(item, tuple(range(int(k))))
+            for item, k in zip(bank.item_ids, bank.n_categories, strict=True)}
+
+
+def _parameter_file(result: CalibrationResult, codes: Mapping[str, Sequence[int]] | None,
+                    method: str | None, anchor_file: ParameterFile | None,
+                    anchor_source: str | None) -> ParameterFile:
+    """:func:`calibration_parameter_file`, raising ``DataFileError`` for values out of domain."""
+    from qabilet.itembank.parameter_file import ParameterFile
+
+    skip = set(result.anchors)
+    recodings = {}
+    for item, seen in zip(result.item_ids, result.categories, strict=True):
+        given = (codes or {}).get(item)
+        recodings[item] = [int(c) for c in seen] if given is None else [int(given[c]) for c in seen]
+    content: dict[str, Any] = {
+        "recodings": recodings,
+        "loglik": result.loglik, "aic": result.aic, "bic": result.bic, "n_iter": result.n_iter,
+        "converged": result.converged,
+        "method": result.method(anchor_source) if method is None else method,
+    }
+    if result.se_computed:
+        content["se"] = _standard_errors(result.bank, result.reference.items, skip)
+    if result.multi_group:
+        content["group_banks"] = {g.label: g.bank for g in result.groups}
+        content["reference_group"] = result.reference_group
+        if result.se_computed:
+            content["group_se"] = {g.label: _standard_errors(g.bank, g.items, skip)
+                                   for g in result.groups}
+    # the file's structure is checked, and every group's bank built back from it, which checks
+    # the values as well (an asymptote outside [0, 1), …)
+    pf = ParameterFile.from_bank(result.bank, **content)
+    if anchor_file is not None and skip:
+        pf = _with_anchor_records(pf, anchor_file)
+    return pf
+
+
+def _standard_errors(bank: ItemBank, items: Sequence[ItemEstimates], skip: set[str]
+                     ) -> dict[str, dict[str, Any]]:
+    return {record["id"]: record_standard_errors(item, record)
+            for record, item in zip(bank.to_records(), items, strict=True)
+            if record["id"] not in skip}
+
+
+def _with_anchor_records(pf: ParameterFile, anchor_file: ParameterFile) -> ParameterFile:
+    """The anchors written exactly as the anchor file has them (without its standard errors).
+
+    The bank holds them in slope-intercept form, and the way back to the traditional form may
+    differ in the last digit; the parameters of a fixed item are the anchor file's, so its very
+    numbers are written.
+    """
+    from qabilet.itembank.parameter_file import ParameterFile
+
+    given = {item.id: (item, model) for item, model in zip(anchor_file.items,
+                                                           anchor_file.item_models(), strict=True)}
+    items = []
+    for item in pf.model_dump(mode="json", exclude_none=True)["items"]:
+        if item["id"] in given:
+            record, model = given[item["id"]]
+            item = {"id": record.id, "model": model,
+                    **record.model_dump(mode="json", exclude_none=True,
+                                        exclude={"id", "model", "se"})}
+        items.append(item)
+    out = ParameterFile.from_data({**pf.model_dump(mode="json", exclude_none=True),
+                                   "items": items})
+    out.to_bank()  # the same items as the bank, up to the last digit
+    return out
