@@ -31,7 +31,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
@@ -68,7 +68,7 @@ __all__ = [
     "read_parameters_csv",
 ]
 
-FORMAT = "qabilet-bank"
+FORMAT: Final = "qabilet-bank"
 _SECTIONS: dict[str, type[BaseModel]] = {
     "dimensions": Dimension, "scales": ResponseScale, "items": Item,
     "recommendations": Recommendation, "versions": BankVersion, "norm_sets": NormSet,
@@ -433,18 +433,18 @@ def _record(row: dict[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]]]
         if m is None or not cell.strip():
             continue
         try:
-            value = float(cell)
+            number = float(cell)
         except ValueError:
             bad.append((column, f"expected a number; got {cell!r}"))
             continue
-        if not np.isfinite(value):
+        if not np.isfinite(number):
             bad.append((column, f"expected a finite number; got {cell!r}"))
             continue
         key = (m["se"] or "", m["name"])
         if m["index"] is None:
-            lists.setdefault(key, {})[0] = value
+            lists.setdefault(key, {})[0] = number
         else:
-            lists.setdefault(key, {})[int(m["index"])] = value
+            lists.setdefault(key, {})[int(m["index"])] = number
     for (se, name), values in sorted(lists.items()):  # parameters ("") before their SEs
         if 0 in values and len(values) > 1:
             bad.append((f"{se}{name}", f"either {se}{name} or {se}{name}1 …, not both"))

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from qabilet.engine.exceptions import DataFileError
 from qabilet.itembank.content import Dimension, Item, Recommendation, ResponseScale
@@ -52,7 +53,10 @@ def _read(name: str) -> dict:
         raise DataFileError(f"cannot read the demonstration content: {exc}", path=str(path)) from None
 
 
-def _validated(schema, entries: list, name: str) -> tuple:  # type: ignore[no-untyped-def]
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _validated(schema: type[_Model], entries: list[Any], name: str) -> tuple[_Model, ...]:
     out = []
     for k, entry in enumerate(entries):
         try:

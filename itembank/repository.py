@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -57,6 +57,7 @@ from qabilet.itembank.content import (
     STATUSES,
     Dimension,
     Item,
+    Level,
     Recommendation,
     ResponseScale,
     choice_changes,
@@ -82,12 +83,17 @@ from qabilet.itembank.versions import (
     LevelNorms,
     NormSet,
     Provenance,
+    RecordStatus,
     TextRevision,
     VersionContent,
     show_item,
 )
 
 __all__ = ["BankRepository", "Response", "fingerprint"]
+
+# the database's string columns that hold a Literal, validated as they are read (an edge too)
+_RECORD_STATUS: TypeAdapter[RecordStatus] = TypeAdapter(RecordStatus)
+_LEVEL: TypeAdapter[Level] = TypeAdapter(Level)
 
 
 def fingerprint(parameters: ParameterFile) -> str:
@@ -578,7 +584,8 @@ class BankRepository:
             .order_by(ItemParameterRow.position))]
         try:
             version = BankVersion(
-                number=row.number, label=row.label, status=row.status,  # type: ignore[arg-type]
+                number=row.number, label=row.label,
+                status=_RECORD_STATUS.validate_python(row.status),
                 created_at=_utc(row.created_at), published_at=_utc(row.published_at),
                 provenance=Provenance.model_validate(row.provenance),
                 parameters=ParameterFile.model_validate({**row.fit, "items": records}),
@@ -668,8 +675,9 @@ class BankRepository:
             version = self._version(s, self._version_row(s, bank_version))
             number = (s.scalar(select(func.max(BlueprintRow.number))
                                .where(BlueprintRow.level == level)) or 0) + 1
-            blueprint = StoredBlueprint(level=level, number=number, bank_version=bank_version,
-                                        label=label, created_at=_now(), sections=list(sections))
+            blueprint = StoredBlueprint(level=_LEVEL.validate_python(level), number=number,
+                                        bank_version=bank_version, label=label, created_at=_now(),
+                                        sections=list(sections))
             items = {r.id: Item.model_validate(r.document) for r in s.scalars(select(ItemRow))}
             check_against(blueprint, version, items)
             s.add(_blueprint_row(blueprint))
@@ -717,7 +725,7 @@ class BankRepository:
         with self.transaction() as s:
             return [Response(person_id=r.person_id, item_id=r.item_id, bank_version=r.bank_version,
                              language=r.language, level=r.level, category=r.category,
-                             answered_at=_utc(r.answered_at),  # type: ignore[arg-type]
+                             answered_at=_utc(r.answered_at),
                              response_time_s=r.response_time_s, session_id=r.session_id)
                     for r in s.scalars(query)]
 
@@ -831,21 +839,21 @@ class BankRepository:
                                     f"go into a new draft")
         s.flush()
         for n in norm_sets:
-            row = s.get(NormSetRow, n.number)
-            if row is None:
+            norm_row = s.get(NormSetRow, n.number)
+            if norm_row is None:
                 _check_norm_dimensions(n, self._version(s, self._version_row(s, n.bank_version)))
                 s.add(_norm_row(n))
-            elif _norm_set(row) != n:
+            elif _norm_set(norm_row) != n:
                 raise ConflictError(f"norm set {n.number} is stored already with other contents")
         s.flush()
         stored_items = {r.id: Item.model_validate(r.document) for r in s.scalars(select(ItemRow))}
         for b in blueprints:
-            row = s.get(BlueprintRow, (b.level, b.number))
-            if row is None:
+            blueprint_row = s.get(BlueprintRow, (b.level, b.number))
+            if blueprint_row is None:
                 check_against(b, self._version(s, self._version_row(s, b.bank_version)),
                               stored_items)
                 s.add(_blueprint_row(b))
-            elif _blueprint(row) != b:
+            elif _blueprint(blueprint_row) != b:
                 raise ConflictError(f"blueprint {b.number} of level {b.level!r} is stored already "
                                     f"with other contents")
         return self._carry_text_changes(s, before, by=by, source=source,
@@ -939,9 +947,10 @@ def _norm_row(n: NormSet) -> NormSetRow:
 def _norm_set(row: NormSetRow) -> NormSet:
     try:
         return NormSet(number=row.number, bank_version=row.bank_version, label=row.label,
-                       status=row.status, demonstration=row.demonstration,  # type: ignore[arg-type]
+                       status=_RECORD_STATUS.validate_python(row.status),
+                       demonstration=row.demonstration,
                        created_at=_utc(row.created_at), published_at=_utc(row.published_at),
-                       levels=row.levels)  # type: ignore[arg-type]
+                       levels=row.levels)
     except ValidationError as exc:  # the database is an edge too
         raise DataFileError(f"norm set {row.number} in the database: {exc}") from None
 
@@ -964,7 +973,7 @@ def _blueprint_row(b: StoredBlueprint) -> BlueprintRow:
 
 
 def _blueprint(row: BlueprintRow) -> StoredBlueprint:
-    return StoredBlueprint(level=row.level, number=row.number,  # type: ignore[arg-type]
+    return StoredBlueprint(level=_LEVEL.validate_python(row.level), number=row.number,
                            bank_version=row.bank_version, label=row.label,
-                           created_at=_utc(row.created_at),  # type: ignore[arg-type]
-                           sections=row.sections)  # type: ignore[arg-type]
+                           created_at=_utc(row.created_at),
+                           sections=row.sections)

@@ -208,7 +208,9 @@ class VersionContent(Schema):
 
     def record(self, kind: str, key: str) -> dict[str, object] | None:
         """The shown record ``(kind, key)`` as JSON, or None when this content does not show it."""
-        found = {"item": self.items, "dimension": self.dimensions, "scale": self.scales}[kind].get(key)
+        shown: dict[str, Mapping[str, Schema]] = {"item": self.items, "dimension": self.dimensions,
+                                                  "scale": self.scales}
+        found = shown[kind].get(key)
         return None if found is None else found.model_dump(mode="json", exclude_none=True)
 
     def changes(self, other: VersionContent,

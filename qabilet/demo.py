@@ -135,11 +135,14 @@ def demo_bank() -> ItemBank:
     from qabilet.engine.bank import ItemBank
     from qabilet.engine.models import GradedResponse, TwoPL
 
+    def _thresholds(b: float | tuple[float, ...]) -> list[float]:
+        return list(b) if isinstance(b, tuple) else [b]
+
     dich = [k for k, item in enumerate(DEMO_ITEMS) if item.model == "2pl"]
     graded = [k for k, item in enumerate(DEMO_ITEMS) if item.model == "grm"]
     models = [
         TwoPL([DEMO_ITEMS[k].a for k in dich], [DEMO_ITEMS[k].b for k in dich]),
-        GradedResponse([DEMO_ITEMS[k].a for k in graded], [list(DEMO_ITEMS[k].b)  # type: ignore[arg-type]
+        GradedResponse([DEMO_ITEMS[k].a for k in graded], [_thresholds(DEMO_ITEMS[k].b)
                                                            for k in graded]),
     ]
     return ItemBank(models, [item.id for item in DEMO_ITEMS], positions=[dich, graded])

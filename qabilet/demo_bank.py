@@ -226,6 +226,7 @@ def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int 
     from qabilet.engine.bank import ItemBank
     from qabilet.engine.exceptions import ConflictError, ConvergenceWarning
     from qabilet.engine.simulation import simulate_responses
+    from qabilet.itembank.blueprints import BlueprintSection
     from qabilet.itembank.content import LEVELS
     from qabilet.itembank.demo_texts import load_demo_content
     from qabilet.itembank.parameter_file import ParameterFile
@@ -324,9 +325,11 @@ def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int 
     norm_set = repo.create_norm_set(version.number, norms, label="demonstration norms",
                                     demonstration=True)
     repo.publish_norm_set(norm_set.number)
-    blueprints = {}
+    blueprints: dict[str, int] = {}
     for lv in LEVELS:
-        stored = repo.add_blueprint(lv, version.number, demo_sections(lv, items, dims, competencies),
+        sections = [BlueprintSection.model_validate(s)
+                    for s in demo_sections(lv, items, dims, competencies)]
+        stored = repo.add_blueprint(lv, version.number, sections,
                                     label=f"demonstration blueprint, {lv} positions")
         blueprints[lv] = stored.number
     off = np.triu_indices(len(dims), 1)
