@@ -41,12 +41,14 @@ class Patterns:
         n, n_items = resp.x.shape
         # nearly all patterns distinct (sparse CAT data): collapsing would cost more than it saves
         collapsed = collapse_patterns(resp, max_unique_fraction=0.9)
+        counts: Array
         if collapsed is None:
             uniq, inverse, counts = resp, np.arange(n), np.ones(n)
         else:
             uniq, inverse, counts = collapsed
         if weights is not None:
-            counts = np.bincount(inverse, weights=weights, minlength=uniq.x.shape[0])
+            counts = np.bincount(inverse, weights=weights,
+                                 minlength=uniq.x.shape[0]).astype(np.float64)
         self.inverse = inverse
         self.counts = counts
         self.n_persons = float(counts.sum())
@@ -101,7 +103,7 @@ class Patterns:
 
         run_blocks(work, self.n_unique, _BLOCK_ROWS)
         ordered = [parts[k] for k in sorted(parts)]  # a fixed order: sums are reproducible
-        r_t = sum(p[0] for p in ordered)
-        n_q = sum(p[1] for p in ordered)
-        loglik = sum(p[2] for p in ordered)
+        r_t: Array = np.sum([p[0] for p in ordered], axis=0)
+        n_q: Array = np.sum([p[1] for p in ordered], axis=0)
+        loglik = float(sum(p[2] for p in ordered))
         return r_t.T, n_q, loglik

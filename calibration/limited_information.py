@@ -133,7 +133,7 @@ class M2Fit(Report):
         return f"M2Fit(m2={self.m2:.4f}, df={self.df}, p={self.p_value:.4g})"
 
 
-def _moments(bank: ItemBank) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
+def _moments(bank: ItemBank) -> tuple[NDArray[np.intp], NDArray[np.intp], int]:
     """Items and flat (item, category) columns of every moment; −1 marks no second slot.
 
     Returns ``(items, cols, n_uni)`` with ``items, cols`` of shape (n_moments, 2).
@@ -149,7 +149,7 @@ def _moments(bank: ItemBank) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArra
     first = np.concatenate([cols, cols[a]])
     second = np.concatenate([np.full(n_uni, -1), cols[b]])
     items = np.stack([item_of[first], np.where(second >= 0, item_of[second], -1)], axis=1)
-    return items.astype(np.intp), np.stack([first, second], axis=1).astype(np.intp), n_uni
+    return items.astype(np.intp), np.stack([first, second], axis=1).astype(np.intp), int(n_uni)
 
 
 def _shared_pairs(items: NDArray[np.intp], n_items: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:

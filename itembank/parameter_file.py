@@ -791,7 +791,8 @@ def _model_name(name: str | None, where: list[str | int]) -> str:
         raise _located(where, str(exc)) from None
 
 
-def _check_parameters(item: ItemRecord, model: str, n_dims: int, where: list[str | int]) -> None:
+def _check_parameters(item: ItemRecord | GroupParameters, model: str, n_dims: int,
+                      where: list[str | int]) -> None:
     """Which parameters a ``model`` item has in its form, their shapes and the number of slopes."""
     form = item.form(model)
     traditional, slope_intercept = _FORMS[model]
@@ -835,11 +836,11 @@ def _check_parameters(item: ItemRecord, model: str, n_dims: int, where: list[str
         if n_slopes != n_dims:
             raise _located([*where, "a"], f"expected {n_dims} slope(s), one per factor of latent; "
                                           f"got {n_slopes}")
-    names = set(traditional) | set(slope_intercept)
+    known = set(traditional) | set(slope_intercept)
     for name in item.se or {}:
-        if name not in names:
+        if name not in known:
             raise _located([*where, "se", name], f"is not a parameter of a {model} item; expected "
-                                                 f"one of {', '.join(sorted(names))}")
+                                                 f"one of {', '.join(sorted(known))}")
 
 
 def _other(form: str) -> str:

@@ -19,7 +19,7 @@ padding with probability 0 (log-probability ``-inf``, derivatives 0).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -29,6 +29,13 @@ from qabilet.engine.exceptions import InvalidParameterError
 __all__ = ["ItemModel", "ItemSet"]
 
 Array = NDArray[np.float64]
+
+
+class _HasDims(Protocol):
+    """Anything with a number of dimensions (an item set, or its slopes before it is built)."""
+
+    @property
+    def n_dims(self) -> int: ...  # noqa: D102
 
 
 class ItemSet(ABC):
@@ -333,7 +340,7 @@ def as_slopes(a: Any, n_items: int | None = None, name: str = "a") -> Array:
     return arr
 
 
-def require_unidimensional(model: ItemSet, what: str) -> None:
+def require_unidimensional(model: ItemSet | _HasDims, what: str) -> None:
     """Refuse an operation that has no meaning for multidimensional items."""
     if model.n_dims != 1:
         raise InvalidParameterError(

@@ -17,7 +17,7 @@ and the information per unit slope is :math:`\\mathrm{Var}[\\alpha]` (Bock 1972;
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from qabilet.engine.models._base import Array, ItemModel, check_index
 
@@ -29,7 +29,8 @@ class DivideByTotal(ItemModel):
     ak: Array  # (n_items, K_max), 0 on padding
     dk: Array  # (n_items, K_max), -inf on padding
 
-    def _set_kernel(self, slopes: Array, ak: Array, dk: Array, n_categories: Array) -> None:
+    def _set_kernel(self, slopes: Array, ak: Array, dk: Array, n_categories: NDArray[np.int64]
+                    ) -> None:
         valid = np.arange(ak.shape[1])[None, :] < n_categories[:, None]
         self.slopes = slopes
         self.ak = np.where(valid, ak, 0.0)
@@ -37,7 +38,7 @@ class DivideByTotal(ItemModel):
         self.n_categories = n_categories.astype(np.int64)
         self._valid = valid
 
-    def _subset_kernel(self, idx: np.ndarray) -> tuple[Array, Array, Array, Array]:
+    def _subset_kernel(self, idx: np.ndarray) -> tuple[Array, Array, Array, NDArray[np.int64]]:
         n_cat = self.n_categories[idx]
         width = int(n_cat.max()) if idx.size else 0
         return self.slopes[idx], self.ak[idx, :width], self.dk[idx, :width], n_cat

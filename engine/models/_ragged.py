@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from qabilet.engine.exceptions import InvalidParameterError
 from qabilet.engine.models._base import Array
 
 
-def as_ragged(values: Any, name: str, n_items: int, min_len: int = 1) -> tuple[Array, Array]:
+def as_ragged(values: Any, name: str, n_items: int, min_len: int = 1
+              ) -> tuple[Array, NDArray[np.int64]]:
     """Per-item vectors of possibly different lengths as a NaN-padded array.
 
     Parameters

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit, log_expit
 
 from qabilet.engine.models._base import (
@@ -78,7 +78,8 @@ class GradedResponse(ItemModel):
         probe.slopes = slopes
         return probe
 
-    def _set(self, slopes: Array, d: Array, n_thr: Array, traditional: Array | None) -> None:
+    def _set(self, slopes: Array, d: Array, n_thr: NDArray[np.int64], traditional: Array | None
+             ) -> None:
         steps = np.diff(d, axis=1)  # NaN where either side is padding
         ok = np.all((steps < 0) | np.isnan(steps), axis=1)
         if traditional is None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from qabilet.engine.exceptions import InvalidParameterError
 from qabilet.engine.models._base import Array, as_slopes, require_unidimensional
@@ -124,7 +124,7 @@ class NominalResponse(DivideByTotal):
         }
 
 
-def _mirt_scale(ak: Array, n_categories: Array) -> Array:
+def _mirt_scale(ak: Array, n_categories: NDArray[np.int64]) -> Array:
     """Per item, the factor taking scoring ``ak`` to mirt's :math:`\alpha_{K-1} = K - 1`.
 
     :math:`\alpha_{K-1} / (K - 1)`: the overall slope is multiplied by it and the scoring

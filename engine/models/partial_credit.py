@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from qabilet.engine.exceptions import InvalidParameterError
 from qabilet.engine.models._base import (
@@ -75,7 +75,7 @@ class GeneralizedPartialCredit(DivideByTotal):
         require_unidimensional(probe, f"{self.name}(a, b)")
 
     @staticmethod
-    def _scoring(n_steps: Array) -> Array:
+    def _scoring(n_steps: NDArray[np.int64]) -> Array:
         width = int(n_steps.max()) + 1 if n_steps.size else 1
         return np.tile(np.arange(width, dtype=np.float64), (n_steps.size, 1))
 

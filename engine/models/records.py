@@ -83,14 +83,14 @@ def model_from_records(name: str, records: Sequence[Mapping[str, Any]]) -> ItemM
             return Rasch(b, _column(records, "a", 1.0))
         if issubclass(cls, OnePL):
             return cls(_column(records, "a"), b)
-        a = _slope_matrix(_column(records, "a"))
-        if a.shape[1] != 1:
+        slopes = _slope_matrix(_column(records, "a"))
+        if slopes.shape[1] != 1:
             raise InvalidParameterError(
                 f"{name}: items with several slopes are written in slope-intercept form (a, d)"
             )
-        d = -a[:, 0] * np.asarray(b, dtype=np.float64)
+        d = -slopes[:, 0] * np.asarray(b, dtype=np.float64)
         return cls.from_slope_intercept(
-            a, d, _column(records, "c", 0.0), _column(records, "u", 1.0)
+            slopes, d, _column(records, "c", 0.0), _column(records, "u", 1.0)
         )
     if cls is GradedResponse:
         if si:
