@@ -301,7 +301,7 @@ class ItemModel(ItemSet):
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        mine, theirs = self.to_slope_intercept(), other.to_slope_intercept()  # type: ignore[attr-defined]
+        mine, theirs = self.to_slope_intercept(), other.to_slope_intercept()
         return mine.keys() == theirs.keys() and all(
             np.array_equal(mine[k], theirs[k], equal_nan=True) for k in mine
         )
