@@ -46,8 +46,17 @@ PAGE_HEADERS = {"Content-Security-Policy": PAGE_POLICY, "Referrer-Policy": "no-r
                 "Cache-Control": "no-store"}
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the application on the settings' database (migrated on start)."""
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+    """Build the application on the settings' database.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Read from the environment when not given.
+    migrate : bool
+        Bring the database to the newest schema first; ``qabilet serve`` does it once before
+        its workers start, and they make their apps with False (:mod:`qabilet.api.serving`).
+    """
     from qabilet.api.calibration_jobs import CalibrationJobs
     from qabilet.api.dependencies import Services
     from qabilet.api.docs_pages import install as install_docs
@@ -65,11 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from qabilet.itembank.session_store import SessionStore
 
     settings = settings or Settings.from_env()
-    engine = connect(settings.database_url)
+    engine = connect(settings=settings, migrate=migrate)
     repo, store = BankRepository(engine), SessionStore(engine)
     live = LiveSessions(repo, store,
                         token_grace=timedelta(minutes=settings.token_grace_minutes))
-    offload = Offload(engine)  # imports in a child process, off the event loop's way
+    offload = Offload(settings)  # imports in a child process, off the event loop's way
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -30,8 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from qabilet.engine.exceptions import DataFileError, ImportRejectedError
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
+    from qabilet.itembank.database import DatabaseSettings
     from qabilet.itembank.repository import BankRepository
     from qabilet.itembank.versions import RecordStatus
 
@@ -134,12 +133,12 @@ def import_parameters(repo: BankRepository, body: bytes) -> ParametersImported:
     return ParametersImported(version.number, version.status, len(version.item_ids))
 
 
-def _in_child(job: Callable[..., T], database_url: str, args: tuple[Any, ...]) -> T:
-    """Run ``job(repo, *args)`` on a repository of its own over ``database_url`` (in the child)."""
+def _in_child(job: Callable[..., T], settings: DatabaseSettings, args: tuple[Any, ...]) -> T:
+    """Run ``job(repo, *args)`` on a repository of its own over the database (in the child)."""
     from qabilet.itembank.database import connect
     from qabilet.itembank.repository import BankRepository
 
-    engine = connect(database_url, migrate=False)
+    engine = connect(settings=settings, migrate=False)
     try:
         return job(BankRepository(engine), *args)
     finally:
@@ -156,12 +155,12 @@ class Offload:
 
     Parameters
     ----------
-    engine : sqlalchemy.Engine
-        The worker's database (its URL is handed to the child).
+    settings : DatabaseSettings
+        The worker's database settings (handed to the child, which reads no environment).
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self._url = engine.url.render_as_string(hide_password=False)
+    def __init__(self, settings: DatabaseSettings) -> None:
+        self._settings = settings
         self._pool: ProcessPoolExecutor | None = None
         self._start = threading.Lock()
 
@@ -173,10 +172,11 @@ class Offload:
         loop = asyncio.get_running_loop()
         pool = self._executor()
         try:
-            return await loop.run_in_executor(pool, _in_child, job, self._url, args)
+            return await loop.run_in_executor(pool, _in_child, job, self._settings, args)
         except BrokenProcessPool:  # the child died (killed): its transaction never committed
             self._drop(pool)
-            return await loop.run_in_executor(self._executor(), _in_child, job, self._url, args)
+            return await loop.run_in_executor(self._executor(), _in_child, job, self._settings,
+                                              args)
 
     def _drop(self, pool: ProcessPoolExecutor) -> None:
         with self._start:

@@ -18,6 +18,10 @@ and stops them all on SIGINT or SIGTERM.
 A started worker freezes what its startup made out of the garbage collector's way and collects
 young objects less often (:func:`quiet_gc`), and sends each response's writes together
 (:class:`_Coalescing`).
+
+The settings are read once, by the supervisor (or given to :func:`serve`), and handed to each
+worker as an argument; the database is migrated once, by the supervisor, before any worker
+starts (:func:`migrate`): a worker only opens it.
 """
 
 from __future__ import annotations
@@ -31,11 +35,14 @@ import socket
 import sys
 import threading
 import time
-from typing import Any, cast
+from functools import partial
+from typing import TYPE_CHECKING, Any, cast
 
-__all__ = ["GC_THRESHOLDS", "listening_socket", "quiet_gc", "serve"]
+if TYPE_CHECKING:
+    from qabilet.api.settings import Settings
 
-APP = "qabilet.api.app:create_app"
+__all__ = ["GC_THRESHOLDS", "listening_socket", "migrate", "quiet_gc", "serve"]
+
 #: a worker's garbage-collector thresholds (CPython's are 700, 10, 10): see :func:`quiet_gc`
 GC_THRESHOLDS = (20_000, 10, 10)
 _log = logging.getLogger("qabilet.serve")
@@ -111,7 +118,7 @@ def _protocol() -> type:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     class CoalescingHttpTools(HttpToolsProtocol):
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        def connection_made(self, transport: Any) -> None:
             # a Transport by what it does (every attribute but write and close is the wrapped one's)
             super().connection_made(cast("asyncio.Transport", _Coalescing(transport, self.loop)))
 
@@ -152,18 +159,23 @@ def _server(config: Any) -> Any:
     return Server(config)
 
 
-def _config(log_level: str) -> Any:
+def _config(log_level: str, settings: Settings) -> Any:
+    """A worker's configuration of uvicorn: the app made on ``settings`` (its database migrated)."""
     import uvicorn
+
+    from qabilet.api.app import create_app
 
     # loop "auto": uvloop where installed (a dependency of qabilet's, as httptools is).
     # proxy_headers off: uvicorn would otherwise take the client's address from the
     # X-Forwarded-For of any peer at 127.0.0.1; the app believes that header only from the
     # proxies that QABILET_TRUSTED_PROXIES names (api.auth.client_address)
-    return uvicorn.Config(APP, factory=True, log_level=log_level, access_log=False,
+    return uvicorn.Config(partial(create_app, settings, migrate=False), factory=True,
+                          log_level=log_level, access_log=False,
                           timeout_keep_alive=30, http=_protocol(), proxy_headers=False)
 
 
-def _run_worker(host: str, port: int, log_level: str, shared: socket.socket | None) -> None:
+def _run_worker(host: str, port: int, log_level: str, shared: socket.socket | None,
+                settings: Settings) -> None:
     """One worker process: uvicorn's server on its own socket (or on the shared one).
 
     It stops itself (SIGTERM, a clean shutdown) when its supervisor is gone, killed or not.
@@ -177,20 +189,49 @@ def _run_worker(host: str, port: int, log_level: str, shared: socket.socket | No
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=orphaned, name="qabilet-orphan-watch", daemon=True).start()
-    _server(_config(log_level)).run(sockets=[sock])
+    _server(_config(log_level, settings)).run(sockets=[sock])
 
 
-def serve(host: str, port: int, *, workers: int = 1, log_level: str = "warning") -> None:
+def migrate(settings: Settings) -> None:
+    """Bring the settings' database to the newest schema (Alembic), once, before serving."""
+    from qabilet.itembank.database import connect
+
+    connect(settings=settings, migrate=True).dispose()
+    _log.info("database migrated: %s", settings.database_url.partition("://")[0])
+
+
+def serve(host: str, port: int, *, workers: int = 1, log_level: str = "warning",
+          settings: Settings | None = None, migrated: bool = False) -> None:
     """Serve the API on ``host:port`` in ``workers`` processes until SIGINT or SIGTERM.
+
+    Parameters
+    ----------
+    host, port : str, int
+        The address to listen on.
+    workers : int
+        Worker processes; each gets ``settings``, and none reads the environment or migrates.
+    log_level : str
+        uvicorn's.
+    settings : Settings, optional
+        Read from the environment (``QABILET_*``) when not given.
+    migrated : bool
+        The caller has migrated the database (:func:`migrate`); otherwise it is done here.
 
     Raises
     ------
+    SettingsError
+        A setting read from the environment is not what it expects (before anything starts).
     OSError
         The address is taken or not this machine's (before any worker starts).
     """
+    from qabilet.api.settings import Settings
+
+    settings = settings or Settings.from_env()
     if workers <= 1:
         sock = listening_socket(host, port, reuse_port=False)
-        _server(_config(log_level)).run(sockets=[sock])
+        if not migrated:
+            migrate(settings)
+        _server(_config(log_level, settings)).run(sockets=[sock])
         return
     if _BALANCED:
         holder = listening_socket(host, port, reuse_port=True, listen=False)
@@ -198,19 +239,22 @@ def serve(host: str, port: int, *, workers: int = 1, log_level: str = "warning")
     else:
         holder = shared = listening_socket(host, port, reuse_port=False)
     try:
-        _supervise(host, port, workers, log_level, shared)
+        if not migrated:
+            migrate(settings)
+        _supervise(host, port, workers, log_level, shared, settings)
     finally:
         holder.close()
 
 
 def _supervise(host: str, port: int, workers: int, log_level: str,
-               shared: socket.socket | None) -> None:
+               shared: socket.socket | None, settings: Settings) -> None:
     """Start the workers, restart one that dies, stop them all on a signal."""
     context = multiprocessing.get_context("spawn")
     stopping = threading.Event()
 
     def start() -> multiprocessing.process.BaseProcess:
-        proc = context.Process(target=_run_worker, args=(host, port, log_level, shared),
+        proc = context.Process(target=_run_worker,
+                               args=(host, port, log_level, shared, settings),
                                name="qabilet-worker", daemon=False)
         proc.start()
         return proc

@@ -1,63 +1,105 @@
-"""The server's settings, read once from the environment (``QABILET_*``)."""
+"""The server's settings: one class, read once from the environment (``QABILET_*``).
+
+``qabilet serve`` reads them in its first process and hands them to each worker (they are not
+read again there). A variable that is not what its setting expects stops the server before it
+starts, with one line naming it (:class:`~qabilet.itembank.database.SettingsError`).
+"""
 
 from __future__ import annotations
 
 import ipaddress
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, PositiveFloat, PositiveInt
+from pydantic_settings import NoDecode
+
+from qabilet.itembank.database import DatabaseSettings
 
 __all__ = ["Settings"]
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """What a server instance runs with.
+
+def _zero_is_none(value: Any) -> Any:
+    """``0`` (a number or its text) means no limit."""
+    try:
+        return None if value is not None and float(value) == 0 else value
+    except (TypeError, ValueError):
+        return value  # not a number: the field's own check names it
+
+
+def _networks(value: Any) -> Any:
+    """Addresses or networks (CIDR) separated by commas, as networks."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                     for part in value.split(",") if part.strip())
+    except ValueError as exc:
+        raise ValueError(f"expected addresses or networks (CIDR) separated by commas ({exc})"
+                         ) from None
+
+
+#: a time limit in seconds; 0 (or null) is none
+Limit = Annotated[Annotated[float, Field(gt=0)] | None, BeforeValidator(_zero_is_none)]
+
+
+class Settings(DatabaseSettings):
+    """What a server instance runs with: each field is the variable ``QABILET_<FIELD>``.
+
+    The database's settings (``database_url``, ``sqlite_synchronous``,
+    ``sqlite_busy_timeout_s``) are inherited from
+    :class:`~qabilet.itembank.database.DatabaseSettings`.
 
     Attributes
     ----------
-    database_url : str, optional
-        The bank's database (default: ``QABILET_DATABASE_URL`` or ``sqlite:///qabilet.db``).
     token_ttl_hours : float
         How long a candidate's link stays valid before the test starts (from its issue, or its
-        reissue); once started, a token lives as long as its session.
+        reissue); once started, a token lives as long as its session (8).
     token_grace_minutes : float
-        How long after the session closes its token still opens it (to read the profile).
+        How long after the session closes its token still opens it, to read the profile (60;
+        0: not at all).
     public_url : str
-        Base of the links handed to candidates.
+        Base of the links handed to candidates (a trailing ``/`` is dropped).
     time_limit_s, item_time_limit_s : float, optional
         The time limits of a session whose request names none: 90 minutes for the test, 5 for
-        an item; 0 in the environment means no limit.
+        an item; 0 means no limit.
     max_body_bytes : int
         The largest request body of a route (16 KiB: a candidate's answer is a few hundred
         bytes); a larger one is refused with 413 before it is read (:mod:`qabilet.api.limits`).
     max_import_bytes : int
         The largest body of the bank and parameter imports (32 MiB).
     trusted_proxies : tuple of ipaddress networks
-        The reverse proxies whose ``X-Forwarded-For`` names the client (addresses or CIDRs);
-        from any other peer the header is ignored and the socket's address is the client's.
+        The reverse proxies whose ``X-Forwarded-For`` names the client (addresses or CIDRs,
+        separated by commas); from any other peer the header is ignored and the socket's
+        address is the client's.
     failures_per_session, failures_per_key, failures_per_address : int
         Failed credentials allowed within ``failure_window_s`` for one session's token (20),
         one API key id (20) and one client address (300: a test centre's room may share one
-        address); past that the scope is refused with 429 (:mod:`qabilet.api.throttle`). Counted per
-        worker process.
+        address); past that the scope is refused with 429 (:mod:`qabilet.api.throttle`). Counted
+        per worker process.
     failure_window_s : float
         The sliding window of those counts (600 s).
+
+    Examples
+    --------
+    >>> Settings(time_limit_s=0, public_url="https://exam.example/").time_limit_s is None
+    True
     """
 
-    database_url: str | None = None
-    token_ttl_hours: float = 8.0
-    token_grace_minutes: float = 60.0
-    public_url: str = "http://127.0.0.1:8000"
-    time_limit_s: float | None = 5400.0
-    item_time_limit_s: float | None = 300.0
-    max_body_bytes: int = 16 * 1024
-    max_import_bytes: int = 32 * 1024 * 1024
-    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
-    failures_per_session: int = 20
-    failures_per_key: int = 20
-    failures_per_address: int = 300
-    failure_window_s: float = 600.0
+    token_ttl_hours: PositiveFloat = 8.0
+    token_grace_minutes: float = Field(default=60.0, ge=0)
+    public_url: Annotated[str, AfterValidator(lambda url: url.rstrip("/"))] = \
+        "http://127.0.0.1:8000"
+    time_limit_s: Limit = 5400.0
+    item_time_limit_s: Limit = 300.0
+    max_body_bytes: PositiveInt = 16 * 1024
+    max_import_bytes: PositiveInt = 32 * 1024 * 1024
+    trusted_proxies: Annotated[tuple[Network, ...], NoDecode, BeforeValidator(_networks)] = ()
+    failures_per_session: PositiveInt = 20
+    failures_per_key: PositiveInt = 20
+    failures_per_address: PositiveInt = 300
+    failure_window_s: PositiveFloat = 600.0
 
     @property
     def failure_limits(self) -> dict[str, tuple[int, float]]:
@@ -69,68 +111,3 @@ class Settings:
         return {"session": (self.failures_per_session, window),
                 "key": (self.failures_per_key, window),
                 "addr": (self.failures_per_address, window)}
-
-    @classmethod
-    def from_env(cls) -> Settings:
-        """Settings from the environment.
-
-        ``QABILET_DATABASE_URL``, ``QABILET_TOKEN_TTL_HOURS``, ``QABILET_TOKEN_GRACE_MINUTES``,
-        ``QABILET_PUBLIC_URL``,
-        ``QABILET_TIME_LIMIT_S`` and ``QABILET_ITEM_TIME_LIMIT_S``; the guard's
-        ``QABILET_MAX_BODY_BYTES``, ``QABILET_MAX_IMPORT_BYTES``, ``QABILET_TRUSTED_PROXIES``
-        (comma-separated), ``QABILET_FAILURES_PER_SESSION``, ``QABILET_FAILURES_PER_KEY``,
-        ``QABILET_FAILURES_PER_ADDRESS`` and ``QABILET_FAILURE_WINDOW_S``.
-
-        Raises
-        ------
-        ValueError
-            A setting that is not a number (or not a positive one, for the guard's), or a
-            trusted proxy that is not an address or network, naming it.
-        """
-        env = os.environ
-
-        def number(name: str, default: float | None) -> float | None:
-            raw = env.get(name)
-            if raw is None or raw == "":
-                return default
-            try:
-                value = float(raw)
-            except ValueError:
-                raise ValueError(f"{name}: expected a number of seconds or hours; got {raw!r}") \
-                    from None
-            return value if value > 0 else None
-
-        return cls(database_url=env.get("QABILET_DATABASE_URL"),
-                   token_ttl_hours=number("QABILET_TOKEN_TTL_HOURS", 8.0) or 8.0,
-                   token_grace_minutes=number("QABILET_TOKEN_GRACE_MINUTES", 60.0) or 0.0,
-                   public_url=env.get("QABILET_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
-                   time_limit_s=number("QABILET_TIME_LIMIT_S", 5400.0),
-                   item_time_limit_s=number("QABILET_ITEM_TIME_LIMIT_S", 300.0),
-                   **_guard_from(env))
-
-
-def _guard_from(env: Mapping[str, str]) -> dict[str, object]:
-    """The request guard's settings from the environment (those set; the rest default)."""
-    out: dict[str, object] = {}
-    numbers = {"max_body_bytes": int, "max_import_bytes": int, "failures_per_session": int,
-               "failures_per_key": int, "failures_per_address": int, "failure_window_s": float}
-    for field, kind in numbers.items():
-        name = f"QABILET_{field.upper()}"
-        raw = env.get(name, "").strip()
-        if not raw:
-            continue
-        try:
-            value = kind(raw)
-        except ValueError:
-            value = 0
-        if not value > 0:
-            raise ValueError(f"{name}: expected a positive {'integer' if kind is int else 'number'}"
-                             f"; got {raw!r}")
-        out[field] = value
-    proxies = [p.strip() for p in env.get("QABILET_TRUSTED_PROXIES", "").split(",") if p.strip()]
-    try:
-        out["trusted_proxies"] = tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
-    except ValueError as exc:
-        raise ValueError(f"QABILET_TRUSTED_PROXIES: expected addresses or networks (CIDR) "
-                         f"separated by commas; {exc}") from None
-    return out

@@ -1,7 +1,8 @@
 """Opening the bank's database and bringing its schema up to date.
 
 The embedded default is a SQLite file, ``qabilet.db`` in the working directory (or the URL in
-``QABILET_DATABASE_URL``); production gives a PostgreSQL URL
+``QABILET_DATABASE_URL``, read with the database's other settings by :class:`DatabaseSettings`);
+production gives a PostgreSQL URL
 (``postgresql://user@host/db``, served by psycopg 3: ``pip install 'qabilet[postgresql]'``).
 The schema is made and changed only by the Alembic migrations in :mod:`qabilet.itembank.migrations`.
 
@@ -14,39 +15,106 @@ back.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Self
 
+from pydantic import BeforeValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-__all__ = ["BUSY_ENV_VAR", "CONNECT_TIMEOUT_S", "DEFAULT_FILE", "ENV_VAR", "SYNC_ENV_VAR", "connect",
-           "database_unavailable", "database_url", "unavailable_error_types", "upgrade"]
+from qabilet.engine.exceptions import QabiletError
+
+__all__ = ["BUSY_ENV_VAR", "CONNECT_TIMEOUT_S", "DEFAULT_FILE", "ENV_PREFIX", "ENV_VAR",
+           "SYNC_ENV_VAR", "DatabaseSettings", "SettingsError", "connect", "database_unavailable",
+           "database_url", "unavailable_error_types", "upgrade"]
 
 #: the SQLite file of the embedded default
 DEFAULT_FILE = "qabilet.db"
+#: the prefix of every setting's environment variable (a field ``x_y`` is ``QABILET_X_Y``)
+ENV_PREFIX = "QABILET_"
 #: the environment variable naming the database
 ENV_VAR = "QABILET_DATABASE_URL"
 #: the environment variable choosing SQLite's ``synchronous`` mode: ``full`` (the default) or
 #: ``normal``
 SYNC_ENV_VAR = "QABILET_SQLITE_SYNCHRONOUS"
-_SYNC_MODES = ("full", "normal")
 #: the environment variable setting how long a SQLite write waits for another connection's lock,
 #: in seconds (30 by default), before it fails with "database is locked"
 BUSY_ENV_VAR = "QABILET_SQLITE_BUSY_TIMEOUT_S"
-_BUSY_DEFAULT_S = 30.0
 #: how long opening a connection to a database server may take, in seconds, when the URL does
 #: not say (psycopg's ``connect_timeout``): an unreachable host fails, not hangs
 CONNECT_TIMEOUT_S = 10
 #: SQLite's primary result codes of a database busy for the moment: SQLITE_BUSY, SQLITE_LOCKED,
 #: SQLITE_PROTOCOL (a write-ahead-log lock race)
 _SQLITE_TRANSIENT = (5, 6, 15)
+
+
+class SettingsError(QabiletError, ValueError):
+    """Settings that cannot be used: one line per bad variable, naming it and what it expects."""
+
+
+def _sync_mode(value: Any) -> Any:
+    """``full`` or ``normal``, in any case and spacing."""
+    mode = value.strip().lower() if isinstance(value, str) else value
+    if mode not in ("full", "normal"):
+        raise ValueError("expected one of full, normal")
+    return mode
+
+
+class DatabaseSettings(BaseSettings):
+    """The database's settings, from the environment (``QABILET_*``) or given.
+
+    The server's settings (:class:`qabilet.api.settings.Settings`) extend these, so that one
+    class read once carries them all. An empty variable counts as unset.
+
+    Attributes
+    ----------
+    database_url : str
+        ``QABILET_DATABASE_URL``: the database (``sqlite:///qabilet.db`` by default; see
+        :func:`database_url`).
+    sqlite_synchronous : {"full", "normal"}
+        ``QABILET_SQLITE_SYNCHRONOUS``: SQLite's ``synchronous`` mode (see :func:`connect`).
+    sqlite_busy_timeout_s : float
+        ``QABILET_SQLITE_BUSY_TIMEOUT_S``: how long a SQLite write waits for another
+        connection's lock, 0 to 86400 seconds (30).
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True,
+                                      extra="ignore", frozen=True, allow_inf_nan=False)
+
+    database_url: str = f"sqlite:///{DEFAULT_FILE}"
+    sqlite_synchronous: Annotated[Literal["full", "normal"], BeforeValidator(_sync_mode)] = "full"
+    sqlite_busy_timeout_s: float = Field(default=30.0, ge=0, lt=86_400)
+
+    @classmethod
+    def from_env(cls, **given: Any) -> Self:
+        """The settings from the environment, ``given`` ones taking precedence.
+
+        Raises
+        ------
+        SettingsError
+            A variable that is not what its setting expects, naming it, for example
+            ``QABILET_SQLITE_SYNCHRONOUS: expected one of 'full', 'normal'; got 'off'``.
+        """
+        try:
+            return cls(**given)
+        except ValidationError as exc:
+            raise SettingsError("\n".join(_problem(error) for error in exc.errors())) from None
+
+
+def _problem(error: Any) -> str:
+    """One line of a :class:`SettingsError`: the variable, what it expects, what it got."""
+    field = str(error["loc"][0]) if error["loc"] else "settings"
+    expected = error["msg"].removeprefix("Value error, ").replace("Input should be ", "expected ")
+    for bound in ("greater", "less"):
+        expected = expected.replace(f"expected {bound}", f"expected a number {bound}")
+    got = error.get("input")
+    return f"{ENV_PREFIX}{field.upper()}: {expected}; got {got!r}"
 
 
 def database_url(url: str | None = None) -> str:
@@ -59,7 +127,7 @@ def database_url(url: str | None = None) -> str:
     >>> database_url("postgresql://postgres@127.0.0.1/test")
     'postgresql+psycopg://postgres@127.0.0.1/test'
     """
-    chosen = url or os.environ.get(ENV_VAR) or f"sqlite:///{DEFAULT_FILE}"
+    chosen = url or DatabaseSettings.from_env().database_url
     try:
         parsed = make_url(chosen)
     except ArgumentError:
@@ -70,8 +138,12 @@ def database_url(url: str | None = None) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def connect(url: str | None = None, *, migrate: bool = True) -> Engine:
+def connect(url: str | None = None, *, migrate: bool = True,
+            settings: DatabaseSettings | None = None) -> Engine:
     """Open the database at ``url`` (see :func:`database_url`), migrated to the newest schema.
+
+    ``settings`` (by default read from the environment, :class:`DatabaseSettings`) give the URL
+    when ``url`` is None, and the SQLite options below.
 
     SQLite gets foreign keys enforced, a busy timeout and write-ahead logging (WAL: readers and
     the one writer do not block each other), so that several processes can share one file; its
@@ -95,16 +167,16 @@ def connect(url: str | None = None, *, migrate: bool = True) -> Engine:
     Raises
     ------
     ValueError
-        A URL that is not one, a backend whose driver is not installed, a
-        ``QABILET_SQLITE_SYNCHRONOUS`` that is neither ``full`` nor ``normal``, or a
-        ``QABILET_SQLITE_BUSY_TIMEOUT_S`` that is not a number of seconds ≥ 0.
+        A URL that is not one, or a backend whose driver is not installed.
+    SettingsError
+        Settings read from the environment that cannot be used: a
+        ``QABILET_SQLITE_SYNCHRONOUS`` that is neither ``full`` nor ``normal``, a
+        ``QABILET_SQLITE_BUSY_TIMEOUT_S`` that is not a number of seconds from 0 to 86400.
     """
-    resolved = database_url(url)
-    sync = (os.environ.get(SYNC_ENV_VAR) or "full").strip().lower()
-    if sync not in _SYNC_MODES:
-        raise ValueError(f"{SYNC_ENV_VAR}: expected one of {', '.join(_SYNC_MODES)}; got "
-                         f"{os.environ.get(SYNC_ENV_VAR)!r}")
-    busy_ms = _busy_timeout_ms(os.environ.get(BUSY_ENV_VAR))
+    settings = settings or DatabaseSettings.from_env()
+    resolved = database_url(url or settings.database_url)
+    sync = settings.sqlite_synchronous
+    busy_ms = round(settings.sqlite_busy_timeout_s * 1000)
     parsed = make_url(resolved)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         folder = Path(parsed.database).resolve().parent
@@ -128,20 +200,7 @@ def connect(url: str | None = None, *, migrate: bool = True) -> Engine:
     return engine
 
 
-def _busy_timeout_ms(raw: str | None) -> int:
-    """``$QABILET_SQLITE_BUSY_TIMEOUT_S`` (seconds, default 30) in milliseconds."""
-    if raw is None or not raw.strip():
-        return round(_BUSY_DEFAULT_S * 1000)
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds < 86_400:  # also refuses nan and inf
-        raise ValueError(f"{BUSY_ENV_VAR}: expected a number of seconds from 0 to 86400; got {raw!r}")
-    return round(seconds * 1000)
-
-
-def _sqlite_pragmas(dbapi_connection, _record, *, synchronous: str, busy_ms: int  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, synchronous: str, busy_ms: int
                     ) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -198,7 +257,7 @@ def database_unavailable(exc: BaseException) -> bool:
     >>> database_unavailable(sqlite3.OperationalError("no such table: items"))
     False
     """
-    pending, seen = [exc], set()
+    pending, seen = [exc], set[int]()
     while pending and len(seen) < 32:
         e = pending.pop()
         if id(e) in seen:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from typing import Annotated
 
 import typer
 
-from qabilet.cli import _user_errors, app
-from qabilet.cli_bank import DatabaseOption, _repo
+from qabilet.cli import _fail, _user_errors, app
+from qabilet.cli_bank import DatabaseOption
 
 __all__ = ["serve"]
 
@@ -34,9 +33,18 @@ def serve(
         from qabilet.api.serving import serve as serve_api
         from qabilet.api.settings import Settings
         from qabilet.demo_bank import build_demo_bank
+        from qabilet.itembank.database import connect
+        from qabilet.itembank.repository import BankRepository
         from qabilet.itembank.session_store import SessionStore
 
-        repo = _repo(database)
+        # read once, here; the workers are handed them (api.serving)
+        settings = Settings.from_env(**({"database_url": database} if database else {}))
+        if "public_url" not in settings.model_fields_set:
+            settings = settings.model_copy(update={"public_url": f"http://{host}:{port}"})
+        try:
+            repo = BankRepository(connect(settings=settings))  # migrated once, before the workers
+        except ValueError as exc:  # the URL, or its driver
+            raise _fail(str(exc)) from None
         store = SessionStore(repo.engine)
         if repo.is_empty():
             typer.echo("Building the demonstration bank (once; about 30 s) …", err=True)
@@ -44,10 +52,6 @@ def serve(
             for role in ("operator", "psychometrician"):
                 key = store.create_api_key(role, "first start")
                 typer.echo(f"{role.capitalize()} API key (shown once): {key}")
-        if database:
-            os.environ["QABILET_DATABASE_URL"] = database
-        os.environ.setdefault("QABILET_PUBLIC_URL", f"http://{host}:{port}")
-        settings = Settings.from_env()
         if demo_session:
             candidate = store.add_candidate(display_name="Demonstration candidate")
             session, token = LiveSessions(repo, store).create(
@@ -60,7 +64,8 @@ def serve(
         typer.echo(f"OpenAPI docs: {settings.public_url}/docs")
         repo.engine.dispose()
         try:
-            serve_api(host, port, workers=workers)
+            serve_api(host, port, workers=workers, settings=settings, migrated=True)
         except OSError as exc:  # the address, before any worker starts
             raise OSError(f"--host/--port: cannot listen on {host}:{port} "
                           f"({exc.strerror or exc})") from None
+

@@ -14,7 +14,7 @@ import pytest
 from qabilet.api.offload import MAX_PROBLEMS, Offload, import_bank
 from qabilet.engine.exceptions import DataFileError, ImportRejectedError
 from qabilet.itembank.bank_file import export_document
-from qabilet.itembank.database import connect
+from qabilet.itembank.database import DatabaseSettings, connect
 from qabilet.itembank.repository import BankRepository
 from tests.itembank import _bank
 
@@ -29,7 +29,7 @@ def _document() -> bytes:
 def offload(tmp_path):
     engine = connect(f"sqlite:///{tmp_path / 'bank.db'}")
     repo = BankRepository(engine)
-    done = Offload(engine)
+    done = Offload(DatabaseSettings(database_url=f"sqlite:///{tmp_path / 'bank.db'}"))
     yield done, repo
     done.shutdown()
     engine.dispose()

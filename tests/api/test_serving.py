@@ -19,6 +19,7 @@ import pytest
 import uvloop
 
 from qabilet.api.serving import GC_THRESHOLDS, _Coalescing, _config, _server, listening_socket
+from qabilet.api.settings import Settings
 from tests.api._server import children, free_port, wait_for
 
 
@@ -232,13 +233,12 @@ def test_writes_to_a_closing_transport_are_dropped_not_raised():
 
 
 def test_a_started_worker_freezes_its_startup_objects_and_collects_young_ones_less_often(
-        demo_db, monkeypatch):
+        demo_db):
     import gc
 
-    monkeypatch.setenv("QABILET_DATABASE_URL", demo_db)
     before = gc.get_threshold()
     sock = listening_socket("127.0.0.1", 0, reuse_port=False)
-    server = _server(_config("warning"))
+    server = _server(_config("warning", Settings(database_url=demo_db)))
 
     async def run():
         task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -271,7 +271,8 @@ def test_a_started_server_has_imported_what_a_profile_needs(demo_db):
     """The first profile of a worker imports nothing (scipy.stats took ~0.5 s on its thread)."""
     code = ("import sys, asyncio\n"
             "from qabilet.api.serving import listening_socket, _server, _config\n"
-            "s = _server(_config('warning'))\n"
+            "from qabilet.api.settings import Settings\n"
+            "s = _server(_config('warning', Settings.from_env()))\n"
             "async def go():\n"
             "    t = asyncio.create_task(s.serve(sockets=[listening_socket('127.0.0.1', 0, "
             "reuse_port=False)]))\n"
