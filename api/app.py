@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     from qabilet.api.docs_pages import install as install_docs
     from qabilet.api.faults import install as install_faults
     from qabilet.api.faults import unavailable_response
+    from qabilet.api.landing import install as install_landing
     from qabilet.api.live import LiveSessions
     from qabilet.api.offload import Offload
     from qabilet.api.routes_admin import router as admin_routes
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         """The candidate's page; its link carries the token in the fragment (never sent here)."""
         return FileResponse(STATIC / "take.html", media_type="text/html", headers=PAGE_HEADERS)
 
+    install_landing(app)  # / and /favicon.ico
     install_docs(app)  # before /static, which would take /static/docs/…
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

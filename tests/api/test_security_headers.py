@@ -146,3 +146,49 @@ def test_static_assets_are_not_sniffed_and_may_be_cached(served):
     r = httpx.get(f"{served.base}/static/take.js")
     assert r.status_code == 200 and r.headers["x-content-type-options"] == "nosniff"
     assert "cache-control" not in r.headers
+
+
+# -- the front door (issue 16) ------------------------------------------------------------------------
+def test_the_landing_page_says_what_and_which_version_and_links_the_docs(served):
+    r = httpx.get(f"{served.base}/")
+    assert r.status_code == 200, r.text
+    _assert_html_headers(r)
+    version = httpx.get(f"{served.base}/openapi.json").json()["info"]["version"]
+    assert f'<span id="version">{version}</span>' in r.text and "qabilet" in r.text
+    links = re.findall(r'href="([^"]+)"', r.text)
+    assert {"/docs", "/redoc", "/openapi.json", "/favicon.ico"} <= set(links)
+    for link in links:
+        assert httpx.get(served.base + link).status_code == 200, link
+    assert "/take/" in r.text  # where candidates go: their proctor's link
+    policy = _policy(r)
+    assert policy["default-src"] == "'none'" and "script-src" not in policy
+    assert "<script" not in r.text and "style=" not in r.text
+    styles = re.findall(r"<style>(.*?)</style>", r.text, flags=re.S)
+    digest = base64.b64encode(hashlib.sha256(styles[0].encode()).digest()).decode()
+    assert len(styles) == 1 and policy["style-src"] == f"'sha256-{digest}'"
+
+
+def test_the_favicon_is_an_icon_not_sniffed(served):
+    r = httpx.get(f"{served.base}/favicon.ico")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "image/x-icon"
+    assert r.content[:4] == b"\x00\x00\x01\x00" and int.from_bytes(r.content[4:6], "little") >= 1
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "no-store" not in r.headers["cache-control"]  # an asset, as /static's: may be cached
+
+
+def test_the_landing_page_renders_in_chromium_under_its_policy(served):
+    from tests.delivery.test_report_html import _chromium
+
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        page = browser.new_page()
+        refused: list[str] = []
+        page.on("console", lambda m: refused.append(m.text)
+                if "Content Security Policy" in m.text else None)
+        page.goto(f"{served.base}/")
+        assert page.inner_text("h1") == "qabilet"
+        assert page.eval_on_selector("h1", "h => getComputedStyle(h).color") == "rgb(15, 93, 168)"
+        browser.close()
+    assert not refused, refused
