@@ -275,6 +275,24 @@ def test_links_stay_inside_the_repository(page):
     assert not bad, f"{page.relative_to(ROOT)} points outside the repository: {bad}"
 
 
+def test_the_settings_table_lists_every_setting():
+    """docs/http.md's table of settings names every ``QABILET_*`` setting, and no other."""
+    import dataclasses
+
+    from qabilet.api.settings import Settings
+
+    fields = (getattr(Settings, "model_fields", None)
+              or {f.name: f for f in dataclasses.fields(Settings)})
+    names = {f"QABILET_{name.upper()}" for name in fields}
+    database = (ROOT / "itembank" / "database.py").read_text()
+    names |= set(re.findall(r'=\s*"(QABILET_[A-Z_]+[A-Z])"', database))  # its own variables
+    text = (ROOT / "docs" / "http.md").read_text(encoding="utf-8")
+    table = text[text.index("## Settings"):]
+    shown = set(re.findall(r"QABILET_[A-Z_]+[A-Z]", table))
+    assert names <= shown, f"settings missing from docs/http.md: {sorted(names - shown)}"
+    assert shown <= names, f"docs/http.md lists settings that do not exist: {sorted(shown - names)}"
+
+
 # -- the commands run -----------------------------------------------------------------------------
 
 
