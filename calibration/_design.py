@@ -3,7 +3,9 @@
 Parameters are the columns of :meth:`qabilet.engine.models.ItemModel.param_vector` (slope-intercept
 form). A *design* maps every free entry to an index of the estimated vector φ; entries that share
 an index are tied (the common slope of ``1pl``); −1 marks a fixed entry. Asymptotes (``g``,
-``u``) are estimated on the logit scale, so every step stays inside (0, 1).
+``u``) are estimated on the logit scale, so every step stays inside (0, 1). Which entries are
+free, tied or on the logit scale is read from each model's declaration
+(:attr:`qabilet.engine.models.ItemModel.PARAMETERS`), not listed here.
 """
 
 from __future__ import annotations
@@ -21,19 +23,18 @@ from qabilet.engine.models import (
     GradedResponse,
     ItemModel,
     NominalResponse,
-    OnePL,
-    PartialCredit,
-    Rasch,
     RatingScale,
-    ThreePL,
-    TwoPL,
+    get_model,
+    model_names,
 )
+from qabilet.engine.models._declaration import ModelParameters, split_name
+
+#: models this calibration estimates: those that declare estimated parameters
+SUPPORTED = tuple(name for name in model_names()
+                  if any(c.is_estimated for c in get_model(name).PARAMETERS.columns))
 
 #: models whose latent variance is estimated (the slopes being fixed), as in mirt
-VARIANCE_FREE = frozenset({"rasch", "pcm", "rsm"})
-
-#: models this calibration estimates
-SUPPORTED = ("rasch", "1pl", "2pl", "3pl", "4pl", "grm", "gpcm", "pcm", "rsm", "nominal")
+VARIANCE_FREE = frozenset(name for name in SUPPORTED if get_model(name).PARAMETERS.variance_free)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,72 +51,69 @@ class BlockDesign:
         return self.index >= 0
 
 
-def free_mask(model: ItemModel) -> NDArray[np.bool_]:
-    """Estimated entries of ``model.param_vector()`` for its model name."""
-    names = model.param_names()
-    psi = model.param_vector()
-    present = ~np.isnan(psi)
-    col = {n: j for j, n in enumerate(names)}
-    mask = np.zeros(psi.shape, dtype=bool)
-    dims = model.n_dims
-    name = model.name
-    if isinstance(model, FourPL):
-        mask[:, col["d"]] = True
-        if name not in ("rasch", "1pl"):
-            mask[:, :dims] = True
-        if name in ("3pl", "4pl"):
-            mask[:, col["g"]] = True
-        if name == "4pl":
-            mask[:, col["u"]] = True
-    elif isinstance(model, GradedResponse):
-        mask[:, :] = present
-    elif isinstance(model, RatingScale):  # locations; the shared thresholds are tied below
-        mask[:, col["b"]] = True
-    elif isinstance(model, GeneralizedPartialCredit):  # gpcm, pcm: α fixed at 0..K−1, δ_0 = 0
-        k = (psi.shape[1] - dims) // 2
-        mask[:, dims + k + 1 :] = present[:, dims + k + 1 :]
-        if name == "gpcm":
-            mask[:, :dims] = True
-    elif isinstance(model, NominalResponse):  # mirt: α_0 = 0, α_{K−1} = K − 1, δ_0 = 0 fixed
-        k = (psi.shape[1] - dims) // 2
-        mask[:, :dims] = True
-        last = model.n_categories - 1
-        scoring = np.arange(k)[None, :]
-        mask[:, dims : dims + k] = present[:, dims : dims + k] & (scoring > 0) & (
-            scoring < last[:, None]
-        )
-        mask[:, dims + k + 1 :] = present[:, dims + k + 1 :]
-    else:
+def declaration(name: str) -> ModelParameters:
+    """The declared parameters of a model this calibration estimates.
+
+    Raises
+    ------
+    InvalidParameterError
+        For a model calibration does not estimate, naming those it does.
+    """
+    if name not in SUPPORTED:
         raise InvalidParameterError(
             f"calibration of {name!r} is not available; expected one of {', '.join(SUPPORTED)}"
         )
+    return get_model(name).PARAMETERS
+
+
+def free_mask(model: ItemModel) -> NDArray[np.bool_]:
+    """Estimated entries of ``model.param_vector()``, as its declaration says.
+
+    A column declared ``free`` is estimated for every item that has the entry (not padding),
+    except the categories the identification fixes; ``fixed`` and ``tied`` columns are not
+    (tied ones get their shared index in :func:`block_design`).
+    """
+    declared = declaration(model.name)
+    present = ~np.isnan(model.param_vector())
+    last = model.n_categories - 1
+    mask = np.zeros(present.shape, dtype=bool)
+    for j, name in enumerate(model.param_names()):  # parameter columns (a handful)
+        column = declared.column(name)
+        if column.estimated != "free":
+            continue
+        keep = present[:, j].copy()
+        _, k = split_name(name)
+        if "first" in column.fixed_categories:
+            keep &= k != 0
+        if "last" in column.fixed_categories:
+            keep &= k != last
+        mask[:, j] = keep
     return mask
 
 
 def block_design(model: ItemModel, offset: int, loadings: NDArray[np.bool_] | None = None
                  ) -> BlockDesign:
-    """Number the free entries of ``model`` from ``offset``; tie the ``1pl`` slope.
+    """Number the free entries of ``model`` from ``offset``, then one index per tied column.
 
-    ``loadings`` (n_items, n_dims) restricts the free slopes to the declared factors.
+    ``loadings`` (n_items, n_dims) restricts the slopes to the declared factors.
     """
+    declared = declaration(model.name)
     mask = free_mask(model)
+    present = ~np.isnan(model.param_vector())
     if loadings is not None:
         mask[:, : loadings.shape[1]] &= loadings
+        present[:, : loadings.shape[1]] &= loadings
     index = np.full(mask.shape, -1, dtype=np.intp)
     n = int(mask.sum())
     index[mask] = offset + np.arange(n)
+    names = model.param_names()
     tied = False
-    if model.name == "1pl":
-        index[:, 0] = offset + n  # one slope shared by every item of the block
-        tied = True
-    if model.name == "rsm":  # each threshold shared by every item of the block
-        names = model.param_names()
-        for j, name in enumerate(names):
-            if name.startswith("tau"):
-                index[:, j] = offset + n
-                n += 1
-        tied = n > int(mask.sum())
-    logit_cols = np.array([n in ("g", "u") for n in model.param_names()])
+    for j, name in enumerate(names):  # one parameter shared by every item of the block
+        if declared.column(name).estimated == "tied":
+            index[present[:, j], j] = offset + n
+            n += 1
+            tied = True
+    logit_cols = np.array([declared.column(name).logit for name in names])
     return BlockDesign(index=index, tied=tied, logit_cols=logit_cols)
 
 
@@ -162,40 +160,37 @@ def start_model(name: str, x: NDArray[np.intp], observed: NDArray[np.bool_], n_c
     counts = np.stack([((x == k) & observed).sum(axis=0) for k in range(kmax)], axis=1) + 0.5
     counts = np.where(np.arange(kmax)[None, :] < n_cat[:, None], counts, 0.0)
     prop = counts / counts.sum(axis=1, keepdims=True)
-    a = np.ones((n_items, n_dims)) if n_dims > 1 else np.ones(n_items)
-    if name in ("rasch", "1pl", "2pl", "3pl", "4pl"):
+    cls = get_model(name)
+    declared = declaration(cls.name)
+    # slopes start at 1; a fixed or tied slope is one number per item
+    a = (np.ones((n_items, n_dims)) if n_dims > 1 else np.ones(n_items))
+    slopes = a if declared.column("a1").estimated == "free" else np.ones(n_items)
+    if issubclass(cls, FourPL):  # asymptotes start inside (0, 1) where they are estimated
         d = logit(np.clip(prop[:, 1], 0.02, 0.98))
-        if name == "rasch":
-            return Rasch.from_slope_intercept(np.ones(n_items), d)
-        if name == "1pl":
-            return OnePL.from_slope_intercept(np.ones(n_items), d)
-        if name == "2pl":
-            return TwoPL.from_slope_intercept(a, d)
-        if name == "3pl":
-            return ThreePL.from_slope_intercept(a, d, c=np.full(n_items, 0.1))
-        return FourPL.from_slope_intercept(a, d, c=np.full(n_items, 0.1), u=np.full(n_items, 0.95))
-    if name == "grm":
-        upper = np.clip(1.0 - np.cumsum(prop, axis=1)[:, :-1], 0.01, 0.99)  # P(X ≥ k), k ≥ 1
-        d = [logit(upper[i, : n_cat[i] - 1]) for i in range(n_items)]
+        lower = 0.1 if declared.column("g").is_estimated else 0.0
+        upper = 0.95 if declared.column("u").is_estimated else 1.0
+        return cls.from_slope_intercept(slopes, d, c=np.full(n_items, lower),
+                                        u=np.full(n_items, upper))
+    if issubclass(cls, GradedResponse):
+        upper_p = np.clip(1.0 - np.cumsum(prop, axis=1)[:, :-1], 0.01, 0.99)  # P(X ≥ k), k ≥ 1
+        d = [logit(upper_p[i, : n_cat[i] - 1]) for i in range(n_items)]
         d = [np.maximum.accumulate(v[::-1])[::-1] - 1e-3 * np.arange(v.size) for v in d]
-        return GradedResponse.from_slope_intercept(a, d)
+        return cls.from_slope_intercept(slopes, d)
     # adjacent-category logits for the divide-by-total models
     with np.errstate(divide="ignore"):  # padded categories have count 0 (never used)
         step = np.log(counts[:, 1:] / np.where(counts[:, :-1] > 0, counts[:, :-1], 1.0))
     step = np.where(np.isfinite(step), step, 0.0)
     d_all = np.concatenate([np.zeros((n_items, 1)), np.cumsum(step, axis=1)], axis=1)
     d = [d_all[i, : n_cat[i]] for i in range(n_items)]
-    if name == "gpcm":
-        return GeneralizedPartialCredit.from_slope_intercept(a, d)
-    if name == "pcm":
-        return PartialCredit.from_slope_intercept(np.ones(n_items), d)
-    if name == "rsm":
+    if issubclass(cls, RatingScale):
         if np.unique(n_cat).size != 1:
             raise InvalidParameterError("rsm: every item needs the same number of categories")
         steps = np.diff(d_all, axis=1) * -1.0  # b_ik = −(d_k − d_{k−1}) with a = 1
         location = steps.mean(axis=1)
         return RatingScale(location, (steps - location[:, None]).mean(axis=0))
-    if name == "nominal":
+    if issubclass(cls, GeneralizedPartialCredit):
+        return cls.from_slope_intercept(slopes, d)
+    if issubclass(cls, NominalResponse):
         ak_all = np.tile(np.arange(kmax, dtype=np.float64), (n_items, 1))
         if proxy is not None and n_dims == 1:
             sums = np.stack([np.where((x == k) & observed, proxy[:, None], 0.0).sum(axis=0)
@@ -208,6 +203,5 @@ def start_model(name: str, x: NDArray[np.intp], observed: NDArray[np.bool_], n_c
             ak_all = np.where(usable[:, None], beta / np.where(usable, a, 1.0)[:, None], ak_all)
         ak = [ak_all[i, : n_cat[i]] for i in range(n_items)]
         return NominalResponse.from_slope_intercept(a, ak, d)
-    raise InvalidParameterError(
-        f"calibration of {name!r} is not available; expected one of {', '.join(SUPPORTED)}"
-    )
+    raise InvalidParameterError(  # a newly declared model family needs its starting values here
+        f"calibration of {name!r}: no starting values for its family")

@@ -69,6 +69,7 @@ __all__ = ["MML", "Progress"]
 
 Array = NDArray[np.float64]
 
+_COUNT = {2: "two"}  # the number of categories a model needs, in words
 _BACKTRACKS = 3  # SQUAREM extrapolations tried per cycle before the plain EM step
 
 
@@ -447,9 +448,11 @@ class _Run(MML):
                ids: list[str], fixed_cols: dict[int, int]) -> None:
         n_cat = np.array([c.size for c in categories], dtype=np.int64)
         for i, name in enumerate(names):
-            if name in ("rasch", "1pl", "2pl", "3pl", "4pl") and n_cat[i] != 2:
+            needs = get_model(name).PARAMETERS.n_categories
+            if needs is not None and n_cat[i] != needs:
                 raise InvalidResponseError(
-                    f"item {ids[i]!r}: {name} needs two categories; got {n_cat[i]} "
+                    f"item {ids[i]!r}: {name} needs {_COUNT.get(needs, needs)} categories; got "
+                    f"{n_cat[i]} "
                     f"(codes {categories[i].tolist()})"
                 )
         by_name: dict[str, list[int]] = {}
@@ -840,24 +843,23 @@ class _Run(MML):
             names = model.param_names()
             psi = model.param_vector()
             se = np.where(design.index >= 0, se_phi[np.maximum(design.index, 0)], np.nan)
+            trad_se = (traditional_standard_errors(model, design.index, se, cov)
+                       if model.n_dims == 1 else None)
             for j, p in enumerate(pos):  # after the fit, once per item: not a hot path
                 present = ~np.isnan(psi[j])
                 record = {k: v for k, v in records[p].items() if k not in ("id", "model")}
                 trad_names: tuple[str, ...] = ()
-                trad_values = trad_se = np.empty(0)
-                if model.n_dims == 1:
+                trad_values = item_se = np.empty(0)
+                if trad_se is not None:
                     trad_names = flat_names(record)
                     trad_values = np.array(_flat_values(record.values()), dtype=np.float64)
-                    given = _traditional_se(model, psi[j], names, design.index[j], cov)
-                    trad_se = np.array(_flat_values(
-                        given.get(k, [np.nan] * len(v) if isinstance(v, list) else np.nan)
-                        for k, v in record.items()), dtype=np.float64)
+                    item_se = np.concatenate([trad_se[k][j] for k in record])
                 out[p] = ItemEstimates(
                     id=bank.item_ids[p], model=model.name,
                     names=tuple(n for n, keep in zip(names, present) if keep),
                     values=psi[j, present], se=se[j, present], index=design.index[j, present],
                     traditional_names=trad_names, traditional_values=trad_values,
-                    traditional_se=trad_se)
+                    traditional_se=item_se)
         return out
 
 
@@ -938,53 +940,101 @@ def _fisher_step(g: Array, fisher: Array, design: BlockDesign) -> Array:
     return step
 
 
-def _traditional_se(model: ItemModel, psi: Array, names: tuple[str, ...], idx: NDArray[np.intp],
-                    cov: Array) -> dict[str, float]:
-    """Delta-method SEs of the traditional parameters of one unidimensional item."""
-    col = {n: j for j, n in enumerate(names)}
-    out: dict[str, float] = {}
-    if not np.any(idx >= 0):  # an anchor: nothing estimated here
-        return out
+def traditional_fields(model: ItemModel) -> dict[str, Array]:
+    """A unidimensional model's traditional record fields as ``(n_items, width)`` arrays.
 
-    def var_of(grad: dict[str, float]) -> float:
-        js = [(idx[col[n]], gval) for n, gval in grad.items() if idx[col[n]] >= 0]
-        if not js:
-            return np.nan
-        ix = np.array([j for j, _ in js])
-        gv = np.array([gval for _, gval in js])
-        return float(np.sqrt(max(gv @ cov[np.ix_(ix, ix)] @ gv, 0.0)))
+    The fields its declaration writes, in their order; lists NaN-padded, a list shared by every
+    item (the rating scale's thresholds) repeated on every row.
+    """
+    arrays = model.to_traditional()
+    out = {}
+    for field in model.PARAMETERS.traditional:
+        if field.written:
+            values = np.asarray(arrays[field.key], dtype=np.float64)
+            out[field.name] = np.broadcast_to(values, (model.n_items, values.size)) if (
+                field.shape == "shared") else values.reshape(model.n_items, -1)
+    return out
 
-    a = psi[col["a1"]] if "a1" in col else 1.0
-    if idx[col["a1"]] >= 0:
-        out["a"] = var_of({"a1": 1.0})
-    name = model.name
-    if name in ("rasch", "1pl", "2pl", "3pl", "4pl"):
-        d = psi[col["d"]]
-        out["b"] = var_of({"a1": d / a**2, "d": -1.0 / a})  # b = −d/a
-        for key, src in (("c", "g"), ("u", "u")):
-            if idx[col[src]] >= 0:
-                out[key] = var_of({src: 1.0})
-    elif name == "grm":
-        ks = [n for n in names if n.startswith("d") and not np.isnan(psi[col[n]])]
-        out["b"] = [var_of({"a1": psi[col[n]] / a**2, n: -1.0 / a}) for n in ks]  # type: ignore[assignment]
-    elif name == "nominal":  # a_k = a1·α_k, d_k as estimated
-        k_names = [n for n in names if n.startswith("ak") and not np.isnan(psi[col[n]])]
-        out["a"] = [np.nan if (idx[col[n]] < 0 and psi[col[n]] == 0.0)  # a_0 = 0, fixed
-                    else var_of({"a1": psi[col[n]], n: a}) for n in k_names]  # type: ignore[assignment]
-        d_names = [n for n in names if n.startswith("d") and not np.isnan(psi[col[n]])]
-        out["d"] = [var_of({n: 1.0}) for n in d_names]  # type: ignore[assignment]
-    elif name == "rsm":  # location b and thresholds τ (the last is minus the sum of the others)
-        out["b"] = var_of({"b": 1.0})
-        taus = [n for n in names if n.startswith("tau")]
-        last = var_of({n: -1.0 for n in taus})
-        out["tau"] = [var_of({n: 1.0}) for n in taus] + [last]  # type: ignore[assignment]
-    elif name in ("gpcm", "pcm"):
-        ds = [n for n in names if n.startswith("d") and not np.isnan(psi[col[n]])]
-        steps = []
-        for prev, cur in zip(ds[:-1], ds[1:]):  # b_k = −(d_k − d_{k−1}) / a
-            diff = psi[col[cur]] - psi[col[prev]]
-            steps.append(var_of({"a1": diff / a**2, cur: -1.0 / a, prev: 1.0 / a}))
-        out["b"] = steps  # type: ignore[assignment]
+
+def traditional_jacobian(model: ItemModel) -> dict[str, Array]:
+    """Derivatives of the traditional fields with respect to the parameter columns.
+
+    Five-point central differences over each column of :meth:`ItemModel.param_vector`, all items
+    at once: ``out[field][i, k, p]`` is ∂(entry k of item i's field)/∂(column p). A column is
+    moved for every item together, so a column tied across items (the rating scale's
+    thresholds, which every item reads from the first row) gets the derivative with respect to
+    the one shared parameter. Steps are 10⁻³ of the entry (at least 10⁻⁴); the conversions are
+    rational, so the error is about (10⁻³)⁴ relative.
+    """
+    psi = model.param_vector()
+    fields = traditional_fields(model)
+    step = 1e-3 * np.maximum(np.abs(np.nan_to_num(psi)), 0.1)
+    out = {k: np.zeros((*v.shape, psi.shape[1])) for k, v in fields.items()}
+    weights = ((-2.0, 1.0), (-1.0, -8.0), (1.0, 8.0), (2.0, -1.0))
+    for p in range(psi.shape[1]):  # parameter columns (a handful), not items
+        for shift, weight in weights:
+            moved = psi.copy()
+            moved[:, p] += shift * step[:, p]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                values = traditional_fields(model.with_params(moved))
+            for k, v in values.items():
+                out[k][..., p] += weight * v
+        for k in out:
+            out[k][..., p] /= 12.0 * step[:, None, p]
+    return out
+
+
+def traditional_standard_errors(model: ItemModel, index: NDArray[np.intp], se: Array,
+                                cov: Array) -> dict[str, list[Array]]:
+    """Delta-method standard errors of a unidimensional model's traditional fields.
+
+    Parameters
+    ----------
+    model : ItemModel
+        The fitted items of one model.
+    index : ndarray of int, shape (n_items, n_params)
+        Row of every :meth:`ItemModel.param_vector` entry in ``cov`` (−1: not estimated).
+    se : ndarray, shape (n_items, n_params)
+        Standard errors of those entries (NaN where not estimated).
+    cov : ndarray
+        Covariance of the estimates.
+
+    Returns
+    -------
+    dict
+        Field name → per item, the standard errors of the field's entries in its record
+        (padding dropped), NaN where nothing
+        estimated moves the entry. A field the declaration says equals a column
+        (``same_as``) takes that column's standard errors as they are; the others
+        :math:`\\sqrt{J\\Sigma J^\\top}` with the Jacobian of :func:`traditional_jacobian`.
+    """
+    declared = model.PARAMETERS
+    fields = traditional_fields(model)
+    free = index >= 0
+    jac = {k: np.where(free[:, None, :], v, 0.0) for k, v in traditional_jacobian(model).items()}
+    rows = np.maximum(index, 0)
+    sigma = np.where(free[:, :, None] & free[:, None, :], cov[rows[:, :, None], rows[:, None, :]],
+                     0.0)
+    stems = [column.stem for column in map(declared.column, model.param_names())]
+    out: dict[str, list[Array]] = {}
+    for field in declared.traditional:
+        if field.name not in fields:
+            continue
+        values = fields[field.name]
+        if field.same_as is not None:  # the column's own standard errors, entry by entry
+            cols = [p for p, stem in enumerate(stems) if stem == field.same_as]
+            own = se[:, cols]
+            given = ~np.isnan(model.param_vector()[:, cols])
+            result = np.full(values.shape, np.nan)
+            width = given.sum(axis=1)
+            slot = np.arange(values.shape[1])[None, :] < width[:, None]
+            result[slot] = own[given]
+        else:
+            j = jac[field.name]
+            var = np.einsum("ikp,ipq,ikq->ik", j, sigma, j)
+            result = np.where((j != 0).any(axis=-1), np.sqrt(np.clip(var, 0.0, None)), np.nan)
+        keep = ~np.isnan(values) if field.is_list else np.ones(values.shape, dtype=bool)
+        out[field.name] = [row[mask] for row, mask in zip(result, keep)]  # after the fit, once
     return out
 
 

@@ -83,31 +83,26 @@ _SLOPES = "a number or a list of numbers (one slope per factor)"
 _TRADITIONAL = "traditional"
 _SLOPE_INTERCEPT = "slope-intercept"
 
-_DICHOTOMOUS_TRAD = {"a": _NUM, "b": _NUM}
-_DICHOTOMOUS_SI = {"a": _SLOPES, "d": _NUM}
-_POLYTOMOUS_TRAD = {"a": _NUM, "b": _VEC}
-_POLYTOMOUS_SI = {"a": _SLOPES, "d": _VEC}
+_SHAPES = {"number": _NUM, "numbers": _VEC, "shared": _VEC, "slopes": _SLOPES}
 
-#: model -> (parameters in traditional form, parameters in slope-intercept form), with shapes
-_FORMS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
-    "rasch": (_DICHOTOMOUS_TRAD, _DICHOTOMOUS_SI),
-    "1pl": (_DICHOTOMOUS_TRAD, _DICHOTOMOUS_SI),
-    "2pl": (_DICHOTOMOUS_TRAD, _DICHOTOMOUS_SI),
-    "3pl": ({**_DICHOTOMOUS_TRAD, "c": _NUM}, {**_DICHOTOMOUS_SI, "c": _NUM}),
-    "4pl": ({**_DICHOTOMOUS_TRAD, "c": _NUM, "u": _NUM}, {**_DICHOTOMOUS_SI, "c": _NUM, "u": _NUM}),
-    "grm": (_POLYTOMOUS_TRAD, _POLYTOMOUS_SI),
-    "gpcm": (_POLYTOMOUS_TRAD, _POLYTOMOUS_SI),
-    "pcm": (_POLYTOMOUS_TRAD, _POLYTOMOUS_SI),
-    "rsm": ({"b": _NUM, "tau": _VEC}, {}),
-    "nominal": ({"a": _VEC, "d": _VEC}, {"a": _SLOPES, "ak": _VEC, "d": _VEC}),
-}
-#: parameters a record may leave out (the model fixes or defaults them)
-_OPTIONAL: dict[str, frozenset[str]] = {
-    "rasch": frozenset({"a"}),
-    "pcm": frozenset({"a"}),
-    "3pl": frozenset({"c"}),
-    "4pl": frozenset({"c", "u"}),
-}
+
+def _forms(model: str) -> tuple[dict[str, str], dict[str, str]]:
+    """A model's parameters in traditional and in slope-intercept form, with their shapes.
+
+    Derived from the model's declaration (:attr:`qabilet.engine.models.ItemModel.PARAMETERS`).
+    """
+    declared = get_model(model).PARAMETERS
+    return ({f.name: _SHAPES[f.shape] for f in declared.traditional},
+            {f.name: _SHAPES[f.shape] for f in declared.slope_intercept})
+
+
+def _optional(model: str) -> frozenset[str]:
+    """The parameters a record of ``model`` may leave out (the model fixes or defaults them)."""
+    declared = get_model(model).PARAMETERS
+    return frozenset(f.name for f in (*declared.traditional, *declared.slope_intercept)
+                     if f.default is not None)
+
+
 _PARAMETER_NAMES = ("a", "ak", "b", "c", "u", "d", "tau")
 
 
@@ -245,7 +240,7 @@ class _ParameterSet:
 
     def form(self, model: str) -> str:
         """Return ``"traditional"`` or ``"slope-intercept"``: how the item is written."""
-        marker = "ak" if model == "nominal" else "d"
+        marker = get_model(model).PARAMETERS.marker
         return _SLOPE_INTERCEPT if getattr(self, marker) is not None else _TRADITIONAL
 
 
@@ -795,11 +790,11 @@ def _check_parameters(item: ItemRecord | GroupParameters, model: str, n_dims: in
                       where: list[str | int]) -> None:
     """Which parameters a ``model`` item has in its form, their shapes and the number of slopes."""
     form = item.form(model)
-    traditional, slope_intercept = _FORMS[model]
+    traditional, slope_intercept = _forms(model)
     shapes, other = (traditional, slope_intercept) if form == _TRADITIONAL else (
         slope_intercept, traditional)
     given = item.parameters()
-    marker = "ak" if model == "nominal" else "d"
+    marker = get_model(model).PARAMETERS.marker
     for name, value in given.items():
         if name not in shapes:
             if name in other:
@@ -818,7 +813,7 @@ def _check_parameters(item: ItemRecord | GroupParameters, model: str, n_dims: in
         if (kind == _NUM and is_list) or (kind == _VEC and not is_list):
             raise _located([*where, name], f"expected {kind} for a {model} item in {form} form; "
                                            f"got {_show(value)}")
-    required = [name for name in shapes if name not in _OPTIONAL.get(model, ())]
+    required = [name for name in shapes if name not in _optional(model)]
     missing = [name for name in required if name not in given]
     if missing:
         optional = [name for name in shapes if name not in required]

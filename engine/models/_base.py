@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.models._declaration import ModelParameters
 
 __all__ = ["ItemModel", "ItemSet"]
 
@@ -239,14 +240,15 @@ class ItemSet(ABC):
 class ItemModel(ItemSet):
     """A batch of items that share one response model (the strategy registered by name).
 
-    Subclasses set ``name`` (the name used in parameter files), implement the kernels and the
-    conversions :meth:`to_traditional` / :meth:`to_slope_intercept`, and validate their
-    parameters on construction.
+    Subclasses set ``name`` (the name used in parameter files) and ``PARAMETERS`` (the
+    declaration of their parameters, from which records, parameter files and calibration derive
+    theirs), implement the kernels and the conversions :meth:`to_traditional` /
+    :meth:`to_slope_intercept`, and validate their parameters on construction.
     """
 
     name: ClassVar[str]
-    #: parameters a calibration estimates for this model, in slope-intercept form
-    free_parameters: ClassVar[tuple[str, ...]] = ()
+    #: the model's parameters, declared once (:mod:`qabilet.engine.models._declaration`)
+    PARAMETERS: ClassVar[ModelParameters]
 
     @abstractmethod
     def to_traditional(self) -> dict[str, Array]:

@@ -16,6 +16,7 @@ calibration estimates; scoring treats them alike.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar
 
 import numpy as np
@@ -32,6 +33,17 @@ from qabilet.engine.models._base import (
     check_index,
     require_unidimensional,
 )
+from qabilet.engine.models._declaration import (
+    FIXED_SLOPE,
+    FIXED_SLOPES,
+    SI_FIXED_SLOPES,
+    SI_SLOPES,
+    SLOPES,
+    TRADITIONAL_SLOPE,
+    Column,
+    Field,
+    ModelParameters,
+)
 from qabilet.engine.models.registry import register
 
 __all__ = ["FourPL", "OnePL", "Rasch", "ThreePL", "TwoPL"]
@@ -42,6 +54,18 @@ def _log_or_neg_inf(x: Array) -> Array:
     out = np.full_like(x, -np.inf)
     np.log(x, out=out, where=x > 0)
     return out
+
+
+# the parameters of the logistic family (their declarations differ in what a calibration estimates)
+_INTERCEPT = Column("d", "intercept", prior="d")
+_LOWER = Column("g", "lower asymptote", prior="c", bounds=(0.0, 1.0))
+_UPPER = Column("u", "upper asymptote", prior="u", bounds=(0.0, 1.0))
+_FIXED_LOWER = replace(_LOWER, estimated="fixed")
+_FIXED_UPPER = replace(_UPPER, estimated="fixed")
+_DIFFICULTY = Field("b", "number")
+_SI_INTERCEPT = Field("d", "number", same_as="d")
+_C = Field("c", "number", default=0.0, same_as="g")
+_U = Field("u", "number", default=1.0, same_as="u")
 
 
 @register
@@ -71,7 +95,11 @@ class FourPL(ItemModel):
     """
 
     name: ClassVar[str] = "4pl"
-    free_parameters: ClassVar[tuple[str, ...]] = ("a", "d", "c", "u")
+    PARAMETERS: ClassVar[ModelParameters] = ModelParameters(
+        columns=(SLOPES, _INTERCEPT, _LOWER, _UPPER),
+        traditional=(TRADITIONAL_SLOPE, _DIFFICULTY, _C, _U),
+        slope_intercept=(SI_SLOPES, _SI_INTERCEPT, _C, _U),
+        n_categories=2)
 
     def __init__(
         self,
@@ -299,7 +327,11 @@ class ThreePL(FourPL):
     """
 
     name: ClassVar[str] = "3pl"
-    free_parameters: ClassVar[tuple[str, ...]] = ("a", "d", "c")
+    PARAMETERS: ClassVar[ModelParameters] = ModelParameters(
+        columns=(SLOPES, _INTERCEPT, _LOWER, _FIXED_UPPER),
+        traditional=(TRADITIONAL_SLOPE, _DIFFICULTY, _C),
+        slope_intercept=(SI_SLOPES, _SI_INTERCEPT, _C),
+        n_categories=2)
 
     def __init__(self, a: ArrayLike, b: ArrayLike, c: ArrayLike | None = None) -> None:
         super().__init__(a, b, c, None)
@@ -326,7 +358,11 @@ class TwoPL(ThreePL):
     """
 
     name: ClassVar[str] = "2pl"
-    free_parameters: ClassVar[tuple[str, ...]] = ("a", "d")
+    PARAMETERS: ClassVar[ModelParameters] = ModelParameters(
+        columns=(SLOPES, _INTERCEPT, _FIXED_LOWER, _FIXED_UPPER),
+        traditional=(TRADITIONAL_SLOPE, _DIFFICULTY),
+        slope_intercept=(SI_SLOPES, _SI_INTERCEPT),
+        n_categories=2)
 
     def __init__(self, a: ArrayLike, b: ArrayLike) -> None:
         FourPL.__init__(self, a, b, None, None)
@@ -350,7 +386,11 @@ class OnePL(TwoPL):
     """
 
     name: ClassVar[str] = "1pl"
-    free_parameters: ClassVar[tuple[str, ...]] = ("a_common", "d")
+    PARAMETERS: ClassVar[ModelParameters] = ModelParameters(
+        columns=(replace(SLOPES, estimated="tied"), _INTERCEPT, _FIXED_LOWER, _FIXED_UPPER),
+        traditional=(TRADITIONAL_SLOPE, _DIFFICULTY),
+        slope_intercept=(SI_SLOPES, _SI_INTERCEPT),
+        n_categories=2)
 
     def __init__(self, a: ArrayLike, b: ArrayLike) -> None:
         b_arr = np.asarray(b, dtype=np.float64)
@@ -378,7 +418,11 @@ class Rasch(OnePL):
     """
 
     name: ClassVar[str] = "rasch"
-    free_parameters: ClassVar[tuple[str, ...]] = ("d",)
+    PARAMETERS: ClassVar[ModelParameters] = ModelParameters(
+        columns=(FIXED_SLOPES, _INTERCEPT, _FIXED_LOWER, _FIXED_UPPER),
+        traditional=(FIXED_SLOPE, _DIFFICULTY),
+        slope_intercept=(SI_FIXED_SLOPES, _SI_INTERCEPT),
+        n_categories=2, variance_free=True)
 
     def __init__(self, b: ArrayLike, a: ArrayLike = 1.0) -> None:
         super().__init__(a, b)

@@ -28,6 +28,14 @@ from qabilet.engine.models._base import (
     check_index,
     require_unidimensional,
 )
+from qabilet.engine.models._declaration import (
+    SI_SLOPES,
+    SLOPES,
+    TRADITIONAL_SLOPE,
+    Column,
+    Field,
+    ModelParameters,
+)
 from qabilet.engine.models._ragged import as_ragged
 from qabilet.engine.models.registry import register
 
@@ -54,7 +62,10 @@ class GradedResponse(ItemModel):
     """
 
     name: ClassVar[str] = "grm"
-    free_parameters: ClassVar[tuple[str, ...]] = ("a", "d")
+    PARAMETERS: ClassVar[ModelParameters] = ModelParameters(
+        columns=(SLOPES, Column("d", "intercept", prior="d")),
+        traditional=(TRADITIONAL_SLOPE, Field("b", "numbers")),
+        slope_intercept=(SI_SLOPES, Field("d", "numbers", same_as="d")))
 
     def __init__(self, a: ArrayLike, b: ArrayLike) -> None:
         slopes = as_slopes(a)

@@ -24,6 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from qabilet.engine.exceptions import InvalidParameterError
 from qabilet.engine.models._base import Array, as_slopes, require_unidimensional
+from qabilet.engine.models._declaration import SI_SLOPES, SLOPES, Column, Field, ModelParameters
 from qabilet.engine.models._divide_by_total import DivideByTotal
 from qabilet.engine.models._ragged import as_ragged
 from qabilet.engine.models.registry import register
@@ -50,7 +51,14 @@ class NominalResponse(DivideByTotal):
     """
 
     name: ClassVar[str] = "nominal"
-    free_parameters: ClassVar[tuple[str, ...]] = ("a", "ak", "d")
+    PARAMETERS: ClassVar[ModelParameters] = ModelParameters(
+        columns=(SLOPES,
+                 Column("ak", "category slope", fixed_categories=("first", "last")),
+                 Column("d", "intercept", fixed_categories=("first",), prior="d")),
+        traditional=(Field("a", "numbers", se_written=False),
+                     Field("d", "numbers", same_as="d")),
+        slope_intercept=(SI_SLOPES, Field("ak", "numbers", same_as="ak"),
+                         Field("d", "numbers", same_as="d")))
 
     def __init__(self, a: ArrayLike, d: ArrayLike) -> None:
         n = len(a)  # type: ignore[arg-type]

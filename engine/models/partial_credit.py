@@ -26,6 +26,17 @@ from qabilet.engine.models._base import (
     as_slopes,
     require_unidimensional,
 )
+from qabilet.engine.models._declaration import (
+    FIXED_SLOPE,
+    FIXED_SLOPES,
+    SI_FIXED_SLOPES,
+    SI_SLOPES,
+    SLOPES,
+    TRADITIONAL_SLOPE,
+    Column,
+    Field,
+    ModelParameters,
+)
 from qabilet.engine.models._divide_by_total import DivideByTotal
 from qabilet.engine.models._ragged import as_ragged
 from qabilet.engine.models.registry import register
@@ -37,6 +48,13 @@ def _steps_to_intercepts(slopes: Array, steps: Array) -> Array:
     """:math:`\\delta_0 = 0,\\ \\delta_k = -a \\sum_{v \\le k} b_v` (NaN padding kept)."""
     cum = np.cumsum(steps, axis=1)
     return np.concatenate([np.zeros((steps.shape[0], 1)), -slopes[:, :1] * cum], axis=1)
+
+
+# mirt's form of the partial credit family: scoring α_k = k (fixed), intercepts with δ_0 = 0
+_SCORING = Column("ak", "category slope", estimated="fixed")
+_INTERCEPTS = Column("d", "intercept", fixed_categories=("first",), prior="d")
+_STEPS = Field("b", "numbers")
+_SI_INTERCEPTS = Field("d", "numbers", same_as="d")
 
 
 @register
@@ -58,7 +76,10 @@ class GeneralizedPartialCredit(DivideByTotal):
     """
 
     name: ClassVar[str] = "gpcm"
-    free_parameters: ClassVar[tuple[str, ...]] = ("a", "d")
+    PARAMETERS: ClassVar[ModelParameters] = ModelParameters(
+        columns=(SLOPES, _SCORING, _INTERCEPTS),
+        traditional=(TRADITIONAL_SLOPE, _STEPS),
+        slope_intercept=(SI_SLOPES, _SI_INTERCEPTS))
 
     def __init__(self, a: ArrayLike, b: ArrayLike) -> None:
         slopes = as_slopes(a)
@@ -132,7 +153,11 @@ class PartialCredit(GeneralizedPartialCredit):
     """
 
     name: ClassVar[str] = "pcm"
-    free_parameters: ClassVar[tuple[str, ...]] = ("d",)
+    PARAMETERS: ClassVar[ModelParameters] = ModelParameters(
+        columns=(FIXED_SLOPES, _SCORING, _INTERCEPTS),
+        traditional=(FIXED_SLOPE, _STEPS),
+        slope_intercept=(SI_FIXED_SLOPES, _SI_INTERCEPTS),
+        variance_free=True)
 
     def __init__(self, b: ArrayLike, a: ArrayLike = 1.0) -> None:
         n = len(b)  # type: ignore[arg-type]
@@ -168,7 +193,13 @@ class RatingScale(PartialCredit):
     """
 
     name: ClassVar[str] = "rsm"
-    free_parameters: ClassVar[tuple[str, ...]] = ("location", "tau")
+    PARAMETERS: ClassVar[ModelParameters] = ModelParameters(
+        columns=(FIXED_SLOPES, Column("b", "location"),
+                 Column("tau", "threshold", estimated="tied")),
+        traditional=(Field("b", "number", source="location", same_as="b"),
+                     Field("tau", "shared")),
+        slope_intercept=(),
+        variance_free=True)
 
     def __init__(self, b: ArrayLike, tau: ArrayLike) -> None:
         loc = as_float_array(b, "b")

@@ -27,23 +27,19 @@ from qabilet.engine.models.registry import get_model
 
 __all__ = ["model_from_records", "model_to_records", "record_form"]
 
-_DICHOTOMOUS_FIXED = {
-    "rasch": ("a", "c", "u"),
-    "1pl": ("c", "u"),
-    "2pl": ("c", "u"),
-    "3pl": ("u",),
-    "4pl": (),
-}
-
 
 def record_form(name: str, record: Mapping[str, Any]) -> str:
-    """``"slope_intercept"`` or ``"traditional"``: how a record of model ``name`` is written."""
-    if name == "nominal":
-        return "slope_intercept" if "ak" in record else "traditional"
-    return "slope_intercept" if "d" in record else "traditional"
+    """``"slope_intercept"`` or ``"traditional"``: how a record of model ``name`` is written.
+
+    A record holding the model's slope-intercept marker (``d``; ``ak`` for ``nominal``, whose
+    traditional form has ``d`` too) is in slope-intercept form.
+    """
+    marker = get_model(name).PARAMETERS.marker
+    return "slope_intercept" if marker in record else "traditional"
 
 
 def _column(records: Sequence[Mapping[str, Any]], key: str, default: Any = None) -> list[Any]:
+    """Field ``key`` of every record; ``default`` for a record that leaves it out (or an error)."""
     out = []
     for i, r in enumerate(records):
         if key not in r and default is None:
@@ -143,51 +139,24 @@ def _trim(row: np.ndarray) -> list[float]:
 def model_to_records(model: ItemModel) -> list[dict[str, Any]]:
     """Parameters of every item as records: traditional for one factor, slope-intercept otherwise.
 
-    Parameters fixed by the model (``c`` of a 2PL, the slope of a Rasch item) are left out.
+    The fields are the model's declared ones (:attr:`ItemModel.PARAMETERS`) in that form;
+    parameters the model fixes (the slope of a Rasch item) are left out.
     """
-    name = model.name
+    declared = model.PARAMETERS
     multi = model.n_dims > 1
-    out: list[dict[str, Any]] = []
-    if isinstance(model, FourPL):
-        p = model.to_slope_intercept() if multi else model.to_traditional()
-        fixed = _DICHOTOMOUS_FIXED[name]
-        for i in range(model.n_items):
-            rec: dict[str, Any] = {}
-            if multi:
-                rec["a"] = p["a"][i].tolist()
-                rec["d"] = float(p["d"][i])
-            else:
-                if "a" not in fixed:
-                    rec["a"] = float(p["a"][i])
-                rec["b"] = float(p["b"][i])
-            for key in ("c", "u"):
-                if key not in fixed:
-                    rec[key] = float(p[key][i])
-            out.append(rec)
-        return out
-    if isinstance(model, RatingScale):
-        return [
-            {"b": float(model.location[i]), "tau": model.tau.tolist()} for i in range(model.n_items)
-        ]
-    if isinstance(model, NominalResponse):
-        if multi:
-            p = model.to_slope_intercept()
-            return [
-                {"a": p["a"][i].tolist(), "ak": _trim(p["ak"][i]), "d": _trim(p["d"][i])}
-                for i in range(model.n_items)
-            ]
-        p = model.to_traditional()
-        return [{"a": _trim(p["a"][i]), "d": _trim(p["d"][i])} for i in range(model.n_items)]
-    # graded and partial credit: a and a vector of b (or d)
-    p = model.to_slope_intercept() if multi else model.to_traditional()
-    vec = "d" if multi else "b"
-    records = []
-    for i in range(model.n_items):
-        rec = {}
-        if multi:
-            rec["a"] = p["a"][i].tolist()
-        elif not isinstance(model, PartialCredit):
-            rec["a"] = float(p["a"][i])
-        rec[vec] = _trim(p[vec][i])
-        records.append(rec)
-    return records
+    fields = [f for f in (declared.slope_intercept if multi else declared.traditional)
+              if f.written]
+    arrays = model.to_slope_intercept() if multi else model.to_traditional()
+    columns = {f.name: _per_item(arrays[f.key], f.shape, model.n_items) for f in fields}
+    return [{name: values[i] for name, values in columns.items()} for i in range(model.n_items)]
+
+
+def _per_item(values: np.ndarray, shape: str, n_items: int) -> list[Any]:
+    """One record value per item from a conversion's array, as the field's shape says."""
+    if shape == "shared":  # one list for every item (the rating scale's thresholds)
+        return [values.tolist()] * n_items
+    if shape == "number":
+        return [float(x) for x in values]
+    if shape == "slopes":
+        return [row.tolist() for row in values]
+    return [_trim(row) for row in values]
