@@ -527,9 +527,8 @@ class _Run(MML):
     def _priors_for(self, model: ItemModel) -> list[tuple[list[int], Prior]]:
         """(columns, prior) pairs for one block, from the caller's priors or the defaults."""
         spec = DEFAULT_PRIORS.get(model.name, {}) if self.priors is None else self.priors
-        names = model.param_names()
         return [(cols, prior) for kind, prior in spec.items()
-                if (cols := columns_for(kind, names))]
+                if (cols := columns_for(kind, model))]
 
     # -- parameter vector <-> models -------------------------------------------------------------
     def _psi_of(self, phi: Array, template: ItemModel, design: BlockDesign) -> Array:

@@ -24,9 +24,10 @@ from numpy.typing import NDArray
 from scipy.special import betaln, logit
 
 from qabilet.engine.exceptions import InvalidParameterError
+from qabilet.engine.models import ItemModel, get_model, model_names
 
 __all__ = ["DEFAULT_PRIORS", "PRIOR_KINDS", "Beta", "LogNormal", "LogitNormal", "Normal", "Prior",
-           "parse_priors"]
+           "columns_for", "models_estimating", "parse_priors"]
 
 Array = NDArray[np.float64]
 
@@ -154,32 +155,36 @@ DEFAULT_PRIORS: dict[str, dict[str, Prior]] = {
     "4pl": {"c": Beta(5.0, 17.0), "u": Beta(17.0, 5.0)},
 }
 
-#: parameter columns (mirt's names) each prior kind applies to
-KIND_COLUMNS = {"c": ("g",), "u": ("u",)}
+def columns_for(kind: str, model: ItemModel) -> list[int]:
+    """Indices in ``model.param_names()`` that a prior of ``kind`` applies to.
 
-
-def columns_for(kind: str, names: tuple[str, ...]) -> list[int]:
-    """Indices in a model's ``param_names()`` that a prior of ``kind`` applies to."""
-    if kind == "a":
-        return [j for j, n in enumerate(names) if n.startswith("a") and not n.startswith("ak")]
-    if kind == "d":
-        return [j for j, n in enumerate(names) if n == "d" or (n.startswith("d") and n[1:].isdigit())]
-    if kind in KIND_COLUMNS:
-        return [j for j, n in enumerate(names) if n in KIND_COLUMNS[kind]]
-    raise InvalidParameterError(f"priors: unknown parameter kind {kind!r}; expected a, d, c or u")
+    The columns whose declaration (:attr:`qabilet.engine.models.ItemModel.PARAMETERS`) names
+    the prior kind: ``a`` the slopes ``a1 …``, ``d`` the intercepts ``d``/``d0 …``, ``c`` the
+    lower asymptote ``g``, ``u`` the upper one.
+    """
+    if kind not in PRIOR_KINDS:
+        *first, last = PRIOR_KINDS
+        raise InvalidParameterError(f"priors: unknown parameter kind {kind!r}; expected "
+                                    f"{', '.join(first)} or {last}")
+    declared = model.PARAMETERS
+    return [j for j, name in enumerate(model.param_names()) if declared.column(name).prior == kind]
 
 
 # -- priors written as text (``a=lognormal(0,0.5)``), e.g. the command line's --prior ---------------
-#: prior kinds (docs/design.md §5 names): what they are, the distributions that suit them, and the
-#: calibrated models that estimate them
-PRIOR_KINDS: dict[str, tuple[str, tuple[str, ...], frozenset[str]]] = {
-    "a": ("slopes", ("normal", "lognormal"),
-          frozenset({"1pl", "2pl", "3pl", "4pl", "grm", "gpcm", "nominal"})),
-    "d": ("intercepts", ("normal",),
-          frozenset({"rasch", "1pl", "2pl", "3pl", "4pl", "grm", "gpcm", "pcm", "nominal"})),
-    "c": ("lower asymptotes", ("beta", "logitnormal"), frozenset({"3pl", "4pl"})),
-    "u": ("upper asymptotes", ("beta", "logitnormal"), frozenset({"4pl"})),
+#: prior kinds (docs/design.md §5 names): what they are and the distributions that suit them
+PRIOR_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "a": ("slopes", ("normal", "lognormal")),
+    "d": ("intercepts", ("normal",)),
+    "c": ("lower asymptotes", ("beta", "logitnormal")),
+    "u": ("upper asymptotes", ("beta", "logitnormal")),
 }
+
+
+def models_estimating(kind: str) -> tuple[str, ...]:
+    """The registered models with an estimated parameter of prior kind ``kind`` (declared)."""
+    return tuple(name for name in model_names() if kind in get_model(name).PARAMETERS.prior_kinds())
+
+
 #: distribution name -> (its class, its arguments, those that must be > 0)
 _DISTRIBUTIONS: dict[str, tuple[type[Prior], tuple[str, ...], tuple[str, ...]]] = {
     "normal": (Normal, ("mean", "sd"), ("sd",)),
@@ -252,13 +257,13 @@ def _parse_one(spec: str, model: str, where: str) -> tuple[str, Prior | None]:
                                     "a=lognormal(0,0.5), KIND=none, or none")
     kind, dist = match["kind"].lower(), match["dist"].lower()
     if kind not in PRIOR_KINDS:
-        names = ", ".join(f"{k} ({what})" for k, (what, _, _) in PRIOR_KINDS.items())
+        names = ", ".join(f"{k} ({what})" for k, (what, _) in PRIOR_KINDS.items())
         raise InvalidParameterError(f"{where}: unknown parameter kind {match['kind']!r}; "
                                     f"expected one of {names}")
-    what, suits, models = PRIOR_KINDS[kind]
+    what, suits = PRIOR_KINDS[kind]
+    models = models_estimating(kind)
     if model not in models:
-        has = ", ".join(m for m in ("rasch", "1pl", "2pl", "3pl", "4pl", "grm", "gpcm", "pcm",
-                                    "nominal") if m in models)
+        has = ", ".join(models)
         raise InvalidParameterError(f"{where}: {model} items have no estimated {what} ({kind}); "
                                     f"{has} have")
     if dist == "none" and match["args"] is None:

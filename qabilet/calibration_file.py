@@ -10,10 +10,11 @@ What the file holds of a result: every group's items (the reference group's at t
 a group-specific item's parameters in its ``groups``), the latent distributions, the fit
 statistics, how the parameters were estimated (``method``), each item's original category codes,
 and the standard errors of the estimated parameters shaped like the record — traditional form
-for unidimensional items, a slope per factor and the intercepts for multidimensional ones, only
-the intercepts ``d`` of nominal items (the record's category slopes are products, not mirt's
-parameters). Anchors (items fixed at their parameters in an anchor file) are written exactly as
-that file has them, without standard errors.
+for unidimensional items, the slope-intercept columns for multidimensional ones (a slope per
+factor, the intercepts, the asymptotes, a nominal item's scoring), as each model declares them;
+only the intercepts ``d`` of unidimensional nominal items (the record's category slopes are
+products, not mirt's parameters). Anchors (items fixed at their parameters in an anchor file)
+are written exactly as that file has them, without standard errors.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ __all__ = [
 def record_standard_errors(item: ItemEstimates, record: Mapping[str, Any]) -> dict[str, Any]:
     """An item's standard errors keyed and shaped like its parameter-file record.
 
+    Derived from the model's declaration (:attr:`qabilet.engine.models.ItemModel.PARAMETERS`):
+    in traditional form (one factor) the delta-method standard errors of the fields whose
+    standard errors a file carries; in slope-intercept form (several factors) those of the
+    columns each field is (``a1 …`` for the slopes ``a``, the intercept(s) ``d`` …).
+
     Parameters
     ----------
     item : ItemEstimates
@@ -52,21 +58,20 @@ def record_standard_errors(item: ItemEstimates, record: Mapping[str, Any]) -> di
     dict
         ``{record field: standard error(s)}``; NaN where a parameter was not estimated.
     """
-    se = item.slope_intercept_se()
-    nan = float("nan")
-    if not item.traditional_names:  # several factors: a slope per factor, the intercept(s)
-        n_dims = sum(1 for n in item.names if n[0] == "a" and n[1:].isdigit())
-        out: dict[str, Any] = {"a": [se.get(f"a{r + 1}", nan) for r in range(n_dims)]}
-        d = record.get("d")
-        if isinstance(d, list):
-            first = 0 if record["model"] in ("gpcm", "pcm", "nominal") else 1
-            out["d"] = [se.get(f"d{k + first}", nan) for k in range(len(d))]
-        elif d is not None:
-            out["d"] = se.get("d", nan)
-        return out
-    if item.model == "nominal":  # mirt's d_k as they are (d_0 = 0 fixed)
-        return {"d": [nan, *(se.get(f"d{k}", nan) for k in range(1, len(record["d"])))]}
-    return item.traditional_se_record()
+    from qabilet.engine.models import get_model
+
+    declared = get_model(item.model).PARAMETERS
+    if item.traditional_names:
+        written = {f.name for f in declared.traditional if f.se_written}
+        return {k: v for k, v in item.traditional_se_record().items() if k in written}
+    out: dict[str, Any] = {}  # several factors: the columns themselves
+    for field in declared.slope_intercept:
+        if field.name not in record or field.same_as is None:
+            continue
+        se = [float(s) for name, s in zip(item.names, item.se, strict=True)
+              if declared.column(name).stem == field.same_as]
+        out[field.name] = se if isinstance(record[field.name], list) else se[0]
+    return out
 
 
 def calibration_parameter_file(
