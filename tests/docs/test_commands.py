@@ -120,14 +120,6 @@ def commands(block: Block) -> list[Command]:
     return out
 
 
-def _keys_command_exists() -> bool:
-    # `qabilet keys` is being added (issue 16); until `qabilet --help` lists it, lines running it
-    # are skipped. Remove this (and its use below) once the command has landed.
-    out = subprocess.run([str(BIN / "qabilet"), "--help"], capture_output=True, text=True,
-                         env={**os.environ, "COLUMNS": "200"})
-    return re.search(r"^\W*keys\s", out.stdout, flags=re.M) is not None
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -304,7 +296,6 @@ def test_page_commands_run(page, tmp_path):
         pytest.skip(f"{page.name} shows no command to run")
     if not shutil.which("curl") or not shutil.which("jq"):
         pytest.skip("the pages' commands use curl and jq (Debian: apt-get install curl jq)")
-    keys = _keys_command_exists()
     workdir, logdir = tmp_path / "work", tmp_path / "log"
     workdir.mkdir()
     logdir.mkdir()
@@ -317,8 +308,6 @@ def test_page_commands_run(page, tmp_path):
             started = time.monotonic()
             text = PORT.sub(lambda m: ports[m.group()], command.text)
             where = _where(page, command.line)
-            if not keys and re.search(r"\bqabilet\s+keys\b", text):
-                continue  # until `qabilet keys` lands (see _keys_command_exists)
             if SERVE.search(text):
                 if "--port" not in text:
                     text = re.sub(r"(qabilet\s+serve\b)", rf"\1 --port {ports['8000']}", text,
