@@ -252,6 +252,16 @@ def test_shell_is_shown_only_in_console_blocks(page):
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
+def _anchors(page: Path) -> set[str]:
+    """The anchors of a page's headings, as GitHub makes them."""
+    out = set()
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if m := re.match(r"#{1,6}\s+(.*)", line):
+            slug = re.sub(r"[^\w\- ]", "", m.group(1).strip().lower()).replace(" ", "-")
+            out.add(slug)
+    return out
+
+
 @pytest.mark.parametrize("page", [*PAGES, ROOT / "notebooks" / "README.md",
                                   ROOT / "benchmarks" / "README.md"],
                          ids=lambda p: str(p.relative_to(ROOT)))
@@ -259,11 +269,14 @@ def test_links_stay_inside_the_repository(page):
     text = page.read_text(encoding="utf-8")
     bad = [m for m in ("../shared", "DESIGN.md", "CONVENTIONS.md") if m in text]
     for target in LINK.findall(text):
-        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+        if re.match(r"[a-z]+:", target):
             continue
-        path = (page.parent / target.split("#")[0]).resolve()
+        name, _, anchor = target.partition("#")
+        path = (page.parent / name).resolve() if name else page
         if not path.is_relative_to(ROOT) or not path.exists():
             bad.append(target)
+        elif anchor and path.suffix == ".md" and anchor not in _anchors(path):
+            bad.append(f"{target} (no such heading)")
     assert not bad, f"{page.relative_to(ROOT)} points outside the repository: {bad}"
 
 
