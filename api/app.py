@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     from qabilet.api.landing import install as install_landing
     from qabilet.api.live import LiveSessions
     from qabilet.api.offload import Offload
+    from qabilet.api.openapi_security import install as install_security
     from qabilet.api.routes_admin import router as admin_routes
     from qabilet.api.routes_sessions import router as session_routes
     from qabilet.api.throttle import Throttle
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         """The candidate's page; its link carries the token in the fragment (never sent here)."""
         return FileResponse(STATIC / "take.html", media_type="text/html", headers=PAGE_HEADERS)
 
+    install_security(app)  # the staff key and the candidate token in the OpenAPI document
     install_landing(app)  # / and /favicon.ico
     install_docs(app)  # before /static, which would take /static/docs/…
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -35,7 +35,7 @@ from starlette.types import Message, Receive, Scope, Send
 from qabilet.api.auth import CALLER, Policy, authenticate, client_address, policy_of
 from qabilet.api.dependencies import services_of
 
-__all__ = ["IMPORT_ROUTES", "LIMIT_RESPONSES", "RequestGuard"]
+__all__ = ["IMPORT_ROUTES", "LIMIT_RESPONSES", "RequestGuard", "flat_routes"]
 
 
 #: the routes that take a whole document, and ``max_import_bytes`` of it (method, path template)
@@ -64,7 +64,7 @@ class BodyTooLarge(HTTPException):
                          headers={"Connection": "close"})
 
 
-def _flat(routes: list[Any]) -> Any:
+def flat_routes(routes: list[Any]) -> Any:
     """Every route, those of included routers too (FastAPI ≥ 0.160 includes routers lazily)."""
     try:
         from fastapi.routing import iter_route_contexts
@@ -80,7 +80,7 @@ class _Table:
         self.default = default
         self.exact: dict[str, list[_Route]] = {}
         self.templated: list[_Route] = []
-        for route in _flat(app.routes):
+        for route in flat_routes(app.routes):
             dependant = getattr(route, "dependant", None)
             if dependant is None:  # the static files' mount, the documentation pages
                 continue

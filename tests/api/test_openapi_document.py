@@ -104,3 +104,21 @@ def test_the_answers_of_the_newly_modelled_routes_match_the_document(served, doc
     assert bank["format"] == "qabilet-bank" and len(bank["items"]) > 100
     assert None not in bank.values()  # nulls left out, as before
 
+
+
+def test_security_schemes_say_who_each_operation_serves(document):
+    """The staff key and the candidate token, as the role matrix has them (one source: each
+    route's policy), so /docs shows an Authorize button; the two headers are no parameters."""
+    from tests.api.test_role_matrix import OWN, SERVES
+
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["staffKey"] == {**schemes["staffKey"], "type": "http", "scheme": "bearer"}
+    assert schemes["candidateToken"] == {**schemes["candidateToken"], "type": "apiKey",
+                                         "in": "header", "name": "X-Session-Token"}
+    for label, operation in _operations(document):
+        method, path = label.split(" ", 1)
+        parties = SERVES[(method, path)]
+        expected = [{"staffKey": []}] + ([{"candidateToken": []}] if OWN in parties else [])
+        assert operation["security"] == expected, label
+        headers = {p["name"].lower() for p in operation.get("parameters", ()) if p["in"] == "header"}
+        assert not headers & {"authorization", "x-session-token"}, label

@@ -138,6 +138,19 @@ def test_swagger_ui_renders_in_chromium_under_its_policy(served):
         page.wait_for_selector(".swagger-ui .info .title", timeout=20_000)
         assert "qabilet" in page.inner_text(".swagger-ui .info .title")
         assert page.locator(".opblock").count() >= 20  # every operation listed
+        # the Authorize button: a key entered there is sent by "Try it out"
+        page.click("button.authorize")
+        page.fill(".auth-container input[type=text], .auth-container input[type=password]",
+                  served.keys["psychometrician"])
+        page.click(".auth-btn-wrapper button.authorize")
+        page.click(".btn-done")
+        page.click("#operations-default-keys_v1_admin_keys_get .opblock-summary")
+        page.click("#operations-default-keys_v1_admin_keys_get .try-out__btn")
+        page.click("#operations-default-keys_v1_admin_keys_get .execute")
+        status = page.wait_for_selector(
+            "#operations-default-keys_v1_admin_keys_get .live-responses-table tbody .response-col_status",
+            timeout=20_000)
+        assert status.inner_text().strip() == "200"
         browser.close()
     assert not refused, refused
 
