@@ -19,6 +19,7 @@ padding with probability 0 (log-probability ``-inf``, derivatives 0).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -258,6 +259,21 @@ class ItemModel(ItemSet):
     def to_slope_intercept(self) -> dict[str, Array]:
         """Parameters in slope-intercept form (mirt's ``a1…``, ``d…``)."""
 
+    @classmethod
+    def from_record_fields(cls, fields: Mapping[str, list[Any]], slope_intercept: bool
+                           ) -> ItemModel:
+        """Build from record fields, one list entry per item (the records' parameters).
+
+        Parameters
+        ----------
+        fields : mapping of str to list
+            Every field the declaration (:attr:`PARAMETERS`) has in the records' form, a
+            field a record left out at its declared default.
+        slope_intercept : bool
+            The records' form.
+        """
+        raise InvalidParameterError(f"model {cls.name!r} has no record reader")
+
     @abstractmethod
     def subset(self, index: ArrayLike) -> ItemModel:
         """The same model restricted to the items ``index`` (integer positions or a mask)."""
@@ -340,6 +356,16 @@ def as_slopes(a: Any, n_items: int | None = None, name: str = "a") -> Array:
     if not np.all(np.isfinite(arr)):
         raise InvalidParameterError(f"{name}: expected finite slopes; got {arr.tolist()}")
     return arr
+
+
+def slope_matrix(values: list[Any]) -> Array:
+    """Slopes from records: numbers (one factor) or equal-length lists (one per factor)."""
+    lengths = {np.size(v) for v in values}
+    if len(lengths) > 1:
+        raise InvalidParameterError(
+            f"a: every item of one model must have the same number of slopes; got {sorted(lengths)}"
+        )
+    return np.asarray(values, dtype=np.float64).reshape(len(values), -1)
 
 
 def require_unidimensional(model: ItemSet | _HasDims, what: str) -> None:

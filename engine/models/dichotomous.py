@@ -16,8 +16,9 @@ calibration estimates; scoring treats them alike.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -32,6 +33,7 @@ from qabilet.engine.models._base import (
     check_domain,
     check_index,
     require_unidimensional,
+    slope_matrix,
 )
 from qabilet.engine.models._declaration import (
     FIXED_SLOPE,
@@ -134,6 +136,17 @@ class FourPL(ItemModel):
         if not np.all(np.isfinite(d_arr)):
             raise InvalidParameterError(f"d: expected finite intercepts; got {d_arr.tolist()}")
         self._set(slopes, d_arr, c, u)
+        return self
+
+    @classmethod
+    def from_record_fields(cls, fields: Mapping[str, list[Any]], slope_intercept: bool
+                           ) -> FourPL:
+        """Build from record fields: ``a``, ``b`` or ``d``, and ``c``, ``u`` where declared."""
+        c, u = fields.get("c"), fields.get("u")
+        if slope_intercept:
+            return cls.from_slope_intercept(slope_matrix(fields["a"]), fields["d"], c, u)
+        self = cls.__new__(cls)
+        FourPL.__init__(self, slope_matrix(fields["a"]), fields["b"], c, u)
         return self
 
     def _set(self, slopes: Array, d: Array, c: ArrayLike | None, u: ArrayLike | None) -> None:

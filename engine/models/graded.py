@@ -14,7 +14,8 @@ The log-probabilities are computed without subtracting rounded probabilities, fr
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -27,6 +28,7 @@ from qabilet.engine.models._base import (
     check_domain,
     check_index,
     require_unidimensional,
+    slope_matrix,
 )
 from qabilet.engine.models._declaration import (
     SI_SLOPES,
@@ -82,6 +84,14 @@ class GradedResponse(ItemModel):
         d_arr, n_thr = as_ragged(d, "d", slopes.shape[0])
         self._set(slopes, d_arr, n_thr, traditional=None)
         return self
+
+    @classmethod
+    def from_record_fields(cls, fields: Mapping[str, list[Any]], slope_intercept: bool
+                           ) -> GradedResponse:
+        """Build from record fields: ``a`` and ``b`` (traditional) or ``d``."""
+        if slope_intercept:
+            return cls.from_slope_intercept(slope_matrix(fields["a"]), fields["d"])
+        return cls(fields["a"], fields["b"])
 
     @staticmethod
     def _shape_only(slopes: Array) -> GradedResponse:

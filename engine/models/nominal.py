@@ -17,13 +17,19 @@ write multidimensional nominal items).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from qabilet.engine.exceptions import InvalidParameterError
-from qabilet.engine.models._base import Array, as_slopes, require_unidimensional
+from qabilet.engine.models._base import (
+    Array,
+    as_slopes,
+    require_unidimensional,
+    slope_matrix,
+)
 from qabilet.engine.models._declaration import SI_SLOPES, SLOPES, Column, Field, ModelParameters
 from qabilet.engine.models._divide_by_total import DivideByTotal
 from qabilet.engine.models._ragged import as_ragged
@@ -102,6 +108,14 @@ class NominalResponse(DivideByTotal):
         _check_reference(dk, "d")
         self._set_kernel(slopes, np.nan_to_num(ak_arr), dk, n_cat)
         return self
+
+    @classmethod
+    def from_record_fields(cls, fields: Mapping[str, list[Any]], slope_intercept: bool
+                           ) -> NominalResponse:
+        """Build from record fields: category slopes ``a`` and ``d``, or mirt's ``a``, ``ak``, ``d``."""
+        if slope_intercept:
+            return cls.from_slope_intercept(slope_matrix(fields["a"]), fields["ak"], fields["d"])
+        return cls(fields["a"], fields["d"])
 
     @property
     def category_slopes(self) -> Array:

@@ -14,7 +14,8 @@ also fixes a = 1 and writes every step as an item location plus a threshold shar
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -25,6 +26,7 @@ from qabilet.engine.models._base import (
     as_float_array,
     as_slopes,
     require_unidimensional,
+    slope_matrix,
 )
 from qabilet.engine.models._declaration import (
     FIXED_SLOPE,
@@ -117,6 +119,16 @@ class GeneralizedPartialCredit(DivideByTotal):
             raise InvalidParameterError(f"items[{bad}]: d_0 must be 0; got {d_arr[bad, 0]}")
         self._check_slopes(slopes)
         self._set_kernel(slopes, self._scoring(n_cat - 1), d_arr, n_cat)
+        return self
+
+    @classmethod
+    def from_record_fields(cls, fields: Mapping[str, list[Any]], slope_intercept: bool
+                           ) -> GeneralizedPartialCredit:
+        """Build from record fields: ``a`` and the steps ``b``, or ``a`` and ``d``."""
+        if slope_intercept:
+            return cls.from_slope_intercept(slope_matrix(fields["a"]), fields["d"])
+        self = cls.__new__(cls)
+        GeneralizedPartialCredit.__init__(self, fields["a"], fields["b"])
         return self
 
     @property
@@ -215,6 +227,18 @@ class RatingScale(PartialCredit):
         self.location = loc + shift
         self.tau = tau_arr - shift
         super().__init__(self.location[:, None] + self.tau[None, :])
+
+    @classmethod
+    def from_record_fields(cls, fields: Mapping[str, list[Any]], slope_intercept: bool
+                           ) -> RatingScale:
+        """Build from record fields: locations ``b`` and thresholds ``tau`` (equal in every record)."""
+        taus = fields["tau"]
+        first = np.asarray(taus[0], dtype=np.float64)
+        for i, t in enumerate(taus):  # at the edge, once per item
+            if np.shape(t) != first.shape or not np.allclose(t, first):
+                raise InvalidParameterError(
+                    f"items[{i}]: rsm thresholds tau must be shared by all items")
+        return cls(fields["b"], first)
 
     @classmethod
     def from_slope_intercept(cls, a: ArrayLike, d: ArrayLike) -> RatingScale:  # noqa: D102

@@ -15,15 +15,7 @@ import numpy as np
 
 from qabilet.engine.exceptions import InvalidParameterError
 from qabilet.engine.models._base import ItemModel
-from qabilet.engine.models.dichotomous import FourPL, OnePL, Rasch
-from qabilet.engine.models.graded import GradedResponse
-from qabilet.engine.models.nominal import NominalResponse
-from qabilet.engine.models.partial_credit import (
-    GeneralizedPartialCredit,
-    PartialCredit,
-    RatingScale,
-)
-from qabilet.engine.models.registry import get_model
+from qabilet.engine.models.registry import get_model, model_names
 
 __all__ = ["model_from_records", "model_to_records", "record_form"]
 
@@ -51,6 +43,10 @@ def _column(records: Sequence[Mapping[str, Any]], key: str, default: Any = None)
 def model_from_records(name: str, records: Sequence[Mapping[str, Any]]) -> ItemModel:
     """Build one model object from the records of items that share model ``name`` and form.
 
+    The fields read are those the model declares in the records' form
+    (:attr:`ItemModel.PARAMETERS`), a field a record leaves out at its declared default; a
+    parameter another model declares but this one does not is refused.
+
     Parameters
     ----------
     name : str
@@ -63,73 +59,20 @@ def model_from_records(name: str, records: Sequence[Mapping[str, Any]]) -> ItemM
     ItemModel
     """
     cls = get_model(name)
-    name = cls.name
-    si = record_form(name, records[0]) == "slope_intercept" if records else False
-    if issubclass(cls, FourPL):
-        if si:
-            a = _column(records, "a", 1.0 if name == "rasch" else None)
-            return cls.from_slope_intercept(
-                _slope_matrix(a),
-                _column(records, "d"),
-                _column(records, "c", 0.0),
-                _column(records, "u", 1.0),
-            )
-        b = _column(records, "b")
-        if cls is Rasch:
-            return Rasch(b, _column(records, "a", 1.0))
-        if issubclass(cls, OnePL):
-            return cls(_column(records, "a"), b)
-        slopes = _slope_matrix(_column(records, "a"))
-        if slopes.shape[1] != 1:
+    form = record_form(cls.name, records[0]) if records else "traditional"
+    declared = cls.PARAMETERS.form(form)
+    mine = {f.name for f in declared}
+    known = {f.name for other in model_names()  # every parameter some registered model has
+             for f in (*get_model(other).PARAMETERS.traditional,
+                       *get_model(other).PARAMETERS.slope_intercept)}
+    for i, record in enumerate(records):  # at the edge, once per item
+        foreign = sorted((set(record) & known) - mine)
+        if foreign:
             raise InvalidParameterError(
-                f"{name}: items with several slopes are written in slope-intercept form (a, d)"
-            )
-        d = -slopes[:, 0] * np.asarray(b, dtype=np.float64)
-        return cls.from_slope_intercept(
-            slopes, d, _column(records, "c", 0.0), _column(records, "u", 1.0)
-        )
-    if cls is GradedResponse:
-        if si:
-            return GradedResponse.from_slope_intercept(
-                _slope_matrix(_column(records, "a")), _column(records, "d")
-            )
-        return GradedResponse(_column(records, "a"), _column(records, "b"))
-    if cls is RatingScale:
-        taus = _column(records, "tau")
-        first = np.asarray(taus[0], dtype=np.float64)
-        for i, t in enumerate(taus):
-            if np.shape(t) != first.shape or not np.allclose(t, first):
-                raise InvalidParameterError(
-                    f"items[{i}]: rsm thresholds tau must be shared by all items"
-                )
-        return RatingScale(_column(records, "b"), first)
-    if issubclass(cls, GeneralizedPartialCredit):
-        default_a = 1.0 if cls is PartialCredit else None
-        if si:
-            return cls.from_slope_intercept(
-                _slope_matrix(_column(records, "a", default_a)), _column(records, "d")
-            )
-        if cls is PartialCredit:
-            return PartialCredit(_column(records, "b"), _column(records, "a", 1.0))
-        return cls(_column(records, "a"), _column(records, "b"))
-    if cls is NominalResponse:
-        if si:
-            return NominalResponse.from_slope_intercept(
-                _slope_matrix(_column(records, "a")), _column(records, "ak"), _column(records, "d")
-            )
-        return NominalResponse(_column(records, "a"), _column(records, "d"))
-    raise InvalidParameterError(f"model {name!r} has no record reader")  # pragma: no cover
-
-
-def _slope_matrix(values: list[Any]) -> np.ndarray:
-    """Slopes from records: numbers (one factor) or equal-length lists (one per factor)."""
-    lengths = {np.size(v) for v in values}
-    if len(lengths) > 1:
-        raise InvalidParameterError(
-            f"a: every item of one model must have the same number of slopes; got {sorted(lengths)}"
-        )
-    arr = np.asarray(values, dtype=np.float64)
-    return arr.reshape(len(values), -1)
+                f"items[{i}]: {foreign[0]!r} is not a parameter of a {cls.name} item in "
+                f"{form.replace('_', '-')} form; expected {', '.join(f.name for f in declared)}")
+    fields = {f.name: _column(records, f.name, f.default) for f in declared}
+    return cls.from_record_fields(fields, form == "slope_intercept")
 
 
 def _trim(row: np.ndarray) -> list[float]:

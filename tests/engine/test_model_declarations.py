@@ -116,3 +116,25 @@ def test_the_slope_intercept_marker():
     markers = {name: get_model(name).PARAMETERS.marker for name in model_names()}
     assert markers["nominal"] == "ak"  # its traditional form has d too
     assert {m for name, m in markers.items() if name != "nominal"} == {"d"}
+
+
+def test_records_read_back_into_the_same_model():
+    from qabilet.engine.models.records import model_from_records
+
+    for name, model in UNI + MULTI:
+        back = model_from_records(model.name, model_to_records(model))
+        assert type(back) is type(model), name
+        np.testing.assert_allclose(back.param_vector(), model.param_vector(), rtol=1e-12,
+                                   atol=1e-15, err_msg=name)  # via b = −d/a and back
+
+
+def test_a_parameter_the_model_does_not_declare_is_refused():
+    from qabilet.engine.exceptions import InvalidParameterError
+    from qabilet.engine.models.records import model_from_records
+
+    with pytest.raises(InvalidParameterError, match="'c' is not a parameter of a 2pl item"):
+        model_from_records("2pl", [{"a": 1.0, "b": 0.0, "c": 0.2}])
+    with pytest.raises(InvalidParameterError, match="missing parameter 'b'"):
+        model_from_records("2pl", [{"a": 1.0}])
+    rasch = model_from_records("rasch", [{"b": 0.5}])  # the declared default slope
+    np.testing.assert_array_equal(rasch.slopes, 1.0)
