@@ -461,8 +461,8 @@ class _Run(MML):
                 by_name.setdefault(name, []).append(i)
         models, positions, frozen = [], [], []
         proxy = None
-        if "nominal" in by_name and self._n_dims == 1:
-            ordered = np.array([name != "nominal" for name in names])
+        if self._n_dims == 1 and not all(get_model(n).PARAMETERS.ordered for n in by_name):
+            ordered = np.array([get_model(name).PARAMETERS.ordered for name in names])
             proxy = trait_proxy(resp.x, resp.observed, n_cat, ordered)
         for name, idx in by_name.items():
             sel = np.asarray(idx)

@@ -6,8 +6,9 @@ log-posterior (as mirt's). Priors are given per parameter kind, in the names of 
 ``"a"`` (every slope), ``"d"`` (intercepts), ``"c"`` (lower asymptote, mirt's ``g``), ``"u"``
 (upper asymptote).
 
-Defaults (:data:`DEFAULT_PRIORS`): the 3PL's lower asymptote follows Beta(5, 17) — BILOG-MG's
-default for five-option items, mean 0.2 — and the 4PL's upper asymptote Beta(17, 5). Without
+Defaults (:data:`DEFAULT_PRIORS`, from :data:`DEFAULT_BY_KIND`): an estimated lower asymptote
+(the 3PL's, the 4PL's) follows Beta(5, 17) — BILOG-MG's default for five-option items, mean
+0.2 — and an estimated upper asymptote (the 4PL's) Beta(17, 5). Without
 them the asymptotes of weakly informative items drift to the bounds and EM never settles (mirt's
 SAT12 3PL fit stops at its cycle limit). Pass ``priors={}`` to estimate without any.
 """
@@ -26,8 +27,8 @@ from scipy.special import betaln, logit
 from qabilet.engine.exceptions import InvalidParameterError
 from qabilet.engine.models import ItemModel, get_model, model_names
 
-__all__ = ["DEFAULT_PRIORS", "PRIOR_KINDS", "Beta", "LogNormal", "LogitNormal", "Normal", "Prior",
-           "columns_for", "models_estimating", "parse_priors"]
+__all__ = ["DEFAULT_BY_KIND", "DEFAULT_PRIORS", "PRIOR_KINDS", "Beta", "LogNormal", "LogitNormal",
+           "Normal", "Prior", "columns_for", "models_estimating", "parse_priors"]
 
 Array = NDArray[np.float64]
 
@@ -149,11 +150,17 @@ def _positive(value: float, name: str) -> None:
         raise InvalidParameterError(f"prior {name}: expected a positive number; got {value}")
 
 
-#: priors used unless the caller says otherwise, by model name and parameter kind
+#: the default prior of a parameter kind, for every model that estimates a parameter of that kind
+DEFAULT_BY_KIND: dict[str, Prior] = {"c": Beta(5.0, 17.0), "u": Beta(17.0, 5.0)}
+
+#: priors used unless the caller says otherwise, by model name and parameter kind (the models
+#: whose declarations have an estimated parameter of a kind in :data:`DEFAULT_BY_KIND`)
 DEFAULT_PRIORS: dict[str, dict[str, Prior]] = {
-    "3pl": {"c": Beta(5.0, 17.0)},
-    "4pl": {"c": Beta(5.0, 17.0), "u": Beta(17.0, 5.0)},
+    name: chosen for name in model_names()
+    if (chosen := {kind: prior for kind, prior in DEFAULT_BY_KIND.items()
+                   if kind in get_model(name).PARAMETERS.prior_kinds()})
 }
+
 
 def columns_for(kind: str, model: ItemModel) -> list[int]:
     """Indices in ``model.param_names()`` that a prior of ``kind`` applies to.

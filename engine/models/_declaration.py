@@ -175,6 +175,11 @@ class ModelParameters:
         traditional = {f.name for f in self.traditional}
         return next((f.name for f in self.slope_intercept if f.name not in traditional), "d")
 
+    @property
+    def ordered(self) -> bool:
+        """Whether the categories are ordered (no estimated category slopes, as the nominal's)."""
+        return not any(c.kind == "category slope" and c.is_estimated for c in self.columns)
+
     def prior_kinds(self) -> frozenset[str]:
         """The prior kinds that apply to an estimated parameter of the model."""
         return frozenset(c.prior for c in self.columns if c.prior and c.is_estimated)

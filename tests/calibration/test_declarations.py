@@ -192,3 +192,10 @@ def test_an_item_with_nothing_estimated_has_no_standard_errors():
     index = np.full((N, 4), -1)
     out = traditional_standard_errors(model, index, np.full((N, 4), np.nan), np.eye(1))
     assert all(np.isnan(v).all() for rows in out.values() for v in rows)
+
+
+def test_default_priors_on_the_estimated_asymptotes():
+    from qabilet.calibration.priors import DEFAULT_PRIORS, Beta
+
+    assert DEFAULT_PRIORS == {"3pl": {"c": Beta(5.0, 17.0)},
+                              "4pl": {"c": Beta(5.0, 17.0), "u": Beta(17.0, 5.0)}}

@@ -139,3 +139,13 @@ def test_a_field_of_the_other_form_is_refused(name):
         bad = {**record, extra: [0.0, 0.0, 0.0] if extra == "ak" else 0.0}
         with pytest.raises(DataFileError):
             ParameterFile.from_data({**data, "items": [bad]})
+
+
+def test_the_schema_has_a_field_for_every_declared_parameter():
+    """A model declaring a new parameter name needs it in the records' schema too."""
+    from qabilet.itembank.parameter_file import GroupParameters, ItemRecord
+
+    declared = {f.name for n in model_names() for f in (*UNI[n].PARAMETERS.traditional,
+                                                        *UNI[n].PARAMETERS.slope_intercept)}
+    assert declared <= set(ItemRecord.model_fields) and declared <= set(GroupParameters.model_fields)
+    assert declared == set(GroupParameters.model_fields) - {"se"}
