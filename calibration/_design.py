@@ -29,9 +29,15 @@ from qabilet.engine.models import (
 )
 from qabilet.engine.models._declaration import ModelParameters, split_name
 
-#: models this calibration estimates: those that declare estimated parameters
-SUPPORTED = tuple(name for name in model_names()
-                  if any(c.is_estimated for c in get_model(name).PARAMETERS.columns))
+
+def calibrated_models() -> tuple[str, ...]:
+    """The registered models this calibration estimates: those declaring estimated parameters."""
+    return tuple(name for name in model_names()
+                 if any(c.is_estimated for c in get_model(name).PARAMETERS.columns))
+
+
+#: models this calibration estimates (those registered when it was imported)
+SUPPORTED = calibrated_models()
 
 #: models whose latent variance is estimated (the slopes being fixed), as in mirt
 VARIANCE_FREE = frozenset(name for name in SUPPORTED if get_model(name).PARAMETERS.variance_free)
@@ -59,9 +65,10 @@ def declaration(name: str) -> ModelParameters:
     InvalidParameterError
         For a model calibration does not estimate, naming those it does.
     """
-    if name not in SUPPORTED:
+    supported = calibrated_models()  # a model registered later (a notebook's) included
+    if name not in supported:
         raise InvalidParameterError(
-            f"calibration of {name!r} is not available; expected one of {', '.join(SUPPORTED)}"
+            f"calibration of {name!r} is not available; expected one of {', '.join(supported)}"
         )
     return get_model(name).PARAMETERS
 

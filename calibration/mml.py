@@ -36,7 +36,6 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit, logit
 
 from qabilet.calibration._design import (
-    VARIANCE_FREE,
     BlockDesign,
     block_design,
     start_model,
@@ -502,7 +501,7 @@ class _Run(MML):
         self._templates = models
         self._block_priors = [self._priors_for(m) for m in models]
         anchored = bool(fixed_cols)
-        all_rasch = all(m.name in VARIANCE_FREE for m, f in zip(models, frozen) if not f)
+        all_rasch = all(m.PARAMETERS.variance_free for m, f in zip(models, frozen) if not f)
         n_groups = len(self._labels)
         if self._n_dims > 1:
             self._latents: Any = CorrelatedLatent(self._nodes, base_logw, self.orthogonal, offset)

@@ -2,8 +2,9 @@
 
 A record is a mapping with the item's parameters, in traditional form for unidimensional items
 (``{"a": 1.3, "b": [-1.2, 0.1]}``) or slope-intercept form (``{"a": [0.9, 0.4], "d": 0.2}``; a
-record with ``d`` is read as slope-intercept). This module knows the parameter names of every
-model; reading files and validating their structure is :mod:`qabilet.itembank`'s job.
+record with ``d`` — ``ak`` for ``nominal`` — is read as slope-intercept). The fields of each
+model and form are its declaration's (:attr:`ItemModel.PARAMETERS`); reading files and
+validating their structure is :mod:`qabilet.itembank`'s job.
 """
 
 from __future__ import annotations

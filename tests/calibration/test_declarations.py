@@ -199,3 +199,61 @@ def test_default_priors_on_the_estimated_asymptotes():
 
     assert DEFAULT_PRIORS == {"3pl": {"c": Beta(5.0, 17.0)},
                               "4pl": {"c": Beta(5.0, 17.0), "u": Beta(17.0, 5.0)}}
+
+
+# -- a model added in one place ------------------------------------------------------------------
+@pytest.fixture
+def common_guessing():
+    """A 3PL whose lower asymptote is one parameter shared by every item, declared and nothing
+    else: its records, parameter file, design, starting values and SEs come from the declaration."""
+    from dataclasses import replace
+
+    from qabilet.engine.models import registry
+    from qabilet.engine.models._declaration import (
+        SI_SLOPES,
+        SLOPES,
+        TRADITIONAL_SLOPE,
+        Column,
+        Field,
+        ModelParameters,
+    )
+
+    c = Field("c", "number", same_as="g")
+
+    @registry.register
+    class CommonGuessing(ThreePL):
+        name = "3pl-common-c"
+        PARAMETERS = ModelParameters(
+            columns=(SLOPES, Column("d", "intercept", prior="d"),
+                     Column("g", "lower asymptote", estimated="tied", prior="c",
+                            bounds=(0.0, 1.0)),
+                     replace(ThreePL.PARAMETERS.columns[3])),  # u, fixed at 1
+            traditional=(TRADITIONAL_SLOPE, Field("b", "number"), c),
+            slope_intercept=(SI_SLOPES, Field("d", "number", same_as="d"), c),
+            n_categories=2)
+
+    yield CommonGuessing
+    registry._REGISTRY.pop(CommonGuessing.name)
+
+
+def test_a_model_declared_once_is_calibrated_and_written(common_guessing, tmp_path):
+    from qabilet.calibration import MML
+    from qabilet.calibration_file import write_calibration
+    from qabilet.engine.simulation import simulate_responses
+    from qabilet.itembank.parameter_file import read_parameter_file
+
+    n = 8
+    truth = common_guessing(np.linspace(1.0, 2.2, n), np.linspace(-1.0, 1.5, n), np.full(n, 0.2))
+    x = simulate_responses(truth, np.random.default_rng(7).normal(size=4000), rng=8)
+    result = MML(model="3pl-common-c").fit(x)
+    assert result.converged and result.n_parameters == 2 * n + 1  # one shared asymptote
+    c = result.bank.models[0].c
+    assert np.unique(c).size == 1 and abs(c[0] - 0.2) < 0.1
+    se_c = [item.traditional_se_record()["c"] for item in result.items]
+    assert np.unique(se_c).size == 1 and 0 < se_c[0] < 0.1
+    path = tmp_path / "common.json"
+    write_calibration(path, result)
+    back = read_parameter_file(path).to_bank()
+    assert back.model_names == ("3pl-common-c",) * n
+    theta = np.linspace(-3, 3, 7)
+    np.testing.assert_allclose(back.log_prob(theta), result.bank.log_prob(theta), atol=1e-12)
