@@ -17,9 +17,15 @@ nominal    :class:`NominalResponse`                     Bock (1972)
 
 Every model accepts multidimensional (compensatory) items through ``from_slope_intercept`` with
 one slope per factor.
+
+Each model class declares its parameters once, in ``PARAMETERS`` (a :class:`ModelParameters` of
+:class:`Column` and :class:`Field`); records, parameter files and calibration derive theirs from
+it. Adding a model: a registered class with its kernels, conversions, ``PARAMETERS`` and
+``from_record_fields``.
 """
 
 from qabilet.engine.models._base import ItemModel, ItemSet
+from qabilet.engine.models._declaration import Column, Field, ModelParameters
 from qabilet.engine.models.dichotomous import FourPL, OnePL, Rasch, ThreePL, TwoPL
 from qabilet.engine.models.graded import GradedResponse
 from qabilet.engine.models.nominal import NominalResponse
@@ -31,11 +37,14 @@ from qabilet.engine.models.partial_credit import (
 from qabilet.engine.models.registry import get_model, model_names, register
 
 __all__ = [
+    "Column",
+    "Field",
     "FourPL",
     "GeneralizedPartialCredit",
     "GradedResponse",
     "ItemModel",
     "ItemSet",
+    "ModelParameters",
     "NominalResponse",
     "OnePL",
     "PartialCredit",

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Column", "Field", "ModelParameters"]
+__all__ = ["Column", "Field", "ModelParameters", "split_name"]
 
 Kind = Literal["slope", "intercept", "threshold", "location", "lower asymptote",
                "upper asymptote", "category slope"]
