@@ -195,7 +195,7 @@ def _verify(services: Services, policy: Policy, authorization: str | None, token
     if who is None:
         raise HTTPException(401, f"{policy.what} is required")
     if who.role not in policy.roles:
-        raise HTTPException(403, f"this needs {policy.what}; the caller is a {who.role}")
+        raise HTTPException(403, f"this needs {policy.what}; the caller's role is {who.role}")
     return who
 
 

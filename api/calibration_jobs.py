@@ -86,7 +86,7 @@ def recalibrate(repo: BankRepository, bank_version: int | None = None, *, level:
         if r.item_id in column:
             codes = recodings.get(r.item_id)
             x[row[r.session_id or r.person_id], column[r.item_id]] = (
-                list(codes).index(r.category) if codes else r.category)
+                list(codes).index(r.code) if codes else r.code)
     out: dict[str, Any] = {"bank_version": version.number, "n_sessions": len(sessions),
                            "dimensions": {}}
     for dim in version.dimensions:

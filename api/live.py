@@ -386,7 +386,7 @@ class LiveSessions:
         responses = [Response(person_id=session.candidate_id, session_id=session.id,
                               item_id=e.payload["item_id"], bank_version=session.bank_version,
                               language=e.payload.get("language") or session.language,
-                              level=session.level, category=int(e.payload["code"]),
+                              level=session.level, code=int(e.payload["code"]),
                               answered_at=e.at, response_time_s=seconds.get(e.seq))
                      for e in given]
         return profile, responses

@@ -134,7 +134,7 @@ def start_calibration(repo: Bank, jobs: Jobs, store: Store, body: CalibrationCre
     """Start recalibrating a version's items on its stored responses; poll the job for the result."""
     repo.version(body.bank_version)  # 404 before a job is queued
     job = jobs.start(body.model_dump(), who.actor)
-    store.audit(who.actor, "qabilet.calibration.start", f"job:{job['id']}",
+    store.audit(who.actor, "calibration.start", f"job:{job['id']}",
                                   body.model_dump())
     return job
 

@@ -70,7 +70,7 @@ DRIVER = HERE / "_fit_driver.py"
 PEER_VENV = HERE / ".venv-peers"
 PEER_PYTHON = PEER_VENV / "bin" / "python"
 PEER_PACKAGES = ("mirt", "numpy")
-RESULTS = HERE / "results" / "qabilet.calibration.md"
+RESULTS = HERE / "results" / "calibration.md"
 SEED = 20240612
 ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
             "RAYON_NUM_THREADS")

@@ -680,7 +680,7 @@ def format_responses(responses: Sequence[Response], item_ids: Sequence[str] | No
             continue
         i, j = row_of[(r.person_id, r.session_id)], column[r.item_id]
         codes = (recodings or {}).get(r.bank_version, {}).get(r.item_id)
-        answers[i, j] = str(r.category if codes is None else list(codes).index(r.category))
+        answers[i, j] = str(r.code if codes is None else list(codes).index(r.code))
         times[i, j] = "" if r.response_time_s is None else repr(float(r.response_time_s))
         meta[i] = (r.language, r.level)
     ids = [p if sessions_of[p] == 1 or s is None else f"{p}/{s}" for p, s in keys]

@@ -212,7 +212,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, synchronous: str, bu
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Run the Alembic migrations on ``qabilet.engine`` up to ``revision``."""
+    """Run the Alembic migrations on ``engine`` up to ``revision``."""
     from alembic import command
     from alembic.config import Config
 

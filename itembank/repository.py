@@ -114,9 +114,9 @@ class Response:
         The version the session was pinned to.
     language, level : str
         The session's.
-    category : int
-        The answer as given: the 0-based option or scale point (the item's original code; a
-        bank version's ``categories`` map it to the model's category).
+    code : int
+        The answer as given: the item's code of the option or scale point chosen (a bank
+        version's ``categories`` map it to the model's 0-based category).
     answered_at : datetime
         UTC.
     response_time_s : float, optional
@@ -129,7 +129,7 @@ class Response:
     bank_version: int
     language: str
     level: str
-    category: int
+    code: int
     answered_at: datetime
     response_time_s: float | None = None
     session_id: str | None = None
@@ -724,7 +724,7 @@ class BankRepository:
             query = query.where(ResponseRow.answered_at < until)
         with self.transaction() as s:
             return [Response(person_id=r.person_id, item_id=r.item_id, bank_version=r.bank_version,
-                             language=r.language, level=r.level, category=r.category,
+                             language=r.language, level=r.level, code=r.code,
                              answered_at=_utc(r.answered_at),
                              response_time_s=r.response_time_s, session_id=r.session_id)
                     for r in s.scalars(query)]
@@ -959,7 +959,7 @@ def _insert_responses(s: Session, responses: Iterable[Response]) -> int:
     """One executemany of the responses' rows (no ORM objects: nothing reads them back)."""
     rows = [{"person_id": r.person_id, "session_id": r.session_id, "item_id": r.item_id,
              "bank_version": r.bank_version, "language": r.language, "level": r.level,
-             "category": int(r.category), "response_time_s": r.response_time_s,
+             "code": int(r.code), "response_time_s": r.response_time_s,
              "answered_at": r.answered_at} for r in responses]
     if rows:
         s.execute(insert(ResponseRow), rows)

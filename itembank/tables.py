@@ -174,7 +174,7 @@ class ResponseRow(Base):
     bank_version: Mapped[int] = mapped_column(ForeignKey("bank_versions.number"), index=True)
     language: Mapped[str] = mapped_column(String(2))
     level: Mapped[str] = mapped_column(String(16))
-    category: Mapped[int] = mapped_column(Integer)
+    code: Mapped[int] = mapped_column(Integer)  # the answer as given (the item's code)
     response_time_s: Mapped[float | None] = mapped_column(Float)
     answered_at: Mapped[datetime] = mapped_column(_utc(), index=True)
     note: Mapped[str | None] = mapped_column(Text)

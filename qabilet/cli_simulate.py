@@ -41,10 +41,11 @@ class _StepLine:
 
 def _summary_text(result: dict[str, Any], bank_file: Path, settings: dict[str, Any]) -> str:
     s = result["summary"]
+    stop = (f"stop at SE < {settings['se_target']} or {settings['max_items']} items"
+            if settings["se_target"] is not None else f"{settings['max_items']} items")
     lines = [f"CAT simulation on {bank_file}: {s['n']:,} simulees, selection "
              f"{settings['selection']}, exposure {settings['exposure']}, estimator "
-             f"{settings['estimator']}, stop at SE < {settings['se_target']} or "
-             f"{settings['max_items']} items", ""]
+             f"{settings['estimator']}, {stop}", ""]
     rows = [("mean length", s["mean_length"]), ("SD length", s["sd_length"]),
             ("bias", s["bias"]), ("RMSE", s["rmse"]), ("correlation", s["correlation"]),
             ("mean SE", s["mean_se"]), ("max exposure", s["max_exposure"]),

@@ -163,7 +163,7 @@ def test_a_calibration_job_recovers_the_parameters_it_was_simulated_from(server,
     repo.record_responses(
         Response(person_id=f"sim{p}", session_id=f"sim{p}", item_id=i, bank_version=1,
                  language="ru", level="middle", answered_at=at,
-                 category=int(codes[i][x[p, j]] if i in codes else x[p, j]))
+                 code=int(codes[i][x[p, j]] if i in codes else x[p, j]))
         for p in range(x.shape[0]) for j, i in enumerate(ids))
     psy = staff(keys, "psychometrician")
     job = httpx.post(f"{base}/v1/admin/calibrations", headers=psy,
@@ -193,3 +193,6 @@ def test_a_calibration_job_recovers_the_parameters_it_was_simulated_from(server,
             break
         time.sleep(0.05)
     assert too_few["status"] == "failed" and "min_responses" in too_few["error"]
+    trail = httpx.get(f"{base}/v1/admin/audit", params={"target": f"job:{job['id']}"},
+                      headers=psy).json()
+    assert [t["action"] for t in trail] == ["calibration.start"]

@@ -1,4 +1,5 @@
-"""Migration 0006 (the keys' scope) down and up again on SQLite and PostgreSQL: keys survive."""
+"""Migrations down and up again on SQLite and PostgreSQL: 0006 (the keys' scope: keys survive) and
+0007 (the responses' ``code``: answers survive)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import inspect
 
 import qabilet.itembank
 from qabilet.itembank.database import connect
+from qabilet.itembank.repository import BankRepository, Response
 from qabilet.itembank.session_store import SessionStore
 
 
@@ -22,8 +24,8 @@ def _migrate(engine, step, revision):
         step(config, revision)
 
 
-def _columns(engine):
-    return {c["name"] for c in inspect(engine).get_columns("api_keys")}
+def _columns(engine, table="api_keys"):
+    return {c["name"] for c in inspect(engine).get_columns(table)}
 
 
 def test_the_scope_column_goes_and_comes_back_and_keys_keep_working(db_url):
@@ -43,4 +45,25 @@ def test_the_scope_column_goes_and_comes_back_and_keys_keep_working(db_url):
         ("operator", "front desk", None), ("psychometrician", None, None)]
     assert store.authenticate(scoped)[1] == "operator"
     assert store.authenticate(plain)[1] == "psychometrician"
+    engine.dispose()
+
+
+def test_the_responses_code_column_is_renamed_both_ways_and_answers_survive(db_url):
+    from datetime import UTC, datetime
+
+    from tests.itembank import _bank
+
+    engine = connect(db_url)
+    repo = BankRepository(engine)
+    _bank.fill(repo)
+    t0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    answers = [Response("P1", "TRN-L1", 1, "kk", "middle", 3, t0, 6.5, "s1"),
+               Response("P2", "TRN-L2", 1, "ru", "low", 0, t0, None, "s2")]
+    assert repo.record_responses(answers) == 2
+    assert "code" in _columns(engine, "responses") and "category" not in _columns(engine, "responses")
+
+    _migrate(engine, command.downgrade, "0006")
+    assert "category" in _columns(engine, "responses") and "code" not in _columns(engine, "responses")
+    _migrate(engine, command.upgrade, "0007")
+    assert repo.responses() == answers
     engine.dispose()

@@ -64,6 +64,7 @@ def test_options_override_the_blueprint_and_seed_reproduces(tmp_path, bank_file)
     assert {s["length"] for s in runs[0]["simulees"]} == {12}
     assert runs[0]["settings"]["exposure"] == "randomesque:5"
     assert runs[0]["settings"]["se_target"] is None
+    assert "12 items" in res.output and "SE < None" not in res.output  # a fixed length
 
 
 @pytest.mark.parametrize(("args", "message"), [
