@@ -44,6 +44,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import skip_or_fail
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -308,7 +310,7 @@ def test_page_commands_run(page, tmp_path):
     if not todo:
         pytest.skip(f"{page.name} shows no command to run")
     if not shutil.which("curl") or not shutil.which("jq"):
-        pytest.skip("the pages' commands use curl and jq (Debian: apt-get install curl jq)")
+        skip_or_fail("the pages' commands use curl and jq (Debian: apt-get install curl jq)")
     workdir, logdir = tmp_path / "work", tmp_path / "log"
     workdir.mkdir()
     logdir.mkdir()
