@@ -18,6 +18,7 @@ from qabilet.itembank.parameter_file import (
     read_parameter_file,
     write_parameter_file,
 )
+from tests.itembank._json_edits import delete_at, refusal, set_at, write_json
 
 # every registered model, unidimensional, in traditional form
 UNI_RECORDS = [
@@ -54,11 +55,6 @@ VALID = {
         {"id": "Q4", "model": "2pl", "a": 0.9, "b": 0.7},
     ],
 }
-
-
-def _write_json(path, data):
-    path.write_text(json.dumps(data), encoding="utf-8")
-    return path
 
 
 def _assert_records_close(left, right, atol=1e-12):
@@ -130,7 +126,7 @@ def test_round_trip_multidimensional_bank(tmp_path):
 
 def test_default_model_and_parameters_land_where_the_formulas_say(tmp_path):
     """The bank read from a file gives the probabilities of docs/design.md §5, computed here by hand."""
-    path = _write_json(tmp_path / "bank.json", VALID)
+    path = write_json(tmp_path / "bank.json", VALID)
     bank, recodings = load_bank(path)
     assert bank.model_names == ("grm", "3pl", "2pl", "2pl")
     assert recodings == {"Q1": (1, 2, 3, 4)}
@@ -160,94 +156,69 @@ def test_file_with_byte_order_mark_and_no_factor_names_reads(tmp_path):
 
 
 # -- malformed files -----------------------------------------------------------------------------------
-def _set(path, value):
-    def edit(data):
-        node = data
-        for key in path[:-1]:
-            node = node[key]
-        node[path[-1]] = value
-    return edit
-
-
-def _delete(path):
-    def edit(data):
-        node = data
-        for key in path[:-1]:
-            node = node[key]
-        del node[path[-1]]
-    return edit
-
-
 MALFORMED = {
-    "unknown model": (_set(["items", 2, "model"], "5pl"),
+    "unknown model": (set_at(["items", 2, "model"], "5pl"),
                       ["items[2] ('Q3').model", "unknown model '5pl'", "2pl"]),
-    "unknown default model": (_set(["model"], "graded"), ["model: unknown model 'graded'"]),
-    "no model at all": (_delete(["model"]), ["items[0] ('Q1').model", "missing"]),
-    "list where a number belongs": (_set(["items", 2, "b"], [0.1, 0.2]),
+    "unknown default model": (set_at(["model"], "graded"), ["model: unknown model 'graded'"]),
+    "no model at all": (delete_at(["model"]), ["items[0] ('Q1').model", "missing"]),
+    "list where a number belongs": (set_at(["items", 2, "b"], [0.1, 0.2]),
                                     ["items[2] ('Q3').b", "expected a number", "[0.1, 0.2]"]),
-    "number where a list belongs": (_set(["items", 0, "b"], 0.5),
+    "number where a list belongs": (set_at(["items", 0, "b"], 0.5),
                                     ["items[0] ('Q1').b", "expected a list of numbers"]),
-    "text where a number belongs": (_set(["items", 3, "a"], "1.2"),
+    "text where a number belongs": (set_at(["items", 3, "a"], "1.2"),
                                     ["items[3] ('Q4').a", "expected a number", '"1.2"']),
-    "boolean parameter": (_set(["items", 3, "a"], True), ["items[3] ('Q4').a", "got true"]),
-    "parameter the model lacks": (_set(["items", 2, "c"], 0.2),
+    "boolean parameter": (set_at(["items", 3, "a"], True), ["items[3] ('Q4').a", "got true"]),
+    "parameter the model lacks": (set_at(["items", 2, "c"], 0.2),
                                   ["items[2] ('Q3').c", "not a parameter of a 2pl item"]),
-    "misspelt parameter": (_set(["items", 2, "g"], 0.2),
+    "misspelt parameter": (set_at(["items", 2, "g"], 0.2),
                            ["items[2] ('Q3').g", "unexpected field"]),
-    "both forms": (_set(["items", 2, "d"], 0.2),
+    "both forms": (set_at(["items", 2, "d"], 0.2),
                    ["items[2] ('Q3').b", "traditional form", "slope-intercept"]),
-    "missing parameter": (_delete(["items", 1, "a"]),
+    "missing parameter": (delete_at(["items", 1, "a"]),
                           ["items[1] ('Q2').a", "missing", "needs a, b and may have c"]),
-    "duplicate item id": (_set(["items", 3, "id"], "Q1"),
+    "duplicate item id": (set_at(["items", 3, "id"], "Q1"),
                           ["items[3] ('Q1').id", "duplicate item id", "items[0]"]),
-    "empty item id": (_set(["items", 3, "id"], ""), ["items[3]", ".id", "non-empty"]),
-    "item called person_id": (_set(["items", 3, "id"], "person_id"), ["reserved"]),
-    "value out of domain (engine)": (_set(["items", 1, "c"], 1.2),
+    "empty item id": (set_at(["items", 3, "id"], ""), ["items[3]", ".id", "non-empty"]),
+    "item called person_id": (set_at(["items", 3, "id"], "person_id"), ["reserved"]),
+    "value out of domain (engine)": (set_at(["items", 1, "c"], 1.2),
                                      ["items[1] ('Q2')", "c must be in [0, 1)", "1.2"]),
-    "thresholds out of order (engine)": (_set(["items", 0, "b"], [0.5, -0.1, 1.0]),
+    "thresholds out of order (engine)": (set_at(["items", 0, "b"], [0.5, -0.1, 1.0]),
                                          ["items[0] ('Q1')", "increasing"]),
-    "too few category codes": (_set(["items", 0, "categories"], [1, 2, 3]),
+    "too few category codes": (set_at(["items", 0, "categories"], [1, 2, 3]),
                                ["items[0] ('Q1').categories", "expected 4 codes", "got 3"]),
-    "repeated category codes": (_set(["items", 0, "categories"], [1, 2, 2, 3]),
+    "repeated category codes": (set_at(["items", 0, "categories"], [1, 2, 2, 3]),
                                 ["items[0] ('Q1').categories", "distinct"]),
-    "non-integer category code": (_set(["items", 0, "categories"], [1, 2, 3.5, 4]),
+    "non-integer category code": (set_at(["items", 0, "categories"], [1, 2, 3.5, 4]),
                                   ["items[0] ('Q1').categories[2]", "integer"]),
-    "standard error of an unknown parameter": (_set(["items", 2, "se"], {"c": 0.1}),
+    "standard error of an unknown parameter": (set_at(["items", 2, "se"], {"c": 0.1}),
                                                ["items[2] ('Q3').se.c"]),
-    "negative standard error": (_set(["items", 2, "se"], {"a": -0.1}),
+    "negative standard error": (set_at(["items", 2, "se"], {"a": -0.1}),
                                 ["items[2] ('Q3').se.a", "≥ 0"]),
-    "no latent": (_delete(["latent"]), ["latent: missing"]),
-    "latent covariance not positive definite": (_set(["latent", "cov"], [[-1.0]]),
+    "no latent": (delete_at(["latent"]), ["latent: missing"]),
+    "latent covariance not positive definite": (set_at(["latent", "cov"], [[-1.0]]),
                                                 ["latent.cov", "positive definite"]),
-    "latent covariance of the wrong shape": (_set(["latent", "cov"], [[1.0, 0.0]]),
+    "latent covariance of the wrong shape": (set_at(["latent", "cov"], [[1.0, 0.0]]),
                                              ["latent.cov", "1×1"]),
     "traditional item in a two-factor bank": (
-        _set(["latent"], {"mean": [0.0, 0.0], "cov": [[1.0, 0.0], [0.0, 1.0]]}),
+        set_at(["latent"], {"mean": [0.0, 0.0], "cov": [[1.0, 0.0], [0.0, 1.0]]}),
         ["items[0] ('Q1')", "traditional form measures one factor", "latent has 2"]),
-    "slopes against factors": (_set(["items", 2], {"id": "Q3", "model": "2pl", "a": [1.0, 0.5],
+    "slopes against factors": (set_at(["items", 2], {"id": "Q3", "model": "2pl", "a": [1.0, 0.5],
                                                    "d": 0.1}),
                                ["items[2] ('Q3').a", "expected 1 slope(s)", "got 2"]),
-    "no items": (_set(["items"], []), ["items: expected at least 1"]),
-    "item not an object": (_set(["items", 1], 5), ["items[1]: expected a JSON object"]),
-    "unknown top-level field": (_set(["lantent"], {}), ["lantent: unexpected field"]),
-    "negative n_iter": (_set(["n_iter"], -3), ["n_iter", "greater than or equal to 0"]),
+    "no items": (set_at(["items"], []), ["items: expected at least 1"]),
+    "item not an object": (set_at(["items", 1], 5), ["items[1]: expected a JSON object"]),
+    "unknown top-level field": (set_at(["lantent"], {}), ["lantent: unexpected field"]),
+    "negative n_iter": (set_at(["n_iter"], -3), ["n_iter", "greater than or equal to 0"]),
 }
 
 
 @pytest.mark.parametrize("case", sorted(MALFORMED))
 def test_malformed_file_names_file_and_json_path(tmp_path, case):
     edit, expected = MALFORMED[case]
-    data = copy.deepcopy(VALID)
-    edit(data)
-    path = _write_json(tmp_path / "params.json", data)
-    with pytest.raises(DataFileError) as info:
-        read_parameter_file(path).to_bank()
-    message = str(info.value)
-    assert message.startswith(f"{path}: "), message
-    for part in expected:
-        assert part in message, (part, message)
-    assert "\n" not in message
-    assert info.value.path == str(path)
+    error, path = refusal(tmp_path, VALID, edit, lambda p: read_parameter_file(p).to_bank(),
+                          expected)
+    assert "\n" not in str(error)
+    assert error.path == str(path)
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from qabilet.engine.exceptions import DataFileError, InvalidParameterError
 from qabilet.engine.latent import LatentDistribution
 from qabilet.engine.models import ThreePL, TwoPL
 from qabilet.itembank.parameter_file import ParameterFile, read_parameter_file, write_parameter_file
+from tests.itembank._json_edits import delete_at, refusal, set_at, write_json
 
 # written by hand: Q2 and Q3 read differently in Russian; Q3 is a 3PL item
 VALID = {
@@ -35,13 +36,8 @@ def _logistic(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _write_json(path, data):
-    path.write_text(json.dumps(data), encoding="utf-8")
-    return path
-
-
 def test_each_groups_bank_has_its_parameters_and_latent(tmp_path):
-    pf = read_parameter_file(_write_json(tmp_path / "groups.json", VALID))
+    pf = read_parameter_file(write_json(tmp_path / "groups.json", VALID))
     assert pf.reference_group == "kk"
     assert pf.group_specific_items() == ("Q2", "Q3")
     theta = np.array([-1.0, 0.3, 2.0])
@@ -137,60 +133,42 @@ def test_writer_refuses_inconsistent_groups(tmp_path):
     assert not path.exists()
 
 
-def _set(path, value):
-    def edit(data):
-        node = data
-        for key in path[:-1]:
-            node = node[key]
-        node[path[-1]] = value
-    return edit
-
-
-def _delete(path):
-    def edit(data):
-        node = data
-        for key in path[:-1]:
-            node = node[key]
-        del node[path[-1]]
-    return edit
-
-
 MALFORMED = {
     "item group not in the file's groups": (
-        _set(["items", 1, "groups", "de"], {"a": 1.0, "b": 0.0}),
+        set_at(["items", 1, "groups", "de"], {"a": 1.0, "b": 0.0}),
         ["items[1] ('Q2').groups.de", "expected one of the file's groups (kk, ru, en); got 'de'"]),
     "item group is the reference": (
-        _set(["items", 1, "groups", "kk"], {"a": 1.0, "b": 0.0}),
+        set_at(["items", 1, "groups", "kk"], {"a": 1.0, "b": 0.0}),
         ["items[1] ('Q2').groups.kk", "top-level"]),
     "item groups without file groups": (
         lambda d: (d.pop("groups"), d.pop("reference_group")),
         ["items[1] ('Q2').groups.ru", "needs the file's groups"]),
     "incomplete group parameters": (
-        _delete(["items", 1, "groups", "ru", "b"]),
+        delete_at(["items", 1, "groups", "ru", "b"]),
         ["items[1] ('Q2').groups.ru.b", "missing; a 2pl item in traditional form needs a, b"]),
     "parameter the model lacks": (
-        _set(["items", 1, "groups", "ru", "c"], 0.1),
+        set_at(["items", 1, "groups", "ru", "c"], 0.1),
         ["items[1] ('Q2').groups.ru.c", "not a parameter of a 2pl item"]),
     "misspelt group parameter": (
-        _set(["items", 1, "groups", "ru", "g"], 0.1),
+        set_at(["items", 1, "groups", "ru", "g"], 0.1),
         ["items[1] ('Q2').groups.ru.g", "unexpected field", "a, ak, b, c, u, d, tau, se"]),
     "group parameter of the wrong type": (
-        _set(["items", 1, "groups", "ru", "b"], [0.1]),
+        set_at(["items", 1, "groups", "ru", "b"], [0.1]),
         ["items[1] ('Q2').groups.ru.b", "expected a number"]),
     "group standard error of an unknown parameter": (
-        _set(["items", 1, "groups", "ru", "se"], {"tau": 0.1}),
+        set_at(["items", 1, "groups", "ru", "se"], {"tau": 0.1}),
         ["items[1] ('Q2').groups.ru.se.tau"]),
     "group parameters not an object": (
-        _set(["items", 1, "groups", "ru"], 3),
+        set_at(["items", 1, "groups", "ru"], 3),
         ["items[1] ('Q2').groups.ru", "expected a JSON object"]),
     "reference group not among the groups": (
-        _set(["reference_group"], "de"),
+        set_at(["reference_group"], "de"),
         ["reference_group: expected one of the file's groups (kk, ru, en); got 'de'"]),
     "reference group without groups": (
         lambda d: (d.pop("groups"), [i.pop("groups", None) for i in d["items"]]),
         ["reference_group: needs the file's groups"]),
     "reference latent differs from latent": (
-        _set(["groups", "kk", "mean"], [0.1]),
+        set_at(["groups", "kk", "mean"], [0.1]),
         ["groups.kk", "must equal latent"]),
 }
 
@@ -198,21 +176,13 @@ MALFORMED = {
 @pytest.mark.parametrize("case", sorted(MALFORMED))
 def test_malformed_group_entries_name_the_json_path(tmp_path, case):
     edit, expected = MALFORMED[case]
-    data = copy.deepcopy(VALID)
-    edit(data)
-    path = _write_json(tmp_path / "params.json", data)
-    with pytest.raises(DataFileError) as info:
-        read_parameter_file(path)
-    message = str(info.value)
-    assert message.startswith(f"{path}: "), message
-    for part in expected:
-        assert part in message, (part, message)
+    refusal(tmp_path, VALID, edit, read_parameter_file, expected)
 
 
 def test_a_group_value_out_of_domain_is_found_when_that_groups_bank_is_built(tmp_path):
     data = copy.deepcopy(VALID)
     data["items"][2]["groups"]["ru"]["c"] = 1.2
-    path = _write_json(tmp_path / "params.json", data)
+    path = write_json(tmp_path / "params.json", data)
     pf = read_parameter_file(path)
     pf.to_bank()  # the top level and the other groups are fine
     pf.to_bank("en")
