@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -124,7 +125,9 @@ def test_the_documentation_pages_need_no_other_host(served, path):
         assert httpx.get(served.base + asset).status_code == 200
 
 
-def test_swagger_ui_renders_in_chromium_under_its_policy(served):
+@contextmanager
+def _in_chromium(url):
+    """A Chromium page showing ``url``; nothing it loads may be refused by the page's policy."""
     from tests.delivery.test_report_html import _chromium
 
     playwright = pytest.importorskip("playwright.sync_api")
@@ -134,7 +137,14 @@ def test_swagger_ui_renders_in_chromium_under_its_policy(served):
         refused: list[str] = []
         page.on("console", lambda m: refused.append(m.text)
                 if "Content Security Policy" in m.text else None)
-        page.goto(f"{served.base}/docs")
+        page.goto(url)
+        yield page
+        browser.close()
+    assert not refused, refused
+
+
+def test_swagger_ui_renders_in_chromium_under_its_policy(served):
+    with _in_chromium(f"{served.base}/docs") as page:
         page.wait_for_selector(".swagger-ui .info .title", timeout=20_000)
         assert "qabilet" in page.inner_text(".swagger-ui .info .title")
         assert page.locator(".opblock").count() >= 20  # every operation listed
@@ -151,8 +161,6 @@ def test_swagger_ui_renders_in_chromium_under_its_policy(served):
             "#operations-default-keys_v1_admin_keys_get .live-responses-table tbody .response-col_status",
             timeout=20_000)
         assert status.inner_text().strip() == "200"
-        browser.close()
-    assert not refused, refused
 
 
 def test_static_assets_are_not_sniffed_and_may_be_cached(served):
@@ -191,17 +199,6 @@ def test_the_favicon_is_an_icon_not_sniffed(served):
 
 
 def test_the_landing_page_renders_in_chromium_under_its_policy(served):
-    from tests.delivery.test_report_html import _chromium
-
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
-        page = browser.new_page()
-        refused: list[str] = []
-        page.on("console", lambda m: refused.append(m.text)
-                if "Content Security Policy" in m.text else None)
-        page.goto(f"{served.base}/")
+    with _in_chromium(f"{served.base}/") as page:
         assert page.inner_text("h1") == "qabilet"
         assert page.eval_on_selector("h1", "h => getComputedStyle(h).color") == "rgb(15, 93, 168)"
-        browser.close()
-    assert not refused, refused
