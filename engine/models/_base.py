@@ -327,6 +327,16 @@ class ItemModel(ItemSet):
     __hash__ = None  # type: ignore[assignment]
 
 
+class SlopedModel(ItemModel):
+    """An item model whose traditional form has one slope per item, ``a`` (all but ``nominal``)."""
+
+    @property
+    def a(self) -> Array:
+        """Slopes of a unidimensional model, shape (n_items,)."""
+        require_unidimensional(self, "a")
+        return self.slopes[:, 0].copy()
+
+
 def as_float_array(value: Any, name: str, shape: tuple[int, ...] | None = None) -> Array:
     """Convert a parameter to a float array, naming it in the error when that fails."""
     try:

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
-__all__ = ["Column", "Field", "ModelParameters", "split_name"]
+__all__ = ["Column", "Field", "ModelParameters", "split_name", "with_slopes"]
 
 Kind = Literal["slope", "intercept", "threshold", "location", "lower asymptote",
                "upper asymptote", "category slope"]
@@ -192,3 +192,20 @@ TRADITIONAL_SLOPE = Field("a", "number", same_as="a")
 FIXED_SLOPE = Field("a", "number", default=1.0, written=False)
 SI_SLOPES = Field("a", "slopes", same_as="a")
 SI_FIXED_SLOPES = Field("a", "slopes", default=1.0, same_as="a")
+
+
+def with_slopes(slopes: Estimated, *, columns: tuple[Column, ...], traditional: tuple[Field, ...],
+                slope_intercept: tuple[Field, ...], n_categories: int | None = None
+                ) -> ModelParameters:
+    """The declaration of a model whose first parameter is a slope per item and factor (``a``).
+
+    ``slopes`` says how a calibration treats them: ``"free"`` (estimated per item), ``"tied"``
+    (one slope shared by every item of the model) or ``"fixed"`` (at 1: the latent variance is
+    then free, as mirt's ``Rasch``); the other columns and fields follow the slope's.
+    """
+    fixed = slopes == "fixed"
+    return ModelParameters(
+        columns=(FIXED_SLOPES if fixed else replace(SLOPES, estimated=slopes), *columns),
+        traditional=(FIXED_SLOPE if fixed else TRADITIONAL_SLOPE, *traditional),
+        slope_intercept=(SI_FIXED_SLOPES if fixed else SI_SLOPES, *slope_intercept),
+        n_categories=n_categories, variance_free=fixed)

@@ -27,7 +27,7 @@ from scipy.special import expit, log_expit
 from qabilet.engine.exceptions import InvalidParameterError
 from qabilet.engine.models._base import (
     Array,
-    ItemModel,
+    SlopedModel,
     as_float_array,
     as_slopes,
     check_domain,
@@ -35,17 +35,7 @@ from qabilet.engine.models._base import (
     require_unidimensional,
     slope_matrix,
 )
-from qabilet.engine.models._declaration import (
-    FIXED_SLOPE,
-    FIXED_SLOPES,
-    SI_FIXED_SLOPES,
-    SI_SLOPES,
-    SLOPES,
-    TRADITIONAL_SLOPE,
-    Column,
-    Field,
-    ModelParameters,
-)
+from qabilet.engine.models._declaration import Column, Field, ModelParameters, with_slopes
 from qabilet.engine.models.registry import register
 
 __all__ = ["FourPL", "OnePL", "Rasch", "ThreePL", "TwoPL"]
@@ -71,7 +61,7 @@ _U = Field("u", "number", default=1.0, same_as="u")
 
 
 @register
-class FourPL(ItemModel):
+class FourPL(SlopedModel):
     """Four-parameter logistic items (``4pl``).
 
     Parameters
@@ -97,11 +87,9 @@ class FourPL(ItemModel):
     """
 
     name: ClassVar[str] = "4pl"
-    PARAMETERS: ClassVar[ModelParameters] = ModelParameters(
-        columns=(SLOPES, _INTERCEPT, _LOWER, _UPPER),
-        traditional=(TRADITIONAL_SLOPE, _DIFFICULTY, _C, _U),
-        slope_intercept=(SI_SLOPES, _SI_INTERCEPT, _C, _U),
-        n_categories=2)
+    PARAMETERS: ClassVar[ModelParameters] = with_slopes(
+        "free", columns=(_INTERCEPT, _LOWER, _UPPER), traditional=(_DIFFICULTY, _C, _U),
+        slope_intercept=(_SI_INTERCEPT, _C, _U), n_categories=2)
 
     def __init__(
         self,
@@ -167,12 +155,6 @@ class FourPL(ItemModel):
         """Subclasses refuse parameters their model fixes."""
 
     # -- traditional parameters ----------------------------------------------------------------------
-    @property
-    def a(self) -> Array:
-        """Slopes of a unidimensional model, shape (n_items,)."""
-        require_unidimensional(self, "a")
-        return self.slopes[:, 0].copy()
-
     @property
     def b(self) -> Array:
         """Difficulties :math:`b = -d/a`, shape (n_items,)."""
@@ -340,11 +322,9 @@ class ThreePL(FourPL):
     """
 
     name: ClassVar[str] = "3pl"
-    PARAMETERS: ClassVar[ModelParameters] = ModelParameters(
-        columns=(SLOPES, _INTERCEPT, _LOWER, _FIXED_UPPER),
-        traditional=(TRADITIONAL_SLOPE, _DIFFICULTY, _C),
-        slope_intercept=(SI_SLOPES, _SI_INTERCEPT, _C),
-        n_categories=2)
+    PARAMETERS: ClassVar[ModelParameters] = with_slopes(
+        "free", columns=(_INTERCEPT, _LOWER, _FIXED_UPPER), traditional=(_DIFFICULTY, _C),
+        slope_intercept=(_SI_INTERCEPT, _C), n_categories=2)
 
     def __init__(self, a: ArrayLike, b: ArrayLike, c: ArrayLike | None = None) -> None:
         super().__init__(a, b, c, None)
@@ -371,11 +351,9 @@ class TwoPL(ThreePL):
     """
 
     name: ClassVar[str] = "2pl"
-    PARAMETERS: ClassVar[ModelParameters] = ModelParameters(
-        columns=(SLOPES, _INTERCEPT, _FIXED_LOWER, _FIXED_UPPER),
-        traditional=(TRADITIONAL_SLOPE, _DIFFICULTY),
-        slope_intercept=(SI_SLOPES, _SI_INTERCEPT),
-        n_categories=2)
+    PARAMETERS: ClassVar[ModelParameters] = with_slopes(
+        "free", columns=(_INTERCEPT, _FIXED_LOWER, _FIXED_UPPER), traditional=(_DIFFICULTY,),
+        slope_intercept=(_SI_INTERCEPT,), n_categories=2)
 
     def __init__(self, a: ArrayLike, b: ArrayLike) -> None:
         FourPL.__init__(self, a, b, None, None)
@@ -399,11 +377,9 @@ class OnePL(TwoPL):
     """
 
     name: ClassVar[str] = "1pl"
-    PARAMETERS: ClassVar[ModelParameters] = ModelParameters(
-        columns=(replace(SLOPES, estimated="tied"), _INTERCEPT, _FIXED_LOWER, _FIXED_UPPER),
-        traditional=(TRADITIONAL_SLOPE, _DIFFICULTY),
-        slope_intercept=(SI_SLOPES, _SI_INTERCEPT),
-        n_categories=2)
+    PARAMETERS: ClassVar[ModelParameters] = with_slopes(
+        "tied", columns=(_INTERCEPT, _FIXED_LOWER, _FIXED_UPPER), traditional=(_DIFFICULTY,),
+        slope_intercept=(_SI_INTERCEPT,), n_categories=2)
 
     def __init__(self, a: ArrayLike, b: ArrayLike) -> None:
         b_arr = np.asarray(b, dtype=np.float64)
@@ -431,11 +407,9 @@ class Rasch(OnePL):
     """
 
     name: ClassVar[str] = "rasch"
-    PARAMETERS: ClassVar[ModelParameters] = ModelParameters(
-        columns=(FIXED_SLOPES, _INTERCEPT, _FIXED_LOWER, _FIXED_UPPER),
-        traditional=(FIXED_SLOPE, _DIFFICULTY),
-        slope_intercept=(SI_FIXED_SLOPES, _SI_INTERCEPT),
-        n_categories=2, variance_free=True)
+    PARAMETERS: ClassVar[ModelParameters] = with_slopes(
+        "fixed", columns=(_INTERCEPT, _FIXED_LOWER, _FIXED_UPPER), traditional=(_DIFFICULTY,),
+        slope_intercept=(_SI_INTERCEPT,), n_categories=2)
 
     def __init__(self, b: ArrayLike, a: ArrayLike = 1.0) -> None:
         super().__init__(a, b)

@@ -23,21 +23,14 @@ from scipy.special import expit, log_expit
 
 from qabilet.engine.models._base import (
     Array,
-    ItemModel,
+    SlopedModel,
     as_slopes,
     check_domain,
     check_index,
     require_unidimensional,
     slope_matrix,
 )
-from qabilet.engine.models._declaration import (
-    SI_SLOPES,
-    SLOPES,
-    TRADITIONAL_SLOPE,
-    Column,
-    Field,
-    ModelParameters,
-)
+from qabilet.engine.models._declaration import Column, Field, ModelParameters, with_slopes
 from qabilet.engine.models._ragged import as_ragged
 from qabilet.engine.models.registry import register
 
@@ -45,7 +38,7 @@ __all__ = ["GradedResponse"]
 
 
 @register
-class GradedResponse(ItemModel):
+class GradedResponse(SlopedModel):
     """Graded response items (``grm``, Samejima 1969).
 
     Parameters
@@ -64,10 +57,10 @@ class GradedResponse(ItemModel):
     """
 
     name: ClassVar[str] = "grm"
-    PARAMETERS: ClassVar[ModelParameters] = ModelParameters(
-        columns=(SLOPES, Column("d", "intercept", prior="d")),
-        traditional=(TRADITIONAL_SLOPE, Field("b", "numbers")),
-        slope_intercept=(SI_SLOPES, Field("d", "numbers", same_as="d")))
+    PARAMETERS: ClassVar[ModelParameters] = with_slopes(
+        "free", columns=(Column("d", "intercept", prior="d"),),
+        traditional=(Field("b", "numbers"),),
+        slope_intercept=(Field("d", "numbers", same_as="d"),))
 
     def __init__(self, a: ArrayLike, b: ArrayLike) -> None:
         slopes = as_slopes(a)
@@ -127,12 +120,6 @@ class GradedResponse(ItemModel):
         self._gap = np.where(self._valid, gap, 0.0)
 
     # -- conversions ------------------------------------------------------------------------------
-    @property
-    def a(self) -> Array:
-        """Slopes of a unidimensional model, shape (n_items,)."""
-        require_unidimensional(self, "a")
-        return self.slopes[:, 0].copy()
-
     @property
     def b(self) -> Array:
         """Category boundaries :math:`b_k = -d_k / a`, shape (n_items, K_max - 1), NaN padding."""

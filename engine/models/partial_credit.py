@@ -23,21 +23,18 @@ from numpy.typing import ArrayLike, NDArray
 from qabilet.engine.exceptions import InvalidParameterError
 from qabilet.engine.models._base import (
     Array,
+    SlopedModel,
     as_float_array,
     as_slopes,
     require_unidimensional,
     slope_matrix,
 )
 from qabilet.engine.models._declaration import (
-    FIXED_SLOPE,
     FIXED_SLOPES,
-    SI_FIXED_SLOPES,
-    SI_SLOPES,
-    SLOPES,
-    TRADITIONAL_SLOPE,
     Column,
     Field,
     ModelParameters,
+    with_slopes,
 )
 from qabilet.engine.models._divide_by_total import DivideByTotal
 from qabilet.engine.models._ragged import as_ragged
@@ -60,7 +57,7 @@ _SI_INTERCEPTS = Field("d", "numbers", same_as="d")
 
 
 @register
-class GeneralizedPartialCredit(DivideByTotal):
+class GeneralizedPartialCredit(SlopedModel, DivideByTotal):
     """Generalized partial credit items (``gpcm``, Muraki 1992).
 
     Parameters
@@ -78,10 +75,9 @@ class GeneralizedPartialCredit(DivideByTotal):
     """
 
     name: ClassVar[str] = "gpcm"
-    PARAMETERS: ClassVar[ModelParameters] = ModelParameters(
-        columns=(SLOPES, _SCORING, _INTERCEPTS),
-        traditional=(TRADITIONAL_SLOPE, _STEPS),
-        slope_intercept=(SI_SLOPES, _SI_INTERCEPTS))
+    PARAMETERS: ClassVar[ModelParameters] = with_slopes(
+        "free", columns=(_SCORING, _INTERCEPTS), traditional=(_STEPS,),
+        slope_intercept=(_SI_INTERCEPTS,))
 
     def __init__(self, a: ArrayLike, b: ArrayLike) -> None:
         slopes = as_slopes(a)
@@ -132,12 +128,6 @@ class GeneralizedPartialCredit(DivideByTotal):
         return self
 
     @property
-    def a(self) -> Array:
-        """Slopes of a unidimensional model, shape (n_items,)."""
-        require_unidimensional(self, "a")
-        return self.slopes[:, 0].copy()
-
-    @property
     def b(self) -> Array:
         """Step locations :math:`b_k = -(\\delta_k - \\delta_{k-1}) / a`, shape (n_items, K_max - 1)."""
         require_unidimensional(self, "b")
@@ -165,11 +155,9 @@ class PartialCredit(GeneralizedPartialCredit):
     """
 
     name: ClassVar[str] = "pcm"
-    PARAMETERS: ClassVar[ModelParameters] = ModelParameters(
-        columns=(FIXED_SLOPES, _SCORING, _INTERCEPTS),
-        traditional=(FIXED_SLOPE, _STEPS),
-        slope_intercept=(SI_FIXED_SLOPES, _SI_INTERCEPTS),
-        variance_free=True)
+    PARAMETERS: ClassVar[ModelParameters] = with_slopes(
+        "fixed", columns=(_SCORING, _INTERCEPTS), traditional=(_STEPS,),
+        slope_intercept=(_SI_INTERCEPTS,))
 
     def __init__(self, b: ArrayLike, a: ArrayLike = 1.0) -> None:
         n = len(b)  # type: ignore[arg-type]

@@ -208,28 +208,22 @@ def common_guessing():
     else: its records, parameter file, design, starting values and SEs come from the declaration."""
     from dataclasses import replace
 
-    from qabilet.engine.models import registry
-    from qabilet.engine.models._declaration import (
-        SI_SLOPES,
-        SLOPES,
-        TRADITIONAL_SLOPE,
-        Column,
-        Field,
-        ModelParameters,
-    )
+    from qabilet.engine.models import Column, Field, registry
+    from qabilet.engine.models._declaration import with_slopes
 
     c = Field("c", "number", same_as="g")
 
     @registry.register
     class CommonGuessing(ThreePL):
         name = "3pl-common-c"
-        PARAMETERS = ModelParameters(
-            columns=(SLOPES, Column("d", "intercept", prior="d"),
+        PARAMETERS = with_slopes(
+            "free",
+            columns=(Column("d", "intercept", prior="d"),
                      Column("g", "lower asymptote", estimated="tied", prior="c",
                             bounds=(0.0, 1.0)),
                      replace(ThreePL.PARAMETERS.columns[3])),  # u, fixed at 1
-            traditional=(TRADITIONAL_SLOPE, Field("b", "number"), c),
-            slope_intercept=(SI_SLOPES, Field("d", "number", same_as="d"), c),
+            traditional=(Field("b", "number"), c),
+            slope_intercept=(Field("d", "number", same_as="d"), c),
             n_categories=2)
 
     yield CommonGuessing
