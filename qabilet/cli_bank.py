@@ -114,7 +114,7 @@ def import_(
                                          help="A bank document or parameter file (.json), a "
                                               "parameter CSV or mirt's table (.csv).")],
     database: DatabaseOption = None,
-    version: Annotated[int | None, typer.Option("--version", help="Parameters: the draft version "
+    version: Annotated[int | None, typer.Option("--bank-version", help="Parameters: the draft version "
                                                 "they replace.")] = None,
     base: Annotated[int | None, typer.Option("--base", help="CSV: the version whose latent "
                                              "distribution a new version takes.")] = None,
@@ -171,7 +171,7 @@ def _draft_note(draft: BankVersion) -> str:
     return (f"New texts of published bank version {old} are in draft bank version "
             f"{draft.number} ({len(revision.changes)} changes); version {old} keeps showing its "
             f"own. Compare with: qabilet bank diff {old} {draft.number}; show them with: "
-            f"qabilet bank publish --version {draft.number}")
+            f"qabilet bank publish --bank-version {draft.number}")
 
 
 def _user() -> str | None:
@@ -194,7 +194,7 @@ def export(
                                              help="Write here (default: standard output).")]
     = None,
     database: DatabaseOption = None,
-    version: Annotated[int | None, typer.Option("--version", help="The bank version (csv, mirt: "
+    version: Annotated[int | None, typer.Option("--bank-version", help="The bank version (csv, mirt: "
                                                 "default the newest published; responses: "
                                                 "filter).")] = None,
     language: Annotated[str | None, typer.Option("--language", help="responses: filter.")] = None,
@@ -284,12 +284,12 @@ def list_(
 def show(
     item_id: Annotated[str, typer.Argument(metavar="ID")],
     database: DatabaseOption = None,
-    version: Annotated[int | None, typer.Option("--version", help="Show the texts this bank "
+    version: Annotated[int | None, typer.Option("--bank-version", help="Show the texts this bank "
                                                 "version shows, and its parameters.")] = None,
 ) -> None:
     """Show one item: every text, its metadata and its parameters in a bank version.
 
-    Without ``--version``: the bank's current texts (what drafts show) and the newest version's
+    Without ``--bank-version``: the bank's current texts (what drafts show) and the newest version's
     parameters.
     """
     with _user_errors():
@@ -309,7 +309,7 @@ def show(
 @bank_app.command()
 def publish(
     database: DatabaseOption = None,
-    version: Annotated[int | None, typer.Option("--version", help="A draft bank version.")]
+    version: Annotated[int | None, typer.Option("--bank-version", help="A draft bank version.")]
     = None,
     norm_set: Annotated[int | None, typer.Option("--norm-set", help="A draft norm set.")] = None,
 ) -> None:
@@ -317,7 +317,7 @@ def publish(
     with _user_errors():
         repo = _repo(database)
         if (version is None) == (norm_set is None):
-            raise _fail("publish: give exactly one of --version N and --norm-set N")
+            raise _fail("publish: give exactly one of --bank-version N and --norm-set N")
         if version is not None:
             v = repo.publish_version(version)
             typer.echo(f"Published bank version {v.number}.")

@@ -41,7 +41,7 @@ def report(
     times: Annotated[Path | None, typer.Option("--times", metavar="TIMES.csv", exists=True,
                                                help="Response times in seconds, same shape "
                                                     "(the export's companion file).")] = None,
-    version: Annotated[int | None, typer.Option("--version", help="Bank version (default: the "
+    version: Annotated[int | None, typer.Option("--bank-version", help="Bank version (default: the "
                                                 "newest published).")] = None,
     norm_set: Annotated[int | None, typer.Option("--norm-set", help="Norm set (default: the "
                                                  "newest published of the version).")] = None,

@@ -79,8 +79,8 @@ def test_a_parameter_csv_becomes_a_draft_version_to_diff_and_publish(demo_db, tm
     result = _run("bank", "diff", "1", "2", "--database", demo_db)
     assert "changed (1), largest first:" in result.output
     assert "SRV-L01: d by up to 0.2500" in result.output
-    assert _run("bank", "publish", "--version", "2", "--database", demo_db).exit_code == 0
-    result = _run("bank", "publish", "--version", "2", "--database", demo_db)
+    assert _run("bank", "publish", "--bank-version", "2", "--database", demo_db).exit_code == 0
+    result = _run("bank", "publish", "--bank-version", "2", "--database", demo_db)
     assert result.exit_code == 2 and "already published" in result.output
     listing = _run("bank", "versions", "--database", demo_db).output
     assert "version 1  published" in listing and "version 2  published" in listing
@@ -271,7 +271,7 @@ def test_new_texts_go_into_a_draft_that_diff_show_and_versions_tell(demo_db, tmp
     assert "no item changed" in diff and "texts changed (2):" in diff
     assert "  dimension 'transparency' name.en: 'Transparency' → 'Openness'" in diff
     assert f"  item 'TRN-S03' text.ru.stem: {old_stem!r} → {old_stem + ' (исправлено)'!r}" in diff
-    shown = {n: json.loads(_run("bank", "show", "TRN-S03", "--database", demo_db, "--version",
+    shown = {n: json.loads(_run("bank", "show", "TRN-S03", "--database", demo_db, "--bank-version",
                                 str(n)).output.split("\nparameters in")[0]) for n in (1, 2)}
     assert shown[1]["text"]["ru"]["stem"] == old_stem
     assert shown[2]["text"]["ru"]["stem"] == old_stem + " (исправлено)"
