@@ -1,4 +1,5 @@
-"""What the benchmarks record about the machine and the source they measured (shared).
+"""What the benchmarks record about the machine and the source they measured, and how they
+publish their results (shared).
 
 Imported by the ``bench_*.py`` scripts (run from the repository root; ``benchmarks/`` is on
 ``sys.path`` as the script's own folder).
@@ -9,12 +10,13 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import sys
 import timeit
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-__all__ = ["blas_lines", "cpu_name", "env_line", "load", "peer_versions", "python_speed",
+__all__ = ["blas_lines", "cpu_name", "env_line", "load", "peer_versions", "publish", "python_speed",
            "source_state"]
 
 
@@ -96,3 +98,28 @@ def python_speed() -> float:
     comparable. The loop is ``sum(i * i for i in range(10**6))``.
     """
     return 1e3 * min(timeit.repeat("sum(i * i for i in range(10**6))", number=1, repeat=5))
+
+
+def publish(results: Path, title: str, script: str, argv: list[str] | None,
+            sections: list[tuple[str | None, str | list[str]]], env: list[str], write: bool
+            ) -> None:
+    """Print a benchmark's sections, and write them to ``results`` (when ``write``).
+
+    The page is the title, the command that ran (``script`` with ``argv``, by default the
+    command line's arguments), each section (its heading, if any, and a table, or a list of
+    findings written as a Markdown list) and the environment; the terminal gets the sections.
+    """
+    given = argv if argv is not None else sys.argv[1:]
+    cmd = " ".join([f".venv/bin/python benchmarks/{script}", *given])
+    page = [f"# {title}", "", f"`{cmd}`", ""]
+    bodies = [[body] if isinstance(body, str) else [f"- {x}" for x in body] for _, body in sections]
+    for (heading, _), lines in zip(sections, bodies):
+        page += [*([heading, ""] if heading else []), *lines, ""]
+    text = "\n".join([*page, "Environment:", "", *env, ""])
+    for lines in bodies:
+        print()
+        print("\n".join(lines))
+    if write:
+        results.parent.mkdir(parents=True, exist_ok=True)
+        results.write_text(text, encoding="utf-8")
+        print(f"\nwritten to {results.relative_to(ROOT)}")

@@ -63,6 +63,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
+import _machine  # noqa: E402
 from _machine import blas_lines, cpu_name, env_line, load, peer_versions, source_state  # noqa: E402
 
 HERE = ROOT / "benchmarks"
@@ -425,23 +426,11 @@ def main(argv: list[str] | None = None) -> None:
     notes = notes_for(cases, truths, rows, args.repeats, args.budget)
     env.append("- load average (1, 5, 15 min) per case: " + " | ".join(loads)
                + " (a fit alone adds 1 to 2 on this machine's 2 cores)")
-    given = argv if argv is not None else sys.argv[1:]
-    cmd = " ".join([".venv/bin/python benchmarks/bench_calibration.py", *given])
-    text = "\n".join(["# Calibration: qabilet vs girth and mirt", "", f"`{cmd}`", "", table, "",
-                      "Against the target (at most half the time of the fastest peer at equal "
-                      "RMSE, i.e. a and b RMSE each within 10% of the best in the case):", "",
-                      *(f"- {v}" for v in verdicts), "", "Notes:", "",
-                      *(f"- {n}" for n in notes), "", "Environment:", "", *env, ""])
-    print()
-    print(table)
-    print()
-    print("\n".join(f"- {v}" for v in verdicts))
-    print()
-    print("\n".join(f"- {n}" for n in notes))
-    if not args.no_write and not args.quick:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(text, encoding="utf-8")
-        print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+    target = ("Against the target (at most half the time of the fastest peer at equal RMSE, i.e. "
+              "a and b RMSE each within 10% of the best in the case):")
+    _machine.publish(RESULTS, "Calibration: qabilet vs girth and mirt", "bench_calibration.py",
+                     argv, [(None, table), (target, verdicts), ("Notes:", notes)], env,
+                     write=not args.no_write and not args.quick)
 
 
 def qabilet_criterion() -> str:

@@ -66,6 +66,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
+import _machine  # noqa: E402
 from _machine import blas_lines, cpu_name, env_line, load, peer_versions, source_state  # noqa: E402
 
 HERE = ROOT / "benchmarks"
@@ -485,22 +486,9 @@ def main(argv: list[str] | None = None) -> None:
                + " | ".join(f"{r.setting.library} {r.setting.variant} {r.setting.exposure}: "
                             f"{r.load}" for r in rows if r.load)
                + " (a run alone adds about 1 on this machine's 2 cores)")
-    given = argv if argv is not None else sys.argv[1:]
-    cmd = " ".join([".venv/bin/python benchmarks/bench_cat.py", *given])
-    text = "\n".join(["# CAT simulation: qabilet vs catsim and mirt", "", f"`{cmd}`", "", table,
-                      "", "Against the targets:", "", *(f"- {v}" for v in verdict), "",
-                      "Notes:", "", *(f"- {x}" for x in notes), "", "Environment:", "", *env,
-                      ""])
-    print()
-    print(table)
-    print()
-    print("\n".join(f"- {v}" for v in verdict))
-    print()
-    print("\n".join(f"- {x}" for x in notes))
-    if not args.no_write and not args.quick:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(text, encoding="utf-8")
-        print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+    _machine.publish(RESULTS, "CAT simulation: qabilet vs catsim and mirt", "bench_cat.py", argv,
+                     [(None, table), ("Against the targets:", verdict), ("Notes:", notes)], env,
+                     write=not args.no_write and not args.quick)
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from _machine import cpu_name, load, python_speed, source_state  # noqa: E402
+from _machine import cpu_name, load, publish, python_speed, source_state  # noqa: E402
 
 HERE = ROOT / "benchmarks"
 LOADGEN = HERE / "_http_load.py"
@@ -838,25 +838,12 @@ def main(argv: list[str] | None = None) -> None:
     env[speed_line] += f", {python_speed():.0f} ms after"
     env.append("- load average (1 min) before → after each phase: "
                + " | ".join(f"{k}: " + ", ".join(v) for k, v in loads.items()))
-    given = argv if argv is not None else sys.argv[1:]
-    cmd = " ".join([".venv/bin/python benchmarks/bench_http.py", *given])
-    text = "\n".join(["# HTTP API under load: latency at an offered rate, and saturation", "",
-                      f"`{cmd}`", "", "Open workload (latency at the offered rate):", "", t_open,
-                      "", "Saturation (closed loops, no think time):", "", t_sat, "",
-                      "Against the targets:", "", *(f"- {v}" for v in verdict), "", "Notes:", "",
-                      *(f"- {x}" for x in notes), "", "Environment:", "", *env, ""])
-    print()
-    print(t_open)
-    print()
-    print(t_sat)
-    print()
-    print("\n".join(f"- {v}" for v in verdict))
-    print()
-    print("\n".join(f"- {x}" for x in notes))
-    if not args.no_write and not args.quick:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(text, encoding="utf-8")
-        print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+    publish(RESULTS, "HTTP API under load: latency at an offered rate, and saturation",
+            "bench_http.py", argv,
+            [("Open workload (latency at the offered rate):", t_open),
+             ("Saturation (closed loops, no think time):", t_sat),
+             ("Against the targets:", verdict), ("Notes:", notes)], env,
+            write=not args.no_write and not args.quick)
 
 
 if __name__ == "__main__":

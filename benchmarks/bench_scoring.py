@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 import girth  # noqa: E402
 import scipy  # noqa: E402
-from _machine import cpu_name, env_line, source_state  # noqa: E402
+from _machine import cpu_name, env_line, publish, source_state  # noqa: E402
 
 import qabilet  # noqa: E402
 from qabilet.engine.models import TwoPL  # noqa: E402
@@ -287,32 +287,8 @@ def main(argv: list[str] | None = None) -> None:
         + ", ".join(f"{v:.2f}" for v in load_after)
         + " (this run alone adds 1 to 2: numpy's loops use one core, OpenBLAS both)"
     )
-    given = argv if argv is not None else sys.argv[1:]
-    cmd = " ".join([".venv/bin/python benchmarks/bench_scoring.py", *given])
-    text = "\n".join(
-        [
-            "# Scoring: qabilet vs girth",
-            "",
-            f"`{cmd}`",
-            "",
-            table,
-            "",
-            *(f"- {n}" for n in notes),
-            "",
-            "Environment:",
-            "",
-            *env,
-            "",
-        ]
-    )
-    print()
-    print(table)
-    print()
-    print("\n".join(f"- {n}" for n in notes))
-    if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(text, encoding="utf-8")
-        print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+    publish(RESULTS, "Scoring: qabilet vs girth", "bench_scoring.py", argv,
+            [(None, table), (None, notes)], env, write=not args.no_write)
 
 
 if __name__ == "__main__":
