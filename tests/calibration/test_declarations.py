@@ -11,34 +11,11 @@ import pytest
 from qabilet.calibration._design import SUPPORTED, VARIANCE_FREE, block_design
 from qabilet.calibration.mml import traditional_standard_errors
 from qabilet.calibration.priors import columns_for, models_estimating
-from qabilet.engine.models import (
-    FourPL,
-    GeneralizedPartialCredit,
-    GradedResponse,
-    NominalResponse,
-    OnePL,
-    PartialCredit,
-    Rasch,
-    RatingScale,
-    ThreePL,
-    TwoPL,
-    model_names,
-)
+from qabilet.engine.models import ThreePL, model_names
+from tests.engine.model_zoo import make_models
 
 N = 3
-MODELS = {
-    "rasch": Rasch([-1.0, 0.2, 1.5]),
-    "1pl": OnePL(1.3, [-0.5, 0.0, 0.8]),
-    "2pl": TwoPL([0.7, 1.4, 2.2], [-1.2, 0.3, 1.1]),
-    "3pl": ThreePL([1.1, 1.8, 0.9], [0.0, 0.9, -0.4], [0.2, 0.15, 0.1]),
-    "4pl": FourPL([1.3, 0.9, 1.1], [-0.4, 0.6, 0.0], [0.1, 0.05, 0.2], [0.95, 0.9, 0.97]),
-    "grm": GradedResponse([1.2, 0.8, 1.7], [[-1.5, -0.2, 0.9, 2.0], [-0.5, 0.5], [0.1]]),
-    "gpcm": GeneralizedPartialCredit([0.9, 1.6, 1.1], [[-1.0, 0.4, 0.2], [0.5, -0.3], [0.0]]),
-    "pcm": PartialCredit([[-0.7, 0.6], [0.2, 1.0, -0.4], [0.3]]),
-    "rsm": RatingScale([-0.3, 0.4, 1.0], [-1.1, 0.1, 1.2]),
-    "nominal": NominalResponse([[0.0, 0.4, 1.3, -0.6], [0.0, 1.1, 0.8], [0.0, 0.7]],
-                               [[0.0, 0.5, -0.3, 0.2], [0.0, -0.4, 0.6], [0.0, 0.3]]),
-}
+MODELS = make_models(three_each=True)
 
 
 def estimated(model):

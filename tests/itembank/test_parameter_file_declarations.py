@@ -13,46 +13,12 @@ import pytest
 from qabilet.engine.bank import ItemBank
 from qabilet.engine.exceptions import DataFileError
 from qabilet.engine.latent import LatentDistribution
-from qabilet.engine.models import (
-    FourPL,
-    GeneralizedPartialCredit,
-    GradedResponse,
-    NominalResponse,
-    OnePL,
-    PartialCredit,
-    Rasch,
-    RatingScale,
-    ThreePL,
-    TwoPL,
-    model_names,
-)
+from qabilet.engine.models import model_names
 from qabilet.itembank.parameter_file import ParameterFile, read_parameter_file
+from tests.engine.model_zoo import make_models, make_two_factor
 
-UNI = {
-    "rasch": Rasch([-1.0, 0.2]),
-    "1pl": OnePL(1.3, [-0.5, 0.8]),
-    "2pl": TwoPL([0.7, 2.2], [-1.2, 1.1]),
-    "3pl": ThreePL([1.1, 1.8], [0.0, 0.9], [0.2, 0.15]),
-    "4pl": FourPL([1.3, 0.9], [-0.4, 0.6], [0.1, 0.05], [0.95, 0.9]),
-    "grm": GradedResponse([1.2, 0.8], [[-1.5, -0.2, 0.9], [-0.5, 0.5]]),
-    "gpcm": GeneralizedPartialCredit([0.9, 1.6], [[-1.0, 0.4, 0.2], [0.5, -0.3]]),
-    "pcm": PartialCredit([[-0.7, 0.6], [0.2, 1.0, -0.4]]),
-    "rsm": RatingScale([-0.3, 0.4], [-1.1, 0.1, 1.2]),
-    "nominal": NominalResponse([[0.0, 0.4, 1.3], [0.0, 1.1, 0.8]],
-                               [[0.0, 0.5, -0.3], [0.0, -0.4, 0.6]]),
-}
-A2 = np.array([[1.2, 0.0], [0.5, 0.9]])
-MULTI = {
-    "rasch": Rasch.from_slope_intercept(np.ones((2, 2)), [0.3, -0.5]),
-    "2pl": TwoPL.from_slope_intercept(A2, [0.3, -0.5]),
-    "3pl": ThreePL.from_slope_intercept(A2, [0.2, -0.1], c=[0.2, 0.1]),
-    "4pl": FourPL.from_slope_intercept(A2, [0.2, -0.1], c=[0.2, 0.1], u=[0.9, 0.95]),
-    "grm": GradedResponse.from_slope_intercept(A2, [[1.0, -0.5], [0.5, 0.0]]),
-    "gpcm": GeneralizedPartialCredit.from_slope_intercept(A2, [[0.0, 0.4, 0.1], [0.0, -0.2]]),
-    "pcm": PartialCredit.from_slope_intercept(np.ones((2, 2)), [[0.0, 0.4], [0.0, -0.2]]),
-    "nominal": NominalResponse.from_slope_intercept(A2, [[0.0, 1.0, 2.0], [0.0, 0.6, 2.0]],
-                                                    [[0.0, 0.3, -0.2], [0.0, 0.1, 0.4]]),
-}
+UNI = {name: model.subset([0, 1]) for name, model in make_models().items()}  # two items each
+MULTI = make_two_factor()
 
 
 def test_every_registered_model_is_covered():
