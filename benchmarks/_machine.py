@@ -12,12 +12,13 @@ import platform
 import subprocess
 import sys
 import timeit
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 __all__ = ["blas_lines", "cpu_name", "env_line", "load", "peer_versions", "publish", "python_speed",
-           "source_state"]
+           "run_lines", "source_state"]
 
 
 def cpu_name() -> str:
@@ -50,6 +51,16 @@ def source_state(packages: tuple[str, ...]) -> str:
     if not changed:
         return f"{head} ({folders} clean)"
     return f"{head} with uncommitted or untracked files: {', '.join(changed)}"
+
+
+def run_lines(packages: tuple[str, ...]) -> list[str]:
+    """A results page's first environment lines: the date, the source measured (``packages``:
+    the folders whose uncommitted changes count) and the machine."""
+    return [
+        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- qabilet source: commit {source_state(packages)}",
+        f"- machine: {cpu_name()}, {os.cpu_count()} logical cores, {platform.platform()}",
+    ]
 
 
 def blas_lines(label: str) -> list[str]:

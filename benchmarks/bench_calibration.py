@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import subprocess
 import sys
@@ -54,7 +53,6 @@ import tempfile
 import time
 import venv
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +61,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-import _machine  # noqa: E402
-from _machine import blas_lines, cpu_name, env_line, load, peer_versions, source_state  # noqa: E402
+from _machine import blas_lines, env_line, load, peer_versions, publish, run_lines  # noqa: E402
 
 HERE = ROOT / "benchmarks"
 DRIVER = HERE / "_fit_driver.py"
@@ -250,9 +247,7 @@ def environment() -> list[str]:
     import qabilet
 
     return [
-        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- qabilet source: commit {source_state(('engine', 'calibration', 'itembank'))}",
-        f"- machine: {cpu_name()}, {os.cpu_count()} logical cores, {platform.platform()}",
+        *run_lines(('engine', 'calibration', 'itembank')),
         f"- main environment (qabilet, girth): python {platform.python_version()}, numpy "
         f"{np.__version__}, scipy {scipy.__version__}, girth {version('girth')}, qabilet "
         f"{qabilet.__version__}",
@@ -428,9 +423,9 @@ def main(argv: list[str] | None = None) -> None:
                + " (a fit alone adds 1 to 2 on this machine's 2 cores)")
     target = ("Against the target (at most half the time of the fastest peer at equal RMSE, i.e. "
               "a and b RMSE each within 10% of the best in the case):")
-    _machine.publish(RESULTS, "Calibration: qabilet vs girth and mirt", "bench_calibration.py",
-                     argv, [(None, table), (target, verdicts), ("Notes:", notes)], env,
-                     write=not args.no_write and not args.quick)
+    publish(RESULTS, "Calibration: qabilet vs girth and mirt", "bench_calibration.py",
+            argv, [(None, table), (target, verdicts), ("Notes:", notes)], env,
+            write=not args.no_write and not args.quick)
 
 
 def qabilet_criterion() -> str:

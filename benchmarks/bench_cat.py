@@ -50,14 +50,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +64,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-import _machine  # noqa: E402
-from _machine import blas_lines, cpu_name, env_line, load, peer_versions, source_state  # noqa: E402
+from _machine import blas_lines, env_line, load, peer_versions, publish, run_lines  # noqa: E402
 
 HERE = ROOT / "benchmarks"
 DRIVER = HERE / "_cat_driver.py"
@@ -258,9 +255,7 @@ def environment() -> list[str]:
     import qabilet
 
     return [
-        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- qabilet source: commit {source_state(('engine',))}",
-        f"- machine: {cpu_name()}, {os.cpu_count()} logical cores, {platform.platform()}",
+        *run_lines(('engine',)),
         f"- main environment (qabilet): python {platform.python_version()}, numpy "
         f"{np.__version__}, scipy {scipy.__version__}, qabilet {qabilet.__version__}",
         f"- peer environment ({PEER_VENV.relative_to(ROOT)}; catsim, mirt): "
@@ -486,9 +481,9 @@ def main(argv: list[str] | None = None) -> None:
                + " | ".join(f"{r.setting.library} {r.setting.variant} {r.setting.exposure}: "
                             f"{r.load}" for r in rows if r.load)
                + " (a run alone adds about 1 on this machine's 2 cores)")
-    _machine.publish(RESULTS, "CAT simulation: qabilet vs catsim and mirt", "bench_cat.py", argv,
-                     [(None, table), ("Against the targets:", verdict), ("Notes:", notes)], env,
-                     write=not args.no_write and not args.quick)
+    publish(RESULTS, "CAT simulation: qabilet vs catsim and mirt", "bench_cat.py", argv,
+            [(None, table), ("Against the targets:", verdict), ("Notes:", notes)], env,
+            write=not args.no_write and not args.quick)
 
 
 if __name__ == "__main__":

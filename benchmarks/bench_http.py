@@ -86,14 +86,13 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from _machine import cpu_name, load, publish, python_speed, source_state  # noqa: E402
+from _machine import load, publish, python_speed, run_lines  # noqa: E402
 
 HERE = ROOT / "benchmarks"
 LOADGEN = HERE / "_http_load.py"
@@ -730,9 +729,7 @@ def environment(args: argparse.Namespace) -> list[str]:
     import qabilet
 
     lines = [
-        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- qabilet source: commit {source_state(('api', 'itembank', 'engine'))}",
-        f"- machine: {cpu_name()}, {os.cpu_count()} logical cores, {platform.platform()}",
+        *run_lines(('api', 'itembank', 'engine')),
         f"- python {platform.python_version()}, qabilet {qabilet.__version__}; {versions()}",
         f"- server: `qabilet serve --workers {args.workers}`; load generator: aiohttp (httpx "
         "only for the readiness check)",

@@ -40,7 +40,6 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -52,7 +51,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 import girth  # noqa: E402
 import scipy  # noqa: E402
-from _machine import cpu_name, env_line, publish, source_state  # noqa: E402
+from _machine import env_line, publish, run_lines  # noqa: E402
 
 import qabilet  # noqa: E402
 from qabilet.engine.models import TwoPL  # noqa: E402
@@ -123,9 +122,7 @@ def simd_info() -> str:
 
 def environment() -> list[str]:
     lines = [
-        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- qabilet source: commit {source_state(('engine',))}",
-        f"- machine: {cpu_name()}, {os.cpu_count()} logical cores, {platform.platform()}",
+        *run_lines(('engine',)),
         f"- python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
         f"girth {getattr(girth, '__version__', _dist_version('girth'))}, "
         f"qabilet {qabilet.__version__}",
