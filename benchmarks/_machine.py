@@ -12,13 +12,14 @@ import platform
 import subprocess
 import sys
 import timeit
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 __all__ = ["blas_lines", "cpu_name", "env_line", "load", "peer_versions", "publish", "python_speed",
-           "run_lines", "source_state"]
+           "run_lines", "source_state", "table_head", "table_row"]
 
 
 def cpu_name() -> str:
@@ -134,3 +135,13 @@ def publish(results: Path, title: str, script: str, argv: list[str] | None,
         results.parent.mkdir(parents=True, exist_ok=True)
         results.write_text(text, encoding="utf-8")
         print(f"\nwritten to {results.relative_to(ROOT)}")
+
+
+def table_row(cells: Iterable[str]) -> str:
+    """A row of a Markdown table."""
+    return "| " + " | ".join(cells) + " |"
+
+
+def table_head(header: list[str]) -> list[str]:
+    """A Markdown table's header row and rule."""
+    return [table_row(header), "|" + "|".join("---" for _ in header) + "|"]
