@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 __all__ = ["blas_lines", "cpu_name", "env_line", "load", "peer_versions", "publish", "python_speed",
-           "run_lines", "source_state", "table_head", "table_row"]
+           "run_lines", "source_state", "table"]
 
 
 def cpu_name() -> str:
@@ -137,11 +137,11 @@ def publish(results: Path, title: str, script: str, argv: list[str] | None,
         print(f"\nwritten to {results.relative_to(ROOT)}")
 
 
-def table_row(cells: Iterable[str]) -> str:
-    """A row of a Markdown table."""
+def table(header: list[str], rows: Iterable[list[str]]) -> str:
+    """A Markdown table: the header, its rule, the rows (lists of cells)."""
+    rule = "|" + "|".join("---" for _ in header) + "|"
+    return "\n".join([_row(header), rule, *(_row(cells) for cells in rows)])
+
+
+def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
-
-
-def table_head(header: list[str]) -> list[str]:
-    """A Markdown table's header row and rule."""
-    return [table_row(header), "|" + "|".join("---" for _ in header) + "|"]

@@ -57,12 +57,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _machine import blas_lines, env_line, load, peer_versions, publish, run_lines, table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
-
-import _machine  # noqa: E402
-from _machine import blas_lines, env_line, load, peer_versions, publish, run_lines  # noqa: E402
 
 HERE = ROOT / "benchmarks"
 DRIVER = HERE / "_fit_driver.py"
@@ -278,7 +276,7 @@ def build_table(rows: list[Row], truths: dict[str, dict[str, Any]]) -> tuple[str
               "start + imports s", "process s", "CPU s (read + fit)",
               "peak RSS MiB: imports / read / fit", "RMSE a", "RMSE b", "fit: peer / qabilet",
               "process: peer / qabilet"]
-    lines = _machine.table_head(header)
+    lines: list[list[str]] = []
     verdicts: list[str] = []
     for case in dict.fromkeys(r.case for r in rows):
         truth = truths[case.key]
@@ -294,7 +292,7 @@ def build_table(rows: list[Row], truths: dict[str, dict[str, Any]]) -> tuple[str
             cells = [case.label, s.library, s.quadrature]
             if not r.runs:
                 cells += [r.failure or "not run"] + ["—"] * (len(header) - 4)
-                lines.append(_machine.table_row(cells))
+                lines.append(cells)
                 continue
             res = r.result
             conv = res.get("converged")
@@ -310,9 +308,9 @@ def build_table(rows: list[Row], truths: dict[str, dict[str, Any]]) -> tuple[str
             cells += [f"{res['n_iter']}{note}", fmt_s(r.fit) + runs, fmt_s(r.read),
                       fmt_s(r.startup), fmt_s(r.process), fmt_s(r.cpu), memory, f"{ea:.4f}",
                       f"{eb:.4f}", ratio_fit, ratio_proc]
-            lines.append(_machine.table_row(cells))
+            lines.append(cells)
         verdicts.append(verdict(case, case_rows, errors))
-    return "\n".join(lines), verdicts
+    return table(header, lines), verdicts
 
 
 def verdict(case: Case, rows: list[Row], errors: dict[int, tuple[float, float]]) -> str:

@@ -60,12 +60,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _machine import blas_lines, env_line, load, peer_versions, publish, run_lines, table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
-
-import _machine  # noqa: E402
-from _machine import blas_lines, env_line, load, peer_versions, publish, run_lines  # noqa: E402
 
 HERE = ROOT / "benchmarks"
 DRIVER = HERE / "_cat_driver.py"
@@ -277,15 +275,15 @@ def build_table(rows: list[Row], truth: np.ndarray) -> str:
     header = ["library", "method", "answers", "exposure", "estimator", "simulees", "runs", "s",
               "CPU s", "µs / item", "mean length", "RMSE", "mean SE", "max exposure",
               "peer / qabilet"]
-    lines = _machine.table_head(header)
+    lines: list[list[str]] = []
     ours = {r.setting.exposure: r for r in rows if r.setting.library == "qabilet" and r.ok}
     for r in rows:
         s = r.setting
         answers = "own, from true θ" if s.own_answers else "the matrix"
         head = [s.library, s.method, answers, s.exposure_label, s.estimator]
         if not r.ok:
-            lines.append(_machine.table_row([*head, f"{r.n:,}", r.failure or "not run"]
-                                            + ["—"] * (len(header) - len(head) - 2)))
+            lines.append([*head, f"{r.n:,}", r.failure or "not run"]
+                         + ["—"] * (len(header) - len(head) - 2))
             continue
         m = measures(r, truth)
         seconds = fmt_s(r.seconds)
@@ -295,11 +293,11 @@ def build_table(rows: list[Row], truth: np.ndarray) -> str:
         if s.library != "qabilet" and s.exposure in ours:
             ratio = f"{r.seconds / ours[s.exposure].seconds:.2f}×" + (" ¹" if r.extrapolated
                                                                       else "")
-        lines.append(_machine.table_row([
+        lines.append([
             *head, f"{r.n:,}", str(r.runs), seconds, fmt_s(r.cpu), f"{r.us_per_item:.1f}",
             f"{m['mean_length']:.2f}", f"{m['rmse']:.4f}", f"{m['mean_se']:.4f}",
-            f"{m['max_exposure']:.3f}", ratio]))
-    return "\n".join(lines)
+            f"{m['max_exposure']:.3f}", ratio])
+    return table(header, lines)
 
 
 def verdicts(rows: list[Row], quick: bool) -> list[str]:

@@ -89,10 +89,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _machine import load, publish, python_speed, run_lines, table
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
-
-from _machine import load, publish, python_speed, run_lines, table_head, table_row  # noqa: E402
 
 HERE = ROOT / "benchmarks"
 LOADGEN = HERE / "_http_load.py"
@@ -568,9 +568,9 @@ def busiest(p: dict[str, Any]) -> str:
     return f"{max(by) / total:.0%}" if total > 0 else "—"
 
 
-def not_run(r: Run, width: int) -> str:
+def not_run(r: Run, width: int) -> list[str]:
     """The row of a backend and blueprint that has no measurement in a table ``width`` wide."""
-    return table_row([r.backend, r.design, r.failure or "not run", *["—"] * (width - 3)])
+    return [r.backend, r.design, r.failure or "not run", *["—"] * (width - 3)]
 
 
 def open_table(runs: list[Run]) -> str:
@@ -578,27 +578,27 @@ def open_table(runs: list[Run]) -> str:
               "next-item p50 ms", "p95", "p99", "answer p50 ms", "p95", "p99",
               "closing answer p50 ms", "errors", "server CPU ms / answer", "busiest process",
               "client CPU ms / answer"]
-    lines = table_head(header)
+    lines: list[list[str]] = []
     for r in runs:
         if not r.opens:
             lines.append(not_run(r, len(header)))
             continue
         head = [r.backend, r.design]
         for p in r.opens:
-            lines.append(table_row([
+            lines.append([
                 *head, f"{p['offered']:.0f}", f"{p['rate']:.1f}",
                 ms(p["next_item"]["p50"]), ms(p["next_item"]["p95"]), ms(p["next_item"]["p99"]),
                 ms(p["answer"]["p50"]), ms(p["answer"]["p95"]), ms(p["answer"]["p99"]),
                 ms(p["closing"]["p50"]), errors_text(p), cpu_per_answer(p, "server_cpu_s"),
-                busiest(p), cpu_per_answer(p, "generator_cpu_s")]))
-    return "\n".join(lines)
+                busiest(p), cpu_per_answer(p, "generator_cpu_s")])
+    return table(header, lines)
 
 
 def saturation_table(runs: list[Run], concurrency: list[int]) -> str:
     header = ["backend", "blueprint", *(f"c={c}: ans/s (p99 ms)" for c in concurrency),
               "saturation ans/s", "at c", "server CPU ms / answer", "busiest process",
               "client CPU ms / answer"]
-    lines = table_head(header)
+    lines: list[list[str]] = []
     for r in runs:
         if not r.steps:
             lines.append(not_run(r, len(header)))
@@ -618,8 +618,8 @@ def saturation_table(runs: list[Run], concurrency: list[int]) -> str:
         tail = (["none", "—", "—", "—", "—"] if best is None else
                 [f"**{best['rate']:.0f}**", str(best["n"]), cpu_per_answer(best, "server_cpu_s"),
                  busiest(best), cpu_per_answer(best, "generator_cpu_s")])
-        lines.append(table_row([*head, *cells, *tail]))
-    return "\n".join(lines)
+        lines.append([*head, *cells, *tail])
+    return table(header, lines)
 
 
 def verdicts(runs: list[Run], quick: bool) -> list[str]:

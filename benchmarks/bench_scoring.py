@@ -45,13 +45,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _machine import env_line, publish, run_lines, table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 import girth  # noqa: E402
 import scipy  # noqa: E402
-from _machine import env_line, publish, run_lines, table_head, table_row  # noqa: E402
 
 import qabilet  # noqa: E402
 from qabilet.engine.models import TwoPL  # noqa: E402
@@ -188,9 +188,7 @@ def row(
 
 def markdown(rows: list[dict[str, str]]) -> str:
     head = list(rows[0])
-    out = table_head(head)
-    out += [table_row(r[h] for h in head) for r in rows]
-    return "\n".join(out)
+    return table(head, [[r[h] for h in head] for r in rows])
 
 
 # --- the benchmark ------------------------------------------------------------------------------
