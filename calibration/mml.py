@@ -683,7 +683,7 @@ class _Run(MML):
         if not converged:
             warnings.warn(
                 f"EM stopped at max_iter={self.max_iter} cycles before the tolerance {self.tol} "
-                "(converged_ is False)", ConvergenceWarning, stacklevel=3)
+                "(the result's converged is False)", ConvergenceWarning, stacklevel=3)
         return phi, ll, it, converged
 
     def _report(self, it: int, ll: float, change: float) -> None:
