@@ -70,6 +70,31 @@ class Patterns:
             )
         self.n_unique = n_u
 
+    def posterior(self, start: int, stop: int, lp_t: Array, log_w: Array
+                  ) -> tuple[Array | sparse.csr_matrix, Array, Array]:
+        """The one-hot rows of patterns ``start:stop``, their posterior weights and log-marginals.
+
+        Parameters
+        ----------
+        lp_t : ndarray, shape (width, n_quad)
+            Log-probabilities of the (item, category) pairs at the nodes, transposed.
+        log_w : ndarray, shape (n_quad,)
+            Log prior weights (normalised).
+
+        Returns
+        -------
+        onehot : ndarray or csr_matrix, shape (stop − start, width)
+        weights : ndarray, shape (stop − start, n_quad)
+            :math:`\\pi_{pq}`, each row summing to one.
+        log_marginal : ndarray, shape (stop − start,)
+            :math:`\\log \\sum_q w_q L_p(\\theta_q)`.
+        """
+        oh = self.onehot[start:stop]
+        ll = np.asarray(oh @ lp_t)
+        ll += log_w[None, :]
+        log_marg = log_normalise(ll)  # ll now holds the posterior weights
+        return oh, ll, log_marg
+
     def estep(self, log_p_flat: Array, log_w: Array) -> tuple[Array, Array, float]:
         """Expected counts, the posterior mass at each node, and the marginal log-likelihood.
 
@@ -93,10 +118,7 @@ class Patterns:
         parts: dict[int, tuple[Array, Array, float]] = {}
 
         def work(start: int, stop: int) -> None:
-            oh = self.onehot[start:stop]
-            ll = np.asarray(oh @ lp_t)
-            ll += log_w[None, :]
-            log_marg = log_normalise(ll)  # ll now holds the posterior weights
+            oh, ll, log_marg = self.posterior(start, stop, lp_t, log_w)
             c = self.counts[start:stop]
             ll *= c[:, None]
             parts[start] = (np.asarray(oh.T @ ll), ll.sum(axis=0), float(c @ log_marg))

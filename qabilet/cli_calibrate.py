@@ -6,6 +6,7 @@ is :class:`qabilet.calibration.MML` and the parameter file :mod:`qabilet.itemban
 
 from __future__ import annotations
 
+import enum
 import math
 import time
 from pathlib import Path
@@ -28,6 +29,14 @@ if TYPE_CHECKING:
     from qabilet.engine.bank import ItemBank
     from qabilet.itembank.parameter_file import ParameterFile
     from qabilet.itembank.response_file import ResponseData
+
+
+class SeMethod(enum.StrEnum):
+    """How ``--se`` computes the observed information (:class:`qabilet.calibration.MML`'s ``se``)."""
+
+    louis = "louis"
+    numeric = "numeric"
+    sandwich = "sandwich"
 
 
 @app.command()
@@ -122,6 +131,14 @@ def calibrate(
     no_se: Annotated[
         bool, typer.Option("--no-se", help="Skip the standard errors (faster for large banks)."),
     ] = False,
+    se: Annotated[
+        SeMethod, typer.Option("--se", case_sensitive=False,
+                               help="How the standard errors are computed: louis, the "
+                               "observed information in closed form by Louis' identity from one "
+                               "E-step; numeric, the same by central differences of the score "
+                               "(two E-steps per parameter); sandwich, the robust I^-1 J I^-1 "
+                               "(J: outer products of the persons' scores)."),
+    ] = SeMethod.louis,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress line on stderr (there is none "
                            "when stderr is not a terminal either)."),
@@ -167,7 +184,7 @@ def calibrate(
         progress = (_ProgressLine(tol, compute_se=not no_se)
                     if not quiet and _stderr_is_terminal() else None)
         estimator = MML(model=name, n_points=n_points, tol=tol, max_iter=max_iter,
-                        compute_se=not no_se, priors=priors, fixed=anchor_bank,
+                        compute_se=not no_se, se=se.value, priors=priors, fixed=anchor_bank,
                         group_specific=free, reference_group=reference, callback=progress,
                         dims=dim_spec, orthogonal=orthogonal)
         try:

@@ -269,6 +269,19 @@ def test_no_se(graded):
         np.testing.assert_allclose(item.b, record["b"], atol=1e-8)
 
 
+def test_se_numeric_gives_the_standard_errors_of_the_default(two_pl):
+    out = two_pl["tmp"] / "numeric.json"
+    result = runner.invoke(app, ["calibrate", str(two_pl["responses"]), "--model", "2pl",
+                                 "--exclude", "form", "--se", "numeric", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    numeric, louis = read_parameter_file(out), read_parameter_file(two_pl["out"])
+    for a, b in zip(numeric.items, louis.items, strict=True):
+        np.testing.assert_allclose([a.se["a"], a.se["b"]], [b.se["a"], b.se["b"]], rtol=1e-6)
+    bad = runner.invoke(app, ["calibrate", str(two_pl["responses"]), "--model", "2pl",
+                              "--exclude", "form", "--se", "oakes"])
+    assert bad.exit_code == 2 and "--se" in bad.output
+
+
 # -- convergence and progress -------------------------------------------------------------------------
 def test_max_iter_reached_warns_and_still_writes(graded):
     out = graded["tmp"] / "short.json"
@@ -374,7 +387,7 @@ def test_help_names_every_calibratable_model_and_defaults_match_the_library():
         assert name in result.stdout
     options = inspect.signature(cli_calibrate.calibrate).parameters
     library = inspect.signature(MML).parameters
-    for option, argument in [("tol", "tol"), ("max_iter", "max_iter")]:
+    for option, argument in [("tol", "tol"), ("max_iter", "max_iter"), ("se", "se")]:
         assert options[option].default == library[argument].default
     # the library picks its grid by the number of factors; for one factor it is mirt's 61
     assert library["n_points"].default is None
