@@ -37,9 +37,27 @@ _CELLS = 2_000_000  # entries of one block of per-node score vectors (patterns �
 _ROWS = 4096  # patterns per block
 
 
+def pattern_columns(patterns: Patterns) -> NDArray[np.intp]:
+    """The flat (item, category) column of every pattern's response to every item.
+
+    Returns
+    -------
+    ndarray of int, shape (n_patterns, n_items + 1)
+        Column of :attr:`Patterns.onehot` answered; ``width`` (a row of zeros the caller appends)
+        where the item is missing, and in the last column, which serves the latent scores.
+    """
+    offsets = np.concatenate([[0], np.cumsum(patterns.n_categories)])
+    rows, cols = patterns.onehot.nonzero()
+    out = np.full((patterns.n_unique, patterns.n_categories.size + 1), patterns.width,
+                  dtype=np.intp)
+    out[rows, np.searchsorted(offsets, cols, side="right") - 1] = cols
+    return out
+
+
 def score_covariance(patterns: Patterns, lp_t: Array, log_w: Array, category_scores: Array,
-                     latent_scores: Array) -> tuple[Array, Array]:
-    """The summed posterior covariance of the complete-data scores, and the observed scores.
+                     item_of_score: NDArray[np.intp], latent_scores: Array
+                     ) -> tuple[Array, Array]:
+    """The summed posterior covariance of the complete-data scores, and the observed scores'.
 
     Parameters
     ----------
@@ -49,9 +67,11 @@ def score_covariance(patterns: Patterns, lp_t: Array, log_w: Array, category_sco
         Log-probabilities of the (item, category) pairs at the nodes.
     log_w : ndarray, shape (n_quad,)
         The group's normalised log prior weights.
-    category_scores : ndarray, shape (n_quad, width, n_scores)
-        :math:`\\partial\\log P_i(k\\mid\\theta_q)/\\partial\\psi` of every (item, category) pair,
-        in the coordinates of the scores (each pair non-zero on its own item's entries only).
+    category_scores : ndarray, shape (n_quad, width + 1, n_scores)
+        :math:`\\partial\\log P_i(k\\mid\\theta_q)/\\partial\\psi_{i,r}` of every (item,
+        category) pair at the entries of the score vector, then a row of zeros (missing).
+    item_of_score : ndarray of int, shape (n_scores,)
+        The item whose parameter each entry is (``n_items`` for the latent entries).
     latent_scores : ndarray, shape (n_quad, n_scores)
         :math:`\\partial\\log w_q/\\partial\\lambda` (zero on the item entries).
 
@@ -64,24 +84,35 @@ def score_covariance(patterns: Patterns, lp_t: Array, log_w: Array, category_sco
         :math:`J = \\sum_p m_p\\bar s_p\\bar s_p^\\top`, the outer products of the persons'
         observed-data scores :math:`\\bar s_p = \\sum_q\\pi_{pq}s_{pq}` (Fisher's identity): the
         "meat" of the sandwich covariance.
+
+    Notes
+    -----
+    Entry r of item i's block of :math:`s_{pq}` is read from the pattern's answer to item i
+    (a gather, no product over the one-hot matrix); the products of the score vectors are one
+    matrix product per block of nodes and patterns.
     """
-    n_quad, width, n_s = category_scores.shape
+    n_quad, rows, n_s = category_scores.shape
+    flat = category_scores.reshape(n_quad, rows * n_s)
+    # entry (p, r) of the score vector of pattern p sits at flat column (its answer, r)
+    columns = pattern_columns(patterns)[:, item_of_score] * n_s + np.arange(n_s)
     out = np.zeros((n_s, n_s))
     outer = np.zeros((n_s, n_s))
     for start in range(0, patterns.n_unique, _ROWS):  # blocks of patterns
         stop = min(start + _ROWS, patterns.n_unique)
-        onehot, post, _ = patterns.posterior(start, stop, lp_t, log_w)
+        _, post, _ = patterns.posterior(start, stop, lp_t, log_w)
         counts = patterns.counts[start:stop]
+        cols = columns[start:stop]
         s_bar = np.zeros((stop - start, n_s))
         step = max(1, _CELLS // max((stop - start) * n_s, 1))
         for q0 in range(0, n_quad, step):  # blocks of nodes: one matrix product each
             q1 = min(q0 + step, n_quad)
-            per_node = category_scores[q0:q1].transpose(1, 0, 2).reshape(width, -1)
-            s = np.asarray(onehot @ per_node).reshape(stop - start, q1 - q0, n_s)
-            s += latent_scores[None, q0:q1]
-            w = post[:, q0:q1]
-            weighted = s * (w * counts[:, None])[..., None]
-            out += weighted.reshape(-1, n_s).T @ s.reshape(-1, n_s)
-            s_bar += np.einsum("pq,pqs->ps", w, s)
+            s = np.take(flat[q0:q1], cols, axis=1)  # (nodes, patterns, scores), contiguous
+            s += latent_scores[q0:q1, None, :]
+            root = np.sqrt(post[:, q0:q1].T)  # (nodes, patterns)
+            s *= root[..., None]
+            s_bar += np.einsum("qp,qps->ps", root, s)
+            s *= np.sqrt(counts)[None, :, None]
+            u = s.reshape(-1, n_s)
+            out += u.T @ u  # Σ m_p π_pq s s^T: one symmetric rank-k update (BLAS syrk)
         outer += (s_bar * counts[:, None]).T @ s_bar
     return out - outer, outer

@@ -747,7 +747,7 @@ class _Run(MML):
             n_nodes=int(self._nodes.shape[0]),
             bounds=(float(self.bounds[0]), float(self.bounds[1])),
             n_points=None if self.n_points is None else int(self.n_points),
-            accelerated=bool(self.accelerate))
+            accelerated=bool(self.accelerate), se_method=str(self.se))
 
     def _latent_se(self, g: int, phi: Array, se_phi: Array, cov_phi: Array) -> dict[str, Array]:
         """SEs of group ``g``'s latent means and covariance, and which were estimated.
@@ -874,6 +874,7 @@ class _Run(MML):
         n_scores = int(sum(d.free.sum() for d in self._designs)) + latent.size
         per_category = np.zeros((nodes.shape[0], bank.n_items, bank.max_categories, n_scores))
         phi_of_score = [latent]
+        item_of_score = [np.full(latent.size, bank.n_items)]
         start = 0
         for model, template, pos, design, priors in zip(
                 bank.models, self._templates, bank.positions, self._designs, self._block_priors):
@@ -898,6 +899,7 @@ class _Run(MML):
             slots = np.arange(start, start + items.size)
             per_category[:, pos[items], :model.max_categories, slots] = grad
             phi_of_score.insert(-1, design.index[items, cols])
+            item_of_score.insert(-1, pos[items])
             start += items.size
         for j in latent:  # the latent parameters (a few): their score at n_q held fixed
             e = np.zeros(k)
@@ -905,6 +907,7 @@ class _Run(MML):
             col = (self._latents.score(phi + e, n_q) - self._latents.score(phi - e, n_q)) / (2 * h)
             info[latent, j] -= col[latent]
         flat = per_category[:, self._patterns[0].valid]  # (Q, width, n_scores)
+        flat = np.concatenate([flat, np.zeros((flat.shape[0], 1, n_scores))], axis=1)  # missing
         lp_t = np.ascontiguousarray(flat_log_prob(bank, nodes).T)
         cov, outer = np.zeros((n_scores, n_scores)), np.zeros((n_scores, n_scores))
         for g, patterns in enumerate(self._patterns):
@@ -915,7 +918,7 @@ class _Run(MML):
                 latent_scores[:, slot] = (self._latents.log_weights(phi + e, g)
                                           - self._latents.log_weights(phi - e, g)) / (2 * h)
             c_g, j_g = score_covariance(patterns, lp_t, self._latents.log_weights(phi, g), flat,
-                                        latent_scores)
+                                        np.concatenate(item_of_score), latent_scores)
             cov += c_g
             outer += j_g
         to_phi = np.zeros((n_scores, k))

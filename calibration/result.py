@@ -197,7 +197,8 @@ class CalibrationResult:
     se_computed : bool
         Whether standard errors were computed (``MML(compute_se=...)``).
     covariance : ndarray, shape (n_parameters, n_parameters)
-        Covariance of the estimates (inverse observed information): item parameters on their
+        Covariance of the estimates (inverse observed information, or with
+        ``se_method="sandwich"`` the robust :math:`I^{-1}JI^{-1}`): item parameters on their
         natural scale at the rows of :attr:`ItemEstimates.index`, then the latent parameters
         (means and log-variances, or the correlation parameters of several factors) on the
         estimation scale. NaN when standard errors were not computed.
@@ -216,6 +217,9 @@ class CalibrationResult:
         Quadrature points per factor as asked (None: the default for the number of factors).
     accelerated : bool
         SQUAREM acceleration used.
+    se_method : str
+        How the covariance was computed (``MML(se=...)``): ``"louis"`` or ``"numeric"`` (the
+        observed information, in closed form or by differences), ``"sandwich"`` (robust).
     """
 
     groups: tuple[GroupEstimates, ...]
@@ -241,6 +245,7 @@ class CalibrationResult:
     bounds: tuple[float, float]
     n_points: int | None
     accelerated: bool
+    se_method: str = "louis"
 
     # -- the reference group's view ----------------------------------------------------------------
     @property
@@ -448,7 +453,9 @@ class CalibrationResult:
                 for model, priors in used.items())
         if not self.se_computed:
             return text + "; SE: not computed"
-        text += "; SE: observed information (Oakes)"
+        text += ("; SE: sandwich (robust), inverse observed information around the outer "
+                 "products of the persons' scores" if self.se_method == "sandwich"
+                 else "; SE: observed information (Oakes)")
         # a parameter file has no other place for the SEs of the estimated latent parameters
         for label, what, se in self._latent_standard_errors():
             text += f"; {f'group {label}: ' if label is not None else ''}latent {what} estimated, " + (

@@ -115,6 +115,8 @@ def test_the_result_is_the_same_with_either_method():
     truth = TwoPL(np.linspace(0.8, 2.0, 8), np.linspace(-1.5, 1.5, 8))
     x = simulate_responses(truth, np.random.default_rng(0).normal(size=1500), rng=1)
     louis, numeric = (MML(model="2pl", se=se).fit(x) for se in ("louis", "numeric"))
+    assert (louis.se_method, numeric.se_method) == ("louis", "numeric")
+    assert louis.method() == numeric.method()  # both the observed information
     np.testing.assert_allclose(louis.covariance, numeric.covariance, rtol=1e-6, atol=1e-12)
     np.testing.assert_allclose(louis.items[3].traditional_se, numeric.items[3].traditional_se,
                                rtol=1e-6)
@@ -177,3 +179,4 @@ def test_sandwich_against_a_numeric_sandwich(monkeypatch, case):
     np.testing.assert_allclose(np.sqrt(np.diag(sandwich)), np.sqrt(np.diag(numeric)), rtol=1e-4)
     assert np.abs(sandwich - numeric).max() <= 1e-4 * np.abs(numeric).max()
     assert np.isfinite(result.items[0].traditional_se).all()
+    assert result.se_method == "sandwich" and "SE: sandwich (robust)" in result.method()
