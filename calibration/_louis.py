@@ -37,20 +37,20 @@ _CELLS = 2_000_000  # entries of one block of per-node score vectors (patterns Ã
 _ROWS = 4096  # patterns per block
 
 
-def pattern_columns(patterns: Patterns) -> NDArray[np.intp]:
-    """The flat (item, category) column of every pattern's response to every item.
+def pattern_categories(patterns: Patterns, missing: int) -> NDArray[np.intp]:
+    """The category of every pattern's response to every item.
 
     Returns
     -------
     ndarray of int, shape (n_patterns, n_items + 1)
-        Column of :attr:`Patterns.onehot` answered; ``width`` (a row of zeros the caller appends)
-        where the item is missing, and in the last column, which serves the latent scores.
+        Category answered (0..Kâˆ’1); ``missing`` where the item is missing, and in the last
+        column, which serves the latent scores.
     """
     offsets = np.concatenate([[0], np.cumsum(patterns.n_categories)])
     rows, cols = patterns.onehot.nonzero()
-    out = np.full((patterns.n_unique, patterns.n_categories.size + 1), patterns.width,
-                  dtype=np.intp)
-    out[rows, np.searchsorted(offsets, cols, side="right") - 1] = cols
+    items = np.searchsorted(offsets, cols, side="right") - 1
+    out = np.full((patterns.n_unique, patterns.n_categories.size + 1), missing, dtype=np.intp)
+    out[rows, items] = cols - offsets[items]
     return out
 
 
@@ -67,9 +67,10 @@ def score_covariance(patterns: Patterns, lp_t: Array, log_w: Array, category_sco
         Log-probabilities of the (item, category) pairs at the nodes.
     log_w : ndarray, shape (n_quad,)
         The group's normalised log prior weights.
-    category_scores : ndarray, shape (n_quad, width + 1, n_scores)
-        :math:`\\partial\\log P_i(k\\mid\\theta_q)/\\partial\\psi_{i,r}` of every (item,
-        category) pair at the entries of the score vector, then a row of zeros (missing).
+    category_scores : ndarray, shape (n_quad, max_categories + 1, n_scores)
+        Entry :math:`(q, k, f)`: :math:`\\partial\\log P_i(k\\mid\\theta_q)/\\partial\\psi_f`
+        for the item i whose parameter :math:`\\psi_f` is; the last category all zeros (a
+        missing response, and the latent entries).
     item_of_score : ndarray of int, shape (n_scores,)
         The item whose parameter each entry is (``n_items`` for the latent entries).
     latent_scores : ndarray, shape (n_quad, n_scores)
@@ -93,8 +94,8 @@ def score_covariance(patterns: Patterns, lp_t: Array, log_w: Array, category_sco
     """
     n_quad, rows, n_s = category_scores.shape
     flat = category_scores.reshape(n_quad, rows * n_s)
-    # entry (p, r) of the score vector of pattern p sits at flat column (its answer, r)
-    columns = pattern_columns(patterns)[:, item_of_score] * n_s + np.arange(n_s)
+    # entry f of pattern p's score vector sits at flat column (its answer to f's item, f)
+    columns = pattern_categories(patterns, rows - 1)[:, item_of_score] * n_s + np.arange(n_s)
     out = np.zeros((n_s, n_s))
     outer = np.zeros((n_s, n_s))
     for start in range(0, patterns.n_unique, _ROWS):  # blocks of patterns

@@ -872,7 +872,8 @@ class _Run(MML):
         info = np.zeros((k, k))
         latent = np.arange(self._n_item_phi, k)
         n_scores = int(sum(d.free.sum() for d in self._designs)) + latent.size
-        per_category = np.zeros((nodes.shape[0], bank.n_items, bank.max_categories, n_scores))
+        # ∂log P(k|θ_q)/∂φ_f of the item of each score entry f; the last category: missing
+        per_category = np.zeros((nodes.shape[0], bank.max_categories + 1, n_scores))
         phi_of_score = [latent]
         item_of_score = [np.full(latent.size, bank.n_items)]
         start = 0
@@ -897,7 +898,7 @@ class _Run(MML):
             grad = model.dlog_prob_dparams(nodes)[:, items, :, cols]  # (F_b, Q, K)
             grad = grad * _scale_jacobian(model.param_vector(), design)[items, cols][:, None, None]
             slots = np.arange(start, start + items.size)
-            per_category[:, pos[items], :model.max_categories, slots] = grad
+            per_category[:, : model.max_categories, slots] = grad.transpose(1, 2, 0)
             phi_of_score.insert(-1, design.index[items, cols])
             item_of_score.insert(-1, pos[items])
             start += items.size
@@ -906,8 +907,6 @@ class _Run(MML):
             e[j] = h
             col = (self._latents.score(phi + e, n_q) - self._latents.score(phi - e, n_q)) / (2 * h)
             info[latent, j] -= col[latent]
-        flat = per_category[:, self._patterns[0].valid]  # (Q, width, n_scores)
-        flat = np.concatenate([flat, np.zeros((flat.shape[0], 1, n_scores))], axis=1)  # missing
         lp_t = np.ascontiguousarray(flat_log_prob(bank, nodes).T)
         cov, outer = np.zeros((n_scores, n_scores)), np.zeros((n_scores, n_scores))
         for g, patterns in enumerate(self._patterns):
@@ -917,8 +916,9 @@ class _Run(MML):
                 e[j] = h
                 latent_scores[:, slot] = (self._latents.log_weights(phi + e, g)
                                           - self._latents.log_weights(phi - e, g)) / (2 * h)
-            c_g, j_g = score_covariance(patterns, lp_t, self._latents.log_weights(phi, g), flat,
-                                        np.concatenate(item_of_score), latent_scores)
+            c_g, j_g = score_covariance(patterns, lp_t, self._latents.log_weights(phi, g),
+                                        per_category, np.concatenate(item_of_score),
+                                        latent_scores)
             cov += c_g
             outer += j_g
         to_phi = np.zeros((n_scores, k))
