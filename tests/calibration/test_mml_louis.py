@@ -6,10 +6,12 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy import sparse
 
 from qabilet.calibration import MML
 from qabilet.calibration._design import SUPPORTED
-from qabilet.calibration.mml import _Run
+from qabilet.calibration._estep import Patterns
+from qabilet.calibration.mml import _recode, _Run
 from qabilet.engine.bank import ItemBank
 from qabilet.engine.exceptions import InvalidParameterError
 from qabilet.engine.models import GradedResponse, ThreePL, TwoPL
@@ -90,11 +92,21 @@ def test_groups_with_a_group_specific_item_and_missing_data(monkeypatch):
                            [[-1.0, 0.0, 1.0]] * 3 + [[-0.5, 0.7]] * 3)
     theta = np.concatenate([rng.normal(0, 1, 900), rng.normal(0.4, 1.3, 900)])
     x = simulate_responses(items, theta, rng).astype(float)
-    x[rng.random(x.shape) < 0.3] = np.nan  # sparse: the one-hot matrix is CSR
+    x[rng.random(x.shape) < 0.3] = np.nan
     groups = np.array(["a"] * 900 + ["b"] * 900)
     est = MML(model={"Q1": "grm", "Q2": "gpcm", "Q3": "nominal", "Q4": "grm", "Q5": "pcm",
                      "Q6": "grm"}, group_specific=["Q4"], max_iter=150)
     assert_agree(*informations(monkeypatch, est, x, groups=groups))
+
+
+def test_sparse_data_in_a_csr_one_hot_matrix(monkeypatch):
+    rng = np.random.default_rng(7)
+    items = make_models(three_each=True)["gpcm"]
+    x = _columns(items, rng.normal(size=3000), range(8)).astype(float)
+    x[rng.random(x.shape) < 0.85] = np.nan  # a quarter or less observed: the one-hot is CSR
+    resp, categories = _recode(x, None, [f"Q{i + 1}" for i in range(x.shape[1])])
+    assert sparse.issparse(Patterns(resp, np.array([c.size for c in categories])).onehot)
+    assert_agree(*informations(monkeypatch, MML(model="gpcm", max_iter=150), x))
 
 
 def test_anchors_with_a_3pl_prior(monkeypatch):
