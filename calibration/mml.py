@@ -852,9 +852,6 @@ class _Run(MML):
     def _louis_information(self, phi: Array, h: float = 1e-5) -> tuple[Array, Array]:
         """−∂²(ℓ + log prior)/∂φ² by Louis' (1982) identity, from one E-step; and J.
 
-        ``J`` :math:`= \\sum_p m_p g_p g_p^\\top` are the outer products of the persons'
-        observed-data scores :math:`g_p` (the sandwich's middle), a by-product.
-
         :math:`I = \\bar I_c - C`: the complete-data information :math:`\\bar I_c` at the
         expected counts held fixed — per block, central differences of the items' analytic
         complete-data score (:func:`_block_score`, priors and the logit scale's chain rule
@@ -862,8 +859,13 @@ class _Run(MML):
         score depends on its own parameters only, so each item's column of its Hessian block is
         read off its own score), and for the latent parameters of their score at the posterior
         mass held fixed — less :math:`C`, the persons' summed posterior covariance of the
-        complete-data score (:func:`qabilet.calibration._louis.score_covariance`). Louis, T. A.
-        (1982), JRSS-B 44:226–233, eq. 3.1.
+        complete-data score (:func:`qabilet.calibration._louis.score_covariance`), whose
+        per-node scores are the models' analytic :meth:`ItemModel.dlog_prob_dparams` and the
+        latent log-weights' derivatives (by central differences, a few parameters on the grid).
+        Louis, T. A. (1982), JRSS-B 44:226–233, eq. 3.1.
+
+        ``J`` :math:`= \\sum_p m_p g_p g_p^\\top`, the outer products of the persons'
+        observed-data scores :math:`g_p` (the sandwich's middle), comes as a by-product.
         """
         bank, r_flat, n_q, _ = self._estep(phi)
         r3 = self._counts3(r_flat, bank)
@@ -921,10 +923,12 @@ class _Run(MML):
                                         latent_scores)
             cov += c_g
             outer += j_g
-        to_phi = np.zeros((n_scores, k))
-        to_phi[np.arange(n_scores), np.concatenate(phi_of_score)] = 1.0  # tied entries: summed
-        info -= to_phi.T @ cov @ to_phi
-        return (info + info.T) / 2.0, to_phi.T @ outer @ to_phi
+        where = np.concatenate(phi_of_score)
+        cells = (where[:, None], where[None, :])  # to φ: entries of a tied parameter summed
+        np.subtract.at(info, cells, cov)
+        outer_phi = np.zeros((k, k))
+        np.add.at(outer_phi, cells, outer)
+        return (info + info.T) / 2.0, outer_phi
 
     def _item_estimates(self, bank: ItemBank, se_phi: Array, cov: Array) -> list[ItemEstimates]:
         """Per item of ``bank``: its parameters in both forms, their SEs and covariance rows."""
