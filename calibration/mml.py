@@ -550,6 +550,8 @@ class _Run(MML):
     def _estep(self, phi: Array) -> tuple[ItemBank, Array, list[Array], float]:
         """Expected counts summed over groups, each group's posterior mass, log-likelihood."""
         bank = self._bank_of(phi)
+        if not _asymptotes_ordered(bank):  # an extrapolation's point outside the domain
+            return bank, np.empty(0), [], -np.inf
         lp = flat_log_prob(bank, self._nodes)
         if not np.all(np.isfinite(lp)):
             return bank, np.empty(0), [], -np.inf
@@ -888,6 +890,23 @@ def _objective(model: ItemModel, counts: Array, nodes: Array,
             for cols, prior in priors:
                 out = out + (prior.logpdf(psi[:, cols]) * weight[:, cols]).sum(axis=1)
     return np.where(np.isfinite(out), out, -np.inf)
+
+
+def _asymptotes_ordered(bank: ItemBank) -> bool:
+    """Whether every item with both asymptotes has its lower one below its upper one (c < u).
+
+    Each asymptote is estimated on the logit scale, so it stays in (0, 1) whatever the step; but
+    SQUAREM's extrapolation moves the two independently and may propose c ≥ u, where the model's
+    probabilities (and log(u − c)) are undefined. Such a point is rejected before it is evaluated,
+    as it would be after: its log-likelihood is −∞.
+    """
+    for model in bank.models:
+        lower, upper = columns_for("c", model), columns_for("u", model)
+        if lower and upper:
+            psi = model.param_vector()
+            if not np.all(psi[:, lower] < psi[:, upper]):
+                return False
+    return True
 
 
 def _scale_jacobian(psi: Array, design: BlockDesign) -> Array:
