@@ -97,19 +97,18 @@ def _recode(responses: ArrayLike, observed: ArrayLike | None, item_ids: Sequence
     if r.ndim != 2:
         raise InvalidResponseError(f"responses: expected a 2-D array (persons × items); got {r.shape}")
     obs = observed_mask(r, observed)
-    filled = np.where(obs, r, 0)
-    if np.issubdtype(filled.dtype, np.floating):
+    if np.issubdtype(r.dtype, np.floating):
+        filled = np.where(obs, r, 0)
         bad = obs & (filled != np.round(filled))
         if bad.any():
             p, i = np.argwhere(bad)[0]
             raise InvalidResponseError(
                 f"responses[{p}, {i}] (item {item_ids[i]!r}): expected an integer code; got {r[p, i]}"
             )
-    codes_all = filled.astype(np.int64)
     x = np.zeros(r.shape, dtype=np.intp)
     categories: list[NDArray[np.int64]] = []
-    for i in range(r.shape[1]):  # per item once, at the data edge
-        seen = codes_all[obs[:, i], i]
+    for i in range(r.shape[1]):  # per item once, at the data edge; no copy of the whole matrix
+        seen = r[obs[:, i], i].astype(np.int64)
         if i in fixed_categories:
             k = fixed_categories[i]
             bad = (seen < 0) | (seen >= k)
@@ -465,7 +464,8 @@ class _Run(MML):
             proxy = trait_proxy(resp.x, resp.observed, n_cat, ordered)
         for name, idx in by_name.items():
             sel = np.asarray(idx)
-            start = start_model(name, resp.x[:, sel], resp.observed[:, sel], n_cat[sel],
+            cols = _every_or(sel, n_cat.size)
+            start = start_model(name, resp.x[:, cols], resp.observed[:, cols], n_cat[sel],
                                 self._n_dims, proxy)
             if self._n_dims > 1:  # declared loadings only, equal and summing to one in square
                 psi = start.param_vector()
@@ -484,8 +484,10 @@ class _Run(MML):
                 frozen.append(True)
         self._positions = positions
         self._ids = ids
+        n_persons = resp.x.shape[0]
         self._patterns = [Patterns(Responses(resp.x[rows], resp.observed[rows]), n_cat)
-                          for rows in (self._group_of == g for g in range(len(self._labels)))]
+                          for rows in (_every_or(self._group_of == g, n_persons)
+                                       for g in range(len(self._labels)))]
         self._nodes, base_logw = self._make_nodes()
         self._grid = self._nodes[:, 0]
         designs: list[BlockDesign] = []
@@ -864,6 +866,18 @@ class _Run(MML):
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
+
+
+def _every_or(index: NDArray[np.bool_] | NDArray[np.intp], size: int
+              ) -> NDArray[np.bool_] | NDArray[np.intp] | slice:
+    """``index``, or ``slice(None)`` when it selects every one of ``size`` positions in order.
+
+    ``index`` is a mask or positions along an axis of the data matrix, which is then viewed
+    instead of copied.
+    """
+    every = (index.all() if index.dtype == bool
+             else np.array_equal(index, np.arange(size)))
+    return slice(None) if every and len(index) == size else index
 
 
 def _prior_share(design: BlockDesign, n_items: int) -> Array:
