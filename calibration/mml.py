@@ -38,6 +38,7 @@ from scipy.special import expit, logit
 from qabilet.calibration._design import (
     BlockDesign,
     block_design,
+    rest_signs,
     start_model,
     trait_proxy,
 )
@@ -205,6 +206,14 @@ class MML:
         Quasi-Monte Carlo points for four or more factors (a power of two).
     callback : callable, optional
         Called with a :class:`Progress` after every cycle (the CLI draws a progress bar).
+    direction : mapping of item id to +1 or −1, optional
+        The direction each item is keyed in (items not named: +1). A factor's sign is not
+        identified by the likelihood (θ → −θ with every slope negated gives the same fit), so
+        after the fit each factor is oriented so that :math:`\\sum_i s_i\\,\\mathrm{sign}(a_{ir})`
+        over the items loading on it is positive (ties: :math:`\\sum_i s_i a_{ir}`), with
+        :math:`s_i` the item's direction: by default most slopes come out positive, as mirt's
+        positive starting values lead it; naming the reverse-keyed items keeps a refit from ever
+        flipping the scale. Fits with anchor items keep the anchors' orientation.
 
     Notes
     -----
@@ -244,6 +253,7 @@ class MML:
         orthogonal: bool = False,
         n_qmc: int = 4096,
         callback: Callable[[Progress], None] | None = None,
+        direction: Mapping[str, int] | None = None,
     ) -> None:
         self.model = model
         self.n_points = n_points
@@ -261,6 +271,7 @@ class MML:
         self.orthogonal = orthogonal
         self.n_qmc = n_qmc
         self.callback = callback
+        self.direction = direction
 
     # -- public -------------------------------------------------------------------------------
     def fit(
@@ -336,7 +347,7 @@ class _Run(MML):
         self._setup(resp, categories, names, ids_x, self._fixed_columns(ids_x))
         with blas_single_thread():  # small products: BLAS threads only cost (engine._parallel)
             phi, ll, n_iter, converged = self._run_em(self._phi0)
-            return self._finish(phi, n_iter, converged)
+            return self._finish(self._orient(phi), n_iter, converged)
 
     # -- setup ----------------------------------------------------------------------------------
     def _group_labels(self, groups: ArrayLike | None, n: int) -> tuple[list[Any], NDArray[np.intp]]:
@@ -463,10 +474,11 @@ class _Run(MML):
         if self._n_dims == 1 and not all(get_model(n).PARAMETERS.ordered for n in by_name):
             ordered = np.array([get_model(name).PARAMETERS.ordered for name in names])
             proxy = trait_proxy(resp.x, resp.observed, n_cat, ordered)
+        signs = rest_signs(resp.x, resp.observed, n_cat)
         for name, idx in by_name.items():
             sel = np.asarray(idx)
             start = start_model(name, resp.x[:, sel], resp.observed[:, sel], n_cat[sel],
-                                self._n_dims, proxy)
+                                self._n_dims, proxy, signs[sel])
             if self._n_dims > 1:  # declared loadings only, equal and summing to one in square
                 psi = start.param_vector()
                 load = self._loadings[sel]
@@ -685,6 +697,42 @@ class _Run(MML):
                 f"EM stopped at max_iter={self.max_iter} cycles before the tolerance {self.tol} "
                 "(the result's converged is False)", ConvergenceWarning, stacklevel=3)
         return phi, ll, it, converged
+
+    def _orient(self, phi: Array) -> Array:
+        """φ with every factor's sign chosen as :class:`MML`'s ``direction`` says.
+
+        Factor :math:`r` is reflected (:math:`\\theta_r \\to -\\theta_r`) when
+        :math:`\\sum_i s_i\\,\\mathrm{sign}(a_{ir}) < 0` (or it is 0 and
+        :math:`\\sum_i s_i a_{ir} < 0`), :math:`s_i` being item :math:`i`'s direction. A
+        reflection leaves the likelihood unchanged: it negates the factor's slopes, the latent
+        means of every group on it and the correlations of it with the other factors (with
+        :math:`R = \\tilde L\\tilde L^\\top`, :math:`S\\tilde LS` has the same unit diagonal and row
+        lengths, so the entry :math:`(j, k)` of :math:`\\tilde L` is multiplied by
+        :math:`s_j s_k`).
+        """
+        if self._anchor_ids:  # the anchors fix the scale's direction
+            return phi
+        slopes = self._bank_of(phi).slopes
+        keyed = dict(self.direction or {})
+        s = np.array([np.sign(keyed.get(self._orig_ids[self._origin[j][0]], 1))
+                      for j in range(len(self._ids))], dtype=np.float64)[:, None]
+        votes, lean = (s * np.sign(slopes)).sum(axis=0), (s * slopes).sum(axis=0)
+        reflect = np.where((votes < 0) | ((votes == 0) & (lean < 0)), -1.0, 1.0)
+        if np.all(reflect > 0):
+            return phi
+        out = phi.copy()
+        for template, design in zip(self._templates, self._designs):
+            names = template.param_names()
+            for r in np.flatnonzero(reflect < 0):
+                col = design.index[:, names.index(f"a{r + 1}")]
+                out[np.unique(col[col >= 0])] *= -1.0
+        if isinstance(self._latents, CorrelatedLatent):
+            rows, cols = self._latents.tril
+            out[self._latents.slots] *= (reflect[rows] * reflect[cols])[: self._latents.n_free]
+        else:
+            means = self._latents.index[:, 0]
+            out[means[means >= 0]] *= -1.0
+        return out
 
     def _report(self, it: int, ll: float, change: float) -> None:
         if self.callback is not None:
