@@ -27,6 +27,9 @@ A = np.array([1.5, 1.2, 1.8, 1.0, 1.4, 1.6, 1.1, 1.3, -1.2, -1.1, -1.3, -1.2])
 B = (np.array([-1.5, -0.5, 0.5, 1.5])[None, :] + np.linspace(-0.6, 0.6, 12)[:, None]) \
     * np.sign(A)[:, None]
 IDS = [f"N{j + 1:02d}" for j in range(12)]
+# built from d = −ab (slope-intercept form, accepted before issue 17 too), so that on the code
+# before it this module fails where the command does, not where the truth is made
+TRUTH = GradedResponse.from_slope_intercept(A, -A[:, None] * B)
 
 
 def _write(path, x):
@@ -43,7 +46,7 @@ def _write(path, x):
 def inventory(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("inventory")
     theta = np.random.default_rng(1717).normal(size=2000)
-    x = simulate_responses(GradedResponse(A, B), theta, rng=1718)
+    x = simulate_responses(TRUTH, theta, rng=1718)
     responses = _write(tmp / "inventory.csv", x)
     out = tmp / "params.json"
     result = runner.invoke(app, ["calibrate", str(responses), "--model", "grm", "--out", str(out)])
