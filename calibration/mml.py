@@ -213,7 +213,8 @@ class MML:
         over the items loading on it is positive (ties: :math:`\\sum_i s_i a_{ir}`), with
         :math:`s_i` the item's direction: by default most slopes come out positive, as mirt's
         positive starting values lead it; naming the reverse-keyed items keeps a refit from ever
-        flipping the scale. Fits with anchor items keep the anchors' orientation.
+        flipping the scale. Fits with anchor items, and factors that an item with a fixed slope
+        (``rasch``, ``pcm``, ``rsm``) measures, keep the orientation those fix.
 
     Notes
     -----
@@ -474,7 +475,7 @@ class _Run(MML):
         if self._n_dims == 1 and not all(get_model(n).PARAMETERS.ordered for n in by_name):
             ordered = np.array([get_model(name).PARAMETERS.ordered for name in names])
             proxy = trait_proxy(resp.x, resp.observed, n_cat, ordered)
-        signs = rest_signs(resp.x, resp.observed, n_cat)
+        signs = self._start_signs(resp, n_cat, names, fixed_cols)
         for name, idx in by_name.items():
             sel = np.asarray(idx)
             start = start_model(name, resp.x[:, sel], resp.observed[:, sel], n_cat[sel],
@@ -534,6 +535,22 @@ class _Run(MML):
         self._anchor_ids = [ids[c] for c in sorted(fixed_cols)]
         self._categories = categories
         self._n_cat = n_cat
+
+    def _start_signs(self, resp: Responses, n_cat: NDArray[np.int64], names: list[str],
+                     fixed_cols: dict[int, int]) -> Array:
+        """The signs free slopes start with: the item-rest correlations' (:func:`rest_signs`).
+
+        They orient the factor as the rest score does. Where items with known slopes measure it
+        — a fixed slope (``rasch``: +1) or an anchor's — and disagree on balance, every sign is
+        reversed, so that EM starts on the side of the factor those slopes fix (their sign
+        cannot change, and :meth:`_orient` cannot reflect such a factor afterwards).
+        """
+        signs = rest_signs(resp.x, resp.observed, n_cat)
+        known = np.array([float(get_model(n).PARAMETERS.column("a1").estimated == "fixed")
+                          for n in names])
+        for col, j in fixed_cols.items():
+            known[col] = np.sign(self.fixed.slopes[j, 0])  # type: ignore[union-attr]
+        return -signs if (signs * known).sum() < 0 else signs
 
     def _priors_for(self, model: ItemModel) -> list[tuple[list[int], Prior]]:
         """(columns, prior) pairs for one block, from the caller's priors or the defaults."""
@@ -708,7 +725,8 @@ class _Run(MML):
         means of every group on it and the correlations of it with the other factors (with
         :math:`R = \\tilde L\\tilde L^\\top`, :math:`S\\tilde LS` has the same unit diagonal and row
         lengths, so the entry :math:`(j, k)` of :math:`\\tilde L` is multiplied by
-        :math:`s_j s_k`).
+        :math:`s_j s_k`). A factor measured by an item whose slope is fixed (``rasch``) cannot be
+        reflected without changing the likelihood, and is left as it is.
         """
         if self._anchor_ids:  # the anchors fix the scale's direction
             return phi
@@ -717,7 +735,12 @@ class _Run(MML):
         s = np.array([np.sign(keyed.get(self._orig_ids[self._origin[j][0]], 1))
                       for j in range(len(self._ids))], dtype=np.float64)[:, None]
         votes, lean = (s * np.sign(slopes)).sum(axis=0), (s * slopes).sum(axis=0)
-        reflect = np.where((votes < 0) | ((votes == 0) & (lean < 0)), -1.0, 1.0)
+        movable = np.ones(self._n_dims, dtype=bool)  # no item has a fixed nonzero slope on it
+        for template, design in zip(self._templates, self._designs):
+            cols = [template.param_names().index(f"a{r + 1}") for r in range(self._n_dims)]
+            fixed = (design.index[:, cols] < 0) & (template.slopes != 0)
+            movable &= ~fixed.any(axis=0)
+        reflect = np.where(movable & ((votes < 0) | ((votes == 0) & (lean < 0))), -1.0, 1.0)
         if np.all(reflect > 0):
             return phi
         out = phi.copy()

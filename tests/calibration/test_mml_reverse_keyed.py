@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from qabilet.calibration import MML
+from qabilet.calibration.priors import LogNormal
 from qabilet.engine.bank import ItemBank
 from qabilet.engine.latent import LatentDistribution
 from qabilet.engine.models import GradedResponse, TwoPL
@@ -141,3 +143,36 @@ def test_two_factor_orientation_reflects_slopes_and_correlation() -> None:
     assert abs(told.latent.cov[0, 1] - 0.4) < 0.08
     np.testing.assert_allclose(told.bank.slopes, plain.bank.slopes * [1.0, -1.0], atol=1e-3)
     assert told.loglik == pytest.approx(plain.loglik, abs=1e-6)
+
+
+def test_the_log_normal_slope_prior_mirrors_onto_negative_slopes() -> None:
+    prior, reference = LogNormal(0.1, 0.5), stats.lognorm(s=0.5, scale=np.exp(0.1))
+    x = np.array([-2.5, -1.0, -0.3])
+    np.testing.assert_allclose(prior.logpdf(x), reference.logpdf(-x), rtol=1e-12)
+    # log p(x) = log f(−x) for x < 0: the first derivative is odd, the second even (those at
+    # x > 0 are checked by finite differences in test_mml_priors.py)
+    (d1, d2), (e1, e2) = prior.derivatives(x), prior.derivatives(-x)
+    np.testing.assert_allclose(d1, -e1, rtol=1e-14)
+    np.testing.assert_allclose(d2, e2, rtol=1e-14)
+    assert np.all(d1[x < -np.exp(0.1 - 0.25)] > 0)  # beyond the mode the prior pulls back in
+
+
+def test_a_log_normal_slope_prior_keeps_reverse_keyed_slopes_negative(grm_data) -> None:
+    result = MML(model="grm", priors={"a": LogNormal(0.0, 0.5)}, compute_se=False).fit(grm_data)
+    a = result.bank.models[0].a
+    assert result.converged
+    assert np.array_equal(np.sign(a), np.sign(GRM_A))
+    assert np.abs(a - GRM_A).max() < 0.25
+
+
+def test_a_fixed_slope_keeps_the_factors_orientation() -> None:
+    # most 2PL items reverse-keyed, Q1 a Rasch item (slope fixed at 1): reflecting the factor
+    # would change the likelihood, so the fit keeps the orientation the fixed slope sets
+    a = -np.abs(TPL_A)
+    a[0] = 1.0
+    x = simulate_responses(TwoPL(a, TPL_B), theta_truth(), rng=19)
+    models = {"Q1": "rasch", **{f"Q{j + 1}": "2pl" for j in range(1, 15)}}
+    result = MML(model=models, compute_se=False).fit(x)
+    fitted = result.bank.slopes[:, 0]
+    assert fitted[0] == 1.0 and np.all(fitted[1:] < 0)
+    assert np.abs(fitted - a).max() < 0.35
