@@ -176,3 +176,17 @@ def test_a_fixed_slope_keeps_the_factors_orientation() -> None:
     fitted = result.bank.slopes[:, 0]
     assert fitted[0] == 1.0 and np.all(fitted[1:] < 0)
     assert np.abs(fitted - a).max() < 0.35
+
+
+def test_a_reflected_multi_group_fit_negates_the_group_means() -> None:
+    # 10 of 15 items reverse-keyed against the data's factor; the focal group sits 0.5 above the
+    # reference on it: oriented with most slopes positive, the focal mean comes out near −0.5
+    rng = np.random.default_rng(23)
+    groups = np.repeat(["ref", "foc"], N)
+    theta = np.concatenate([rng.normal(0.0, 1.0, N), rng.normal(0.5, 1.0, N)])
+    x = simulate_responses(TwoPL(-TPL_A, TPL_B), theta, rng=24)
+    result = MML(model="2pl", compute_se=False, reference_group="ref").fit(x, groups=groups)
+    slopes = result.bank.slopes[:, 0]
+    np.testing.assert_allclose(slopes, TPL_A, atol=0.3)
+    focal = result.groups[[g.label for g in result.groups].index("foc")]
+    assert abs(focal.bank.latent.mean[0] + 0.5) < 0.1
