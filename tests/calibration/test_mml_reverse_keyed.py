@@ -14,6 +14,7 @@ import pytest
 from scipy import stats
 
 from qabilet.calibration import MML
+from qabilet.calibration.linking import link, rescale
 from qabilet.calibration.priors import LogNormal
 from qabilet.engine.bank import ItemBank
 from qabilet.engine.latent import LatentDistribution
@@ -190,3 +191,15 @@ def test_a_reflected_multi_group_fit_negates_the_group_means() -> None:
     np.testing.assert_allclose(slopes, TPL_A, atol=0.3)
     focal = result.groups[[g.label for g in result.groups].index("foc")]
     assert abs(focal.bank.latent.mean[0] + 0.5) < 0.1
+
+
+@pytest.mark.parametrize("method", ["mean-mean", "mean-sigma", "haebara", "stocking-lord"])
+def test_linking_through_reverse_keyed_anchors(method: str) -> None:
+    # anchors whose signed slopes average 0: the source is the target on the scale
+    # θ_s = (θ_t − B)/A, so linking must give back A = 1.3, B = −0.4 exactly
+    target = ItemBank([GradedResponse([1.2, -1.2, 0.8, -0.8],
+                                      [[-1.0, 0.5], [1.1, -0.2], [-0.3, 1.4], [0.9, -1.6]])])
+    source = rescale(target, 1 / 1.3, 0.4 / 1.3)
+    out = link(source, target, method=method)
+    assert out.slope == pytest.approx(1.3, abs=1e-5)
+    assert out.shift == pytest.approx(-0.4, abs=1e-5)
