@@ -735,23 +735,22 @@ class _Run(MML):
         s = np.array([np.sign(keyed.get(self._orig_ids[self._origin[j][0]], 1))
                       for j in range(len(self._ids))], dtype=np.float64)[:, None]
         votes, lean = (s * np.sign(slopes)).sum(axis=0), (s * slopes).sum(axis=0)
+        slope_cols = [np.array([t.param_names().index(f"a{r + 1}") for r in range(self._n_dims)])
+                      for t in self._templates]
         movable = np.ones(self._n_dims, dtype=bool)  # no item has a fixed nonzero slope on it
-        for template, design in zip(self._templates, self._designs):
-            cols = [template.param_names().index(f"a{r + 1}") for r in range(self._n_dims)]
+        for template, design, cols in zip(self._templates, self._designs, slope_cols):
             fixed = (design.index[:, cols] < 0) & (template.slopes != 0)
             movable &= ~fixed.any(axis=0)
         reflect = np.where(movable & ((votes < 0) | ((votes == 0) & (lean < 0))), -1.0, 1.0)
         if np.all(reflect > 0):
             return phi
         out = phi.copy()
-        for template, design in zip(self._templates, self._designs):
-            names = template.param_names()
-            for r in np.flatnonzero(reflect < 0):
-                col = design.index[:, names.index(f"a{r + 1}")]
-                out[np.unique(col[col >= 0])] *= -1.0
+        for design, cols in zip(self._designs, slope_cols):
+            index = design.index[:, cols[reflect < 0]]
+            out[np.unique(index[index >= 0])] *= -1.0
         if isinstance(self._latents, CorrelatedLatent):
-            rows, cols = self._latents.tril
-            out[self._latents.slots] *= (reflect[rows] * reflect[cols])[: self._latents.n_free]
+            lower, upper = self._latents.tril
+            out[self._latents.slots] *= (reflect[lower] * reflect[upper])[: self._latents.n_free]
         else:
             means = self._latents.index[:, 0]
             out[means[means >= 0]] *= -1.0
