@@ -323,6 +323,17 @@ class ItemRecord(_ParameterSet, _Strict):
                 {"got": _show(value)})
         return value
 
+    @property
+    def reverse_keyed(self) -> bool:
+        """Whether the item is reverse-keyed: a negative slope ``a`` (on some factor).
+
+        Examples
+        --------
+        >>> ItemRecord(id="Q1", model="grm", a=-1.2, b=[1.0, -1.0]).reverse_keyed
+        True
+        """
+        return self.a is not None and min(self.a if isinstance(self.a, list) else [self.a]) < 0
+
     def parameters_in(self, group: str | None = None) -> ItemRecord | GroupParameters:
         """Return the record of the item's parameters in ``group`` (top level: None or unlisted)."""
         if group is not None and self.groups and group in self.groups:
