@@ -141,9 +141,35 @@ def trait_proxy(x: NDArray[np.intp], observed: NDArray[np.bool_], n_cat: NDArray
     return None if not sd > 0 else (t - t.mean()) / sd
 
 
+def rest_signs(x: NDArray[np.intp], observed: NDArray[np.bool_], n_cat: NDArray[np.int64]
+               ) -> NDArray[np.float64]:
+    """The sign of each item's item-rest correlation (+1 where it is 0 or undefined).
+
+    The rest score of item :math:`i` is the person's sum of the other items' scaled codes
+    :math:`x_j / (K_j - 1)` (missing responses count 0); the correlation is Pearson's over the
+    persons who answered item :math:`i`. A reverse-keyed item correlates negatively with the rest
+    of a scale whose items mostly point the other way, so its slope starts negative and EM need
+    not cross the ridge :math:`a = 0` to reach it (mirt starts every slope positive).
+
+    Examples
+    --------
+    >>> x = np.array([[0, 1, 1], [1, 0, 0], [1, 0, 0], [0, 1, 1]])
+    >>> rest_signs(x, np.ones_like(x, dtype=bool), np.array([2, 2, 2])).tolist()
+    [-1.0, 1.0, 1.0]
+    """
+    scaled = np.where(observed, x / (n_cat - 1)[None, :], 0.0)
+    rest = scaled.sum(axis=1, keepdims=True) - scaled
+    n = observed.sum(axis=0).clip(min=1)
+    mean_x = scaled.sum(axis=0) / n
+    mean_r = np.where(observed, rest, 0.0).sum(axis=0) / n
+    cov = (np.where(observed, (scaled - mean_x) * (rest - mean_r), 0.0)).sum(axis=0)
+    return np.where(cov < 0, -1.0, 1.0)
+
+
 def start_model(name: str, x: NDArray[np.intp], observed: NDArray[np.bool_], n_cat: NDArray[np.int64],
-                n_dims: int = 1, proxy: NDArray[np.float64] | None = None) -> ItemModel:
-    """Starting values from observed proportions (slopes 1, intercepts from logits).
+                n_dims: int = 1, proxy: NDArray[np.float64] | None = None,
+                signs: NDArray[np.float64] | None = None) -> ItemModel:
+    """Starting values from observed proportions (slopes ±1, intercepts from logits).
 
     Parameters
     ----------
@@ -161,6 +187,8 @@ def start_model(name: str, x: NDArray[np.intp], observed: NDArray[np.bool_], n_c
         the last category is the one least chosen by high scorers. Starting every item at
         :math:`ak = 0 … K-1` instead leaves items whose categories are not in that order on the
         ridge at :math:`a_1 = 0`, where EM stalls.
+    signs : ndarray, shape (n_items,), optional
+        The signs free slopes start with (:func:`rest_signs`; default +1).
     """
     n_items = x.shape[1]
     kmax = int(n_cat.max())
@@ -169,9 +197,10 @@ def start_model(name: str, x: NDArray[np.intp], observed: NDArray[np.bool_], n_c
     prop = counts / counts.sum(axis=1, keepdims=True)
     cls = get_model(name)
     declared = declaration(cls.name)
-    # slopes start at 1; a fixed or tied slope is one number per item
+    # slopes start at ±1; a fixed or tied slope is one number per item
     a = (np.ones((n_items, n_dims)) if n_dims > 1 else np.ones(n_items))
-    slopes = a if declared.column("a1").estimated == "free" else np.ones(n_items)
+    signed = a if signs is None or n_dims > 1 else signs.astype(np.float64)
+    slopes = signed if declared.column("a1").estimated == "free" else np.ones(n_items)
     if issubclass(cls, FourPL):  # asymptotes start inside (0, 1) where they are estimated
         d = logit(np.clip(prop[:, 1], 0.02, 0.98))
         lower = 0.1 if declared.column("g").is_estimated else 0.0

@@ -56,17 +56,17 @@ class Patterns:
         self.width = int(n_categories.sum())
         kmax = int(n_categories.max())
         self.valid = np.arange(kmax)[None, :] < n_categories[:, None]  # (I, K)
-        cols = category_offsets(n_categories)[None, :] + uniq.x
-        rows = np.broadcast_to(np.arange(uniq.x.shape[0])[:, None], cols.shape)
         obs = uniq.observed
+        rows, items = np.nonzero(obs)  # the observed cells only (row by row)
+        cols = category_offsets(n_categories)[items] + uniq.x[rows, items]
         n_u = uniq.x.shape[0]
-        if n_u * self.width <= _DENSE_LIMIT and obs.mean() > 0.25:
+        if n_u * self.width <= _DENSE_LIMIT and rows.size > 0.25 * obs.size:
             onehot = np.zeros((n_u, self.width))
-            onehot[rows[obs], cols[obs]] = 1.0
+            onehot[rows, cols] = 1.0
             self.onehot: Array | sparse.csr_matrix = onehot
         else:
             self.onehot = sparse.csr_matrix(
-                (np.ones(int(obs.sum())), (rows[obs], cols[obs])), shape=(n_u, self.width)
+                (np.ones(rows.size), (rows, cols)), shape=(n_u, self.width)
             )
         self.n_unique = n_u
 

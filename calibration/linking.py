@@ -9,7 +9,8 @@ function when its parameters change as
 (slope-intercept: :math:`d^* = d - aB/A`; for the divide-by-total models each intercept
 :math:`d_k^* = d_k - \\alpha_k a B / A`). The constants come from the common (anchor) items:
 
-* ``mean-mean`` (Loyd & Hoover 1980): :math:`A = \\bar a_s / \\bar a_t`,
+* ``mean-mean`` (Loyd & Hoover 1980): :math:`A = \\overline{|a_s|} / \\overline{|a_t|}`
+  (the slopes' magnitudes, so that reverse-keyed anchors, a < 0, do not cancel the others),
   :math:`B = \\bar b_t - A\\bar b_s`;
 * ``mean-sigma`` (Marco 1977): :math:`A = \\sigma(b_t)/\\sigma(b_s)`, same B;
 * ``haebara`` (Haebara 1980): minimise :math:`\\sum_q w_q\\sum_i\\sum_k (P_{ik}^t(\\theta_q) -
@@ -208,7 +209,7 @@ def link(
     b_s, b_t = b_s[keep], b_t[keep]
     a_s, a_t = src.slopes[:, 0], tgt.slopes[:, 0]
     if method == "mean-mean":
-        slope = float(a_s.mean() / a_t.mean())
+        slope = float(np.abs(a_s).mean() / np.abs(a_t).mean())  # |a*| = |a| / A
     else:
         slope = float(b_t.std() / b_s.std())
     shift = float(b_t.mean() - slope * b_s.mean())

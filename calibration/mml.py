@@ -41,6 +41,7 @@ from scipy.special import expit, logit
 from qabilet.calibration._design import (
     BlockDesign,
     block_design,
+    rest_signs,
     start_model,
     trait_proxy,
 )
@@ -102,19 +103,18 @@ def _recode(responses: ArrayLike, observed: ArrayLike | None, item_ids: Sequence
     if r.ndim != 2:
         raise InvalidResponseError(f"responses: expected a 2-D array (persons × items); got {r.shape}")
     obs = observed_mask(r, observed)
-    filled = np.where(obs, r, 0)
-    if np.issubdtype(filled.dtype, np.floating):
+    if np.issubdtype(r.dtype, np.floating):
+        filled = np.where(obs, r, 0)
         bad = obs & (filled != np.round(filled))
         if bad.any():
             p, i = np.argwhere(bad)[0]
             raise InvalidResponseError(
                 f"responses[{p}, {i}] (item {item_ids[i]!r}): expected an integer code; got {r[p, i]}"
             )
-    codes_all = filled.astype(np.int64)
     x = np.zeros(r.shape, dtype=np.intp)
     categories: list[NDArray[np.int64]] = []
-    for i in range(r.shape[1]):  # per item once, at the data edge
-        seen = codes_all[obs[:, i], i]
+    for i in range(r.shape[1]):  # per item once, at the data edge; no copy of the whole matrix
+        seen = r[obs[:, i], i].astype(np.int64)
         if i in fixed_categories:
             k = fixed_categories[i]
             bad = (seen < 0) | (seen >= k)
@@ -218,6 +218,15 @@ class MML:
         Quasi-Monte Carlo points for four or more factors (a power of two).
     callback : callable, optional
         Called with a :class:`Progress` after every cycle (the CLI draws a progress bar).
+    direction : mapping of item id to +1 or −1, optional
+        The direction each item is keyed in (items not named: +1). A factor's sign is not
+        identified by the likelihood (θ → −θ with every slope negated gives the same fit), so
+        after the fit each factor is oriented so that :math:`\\sum_i s_i\\,\\mathrm{sign}(a_{ir})`
+        over the items loading on it is positive (ties: :math:`\\sum_i s_i a_{ir}`), with
+        :math:`s_i` the item's direction: by default most slopes come out positive, as mirt's
+        positive starting values lead it; naming the reverse-keyed items keeps a refit from ever
+        flipping the scale. Fits with anchor items, and factors that an item with a fixed slope
+        (``rasch``, ``pcm``, ``rsm``) measures, keep the orientation those fix.
 
     Notes
     -----
@@ -258,6 +267,7 @@ class MML:
         orthogonal: bool = False,
         n_qmc: int = 4096,
         callback: Callable[[Progress], None] | None = None,
+        direction: Mapping[str, int] | None = None,
     ) -> None:
         self.model = model
         self.n_points = n_points
@@ -276,6 +286,7 @@ class MML:
         self.orthogonal = orthogonal
         self.n_qmc = n_qmc
         self.callback = callback
+        self.direction = direction
 
     # -- public -------------------------------------------------------------------------------
     def fit(
@@ -354,7 +365,7 @@ class _Run(MML):
         self._setup(resp, categories, names, ids_x, self._fixed_columns(ids_x))
         with blas_single_thread():  # small products: BLAS threads only cost (engine._parallel)
             phi, ll, n_iter, converged = self._run_em(self._phi0)
-            return self._finish(phi, n_iter, converged)
+            return self._finish(self._orient(phi), n_iter, converged)
 
     # -- setup ----------------------------------------------------------------------------------
     def _group_labels(self, groups: ArrayLike | None, n: int) -> tuple[list[Any], NDArray[np.intp]]:
@@ -481,10 +492,12 @@ class _Run(MML):
         if self._n_dims == 1 and not all(get_model(n).PARAMETERS.ordered for n in by_name):
             ordered = np.array([get_model(name).PARAMETERS.ordered for name in names])
             proxy = trait_proxy(resp.x, resp.observed, n_cat, ordered)
+        signs = self._start_signs(resp, n_cat, names, fixed_cols)
         for name, idx in by_name.items():
             sel = np.asarray(idx)
-            start = start_model(name, resp.x[:, sel], resp.observed[:, sel], n_cat[sel],
-                                self._n_dims, proxy)
+            cols = _every_or(sel, n_cat.size)
+            start = start_model(name, resp.x[:, cols], resp.observed[:, cols], n_cat[sel],
+                                self._n_dims, proxy, signs[sel])
             if self._n_dims > 1:  # declared loadings only, equal and summing to one in square
                 psi = start.param_vector()
                 load = self._loadings[sel]
@@ -502,8 +515,10 @@ class _Run(MML):
                 frozen.append(True)
         self._positions = positions
         self._ids = ids
+        n_persons = resp.x.shape[0]
         self._patterns = [Patterns(Responses(resp.x[rows], resp.observed[rows]), n_cat)
-                          for rows in (self._group_of == g for g in range(len(self._labels)))]
+                          for rows in (_every_or(self._group_of == g, n_persons)
+                                       for g in range(len(self._labels)))]
         self._nodes, base_logw = self._make_nodes()
         self._grid = self._nodes[:, 0]
         designs: list[BlockDesign] = []
@@ -541,6 +556,22 @@ class _Run(MML):
         self._categories = categories
         self._n_cat = n_cat
 
+    def _start_signs(self, resp: Responses, n_cat: NDArray[np.int64], names: list[str],
+                     fixed_cols: dict[int, int]) -> Array:
+        """The signs free slopes start with: the item-rest correlations' (:func:`rest_signs`).
+
+        They orient the factor as the rest score does. Where items with known slopes measure it
+        — a fixed slope (``rasch``: +1) or an anchor's — and disagree on balance, every sign is
+        reversed, so that EM starts on the side of the factor those slopes fix (their sign
+        cannot change, and :meth:`_orient` cannot reflect such a factor afterwards).
+        """
+        signs = rest_signs(resp.x, resp.observed, n_cat)
+        known = np.array([float(get_model(n).PARAMETERS.column("a1").estimated == "fixed")
+                          for n in names])
+        for col, j in fixed_cols.items():
+            known[col] = np.sign(self.fixed.slopes[j, 0])  # type: ignore[union-attr]
+        return -signs if (signs * known).sum() < 0 else signs
+
     def _priors_for(self, model: ItemModel) -> list[tuple[list[int], Prior]]:
         """(columns, prior) pairs for one block, from the caller's priors or the defaults."""
         spec = DEFAULT_PRIORS.get(model.name, {}) if self.priors is None else self.priors
@@ -568,6 +599,8 @@ class _Run(MML):
     def _estep(self, phi: Array) -> tuple[ItemBank, Array, list[Array], float]:
         """Expected counts summed over groups, each group's posterior mass, log-likelihood."""
         bank = self._bank_of(phi)
+        if not _asymptotes_ordered(bank):  # an extrapolation's point outside the domain
+            return bank, np.empty(0), [], -np.inf
         lp = flat_log_prob(bank, self._nodes)
         if not np.all(np.isfinite(lp)):
             return bank, np.empty(0), [], -np.inf
@@ -688,6 +721,47 @@ class _Run(MML):
                 f"EM stopped at max_iter={self.max_iter} cycles before the tolerance {self.tol} "
                 "(the result's converged is False)", ConvergenceWarning, stacklevel=3)
         return phi, ll, it, converged
+
+    def _orient(self, phi: Array) -> Array:
+        """φ with every factor's sign chosen as :class:`MML`'s ``direction`` says.
+
+        Factor :math:`r` is reflected (:math:`\\theta_r \\to -\\theta_r`) when
+        :math:`\\sum_i s_i\\,\\mathrm{sign}(a_{ir}) < 0` (or it is 0 and
+        :math:`\\sum_i s_i a_{ir} < 0`), :math:`s_i` being item :math:`i`'s direction. A
+        reflection leaves the likelihood unchanged: it negates the factor's slopes, the latent
+        means of every group on it and the correlations of it with the other factors (with
+        :math:`R = \\tilde L\\tilde L^\\top`, :math:`S\\tilde LS` has the same unit diagonal and row
+        lengths, so the entry :math:`(j, k)` of :math:`\\tilde L` is multiplied by
+        :math:`s_j s_k`). A factor measured by an item whose slope is fixed (``rasch``) cannot be
+        reflected without changing the likelihood, and is left as it is.
+        """
+        if self._anchor_ids:  # the anchors fix the scale's direction
+            return phi
+        slopes = self._bank_of(phi).slopes
+        keyed = dict(self.direction or {})
+        s = np.array([np.sign(keyed.get(self._orig_ids[self._origin[j][0]], 1))
+                      for j in range(len(self._ids))], dtype=np.float64)[:, None]
+        votes, lean = (s * np.sign(slopes)).sum(axis=0), (s * slopes).sum(axis=0)
+        slope_cols = [np.array([t.param_names().index(f"a{r + 1}") for r in range(self._n_dims)])
+                      for t in self._templates]
+        movable = np.ones(self._n_dims, dtype=bool)  # no item has a fixed nonzero slope on it
+        for template, design, cols in zip(self._templates, self._designs, slope_cols):
+            fixed = (design.index[:, cols] < 0) & (template.slopes != 0)
+            movable &= ~fixed.any(axis=0)
+        reflect = np.where(movable & ((votes < 0) | ((votes == 0) & (lean < 0))), -1.0, 1.0)
+        if np.all(reflect > 0):
+            return phi
+        out = phi.copy()
+        for design, cols in zip(self._designs, slope_cols):
+            index = design.index[:, cols[reflect < 0]]
+            out[np.unique(index[index >= 0])] *= -1.0
+        if isinstance(self._latents, CorrelatedLatent):
+            lower, upper = self._latents.tril
+            out[self._latents.slots] *= (reflect[lower] * reflect[upper])[: self._latents.n_free]
+        else:
+            means = self._latents.index[:, 0]
+            out[means[means >= 0]] *= -1.0
+        return out
 
     def _report(self, it: int, ll: float, change: float) -> None:
         if self.callback is not None:
@@ -961,6 +1035,18 @@ class _Run(MML):
 # -- helpers ---------------------------------------------------------------------------------------------
 
 
+def _every_or(index: NDArray[np.bool_] | NDArray[np.intp], size: int
+              ) -> NDArray[np.bool_] | NDArray[np.intp] | slice:
+    """``index``, or ``slice(None)`` when it selects every one of ``size`` positions in order.
+
+    ``index`` is a mask or positions along an axis of the data matrix, which is then viewed
+    instead of copied.
+    """
+    every = (index.all() if index.dtype == bool
+             else np.array_equal(index, np.arange(size)))
+    return slice(None) if every and len(index) == size else index
+
+
 def _prior_share(design: BlockDesign, n_items: int) -> Array:
     """Weight of each entry's prior: 1, or 1/n_items on a tied column (one prior, not n)."""
     share = np.ones(design.index.shape)
@@ -1007,6 +1093,23 @@ def _objective(model: ItemModel, counts: Array, nodes: Array,
             for cols, prior in priors:
                 out = out + (prior.logpdf(psi[:, cols]) * weight[:, cols]).sum(axis=1)
     return np.where(np.isfinite(out), out, -np.inf)
+
+
+def _asymptotes_ordered(bank: ItemBank) -> bool:
+    """Whether every item with both asymptotes has its lower one below its upper one (c < u).
+
+    Each asymptote is estimated on the logit scale, so it stays in (0, 1) whatever the step; but
+    SQUAREM's extrapolation moves the two independently and may propose c ≥ u, where the model's
+    probabilities (and log(u − c)) are undefined. Such a point is rejected before it is evaluated,
+    as it would be after: its log-likelihood is −∞.
+    """
+    for model in bank.models:
+        lower, upper = columns_for("c", model), columns_for("u", model)
+        if lower and upper:
+            psi = model.param_vector()
+            if not np.all(psi[:, lower] < psi[:, upper]):
+                return False
+    return True
 
 
 def _scale_jacobian(psi: Array, design: BlockDesign) -> Array:

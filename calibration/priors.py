@@ -67,7 +67,19 @@ class Normal(Prior):
 
 @dataclass(frozen=True, slots=True)
 class LogNormal(Prior):
-    """Log-normal prior on a positive parameter (slopes): :math:`\\log a \\sim N(\\mu, \\sigma^2)`."""
+    """Log-normal prior on a slope's magnitude: :math:`\\log|a| \\sim N(\\mu, \\sigma^2)`.
+
+    The density is mirt's ``lnorm`` for a > 0 and its mirror image for a < 0,
+    :math:`\\log p(a) = \\log f(|a|)` with :math:`f` the log-normal density, so that a
+    reverse-keyed item's negative slope is shrunk towards :math:`-e^{\\mu}` as a positive one is
+    towards :math:`e^{\\mu}` (mirt's prior forbids it). Zero is outside the support.
+
+    Examples
+    --------
+    >>> p = LogNormal(0.0, 0.5)
+    >>> bool(p.logpdf(np.array([-1.3]))[0] == p.logpdf(np.array([1.3]))[0])
+    True
+    """
 
     meanlog: float = 0.0
     sdlog: float = 0.5
@@ -76,19 +88,24 @@ class LogNormal(Prior):
         _positive(self.sdlog, "sdlog")
 
     def logpdf(self, x: Array) -> Array:
-        """Log-density (−inf for x ≤ 0)."""
+        """Log-density of :math:`|x|` (−inf at x = 0)."""
+        m = np.abs(x)
         with np.errstate(divide="ignore", invalid="ignore"):
-            lx = np.log(x)
+            lx = np.log(m)
             out = -lx - np.log(self.sdlog) - 0.5 * np.log(2 * np.pi) - 0.5 * (
                 (lx - self.meanlog) / self.sdlog) ** 2
-        return np.where(x > 0, out, -np.inf)
+        return np.where(m > 0, out, -np.inf)
 
     def derivatives(self, x: Array) -> tuple[Array, Array]:
-        """:math:`-(1 + z/\\sigma)/x` and :math:`(1 + z/\\sigma - 1/\\sigma^2)/x^2`, z standardised."""
+        """:math:`-\\mathrm{sign}(x)(1 + r)/|x|` and :math:`(1 + r - 1/\\sigma^2)/x^2`.
+
+        With :math:`r = (\\log|x| - \\mu)/\\sigma^2`: the derivatives of :math:`\\log f(|x|)`,
+        the first odd and the second even in x.
+        """
         s2 = self.sdlog**2
-        lx = np.log(np.maximum(x, 1e-300))
-        r = (lx - self.meanlog) / s2
-        return -(1.0 + r) / x, (1.0 + r - 1.0 / s2) / x**2
+        m = np.maximum(np.abs(x), 1e-300)
+        r = (np.log(m) - self.meanlog) / s2
+        return -np.where(x < 0, -1.0, 1.0) * (1.0 + r) / m, (1.0 + r - 1.0 / s2) / m**2
 
 
 @dataclass(frozen=True, slots=True)

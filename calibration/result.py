@@ -332,7 +332,8 @@ class CalibrationResult:
     def summary(self, group_column: str | None = None) -> str:
         """Fit statistics and the item parameters as a text table.
 
-        With groups or anchors, the latent distributions follow (with their standard errors),
+        A reverse-keyed item (a negative slope) is marked ``[reverse-keyed]``. With groups or
+        anchors, the latent distributions follow (with their standard errors),
         then the group-specific items and the anchors' drift check.
 
         Parameters
@@ -351,8 +352,10 @@ class CalibrationResult:
             f"{np.round(self.latent.cov, 4).tolist()}",
             "",
         ]
-        for rec, item in zip(bank.to_records(), self.items, strict=True):
-            lines.append(f"{rec['id']:<12} {rec['model']:<8} {self._params_text(rec, item)}")
+        for rec, item, reverse in zip(bank.to_records(), self.items, bank.reverse_keyed,
+                                      strict=True):
+            lines.append(f"{rec['id']:<12} {rec['model']:<8} {self._params_text(rec, item)}"
+                         + ("  [reverse-keyed]" if reverse else ""))
         parts = ["\n".join(lines)]
         if self.multi_group or self.anchors:
             parts.append(self._latent_table(group_column))

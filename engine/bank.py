@@ -154,6 +154,21 @@ class ItemBank(ItemSet):
         """The model name of each item, in bank order."""
         return self._names
 
+    @property
+    def reverse_keyed(self) -> NDArray[np.bool_]:
+        """Whether each item is reverse-keyed: a negative slope on some factor (docs/design.md §5).
+
+        Its expected score decreases in that factor; its information (which grows with
+        :math:`a^2`) does not care.
+
+        Examples
+        --------
+        >>> from qabilet.engine.models import TwoPL
+        >>> ItemBank([TwoPL([1.0, -1.2], [0.0, 0.5])]).reverse_keyed.tolist()
+        [False, True]
+        """
+        return np.asarray((self.slopes < 0).any(axis=1))
+
     def index_of(self, item_ids: Sequence[str]) -> NDArray[np.intp]:
         """Positions of the given item ids; an unknown id is an error naming it."""
         try:

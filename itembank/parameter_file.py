@@ -1,7 +1,8 @@
 """Parameter files (JSON, docs/design.md §6): the schema, reading and writing.
 
-A parameter file holds a calibrated bank: a default model, the latent distribution (always), the
-fit information of the calibration that produced it, and one record per item with its id, model,
+A parameter file holds a calibrated bank: a default model, the latent distribution (always
+written; a hand-written unidimensional file may leave it out and reads as N(0, 1)), the fit
+information of the calibration that produced it, and one record per item with its id, model,
 parameters, the original category codes (``categories``) and standard errors (``se``)::
 
     {"model": "grm",
@@ -322,6 +323,17 @@ class ItemRecord(_ParameterSet, _Strict):
                 {"got": _show(value)})
         return value
 
+    @property
+    def reverse_keyed(self) -> bool:
+        """Whether the item is reverse-keyed: a negative slope ``a`` (on some factor).
+
+        Examples
+        --------
+        >>> ItemRecord(id="Q1", model="grm", a=-1.2, b=[1.0, -1.0]).reverse_keyed
+        True
+        """
+        return self.a is not None and min(self.a if isinstance(self.a, list) else [self.a]) < 0
+
     def parameters_in(self, group: str | None = None) -> ItemRecord | GroupParameters:
         """Return the record of the item's parameters in ``group`` (top level: None or unlisted)."""
         if group is not None and self.groups and group in self.groups:
@@ -337,7 +349,9 @@ class ParameterFile(_Strict):
     model : str, optional
         Default model of items that do not name one.
     latent : LatentRecord
-        The latent distribution (the scoring prior).
+        The latent distribution (the scoring prior). A file without it reads as N(0, 1) (one
+        factor, ``theta``), as in mirt; a file whose items have several slopes must give it (it
+        names the factors).
     groups : dict of LatentRecord, optional
         Per-group latent distributions of a multi-group fit.
     reference_group : str, optional
@@ -367,7 +381,8 @@ class ParameterFile(_Strict):
     """
 
     model: str | None = None
-    latent: LatentRecord
+    latent: LatentRecord = Field(
+        default_factory=lambda: LatentRecord.from_latent(LatentDistribution.standard()))
     groups: dict[str, LatentRecord] | None = None
     reference_group: str | None = None
     loglik: Number | None = None
@@ -389,6 +404,7 @@ class ParameterFile(_Strict):
 
     @model_validator(mode="after")
     def _check_items(self) -> ParameterFile:
+        self._check_latent_given()
         n_dims = self.latent.n_dims
         first_use: dict[str, int] = {}
         for i, item in enumerate(self.items):
@@ -430,6 +446,29 @@ class ParameterFile(_Strict):
                                f"top level is the reference group's); got mean {ref.mean}, cov "
                                f"{ref.cov} against {self.latent.mean}, {self.latent.cov}")
         return self
+
+    def _check_latent_given(self) -> None:
+        """A file without ``latent`` reads as N(0, 1): refuse it when its items have several slopes.
+
+        Several factors need the block: the items' slopes are only positions, so the factors'
+        names (a score file's ``theta_<factor>`` columns, the bank's dimensions) are the block's.
+        """
+        if "latent" in self.model_fields_set:
+            return
+        for i, item in enumerate(self.items):
+            name = item.model or self.model
+            if name is None:
+                continue  # refused with its own message by _check_items
+            model = _model_name(name, ["items", i, "model"])
+            if item.form(model) == _SLOPE_INTERCEPT and isinstance(item.a, list) and len(item.a) > 1:
+                n = len(item.a)
+                example = _dumps({"factor_names": [f"F{k + 1}" for k in range(n)],
+                                  "mean": [0.0] * n, "cov": np.eye(n).tolist()})
+                raise _located(["latent"], f"missing; items[{i}] ({item.id!r}) has {n} slopes, one "
+                                           f"per factor, and only the latent block names the "
+                                           f"factors (a file without it reads as N(0, 1), one "
+                                           f"factor). Add the block with your factors' names, e.g. "
+                                           f'"latent": {example} for N(0, I)')
 
     def _check_group_label(self, label: str, where: list[str | int], *,
                            reference: bool = False) -> None:

@@ -64,7 +64,9 @@ class ResponseData:
     item_ids : tuple of str
         One id per item (column of ``responses``).
     responses : ndarray of int, shape (n_persons, n_items)
-        Categories ``0 … K_i − 1`` where observed, 0 elsewhere (read-only).
+        Categories ``0 … K_i − 1`` where observed, 0 elsewhere (read-only), in the smallest
+        signed integer type that holds the largest (``int8`` up to 128 categories: a sparse
+        50,000 × 300 matrix is 15 MB, not 120).
     observed : ndarray of bool, shape (n_persons, n_items)
         True where a response was given (read-only).
     groups : tuple of str, optional
@@ -73,7 +75,7 @@ class ResponseData:
 
     person_ids: tuple[str, ...]
     item_ids: tuple[str, ...]
-    responses: NDArray[np.int64]
+    responses: NDArray[np.signedinteger]
     observed: NDArray[np.bool_]
     groups: tuple[str, ...] | None = None
 
@@ -248,41 +250,48 @@ def read_responses_csv(
         values, observed = _integer_cells(table[:, item_cols], row_numbers, file_items, source)
 
     # -- categories: recode, check the range, and place columns in the requested order -----------
-    n = len(row_numbers)
-    responses = np.zeros((n, len(out_items)), dtype=np.int64)
-    mask = np.zeros((n, len(out_items)), dtype=bool)
+    # the observed cells only, item by item (``values`` is in this order): sparse data stay small
+    item_of, person = np.nonzero(observed.T)
+    counts = observed.sum(axis=0)
+    ends = np.cumsum(counts)
+    categories = values.copy()
+    recoded = np.array([name in codes_of for name in file_items], dtype=bool)
     target = np.array([position[name] for name in file_items], dtype=np.intp)
-    recoded = np.flatnonzero([name in codes_of for name in file_items])
-    plain = np.flatnonzero([name not in codes_of for name in file_items])
-    if plain.size:
-        v, o = values[:, plain], observed[:, plain]
-        upper = None if k_all is None else k_all[target[plain]]
-        bad = o & ((v < 0) if upper is None else ((v < 0) | (v >= upper[None, :])))
-        if bad.any():
-            p, c = (int(i) for i in np.argwhere(bad)[0])
-            expected = ("a category 0, 1, 2, …" if upper is None
-                        else f"a category in 0..{upper[c] - 1} (the item has {upper[c]})")
-            raise DataFileError(f"expected {expected}; got {v[p, c]}", path=source,
-                                row=row_numbers[p], column=file_items[plain[c]])
-        responses[:, target[plain]] = np.where(o, v, 0)
-        mask[:, target[plain]] = o
-    for j in recoded.tolist():  # one vectorised lookup per recoded item
+    plain = ~recoded[item_of]
+    upper = None if k_all is None else k_all[target]
+    bad = plain & ((values < 0) if upper is None else ((values < 0) | (values >= upper[item_of])))
+    if bad.any():
+        first = np.flatnonzero(bad)
+        p = int(first[np.lexsort((item_of[first], person[first]))[0]])  # the first in file order
+        c = int(item_of[p])
+        expected = ("a category 0, 1, 2, …" if upper is None
+                    else f"a category in 0..{upper[c] - 1} (the item has {upper[c]})")
+        raise DataFileError(f"expected {expected}; got {values[p]}", path=source,
+                            row=row_numbers[person[p]], column=file_items[c])
+    for j in np.flatnonzero(recoded).tolist():  # one vectorised lookup per recoded item
         name = file_items[j]
         codes = codes_of[name]
         order = np.argsort(codes, kind="stable")
         sorted_codes = codes[order]
-        v, o = values[:, j], observed[:, j]
+        cells_j = slice(int(ends[j] - counts[j]), int(ends[j]))
+        v = values[cells_j]
         at = np.minimum(np.searchsorted(sorted_codes, v), codes.size - 1)
-        bad = o & (sorted_codes[at] != v)
+        bad = sorted_codes[at] != v
         if bad.any():
             p = int(np.flatnonzero(bad)[0])
             raise DataFileError(
                 f"expected one of this item's codes {codes.tolist()} (from the parameter file); "
                 f"got {v[p]}",
-                path=source, row=row_numbers[p], column=name,
+                path=source, row=row_numbers[person[cells_j][p]], column=name,
             )
-        responses[:, target[j]] = np.where(o, order[at], 0)
-        mask[:, target[j]] = o
+        categories[cells_j] = order[at]
+    n = len(row_numbers)
+    largest = int(categories.max()) if categories.size else 0
+    dtype = next(t for t in (np.int8, np.int16, np.int32, np.int64) if largest <= np.iinfo(t).max)
+    responses = np.zeros((n, len(out_items)), dtype=dtype)
+    responses[person, target[item_of]] = categories
+    mask = np.zeros((n, len(out_items)), dtype=bool)
+    mask[:, target] = observed
     responses.flags.writeable = False
     mask.flags.writeable = False
     return ResponseData(person_ids, out_items, responses, mask, groups)
@@ -552,7 +561,11 @@ def _read_seconds(path: str | os.PathLike[str],
 # -- helpers ------------------------------------------------------------------------------------
 def _integer_cells(file_cells: NDArray[np.str_], row_numbers: list[int], file_items: list[str],
                    source: str) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
-    """Integer codes and the observed mask of the item cells (the exact, string-based path)."""
+    """Integer codes of the answered item cells, and the observed mask (the exact path).
+
+    The codes are those of the observed cells only, column by column (the order of
+    ``np.nonzero(observed.T)``), as :meth:`_FastTable.integers` gives them.
+    """
     observed = file_cells != ""
     body = np.char.lstrip(file_cells, "+-")
     n_signs = np.char.str_len(file_cells) - np.char.str_len(body)
@@ -566,7 +579,7 @@ def _integer_cells(file_cells: NDArray[np.str_], row_numbers: list[int], file_it
             f"{str(file_cells[p, j])!r}",
             path=source, row=row_numbers[p], column=file_items[j],
         )
-    return np.where(observed, file_cells, "0").astype(np.int64), observed
+    return file_cells.T[observed.T].astype(np.int64), observed
 
 
 class _FastTable:
@@ -579,8 +592,8 @@ class _FastTable:
     digits sends the file to the exact path, which names the offending row and column.
     """
 
-    def __init__(self, header: list[str], body: NDArray[np.uint8], starts: NDArray[np.int64],
-                 lengths: NDArray[np.int64]) -> None:
+    def __init__(self, header: list[str], body: NDArray[np.uint8],
+                 starts: NDArray[np.signedinteger], lengths: NDArray[np.signedinteger]) -> None:
         self.header = header
         self.body = body
         self.starts = starts  # (n_rows, n_cols)
@@ -613,7 +626,7 @@ class _FastTable:
         if not any(h for h in header) or first + 1 >= len(raw):
             return None
         body = np.frombuffer(raw, dtype=np.uint8, offset=first + 1)
-        seps = np.flatnonzero((body == 44) | (body == 10))
+        seps = _positions((body == 44) | (body == 10))
         n_cols = len(header)
         if seps.size % n_cols:
             return None
@@ -622,8 +635,8 @@ class _FastTable:
             return None  # ragged rows: the exact path names them
         starts = np.empty_like(grid)
         starts.reshape(-1)[0] = 0
-        starts.reshape(-1)[1:] = seps[:-1] + 1
-        return cls(header, body, starts, grid - starts)
+        np.add(seps[:-1], 1, out=starts.reshape(-1)[1:])
+        return cls(header, body, starts, np.subtract(grid, starts, out=grid))  # seps: not needed
 
     def string_columns(self, columns: list[int]) -> _Columns:
         """The strings of ``columns`` (a column or two: person id, group).
@@ -638,11 +651,17 @@ class _FastTable:
         })
 
     def integers(self, columns: list[int]) -> tuple[NDArray[np.int64], NDArray[np.bool_]] | None:
-        """Codes and observed mask of ``columns``, or None if a cell is not empty or digits."""
-        lengths = self.lengths[:, columns]
-        observed = lengths > 0
-        starts = self.starts[:, columns][observed]  # the answered cells only (sparse data!)
-        size = lengths[observed]
+        """Codes of the answered cells of ``columns`` and their mask; None for an unusual cell.
+
+        None when a cell is neither empty nor digits. The codes are the observed cells' only,
+        column by column (the order of ``np.nonzero(observed.T)``): sparse data never take a
+        dense matrix of codes.
+        """
+        observed = (self.lengths > 0)[:, columns]
+        column, person = np.nonzero(observed.T)
+        cells = (person, np.asarray(columns, dtype=np.intp)[column])
+        starts = self.starts[cells]
+        size = self.lengths[cells]
         longest = int(size.max()) if size.size else 0
         if longest > _MAX_DIGITS:
             return None
@@ -653,9 +672,22 @@ class _FastTable:
             if np.any((digit < 0) | (digit > 9)):
                 return None
             found[live] = found[live] * 10 + digit
-        values = np.zeros(observed.shape, dtype=np.int64)
-        values[observed] = found
-        return values, observed
+        return found, observed
+
+
+def _positions(flags: NDArray[np.bool_], block: int = 1 << 20) -> NDArray[np.signedinteger]:
+    """``np.flatnonzero(flags)`` as int32 when the positions fit (half the memory of int64).
+
+    Found a block at a time, so that no int64 array of every position is ever made.
+    """
+    dtype = np.int32 if flags.size <= np.iinfo(np.int32).max else np.int64
+    out: NDArray[np.signedinteger] = np.empty(int(np.count_nonzero(flags)), dtype=dtype)
+    at = 0
+    for lo in range(0, flags.size, block):
+        found = np.flatnonzero(flags[lo : lo + block])
+        out[at : at + found.size] = found + lo
+        at += found.size
+    return out
 
 
 class _Columns:

@@ -301,7 +301,8 @@ def show(
         for v in versions[-1:]:
             for rec in v.parameters.items:
                 if rec.id == item_id:
-                    typer.echo(f"parameters in bank version {v.number} ({v.status}):")
+                    reverse = ", reverse-keyed: negative slope" if rec.reverse_keyed else ""
+                    typer.echo(f"parameters in bank version {v.number} ({v.status}{reverse}):")
                     typer.echo(json.dumps(rec.model_dump(mode="json", exclude_none=True),
                                           indent=2))
 

@@ -101,6 +101,14 @@ def calibrate(
     orthogonal: Annotated[
         bool, typer.Option("--orthogonal", help="Uncorrelated factors (with --dims)."),
     ] = False,
+    reverse: Annotated[
+        list[str] | None, typer.Option("--reverse", metavar="IDS",
+                                       help="Reverse-keyed items (comma-separated, repeatable): "
+                                       "each factor's sign is chosen so that these items have, on "
+                                       "balance, negative slopes and the others positive ones "
+                                       "(default: most slopes positive), so that a refit never "
+                                       "flips the scale."),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", metavar="FILE",
                                   help="Write the result here (atomically): the parameter file "
@@ -180,13 +188,19 @@ def calibrate(
             responses, exclude=_split_columns(exclude), group_column=groups, recodings=codes,
         )
         _check_anchors(anchor_file, fixed, data, responses, free)
+        reversed_ids = list(dict.fromkeys(_split_columns(reverse)))
+        unknown = [i for i in reversed_ids if i not in data.item_ids]
+        if unknown:
+            raise _fail(f"--reverse: {', '.join(map(repr, unknown))} not among the items of "
+                        f"{responses}")
         reference = _check_groups(data, groups, reference_group, free, responses)
         progress = (_ProgressLine(tol, compute_se=not no_se)
                     if not quiet and _stderr_is_terminal() else None)
         estimator = MML(model=name, n_points=n_points, tol=tol, max_iter=max_iter,
                         compute_se=not no_se, se=se.value, priors=priors, fixed=anchor_bank,
                         group_specific=free, reference_group=reference, callback=progress,
-                        dims=dim_spec, orthogonal=orthogonal)
+                        dims=dim_spec, orthogonal=orthogonal,
+                        direction=dict.fromkeys(reversed_ids, -1))
         try:
             result = estimator.fit(data.responses, data.observed, item_ids=data.item_ids,
                                    groups=None if data.groups is None else list(data.groups))

@@ -6,7 +6,9 @@
     P(X = k) = P(X \\ge k) - P(X \\ge k + 1),
 
 with :math:`d_1 > \\dots > d_{K-1}`, :math:`P(X \\ge 0) = 1`, :math:`P(X \\ge K) = 0` (Samejima
-1969). Traditional form for one factor: :math:`d_k = -a b_k`, :math:`b_1 < \\dots < b_{K-1}`.
+1969). Traditional form for one factor: :math:`d_k = -a b_k`, so :math:`b_1 < \\dots < b_{K-1}`
+when :math:`a > 0` and :math:`b_1 > \\dots > b_{K-1}` when :math:`a < 0` (a reverse-keyed item:
+the intercepts keep their order, the expected score decreases in θ; docs/design.md §5).
 
 The log-probabilities are computed without subtracting rounded probabilities, from the identity
 :math:`\\sigma(x) - \\sigma(y) = \\sigma(x)\\,\\sigma(-y)\\,(1 - e^{y - x})` for :math:`x > y`.
@@ -44,16 +46,19 @@ class GradedResponse(SlopedModel):
     Parameters
     ----------
     a : array_like, shape (n_items,)
-        Slopes.
+        Slopes, nonzero; negative for a reverse-keyed item.
     b : sequence of sequences, or array_like of shape (n_items, K_max - 1)
-        Ordered category boundaries per item; items may have different numbers of categories
-        (pad a 2-D array with NaN).
+        Ordered category boundaries per item — increasing where a > 0, decreasing where a < 0
+        (the intercepts :math:`d_k = -a b_k` always decrease); items may have different numbers
+        of categories (pad a 2-D array with NaN).
 
     Examples
     --------
     >>> m = GradedResponse(a=[1.2], b=[[-1.0, 0.0, 1.0]])
     >>> m.prob(0.0).sum(axis=-1).round(12).tolist()
     [1.0]
+    >>> GradedResponse(a=[-1.2], b=[[1.0, 0.0, -1.0]]).d.tolist()  # reverse-keyed: b decrease
+    [[1.2, 0.0, -1.2]]
     """
 
     name: ClassVar[str] = "grm"
@@ -66,7 +71,7 @@ class GradedResponse(SlopedModel):
         slopes = as_slopes(a)
         require_unidimensional(self._shape_only(slopes), "grm(a, b)")
         b_arr, n_thr = as_ragged(b, "b", slopes.shape[0])
-        check_domain(slopes[:, 0], slopes[:, 0] > 0, "a must be positive in traditional form")
+        check_domain(slopes[:, 0], slopes[:, 0] != 0, "a must be nonzero in traditional form")
         self._set(slopes, -slopes[:, :1] * b_arr, n_thr, traditional=b_arr)
 
     @classmethod
@@ -99,7 +104,8 @@ class GradedResponse(SlopedModel):
         if traditional is None:
             check_domain(d, ok, "d must be strictly decreasing")
         else:
-            check_domain(traditional, ok, "b must be strictly increasing")
+            check_domain(traditional, ok,
+                         "b must be strictly increasing (decreasing where a < 0)")
         self.slopes = slopes
         self.d = d  # (n_items, K_max - 1), NaN padding
         self.n_categories = (n_thr + 1).astype(np.int64)

@@ -15,7 +15,8 @@ Steps use the observed information where it is positive definite (Newton) and th
 (Fisher) information otherwise (Fisher scoring), with a step length limit and the search
 interval ``bounds``. Every person's iteration stops on its own tolerance.
 
-ML has no finite solution when every response is in the lowest (or highest) category; such a
+ML has no finite solution when every response is in the lowest (or highest) category — the
+highest (lowest) for a reverse-keyed item, whose slope is negative; such a
 person is reported at the bound with SE NaN and status ``"extreme_low"``/``"extreme_high"`` —
 never an exception and never a silent infinity. A person with no response gets NaN (ML, WLE) or
 the prior (MAP), status ``"no_responses"``.
@@ -111,11 +112,23 @@ class _Equations:
 
 
 def _extremes(items: ItemSet, resp: Responses) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-    """Persons whose every observed response is in the lowest / highest category."""
+    """Persons whose every observed response is at the low / high end of its item.
+
+    The low end of an item is its lowest category, or its highest for a reverse-keyed item
+    (slopes ≤ 0, one < 0: the category probabilities run the other way, docs/design.md §5); an
+    item with slopes of both signs has no end every factor agrees on, so a person who answered
+    one is never extreme. With every response at the low end the likelihood increases as θ
+    decreases, so the ML estimate is −∞ (and +∞ at the high end).
+    """
+    sign = np.sign(items.slopes)
+    reverse = np.all(sign <= 0, axis=1) & np.any(sign < 0, axis=1)
+    mixed = np.any(sign > 0, axis=1) & np.any(sign < 0, axis=1)
+    top = items.n_categories - 1
+    low_end, high_end = np.where(reverse, top, 0), np.where(reverse, 0, top)
     any_obs = resp.observed.any(axis=1)
-    low = any_obs & np.all(~resp.observed | (resp.x == 0), axis=1)
-    top = items.n_categories[None, :] - 1
-    high = any_obs & np.all(~resp.observed | (resp.x == top), axis=1)
+    skip = ~resp.observed
+    low = any_obs & np.all(skip | ((resp.x == low_end) & ~mixed), axis=1)
+    high = any_obs & np.all(skip | ((resp.x == high_end) & ~mixed), axis=1)
     return low, high
 
 

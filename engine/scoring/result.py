@@ -14,10 +14,10 @@ __all__ = ["STATUS_CODES", "AbilityEstimate"]
 STATUS_CODES: dict[str, str] = {
     "ok": "converged estimate",
     "no_responses": "no observed response: ML/WLE undefined (NaN); EAP/MAP return the prior",
-    "extreme_low": "every response in the lowest category: the ML estimate is -inf; reported at the "
-    "lower bound with SE NaN",
-    "extreme_high": "every response in the highest category: the ML estimate is +inf; reported at "
-    "the upper bound with SE NaN",
+    "extreme_low": "every response in the lowest category (the highest of a reverse-keyed item): "
+    "the ML estimate is -inf; reported at the lower bound with SE NaN",
+    "extreme_high": "every response in the highest category (the lowest of a reverse-keyed "
+    "item): the ML estimate is +inf; reported at the upper bound with SE NaN",
     "at_bound": "the estimate reached a bound of the search interval (likelihood still rising)",
     "not_converged": "the iteration limit was reached before the tolerance",
 }

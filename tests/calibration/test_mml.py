@@ -169,6 +169,24 @@ def test_codes_are_recoded_in_sorted_order():
     np.testing.assert_allclose(b.bank.models[0].param_vector(), a.bank.models[0].param_vector())
 
 
+@pytest.mark.parametrize("groups", [False, True])
+def test_the_code_type_does_not_change_the_fit(groups):
+    """Compact codes (a response file's int8, issue 17) fit bit for bit as int64 and float."""
+    rng = np.random.default_rng(17)
+    truth = TwoPL(rng.uniform(0.8, 2.0, 12), rng.normal(0, 1, 12))
+    x = _simulate(truth, 3000, 17)
+    observed = rng.random(x.shape) < 0.4
+    labels = np.where(rng.random(3000) < 0.5, "kk", "ru").tolist() if groups else None
+    fits = [MML(model=["2pl"] * 6 + ["3pl"] * 6, compute_se=False).fit(
+                codes, observed, groups=labels)
+            for codes in (x.astype(np.int64), x.astype(np.int8),
+                          np.where(observed, x, np.nan))]
+    for other in fits[1:]:
+        assert other.loglik == fits[0].loglik
+        for m, n in zip(other.bank.models, fits[0].bank.models, strict=True):
+            np.testing.assert_array_equal(m.param_vector(), n.param_vector())
+
+
 def test_matches_girth_2pl_on_the_same_data():
     girth = pytest.importorskip("girth")
     truth = TwoPL(np.linspace(0.8, 2.0, 10), np.linspace(-1.5, 1.5, 10))

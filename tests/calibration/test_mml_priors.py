@@ -82,19 +82,40 @@ def test_3pl_recovery_with_prior():
     assert np.sqrt(np.mean((est.a - truth.a) ** 2)) < 0.25
 
 
+def _fit_4pl_without_warnings(truth, n_persons, rng, **options):
+    """The 4PL fit of responses drawn from ``truth``, any warning an error; its item block."""
+    x = simulate_responses(truth, rng.normal(size=n_persons), rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = MML(model="4pl", max_iter=3000, **options).fit(x)
+    est = fit.bank.models[0]
+    assert fit.converged
+    assert np.all((est.c > 0) & (est.c < est.u) & (est.u < 1))
+    return x, fit, est
+
+
 def test_4pl_runs_and_keeps_asymptotes_inside():
     rng = np.random.default_rng(32)
     truth = FourPL(rng.uniform(1.0, 2.0, 15), rng.normal(0, 1, 15), np.full(15, 0.15),
                    np.full(15, 0.92))
-    x = simulate_responses(truth, rng.normal(size=6000), rng)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = MML(model="4pl", compute_se=False, max_iter=3000).fit(x)
-    est = fit.bank.models[0]
-    assert np.all((est.c > 0) & (est.c < est.u) & (est.u < 1))
+    _, _, est = _fit_4pl_without_warnings(truth, 6000, rng, compute_se=False)
     grid = np.linspace(-2.5, 2.5, 11)
     diff = np.abs(est.prob(grid) - truth.prob(grid))  # the 4PL is weakly identified at n = 6000
     assert diff.mean() < 0.03 and diff.max() < 0.1
+
+
+def test_4pl_extrapolation_never_evaluates_crossed_asymptotes():
+    """Data on which SQUAREM proposed c ≥ u (``invalid value encountered in log``, issue 17):
+    the fit, standard errors included, raises no warning and reaches a higher likelihood than the
+    truth that drew the data."""
+    rng = np.random.default_rng(45)
+    truth = FourPL(rng.uniform(0.8, 2.0, 20), rng.normal(0, 1, 20), rng.uniform(0.05, 0.25, 20),
+                   rng.uniform(0.85, 0.98, 20))
+    x, fit, est = _fit_4pl_without_warnings(truth, 1500, rng)
+    assert fit.loglik > marginal_loglik(truth, x)
+    assert all(np.isfinite(item.se).all() for item in fit.items)
+    grid = np.linspace(-2.5, 2.5, 11)
+    assert np.abs(est.prob(grid) - truth.prob(grid)).mean() < 0.05  # n = 1500: weaker than above
 
 
 @pytest.mark.parametrize(

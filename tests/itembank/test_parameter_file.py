@@ -155,6 +155,45 @@ def test_file_with_byte_order_mark_and_no_factor_names_reads(tmp_path):
     assert bank.latent.factor_names == ("theta",)
 
 
+def test_file_without_latent_reads_as_standard_normal(tmp_path):
+    """As mirt: no latent block is N(0, 1), the same bank as the block written out; rewriting the
+    file writes the block."""
+    explicit = load_bank(write_json(tmp_path / "explicit.json", VALID))[0]
+    data = copy.deepcopy(VALID)
+    del data["latent"]
+    path = write_json(tmp_path / "bare.json", data)
+    pf = read_parameter_file(path)
+    bank = pf.to_bank()
+    assert bank.latent == LatentDistribution([0.0], [[1.0]], ["theta"])
+    theta = np.linspace(-3.0, 3.0, 7)
+    np.testing.assert_array_equal(bank.prob(theta), explicit.prob(theta))
+    assert json.loads(pf.to_json())["latent"] == {"factor_names": ["theta"], "mean": [0.0],
+                                                  "cov": [[1.0]]}
+
+
+def test_file_without_latent_whose_items_have_one_slope_in_a_list_reads(tmp_path):
+    data = {"items": [{"id": "M1", "model": "2pl", "a": [1.2], "d": 0.3},
+                      {"id": "M2", "model": "grm", "a": [0.7], "d": [1.0, -0.5]}]}
+    bank = read_parameter_file(write_json(tmp_path / "bare.json", data)).to_bank()
+    assert bank.latent == LatentDistribution([0.0], [[1.0]])
+    assert [r["b"] for r in bank.to_records()][0] == pytest.approx(-0.3 / 1.2, abs=1e-15)
+
+
+def test_multidimensional_file_without_latent_says_what_to_add(tmp_path):
+    """Several factors' names are only in the latent block: refused, with a block to copy."""
+    def edit(data):
+        data["items"] = copy.deepcopy(MULTI_RECORDS)
+        del data["latent"]
+
+    error, _ = refusal(tmp_path, VALID, edit, read_parameter_file,
+                       ["latent: missing", "items[0] ('M1') has 2 slopes", "N(0, 1)", "N(0, I)"])
+    block = str(error).split('"latent": ', 1)[1].removesuffix(" for N(0, I)")
+    suggested = read_parameter_file(write_json(tmp_path / "fixed.json", {
+        "latent": json.loads(block), "items": MULTI_RECORDS})).to_bank().latent
+    assert suggested == LatentDistribution.standard(2, ["F1", "F2"])
+    np.testing.assert_array_equal(suggested.cov, np.eye(2))
+
+
 # -- malformed files -----------------------------------------------------------------------------------
 MALFORMED = {
     "unknown model": (set_at(["items", 2, "model"], "5pl"),
@@ -194,7 +233,11 @@ MALFORMED = {
                                                ["items[2] ('Q3').se.c"]),
     "negative standard error": (set_at(["items", 2, "se"], {"a": -0.1}),
                                 ["items[2] ('Q3').se.a", "≥ 0"]),
-    "no latent": (delete_at(["latent"]), ["latent: missing"]),
+    "latent without cov": (delete_at(["latent", "cov"]), ["latent.cov: missing"]),
+    "latent without mean": (delete_at(["latent", "mean"]), ["latent.mean: missing"]),
+    "latent with names only": (set_at(["latent"], {"factor_names": ["F1", "F2"]}),
+                               ["latent.mean: missing"]),
+    "empty latent": (set_at(["latent"], {}), ["latent.mean: missing"]),
     "latent covariance not positive definite": (set_at(["latent", "cov"], [[-1.0]]),
                                                 ["latent.cov", "positive definite"]),
     "latent covariance of the wrong shape": (set_at(["latent", "cov"], [[1.0, 0.0]]),

@@ -268,3 +268,71 @@ def test_fast_and_exact_paths_read_the_same(tmp_path):
     np.testing.assert_array_equal(a.observed, b.observed)
     np.testing.assert_array_equal(a.observed, ~missing)
     np.testing.assert_array_equal(np.where(missing, 0, codes), a.responses)
+
+
+# -- compact codes (issue 17: sparse 50,000 × 300 files read in a fraction of the memory) --------------
+def _plain_and_quoted(tmp_path, text):
+    """The same cells as a plain file (the byte-level path) and with a quoted header (the exact one)."""
+    quoted = '"' + text.replace(",", '",', 1)  # "person_id",Q1,…
+    return _write(tmp_path, text, "plain.csv"), _write(tmp_path, quoted, "quoted.csv")
+
+
+@pytest.mark.parametrize("largest, dtype", [(1, np.int8), (127, np.int8), (128, np.int16),
+                                            (300, np.int16), (70_000, np.int32),
+                                            (2**40, np.int64)])
+def test_codes_take_the_smallest_integer_type_that_holds_them(tmp_path, largest, dtype):
+    text = f"person_id,Q1,Q2\na,0,{largest}\nb,,1\nc,{largest - 1},\n"
+    for path in _plain_and_quoted(tmp_path, text):
+        data = read_responses_csv(path)
+        assert data.responses.dtype == dtype
+        assert data.responses.tolist() == [[0, largest], [0, 1], [largest - 1, 0]]
+        assert data.observed.tolist() == [[True, True], [False, True], [True, False]]
+
+
+def test_recoded_codes_are_compact_whatever_the_original_codes(tmp_path):
+    path = _write(tmp_path, "Q1,Q2\n5000,1\n-7,\n9999999,0\n")
+    data = read_responses_csv(path, item_ids=["Q1", "Q2"], n_categories=[3, 2],
+                              recodings={"Q1": [9999999, -7, 5000]})
+    assert data.responses.dtype == np.int8
+    assert data.responses.tolist() == [[2, 1], [1, 0], [0, 0]]
+
+
+def test_of_several_bad_cells_the_first_in_file_order_is_named(tmp_path):
+    # row 1 has a bad cell in the second item, row 2 in the first: row 1 comes first
+    text = "person_id,Q1,Q2\na,0,5\nb,7,0\n"
+    for path in _plain_and_quoted(tmp_path, text):
+        with pytest.raises(DataFileError) as info:
+            read_responses_csv(path, item_ids=["Q1", "Q2"], n_categories=[2, 3])
+        assert (info.value.row, info.value.column) == (1, "Q2")
+        assert "got 5" in str(info.value)
+
+
+def test_separator_positions_found_block_by_block_are_flatnonzero():
+    from qabilet.itembank.response_file import _positions
+
+    flags = np.random.default_rng(3).random(1000) < 0.3
+    for block in (1, 7, 64, 5000):
+        found = _positions(flags, block=block)
+        assert found.dtype == np.int32
+        np.testing.assert_array_equal(found, np.flatnonzero(flags))
+
+
+def test_reading_sparse_data_takes_a_few_bytes_a_cell(tmp_path):
+    """The int64 reader peaked at 55 bytes a cell here (several dense int64 copies); now int32
+    cell positions and one-byte codes and masks."""
+    import tracemalloc
+
+    rng = np.random.default_rng(11)
+    n, m = 20_000, 100
+    x = rng.integers(0, 2, (n, m))
+    seen = rng.random((n, m)) < 0.1
+    path = _write(tmp_path, format_responses_csv([str(p) for p in range(n)],
+                                                 [f"I{j}" for j in range(m)], x, seen))
+    tracemalloc.start()
+    try:
+        data = read_responses_csv(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(data.responses, np.where(seen, x, 0))
+    assert peak < 24 * n * m, peak / (n * m)

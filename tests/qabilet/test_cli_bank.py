@@ -21,6 +21,16 @@ def _run(*args: str):
     return runner.invoke(app, list(args))
 
 
+def _write_rows(path, rows):
+    """A parameter CSV of ``rows`` (dicts with the exported columns), written here."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text(buffer.getvalue())
+    return path
+
+
 def test_export_then_import_through_files_gives_the_same_bank(demo_db, tmp_path):
     out = tmp_path / "bank.json"
     result = _run("bank", "export", "--database", demo_db, "--out", str(out))
@@ -68,12 +78,7 @@ def test_a_parameter_csv_becomes_a_draft_version_to_diff_and_publish(demo_db, tm
     rows = list(csv.DictReader(io.StringIO(params.read_text())))
     assert len(rows) == 178 and rows[0]["item"] == "SRV-L01"
     rows[0]["d1"] = str(float(rows[0]["d1"]) + 0.25)  # a recalibration moved one threshold
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    changed = tmp_path / "changed.csv"
-    changed.write_text(buffer.getvalue())
+    changed = _write_rows(tmp_path / "changed.csv", rows)
     result = _run("bank", "import", str(changed), "--database", demo_db)
     assert result.exit_code == 0 and "draft bank version 2" in result.output
     result = _run("bank", "diff", "1", "2", "--database", demo_db)
@@ -295,3 +300,19 @@ def test_reversed_sjt_options_are_refused_and_nothing_is_imported(demo_db, tmp_p
     after = _exported(demo_db, tmp_path)
     assert _item(after, "TRN-S01")["text"]["ru"]["stem"] != "Изменение, которое не должно пройти."
     assert "version 2" not in _run("bank", "versions", "--database", demo_db).output
+
+
+def test_show_marks_a_reverse_keyed_item(demo_db, tmp_path):
+    # a recalibration finds SRV-L01 worded against its competency: its slope turns negative
+    params = tmp_path / "params.csv"
+    _run("bank", "export", "--format", "csv", "--database", demo_db, "--out", str(params))
+    rows = list(csv.DictReader(io.StringIO(params.read_text())))
+    slopes = [c for c in rows[0] if c[0] == "a" and c[1:].isdigit() and float(rows[0][c]) != 0]
+    assert rows[0]["item"] == "SRV-L01" and len(slopes) == 1
+    rows[0][slopes[0]] = repr(-float(rows[0][slopes[0]]))
+    changed = _write_rows(tmp_path / "reversed.csv", rows)
+    assert _run("bank", "import", str(changed), "--database", demo_db).exit_code == 0
+    shown = _run("bank", "show", "SRV-L01", "--database", demo_db).output
+    assert "parameters in bank version 2 (draft, reverse-keyed: negative slope):" in shown
+    other = _run("bank", "show", "SRV-L02", "--database", demo_db).output
+    assert "parameters in bank version 2 (draft):" in other
