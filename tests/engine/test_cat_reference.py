@@ -1,6 +1,6 @@
 """The adaptive engine against R's mirtCAT and catR on the same bank and answers.
 
-Reference: tests/data/cat (copied from shared/reference/cat; see PROVENANCE.md there).
+Reference: tests/data/cat (mirtCAT's and catR's runs; how they were made: PROVENANCE.md there).
 """
 
 import csv
