@@ -154,10 +154,11 @@ def calibration(jobs: Jobs, job_id: str, who: Psychometrician) -> dict:
 @router.post("/admin/keys", status_code=201, response_model=ApiKeyCreated)
 def create_key(store: Store, body: ApiKeyCreate, who: Psychometrician) -> ApiKeyCreated:
     """A new API key; its secret is in this response only."""
-    key = store.create_api_key(body.role, body.label)
+    key = store.create_api_key(body.role, body.label, scope=body.scope)
     key_id = key.split("_", 2)[1]
-    store.audit(who.actor, "key.create", f"key:{key_id}", {"role": body.role, "label": body.label})
-    return ApiKeyCreated(id=key_id, role=body.role, key=key)
+    store.audit(who.actor, "key.create", f"key:{key_id}",
+                {"role": body.role, "label": body.label, "scope": body.scope})
+    return ApiKeyCreated(id=key_id, role=body.role, scope=body.scope, key=key)
 
 
 @router.get("/admin/keys", response_model=list[ApiKeyPublic])

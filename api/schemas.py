@@ -184,6 +184,9 @@ class ApiKeyCreate(_In):
 
     role: Literal["operator", "psychometrician"]
     label: str | None = Field(default=None, max_length=200)
+    scope: str | None = Field(default=None, min_length=1, max_length=128,
+                              description="The agency or test centre the key is limited to "
+                                          "(stored for scoped staff roles; none: all)")
 
 
 class ApiKeyCreated(BaseModel):
@@ -191,6 +194,7 @@ class ApiKeyCreated(BaseModel):
 
     id: str
     role: str
+    scope: str | None = None
     key: str
 
 
@@ -199,6 +203,7 @@ class ApiKeyPublic(BaseModel):
 
     id: str
     role: str
+    scope: str | None
     label: str | None
     created_at: datetime
     revoked_at: datetime | None
