@@ -48,6 +48,7 @@ from qabilet.calibration._design import (
 from qabilet.calibration._estep import Patterns
 from qabilet.calibration._latent import CorrelatedLatent, GroupLatents
 from qabilet.calibration._louis import score_covariance
+from qabilet.calibration._mhrm import sobol_points
 from qabilet.calibration.priors import DEFAULT_PRIORS, Prior, columns_for
 from qabilet.calibration.result import (
     CalibrationResult,
@@ -75,7 +76,13 @@ Array = NDArray[np.float64]
 
 _COUNT = {2: "two"}  # the number of categories a model needs, in words
 _SE_METHODS = ("louis", "numeric", "sandwich")  # how the covariance is computed
+_METHODS = ("em", "mhrm")  # how the marginal likelihood is maximised
 _BACKTRACKS = 3  # SQUAREM extrapolations tried per cycle before the plain EM step
+_MHRM_BURN_IN, _MHRM_AVERAGE = 100, 100  # MH-RM's stages 1 and 2 (cycles at gain 1)
+_MHRM_GAIN = 0.75  # stage 3: gains (0.1 / k)^0.75
+_MHRM_STEPS = 3  # Metropolis-Hastings moves per person and cycle (mirt: 5)
+_MHRM_DRAWS, _MHRM_THIN = 30, 3  # posterior draws for Louis' identity, MH moves apart
+_MHRM_IS_POINTS = 256  # importance-sampling points per person for the log-likelihood
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +260,7 @@ class MML:
         model: str | Sequence[str] | Mapping[str, str] = "2pl",
         n_points: int | None = None,
         bounds: tuple[float, float] = (-6.0, 6.0),
-        tol: float = 1e-5,
+        tol: float | None = None,
         tol_loglik: float = 1e-9,
         max_iter: int = 2000,
         accelerate: bool = True,
@@ -268,6 +275,8 @@ class MML:
         n_qmc: int = 4096,
         callback: Callable[[Progress], None] | None = None,
         direction: Mapping[str, int] | None = None,
+        method: str = "em",
+        seed: int = 20171,
     ) -> None:
         self.model = model
         self.n_points = n_points
@@ -287,6 +296,14 @@ class MML:
         self.n_qmc = n_qmc
         self.callback = callback
         self.direction = direction
+        self.method = method
+        self.seed = seed
+
+    def _tolerance(self) -> float:
+        """``tol``, or the method's default: 10⁻⁵ for EM, 10⁻³ for MH-RM (as mirt's)."""
+        if self.tol is not None:
+            return float(self.tol)
+        return 1e-3 if self.method == "mhrm" else 1e-5
 
     # -- public -------------------------------------------------------------------------------
     def fit(
@@ -339,7 +356,15 @@ class _Run(MML):
             f"Q{i + 1}" for i in range(arr.shape[1])]
         if len(ids) != arr.shape[1]:
             raise InvalidParameterError(f"item_ids: expected {arr.shape[1]} ids; got {len(ids)}")
-        if not (np.isfinite(self.tol) and self.tol > 0 and int(self.max_iter) >= 1):
+        if self.method not in _METHODS:
+            raise InvalidParameterError(
+                f"method: expected one of {', '.join(_METHODS)}; got {self.method!r}")
+        if self.method == "mhrm" and self.se == "numeric":
+            raise InvalidParameterError(
+                "se: 'numeric' differentiates the E-step's exact score, which MH-RM does not "
+                "have; use 'louis' or 'sandwich'")
+        if not (np.isfinite(self._tolerance()) and self._tolerance() > 0
+                and int(self.max_iter) >= 1):
             raise InvalidParameterError("tol must be positive and max_iter at least 1")
         if self.se not in _SE_METHODS:
             raise InvalidParameterError(
@@ -347,6 +372,10 @@ class _Run(MML):
         labels, group_of = self._group_labels(groups, arr.shape[0])
         self._factor_names, self._loadings = self._loading_pattern(ids)
         self._n_dims = len(self._factor_names)
+        if self.method == "mhrm" and self._n_dims < 2:
+            raise InvalidParameterError(
+                "method 'mhrm' is for two or more factors (dims); with one factor EM on the "
+                "quadrature grid is exact and faster")
         if self._n_dims > 1 and (groups is not None or self.fixed is not None):
             raise InvalidParameterError(
                 "dims: multidimensional calibration with groups or anchors is not available yet")
@@ -363,6 +392,13 @@ class _Run(MML):
                                                               labels, group_of)
         self._labels, self._group_of, self._origin, self._orig_ids = labels, group_of, origin, ids
         self._setup(resp, categories, names, ids_x, self._fixed_columns(ids_x))
+        if self.method == "mhrm":
+            from qabilet.calibration._mhrm import MHRM
+
+            self._mhrm = MHRM(self, int(self.seed))
+            with blas_single_thread():
+                phi, n_iter, converged = self._run_mhrm(self._phi0)
+                return self._finish(self._orient(phi), n_iter, converged)
         with blas_single_thread():  # small products: BLAS threads only cost (engine._parallel)
             phi, ll, n_iter, converged = self._run_em(self._phi0)
             return self._finish(self._orient(phi), n_iter, converged)
@@ -515,6 +551,9 @@ class _Run(MML):
                 frozen.append(True)
         self._positions = positions
         self._ids = ids
+        self._model_names = list(names)
+        self._block_of = {int(p): (b, r) for b, pos in enumerate(positions)
+                          for r, p in enumerate(pos)}
         n_persons = resp.x.shape[0]
         self._patterns = [Patterns(Responses(resp.x[rows], resp.observed[rows]), n_cat)
                           for rows in (_every_or(self._group_of == g, n_persons)
@@ -555,6 +594,7 @@ class _Run(MML):
         self._anchor_ids = [ids[c] for c in sorted(fixed_cols)]
         self._categories = categories
         self._n_cat = n_cat
+        self._resp = resp
 
     def _start_signs(self, resp: Responses, n_cat: NDArray[np.int64], names: list[str],
                      fixed_cols: dict[int, int]) -> Array:
@@ -681,12 +721,12 @@ class _Run(MML):
             phi1, ll0 = self._em_map(phi)
             it += 1
             change = float(np.max(np.abs(phi1 - phi))) if phi.size else 0.0
-            if change < self.tol or not self.accelerate or self.max_iter - it < 2:
+            if change < self._tolerance() or not self.accelerate or self.max_iter - it < 2:
                 # converged: the parameters stand still and so does the log-likelihood
                 settled = abs(ll0 - ll) <= self.tol_loglik * max(1.0, abs(ll0))
                 phi, ll = phi1, ll0
                 self._report(it, ll, change)
-                if change < self.tol and settled:
+                if change < self._tolerance() and settled:
                     converged = True
                     break
                 continue
@@ -718,9 +758,25 @@ class _Run(MML):
         self._elapsed = time.perf_counter() - started
         if not converged:
             warnings.warn(
-                f"EM stopped at max_iter={self.max_iter} cycles before the tolerance {self.tol} "
+                f"EM stopped at max_iter={self.max_iter} cycles before the tolerance {self._tolerance()} "
                 "(the result's converged is False)", ConvergenceWarning, stacklevel=3)
         return phi, ll, it, converged
+
+    def _run_mhrm(self, phi: Array) -> tuple[Array, int, bool]:
+        """MH-RM's three stages (:mod:`qabilet.calibration._mhrm`)."""
+        started = time.perf_counter()
+        phi, n_iter, converged = self._mhrm.run_cycles(
+            self._mhrm.start_from_margins(phi), burn_in=_MHRM_BURN_IN, average=_MHRM_AVERAGE,
+            max_cycles=int(self.max_iter),
+            tol=self._tolerance(), gain_exponent=_MHRM_GAIN, mh_steps=_MHRM_STEPS,
+            report=lambda it, ll, change: self._report(it, ll, change))
+        self._elapsed = time.perf_counter() - started
+        if not converged:
+            warnings.warn(
+                f"MH-RM stopped at max_iter={self.max_iter} cycles before the tolerance "
+                f"{self._tolerance()} (the result's converged is False)", ConvergenceWarning,
+                stacklevel=3)
+        return phi, n_iter, converged
 
     def _orient(self, phi: Array) -> Array:
         """φ with every factor's sign chosen as :class:`MML`'s ``direction`` says.
@@ -735,6 +791,7 @@ class _Run(MML):
         :math:`s_j s_k`). A factor measured by an item whose slope is fixed (``rasch``) cannot be
         reflected without changing the likelihood, and is left as it is.
         """
+        self._reflected = np.ones(self._n_dims)
         if self._anchor_ids:  # the anchors fix the scale's direction
             return phi
         slopes = self._bank_of(phi).slopes
@@ -749,6 +806,7 @@ class _Run(MML):
             fixed = (design.index[:, cols] < 0) & (template.slopes != 0)
             movable &= ~fixed.any(axis=0)
         reflect = np.where(movable & ((votes < 0) | ((votes == 0) & (lean < 0))), -1.0, 1.0)
+        self._reflected = reflect
         if np.all(reflect > 0):
             return phi
         out = phi.copy()
@@ -777,8 +835,23 @@ class _Run(MML):
             np.add.at(out, design.index[design.free], g[design.free])
         return out
 
+    def _fitted(self, phi: Array) -> tuple[ItemBank, float]:
+        """The bank at φ and the log-likelihood.
+
+        The bank at φ and the log-likelihood (MH-RM: by importance sampling, after drawing
+        the persons' posterior θ that its standard errors use too).
+        """
+        if self.method != "mhrm":
+            bank, _, _, ll = self._estep(phi)
+            return bank, ll
+        self._mhrm.theta *= self._reflected  # the chains follow the factors' orientation
+        if self.compute_se:
+            self._draws = self._mhrm.draws(phi, _MHRM_DRAWS, _MHRM_THIN)
+        ll, self._loglik_se = self._mhrm.loglik(phi, _MHRM_IS_POINTS)
+        return self._bank_of(phi), ll
+
     def _finish(self, phi: Array, n_iter: int, converged: bool) -> CalibrationResult:
-        bank, _, _, ll = self._estep(phi)
+        bank, ll = self._fitted(phi)
         logprior = float(sum(
             (prior.logpdf(model.param_vector()[:, cols])
              * _prior_share(design, model.n_items)[:, cols])[design.index[:, cols] >= 0].sum()
@@ -818,10 +891,13 @@ class _Run(MML):
             n_parameters=int(k), n_persons=int(round(n)), n_iter=int(n_iter),
             converged=bool(converged), se_computed=bool(self.compute_se), covariance=cov,
             priors=priors, factor_names=tuple(self._factor_names), orthogonal=bool(self.orthogonal),
-            n_nodes=int(self._nodes.shape[0]),
+            n_nodes=int(self._nodes.shape[0]) if self.method != "mhrm" else int(
+                sobol_points(_MHRM_IS_POINTS)),
             bounds=(float(self.bounds[0]), float(self.bounds[1])),
             n_points=None if self.n_points is None else int(self.n_points),
-            accelerated=bool(self.accelerate), se_method=str(self.se))
+            accelerated=bool(self.accelerate) and self.method != "mhrm", se_method=str(self.se),
+            algorithm=str(self.method),
+            loglik_se=float(self._loglik_se) if self.method == "mhrm" else None)
 
     def _latent_se(self, g: int, phi: Array, se_phi: Array, cov_phi: Array) -> dict[str, Array]:
         """SEs of group ``g``'s latent means and covariance, and which were estimated.
@@ -899,7 +975,9 @@ class _Run(MML):
     def _covariance(self, phi: Array) -> Array:
         """The inverse of the observed information, computed as ``se`` says (NaN if singular)."""
         k = phi.size
-        if self.se == "numeric":
+        if self.method == "mhrm":
+            info, outer = self._mhrm.information(phi, self._draws)
+        elif self.se == "numeric":
             info = self._numeric_information(phi)
         else:
             info, outer = self._louis_information(phi)

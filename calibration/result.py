@@ -220,6 +220,14 @@ class CalibrationResult:
     se_method : str
         How the covariance was computed (``MML(se=...)``): ``"louis"`` or ``"numeric"`` (the
         observed information, in closed form or by differences), ``"sandwich"`` (robust).
+    algorithm : str
+        How the likelihood was maximised (``MML(method=...)``): ``"em"`` (EM on quadrature
+        nodes or quasi-Monte Carlo points) or ``"mhrm"`` (Metropolis–Hastings Robbins–Monro;
+        then :attr:`loglik` is an importance-sampling estimate on :attr:`n_nodes` points per
+        person, and the standard errors come from Louis' identity over posterior draws).
+    loglik_se : float or None
+        The Monte Carlo standard error of :attr:`loglik` when it is an estimate (MH-RM); None
+        when it is computed on the quadrature.
     """
 
     groups: tuple[GroupEstimates, ...]
@@ -246,6 +254,8 @@ class CalibrationResult:
     n_points: int | None
     accelerated: bool
     se_method: str = "louis"
+    algorithm: str = "em"
+    loglik_se: float | None = None
 
     # -- the reference group's view ----------------------------------------------------------------
     @property
@@ -342,12 +352,16 @@ class CalibrationResult:
             The name of the column that held the groups, for the heading.
         """
         bank = self.bank
+        mhrm = self.algorithm == "mhrm"
         lines = [
-            f"MML-EM calibration: {len(bank.item_ids)} items, {self.n_persons:.0f} persons, "
-            f"models {', '.join(sorted(set(bank.model_names)))}",
-            f"log-likelihood {self.loglik:.4f}  AIC {self.aic:.2f}  BIC {self.bic:.2f}  "
-            f"parameters {self.n_parameters}",
-            f"EM cycles {self.n_iter}, converged {self.converged}; latent means "
+            f"MML-{'MH-RM' if mhrm else 'EM'} calibration: {len(bank.item_ids)} items, "
+            f"{self.n_persons:.0f} persons, models {', '.join(sorted(set(bank.model_names)))}",
+            f"log-likelihood {self.loglik:.4f}"
+            + (f" (importance sampling, Monte Carlo SE {self.loglik_se:.2f})"
+               if self.loglik_se is not None else "")
+            + f"  AIC {self.aic:.2f}  BIC {self.bic:.2f}  parameters {self.n_parameters}",
+            f"{'MH-RM' if mhrm else 'EM'} cycles {self.n_iter}, converged {self.converged}; "
+            "latent means "
             f"{np.round(self.latent.mean, 4).tolist()}, covariance "
             f"{np.round(self.latent.cov, 4).tolist()}",
             "",
@@ -438,6 +452,11 @@ class CalibrationResult:
             grid = (f"{n_dims} {'orthogonal' if self.orthogonal else 'correlated'} factors, "
                     f"quasi-Monte Carlo EM with {nodes} Sobol points")
         text = f"MML-EM (Bock-Aitkin), {grid}"
+        if self.algorithm == "mhrm":
+            text = (f"MH-RM (Cai 2010), {n_dims} "
+                    f"{'orthogonal' if self.orthogonal else 'correlated'} factors, "
+                    f"{self.n_iter} cycles; log-likelihood by importance sampling "
+                    f"({nodes} Sobol points per person)")
         if self.accelerated:
             text += ", SQUAREM"
         if self.multi_group:
@@ -456,9 +475,12 @@ class CalibrationResult:
                 for model, priors in used.items())
         if not self.se_computed:
             return text + "; SE: not computed"
+        how = {"louis": "Louis' identity", "numeric": "numeric Hessian"}.get(self.se_method, "")
+        if self.algorithm == "mhrm":
+            how = "Louis' identity over posterior draws"
         text += ("; SE: sandwich (robust), inverse observed information around the outer "
                  "products of the persons' scores" if self.se_method == "sandwich"
-                 else "; SE: observed information (Oakes)")
+                 else f"; SE: observed information ({how})")
         # a parameter file has no other place for the SEs of the estimated latent parameters
         for label, what, se in self._latent_standard_errors():
             text += f"; {f'group {label}: ' if label is not None else ''}latent {what} estimated, " + (

@@ -1,4 +1,4 @@
-"""``qabilet calibrate``: item parameters from a response file (MML-EM), written as a parameter file.
+"""``qabilet calibrate``: item parameters from a response file (MML by EM or MH-RM), written as a parameter file.
 
 The command reads its arguments, shows the EM's progress and prints the summary; the estimation
 is :class:`qabilet.calibration.MML` and the parameter file :mod:`qabilet.itembank.parameter_file`.
@@ -29,6 +29,13 @@ if TYPE_CHECKING:
     from qabilet.engine.bank import ItemBank
     from qabilet.itembank.parameter_file import ParameterFile
     from qabilet.itembank.response_file import ResponseData
+
+
+class FitMethod(enum.StrEnum):
+    """How ``--method`` maximises the likelihood (:class:`qabilet.calibration.MML`'s ``method``)."""
+
+    em = "em"
+    mhrm = "mhrm"
 
 
 class SeMethod(enum.StrEnum):
@@ -122,13 +129,25 @@ def calibrate(
                                    "--groups, a group column and every group's items)."),
     ] = OutputFormat.json,
     tol: Annotated[
-        float, typer.Option("--tol", metavar="TOL",
-                            help="Converged when no parameter moves more than this in an EM "
-                            "cycle."),
-    ] = 1e-5,
+        float | None, typer.Option("--tol", metavar="TOL", show_default=False,
+                                   help="Converged when no parameter moves more than this in a "
+                                   "cycle (default 1e-5 for EM; 1e-3 for MH-RM, three cycles "
+                                   "in a row)."),
+    ] = None,
+    method: Annotated[
+        FitMethod, typer.Option("--method", case_sensitive=False,
+                                help="em: EM on quadrature nodes (quasi-Monte Carlo points for "
+                                "four or more factors); mhrm: Metropolis-Hastings Robbins-Monro "
+                                "(Cai 2010), for many correlated factors (needs --dims; its "
+                                "log-likelihood is an importance-sampling estimate)."),
+    ] = FitMethod.em,
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="N",
+                          help="Random seed of --method mhrm (a fit is reproducible)."),
+    ] = 20171,
     max_iter: Annotated[
         int, typer.Option("--max-iter", min=1, metavar="N",
-                          help="Limit of EM cycles (a warning when reached)."),
+                          help="Limit of EM (or MH-RM) cycles (a warning when reached)."),
     ] = 2000,
     n_points: Annotated[
         int | None, typer.Option("--n-points", min=2, metavar="N", show_default=False,
@@ -156,8 +175,10 @@ def calibrate(
 
     Multi-group calibration with --groups; anchor calibration with --fixed.
     """
-    if not (math.isfinite(tol) and tol > 0):
+    if tol is not None and not (math.isfinite(tol) and tol > 0):
         raise _fail(f"--tol: expected a positive number; got {tol}")
+    if method is FitMethod.mhrm and dims is None:
+        raise _fail("--method mhrm needs --dims SPEC (two or more factors)")
     free = list(dict.fromkeys(_split_columns(free_items)))
     dim_spec = _parse_dims(dims) if dims is not None else None
     if orthogonal and dim_spec is None:
@@ -194,13 +215,16 @@ def calibrate(
             raise _fail(f"--reverse: {', '.join(map(repr, unknown))} not among the items of "
                         f"{responses}")
         reference = _check_groups(data, groups, reference_group, free, responses)
-        progress = (_ProgressLine(tol, compute_se=not no_se)
+        progress = (_ProgressLine(tol if tol is not None else
+                                  (1e-3 if method is FitMethod.mhrm else 1e-5),
+                                  compute_se=not no_se, mhrm=method is FitMethod.mhrm)
                     if not quiet and _stderr_is_terminal() else None)
         estimator = MML(model=name, n_points=n_points, tol=tol, max_iter=max_iter,
                         compute_se=not no_se, se=se.value, priors=priors, fixed=anchor_bank,
                         group_specific=free, reference_group=reference, callback=progress,
                         dims=dim_spec, orthogonal=orthogonal,
-                        direction=dict.fromkeys(reversed_ids, -1))
+                        direction=dict.fromkeys(reversed_ids, -1), method=method.value,
+                        seed=seed)
         try:
             result = estimator.fit(data.responses, data.observed, item_ids=data.item_ids,
                                    groups=None if data.groups is None else list(data.groups))
@@ -227,12 +251,18 @@ def calibrate(
 
 
 class _ProgressLine:
-    """The EM cycle, log-likelihood and largest change, redrawn in place on stderr."""
+    """The cycle, log-likelihood and largest change, redrawn in place on stderr.
+
+    The cycle, log-likelihood and largest change, redrawn in place on stderr (MH-RM: the
+    log-likelihood at the imputed θ, which fluctuates).
+    """
 
     interval = 0.1  # seconds between redraws
 
-    def __init__(self, tol: float, *, compute_se: bool) -> None:
+    def __init__(self, tol: float, *, compute_se: bool, mhrm: bool = False) -> None:
         self._tol = tol
+        self._labels = (("MH-RM cycle", "log-likelihood at the imputed θ") if mhrm
+                        else ("EM cycle", "log-likelihood"))
         self._compute_se = compute_se
         self._width = 0
         self._last = -math.inf
@@ -243,7 +273,8 @@ class _ProgressLine:
         if not done and now - self._last < self.interval:
             return
         self._last = now
-        text = (f"EM cycle {progress.iteration:>5}   log-likelihood {progress.loglik:.4f}   "
+        cycle, loglik = self._labels
+        text = (f"{cycle} {progress.iteration:>5}   {loglik} {progress.loglik:.4f}   "
                 f"max change {progress.max_change:.2e}")
         if done and self._compute_se:
             text += "   converged; standard errors..."

@@ -18,6 +18,7 @@ padding with probability 0 (log-probability ``-inf``, derivatives 0).
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol
@@ -232,6 +233,33 @@ class ItemSet(ABC):
             *batch, self.n_items, self.n_dims, self.n_dims
         )
 
+    def summed_information(self, theta: ArrayLike, observed: ArrayLike | None = None) -> Array:
+        """Each person's information summed over the items they answered.
+
+        .. math:: \\mathcal I_p = \\sum_i o_{pi}\\,\\mathcal I^{(s)}_i(\\mathbf a_i^\\top
+                  \\theta_p)\\,\\mathbf a_i\\mathbf a_i^\\top
+
+        one matrix per person, without the items' (n, n_items, d, d) matrices of
+        :meth:`information`.
+
+        Parameters
+        ----------
+        theta : array_like, shape (n, n_dims) or (n,)
+            One trait vector per person.
+        observed : array_like of bool, shape (n, n_items), optional
+            The items each person answered (all by default).
+
+        Returns
+        -------
+        ndarray, shape (n, n_dims, n_dims)
+        """
+        t2, _ = self._theta2d(theta)
+        info_s = self._information_s(t2 @ self.slopes.T)  # (n, I)
+        if observed is not None:
+            info_s = info_s * np.asarray(observed, dtype=bool)
+        out: Array = np.einsum("pi,ir,is->prs", info_s, self.slopes, self.slopes)
+        return out
+
     def expected_score(self, theta: ArrayLike) -> Array:
         """Expected category score :math:`\\sum_k k\\,P(X_i = k\\mid\\theta)`, shape ``(..., n_items)``."""
         p = self.prob(theta)
@@ -312,6 +340,72 @@ class ItemModel(ItemSet):
         ndarray, shape (n, n_items, max_categories, n_params)
             Zero for padded categories and padded parameters.
         """
+
+    #: whether :meth:`observed_terms` has a closed form here (MH-RM calibration's fast path)
+    HAS_OBSERVED_TERMS: ClassVar[bool] = False
+
+    def observed_terms(self, s: Array, x: NDArray[np.intp], order: int = 1) -> tuple[Array, ...]:
+        """The given category's log-probability and its derivatives, at per-person projections.
+
+        Parameters
+        ----------
+        s : ndarray, shape (n, n_items)
+            Projections :math:`s_{ni} = \\mathbf a_i^\\top\\theta_n`.
+        x : ndarray of int, shape (n, n_items)
+            A category of each item (any valid one where unobserved; the caller masks).
+        order : {0, 1}
+            ``0``: the log-probabilities only.
+
+        Returns
+        -------
+        log_p : ndarray, shape (n, n_items)
+            :math:`\\log P_i(x_{ni}\\mid s_{ni})`.
+        ds : ndarray, shape (n, n_items)
+            :math:`\\partial \\log P_i(x_{ni})/\\partial s` (the slopes' derivatives are
+            ``ds * theta``).
+        rest : ndarray, shape (n, n_items, n_params - n_dims)
+            The derivatives with respect to the parameters after the slopes, in
+            :meth:`param_vector`'s order (zero on padding).
+
+        Only the models with :attr:`HAS_OBSERVED_TERMS` implement it: one category instead
+        of all, without the (n, n_items, K, n_params) array of :meth:`dlog_prob_dparams`.
+        """
+        raise NotImplementedError(f"model {self.name!r} has no closed-form observed terms")
+
+    def on_factors(self, factors: ArrayLike) -> ItemModel:
+        """The same items as a model of the factors ``factors`` only.
+
+        Every item must have zero slopes on the other factors, so that
+        :math:`\\mathbf a_i^\\top\\theta` is unchanged: the result's probabilities at
+        ``theta[:, factors]`` equal this model's at ``theta``. Calibration evaluates items of a
+        simple-structure model this way, at a fraction of the cost in many factors.
+
+        Parameters
+        ----------
+        factors : array_like of int
+            Factor positions, in the order the result's slopes take.
+
+        Raises
+        ------
+        InvalidParameterError
+            If an item has a nonzero slope on a factor left out, or the model's parameter vector
+            does not start with one slope per factor.
+        """
+        cols = np.asarray(factors, dtype=np.intp).reshape(-1)
+        dims = self.n_dims
+        if cols.size == 0 or cols.min() < 0 or cols.max() >= dims or np.unique(cols).size != cols.size:
+            raise InvalidParameterError(
+                f"factors: expected distinct positions in 0..{dims - 1}; got {cols.tolist()}")
+        if self.param_names()[:dims] != tuple(f"a{r + 1}" for r in range(dims)):
+            raise InvalidParameterError(f"model {self.name!r} has no slope per factor")
+        others = np.setdiff1d(np.arange(dims), cols)
+        if np.any(self.slopes[:, others] != 0.0):
+            raise InvalidParameterError(
+                f"factors: the items have nonzero slopes on factors {others.tolist()} left out")
+        psi = self.param_vector()
+        shape = copy.copy(self)  # with_params reads the dimension from the slopes' width
+        shape.slopes = self.slopes[:, cols]
+        return shape.with_params(np.column_stack([psi[:, cols], psi[:, dims:]]))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n_items={self.n_items}, n_dims={self.n_dims})"

@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit, log_expit
 
 from qabilet.engine.exceptions import InvalidParameterError
@@ -223,6 +223,31 @@ class FourPL(SlopedModel):
             grad[..., dims + 1] = sign * np.exp(log_sig_neg[..., None] - log_p)
             grad[..., dims + 2] = sign * np.exp(log_sig[..., None] - log_p)
         return grad
+
+    HAS_OBSERVED_TERMS: ClassVar[bool] = True
+
+    def observed_terms(self, s: Array, x: NDArray[np.intp], order: int = 1) -> tuple[Array, ...]:
+        """:meth:`ItemModel.observed_terms` from the two-category kernel.
+
+        :math:`\\partial_d = \\partial_s\\log P_x`; :math:`\\partial_c \\log P_x =
+        \\pm\\sigma(-z)/P_x`, :math:`\\partial_u \\log P_x = \\pm\\sigma(z)/P_x` (+ for
+        :math:`x = 1`), as in :meth:`dlog_prob_dparams`.
+        """
+        kernel = self._kernel(s, order)
+        pick = x[..., None]
+        log_p = np.take_along_axis(kernel[0], pick, axis=-1)[..., 0]
+        if order == 0:
+            return (log_p,)
+        ds = np.take_along_axis(kernel[1], pick, axis=-1)[..., 0]
+        z = s + self.d
+        log_sig_neg = log_expit(-z)
+        sign = 2.0 * x - 1.0
+        rest = np.empty((*s.shape, 3))
+        rest[..., 0] = ds
+        with np.errstate(over="ignore"):  # σ(z)/P0 → ∞ where P0 → 0 with u = 1 (a true limit)
+            rest[..., 1] = sign * np.exp(log_sig_neg - log_p)
+            rest[..., 2] = sign * np.exp(log_sig_neg + z - log_p)
+        return log_p, ds, rest
 
     # -- kernels -----------------------------------------------------------------------------------
     def _kernel(self, s: Array, order: int = 0) -> tuple[Array, ...]:

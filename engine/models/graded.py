@@ -194,6 +194,37 @@ class GradedResponse(SlopedModel):
         grad[..., dims:] = np.where(keep, ratio, 0.0) * sign
         return grad
 
+    HAS_OBSERVED_TERMS: ClassVar[bool] = True
+
+    def observed_terms(self, s: Array, x: NDArray[np.intp], order: int = 1) -> tuple[Array, ...]:
+        """:meth:`ItemModel.observed_terms` in closed form.
+
+        With :math:`z_j = s + d_j` (:math:`z_0 = +\\infty`, :math:`z_K = -\\infty`),
+        :math:`P_x = \\sigma(z_x) - \\sigma(z_{x+1}) = \\sigma(z_x)\\sigma(-z_{x+1})
+        (1 - e^{d_{x+1} - d_x})`; so :math:`\\partial_s\\log P_x = \\sigma(-z_x) -
+        \\sigma(z_{x+1})`, :math:`\\partial_{d_x}\\log P_x = \\sigma'(z_x)/P_x` and
+        :math:`\\partial_{d_{x+1}}\\log P_x = -\\sigma'(z_{x+1})/P_x` (Samejima 1969).
+        """
+        edge = np.full((self.n_items, 1), np.inf)
+        ext = np.concatenate([edge, self._d_inf, -edge], axis=1).ravel()  # (I · (K + 1),)
+        width = self.d.shape[1]
+        at = x + np.arange(self.n_items) * (width + 2)
+        upper, lower = s + np.take(ext, at), s + np.take(ext, at + 1)  # z_x, z_{x+1}
+        up_pos, low_neg = log_expit(upper), log_expit(-lower)
+        log_p = up_pos + low_neg + np.take(self._gap, x + np.arange(self.n_items) * (width + 1))
+        if order == 0:
+            return (log_p,)
+        # log σ(−z) = log σ(z) − z, finite at the infinite ends as used here
+        up_neg, low_pos = up_pos - upper, low_neg + lower
+        ds = np.exp(up_neg) - np.exp(low_pos)
+        with np.errstate(invalid="ignore"):  # ±inf − ±inf where the boundary does not exist
+            at_upper = np.exp(up_pos + up_neg - log_p)  # 0 for x = 0 (z_0 = +∞)
+            at_lower = -np.exp(low_pos + low_neg - log_p)  # 0 for the top category
+        cols = np.arange(width)
+        rest = np.where(x[..., None] == cols + 1, np.nan_to_num(at_upper)[..., None], 0.0)
+        rest += np.where(x[..., None] == cols, np.nan_to_num(at_lower)[..., None], 0.0)
+        return log_p, ds, rest
+
     # -- kernels ----------------------------------------------------------------------------------
     def _kernel(self, s: Array, order: int = 0) -> tuple[Array, ...]:
         z = s[..., None] + self._d_inf  # (n, I, K-1); -inf on padding

@@ -128,7 +128,9 @@ def test_the_result_is_the_same_with_either_method():
     x = simulate_responses(truth, np.random.default_rng(0).normal(size=1500), rng=1)
     louis, numeric = (MML(model="2pl", se=se).fit(x) for se in ("louis", "numeric"))
     assert (louis.se_method, numeric.se_method) == ("louis", "numeric")
-    assert louis.method() == numeric.method()  # both the observed information
+    # both the observed information, each named for how it was computed
+    assert louis.method().endswith("SE: observed information (Louis' identity)")
+    assert numeric.method().endswith("SE: observed information (numeric Hessian)")
     np.testing.assert_allclose(louis.covariance, numeric.covariance, rtol=1e-6, atol=1e-12)
     np.testing.assert_allclose(louis.items[3].traditional_se, numeric.items[3].traditional_se,
                                rtol=1e-6)

@@ -96,7 +96,7 @@ def test_parameter_file_equals_the_library_fit_on_the_same_arrays(two_pl):
     assert pf.bic == pytest.approx(direct.bic, abs=1e-8)
     assert pf.n_iter == direct.n_iter and pf.converged is True
     assert pf.method == ("MML-EM (Bock-Aitkin), 61 quadrature points on [-6, 6], SQUAREM; "
-                         "SE: observed information (Oakes)")
+                         "SE: observed information (Louis' identity)")
     for item, est in zip(pf.items, direct.items, strict=True):
         se = est.traditional_se_record()
         assert set(item.se) == {"a", "b"}

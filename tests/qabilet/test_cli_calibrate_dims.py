@@ -76,3 +76,25 @@ def test_orthogonal_needs_dims(data):
     path, _ = data
     result = runner.invoke(app, ["calibrate", str(path), "--model", "2pl", "--orthogonal"])
     assert result.exit_code == 2 and "--orthogonal needs --dims" in result.output
+
+
+def test_mhrm_writes_the_library_s_fit_with_its_method_and_seed(data, tmp_path):
+    path, x = data
+    out = tmp_path / "mhrm.json"
+    result = runner.invoke(app, ["calibrate", str(path), "--model", "2pl", "--dims", SPEC,
+                                 "--method", "mhrm", "--seed", "7", "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "MML-MH-RM calibration" in result.stdout and "Monte Carlo SE" in result.stdout
+    doc = json.loads(out.read_text())
+    assert doc["method"].startswith("MH-RM (Cai 2010), 2 correlated factors")
+    assert "Louis' identity over posterior draws" in doc["method"]
+    direct = MML(model="2pl", dims=DIMS, method="mhrm", seed=7).fit(x, item_ids=IDS)
+    np.testing.assert_allclose(doc["factor_correlations"], direct.latent.correlation, atol=1e-12)
+    assert doc["loglik"] == pytest.approx(direct.loglik, abs=1e-6)
+
+
+def test_mhrm_needs_factors(data):
+    path, _ = data
+    result = runner.invoke(app, ["calibrate", str(path), "--model", "2pl", "--method", "mhrm"])
+    assert result.exit_code != 0
+    assert "--method mhrm needs --dims SPEC" in result.output
