@@ -80,9 +80,9 @@ _METHODS = ("em", "mhrm")  # how the marginal likelihood is maximised
 _BACKTRACKS = 3  # SQUAREM extrapolations tried per cycle before the plain EM step
 _MHRM_BURN_IN, _MHRM_AVERAGE = 100, 100  # MH-RM's stages 1 and 2 (cycles at gain 1)
 _MHRM_GAIN = 0.75  # stage 3: gains (0.1 / k)^0.75
-_MHRM_STEPS = 3  # Metropolis-Hastings moves per person and cycle (mirt: 5)
-_MHRM_DRAWS, _MHRM_THIN = 30, 3  # posterior draws for Louis' identity, MH moves apart
-_MHRM_IS_POINTS = 256  # importance-sampling points per person for the log-likelihood
+_MHRM_STEPS = 1  # Metropolis-within-Gibbs sweeps over the factors per cycle
+_MHRM_DRAWS, _MHRM_THIN = 30, 2  # posterior draws for Louis' identity, MH moves apart
+_MHRM_IS_POINTS = 128  # importance-sampling points per person for the log-likelihood
 
 
 @dataclass(frozen=True, slots=True)

@@ -217,12 +217,16 @@ class GradedResponse(SlopedModel):
         # log σ(−z) = log σ(z) − z, finite at the infinite ends as used here
         up_neg, low_pos = up_pos - upper, low_neg + lower
         ds = np.exp(up_neg) - np.exp(low_pos)
+        has_upper, has_lower = x >= 1, x + 1 < self.n_categories
         with np.errstate(invalid="ignore"):  # ±inf − ±inf where the boundary does not exist
-            at_upper = np.exp(up_pos + up_neg - log_p)  # 0 for x = 0 (z_0 = +∞)
-            at_lower = -np.exp(low_pos + low_neg - log_p)  # 0 for the top category
-        cols = np.arange(width)
-        rest = np.where(x[..., None] == cols + 1, np.nan_to_num(at_upper)[..., None], 0.0)
-        rest += np.where(x[..., None] == cols, np.nan_to_num(at_lower)[..., None], 0.0)
+            at_upper = np.exp(up_pos + up_neg - log_p)
+            at_lower = -np.exp(low_pos + low_neg - log_p)
+        # two entries per cell: d_x (upper boundary) and d_{x+1} (lower), by flat position
+        rest = np.zeros((*s.shape, width))
+        flat = rest.reshape(-1)
+        cell = np.arange(x.size).reshape(x.shape) * width
+        flat[cell + np.clip(x - 1, 0, width - 1)] = np.where(has_upper, at_upper, 0.0)
+        flat[cell + np.clip(x, 0, width - 1)] += np.where(has_lower, at_lower, 0.0)
         return log_p, ds, rest
 
     # -- kernels ----------------------------------------------------------------------------------

@@ -62,8 +62,9 @@ def test_standard_errors_equal_the_closed_form_of_the_exact_fit(two_factor):
 def test_log_likelihood_is_the_grid_likelihood_within_its_monte_carlo_error(two_factor):
     x, _, em, mhrm = two_factor
     exact = marginal_loglik(mhrm.bank, x, latent=mhrm.latent, n_points=81, bounds=(-7, 7))
-    assert 0 < mhrm.loglik_se < 2.0
-    assert abs(mhrm.loglik - exact) < 3 * mhrm.loglik_se + 0.05
+    # the reported Monte Carlo SE is the plain-MC one, conservative for shifted Sobol points
+    assert 0 < mhrm.loglik_se < 4.0
+    assert abs(mhrm.loglik - exact) < min(1.0, 3 * mhrm.loglik_se)
     # and the estimates are as likely as EM's, on the grid EM maximised exactly
     on_grid = marginal_loglik(em.bank, x, latent=em.latent, n_points=41)
     assert marginal_loglik(mhrm.bank, x, latent=mhrm.latent, n_points=41) > on_grid - 1.0
@@ -82,8 +83,8 @@ def test_importance_sampling_equals_the_product_grid():
     exact = marginal_loglik(bank, np.where(observed, x, 0), observed, latent=latent,
                             n_points=101, bounds=(-8, 8))
     estimate, se = importance_loglik(bank, np.where(observed, x, 0), observed, n_points=1024)
-    assert abs(estimate - exact) < max(3 * se, 0.02)
-    assert se < 0.2
+    assert abs(estimate - exact) < min(0.1, 3 * se)
+    assert se < 0.5
 
 
 def test_a_fit_is_reproducible_with_its_seed(two_factor):
