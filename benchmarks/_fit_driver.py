@@ -3,7 +3,7 @@
 Usage (the benchmark calls it; by hand only to debug)::
 
     PYTHON benchmarks/_fit_driver.py '{"library": "mirt", "csv": "/tmp/x.csv", "model": "2pl",
-                                        "n_points": 61, ...}'
+                                        "n_points": 61, "se": true, ...}'
 
 ``library`` is ``qabilet`` or ``girth`` (run with the repository's ``.venv/bin/python``) or
 ``mirt`` (run with the peer environment's python, ``benchmarks/.venv-peers``, where only numpy
@@ -19,14 +19,22 @@ Steps, each timed with ``time.perf_counter``:
    :func:`read_matrix` below, a vectorised numpy parser of this benchmark's unquoted layout, then
    each library's own form: mirt a persons × items ``int`` matrix with -1 for a missing cell,
    girth an items × persons matrix with its ``INVALID_RESPONSE`` sentinel.
-3. ``fit``: the estimation alone, standard errors off in every library.
+3. ``fit``: the estimation, and with ``"se": true`` in the spec the standard errors too, each
+   library by its own default method, as its users get them: qabilet ``MML(compute_se=True)``
+   (``se="louis"``, the inverse observed information in closed form by Louis' identity), mirt
+   ``fit_mirt(compute_standard_errors=True)`` (``se_method="auto"``, which is ``"oakes"`` for a
+   unidimensional 2PL or GRM: the inverse observed information, also by Louis' identity).
+   Without it, standard errors are off in every library. girth computes none (only a
+   bootstrap, ``standard_errors_bootstrap``, of 2,000 refits by default): asked for them, the
+   driver refuses.
 
 The result is one line of JSON on stdout: the times, the estimates in traditional form (``a``
-per item, ``b`` per item and boundary), cycles, convergence, log-likelihood where the library
-reports it, and the peak resident memory (``VmHWM``) and CPU seconds of this process after
-the imports, after the read, and at the end; the high-water mark is reset between the read and
-the fit (``/proc/self/clear_refs``), so the last is the peak of the fit alone (with the data it
-holds).
+per item, ``b`` per item and boundary) and their standard errors (``a_se``, ``b_se``: NaN, i.e.
+``null``, when not computed) with the library's name for its method (``se_method``), cycles,
+convergence, log-likelihood where the library reports it, and the peak resident memory
+(``VmHWM``) and CPU seconds of this process after the imports, after the read, and at the end;
+the high-water mark is reset between the read and the fit (``/proc/self/clear_refs``), so the
+last is the peak of the fit alone (with the data it holds).
 """
 
 from __future__ import annotations
@@ -109,7 +117,7 @@ def _qabilet(spec: dict[str, Any], clock: dict[str, float]) -> dict[str, Any]:
     data = out["data"]
 
     est = MML(model=spec["model"], n_points=spec["n_points"], bounds=tuple(spec["bounds"]),
-              tol=spec["tol"], max_iter=spec["max_iter"], compute_se=False)
+              tol=spec["tol"], max_iter=spec["max_iter"], compute_se=bool(spec.get("se")))
 
     def fit() -> None:
         out["result"] = est.fit(data.responses, data.observed, item_ids=list(data.item_ids))
@@ -117,18 +125,26 @@ def _qabilet(spec: dict[str, Any], clock: dict[str, float]) -> dict[str, Any]:
     _timed(fit, spec, clock, "fit")
     result = out["result"]
     n_items = data.n_items
-    a = np.full(n_items, np.nan)
-    b = np.full((n_items, int(max(c.size for c in result.categories)) - 1), np.nan)
-    for model, pos in zip(result.bank.models, result.bank.positions):
-        trad = model.to_traditional()
-        a[pos] = trad["a"]
-        bb = np.asarray(trad["b"], dtype=float).reshape(len(pos), -1)
-        b[pos, : bb.shape[1]] = bb
-    return {"a": a, "b": b, "n_iter": result.n_iter, "converged": result.converged,
-            "loglik": result.loglik, "version": _version("qabilet", spec["root"])}
+    width = int(max(c.size for c in result.categories)) - 1
+    a, b = np.full(n_items, np.nan), np.full((n_items, width), np.nan)
+    a_se, b_se = np.full(n_items, np.nan), np.full((n_items, width), np.nan)
+    for p, item in enumerate(result.items):  # bank order: the data's columns
+        names = item.traditional_names  # "a", then "b" or "b[0]", "b[1]", …
+        is_b = np.array([n.split("[")[0] == "b" for n in names], dtype=bool)
+        is_a = np.array([n == "a" for n in names], dtype=bool)
+        a[p], a_se[p] = item.traditional_values[is_a][0], item.traditional_se[is_a][0]
+        b[p, : is_b.sum()] = item.traditional_values[is_b]
+        b_se[p, : is_b.sum()] = item.traditional_se[is_b]
+    return {"a": a, "b": b, "a_se": a_se, "b_se": b_se,
+            "se_method": result.se_method if result.se_computed else None,
+            "n_iter": result.n_iter, "converged": result.converged, "loglik": result.loglik,
+            "version": _version("qabilet", spec["root"])}
 
 
 def _girth(spec: dict[str, Any], clock: dict[str, float]) -> dict[str, Any]:
+    if spec.get("se"):
+        raise SystemExit("girth: no standard errors but its bootstrap (standard_errors_bootstrap, "
+                         "2,000 refits by default); not measured")
     t0 = time.perf_counter()
     import girth
 
@@ -170,6 +186,7 @@ def _girth(spec: dict[str, Any], clock: dict[str, float]) -> dict[str, Any]:
     # girth stops when no slope moved 1e-3 in a cycle, or after max_iteration cycles
     return {"a": np.asarray(out["Discrimination"], float),
             "b": np.asarray(out["Difficulty"], float).reshape(n_items, -1),
+            "a_se": None, "b_se": None, "se_method": None,
             "n_iter": cycles, "converged": None if cycles >= spec["max_iter"] else True,
             "loglik": None, "version": getattr(girth, "__version__", None) or _dist("girth")}
 
@@ -219,15 +236,20 @@ def _mirt(spec: dict[str, Any], clock: dict[str, float]) -> dict[str, Any]:
     def fit() -> None:
         out["result"] = mirt.fit_mirt(
             x, model=spec["model"].upper(), n_quadpts=spec["n_points"], tol=spec["tol"],
-            max_iter=spec["max_iter"], compute_standard_errors=False, item_names=names,
-            **spec.get("options", {}))
+            max_iter=spec["max_iter"], compute_standard_errors=bool(spec.get("se")),
+            item_names=names, **spec.get("options", {}))
 
     _timed(fit, spec, clock, "fit")
     res = out["result"]
-    params = res.model.parameters
-    b = params["difficulty"] if spec["model"] == "2pl" else params["thresholds"]
+    n_items = x.shape[1]
+    b_name = "difficulty" if spec["model"] == "2pl" else "thresholds"
+    params, errors = res.model.parameters, res.standard_errors  # errors: {} when not computed
+    a_se, b_se = (np.asarray(errors[name], float).reshape(n_items, -1) if name in errors
+                  else None for name in ("discrimination", b_name))
     return {"a": np.asarray(params["discrimination"], float).reshape(-1),
-            "b": np.asarray(b, float).reshape(x.shape[1], -1), "n_iter": int(res.n_iterations),
+            "b": np.asarray(params[b_name], float).reshape(n_items, -1),
+            "a_se": None if a_se is None else a_se.reshape(-1), "b_se": b_se,
+            "se_method": res.se_method if errors else None, "n_iter": int(res.n_iterations),
             "converged": bool(res.converged), "loglik": float(res.log_likelihood),
             "version": mirt.__version__}
 

@@ -20,10 +20,15 @@ Every fit runs in a process of its own (``benchmarks/_fit_driver.py``), qabilet 
 this environment's python, mirt with the peer environment's, so that each process holds one
 library and its peak memory is that library's. A process imports its library, reads the CSV file
 (qabilet with its own ``qabilet.itembank.response_file.read_responses_csv``; girth and mirt, which have
-no reader, with a vectorised numpy parser of this layout), fits once with standard errors off,
-and prints its times and estimates as JSON. Reported per row:
+no reader, with a vectorised numpy parser of this layout), fits once, and prints its times,
+estimates and standard errors as JSON. qabilet and mirt fit every setting twice, in processes of
+their own: with standard errors off, and with them on as each library computes them by default
+(qabilet ``MML(se="louis")``, mirt ``se_method="auto"``, i.e. ``"oakes"`` for these models: both
+the inverse observed information by Louis' identity); girth has no standard errors but a
+bootstrap of 2,000 refits, which is not run. Reported per row:
 
-* fit: the estimation alone, timed inside the process (``time.perf_counter``);
+* fit: the estimation, with the standard errors when they are on, timed inside the process
+  (``time.perf_counter``);
 * read: the CSV file to the library's input, inside the process;
 * process: the wall time of the whole process, measured outside it: interpreter start, imports,
   read and fit, from the same CSV file;
@@ -31,6 +36,11 @@ and prints its times and estimates as JSON. Reported per row:
   child inherits from a large parent) after the imports, through the read, and during the fit
   (the high-water mark is reset between read and fit);
 * RMSE of a and of b (traditional form; b over every category boundary) against the truth.
+
+A second table sets qabilet beside mirt at the same node count, without and with standard
+errors: both libraries' fit and process times with the ratios qabilet / mirt (the targets: at
+most 0.5 without standard errors and 0.6 with them), the process's peak memory, and how far the
+two libraries' standard errors of a and b are apart.
 
 Times are the best of ``--repeats`` processes (each row stops repeating once its processes have
 taken ``--budget`` seconds). Quadrature: qabilet an equispaced rectangle rule (default 61 nodes
@@ -135,6 +145,11 @@ SETTINGS = (
 )
 
 
+#: the libraries that compute standard errors (girth: only by a bootstrap of whole refits)
+SE_LIBRARIES = ("qabilet", "mirt")
+#: the issue's targets for qabilet's time over mirt's, without and with standard errors
+SE_TARGETS = {False: 0.5, True: 0.6}
+
 #: rows left out of a case, with the reason shown in the table
 SKIPPED = {
     ("sparse", "girth", 61): "not run: girth took ~7 min per fit at its default 41 nodes here "
@@ -177,6 +192,7 @@ def make_case(case: Case, directory: Path) -> dict[str, Any]:
 class Row:
     case: Case
     setting: Setting
+    se: bool = False  # standard errors computed (each library's default method)
     runs: int = 0
     spent: float = 0.0
     fit: float = np.inf
@@ -190,6 +206,17 @@ class Row:
     result: dict[str, Any] = field(default_factory=dict)
     failure: str | None = None
 
+    @property
+    def peak_mib(self) -> float:
+        """The process's peak resident memory over imports, read and fit (MiB)."""
+        return max(self.imports_mib, self.read_mib, self.fit_mib)
+
+    @property
+    def label(self) -> str:
+        """The library, its quadrature and whether standard errors are on, for progress lines."""
+        se = "with SEs" if self.se else "no SEs"
+        return f"{self.setting.library:<8}{self.setting.quadrature:<40} {se:<9}"
+
 
 def python_for(library: str) -> Path:
     return PEER_PYTHON if library == "mirt" else Path(sys.executable)
@@ -200,7 +227,7 @@ def run_once(row: Row, csv: Path, timeout: float, profile: bool = False) -> None
     bounds = s.bounds if s.bounds is not None else (-6.0, 6.0)
     spec = {"library": s.library, "root": str(ROOT), "csv": str(csv), "model": row.case.model,
             "n_points": s.n_points, "bounds": list(bounds), "tol": s.tol,
-            "max_iter": s.max_iter, "profile": profile}
+            "max_iter": s.max_iter, "se": row.se, "profile": profile}
     cmd = [str(python_for(s.library)), str(DRIVER), json.dumps(spec)]
     t0 = time.perf_counter()
     try:
@@ -271,34 +298,56 @@ def fmt_s(t: float) -> str:
     return "—" if not np.isfinite(t) else (f"{t:.3f}" if t < 10 else f"{t:.1f}")
 
 
+def rmse_by_row(rows: list[Row], truth: dict[str, Any]) -> dict[int, tuple[float, float]]:
+    """RMSE of a and of b against the truth, by ``id`` of each row that finished."""
+    return {id(r): (rmse(r.result["a"], truth["a"]), rmse(r.result["b"], truth["b"]))
+            for r in rows if r.runs}
+
+
+def at_equal_rmse(errors: dict[int, tuple[float, float]]) -> Any:
+    """A test of rows: a and b RMSE each within 10% of the best of ``errors`` (the case's)."""
+    best_a = min(e[0] for e in errors.values())
+    best_b = min(e[1] for e in errors.values())
+
+    def equal(r: Row) -> bool:
+        e = errors.get(id(r))
+        return e is not None and e[0] <= 1.1 * best_a and e[1] <= 1.1 * best_b
+
+    return equal
+
+
+def se_method(r: Row) -> str:
+    """The standard errors' column: "off", or the method the library reports."""
+    if not r.se:
+        return "off"
+    return str(r.result.get("se_method") or "—") if r.runs else "on"
+
+
 def build_table(rows: list[Row], truths: dict[str, dict[str, Any]]) -> tuple[str, list[str]]:
-    header = ["case", "library", "quadrature nodes", "EM cycles", "fit s", "read s",
+    """Every row, with the ratios to qabilet at the same node count and setting of SEs."""
+    header = ["case", "library", "quadrature nodes", "SEs", "EM cycles", "fit s", "read s",
               "start + imports s", "process s", "CPU s (read + fit)",
               "peak RSS MiB: imports / read / fit", "RMSE a", "RMSE b", "fit: peer / qabilet",
               "process: peer / qabilet"]
     lines: list[list[str]] = []
     verdicts: list[str] = []
     for case in dict.fromkeys(r.case for r in rows):
-        truth = truths[case.key]
         case_rows = [r for r in rows if r.case == case]
-        errors: dict[int, tuple[float, float]] = {}
-        for r in case_rows:
-            if r.runs:
-                errors[id(r)] = (rmse(r.result["a"], truth["a"]), rmse(r.result["b"], truth["b"]))
-        base = {r.setting.n_points: r for r in case_rows
+        errors = rmse_by_row(case_rows, truths[case.key])
+        base = {(r.setting.n_points, r.se): r for r in case_rows
                 if r.setting.library == "qabilet" and r.runs}
         for r in case_rows:
             s = r.setting
-            cells = [case.label, s.library, s.quadrature]
+            cells = [case.label, s.library, s.quadrature, se_method(r)]
             if not r.runs:
-                cells += [r.failure or "not run"] + ["—"] * (len(header) - 4)
+                cells += [r.failure or "not run"] + ["—"] * (len(header) - len(cells) - 1)
                 lines.append(cells)
                 continue
             res = r.result
             conv = res.get("converged")
             note = "" if conv else (" (cap)" if conv is None else " (not converged)")
             ea, eb = errors[id(r)]
-            q = base.get(s.n_points)
+            q = base.get((s.n_points, r.se))
             ratio_fit = ratio_proc = "—"
             if s.library != "qabilet" and q is not None:
                 ratio_fit = f"{r.fit / q.fit:.2f}×"
@@ -309,7 +358,7 @@ def build_table(rows: list[Row], truths: dict[str, dict[str, Any]]) -> tuple[str
                       fmt_s(r.startup), fmt_s(r.process), fmt_s(r.cpu), memory, f"{ea:.4f}",
                       f"{eb:.4f}", ratio_fit, ratio_proc]
             lines.append(cells)
-        verdicts.append(verdict(case, case_rows, errors))
+        verdicts.append(verdict(case, [r for r in case_rows if not r.se], errors))
     return table(header, lines), verdicts
 
 
@@ -317,13 +366,7 @@ def verdict(case: Case, rows: list[Row], errors: dict[int, tuple[float, float]])
     """The target: at most half the time of the fastest peer at equal RMSE (fit, and process)."""
     if not errors:
         return f"{case.label}: no fit finished."
-    best_a = min(e[0] for e in errors.values())
-    best_b = min(e[1] for e in errors.values())
-
-    def equal(r: Row) -> bool:
-        e = errors.get(id(r))
-        return e is not None and e[0] <= 1.1 * best_a and e[1] <= 1.1 * best_b
-
+    equal = at_equal_rmse(errors)
     ours = [r for r in rows if r.setting.library == "qabilet" and equal(r)]
     peers = [r for r in rows if r.setting.library != "qabilet" and equal(r)]
     if not ours or not peers:
@@ -342,6 +385,98 @@ def verdict(case: Case, rows: list[Row], errors: dict[int, tuple[float, float]])
     return f"{case.label} — " + "; ".join(parts) + "."
 
 
+# --- qabilet beside mirt, without and with standard errors -------------------------------------
+def max_relative_difference(peer: Any, ours: Any) -> float:
+    """Largest ``|peer − ours| / ours`` over the entries both give (NaN if there are none)."""
+    p = np.asarray(peer, dtype=float).ravel()
+    q = np.asarray(ours, dtype=float).ravel()
+    both = np.isfinite(p) & np.isfinite(q) & (q > 0)
+    return float(np.max(np.abs(p[both] - q[both]) / q[both])) if both.any() else float("nan")
+
+
+def finished(r: Row | None) -> bool:
+    """Whether ``r`` is a row and at least one of its processes finished."""
+    return r is not None and r.runs > 0
+
+
+def se_agreement(mirt: Row | None, ours: Row | None) -> str:
+    """The largest relative difference of mirt's SEs of a, and of b, from qabilet's."""
+    if not (finished(mirt) and finished(ours)):
+        return "—"
+    diffs = [max_relative_difference(mirt.result.get(k), ours.result.get(k))
+             for k in ("a_se", "b_se")]
+    return " / ".join("—" if not np.isfinite(d) else f"{d:.1e}" for d in diffs)
+
+
+def pair(q: Row | None, m: Row | None, key: str) -> tuple[str, str]:
+    """``"qabilet / mirt"`` seconds of ``key`` (fit or process) and the ratio qabilet / mirt."""
+    text = " / ".join(fmt_s(getattr(r, key)) if finished(r) else "—" for r in (q, m))
+    if not (finished(q) and finished(m)):
+        return text, "—"
+    return text, f"{getattr(q, key) / getattr(m, key):.2f}×"
+
+
+def se_table(rows: list[Row], truths: dict[str, dict[str, Any]]) -> tuple[str, list[str]]:
+    """qabilet beside mirt at each node count both ran, without and with SEs; and the verdicts."""
+    header = ["case", "nodes (qabilet rectangle / mirt Gauss–Hermite)", "RMSE a: qabilet / mirt",
+              "fit s, no SEs: qabilet / mirt", "qabilet / mirt", "fit s, with SEs: qabilet / mirt",
+              "qabilet / mirt", "process s, no SEs: qabilet / mirt", "qabilet / mirt",
+              "process s, with SEs: qabilet / mirt", "qabilet / mirt",
+              "peak RSS MiB (process), no SEs / with SEs: qabilet; mirt",
+              "SEs of a / b: max relative difference"]
+    lines: list[list[str]] = []
+    verdicts: list[str] = []
+    for case in dict.fromkeys(r.case for r in rows):
+        case_rows = [r for r in rows if r.case == case]
+        errors = rmse_by_row(case_rows, truths[case.key])
+        by = {(r.setting.library, r.setting.n_points, r.se): r for r in case_rows}
+        nodes = [n for n in dict.fromkeys(r.setting.n_points for r in case_rows)
+                 if ("qabilet", n, False) in by and ("mirt", n, False) in by]
+        for n in nodes:
+            q0, q1 = by[("qabilet", n, False)], by.get(("qabilet", n, True))
+            m0, m1 = by[("mirt", n, False)], by.get(("mirt", n, True))
+            rmse_a = " / ".join(f"{errors[id(r)][0]:.4f}" if id(r) in errors else "—"
+                                for r in (q0, m0))
+            memory = "; ".join(" / ".join(f"{r.peak_mib:,.0f}" if finished(r) else "—"
+                                          for r in both) for both in ((q0, q1), (m0, m1)))
+            cells = [case.label, f"{n} / {n}", rmse_a]
+            for key in ("fit", "process"):
+                for q, m in ((q0, m0), (q1, m1)):
+                    cells += pair(q, m, key)
+            lines.append([*cells, memory, se_agreement(m1, q1)])
+        verdicts.append(se_verdict(case, case_rows, errors))
+    return table(header, lines), verdicts
+
+
+def se_verdict(case: Case, rows: list[Row], errors: dict[int, tuple[float, float]]) -> str:
+    """The targets: qabilet's time over mirt's ≤ 0.5 without SEs and ≤ 0.6 with them.
+
+    Each library at its fastest setting with a and b RMSE each within 10% of the case's best
+    (as the 2× target), for the fit and for the whole process.
+    """
+    if not errors:
+        return f"{case.label}: no fit finished."
+    equal = at_equal_rmse(errors)
+    parts = []
+    for se, target in SE_TARGETS.items():
+        ours = [r for r in rows if r.setting.library == "qabilet" and r.se == se and equal(r)]
+        mirt = [r for r in rows if r.setting.library == "mirt" and r.se == se and equal(r)]
+        label = "with SEs" if se else "without SEs"
+        if not ours or not mirt:
+            parts.append(f"{label}: no {'qabilet' if not ours else 'mirt'} fit at equal RMSE")
+            continue
+        for key in ("fit", "process"):
+            q = min(ours, key=lambda r: getattr(r, key))
+            m = min(mirt, key=lambda r: getattr(r, key))
+            ratio = getattr(q, key) / getattr(m, key)
+            mark = "meets" if ratio <= target else f"misses by {ratio / target - 1:.0%}"
+            parts.append(f"{label}, {key}: qabilet at {q.setting.n_points} nodes "
+                         f"{fmt_s(getattr(q, key))} s, mirt at {m.setting.n_points} nodes "
+                         f"{fmt_s(getattr(m, key))} s, {ratio:.2f}× ({mark} the ≤ {target}× "
+                         "target)")
+    return f"{case.label} — " + "; ".join(parts) + "."
+
+
 # --- main ----------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -356,8 +491,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--keep-data", type=Path, help="write the CSV files here and keep them")
     p.add_argument("--setup-peers", action="store_true",
                    help=f"create {PEER_VENV.relative_to(ROOT)} with mirt, then run")
+    p.add_argument("--no-se", action="store_true",
+                   help="fit without standard errors only (no second process per setting)")
     p.add_argument("--profile", metavar="CASE",
-                   help="profile qabilet's fit (61 nodes) on CASE with cProfile; no table")
+                   help="profile qabilet's fit (61 nodes) on CASE with cProfile, without and "
+                        "with standard errors (unless --no-se); no table")
     p.add_argument("--no-write", action="store_true", help=f"do not write {RESULTS.name}")
     args = p.parse_args(argv)
 
@@ -385,9 +523,11 @@ def main(argv: list[str] | None = None) -> None:
             if case is None:
                 p.error(f"--profile {args.profile}: not among --cases")
             data = make_case(case, directory)
-            row = Row(case, SETTINGS[0])
-            run_once(row, data["csv"], args.timeout, profile=True)
-            print(f"fit {fmt_s(row.fit)} s under cProfile", file=sys.stderr)
+            for se in (False,) if args.no_se else (False, True):
+                row = Row(case, SETTINGS[0], se=se)
+                run_once(row, data["csv"], args.timeout, profile=True)
+                print(f"{row.label.strip()}: fit {fmt_s(row.fit)} s under cProfile",
+                      file=sys.stderr)
             return
 
         env = environment()
@@ -398,7 +538,9 @@ def main(argv: list[str] | None = None) -> None:
         for case in cases:
             print(f"\n{case.label}: writing the response file …", flush=True)
             truths[case.key] = make_case(case, directory)
-            case_rows = [Row(case, s) for s in SETTINGS if s.library in libraries]
+            case_rows = [Row(case, s, se=se) for s in SETTINGS if s.library in libraries
+                         for se in (False, True)
+                         if not se or (s.library in SE_LIBRARIES and not args.no_se)]
             for row in case_rows:
                 if case in CASES:  # full size only
                     row.failure = SKIPPED.get((case.key, row.setting.library,
@@ -411,19 +553,25 @@ def main(argv: list[str] | None = None) -> None:
                     run_once(row, truths[case.key]["csv"], args.timeout)
                     state = row.failure or (f"fit {fmt_s(row.fit)} s, process "
                                             f"{fmt_s(row.process)} s")
-                    print(f"  [{rep + 1}/{args.repeats}] {row.setting.library:<8}"
-                          f"{row.setting.quadrature:<40} {state}", flush=True)
+                    print(f"  [{rep + 1}/{args.repeats}] {row.label} {state}", flush=True)
             loads.append(f"{case.label}: before {before}; after {load()}")
             rows += case_rows
 
     table, verdicts = build_table(rows, truths)
+    beside, se_verdicts = se_table(rows, truths)
     notes = notes_for(cases, truths, rows, args.repeats, args.budget)
     env.append("- load average (1, 5, 15 min) per case: " + " | ".join(loads)
                + " (a fit alone adds 1 to 2 on this machine's 2 cores)")
     target = ("Against the target (at most half the time of the fastest peer at equal RMSE, i.e. "
-              "a and b RMSE each within 10% of the best in the case):")
+              "a and b RMSE each within 10% of the best in the case; without standard errors):")
+    se_heading = ("qabilet beside mirt at the same node count, without and with standard errors "
+                  "(qabilet se=\"louis\", mirt se_method=\"auto\" → \"oakes\"; girth has none "
+                  "but a bootstrap):")
+    se_target = ("Against the targets (qabilet's time at most 0.5× mirt's without standard errors "
+                 "and 0.6× with them; each library at its fastest setting at equal RMSE):")
     publish(RESULTS, "Calibration: qabilet vs girth and mirt", "bench_calibration.py",
-            argv, [(None, table), (target, verdicts), ("Notes:", notes)], env,
+            argv, [(None, table), (target, verdicts), (se_heading, beside),
+                   (se_target, se_verdicts), ("Notes:", notes)], env,
             write=not args.no_write and not args.quick)
 
 
@@ -463,8 +611,20 @@ def notes_for(cases: list[Case], truths: dict[str, dict[str, Any]], rows: list[R
         "peer / qabilet: the peer's time over qabilet's at the same node count (above 1: "
         "qabilet is faster). RMSE against the true a and b, traditional form (b over every "
         "category boundary of the GRM).",
-        "Standard errors are off in all three (girth computes none; qabilet "
-        "compute_se=False; mirt compute_standard_errors=False).",
+        "Standard errors (SEs column): off, or each library's default method, in a process of "
+        "its own and timed in fit (and process). qabilet MML(compute_se=True, se=\"louis\"): "
+        "the inverse observed information in closed form by Louis' (1982) identity, from one "
+        "E-step at the estimates, SEs of a and b by the delta method. mirt fit_mirt("
+        "compute_standard_errors=True, se_method=\"auto\"), which it resolves to \"oakes\" "
+        "for a unidimensional 2PL or GRM: the inverse observed information of the marginal "
+        "likelihood, computed exactly by Louis' identity in numpy (blocks of persons), its SEs "
+        "of the discrimination, difficulty and thresholds in the same traditional form. girth "
+        "offers standard_errors_bootstrap only (2,000 refits by default over 2 processes, i.e. "
+        "about 1,000× its fit time): not run.",
+        "SEs of a / b: the largest relative difference |mirt − qabilet| / qabilet over the "
+        "items' SEs of a, and over every b (each category boundary of the GRM), at the same node "
+        "count; part of it is the two quadrature rules' different estimates. Peak RSS "
+        "(process): the largest of the three peaks of the first table (imports, read, fit).",
         f"Convergence, each library's default: qabilet stops when {qabilet_criterion()} "
         "(SQUAREM-accelerated; cycles counted as E-steps, max 2000); girth when no slope "
         "moves more than 1e-3 in a cycle, or after "
