@@ -141,6 +141,9 @@ def trait_proxy(x: NDArray[np.intp], observed: NDArray[np.bool_], n_cat: NDArray
     return None if not sd > 0 else (t - t.mean()) / sd
 
 
+_REST_ROWS = 4096  # persons per block in rest_signs
+
+
 def rest_signs(x: NDArray[np.intp], observed: NDArray[np.bool_], n_cat: NDArray[np.int64]
                ) -> NDArray[np.float64]:
     """The sign of each item's item-rest correlation (+1 where it is 0 or undefined).
@@ -157,13 +160,22 @@ def rest_signs(x: NDArray[np.intp], observed: NDArray[np.bool_], n_cat: NDArray[
     >>> rest_signs(x, np.ones_like(x, dtype=bool), np.array([2, 2, 2])).tolist()
     [-1.0, 1.0, 1.0]
     """
-    scaled = np.where(observed, x / (n_cat - 1)[None, :], 0.0)
-    rest = scaled.sum(axis=1, keepdims=True) - scaled
-    n = observed.sum(axis=0).clip(min=1)
-    mean_x = scaled.sum(axis=0) / n
-    mean_r = np.where(observed, rest, 0.0).sum(axis=0) / n
-    cov = (np.where(observed, (scaled - mean_x) * (rest - mean_r), 0.0)).sum(axis=0)
-    return np.where(cov < 0, -1.0, 1.0)
+    # From sums over blocks of persons (no persons × items copies of a large sparse matrix):
+    # with s = 0 where unobserved and T the person's total, Σ_obs s·r = Σ s(T − s) and
+    # Σ_obs r = Σ o·T − Σ s, so cov = Σ s·r − m_r Σ s − m_x Σ r + n m_x m_r.
+    width = np.maximum(n_cat - 1, 1).astype(np.float64)
+    sums = np.zeros((5, x.shape[1]))  # Σ s, Σ s², Σ s·T, Σ o·T, n
+    for start in range(0, x.shape[0], _REST_ROWS):
+        rows = slice(start, start + _REST_ROWS)
+        o = observed[rows]
+        s = np.where(o, x[rows] / width, 0.0)
+        total = s.sum(axis=1)
+        sums += [s.sum(axis=0), (s * s).sum(axis=0), total @ s, total @ o, o.sum(axis=0)]
+    sum_s, sum_ss, sum_st, sum_ot, n = sums
+    mean_x, sum_r = sum_s / n.clip(min=1), sum_ot - sum_s
+    mean_r = sum_r / n.clip(min=1)
+    cov = (sum_st - sum_ss) - mean_r * sum_s - mean_x * sum_r + n * mean_x * mean_r
+    return np.where(cov < -1e-12 * np.maximum(1.0, np.abs(sum_st)), -1.0, 1.0)
 
 
 def start_model(name: str, x: NDArray[np.intp], observed: NDArray[np.bool_], n_cat: NDArray[np.int64],
