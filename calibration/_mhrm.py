@@ -319,7 +319,7 @@ class MHRM:
                 with np.errstate(invalid="ignore"):
                     take = np.log(self.rng.random(theta.shape[0])) < change
                 theta[take, f] = proposal[take, f]
-                ll[np.ix_(groups, np.flatnonzero(take))] = new[:, take]
+                ll[np.ix_(np.asarray(groups, dtype=np.intp), np.flatnonzero(take))] = new[:, take]
                 accepted[f] += take.mean()
         self.accepted = accepted / max(sweeps, 1)
         return ll
