@@ -582,7 +582,7 @@ def qabilet_criterion() -> str:
     from qabilet.calibration import MML
 
     params = inspect.signature(MML).parameters
-    text = (f"no parameter (slope-intercept form) moves more than {params['tol'].default:g} in "
+    text = (f"no parameter (slope-intercept form) moves more than {MML()._tolerance():g} in "
             "an EM cycle")
     if "tol_loglik" in params:
         text += (" and the log-likelihood changes by at most "

@@ -3,12 +3,14 @@ likelihood (central differences of the analytic score, 2k E-steps): every calibr
 and several factors, groups with group-specific items, anchors, priors, missing data."""
 
 import warnings
+from functools import partial
 
 import numpy as np
 import pytest
 from scipy import sparse
 
-from qabilet.calibration import MML
+from qabilet.calibration import MML, _louis, mml
+from qabilet.calibration._louis import score_covariance
 from qabilet.calibration._design import SUPPORTED
 from qabilet.calibration._estep import Patterns
 from qabilet.calibration.mml import _recode, _Run
@@ -19,6 +21,13 @@ from qabilet.engine.simulation import simulate_responses
 from tests.engine.model_zoo import make_models, make_two_factor
 
 TOL = 1e-4  # relative to the largest entry of the numeric Hessian
+
+
+@pytest.fixture(params=["dense", "pairs"])
+def form(request, monkeypatch) -> str:
+    """Louis' score covariance taken in the named form (each test runs with both)."""
+    monkeypatch.setattr(mml, "score_covariance", partial(score_covariance, form=request.param))
+    return str(request.param)
 
 
 def informations(monkeypatch: pytest.MonkeyPatch, estimator: MML, x: np.ndarray, **fit_args
@@ -55,7 +64,7 @@ def _columns(model: object, theta: np.ndarray, seeds: range) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", SUPPORTED)
-def test_every_model_one_factor(monkeypatch, name):
+def test_every_model_one_factor(monkeypatch, form, name):
     model = make_models(three_each=True)[name]
     theta = np.random.default_rng(3).normal(size=1200)
     x = _columns(model, theta, range(3))  # nine items
@@ -64,7 +73,7 @@ def test_every_model_one_factor(monkeypatch, name):
 
 # rasch and pcm (unit slopes, free latent variance) have no multidimensional calibration yet
 @pytest.mark.parametrize("name", sorted(set(make_two_factor()) - {"rasch", "pcm"}))
-def test_every_model_two_factors(monkeypatch, name):
+def test_every_model_two_factors(monkeypatch, form, name):
     model = make_two_factor()[name]
     rng = np.random.default_rng(4)
     theta = rng.multivariate_normal([0, 0], [[1, 0.4], [0.4, 1]], size=1200)
@@ -75,7 +84,7 @@ def test_every_model_two_factors(monkeypatch, name):
     assert_agree(*informations(monkeypatch, est, x))
 
 
-def test_four_factors_quasi_monte_carlo(monkeypatch):
+def test_four_factors_quasi_monte_carlo(monkeypatch, form):
     a = np.kron(np.eye(4), np.ones((3, 1))) * 1.3
     truth = TwoPL.from_slope_intercept(a, np.linspace(-1, 1, 12))
     rng = np.random.default_rng(5)
@@ -86,7 +95,7 @@ def test_four_factors_quasi_monte_carlo(monkeypatch):
     assert_agree(*informations(monkeypatch, est, x))
 
 
-def test_groups_with_a_group_specific_item_and_missing_data(monkeypatch):
+def test_groups_with_a_group_specific_item_and_missing_data(monkeypatch, form):
     rng = np.random.default_rng(6)
     items = GradedResponse([1.2, 0.8, 1.5, 1.0, 1.7, 0.9],
                            [[-1.0, 0.0, 1.0]] * 3 + [[-0.5, 0.7]] * 3)
@@ -99,7 +108,7 @@ def test_groups_with_a_group_specific_item_and_missing_data(monkeypatch):
     assert_agree(*informations(monkeypatch, est, x, groups=groups))
 
 
-def test_sparse_data_in_a_csr_one_hot_matrix(monkeypatch):
+def test_sparse_data_in_a_csr_one_hot_matrix(monkeypatch, form):
     rng = np.random.default_rng(7)
     items = make_models(three_each=True)["gpcm"]
     x = _columns(items, rng.normal(size=3000), range(8)).astype(float)
@@ -109,7 +118,7 @@ def test_sparse_data_in_a_csr_one_hot_matrix(monkeypatch):
     assert_agree(*informations(monkeypatch, MML(model="gpcm", max_iter=150), x))
 
 
-def test_anchors_with_a_3pl_prior(monkeypatch):
+def test_anchors_with_a_3pl_prior(monkeypatch, form):
     rng = np.random.default_rng(9)
     old = TwoPL(rng.uniform(0.8, 2.0, 8), rng.normal(0, 1, 8))
     anchors = ItemBank([old], [f"A{i}" for i in range(8)])
@@ -194,3 +203,54 @@ def test_sandwich_against_a_numeric_sandwich(monkeypatch, case):
     assert np.abs(sandwich - numeric).max() <= 1e-4 * np.abs(numeric).max()
     assert np.isfinite(result.items[0].traditional_se).all()
     assert result.se_method == "sandwich" and "SE: sandwich (robust)" in result.method()
+
+
+def test_the_two_forms_give_the_same_sums(monkeypatch):
+    """Latent entries (two groups), missing answers, a pattern with none, mixed models."""
+    seen: list[tuple[np.ndarray, ...]] = []
+
+    def both(*args):
+        dense, pairs = (score_covariance(*args, form=f) for f in ("dense", "pairs"))
+        seen.append(dense + pairs)
+        return dense
+
+    monkeypatch.setattr(mml, "score_covariance", both)
+    rng = np.random.default_rng(12)
+    items = GradedResponse([1.2, 0.8, 1.5, 1.0, 1.7, 0.9],
+                           [[-1.0, 0.0, 1.0]] * 3 + [[-0.5, 0.7]] * 3)
+    theta = np.concatenate([rng.normal(0, 1, 600), rng.normal(0.4, 1.3, 600)])
+    x = simulate_responses(items, theta, rng).astype(float)
+    x[rng.random(x.shape) < 0.5] = np.nan
+    x[0] = np.nan  # a person who answered nothing: only the latent entries
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        MML(model={"Q1": "grm", "Q2": "gpcm", "Q3": "nominal", "Q4": "grm", "Q5": "pcm",
+                   "Q6": "grm"}, max_iter=50).fit(x, groups=np.repeat(["a", "b"], 600))
+    assert len(seen) == 2  # one call per group
+    for cov_d, outer_d, cov_p, outer_p in seen:
+        assert np.abs(cov_d).max() > 1 and np.abs(outer_d).max() > 1
+        np.testing.assert_allclose(cov_p, cov_d, rtol=0, atol=1e-12 * np.abs(cov_d).max())
+        np.testing.assert_allclose(outer_p, outer_d, rtol=0, atol=1e-12 * np.abs(outer_d).max())
+
+
+@pytest.mark.parametrize(("missing", "expected"), [(0.0, "dense"), (0.9, "pairs")])
+def test_the_cheaper_form_is_taken(monkeypatch, missing, expected):
+    """Patterns answering all of 60 items: the dense form; a tenth of 100: the pair form."""
+    taken: list[str] = []
+    for name in ("pair_sums", "_dense_covariance"):
+        real = getattr(_louis, name)
+        monkeypatch.setattr(_louis, name, lambda *a, _n=name, _r=real: taken.append(_n) or _r(*a))
+    n_items = 60 if missing == 0 else 100
+    truth = TwoPL(np.full(n_items, 1.3), np.linspace(-1.5, 1.5, n_items))
+    x = simulate_responses(truth, np.random.default_rng(13).normal(size=3000), rng=2).astype(float)
+    x[np.random.default_rng(14).random(x.shape) < missing] = np.nan
+    MML(model="2pl", max_iter=30).fit(x)
+    assert taken == [{"dense": "_dense_covariance", "pairs": "pair_sums"}[expected]]
+
+
+def test_an_unknown_form_is_refused():
+    patterns = Patterns(_recode(np.array([[0.0, 1.0], [1.0, 0.0]]), None, ["A", "B"])[0],
+                        np.array([2, 2]))
+    with pytest.raises(ValueError, match="form: expected auto, dense or pairs; got 'sparse'"):
+        score_covariance(patterns, np.zeros((4, 3)), np.log(np.full(3, 1 / 3)),
+                         np.zeros((3, 3, 2)), np.array([0, 1]), np.zeros((3, 2)), form="sparse")
