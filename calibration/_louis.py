@@ -38,27 +38,28 @@ Array = NDArray[np.float64]
 
 _CELLS = 2_000_000  # entries of one block of per-node score vectors (patterns × nodes × scores)
 _ROWS = 4096  # patterns per block
-_PAIRS = 4_000_000  # (column, column) pairs of one block of patterns in the pair form
+_PAIRS = 1_000_000  # (column, column) pairs of one block of patterns in the pair form
 _PAIR_NODES = 1 << 24  # entries of the pair form's sums (pairs of columns × nodes) per pass
+_PRODUCT = 1 << 22  # entries of one product of a block's pairs with its weights (pairs × nodes)
 # costs in units of one pair of answered columns' multiply-add at one node (about 0.5 ns): of
 # listing a pair and sorting it into the sum matrix; of a pattern × node × score² multiply-add of
 # the dense form; of a pattern × score² one of J. Measured on 2PL and GRM fits with 0–90 % missing
 _PAIR_COST, _DENSE_COST, _OUTER_COST = 40.0, 0.1, 0.2
 
 
-def pattern_categories(patterns: Patterns, missing: int) -> NDArray[np.intp]:
+def pattern_categories(patterns: Patterns, missing: int) -> NDArray[np.int16]:
     """The category of every pattern's response to every item.
 
     Returns
     -------
-    ndarray of int, shape (n_patterns, n_items + 1)
+    ndarray of int16, shape (n_patterns, n_items + 1)
         Category answered (0..K−1); ``missing`` where the item is missing, and in the last
-        column, which serves the latent scores.
+        column, which serves the latent scores. (Items have at most 32,767 categories.)
     """
     offsets = np.concatenate([[0], np.cumsum(patterns.n_categories)])
     rows, cols = patterns.onehot.nonzero()
     items = np.searchsorted(offsets, cols, side="right") - 1
-    out = np.full((patterns.n_unique, patterns.n_categories.size + 1), missing, dtype=np.intp)
+    out = np.full((patterns.n_unique, patterns.n_categories.size + 1), missing, dtype=np.int16)
     out[rows, items] = cols - offsets[items]
     return out
 
@@ -137,17 +138,16 @@ def score_covariance(patterns: Patterns, lp_t: Array, log_w: Array, category_sco
     n_cols = patterns.width + latent
     upper = np.triu_indices(n_cols)
     sums[upper[0] == upper[1]] /= 2.0  # C = U + Uᵀ with U the upper triangle, its diagonal halved
-    sums_by_node = np.ascontiguousarray(sums.T)
     half = np.zeros((n_s, n_s))
     u = np.zeros((n_cols, n_cols))  # below the diagonal: zeros throughout
     for q in range(n_quad):  # nodes: Σ_q A_qᵀ C_q A_q, A_q the scores by column
-        u[upper] = sums_by_node[q]
+        u[upper] = sums[:, q]
         a_t = sparse.csr_matrix((values[q], (f_of, row_of)), shape=(n_s, n_cols))  # A_qᵀ
         half += a_t @ np.asarray(a_t @ u).T  # A_qᵀ Uᵀ A_q
     return half + half.T - outer, outer
 
 
-def pair_sums(patterns: Patterns, lp_t: Array, log_w: Array, cats: NDArray[np.intp],
+def pair_sums(patterns: Patterns, lp_t: Array, log_w: Array, cats: NDArray[np.int16],
               offsets: NDArray[np.intp], missing: int, constant: bool) -> Array:
     """The patterns' posterior weights summed over each pair of (item, category) columns.
 
@@ -185,6 +185,7 @@ def pair_sums(patterns: Patterns, lp_t: Array, log_w: Array, cats: NDArray[np.in
     answered[:, -1] = constant
     rows, items = np.nonzero(answered)  # row by row, items (so columns) increasing
     column = offsets[items] + np.where(items < cats.shape[1] - 1, cats[rows, items], 0)
+    del rows, items
     n_cols = int(offsets[-1]) + constant
     starts = np.concatenate([[0], np.cumsum(answered.sum(axis=1))])
     lengths = np.diff(starts)
@@ -192,6 +193,7 @@ def pair_sums(patterns: Patterns, lp_t: Array, log_w: Array, cats: NDArray[np.in
     n_tri = n_cols * (n_cols + 1) // 2
     sums = np.zeros((n_tri, n_quad))
     step = max(1, _PAIR_NODES // max(n_tri, 1))
+    sub = max(1, _PRODUCT // max(n_tri, 1))
     bounds = _pattern_blocks(lengths * (lengths + 1) // 2, _PAIRS)
     for q0 in range(0, n_quad, step):  # nodes, when all of them would not fit at once
         q1 = min(q0 + step, n_quad)
@@ -203,7 +205,11 @@ def pair_sums(patterns: Patterns, lp_t: Array, log_w: Array, cats: NDArray[np.in
             indptr = np.concatenate([[0], np.cumsum(per_pattern * (per_pattern + 1) // 2)])
             incidence = sparse.csc_matrix((np.ones(pid.size), pid, indptr),
                                           shape=(n_tri, stop - start)).tocsr()
-            sums[:, q0:q1] += incidence @ weights[order]
+            del pid
+            weights = weights[order]
+            for n0 in range(0, q1 - q0, sub):  # a few nodes at a time: a small product
+                n1 = min(n0 + sub, q1 - q0)
+                sums[:, q0 + n0:q0 + n1] += incidence @ weights[:, n0:n1]
     return sums
 
 
@@ -236,13 +242,13 @@ class _ScoreColumns:
     made per block of patterns (all at once it would take patterns × scores integers).
     """
 
-    def __init__(self, cats: NDArray[np.intp], item_of_score: NDArray[np.intp]) -> None:
+    def __init__(self, cats: NDArray[np.int16], item_of_score: NDArray[np.intp]) -> None:
         self.cats = cats
         self.item_of_score = item_of_score
 
     def __getitem__(self, rows: slice) -> NDArray[np.intp]:
         n_s = self.item_of_score.size
-        return self.cats[rows][:, self.item_of_score] * n_s + np.arange(n_s)
+        return self.cats[rows][:, self.item_of_score].astype(np.intp) * n_s + np.arange(n_s)
 
     @property
     def n_scores(self) -> int:
