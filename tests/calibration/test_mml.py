@@ -169,6 +169,19 @@ def test_codes_are_recoded_in_sorted_order():
     np.testing.assert_allclose(b.bank.models[0].param_vector(), a.bank.models[0].param_vector())
 
 
+def test_many_categories_are_stored_wider_and_too_many_refused():
+    """Past 127 categories the recoded matrix is int16 (no wrap-around); past 32,767 refused."""
+    from qabilet.calibration.mml import _recode
+
+    codes = np.arange(300).reshape(150, 2) * 3  # 150 distinct codes per item
+    resp, categories = _recode(codes, None, ["A", "B"])
+    assert resp.x.dtype == np.int16 and resp.x.max() == 149 and categories[0].size == 150
+    assert _recode(codes[:60], None, ["A", "B"])[0].x.dtype == np.int8
+    wide = np.column_stack([np.arange(32_768) % 2, np.arange(32_768)])
+    with pytest.raises(InvalidResponseError, match="item 'B': 32768 distinct codes; at most 32767"):
+        _recode(wide, None, ["A", "B"])
+
+
 @pytest.mark.parametrize("groups", [False, True])
 def test_the_code_type_does_not_change_the_fit(groups):
     """Compact codes (a response file's int8, issue 17) fit bit for bit as int64 and float."""

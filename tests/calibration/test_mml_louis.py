@@ -10,9 +10,9 @@ import pytest
 from scipy import sparse
 
 from qabilet.calibration import MML, _louis, mml
-from qabilet.calibration._louis import score_covariance
 from qabilet.calibration._design import SUPPORTED
 from qabilet.calibration._estep import Patterns
+from qabilet.calibration._louis import score_covariance
 from qabilet.calibration.mml import _recode, _Run
 from qabilet.engine.bank import ItemBank
 from qabilet.engine.exceptions import InvalidParameterError
