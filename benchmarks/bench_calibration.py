@@ -10,9 +10,10 @@ mirt (a Rust-core IRT package, unrelated to R's mirt except in its aims) is not 
 qabilet and is installed only in a separate environment, ``benchmarks/.venv-peers``
 (``--setup-peers`` creates it: ``pip install mirt``). Without it the mirt rows say "not run".
 
-The cases (the issue's): 2PL 10,000 persons × 40 items; GRM 5,000 × 20 items × 5 categories;
-2PL 20,000 × 60; and a sparse 2PL 50,000 × 300 with 10% of the cells observed (missing completely
-at random). Responses are drawn by ``qabilet.engine.simulation.simulate_responses`` from known
+The cases (the issues'): 2PL 10,000 persons × 40 items; GRM 5,000 × 20 items × 5 categories;
+2PL 20,000 × 60; GRM 10,000 × 30 × 5 (with the 2PL 20,000 × 60, the files of the standard-error
+targets); and a sparse 2PL 50,000 × 300 with 10% of the cells observed (missing completely at
+random). Responses are drawn by ``qabilet.engine.simulation.simulate_responses`` from known
 parameters with a fixed seed and written as a response file (docs/design.md §6: a ``person_id``
 column, one column per item, an empty cell for a missing response) in a temporary directory.
 
@@ -106,12 +107,14 @@ CASES = (
     Case("2pl", "2pl", 10_000, 40),
     Case("grm", "grm", 5_000, 20, n_categories=5),
     Case("2pl-large", "2pl", 20_000, 60),
+    Case("grm-large", "grm", 10_000, 30, n_categories=5),
     Case("sparse", "2pl", 50_000, 300, observed=0.10),
 )
 QUICK = {
     "2pl": Case("2pl", "2pl", 2_000, 20),
     "grm": Case("grm", "grm", 1_000, 10, n_categories=5),
     "2pl-large": Case("2pl-large", "2pl", 4_000, 30),
+    "grm-large": Case("grm-large", "grm", 2_000, 15, n_categories=5),
     "sparse": Case("sparse", "2pl", 5_000, 100, observed=0.10),
 }
 
