@@ -27,6 +27,7 @@ from qabilet.engine.models import (
     get_model,
     model_names,
 )
+from qabilet.engine.models._base import Codes
 from qabilet.engine.models._declaration import ModelParameters, split_name
 
 
@@ -124,7 +125,7 @@ def block_design(model: ItemModel, offset: int, loadings: NDArray[np.bool_] | No
     return BlockDesign(index=index, tied=tied, logit_cols=logit_cols)
 
 
-def trait_proxy(x: NDArray[np.intp], observed: NDArray[np.bool_], n_cat: NDArray[np.int64],
+def trait_proxy(x: Codes, observed: NDArray[np.bool_], n_cat: NDArray[np.int64],
                 ordered: NDArray[np.bool_]) -> NDArray[np.float64] | None:
     """Each person's mean score on the ordered items (codes / (K−1)), standardised.
 
@@ -144,7 +145,7 @@ def trait_proxy(x: NDArray[np.intp], observed: NDArray[np.bool_], n_cat: NDArray
 _REST_ROWS = 4096  # persons per block in rest_signs
 
 
-def rest_signs(x: NDArray[np.intp], observed: NDArray[np.bool_], n_cat: NDArray[np.int64]
+def rest_signs(x: Codes, observed: NDArray[np.bool_], n_cat: NDArray[np.int64]
                ) -> NDArray[np.float64]:
     """The sign of each item's item-rest correlation (+1 where it is 0 or undefined).
 
@@ -178,7 +179,7 @@ def rest_signs(x: NDArray[np.intp], observed: NDArray[np.bool_], n_cat: NDArray[
     return np.where(cov < -1e-12 * np.maximum(1.0, np.abs(sum_st)), -1.0, 1.0)
 
 
-def start_model(name: str, x: NDArray[np.intp], observed: NDArray[np.bool_], n_cat: NDArray[np.int64],
+def start_model(name: str, x: Codes, observed: NDArray[np.bool_], n_cat: NDArray[np.int64],
                 n_dims: int = 1, proxy: NDArray[np.float64] | None = None,
                 signs: NDArray[np.float64] | None = None) -> ItemModel:
     """Starting values from observed proportions (slopes ±1, intercepts from logits).

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,6 +48,7 @@ from qabilet.engine._parallel import n_workers, run_blocks
 from qabilet.engine.bank import ItemBank
 from qabilet.engine.exceptions import InvalidParameterError
 from qabilet.engine.models import ItemModel
+from qabilet.engine.models._base import Codes
 
 if TYPE_CHECKING:  # the estimator's state of one fit (mml imports this module)
     from qabilet.calibration.mml import _Run
@@ -75,7 +76,7 @@ class _Block:
     positions: NDArray[np.intp]
     design: BlockDesign
     priors: list[tuple[list[int], Prior]]
-    x: NDArray[np.intp]  # (N, I_b) category codes (0 where missing)
+    x: Codes  # (N, I_b) category codes (0 where missing)
     observed: NDArray[np.bool_]  # (N, I_b)
 
 
@@ -91,7 +92,7 @@ class _Group:
     design: BlockDesign  # the reduced design: indices into φ
     priors: list[tuple[list[int], Prior]]
     onehot: Array  # (N, I_g, K) the observed category, 0 where missing
-    x: NDArray[np.intp]  # (N, I_g) category codes
+    x: Codes  # (N, I_g) category codes
     observed: NDArray[np.bool_]  # (N, I_g)
 
 
@@ -667,7 +668,7 @@ class MHRM:
         return importance_loglik(self.run._bank_of(phi), resp.x, resp.observed, n_points)
 
 
-def importance_loglik(bank: ItemBank, x: NDArray[np.intp], observed: NDArray[np.bool_],
+def importance_loglik(bank: ItemBank, x: NDArray[np.integer[Any]], observed: NDArray[np.bool_],
                       n_points: int = 256, seed: int = 7) -> tuple[float, float]:
     """The marginal log-likelihood of a multidimensional bank by importance sampling.
 
@@ -744,14 +745,14 @@ def importance_loglik(bank: ItemBank, x: NDArray[np.intp], observed: NDArray[np.
     return total, float(np.sqrt(variance))
 
 
-def _observed_loglik(model: ItemModel, theta: Array, x: NDArray[np.intp],
+def _observed_loglik(model: ItemModel, theta: Array, x: Codes,
                      observed: NDArray[np.bool_]) -> Array:
     """:math:`\\sum_i o_{ri}\\log P_i(x_{ri}\\mid\\theta_r)` per row (−inf outside the domain)."""
     out: Array = _observed_terms(model, theta, x, observed).sum(axis=1)
     return out
 
 
-def _observed_terms(model: ItemModel, theta: Array, x: NDArray[np.intp],
+def _observed_terms(model: ItemModel, theta: Array, x: Codes,
                     observed: NDArray[np.bool_]) -> Array:
     """Per row and item, the observed category's log-probability.
 

@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from qabilet.engine.exceptions import InvalidParameterError
 from qabilet.engine.latent import LatentDistribution
-from qabilet.engine.models._base import Array, ItemModel, ItemSet, check_index
+from qabilet.engine.models._base import Array, Codes, ItemModel, ItemSet, check_index
 from qabilet.engine.models.records import model_from_records, model_to_records, record_form
 from qabilet.engine.models.registry import get_model
 
@@ -217,7 +217,7 @@ class ItemBank(ItemSet):
         return linear, alpha, delta
 
     def _newton_terms(
-        self, s: Array, x: NDArray[np.intp], obs: NDArray[np.bool_], need_bias: bool = False
+        self, s: Array, x: Codes, obs: NDArray[np.bool_], need_bias: bool = False
     ) -> tuple[Array, Array, Array, Array | None]:
         outs = [np.zeros_like(s) for _ in range(4 if need_bias else 3)]
         for m, pos in zip(self.models, self.positions):

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from qabilet.engine.exceptions import InvalidResponseError
-from qabilet.engine.models._base import Array, ItemSet
+from qabilet.engine.models._base import Array, Codes, ItemSet
 
 __all__ = [
     "Responses",
@@ -35,7 +35,7 @@ _SAMPLE_ROWS = 1000  # rows sampled to judge whether collapsing patterns pays
 class Responses(NamedTuple):
     """A validated response matrix: categories ``0..K_i-1`` where observed, 0 elsewhere."""
 
-    x: NDArray[np.intp]  # (n_persons, n_items)
+    x: Codes  # (n_persons, n_items); compact codes (int8) where they fit
     observed: NDArray[np.bool_]  # (n_persons, n_items)
 
 

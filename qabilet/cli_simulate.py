@@ -53,6 +53,15 @@ def _summary_text(result: dict[str, Any], bank_file: Path, settings: dict[str, A
     for name, value in rows:
         text = "—" if value is None else f"{value:.4f}"
         lines.append(f"  {name:<12} {text:>10}")
+    classified = result.get("classification") or {}
+    if classified:
+        cuts = ", ".join(f"{c:g}" for c in settings["cut_scores"])
+        lines += ["", f"Bands at the cut scores {cuts}:"]
+        if "observed" in classified:
+            lines.append(f"  accuracy (simulees' true bands)      {classified['observed']['accuracy']:.4f}")
+        rudner = classified["rudner"]
+        lines.append(f"  accuracy (Rudner, from θ̂ and SE)     {rudner['accuracy']:.4f}")
+        lines.append(f"  consistency (Rudner)                 {rudner['consistency']:.4f}")
     return "\n".join(lines) + "\n"
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qabilet.engine.cat.snapshot import CatContext, Snapshot, posterior_mean_cov, posterior_moments
-from qabilet.engine.models._base import Array
+from qabilet.engine.models._base import Array, Codes
 from qabilet.engine.scoring.newton import maximum_a_posteriori, maximum_likelihood
 
 __all__ = ["snapshot"]
@@ -22,7 +22,7 @@ __all__ = ["snapshot"]
 def snapshot(
     context: CatContext,
     log_lik: Array,
-    responses: NDArray[np.intp] | None,
+    responses: Codes | None,
     administered: NDArray[np.bool_],
     scored: NDArray[np.bool_],
     lottery: Array | None = None,

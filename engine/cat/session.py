@@ -41,7 +41,7 @@ from qabilet.engine.cat.policy import next_items
 from qabilet.engine.cat.snapshot import CatContext, Snapshot
 from qabilet.engine.cat.stopping import STOP_REASONS
 from qabilet.engine.exceptions import InvalidParameterError, InvalidResponseError
-from qabilet.engine.models._base import Array
+from qabilet.engine.models._base import Array, Codes
 from qabilet.engine.simulation import as_rng
 
 __all__ = ["Answer", "NextItem", "SessionState", "Stop", "next_item", "record", "replay", "start"]
@@ -104,7 +104,7 @@ class SessionState:
     seed: int
     answers: tuple[Answer, ...]
     snap: Snapshot
-    responses: NDArray[np.intp]
+    responses: Codes
 
     @property
     def theta(self) -> float | NDArray[np.float64]:
@@ -173,7 +173,7 @@ class SessionState:
 _LOTTERY_STREAM = 2**32
 
 
-def _derive(context: CatContext, seed: int, log_lik: Array, responses: NDArray[np.intp],
+def _derive(context: CatContext, seed: int, log_lik: Array, responses: Codes,
             administered: NDArray[np.bool_]) -> Snapshot:
     lottery = None
     if context.blueprint.exposure.startswith("sh:"):

@@ -21,6 +21,7 @@ from qabilet.engine.cat.estimation import snapshot
 from qabilet.engine.cat.policy import next_items
 from qabilet.engine.cat.snapshot import CatContext
 from qabilet.engine.cat.stopping import REASON_DTYPE, bands
+from qabilet.engine.classification import Classification, observed_accuracy, rudner
 from qabilet.engine.exceptions import InvalidParameterError, InvalidResponseError
 from qabilet.engine.likelihood import check_responses
 from qabilet.engine.models._base import Array
@@ -75,6 +76,8 @@ class CatSimulation:
         for several (0 without cut scores); see :func:`qabilet.engine.cat.stopping.bands`.
     elapsed_s : float
         Wall time of the adaptive loop.
+    cut_scores : tuple of float
+        The blueprint's cut scores (the bands' edges).
     """
 
     item_ids: tuple[str, ...]
@@ -86,6 +89,7 @@ class CatSimulation:
     stop_reason: NDArray[np.str_]
     band: NDArray[np.intp]
     elapsed_s: float
+    cut_scores: tuple[float, ...] = ()
 
     @property
     def n(self) -> int:
@@ -147,6 +151,22 @@ class CatSimulation:
                         "mean_se": float(self.se[m].mean())})
         return out
 
+    def classification(self) -> dict[str, Classification]:
+        """How accurately and consistently the bands were stated (one factor, with cut scores).
+
+        ``"observed"``: the share of simulees whose band is their true θ's
+        (:func:`~qabilet.engine.classification.observed_accuracy`, with true values);
+        ``"rudner"``: the expected accuracy and consistency from the final estimates and their
+        standard errors alone (:func:`~qabilet.engine.classification.rudner`), the figure an
+        operational test can report. Empty without cut scores or with several factors.
+        """
+        if not self.cut_scores or self.theta.ndim > 1 or self.n == 0:
+            return {}
+        out = {"rudner": rudner(self.theta, self.se, self.cut_scores, stated_band=self.band)}
+        if self.true_theta is not None:
+            out["observed"] = observed_accuracy(self.true_theta, self.band, self.cut_scores)
+        return out
+
     def to_dict(self, person_ids: list[str] | None = None) -> dict[str, Any]:
         """Summary, conditional results, exposure per item and per-simulee records (JSON-ready)."""
         ids = person_ids or [str(j + 1) for j in range(self.n)]
@@ -163,6 +183,7 @@ class CatSimulation:
                 "items": names[given].tolist(),
             })
         return {"summary": self.summary().to_dict(), "conditional": self.conditional(),
+                "classification": {k: v.to_dict() for k, v in self.classification().items()},
                 "exposure": dict(zip(self.item_ids, self.exposure.tolist())),
                 "simulees": simulees}
 
@@ -285,4 +306,4 @@ def simulate_cat(
     elapsed = time.perf_counter() - t0
     return CatSimulation(item_ids=tuple(bank.item_ids), true_theta=true, theta=theta_hat, se=se,
                          length=administered.sum(axis=1), items=order, stop_reason=reason,
-                         band=band, elapsed_s=elapsed)
+                         band=band, elapsed_s=elapsed, cut_scores=tuple(blueprint.cut_scores))

@@ -26,7 +26,7 @@ from qabilet.engine.bank import ItemBank
 from qabilet.engine.cat.blueprint import Blueprint
 from qabilet.engine.cat.content import ContentPlan, content_plan
 from qabilet.engine.likelihood import category_offsets, flat_log_prob
-from qabilet.engine.models._base import Array
+from qabilet.engine.models._base import Array, Codes
 from qabilet.engine.quadrature import Grid, equispaced_grid
 from qabilet.engine.scoring.eap import EAP_POINTS
 
@@ -150,7 +150,7 @@ class CatContext:
         """Sum a ``(n, sum_i K_i)`` array over each item's categories: ``(n, n_items)``."""
         return np.add.reduceat(flat, self.offsets, axis=1)
 
-    def answer_log_lik(self, items: NDArray[np.intp], responses: NDArray[np.intp]) -> Array:
+    def answer_log_lik(self, items: NDArray[np.intp], responses: Codes) -> Array:
         """Log-likelihood of one answer per row at every node, shape ``(len(items), n_quad)``."""
         return self.log_p[:, self.offsets[items] + responses].T
 
@@ -233,7 +233,7 @@ class Snapshot:
     log_lik: Array
     administered: NDArray[np.bool_]
     n_scored: NDArray[np.int64]
-    responses: NDArray[np.intp] | None
+    responses: Codes | None
     scored: NDArray[np.bool_]
     lottery: Array | None = None
     cov: Array | None = None

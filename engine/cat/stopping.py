@@ -96,9 +96,11 @@ def bands(context: CatContext, snap: Snapshot) -> NDArray[np.intp]:
     shape = (snap.n,) if d == 1 else (snap.n, d)
     if cuts.size == 0:
         return np.zeros(shape, dtype=np.intp)
-    decided = _decisions(context, snap)
     theta = snap.theta.reshape(snap.n, d, 1)
     by_estimate = np.where(theta >= cuts[None, None, :], 1, -1)
+    if context.blueprint.classification is None:  # no likelihood-ratio test: the estimate
+        return (by_estimate > 0).sum(axis=2).reshape(shape)
+    decided = _decisions(context, snap)
     return (np.where(decided != 0, decided, by_estimate) > 0).sum(axis=2).reshape(shape)
 
 

@@ -32,6 +32,7 @@ from qabilet.engine.models._declaration import ModelParameters
 __all__ = ["ItemModel", "ItemSet"]
 
 Array = NDArray[np.float64]
+Codes = NDArray[np.integer[Any]]  # response categories 0..K−1, any integer type (int8 where they fit)
 
 
 class _HasDims(Protocol):
@@ -112,7 +113,7 @@ class ItemSet(ABC):
         return np.zeros(self.n_items, dtype=bool), np.zeros(shape), np.zeros(shape)
 
     def _newton_terms(
-        self, s: Array, x: NDArray[np.intp], obs: NDArray[np.bool_], need_bias: bool = False
+        self, s: Array, x: Codes, obs: NDArray[np.bool_], need_bias: bool = False
     ) -> tuple[Array, Array, Array, Array | None]:
         """Per-item terms of Newton scoring at person-specific projections.
 
@@ -344,7 +345,7 @@ class ItemModel(ItemSet):
     #: whether :meth:`observed_terms` has a closed form here (MH-RM calibration's fast path)
     HAS_OBSERVED_TERMS: ClassVar[bool] = False
 
-    def observed_terms(self, s: Array, x: NDArray[np.intp], order: int = 1) -> tuple[Array, ...]:
+    def observed_terms(self, s: Array, x: Codes, order: int = 1) -> tuple[Array, ...]:
         """The given category's log-probability and its derivatives, at per-person projections.
 
         Parameters

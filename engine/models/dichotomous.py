@@ -21,12 +21,13 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy.special import expit, log_expit
 
 from qabilet.engine.exceptions import InvalidParameterError
 from qabilet.engine.models._base import (
     Array,
+    Codes,
     SlopedModel,
     as_float_array,
     as_slopes,
@@ -226,7 +227,7 @@ class FourPL(SlopedModel):
 
     HAS_OBSERVED_TERMS: ClassVar[bool] = True
 
-    def observed_terms(self, s: Array, x: NDArray[np.intp], order: int = 1) -> tuple[Array, ...]:
+    def observed_terms(self, s: Array, x: Codes, order: int = 1) -> tuple[Array, ...]:
         """:meth:`ItemModel.observed_terms` from the two-category kernel.
 
         :math:`\\partial_d = \\partial_s\\log P_x`; :math:`\\partial_c \\log P_x =

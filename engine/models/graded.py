@@ -25,6 +25,7 @@ from scipy.special import expit, log_expit
 
 from qabilet.engine.models._base import (
     Array,
+    Codes,
     SlopedModel,
     as_slopes,
     check_domain,
@@ -196,7 +197,7 @@ class GradedResponse(SlopedModel):
 
     HAS_OBSERVED_TERMS: ClassVar[bool] = True
 
-    def observed_terms(self, s: Array, x: NDArray[np.intp], order: int = 1) -> tuple[Array, ...]:
+    def observed_terms(self, s: Array, x: Codes, order: int = 1) -> tuple[Array, ...]:
         """:meth:`ItemModel.observed_terms` in closed form.
 
         With :math:`z_j = s + d_j` (:math:`z_0 = +\\infty`, :math:`z_K = -\\infty`),

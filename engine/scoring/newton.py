@@ -32,7 +32,7 @@ from numpy.typing import ArrayLike, NDArray
 from qabilet.engine.exceptions import ConvergenceWarning, InvalidParameterError
 from qabilet.engine.latent import LatentDistribution
 from qabilet.engine.likelihood import Responses, check_responses
-from qabilet.engine.models._base import Array, ItemSet
+from qabilet.engine.models._base import Array, Codes, ItemSet
 from qabilet.engine.scoring.eap import _prior_of
 from qabilet.engine.scoring.result import AbilityEstimate
 
@@ -85,7 +85,7 @@ class _Equations:
         )
 
     def evaluate(
-        self, theta: Array, x: NDArray[np.intp], obs: NDArray[np.bool_]
+        self, theta: Array, x: Codes, obs: NDArray[np.bool_]
     ) -> tuple[Array, Array, Array]:
         """Return (estimating function, observed information, expected information)."""
         a = self.slopes

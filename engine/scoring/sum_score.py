@@ -10,10 +10,10 @@ from numpy.typing import ArrayLike, NDArray
 from qabilet.engine.exceptions import InvalidParameterError, InvalidResponseError
 from qabilet.engine.latent import LatentDistribution
 from qabilet.engine.models._base import ItemSet
-from qabilet.engine.quadrature import equispaced_grid
+from qabilet.engine.quadrature import Grid, equispaced_grid
 from qabilet.engine.scoring.eap import _prior_of
 
-__all__ = ["SumScoreTable", "summed_score_table"]
+__all__ = ["SumScoreTable", "summed_score_distribution", "summed_score_table"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -57,6 +57,50 @@ class SumScoreTable:
         return "\n".join(rows)
 
 
+def summed_score_distribution(
+    items: ItemSet,
+    *,
+    prior: LatentDistribution | None = None,
+    n_points: int = 121,
+    bounds: tuple[float, float] = (-6.0, 6.0),
+) -> tuple[NDArray[np.float64], Grid]:
+    """The distribution of the summed score at each node (Lord & Wingersky 1984).
+
+    .. math:: L^{(i)}_{s}(\\theta) = \\sum_k L^{(i-1)}_{s-k}(\\theta)\\,P_i(k\\mid\\theta),
+
+    adding one item at a time from :math:`L^{(0)}_0 = 1`.
+
+    Returns
+    -------
+    dist : ndarray, shape (n_points, max_score + 1)
+        :math:`P(S = s \\mid \\theta_q)`; each row sums to 1.
+    grid : Grid
+        The nodes and the prior's weights on them.
+
+    Examples
+    --------
+    >>> from qabilet.engine.models import Rasch
+    >>> dist, grid = summed_score_distribution(Rasch([0.0, 0.0]), n_points=3)
+    >>> dist[1].round(3).tolist()  # at θ = 0: scores 0, 1, 2
+    [0.25, 0.5, 0.25]
+    """
+    if items.n_dims != 1:
+        raise InvalidParameterError("summed scores: need a unidimensional test")
+    grid = equispaced_grid(_prior_of(items, prior), n_points, bounds)
+    p = items.prob(grid.nodes[:, 0])  # (Q, I, K)
+    max_score = int((items.n_categories - 1).sum())
+    dist = np.zeros((grid.n_quad, max_score + 1))
+    dist[:, 0] = 1.0
+    top = 0
+    for i in range(items.n_items):  # the recursion runs over items; nodes and scores are vectors
+        k_i = int(items.n_categories[i])
+        new = np.zeros_like(dist)
+        for k in range(k_i):
+            new[:, k : top + k + 1] += dist[:, : top + 1] * p[:, i, k : k + 1]
+        dist, top = new, top + k_i - 1
+    return dist, grid
+
+
 def summed_score_table(
     items: ItemSet,
     *,
@@ -80,21 +124,8 @@ def summed_score_table(
     >>> bool(np.isclose(t.theta[0], -t.theta[2])), round(float(t.probability.sum()), 12)
     (True, 1.0)
     """
-    if items.n_dims != 1:
-        raise InvalidParameterError("summed_score_table: needs a unidimensional test")
-    prior = _prior_of(items, prior)
-    grid = equispaced_grid(prior, n_points, bounds)
-    p = items.prob(grid.nodes[:, 0])  # (Q, I, K)
-    max_score = int((items.n_categories - 1).sum())
-    dist = np.zeros((grid.n_quad, max_score + 1))
-    dist[:, 0] = 1.0
-    top = 0
-    for i in range(items.n_items):  # the recursion runs over items; nodes and scores are vectors
-        k_i = int(items.n_categories[i])
-        new = np.zeros_like(dist)
-        for k in range(k_i):
-            new[:, k : top + k + 1] += dist[:, : top + 1] * p[:, i, k : k + 1]
-        dist, top = new, top + k_i - 1
+    dist, grid = summed_score_distribution(items, prior=prior, n_points=n_points, bounds=bounds)
+    max_score = dist.shape[1] - 1
     joint = dist * grid.weights[:, None]  # (Q, S)
     prob = joint.sum(axis=0)
     post = joint / prob[None, :]

@@ -30,7 +30,9 @@ def test_reference_run_from_files_matches_mirtcat(tmp_path, bank_file):
                               "--out", str(out)])
     assert res.exit_code == 0, res.output
     doc = json.loads(out.read_text())
-    assert set(doc) == {"settings", "summary", "conditional", "exposure", "simulees"}
+    assert set(doc) == {"settings", "summary", "conditional", "classification", "exposure",
+                        "simulees"}
+    assert doc["classification"] == {}  # no cut scores
     assert set(doc["summary"]) == {"n", "mean_length", "sd_length", "bias", "rmse",
                                    "correlation", "mean_se", "max_exposure", "overlap",
                                    "elapsed_s"}
@@ -193,3 +195,22 @@ def test_a_reachable_target_is_derived_and_the_out_file_is_named(tmp_path):
     assert res.stdout.endswith(f"Wrote the results of 200 simulees (summary, conditional, "
                                f"exposure, simulees) to {out}.\n")
     assert max(json.loads(out.read_text())["exposure"].values()) < 0.6
+
+
+def test_bands_accuracy_and_consistency(tmp_path, bank_file):
+    """With cut scores: the share of simulees banded as their true θ, and Rudner's estimates."""
+    out = tmp_path / "sim.json"
+    blueprint = _blueprint(tmp_path, {"cut_scores": [-0.5, 0.5], "max_items": 15})
+    res = runner.invoke(app, ["simulate", "--bank", str(bank_file), "--n", "3000",
+                              "--blueprint", str(blueprint), "--seed", "5", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    people = doc["simulees"]
+    true_band = np.searchsorted([-0.5, 0.5], [p["true_theta"] for p in people], side="right")
+    right = np.mean(true_band == [p["band"] for p in people])
+    observed, rudner = doc["classification"]["observed"], doc["classification"]["rudner"]
+    assert observed["accuracy"] == pytest.approx(right) and observed["stated"] == 1.0
+    assert abs(rudner["accuracy"] - right) < 0.03  # EAP's posterior is close to normal
+    assert 0.5 < rudner["consistency"] < rudner["accuracy"]
+    assert f"accuracy (simulees' true bands)      {right:.4f}" in res.output
+    assert "consistency (Rudner)" in res.output
