@@ -117,8 +117,14 @@ def simulate(
     ] = None,
     sh_simulees: Annotated[
         int, typer.Option("--sh-simulees", min=100, metavar="N",
-                          help="Simulees per round when deriving Sympson–Hetter parameters."),
+                          help="Simulees per round when deriving Sympson–Hetter parameters "
+                          "(per class with --sh-classes)."),
     ] = 2000,
+    sh_classes: Annotated[
+        str | None, typer.Option("--sh-classes", metavar="C1,C2,…", show_default=False,
+                                 help="Conditional Sympson–Hetter: cut points on θ; every "
+                                 "ability class keeps each item below the rate."),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of draws and random choices.")] = 0,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", metavar="FILE", show_default=False,
@@ -148,6 +154,8 @@ def simulate(
             fields.setdefault("selection", "dopt")
         if stop_se is not None:
             fields["se_target"] = None if stop_se == 0 else stop_se
+        if sh_classes is not None:
+            fields["sh_classes"] = _numbers("--sh-classes", sh_classes)
         sh_target = None
         spec = str(fields.get("exposure", "none"))
         if spec.lower().startswith("sh:") and fields.get("sh_parameters") is None:
@@ -190,6 +198,14 @@ def simulate(
         if out is not None:
             typer.echo(f"\nWrote the results of {result['summary']['n']:,} simulees (summary, "
                        f"conditional, exposure, simulees) to {out}.")
+
+
+def _numbers(option: str, text: str) -> list[float]:
+    """Comma-separated numbers of an option, or a clear error naming it."""
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise _fail(f"{option}: expected comma-separated numbers; got {text!r}") from None
 
 
 def _unreachable(rate: float, floor: ExposureFloor) -> str:

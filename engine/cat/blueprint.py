@@ -43,6 +43,29 @@ CLASSIFICATIONS = ("sprt", "glr")
 CONTENT_METHODS = ("wdm", "shadow")
 
 
+def _sh_pairs(values: Any, n_classes: int) -> tuple[tuple[str, float | tuple[float, ...]], ...]:
+    """Validated ``sh_parameters``: one K in (0, 1] per item, or ``n_classes`` of them."""
+    items = values.items() if isinstance(values, Mapping) else values
+    pairs: list[tuple[str, float | tuple[float, ...]]] = []
+    for i, v in items:
+        try:
+            k = np.atleast_1d(np.asarray(v, dtype=np.float64))
+        except (TypeError, ValueError):
+            k = np.full(0, np.nan)
+        scalar = np.ndim(v) == 0
+        if k.ndim != 1 or k.size != max(n_classes, 1) or scalar == bool(n_classes):
+            what = f"a list of {n_classes} parameters (one per class)" if n_classes else "a number"
+            raise InvalidParameterError(f"sh_parameters[{str(i)!r}]: expected {what}; got {v!r}")
+        bad = k[~((k > 0) & (k <= 1))]
+        if bad.size:
+            raise InvalidParameterError(f"sh_parameters[{str(i)!r}]: expected an exposure "
+                                        f"parameter in (0, 1]; got {bad[0]:g}")
+        pairs.append((str(i), tuple(k.tolist()) if n_classes else float(k[0])))
+    if len({i for i, _ in pairs}) != len(pairs):
+        raise InvalidParameterError("sh_parameters: an item id is listed twice")
+    return tuple(pairs)
+
+
 def parse_exposure(spec: str) -> tuple[str, float | None]:
     """Split an exposure specification such as ``"randomesque:5"`` into name and setting.
 
@@ -109,7 +132,13 @@ class Blueprint:
         (a-stratification with b-blocking into S strata, Chang, Qian & Ying 2001).
     sh_parameters : tuple of (str, float), optional
         Sympson–Hetter exposure parameters :math:`K_i \\in (0, 1]` by item id (items not listed
-        have 1); a JSON object ``{id: K}`` in files.
+        have 1); a JSON object ``{id: K}`` in files. With ``sh_classes``, one parameter per
+        class: ``{id: [K_1, …, K_C]}``.
+    sh_classes : tuple of float
+        Conditional Sympson–Hetter (Stocking & Lewis 1998): cut points on θ that divide the
+        trait into classes, each with its own parameters; a session's class is that of its
+        current estimate, so that candidates of similar ability share few items. Empty (the
+        default): one set of parameters for everyone.
     estimator : str
         Interim and final estimate (:data:`ESTIMATORS`): ``"eap"`` (posterior mean and SD on the
         grid), ``"map"``, or ``"ml"`` (with the EAP used while the ML estimate does not exist,
@@ -177,7 +206,8 @@ class Blueprint:
     se_target: float | None = 0.3
     selection: str = "mfi"
     exposure: str = "none"
-    sh_parameters: tuple[tuple[str, float], ...] | None = None
+    sh_parameters: tuple[tuple[str, float | tuple[float, ...]], ...] | None = None
+    sh_classes: tuple[float, ...] = ()
     estimator: str = "eap"
     start_theta: float = 0.0
     start_candidates: int = 1
@@ -243,19 +273,14 @@ class Blueprint:
         set_(self, "selection", selection)
         name, k = parse_exposure(self.exposure)
         set_(self, "exposure", name if k is None else f"{name}:{k:g}")
+        classes = tuple(float(c) for c in self.sh_classes)
+        if any(not np.isfinite(c) for c in classes) or list(classes) != sorted(set(classes)):
+            raise InvalidParameterError(f"sh_classes: expected finite, strictly increasing cut "
+                                        f"points; got {list(self.sh_classes)!r}")
+        set_(self, "sh_classes", classes)
         if self.sh_parameters is not None:
-            pairs = tuple((str(i), float(v)) for i, v in (
-                self.sh_parameters.items() if isinstance(self.sh_parameters, Mapping)
-                else self.sh_parameters))
-            bad = next(((i, v) for i, v in pairs if not 0 < v <= 1), None)
-            if bad is not None:
-                raise InvalidParameterError(
-                    f"sh_parameters[{bad[0]!r}]: expected an exposure parameter in (0, 1]; "
-                    f"got {bad[1]:g}"
-                )
-            if len({i for i, _ in pairs}) != len(pairs):
-                raise InvalidParameterError("sh_parameters: an item id is listed twice")
-            set_(self, "sh_parameters", pairs)
+            set_(self, "sh_parameters", _sh_pairs(self.sh_parameters, len(classes) + 1
+                                                  if classes else 0))
         if name == "sh" and self.sh_parameters is None:
             raise InvalidParameterError(
                 "sh_parameters: exposure 'sh' needs the items' exposure parameters; derive them "
@@ -414,7 +439,7 @@ class Blueprint:
         values = dict(data)
         if values.get("items") is not None:
             values["items"] = tuple(values["items"])
-        for name in ("bounds", "cut_scores", "pretest_items", "pretest_positions"):
+        for name in ("bounds", "cut_scores", "pretest_items", "pretest_positions", "sh_classes"):
             if name in values and values[name] is not None:
                 values[name] = tuple(values[name])
         return cls(**values)
@@ -423,7 +448,9 @@ class Blueprint:
         """A JSON-ready mapping that :meth:`from_dict` reads back."""
         out = asdict(self)
         out["items"] = None if self.items is None else list(self.items)
-        out["sh_parameters"] = None if self.sh_parameters is None else dict(self.sh_parameters)
+        out["sh_parameters"] = None if self.sh_parameters is None else {
+            i: list(v) if isinstance(v, tuple) else v for i, v in self.sh_parameters}
+        out["sh_classes"] = list(self.sh_classes)
         out["bounds"] = list(self.bounds)
         out["cut_scores"] = list(self.cut_scores)
         out["pretest_items"] = list(self.pretest_items)
@@ -453,17 +480,22 @@ class Blueprint:
                        (self.classification is not None and not simple,
                         "classification on items that load on several factors (it needs simple "
                         "structure)"),
-                       (self.min_information is not None, "min_information")]
+                       (self.min_information is not None, "min_information"),
+                       (bool(self.sh_classes), "sh_classes (conditional Sympson–Hetter)")]
         for bad, what in unsupported:
             if bad:
                 raise InvalidParameterError(f"{what}: not available for a bank of {n_dims} factors")
 
     def sh_parameter_array(self, bank: ItemBank) -> NDArray[np.float64]:
-        """Sympson–Hetter parameters in bank order (1 for items not listed)."""
-        out = np.ones(bank.n_items)
+        """Sympson–Hetter parameters in bank order (1 for items not listed).
+
+        Shape ``(n_items,)``, or ``(n_classes, n_items)`` with ``sh_classes``.
+        """
+        out = np.ones((len(self.sh_classes) + 1, bank.n_items) if self.sh_classes
+                      else bank.n_items)
         if self.sh_parameters:
             ids, values = zip(*self.sh_parameters, strict=True)
-            out[bank.index_of(ids)] = values
+            out[..., bank.index_of(ids)] = np.asarray(values, dtype=np.float64).T
         return out
 
     # -- against a bank -----------------------------------------------------------------------------

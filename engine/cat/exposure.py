@@ -102,7 +102,9 @@ class SympsonHetter:
     its parameter; when none is, the best available item. The :math:`K_i` come from
     :func:`qabilet.engine.cat.sympson_hetter.derive_sympson_hetter`.
 
-    The parameters are the blueprint's ``sh_parameters``, in bank order in the context.
+    The parameters are the blueprint's ``sh_parameters``, in bank order in the context. With
+    ``sh_classes`` (conditional Sympson–Hetter, Stocking & Lewis 1998) each session takes the
+    parameters of the class its current estimate lies in.
     """
 
     name: ClassVar[str] = "sh"
@@ -111,7 +113,11 @@ class SympsonHetter:
                available: NDArray[np.bool_], rng: np.random.Generator) -> NDArray[np.intp]:
         """The best available item that passes its lottery."""
         draws = snap.lottery if snap.lottery is not None else rng.random(scores.shape)
-        passes = draws < context.sh_parameters[None, :]
+        k = context.sh_parameters
+        if k.ndim == 2:  # conditional: the parameters of each session's class
+            k = k[np.searchsorted(context.blueprint.sh_classes, snap.theta.reshape(-1),
+                                  side="right")]
+        passes = draws < np.atleast_2d(k)
         masked = _masked(scores, available & passes)
         fallback = ~np.isfinite(masked.max(axis=1)) if masked.shape[1] else np.ones(0, bool)
         best = np.argmax(masked, axis=1)

@@ -78,6 +78,8 @@ class CatSimulation:
         Wall time of the adaptive loop.
     cut_scores : tuple of float
         The blueprint's cut scores (the bands' edges).
+    path : ndarray, shape (n, max_items) or (n, max_items, n_dims), optional
+        The estimate each item was chosen at (NaN after the end of each test).
     """
 
     item_ids: tuple[str, ...]
@@ -90,6 +92,7 @@ class CatSimulation:
     band: NDArray[np.intp]
     elapsed_s: float
     cut_scores: tuple[float, ...] = ()
+    path: Array | None = None
 
     @property
     def n(self) -> int:
@@ -278,6 +281,7 @@ def simulate_cat(
     theta_hat = np.empty((n_sim,) if d == 1 else (n_sim, d))
     se = np.empty_like(theta_hat)
     band = np.zeros((n_sim,) if d == 1 else (n_sim, d), dtype=np.intp)
+    path = np.full((n_sim, max_items) if d == 1 else (n_sim, max_items, d), np.nan)
     active = np.arange(n_sim)
     needs_x = context.needs_responses
     lottery = gen.random((n_sim, n_items)) if blueprint.exposure.startswith("sh:") else None
@@ -301,9 +305,11 @@ def simulate_cat(
         log_lik[active] += context.answer_log_lik(items, answers)
         administered[active, items] = True
         order[active, step] = items
+        path[active, step] = snap.theta[~done]
         if progress is not None:
             progress(step + 1, max_items)
     elapsed = time.perf_counter() - t0
     return CatSimulation(item_ids=tuple(bank.item_ids), true_theta=true, theta=theta_hat, se=se,
                          length=administered.sum(axis=1), items=order, stop_reason=reason,
-                         band=band, elapsed_s=elapsed, cut_scores=tuple(blueprint.cut_scores))
+                         band=band, elapsed_s=elapsed, cut_scores=tuple(blueprint.cut_scores),
+                         path=path)

@@ -59,8 +59,9 @@ class CatContext:
     location : ndarray, shape (n_items,)
         Where each item's information peaks (the difficulty ``b`` of a 2PL item), located on a
         fine grid (0.01 apart on ``bounds``) — the difficulty a-stratification matches.
-    sh_parameters : ndarray, shape (n_items,)
-        Sympson–Hetter exposure parameters in bank order (1 where none is set).
+    sh_parameters : ndarray, shape (n_items,) or (n_classes, n_items)
+        Sympson–Hetter exposure parameters in bank order (1 where none is set); one row per
+        class of the blueprint's ``sh_classes``.
     edge_log_p : ndarray, shape (n_dims * 2 * n_cuts, sum_i K_i)
         Log-probabilities at the edges of the indifference regions, :math:`c_j - \\delta` then
         :math:`c_j + \\delta` for each cut score, on each factor's axis in turn (for

@@ -114,6 +114,61 @@ def test_sympson_hetter_keeps_exposure_below_target_for_10000_simulees():
     assert sim.summary().rmse < plain.summary().rmse + 0.1  # the price in precision is modest
 
 
+def test_conditional_sympson_hetter_keeps_every_ability_class_below_target():
+    """Unconditional parameters leave extreme candidates an item each of them meets; conditional
+    ones (Stocking & Lewis 1998) keep each class's rate at the target, on new simulees."""
+    bank = bank_of(60, seed=5)[0]
+    design = Blueprint(max_items=12, se_target=None)
+    classes = (-1.0, 0.0, 1.0)
+    theta = np.random.default_rng(9).normal(size=20_000)
+    of_class = np.searchsorted(classes, theta, side="right")
+
+    def largest_by_class(blueprint):
+        sim = simulate_cat(bank, blueprint, theta=theta, rng=3)
+        return [np.bincount(sim.items[of_class == c][sim.items[of_class == c] >= 0],
+                            minlength=60).max() / np.sum(of_class == c) for c in range(4)]
+
+    plain = derive_sympson_hetter(bank, design, target=0.3, n=1500, rng=1)
+    assert max(largest_by_class(plain.blueprint)) > 0.6  # the extremes share their items
+    derived = derive_sympson_hetter(bank, design, target=0.3, n=1500, rng=1, classes=classes)
+    assert derived.converged and derived.parameters.shape == (4, 60)
+    assert derived.blueprint.sh_classes == classes
+    assert max(largest_by_class(derived.blueprint)) <= 0.3 + 0.03
+
+
+def test_conditional_parameters_round_trip_and_are_checked():
+    bp = Blueprint.from_dict({"exposure": "sh:0.3", "sh_classes": [-1, 1],
+                              "sh_parameters": {"I1": [0.5, 1, 0.25], "I2": [1, 1, 1]}})
+    assert Blueprint.from_dict(bp.to_dict()) == bp
+    assert bp.to_dict()["sh_parameters"]["I1"] == [0.5, 1.0, 0.25]
+    bank = bank_of(5)[0]
+    np.testing.assert_array_equal(bp.sh_parameter_array(bank)[:, 1], [0.5, 1.0, 0.25])
+    assert bp.sh_parameter_array(bank).shape == (3, 5)
+    for fields, message in [
+        ({"sh_classes": [-1, 1], "sh_parameters": {"I1": 0.5}}, "expected a list of 3"),
+        ({"sh_classes": [-1, 1], "sh_parameters": {"I1": [0.5, 1]}}, "expected a list of 3"),
+        ({"sh_parameters": {"I1": [0.5]}}, "expected a number"),
+        ({"sh_classes": [1, -1]}, "sh_classes: expected finite, strictly increasing"),
+        ({"sh_classes": [0], "sh_parameters": {"I1": [0.5, 0]}}, r"in \(0, 1\]; got 0"),
+    ]:
+        with pytest.raises(InvalidParameterError, match=message):
+            Blueprint.from_dict(fields)
+
+
+def test_a_session_takes_the_parameters_of_its_estimates_class():
+    """Item I0 is barred (K ≈ 0) below θ = 0 only: chosen above, never below."""
+    bank = ItemBank([TwoPL([2.5, 0.5, 0.5], [0.0, -3.0, 3.0])], ["I0", "I1", "I2"])
+    bp = Blueprint(max_items=1, se_target=None, exposure="sh:0.3", sh_classes=(0.0,),
+                   sh_parameters={"I0": [1e-9, 1.0]})
+    ctx = CatContext.build(bank, bp)
+    for theta, expected in ((-0.4, False), (0.4, True)):
+        bp_at = Blueprint(max_items=1, se_target=None, exposure="sh:0.3", sh_classes=(0.0,),
+                          sh_parameters={"I0": [1e-9, 1.0]}, start_theta=theta)
+        sim = simulate_cat(bank, bp_at, theta=np.full(200, theta), rng=1)
+        assert np.all((sim.items[:, 0] == 0) == expected), theta
+    assert ctx.sh_parameters.shape == (2, 3)
+
+
 def test_sympson_hetter_refuses_an_unreachable_target():
     bank = bank_of(100)[0]
     with pytest.raises(InvalidParameterError, match=r"mean test length \(10\.00\).*at least 0\.100"):

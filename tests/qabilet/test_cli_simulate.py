@@ -214,3 +214,28 @@ def test_bands_accuracy_and_consistency(tmp_path, bank_file):
     assert 0.5 < rudner["consistency"] < rudner["accuracy"]
     assert f"accuracy (simulees' true bands)      {right:.4f}" in res.output
     assert "consistency (Rudner)" in res.output
+
+
+def test_conditional_sympson_hetter_from_the_command_line(tmp_path, bank_file):
+    out = tmp_path / "sim.json"
+    res = runner.invoke(app, ["simulate", "--bank", str(bank_file), "--n", "1500",
+                              "--max-items", "10", "--stop-se", "0", "--exposure", "sh:0.4",
+                              "--sh-classes", "-1,1", "--sh-simulees", "600", "--seed", "2",
+                              "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    settings = json.loads(out.read_text())["settings"]
+    assert settings["sh_classes"] == [-1.0, 1.0]
+    assert all(len(k) == 3 for k in settings["sh_parameters"].values())
+    people = json.loads(out.read_text())["simulees"]
+    of_class = np.searchsorted([-1.0, 1.0], [p["true_theta"] for p in people], side="right")
+    for c in range(3):  # each ability class's most used item, on the run's own simulees
+        given = [i for p, k in zip(people, of_class) if k == c for i in p["items"]]
+        share = max(given.count(i) for i in set(given)) / np.sum(of_class == c)
+        assert share <= 0.4 + 0.08, (c, share)
+
+
+def test_bad_class_cut_points_are_named(tmp_path, bank_file):
+    res = runner.invoke(app, ["simulate", "--bank", str(bank_file), "--exposure", "sh:0.4",
+                              "--sh-classes", "-1,x"])
+    assert res.exit_code == 2
+    assert "--sh-classes: expected comma-separated numbers; got '-1,x'" in res.stderr
