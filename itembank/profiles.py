@@ -36,7 +36,11 @@ class DimensionResult(Schema):
     theta, sd : float
         Posterior mean (EAP) and standard deviation on the latent scale.
     reliability : float
-        :math:`1 - s^2/\\sigma^2_\\theta` of this measurement.
+        :math:`1 - s^2/\\sigma^2_\\theta` of this measurement (at least 0), with :math:`s` the
+        posterior SD and :math:`\\sigma^2_\\theta` the variance of θ in the candidate's norm
+        group (the level's): the share of the variance among the candidate's peers that the
+        measurement resolves (conditional reliability; Green, Bock, Humphreys, Linn & Reckase
+        1984).
     percentile, t_score : float
     sten : int
     percentile_interval, t_interval : (float, float)

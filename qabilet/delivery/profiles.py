@@ -213,7 +213,7 @@ def build_profile(
         results[info.kind if info else "competency"].append(DimensionResult(
             dimension=dim, kind=info.kind if info else "competency", name=name,
             n_items=len(mine), theta=theta, sd=sd,
-            reliability=float(conditional_reliability(sd, float(bank.latent.cov[0, 0]))),
+            reliability=float(conditional_reliability(sd, norm.sd**2)),
             percentile=float(ns.percentile),
             percentile_interval=(float(ns.percentile_low), float(ns.percentile_high)),
             sten=int(ns.sten), sten_interval=(int(ns.sten_low), int(ns.sten_high)),
