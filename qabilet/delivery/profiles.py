@@ -29,7 +29,7 @@ from qabilet.itembank.content import (
     is_language,
 )
 from qabilet.itembank.profiles import DimensionResult, NormReference, Profile, ValidityFlag
-from qabilet.itembank.versions import BankVersion, NormSet, scale_bank
+from qabilet.itembank.versions import BankVersion, NormSet, language_versions, scale_bank
 
 __all__ = ["Answer", "ProfilePolicy", "build_profile", "load_texts"]
 
@@ -40,11 +40,16 @@ _WITHHELD: tuple[Literal["imprecise", "uncertain"], ...] = ("imprecise", "uncert
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """One answer as given: the item, the 0-based option or scale point, the seconds it took."""
+    """One answer as given.
+
+    The item, the 0-based option or scale point, the seconds it took, and the language it was
+    given in (default: the profile's).
+    """
 
     item_id: str
     code: int
     response_time_s: float | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,14 +151,25 @@ def build_profile(
     policy: ProfilePolicy | None = None,
     profile_id: str | None = None,
     bank: ItemBank | None = None,
+    language_banks: Mapping[str, ItemBank] | None = None,
 ) -> Profile:
     """Score the answers and read them against the level's norms: an unissued profile.
 
+    Each answer is scored with the parameters of the language it was given in (the version's
+    language versions, :func:`qabilet.itembank.versions.language_versions`), all under the
+    version's one prior: the EAP of a dimension is
+
+    .. math:: \\hat\\theta = \\frac{\\int \\theta\\, \\pi(\\theta) \\prod_j P_j^{(L_j)}(x_j \\mid \\theta)
+              \\, d\\theta}{\\int \\pi(\\theta) \\prod_j P_j^{(L_j)}(x_j \\mid \\theta)\\, d\\theta}
+
+    with :math:`P_j^{(L_j)}` item :math:`j` as answered in language :math:`L_j` and :math:`\\pi`
+    the version's latent distribution (Bock & Mislevy 1982), the same for every candidate.
+
     Parameters
     ----------
-    bank : engine.bank.ItemBank, optional
-        ``version.parameters.to_bank()``, when the caller holds it already (a live session's
-        plan does).
+    bank, language_banks : engine.bank.ItemBank and dict of them, optional
+        ``version.parameters.to_bank()`` and ``language_versions(version.parameters)``, when
+        the caller holds them already (a live session's plan does).
     answers : sequence of Answer
         In the order they were given (straight-lining is about consecutive answers); pretest
         items may be among them and are left out.
@@ -185,6 +201,7 @@ def build_profile(
     advice = {(r.target, r.band): r for r in recommendations}
     named = version.shown_dimensions(dimensions)  # the names the version was published with
     full = bank if bank is not None else version.parameters.to_bank()
+    forms = language_banks if language_banks is not None else language_versions(version.parameters)
     results: dict[str, list[DimensionResult]] = {"competency": [], "trait": []}
     flags: list[ValidityFlag] = []
     lz_parts: list[tuple[str, float]] = []
@@ -192,7 +209,7 @@ def build_profile(
         mine = [a for a in scored if items[a.item_id].dimension == dim]
         if dim not in norms.dimensions or not mine:
             continue
-        bank = scale_bank(full, [dim], [a.item_id for a in mine])
+        bank = _answered_bank(full, forms, dim, mine, language)
         x = np.empty((1, len(mine)), dtype=np.int64)
         for j, a in enumerate(mine):
             order = codes.get(a.item_id, range(int(bank.n_categories[j])))
@@ -250,6 +267,16 @@ def build_profile(
         professional=results["competency"], personal=results["trait"], validity=flags)
 
 
+def _answered_bank(full: ItemBank, forms: Mapping[str, ItemBank], dimension: str,
+                   answers: Sequence[Answer], language: str) -> ItemBank:
+    """The answered items of ``dimension``, each as the language of its answer gives it."""
+    sources = [forms.get(a.language or language, full) for a in answers]
+    if all(b is sources[0] for b in sources):
+        return scale_bank(sources[0], [dimension], [a.item_id for a in answers])
+    one = [scale_bank(b, [dimension], [a.item_id]) for b, a in zip(sources, answers, strict=True)]
+    return ItemBank.from_records([b.to_records()[0] for b in one], latent=one[0].latent)
+
+
 def _style_flags(scored: Sequence[Answer], items: Mapping[str, Item], language: str,
                  rules: ProfilePolicy, texts: Mapping[str, str],
                  lz_parts: Sequence[tuple[str, float]],
@@ -283,7 +310,7 @@ def _style_flags(scored: Sequence[Answer], items: Mapping[str, Item], language: 
     timed = [(a, a.response_time_s) for a in scored if a.response_time_s is not None]
     if timed:
         limits = [max(rules.min_seconds, rules.seconds_per_character
-                      * _shown_length(items[a.item_id], language)) for a, _ in timed]
+                      * _shown_length(items[a.item_id], a.language or language)) for a, _ in timed]
         fast = int(fast_answers([[seconds for _, seconds in timed]], limits)[0])
         if fast >= max(3, rules.fast_share * len(timed)):
             flags.append(ValidityFlag(code="fast", value=fast, message=texts["flag_fast"].format(
