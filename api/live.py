@@ -381,7 +381,8 @@ class LiveSessions:
             norm_set=self._norm_set(session.norm_set),
             items=plan.items or {i.id: i for i in self.repo.items()},
             dimensions=dimensions, recommendations=recommendations,
-            level=session.level, language=session.language, answers=answers,
+            level=session.level, answers=answers,  # in the language the candidate used last:
+            language=next((a.language for a in reversed(answers) if a.language), session.language),
             candidate_id=session.candidate_id, software_version=installed_version(),
             session_id=session.id, tested_at=session.created_at, profile_id=profile_id)
         responses = [Response(person_id=session.candidate_id, session_id=session.id,

@@ -15,6 +15,7 @@ from typing import Literal
 from qabilet.delivery.profiles import Answer, build_profile
 from qabilet.delivery.report_html import group_rows, render_group_html, render_profile_html
 from qabilet.itembank._files import write_text_atomic
+from qabilet.itembank.content import Language
 from qabilet.itembank.profiles import Profile
 from qabilet.itembank.repository import BankRepository
 from qabilet.itembank.response_file import AnswerSheet
@@ -73,7 +74,7 @@ def report_name(person_id: str) -> str:
 
 def write_reports(out: Path, profiles: Sequence[Profile], *,
                   view: Literal["candidate", "operator"] = "operator",
-                  group_language: str | None = None) -> list[Path]:
+                  group_language: str | None = None, language: Language | None = None) -> list[Path]:
     """Write ``<person>.html`` and ``<person>.json`` per profile, and ``group.html`` if asked.
 
     Parameters
@@ -86,6 +87,9 @@ def write_reports(out: Path, profiles: Sequence[Profile], *,
     group_language : str, optional
         Also write ``group.html`` (counts and bands by level, no individual result) in this
         language, when there is a profile.
+    language : {"kk", "ru", "en"}, optional
+        The language of every ``<person>.html`` (default: each profile's own); the JSON is the
+        record, with its words in every language.
 
     Returns
     -------
@@ -97,7 +101,8 @@ def write_reports(out: Path, profiles: Sequence[Profile], *,
     for p in profiles:
         name = report_name(p.candidate_id)
         document = p.model_dump(mode="json") if view == "operator" else p.candidate_view()
-        for path, text in ((out / f"{name}.html", render_profile_html(p, view=view)),
+        for path, text in ((out / f"{name}.html", render_profile_html(p, view=view,
+                                                                       language=language)),
                            (out / f"{name}.json",
                             json.dumps(document, ensure_ascii=False, indent=1) + "\n")):
             write_text_atomic(path, text)
