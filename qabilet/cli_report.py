@@ -82,7 +82,7 @@ def report(
             for p in profiles:
                 repo.issue_profile(p)
         write_reports(out, profiles, view="candidate" if view is View.candidate else "operator",
-                      group_language=(language or "ru") if group else None,
+                      group_language=(language if is_language(language) else "ru") if group else None,
                       language=language if is_language(language) else None)
         typer.echo(f"Wrote {len(profiles)} profiles (<person>.html and <person>.json) to {out}"
                    + (" and group.html" if group and profiles else "")

@@ -74,7 +74,8 @@ def report_name(person_id: str) -> str:
 
 def write_reports(out: Path, profiles: Sequence[Profile], *,
                   view: Literal["candidate", "operator"] = "operator",
-                  group_language: str | None = None, language: Language | None = None) -> list[Path]:
+                  group_language: Language | None = None,
+                  language: Language | None = None) -> list[Path]:
     """Write ``<person>.html`` and ``<person>.json`` per profile, and ``group.html`` if asked.
 
     Parameters
@@ -84,7 +85,7 @@ def write_reports(out: Path, profiles: Sequence[Profile], *,
     profiles : sequence of Profile
     view : {"candidate", "operator"}
         Whose copy: the operator's adds the validity checks and the whole record.
-    group_language : str, optional
+    group_language : {"kk", "ru", "en"}, optional
         Also write ``group.html`` (counts and bands by level, no individual result) in this
         language, when there is a profile.
     language : {"kk", "ru", "en"}, optional
@@ -110,7 +111,8 @@ def write_reports(out: Path, profiles: Sequence[Profile], *,
     if group_language is not None and profiles:
         dates = sorted(f"{(p.tested_at or p.issued_at):%Y-%m-%d}" for p in profiles)
         path = out / "group.html"
-        write_text_atomic(path, render_group_html(group_rows(profiles), language=group_language,
+        write_text_atomic(path, render_group_html(group_rows(profiles, group_language),
+                                                  language=group_language,
                                                   period=(dates[0], dates[-1])))
         written.append(path)
     return written

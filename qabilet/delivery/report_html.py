@@ -239,11 +239,16 @@ def render_group_html(rows: Sequence[GroupRow], *, language: str, period: tuple[
     return "\n".join(parts)
 
 
-def group_rows(profiles: Sequence[Profile]) -> list[GroupRow]:
-    """Per level and dimension: how many profiles, their mean percentile, their band counts."""
+def group_rows(profiles: Sequence[Profile], language: Language | None = None) -> list[GroupRow]:
+    """Per level and dimension: how many profiles, their mean percentile, their band counts.
+
+    The dimensions are named in ``language`` where the profiles kept their words in it (each
+    profile's own language otherwise).
+    """
     groups: dict[tuple[str, str], list[DimensionResult]] = {}
     for p in profiles:
-        for r in (*p.professional, *p.personal):
+        shown = p.in_language(language) if language else p
+        for r in (*shown.professional, *shown.personal):
             groups.setdefault((p.level, r.dimension), []).append(r)
     out = []
     for (level, dim), rs in groups.items():

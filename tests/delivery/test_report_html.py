@@ -154,3 +154,11 @@ def test_a_profile_stored_before_its_words_were_kept_is_shown_in_its_own_languag
     assert older.languages == ("ru",) and older.in_language("kk") is older
     assert render_profile_html(older, language="en") == render_profile_html(older)
     assert '<html lang="ru">' in render_profile_html(older, language="en")
+
+
+def test_a_group_report_names_the_dimensions_in_its_own_language(profiles):
+    rows = group_rows([profiles["ru"], profiles["en"]], "kk")
+    kk = profiles["kk"]
+    assert {r.dimension: r.name for r in rows} == {d.dimension: d.name
+                                                   for d in kk.professional + kk.personal}
+    assert {r.count for r in rows} == {2}
