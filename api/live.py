@@ -372,15 +372,17 @@ class LiveSessions:
 
         given = [e for e in events if e.kind == "answer"]
         seconds = response_times(events)  # measured by the server, never the client's figure
-        answers = [Answer(e.payload["item_id"], int(e.payload["code"]), seconds.get(e.seq))
-                   for e in given]
+        answers = [Answer(e.payload["item_id"], int(e.payload["code"]), seconds.get(e.seq),
+                          e.payload.get("language") or session.language) for e in given]
         dimensions, recommendations = self._bank_texts.get()
         profile = build_profile(
             version=plan.version or self.repo.version(session.bank_version), bank=plan.bank,
+            language_banks=plan.language_banks,
             norm_set=self._norm_set(session.norm_set),
             items=plan.items or {i.id: i for i in self.repo.items()},
             dimensions=dimensions, recommendations=recommendations,
-            level=session.level, language=session.language, answers=answers,
+            level=session.level, answers=answers,  # in the language the candidate used last:
+            language=next((a.language for a in reversed(answers) if a.language), session.language),
             candidate_id=session.candidate_id, software_version=installed_version(),
             session_id=session.id, tested_at=session.created_at, profile_id=profile_id)
         responses = [Response(person_id=session.candidate_id, session_id=session.id,

@@ -205,4 +205,5 @@ def group_report(repo: Bank, who: Annotated[Caller, Depends(operator)],
     def day(d: datetime | None) -> str:
         return d.date().isoformat() if d else "—"
 
-    return render_group_html(group_rows(chosen), language=language, period=(day(first), day(last)))
+    return render_group_html(group_rows(chosen, language), language=language,
+                             period=(day(first), day(last)))

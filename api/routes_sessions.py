@@ -189,12 +189,20 @@ def get_profile(sessions: Sessions, repo: Bank, session_id: str, who: Party) -> 
 
 @router.get("/sessions/{session_id}/report", response_class=HTMLResponse,
             responses=text_response("text/html", "The report, a self-contained HTML page"))
-def get_report(sessions: Sessions, repo: Bank, session_id: str, who: Party) -> str:
+def get_report(sessions: Sessions, repo: Bank, session_id: str, who: Party,
+               language: Annotated[Language | None, Query(
+                   description="The report's language (default: the one the candidate answered "
+                               "in last). Its words are the ones the profile was issued with; a "
+                               "profile issued before they were kept shows its own language "
+                               "(the answer's Content-Language says which).")] = None,
+               ) -> HTMLResponse:
     """The profile's HTML report: the operator's copy, or the candidate's."""
     from qabilet.delivery.report_html import render_profile_html
 
-    return render_profile_html(_profile_of(sessions, repo, session_id),
-                               view="operator" if who.role == "operator" else "candidate")
+    profile = _profile_of(sessions, repo, session_id)
+    shown = profile.in_language(language) if language else profile
+    html = render_profile_html(shown, view="operator" if who.role == "operator" else "candidate")
+    return HTMLResponse(html, headers={"Content-Language": shown.language})
 
 
 # -- the proctor's actions: each an event of the log and a line of the audit trail ------------------

@@ -4,6 +4,12 @@ A profile, once issued, never changes: it names the bank version, the norm set a
 version that produced it. Re-scoring (after an appeal, or with newer norms) issues a new profile
 that points to the one it replaces; both stay. Nothing in a profile counts right or wrong
 answers — preference items have none (docs/design.md §5).
+
+A profile holds its words in Kazakh, Russian and English, as they were when it was issued: the
+dimensions' names, the recommendations and directions, the band words and the validity
+messages. So it can be shown in any of the three (:meth:`Profile.in_language`) and still says
+what was issued, whatever the bank's texts become. Profiles issued before the words were kept
+(their ``texts`` are absent) are shown in the language they were issued in.
 """
 
 from __future__ import annotations
@@ -16,9 +22,34 @@ from pydantic import Field, model_validator
 from qabilet.itembank._schema import Schema
 from qabilet.itembank.content import Band, Language, Level, Name
 
-__all__ = ["DimensionResult", "NormReference", "Profile", "ValidityFlag"]
+__all__ = ["BandWords", "DimensionResult", "NormReference", "Profile", "ResultTexts", "ValidityFlag"]
 
 Interval = tuple[float, float]
+
+
+class ResultTexts(Schema):
+    """A result's words in one language, as issued.
+
+    Attributes
+    ----------
+    name : str
+        The dimension's name.
+    recommendation, direction : str, optional
+        The development text for the band stated, and in which direction to develop.
+    """
+
+    name: str
+    recommendation: str | None = None
+    direction: str | None = None
+
+
+class BandWords(Schema):
+    """The words of the bands in one language, as issued, and of a band withheld."""
+
+    development: str
+    meets: str
+    strength: str
+    withheld: str
 
 
 class DimensionResult(Schema):
@@ -36,7 +67,11 @@ class DimensionResult(Schema):
     theta, sd : float
         Posterior mean (EAP) and standard deviation on the latent scale.
     reliability : float
-        :math:`1 - s^2/\\sigma^2_\\theta` of this measurement.
+        :math:`1 - s^2/\\sigma^2_\\theta` of this measurement (at least 0), with :math:`s` the
+        posterior SD and :math:`\\sigma^2_\\theta` the variance of θ in the candidate's norm
+        group (the level's): the share of the variance among the candidate's peers that the
+        measurement resolves (conditional reliability; Green, Bock, Humphreys, Linn & Reckase
+        1984).
     percentile, t_score : float
     sten : int
     percentile_interval, t_interval : (float, float)
@@ -55,6 +90,9 @@ class DimensionResult(Schema):
     recommendation, direction : str, optional
         The development text for the band, in the profile's language, and (development areas)
         in which direction to develop.
+    texts : dict of ResultTexts, optional
+        ``name``, ``recommendation`` and ``direction`` in each language (kk, ru, en), frozen when
+        the profile is issued; absent in profiles issued before they were kept.
     """
 
     dimension: Name
@@ -77,6 +115,7 @@ class DimensionResult(Schema):
     withheld: Literal["imprecise", "uncertain"] | None = None
     recommendation: str | None = None
     direction: str | None = None
+    texts: dict[Language, ResultTexts] | None = None
 
     @model_validator(mode="after")
     def _band_or_reason(self) -> DimensionResult:
@@ -99,12 +138,15 @@ class ValidityFlag(Schema):
         The statistic (lz*, run length, index, count …).
     message : str
         In the profile's language.
+    messages : dict of str, optional
+        The message in each language (kk, ru, en), frozen when the profile is issued.
     """
 
     code: Literal["misfit", "straightlining", "acquiescence", "fast", "few"]
     dimension: Name | None = None
     value: float
     message: str
+    messages: dict[Language, str] | None = None
 
 
 class NormReference(Schema):
@@ -132,7 +174,8 @@ class Profile(Schema):
     level : str
         The candidate's position level (it chooses the norm group, never the prior).
     language : str
-        Of the texts in the profile.
+        Of the texts at the record's top level (``name``, ``recommendation``, ``message``): the
+        language the candidate answered in last, and the report's default.
     tested_at : datetime, optional
     issued_at : datetime
     bank_version, norm_set : int
@@ -148,6 +191,8 @@ class Profile(Schema):
         Competencies, then personal qualities.
     validity : list of ValidityFlag
         Operator's view only (:meth:`candidate_view` leaves it out).
+    band_words : dict of BandWords, optional
+        The bands' words in each language, frozen when the profile is issued.
     """
 
     id: str = Field(min_length=1, max_length=64)
@@ -167,6 +212,34 @@ class Profile(Schema):
     professional: list[DimensionResult]
     personal: list[DimensionResult]
     validity: list[ValidityFlag]
+    band_words: dict[Language, BandWords] | None = None
+
+    @property
+    def languages(self) -> tuple[Language, ...]:
+        """The languages the profile can be shown in: its own, and those its words were kept in."""
+        kept = tuple(self.band_words or ())
+        return kept if self.language in kept else (self.language, *kept)
+
+    def in_language(self, language: Language) -> Profile:
+        """The same record with its words in ``language``, as they were issued.
+
+        Only the words change (names, recommendations, directions, validity messages and the
+        ``language`` they are in); every number stays. A profile without words in ``language``
+        (issued before they were kept) is returned as it is, in its own language.
+        """
+        if language == self.language or language not in self.languages:
+            return self
+
+        def result(r: DimensionResult) -> DimensionResult:
+            words = (r.texts or {}).get(language)
+            return r if words is None else r.model_copy(update=words.model_dump())
+
+        return self.model_copy(update={
+            "language": language,
+            "professional": [result(r) for r in self.professional],
+            "personal": [result(r) for r in self.personal],
+            "validity": [f.model_copy(update={"message": (f.messages or {}).get(language, f.message)})
+                         for f in self.validity]})
 
     def candidate_view(self) -> dict[str, object]:
         """The profile as the candidate sees it: everything but the validity flags."""

@@ -33,6 +33,7 @@ from qabilet.engine.exceptions import InvalidParameterError
 from qabilet.engine.latent import LatentDistribution
 from qabilet.itembank._schema import Schema
 from qabilet.itembank.content import (
+    LANGUAGES,
     Dimension,
     Item,
     ItemText,
@@ -56,6 +57,7 @@ __all__ = [
     "Provenance",
     "TextRevision",
     "VersionContent",
+    "language_versions",
     "scale_bank",
     "show_item",
 ]
@@ -448,6 +450,44 @@ class NormSet(Schema):
                 return n
         raise LookupError(f"norm set {self.number} has no norms for level {level!r}; it has "
                           f"{', '.join(n.level for n in self.levels)}")
+
+
+def language_versions(parameters: ParameterFile) -> dict[str, ItemBank]:
+    """The whole engine bank of each language version, all under the version's one prior.
+
+    A bank version's groups named by a language (``kk``, ``ru``, ``en``; ``qabilet calibrate
+    --groups``) are its language versions: calibration freed some items in them, and the file
+    gives those items the group's own parameters. An answer given in such a language is scored
+    with the items as that group answers them (:meth:`ParameterFile.to_bank`); an answer in any
+    other language with the top-level (reference) parameters, ``parameters.to_bank()``.
+
+    Every bank keeps the version's top-level latent distribution, never the group's: the prior
+    is the same for everyone (docs/design.md §5), so identical answers to identical items give
+    identical θ in every language, and where a language group's candidates stand on average
+    never enters a score.
+
+    Returns
+    -------
+    dict
+        Language code → bank, only for the languages with parameters of their own (usually
+        none).
+
+    Examples
+    --------
+    >>> pf = ParameterFile.model_validate({
+    ...     "model": "2pl", "reference_group": "kk", "latent": {"mean": [0.0], "cov": [[1.0]]},
+    ...     "groups": {"kk": {"mean": [0.0], "cov": [[1.0]]}, "ru": {"mean": [0.5], "cov": [[1.2]]},
+    ...                "en": {"mean": [0.1], "cov": [[0.9]]}},
+    ...     "items": [{"id": "Q1", "a": 1.0, "b": 0.0},
+    ...               {"id": "Q2", "a": 1.3, "b": 0.2, "groups": {"ru": {"a": 1.3, "b": 0.9}}}]})
+    >>> banks = language_versions(pf)
+    >>> list(banks), [r["b"] for r in banks["ru"].to_records()], banks["ru"].latent.mean.tolist()
+    (['ru'], [0.0, 0.9], [0.0])
+    """
+    own = {label for item in parameters.items for label in item.groups or {}}
+    prior = parameters.latent.to_latent()
+    return {language: parameters.to_bank(language).with_latent(prior)
+            for language in LANGUAGES if language in own}
 
 
 def scale_bank(parameters: ParameterFile | ItemBank, dimensions: Sequence[str],

@@ -36,8 +36,11 @@ def report(
     database: DatabaseOption = None,
     level: Annotated[str, typer.Option("--level", help="Position level when the file has no "
                                        "level column.")] = "middle",
-    language: Annotated[str, typer.Option("--language", help="Report language when the file "
-                                          "has no language column.")] = "ru",
+    language: Annotated[str | None, typer.Option("--language", help="The reports' language, kk, "
+                                                 "ru or en (default: each candidate's, from the "
+                                                 "file's language column); also the language of "
+                                                 "the answers when the file has no such column "
+                                                 "(default: ru).")] = None,
     times: Annotated[Path | None, typer.Option("--times", metavar="TIMES.csv", exists=True,
                                                help="Response times in seconds, same shape "
                                                     "(the export's companion file).")] = None,
@@ -57,11 +60,11 @@ def report(
     with _user_errors():
         from qabilet import __version__
         from qabilet.delivery.answer_reports import build_profiles, write_reports
-        from qabilet.itembank.content import LANGUAGES, LEVELS
+        from qabilet.itembank.content import LANGUAGES, LEVELS, is_language
         from qabilet.itembank.response_file import read_answer_sheets
 
         for option, value, allowed in (("--level", level, LEVELS),
-                                       ("--language", language, LANGUAGES)):
+                                       ("--language", language or "ru", LANGUAGES)):
             if value not in allowed:
                 raise _fail(f"{option}: expected one of {', '.join(allowed)}; got {value!r}")
         repo = _repo(database)
@@ -72,14 +75,15 @@ def report(
             raise _fail(f"--norm-set: norm set {ns.number} is for bank version {ns.bank_version}, "
                         f"not {v.number}")
         sheets = read_answer_sheets(responses, v.item_ids, exclude=_split_columns(exclude),
-                                    times=times, level=level, language=language)
+                                    times=times, level=level, language=language or "ru")
         profiles = build_profiles(repo, sheets, version=v, norm_set=ns,
                                   software_version=__version__)
         if issue:
             for p in profiles:
                 repo.issue_profile(p)
         write_reports(out, profiles, view="candidate" if view is View.candidate else "operator",
-                      group_language=language if group else None)
+                      group_language=(language if is_language(language) else "ru") if group else None,
+                      language=language if is_language(language) else None)
         typer.echo(f"Wrote {len(profiles)} profiles (<person>.html and <person>.json) to {out}"
                    + (" and group.html" if group and profiles else "")
                    + (f"; issued {len(profiles)}." if issue else "."))

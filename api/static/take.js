@@ -31,6 +31,7 @@
     lastTimeFetch: 0,
     announced: {},              // time warnings already spoken, per position / test
     profileHtml: null,
+    profileLang: null,          // the language profileHtml is in
     profileUrl: null
   };
 
@@ -202,6 +203,7 @@
     store("qabilet.lang." + sid, lang);
     applyLanguage();
     if (state.screen === "item" && !state.submitting) { loadItem({}); }
+    if (state.profileHtml !== null && state.profileLang !== lang) { reloadProfile(); }
   }
 
   // -- screens ---------------------------------------------------------------------------------
@@ -583,16 +585,24 @@
       button.setAttribute("data-i18n", "view_profile");
       return;
     }
-    if (state.profileHtml !== null) { openProfile(); return; }
-    var status = $("profile-status");
+    if (state.profileHtml !== null && state.profileLang === state.lang) { openProfile(); return; }
+    loadProfile();
+  }
+
+  // the report in the page's language; a new language replaces the one shown (and the saved copy)
+  function loadProfile() {
+    var button = $("view-profile"), status = $("profile-status"), lang = state.lang;
     status.textContent = t("profile_loading");
     status.hidden = false;
     button.disabled = true;
-    fetchProfile(0).then(function (html) {
+    fetchProfile(0, lang).then(function (html) {
       button.disabled = false;
       if (html === null) { status.textContent = t("profile_failed"); announce(t("profile_failed")); return; }
+      if (lang !== state.lang) { loadProfile(); return; }   // the language changed meanwhile
       status.hidden = true;
       state.profileHtml = html;
+      state.profileLang = lang;
+      if (state.profileUrl) { URL.revokeObjectURL(state.profileUrl); state.profileUrl = null; }
       openProfile();
     }, function (err) {
       button.disabled = false;
@@ -600,12 +610,17 @@
     });
   }
 
-  function fetchProfile(attempt) {
-    return persist("GET", sessionPath("/report")).then(function (response) {
+  function reloadProfile() {
+    if ($("profile-area").hidden) { state.profileHtml = null; return; }   // fetched when opened
+    loadProfile();
+  }
+
+  function fetchProfile(attempt, lang) {
+    return persist("GET", sessionPath("/report") + "?language=" + encodeURIComponent(lang)).then(function (response) {
       if (response.ok) { return response.text(); }
       if (response.status === 404 && attempt < 10) {   // issued a moment after the last answer
         $("profile-status").textContent = t("profile_not_ready");
-        return sleep(2000).then(function () { return fetchProfile(attempt + 1); });
+        return sleep(2000).then(function () { return fetchProfile(attempt + 1, lang); });
       }
       return null;
     });

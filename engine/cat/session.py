@@ -44,7 +44,8 @@ from qabilet.engine.exceptions import InvalidParameterError, InvalidResponseErro
 from qabilet.engine.models._base import Array, Codes
 from qabilet.engine.simulation import as_rng
 
-__all__ = ["Answer", "NextItem", "SessionState", "Stop", "next_item", "record", "replay", "start"]
+__all__ = ["Answer", "NextItem", "SessionState", "Stop", "next_item", "rebind", "record", "replay",
+           "start"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +281,46 @@ def record(state: SessionState, item_id: str, category: int) -> SessionState:
     return SessionState(context, state.seed, (*state.answers, Answer(str(item_id), int(category))),
                         _derive(context, state.seed, log_lik, responses, administered),
                         responses)
+
+
+def rebind(state: SessionState, context: CatContext) -> SessionState:
+    """The session read on another parameter set of the same items, its answers kept.
+
+    A bank with language versions gives some items other parameters in another language, under
+    the same prior (docs/design.md §5). A session goes on in another language by rebinding its
+    state to that language's context: the log-likelihood of the answers so far,
+    :math:`\\ell_q = \\sum_j \\log P_{i_j}(x_j \\mid \\theta_q)`, is kept — each answer stays
+    counted with the parameters of the context it was recorded on — while the next answers
+    (:func:`record`) and the selection (:func:`next_item`) read the new context's. The EAP
+    estimate, derived from :math:`\\ell_q` and the prior on the grid, is unchanged by a rebind; a
+    MAP or ML interim estimate (which reads the answers, not :math:`\\ell_q`) reads every answer
+    with the new context's parameters.
+
+    Parameters
+    ----------
+    state : SessionState
+    context : CatContext
+        Built on a bank of the same items in the same order, with the state's blueprint and
+        grid (the same nodes and prior weights); only the items' parameters may differ.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``context`` has other items, another blueprint or another grid.
+    """
+    old = state.context
+    if context is old:
+        return state
+    if (context.bank.item_ids != old.bank.item_ids or context.blueprint != old.blueprint
+            or not np.array_equal(context.grid.nodes, old.grid.nodes)
+            or not np.array_equal(context.grid.log_weights, old.grid.log_weights)):
+        raise InvalidParameterError("context: expected the session's items, blueprint and grid "
+                                    "(the same prior), with other parameters at most")
+    snap = state.snap
+    return SessionState(context, state.seed, state.answers,
+                        _derive(context, state.seed, snap.log_lik[0], state.responses,
+                                snap.administered[0]),
+                        state.responses)
 
 
 def _record_pretest(state: SessionState, item_id: str, category: int) -> SessionState:

@@ -15,10 +15,11 @@ from typing import Literal
 from qabilet.delivery.profiles import Answer, build_profile
 from qabilet.delivery.report_html import group_rows, render_group_html, render_profile_html
 from qabilet.itembank._files import write_text_atomic
+from qabilet.itembank.content import Language
 from qabilet.itembank.profiles import Profile
 from qabilet.itembank.repository import BankRepository
 from qabilet.itembank.response_file import AnswerSheet
-from qabilet.itembank.versions import BankVersion, NormSet
+from qabilet.itembank.versions import BankVersion, NormSet, language_versions
 
 __all__ = ["build_profiles", "report_name", "write_reports"]
 
@@ -50,10 +51,13 @@ def build_profiles(repo: BankRepository, sheets: Sequence[AnswerSheet], *, versi
                                     f"{norm_set.bank_version}, not {version.number}")
     items = {i.id: i for i in repo.items()}
     dimensions, recommendations = repo.dimensions(), repo.recommendations()
+    bank, forms = version.parameters.to_bank(), language_versions(version.parameters)
     return [build_profile(version=version, norm_set=norm_set, items=items, dimensions=dimensions,
                           recommendations=recommendations, level=s.level, language=s.language,
-                          answers=[Answer(i, code, s.seconds.get(i)) for i, code in s.codes.items()],
-                          candidate_id=s.person_id, software_version=software_version)
+                          answers=[Answer(i, code, s.seconds.get(i), s.language)
+                                   for i, code in s.codes.items()],
+                          candidate_id=s.person_id, software_version=software_version,
+                          bank=bank, language_banks=forms)
             for s in sheets]
 
 
@@ -70,7 +74,8 @@ def report_name(person_id: str) -> str:
 
 def write_reports(out: Path, profiles: Sequence[Profile], *,
                   view: Literal["candidate", "operator"] = "operator",
-                  group_language: str | None = None) -> list[Path]:
+                  group_language: Language | None = None,
+                  language: Language | None = None) -> list[Path]:
     """Write ``<person>.html`` and ``<person>.json`` per profile, and ``group.html`` if asked.
 
     Parameters
@@ -80,9 +85,12 @@ def write_reports(out: Path, profiles: Sequence[Profile], *,
     profiles : sequence of Profile
     view : {"candidate", "operator"}
         Whose copy: the operator's adds the validity checks and the whole record.
-    group_language : str, optional
+    group_language : {"kk", "ru", "en"}, optional
         Also write ``group.html`` (counts and bands by level, no individual result) in this
         language, when there is a profile.
+    language : {"kk", "ru", "en"}, optional
+        The language of every ``<person>.html`` (default: each profile's own); the JSON is the
+        record, with its words in every language.
 
     Returns
     -------
@@ -94,7 +102,8 @@ def write_reports(out: Path, profiles: Sequence[Profile], *,
     for p in profiles:
         name = report_name(p.candidate_id)
         document = p.model_dump(mode="json") if view == "operator" else p.candidate_view()
-        for path, text in ((out / f"{name}.html", render_profile_html(p, view=view)),
+        for path, text in ((out / f"{name}.html", render_profile_html(p, view=view,
+                                                                       language=language)),
                            (out / f"{name}.json",
                             json.dumps(document, ensure_ascii=False, indent=1) + "\n")):
             write_text_atomic(path, text)
@@ -102,7 +111,8 @@ def write_reports(out: Path, profiles: Sequence[Profile], *,
     if group_language is not None and profiles:
         dates = sorted(f"{(p.tested_at or p.issued_at):%Y-%m-%d}" for p in profiles)
         path = out / "group.html"
-        write_text_atomic(path, render_group_html(group_rows(profiles), language=group_language,
+        write_text_atomic(path, render_group_html(group_rows(profiles, group_language),
+                                                  language=group_language,
                                                   period=(dates[0], dates[-1])))
         written.append(path)
     return written

@@ -28,8 +28,15 @@ from qabilet.itembank.content import (
     Recommendation,
     is_language,
 )
-from qabilet.itembank.profiles import DimensionResult, NormReference, Profile, ValidityFlag
-from qabilet.itembank.versions import BankVersion, NormSet, scale_bank
+from qabilet.itembank.profiles import (
+    BandWords,
+    DimensionResult,
+    NormReference,
+    Profile,
+    ResultTexts,
+    ValidityFlag,
+)
+from qabilet.itembank.versions import BankVersion, NormSet, language_versions, scale_bank
 
 __all__ = ["Answer", "ProfilePolicy", "build_profile", "load_texts"]
 
@@ -40,11 +47,16 @@ _WITHHELD: tuple[Literal["imprecise", "uncertain"], ...] = ("imprecise", "uncert
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """One answer as given: the item, the 0-based option or scale point, the seconds it took."""
+    """One answer as given.
+
+    The item, the 0-based option or scale point, the seconds it took, and the language it was
+    given in (default: the profile's).
+    """
 
     item_id: str
     code: int
     response_time_s: float | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,14 +158,25 @@ def build_profile(
     policy: ProfilePolicy | None = None,
     profile_id: str | None = None,
     bank: ItemBank | None = None,
+    language_banks: Mapping[str, ItemBank] | None = None,
 ) -> Profile:
     """Score the answers and read them against the level's norms: an unissued profile.
 
+    Each answer is scored with the parameters of the language it was given in (the version's
+    language versions, :func:`qabilet.itembank.versions.language_versions`), all under the
+    version's one prior: the EAP of a dimension is
+
+    .. math:: \\hat\\theta = \\frac{\\int \\theta\\, \\pi(\\theta) \\prod_j P_j^{(L_j)}(x_j \\mid \\theta)
+              \\, d\\theta}{\\int \\pi(\\theta) \\prod_j P_j^{(L_j)}(x_j \\mid \\theta)\\, d\\theta}
+
+    with :math:`P_j^{(L_j)}` item :math:`j` as answered in language :math:`L_j` and :math:`\\pi`
+    the version's latent distribution (Bock & Mislevy 1982), the same for every candidate.
+
     Parameters
     ----------
-    bank : engine.bank.ItemBank, optional
-        ``version.parameters.to_bank()``, when the caller holds it already (a live session's
-        plan does).
+    bank, language_banks : engine.bank.ItemBank and dict of them, optional
+        ``version.parameters.to_bank()`` and ``language_versions(version.parameters)``, when
+        the caller holds them already (a live session's plan does).
     answers : sequence of Answer
         In the order they were given (straight-lining is about consecutive answers); pretest
         items may be among them and are left out.
@@ -172,7 +195,7 @@ def build_profile(
         raise InvalidParameterError(f"language: expected one of {', '.join(LANGUAGES)}; "
                                     f"got {language!r}")
     rules = policy or ProfilePolicy()
-    texts = load_texts()[language]
+    texts = load_texts()  # the words of every language are kept in the record (issued as they are)
     norms = norm_set.for_level(level)
     codes = version.parameters.recodings()
     calibrated = set(version.item_ids)
@@ -185,14 +208,15 @@ def build_profile(
     advice = {(r.target, r.band): r for r in recommendations}
     named = version.shown_dimensions(dimensions)  # the names the version was published with
     full = bank if bank is not None else version.parameters.to_bank()
+    forms = language_banks if language_banks is not None else language_versions(version.parameters)
     results: dict[str, list[DimensionResult]] = {"competency": [], "trait": []}
     flags: list[ValidityFlag] = []
-    lz_parts: list[tuple[str, float]] = []
+    lz_parts: list[tuple[dict[Language, str], float]] = []
     for dim in version.dimensions:
         mine = [a for a in scored if items[a.item_id].dimension == dim]
         if dim not in norms.dimensions or not mine:
             continue
-        bank = scale_bank(full, [dim], [a.item_id for a in mine])
+        bank = _answered_bank(full, forms, dim, mine, language)
         x = np.empty((1, len(mine)), dtype=np.int64)
         for j, a in enumerate(mine):
             order = codes.get(a.item_id, range(int(bank.n_categories[j])))
@@ -209,11 +233,16 @@ def build_profile(
         band = _one_of(str(bd.band), BANDS)
         rec = advice.get((dim, band)) if band else None
         info = named.get(dim)
-        name = _in(info.name, language) if info else dim
+        words = {lang: ResultTexts(
+            name=_in(info.name, lang) if info else dim,
+            recommendation=_in(rec.text, lang) if rec else None,
+            direction=(_in(rec.direction, lang) or None) if rec and rec.direction else None)
+            for lang in LANGUAGES}
+        names = {lang: w.name for lang, w in words.items()}
         results[info.kind if info else "competency"].append(DimensionResult(
-            dimension=dim, kind=info.kind if info else "competency", name=name,
+            dimension=dim, kind=info.kind if info else "competency", **words[language].model_dump(),
             n_items=len(mine), theta=theta, sd=sd,
-            reliability=float(conditional_reliability(sd, float(bank.latent.cov[0, 0]))),
+            reliability=float(conditional_reliability(sd, norm.sd**2)),
             percentile=float(ns.percentile),
             percentile_interval=(float(ns.percentile_low), float(ns.percentile_high)),
             sten=int(ns.sten), sten_interval=(int(ns.sten_low), int(ns.sten_high)),
@@ -223,16 +252,13 @@ def build_profile(
                                         map(float, bd.probabilities), strict=True)),
             band_edges=(float(norm_scores(norm.cuts[0], 1.0, norm.mean, norm.sd).percentile),
                         float(norm_scores(norm.cuts[1], 1.0, norm.mean, norm.sd).percentile)),
-            withheld=_one_of(str(bd.withheld), _WITHHELD),
-            recommendation=_in(rec.text, language) if rec else None,
-            direction=(_in(rec.direction, language) or None) if rec and rec.direction else None))
+            withheld=_one_of(str(bd.withheld), _WITHHELD), texts=words))
         if len(mine) < rules.min_items:
-            flags.append(ValidityFlag(code="few", dimension=dim, value=len(mine),
-                                      message=texts["flag_few"].format(dimension=name,
-                                                                       n=len(mine))))
+            flags.append(_flag("few", texts, language, len(mine), dimension=dim, names=names,
+                               n=len(mine)))
         fit = person_fit(bank, x, method="map")
         if np.isfinite(fit.lz_star[0]):
-            lz_parts.append((name, float(fit.lz_star[0])))
+            lz_parts.append((names, float(fit.lz_star[0])))
     n_categories = {i: len(c) for i, c in codes.items()}
     flags += _style_flags(scored, items, language, rules, texts, lz_parts, n_categories)
     return Profile(
@@ -247,12 +273,39 @@ def build_profile(
                             collected_to=norms.sample.collected_to,
                             cut_method=norms.cut_method.description,
                             demonstration=norm_set.demonstration),
-        professional=results["competency"], personal=results["trait"], validity=flags)
+        professional=results["competency"], personal=results["trait"], validity=flags,
+        band_words={lang: BandWords(**{band: texts[lang][f"band_{band}"]
+                                       for band in (*BANDS, "withheld")}) for lang in LANGUAGES})
 
 
-def _style_flags(scored: Sequence[Answer], items: Mapping[str, Item], language: str,
-                 rules: ProfilePolicy, texts: Mapping[str, str],
-                 lz_parts: Sequence[tuple[str, float]],
+def _flag(code: Literal["misfit", "straightlining", "acquiescence", "fast", "few"],
+          texts: Mapping[str, Mapping[str, str]], language: Language, statistic: float, *,
+          dimension: str | None = None, names: Mapping[Language, str] | None = None,
+          **fields: object) -> ValidityFlag:
+    """A validity flag with its message in every language.
+
+    ``fields`` fill the message's placeholders; ``names`` (by language) its ``{dimension}``.
+    """
+    messages = {lang: texts[lang][f"flag_{code}"].format(
+        **fields, **({"dimension": names[lang]} if names is not None else {}))
+        for lang in LANGUAGES}
+    return ValidityFlag(code=code, dimension=dimension, value=statistic, message=messages[language],
+                        messages=messages)
+
+
+def _answered_bank(full: ItemBank, forms: Mapping[str, ItemBank], dimension: str,
+                   answers: Sequence[Answer], language: str) -> ItemBank:
+    """The answered items of ``dimension``, each as the language of its answer gives it."""
+    sources = [forms.get(a.language or language, full) for a in answers]
+    if all(b is sources[0] for b in sources):
+        return scale_bank(sources[0], [dimension], [a.item_id for a in answers])
+    one = [scale_bank(b, [dimension], [a.item_id]) for b, a in zip(sources, answers, strict=True)]
+    return ItemBank.from_records([b.to_records()[0] for b in one], latent=one[0].latent)
+
+
+def _style_flags(scored: Sequence[Answer], items: Mapping[str, Item], language: Language,
+                 rules: ProfilePolicy, texts: Mapping[str, Mapping[str, str]],
+                 lz_parts: Sequence[tuple[dict[Language, str], float]],
                  n_categories: Mapping[str, int]) -> list[ValidityFlag]:
     """Misfit over the whole profile, straight-lining, acquiescence, fast answers."""
     from scipy.stats import norm
@@ -263,29 +316,27 @@ def _style_flags(scored: Sequence[Answer], items: Mapping[str, Item], language: 
     if lz_parts:
         z = sum(v for _, v in lz_parts) / np.sqrt(len(lz_parts))
         if norm.cdf(z) < rules.misfit_alpha:
-            worst = ", ".join(n for n, v in sorted(lz_parts, key=lambda p: p[1]) if v < -1.645)
-            flags.append(ValidityFlag(code="misfit", value=z, message=texts["flag_misfit"].format(
-                dimension=worst or "—", value=f"{z:.2f}")))
+            worst = [n for n, v in sorted(lz_parts, key=lambda p: p[1]) if v < -1.645]
+            flags.append(_flag("misfit", texts, language, z, value=f"{z:.2f}", names={
+                lang: ", ".join(n[lang] for n in worst) or "—" for lang in LANGUAGES}))
     likert = [a for a in scored if items[a.item_id].format == "likert"]
     points = {n_categories.get(a.item_id, 5) for a in likert}
     if likert and len(points) == 1:
         raw = np.array([[a.code for a in likert]])
         run = int(longest_string(raw)[0])
         if run >= rules.max_run:
-            flags.append(ValidityFlag(code="straightlining", value=run,
-                                      message=texts["flag_straightlining"].format(n=run)))
+            flags.append(_flag("straightlining", texts, language, run, n=run))
         direction = [items[a.item_id].direction or 1 for a in likert]
         index = float(acquiescence(raw, direction, points.pop())[0])
         if np.isfinite(index) and abs(index) >= rules.acquiescence:
             agreed = round(100 * float(np.mean(raw >= 3)))
-            flags.append(ValidityFlag(code="acquiescence", value=index,
-                                      message=texts["flag_acquiescence"].format(p=agreed)))
+            flags.append(_flag("acquiescence", texts, language, index, p=agreed))
     timed = [(a, a.response_time_s) for a in scored if a.response_time_s is not None]
     if timed:
         limits = [max(rules.min_seconds, rules.seconds_per_character
-                      * _shown_length(items[a.item_id], language)) for a, _ in timed]
+                      * _shown_length(items[a.item_id], a.language or language)) for a, _ in timed]
         fast = int(fast_answers([[seconds for _, seconds in timed]], limits)[0])
         if fast >= max(3, rules.fast_share * len(timed)):
-            flags.append(ValidityFlag(code="fast", value=fast, message=texts["flag_fast"].format(
-                n=fast, total=len(timed), seconds=f"{rules.min_seconds:g}")))
+            flags.append(_flag("fast", texts, language, fast, n=fast, total=len(timed),
+                               seconds=f"{rules.min_seconds:g}"))
     return flags

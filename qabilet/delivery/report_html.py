@@ -3,7 +3,8 @@
 One function per page, each returning the whole document (inline CSS, inline SVG, no scripts,
 no external files), so a report can be written to disk, mailed, served or printed; a print
 stylesheet keeps each section on its page. Texts come from ``qabilet/delivery/texts/report.json`` (kk, ru,
-en); names and recommendations come from the profile, already in its language.
+en); names, recommendations, band words and validity messages come from the profile, which keeps
+them in every language as they were issued (:meth:`qabilet.itembank.profiles.Profile.in_language`).
 
 The chart of a section has one row per dimension on the percentile scale of the candidate's norm
 group: the three bands shaded (development area, meets the level, strength — the edges are the
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Literal
 
+from qabilet.itembank.content import Language
 from qabilet.itembank.profiles import DimensionResult, Profile
 
 __all__ = ["CONTENT_SECURITY_POLICY", "GroupRow", "group_rows", "render_group_html",
@@ -132,8 +134,9 @@ def _advice(rows: Sequence[DimensionResult], texts: dict[str, str]) -> str:
 
 
 def render_profile_html(profile: Profile, *, view: Literal["candidate", "operator"] = "candidate",
-                        texts: dict[str, dict[str, str]] | None = None) -> str:
-    """The report of an issued profile, in the profile's language.
+                        texts: dict[str, dict[str, str]] | None = None,
+                        language: Language | None = None) -> str:
+    """The report of an issued profile, in ``language`` or the profile's own.
 
     Parameters
     ----------
@@ -141,10 +144,18 @@ def render_profile_html(profile: Profile, *, view: Literal["candidate", "operato
         The operator's view adds the validity checks.
     texts : dict, optional
         Interface strings (default: :func:`qabilet.delivery.profiles.load_texts`).
+    language : {"kk", "ru", "en"}, optional
+        The report's language (default: the profile's, the language the candidate answered in
+        last). The profile's words are the ones it was issued with in that language; a profile
+        issued before they were kept is shown in its own language (see ``profile.languages``).
     """
     from qabilet.delivery.profiles import load_texts
 
+    profile = profile.in_language(language or profile.language)
     tx = (texts or load_texts())[profile.language]
+    issued = (profile.band_words or {}).get(profile.language)
+    if issued is not None:  # the words the profile was issued with
+        tx = {**tx, **{f"band_{band}": word for band, word in issued.model_dump().items()}}
     n = profile.norms
     level_name = tx[f"level_{profile.level}"]
     tested = profile.tested_at or profile.issued_at
@@ -228,11 +239,16 @@ def render_group_html(rows: Sequence[GroupRow], *, language: str, period: tuple[
     return "\n".join(parts)
 
 
-def group_rows(profiles: Sequence[Profile]) -> list[GroupRow]:
-    """Per level and dimension: how many profiles, their mean percentile, their band counts."""
+def group_rows(profiles: Sequence[Profile], language: Language | None = None) -> list[GroupRow]:
+    """Per level and dimension: how many profiles, their mean percentile, their band counts.
+
+    The dimensions are named in ``language`` where the profiles kept their words in it (each
+    profile's own language otherwise).
+    """
     groups: dict[tuple[str, str], list[DimensionResult]] = {}
     for p in profiles:
-        for r in (*p.professional, *p.personal):
+        shown = p.in_language(language) if language else p
+        for r in (*shown.professional, *shown.personal):
             groups.setdefault((p.level, r.dimension), []).append(r)
     out = []
     for (level, dim), rs in groups.items():

@@ -4,16 +4,32 @@ Nothing here is trusted over the log: :func:`derive` replays the answers through
 :mod:`qabilet.engine.cat`, section by section as the pinned blueprint orders them, and returns where the
 session stands — the next item, or that it is over. Plans (the sections' engine banks and rules)
 are read once per (bank version, level, blueprint number) and cached; they are pure values.
+
+A bank version with language versions (:func:`qabilet.itembank.versions.language_versions`)
+gives some items other parameters in some language. Each answer is then counted with the
+parameters of the language it was given in (its event's ``language``), and the next item is
+chosen with those of the language the candidate answered in last (the session's before the
+first answer): the language it will most likely be shown in. The prior is one for every
+language, so an answer's language changes only what that answer says.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from qabilet.delivery._lru import LRU
-from qabilet.engine.cat import NextItem, SessionState, Stop, next_item, record, start
+from qabilet.engine.cat import (
+    CatContext,
+    NextItem,
+    SessionState,
+    Stop,
+    next_item,
+    rebind,
+    record,
+    start,
+)
 
 if TYPE_CHECKING:
     from qabilet.itembank.repository import BankRepository
@@ -43,6 +59,12 @@ class Plan:
         Item id → the bank's item as the plan read it (what its sessions show and score).
     bank : engine.bank.ItemBank, optional
         The version's whole engine bank (``version.parameters.to_bank()``), for scoring.
+    language_banks : dict
+        Language → the whole engine bank of the version's language versions, for scoring
+        (:func:`qabilet.itembank.versions.language_versions`; usually empty).
+    forms : tuple of dict
+        Per section: language → its context, for the languages in which some of the section's
+        items have parameters of their own (the others use ``contexts``).
     """
 
     sections: tuple
@@ -52,6 +74,8 @@ class Plan:
     version: BankVersion | None = None
     items: dict[str, Any] = field(default_factory=dict)
     bank: Any = None
+    language_banks: dict[str, Any] = field(default_factory=dict)
+    forms: tuple[dict[str, CatContext], ...] = ()
 
     def n_choices(self, item_id: str) -> int:
         """How many options or scale points the item offers."""
@@ -107,30 +131,52 @@ def plan_for(repo: BankRepository, bank_version: int, level: str, blueprint_numb
 
 def _build_plan(repo: BankRepository, bank_version: int, level: str, blueprint_number: int) -> Plan:
     from qabilet.itembank.blueprints import section_items
-    from qabilet.itembank.versions import scale_bank
+    from qabilet.itembank.versions import language_versions, scale_bank
 
     stored = repo.blueprint(level, blueprint_number)
     version = repo.version(bank_version)
     items = {i.id: i for i in repo.items()}
     full = version.parameters.to_bank()
-    sections, where, contexts = [], {}, []
+    by_language = language_versions(version.parameters)
+    sections, where, contexts, forms = [], {}, [], []
     for k, section in enumerate(stored.sections):
         rules = section.blueprint(section_items(section, level, items, version))
         ids = list(rules.items or ()) + list(rules.pretest_items)
         bank = scale_bank(full, section.dimensions, ids)
         sections.append((section.name, tuple(section.dimensions), bank, rules))
-        contexts.append(start(bank, rules, rng=0).context)
+        contexts.append(CatContext.build(bank, rules))
+        own = {language: scale_bank(whole, section.dimensions, ids)
+               for language, whole in by_language.items()}
+        forms.append({language: CatContext.build(b, rules) for language, b in own.items()
+                      if b.to_records() != bank.to_records()})
         where.update(dict.fromkeys(ids, k))
     return Plan(tuple(sections), version.parameters.recodings(), where, tuple(contexts), version,
-                items, full)
+                items, full, by_language, tuple(forms))
 
 
-#: per (session, section): the answers and skipped items replayed, the state and its next step.
-#: A pure memo (the key holds everything the value depends on), so it is never trusted over the
-#: log: a log that differs from the memo's prefix replays from the start.
-_Answers = tuple[tuple[str, int], ...]  # (item id, answer code as given), in the log's order
-_MEMO: LRU[tuple[str, int], tuple[_Answers, frozenset[str], SessionState, NextItem | Stop]] = (
-    LRU(20_000))
+_Answers = tuple[tuple[str, int, str], ...]  # (item id, answer code as given, language), in order
+
+
+class _Memo(NamedTuple):
+    """A section replayed.
+
+    Its answers, timed-out items, the language the next item is chosen in, the contexts it ran
+    on (the reference's and the language versions'), the state and the next step.
+    """
+
+    answers: _Answers
+    gone: frozenset[str]
+    current: str
+    context: CatContext
+    forms: dict[str, CatContext]
+    state: SessionState
+    step: NextItem | Stop
+
+
+#: per (session, section). A pure memo (the key and the value's first fields hold everything the
+#: rest depends on), so it is never trusted over the log: a log that differs from the memo's
+#: prefix replays from the start.
+_MEMO: LRU[tuple[str, int], _Memo] = LRU(20_000)
 
 
 def derive(plan: Plan, session: StoredSession, events: list[SessionEvent]) -> SessionView:
@@ -139,7 +185,9 @@ def derive(plan: Plan, session: StoredSession, events: list[SessionEvent]) -> Se
     Items whose time ran out (``item_timeout`` events) are left out of their section: not
     scored, and not offered again.
     """
-    answers = [(e.payload["item_id"], e.payload["code"]) for e in events if e.kind == "answer"]
+    answers = [(e.payload["item_id"], e.payload["code"], e.payload.get("language") or session.language)
+               for e in events if e.kind == "answer"]
+    current = answers[-1][2] if answers else session.language  # the next item's likely language
     skipped = {e.payload["item_id"] for e in events if e.kind == "item_timeout"}
     taken = len(answers) + len(skipped)
     closing = next((e.kind for e in events if e.kind in ("finish", "terminate", "timeout")), None)
@@ -147,7 +195,7 @@ def derive(plan: Plan, session: StoredSession, events: list[SessionEvent]) -> Se
     for k in range(n):
         mine = tuple(a for a in answers if plan.item_section.get(a[0]) == k)
         gone = frozenset(i for i in skipped if plan.item_section.get(i) == k)
-        step = _section_step(plan, session, k, mine, gone)
+        step = _section_step(plan, session, k, mine, gone, current)
         if not isinstance(step, Stop):
             if closing:
                 break
@@ -157,27 +205,41 @@ def derive(plan: Plan, session: StoredSession, events: list[SessionEvent]) -> Se
 
 
 def _section_step(plan: Plan, session: StoredSession, k: int, mine: _Answers,
-                  gone: frozenset[str]) -> NextItem | Stop:
-    """Section ``k``'s next step after its answers ``mine``, reusing the memo's prefix."""
+                  gone: frozenset[str], current: str) -> NextItem | Stop:
+    """Section ``k``'s next step after its answers ``mine``, reusing the memo's prefix.
+
+    Each answer is recorded on the context of the language it was given in, and the next item
+    is chosen on the context of ``current``.
+    """
     key = (session.id, k)
     memo = _MEMO.get(key)
-    if memo is not None and memo[1] == gone and memo[0] == mine:
-        return memo[3]
-    _name, _dims, bank, rules = plan.sections[k]
-    if memo is not None and memo[1] == gone and memo[0] == mine[:len(memo[0])]:
-        state, todo = memo[2], mine[len(memo[0]):]
+    if memo is not None and memo.gone == gone and memo.current == current and memo.answers == mine:
+        return memo.step
+    if memo is not None and memo.gone == gone and memo.answers == mine[:len(memo.answers)]:
+        context, forms, state = memo.context, memo.forms, memo.state
+        todo = mine[len(memo.answers):]
     else:
-        context = plan.contexts[k] if not gone else None
-        if gone:
-            rules = replace(rules, items=tuple(i for i in rules.items or bank.item_ids
-                                               if i not in gone))
-        state, todo = start(bank, rules, rng=_seed(session.seed, k), context=context), mine
-    for item_id, code in todo:
+        context, forms = _contexts(plan, k, gone)
+        state = start(context.bank, context.blueprint, rng=_seed(session.seed, k), context=context)
+        todo = mine
+    for item_id, code, language in todo:
         codes = plan.codes.get(item_id)
-        state = record(state, item_id, codes.index(code) if codes else int(code))
+        state = record(rebind(state, forms.get(language, context)), item_id,
+                       codes.index(code) if codes else int(code))
+    state = rebind(state, forms.get(current, context))
     step = next_item(state)
-    _MEMO.put(key, (mine, gone, state, step))
+    _MEMO.put(key, _Memo(mine, gone, current, context, forms, state, step))
     return step
+
+
+def _contexts(plan: Plan, k: int, gone: frozenset[str]) -> tuple[CatContext, dict[str, CatContext]]:
+    """Section ``k``'s context and its language versions': the plan's, or rebuilt without ``gone``."""
+    if not gone:
+        return plan.contexts[k], plan.forms[k]
+    bank, rules = plan.sections[k][2], plan.sections[k][3]
+    rules = replace(rules, items=tuple(i for i in rules.items or bank.item_ids if i not in gone))
+    return (CatContext.build(bank, rules),
+            {language: CatContext.build(c.bank, rules) for language, c in plan.forms[k].items()})
 
 
 @cache

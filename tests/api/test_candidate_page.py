@@ -223,19 +223,30 @@ def test_a_candidate_takes_the_whole_test_in_the_browser(server, browser):
     page.get_by_role("button", name="English").click()
     page.screenshot(path=str(ARTIFACTS / "candidate-page-end.png"), full_page=True)
 
-    # the profile opens in a sandboxed frame (the candidate's copy, in the session's language)
+    # the profile opens in a sandboxed frame (the candidate's copy, in the page's language)
     page.get_by_role("button", name=TEXTS["en"]["view_profile"]).click()
     page.wait_for_selector("#profile-area:not([hidden])")
     sandbox = page.get_attribute("#profile-frame", "sandbox")
     assert sandbox is not None and "allow-scripts" not in sandbox
     report = page.frame_locator("#profile-frame")
-    report_texts = load_texts()["ru"]
+    report.locator('html[lang="en"]').wait_for(state="attached")
+    report_texts = load_texts()["en"]
     assert report_texts["report_title"] in report.locator("body").inner_text()
     assert report_texts["candidate_view"] in report.locator("body").inner_text()
     assert report.locator("svg").count() >= 1
     assert page.inner_text("#view-profile") == TEXTS["en"]["hide_profile"]
     assert page.is_visible("#save-profile")
     page.screenshot(path=str(ARTIFACTS / "candidate-page-profile.png"), full_page=True)
+    # switching the page's language shows the same profile in that language, as issued
+    issued = httpx.get(f"{base}/v1/sessions/{sid}/profile", headers=staff(keys)).json()
+    for lang in ("kk", "ru"):
+        page.get_by_role("button", name=TEXTS[lang][f"lang_{lang}"]).click()
+        report.locator(f'html[lang="{lang}"]').wait_for(state="attached")
+        body = report.locator("body").inner_text()
+        assert load_texts()[lang]["report_title"] in body
+        assert issued["professional"][0]["texts"][lang]["name"] in body
+        assert page.get_attribute("#save-profile", "href")  # the saved copy follows
+    page.screenshot(path=str(ARTIFACTS / "candidate-page-profile-ru.png"), full_page=True)
     assert not errors, errors
     context.close()
 

@@ -182,3 +182,27 @@ def test_preloading_loads_scoring_and_leaves_the_package_s_functions_callable():
                          cwd="/")
     assert out.stdout.split() == ["True", "True", "True", "qabilet.calibration.person_fit",
                                   "True"]
+
+
+def test_reliability_divides_by_the_variance_of_the_level_s_norm_group(bank):
+    """Two answers on integrity at a level whose integrity norm has SD 0.8 (the version's θ
+    variance is 1): reliability is 1 − s²/0.8², with s the posterior SD integrated by hand."""
+    from tests.delivery._by_hand import grm_answer, posterior_moments
+
+    norm_set = bank["norm_set"]
+    levels = [lv.model_copy(update={"dimensions": {**lv.dimensions, "integrity": lv.dimensions[
+        "integrity"].model_copy(update={"sd": 0.8})}}) if lv.level == "middle" else lv
+        for lv in norm_set.levels]
+    version = bank["version"]
+    answers = [Answer("PQ-INT-01", 3), Answer("PQ-INT-02", 1)]
+    p = build_profile(version=version, norm_set=norm_set.model_copy(update={"levels": levels}),
+                      items=bank["items"], dimensions=bank["dimensions"],
+                      recommendations=bank["recommendations"], level="middle", language="en",
+                      answers=answers, candidate_id="C1", software_version="test")
+    (integrity,) = [d for d in p.personal if d.dimension == "integrity"]
+    k = version.dimensions.index("integrity")
+    _, s = posterior_moments([grm_answer(version.parameters, a.item_id, k, a.code) for a in answers],
+                             0.0, version.parameters.latent.cov[k][k])
+    assert integrity.sd == pytest.approx(s, abs=1e-3)
+    assert integrity.reliability == pytest.approx(1 - s**2 / 0.8**2, abs=2e-3)
+    assert abs(integrity.reliability - (1 - s**2)) > 0.1  # not the version's variance

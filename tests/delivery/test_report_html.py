@@ -115,3 +115,50 @@ def test_the_report_renders_in_chromium_with_text_and_chart(profiles, lang, tmp_
         pdf = page.pdf(path=str(ARTIFACTS / f"report_{lang}.pdf"))
         assert pdf[:4] == b"%PDF"
         browser.close()
+
+
+def test_a_profile_is_shown_in_any_language_with_the_words_it_was_issued_with(profiles):
+    """The profile issued in Russian, shown in each language, is the one issued in that language
+    (the same answers), word for word: names, recommendations, band words, validity messages."""
+    issued = profiles["ru"]
+    for lang in LANGS:
+        shown = issued.in_language(lang)
+        assert shown.model_dump(exclude={"id", "issued_at"}) == \
+            profiles[lang].model_dump(exclude={"id", "issued_at"})
+        assert render_profile_html(issued, view="operator", language=lang) == \
+            render_profile_html(profiles[lang], view="operator").replace(profiles[lang].id, issued.id)
+    assert {f.code for f in issued.validity} and all(set(f.messages or ()) == set(LANGS)
+                                                      for f in issued.validity)
+
+
+def test_band_words_come_from_the_record_not_from_today_s_texts(profiles):
+    p = profiles["en"]
+    words = {lang: w.model_copy(update={"strength": "Strong as issued", "meets": "As issued",
+                                        "development": "To develop, as issued",
+                                        "withheld": "Withheld, as issued"})
+             for lang, w in (p.band_words or {}).items()}
+    html = render_profile_html(p.model_copy(update={"band_words": words}), language="kk")
+    assert "as issued" in html and load_texts()["kk"]["band_meets"] not in html
+
+
+def test_a_profile_stored_before_its_words_were_kept_is_shown_in_its_own_language(profiles):
+    from qabilet.itembank.profiles import Profile
+
+    record = profiles["ru"].model_dump(mode="json", exclude={"band_words"})
+    for section in ("professional", "personal"):
+        for r in record[section]:
+            del r["texts"]
+    for f in record["validity"]:
+        del f["messages"]
+    older = Profile.model_validate(record)
+    assert older.languages == ("ru",) and older.in_language("kk") is older
+    assert render_profile_html(older, language="en") == render_profile_html(older)
+    assert '<html lang="ru">' in render_profile_html(older, language="en")
+
+
+def test_a_group_report_names_the_dimensions_in_its_own_language(profiles):
+    rows = group_rows([profiles["ru"], profiles["en"]], "kk")
+    kk = profiles["kk"]
+    assert {r.dimension: r.name for r in rows} == {d.dimension: d.name
+                                                   for d in kk.professional + kk.personal}
+    assert {r.count for r in rows} == {2}

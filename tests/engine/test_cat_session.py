@@ -9,10 +9,12 @@ import pytest
 from qabilet.engine.bank import ItemBank
 from qabilet.engine.cat import (
     Blueprint,
+    CatContext,
     NextItem,
     SessionState,
     Stop,
     next_item,
+    rebind,
     record,
     replay,
     start,
@@ -157,3 +159,45 @@ def test_start_candidates_spread_the_opening_item_only(bank):
     state = record(state, next_item(state).item_id, 1)
     seconds = {next_item(replay(bank, bp, s, state.answers)).item_id for s in range(40)}
     assert len(seconds) == 1  # from the second item on, the selection rule alone
+
+
+def test_rebind_keeps_each_answer_s_likelihood_and_chooses_with_the_new_parameters(bank):
+    """Two parameter sets of the same items (a language version: the first ten 2PL items moved
+    by 1.5, one made very informative); answers recorded on either, in turn. The estimate is the
+    EAP of the product of each answer's own likelihood with the common prior, integrated by
+    hand on a fine grid, and the next item is the most informative at that estimate by the
+    parameters rebound to."""
+    records = bank.to_records()
+    moved = [{**r, "b": r["b"] + 1.5} if k < 10 else r for k, r in enumerate(records)]
+    moved[5] = {**moved[5], "a": 4.0, "b": 0.5}  # by far the most informative near the estimate
+    other = ItemBank.from_records(moved)
+    rules = Blueprint(max_items=6, se_target=None, exposure="none")
+    here, there = CatContext.build(bank, rules), CatContext.build(other, rules)
+    state = start(bank, rules, rng=1, context=here)
+    given = [("K00", 1, there), ("K01", 0, here), ("K02", 1, there), ("K03", 1, here)]
+    for item_id, category, context in given:
+        state = record(rebind(state, context), item_id, category)
+    theta = np.linspace(-8, 8, 16001)
+    weight = np.exp(-theta**2 / 2)
+    for item_id, category, context in given:
+        p = context.bank.subset(context.bank.index_of([item_id])).prob(theta[:, None])[:, 0, category]
+        weight = weight * p
+    want = float(np.sum(theta * weight) / np.sum(weight))
+    assert rebind(state, there).theta == state.theta == pytest.approx(want, abs=2e-3)
+    info = other.information(np.array([state.theta]))[0]  # maximum information, other set's
+    info[other.index_of([i for i, _, _ in given])] = -np.inf
+    assert next_item(rebind(state, there)).item_id == other.item_ids[int(np.argmax(info))] == "K05"
+    assert next_item(state).item_id != "K05"  # on the first set's parameters
+    assert rebind(state, state.context) is state
+
+
+def test_rebind_refuses_a_context_of_other_items_or_another_prior(bank):
+    from qabilet.engine.latent import LatentDistribution
+
+    rules = Blueprint(max_items=6, se_target=None)
+    state = start(bank, rules, rng=1)
+    with pytest.raises(InvalidParameterError, match="context"):
+        rebind(state, CatContext.build(bank.subset(np.arange(39)), rules))
+    wider = bank.with_latent(LatentDistribution([0.0], [[2.0]]))
+    with pytest.raises(InvalidParameterError, match="context"):
+        rebind(state, CatContext.build(wider, rules))

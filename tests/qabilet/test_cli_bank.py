@@ -243,6 +243,18 @@ def test_qabilet_report_writes_profiles_and_a_group_report(demo_db, tmp_path):
     group = (out / "group.html").read_text(encoding="utf-8")
     assert "P1" not in group and "<td>3</td>" in group
     assert len(repo.profiles()) == 3
+    # --language: every report in that language, as issued (the records keep theirs)
+    english = _run("report", str(tmp_path / "r.csv"), "--out", str(tmp_path / "en"),
+                   "--language", "en", "--database", demo_db)
+    assert english.exit_code == 0, english.output
+    for k in range(3):
+        html = (tmp_path / "en" / f"P{k}.html").read_text(encoding="utf-8")
+        record = json.loads((tmp_path / "en" / f"P{k}.json").read_text(encoding="utf-8"))
+        assert '<html lang="en">' in html and record["language"] == ["kk", "ru", "en"][k]
+        assert all(d["texts"]["en"]["name"] in html for d in record["professional"])
+    bad_language = _run("report", str(tmp_path / "r.csv"), "--out", str(tmp_path / "de"),
+                        "--language", "de", "--database", demo_db)
+    assert bad_language.exit_code == 2 and "--language: expected one of kk, ru, en" in bad_language.output
     # a bad cell names its row and column, and nothing is written
     (tmp_path / "bad.csv").write_text("person_id,SRV-L01\nA,x\n")
     bad = _run("report", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "none"),
