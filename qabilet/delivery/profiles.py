@@ -17,7 +17,7 @@ from typing import Literal, TypeVar
 
 import numpy as np
 
-from qabilet.engine.bank import ItemBank
+from qabilet.delivery.version_scales import VersionScales
 from qabilet.engine.exceptions import InvalidParameterError, InvalidResponseError
 from qabilet.itembank.content import (
     BANDS,
@@ -29,7 +29,7 @@ from qabilet.itembank.content import (
     is_language,
 )
 from qabilet.itembank.profiles import DimensionResult, NormReference, Profile, ValidityFlag
-from qabilet.itembank.versions import BankVersion, NormSet, scale_bank
+from qabilet.itembank.versions import BankVersion, NormSet
 
 __all__ = ["Answer", "ProfilePolicy", "build_profile", "load_texts"]
 
@@ -145,15 +145,15 @@ def build_profile(
     replaces: Profile | str | None = None,
     policy: ProfilePolicy | None = None,
     profile_id: str | None = None,
-    bank: ItemBank | None = None,
+    scales: VersionScales | None = None,
 ) -> Profile:
     """Score the answers and read them against the level's norms: an unissued profile.
 
     Parameters
     ----------
-    bank : engine.bank.ItemBank, optional
-        ``version.parameters.to_bank()``, when the caller holds it already (a live session's
-        plan does).
+    scales : VersionScales, optional
+        ``version``'s scales prepared once, when the caller holds them (a live session's plan
+        does); else (or when they are another version's) they are prepared for this profile.
     answers : sequence of Answer
         In the order they were given (straight-lining is about consecutive answers); pretest
         items may be among them and are left out.
@@ -174,9 +174,10 @@ def build_profile(
     rules = policy or ProfilePolicy()
     texts = load_texts()[language]
     norms = norm_set.for_level(level)
-    codes = version.parameters.recodings()
-    calibrated = set(version.item_ids)
-    scored = [a for a in answers if a.item_id in calibrated and items[a.item_id].status != "pretest"]
+    scales = scales if scales is not None and scales.version is version else VersionScales(version)
+    codes = scales.codes
+    scored = [a for a in answers
+              if a.item_id in scales.item_ids and items[a.item_id].status != "pretest"]
     seen: set[str] = set()
     for a in scored:
         if a.item_id in seen:
@@ -184,15 +185,14 @@ def build_profile(
         seen.add(a.item_id)
     advice = {(r.target, r.band): r for r in recommendations}
     named = version.shown_dimensions(dimensions)  # the names the version was published with
-    full = bank if bank is not None else version.parameters.to_bank()
     results: dict[str, list[DimensionResult]] = {"competency": [], "trait": []}
     flags: list[ValidityFlag] = []
     lz_parts: list[tuple[str, float]] = []
-    for dim in version.dimensions:
+    for dim in scales.dimensions:
         mine = [a for a in scored if items[a.item_id].dimension == dim]
         if dim not in norms.dimensions or not mine:
             continue
-        bank = scale_bank(full, [dim], [a.item_id for a in mine])
+        bank = scales.scale(dim, [a.item_id for a in mine])
         x = np.empty((1, len(mine)), dtype=np.int64)
         for j, a in enumerate(mine):
             order = codes.get(a.item_id, range(int(bank.n_categories[j])))

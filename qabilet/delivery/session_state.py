@@ -16,6 +16,7 @@ from qabilet.delivery._lru import LRU
 from qabilet.engine.cat import NextItem, SessionState, Stop, next_item, record, start
 
 if TYPE_CHECKING:
+    from qabilet.delivery.version_scales import VersionScales
     from qabilet.itembank.repository import BankRepository
     from qabilet.itembank.session_store import SessionEvent, StoredSession
     from qabilet.itembank.versions import BankVersion
@@ -41,8 +42,9 @@ class Plan:
         The pinned bank version (published, so it never changes).
     items : dict
         Item id → the bank's item as the plan read it (what its sessions show and score).
-    bank : engine.bank.ItemBank, optional
-        The version's whole engine bank (``version.parameters.to_bank()``), for scoring.
+    scales : VersionScales, optional
+        The version's whole engine bank and its scales, cut once, that its sessions' profiles
+        are scored on.
     """
 
     sections: tuple
@@ -51,7 +53,7 @@ class Plan:
     contexts: tuple = ()
     version: BankVersion | None = None
     items: dict[str, Any] = field(default_factory=dict)
-    bank: Any = None
+    scales: VersionScales | None = None
 
     def n_choices(self, item_id: str) -> int:
         """How many options or scale points the item offers."""
@@ -106,6 +108,7 @@ def plan_for(repo: BankRepository, bank_version: int, level: str, blueprint_numb
 
 
 def _build_plan(repo: BankRepository, bank_version: int, level: str, blueprint_number: int) -> Plan:
+    from qabilet.delivery.version_scales import VersionScales
     from qabilet.itembank.blueprints import section_items
     from qabilet.itembank.versions import scale_bank
 
@@ -122,7 +125,7 @@ def _build_plan(repo: BankRepository, bank_version: int, level: str, blueprint_n
         contexts.append(start(bank, rules, rng=0).context)
         where.update(dict.fromkeys(ids, k))
     return Plan(tuple(sections), version.parameters.recodings(), where, tuple(contexts), version,
-                items, full)
+                items, VersionScales(version, full))
 
 
 #: per (session, section): the answers and skipped items replayed, the state and its next step.

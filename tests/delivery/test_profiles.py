@@ -182,3 +182,17 @@ def test_preloading_loads_scoring_and_leaves_the_package_s_functions_callable():
                          cwd="/")
     assert out.stdout.split() == ["True", "True", "True", "qabilet.calibration.person_fit",
                                   "True"]
+
+
+def test_profiles_scored_on_prepared_scales_are_the_profiles_scored_without(bank):
+    """A version's scales cut once (a live session's plan) give the same profile, number for number."""
+    from qabilet.delivery.version_scales import VersionScales
+
+    version = bank["version"]
+    scales = VersionScales(version)
+    for seed, theta in enumerate((-1.5, -0.3, 0.0, 0.8, 2.0)):
+        answers = _candidate(bank, theta, seed=seed)
+        direct = _profile(bank, answers)
+        prepared = _profile(bank, answers, scales=scales)
+        assert prepared.model_dump(exclude={"issued_at", "id"}) == direct.model_dump(
+            exclude={"issued_at", "id"})
