@@ -270,12 +270,14 @@ async def session_operator(session_id: str, request: Request,
     return who
 
 
-async def session_party(session_id: str, request: Request) -> Caller:
+async def session_party(request: Request) -> Caller:
     """The session's operator, or the candidate holding this session's valid token.
 
-    One dependency, not one on :func:`operator`: the candidates' calls are the API's busiest,
-    and each level of dependencies costs them (FastAPI resolves it on every request).
+    For the routes of one session (``{session_id}`` in their path, which declare it). One
+    dependency, not one on :func:`operator`, and no parameters of its own: the candidates' calls
+    are the API's busiest, and FastAPI resolves each level and each parameter on every request.
     """
+    session_id: str = request.path_params["session_id"]
     who = _checked(request, _PARTY, session_id)
     assert who is not None  # the policy admits no one without credentials
     if who.role == "operator":
