@@ -600,9 +600,9 @@ class SessionStore:
         return [self._event(*r) for r in rows]
 
     @staticmethod
-    def _event(seq: int, kind: str, answer_position: int | None, at: datetime,
+    def _event(seq: int, kind: Any, answer_position: int | None, at: datetime,
                payload: dict[str, Any]) -> SessionEvent:
-        """An event from its row's columns (those of ``_EVENT_COLUMNS``, in order)."""
+        """An event from its row's columns (``_EVENT_COLUMNS``, in order; the model checks ``kind``)."""
         position = answer_position if kind in POSITIONED else None
         return SessionEvent(seq=seq, kind=kind, position=position, at=_utc(at), payload=payload)
 
