@@ -37,7 +37,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Engine, bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -750,7 +750,7 @@ class BankRepository:
             if profile.replaces is not None and not _profile_issued(s, profile.replaces):
                 raise NotFoundError(f"profile {profile.replaces!r} (replaced by {profile.id!r}) "
                                     f"was never issued")
-            if s.scalar(select(NormSetRow.number).where(NormSetRow.number == profile.norm_set)) is None:
+            if s.scalar(_NORM_SET_NUMBER, {"number": profile.norm_set}) is None:
                 raise NotFoundError(f"norm set {profile.norm_set} does not exist")
             s.execute(insert(ProfileRow).values(
                 id=profile.id, candidate_id=profile.candidate_id, issued_at=profile.issued_at,
@@ -956,9 +956,14 @@ def _norm_set(row: NormSetRow) -> NormSet:
         raise DataFileError(f"norm set {row.number} in the database: {exc}") from None
 
 
+#: the checks of issuing a profile, built once (a profile is issued per session)
+_PROFILE_ID = select(ProfileRow.id).where(ProfileRow.id == bindparam("id"))
+_NORM_SET_NUMBER = select(NormSetRow.number).where(NormSetRow.number == bindparam("number"))
+
+
 def _profile_issued(s: Session, profile_id: str) -> bool:
     """True when the profile ``profile_id`` is stored (its id read, not its document)."""
-    return s.scalar(select(ProfileRow.id).where(ProfileRow.id == profile_id)) is not None
+    return s.scalar(_PROFILE_ID, {"id": profile_id}) is not None
 
 
 def _insert_responses(s: Session, responses: Iterable[Response]) -> int:
