@@ -31,7 +31,7 @@ from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 
 from qabilet.api.dependencies import Services, services_of
 from qabilet.api.throttle import Lockout
@@ -79,10 +79,6 @@ class Policy:
 
 class BadCredentials(HTTPException):
     """Credentials that were presented and are wrong: a guess, counted by the throttle."""
-
-
-Authorization = Annotated[str | None, Header()]
-SessionToken = Annotated[str | None, Header()]
 
 
 def client_address(scope: MutableMapping[str, Any], trusted: Sequence[Any] = ()) -> str:
@@ -220,15 +216,20 @@ def _audit(store: SessionStore, lockout: Lockout, address: str) -> None:
         write()
 
 
-def _checked(request: Request, policy: Policy, authorization: str | None,
-             x_session_token: str | None, session_id: str | None) -> Caller | None:
-    """The guard's caller when the request passed it; otherwise :func:`authenticate` now."""
+def _checked(request: Request, policy: Policy, session_id: str | None = None) -> Caller | None:
+    """The guard's caller when the request passed it; otherwise :func:`authenticate` now.
+
+    The headers are read here, not declared as the dependencies' parameters: FastAPI would parse
+    and validate them on every request, for a caller the guard has found already (and the
+    OpenAPI document gives them as the security schemes, not as parameters).
+    """
     scope = request.scope
     if CALLER in scope:
         return scope[CALLER]
     services = services_of(request.app)
-    return authenticate(services, policy, authorization=authorization, token=x_session_token,
-                        session_id=session_id,
+    headers = request.headers
+    return authenticate(services, policy, authorization=headers.get("authorization"),
+                        token=headers.get("x-session-token"), session_id=session_id,
                         address=client_address(scope, services.settings.trusted_proxies))
 
 
@@ -242,28 +243,24 @@ _PARTY = Policy(("operator",), "an operator's API key or the session's token (X-
                 candidate=True)
 
 
-async def caller(request: Request, authorization: Authorization = None,
-                 x_session_token: SessionToken = None) -> Caller | None:
+async def caller(request: Request) -> Caller | None:
     """The party the credentials name, if any (bad credentials are refused)."""
-    return _checked(request, _ANYONE, authorization, x_session_token, None)
+    return _checked(request, _ANYONE)
 
 
-async def operator(request: Request, authorization: Authorization = None,
-                   x_session_token: SessionToken = None) -> Caller:
+async def operator(request: Request) -> Caller:
     """An operator's key."""
-    return _checked(request, _OPERATOR, authorization, x_session_token, None)  # type: ignore[return-value]
+    return _checked(request, _OPERATOR)  # type: ignore[return-value]
 
 
-async def psychometrician(request: Request, authorization: Authorization = None,
-                          x_session_token: SessionToken = None) -> Caller:
+async def psychometrician(request: Request) -> Caller:
     """A psychometrician's key."""
-    return _checked(request, _PSYCHOMETRICIAN, authorization, x_session_token, None)  # type: ignore[return-value]
+    return _checked(request, _PSYCHOMETRICIAN)  # type: ignore[return-value]
 
 
-async def staff(request: Request, authorization: Authorization = None,
-                x_session_token: SessionToken = None) -> Caller:
+async def staff(request: Request) -> Caller:
     """An operator's or a psychometrician's key."""
-    return _checked(request, _STAFF, authorization, x_session_token, None)  # type: ignore[return-value]
+    return _checked(request, _STAFF)  # type: ignore[return-value]
 
 
 async def session_operator(session_id: str, request: Request,
@@ -273,14 +270,15 @@ async def session_operator(session_id: str, request: Request,
     return who
 
 
-async def session_party(session_id: str, request: Request, authorization: Authorization = None,
-                        x_session_token: SessionToken = None) -> Caller:
+async def session_party(request: Request) -> Caller:
     """The session's operator, or the candidate holding this session's valid token.
 
-    One dependency, not one on :func:`operator`: the candidates' calls are the API's busiest,
-    and each level of dependencies costs them (FastAPI resolves it on every request).
+    For the routes of one session (``{session_id}`` in their path, which declare it). One
+    dependency, not one on :func:`operator`, and no parameters of its own: the candidates' calls
+    are the API's busiest, and FastAPI resolves each level and each parameter on every request.
     """
-    who = _checked(request, _PARTY, authorization, x_session_token, session_id)
+    session_id: str = request.path_params["session_id"]
+    who = _checked(request, _PARTY, session_id)
     assert who is not None  # the policy admits no one without credentials
     if who.role == "operator":
         services_of(request.app).live.session(session_id)  # 404 for an operator asking about nothing

@@ -376,8 +376,7 @@ class LiveSessions:
                           e.payload.get("language") or session.language) for e in given]
         dimensions, recommendations = self._bank_texts.get()
         profile = build_profile(
-            version=plan.version or self.repo.version(session.bank_version), bank=plan.bank,
-            language_banks=plan.language_banks,
+            version=plan.version or self.repo.version(session.bank_version), scales=plan.scales,
             norm_set=self._norm_set(session.norm_set),
             items=plan.items or {i.id: i for i in self.repo.items()},
             dimensions=dimensions, recommendations=recommendations,

@@ -6,17 +6,22 @@ actions (pause, resume, extra time, terminate, incidents).
 Each answer carries the position it answers, so a retry is recognised (the stored answer is
 returned, ``replayed``) and a different answer for a taken position is a 409; the session's
 event log decides, never a cache (:mod:`qabilet.api.live`).
+
+The two calls a candidate makes for every item — the next item and the answer — take the
+app's services from the request (:func:`~qabilet.api.dependencies.services_of`) instead of
+naming them as dependencies: FastAPI resolves each dependency on every request, and for these
+calls that was a measurable share of the server's CPU (``benchmarks/bench_http.py``).
 """
 
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from qabilet.api.auth import Caller, operator, session_operator, session_party
-from qabilet.api.dependencies import Bank, Config, Sessions, Store, Texts
+from qabilet.api.dependencies import Bank, Config, Sessions, Store, services_of
 from qabilet.api.live import Live, LiveSessions
 from qabilet.api.schemas import (
     ERRORS,
@@ -100,7 +105,7 @@ async def get_session(sessions: Sessions, settings: Config, session_id: str,
 
 
 @router.get("/sessions/{session_id}/item", response_model=ItemPublic)
-async def current_item(sessions: Sessions, texts: Texts, session_id: str, who: Party,
+async def current_item(request: Request, session_id: str, who: Party,
                        language: Annotated[Language | None, Query(
                      description="Show the text in this language instead of the session's.")]
                  = None) -> ItemPublic:
@@ -109,6 +114,8 @@ async def current_item(sessions: Sessions, texts: Texts, session_id: str, who: P
     Never parameters, keys or scores. (A coroutine, run on the event loop: it reads the log's
     tail and writes only when a rule is due — the clock's start, a time-out.)
     """
+    services = services_of(request.app)  # not dependencies: see the module docstring
+    sessions, texts = services.live, services.texts
     live = sessions.state(session_id, start_clock=who.role == "candidate", actor=who.actor)
     v, clock = live.view, live.clock
     if v.finished or v.item_id is None:
@@ -128,9 +135,10 @@ def _item(live: Live, **fields: Any) -> ItemPublic:
 
 
 @router.post("/sessions/{session_id}/answers", response_model=AnswerPublic)
-async def answer(sessions: Sessions, session_id: str, body: AnswerCreate,
+async def answer(request: Request, session_id: str, body: AnswerCreate,
                  who: Party) -> AnswerPublic:
     """Record the answer to the item at ``position`` (a retry returns the stored answer)."""
+    sessions = services_of(request.app).live  # not a dependency: see the module docstring
     live = sessions.state(session_id, start_clock=True, actor=who.actor)
     v = live.view
     payload = {"item_id": body.item_id, "code": body.code,

@@ -37,7 +37,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Engine, bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -743,18 +743,19 @@ class BankRepository:
         NotFoundError
             ``profile.replaces`` names no issued profile.
         """
-        with self.transaction() as s:
-            if s.get(ProfileRow, profile.id) is not None:
+        with self.transaction() as s:  # Core statements: nothing here reads an ORM object back
+            if _profile_issued(s, profile.id):
                 raise ImmutableRecordError(f"profile {profile.id!r} is issued and cannot change; "
                                            f"re-scoring issues a new profile that replaces it")
-            if profile.replaces is not None and s.get(ProfileRow, profile.replaces) is None:
+            if profile.replaces is not None and not _profile_issued(s, profile.replaces):
                 raise NotFoundError(f"profile {profile.replaces!r} (replaced by {profile.id!r}) "
                                     f"was never issued")
-            self._norm_row(s, profile.norm_set)
-            s.add(ProfileRow(id=profile.id, candidate_id=profile.candidate_id,
-                             issued_at=profile.issued_at, bank_version=profile.bank_version,
-                             norm_set=profile.norm_set, replaces=profile.replaces,
-                             document=profile.model_dump(mode="json")))
+            if s.scalar(_NORM_SET_NUMBER, {"number": profile.norm_set}) is None:
+                raise NotFoundError(f"norm set {profile.norm_set} does not exist")
+            s.execute(insert(ProfileRow).values(
+                id=profile.id, candidate_id=profile.candidate_id, issued_at=profile.issued_at,
+                bank_version=profile.bank_version, norm_set=profile.norm_set,
+                replaces=profile.replaces, document=profile.model_dump(mode="json")))
             _insert_responses(s, responses)
             return profile
 
@@ -769,7 +770,7 @@ class BankRepository:
     def has_profile(self, profile_id: str) -> bool:
         """True when the profile ``profile_id`` is issued (without reading it)."""
         with self.transaction() as s:
-            return s.scalar(select(ProfileRow.id).where(ProfileRow.id == profile_id)) is not None
+            return _profile_issued(s, profile_id)
 
     def profiles(self, candidate_id: str | None = None) -> list[Profile]:
         """Issued profiles (of ``candidate_id``), oldest first."""
@@ -953,6 +954,16 @@ def _norm_set(row: NormSetRow) -> NormSet:
                        levels=row.levels)
     except ValidationError as exc:  # the database is an edge too
         raise DataFileError(f"norm set {row.number} in the database: {exc}") from None
+
+
+#: the checks of issuing a profile, built once (a profile is issued per session)
+_PROFILE_ID = select(ProfileRow.id).where(ProfileRow.id == bindparam("id"))
+_NORM_SET_NUMBER = select(NormSetRow.number).where(NormSetRow.number == bindparam("number"))
+
+
+def _profile_issued(s: Session, profile_id: str) -> bool:
+    """True when the profile ``profile_id`` is stored (its id read, not its document)."""
+    return s.scalar(_PROFILE_ID, {"id": profile_id}) is not None
 
 
 def _insert_responses(s: Session, responses: Iterable[Response]) -> int:

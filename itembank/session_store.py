@@ -53,6 +53,7 @@ from qabilet.engine.exceptions import (
     NotFoundError,
     SessionClosedError,
 )
+from qabilet.itembank._prepared import Prepared
 from qabilet.itembank._runtime import as_utc as _utc
 from qabilet.itembank._runtime import now as _now
 from qabilet.itembank._schema import Schema
@@ -77,7 +78,7 @@ _SLOT = {"start": -1, **dict.fromkeys(CLOSING, _CLOSING_SLOT)}
 _EVENTS = cast(Table, SessionEventRow.__table__)
 _EVENT_COLUMNS = (_EVENTS.c.seq, _EVENTS.c.kind, _EVENTS.c.answer_position, _EVENTS.c.at,
                   _EVENTS.c.payload)
-#: the statements of the hot path, built once (their compiled forms are cached by SQLAlchemy)
+#: the statements of the hot path, built once (and compiled once per store: ``Prepared``)
 _TAIL = (select(*_EVENT_COLUMNS)
          .where(_EVENTS.c.session_id == bindparam("sid"), _EVENTS.c.seq > bindparam("after"))
          .order_by(_EVENTS.c.seq))
@@ -248,7 +249,12 @@ class SessionStore:
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._held = threading.local()
-        self._skipping = _append_or_skip(engine.dialect.name)
+        dialect = engine.dialect
+        skipping = _append_or_skip(dialect.name)
+        #: the log's statements, compiled once for the driver (:mod:`qabilet.itembank._prepared`)
+        self._tail = Prepared(_TAIL, dialect, _EVENT_COLUMNS)
+        self._insert = Prepared(_APPEND, dialect)
+        self._skipping = None if skipping is None else Prepared(skipping, dialect)
         self._group: GroupCommit[dict[str, Any], Appended] = GroupCommit(
             self._append_batch, self._append_values, name="qabilet-log-writer",
             shared_failure=database_unavailable)
@@ -519,7 +525,7 @@ class SessionStore:
         for attempt in range(50):  # a concurrent writer may take the next seq; read and retry
             try:
                 with self._log_connection() as c:  # one statement: its own transaction
-                    seq = c.execute(_APPEND, values).scalar_one_or_none()
+                    seq = self._insert.scalar(c, values)
                 if seq is not None:
                     return self._appended(values, seq)
             except IntegrityError:
@@ -544,8 +550,10 @@ class SessionStore:
 
     def _append_batch(self, batch: Sequence[dict[str, Any]]) -> list[Appended | None]:
         """Appends in one transaction, those in conflict skipped (None: :meth:`_append_values`)."""
+        skipping = self._skipping
+        assert skipping is not None  # a group commit is made only where the clause exists
         with self._engine.begin() as c:
-            seqs = [c.execute(self._skipping, values).scalar_one_or_none() for values in batch]
+            seqs = [skipping.scalar(c, values) for values in batch]
         return [None if seq is None else self._appended(values, seq)
                 for values, seq in zip(batch, seqs, strict=True)]
 
@@ -559,7 +567,7 @@ class SessionStore:
     def _in_slot(self, session_id: str, slot: int) -> SessionEvent | None:
         with self._engine.connect() as c:
             row = c.execute(_IN_SLOT, {"sid": session_id, "slot": slot}).first()
-        return None if row is None else self._event(row)
+        return None if row is None else self._event(*row)
 
     @staticmethod
     def _same(existing: SessionEvent, kind: str, payload: dict[str, Any],
@@ -588,13 +596,15 @@ class SessionStore:
         reader that holds the first ``n`` events reads the rest with ``after=n``.
         """
         with self._log_connection() as c:
-            return [self._event(r) for r in c.execute(_TAIL, {"sid": session_id, "after": after})]
+            rows = self._tail.rows(c, {"sid": session_id, "after": after})
+        return [self._event(*r) for r in rows]
 
     @staticmethod
-    def _event(row: Any) -> SessionEvent:
-        position = row.answer_position if row.kind in POSITIONED else None
-        return SessionEvent(seq=row.seq, kind=row.kind, position=position, at=_utc(row.at),
-                            payload=row.payload)
+    def _event(seq: int, kind: Any, answer_position: int | None, at: datetime,
+               payload: dict[str, Any]) -> SessionEvent:
+        """An event from its row's columns (``_EVENT_COLUMNS``, in order; the model checks ``kind``)."""
+        position = answer_position if kind in POSITIONED else None
+        return SessionEvent(seq=seq, kind=kind, position=position, at=_utc(at), payload=payload)
 
     # -- audit ----------------------------------------------------------------------------------------
     def audit(self, actor: str, action: str, target: str | None = None,

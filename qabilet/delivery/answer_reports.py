@@ -14,12 +14,13 @@ from typing import Literal
 
 from qabilet.delivery.profiles import Answer, build_profile
 from qabilet.delivery.report_html import group_rows, render_group_html, render_profile_html
+from qabilet.delivery.version_scales import VersionScales
 from qabilet.itembank._files import write_text_atomic
 from qabilet.itembank.content import Language
 from qabilet.itembank.profiles import Profile
 from qabilet.itembank.repository import BankRepository
 from qabilet.itembank.response_file import AnswerSheet
-from qabilet.itembank.versions import BankVersion, NormSet, language_versions
+from qabilet.itembank.versions import BankVersion, NormSet
 
 __all__ = ["build_profiles", "report_name", "write_reports"]
 
@@ -51,13 +52,13 @@ def build_profiles(repo: BankRepository, sheets: Sequence[AnswerSheet], *, versi
                                     f"{norm_set.bank_version}, not {version.number}")
     items = {i.id: i for i in repo.items()}
     dimensions, recommendations = repo.dimensions(), repo.recommendations()
-    bank, forms = version.parameters.to_bank(), language_versions(version.parameters)
+    scales = VersionScales(version)  # cut once for every sheet
     return [build_profile(version=version, norm_set=norm_set, items=items, dimensions=dimensions,
                           recommendations=recommendations, level=s.level, language=s.language,
                           answers=[Answer(i, code, s.seconds.get(i), s.language)
                                    for i, code in s.codes.items()],
                           candidate_id=s.person_id, software_version=software_version,
-                          bank=bank, language_banks=forms)
+                          scales=scales)
             for s in sheets]
 
 

@@ -17,7 +17,7 @@ from typing import Literal, TypeVar
 
 import numpy as np
 
-from qabilet.engine.bank import ItemBank
+from qabilet.delivery.version_scales import VersionScales
 from qabilet.engine.exceptions import InvalidParameterError, InvalidResponseError
 from qabilet.itembank.content import (
     BANDS,
@@ -36,7 +36,7 @@ from qabilet.itembank.profiles import (
     ResultTexts,
     ValidityFlag,
 )
-from qabilet.itembank.versions import BankVersion, NormSet, language_versions, scale_bank
+from qabilet.itembank.versions import BankVersion, NormSet
 
 __all__ = ["Answer", "ProfilePolicy", "build_profile", "load_texts"]
 
@@ -157,8 +157,7 @@ def build_profile(
     replaces: Profile | str | None = None,
     policy: ProfilePolicy | None = None,
     profile_id: str | None = None,
-    bank: ItemBank | None = None,
-    language_banks: Mapping[str, ItemBank] | None = None,
+    scales: VersionScales | None = None,
 ) -> Profile:
     """Score the answers and read them against the level's norms: an unissued profile.
 
@@ -174,9 +173,10 @@ def build_profile(
 
     Parameters
     ----------
-    bank, language_banks : engine.bank.ItemBank and dict of them, optional
-        ``version.parameters.to_bank()`` and ``language_versions(version.parameters)``, when
-        the caller holds them already (a live session's plan does).
+    scales : VersionScales, optional
+        ``version``'s scales (and its language versions) prepared once, when the caller holds
+        them (a live session's plan does); else (or when they are another version's) they are
+        prepared for this profile.
     answers : sequence of Answer
         In the order they were given (straight-lining is about consecutive answers); pretest
         items may be among them and are left out.
@@ -197,9 +197,10 @@ def build_profile(
     rules = policy or ProfilePolicy()
     texts = load_texts()  # the words of every language are kept in the record (issued as they are)
     norms = norm_set.for_level(level)
-    codes = version.parameters.recodings()
-    calibrated = set(version.item_ids)
-    scored = [a for a in answers if a.item_id in calibrated and items[a.item_id].status != "pretest"]
+    scales = scales if scales is not None and scales.version is version else VersionScales(version)
+    codes = scales.codes
+    scored = [a for a in answers
+              if a.item_id in scales.item_ids and items[a.item_id].status != "pretest"]
     seen: set[str] = set()
     for a in scored:
         if a.item_id in seen:
@@ -207,16 +208,15 @@ def build_profile(
         seen.add(a.item_id)
     advice = {(r.target, r.band): r for r in recommendations}
     named = version.shown_dimensions(dimensions)  # the names the version was published with
-    full = bank if bank is not None else version.parameters.to_bank()
-    forms = language_banks if language_banks is not None else language_versions(version.parameters)
     results: dict[str, list[DimensionResult]] = {"competency": [], "trait": []}
     flags: list[ValidityFlag] = []
     lz_parts: list[tuple[dict[Language, str], float]] = []
-    for dim in version.dimensions:
+    for dim in scales.dimensions:
         mine = [a for a in scored if items[a.item_id].dimension == dim]
         if dim not in norms.dimensions or not mine:
             continue
-        bank = _answered_bank(full, forms, dim, mine, language)
+        bank = scales.scale(dim, [a.item_id for a in mine],
+                            [a.language or language for a in mine])
         x = np.empty((1, len(mine)), dtype=np.int64)
         for j, a in enumerate(mine):
             order = codes.get(a.item_id, range(int(bank.n_categories[j])))
@@ -291,16 +291,6 @@ def _flag(code: Literal["misfit", "straightlining", "acquiescence", "fast", "few
         for lang in LANGUAGES}
     return ValidityFlag(code=code, dimension=dimension, value=statistic, message=messages[language],
                         messages=messages)
-
-
-def _answered_bank(full: ItemBank, forms: Mapping[str, ItemBank], dimension: str,
-                   answers: Sequence[Answer], language: str) -> ItemBank:
-    """The answered items of ``dimension``, each as the language of its answer gives it."""
-    sources = [forms.get(a.language or language, full) for a in answers]
-    if all(b is sources[0] for b in sources):
-        return scale_bank(sources[0], [dimension], [a.item_id for a in answers])
-    one = [scale_bank(b, [dimension], [a.item_id]) for b, a in zip(sources, answers, strict=True)]
-    return ItemBank.from_records([b.to_records()[0] for b in one], latent=one[0].latent)
 
 
 def _style_flags(scored: Sequence[Answer], items: Mapping[str, Item], language: Language,

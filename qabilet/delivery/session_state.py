@@ -32,6 +32,7 @@ from qabilet.engine.cat import (
 )
 
 if TYPE_CHECKING:
+    from qabilet.delivery.version_scales import VersionScales
     from qabilet.itembank.repository import BankRepository
     from qabilet.itembank.session_store import SessionEvent, StoredSession
     from qabilet.itembank.versions import BankVersion
@@ -57,14 +58,12 @@ class Plan:
         The pinned bank version (published, so it never changes).
     items : dict
         Item id → the bank's item as the plan read it (what its sessions show and score).
-    bank : engine.bank.ItemBank, optional
-        The version's whole engine bank (``version.parameters.to_bank()``), for scoring.
-    language_banks : dict
-        Language → the whole engine bank of the version's language versions, for scoring
-        (:func:`qabilet.itembank.versions.language_versions`; usually empty).
     forms : tuple of dict
         Per section: language → its context, for the languages in which some of the section's
         items have parameters of their own (the others use ``contexts``).
+    scales : VersionScales, optional
+        The version's whole engine bank, its language versions and its scales, cut once, that
+        its sessions' profiles are scored on.
     """
 
     sections: tuple
@@ -73,9 +72,8 @@ class Plan:
     contexts: tuple = ()
     version: BankVersion | None = None
     items: dict[str, Any] = field(default_factory=dict)
-    bank: Any = None
-    language_banks: dict[str, Any] = field(default_factory=dict)
     forms: tuple[dict[str, CatContext], ...] = ()
+    scales: VersionScales | None = None
 
     def n_choices(self, item_id: str) -> int:
         """How many options or scale points the item offers."""
@@ -130,6 +128,7 @@ def plan_for(repo: BankRepository, bank_version: int, level: str, blueprint_numb
 
 
 def _build_plan(repo: BankRepository, bank_version: int, level: str, blueprint_number: int) -> Plan:
+    from qabilet.delivery.version_scales import VersionScales
     from qabilet.itembank.blueprints import section_items
     from qabilet.itembank.versions import language_versions, scale_bank
 
@@ -151,7 +150,7 @@ def _build_plan(repo: BankRepository, bank_version: int, level: str, blueprint_n
                       if b.to_records() != bank.to_records()})
         where.update(dict.fromkeys(ids, k))
     return Plan(tuple(sections), version.parameters.recodings(), where, tuple(contexts), version,
-                items, full, by_language, tuple(forms))
+                items, tuple(forms), VersionScales(version, full, by_language))
 
 
 _Answers = tuple[tuple[str, int, str], ...]  # (item id, answer code as given, language), in order

@@ -206,3 +206,17 @@ def test_reliability_divides_by_the_variance_of_the_level_s_norm_group(bank):
     assert integrity.sd == pytest.approx(s, abs=1e-3)
     assert integrity.reliability == pytest.approx(1 - s**2 / 0.8**2, abs=2e-3)
     assert abs(integrity.reliability - (1 - s**2)) > 0.1  # not the version's variance
+
+
+def test_profiles_scored_on_prepared_scales_are_the_profiles_scored_without(bank):
+    """A version's scales cut once (a live session's plan) give the same profile, number for number."""
+    from qabilet.delivery.version_scales import VersionScales
+
+    version = bank["version"]
+    scales = VersionScales(version)
+    for seed, theta in enumerate((-1.5, -0.3, 0.0, 0.8, 2.0)):
+        answers = _candidate(bank, theta, seed=seed)
+        direct = _profile(bank, answers)
+        prepared = _profile(bank, answers, scales=scales)
+        assert prepared.model_dump(exclude={"issued_at", "id"}) == direct.model_dump(
+            exclude={"issued_at", "id"})
