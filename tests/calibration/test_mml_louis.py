@@ -95,13 +95,20 @@ def test_four_factors_quasi_monte_carlo(monkeypatch, form):
     assert_agree(*informations(monkeypatch, est, x))
 
 
-def test_groups_with_a_group_specific_item_and_missing_data(monkeypatch, form):
-    rng = np.random.default_rng(6)
+def two_groups_with_missing_data(per_group: int, missing: float, seed: int) -> np.ndarray:
+    """Six graded items (three of four categories, three of three) answered by two groups,
+    N(0, 1) and N(0.4, 1.3²), with a share of the answers missing completely at random."""
+    rng = np.random.default_rng(seed)
     items = GradedResponse([1.2, 0.8, 1.5, 1.0, 1.7, 0.9],
                            [[-1.0, 0.0, 1.0]] * 3 + [[-0.5, 0.7]] * 3)
-    theta = np.concatenate([rng.normal(0, 1, 900), rng.normal(0.4, 1.3, 900)])
+    theta = np.concatenate([rng.normal(0, 1, per_group), rng.normal(0.4, 1.3, per_group)])
     x = simulate_responses(items, theta, rng).astype(float)
-    x[rng.random(x.shape) < 0.3] = np.nan
+    x[rng.random(x.shape) < missing] = np.nan
+    return x
+
+
+def test_groups_with_a_group_specific_item_and_missing_data(monkeypatch, form):
+    x = two_groups_with_missing_data(900, 0.3, 6)
     groups = np.array(["a"] * 900 + ["b"] * 900)
     est = MML(model={"Q1": "grm", "Q2": "gpcm", "Q3": "nominal", "Q4": "grm", "Q5": "pcm",
                      "Q6": "grm"}, group_specific=["Q4"], max_iter=150)
@@ -215,12 +222,7 @@ def test_the_two_forms_give_the_same_sums(monkeypatch):
         return dense
 
     monkeypatch.setattr(mml, "score_covariance", both)
-    rng = np.random.default_rng(12)
-    items = GradedResponse([1.2, 0.8, 1.5, 1.0, 1.7, 0.9],
-                           [[-1.0, 0.0, 1.0]] * 3 + [[-0.5, 0.7]] * 3)
-    theta = np.concatenate([rng.normal(0, 1, 600), rng.normal(0.4, 1.3, 600)])
-    x = simulate_responses(items, theta, rng).astype(float)
-    x[rng.random(x.shape) < 0.5] = np.nan
+    x = two_groups_with_missing_data(600, 0.5, 12)
     x[0] = np.nan  # a person who answered nothing: only the latent entries
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -24,13 +24,19 @@ N = 200_000
 TOL = 0.006  # about 3 Monte Carlo standard errors of a share near 0.8 with N draws
 
 
-def test_rudner_in_the_normal_model_where_the_posterior_is_exact():
-    """θ ~ N(0, 1), x = θ + σe: θ | x ~ N(x/(1+σ²), σ²/(1+σ²)) exactly, Rudner's assumption."""
-    rng = np.random.default_rng(1)
-    sigma = 0.5
+def normal_model(sigma: float, rng: np.random.Generator):
+    """θ ~ N(0, 1), x = θ + σe: θ | x ~ N(x/(1+σ²), σ²/(1+σ²)) exactly, Rudner's assumption.
+
+    Returns the true values, the posterior means and the posterior SDs.
+    """
     theta = rng.normal(size=N)
     x = theta + sigma * rng.normal(size=N)
-    mean, sd = x / (1 + sigma**2), np.full(N, sigma / np.sqrt(1 + sigma**2))
+    return theta, x / (1 + sigma**2), np.full(N, sigma / np.sqrt(1 + sigma**2))
+
+
+def test_rudner_in_the_normal_model_where_the_posterior_is_exact():
+    rng = np.random.default_rng(1)
+    theta, mean, sd = normal_model(0.5, rng)
     r = rudner(mean, sd, CUTS)
     assert abs(r.accuracy - np.mean(band_of(mean, CUTS) == band_of(theta, CUTS))) < TOL
     # consistency: two persons with the same estimate, each one's true θ drawn from it
@@ -43,11 +49,7 @@ def test_rudner_in_the_normal_model_where_the_posterior_is_exact():
 
 
 def test_rudner_counts_only_the_stated_bands():
-    rng = np.random.default_rng(2)
-    sigma = 0.7
-    theta = rng.normal(size=N)
-    x = theta + sigma * rng.normal(size=N)
-    mean, sd = x / (1 + sigma**2), np.full(N, sigma / np.sqrt(1 + sigma**2))
+    theta, mean, sd = normal_model(0.7, np.random.default_rng(2))
     probs = band_probabilities(mean, sd, CUTS)
     stated = np.where(probs.max(axis=1) >= 0.9, probs.argmax(axis=1), -1)
     r = rudner(mean, sd, CUTS, stated_band=stated)
