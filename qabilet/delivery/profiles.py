@@ -328,5 +328,6 @@ def _style_flags(scored: Sequence[Answer], items: Mapping[str, Item], language: 
         fast = int(fast_answers([[seconds for _, seconds in timed]], limits)[0])
         if fast >= max(3, rules.fast_share * len(timed)):
             flags.append(_flag("fast", texts, language, fast, n=fast, total=len(timed),
-                               seconds=f"{rules.min_seconds:g}"))
+                               seconds=f"{rules.min_seconds:g}",
+                               cps=f"{1 / rules.seconds_per_character:g}"))
     return flags

@@ -97,7 +97,22 @@ def _band_text(r: DimensionResult, texts: dict[str, str]) -> str:
         return f'<span class="band-withheld">{_t(texts, "band_withheld")}</span>'
     band = texts[f"band_{r.band}"]
     return (f'<span class="band-{r.band}">'
-            f'{_t(texts, "likely_band", band=band, p=round(100 * r.band_probability))}</span>')
+            f'{_t(texts, "likely_band", band=band, p=percent(r.band_probability))}</span>')
+
+
+def percent(p: float) -> str:
+    """A probability as a whole percentage, never a certainty: "> 99" above 0.99, "< 1" below 0.01.
+
+    Examples
+    --------
+    >>> percent(0.9996), percent(0.874), percent(0.004)
+    ('> 99', '87', '< 1')
+    """
+    if p > 0.99:
+        return "> 99"
+    if p < 0.01:
+        return "< 1"
+    return str(round(100 * p))
 
 
 def _table(rows: Sequence[DimensionResult], texts: dict[str, str], level: float) -> str:

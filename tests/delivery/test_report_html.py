@@ -162,3 +162,21 @@ def test_a_group_report_names_the_dimensions_in_its_own_language(profiles):
     assert {r.dimension: r.name for r in rows} == {d.dimension: d.name
                                                    for d in kk.professional + kk.personal}
     assert {r.count for r in rows} == {2}
+
+
+def test_a_near_certain_band_is_never_shown_as_certain(profiles):
+    p = profiles["en"]
+    sure = [r.model_copy(update={"band": "strength", "band_probability": 0.9996})
+            for r in p.professional]
+    html = render_profile_html(p.model_copy(update={"professional": sure}))
+    assert re.search(r"likely [^<]*\(&gt; 99% probability\)", html), re.findall(r"likely [^<]*", html)
+    assert "100% probability" not in html
+
+
+def test_the_fast_answer_message_names_the_reading_rate_not_one_fixed_time(profiles):
+    for lang, words in (("en", "50 characters a second, at least 1 s"),
+                        ("ru", "50 знаков в секунду, не менее 1 с"),
+                        ("kk", "секундына 50 таңба, кемінде 1 секунд")):
+        (fast,) = [f for f in profiles[lang].validity if f.code == "fast"]
+        assert words in fast.message and "under 1 seconds" not in fast.message
+        assert fast.messages[lang] == fast.message
