@@ -114,10 +114,11 @@ def score_covariance(patterns: Patterns, lp_t: Array, log_w: Array, category_sco
     latent = bool((item_of_score == cats.shape[1] - 1).any())
     if form == "auto":
         answered = (cats[:, :-1] != rows - 1).sum(axis=1) + latent
-        pairs = float(np.sum(answered * (answered + 1.0) / 2.0))
-        dense = _DENSE_COST * patterns.n_unique * n_quad * n_s * n_s
-        outer = _OUTER_COST * patterns.n_unique * n_s * n_s
-        form = "pairs" if pairs * (_PAIR_COST + n_quad) + outer < dense else "dense"
+        n_pairs = float(np.sum(answered * (answered + 1.0) / 2.0))
+        dense_cost = _DENSE_COST * patterns.n_unique * n_quad * n_s * n_s
+        pair_cost = (n_pairs * (_PAIR_COST + n_quad)
+                     + _OUTER_COST * patterns.n_unique * n_s * n_s)
+        form = "pairs" if pair_cost < dense_cost else "dense"
     flat = category_scores.reshape(n_quad, rows * n_s)
     # entry f of pattern p's score vector sits at flat column (its answer to f's item, f)
     columns = _ScoreColumns(cats, item_of_score)
@@ -133,18 +134,28 @@ def score_covariance(patterns: Patterns, lp_t: Array, log_w: Array, category_sco
     k = np.arange(rows - 1)
     own = k[None, :] < np.append(patterns.n_categories, 1)[item_of_score][:, None]  # (n_s, K)
     f_of, k_of = np.nonzero(own)
-    row_of = offsets[item_of_score[f_of]] + k_of
+    rows_of = offsets[item_of_score[f_of]] + k_of
     values = category_scores[:, k_of, f_of] + latent_scores[:, f_of]  # (n_quad, entries)
-    n_cols = patterns.width + latent
+    return _contract(sums, values, rows_of, f_of, patterns.width + latent, n_s) - outer, outer
+
+
+def _contract(sums: Array, values: Array, rows_of: NDArray[np.intp], f_of: NDArray[np.intp],
+              n_cols: int, n_s: int) -> Array:
+    """:math:`\\sum_q A_q^\\top C_q A_q` from the pair sums (upper triangles of :math:`C_q`).
+
+    :math:`A_q` (columns × scores) holds ``values[q]`` at ``(rows_of, f_of)``. With :math:`U_q`
+    the upper triangle of :math:`C_q` and its diagonal halved, :math:`C_q = U_q + U_q^\\top`, so
+    the sum is :math:`H + H^\\top` with :math:`H = \\sum_q A_q^\\top U_q^\\top A_q`.
+    """
     upper = np.triu_indices(n_cols)
-    sums[upper[0] == upper[1]] /= 2.0  # C = U + Uᵀ with U the upper triangle, its diagonal halved
+    sums[upper[0] == upper[1]] /= 2.0
     half = np.zeros((n_s, n_s))
     u = np.zeros((n_cols, n_cols))  # below the diagonal: zeros throughout
-    for q in range(n_quad):  # nodes: Σ_q A_qᵀ C_q A_q, A_q the scores by column
+    for q in range(sums.shape[1]):  # nodes
         u[upper] = sums[:, q]
-        a_t = sparse.csr_matrix((values[q], (f_of, row_of)), shape=(n_s, n_cols))  # A_qᵀ
-        half += a_t @ np.asarray(a_t @ u).T  # A_qᵀ Uᵀ A_q
-    return half + half.T - outer, outer
+        a_t = sparse.csr_matrix((values[q], (f_of, rows_of)), shape=(n_s, n_cols))  # A_qᵀ
+        half += a_t @ np.asarray(a_t @ u).T
+    return half + half.T
 
 
 def pair_sums(patterns: Patterns, lp_t: Array, log_w: Array, cats: NDArray[np.int16],
