@@ -13,10 +13,10 @@ only to fix the sign of the scale.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Literal, TypeGuard
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from qabilet.itembank._schema import Schema
 
@@ -35,6 +35,7 @@ __all__ = [
     "Recommendation",
     "ResponseScale",
     "Statement",
+    "advice_for",
     "choice_changes",
     "is_language",
     "is_level",
@@ -386,18 +387,57 @@ class Recommendation(Schema):
     text : dict
         Language → 2–4 sentences tied to the behaviours the dimension covers.
     direction : dict, optional
-        Language → one sentence saying in which direction to develop (development band).
+        Language → one sentence saying in which direction to develop (for a strength: how to use
+        and pass it on; for the middle band: the next step).
+    levels : tuple of str, optional
+        The position levels the text is for (sorted, each once); None: every level. A profile
+        takes the most specific text of its level (:meth:`scope` and :func:`advice_for`).
     """
 
     target: Name
     band: Band
     text: dict[Language, Text]
     direction: dict[Language, Text] = Field(default_factory=dict)
+    levels: tuple[Level, ...] | None = None
+
+    @field_validator("levels")
+    @classmethod
+    def _levels_in_order(cls, value: tuple[Level, ...] | None) -> tuple[Level, ...] | None:
+        if value is not None and (not value or len(set(value)) != len(value)):
+            raise ValueError(f"expected distinct levels, or null for every level; got {list(value)}")
+        return None if value is None else tuple(lv for lv in LEVELS if lv in value)
 
     @model_validator(mode="after")
     def _check(self) -> Recommendation:
         _check_languages(self.text, "text")
         return self
+
+    @property
+    def scope(self) -> str:
+        """The levels as stored: ``"high,middle"``; ``""`` for every level."""
+        return ",".join(self.levels or ())
+
+
+def advice_for(recommendations: Iterable[Recommendation], target: str, band: str, level: str
+               ) -> Recommendation | None:
+    """The recommendation a profile at ``level`` shows for ``target`` in ``band``.
+
+    Among the texts for that target and band that cover the level, the one written for the fewest
+    levels (a text for the level alone before one for two levels, before one for every level);
+    ties go to the first scope in alphabetical order. None when no text covers the level.
+
+    Examples
+    --------
+    >>> general = Recommendation(target="integrity", band="meets", text={"en": "All."})
+    >>> senior = Recommendation(target="integrity", band="meets", text={"en": "Lead."},
+    ...                         levels=["high"])
+    >>> [advice_for([general, senior], "integrity", "meets", lv).text["en"] for lv in LEVELS]
+    ['Lead.', 'All.', 'All.']
+    """
+    fits = [r for r in recommendations if r.target == target and r.band == band
+            and (r.levels is None or level in r.levels)]
+    fits.sort(key=lambda r: (len(r.levels) if r.levels else len(LEVELS) + 1, r.scope))
+    return fits[0] if fits else None
 
 
 def _same(a: str, b: str) -> bool:

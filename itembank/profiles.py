@@ -21,10 +21,26 @@ from pydantic import Field, model_validator
 
 from qabilet.itembank._schema import Schema
 from qabilet.itembank.content import Band, Language, Level, Name
+from qabilet.itembank.versions import StandardSetting
 
-__all__ = ["BandWords", "DimensionResult", "NormReference", "Profile", "ResultTexts", "ValidityFlag"]
+__all__ = ["BandAdvice", "BandWords", "DimensionResult", "NormReference", "Profile", "ResultTexts", "ValidityFlag"]
 
 Interval = tuple[float, float]
+
+
+class BandAdvice(Schema):
+    """The guidance of one band, in one language: what a profile gives when the band is withheld.
+
+    Attributes
+    ----------
+    band : str
+    recommendation : str
+    direction : str, optional
+    """
+
+    band: Band
+    recommendation: str
+    direction: str | None = None
 
 
 class ResultTexts(Schema):
@@ -36,20 +52,37 @@ class ResultTexts(Schema):
         The dimension's name.
     recommendation, direction : str, optional
         The development text for the band stated, and in which direction to develop.
+    alternatives : list of BandAdvice
+        When the band is withheld: the guidance of both neighbouring bands.
     """
 
     name: str
     recommendation: str | None = None
     direction: str | None = None
+    alternatives: list[BandAdvice] = Field(default_factory=list)
 
 
 class BandWords(Schema):
-    """The words of the bands in one language, as issued, and of a band withheld."""
+    """The words of the bands in one language, as issued, and why a band is withheld.
+
+    Attributes
+    ----------
+    development, meets, strength : str
+        The bands' names; they follow the norm set's cut method (peers at the level for
+        percentile cuts, the standard's words for expert cuts).
+    withheld : str
+        What the report says in place of a band not stated.
+    withheld_imprecise, withheld_uncertain : str, optional
+        Why, with ``{lower}`` and ``{upper}`` for the two neighbouring bands' names (absent in
+        profiles issued before the reasons were kept).
+    """
 
     development: str
     meets: str
     strength: str
     withheld: str
+    withheld_imprecise: str | None = None
+    withheld_uncertain: str | None = None
 
 
 class DimensionResult(Schema):
@@ -86,13 +119,20 @@ class DimensionResult(Schema):
     band_edges : (float, float)
         The cut scores as percentiles of the level's norm group (where the bands meet).
     withheld : str, optional
-        ``imprecise`` or ``uncertain`` when no band is stated.
+        ``imprecise`` (the posterior is too wide) or ``uncertain`` (no band likely enough: the
+        result lies near a cut) when no band is stated.
+    neighbours : (str, str), optional
+        When the band is withheld: the two adjacent bands the result most likely lies in (the
+        pair with the larger summed probability), lower first.
     recommendation, direction : str, optional
-        The development text for the band, in the profile's language, and (development areas)
-        in which direction to develop.
+        The development text for the band stated, in the profile's language, and in which
+        direction to develop.
+    alternatives : list of BandAdvice
+        When the band is withheld: the guidance of both ``neighbours``.
     texts : dict of ResultTexts, optional
-        ``name``, ``recommendation`` and ``direction`` in each language (kk, ru, en), frozen when
-        the profile is issued; absent in profiles issued before they were kept.
+        ``name``, ``recommendation``, ``direction`` and ``alternatives`` in each language (kk,
+        ru, en), frozen when the profile is issued; absent in profiles issued before they were
+        kept.
     """
 
     dimension: Name
@@ -113,8 +153,10 @@ class DimensionResult(Schema):
     band_probabilities: dict[Band, float]
     band_edges: Interval
     withheld: Literal["imprecise", "uncertain"] | None = None
+    neighbours: tuple[Band, Band] | None = None
     recommendation: str | None = None
     direction: str | None = None
+    alternatives: list[BandAdvice] = Field(default_factory=list)
     texts: dict[Language, ResultTexts] | None = None
 
     @model_validator(mode="after")
@@ -150,7 +192,19 @@ class ValidityFlag(Schema):
 
 
 class NormReference(Schema):
-    """What a profile was compared with: the norm set and its level's sample."""
+    """What a profile was compared with: the norm set, its level's sample and how its cuts were set.
+
+    Attributes
+    ----------
+    cut_method : str
+        The cut method's description.
+    method : {"percentile", "expert"}, optional
+        The cut method (absent in profiles issued before it was kept).
+    percentiles : (float, float), optional
+        The percentile method's two percentiles.
+    panel : StandardSetting, optional
+        The expert method's panel: procedure, size, date, the cuts' standard errors.
+    """
 
     norm_set: int = Field(ge=1)
     label: str | None = None
@@ -160,6 +214,9 @@ class NormReference(Schema):
     collected_to: date
     cut_method: str
     demonstration: bool
+    method: Literal["percentile", "expert"] | None = None
+    percentiles: tuple[float, float] | None = None
+    panel: StandardSetting | None = None
 
 
 class Profile(Schema):
@@ -232,7 +289,8 @@ class Profile(Schema):
 
         def result(r: DimensionResult) -> DimensionResult:
             words = (r.texts or {}).get(language)
-            return r if words is None else r.model_copy(update=words.model_dump())
+            return r if words is None else r.model_copy(
+                update={name: getattr(words, name) for name in type(words).model_fields})
 
         return self.model_copy(update={
             "language": language,

@@ -448,12 +448,12 @@ class BankRepository:
         """Store or replace development recommendation texts (editable content)."""
         with self.transaction() as s:
             for r in recommendations:
-                s.merge(RecommendationRow(target=r.target, band=r.band, updated_at=_now(),
-                                          document=r.model_dump(mode="json")))
+                s.merge(_recommendation_row(r))
 
     def recommendations(self, target: str | None = None) -> list[Recommendation]:
-        """The recommendation texts, by target and band."""
-        query = select(RecommendationRow).order_by(RecommendationRow.target, RecommendationRow.band)
+        """The recommendation texts, by target, band and levels."""
+        query = select(RecommendationRow).order_by(RecommendationRow.target, RecommendationRow.band,
+                                                   RecommendationRow.scope)
         if target is not None:
             query = query.where(RecommendationRow.target == target)
         with self.transaction() as s:
@@ -822,8 +822,7 @@ class BankRepository:
         s.flush()
         self._put_items(s, list(items), replace=True)
         for r in recommendations:
-            s.merge(RecommendationRow(target=r.target, band=r.band, updated_at=_now(),
-                                      document=r.model_dump(mode="json")))
+            s.merge(_recommendation_row(r))
         s.flush()
         head = self._head(s)
         for v in versions:
@@ -912,6 +911,12 @@ def _read_dimensions(s: Session) -> dict[str, Dimension]:
 def _merge_scales(s: Session, scales: Iterable[ResponseScale]) -> None:
     for scale in scales:
         s.merge(ScaleRow(id=scale.id, document=scale.model_dump(mode="json")))
+
+
+def _recommendation_row(r: Recommendation) -> RecommendationRow:
+    """The row of a recommendation text: keyed by target, band and the levels it is for."""
+    return RecommendationRow(target=r.target, band=r.band, scope=r.scope, updated_at=_now(),
+                             document=r.model_dump(mode="json"))
 
 
 def _merge_dimensions(s: Session, dimensions: Iterable[Dimension]) -> None:

@@ -98,11 +98,13 @@ class DimensionRow(Base):
 
 
 class RecommendationRow(Base):
-    """Development recommendation texts of one dimension and band."""
+    """Development recommendation texts of one dimension, band and set of levels."""
 
     __tablename__ = "recommendations"
     target: Mapped[str] = mapped_column(String(64), primary_key=True)
     band: Mapped[str] = mapped_column(String(16), primary_key=True)
+    #: the levels the text is for, ``"high,middle"``; ``""``: every level
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True, default="")
     document: Mapped[dict[str, Any]] = mapped_column(Document)
     updated_at: Mapped[datetime] = mapped_column(_utc())
 

@@ -55,6 +55,8 @@ __all__ = [
     "NormSample",
     "NormSet",
     "Provenance",
+    "StandardSetting",
+    "StandardWords",
     "TextRevision",
     "VersionContent",
     "language_versions",
@@ -324,8 +326,56 @@ class NormSample(Schema):
         return self
 
 
+class StandardWords(Schema):
+    """The words a standard gives its three bands in one language (lowest first)."""
+
+    development: str = Field(min_length=1, max_length=120)
+    meets: str = Field(min_length=1, max_length=120)
+    strength: str = Field(min_length=1, max_length=120)
+
+
+class StandardSetting(Schema):
+    """The judgements behind expert cut scores: how a panel set them, and how precisely.
+
+    Attributes
+    ----------
+    procedure : str
+        The standard-setting method: ``modified Angoff``, ``bookmark``, ``body of work``,
+        ``contrasting groups`` … (Cizek & Bunch 2007).
+    panel_size : int
+        Panellists whose judgements the cuts average.
+    held_on : date
+        When the panel met.
+    cut_se : dict
+        Dimension → the standard errors of its lower and upper cut on the latent scale: the
+        panel's between-judge SD over :math:`\\sqrt{n}` (or the procedure's own error), as the
+        panel's report gives them.
+    words : dict, optional
+        Language → the standard's own names of the bands (``below the standard``, …). Absent: the
+        report says "below / meets / above the standard for the position".
+    """
+
+    procedure: str = Field(min_length=1, max_length=200)
+    panel_size: int = Field(ge=1)
+    held_on: date
+    cut_se: dict[Name, tuple[float, float]] = Field(default_factory=dict)
+    words: dict[Language, StandardWords] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _positive_se(self) -> StandardSetting:
+        for name, se in self.cut_se.items():
+            if not all(np.isfinite(v) and v >= 0 for v in se):
+                raise ValueError(f"cut_se.{name}: expected two non-negative standard errors; "
+                                 f"got {list(se)}")
+        return self
+
+
 class CutMethod(Schema):
     """How a level's cut scores were set.
+
+    The method decides what the bands mean, and so what a report calls them: percentile cuts
+    compare the candidate with peers at the level ("lower than / typical of / higher than most
+    peers"); expert cuts compare them with a standard ("below / meets / above the standard").
 
     Attributes
     ----------
@@ -336,11 +386,15 @@ class CutMethod(Schema):
         The two percentiles (0–100) of the ``percentile`` method.
     description : str
         Who set them, when, with which procedure.
+    panel : StandardSetting, optional
+        The ``expert`` method's panel: procedure, size, the cuts' standard errors and the
+        standard's words for its bands. Only the expert method has one.
     """
 
     method: Literal["percentile", "expert"]
     percentiles: tuple[float, float] | None = None
     description: str
+    panel: StandardSetting | None = None
 
     @model_validator(mode="after")
     def _check(self) -> CutMethod:
@@ -349,6 +403,9 @@ class CutMethod(Schema):
             if p is None or not 0 < p[0] < p[1] < 100:
                 raise ValueError(f"percentiles: the percentile method needs two increasing "
                                  f"percentiles in (0, 100); got {p}")
+            if self.panel is not None:
+                raise ValueError("panel: percentile cuts are not set by a panel; only the "
+                                 "expert method has one")
         elif p is not None:
             raise ValueError("percentiles: only the percentile method has percentiles")
         return self
@@ -396,6 +453,11 @@ class LevelNorms(Schema):
 
     @model_validator(mode="after")
     def _percentile_cuts(self) -> LevelNorms:
+        panel = self.cut_method.panel
+        unknown = sorted(set(panel.cut_se) - set(self.dimensions)) if panel else []
+        if unknown:
+            raise ValueError(f"cut_method.panel.cut_se: {', '.join(unknown)} has no norms at "
+                             f"this level (it has {', '.join(self.dimensions)})")
         p = self.cut_method.percentiles
         if self.cut_method.method != "percentile" or p is None:
             return self

@@ -22,13 +22,16 @@ from qabilet.engine.exceptions import InvalidParameterError, InvalidResponseErro
 from qabilet.itembank.content import (
     BANDS,
     LANGUAGES,
+    Band,
     Dimension,
     Item,
     Language,
     Recommendation,
+    advice_for,
     is_language,
 )
 from qabilet.itembank.profiles import (
+    BandAdvice,
     BandWords,
     DimensionResult,
     NormReference,
@@ -36,9 +39,9 @@ from qabilet.itembank.profiles import (
     ResultTexts,
     ValidityFlag,
 )
-from qabilet.itembank.versions import BankVersion, NormSet
+from qabilet.itembank.versions import BankVersion, CutMethod, NormSet
 
-__all__ = ["Answer", "ProfilePolicy", "build_profile", "load_texts"]
+__all__ = ["Answer", "ProfilePolicy", "band_words", "build_profile", "load_texts"]
 
 _S = TypeVar("_S", bound=str)
 #: why a band is withheld (``engine.profile.band_decision``)
@@ -206,7 +209,6 @@ def build_profile(
         if a.item_id in seen:
             raise InvalidResponseError(f"answers: item {a.item_id!r} answered twice")
         seen.add(a.item_id)
-    advice = {(r.target, r.band): r for r in recommendations}
     named = version.shown_dimensions(dimensions)  # the names the version was published with
     results: dict[str, list[DimensionResult]] = {"competency": [], "trait": []}
     flags: list[ValidityFlag] = []
@@ -231,12 +233,18 @@ def build_profile(
         bd = band_decision(theta, sd, norm.cuts, min_confidence=rules.min_confidence,
                            max_sd=rules.max_sd)
         band = _one_of(str(bd.band), BANDS)
-        rec = advice.get((dim, band)) if band else None
+        probabilities = dict(zip(BANDS, map(float, bd.probabilities), strict=True))
+        pair = None if band else _neighbours(probabilities)
+        rec = advice_for(recommendations, dim, band, norms.level) if band else None
+        pair_advice = [(b, advice_for(recommendations, dim, b, norms.level)) for b in pair or ()]
         info = named.get(dim)
         words = {lang: ResultTexts(
             name=_in(info.name, lang) if info else dim,
             recommendation=_in(rec.text, lang) if rec else None,
-            direction=(_in(rec.direction, lang) or None) if rec and rec.direction else None)
+            direction=(_in(rec.direction, lang) or None) if rec and rec.direction else None,
+            alternatives=[BandAdvice(band=b, recommendation=_in(r.text, lang),
+                                     direction=_in(r.direction, lang) or None)
+                          for b, r in pair_advice if r is not None])
             for lang in LANGUAGES}
         names = {lang: w.name for lang, w in words.items()}
         results[info.kind if info else "competency"].append(DimensionResult(
@@ -247,9 +255,8 @@ def build_profile(
             percentile_interval=(float(ns.percentile_low), float(ns.percentile_high)),
             sten=int(ns.sten), sten_interval=(int(ns.sten_low), int(ns.sten_high)),
             t_score=float(ns.t_score), t_interval=(float(ns.t_low), float(ns.t_high)),
-            band=band, band_probability=float(bd.probability),
-            band_probabilities=dict(zip(("development", "meets", "strength"),
-                                        map(float, bd.probabilities), strict=True)),
+            band=band, band_probability=float(bd.probability), band_probabilities=probabilities,
+            neighbours=pair,
             band_edges=(float(norm_scores(norm.cuts[0], 1.0, norm.mean, norm.sd).percentile),
                         float(norm_scores(norm.cuts[1], 1.0, norm.mean, norm.sd).percentile)),
             withheld=_one_of(str(bd.withheld), _WITHHELD), texts=words))
@@ -272,10 +279,43 @@ def build_profile(
                             sample_size=norms.sample.size, collected_from=norms.sample.collected_from,
                             collected_to=norms.sample.collected_to,
                             cut_method=norms.cut_method.description,
-                            demonstration=norm_set.demonstration),
+                            demonstration=norm_set.demonstration, method=norms.cut_method.method,
+                            percentiles=norms.cut_method.percentiles, panel=norms.cut_method.panel),
         professional=results["competency"], personal=results["trait"], validity=flags,
-        band_words={lang: BandWords(**{band: texts[lang][f"band_{band}"]
-                                       for band in (*BANDS, "withheld")}) for lang in LANGUAGES})
+        band_words={lang: band_words(norms.cut_method, texts[lang], lang) for lang in LANGUAGES})
+
+
+def _neighbours(probabilities: Mapping[str, float]) -> tuple[Band, Band]:
+    """The two adjacent bands a withheld result most likely lies in, lower first.
+
+    Of the pairs (development, meets) and (meets, strength), the one with the larger summed
+    posterior probability — the lower pair when :math:`P_{dev} \\ge P_{str}`.
+
+    Examples
+    --------
+    >>> _neighbours({"development": 0.40, "meets": 0.55, "strength": 0.05})
+    ('development', 'meets')
+    """
+    if probabilities["development"] >= probabilities["strength"]:
+        return ("development", "meets")
+    return ("meets", "strength")
+
+
+def band_words(cut: CutMethod, texts: Mapping[str, str], language: Language) -> BandWords:
+    """The bands' words in ``language`` for cuts set by ``cut``: what a profile keeps when issued.
+
+    Percentile cuts compare with peers ("lower than / typical of / higher than most peers at this
+    level"): the middle band is half of the level by construction, not "the level the position
+    expects". Expert cuts compare with a standard: the panel's own words where it gave them
+    (:class:`qabilet.itembank.versions.StandardWords`), else "below / meets / above the standard
+    for the position".
+    """
+    own = cut.panel.words.get(language) if cut.panel is not None else None
+    names = (own.model_dump() if own is not None
+             else {b: texts[f"band_{b}_{cut.method}"] for b in BANDS})
+    return BandWords(**names, withheld=texts["band_withheld"],
+                     withheld_imprecise=texts["withheld_imprecise"],
+                     withheld_uncertain=texts["withheld_uncertain"])
 
 
 def _flag(code: Literal["misfit", "straightlining", "acquiescence", "fast", "few"],

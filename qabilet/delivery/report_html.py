@@ -7,24 +7,27 @@ en); names, recommendations, band words and validity messages come from the prof
 them in every language as they were issued (:meth:`qabilet.itembank.profiles.Profile.in_language`).
 
 The chart of a section has one row per dimension on the percentile scale of the candidate's norm
-group: the three bands shaded (development area, meets the level, strength — the edges are the
-norm set's cut scores), the estimate as a dot and its interval as a line. The candidate's view
-and the operator's differ only in the validity checks, which are the operator's.
+group: the three bands shaded (their edges are the norm set's cut scores, their names follow how
+the cuts were set), the estimate as a dot and its interval as a line. It is drawn twice, wide and
+narrow (names above the bars), and the stylesheet shows the one that fits: on a phone the text
+stays at its size and the tables stack their cells. The candidate's copy reads the results in
+plain words; the operator's has the technical columns, how the cuts were set and the validity
+checks. :func:`qabilet.delivery.report_pdf.render_profile_pdf` prints the same page to PDF.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import Literal
 
-from qabilet.itembank.content import Language
-from qabilet.itembank.profiles import DimensionResult, Profile
+from qabilet.itembank.content import BANDS, Language
+from qabilet.itembank.profiles import DimensionResult, NormReference, Profile
 
-__all__ = ["CONTENT_SECURITY_POLICY", "GroupRow", "group_rows", "render_group_html",
+__all__ = ["CONTENT_SECURITY_POLICY", "GroupRow", "group_rows", "profile_texts", "render_group_html",
            "render_profile_html"]
 
 _CSS = """
@@ -37,10 +40,24 @@ table.scores { border-collapse: collapse; width: 100%; font-size: .92rem; margin
 table.scores th, table.scores td { border-bottom: 1px solid #d9e0e7; padding: .35rem .4rem;
   text-align: left; vertical-align: top; }
 .band-development { color: #8a4b00; } .band-meets { color: #2f5d8a; } .band-strength { color: #1e6b3a; }
+.band-withheld { color: #4a5866; } .probability { color: #4a5866; font-size: .88rem; }
 .flags li { margin: .2rem 0; } svg text { font-family: inherit; }
 .rec h3 { font-size: 1rem; margin: 1rem 0 .2rem; } .direction { font-style: italic; }
+.rec .reason { color: #4a5866; } .rec .pair { margin-left: 1rem; }
+svg.chart-narrow { display: none; }
+@media (max-width: 40rem) {
+  body { margin: 1rem auto; padding: 0 .75rem; } h1 { font-size: 1.35rem; }
+  svg.chart-wide { display: none; } svg.chart-narrow { display: block; }
+  table.scores, table.scores tbody, table.scores tr, table.scores td { display: block; width: auto; }
+  table.scores tr.head { display: none; }
+  table.scores tr { border-bottom: 1px solid #d9e0e7; padding: .4rem 0; }
+  table.scores td { border: none; padding: .1rem 0; }
+  table.scores td[data-label]::before { content: attr(data-label) ": "; color: #4a5866; }
+}
 @media print { body { margin: 0; max-width: none; } section { break-inside: avoid; }
-  section.page { break-after: page; } .noprint { display: none; } }
+  section.page { break-after: page; } .noprint { display: none; }
+  svg.chart-wide { display: block; } svg.chart-narrow { display: none; } }
+@page { size: A4; margin: 16mm 14mm; }
 """
 
 #: the policy a served report needs: its one stylesheet (allowed by its digest), nothing else —
@@ -53,51 +70,70 @@ CONTENT_SECURITY_POLICY = (
 _ZONES = (("development", "#f6e3c8"), ("meets", "#dbe7f3"), ("strength", "#d7eedc"))
 
 
-def _t(texts: dict[str, str], key: str, **values: object) -> str:
+def _t(texts: Mapping[str, str], key: str, **values: object) -> str:
     return escape(texts[key].format(**values) if values else texts[key])
 
 
-def _chart(rows: Sequence[DimensionResult], texts: dict[str, str], title: str) -> str:
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Where a chart draws: the plot's left edge and width, a row's height, where a name sits.
+
+    ``wide`` puts the names left of the bars (a page or a printout); ``narrow`` puts each name
+    above its bar, so that at a phone's 390 px the text is drawn at about its nominal size.
+    """
+
+    name: str
+    left: float
+    width: float
+    row_h: float
+    bar_h: float
+    label_above: bool
+    font: float
+
+
+_WIDE = _Layout("wide", left=230, width=480, row_h=34, bar_h=24, label_above=False, font=12.5)
+_NARROW = _Layout("narrow", left=8, width=344, row_h=46, bar_h=18, label_above=True, font=14)
+
+
+def _chart(rows: Sequence[DimensionResult], texts: Mapping[str, str], title: str,
+           layout: _Layout = _WIDE) -> str:
     """An SVG chart: one row per dimension on the 0–100 percentile scale."""
-    left, width, row_h, top = 230, 480, 34, 28
+    left, width, row_h, top = layout.left, layout.width, layout.row_h, 28
     height = top + row_h * len(rows) + 30
     x = lambda p: left + width * p / 100  # noqa: E731 - a local scale
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="chart" '
-             f'viewBox="0 0 {left + width + 20} {height}" width="100%" '
+    small = layout.font - 1.5
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="chart chart-{layout.name}" '
+             f'viewBox="0 0 {left + width + 12:g} {height}" width="100%" '
              f'aria-label="{escape(title)}">', f"<title>{escape(title)}</title>"]
     for p in (0, 25, 50, 75, 100):
         parts.append(f'<line x1="{x(p):.1f}" y1="{top - 6}" x2="{x(p):.1f}" '
                      f'y2="{height - 24}" stroke="#c5ced8" stroke-width="0.6"/>')
-        parts.append(f'<text x="{x(p):.1f}" y="{height - 8}" font-size="11" '
+        parts.append(f'<text x="{x(p):.1f}" y="{height - 8}" font-size="{small:g}" '
                      f'text-anchor="middle" fill="#4a5866">{p}</text>')
-    parts.append(f'<text x="{left}" y="14" font-size="11" fill="#4a5866">'
+    parts.append(f'<text x="{left}" y="14" font-size="{small:g}" fill="#4a5866">'
                  f'{_t(texts, "scale_lower")}</text>')
-    parts.append(f'<text x="{left + width}" y="14" font-size="11" text-anchor="end" '
+    parts.append(f'<text x="{left + width}" y="14" font-size="{small:g}" text-anchor="end" '
                  f'fill="#4a5866">{_t(texts, "scale_higher")}</text>')
+    estimate = "estimate" if layout is _WIDE else f"estimate estimate-{layout.name}"
     for k, r in enumerate(rows):
-        y = top + k * row_h
+        y = top + k * row_h + (row_h - layout.bar_h - 6 if layout.label_above else 0)
         edges = (0.0, *r.band_edges, 100.0)
         for (band, colour), a, b in zip(_ZONES, edges[:-1], edges[1:], strict=True):
             parts.append(f'<rect class="zone zone-{band}" x="{x(a):.1f}" y="{y}" '
-                         f'width="{x(b) - x(a):.1f}" height="{row_h - 10}" fill="{colour}"/>')
-        mid = y + (row_h - 10) / 2
+                         f'width="{x(b) - x(a):.1f}" height="{layout.bar_h}" fill="{colour}"/>')
+        mid = y + layout.bar_h / 2
         lo, hi = r.percentile_interval
-        parts.append(f'<text x="{left - 8}" y="{mid + 4:.1f}" font-size="12.5" '
-                     f'text-anchor="end">{escape(r.name)}</text>')
+        label = ((left, y - 5, "start") if layout.label_above
+                 else (left - 8, mid + 4, "end"))
+        parts.append(f'<text x="{label[0]:g}" y="{label[1]:.1f}" font-size="{layout.font:g}" '
+                     f'text-anchor="{label[2]}">{escape(r.name)}</text>')
         parts.append(f'<line class="interval" x1="{x(lo):.1f}" y1="{mid:.1f}" x2="{x(hi):.1f}" '
                      f'y2="{mid:.1f}" stroke="#1d2733" stroke-width="2"/>')
-        parts.append(f'<circle class="estimate" cx="{x(r.percentile):.1f}" cy="{mid:.1f}" r="5.5" '
-                     f'fill="#1d2733"><title>{escape(r.name)}: {r.percentile:.0f}</title></circle>')
+        parts.append(f'<circle class="{estimate}" cx="{x(r.percentile):.1f}" cy="{mid:.1f}" '
+                     f'r="5.5" fill="#1d2733"><title>{escape(r.name)}: {r.percentile:.0f}</title>'
+                     f"</circle>")
     parts.append("</svg>")
     return "\n".join(parts)
-
-
-def _band_text(r: DimensionResult, texts: dict[str, str]) -> str:
-    if r.band is None:
-        return f'<span class="band-withheld">{_t(texts, "band_withheld")}</span>'
-    band = texts[f"band_{r.band}"]
-    return (f'<span class="band-{r.band}">'
-            f'{_t(texts, "likely_band", band=band, p=percent(r.band_probability))}</span>')
 
 
 def percent(p: float) -> str:
@@ -115,37 +151,130 @@ def percent(p: float) -> str:
     return str(round(100 * p))
 
 
-def _table(rows: Sequence[DimensionResult], texts: dict[str, str], level: float) -> str:
-    head = "".join(f"<th>{h}</th>" for h in (
-        "", _t(texts, "percentile"), escape(f"{texts['interval']}"), _t(texts, "sten"),
-        _t(texts, "t_score"), _t(texts, "reliability"), _t(texts, "items_answered")))
+def _band_cell(r: DimensionResult, texts: Mapping[str, str]) -> str:
+    """The band stated and how likely it is, or that none is stated."""
+    if r.band is None:
+        return f'<span class="band-withheld">{_t(texts, "band_withheld")}</span>'
+    return (f'<span class="band-{r.band}">{_t(texts, f"band_{r.band}")}</span> '
+            f'<span class="probability">({_t(texts, "band_probability", p=percent(r.band_probability))})'
+            f"</span>")
+
+
+def _row(cells: Sequence[tuple[str, str]]) -> str:
+    """A table row whose cells carry their column's name (shown before them on a phone)."""
+    return "<tr>" + "".join(f'<td data-label="{label}">{cell}</td>' if label else f"<td>{cell}</td>"
+                            for label, cell in cells) + "</tr>"
+
+
+def _head(labels: Sequence[str]) -> str:
+    return '<tr class="head">' + "".join(f"<th>{h}</th>" for h in labels) + "</tr>"
+
+
+def _candidate_table(rows: Sequence[DimensionResult], texts: Mapping[str, str], level: float
+                     ) -> str:
+    """The candidate's reading: the band, the percentile in words and where the result lies."""
+    labels = ("", _t(texts, "band"), _t(texts, "your_result"), _t(texts, "where_it_lies"))
+    body = [_row([("", f"<strong>{escape(r.name)}</strong>"), (labels[1], _band_cell(r, texts)),
+                  (labels[2], _t(texts, "plain_percentile", p=f"{r.percentile:.0f}")),
+                  (labels[3], _t(texts, "plain_interval", lo=f"{r.percentile_interval[0]:.0f}",
+                                 hi=f"{r.percentile_interval[1]:.0f}",
+                                 level=f"{100 * level:g}"))])
+            for r in rows]
+    return f'<table class="scores candidate">{_head(labels)}{"".join(body)}</table>'
+
+
+def _operator_table(rows: Sequence[DimensionResult], texts: Mapping[str, str]) -> str:
+    """The operator's columns: every number of the result, the band's probabilities too."""
+    labels = ("", _t(texts, "percentile"), _t(texts, "interval"), _t(texts, "theta_sd"),
+              _t(texts, "sten"), _t(texts, "t_score"), _t(texts, "reliability"),
+              _t(texts, "band_probabilities"), _t(texts, "items_answered"))
     body = []
     for r in rows:
         lo, hi = r.percentile_interval
-        body.append(
-            f"<tr><td><strong>{escape(r.name)}</strong><br>{_band_text(r, texts)}</td>"
-            f"<td>{r.percentile:.0f}</td><td>{lo:.0f}–{hi:.0f}</td>"
-            f"<td>{r.sten} ({r.sten_interval[0]}–{r.sten_interval[1]})</td>"
-            f"<td>{r.t_score:.0f} ({r.t_interval[0]:.0f}–{r.t_interval[1]:.0f})</td>"
-            f"<td>{r.reliability:.2f}</td><td>{r.n_items}</td></tr>")
-    return f'<table class="scores"><tr>{head}</tr>{"".join(body)}</table>'
+        p = " · ".join(percent(r.band_probabilities.get(b, 0.0)) for b in BANDS)
+        body.append(_row([
+            ("", f"<strong>{escape(r.name)}</strong><br>{_band_cell(r, texts)}"),
+            (labels[1], f"{r.percentile:.0f}"), (labels[2], f"{lo:.0f}–{hi:.0f}"),
+            (labels[3], f"{r.theta:.2f} ({r.sd:.2f})"),
+            (labels[4], f"{r.sten} ({r.sten_interval[0]}–{r.sten_interval[1]})"),
+            (labels[5], f"{r.t_score:.0f} ({r.t_interval[0]:.0f}–{r.t_interval[1]:.0f})"),
+            (labels[6], f"{r.reliability:.2f}"), (labels[7], p), (labels[8], str(r.n_items))]))
+    return f'<table class="scores operator">{_head(labels)}{"".join(body)}</table>'
 
 
-def _advice(rows: Sequence[DimensionResult], texts: dict[str, str]) -> str:
-    develop = [r for r in rows if r.band == "development" and r.recommendation]
-    strong = [r for r in rows if r.band == "strength" and r.recommendation]
+def _guidance(recommendation: str | None, direction: str | None, texts: Mapping[str, str]) -> str:
+    if not recommendation:
+        return ""
+    way = (f'<p class="direction">{_t(texts, "direction")}: {escape(direction)}</p>'
+           if direction else "")
+    return f"<p>{escape(recommendation)}</p>{way}"
+
+
+def _advice(rows: Sequence[DimensionResult], texts: Mapping[str, str]) -> str:
+    """Development directions for every band stated.
+
+    For a band withheld: the reason, and the guidance of both neighbouring bands.
+    """
     out = []
-    for key, chosen in (("recommendations_title", develop), ("strengths_title", strong)):
-        if not chosen:
-            continue
-        out.append(f'<div class="rec"><h3>{_t(texts, key)}</h3>')
+    for key, chosen in (("advice_development", [r for r in rows if r.band == "development"]),
+                        ("advice_withheld", [r for r in rows if r.band is None]),
+                        ("advice_meets", [r for r in rows if r.band == "meets"]),
+                        ("advice_strength", [r for r in rows if r.band == "strength"])):
+        shown = []
         for r in chosen:
-            direction = (f'<p class="direction">{_t(texts, "direction")}: {escape(r.direction)}</p>'
-                         if r.direction else "")
-            out.append(f"<p><strong>{escape(r.name)}.</strong> {escape(r.recommendation or '')}"
-                       f"</p>{direction}")
-        out.append("</div>")
+            if r.band is not None:
+                if r.recommendation:
+                    shown.append(f'<div class="advice" data-band="{r.band}"><p><strong>'
+                                 f"{escape(r.name)}.</strong></p>"
+                                 f"{_guidance(r.recommendation, r.direction, texts)}</div>")
+                continue
+            lower, upper = r.neighbours or ("development", "meets")
+            reason = _t(texts, f"withheld_{r.withheld or 'uncertain'}",
+                        lower=texts[f"band_{lower}"], upper=texts[f"band_{upper}"])
+            pairs = "".join(f'<div class="pair" data-band="{a.band}"><p><span class="band-{a.band}">'
+                            f'{_t(texts, f"band_{a.band}")}</span></p>'
+                            f"{_guidance(a.recommendation, a.direction, texts)}</div>"
+                            for a in r.alternatives)
+            shown.append(f'<div class="advice" data-withheld="{r.withheld}"><p><strong>'
+                         f'{escape(r.name)}.</strong> <span class="reason">{reason}</span></p>'
+                         f"{pairs}</div>")
+        if shown:
+            out.append(f'<div class="rec"><h3>{_t(texts, key)}</h3>{"".join(shown)}</div>')
     return "".join(out)
+
+
+def _cuts_note(n: NormReference, texts: Mapping[str, str]) -> str:
+    """How the cut scores were set (the operator's copy): percentiles, or the expert panel."""
+    if n.method == "percentile" and n.percentiles:
+        return _t(texts, "cuts_percentile", low=f"{n.percentiles[0]:g}", high=f"{n.percentiles[1]:g}")
+    if n.method == "expert" and n.panel is not None:
+        out = _t(texts, "cuts_expert", procedure=n.panel.procedure, n=n.panel.panel_size,
+                 date=f"{n.panel.held_on:%Y-%m-%d}")
+        if n.panel.cut_se:
+            values = "; ".join(f"{dim} {a:.2f} / {b:.2f}" for dim, (a, b) in n.panel.cut_se.items())
+            out += " " + _t(texts, "cut_se", values=values)
+        return out
+    return escape(n.cut_method)
+
+
+def profile_texts(profile: Profile, texts: Mapping[str, Mapping[str, str]] | None = None
+                  ) -> dict[str, str]:
+    """The interface strings of ``profile``'s language with the words it was issued with.
+
+    The bands' names and the reasons a band is withheld are the record's (frozen when issued,
+    and following the norm set's cut method); the explanation of how to read the chart follows
+    the method too.
+    """
+    from qabilet.delivery.profiles import load_texts
+
+    tx = dict((texts or load_texts())[profile.language])
+    issued = (profile.band_words or {}).get(profile.language)
+    if issued is not None:
+        tx.update({f"band_{key}" if key in (*BANDS, "withheld") else key: word
+                   for key, word in issued.model_dump().items() if word is not None})
+    method = profile.norms.method
+    tx["how_to_read"] = tx[f"how_to_read_{method}"] if method else tx["how_to_read"]
+    return tx
 
 
 def render_profile_html(profile: Profile, *, view: Literal["candidate", "operator"] = "candidate",
@@ -156,7 +285,11 @@ def render_profile_html(profile: Profile, *, view: Literal["candidate", "operato
     Parameters
     ----------
     view : {"candidate", "operator"}
-        The operator's view adds the validity checks.
+        The candidate's copy reads each result in plain words (the band, "higher than about p of
+        100 people at this level", "your result most likely lies between …"); the operator's
+        copy has the technical columns instead (θ and its posterior SD, percentile and interval,
+        sten, T-score, reliability, the bands' probabilities, items answered), how the cuts were
+        set, and the validity checks.
     texts : dict, optional
         Interface strings (default: :func:`qabilet.delivery.profiles.load_texts`).
     language : {"kk", "ru", "en"}, optional
@@ -164,13 +297,8 @@ def render_profile_html(profile: Profile, *, view: Literal["candidate", "operato
         last). The profile's words are the ones it was issued with in that language; a profile
         issued before they were kept is shown in its own language (see ``profile.languages``).
     """
-    from qabilet.delivery.profiles import load_texts
-
     profile = profile.in_language(language or profile.language)
-    tx = (texts or load_texts())[profile.language]
-    issued = (profile.band_words or {}).get(profile.language)
-    if issued is not None:  # the words the profile was issued with
-        tx = {**tx, **{f"band_{band}": word for band, word in issued.model_dump().items()}}
+    tx = profile_texts(profile, texts)
     n = profile.norms
     level_name = tx[f"level_{profile.level}"]
     tested = profile.tested_at or profile.issued_at
@@ -189,8 +317,10 @@ def render_profile_html(profile: Profile, *, view: Literal["candidate", "operato
         if not rows:
             continue
         title = tx[key]
+        table = (_operator_table(rows, tx) if view == "operator"
+                 else _candidate_table(rows, tx, profile.interval_level))
         parts += [f'<section class="page" id="{key}"><h2>{escape(title)}</h2>',
-                  _chart(rows, tx, title), _table(rows, tx, profile.interval_level),
+                  _chart(rows, tx, title), _chart(rows, tx, title, _NARROW), table,
                   _advice(rows, tx), "</section>"]
     note = _t(tx, "norms_note", label=n.label or n.norm_set, level=level_name, n=n.sample_size,
               start=n.collected_from, end=n.collected_to)
@@ -198,6 +328,9 @@ def render_profile_html(profile: Profile, *, view: Literal["candidate", "operato
     if n.demonstration:
         parts.append(f'<p class="note demo">{_t(tx, "demonstration_note")}</p>')
     if view == "operator":
+        parts.append(f'<p class="meta" id="cuts">{_cuts_note(n, tx)}</p>'
+                     f'<p class="meta" id="technical">'
+                     f'{_t(tx, "technical_note", level=f"{100 * profile.interval_level:g}")}</p>')
         flags = "".join(f'<li data-flag="{f.code}">{escape(f.message)}</li>'
                         for f in profile.validity) or f"<li>{_t(tx, 'flag_none')}</li>"
         parts.append(f'<section id="validity"><h2>{_t(tx, "validity_title")}</h2>'

@@ -63,11 +63,12 @@ def test_the_candidate_copy_has_no_validity_checks(profiles):
 def test_the_chart_places_each_estimate_at_its_percentile(profiles):
     p = profiles["en"]
     html = render_profile_html(p)
-    dots = [float(x) for x in re.findall(r'class="estimate" cx="([0-9.]+)"', html)]
     rows = p.professional + p.personal
-    assert len(dots) == len(rows)
-    np.testing.assert_allclose(dots, [230 + 480 * r.percentile / 100 for r in rows], atol=0.06)
-    assert html.count('class="zone zone-strength"') == len(rows)
+    for cls, left, width in (("estimate", 230, 480), ("estimate estimate-narrow", 8, 344)):
+        dots = [float(x) for x in re.findall(rf'class="{cls}" cx="([0-9.]+)"', html)]
+        assert len(dots) == len(rows)
+        np.testing.assert_allclose(dots, [left + width * r.percentile / 100 for r in rows], atol=0.06)
+    assert html.count('class="zone zone-strength"') == 2 * len(rows)  # the wide and the narrow chart
 
 
 def test_a_group_report_has_counts_and_no_individual(profiles):
@@ -103,11 +104,12 @@ def test_the_report_renders_in_chromium_with_text_and_chart(profiles, lang, tmp_
         body = page.inner_text("body")
         assert texts["section_professional"] in body and texts["section_personal"] in body
         assert profiles[lang].professional[0].name in body
-        charts = page.locator("svg.chart")
+        charts = page.locator("svg.chart-wide")
         assert charts.count() == 2
         box = charts.first.bounding_box()
         assert box and box["width"] > 400 and box["height"] > 100  # drawn, not collapsed
-        assert page.locator("circle.estimate").count() == 9
+        assert not page.locator("svg.chart-narrow").first.is_visible()
+        assert page.locator("svg.chart-wide circle.estimate").count() == 9
         page.screenshot(path=str(ARTIFACTS / f"report_{lang}.png"), full_page=True)
         page.emulate_media(media="print")
         assert page.evaluate("getComputedStyle(document.querySelector('section.page'))"
@@ -169,8 +171,8 @@ def test_a_near_certain_band_is_never_shown_as_certain(profiles):
     sure = [r.model_copy(update={"band": "strength", "band_probability": 0.9996})
             for r in p.professional]
     html = render_profile_html(p.model_copy(update={"professional": sure}))
-    assert re.search(r"likely [^<]*\(&gt; 99% probability\)", html), re.findall(r"likely [^<]*", html)
-    assert "100% probability" not in html
+    assert html.count("(probability &gt; 99%)") == len(sure), re.findall(r"\(probability [^<]*", html)
+    assert "100%" not in _visible_text(html)
 
 
 def test_the_fast_answer_message_names_the_reading_rate_not_one_fixed_time(profiles):

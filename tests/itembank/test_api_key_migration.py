@@ -1,5 +1,6 @@
-"""Migrations down and up again on SQLite and PostgreSQL: 0006 (the keys' scope: keys survive) and
-0007 (the responses' ``code``: answers survive)."""
+"""Migrations down and up again on SQLite and PostgreSQL: 0006 (the keys' scope: keys survive),
+0007 (the responses' ``code``: answers survive) and 0008 (recommendations per level: the texts for
+every level survive)."""
 
 from __future__ import annotations
 
@@ -66,4 +67,24 @@ def test_the_responses_code_column_is_renamed_both_ways_and_answers_survive(db_u
     assert "category" in _columns(engine, "responses") and "code" not in _columns(engine, "responses")
     _migrate(engine, command.upgrade, "0007")
     assert repo.responses() == answers
+    engine.dispose()
+
+
+def test_recommendations_per_level_go_and_come_back_and_texts_for_every_level_survive(db_url):
+    from qabilet.itembank.content import Recommendation
+
+    engine = connect(db_url)
+    repo = BankRepository(engine)
+    every = Recommendation(target="integrity", band="meets", text={"en": "For everyone."})
+    senior = Recommendation(target="integrity", band="meets", text={"en": "For senior posts."},
+                            levels=["high"])
+    repo.put_recommendations([every, senior])
+    assert repo.recommendations() == [every, senior]
+
+    _migrate(engine, command.downgrade, "0007")
+    assert "scope" not in _columns(engine, "recommendations")
+    _migrate(engine, command.upgrade, "0008")
+    assert repo.recommendations() == [every]  # the per-level text could not be kept in 0007's key
+    repo.put_recommendations([senior])
+    assert repo.recommendations() == [every, senior]
     engine.dispose()
