@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from qabilet.api.auth import Caller, operator, session_operator, session_party
@@ -39,9 +39,11 @@ from qabilet.api.schemas import (
     SessionCreate,
     SessionPublic,
     Terminate,
+    binary_response,
     text_response,
 )
 from qabilet.api.settings import Settings
+from qabilet.delivery.answer_reports import report_name
 from qabilet.itembank.profiles import Profile
 from qabilet.itembank.repository import BankRepository
 from qabilet.itembank.session_store import SessionEvent, SessionStore
@@ -195,15 +197,17 @@ def get_profile(sessions: Sessions, repo: Bank, session_id: str, who: Party) -> 
     return CandidateProfile.model_validate(p.model_dump(exclude={"validity"}))
 
 
+#: the ``language`` query of a report
+ReportLanguage = Annotated[Language | None, Query(
+    description="The report's language (default: the one the candidate answered in last). Its "
+                "words are the ones the profile was issued with; a profile issued before they "
+                "were kept shows its own language (the answer's Content-Language says which).")]
+
+
 @router.get("/sessions/{session_id}/report", response_class=HTMLResponse,
             responses=text_response("text/html", "The report, a self-contained HTML page"))
 def get_report(sessions: Sessions, repo: Bank, session_id: str, who: Party,
-               language: Annotated[Language | None, Query(
-                   description="The report's language (default: the one the candidate answered "
-                               "in last). Its words are the ones the profile was issued with; a "
-                               "profile issued before they were kept shows its own language "
-                               "(the answer's Content-Language says which).")] = None,
-               ) -> HTMLResponse:
+               language: ReportLanguage = None) -> HTMLResponse:
     """The profile's HTML report: the operator's copy, or the candidate's."""
     from qabilet.delivery.report_html import render_profile_html
 
@@ -211,6 +215,27 @@ def get_report(sessions: Sessions, repo: Bank, session_id: str, who: Party,
     shown = profile.in_language(language) if language else profile
     html = render_profile_html(shown, view="operator" if who.role == "operator" else "candidate")
     return HTMLResponse(html, headers={"Content-Language": shown.language})
+
+
+@router.get("/sessions/{session_id}/report.pdf", response_class=Response,
+            responses=binary_response("application/pdf", "The report printed: an A4 PDF document"))
+def get_report_pdf(sessions: Sessions, repo: Bank, session_id: str, who: Party,
+                   language: ReportLanguage = None) -> Response:
+    """The profile's report as PDF, made on the server without a browser.
+
+    The same page as ``…/report`` printed on A4: the operator's copy, or the candidate's.
+    """
+    from qabilet.delivery.report_pdf import PdfUnavailableError, render_profile_pdf
+
+    profile = _profile_of(sessions, repo, session_id)
+    shown = profile.in_language(language) if language else profile
+    try:
+        pdf = render_profile_pdf(shown, view="operator" if who.role == "operator" else "candidate")
+    except PdfUnavailableError as exc:
+        raise HTTPException(503, str(exc)) from None
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Language": shown.language,
+        "Content-Disposition": f'inline; filename="{report_name(profile.candidate_id)}.pdf"'})
 
 
 # -- the proctor's actions: each an event of the log and a line of the audit trail ------------------

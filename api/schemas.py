@@ -13,7 +13,8 @@ __all__ = ["AnswerCreate", "AnswerPublic", "ApiKeyCreate", "ApiKeyCreated", "Api
            "AuditEntry", "BankImported", "CalibrationCreate", "CalibrationPublic",
            "CandidateCreate", "CandidateProfile", "CandidatePublic", "ClosedReason", "ERRORS", "ExtraTime",
            "Finished", "Incident", "ItemPublic", "Pause", "Problem", "Published", "SessionCreate",
-           "SessionPublic", "SessionStatus", "Terminate", "VersionCreated", "text_response"]
+           "SessionPublic", "SessionStatus", "Terminate", "VersionCreated", "binary_response",
+           "text_response"]
 
 Language = Literal["kk", "ru", "en"]
 #: where a session stands: ``ready`` (its clock not started), ``active``, ``paused``, ``finished``
@@ -282,3 +283,9 @@ def text_response(media_type: str, description: str) -> dict[int | str, dict[str
     """The OpenAPI description of a route's answer that is text, not JSON (HTML, CSV)."""
     return {200: {"description": description,
                   "content": {media_type: {"schema": {"type": "string"}}}}}
+
+
+def binary_response(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI description of a route's answer that is a binary document (PDF)."""
+    return {200: {"description": description,
+                  "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}}

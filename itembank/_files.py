@@ -7,11 +7,19 @@ import os
 import uuid
 from pathlib import Path
 
-__all__ = ["write_text_atomic"]
+__all__ = ["write_bytes_atomic", "write_text_atomic"]
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` all at once, or not at all.
+    """Write ``text`` (UTF-8, newlines as given) to ``path`` all at once, or not at all.
+
+    :func:`write_bytes_atomic` of its UTF-8 encoding.
+    """
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` all at once, or not at all.
 
     The text goes to a temporary file in the same directory, is flushed to disk and then renamed
     over ``path`` with :func:`os.replace` (atomic on POSIX and Windows). If anything fails, the
@@ -21,7 +29,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     ----------
     path : str or path-like
         The destination.
-    text : str
+    data : bytes
         The complete contents.
 
     Raises
@@ -37,8 +45,8 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     except OSError as exc:  # name the file asked for, not the temporary one
         raise type(exc)(exc.errno, exc.strerror, str(target)) from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)

@@ -52,6 +52,8 @@ def report(
                                        "validity checks).")] = View.operator,
     group: Annotated[bool, typer.Option("--group", help="Also write group.html: counts and "
                                         "bands by level, no individual result.")] = False,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also write <person>.pdf: the same report "
+                                      "printed (A4), made without a browser.")] = False,
     issue: Annotated[bool, typer.Option("--issue", help="Store the profiles as issued records.")]
     = False,
     exclude: ExcludeOption = None,
@@ -83,7 +85,8 @@ def report(
                 repo.issue_profile(p)
         write_reports(out, profiles, view="candidate" if view is View.candidate else "operator",
                       group_language=(language if is_language(language) else "ru") if group else None,
-                      language=language if is_language(language) else None)
-        typer.echo(f"Wrote {len(profiles)} profiles (<person>.html and <person>.json) to {out}"
+                      language=language if is_language(language) else None, pdf=pdf)
+        typer.echo(f"Wrote {len(profiles)} profiles (<person>.html, <person>.json"
+                   + (", <person>.pdf" if pdf else "") + f") to {out}"
                    + (" and group.html" if group and profiles else "")
                    + (f"; issued {len(profiles)}." if issue else "."))

@@ -15,7 +15,7 @@ from typing import Literal
 from qabilet.delivery.profiles import Answer, build_profile
 from qabilet.delivery.report_html import group_rows, render_group_html, render_profile_html
 from qabilet.delivery.version_scales import VersionScales
-from qabilet.itembank._files import write_text_atomic
+from qabilet.itembank._files import write_bytes_atomic, write_text_atomic
 from qabilet.itembank.content import Language
 from qabilet.itembank.profiles import Profile
 from qabilet.itembank.repository import BankRepository
@@ -76,7 +76,7 @@ def report_name(person_id: str) -> str:
 def write_reports(out: Path, profiles: Sequence[Profile], *,
                   view: Literal["candidate", "operator"] = "operator",
                   group_language: Language | None = None,
-                  language: Language | None = None) -> list[Path]:
+                  language: Language | None = None, pdf: bool = False) -> list[Path]:
     """Write ``<person>.html`` and ``<person>.json`` per profile, and ``group.html`` if asked.
 
     Parameters
@@ -92,6 +92,9 @@ def write_reports(out: Path, profiles: Sequence[Profile], *,
     language : {"kk", "ru", "en"}, optional
         The language of every ``<person>.html`` (default: each profile's own); the JSON is the
         record, with its words in every language.
+    pdf : bool
+        Also write ``<person>.pdf``, the same report printed
+        (:func:`qabilet.delivery.report_pdf.render_profile_pdf`).
 
     Returns
     -------
@@ -108,6 +111,12 @@ def write_reports(out: Path, profiles: Sequence[Profile], *,
                            (out / f"{name}.json",
                             json.dumps(document, ensure_ascii=False, indent=1) + "\n")):
             write_text_atomic(path, text)
+            written.append(path)
+        if pdf:
+            from qabilet.delivery.report_pdf import render_profile_pdf
+
+            path = out / f"{name}.pdf"
+            write_bytes_atomic(path, render_profile_pdf(p, view=view, language=language))
             written.append(path)
     if group_language is not None and profiles:
         dates = sorted(f"{(p.tested_at or p.issued_at):%Y-%m-%d}" for p in profiles)

@@ -39,6 +39,7 @@ h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { font-size: 1.25rem; margin-
 table.scores { border-collapse: collapse; width: 100%; font-size: .92rem; margin-top: .6rem; }
 table.scores th, table.scores td { border-bottom: 1px solid #d9e0e7; padding: .35rem .4rem;
   text-align: left; vertical-align: top; }
+table.scores td:first-child { width: 30%; }
 .band-development { color: #8a4b00; } .band-meets { color: #2f5d8a; } .band-strength { color: #1e6b3a; }
 .band-withheld { color: #4a5866; } .probability { color: #4a5866; font-size: .88rem; }
 .flags li { margin: .2rem 0; } svg text { font-family: inherit; }
@@ -51,11 +52,13 @@ svg.chart-narrow { display: none; }
   table.scores, table.scores tbody, table.scores tr, table.scores td { display: block; width: auto; }
   table.scores tr.head { display: none; }
   table.scores tr { border-bottom: 1px solid #d9e0e7; padding: .4rem 0; }
-  table.scores td { border: none; padding: .1rem 0; }
+  table.scores td, table.scores td:first-child { border: none; padding: .1rem 0; width: auto; }
   table.scores td[data-label]::before { content: attr(data-label) ": "; color: #4a5866; }
 }
-@media print { body { margin: 0; max-width: none; } section { break-inside: avoid; }
+@media print { body { margin: 0; max-width: none; font-size: 10.5pt; }
   section.page { break-after: page; } .noprint { display: none; }
+  tr, .advice, svg.chart, h2, h3 { break-inside: avoid; } h2, h3 { break-after: avoid; }
+  table.operator { font-size: 8.5pt; }
   svg.chart-wide { display: block; } svg.chart-narrow { display: none; } }
 @page { size: A4; margin: 16mm 14mm; }
 """
@@ -185,7 +188,7 @@ def _candidate_table(rows: Sequence[DimensionResult], texts: Mapping[str, str], 
 
 def _operator_table(rows: Sequence[DimensionResult], texts: Mapping[str, str]) -> str:
     """The operator's columns: every number of the result, the band's probabilities too."""
-    labels = ("", _t(texts, "percentile"), _t(texts, "interval"), _t(texts, "theta_sd"),
+    labels = ("", f'{_t(texts, "percentile")} ({_t(texts, "interval")})', _t(texts, "theta_sd"),
               _t(texts, "sten"), _t(texts, "t_score"), _t(texts, "reliability"),
               _t(texts, "band_probabilities"), _t(texts, "items_answered"))
     body = []
@@ -194,11 +197,11 @@ def _operator_table(rows: Sequence[DimensionResult], texts: Mapping[str, str]) -
         p = " · ".join(percent(r.band_probabilities.get(b, 0.0)) for b in BANDS)
         body.append(_row([
             ("", f"<strong>{escape(r.name)}</strong><br>{_band_cell(r, texts)}"),
-            (labels[1], f"{r.percentile:.0f}"), (labels[2], f"{lo:.0f}–{hi:.0f}"),
-            (labels[3], f"{r.theta:.2f} ({r.sd:.2f})"),
-            (labels[4], f"{r.sten} ({r.sten_interval[0]}–{r.sten_interval[1]})"),
-            (labels[5], f"{r.t_score:.0f} ({r.t_interval[0]:.0f}–{r.t_interval[1]:.0f})"),
-            (labels[6], f"{r.reliability:.2f}"), (labels[7], p), (labels[8], str(r.n_items))]))
+            (labels[1], f"{r.percentile:.0f} ({lo:.0f}–{hi:.0f})"),
+            (labels[2], f"{r.theta:.2f} ({r.sd:.2f})"),
+            (labels[3], f"{r.sten} ({r.sten_interval[0]}–{r.sten_interval[1]})"),
+            (labels[4], f"{r.t_score:.0f} ({r.t_interval[0]:.0f}–{r.t_interval[1]:.0f})"),
+            (labels[5], f"{r.reliability:.2f}"), (labels[6], p), (labels[7], str(r.n_items))]))
     return f'<table class="scores operator">{_head(labels)}{"".join(body)}</table>'
 
 

@@ -94,3 +94,57 @@ def test_a_profile_stored_before_its_words_were_kept_renders_in_its_own_language
                          params={"language": lang} if lang else {})
         assert page.status_code == 200 and page.headers["content-language"] == "ru"
         assert '<html lang="ru">' in page.text and escape(record["professional"][0]["name"]) in page.text
+
+
+def _pdf_text_and_ink(pdf: bytes, tmp_path) -> tuple[str, float, int]:
+    """The PDF's text (pdftotext), the share of non-white pixels of its first page (pdftoppm), and
+    its number of pages."""
+    import shutil
+    import subprocess
+
+    from PIL import Image
+
+    from tests.conftest import skip_or_fail
+
+    if not (shutil.which("pdftoppm") and shutil.which("pdftotext")):
+        skip_or_fail("the PDF checks need poppler-utils (pdftoppm, pdftotext): apt-get install "
+                     "poppler-utils")
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "report.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    subprocess.run(["pdftoppm", "-r", "50", "-png", "-f", "1", "-l", "1", str(path),
+                    str(tmp_path / "page")], check=True)
+    (png,) = tmp_path.glob("page*.png")
+    grey = Image.open(png).convert("L")
+    ink = sum(grey.histogram()[:200]) / (grey.width * grey.height)
+    pages = text.count("\f")
+    return text, ink, pages
+
+
+def test_the_report_as_pdf_is_made_without_a_browser_with_its_text_and_chart(served, tmp_path):
+    base, keys, url = served
+    repo = BankRepository(connect(url))
+    session = start_session(base, keys, "ru")
+    _take_high(base, session, repo.version().parameters.recodings(), "kk")
+    me, sid = {"X-Session-Token": session["token"]}, session["id"]
+    record = httpx.get(f"{base}/v1/sessions/{sid}/profile", headers=staff(keys)).json()
+    for lang in LANGS:
+        for who, view in ((me, "candidate"), (staff(keys), "operator")):
+            r = httpx.get(f"{base}/v1/sessions/{sid}/report.pdf", params={"language": lang},
+                          headers=who, timeout=60)
+            assert r.status_code == 200, r.text
+            assert r.headers["content-type"] == "application/pdf" and r.content[:5] == b"%PDF-"
+            assert r.headers["content-language"] == lang
+            text, ink, pages = _pdf_text_and_ink(r.content, tmp_path / f"{lang}-{view}")
+            flat = " ".join(text.split())
+            texts = load_texts()[lang]
+            assert texts["report_title"] in flat and texts[f"{view}_view"] in flat
+            for result in record["professional"] + record["personal"]:
+                assert " ".join(result["texts"][lang]["name"].split()) in flat
+            assert (texts["validity_title"] in flat) == (view == "operator")
+            assert 0.01 < ink < 0.6  # the page has text and shading, and is not one black block
+            assert pages >= 2
+    bad = httpx.get(f"{base}/v1/sessions/{sid}/report.pdf", params={"language": "xx"}, headers=me)
+    assert bad.status_code == 422

@@ -23,6 +23,7 @@ SERVES = {
     ("POST", "/v1/sessions/{session_id}/answers"): SESSION,
     ("GET", "/v1/sessions/{session_id}/profile"): SESSION,
     ("GET", "/v1/sessions/{session_id}/report"): SESSION,
+    ("GET", "/v1/sessions/{session_id}/report.pdf"): SESSION,
     ("POST", "/v1/sessions/{session_id}/finish"): SESSION,
     ("POST", "/v1/sessions/{session_id}/pause"): {OP},
     ("POST", "/v1/sessions/{session_id}/resume"): {OP},

@@ -119,6 +119,35 @@ def test_the_report_renders_in_chromium_with_text_and_chart(profiles, lang, tmp_
         browser.close()
 
 
+@pytest.mark.parametrize("lang", LANGS)
+def test_on_a_390_px_phone_nothing_is_cut_and_the_chart_text_is_readable(profiles, lang, tmp_path):
+    """At a phone's width the tables stack their cells (none past the right edge, the page does not
+    scroll sideways) and the narrow chart draws its names at about their size (≥ 11 px)."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    exe = _chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=exe, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+        for view in ("candidate", "operator"):
+            page_file = tmp_path / f"phone_{lang}_{view}.html"
+            page_file.write_text(render_profile_html(profiles[lang], view=view), encoding="utf-8")
+            page.goto(page_file.as_uri())
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            assert page.locator("svg.chart-narrow").first.is_visible()
+            assert not page.locator("svg.chart-wide").first.is_visible()
+            right = page.evaluate("Math.max(...[...document.querySelectorAll('table.scores td')]"
+                                  ".map(td => td.getBoundingClientRect().right))")
+            assert right <= 390
+            cells = page.locator("table.scores td").all_inner_texts()
+            assert any(str(round(profiles[lang].professional[0].percentile)) in c for c in cells)
+            heights = page.evaluate("[...document.querySelectorAll('svg.chart-narrow text')]"
+                                    ".map(t => t.getBoundingClientRect().height)")
+            assert heights and min(heights) >= 11, heights
+            page.screenshot(path=str(ARTIFACTS / f"report_phone_{lang}_{view}.png"), full_page=True)
+        browser.close()
+
+
 def test_a_profile_is_shown_in_any_language_with_the_words_it_was_issued_with(profiles):
     """The profile issued in Russian, shown in each language, is the one issued in that language
     (the same answers), word for word: names, recommendations, band words, validity messages."""

@@ -233,7 +233,7 @@ def test_qabilet_report_writes_profiles_and_a_group_report(demo_db, tmp_path):
     result = _run("report", str(tmp_path / "r.csv"), "--times", str(tmp_path / "t.csv"),
                   "--out", str(out), "--group", "--issue", "--database", demo_db)
     assert result.exit_code == 0, result.output
-    assert result.stdout == (f"Wrote 3 profiles (<person>.html and <person>.json) to {out} and "
+    assert result.stdout == (f"Wrote 3 profiles (<person>.html, <person>.json) to {out} and "
                              f"group.html; issued 3.\n")
     assert 'lang="kk"' in (out / "P0.html").read_text(encoding="utf-8")
     p2 = json.loads((out / "P2.json").read_text(encoding="utf-8"))
@@ -245,9 +245,12 @@ def test_qabilet_report_writes_profiles_and_a_group_report(demo_db, tmp_path):
     assert len(repo.profiles()) == 3
     # --language: every report in that language, as issued (the records keep theirs)
     english = _run("report", str(tmp_path / "r.csv"), "--out", str(tmp_path / "en"),
-                   "--language", "en", "--database", demo_db)
+                   "--language", "en", "--database", demo_db, "--pdf", "--view", "candidate")
     assert english.exit_code == 0, english.output
+    assert "<person>.pdf" in english.stdout
     for k in range(3):
+        pdf = (tmp_path / "en" / f"P{k}.pdf").read_bytes()
+        assert pdf[:5] == b"%PDF-" and b"%%EOF" in pdf[-1024:]
         html = (tmp_path / "en" / f"P{k}.html").read_text(encoding="utf-8")
         record = json.loads((tmp_path / "en" / f"P{k}.json").read_text(encoding="utf-8"))
         assert '<html lang="en">' in html and record["language"] == ["kk", "ru", "en"][k]
