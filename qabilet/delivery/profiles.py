@@ -285,7 +285,7 @@ def build_profile(
         band_words={lang: band_words(norms.cut_method, texts[lang], lang) for lang in LANGUAGES})
 
 
-def _neighbours(probabilities: Mapping[str, float]) -> tuple[Band, Band]:
+def _neighbours(probabilities: Mapping[Band, float]) -> tuple[Band, Band]:
     """The two adjacent bands a withheld result most likely lies in, lower first.
 
     Of the pairs (development, meets) and (meets, strength), the one with the larger summed
@@ -311,9 +311,9 @@ def band_words(cut: CutMethod, texts: Mapping[str, str], language: Language) -> 
     for the position".
     """
     own = cut.panel.words.get(language) if cut.panel is not None else None
-    names = (own.model_dump() if own is not None
-             else {b: texts[f"band_{b}_{cut.method}"] for b in BANDS})
-    return BandWords(**names, withheld=texts["band_withheld"],
+    low, mid, high = ((own.development, own.meets, own.strength) if own is not None
+                      else (texts[f"band_{b}_{cut.method}"] for b in BANDS))
+    return BandWords(development=low, meets=mid, strength=high, withheld=texts["band_withheld"],
                      withheld_imprecise=texts["withheld_imprecise"],
                      withheld_uncertain=texts["withheld_uncertain"])
 
