@@ -35,13 +35,13 @@ def test_export_then_import_through_files_gives_the_same_bank(demo_db, tmp_path)
     out = tmp_path / "bank.json"
     result = _run("bank", "export", "--database", demo_db, "--out", str(out))
     assert result.exit_code == 0
-    assert result.stdout == (f"Wrote the bank (178 items, 1 bank version, 1 norm set, "
+    assert result.stdout == (f"Wrote the bank (258 items, 1 bank version, 1 norm set, "
                              f"3 blueprints) to {out}.\n")
     other = f"sqlite:///{tmp_path / 'other.db'}"
     result = _run("bank", "import", str(out), "--database", other)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(
-        f"Imported {out} (178 items, 1 bank version, 1 norm set, 3 blueprints): 178 items "
+        f"Imported {out} (258 items, 1 bank version, 1 norm set, 3 blueprints): 258 items "
         f"added; 1 bank version added; 1 norm set added; 3 blueprints added; 9 dimensions added;")
     again = tmp_path / "again.json"
     assert _run("bank", "export", "--database", other, "--out", str(again)).exit_code == 0
@@ -56,7 +56,7 @@ def test_reimporting_the_same_bank_says_nothing_was_new(demo_db, tmp_path):
     _run("bank", "export", "--database", demo_db, "--out", str(out))
     result = _run("bank", "import", str(out), "--database", demo_db)
     assert result.exit_code == 0, result.output
-    assert result.stdout == (f"Nothing new in {out}: its records (178 items, 1 bank version, "
+    assert result.stdout == (f"Nothing new in {out}: its records (258 items, 1 bank version, "
                              f"1 norm set, 3 blueprints) are stored already, the same; nothing "
                              f"was imported.\n")
     doc = json.loads(out.read_text(encoding="utf-8"))
@@ -65,7 +65,7 @@ def test_reimporting_the_same_bank_says_nothing_was_new(demo_db, tmp_path):
     result = _run("bank", "import", str(out), "--database", demo_db)
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == (
-        f"Imported {out} (178 items, 1 bank version, 1 norm set, 3 blueprints): 1 item (0 "
+        f"Imported {out} (258 items, 1 bank version, 1 norm set, 3 blueprints): 1 item (0 "
         f"added, 1 changed).")
 
 
@@ -74,9 +74,9 @@ def test_a_parameter_csv_becomes_a_draft_version_to_diff_and_publish(demo_db, tm
     result = _run("bank", "export", "--format", "csv", "--database", demo_db, "--out",
                   str(params))
     assert result.exit_code == 0
-    assert result.stdout == f"Wrote the parameters of 178 items (bank version 1) to {params}.\n"
+    assert result.stdout == f"Wrote the parameters of 258 items (bank version 1) to {params}.\n"
     rows = list(csv.DictReader(io.StringIO(params.read_text())))
-    assert len(rows) == 178 and rows[0]["item"] == "SRV-L01"
+    assert len(rows) == 258 and rows[0]["item"] == "SRV-L01"
     rows[0]["d1"] = str(float(rows[0]["d1"]) + 0.25)  # a recalibration moved one threshold
     changed = _write_rows(tmp_path / "changed.csv", rows)
     result = _run("bank", "import", str(changed), "--database", demo_db)
@@ -116,11 +116,12 @@ def test_mirt_table_and_list_and_show(demo_db, tmp_path):
     assert header[:10] == ["item", *(f"a{k}" for k in range(1, 10))]
     out = tmp_path / "mirt.csv"
     result = _run("bank", "export", "--format", "mirt", "--database", demo_db, "--out", str(out))
-    assert result.stdout == f"Wrote mirt's table of 178 items (bank version 1) to {out}.\n"
+    assert result.stdout == f"Wrote mirt's table of 258 items (bank version 1) to {out}.\n"
     assert out.read_text() == table
     listing = _run("bank", "list", "--database", demo_db, "--dimension", "integrity",
                    "--language", "ru").output
-    assert listing.strip().endswith("10 items") and "PQ-INT-01" in listing
+    # 26 integrity statements since the personal-quality pools were enlarged (were 10)
+    assert listing.strip().endswith("26 items") and "PQ-INT-01" in listing
     shown = _run("bank", "show", "TRN-S03", "--database", demo_db).output
     assert '"ru"' in shown and "parameters in bank version 1 (published)" in shown
 
@@ -195,8 +196,9 @@ def test_a_recalibration_from_the_exported_responses_lands_as_a_draft_version(de
     assert result.exit_code == 0, result.output
     result = _run("bank", "import", str(fit), "--database", demo_db)
     assert result.exit_code == 0, result.output
-    assert "10 items' parameters into draft bank version 2" in result.output
-    assert "answer-code mappings of version 1 kept for 3 items" in result.output
+    # the 26 integrity statements, 10 of them reverse-keyed (were 10 and 3 before the pools grew)
+    assert "26 items' parameters into draft bank version 2" in result.output
+    assert "answer-code mappings of version 1 kept for 10 items" in result.output
     v2 = repo.version(2)
     assert {i: c for i, c in v2.parameters.recodings().items() if c != (0, 1, 2, 3, 4)} == {
         i: c for i, c in codes.items() if i in bank.item_ids}  # the reverse-keyed statements
@@ -205,7 +207,7 @@ def test_a_recalibration_from_the_exported_responses_lands_as_a_draft_version(de
     new = {r["id"]: r for r in v2.parameters.to_bank().to_records()}
     for rec in bank.to_records():
         assert abs(new[rec["id"]]["a"] - rec["a"]) < 0.25
-    assert "changed (10)" in _run("bank", "diff", "1", "2", "--database", demo_db).output
+    assert "changed (26)" in _run("bank", "diff", "1", "2", "--database", demo_db).output
 
 
 def test_qabilet_report_writes_profiles_and_a_group_report(demo_db, tmp_path):
