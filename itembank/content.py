@@ -387,12 +387,15 @@ class Recommendation(Schema):
         Language → 2–4 sentences tied to the behaviours the dimension covers.
     direction : dict, optional
         Language → one sentence saying in which direction to develop (development band).
+    levels : list of str, optional
+        The position levels the text is for; None: every level.
     """
 
     target: Name
     band: Band
     text: dict[Language, Text]
     direction: dict[Language, Text] = Field(default_factory=dict)
+    levels: list[Level] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Recommendation:
