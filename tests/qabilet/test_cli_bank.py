@@ -16,8 +16,8 @@ from qabilet.itembank.repository import BankRepository, Response
 
 runner = CliRunner()
 #: items in the demonstration bank: 62 service_to_public + 62 transparency + 32 accountability
-#: + 32 effectiveness + 50 personal (was 178 before the first two pools were enlarged)
-N_ITEMS = 238
+#: + 32 effectiveness + 130 personal (26 per quality); 178 before the pools were enlarged
+N_ITEMS = 318
 
 
 def _run(*args: str):
@@ -125,7 +125,8 @@ def test_mirt_table_and_list_and_show(demo_db, tmp_path):
     assert out.read_text() == table
     listing = _run("bank", "list", "--database", demo_db, "--dimension", "integrity",
                    "--language", "ru").output
-    assert listing.strip().endswith("10 items") and "PQ-INT-01" in listing
+    # 26 integrity statements since the personal-quality pools were enlarged (were 10)
+    assert listing.strip().endswith("26 items") and "PQ-INT-01" in listing
     shown = _run("bank", "show", "TRN-S03", "--database", demo_db).output
     assert '"ru"' in shown and "parameters in bank version 1 (published)" in shown
 
@@ -200,8 +201,9 @@ def test_a_recalibration_from_the_exported_responses_lands_as_a_draft_version(de
     assert result.exit_code == 0, result.output
     result = _run("bank", "import", str(fit), "--database", demo_db)
     assert result.exit_code == 0, result.output
-    assert "10 items' parameters into draft bank version 2" in result.output
-    assert "answer-code mappings of version 1 kept for 3 items" in result.output
+    # the 26 integrity statements, 10 of them reverse-keyed (were 10 and 3 before the pools grew)
+    assert "26 items' parameters into draft bank version 2" in result.output
+    assert "answer-code mappings of version 1 kept for 10 items" in result.output
     v2 = repo.version(2)
     assert {i: c for i, c in v2.parameters.recodings().items() if c != (0, 1, 2, 3, 4)} == {
         i: c for i, c in codes.items() if i in bank.item_ids}  # the reverse-keyed statements
@@ -210,7 +212,7 @@ def test_a_recalibration_from_the_exported_responses_lands_as_a_draft_version(de
     new = {r["id"]: r for r in v2.parameters.to_bank().to_records()}
     for rec in bank.to_records():
         assert abs(new[rec["id"]]["a"] - rec["a"]) < 0.25
-    assert "changed (10)" in _run("bank", "diff", "1", "2", "--database", demo_db).output
+    assert "changed (26)" in _run("bank", "diff", "1", "2", "--database", demo_db).output
 
 
 def test_qabilet_report_writes_profiles_and_a_group_report(demo_db, tmp_path):
