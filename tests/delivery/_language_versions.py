@@ -4,7 +4,7 @@ Version 1's parameters with groups ``kk`` (the reference), ``ru`` and ``en``. Th
 latent distributions stand far apart (a scorer that took a group's prior would show it); only
 the integrity items have parameters of their own, in Russian: slopes 1.5 times and intercepts
 shifted by 1; and :data:`BOOSTED`, which the reference parameters do not choose first, is made
-the most informative item at θ = 0 in Russian (slope 4, thresholds around 0), so an adaptive
+the most informative item at θ = 0 in Russian (slope 6, thresholds within ±1), so an adaptive
 section that chooses with the Russian parameters starts with it.
 """
 
@@ -26,7 +26,7 @@ BOOSTED = "PQ-INT-05"
 def _russian(item: dict) -> dict:
     a = list(item["a"])
     if item["id"] == BOOSTED:
-        a[INTEGRITY] = 4.0 * (1 if a[INTEGRITY] > 0 else -1)
+        a[INTEGRITY] = 6.0 * (1 if a[INTEGRITY] > 0 else -1)
         return {"a": a, "d": [6.0, 2.0, -2.0, -6.0] if a[INTEGRITY] > 0 else [-6.0, -2.0, 2.0, 6.0]}
     a[INTEGRITY] *= 1.5
     return {"a": a, "d": [d + 1.0 for d in item["d"]]}

@@ -144,14 +144,24 @@ def test_every_band_stated_shows_its_direction_the_meets_band_too(bank):
 
 def test_directions_follow_the_level_most_specific_text_first(bank):
     recs = bank["repo"].recommendations()
+    general = [Recommendation(target=r.target, band=r.band, text={"en": f"All: {r.target}"})
+               for r in recs if r.levels in (None, ("middle",))]
     senior = [Recommendation(target=r.target, band=r.band, text={"en": f"Senior: {r.target}"},
-                             levels=["high"]) for r in recs if r.levels is None]
-    mixed = [*recs, *senior]
-    for level, prefix in (("high", "Senior: "), ("middle", None)):
+                             levels=["high"]) for r in general]
+    two = [Recommendation(target=r.target, band=r.band, text={"en": f"Two: {r.target}"},
+                          levels=["high", "low"]) for r in general]
+    mixed = [*two, *general, *senior]  # the order given does not matter
+    for level, prefix in (("high", "Senior: "), ("middle", "All: "), ("low", "Two: ")):
         p = _profile(bank, recommendations=mixed, level=level)
-        for r in _rows(p):
-            if r.band:
-                assert (r.recommendation or "").startswith("Senior: ") == (prefix is not None)
+        stated = [r for r in _rows(p) if r.band]
+        assert stated
+        assert all(r.recommendation == f"{prefix}{r.dimension}" for r in stated)
+    demo = _profile(bank, level="high")  # the demonstration's texts for senior posts
+    for r in demo.professional:
+        if r.band:
+            assert r.recommendation == advice_for(recs, r.dimension, r.band, "high").text["en"]
+            assert [x.levels for x in recs if x.target == r.dimension and x.band == r.band
+                    and x.text["en"] == r.recommendation] == [("high",)]
 
 
 def test_the_candidate_reads_plain_words_and_the_operator_the_technical_columns(bank):
