@@ -16,6 +16,10 @@ from qabilet.itembank.repository import BankRepository, Response
 
 runner = CliRunner()
 
+#: items in the demonstration bank (was 178; the accountability and effectiveness pools were
+#: enlarged to 62 items each)
+N_ITEMS = 238
+
 
 def _run(*args: str):
     return runner.invoke(app, list(args))
@@ -35,14 +39,15 @@ def test_export_then_import_through_files_gives_the_same_bank(demo_db, tmp_path)
     out = tmp_path / "bank.json"
     result = _run("bank", "export", "--database", demo_db, "--out", str(out))
     assert result.exit_code == 0
-    assert result.stdout == (f"Wrote the bank (178 items, 1 bank version, 1 norm set, "
+    assert result.stdout == (f"Wrote the bank ({N_ITEMS} items, 1 bank version, 1 norm set, "
                              f"3 blueprints) to {out}.\n")
     other = f"sqlite:///{tmp_path / 'other.db'}"
     result = _run("bank", "import", str(out), "--database", other)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(
-        f"Imported {out} (178 items, 1 bank version, 1 norm set, 3 blueprints): 178 items "
-        f"added; 1 bank version added; 1 norm set added; 3 blueprints added; 9 dimensions added;")
+        f"Imported {out} ({N_ITEMS} items, 1 bank version, 1 norm set, 3 blueprints): "
+        f"{N_ITEMS} items added; 1 bank version added; 1 norm set added; 3 blueprints added; "
+        f"9 dimensions added;")
     again = tmp_path / "again.json"
     assert _run("bank", "export", "--database", other, "--out", str(again)).exit_code == 0
     a, b = (json.loads(p.read_text(encoding="utf-8")) for p in (out, again))
@@ -56,17 +61,17 @@ def test_reimporting_the_same_bank_says_nothing_was_new(demo_db, tmp_path):
     _run("bank", "export", "--database", demo_db, "--out", str(out))
     result = _run("bank", "import", str(out), "--database", demo_db)
     assert result.exit_code == 0, result.output
-    assert result.stdout == (f"Nothing new in {out}: its records (178 items, 1 bank version, "
-                             f"1 norm set, 3 blueprints) are stored already, the same; nothing "
-                             f"was imported.\n")
+    assert result.stdout == (f"Nothing new in {out}: its records ({N_ITEMS} items, 1 bank "
+                             f"version, 1 norm set, 3 blueprints) are stored already, the same; "
+                             f"nothing was imported.\n")
     doc = json.loads(out.read_text(encoding="utf-8"))
     _item(doc, "TRN-S03")["levels"] = ["middle"]
     out.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     result = _run("bank", "import", str(out), "--database", demo_db)
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == (
-        f"Imported {out} (178 items, 1 bank version, 1 norm set, 3 blueprints): 1 item (0 "
-        f"added, 1 changed).")
+        f"Imported {out} ({N_ITEMS} items, 1 bank version, 1 norm set, 3 blueprints): 1 item "
+        f"(0 added, 1 changed).")
 
 
 def test_a_parameter_csv_becomes_a_draft_version_to_diff_and_publish(demo_db, tmp_path):
@@ -74,9 +79,10 @@ def test_a_parameter_csv_becomes_a_draft_version_to_diff_and_publish(demo_db, tm
     result = _run("bank", "export", "--format", "csv", "--database", demo_db, "--out",
                   str(params))
     assert result.exit_code == 0
-    assert result.stdout == f"Wrote the parameters of 178 items (bank version 1) to {params}.\n"
+    assert result.stdout == (f"Wrote the parameters of {N_ITEMS} items (bank version 1) to "
+                             f"{params}.\n")
     rows = list(csv.DictReader(io.StringIO(params.read_text())))
-    assert len(rows) == 178 and rows[0]["item"] == "SRV-L01"
+    assert len(rows) == N_ITEMS and rows[0]["item"] == "SRV-L01"
     rows[0]["d1"] = str(float(rows[0]["d1"]) + 0.25)  # a recalibration moved one threshold
     changed = _write_rows(tmp_path / "changed.csv", rows)
     result = _run("bank", "import", str(changed), "--database", demo_db)
@@ -116,7 +122,7 @@ def test_mirt_table_and_list_and_show(demo_db, tmp_path):
     assert header[:10] == ["item", *(f"a{k}" for k in range(1, 10))]
     out = tmp_path / "mirt.csv"
     result = _run("bank", "export", "--format", "mirt", "--database", demo_db, "--out", str(out))
-    assert result.stdout == f"Wrote mirt's table of 178 items (bank version 1) to {out}.\n"
+    assert result.stdout == f"Wrote mirt's table of {N_ITEMS} items (bank version 1) to {out}.\n"
     assert out.read_text() == table
     listing = _run("bank", "list", "--database", demo_db, "--dimension", "integrity",
                    "--language", "ru").output
