@@ -15,9 +15,9 @@ from qabilet.itembank.database import connect
 from qabilet.itembank.repository import BankRepository, Response
 
 runner = CliRunner()
-#: items in the demonstration bank: 62 service_to_public + 62 transparency + 32 accountability
-#: + 32 effectiveness + 130 personal (26 per quality); 178 before the pools were enlarged
-N_ITEMS = 318
+#: items in the demonstration bank: 62 per competency + 130 personal qualities (26 each); 178
+#: before the pools were enlarged
+N_ITEMS = 378
 
 
 def _run(*args: str):

@@ -44,9 +44,8 @@ def test_every_item_has_valid_parameters_in_the_published_version(demo_repo):
     version = demo_repo.version()
     assert version.status == "published" and version.provenance.demonstration
     items = {i.id: i for i in demo_repo.items()}
-    # 62 service_to_public + 62 transparency + 32 accountability + 32 effectiveness
-    # + 130 personal (26 per quality)
-    assert set(version.item_ids) == set(items) and len(items) == 318
+    # 62 per competency + 130 personal qualities (26 each)
+    assert set(version.item_ids) == set(items) and len(items) == 378
     bank = version.parameters.to_bank()  # the engine accepts every item
     dims = list(version.dimensions)
     for k, item_id in enumerate(bank.item_ids):
