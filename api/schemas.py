@@ -115,6 +115,11 @@ class ItemPublic(BaseModel):
     format: str | None = None
     stem: str | None = None
     choices: list[str] | None = None
+    instruction: str | None = Field(
+        default=None, description="A situational-judgement item's instruction, shown above its "
+        "choices, in the language asked for (the session's unless `language` is given): that "
+        "there is no right or wrong answer and to choose the option the candidate finds best, or "
+        "what they would do in the situation, as the item says. None for other formats.")
     language: str | None = None
     fell_back: bool = False
     section: int

@@ -40,11 +40,14 @@ _EXPORTS = {
     "local_dependence": "local_dependence",
     "PersonFit": "person_fit",
     "person_fit": "person_fit",
+    "ExpertOrder": "expert_order",
+    "expert_order": "expert_order",
 }
 
 __all__ = [
     "MML",
     "CalibrationResult",
+    "ExpertOrder",
     "GroupEstimates",
     "ItemEstimates",
     "FactorCorrelations",
@@ -59,6 +62,7 @@ __all__ = [
     "MantelHaenszel",
     "PersonFit",
     "Progress",
+    "expert_order",
     "factor_correlations",
     "item_fit",
     "item_statistics",
@@ -108,6 +112,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from qabilet.calibration.classical import ItemStatistics, item_statistics
     from qabilet.calibration.dif import MantelHaenszel, mantel_haenszel
     from qabilet.calibration.dif_lr import LikelihoodRatioDIF, likelihood_ratio_dif
+    from qabilet.calibration.expert_order import ExpertOrder, expert_order
     from qabilet.calibration.item_fit import ItemFit, item_fit
     from qabilet.calibration.limited_information import M2Fit, m2
     from qabilet.calibration.linking import LinkingResult, link, rescale

@@ -24,6 +24,7 @@ __all__ = [
     "BANDS",
     "COMPETENCIES",
     "FORMATS",
+    "INSTRUCTIONS",
     "LANGUAGES",
     "LEVELS",
     "STATUSES",
@@ -46,6 +47,7 @@ Language = Literal["kk", "ru", "en"]
 Level = Literal["high", "middle", "low"]
 Status = Literal["draft", "pretest", "operational", "retired"]
 Band = Literal["development", "meets", "strength"]
+Instruction = Literal["best", "would_do"]
 
 #: interface and content languages, in the order a session falls back through them
 LANGUAGES: tuple[Language, ...] = ("kk", "ru", "en")
@@ -59,6 +61,20 @@ FORMATS = ("dichotomous", "likert", "sjt", "forced_choice")
 STATUSES: tuple[Status, ...] = ("draft", "pretest", "operational", "retired")
 #: profile bands, lowest first
 BANDS: tuple[Band, ...] = ("development", "meets", "strength")
+#: what a situational-judgement item asks, as a candidate reads it above the options: ``best``
+#: the seeds' wording of the attestation's preference questions ("дұрыс не бұрыс деп емес,
+#: қызметкер өзі жөн деп тапқан нұсқаны таңдайтын сауалдар"; docs/design.md §1), the default;
+#: ``would_do`` a behavioural tendency ("what would you do"), the wording more open to faking
+#: (McDaniel, Hartman, Whetzel & Grubb 2007)
+INSTRUCTIONS: dict[Instruction, dict[Language, str]] = {
+    "best": {"kk": "Дұрыс немесе бұрыс жауап жоқ: өзіңіз жөн деп тапқан нұсқаны таңдаңыз.",
+             "ru": "Правильных и неправильных ответов нет: выберите вариант, который вы сами "
+                   "считаете наилучшим.",
+             "en": "There is no right or wrong answer: choose the option you yourself find best."},
+    "would_do": {"kk": "Бұл жағдайда сіз не істер едіңіз?",
+                 "ru": "Как бы вы поступили в этой ситуации?",
+                 "en": "What would you do in this situation?"},
+}
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=64)]
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
@@ -145,12 +161,18 @@ class Statement(Schema):
 
 
 class LocalizedText(Schema):
-    """An item's text as a session shows it: the language used and whether it fell back."""
+    """An item's text as a session shows it: the language used and whether it fell back.
+
+    ``instruction`` is a situational-judgement item's instruction (:data:`INSTRUCTIONS`) in the
+    requested language — the wording is the bank's, so it never falls back (None for other
+    formats).
+    """
 
     language: Language
     requested: Language
     stem: str
     options: list[str] | None
+    instruction: str | None = None
 
     @property
     def fell_back(self) -> bool:
@@ -175,7 +197,8 @@ class Item(Schema):
         The position levels the item is meant for (:data:`LEVELS`).
     format : str
         ``dichotomous`` (keyed, with ``key``), ``likert`` (with ``scale`` and ``direction``),
-        ``sjt`` (3–5 options, optional ``orientation``) or ``forced_choice`` (2–4 ``statements``).
+        ``sjt`` (3–5 options, optional ``orientation`` and ``instruction``) or ``forced_choice``
+        (2–4 ``statements``).
     text : dict
         Language (``kk``, ``ru``, ``en``) → :class:`ItemText`; at least one.
     scale : str, optional
@@ -186,6 +209,10 @@ class Item(Schema):
         Dichotomous items: the 0-based option scored 1.
     orientation : Orientation, optional
         Situational-judgement items: expert metadata.
+    instruction : {"best", "would_do"}, optional
+        Situational-judgement items: what the candidate is asked above the options
+        (:data:`INSTRUCTIONS`); absent means ``best``, the seeds' wording (read it as
+        :attr:`shown_instruction`).
     statements : list of Statement, optional
         Forced-choice blocks.
     status : str
@@ -206,6 +233,7 @@ class Item(Schema):
     direction: Literal[1, -1] | None = None
     key: int | None = Field(default=None, ge=0)
     orientation: Orientation | None = None
+    instruction: Instruction | None = None
     statements: list[Statement] | None = None
     status: Status = "draft"
     enemy_sets: list[Identifier] = Field(default_factory=list)
@@ -245,7 +273,7 @@ class Item(Schema):
 
     def _dichotomous(self) -> None:
         self._measured()
-        self._absent("scale", "direction", "orientation", "statements")
+        self._absent("scale", "direction", "orientation", "instruction", "statements")
         n = self._options(2, 6)
         if self.key is None or self.key >= n:
             raise ValueError(f"key: a dichotomous item needs the 0-based option scored 1, below "
@@ -253,7 +281,7 @@ class Item(Schema):
 
     def _likert(self) -> None:
         self._measured()
-        self._absent("key", "orientation", "statements")
+        self._absent("key", "orientation", "instruction", "statements")
         if self.scale is None:
             raise ValueError("scale: a likert item names its response scale")
         for lang, t in self.text.items():
@@ -274,7 +302,8 @@ class Item(Schema):
                                      f"got {k}")
 
     def _forced_choice(self) -> None:
-        self._absent("competency", "trait", "scale", "direction", "key", "orientation")
+        self._absent("competency", "trait", "scale", "direction", "key", "orientation",
+                     "instruction")
         s = self.statements or []
         if not 2 <= len(s) <= 4:
             raise ValueError(f"statements: a forced-choice block has 2–4 statements; got {len(s)}")
@@ -295,6 +324,13 @@ class Item(Schema):
         return self.competency or self.trait
 
     @property
+    def shown_instruction(self) -> Instruction | None:
+        """A situational-judgement item's instruction, ``best`` when it has none; None otherwise."""
+        if self.format != "sjt":
+            return None
+        return self.instruction or "best"
+
+    @property
     def languages(self) -> tuple[str, ...]:
         """The languages the item has text in, in :data:`LANGUAGES` order."""
         return tuple(lang for lang in LANGUAGES if lang in self.text)
@@ -309,14 +345,23 @@ class Item(Schema):
         >>> shown = item.text_in("kk")
         >>> shown.language, shown.fell_back
         ('ru', True)
+
+        A situational-judgement item's instruction is in the language asked for:
+
+        >>> sjt = Item(id="S1", competency="transparency", levels=["low"], format="sjt",
+        ...            text={"ru": {"stem": "Гражданин просит документ.", "options": ["a", "b", "c"]}})
+        >>> sjt.text_in("en").instruction
+        'There is no right or wrong answer: choose the option you yourself find best.'
         """
         if not is_language(language):
             raise ValueError(f"language: expected one of {', '.join(LANGUAGES)}; got {language!r}")
         for lang in (language, *fallback):
             if lang in self.text:
                 t = self.text[lang]
+                asked = self.shown_instruction
                 return LocalizedText(language=lang, requested=language, stem=t.stem,
-                                     options=t.options)
+                                     options=t.options,
+                                     instruction=None if asked is None else INSTRUCTIONS[asked][language])
         raise AssertionError("unreachable: an item has text in at least one language")
 
 

@@ -11,11 +11,11 @@ The dimensions of a version are the factor names of its latent distribution: one
 or trait. :func:`scale_bank` cuts out the engine bank that one adaptive section uses.
 
 A published version also holds **what it shows** (:class:`VersionContent`): its items' stems,
-options and statements in every language, its dimensions' names and its Likert scales' labels, as
-they were when it was published. A draft shows the bank's current texts. A text change to a
-published version's content makes a new draft version with the same parameters (recorded as a
-:class:`TextRevision` in its provenance), so a session pinned to the published one goes on
-showing and scoring what it was calibrated with.
+options and statements in every language, its situational-judgement items' instructions, its
+dimensions' names and its Likert scales' labels, as they were when it was published. A draft
+shows the bank's current texts. A text change to a published version's content makes a new draft
+version with the same parameters (recorded as a :class:`TextRevision` in its provenance), so a
+session pinned to the published one goes on showing and scoring what it was calibrated with.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from qabilet.itembank._schema import Schema
 from qabilet.itembank.content import (
     LANGUAGES,
     Dimension,
+    Instruction,
     Item,
     ItemText,
     Language,
@@ -154,10 +155,15 @@ class Provenance(Schema):
 
 
 class ItemContent(Schema):
-    """What a version shows of one item: its texts (stem and options) and its statements."""
+    """What a version shows of one item: its texts (stem and options), statements and instruction.
+
+    ``instruction`` is a situational-judgement item's (None: ``best``, as for content recorded
+    before items had one).
+    """
 
     text: dict[Language, ItemText]
     statements: list[Statement] | None = None
+    instruction: Instruction | None = None
 
 
 def _paths(value: object, prefix: str) -> dict[str, object]:
@@ -201,7 +207,8 @@ class VersionContent(Schema):
         """The content that ``items`` and ``dimensions`` show (with the scales the items use)."""
         items = list(items)
         used = {i.scale for i in items if i.scale is not None}
-        return cls(items={i.id: ItemContent(text=i.text, statements=i.statements) for i in items},
+        return cls(items={i.id: ItemContent(text=i.text, statements=i.statements,
+                                            instruction=i.instruction) for i in items},
                    dimensions={d.id: d for d in dimensions},
                    scales={k: v for k, v in scales.items() if k in used})
 

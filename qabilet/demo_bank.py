@@ -7,7 +7,9 @@ personal qualities, kk/ru/en) are authored content (:mod:`qabilet.itembank.demo_
 1. True parameters are drawn for every item: a graded-response model for Likert statements
    (reverse-keyed ones are answered on the reversed scale), a nominal model for
    situational-judgement items whose option slopes follow the experts' orientation (the most
-   indicative option highest, the least lowest — the only use of that metadata).
+   indicative option highest, the least lowest — the only use of that metadata), except one or
+   two items per dimension whose truth disagrees with the experts (:func:`true_parameters`), so
+   that a calibration has something to reveal (:func:`qabilet.calibration.expert_order`).
 2. Candidates are simulated at the three position levels (``n_per_level`` each) from a correlated
    normal over the nine dimensions: level means ``+0.3`` (high), ``0`` (middle), ``−0.3`` (low)
    on the competencies, correlations 0.5 between competencies, 0.25 between personal qualities,
@@ -41,10 +43,13 @@ if TYPE_CHECKING:
     from qabilet.itembank.repository import BankRepository
 
 __all__ = [
+    "DISAGREEMENTS",
     "LEVEL_MEANS",
     "DemoBuild",
     "build_demo_bank",
     "demo_sections",
+    "disagreeing_items",
+    "expert_disagreements",
     "sjt_order",
     "true_parameters",
 ]
@@ -100,8 +105,16 @@ def true_parameters(items: list[Item], rng: np.random.Generator) -> list[dict[st
     Likert items: GRM, a ~ U(1.1, 2.3), thresholds a location U(−0.8, 0.8) plus
     (−2.0, −0.9, 0.1, 1.2) and a little noise. Situational-judgement items: nominal, a ~ U(0.5, 0.9)
     with option scores 3 (most indicative), 0 (least) and 1, 2 for the others, intercepts N(0, 0.5²)
-    (category 0 identified at 0).
+    (category 0 identified at 0); option k's slope is a·score_k (Bock 1972).
+
+    The experts are not always right: in each dimension one or two situational items (see
+    :func:`disagreeing_items`) truly order their options otherwise — the experts' most indicative
+    option is only second (it swaps scores with the best other option), or their least
+    indicative one lies in the middle (it swaps scores with the next option up). Which items, and
+    how, is drawn from a generator spawned from ``rng`` (so the other draws are those of a
+    truth without disagreements); :func:`expert_disagreements` reads them off the result.
     """
+    disagree = disagreeing_items(items, rng.spawn(1)[0])
     out = []
     for item in items:
         if item.format == "likert":
@@ -119,9 +132,59 @@ def true_parameters(items: list[Item], rng: np.random.Generator) -> list[dict[st
             scores[o.most_indicative] = k - 1
             if o.least_indicative is not None:
                 scores[o.least_indicative] = 0
+            how = disagree.get(item.id)
+            expert = o.most_indicative if how == "most_second" else o.least_indicative
+            if how is not None and expert is not None:
+                rival = int(np.flatnonzero(scores == scores[expert] + (-1 if how == "most_second" else 1))[0])
+                scores[[expert, rival]] = scores[[rival, expert]]
         d = np.concatenate([[0.0], rng.normal(0, 0.5, k - 1)])
         out.append({"id": item.id, "model": "nominal", "a": float(rng.uniform(0.5, 0.9)),
                     "ak": (scores - scores[0]).tolist(), "d": d.tolist()})
+    return out
+
+
+#: how a simulated item's truth departs from the experts' orientation (:func:`true_parameters`)
+DISAGREEMENTS = ("most_second", "least_middle")
+
+
+def disagreeing_items(items: list[Item], rng: np.random.Generator) -> dict[str, str]:
+    """Situational items whose truth disagrees with their experts: item id → one of :data:`DISAGREEMENTS`.
+
+    In each dimension, one or two (equally likely) of its situational items with an orientation
+    (``least_middle`` only for those naming a least indicative option, and with more than three
+    options so that a middle exists above the second lowest), each with a kind drawn uniformly.
+    """
+    out: dict[str, str] = {}
+    for dim in dict.fromkeys(i.dimension for i in items):
+        mine = [i for i in items if i.dimension == dim and i.format == "sjt" and i.orientation]
+        if not mine:
+            continue
+        for j in sorted(rng.choice(len(mine), size=min(len(mine), int(rng.integers(1, 3))), replace=False)):
+            o = mine[j].orientation
+            k = len(next(iter(mine[j].text.values())).options or [])
+            kinds = DISAGREEMENTS if o is not None and o.least_indicative is not None and k > 3 \
+                else DISAGREEMENTS[:1]
+            out[mine[j].id] = str(kinds[int(rng.integers(len(kinds)))])
+    return out
+
+
+def expert_disagreements(items: list[Item], truth: list[dict[str, Any]]) -> dict[str, str]:
+    """Situational items whose true option slopes contradict the experts: item id → what.
+
+    Read off the truth (``truth[i]["ak"]`` in written option order): the most indicative option
+    does not have the largest slope, or the least indicative one not the smallest.
+    """
+    out = {}
+    for item, rec in zip(items, truth, strict=True):
+        o = item.orientation
+        if o is None or rec["model"] != "nominal":
+            continue
+        slopes = np.asarray(rec["ak"]) * rec["a"]
+        order = " > ".join(str(int(j)) for j in np.argsort(-slopes, kind="stable"))
+        if slopes.argmax() != o.most_indicative:
+            out[item.id] = f"most indicative option {o.most_indicative} is not the highest ({order})"
+        elif o.least_indicative is not None and slopes.argmin() != o.least_indicative:
+            out[item.id] = f"least indicative option {o.least_indicative} is not the lowest ({order})"
     return out
 
 

@@ -415,14 +415,14 @@
 
   function hintKey(format) {
     if (format === "likert") { return "hint_likert"; }
-    if (format === "sjt") { return "hint_sjt"; }
     return "hint_choice";
   }
 
   function drawItemTexts() {
     var it = state.item;
     $("q-title").textContent = t("question_n", { n: it.position });
-    $("hint").textContent = t(hintKey(it.format));
+    // a situational-judgement item's own instruction (the server's, in the language asked for)
+    $("hint").textContent = it.instruction || t(hintKey(it.format));
     var n = (it.choices || []).length;
     $("keys-hint").textContent = n > 1 && n <= 9 ? t("keys_hint", { n: n }) : "";
     var fb = $("fell-back");

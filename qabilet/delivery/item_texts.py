@@ -36,6 +36,7 @@ class ItemTexts:
         """The item as bank version ``version`` shows it in ``language`` (default: current texts).
 
         Returns ``format``, ``stem``, ``choices`` (options, or the Likert scale's labels),
+        ``instruction`` (a situational-judgement item's, in ``language``; None for other formats),
         ``language`` (the one shown: ``language``, or a fallback) and ``fell_back``.
         """
         key = (item_id, language, version)
@@ -50,7 +51,8 @@ class ItemTexts:
             choices = (labels.get(text.language) or labels.get(text.requested)
                        or next(iter(labels.values())))
         value = {"format": item.format, "stem": text.stem, "choices": list(choices or []),
-                 "language": text.language, "fell_back": text.fell_back}
+                 "instruction": text.instruction, "language": text.language,
+                 "fell_back": text.fell_back}
         with self._lock:
             self._kept[key] = (time.monotonic(), value)
         return value

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from qabilet.delivery.profiles import load_texts
+from qabilet.itembank.content import INSTRUCTIONS
 from tests.api._server import staff, start_session
 from tests.delivery.test_report_html import _chromium
 
@@ -125,8 +126,9 @@ def test_a_candidate_takes_the_whole_test_in_the_browser(server, browser):
     english = _item(base, keys, sid, "en")
     page.wait_for_function("(s) => document.querySelector('#stem').textContent === s", arg=english["stem"])
     assert page.inner_text("#q-title") == _t("en", "question_n", n=1)
-    hint = {"likert": "hint_likert", "sjt": "hint_sjt"}.get(english["format"], "hint_choice")
-    assert page.inner_text("#hint") == TEXTS["en"][hint]
+    hint = english["instruction"] if english["format"] == "sjt" else TEXTS["en"][
+        "hint_likert" if english["format"] == "likert" else "hint_choice"]
+    assert page.inner_text("#hint") == hint
     assert english["choices"][-1] in page.inner_text("#choices")
 
     page.keyboard.press("Tab")  # from the language button to the first choice
@@ -199,7 +201,17 @@ def test_a_candidate_takes_the_whole_test_in_the_browser(server, browser):
         _at_position(page, position)
         if not sjt_seen and page.get_attribute("#item-form", "data-format") == "sjt":
             sjt_seen = True
-            assert page.inner_text("#hint") == TEXTS["en"]["hint_sjt"]
+            # the seeds' instruction (the demonstration's items have no instruction of their
+            # own), above the options, in the page's language as it switches
+            served = _item(base, keys, sid, "en")
+            assert served["format"] == "sjt" and served["instruction"] == INSTRUCTIONS["best"]["en"]
+            assert page.inner_text("#hint") == INSTRUCTIONS["best"]["en"]
+            assert page.evaluate("document.querySelector('#hint').compareDocumentPosition("
+                                 "document.querySelector('#choices')) & Node.DOCUMENT_POSITION_FOLLOWING")
+            for lang in ("kk", "ru", "en"):
+                page.get_by_role("button", name=TEXTS[lang][f"lang_{lang}"]).click()
+                page.wait_for_function("(s) => document.querySelector('#hint').textContent === s",
+                                       arg=INSTRUCTIONS["best"][lang])
             page.screenshot(path=str(ARTIFACTS / "candidate-page-sjt.png"), full_page=True)
         page.locator("#choices label").nth(position % 3).click()
         page.click("#next")

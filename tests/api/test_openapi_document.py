@@ -9,6 +9,7 @@ import httpx
 import jsonschema
 import pytest
 
+from qabilet.itembank.content import INSTRUCTIONS
 from tests.api._served import served_on
 from tests.api._server import answer_current, staff, start_session
 
@@ -107,6 +108,29 @@ def test_the_answers_of_the_newly_modelled_routes_match_the_document(served, doc
     assert bank["format"] == "qabilet-bank" and len(bank["items"]) > 100
     assert None not in bank.values()  # nulls left out, as before
 
+
+
+def test_the_item_answer_matches_the_document_with_a_situational_items_instruction(served, document):
+    """``GET …/item`` documents the instruction and serves it in the language asked for."""
+    item_schema = document["components"]["schemas"]["ItemPublic"]["properties"]["instruction"]
+    assert "no right or wrong answer" in item_schema["description"]
+    validator = _validator(document, "GET /v1/sessions/{session_id}/item")
+    session = start_session(served.base, served.keys, "kk")
+    url = f"{served.base}/v1/sessions/{session['id']}/item"
+    me = {"X-Session-Token": session["token"]}
+    formats = set()
+    for _ in range(60):
+        shown = {lang: httpx.get(url, headers=me, params={"language": lang}).json()
+                 for lang in ("kk", "ru", "en")}
+        for answer in shown.values():
+            assert not [e.message for e in validator.iter_errors(answer)]
+        formats.add(shown["kk"]["format"])
+        if shown["kk"]["format"] == "sjt":
+            assert {lang: a["instruction"] for lang, a in shown.items()} == INSTRUCTIONS["best"]
+            break
+        assert all(a["instruction"] is None for a in shown.values())
+        assert answer_current(served.base, session).status_code == 200
+    assert "sjt" in formats
 
 
 def test_security_schemes_say_who_each_operation_serves(document):
