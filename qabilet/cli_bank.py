@@ -88,7 +88,7 @@ def init_demo(
                                            help="Do nothing (and succeed) when a bank is there.")]
     = False,
 ) -> None:
-    """Build the demonstration bank: 178 items in kk/ru/en, calibrated on simulated answers."""
+    """Build the demonstration bank: 378 items in kk/ru/en, calibrated on simulated answers."""
     with _user_errors():
         from qabilet.demo_bank import build_demo_bank
 
