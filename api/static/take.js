@@ -648,7 +648,32 @@
       save.setAttribute("download", "profile-" + sid + ".html");
       save.hidden = false;
     }
+    $("save-pdf").hidden = false;
     announce(t("profile_title"));
+  }
+
+  // the report printed by the server (A4 PDF) in the page's language: fetched with the session's
+  // token (a link cannot carry it) and handed to the browser as a download; one attempt
+  function savePdf() {
+    var button = $("save-pdf"), status = $("profile-status"), lang = state.lang;
+    button.disabled = true;
+    status.textContent = t("pdf_preparing");
+    status.hidden = false;
+    request("GET", sessionPath("/report.pdf") + "?language=" + encodeURIComponent(lang)).then(function (response) {
+      if (!response.ok) { throw new Error("report.pdf: " + response.status); }
+      return response.blob();
+    }).then(function (blob) {
+      var link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = "profile-" + sid + "-" + lang + ".pdf";
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(function () { URL.revokeObjectURL(link.href); }, 60000);
+      status.hidden = true;
+    }).catch(function (err) {
+      if (!(err instanceof Stop)) { status.textContent = t("pdf_failed"); }
+    }).then(function () { button.disabled = false; });
   }
 
   // -- keyboard ------------------------------------------------------------------------------
@@ -720,6 +745,7 @@
       loadItem({}).then(function () { $("begin").disabled = false; });
     });
     $("view-profile").addEventListener("click", toggleProfile);
+    $("save-pdf").addEventListener("click", savePdf);
     document.addEventListener("keydown", onKey);
     setInterval(tick, TICK_MS);
     document.addEventListener("visibilitychange", function () {

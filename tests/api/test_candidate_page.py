@@ -259,6 +259,13 @@ def test_a_candidate_takes_the_whole_test_in_the_browser(server, browser):
         assert issued["professional"][0]["texts"][lang]["name"] in body
         assert page.get_attribute("#save-profile", "href")  # the saved copy follows
     page.screenshot(path=str(ARTIFACTS / "candidate-page-profile-ru.png"), full_page=True)
+    # the PDF the server prints, in the page's language, as a download
+    assert page.inner_text("#save-pdf") == TEXTS["ru"]["save_pdf"]
+    with page.expect_download(timeout=60_000) as download:
+        page.click("#save-pdf")
+    assert download.value.suggested_filename == f"profile-{sid}-ru.pdf"
+    with open(download.value.path(), "rb") as fh:
+        assert fh.read(5) == b"%PDF-"
     assert not errors, errors
     context.close()
 
