@@ -179,6 +179,15 @@ class LocalizedText(Schema):
         """True when the item has no text in the requested language."""
         return self.language != self.requested
 
+    @property
+    def characters(self) -> int:
+        """The characters a candidate reads: stem, options and instruction.
+
+        Reading-time rules (the fast-answer check) scale with it.
+        """
+        return (len(self.stem) + sum(len(o) for o in self.options or [])
+                + len(self.instruction or ""))
+
 
 class Item(Schema):
     """One item of the bank, as authors write it.

@@ -155,8 +155,7 @@ def simulate_candidate(plan: SessionPlan, truth: dict[str, float], seed: int = 1
             code = codes[step.item_id][category] if step.item_id in codes else category
             seconds = None
             if items is not None:
-                shown = items[step.item_id].text_in(language)
-                chars = len(shown.stem) + sum(len(o) for o in shown.options or [])
+                chars = items[step.item_id].text_in(language).characters
                 seconds = (1.5 + chars / reading_speed) * float(rng.lognormal(0.0, 0.3))
             answers.append(Answer(step.item_id, int(code), seconds))
             given.append(step.item_id)

@@ -138,11 +138,6 @@ def _in(texts: Mapping[Language, str], language: Language) -> str:
     return ""
 
 
-def _shown_length(item: Item, language: str) -> int:
-    shown = item.text_in(language)
-    return len(shown.stem) + sum(len(o) for o in shown.options or [])
-
-
 def build_profile(
     *,
     version: BankVersion,
@@ -364,7 +359,7 @@ def _style_flags(scored: Sequence[Answer], items: Mapping[str, Item], language: 
     timed = [(a, a.response_time_s) for a in scored if a.response_time_s is not None]
     if timed:
         limits = [max(rules.min_seconds, rules.seconds_per_character
-                      * _shown_length(items[a.item_id], a.language or language)) for a, _ in timed]
+                      * items[a.item_id].text_in(a.language or language).characters) for a, _ in timed]
         fast = int(fast_answers([[seconds for _, seconds in timed]], limits)[0])
         if fast >= max(3, rules.fast_share * len(timed)):
             flags.append(_flag("fast", texts, language, fast, n=fast, total=len(timed),

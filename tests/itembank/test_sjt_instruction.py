@@ -95,3 +95,14 @@ def test_a_published_version_keeps_showing_its_instruction(repo):
     repo.publish_version(2)
     assert repo.item("TRN-S1", version=1).text_in("ru").instruction == BEST["ru"]
     assert repo.item("TRN-S1", version=2).text_in("ru").instruction == WOULD_DO["ru"]
+
+
+def test_the_reading_time_counts_the_instruction_too():
+    """The fast-answer rule scales with what the candidate reads: stem, options and instruction."""
+    item = _sjt()
+    for lang in ("kk", "en"):
+        shown = item.text_in(lang)
+        read = shown.stem + "".join(shown.options or []) + BEST[lang]
+        assert shown.characters == len(read)
+    likert = _bank.likert("TRN-L9", "transparency").text_in("ru")
+    assert likert.characters == len(likert.stem)
