@@ -20,7 +20,7 @@ __all__ = ["SectionChanges", "document_changes", "format_version_diff"]
 #: how a record of each section of a bank document is identified
 _KEYS: dict[str, tuple[str, ...]] = {
     "dimensions": ("id",), "scales": ("id",), "items": ("id",),
-    "recommendations": ("target", "band"), "versions": ("number",),
+    "recommendations": ("target", "band", "levels"), "versions": ("number",),
     "norm_sets": ("number",), "blueprints": ("level", "number"),
 }
 
@@ -43,6 +43,11 @@ class SectionChanges:
     def new(self) -> int:
         """Records added or changed."""
         return self.added + self.changed
+
+
+def _key(record: Mapping[str, Any], fields: tuple[str, ...]) -> tuple[Any, ...]:
+    """A record's identity: its key fields' values, lists (a text's ``levels``) as tuples."""
+    return tuple(tuple(v) if isinstance(v := record.get(f), list) else v for f in fields)
 
 
 def document_changes(before: Mapping[str, Any],
@@ -68,10 +73,10 @@ def document_changes(before: Mapping[str, Any],
     """
     changes = {}
     for section, fields in _KEYS.items():
-        old = {tuple(r.get(f) for f in fields): r for r in before.get(section, [])}
+        old = {_key(r, fields): r for r in before.get(section, [])}
         added = changed = unchanged = 0
         for record in after.get(section, []):
-            stored = old.get(tuple(record.get(f) for f in fields))
+            stored = old.get(_key(record, fields))
             if stored is None:
                 added += 1
             elif stored != record:
