@@ -6,30 +6,21 @@ from __future__ import annotations
 import re
 from html import escape
 
-import numpy as np
 import pytest
 
-from qabilet.delivery.profiles import Answer, ProfilePolicy, build_profile, load_texts
+from qabilet.delivery.profiles import ProfilePolicy, build_profile, load_texts
 from qabilet.delivery.report_html import render_profile_html
-from qabilet.demo_session import session_plan, simulate_candidate
 from qabilet.itembank.content import LANGUAGES, Recommendation, advice_for
 from qabilet.itembank.versions import NormSet
+from tests.delivery._candidates import simulated_candidate
 
 TEXTS = load_texts()
 
 
 @pytest.fixture(scope="module")
 def bank(demo_db_file):
-    from qabilet.itembank.database import connect
-    from qabilet.itembank.repository import BankRepository
-
-    repo = BankRepository(connect(f"sqlite:///{demo_db_file}"))
-    version, items = repo.version(), {i.id: i for i in repo.items()}
-    rng = np.random.default_rng(5)
-    truth = {d: float(rng.normal(0, 1.2)) for d in version.dimensions}
-    answers = simulate_candidate(session_plan(repo, "middle"), truth, seed=9, items=items).answers
-    return {"repo": repo, "version": version, "items": items,
-            "answers": [Answer(a.item_id, a.code) for a in answers]}
+    c = simulated_candidate(demo_db_file, truth_seed=5, sd=1.2, seed=9)
+    return {"repo": c.repo, "version": c.version, "items": c.items, "answers": c.answers}
 
 
 def _profile(bank, *, norm_set=None, recommendations=None, policy=None, language="en",

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qabilet.delivery.profiles import Answer, build_profile, load_texts
+from qabilet.delivery.profiles import build_profile, load_texts
 from qabilet.delivery.report_html import group_rows, render_group_html, render_profile_html
-from qabilet.demo_session import session_plan, simulate_candidate
 from tests.conftest import skip_or_fail
+from tests.delivery._candidates import simulated_candidate
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 LANGS = ("kk", "ru", "en")
@@ -22,19 +22,11 @@ LANGS = ("kk", "ru", "en")
 
 @pytest.fixture(scope="module")
 def profiles(demo_db_file):
-    from qabilet.itembank.database import connect
-    from qabilet.itembank.repository import BankRepository
-
-    repo = BankRepository(connect(f"sqlite:///{demo_db_file}"))
-    version, items = repo.version(), {i.id: i for i in repo.items()}
-    rng = np.random.default_rng(21)
-    truth = {d: float(rng.normal(0, 1.3)) for d in version.dimensions}
-    answers = simulate_candidate(session_plan(repo, "middle"), truth, seed=4, items=items).answers
-    hurried = [Answer(a.item_id, a.code, 0.3) for a in answers]
-    return {lang: build_profile(version=version, norm_set=repo.norm_set(), items=items,
-                                dimensions=repo.dimensions(),
-                                recommendations=repo.recommendations(), level="middle",
-                                language=lang, answers=hurried, candidate_id="K-0042",
+    c = simulated_candidate(demo_db_file, truth_seed=21, sd=1.3, seed=4, seconds=0.3)  # hurried
+    return {lang: build_profile(version=c.version, norm_set=c.repo.norm_set(), items=c.items,
+                                dimensions=c.repo.dimensions(),
+                                recommendations=c.repo.recommendations(), level="middle",
+                                language=lang, answers=c.answers, candidate_id="K-0042",
                                 software_version="test") for lang in LANGS}
 
 
