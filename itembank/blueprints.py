@@ -35,11 +35,19 @@ class BlueprintSection(Schema):
     rules : dict
         The engine's blueprint mapping (:meth:`qabilet.engine.cat.Blueprint.to_dict` fields); ``items``
         defaults to every operational item of the section's dimensions meant for the level.
+    interleave : str, optional
+        An interleave group. Consecutive sections of one group are given **in turn** rather than
+        one after the other: the next item comes from the group's unfinished section with the
+        fewest items taken, ties broken in an order drawn per session and test position
+        (:func:`qabilet.delivery.session_state.derive`). Each section keeps its own rules,
+        estimate and stopping; only the order the candidate meets their items changes, so that
+        no dimension comes as a block in a fixed place. None (the default): on its own.
     """
 
     name: Name
     dimensions: list[Name] = Field(min_length=1, max_length=4)
     rules: dict[str, Any] = Field(default_factory=dict)
+    interleave: Name | None = None
 
     @model_validator(mode="after")
     def _engine_rules(self) -> BlueprintSection:
@@ -88,6 +96,11 @@ class StoredBlueprint(Schema):
         names = [s.name for s in self.sections]
         if len(set(names)) != len(names):
             raise ValueError(f"sections: expected distinct names; got {names}")
+        groups = [s.interleave for s in self.sections]
+        for k, group in enumerate(groups):
+            if group is not None and group in groups[:k] and groups[k - 1] != group:
+                raise ValueError(f"sections[{k}].interleave: the sections of group {group!r} "
+                                 f"must be consecutive")
         return self
 
 

@@ -19,8 +19,12 @@ personal qualities, kk/ru/en) are authored content (:mod:`qabilet.itembank.demo_
    :func:`qabilet.calibration.factor_correlations` on the reference group.
 4. The version's parameters are written in slope-intercept form on nine factors (simple
    structure). The norm sets are the levels' estimated latent distributions, with band edges at
-   their 25th and 75th percentiles. Blueprints: one adaptive section per competency, then one
-   short section per personal quality.
+   their 25th and 75th percentiles.
+5. Blueprints per level (:mod:`qabilet.demo_design`): the competencies' sections given in turn,
+   then the personal qualities', each adaptive with conditional Sympson–Hetter exposure control
+   at 0.3 (its parameters derived here by simulation) where the pool allows it, a fixed form
+   where it does not; the first item at the level's norm mean; quotas on situational-judgement
+   items and reverse-keyed statements.
 
 docs/design.md §4: ``qabilet.itembank`` does not import ``qabilet.calibration``; the two meet here.
 """
@@ -39,15 +43,17 @@ from numpy.typing import NDArray
 
 if TYPE_CHECKING:
     from qabilet.engine.bank import ItemBank
+    from qabilet.itembank.blueprints import BlueprintSection
     from qabilet.itembank.content import Item
     from qabilet.itembank.repository import BankRepository
+    from qabilet.itembank.versions import BankVersion, LevelNorms
 
 __all__ = [
     "DISAGREEMENTS",
     "LEVEL_MEANS",
     "DemoBuild",
     "build_demo_bank",
-    "demo_sections",
+    "demo_blueprints",
     "disagreeing_items",
     "expert_disagreements",
     "sjt_order",
@@ -244,31 +250,53 @@ def _slope_intercept(bank: ItemBank, se: list[dict[str, float]], factor: int, n_
     return out
 
 
-def demo_sections(level: str, items: list[Item], dimensions: list[str], competencies: set[str]
-                  ) -> list[dict[str, Any]]:
-    """The demonstration blueprint of ``level``: a section per competency, then per quality.
+def demo_blueprints(items: list[Item], dimensions: list[str], competencies: set[str],
+                    version: BankVersion, norms: list[LevelNorms], *, seed: int = 2017,
+                    progress: Callable[[str], None] | None = None
+                    ) -> dict[str, tuple[list[BlueprintSection], str]]:
+    """Each level's sections (:func:`qabilet.demo_design.demo_sections`) and label.
 
-    Competency sections: maximum information with randomesque exposure control (3), EAP, 6–12
-    items, stop at SE 0.40, at least two situational-judgement items, enemy sets kept apart.
-    Personal-quality sections: 4–6 items, stop at SE 0.50.
+    The adaptive sections' conditional Sympson–Hetter parameters are derived here on the
+    version's parameters (:func:`qabilet.demo_design.derive_exposure`, seeded by ``seed``, the
+    level and the section); a label names the sections given as fixed forms.
     """
-    sections = []
-    for dim in dimensions:
-        mine = [i for i in items if i.dimension == dim and level in i.levels]
-        if dim in competencies:
-            enemies: dict[str, list[str]] = {}
-            for i in mine:
-                for e in i.enemy_sets:
-                    enemies.setdefault(e, []).append(i.id)
-            rules = {"selection": "mfi", "exposure": "randomesque:3", "estimator": "eap",
-                     "min_items": 6, "max_items": 12, "se_target": 0.40, "start_candidates": 3,
-                     "content": {i.id: i.format for i in mine}, "quotas": {"sjt": [2, 12]},
-                     "enemies": [g for g in enemies.values() if len(g) > 1]}
-        else:
-            rules = {"selection": "mfi", "estimator": "eap", "min_items": 4, "max_items": 6,
-                     "se_target": 0.50}
-        sections.append({"name": dim, "dimensions": [dim], "rules": rules})
-    return sections
+    from qabilet.demo_design import (
+        TARGET_EXPOSURE,
+        demo_sections,
+        derive_exposure,
+        mean_information,
+    )
+    from qabilet.itembank.blueprints import BlueprintSection, section_items
+    from qabilet.itembank.versions import scale_bank
+
+    say = progress or (lambda _msg: None)
+    whole = version.parameters.to_bank()
+    by_id = {i.id: i for i in items}
+    out: dict[str, tuple[list[BlueprintSection], str]] = {}
+    for k, level_norms in enumerate(norms):
+        lv = level_norms.level
+        info: dict[str, float] = {}
+        for dim in dimensions:
+            norm = level_norms.dimensions[dim]
+            info |= mean_information(scale_bank(whole, [dim]), norm.mean, norm.sd)
+        sections = []
+        for j, raw in enumerate(demo_sections(lv, items, dimensions, competencies, level_norms,
+                                              information=info)):
+            eligible = section_items(BlueprintSection.model_validate(raw), lv, by_id, version)
+            bank = scale_bank(whole, raw["dimensions"], eligible)
+            rules = derive_exposure(bank, raw["rules"], eligible,
+                                    rng=np.random.default_rng([seed, k, j]))
+            sections.append(BlueprintSection.model_validate({**raw, "rules": rules}))
+        fixed = [s.dimensions[0] for s in sections if s.name.endswith("_fixed")]
+        label = (f"demonstration blueprint, {lv} positions: competencies, then personal "
+                 f"qualities, each group's sections in turn; adaptive, conditional "
+                 f"Sympson–Hetter at {TARGET_EXPOSURE:g}"
+                 + (f"; fixed forms (pool too small for adaptivity at that rate): "
+                    f"{', '.join(fixed)}" if fixed else ""))
+        out[lv] = (sections, label)
+        say(f"blueprint of the {lv} level: {len(sections) - len(fixed)} adaptive sections, "
+            f"{len(fixed)} fixed forms")
+    return out
 
 
 def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int = 1500,
@@ -289,7 +317,6 @@ def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int 
     from qabilet.engine.bank import ItemBank
     from qabilet.engine.exceptions import ConflictError, ConvergenceWarning
     from qabilet.engine.simulation import simulate_responses
-    from qabilet.itembank.blueprints import BlueprintSection
     from qabilet.itembank.content import LEVELS
     from qabilet.itembank.demo_texts import load_demo_content
     from qabilet.itembank.parameter_file import ParameterFile
@@ -389,12 +416,9 @@ def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int 
                                     demonstration=True)
     repo.publish_norm_set(norm_set.number)
     blueprints: dict[str, int] = {}
-    for lv in LEVELS:
-        sections = [BlueprintSection.model_validate(s)
-                    for s in demo_sections(lv, items, dims, competencies)]
-        stored = repo.add_blueprint(lv, version.number, sections,
-                                    label=f"demonstration blueprint, {lv} positions")
-        blueprints[lv] = stored.number
+    for name, (sections, label) in demo_blueprints(items, dims, competencies, version, norms,
+                                                   seed=seed, progress=say).items():
+        blueprints[name] = repo.add_blueprint(name, version.number, sections, label=label).number
     off = np.triu_indices(len(dims), 1)
     return DemoBuild(version=version.number, norm_set=norm_set.number, blueprints=blueprints,
                      n_items=len(items), n_persons=int(theta.shape[0]), slope_correlation=slope_r,

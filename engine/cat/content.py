@@ -13,7 +13,11 @@ appear together: one clues another, or they are near-duplicates). Two methods me
   constraint then holds by construction.
 
 Maximum quotas and enemy sets are hard under both: an item whose category is full, or an enemy
-of an item given, is unavailable. A test does not stop before its minimum quotas are met.
+of an item given, is unavailable. A test does not stop before its minimum quotas are met, and
+under weighted deviations the minimums turn hard when they bind: once the items still missing
+from the lower quotas fill every position left before ``max_items``, only items of a category
+still short are available (:meth:`ContentPlan.needed`), so that no exposure-control lottery or
+merit can end a test below a minimum.
 """
 
 from __future__ import annotations
@@ -76,6 +80,23 @@ class ContentPlan:
         if not self.categories:
             return np.ones(administered.shape[0], dtype=bool)
         return np.all(self.counts(administered) >= self.lower[None, :], axis=1)
+
+    def needed(self, administered: NDArray[np.bool_], length: int) -> NDArray[np.bool_]:
+        """Items a session may still take without missing a lower quota, ``(n, n_items)``.
+
+        With :math:`s_j = \\max(l_j - c_j, 0)` items still missing from category :math:`j` and
+        :math:`L - t` positions left, a session with :math:`\\sum_j s_j \\ge L - t` must spend
+        every position on a category still short: only those items are allowed. Other sessions
+        may take any item.
+        """
+        n = administered.shape[0]
+        if not self.categories:
+            return np.ones(administered.shape, dtype=bool)
+        short = np.maximum(self.lower[None, :] - self.counts(administered), 0.0)  # (n, C)
+        left = length - administered.sum(axis=1)
+        binding = short.sum(axis=1) >= left
+        helps = ((short > 0).astype(np.float64) @ self.membership.T) > 0  # (n, n_items)
+        return np.logical_or(~binding.reshape(n, 1), helps)
 
     def deviations(self, administered: NDArray[np.bool_], length: int) -> Array:
         """Projected quota deviation of choosing each item next, ``(n, n_items)``.

@@ -43,6 +43,9 @@ def _content_controlled(context: CatContext, snap: Snapshot, scores: Array,
     hi = np.where(available, scores, -np.inf).max(axis=1, keepdims=True)
     lo, hi = np.where(some, lo, 0.0), np.where(some, hi, 1.0)
     merit = (scores - lo) / np.where(hi > lo, hi - lo, 1.0)
+    # binding minimums are hard (ContentPlan.needed); a session with no such item left keeps all
+    allowed = available & plan.needed(snap.administered, bp.max_items)
+    available = np.where(allowed.any(axis=1, keepdims=True), allowed, available)
     return merit - bp.content_weight * plan.deviations(snap.administered, bp.max_items), available
 
 

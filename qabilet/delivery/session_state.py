@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
+
 from qabilet.delivery._lru import LRU
 from qabilet.engine.cat import (
     CatContext,
@@ -64,6 +66,10 @@ class Plan:
     scales : VersionScales, optional
         The version's whole engine bank, its language versions and its scales, cut once, that
         its sessions' profiles are scored on.
+    parts : tuple of tuple of int
+        The sections in the parts of the test, in order: a part is one section, or the
+        consecutive sections of one interleave group (:attr:`BlueprintSection.interleave`),
+        whose items are given in turn. Empty: every section a part of its own.
     """
 
     sections: tuple
@@ -74,6 +80,7 @@ class Plan:
     items: dict[str, Any] = field(default_factory=dict)
     forms: tuple[dict[str, CatContext], ...] = ()
     scales: VersionScales | None = None
+    parts: tuple[tuple[int, ...], ...] = ()
 
     def n_choices(self, item_id: str) -> int:
         """How many options or scale points the item offers."""
@@ -102,6 +109,9 @@ class SessionView:
     answered : int
         Answers given (items whose time ran out are not answers).
     section_index, n_sections : int
+        The part of the test the item belongs to, and the number of parts (a group of
+        interleaved sections is one part, so the candidate is not told which dimension an item
+        measures).
     closed_by : str, optional
         ``completed`` (every section stopped), or the kind of the closing event.
     """
@@ -149,8 +159,16 @@ def _build_plan(repo: BankRepository, bank_version: int, level: str, blueprint_n
         forms.append({language: CatContext.build(b, rules) for language, b in own.items()
                       if b.to_records() != bank.to_records()})
         where.update(dict.fromkeys(ids, k))
+    parts: list[list[int]] = []
+    for k, section in enumerate(stored.sections):
+        group = section.interleave
+        if parts and group is not None and stored.sections[parts[-1][-1]].interleave == group:
+            parts[-1].append(k)
+        else:
+            parts.append([k])
     return Plan(tuple(sections), version.parameters.recodings(), where, tuple(contexts), version,
-                items, tuple(forms), VersionScales(version, full, by_language))
+                items, tuple(forms), VersionScales(version, full, by_language),
+                tuple(tuple(p) for p in parts))
 
 
 _Answers = tuple[tuple[str, int, str], ...]  # (item id, answer code as given, language), in order
@@ -190,17 +208,36 @@ def derive(plan: Plan, session: StoredSession, events: list[SessionEvent]) -> Se
     skipped = {e.payload["item_id"] for e in events if e.kind == "item_timeout"}
     taken = len(answers) + len(skipped)
     closing = next((e.kind for e in events if e.kind in ("finish", "terminate", "timeout")), None)
-    n = len(plan.sections)
-    for k in range(n):
-        mine = tuple(a for a in answers if plan.item_section.get(a[0]) == k)
-        gone = frozenset(i for i in skipped if plan.item_section.get(i) == k)
-        step = _section_step(plan, session, k, mine, gone, current)
-        if not isinstance(step, Stop):
+    parts = plan.parts or tuple((k,) for k in range(len(plan.sections)))
+    n = len(parts)
+    for p, part in enumerate(parts):
+        open_: list[tuple[int, int, NextItem]] = []  # (items taken, section, its next item)
+        for k in part:
+            mine = tuple(a for a in answers if plan.item_section.get(a[0]) == k)
+            gone = frozenset(i for i in skipped if plan.item_section.get(i) == k)
+            step = _section_step(plan, session, k, mine, gone, current)
+            if not isinstance(step, Stop):
+                open_.append((len(mine) + len(gone), k, step))
+        if open_:
             if closing:
                 break
+            fewest = min(t for t, _, _ in open_)
+            tied = [(k, step) for t, k, step in open_ if t == fewest]
+            k, step = tied[_turn(session.seed, taken, len(tied))]
             return SessionView(False, taken + 1, step.item_id, plan.sections[k][0], len(answers),
-                               k, n)
+                               p, n)
     return SessionView(True, taken + 1, None, None, len(answers), n, n, closing or "completed")
+
+
+def _turn(seed: int, taken: int, n: int) -> int:
+    """Which of ``n`` interleaved sections tied on items taken gives the next item.
+
+    Drawn from the session's seed and the positions taken, so that a replay of the log chooses
+    the same section and candidates meet the dimensions in different orders.
+    """
+    if n == 1:
+        return 0
+    return int(np.random.default_rng([seed, taken]).integers(n))
 
 
 def _section_step(plan: Plan, session: StoredSession, k: int, mine: _Answers,
