@@ -98,3 +98,22 @@ def test_infeasible_constraints_are_refused(tagged):
         Blueprint(max_items=16, content=content, quotas={c: [5, 6] for c in COMPETENCIES})
     with pytest.raises(InvalidParameterError, match="no item is tagged"):
         Blueprint(content=content, quotas={"law": [1, 2]})
+
+
+def test_binding_minimums_are_met_whatever_the_exposure_lottery():
+    # Three uninformative items carry a quota of two; weighted deviations get no weight at all,
+    # and Sympson–Hetter parameters of 0.05 make the lottery pass them almost never. Only the
+    # hard binding rule (ContentPlan.needed) can put two of them into every test.
+    rng = np.random.default_rng(3)
+    a = np.concatenate([rng.uniform(1.5, 2.0, 20), [0.2, 0.2, 0.2]])
+    ids = [f"G{i}" for i in range(20)] + ["X1", "X2", "X3"]
+    bank = ItemBank([TwoPL(a, rng.normal(0, 1, 23))], ids)
+    bp = Blueprint(max_items=6, min_items=6, se_target=None, content_weight=0.0,
+                   content={i: ("x" if i.startswith("X") else "g") for i in ids},
+                   quotas={"x": [2, 6]}, exposure="sh:0.5",
+                   sh_parameters={i: (0.05 if i.startswith("X") else 1.0) for i in ids})
+    sim = simulate_cat(bank, bp, n=300, rng=4)
+    x_given = np.isin(sim.items, bank.index_of(["X1", "X2", "X3"])).sum(axis=1)
+    assert (sim.length == 6).all() and (x_given >= 2).all()
+    # the rule only binds at the end: before it, the uninformative items are not forced early
+    assert np.isin(sim.items[:, :4], bank.index_of(["X1", "X2", "X3"])).mean() < 0.05

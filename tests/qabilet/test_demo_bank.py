@@ -130,11 +130,12 @@ def test_every_level_runs_its_blueprint_in_every_language(demo_repo):
     dims = list(demo_repo.version().dimensions)
     for level in LEVELS:
         stored = demo_repo.blueprint(level)
-        assert [s.name for s in stored.sections] == dims
+        assert [s.dimensions for s in stored.sections] == [[d] for d in dims]
         for language in LANGUAGES:
             results = run_session(demo_repo, level, language, seed=3)
             assert len(results) == len(dims)
-            for r in results:
+            for r, section in zip(results, stored.sections, strict=True):
+                assert section.rules["min_items"] <= len(r.items) <= section.rules["max_items"]
                 assert 4 <= len(r.items) <= 12
                 assert all(shown.language == language for shown in r.items)
                 assert len({shown.item_id for shown in r.items}) == len(r.items)
