@@ -47,6 +47,7 @@ def _summary_text(result: dict[str, Any], bank_file: Path, settings: dict[str, A
              f"{settings['selection']}, exposure {settings['exposure']}, estimator "
              f"{settings['estimator']}, {stop}", ""]
     rows = [("mean length", s["mean_length"]), ("SD length", s["sd_length"]),
+            ("min length", s["min_length"]), ("max length", s["max_length"]),
             ("bias", s["bias"]), ("RMSE", s["rmse"]), ("correlation", s["correlation"]),
             ("mean SE", s["mean_se"]), ("max exposure", s["max_exposure"]),
             ("overlap", s["overlap"]), ("elapsed s", s["elapsed_s"])]
@@ -62,6 +63,15 @@ def _summary_text(result: dict[str, Any], bank_file: Path, settings: dict[str, A
         rudner = classified["rudner"]
         lines.append(f"  accuracy (Rudner, from θ̂ and SE)     {rudner['accuracy']:.4f}")
         lines.append(f"  consistency (Rudner)                 {rudner['consistency']:.4f}")
+        if "stated" in classified:
+            rule = settings["stated_rule"]
+            lines.append(f"Bands a profile states (probability >= {rule['min_confidence']:g}, "
+                         f"SD <= {rule['max_sd']:g}): {classified['stated']['stated']:.1%} stated")
+            if "stated_observed" in classified:
+                lines.append(f"  accuracy (simulees' true bands)      "
+                             f"{classified['stated_observed']['accuracy']:.4f}")
+            lines.append(f"  accuracy (Rudner, from θ̂ and SE)     "
+                         f"{classified['stated']['accuracy']:.4f}")
     return "\n".join(lines) + "\n"
 
 
@@ -136,6 +146,7 @@ def simulate(
     if n is not None and (theta_file is not None or responses_file is not None):
         raise _fail("--n: give either --n or --theta/--responses, not both")
     with _user_errors():
+        from qabilet.delivery.profiles import ProfilePolicy
         from qabilet.engine.cat import Blueprint, derive_sympson_hetter, simulate_cat
         from qabilet.engine.cat.blueprint import parse_exposure
         from qabilet.engine.cat.exposure_floor import exposure_floor
@@ -190,8 +201,12 @@ def simulate(
         finally:
             if line is not None:
                 line.clear()
-        result = {"settings": {**blueprint.to_dict(), "seed": seed, "bank": str(bank_file)},
+        policy = ProfilePolicy()  # the rule by which a profile states a band or withholds it
+        rule = {"min_confidence": policy.min_confidence, "max_sd": policy.max_sd}
+        result = {"settings": {**blueprint.to_dict(), "seed": seed, "bank": str(bank_file),
+                               "stated_rule": rule},
                   **sim.to_dict(simulees.person_ids)}
+        result["classification"] = {k: v.to_dict() for k, v in sim.classification(**rule).items()}
         if out is not None:
             write_text_atomic(out, json.dumps(result, indent=1, allow_nan=False) + "\n")
         typer.echo(_summary_text(result, bank_file, result["settings"]), nl=False)

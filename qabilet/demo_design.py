@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -248,7 +248,8 @@ class SectionMeasure:
         Eligible items.
     n : int
         Simulated candidates.
-    mean_length, min_length, max_length : float
+    mean_length : float
+    min_length, max_length : int
     max_exposure, overlap : float
         The largest item exposure rate; the mean share of items two candidates' tests have in
         common (Chen, Ankenmann & Spray 2003).
@@ -282,8 +283,8 @@ class SectionMeasure:
     pool: int
     n: int
     mean_length: float
-    min_length: float
-    max_length: float
+    min_length: int
+    max_length: int
     max_exposure: float
     overlap: float
     mean_se: float
@@ -349,8 +350,6 @@ def measure_design(sections: Sequence[BlueprintSection], level: str, items: Mapp
         Each simulee's whole-test length and expected time (simulee j of every section).
     """
     from qabilet.engine.cat import simulate_cat
-    from qabilet.engine.classification import band_of, observed_accuracy, rudner
-    from qabilet.engine.profile import band_decision
     from qabilet.itembank.blueprints import section_items
     from qabilet.itembank.versions import scale_bank
 
@@ -362,42 +361,38 @@ def measure_design(sections: Sequence[BlueprintSection], level: str, items: Mapp
     for section in sections:
         (dim,) = section.dimensions
         eligible = section_items(section, level, dict(items), version)
-        blueprint = section.blueprint(eligible)
-        bank = scale_bank(whole, [dim], list(blueprint.items or eligible))
         norm = norms.dimensions[dim]
+        blueprint = replace(section.blueprint(eligible), cut_scores=tuple(norm.cuts))
+        bank = scale_bank(whole, [dim], list(blueprint.items or eligible))
         true = gen.normal(norm.mean, norm.sd, n)
         sim = simulate_cat(bank, blueprint, theta=true, rng=gen)
         summary = sim.summary()
-        cuts = np.asarray(norm.cuts)
-        decided = band_decision(sim.theta, sim.se, norm.cuts, min_confidence=min_confidence,
-                                max_sd=max_sd)
-        stated = np.where(decided.withheld == "", band_of(sim.theta, cuts), -1)
+        bands = sim.classification(min_confidence=min_confidence, max_sd=max_sd)
         given = sim.items >= 0
         category = np.asarray([keying(items[i]) for i in bank.item_ids])
-        reverse = ((category[np.maximum(sim.items, 0)] == "likert_reverse") & given).sum(axis=1)
-        sjt = ((category[np.maximum(sim.items, 0)] == "sjt") & given).sum(axis=1)
+        taken = np.where(given, category[np.maximum(sim.items, 0)], "")
+        per_test = {name: (taken == name).sum(axis=1) for name in KEYING}  # items per test
         met = np.ones(n, dtype=bool)
         for name, lo, _ in blueprint.quotas:
-            met &= ((category[np.maximum(sim.items, 0)] == name) & given).sum(axis=1) >= lo
+            met &= per_test[name] >= lo
+        reverse, sjt = per_test["likert_reverse"], per_test["sjt"]
         seconds = np.asarray([item_seconds(items[i]) for i in bank.item_ids])
         took = np.where(given, seconds[np.maximum(sim.items, 0)], 0.0).sum(axis=1)
         total_length += sim.length
         total_seconds += took
-        all_bands = rudner(sim.theta, sim.se, cuts)
-        some = bool((stated >= 0).any())
         nan = float("nan")
+        stated = bands.get("stated")
         rows.append(SectionMeasure(
             level=level, section=section.name, dimension=dim, design=design_label(blueprint),
             pool=len(eligible), n=n, mean_length=summary.mean_length,
-            min_length=float(sim.length.min()), max_length=float(sim.length.max()),
+            min_length=summary.min_length, max_length=summary.max_length,
             max_exposure=summary.max_exposure, overlap=summary.overlap,
-            mean_se=summary.mean_se, accuracy=all_bands.accuracy,
-            consistency=all_bands.consistency,
-            observed_accuracy=observed_accuracy(true, band_of(sim.theta, cuts), cuts).accuracy,
-            stated_accuracy=observed_accuracy(true, stated, cuts).accuracy if some else nan,
-            stated_expected=rudner(sim.theta, sim.se, cuts, stated_band=stated).accuracy
-            if some else nan,
-            withheld=float(np.mean(stated < 0)),
+            mean_se=summary.mean_se, accuracy=bands["rudner"].accuracy,
+            consistency=bands["rudner"].consistency,
+            observed_accuracy=bands["observed"].accuracy,
+            stated_accuracy=bands["stated_observed"].accuracy if stated else nan,
+            stated_expected=stated.accuracy if stated else nan,
+            withheld=1.0 - stated.stated if stated else 1.0,
             reverse_min=float(reverse.min()), reverse_share=float(np.mean(reverse >= 1)),
             reverse_two=float(np.mean(reverse >= 2)),
             sjt_min=float(sjt.min()) if (category == "sjt").any() else nan,

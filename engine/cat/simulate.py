@@ -25,6 +25,7 @@ from qabilet.engine.classification import Classification, observed_accuracy, rud
 from qabilet.engine.exceptions import InvalidParameterError, InvalidResponseError
 from qabilet.engine.likelihood import check_responses
 from qabilet.engine.models._base import Array
+from qabilet.engine.profile import band_decision
 from qabilet.engine.simulation import as_rng, simulate_responses
 
 __all__ = ["CatSimulation", "CatSummary", "draw_true_theta", "simulate_cat"]
@@ -42,6 +43,8 @@ class CatSummary:
     n: int
     mean_length: float
     sd_length: float
+    min_length: int
+    max_length: int
     bias: float
     rmse: float
     correlation: float
@@ -128,6 +131,8 @@ class CatSimulation:
                    if n > 1 and mean_len > 0 else nan)
         return CatSummary(
             n=n, mean_length=mean_len, sd_length=float(lengths.std(ddof=1)) if n > 1 else nan,
+            min_length=int(self.length.min()) if n else 0,
+            max_length=int(self.length.max()) if n else 0,
             bias=bias, rmse=rmse, correlation=corr,
             mean_se=float(self.se.mean()) if n else nan,
             max_exposure=float(counts.max() / n) if n else nan, overlap=overlap,
@@ -154,7 +159,8 @@ class CatSimulation:
                         "mean_se": float(self.se[m].mean())})
         return out
 
-    def classification(self) -> dict[str, Classification]:
+    def classification(self, min_confidence: float | None = None,
+                       max_sd: float = np.inf) -> dict[str, Classification]:
         """How accurately and consistently the bands were stated (one factor, with cut scores).
 
         ``"observed"``: the share of simulees whose band is their true θ's
@@ -162,12 +168,29 @@ class CatSimulation:
         ``"rudner"``: the expected accuracy and consistency from the final estimates and their
         standard errors alone (:func:`~qabilet.engine.classification.rudner`), the figure an
         operational test can report. Empty without cut scores or with several factors.
+
+        With ``min_confidence`` and two cut scores, also the bands a profile would **state**:
+        the most probable band under :math:`N(\\hat\\theta, s^2)` when its probability reaches
+        ``min_confidence`` and :math:`s \\le` ``max_sd``, withheld otherwise
+        (:func:`qabilet.engine.profile.band_decision`, the rule of the profile's policy):
+        ``"stated"`` (Rudner's expected accuracy over the stated bands; its ``stated`` field is
+        the share stated) and, with true values, ``"stated_observed"``.
         """
         if not self.cut_scores or self.theta.ndim > 1 or self.n == 0:
             return {}
         out = {"rudner": rudner(self.theta, self.se, self.cut_scores, stated_band=self.band)}
         if self.true_theta is not None:
             out["observed"] = observed_accuracy(self.true_theta, self.band, self.cut_scores)
+        if min_confidence is not None and len(self.cut_scores) == 2:
+            lo, hi = self.cut_scores
+            decided = band_decision(self.theta, self.se, (lo, hi), min_confidence=min_confidence,
+                                    max_sd=max_sd)
+            stated = np.where(decided.withheld == "", decided.probabilities.argmax(axis=-1), -1)
+            if (stated >= 0).any():
+                out["stated"] = rudner(self.theta, self.se, self.cut_scores, stated_band=stated)
+                if self.true_theta is not None:
+                    out["stated_observed"] = observed_accuracy(self.true_theta, stated,
+                                                               self.cut_scores)
         return out
 
     def to_dict(self, person_ids: list[str] | None = None) -> dict[str, Any]:

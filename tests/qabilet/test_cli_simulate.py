@@ -33,9 +33,12 @@ def test_reference_run_from_files_matches_mirtcat(tmp_path, bank_file):
     assert set(doc) == {"settings", "summary", "conditional", "classification", "exposure",
                         "simulees"}
     assert doc["classification"] == {}  # no cut scores
-    assert set(doc["summary"]) == {"n", "mean_length", "sd_length", "bias", "rmse",
-                                   "correlation", "mean_se", "max_exposure", "overlap",
-                                   "elapsed_s"}
+    assert set(doc["summary"]) == {"n", "mean_length", "sd_length", "min_length", "max_length",
+                                   "bias", "rmse", "correlation", "mean_se", "max_exposure",
+                                   "overlap", "elapsed_s"}
+    lengths = [p["length"] for p in doc["simulees"]]
+    assert (doc["summary"]["min_length"], doc["summary"]["max_length"]) == (min(lengths),
+                                                                            max(lengths))
     ref = json.loads((CAT / "mirtcat.json").read_text())
     assert doc["summary"]["mean_length"] == pytest.approx(ref["summary"]["mean_test_length"])
     assert doc["summary"]["rmse"] == pytest.approx(ref["summary"]["rmse"], abs=1e-6)
@@ -214,6 +217,19 @@ def test_bands_accuracy_and_consistency(tmp_path, bank_file):
     assert 0.5 < rudner["consistency"] < rudner["accuracy"]
     assert f"accuracy (simulees' true bands)      {right:.4f}" in res.output
     assert "consistency (Rudner)" in res.output
+    # the bands a profile states: the most probable band at probability >= 0.70, SD <= 0.60
+    from scipy.stats import norm
+
+    theta, se = (np.array([p[k] for p in people]) for k in ("theta", "se"))
+    cdf = norm.cdf((np.array([-0.5, 0.5])[None, :] - theta[:, None]) / se[:, None])
+    probs = np.column_stack([cdf[:, 0], cdf[:, 1] - cdf[:, 0], 1 - cdf[:, 1]])
+    stated = (probs.max(axis=1) >= 0.70) & (se <= 0.60)
+    right_stated = np.mean((probs.argmax(axis=1) == true_band)[stated])
+    got = doc["classification"]
+    assert 0 < stated.mean() < 1 and got["stated"]["stated"] == pytest.approx(stated.mean())
+    assert got["stated_observed"]["accuracy"] == pytest.approx(right_stated)
+    assert right_stated > right  # withholding the doubtful bands makes the stated ones surer
+    assert f"{stated.mean():.1%} stated" in res.output
 
 
 def test_conditional_sympson_hetter_from_the_command_line(tmp_path, bank_file):
