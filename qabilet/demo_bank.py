@@ -258,7 +258,9 @@ def demo_blueprints(items: list[Item], dimensions: list[str], competencies: set[
 
     The adaptive sections' conditional Sympson–Hetter parameters are derived here on the
     version's parameters (:func:`qabilet.demo_design.derive_exposure`, seeded by ``seed``, the
-    level and the section); a label names the sections given as fixed forms.
+    level and the section): the middle level's from 1, the other levels' from the middle
+    level's (their pools and classes differ little, so most of the rounds are saved). A label
+    names the sections given as fixed forms.
     """
     from qabilet.demo_design import (
         TARGET_EXPOSURE,
@@ -273,7 +275,9 @@ def demo_blueprints(items: list[Item], dimensions: list[str], competencies: set[
     whole = version.parameters.to_bank()
     by_id = {i.id: i for i in items}
     out: dict[str, tuple[list[BlueprintSection], str]] = {}
-    for k, level_norms in enumerate(norms):
+    derived: dict[str, dict[str, Any]] = {}  # dimension → the middle level's parameters
+    order = sorted(range(len(norms)), key=lambda k: norms[k].level != "middle")
+    for k, level_norms in ((k, norms[k]) for k in order):
         lv = level_norms.level
         info: dict[str, float] = {}
         for dim in dimensions:
@@ -284,8 +288,12 @@ def demo_blueprints(items: list[Item], dimensions: list[str], competencies: set[
                                               information=info)):
             eligible = section_items(BlueprintSection.model_validate(raw), lv, by_id, version)
             bank = scale_bank(whole, raw["dimensions"], eligible)
+            dim = raw["dimensions"][0]
             rules = derive_exposure(bank, raw["rules"], eligible,
-                                    rng=np.random.default_rng([seed, k, j]))
+                                    rng=np.random.default_rng([seed, k, j]),
+                                    initial=derived.get(dim))
+            if lv == "middle":
+                derived[dim] = rules.get("sh_parameters") or {}
             sections.append(BlueprintSection.model_validate({**raw, "rules": rules}))
         fixed = [s.dimensions[0] for s in sections if s.name.endswith("_fixed")]
         label = (f"demonstration blueprint, {lv} positions: competencies, then personal "
@@ -296,7 +304,7 @@ def demo_blueprints(items: list[Item], dimensions: list[str], competencies: set[
         out[lv] = (sections, label)
         say(f"blueprint of the {lv} level: {len(sections) - len(fixed)} adaptive sections, "
             f"{len(fixed)} fixed forms")
-    return out
+    return {n.level: out[n.level] for n in norms}  # in the norms' order
 
 
 def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int = 1500,

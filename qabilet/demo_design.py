@@ -210,14 +210,16 @@ def mean_information(bank: ItemBank, mean: float, sd: float, n_points: int = 41
 
 def derive_exposure(bank: ItemBank, rules: Mapping[str, Any], eligible: Sequence[str], *,
                     target: float = TARGET_EXPOSURE, n: int = SH_SIMULEES,
-                    rng: np.random.Generator | int | None = None) -> dict[str, Any]:
+                    rng: np.random.Generator | int | None = None,
+                    initial: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The section's rules with conditional Sympson–Hetter parameters for ``target``.
 
     :func:`qabilet.engine.cat.derive_sympson_hetter` with ``n`` simulees per class of
     ``rules["sh_classes"]`` (equal numbers per class, from the bank's latent distribution cut to
     the class), at most :data:`SH_ROUNDS` rounds and a tolerance of :data:`SH_TOLERANCE`
-    (the best round's parameters when none is within it). Rules without classes (fixed forms)
-    are returned unchanged.
+    (the best round's parameters when none is within it), starting from ``initial`` (item id →
+    its parameters per class, e.g. another level's ``sh_parameters``; 1 for an item not in it).
+    Rules without classes (fixed forms) are returned unchanged.
     """
     from qabilet.engine.cat import Blueprint, derive_sympson_hetter
     from qabilet.engine.exceptions import ConvergenceWarning
@@ -225,10 +227,14 @@ def derive_exposure(bank: ItemBank, rules: Mapping[str, Any], eligible: Sequence
     if not rules.get("sh_classes"):
         return dict(rules)
     blueprint = Blueprint.from_dict({**rules, "items": list(eligible)})
+    start = np.ones((len(rules["sh_classes"]) + 1, bank.n_items))
+    for j, item_id in enumerate(bank.item_ids):
+        if initial is not None and item_id in initial:
+            start[:, j] = initial[item_id]
     with warnings.catch_warnings():  # not converged within SH_ROUNDS: the best round is kept
         warnings.simplefilter("ignore", ConvergenceWarning)
         derived = derive_sympson_hetter(bank, blueprint, target=target, n=n, rng=rng,
-                                        max_rounds=SH_ROUNDS, tol=SH_TOLERANCE)
+                                        max_rounds=SH_ROUNDS, tol=SH_TOLERANCE, initial=start)
     params = derived.blueprint.sh_parameters or ()
     return {**rules, "exposure": f"sh:{target:g}",
             "sh_parameters": {i: [round(v, 4) for v in k] if isinstance(k, tuple) else round(k, 4)

@@ -86,6 +86,7 @@ def derive_sympson_hetter(
     tol: float = 0.015,
     rng: np.random.Generator | int | None = None,
     classes: ArrayLike | None = None,
+    initial: ArrayLike | None = None,
 ) -> SympsonHetterDerivation:
     """Sympson–Hetter parameters that keep every item's exposure near ``target`` or below.
 
@@ -112,6 +113,10 @@ def derive_sympson_hetter(
     classes : array_like, optional
         Cut points on θ for conditional parameters (one factor); the blueprint's
         ``sh_classes`` by default. Empty: one set of parameters.
+    initial : array_like, optional
+        Parameters to start from, in bank order: shape ``(n_items,)``, or ``(n_classes,
+        n_items)`` when conditional (default: 1 for every item). Parameters derived for a
+        similar design (another level's pool and classes, say) save most of the rounds.
 
     Raises
     ------
@@ -146,6 +151,14 @@ def derive_sympson_hetter(
                                     "simulees, or fewer classes")
     aim = target - np.minimum(2.0 * np.sqrt(target * (1 - target) / per_class), 0.1 * target)
     k = np.ones((n_classes, bank.n_items))
+    if initial is not None:
+        start = np.asarray(initial, dtype=np.float64)
+        if start.shape not in ((bank.n_items,), (n_classes, bank.n_items)) or not np.all(
+                (start > 0) & (start <= 1)):
+            raise InvalidParameterError(
+                f"initial: expected parameters in (0, 1], shape ({bank.n_items},) or "
+                f"({n_classes}, {bank.n_items}); got shape {start.shape}")
+        k = np.broadcast_to(start, k.shape).copy()
     eligible = blueprint.eligible_mask(bank)
     ids = np.asarray(bank.item_ids, dtype=object)
     maxima: list[float] = []

@@ -136,6 +136,20 @@ def test_conditional_sympson_hetter_keeps_every_ability_class_below_target():
     assert max(largest_by_class(derived.blueprint)) <= 0.3 + 0.03
 
 
+def test_a_derivation_started_from_derived_parameters_needs_fewer_rounds():
+    bank = bank_of(60, seed=5)[0]
+    design = Blueprint(max_items=12, se_target=None)
+    cold = derive_sympson_hetter(bank, design, target=0.3, n=800, rng=1, classes=(-0.5, 0.5))
+    warm = derive_sympson_hetter(bank, design, target=0.3, n=800, rng=2, classes=(-0.5, 0.5),
+                                 initial=cold.parameters)
+    assert cold.converged and warm.converged and cold.n_rounds > 2
+    assert warm.n_rounds < cold.n_rounds and warm.max_exposure[0] < cold.max_exposure[0]
+    assert warm.max_exposure[0] < 0.5  # the first round already runs under the old parameters
+    with pytest.raises(InvalidParameterError, match="initial"):
+        derive_sympson_hetter(bank, design, target=0.3, n=100, classes=(-0.5, 0.5),
+                              initial=np.zeros(60))
+
+
 def test_conditional_parameters_round_trip_and_are_checked():
     bp = Blueprint.from_dict({"exposure": "sh:0.3", "sh_classes": [-1, 1],
                               "sh_parameters": {"I1": [0.5, 1, 0.25], "I2": [1, 1, 1]}})
