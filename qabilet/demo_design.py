@@ -74,7 +74,7 @@ START_CANDIDATES = 5
 #: and the accepted excess of the largest within-class rate: about one sampling SD of a rate near
 #: 0.3 among 200 simulees, :math:`\sqrt{0.3 \cdot 0.7 / 200} = 0.032` (a smaller tolerance only
 #: chases noise; the update aims below the target by the same margin)
-SH_SIMULEES, SH_ROUNDS, SH_TOLERANCE = 200, 12, 0.03
+SH_SIMULEES, SH_ROUNDS, SH_TOLERANCE = 200, 8, 0.03
 #: assumed reading rate (characters per second) and answering time per item (seconds)
 READING_RATE, ANSWER_S = 15.0, 5.0
 
