@@ -197,3 +197,26 @@ def test_interleaved_sections_must_be_consecutive(design):
     moved = [sections[0], sections[5], *sections[1:5], *sections[6:]]
     with pytest.raises(ValueError, match="must be consecutive"):
         StoredBlueprint.model_validate({**design.stored["low"].model_dump(), "sections": moved})
+
+
+def test_a_pool_too_small_for_adaptivity_at_0_3_becomes_a_named_fixed_form(design):
+    from qabilet.demo_design import demo_sections, mean_information
+
+    norms = design.norm_set.for_level("middle")
+    pool = [i for i in design.items.values() if i.dimension == "integrity" and "middle" in i.levels]
+    small = [i for i in pool if keying(i) == "likert_forward"][:7] + [
+        i for i in pool if keying(i) == "likert_reverse"][:3]  # 10 items: 10 × 0.3 < 7
+    norm = norms.dimensions["integrity"]
+    info = mean_information(scale_bank(design.version.parameters, ["integrity"]), norm.mean, norm.sd)
+    (raw,) = demo_sections("middle", small, ["integrity"], set(), norms, information=info)
+    section = BlueprintSection.model_validate(raw)
+    rules = section.blueprint([i.id for i in small])
+    assert section.name == "integrity_fixed" and section.interleave == "personal"
+    assert rules.items is not None and len(rules.items) == rules.min_items == rules.max_items == 7
+    assert rules.se_target is None and rules.exposure == "none"
+    form = set(rules.items)
+    assert sum(design.items[i].direction == -1 for i in form) >= reverse_minimum(3) == 1
+    ranked = sorted((i.id for i in small), key=info.get)
+    assert ranked[-1] in form and ranked[0] not in form  # the most informative in, the least out
+    with pytest.raises(ValueError, match="fixed form"):
+        demo_sections("middle", small, ["integrity"], set(), norms)  # no information to rank by
