@@ -65,7 +65,7 @@ TARGET_EXPOSURE = 0.3
 #: content categories: format and keying
 KEYING = ("sjt", "likert_forward", "likert_reverse")
 #: length and stopping per kind of dimension: (min_items, max_items, se_target)
-LENGTHS = {"competency": (6, 12, 0.40), "quality": (4, 7, 0.50)}
+LENGTHS = {"competency": (6, 12, 0.40), "quality": (5, 7, 0.45)}
 #: situational-judgement items every competency test has
 SJT_MINIMUM = 2
 #: opening items drawn among this many best at the start (a rate of about 1/5 each)
