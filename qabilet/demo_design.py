@@ -14,11 +14,11 @@ The blueprint of each position level (:func:`demo_sections`, its exposure parame
 * **Exposure.** Conditional Sympson–Hetter (Stocking & Lewis 1998) at :data:`TARGET_EXPOSURE`,
   its classes cut at the level's band edges, its parameters derived by simulation when the bank
   is built. The opening item is drawn among the five best at the start (a rate of about 1/5).
-  A section can keep every rate at or below :math:`r` only if its pool holds
-  :math:`N \\ge L_{\\max}/r` items (the rates add up to the test length, at most
-  :math:`L_{\\max}`); a smaller pool gets a **fixed form** instead — the :math:`L_{\\max}` items
-  with the most information over the level's norm distribution that meet the quotas, given
-  to everyone — and the blueprint's label says so.
+  The rates add up to the mean test length, at most :math:`L_{\\max}`, so a pool of
+  :math:`N \\ge L_{\\max}/r` items can keep every rate at or below :math:`r` whatever the
+  tests' lengths turn out to be; a smaller pool gets a **fixed form** instead — the
+  :math:`L_{\\max}` items with the most information over the level's norm distribution that
+  meet the quotas, given to everyone — and the blueprint's label says so.
 * **Start.** The first item is chosen at the level's norm mean of the dimension.
 * **Content.** Every item is tagged ``sjt``, ``likert_forward`` or ``likert_reverse``; every test
   has at least two situational-judgement items per competency and :func:`reverse_minimum`
