@@ -5,7 +5,8 @@ latent distributions stand far apart (a scorer that took a group's prior would s
 the integrity items have parameters of their own, in Russian: slopes 1.5 times and intercepts
 shifted by 1; and :data:`BOOSTED`, which the reference parameters do not choose first, is made
 the most informative item at θ = 0 in Russian (slope 6, thresholds within ±1), so an adaptive
-section that chooses with the Russian parameters starts with it.
+section that chooses with the Russian parameters, opening with the best item at the middle
+level's start (its norm mean, 0), starts with it.
 """
 
 from __future__ import annotations
@@ -51,8 +52,15 @@ def publish_language_versions(repo: BankRepository) -> int:
     repo.publish_norm_set(repo.create_norm_set(v2.number, norms.levels, label=norms.label,
                                                demonstration=True).number)
     for level in ("high", "middle", "low"):
-        repo.add_blueprint(level, v2.number, repo.blueprint(level).sections,
-                           label=f"language versions, {level}")
+        # the demonstration design draws the opening item among the five best, keeps exposure
+        # under a lottery and asks for reverse-keyed statements early; here the integrity
+        # section opens with the single most informative item, so that which parameters chose
+        # it shows
+        plain = {"start_candidates": 1, "exposure": "none", "sh_parameters": None,
+                 "content": {}, "quotas": {}}
+        sections = [s.model_copy(update={"rules": {**s.rules, **plain}})
+                    if s.dimensions == ["integrity"] else s for s in repo.blueprint(level).sections]
+        repo.add_blueprint(level, v2.number, sections, label=f"language versions, {level}")
     return v2.number
 
 
