@@ -324,7 +324,7 @@ def design_label(blueprint: Blueprint) -> str:
 def measure_design(sections: Sequence[BlueprintSection], level: str, items: Mapping[str, Item],
                    version: BankVersion, norms: LevelNorms, *, n: int = 600,
                    rng: np.random.Generator | int | None = None,
-                   min_confidence: float = 0.70, max_sd: float = 0.60,
+                   min_confidence: float | None = None, max_sd: float | None = None,
                    ) -> tuple[list[SectionMeasure], NDArray[np.float64], NDArray[np.float64]]:
     """Simulate ``n`` candidates of ``level`` through ``sections`` and measure each section.
 
@@ -346,8 +346,9 @@ def measure_design(sections: Sequence[BlueprintSection], level: str, items: Mapp
     norms : LevelNorms
     n : int
     rng : numpy.random.Generator or int or None
-    min_confidence, max_sd : float
-        The profile's rule for stating a band (:class:`qabilet.delivery.profiles.ProfilePolicy`).
+    min_confidence, max_sd : float, optional
+        The rule for stating a band (default: the profile's,
+        :class:`qabilet.delivery.profiles.ProfilePolicy`).
 
     Returns
     -------
@@ -355,10 +356,14 @@ def measure_design(sections: Sequence[BlueprintSection], level: str, items: Mapp
     length, seconds : ndarray, shape (n,)
         Each simulee's whole-test length and expected time (simulee j of every section).
     """
+    from qabilet.delivery.profiles import ProfilePolicy
     from qabilet.engine.cat import simulate_cat
     from qabilet.itembank.blueprints import section_items
     from qabilet.itembank.versions import scale_bank
 
+    policy = ProfilePolicy()
+    min_confidence = policy.min_confidence if min_confidence is None else min_confidence
+    max_sd = policy.max_sd if max_sd is None else max_sd
     whole = version.parameters.to_bank()
     gen = np.random.default_rng(rng)
     total_length = np.zeros(n)

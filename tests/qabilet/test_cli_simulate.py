@@ -217,13 +217,13 @@ def test_bands_accuracy_and_consistency(tmp_path, bank_file):
     assert 0.5 < rudner["consistency"] < rudner["accuracy"]
     assert f"accuracy (simulees' true bands)      {right:.4f}" in res.output
     assert "consistency (Rudner)" in res.output
-    # the bands a profile states: the most probable band at probability >= 0.70, SD <= 0.60
+    # the bands a profile states: the most probable band at probability >= 0.90, SD <= 0.60
     from scipy.stats import norm
 
     theta, se = (np.array([p[k] for p in people]) for k in ("theta", "se"))
     cdf = norm.cdf((np.array([-0.5, 0.5])[None, :] - theta[:, None]) / se[:, None])
     probs = np.column_stack([cdf[:, 0], cdf[:, 1] - cdf[:, 0], 1 - cdf[:, 1]])
-    stated = (probs.max(axis=1) >= 0.70) & (se <= 0.60)
+    stated = (probs.max(axis=1) >= 0.90) & (se <= 0.60)
     right_stated = np.mean((probs.argmax(axis=1) == true_band)[stated])
     got = doc["classification"]
     assert 0 < stated.mean() < 1 and got["stated"]["stated"] == pytest.approx(stated.mean())
