@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check-long lint bench clean
+.PHONY: run test check-long lint bench demo-exposure clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: $(STAMP)
 # session's end, per back-end (PostgreSQL at $$QABILET_TEST_DATABASE_URL); about 40 minutes
 check-long: $(STAMP)
 	QABILET_RACE_TRIALS=$${QABILET_RACE_TRIALS:-200} $(BIN)/python -m pytest -s tests/api/test_session_races.py
+
+# the demonstration blueprints' exposure parameters, derived thoroughly and shipped
+# (qabilet/demo_exposure.py); run after changing the demonstration content or design (3 minutes)
+demo-exposure: $(STAMP)
+	$(BIN)/python -m qabilet.demo_exposure
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

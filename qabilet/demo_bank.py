@@ -22,7 +22,8 @@ personal qualities, kk/ru/en) are authored content (:mod:`qabilet.itembank.demo_
    their 25th and 75th percentiles.
 5. Blueprints per level (:mod:`qabilet.demo_design`): the competencies' sections given in turn,
    then the personal qualities', each adaptive with conditional Sympson–Hetter exposure control
-   at 0.3 (its parameters derived here by simulation) where the pool allows it, a fixed form
+   at 0.3 (its parameters shipped with the package, :mod:`qabilet.demo_exposure`, or derived
+   here by simulation) where the pool allows it, a fixed form
    where it does not; the first item at the level's norm mean; quotas on situational-judgement
    items and reverse-keyed statements.
 
@@ -42,6 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
+    from qabilet.demo_design import Derivation
     from qabilet.engine.bank import ItemBank
     from qabilet.itembank.blueprints import BlueprintSection
     from qabilet.itembank.content import Item
@@ -85,6 +87,9 @@ class DemoBuild:
         Dimension → correlation of true and estimated slopes of its Likert items.
     correlation_error : float
         Largest absolute error of the estimated correlations between dimensions.
+    shipped_exposure : int
+        Adaptive sections whose exposure parameters were the shipped ones
+        (:mod:`qabilet.demo_exposure`); the others' were derived by the build.
     """
 
     version: int
@@ -94,6 +99,7 @@ class DemoBuild:
     n_persons: int
     slope_correlation: dict[str, float]
     correlation_error: float
+    shipped_exposure: int
 
 
 def _true_correlation(dimensions: list[str], n_competencies: int) -> NDArray[np.float64]:
@@ -252,29 +258,37 @@ def _slope_intercept(bank: ItemBank, se: list[dict[str, float]], factor: int, n_
 
 def demo_blueprints(items: list[Item], dimensions: list[str], competencies: set[str],
                     version: BankVersion, norms: list[LevelNorms], *, seed: int = 2017,
+                    n_per_level: int = 1500, derive: Derivation | None = None,
                     progress: Callable[[str], None] | None = None
-                    ) -> dict[str, tuple[list[BlueprintSection], str]]:
-    """Each level's sections (:func:`qabilet.demo_design.demo_sections`) and label.
+                    ) -> dict[str, tuple[list[BlueprintSection], str, int]]:
+    """Each level's sections (:func:`qabilet.demo_design.demo_sections`), label and shipped count.
 
-    The adaptive sections' conditional Sympson–Hetter parameters are derived here on the
-    version's parameters (:func:`qabilet.demo_design.derive_exposure`, seeded by ``seed``, the
-    level and the section): the middle level's from 1, the other levels' from the middle
-    level's (their pools and classes differ little, so most of the rounds are saved). A label
-    names the sections given as fixed forms.
+    The adaptive sections' conditional Sympson–Hetter parameters are the shipped ones where
+    they were derived for the section (:mod:`qabilet.demo_exposure`; ``seed`` and
+    ``n_per_level`` are the build's) and ``derive`` is None; otherwise they are derived here on
+    the version's parameters among simulees of the level
+    (:func:`qabilet.demo_design.derive_exposure` with ``derive``, by default
+    :data:`qabilet.demo_design.QUICK`; seeded by ``seed``, the level and the section): the
+    middle level's from 1, the other levels' from the middle level's (their pools and classes
+    differ little, so most of the rounds are saved). A label names the sections given as fixed
+    forms; the count is of the sections whose parameters were shipped.
     """
     from qabilet.demo_design import (
+        QUICK,
         TARGET_EXPOSURE,
         demo_sections,
         derive_exposure,
         mean_information,
     )
+    from qabilet.demo_exposure import load_exposure
     from qabilet.itembank.blueprints import BlueprintSection, section_items
     from qabilet.itembank.versions import scale_bank
 
     say = progress or (lambda _msg: None)
+    shipped = load_exposure() if derive is None else None
     whole = version.parameters.to_bank()
     by_id = {i.id: i for i in items}
-    out: dict[str, tuple[list[BlueprintSection], str]] = {}
+    out: dict[str, tuple[list[BlueprintSection], str, int]] = {}
     derived: dict[str, dict[str, Any]] = {}  # dimension → the middle level's parameters
     order = sorted(range(len(norms)), key=lambda k: norms[k].level != "middle")
     for k, level_norms in ((k, norms[k]) for k in order):
@@ -283,15 +297,26 @@ def demo_blueprints(items: list[Item], dimensions: list[str], competencies: set[
         for dim in dimensions:
             norm = level_norms.dimensions[dim]
             info |= mean_information(scale_bank(whole, [dim]), norm.mean, norm.sd)
-        sections = []
+        sections, from_file = [], 0
         for j, raw in enumerate(demo_sections(lv, items, dimensions, competencies, level_norms,
                                               information=info)):
             eligible = section_items(BlueprintSection.model_validate(raw), lv, by_id, version)
-            bank = scale_bank(whole, raw["dimensions"], eligible)
             dim = raw["dimensions"][0]
-            rules = derive_exposure(bank, raw["rules"], eligible,
-                                    rng=np.random.default_rng([seed, k, j]),
-                                    initial=derived.get(dim))
+            fits = shipped.section(
+                seed=seed, n_per_level=n_per_level, target=TARGET_EXPOSURE, level=lv,
+                name=raw["name"], classes=raw["rules"].get("sh_classes") or [],
+                eligible=eligible) if shipped and raw["rules"].get("sh_classes") else None
+            if fits is not None:
+                rules = {**raw["rules"], "exposure": f"sh:{TARGET_EXPOSURE:g}",
+                         "sh_parameters": fits}
+                from_file += 1
+            else:
+                norm = level_norms.dimensions[dim]
+                rules = derive_exposure(scale_bank(whole, raw["dimensions"], eligible),
+                                        raw["rules"], eligible, how=derive or QUICK,
+                                        population=(norm.mean, norm.sd),
+                                        rng=np.random.default_rng([seed, k, j]),
+                                        initial=derived.get(dim))
             if lv == "middle":
                 derived[dim] = rules.get("sh_parameters") or {}
             sections.append(BlueprintSection.model_validate({**raw, "rules": rules}))
@@ -301,19 +326,22 @@ def demo_blueprints(items: list[Item], dimensions: list[str], competencies: set[
                  f"Sympson–Hetter at {TARGET_EXPOSURE:g}"
                  + (f"; fixed forms (pool too small for adaptivity at that rate): "
                     f"{', '.join(fixed)}" if fixed else ""))
-        out[lv] = (sections, label)
-        say(f"blueprint of the {lv} level: {len(sections) - len(fixed)} adaptive sections, "
-            f"{len(fixed)} fixed forms")
+        out[lv] = (sections, label, from_file)
+        adaptive = len(sections) - len(fixed)
+        say(f"blueprint of the {lv} level: {adaptive} adaptive sections (exposure parameters: "
+            f"{from_file} shipped, {adaptive - from_file} derived now), {len(fixed)} fixed forms")
     return {n.level: out[n.level] for n in norms}  # in the norms' order
 
 
 def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int = 1500,
-                    software_version: str | None = None,
+                    derive: Derivation | None = None, software_version: str | None = None,
                     progress: Callable[[str], None] | None = None) -> DemoBuild:
     """Build the demonstration bank into an empty repository: content, version, norms, blueprints.
 
     Everything is written published (version 1, norm set 1, blueprint 1 of each level); a
-    repository that already holds a bank is refused.
+    repository that already holds a bank is refused. The exposure parameters are the shipped
+    ones wherever they fit (:mod:`qabilet.demo_exposure`), unless ``derive`` (a
+    :class:`qabilet.demo_design.Derivation`) asks for every section's to be derived with it.
 
     Raises
     ------
@@ -424,10 +452,14 @@ def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int 
                                     demonstration=True)
     repo.publish_norm_set(norm_set.number)
     blueprints: dict[str, int] = {}
-    for name, (sections, label) in demo_blueprints(items, dims, competencies, version, norms,
-                                                   seed=seed, progress=say).items():
+    shipped = 0
+    for name, (sections, label, from_file) in demo_blueprints(
+            items, dims, competencies, version, norms, seed=seed, n_per_level=n_per_level,
+            derive=derive, progress=say).items():
         blueprints[name] = repo.add_blueprint(name, version.number, sections, label=label).number
+        shipped += from_file
     off = np.triu_indices(len(dims), 1)
     return DemoBuild(version=version.number, norm_set=norm_set.number, blueprints=blueprints,
                      n_items=len(items), n_persons=int(theta.shape[0]), slope_correlation=slope_r,
+                     shipped_exposure=shipped,
                      correlation_error=float(np.abs(corr.correlation - r_true)[off].max()))

@@ -12,8 +12,10 @@ The blueprint of each position level (:func:`demo_sections`, its exposure parame
   per-dimension stopping rule work as they do for one dimension (the several-factor engine has
   no conditional Sympson–Hetter), and five personal qualities need no section of five factors.
 * **Exposure.** Conditional Sympson–Hetter (Stocking & Lewis 1998) at :data:`TARGET_EXPOSURE`,
-  its classes cut at the level's band edges, its parameters derived by simulation when the bank
-  is built. The opening item is drawn among the five best at the start (a rate of about 1/5).
+  its classes cut at the level's band edges, its parameters derived by simulating candidates of
+  the level (:func:`derive_exposure`): shipped with the package for the default build
+  (:data:`THOROUGH`, :mod:`qabilet.demo_exposure`), derived when the bank is built otherwise
+  (:data:`QUICK`). The opening item is drawn among the five best at the start (a rate of about 1/5).
   The rates add up to the mean test length, at most :math:`L_{\\max}`, so a pool of
   :math:`N \\ge L_{\\max}/r` items can keep every rate at or below :math:`r` whatever the
   tests' lengths turn out to be; a smaller pool gets a **fixed form** instead — the
@@ -50,7 +52,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KEYING",
+    "QUICK",
     "TARGET_EXPOSURE",
+    "THOROUGH",
+    "Derivation",
     "SectionMeasure",
     "derive_exposure",
     "demo_sections",
@@ -70,13 +75,38 @@ LENGTHS = {"competency": (6, 12, 0.40), "quality": (5, 7, 0.45)}
 SJT_MINIMUM = 2
 #: opening items drawn among this many best at the start (a rate of about 1/5 each)
 START_CANDIDATES = 5
-#: simulees per θ class and round when deriving the Sympson–Hetter parameters, rounds at most,
-#: and the accepted excess of the largest within-class rate: about one sampling SD of a rate near
-#: 0.3 among 200 simulees, :math:`\sqrt{0.3 \cdot 0.7 / 200} = 0.032` (a smaller tolerance only
-#: chases noise; the update aims below the target by the same margin)
-SH_SIMULEES, SH_ROUNDS, SH_TOLERANCE = 200, 8, 0.03
 #: assumed reading rate (characters per second) and answering time per item (seconds)
 READING_RATE, ANSWER_S = 15.0, 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Derivation:
+    """How a section's Sympson–Hetter parameters are derived by simulation.
+
+    Attributes
+    ----------
+    simulees : int
+        Simulees per θ class and round. The within-class rate of an item near 0.3 carries a
+        sampling SD of :math:`\\sqrt{0.3 \\cdot 0.7 / n}`: 0.032 at 200, 0.014 at 1,000.
+    rounds : int
+        Simulation rounds at most; the round with the smallest largest rate is kept when none is
+        within the tolerance.
+    tolerance : float
+        The accepted excess of the largest within-class rate over the target.
+    """
+
+    simulees: int
+    rounds: int
+    tolerance: float
+
+
+#: a build's own derivation when no shipped parameters fit it (about 5 s a level): a tolerance
+#: of one sampling SD (a smaller one only chases noise); the largest rates measured over 3,000
+#: candidates of a level come out at 0.27–0.32
+QUICK = Derivation(simulees=200, rounds=8, tolerance=0.03)
+#: the shipped parameters' derivation (about a minute a level): five times the simulees, the best
+#: of up to 20 rounds, nothing above the target accepted; 0.27–0.29 measured over 3,000
+THOROUGH = Derivation(simulees=1000, rounds=20, tolerance=0.0)
 
 
 def keying(item: Item) -> str:
@@ -209,32 +239,41 @@ def mean_information(bank: ItemBank, mean: float, sd: float, n_points: int = 41
 
 
 def derive_exposure(bank: ItemBank, rules: Mapping[str, Any], eligible: Sequence[str], *,
-                    target: float = TARGET_EXPOSURE, n: int = SH_SIMULEES,
+                    target: float = TARGET_EXPOSURE, how: Derivation = QUICK,
+                    population: tuple[float, float] | None = None,
                     rng: np.random.Generator | int | None = None,
                     initial: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The section's rules with conditional Sympson–Hetter parameters for ``target``.
 
-    :func:`qabilet.engine.cat.derive_sympson_hetter` with ``n`` simulees per class of
-    ``rules["sh_classes"]`` (equal numbers per class, from the bank's latent distribution cut to
-    the class), at most :data:`SH_ROUNDS` rounds and a tolerance of :data:`SH_TOLERANCE`
-    (the best round's parameters when none is within it), starting from ``initial`` (item id →
-    its parameters per class, e.g. another level's ``sh_parameters``; 1 for an item not in it).
-    Rules without classes (fixed forms) are returned unchanged.
+    :func:`qabilet.engine.cat.derive_sympson_hetter` with ``how.simulees`` simulees in each class
+    of ``rules["sh_classes"]``, drawn from ``population`` (the level's norm distribution of the
+    dimension, :math:`N(\\mu_\\ell, \\sigma_\\ell^2)`, cut to the class; the bank's latent
+    distribution when omitted), at most ``how.rounds`` rounds within ``how.tolerance`` (the best
+    round's parameters when none is), starting from ``initial`` (item id → its parameters per
+    class, e.g. another level's ``sh_parameters``; 1 for an item not in it). Rules without
+    classes (fixed forms) are returned unchanged.
+
+    The rates are counted among simulees of the level's own population: a class's share of
+    candidates near its edges differs between levels, and so do the items they are given.
     """
-    from qabilet.engine.cat import Blueprint, derive_sympson_hetter
+    from qabilet.engine.cat import Blueprint, derive_sympson_hetter, draw_per_class
     from qabilet.engine.exceptions import ConvergenceWarning
 
     if not rules.get("sh_classes"):
         return dict(rules)
+    gen = np.random.default_rng(rng)
     blueprint = Blueprint.from_dict({**rules, "items": list(eligible)})
     start = np.ones((len(rules["sh_classes"]) + 1, bank.n_items))
     for j, item_id in enumerate(bank.item_ids):
         if initial is not None and item_id in initial:
             start[:, j] = initial[item_id]
-    with warnings.catch_warnings():  # not converged within SH_ROUNDS: the best round is kept
+    theta = (None if population is None
+             else draw_per_class(*population, rules["sh_classes"], how.simulees, gen))
+    with warnings.catch_warnings():  # not converged within the rounds: the best round is kept
         warnings.simplefilter("ignore", ConvergenceWarning)
-        derived = derive_sympson_hetter(bank, blueprint, target=target, n=n, rng=rng,
-                                        max_rounds=SH_ROUNDS, tol=SH_TOLERANCE, initial=start)
+        derived = derive_sympson_hetter(bank, blueprint, target=target, n=how.simulees,
+                                        theta=theta, rng=gen, max_rounds=how.rounds,
+                                        tol=how.tolerance, initial=start)
     params = derived.blueprint.sh_parameters or ()
     return {**rules, "exposure": f"sh:{target:g}",
             "sh_parameters": {i: [round(v, 4) for v in k] if isinstance(k, tuple) else round(k, 4)

@@ -5,8 +5,10 @@ Loaded as a plugin by ``tests/conftest.py``.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -23,8 +25,14 @@ def demo_db_file(tmp_path_factory) -> Path:
     engine = connect(f"sqlite:///{path}")
     build = build_demo_bank(BankRepository(engine))
     engine.dispose()
-    path.with_suffix(".build").write_text(repr(build))
+    path.with_suffix(".build.json").write_text(json.dumps(asdict(build)))
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_build(demo_db_file) -> dict:
+    """What the session's build of the demonstration bank reported (``DemoBuild`` fields)."""
+    return json.loads(demo_db_file.with_suffix(".build.json").read_text())
 
 
 @pytest.fixture

@@ -41,7 +41,11 @@ from qabilet.engine.cat.session import (
 from qabilet.engine.cat.simulate import CatSimulation, CatSummary, simulate_cat
 from qabilet.engine.cat.snapshot import CatContext, Snapshot
 from qabilet.engine.cat.stopping import STOP_REASONS
-from qabilet.engine.cat.sympson_hetter import SympsonHetterDerivation, derive_sympson_hetter
+from qabilet.engine.cat.sympson_hetter import (
+    SympsonHetterDerivation,
+    derive_sympson_hetter,
+    draw_per_class,
+)
 
 __all__ = [
     "CLASSIFICATIONS",
@@ -70,6 +74,7 @@ __all__ = [
     "SympsonHetter",
     "SympsonHetterDerivation",
     "derive_sympson_hetter",
+    "draw_per_class",
     "exposure_rule",
     "next_item",
     "rebind",

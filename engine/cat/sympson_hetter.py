@@ -44,7 +44,7 @@ from qabilet.engine.exceptions import ConvergenceWarning, InvalidParameterError
 from qabilet.engine.models._base import Array
 from qabilet.engine.simulation import as_rng
 
-__all__ = ["SympsonHetterDerivation", "derive_sympson_hetter"]
+__all__ = ["SympsonHetterDerivation", "derive_sympson_hetter", "draw_per_class"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -229,16 +229,31 @@ def _conditional_update(k: Array, sim: CatSimulation, of_class: NDArray[np.intp]
     return np.where(np.isfinite(factor), np.minimum(k * factor, 1.0), k)
 
 
+def draw_per_class(mean: float, sd: float, cuts: ArrayLike, n: int,
+                   rng: np.random.Generator | int | None = None) -> Array:
+    """``n`` values in each class cut by ``cuts`` from :math:`N(\\text{mean}, \\text{sd}^2)`.
+
+    Inverse-CDF sampling of the normal truncated to each class: :math:`\\theta = \\mu +
+    \\sigma\\Phi^{-1}(u)`, :math:`u` uniform between the class edges' :math:`\\Phi` values.
+    The simulees of a conditional derivation, when the population they stand for is not the
+    bank's latent distribution (candidates of one position level, say).
+
+    Returns
+    -------
+    ndarray, shape (n * (len(cuts) + 1),)
+        Class by class, lowest first.
+    """
+    gen = as_rng(rng)
+    edges = ndtr((np.concatenate([[-np.inf], np.atleast_1d(np.asarray(cuts, dtype=np.float64)),
+                                  [np.inf]]) - mean) / sd)
+    u = edges[:-1, None] + gen.random((edges.size - 1, int(n))) * np.diff(edges)[:, None]
+    return (mean + sd * ndtri(np.clip(u, 1e-300, 1 - 1e-16))).ravel()
+
+
 def _draw_per_class(bank: ItemBank, cuts: tuple[float, ...], n: int,
                     gen: np.random.Generator) -> Array:
-    """``n`` true values in each class, from the bank's latent distribution cut to the class.
-
-    Inverse-CDF sampling: :math:`\\theta = \\mu + \\sigma\\Phi^{-1}(u)` with :math:`u` uniform
-    between the class edges' :math:`\\Phi` values.
-    """
+    """``n`` true values in each class, from the bank's latent distribution cut to the class."""
     if bank.n_dims != 1:
         raise InvalidParameterError("classes: conditional Sympson–Hetter needs a bank of one factor")
-    mu, sd = float(bank.latent.mean[0]), float(np.sqrt(bank.latent.cov[0, 0]))
-    edges = ndtr((np.concatenate([[-np.inf], cuts, [np.inf]]) - mu) / sd)
-    u = edges[:-1, None] + gen.random((len(cuts) + 1, n)) * np.diff(edges)[:, None]
-    return (mu + sd * ndtri(np.clip(u, 1e-300, 1 - 1e-16))).ravel()
+    return draw_per_class(float(bank.latent.mean[0]), float(np.sqrt(bank.latent.cov[0, 0])),
+                          cuts, n, gen)

@@ -20,7 +20,7 @@ from qabilet.engine.cat import (
 from qabilet.engine.cat.estimation import snapshot
 from qabilet.engine.cat.exposure import strata
 from qabilet.engine.cat.selection import selection_rule
-from qabilet.engine.cat.sympson_hetter import derive_sympson_hetter
+from qabilet.engine.cat.sympson_hetter import derive_sympson_hetter, draw_per_class
 from qabilet.engine.exceptions import InvalidParameterError
 from qabilet.engine.models import TwoPL
 
@@ -167,6 +167,18 @@ def test_conditional_parameters_round_trip_and_are_checked():
     ]:
         with pytest.raises(InvalidParameterError, match=message):
             Blueprint.from_dict(fields)
+
+
+def test_per_class_draws_follow_the_normal_truncated_to_each_class():
+    from scipy.stats import kstest, truncnorm
+
+    mean, sd, cuts = 0.4, 1.3, (-0.5, 1.2)
+    theta = draw_per_class(mean, sd, cuts, 2000, rng=3).reshape(3, 2000)
+    edges = (-np.inf, *cuts, np.inf)
+    for c in range(3):
+        lo, hi = (edges[c] - mean) / sd, (edges[c + 1] - mean) / sd
+        assert np.all((theta[c] >= edges[c]) & (theta[c] <= edges[c + 1]))
+        assert kstest(theta[c], truncnorm(lo, hi, loc=mean, scale=sd).cdf).pvalue > 0.01
 
 
 def test_a_session_takes_the_parameters_of_its_estimates_class():

@@ -26,9 +26,9 @@ from qabilet.itembank.versions import scale_bank
 
 #: Simulees per level in the exposure check. An exposure rate near r = 0.3 estimated from n = 600
 #: simulees has a sampling SD of sqrt(0.3 · 0.7 / 600) = 0.019; the largest of some fifty items
-#: that sit near the target exceeds it by about 2.5 SD = 0.047 by chance alone. The derivation
-#: (200 simulees per class and round) adds as much again, so "about 0.3" is checked as <= 0.36.
-N_SIMULEES, EXPOSURE_CAP = 600, 0.36
+#: that sit near the target exceeds it by about 2.5 SD = 0.047 by chance alone, so "at most 0.3"
+#: is checked here as <= 0.35 (notebooks/profiles.ipynb asserts <= 0.3 over 3,000 per level).
+N_SIMULEES, EXPOSURE_CAP = 600, 0.35
 
 
 @pytest.fixture(scope="module")
