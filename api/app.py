@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     from qabilet.api.offload import Offload
     from qabilet.api.openapi_security import install as install_security
     from qabilet.api.routes_admin import router as admin_routes
+    from qabilet.api.routes_review import router as review_routes
     from qabilet.api.routes_sessions import router as session_routes
     from qabilet.api.throttle import Throttle
     from qabilet.delivery.item_texts import ItemTexts
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     app.include_router(session_routes)
     app.include_router(admin_routes)
+    app.include_router(review_routes)
 
     @app.get("/take/{session_id}", response_class=FileResponse, include_in_schema=False)
     def candidate_page(session_id: str) -> FileResponse:

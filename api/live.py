@@ -371,6 +371,7 @@ class LiveSessions:
         from qabilet.itembank.repository import Response
 
         given = [e for e in events if e.kind == "answer"]
+        seeded = set(plan.pretest)  # answers to them are kept for calibration, never scored
         seconds = response_times(events)  # measured by the server, never the client's figure
         answers = [Answer(e.payload["item_id"], int(e.payload["code"]), seconds.get(e.seq),
                           e.payload.get("language") or session.language) for e in given]
@@ -378,7 +379,7 @@ class LiveSessions:
         profile = build_profile(
             version=plan.version or self.repo.version(session.bank_version), scales=plan.scales,
             norm_set=self._norm_set(session.norm_set),
-            items=plan.items or {i.id: i for i in self.repo.items()},
+            items=plan.items or {i.id: i for i in self.repo.items(version=session.bank_version)},
             dimensions=dimensions, recommendations=recommendations,
             level=session.level, answers=answers,  # in the language the candidate used last:
             language=next((a.language for a in reversed(answers) if a.language), session.language),
@@ -388,6 +389,7 @@ class LiveSessions:
                               item_id=e.payload["item_id"], bank_version=session.bank_version,
                               language=e.payload.get("language") or session.language,
                               level=session.level, code=int(e.payload["code"]),
-                              answered_at=e.at, response_time_s=seconds.get(e.seq))
+                              answered_at=e.at, response_time_s=seconds.get(e.seq),
+                              pretest=e.payload["item_id"] in seeded)
                      for e in given]
         return profile, responses

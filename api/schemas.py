@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from qabilet.itembank.profiles import Profile
+from qabilet.itembank.review import ReviewNote
 
 __all__ = ["AnswerCreate", "AnswerPublic", "ApiKeyCreate", "ApiKeyCreated", "ApiKeyPublic",
            "AuditEntry", "BankImported", "CalibrationCreate", "CalibrationPublic",
            "CandidateCreate", "CandidateProfile", "CandidatePublic", "ClosedReason", "ERRORS", "ExtraTime",
-           "Finished", "Incident", "ItemPublic", "Pause", "Problem", "Published", "SessionCreate",
+           "Finished", "Incident", "ItemPublic", "Pause", "PretestCreate", "PretestCreated", "Problem",
+           "Published", "ReviewCreate", "SessionCreate",
            "SessionPublic", "SessionStatus", "Terminate", "VersionCreated", "binary_response",
            "text_response"]
 
@@ -257,6 +259,36 @@ class VersionCreated(BaseModel):
     number: int
     status: Literal["draft", "published"]
     n_items: int
+
+
+class ReviewCreate(BaseModel):
+    """A move of an item's status: where to, why, and the reviewers' notes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: Literal["draft", "in_review", "pretest", "retired"]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+    notes: list[ReviewNote] = Field(default_factory=list, max_length=50)
+
+
+class PretestCreate(BaseModel):
+    """Approved items to try out in a new draft version."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$",
+                                                 max_length=64)]] = Field(min_length=1,
+                                                                          max_length=1000)
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+
+
+class PretestCreated(BaseModel):
+    """The draft version that tries the items out."""
+
+    number: int
+    status: Literal["draft", "published"]
+    pretest: list[str]
+    based_on: int | None
 
 
 class Published(BaseModel):

@@ -5,6 +5,11 @@ or a few (up to four, the engine's limit for several factors) with the rules of 
 :class:`qabilet.engine.cat.Blueprint` — selection, exposure, content, stopping — written as the engine's
 JSON mapping. A stored blueprint names the bank version it targets and is validated as a whole
 against it (:func:`check_against`); storing a changed blueprint makes a new number for the level.
+
+A blueprint may also seed **pretest items** (:class:`PretestSeeding`): new items that its bank
+version tries out, given to every session at positions drawn per session, unscored — their
+answers go to the responses table for calibration
+(:func:`qabilet.delivery.session_state.pretest_positions`).
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ from pydantic import Field, model_validator
 from qabilet.engine.cat import Blueprint
 from qabilet.engine.exceptions import InvalidParameterError
 from qabilet.itembank._schema import Schema
-from qabilet.itembank.content import Item, Level, Name
+from qabilet.itembank.content import Identifier, Item, Level, Name
 from qabilet.itembank.versions import BankVersion, scale_bank
 
-__all__ = ["BlueprintSection", "StoredBlueprint", "check_against", "section_items"]
+__all__ = ["BlueprintSection", "PretestSeeding", "StoredBlueprint", "check_against",
+           "section_items"]
 
 
 class BlueprintSection(Schema):
@@ -67,6 +73,33 @@ class BlueprintSection(Schema):
         return Blueprint.from_dict(rules)
 
 
+class PretestSeeding(Schema):
+    """New items tried out in a blueprint's sessions, unscored, for their calibration.
+
+    Attributes
+    ----------
+    items : list of str
+        The pool: items the bank version tries out (its ``pretest`` list), meant for the level,
+        in no section.
+    per_session : int
+        How many of the pool each session gets, chosen at random among those it has not had,
+        each at a position drawn per session — never the first item, never two in a row — among
+        the first :math:`L_{\\min} + m` positions of the test (:math:`L_{\\min}` the sections'
+        minimum lengths added up, :math:`m` = ``per_session``), which every session reaches.
+    """
+
+    items: list[Identifier] = Field(min_length=1, max_length=1000)
+    per_session: int = Field(ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> PretestSeeding:
+        if len(set(self.items)) != len(self.items):
+            raise ValueError("items: an item listed twice")
+        if self.per_session > len(self.items):
+            raise ValueError(f"per_session: {self.per_session} from a pool of {len(self.items)}")
+        return self
+
+
 class StoredBlueprint(Schema):
     """The blueprint of one position level, as stored.
 
@@ -82,6 +115,8 @@ class StoredBlueprint(Schema):
     created_at : datetime
     sections : list of BlueprintSection
         In the order a session runs them; names unique.
+    pretest : PretestSeeding, optional
+        Pretest items every session is given, unscored.
     """
 
     level: Level
@@ -90,6 +125,7 @@ class StoredBlueprint(Schema):
     label: str | None = None
     created_at: datetime
     sections: list[BlueprintSection] = Field(min_length=1)
+    pretest: PretestSeeding | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> StoredBlueprint:
@@ -106,9 +142,13 @@ class StoredBlueprint(Schema):
 
 def section_items(section: BlueprintSection, level: str, items: dict[str, Item],
                   version: BankVersion) -> list[str]:
-    """The section's default items: operational, meant for ``level``, calibrated in ``version``."""
+    """The section's default items: operational in ``version`` (calibrated by it), for ``level``.
+
+    The version decides, not the items' working status: an item retired since the version was
+    published is still given by sessions pinned to it.
+    """
     dims = set(section.dimensions)
-    return [i for i in version.item_ids if i in items and items[i].status == "operational"
+    return [i for i in version.item_ids if i in items
             and items[i].dimension in dims and level in items[i].levels]
 
 
@@ -116,7 +156,8 @@ def check_against(blueprint: StoredBlueprint, version: BankVersion, items: dict[
     """Refuse a blueprint that the bank version cannot serve, naming the section and the problem.
 
     Every section's dimensions must be the version's; its items must be in the bank, meant for
-    the level, operational (pretest items: in pretest) and calibrated on those dimensions; and the
+    the level, operational in the version (calibrated by it; pretest items: in its ``pretest``
+    list) on those dimensions; seeded pretest items the version's pretest items; and the
     engine must accept the rules against that bank (:meth:`qabilet.engine.cat.Blueprint.check_bank`:
     enough items, quotas and enemy sets that a test can meet, rules with a form for the number of
     factors).
@@ -127,6 +168,7 @@ def check_against(blueprint: StoredBlueprint, version: BankVersion, items: dict[
         ``sections[1] ('personal'): …``.
     """
     seen: dict[str, str] = {}
+    shortest = 0  # the fewest scored items a test has
     for s, section in enumerate(blueprint.sections):
         where = f"sections[{s}] ({section.name!r})"
         missing = [d for d in section.dimensions if d not in version.dimensions]
@@ -140,14 +182,14 @@ def check_against(blueprint: StoredBlueprint, version: BankVersion, items: dict[
             status = "pretest" if name == "pretest_items" else "operational"
             for item_id in wanted:
                 item = items.get(item_id)
+                held = version.status_of(item_id)
                 problem = (
                     "is not in the bank" if item is None
-                    else f"is {item.status}, not {status}" if item.status != status
+                    else f"is not in bank version {version.number}" if held is None
+                    else f"is {held} in version {version.number}, not {status}" if held != status
                     else f"is not meant for level {blueprint.level!r}"
                     if blueprint.level not in item.levels
                     else f"measures {item.dimension}" if item.dimension not in section.dimensions
-                    else f"has no parameters in version {version.number}"
-                    if item_id not in version.item_ids
                     else None)
                 if problem:
                     raise ValueError(f"{where}.rules.{name}: item {item_id!r} {problem}")
@@ -155,9 +197,33 @@ def check_against(blueprint: StoredBlueprint, version: BankVersion, items: dict[
                     raise ValueError(f"{where}.rules.{name}: item {item_id!r} is already in "
                                      f"section {seen[item_id]!r}")
                 seen[item_id] = section.name
-        ids = list(engine_rules.items or ()) + list(engine_rules.pretest_items)
-        try:
-            bank = scale_bank(version.parameters, section.dimensions, ids)
+        try:  # pretest items have no parameters: the engine gives them by id
+            bank = scale_bank(version.parameters, section.dimensions, list(engine_rules.items or ()))
             engine_rules.check_bank(bank)
         except InvalidParameterError as exc:
             raise ValueError(f"{where}.rules: {str(exc).removeprefix('blueprint: ')}") from None
+        shortest += int(engine_rules.min_items)
+    if blueprint.pretest is not None:
+        _check_seeding(blueprint, blueprint.pretest, version, items, seen, shortest)
+
+
+def _check_seeding(blueprint: StoredBlueprint, seeding: PretestSeeding, version: BankVersion,
+                   items: dict[str, Item], seen: dict[str, str], shortest: int) -> None:
+    """The seeded items are the version's pretest items, for the level, in no section."""
+    for item_id in seeding.items:
+        item = items.get(item_id)
+        problem = (
+            "is not in the bank" if item is None
+            else f"is in section {seen[item_id]!r}" if item_id in seen
+            else f"is not tried out in bank version {version.number} (its pretest items: "
+                 f"{', '.join(version.pretest) or 'none'}); only items approved for trying out "
+                 f"and added to a version's pretest list are seeded"
+            if item_id not in version.pretest
+            else f"is not meant for level {blueprint.level!r}" if blueprint.level not in item.levels
+            else f"is a {item.format} item (blocks are not seeded)" if item.format == "forced_choice"
+            else None)
+        if problem:
+            raise ValueError(f"pretest.items: item {item_id!r} {problem}")
+    if seeding.per_session > shortest:
+        raise ValueError(f"pretest.per_session: {seeding.per_session} pretest items cannot stand "
+                         f"apart in a test of at least {shortest} scored items")

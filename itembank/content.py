@@ -23,6 +23,7 @@ from qabilet.itembank._schema import Schema
 __all__ = [
     "BANDS",
     "COMPETENCIES",
+    "DEFAULT_MODELS",
     "FORMATS",
     "INSTRUCTIONS",
     "LANGUAGES",
@@ -45,7 +46,7 @@ __all__ = [
 
 Language = Literal["kk", "ru", "en"]
 Level = Literal["high", "middle", "low"]
-Status = Literal["draft", "pretest", "operational", "retired"]
+Status = Literal["draft", "in_review", "pretest", "operational", "retired"]
 Band = Literal["development", "meets", "strength"]
 Instruction = Literal["best", "would_do"]
 
@@ -57,8 +58,11 @@ LEVELS: tuple[Level, ...] = ("high", "middle", "low")
 COMPETENCIES = ("service_to_public", "transparency", "accountability", "effectiveness")
 #: response formats
 FORMATS = ("dichotomous", "likert", "sjt", "forced_choice")
-#: an item's life: authored, seeded unscored in live sessions, scored, withdrawn
-STATUSES: tuple[Status, ...] = ("draft", "pretest", "operational", "retired")
+#: an item's life: authored, reviewed, approved for trying out unscored in live sessions, scored,
+#: withdrawn (the moves allowed: :data:`qabilet.itembank.review.MOVES`)
+STATUSES: tuple[Status, ...] = ("draft", "in_review", "pretest", "operational", "retired")
+#: the IRT model an item of each format is calibrated with unless it names another
+DEFAULT_MODELS = {"dichotomous": "2pl", "likert": "grm", "sjt": "nominal"}
 #: profile bands, lowest first
 BANDS: tuple[Band, ...] = ("development", "meets", "strength")
 #: what a situational-judgement item asks, as a candidate reads it above the options: ``best``
@@ -224,8 +228,14 @@ class Item(Schema):
         :attr:`shown_instruction`).
     statements : list of Statement, optional
         Forced-choice blocks.
+    model : str, optional
+        The IRT model the item is to be calibrated with (``2pl``, ``3pl``, ``grm``, ``gpcm``,
+        ``nominal``); absent: :data:`DEFAULT_MODELS` of its format. A new item carries it from
+        its draft, before it has any parameters.
     status : str
-        ``draft`` → ``pretest`` → ``operational`` → ``retired``.
+        The bank's working status: ``draft`` → ``in_review`` → ``pretest`` (approved for trying
+        out) → ``operational`` → ``retired`` (:mod:`qabilet.itembank.review`). What a bank version
+        scores and seeds is the version's own record (:attr:`BankVersion.pretest`), not this.
     enemy_sets : list of str
         Items sharing an enemy set never appear in one test.
     tags : list of str
@@ -244,6 +254,7 @@ class Item(Schema):
     orientation: Orientation | None = None
     instruction: Instruction | None = None
     statements: list[Statement] | None = None
+    model: Literal["2pl", "3pl", "grm", "gpcm", "nominal"] | None = None
     status: Status = "draft"
     enemy_sets: list[Identifier] = Field(default_factory=list)
     tags: list[Name] = Field(default_factory=list)
@@ -327,6 +338,23 @@ class Item(Schema):
                                  f"statements")
 
     # -- reading -----------------------------------------------------------------------------------
+    def n_choices(self, scales: Mapping[str, ResponseScale]) -> int | None:
+        """How many options or scale points the candidate chooses among (the answer codes).
+
+        None for a forced-choice block, or a Likert item whose scale is not in ``scales``.
+        """
+        if self.format == "likert":
+            scale = scales.get(self.scale or "")
+            return None if scale is None else scale.n_categories
+        if self.format == "forced_choice":
+            return None
+        return len(next(iter(self.text.values())).options or [])
+
+    @property
+    def calibration_model(self) -> str | None:
+        """The model the item is calibrated with: its own, or its format's default (None: blocks)."""
+        return self.model or DEFAULT_MODELS.get(self.format)
+
     @property
     def dimension(self) -> str | None:
         """What the item measures: its competency or trait (None for a forced-choice block)."""

@@ -52,7 +52,12 @@ from qabilet.engine.exceptions import (
 from qabilet.itembank._runtime import as_utc as _utc
 from qabilet.itembank._runtime import installed_version
 from qabilet.itembank._runtime import now as _now
-from qabilet.itembank.blueprints import BlueprintSection, StoredBlueprint, check_against
+from qabilet.itembank.blueprints import (
+    BlueprintSection,
+    PretestSeeding,
+    StoredBlueprint,
+    check_against,
+)
 from qabilet.itembank.content import (
     STATUSES,
     Dimension,
@@ -60,16 +65,19 @@ from qabilet.itembank.content import (
     Level,
     Recommendation,
     ResponseScale,
+    Status,
     choice_changes,
     label_changes,
 )
 from qabilet.itembank.parameter_file import ParameterFile
 from qabilet.itembank.profiles import Profile
+from qabilet.itembank.review import ItemReview, ReviewNote, move_problem
 from qabilet.itembank.tables import (
     BankVersionRow,
     BlueprintRow,
     DimensionRow,
     ItemParameterRow,
+    ItemReviewRow,
     ItemRow,
     NormSetRow,
     ProfileRow,
@@ -94,6 +102,7 @@ __all__ = ["BankRepository", "Response", "fingerprint"]
 # the database's string columns that hold a Literal, validated as they are read (an edge too)
 _RECORD_STATUS: TypeAdapter[RecordStatus] = TypeAdapter(RecordStatus)
 _LEVEL: TypeAdapter[Level] = TypeAdapter(Level)
+_STATUS: TypeAdapter[Status] = TypeAdapter(Status)
 
 
 def fingerprint(parameters: ParameterFile) -> str:
@@ -122,6 +131,8 @@ class Response:
     response_time_s : float, optional
         Seconds from showing the item to the answer.
     session_id : str, optional
+    pretest : bool
+        An answer to a pretest item: given for its calibration, never scored.
     """
 
     person_id: str
@@ -133,6 +144,7 @@ class Response:
     answered_at: datetime
     response_time_s: float | None = None
     session_id: str | None = None
+    pretest: bool = False
 
 
 class BankRepository:
@@ -219,10 +231,12 @@ class BankRepository:
     def item(self, item_id: str, *, version: int | None = None) -> Item:
         """The item with ``item_id``: its current texts, or those bank version ``version`` shows.
 
+        With ``version``, its status is the version's (``operational`` or ``pretest``).
+
         Raises
         ------
         NotFoundError
-            No such item, or (with ``version``) an item the version does not calibrate.
+            No such item, or (with ``version``) an item the version does not hold.
         """
         with self.transaction() as s:
             row = s.get(ItemRow, item_id)
@@ -231,52 +245,185 @@ class BankRepository:
             item = Item.model_validate(row.document)
             if version is None:
                 return item
-            content = self._version_row(s, version).content
-            if s.scalar(select(ItemParameterRow.item_id).where(
-                    ItemParameterRow.version == version, ItemParameterRow.item_id == item_id)) is None:
+            held = self._held(s, version)
+            if item_id not in held:
                 raise NotFoundError(f"item {item_id!r} is not in bank version {version}")
-            shown = None if content is None else content.get("items", {}).get(item_id)
-            return _shown(item, shown, version)
+            return self._as_held(s, version, [item], held)[0]
 
     def items(self, *, dimension: str | None = None, level: str | None = None,
               status: str | None = None, format: str | None = None,
               version: int | None = None) -> list[Item]:
         """The items, by id, filtered by what they measure, level, status and format.
 
-        With ``version``: the items that bank version calibrates, with the texts it shows.
+        With ``version``: the items that bank version holds — calibrated (``operational``) or
+        tried out (``pretest``) — with the texts and the status it gives them (``status`` then
+        filters by the version's status).
         """
         query = select(ItemRow).order_by(ItemRow.id)
         if dimension is not None:
             query = query.where(ItemRow.dimension == dimension)
-        if status is not None:
+        if status is not None and version is None:
             query = query.where(ItemRow.status == status)
         if format is not None:
             query = query.where(ItemRow.format == format)
         with self.transaction() as s:
             out = [Item.model_validate(row.document) for row in s.scalars(query)]
             if version is not None:
-                content = self._version_row(s, version).content
-                ids = set(s.scalars(select(ItemParameterRow.item_id)
-                                    .where(ItemParameterRow.version == version)))
-                shown = {} if content is None else content.get("items", {})
-                out = [_shown(i, shown.get(i.id), version) for i in out if i.id in ids]
+                held = self._held(s, version)
+                out = [i for i in self._as_held(s, version, [i for i in out if i.id in held], held)
+                       if status is None or i.status == status]
         return [i for i in out if level is None or level in i.levels]
 
-    def set_status(self, item_id: str, status: str) -> Item:
-        """Move an item forward in draft → pretest → operational → retired (never back)."""
-        if status not in STATUSES:
-            raise ValueError(f"status: expected one of {', '.join(STATUSES)}; got {status!r}")
+    def _held(self, s: Session, version: int) -> dict[str, str]:
+        """Item id → its status in bank ``version`` (``operational`` or ``pretest``)."""
+        row = self._version_row(s, version)
+        held = dict.fromkeys(s.scalars(select(ItemParameterRow.item_id)
+                                       .where(ItemParameterRow.version == version)), "operational")
+        return held | dict.fromkeys(row.pretest or [], "pretest")
+
+    def _as_held(self, s: Session, version: int, items: list[Item], held: dict[str, str]
+                 ) -> list[Item]:
+        """``items`` as bank ``version`` holds them: its texts and its status."""
+        content = self._version_row(s, version).content
+        shown = {} if content is None else content.get("items", {})
+        return [_shown(i, shown.get(i.id), version).model_copy(update={"status": held[i.id]})
+                for i in items]
+
+    # -- review ---------------------------------------------------------------------------------------
+    def review(self, item_id: str, to: str, *, by: str, reason: str,
+               notes: Iterable[ReviewNote] = ()) -> ItemReview:
+        """Move an item's working status (:data:`qabilet.itembank.review.MOVES`) and record it.
+
+        Retiring an item that a published version scores or seeds also makes the new draft
+        version without it (:meth:`retire_items`).
+
+        Raises
+        ------
+        NotFoundError
+            No such item.
+        ConflictError
+            A move the review rules do not allow, naming what the item can move to.
+        """
+        if to == "retired":
+            return self.retire_items([item_id], by=by, reason=reason, notes=notes)[0]
         with self.transaction() as s:
-            row = s.get(ItemRow, item_id)
-            if row is None:
-                raise NotFoundError(f"item {item_id!r} is not in the bank")
-            if STATUSES.index(status) < STATUSES.index(row.status):
-                raise ConflictError(f"item {item_id!r}: status goes draft → pretest → operational "
-                                    f"→ retired; cannot go from {row.status} back to {status}")
-            item = Item.model_validate({**row.document, "status": status})
-            row.status, row.document, row.updated_at = status, item.model_dump(
-                mode="json", exclude_none=True), _now()
-            return item
+            return self._move(s, item_id, to, by=by, reason=reason, notes=list(notes))
+
+    def _move(self, s: Session, item_id: str, to: str, *, by: str, reason: str,
+              notes: list[ReviewNote], version: int | None = None) -> ItemReview:
+        row = s.get(ItemRow, item_id)
+        if row is None:
+            raise NotFoundError(f"item {item_id!r} is not in the bank")
+        if to not in STATUSES:
+            raise ConflictError(f"to: expected one of {', '.join(STATUSES)}; got {to!r}")
+        old, new = _STATUS.validate_python(row.status), _STATUS.validate_python(to)
+        problem = None if version is not None and new == "operational" else move_problem(
+            item_id, old, new)
+        if problem:
+            raise ConflictError(problem)
+        record = ItemReview(item_id=item_id, from_status=old, to_status=new, by=by, at=_now(),
+                            reason=reason, notes=notes, version=version)
+        item = Item.model_validate({**row.document, "status": new})
+        row.status, row.document, row.updated_at = new, item.model_dump(
+            mode="json", exclude_none=True), record.at
+        s.add(ItemReviewRow(item_id=item_id, from_status=old, to_status=new, by=record.by,
+                            at=record.at, reason=record.reason,
+                            notes=[n.model_dump(mode="json", exclude_none=True) for n in notes],
+                            version=version))
+        return record
+
+    def reviews(self, item_id: str | None = None) -> list[ItemReview]:
+        """Every move of an item's status (of ``item_id``), oldest first."""
+        query = select(ItemReviewRow).order_by(ItemReviewRow.id)
+        if item_id is not None:
+            query = query.where(ItemReviewRow.item_id == item_id)
+        with self.transaction() as s:
+            return [ItemReview(item_id=r.item_id, from_status=_STATUS.validate_python(r.from_status),
+                               to_status=_STATUS.validate_python(r.to_status), by=r.by,
+                               at=_utc(r.at), reason=r.reason, version=r.version,
+                               notes=[ReviewNote.model_validate(n) for n in r.notes or []])
+                    for r in s.scalars(query)]
+
+    def seed_pretest(self, item_ids: Sequence[str], *, by: str, reason: str,
+                     label: str | None = None) -> BankVersion:
+        """A new draft version: the newest published one, trying out ``item_ids`` besides.
+
+        The items must be approved for trying out (status ``pretest``), measure the version's
+        dimensions and have no parameters in it. Publish the draft, then store a blueprint that
+        seeds them (:class:`qabilet.itembank.blueprints.PretestSeeding`).
+
+        Raises
+        ------
+        ConflictError
+            An item not approved, or measuring another dimension, or calibrated already.
+        """
+        with self.transaction() as s:
+            base = self._newest_published(s)
+            rows = {r.id: Item.model_validate(r.document)
+                    for r in s.scalars(select(ItemRow).where(ItemRow.id.in_(list(item_ids))))}
+            for item_id in item_ids:
+                item = rows.get(item_id)
+                problem = (
+                    "is not in the bank" if item is None
+                    else f"is {item.status}: only items approved for trying out (pretest) are "
+                         f"seeded" if item.status != "pretest"
+                    else f"is calibrated in version {base.number} already"
+                    if item_id in base.item_ids
+                    else f"measures {item.dimension}, not one of version {base.number}'s "
+                         f"dimensions ({', '.join(base.dimensions)})"
+                    if item.dimension not in base.dimensions else None)
+                if problem:
+                    raise ConflictError(f"item {item_id!r} {problem}")
+            pretest = [*base.pretest, *(i for i in item_ids if i not in base.pretest)]
+            return self._derived_version(s, base, base.parameters, pretest, label or (
+                f"version {base.number} trying out {len(item_ids)} new item(s)"), by, reason)
+
+    def retire_items(self, item_ids: Sequence[str], *, by: str, reason: str,
+                     notes: Iterable[ReviewNote] = ()) -> list[ItemReview]:
+        """Retire items; those the newest published version holds leave it in a new draft.
+
+        Nothing is deleted: the items stay in the bank (retired) and in every version that held
+        them, so sessions pinned to those versions are given and scored as before. The new
+        draft (number in each review's ``version``) has the newest published version's
+        parameters without theirs, and its pretest list without them.
+        """
+        notes = list(notes)
+        with self.transaction() as s:
+            base = self._newest_published(s, required=False)
+            held = set() if base is None else set(base.item_ids) | set(base.pretest)
+            draft = None
+            if held & set(item_ids):
+                kept = base.parameters.model_copy(update={"items": [
+                    rec for rec in base.parameters.items if rec.id not in item_ids]})
+                draft = self._derived_version(
+                    s, base, kept, [i for i in base.pretest if i not in item_ids],
+                    f"version {base.number} without {len(held & set(item_ids))} retired item(s)",
+                    by, reason)
+            return [self._move(s, i, "retired", by=by, reason=reason, notes=notes,
+                               version=None if draft is None else draft.number) for i in item_ids]
+
+    def _newest_published(self, s: Session, *, required: bool = True) -> BankVersion:
+        number = s.scalar(select(func.max(BankVersionRow.number))
+                          .where(BankVersionRow.status == "published"))
+        if number is None:
+            if required:
+                raise NotFoundError("the bank has no published version")
+            return None  # type: ignore[return-value]
+        return self._version(s, self._version_row(s, number))
+
+    def _derived_version(self, s: Session, base: BankVersion, parameters: ParameterFile,
+                         pretest: list[str], label: str, by: str, reason: str) -> BankVersion:
+        """A new draft version from ``base`` with other parameters or pretest items."""
+        number = (s.scalar(select(func.max(BankVersionRow.number))) or 0) + 1
+        provenance = base.provenance.model_copy(update={
+            "based_on": base.number, "software_version": installed_version(),
+            "notes": f"{reason} ({by})"})
+        draft = BankVersion(number=number, label=label, created_at=_now(), provenance=provenance,
+                            parameters=parameters, pretest=pretest)
+        self._check_parameters(s, draft)
+        self._put_version(s, draft)
+        s.flush()
+        return self._version(s, self._version_row(s, number))
 
     # -- scales, dimensions, recommendations ---------------------------------------------------------
     def put_scales(self, scales: Iterable[ResponseScale], *, by: str | None = None,
@@ -440,7 +587,8 @@ class BankRepository:
 
     def _content(self, version: BankVersion, head: _Head) -> VersionContent:
         """What ``version`` would show with the bank's current texts ``head``."""
-        return VersionContent.of((head.items[i] for i in version.item_ids if i in head.items),
+        return VersionContent.of((head.items[i] for i in (*version.item_ids, *version.pretest)
+                                  if i in head.items),
                                  (head.dimensions[d] for d in version.dimensions
                                   if d in head.dimensions), head.scales)
 
@@ -464,17 +612,27 @@ class BankRepository:
                        label: str | None = None) -> BankVersion:
         """Store a new draft version (number: the next free one).
 
+        Only approved items are calibrated into a new version: a draft, an item in review or a
+        retired one is refused (a draft is never scored).
+
         Raises
         ------
         ConflictError
-            A calibrated item that is not in the bank, or whose categories do not match its
-            format (a Likert item's scale, a situational-judgement item's options).
+            A calibrated item that is not in the bank, not approved, or whose categories do not
+            match its format (a Likert item's scale, a situational-judgement item's options).
         """
         with self.transaction() as s:
             number = (s.scalar(select(func.max(BankVersionRow.number))) or 0) + 1
             version = BankVersion(number=number, label=label, created_at=_now(),
                                   provenance=provenance, parameters=parameters)
             self._check_parameters(s, version)
+            unapproved = [(r.id, r.status) for r in s.scalars(select(ItemRow).where(
+                ItemRow.id.in_(list(version.item_ids)),
+                ItemRow.status.in_(("draft", "in_review", "retired"))))]
+            if unapproved:
+                raise ConflictError("bank version: only approved items are calibrated into a new "
+                                    "version; " + ", ".join(f"{i!r} is {st}" for i, st in
+                                                            unapproved[:10]))
             self._put_version(s, version)
             s.flush()
             return self._version(s, self._version_row(s, number))
@@ -493,7 +651,8 @@ class BankRepository:
             provenance=version.provenance.model_dump(mode="json", exclude_none=True), fit=data,
             fingerprint=fingerprint(version.parameters),
             content=version.content.model_dump(mode="json", exclude_none=True)
-            if published and version.content is not None else None))
+            if published and version.content is not None else None,
+            pretest=list(version.pretest)))
         s.flush()
         s.add_all(ItemParameterRow(version=version.number, position=k, item_id=rec["id"],
                                    record=rec) for k, rec in enumerate(items))
@@ -538,18 +697,25 @@ class BankRepository:
             s.flush()
             return self._version(s, self._version_row(s, number))
 
-    def publish_version(self, number: int) -> BankVersion:
+    def publish_version(self, number: int, *, by: str = "publisher") -> BankVersion:
         """Make a draft version immutable, with the texts it shows now (its parameters and texts).
 
-        Publishing a published one is refused.
+        The items it calibrates that were being tried out (``pretest``) become operational,
+        each move recorded (:meth:`reviews`) with ``by``. Publishing a published one is refused.
         """
         with self.transaction() as s:
             row = self._version_row(s, number)
             if row.status == "published":
                 raise ImmutableRecordError(f"bank version {number} is already published")
-            content = self._version(s, row).content or VersionContent()
+            version = self._version(s, row)
+            content = version.content or VersionContent()
             row.status, row.published_at = "published", _now()
             row.content = content.model_dump(mode="json", exclude_none=True)
+            promoted = s.scalars(select(ItemRow.id).where(ItemRow.id.in_(list(version.item_ids)),
+                                                          ItemRow.status == "pretest")).all()
+            for item_id in promoted:
+                self._move(s, item_id, "operational", by=by, version=number, notes=[],
+                           reason=f"calibrated in bank version {number}, published")
             return self._version(s, row)
 
     def version(self, number: int | None = None) -> BankVersion:
@@ -589,7 +755,8 @@ class BankRepository:
                 created_at=_utc(row.created_at), published_at=_utc(row.published_at),
                 provenance=Provenance.model_validate(row.provenance),
                 parameters=ParameterFile.model_validate({**row.fit, "items": records}),
-                content=None if row.content is None else VersionContent.model_validate(row.content))
+                content=None if row.content is None else VersionContent.model_validate(row.content),
+                pretest=list(row.pretest or []))
         except ValidationError as exc:  # the database is an edge too
             raise DataFileError(f"bank version {row.number} in the database: {exc}") from None
         if version.content is not None:
@@ -663,8 +830,11 @@ class BankRepository:
 
     # -- blueprints ---------------------------------------------------------------------------------
     def add_blueprint(self, level: str, bank_version: int, sections: Sequence[BlueprintSection], *,
-                      label: str | None = None) -> StoredBlueprint:
+                      label: str | None = None, pretest: PretestSeeding | None = None
+                      ) -> StoredBlueprint:
         """Validate the blueprint of ``level`` against ``bank_version`` and store it as a new number.
+
+        ``pretest``: the version's pretest items its sessions are given, unscored.
 
         Raises
         ------
@@ -677,7 +847,7 @@ class BankRepository:
                                .where(BlueprintRow.level == level)) or 0) + 1
             blueprint = StoredBlueprint(level=_LEVEL.validate_python(level), number=number,
                                         bank_version=bank_version, label=label, created_at=_now(),
-                                        sections=list(sections))
+                                        sections=list(sections), pretest=pretest)
             items = {r.id: Item.model_validate(r.document) for r in s.scalars(select(ItemRow))}
             check_against(blueprint, version, items)
             s.add(_blueprint_row(blueprint))
@@ -711,11 +881,15 @@ class BankRepository:
 
     def responses(self, *, bank_version: int | None = None, language: str | None = None,
                   level: str | None = None, since: datetime | None = None,
-                  until: datetime | None = None) -> list[Response]:
-        """Stored answers in the order given, filtered (``since`` inclusive, ``until`` exclusive)."""
+                  until: datetime | None = None, pretest: bool | None = None) -> list[Response]:
+        """Stored answers in the order given, filtered (``since`` inclusive, ``until`` exclusive).
+
+        ``pretest``: only the answers to pretest items (True), or only the scored ones (False).
+        """
         query = select(ResponseRow).order_by(ResponseRow.id)
         for column, value in ((ResponseRow.bank_version, bank_version),
-                              (ResponseRow.language, language), (ResponseRow.level, level)):
+                              (ResponseRow.language, language), (ResponseRow.level, level),
+                              (ResponseRow.pretest, pretest)):
             if value is not None:
                 query = query.where(column == value)
         if since is not None:
@@ -726,7 +900,8 @@ class BankRepository:
             return [Response(person_id=r.person_id, item_id=r.item_id, bank_version=r.bank_version,
                              language=r.language, level=r.level, code=r.code,
                              answered_at=_utc(r.answered_at),
-                             response_time_s=r.response_time_s, session_id=r.session_id)
+                             response_time_s=r.response_time_s, session_id=r.session_id,
+                             pretest=bool(r.pretest))
                     for r in s.scalars(query)]
 
     # -- issued profiles ----------------------------------------------------------------------------
@@ -976,7 +1151,7 @@ def _insert_responses(s: Session, responses: Iterable[Response]) -> int:
     rows = [{"person_id": r.person_id, "session_id": r.session_id, "item_id": r.item_id,
              "bank_version": r.bank_version, "language": r.language, "level": r.level,
              "code": int(r.code), "response_time_s": r.response_time_s,
-             "answered_at": r.answered_at} for r in responses]
+             "answered_at": r.answered_at, "pretest": bool(r.pretest)} for r in responses]
     if rows:
         s.execute(insert(ResponseRow), rows)
     return len(rows)
@@ -985,11 +1160,14 @@ def _insert_responses(s: Session, responses: Iterable[Response]) -> int:
 def _blueprint_row(b: StoredBlueprint) -> BlueprintRow:
     return BlueprintRow(level=b.level, number=b.number, bank_version=b.bank_version, label=b.label,
                         created_at=b.created_at,
-                        sections=[sec.model_dump(mode="json") for sec in b.sections])
+                        sections=[sec.model_dump(mode="json") for sec in b.sections],
+                        pretest=None if b.pretest is None else b.pretest.model_dump(mode="json"))
 
 
 def _blueprint(row: BlueprintRow) -> StoredBlueprint:
     return StoredBlueprint(level=_LEVEL.validate_python(row.level), number=row.number,
                            bank_version=row.bank_version, label=row.label,
                            created_at=_utc(row.created_at),
-                           sections=row.sections)
+                           sections=row.sections,
+                           pretest=None if row.pretest is None
+                           else PretestSeeding.model_validate(row.pretest))

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -35,6 +36,7 @@ __all__ = [
     "CandidateRow",
     "DimensionRow",
     "ItemParameterRow",
+    "ItemReviewRow",
     "ItemRow",
     "NormSetRow",
     "ProfileRow",
@@ -78,6 +80,21 @@ class ItemRow(Base):
     document: Mapped[dict[str, Any]] = mapped_column(Document)
     created_at: Mapped[datetime] = mapped_column(_utc())
     updated_at: Mapped[datetime] = mapped_column(_utc())
+
+
+class ItemReviewRow(Base):
+    """One move of an item's status: who, when, why (:class:`~qabilet.itembank.review.ItemReview`)."""
+
+    __tablename__ = "item_reviews"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), index=True)
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    by: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(_utc())
+    reason: Mapped[str] = mapped_column(Text)
+    notes: Mapped[list[Any]] = mapped_column(Document)
+    version: Mapped[int | None] = mapped_column(Integer)
 
 
 class ScaleRow(Base):
@@ -126,6 +143,8 @@ class BankVersionRow(Base):
     #: what a published version shows (:class:`~qabilet.itembank.versions.VersionContent`), fixed when it
     #: is published; NULL for a draft, which shows the bank's current texts
     content: Mapped[dict[str, Any] | None] = mapped_column(Document)
+    #: ids of the items the version tries out unscored (no parameters in it)
+    pretest: Mapped[list[Any]] = mapped_column(Document, default=list)
 
 
 class ItemParameterRow(Base):
@@ -163,6 +182,8 @@ class BlueprintRow(Base):
     label: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(_utc())
     sections: Mapped[list[Any]] = mapped_column(Document)
+    #: pretest items seeded in its sessions (:class:`~qabilet.itembank.blueprints.PretestSeeding`)
+    pretest: Mapped[dict[str, Any] | None] = mapped_column(Document)
 
 
 class ResponseRow(Base):
@@ -180,6 +201,8 @@ class ResponseRow(Base):
     response_time_s: Mapped[float | None] = mapped_column(Float)
     answered_at: Mapped[datetime] = mapped_column(_utc(), index=True)
     note: Mapped[str | None] = mapped_column(Text)
+    #: an answer to a pretest item: given for calibration, never scored
+    pretest: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ProfileRow(Base):

@@ -273,6 +273,11 @@ class BankVersion(Schema):
     content : VersionContent, optional
         What the version shows: fixed when it is published; a draft's is the bank's current
         texts (read from the repository, ignored on import).
+    pretest : list of str
+        Items the version tries out unscored in live sessions: approved for it (``pretest``),
+        without parameters in it. An item is **operational** in a version when the version
+        calibrates it and **pretest** when it is listed here, whatever its working status
+        becomes later: a session pinned to the version is given and scored as it was.
     """
 
     number: int = Field(ge=1)
@@ -283,6 +288,23 @@ class BankVersion(Schema):
     provenance: Provenance
     parameters: ParameterFile
     content: VersionContent | None = None
+    pretest: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _pretest_uncalibrated(self) -> BankVersion:
+        both = sorted(set(self.pretest) & set(self.item_ids))
+        if both:
+            raise ValueError(f"pretest: {', '.join(both[:5])} also calibrated in the version (a "
+                             f"pretest item has no parameters yet)")
+        if len(set(self.pretest)) != len(self.pretest):
+            raise ValueError("pretest: an item listed twice")
+        return self
+
+    def status_of(self, item_id: str) -> str | None:
+        """``operational`` or ``pretest`` in this version; None for an item it does not hold."""
+        if item_id in self.pretest:
+            return "pretest"
+        return "operational" if item_id in set(self.item_ids) else None
 
     @field_serializer("parameters")
     def _plain_parameters(self, value: ParameterFile) -> dict[str, Any]:

@@ -177,7 +177,7 @@ def run_session(repo: BankRepository, level: str, language: str, seed: int = 1) 
     version = repo.version(repo.blueprint(level).bank_version)
     norms = repo.norm_set(bank_version=version.number).for_level(level)
     names, scales = repo.dimensions(), repo.scales()
-    items = {i.id: i for i in repo.items()}
+    items = {i.id: i for i in repo.items(version=version.number)}
     rng = np.random.default_rng(seed)
     truth = {d: float(rng.normal(n.mean, n.sd)) for d, n in norms.dimensions.items()}
     session = simulate_candidate(session_plan(repo, level), truth, seed=int(rng.integers(2**31)))

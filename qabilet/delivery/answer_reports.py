@@ -50,7 +50,7 @@ def build_profiles(repo: BankRepository, sheets: Sequence[AnswerSheet], *, versi
     if norm_set.bank_version != version.number:
         raise InvalidParameterError(f"norm set {norm_set.number} is for bank version "
                                     f"{norm_set.bank_version}, not {version.number}")
-    items = {i.id: i for i in repo.items()}
+    items = {i.id: i for i in repo.items(version=version.number)}  # as the version holds them
     dimensions, recommendations = repo.dimensions(), repo.recommendations()
     scales = VersionScales(version)  # cut once for every sheet
     return [build_profile(version=version, norm_set=norm_set, items=items, dimensions=dimensions,

@@ -200,8 +200,9 @@ def build_profile(
     norms = norm_set.for_level(level)
     scales = scales if scales is not None and scales.version is version else VersionScales(version)
     codes = scales.codes
-    scored = [a for a in answers
-              if a.item_id in scales.item_ids and items[a.item_id].status != "pretest"]
+    tried = set(version.pretest)  # the version's pretest items: given, never scored
+    scored = [a for a in answers if a.item_id in scales.item_ids and a.item_id not in tried
+              and items[a.item_id].status != "pretest"]
     seen: set[str] = set()
     for a in scored:
         if a.item_id in seen:

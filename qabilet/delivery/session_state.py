@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from qabilet.itembank.session_store import SessionEvent, StoredSession
     from qabilet.itembank.versions import BankVersion
 
-__all__ = ["Plan", "SessionView", "derive", "plan_for"]
+__all__ = ["Plan", "SessionView", "derive", "plan_for", "pretest_positions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +70,14 @@ class Plan:
         The sections in the parts of the test, in order: a part is one section, or the
         consecutive sections of one interleave group (:attr:`BlueprintSection.interleave`),
         whose items are given in turn. Empty: every section a part of its own.
+    pretest : tuple of str
+        The blueprint's pretest pool (:class:`qabilet.itembank.blueprints.PretestSeeding`).
+    pretest_per_session : int
+        How many of the pool a session is given.
+    pretest_choices : dict
+        Pretest item → how many options or scale points it offers.
+    shortest : int
+        The fewest scored items a test has (the sections' minimum lengths added up).
     """
 
     sections: tuple
@@ -81,16 +89,23 @@ class Plan:
     forms: tuple[dict[str, CatContext], ...] = ()
     scales: VersionScales | None = None
     parts: tuple[tuple[int, ...], ...] = ()
+    pretest: tuple[str, ...] = ()
+    pretest_per_session: int = 0
+    pretest_choices: dict[str, int] = field(default_factory=dict)
+    shortest: int = 0
 
     def n_choices(self, item_id: str) -> int:
         """How many options or scale points the item offers."""
+        if item_id in self.pretest_choices:
+            return self.pretest_choices[item_id]
         bank = self.sections[self.item_section[item_id]][2]
         return int(bank.n_categories[bank.index_of([item_id])[0]])
 
     @property
     def max_items(self) -> int:
-        """The most items a session can take (the sections' maxima): the scale of a progress bar."""
-        return sum(rules.max_items for _name, _dims, _bank, rules in self.sections)
+        """The most items a session can take (the sections' maxima and its pretest items)."""
+        return (sum(rules.max_items for _name, _dims, _bank, rules in self.sections)
+                + self.pretest_per_session)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,13 +159,13 @@ def _build_plan(repo: BankRepository, bank_version: int, level: str, blueprint_n
 
     stored = repo.blueprint(level, blueprint_number)
     version = repo.version(bank_version)
-    items = {i.id: i for i in repo.items()}
+    items = {i.id: i for i in repo.items(version=bank_version)}  # as the version holds them
     full = version.parameters.to_bank()
     by_language = language_versions(version.parameters)
     sections, where, contexts, forms = [], {}, [], []
     for k, section in enumerate(stored.sections):
         rules = section.blueprint(section_items(section, level, items, version))
-        ids = list(rules.items or ()) + list(rules.pretest_items)
+        ids = list(rules.items or ())  # pretest items have no parameters: given by id
         bank = scale_bank(full, section.dimensions, ids)
         sections.append((section.name, tuple(section.dimensions), bank, rules))
         contexts.append(CatContext.build(bank, rules))
@@ -158,7 +173,7 @@ def _build_plan(repo: BankRepository, bank_version: int, level: str, blueprint_n
                for language, whole in by_language.items()}
         forms.append({language: CatContext.build(b, rules) for language, b in own.items()
                       if b.to_records() != bank.to_records()})
-        where.update(dict.fromkeys(ids, k))
+        where.update(dict.fromkeys([*ids, *rules.pretest_items], k))
     parts: list[list[int]] = []
     for k, section in enumerate(stored.sections):
         group = section.interleave
@@ -166,9 +181,15 @@ def _build_plan(repo: BankRepository, bank_version: int, level: str, blueprint_n
             parts[-1].append(k)
         else:
             parts.append([k])
+    seeding = stored.pretest
+    pool = tuple(seeding.items) if seeding is not None else ()
+    scales = repo.scales(version=bank_version) if pool else {}
+    choices = {i: items[i].n_choices(scales) or 0 for i in pool}
     return Plan(tuple(sections), version.parameters.recodings(), where, tuple(contexts), version,
                 items, tuple(forms), VersionScales(version, full, by_language),
-                tuple(tuple(p) for p in parts))
+                tuple(tuple(p) for p in parts), pool,
+                seeding.per_session if seeding is not None else 0, choices,
+                sum(int(rules.min_items) for _n, _d, _b, rules in sections))
 
 
 _Answers = tuple[tuple[str, int, str], ...]  # (item id, answer code as given, language), in order
@@ -221,12 +242,57 @@ def derive(plan: Plan, session: StoredSession, events: list[SessionEvent]) -> Se
         if open_:
             if closing:
                 break
+            seeded = _seeded(plan, session, answers, skipped, taken)
+            if seeded is not None:
+                return SessionView(False, taken + 1, seeded, "pretest", len(answers), p, n)
             fewest = min(t for t, _, _ in open_)
             tied = [(k, step) for t, k, step in open_ if t == fewest]
             k, step = tied[_turn(session.seed, taken, len(tied))]
             return SessionView(False, taken + 1, step.item_id, plan.sections[k][0], len(answers),
                                p, n)
     return SessionView(True, taken + 1, None, None, len(answers), n, n, closing or "completed")
+
+
+def pretest_positions(seed: int, count: int, span: int) -> tuple[int, ...]:
+    """The test positions of a session's pretest items: ``count`` of 2 … ``span``, none adjacent.
+
+    Drawn uniformly among such sets from the session's seed (so a replay finds the same): a
+    set :math:`x_1 < \\dots < x_k` of :math:`\\{0, \\dots, n-1\\}` (:math:`n` = ``span`` − 1
+    slots after the first position) with gaps of at least 2 is :math:`x_i = y_i + i` for a
+    :math:`k`-subset :math:`y` of :math:`\\{0, \\dots, n-k\\}`, one to one; position
+    :math:`2 + x_i`. Never the first item (the candidate settles in on a scored one), never two
+    in a row (two unscored items together stand out and tire alike).
+
+    Examples
+    --------
+    >>> p = pretest_positions(12345, 3, 9)
+    >>> len(p), min(p) >= 2, max(p) <= 9, all(b - a >= 2 for a, b in zip(p, p[1:]))
+    (3, True, True, True)
+    """
+    n = span - 1
+    if count <= 0 or n - count + 1 < count:
+        return ()
+    y = np.sort(np.random.default_rng([seed, 0x5EED]).choice(n - count + 1, count, replace=False))
+    return tuple(int(2 + v + i) for i, v in enumerate(y))
+
+
+def _seeded(plan: Plan, session: StoredSession, answers: list[tuple[str, int, str]],
+            skipped: set[str], taken: int) -> str | None:
+    """The pretest item to give at position ``taken + 1``, or None (a scored item is due).
+
+    At one of the session's :func:`pretest_positions`, while it has had fewer than
+    ``pretest_per_session``: one of the pool it has not had, drawn from the seed and position
+    (every item of the pool gathers answers at the same rate).
+    """
+    count = plan.pretest_per_session
+    if not count or taken + 1 not in pretest_positions(session.seed, count, plan.shortest + count):
+        return None
+    pool = set(plan.pretest)
+    had = {a[0] for a in answers if a[0] in pool} | (skipped & pool)
+    if len(had) >= count:
+        return None
+    left = [i for i in plan.pretest if i not in had]
+    return left[int(np.random.default_rng([session.seed, taken, 1]).integers(len(left)))]
 
 
 def _turn(seed: int, taken: int, n: int) -> int:

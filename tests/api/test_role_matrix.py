@@ -46,6 +46,9 @@ SERVES = {
     ("GET", "/v1/admin/keys"): {PSY},
     ("DELETE", "/v1/admin/keys/{key_id}"): {PSY},
     ("GET", "/v1/admin/audit"): {PSY},
+    ("POST", "/v1/admin/items/{item_id}/reviews"): {PSY},
+    ("GET", "/v1/admin/items/{item_id}/reviews"): {PSY},
+    ("POST", "/v1/admin/pretest"): {PSY},
 }
 PARTIES = ("nobody", "bad key", OP, PSY, OWN, "other candidate")
 
@@ -72,7 +75,8 @@ def test_the_table_lists_every_served_endpoint(world):
 def test_each_party_reaches_exactly_its_endpoints(world, party):
     base, session_id, headers = world
     for k, ((method, path), parties) in enumerate(SERVES.items()):
-        url = base + path.format(session_id=session_id, number=1, job_id="nope", key_id="nope")
+        url = base + path.format(session_id=session_id, number=1, job_id="nope", key_id="nope",
+                                 item_id="TRN-L01")
         sent = headers[party]
         if party == "bad key":  # a key id of its own each time: one id's failures are throttled
             sent = {"Authorization": f"Bearer qk_{k:04x}_nope"}

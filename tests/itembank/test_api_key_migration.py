@@ -1,6 +1,7 @@
 """Migrations down and up again on SQLite and PostgreSQL: 0006 (the keys' scope: keys survive),
-0007 (the responses' ``code``: answers survive) and 0008 (recommendations per level: the texts for
-every level survive)."""
+0007 (the responses' ``code``: answers survive), 0008 (recommendations per level: the texts for
+every level survive) and 0009 (item review and pretest items: versions, blueprints and answers
+survive, the reviews and flags go)."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def test_the_responses_code_column_is_renamed_both_ways_and_answers_survive(db_u
 
     _migrate(engine, command.downgrade, "0006")
     assert "category" in _columns(engine, "responses") and "code" not in _columns(engine, "responses")
-    _migrate(engine, command.upgrade, "0007")
+    _migrate(engine, command.upgrade, "head")
     assert repo.responses() == answers
     engine.dispose()
 
@@ -83,8 +84,33 @@ def test_recommendations_per_level_go_and_come_back_and_texts_for_every_level_su
 
     _migrate(engine, command.downgrade, "0007")
     assert "scope" not in _columns(engine, "recommendations")
-    _migrate(engine, command.upgrade, "0008")
+    _migrate(engine, command.upgrade, "head")
     assert repo.recommendations() == [every]  # the per-level text could not be kept in 0007's key
     repo.put_recommendations([senior])
     assert repo.recommendations() == [every, senior]
+    engine.dispose()
+
+
+def test_reviews_and_pretest_lists_go_and_come_back_and_the_bank_survives(db_url):
+    from datetime import UTC, datetime
+
+    from tests.itembank import _bank
+
+    engine = connect(db_url)
+    repo = BankRepository(engine)
+    _bank.fill(repo)
+    t0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    answers = [Response("P1", "TRN-L1", 1, "kk", "middle", 3, t0, 6.5, "s1"),
+               Response("P1", "NEW-1", 1, "kk", "middle", 2, t0, 4.0, "s1", pretest=True)]
+    repo.record_responses(answers)
+    assert {"pretest"} <= _columns(engine, "bank_versions") & _columns(engine, "responses")
+    assert "item_reviews" in inspect(engine).get_table_names()
+    versions = repo.versions()
+
+    _migrate(engine, command.downgrade, "0008")
+    assert "pretest" not in _columns(engine, "responses") | _columns(engine, "bank_versions")
+    assert "item_reviews" not in inspect(engine).get_table_names()
+    _migrate(engine, command.upgrade, "head")
+    assert repo.versions() == versions
+    assert [r.pretest for r in repo.responses()] == [False, False]  # the flag was lost going down
     engine.dispose()

@@ -107,7 +107,7 @@ def test_other_changes_of_the_answer_categories_are_refused_too(published, chang
         field = "format"
     else:  # a dichotomous item's key
         published.add_items([Item(id="KEY-1", competency="transparency", levels=["low"],
-                                  format="dichotomous", key=0,
+                                  format="dichotomous", key=0, status="pretest",
                                   text={"en": {"stem": "Q?", "options": ["yes", "no"]}})])
         params = published.version(1).parameters.model_dump(mode="json", exclude_none=True)
         params["items"].append({"id": "KEY-1", "model": "2pl", "a": [1.0, 0.0], "d": 0.0})
@@ -214,7 +214,7 @@ def test_the_migration_gives_published_versions_the_texts_they_showed(db_url):
     with engine.begin() as c:  # back to before versions held texts, and up again
         config.attributes["connection"] = c
         command.downgrade(config, "0004")
-        command.upgrade(config, "0005")
+        command.upgrade(config, "head")
     assert repo.version(1).content == shown
     assert repo.add_items([_edited(repo, "TRN-S2", en={"stem": "Changed.", "options": [
         "A", "B", "C"]})], replace=True).number == 2  # the newest version showing it: the draft

@@ -136,7 +136,7 @@ def test_mirt_table_and_list_and_show(demo_db, tmp_path):
                                 "cooperation, initiative, integrity, learning_orientation, "
                                 "stress_resilience"),
     ("--level", "top", "high, middle, low"),
-    ("--status", "live", "draft, pretest, operational, retired"),
+    ("--status", "live", "draft, in_review, pretest, operational, retired"),
     ("--language", "de", "kk, ru, en"),
 ])
 def test_listing_by_an_unknown_value_is_an_error_naming_the_known_ones(demo_db, option, value,
