@@ -110,6 +110,8 @@ class ItemDIF:
     favoured : object
         The group whose members score higher at the same θ (by Δ for dichotomous items, by SMD
         otherwise); None when there is no difference.
+    note : str
+        Why the item was not tested ("" when it was).
     """
 
     item: str
@@ -126,6 +128,7 @@ class ItemDIF:
     unsigned_difference: float
     ets_class: str
     favoured: Any
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -160,6 +163,10 @@ class LikelihoodRatioDIF:
         ``"holm"``, ``"bh"``, ``"bonferroni"`` or ``"none"``.
     alpha : float
         Level of the tests behind the classes.
+    not_tested : mapping of str to str
+        Items that could not be tested, and why (their rows are NaN, their class ""): with sparse
+        data a group may never have used one of an item's categories, and then its parameters of
+        the item are not identified. The adjustment counts only the items tested.
     """
 
     items: tuple[str, ...]
@@ -184,6 +191,7 @@ class LikelihoodRatioDIF:
     n_focal: NDArray[np.int64]
     adjust: str
     alpha: float
+    not_tested: Mapping[str, str]
 
     def flagged(self, alpha: float | None = None, adjust: str | None = None) -> tuple[str, ...]:
         """Items whose adjusted p-value is below ``alpha`` (default: the result's level and adjustment)."""
@@ -200,7 +208,8 @@ class LikelihoodRatioDIF:
             delta=float(self.delta[j]), delta_se=float(self.delta_se[j]),
             signed_difference=float(self.signed_difference[j]),
             unsigned_difference=float(self.unsigned_difference[j]),
-            ets_class=str(self.ets_class[j]), favoured=self.favoured[j])
+            ets_class=str(self.ets_class[j]), favoured=self.favoured[j],
+            note=self.not_tested.get(self.items[j], ""))
             for j in range(len(self.items)))
 
     def summary(self) -> str:
@@ -214,7 +223,8 @@ class LikelihoodRatioDIF:
             favoured = "" if self.favoured[j] is None else str(self.favoured[j])
             lines.append(f"{item:<14}{self.statistic[j]:>10.3f}{self.df[j]:>4d}{self.p_value[j]:>10.4f}"
                          f"{self.p_adjusted[j]:>10.4f}{self.smd[j]:>8.3f}{self.smd_sd[j]:>8.3f}"
-                         f"{delta}{self.ets_class[j]:>5}  {favoured}")
+                         f"{delta}{self.ets_class[j] or '-':>5}  {favoured}")
+        lines += [f"not tested: {item}: {why}" for item, why in self.not_tested.items()]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -299,6 +309,24 @@ def _effect_sizes(fit: CalibrationResult, ref: _Curves, foc: _Curves, n_ref: int
     return out
 
 
+#: the effect sizes :func:`_effect_sizes` returns
+_SIZES = ("smd", "smd_se", "sd", "signed", "unsigned", "delta", "delta_se")
+
+
+def _unidentified(x: NDArray[Any], answered: NDArray[np.bool_], labels: NDArray[Any], column: int,
+                  group_labels: Sequence[Any]) -> str:
+    """Why an item cannot be free in every group (a category some group never used), or ""."""
+    codes = np.unique(x[answered, column])
+    for label in group_labels:  # a handful of groups
+        used = np.unique(x[answered & (labels == label), column])
+        if used.size < codes.size:
+            missing = [int(v) if float(v).is_integer() else v
+                       for v in sorted(set(codes.tolist()) - set(used.tolist()))]
+            return (f"group {label!r} gave no answer in code(s) {missing}, so its parameters of "
+                    f"the item are not identified (collapse categories, or gather more answers)")
+    return ""
+
+
 def likelihood_ratio_dif(
     responses: ArrayLike,
     groups: ArrayLike,
@@ -364,15 +392,25 @@ def likelihood_ratio_dif(
     column = {item: k for k, item in enumerate(ids)}
     n_ref = answered[labels == ref_label].sum(axis=0)
     n_foc = answered[labels == focal_label].sum(axis=0)
-    stats, dfs, sizes = [], [], []
+    stats: list[float] = []
+    dfs: list[int] = []
+    sizes: list[dict[str, float]] = []
+    not_tested: dict[str, str] = {}
     n_groups = len(equal.groups)
     for item in studied:  # one constrained-versus-free comparison per item
-        free = fit([item], True)
-        stats.append(max(2.0 * (free.loglik - equal.loglik), 0.0))
-        ref_bank = free.group(ref_label).bank
-        item_model = ref_bank.subset(ref_bank.index_of([item])).models[0]
-        dfs.append((n_groups - 1) * int(free_mask(item_model).sum()))
         c = column[item]
+        item_model = equal.bank.subset(equal.bank.index_of([item])).models[0]
+        dfs.append((n_groups - 1) * int(free_mask(item_model).sum()))
+        why = _unidentified(x, answered[:, c], labels, c, equal.group_labels)
+        free = None if why else fit([item], True)
+        if free is not None and not np.isfinite(free.loglik):
+            why = "the calibration with the item free in every group has no finite likelihood"
+        if free is None or why:
+            not_tested[item] = why
+            stats.append(float("nan"))
+            sizes.append(dict.fromkeys(_SIZES, float("nan")))
+            continue
+        stats.append(max(2.0 * (free.loglik - equal.loglik), 0.0))
         sizes.append(_effect_sizes(free, _curves(free, ref_label, item, nodes, n_points, bounds),
                                    _curves(free, focal_label, item, nodes, n_points, bounds),
                                    int(n_ref[c]), int(n_foc[c])))
@@ -380,11 +418,10 @@ def likelihood_ratio_dif(
     df = np.array(dfs, dtype=np.int64)
     p = chi2.sf(stat, df)
     p_adj = adjust_p_values(p, adjust)
-    size = {key: np.array([s[key] for s in sizes]) for key in sizes[0]} if sizes else {
-        key: np.empty(0) for key in ("smd", "smd_se", "sd", "signed", "unsigned", "delta", "delta_se")}
+    size = {key: np.array([s[key] for s in sizes], dtype=np.float64) for key in _SIZES}
     with np.errstate(invalid="ignore", divide="ignore"):
         smd_sd = size["smd"] / size["sd"]
-    dich = np.isfinite(size["delta"])
+    dich = equal.bank.n_categories[equal.bank.index_of(studied)] == 2
     classes = np.where(dich, ets_classes(size["delta"], size["delta_se"], p_adj, alpha),
                        ets_polytomous_classes(smd_sd, p_adj, alpha))
     direction = np.where(dich, size["delta"], size["smd"])
@@ -397,4 +434,4 @@ def likelihood_ratio_dif(
         smd=size["smd"], smd_se=size["smd_se"], smd_sd=smd_sd, sd_total=size["sd"],
         delta=size["delta"], delta_se=size["delta_se"], ets_class=classes, favoured=favoured,
         n_reference=n_ref[cols].astype(np.int64), n_focal=n_foc[cols].astype(np.int64),
-        adjust=adjust, alpha=float(alpha))
+        adjust=adjust, alpha=float(alpha), not_tested=not_tested)

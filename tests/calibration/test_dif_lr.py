@@ -199,3 +199,20 @@ def test_adjustments_and_their_errors():
         i for i, p in zip(res.items, bonferroni) if p < 0.5)
     frame = res.to_frame()
     assert list(frame["item"]) == ["Q1", "Q2", "Q3"] and "ets_class" in frame
+
+
+def test_an_item_a_group_answered_in_fewer_categories_is_not_tested():
+    """Sparse polytomous data: a group that never used a category has no parameters for it."""
+    rng = np.random.default_rng(44)
+    items = GradedResponse(rng.uniform(1.0, 2.0, 6), np.sort(rng.normal(0, 1, (6, 3)), axis=1))
+    groups = np.array(["kk"] * 600 + ["ru"] * 600)
+    x = simulate_responses(items, rng.normal(size=1200), rng).astype(float)
+    x[rng.random(x.shape) < 0.3] = np.nan
+    x[(groups == "ru") & (x[:, 0] == 2), 0] = 1  # "ru" never answers item Q1 in category 2
+    res = likelihood_ratio_dif(x, groups, model="grm", n_points=31)
+    assert list(res.not_tested) == ["Q1"] and "[2]" in res.not_tested["Q1"]
+    assert np.isnan(res.statistic[0]) and res.ets_class[0] == "" and res.favoured[0] is None
+    assert res.df[0] == 4 and res.rows()[0].note == res.not_tested["Q1"]
+    np.testing.assert_allclose(res.p_adjusted[1:], holm(res.p_value[1:]))  # a family of five
+    assert np.all(np.isfinite(res.statistic[1:])) and set(res.ets_class[1:]) == {"A"}
+    assert "not tested: Q1" in res.summary()
