@@ -44,9 +44,11 @@ expected item score:
   (Holland & Thayer 1988). Negative: harder for the focal group, as in
   :func:`qabilet.calibration.dif.mantel_haenszel`.
 
-Standard errors of SMD and Δ are by the delta method from the free calibration's covariance of
-the studied item's parameters in both groups (the latent densities and the weights taken as
-known).
+The score of category :math:`k` is :math:`k`, as everywhere in the engine: for nominal items
+(situational judgement) SMD and its class mean something only when the options' codes are in
+the order of their scores. Standard errors of SMD and Δ are by the delta method from the free
+calibration's covariance of the studied item's parameters in both groups (the latent densities
+and the weights taken as known).
 
 *ETS classes* (Zieky 1993; Zwick 2012, ETS RR-12-08): dichotomous items by Δ (A: :math:`|\\Delta|
 < 1` or not significant; C: :math:`|\\Delta| \\ge 1.5` and :math:`(|\\Delta| - 1)/SE > 1.645`; B
