@@ -25,6 +25,9 @@ _EXPORTS = {
     "mantel_haenszel": "dif",
     "LikelihoodRatioDIF": "dif_lr",
     "likelihood_ratio_dif": "dif_lr",
+    "ItemDIF": "dif_lr",
+    "RMSDFit": "rmsd",
+    "rmsd": "rmsd",
     "ItemFit": "item_fit",
     "item_fit": "item_fit",
     "M2Fit": "limited_information",
@@ -52,6 +55,7 @@ __all__ = [
     "ItemEstimates",
     "FactorCorrelations",
     "SUPPORTED",
+    "ItemDIF",
     "ItemFit",
     "ItemStatistics",
     "LikelihoodRatioDIF",
@@ -62,6 +66,7 @@ __all__ = [
     "MantelHaenszel",
     "PersonFit",
     "Progress",
+    "RMSDFit",
     "expert_order",
     "factor_correlations",
     "item_fit",
@@ -74,6 +79,7 @@ __all__ = [
     "mantel_haenszel",
     "person_fit",
     "rescale",
+    "rmsd",
 ]
 
 
@@ -81,8 +87,8 @@ class _Package(ModuleType):
     """The package's module type: its names stay its exports when their modules load.
 
     Loading a submodule binds it on its package under its own name (the import system's
-    ``setattr``): ``item_fit``, ``person_fit`` and ``local_dependence`` would then be modules,
-    not the functions of the same name that the package exports.
+    ``setattr``): ``item_fit``, ``person_fit``, ``local_dependence`` and ``rmsd`` would then be
+    modules, not the functions of the same name that the package exports.
     """
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -111,7 +117,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from qabilet.calibration._design import SUPPORTED
     from qabilet.calibration.classical import ItemStatistics, item_statistics
     from qabilet.calibration.dif import MantelHaenszel, mantel_haenszel
-    from qabilet.calibration.dif_lr import LikelihoodRatioDIF, likelihood_ratio_dif
+    from qabilet.calibration.dif_lr import ItemDIF, LikelihoodRatioDIF, likelihood_ratio_dif
     from qabilet.calibration.expert_order import ExpertOrder, expert_order
     from qabilet.calibration.item_fit import ItemFit, item_fit
     from qabilet.calibration.limited_information import M2Fit, m2
@@ -120,3 +126,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from qabilet.calibration.mml import MML, Progress
     from qabilet.calibration.person_fit import PersonFit, person_fit
     from qabilet.calibration.result import CalibrationResult, GroupEstimates, ItemEstimates
+    from qabilet.calibration.rmsd import RMSDFit, rmsd

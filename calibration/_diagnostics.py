@@ -9,7 +9,7 @@ as the fit did).
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,6 +125,84 @@ def read_inputs(
     if resp.x.shape[0] < 1:
         raise InvalidResponseError("responses: expected at least one person")
     return Inputs(bank, resp, fit)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class GroupInputs:
+    """Validated inputs of a diagnostic computed group by group.
+
+    Attributes
+    ----------
+    labels : tuple
+        The groups (``(None,)`` without groups).
+    banks : tuple of ItemBank
+        Each group's items and latent distribution (the same bank for every group unless the
+        items came per group).
+    resp : Responses
+    group_of : ndarray of int, shape (n_persons,)
+        Each person's position in ``labels``.
+    fit : CalibrationResult or None
+    """
+
+    labels: tuple[Any, ...]
+    banks: tuple[ItemBank, ...]
+    resp: Responses
+    group_of: NDArray[np.intp]
+    fit: CalibrationResult | None
+
+
+def read_group_inputs(items: Any, responses: Any, observed: ArrayLike | None, groups: ArrayLike | None,
+                      what: str) -> GroupInputs:
+    """Validate the inputs of a diagnostic computed per group.
+
+    ``items`` is a bank, a model or a calibration result as for :func:`read_inputs`, a
+    multi-group :class:`~qabilet.calibration.CalibrationResult` (each group's bank: its
+    group-specific items and its latent distribution), or a mapping of group label to bank (the
+    same items in every bank). ``groups`` labels each person; it is required with a multi-group
+    fit or a mapping, and optional otherwise (every group then uses the one bank).
+    """
+    fit: CalibrationResult | None = None
+    if isinstance(items, Mapping):
+        if not items:
+            raise InvalidParameterError("items: expected at least one group's bank")
+        given = {label: as_bank(bank, what)[0] for label, bank in items.items()}
+        first = next(iter(given.values()))
+        for label, bank in given.items():
+            if bank.item_ids != first.item_ids or not np.array_equal(bank.n_categories, first.n_categories):
+                raise InvalidParameterError(
+                    f"items[{label!r}]: every group's bank must have the same items and categories")
+        per_group: dict[Any, ItemBank] | None = given
+        bank = first
+    elif isinstance(items, CalibrationResult) and items.multi_group:
+        fit, bank = items, items.bank
+        per_group = {g.label: g.bank for g in items.groups}
+    else:
+        bank, fit = as_bank(items, what)
+        per_group = None
+    if bank.n_dims != 1:
+        raise InvalidParameterError(f"{what}: needs unidimensional items; got {bank.n_dims} factors")
+    table = _table_to_array(responses, bank.item_ids)
+    resp = _recode(fit, bank, table, observed) if fit is not None else check_responses(bank, table, observed)
+    n = resp.x.shape[0]
+    if n < 1:
+        raise InvalidResponseError("responses: expected at least one person")
+    if groups is None:
+        if per_group is not None:
+            raise InvalidParameterError(
+                f"{what}: the items are given per group; pass groups= (one label per person)")
+        return GroupInputs((None,), (bank,), resp, np.zeros(n, dtype=np.intp), fit)
+    g = np.asarray(groups)
+    if g.shape != (n,):
+        raise InvalidParameterError(f"groups: expected one label per person ({n}); got {g.shape}")
+    present = sorted(set(g.tolist()), key=str)
+    labels = tuple(per_group) if per_group is not None else tuple(present)
+    unknown = [label for label in present if label not in labels]
+    if unknown:
+        raise InvalidParameterError(f"groups: {unknown[:5]} not among the groups of the items {list(labels)}")
+    index = {label: k for k, label in enumerate(labels)}
+    group_of = np.array([index[v] for v in g.tolist()], dtype=np.intp)
+    banks = tuple(per_group[label] for label in labels) if per_group is not None else (bank,) * len(labels)
+    return GroupInputs(labels, banks, resp, group_of, fit)
 
 
 def require_complete(resp: Responses, what: str, why: str) -> None:

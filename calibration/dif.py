@@ -168,14 +168,50 @@ def mh_from_tables(tables: Array) -> tuple[Array, Array, Array, Array]:
     return stat, chi2.sf(stat, 1), alpha, np.sqrt(var_log)
 
 
-def ets_classes(delta: Array, delta_se: Array, p_value: Array) -> NDArray[np.str_]:
-    """ETS A/B/C classes from Δ, its SE and the MH p-value (see the module docstring)."""
+def ets_classes(delta: Array, delta_se: Array, p_value: Array, alpha: float = 0.05) -> NDArray[np.str_]:
+    """ETS A/B/C classes of dichotomous items from Δ, its SE and a p-value (the module docstring).
+
+    ``p_value`` is the test of no DIF (MH χ² here, the likelihood ratio in
+    :func:`qabilet.calibration.dif_lr.likelihood_ratio_dif`, adjusted there for the items tested)
+    at level ``alpha`` (ETS: 0.05).
+    """
     size = np.abs(delta)
     with np.errstate(invalid="ignore"):
         c = (size >= 1.5) & ((size - 1.0) / delta_se > 1.645)
-        a = (size < 1.0) | (p_value >= 0.05)
+        a = (size < 1.0) | (p_value >= alpha)
     out = np.where(a, "A", np.where(c, "C", "B"))
     return np.where(np.isfinite(delta) & np.isfinite(p_value), out, "")
+
+
+def ets_polytomous_classes(smd_sd: Array, p_value: Array, alpha: float = 0.05) -> NDArray[np.str_]:
+    """ETS AA/BB/CC classes of polytomous items, written A/B/C, from SMD/SD and a p-value.
+
+    The rules ETS uses for polytomous items (Zwick, Thayer & Mazzeo 1997; Allen, Carlson &
+    Zelenak 1999 for NAEP; reviewed by Zwick 2012, ETS RR-12-08), with SMD the standardized
+    mean difference (Dorans & Schmitt 1991; focal minus reference, the focal group's
+    distribution as the standard) and SD the item score's standard deviation in the total
+    group:
+
+    * **A** (AA, negligible) — the test of no DIF not significant at ``alpha``, or
+      :math:`|SMD/SD| \\le 0.17`;
+    * **C** (CC, large) — significant and :math:`|SMD/SD| > 0.25`;
+    * **B** (BB, moderate) — otherwise.
+
+    ETS's test is Mantel's (1963) χ²; :func:`qabilet.calibration.dif_lr.likelihood_ratio_dif`
+    passes its likelihood-ratio p-value.
+
+    Examples
+    --------
+    >>> ets_polytomous_classes(np.array([0.1, 0.2, 0.3, 0.3]), np.array([0.01, 0.01, 0.01, 0.2])
+    ...                        ).tolist()
+    ['A', 'B', 'C', 'A']
+    """
+    size = np.abs(smd_sd)
+    with np.errstate(invalid="ignore"):
+        a = (size <= 0.17) | (p_value >= alpha)
+        c = size > 0.25
+    out = np.where(a, "A", np.where(c, "C", "B"))
+    return np.where(np.isfinite(smd_sd) & np.isfinite(p_value), out, "")
 
 
 def mantel_haenszel(

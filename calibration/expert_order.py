@@ -39,6 +39,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.stats import norm
 
 from qabilet.calibration._diagnostics import Report, fmt, text_table
+from qabilet.calibration._multiplicity import holm
 from qabilet.calibration.result import CalibrationResult
 from qabilet.engine.exceptions import InvalidParameterError
 
@@ -151,29 +152,6 @@ class ExpertOrder(Report):
 
     def __repr__(self) -> str:
         return f"ExpertOrder(n_items={len(dict.fromkeys(self.item_ids))}, review={list(self.review)})"
-
-
-def holm(p_values: ArrayLike) -> Array:
-    """Holm's (1979) step-down adjusted p-values, in the order given.
-
-    :math:`\\tilde p_{(i)} = \\max_{h \\le i} \\min(1, (M - h + 1)\\,p_{(h)})` for the sorted
-    :math:`p_{(1)} \\le \\dots \\le p_{(M)}`; rejecting where :math:`\\tilde p < \\alpha` controls the
-    familywise error rate at :math:`\\alpha`.
-
-    Examples
-    --------
-    >>> holm([0.01, 0.04, 0.03]).round(2).tolist()
-    [0.03, 0.06, 0.06]
-    """
-    p = np.asarray(p_values, dtype=float)
-    if p.ndim != 1 or np.any((p < 0) | (p > 1)):
-        raise InvalidParameterError(f"p_values: expected a vector of probabilities; got {p!r}")
-    order = np.argsort(p, kind="stable")
-    m = p.size
-    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    out = np.empty(m)
-    out[order] = adjusted
-    return out
 
 
 def _from_fit(fit: CalibrationResult, item_id: str, group: Any) -> _Slopes:
