@@ -71,11 +71,12 @@ from qabilet.itembank.content import (
 )
 from qabilet.itembank.parameter_file import ParameterFile
 from qabilet.itembank.profiles import Profile
-from qabilet.itembank.review import ItemReview, ReviewNote, move_problem
+from qabilet.itembank.review import ItemFlag, ItemReview, ReviewNote, move_problem
 from qabilet.itembank.tables import (
     BankVersionRow,
     BlueprintRow,
     DimensionRow,
+    ItemFlagRow,
     ItemParameterRow,
     ItemReviewRow,
     ItemRow,
@@ -344,6 +345,30 @@ class BankRepository:
                                notes=[ReviewNote.model_validate(n) for n in r.notes or []])
                     for r in s.scalars(query)]
 
+    def add_flags(self, bank_version: int, flags: Iterable[tuple[str, str, dict[str, Any]]], *,
+                  by: str) -> list[ItemFlag]:
+        """Store a calibration's warnings ``(item id, kind, detail)`` about items of a version."""
+        at = _now()
+        made = [ItemFlag(item_id=i, bank_version=bank_version, kind=kind, detail=detail, by=by,
+                         at=at) for i, kind, detail in flags]
+        with self.transaction() as s:
+            self._version_row(s, bank_version)
+            s.add_all(ItemFlagRow(item_id=f.item_id, bank_version=f.bank_version, kind=f.kind,
+                                  detail=f.detail, by=f.by, at=f.at) for f in made)
+        return made
+
+    def flags(self, *, item_id: str | None = None, bank_version: int | None = None
+              ) -> list[ItemFlag]:
+        """The calibrations' warnings (about ``item_id``, written with ``bank_version``)."""
+        query = select(ItemFlagRow).order_by(ItemFlagRow.id)
+        if item_id is not None:
+            query = query.where(ItemFlagRow.item_id == item_id)
+        if bank_version is not None:
+            query = query.where(ItemFlagRow.bank_version == bank_version)
+        with self.transaction() as s:
+            return [ItemFlag(item_id=r.item_id, bank_version=r.bank_version, kind=r.kind,
+                             detail=r.detail, by=r.by, at=_utc(r.at)) for r in s.scalars(query)]
+
     def seed_pretest(self, item_ids: Sequence[str], *, by: str, reason: str,
                      label: str | None = None) -> BankVersion:
         """A new draft version: the newest published one, trying out ``item_ids`` besides.
@@ -382,13 +407,17 @@ class BankRepository:
                      notes: Iterable[ReviewNote] = ()) -> list[ItemReview]:
         """Retire items; those the newest published version holds leave it in a new draft.
 
-        Nothing is deleted: the items stay in the bank (retired) and in every version that held
-        them, so sessions pinned to those versions are given and scored as before. The new
-        draft (number in each review's ``version``) has the newest published version's
-        parameters without theirs, and its pretest list without them.
+        Nothing is deleted: the items stay in the bank (retired) and in every published version
+        that held them, so sessions pinned to those versions are given and scored as before.
+        The new draft (number in each review's ``version``) has the newest published version's
+        parameters without theirs, and its pretest list without them. Drafts that hold them
+        (a pretest calibration's, say) leave them out too: rejecting a calibrated new item is
+        retiring it.
         """
         notes = list(notes)
         with self.transaction() as s:
+            for row in s.scalars(select(BankVersionRow).where(BankVersionRow.status == "draft")):
+                self._leave_out(s, row, set(item_ids))
             base = self._newest_published(s, required=False)
             held = set() if base is None else set(base.item_ids) | set(base.pretest)
             draft = None
@@ -401,6 +430,21 @@ class BankRepository:
                     by, reason)
             return [self._move(s, i, "retired", by=by, reason=reason, notes=notes,
                                version=None if draft is None else draft.number) for i in item_ids]
+
+    def _leave_out(self, s: Session, row: BankVersionRow, gone: set[str]) -> None:
+        """Draft ``row`` without the parameters and the pretest entries of ``gone``."""
+        version = self._version(s, row)
+        if not gone & (set(version.item_ids) | set(version.pretest)):
+            return
+        kept = version.model_copy(update={
+            "parameters": version.parameters.model_copy(update={"items": [
+                r for r in version.parameters.items if r.id not in gone]}),
+            "pretest": [i for i in version.pretest if i not in gone], "content": None})
+        s.execute(delete(ItemParameterRow).where(ItemParameterRow.version == row.number))
+        s.delete(row)
+        s.flush()
+        self._put_version(s, kept)
+        s.flush()
 
     def _newest_published(self, s: Session, *, required: bool = True) -> BankVersion:
         number = s.scalar(select(func.max(BankVersionRow.number))
@@ -609,8 +653,8 @@ class BankRepository:
 
     # -- bank versions ----------------------------------------------------------------------------
     def create_version(self, parameters: ParameterFile, provenance: Provenance, *,
-                       label: str | None = None) -> BankVersion:
-        """Store a new draft version (number: the next free one).
+                       label: str | None = None, pretest: Sequence[str] = ()) -> BankVersion:
+        """Store a new draft version (number: the next free one), trying out ``pretest``.
 
         Only approved items are calibrated into a new version: a draft, an item in review or a
         retired one is refused (a draft is never scored).
@@ -624,7 +668,8 @@ class BankRepository:
         with self.transaction() as s:
             number = (s.scalar(select(func.max(BankVersionRow.number))) or 0) + 1
             version = BankVersion(number=number, label=label, created_at=_now(),
-                                  provenance=provenance, parameters=parameters)
+                                  provenance=provenance, parameters=parameters,
+                                  pretest=list(pretest))
             self._check_parameters(s, version)
             unapproved = [(r.id, r.status) for r in s.scalars(select(ItemRow).where(
                 ItemRow.id.in_(list(version.item_ids)),

@@ -28,7 +28,7 @@ from pydantic import Field, StringConstraints, model_validator
 from qabilet.itembank._schema import Schema
 from qabilet.itembank.content import Language, Status
 
-__all__ = ["ASPECTS", "MOVES", "ItemReview", "ReviewNote", "move_problem"]
+__all__ = ["ASPECTS", "MOVES", "ItemFlag", "ItemReview", "ReviewNote", "move_problem"]
 
 #: what a reviewer's note is about
 Aspect = Literal["wording", "translation", "sensitivity", "content", "format", "other"]
@@ -120,3 +120,29 @@ def move_problem(item_id: str, old: Status, new: Status) -> str | None:
     can = " or ".join(allowed) if allowed else "nothing (retired is final)"
     return (f"item {item_id!r} is {old}: it can move to {can}, not to {new}"
             + (f" ({why})" if why else ""))
+
+
+class ItemFlag(Schema):
+    """A calibration's warning about an item, kept with the item and the version it made.
+
+    Attributes
+    ----------
+    item_id : str
+    bank_version : int
+        The (draft) version the calibration wrote.
+    kind : str
+        ``misfit:<language>`` (RMSD above its threshold in that language group), ``dif`` (ETS
+        class C between the Kazakh and the Russian versions), ``drift`` (an anchor whose
+        response function moved).
+    detail : dict
+        The statistic behind it (``rmsd``, ``ets_class``, ``p_adjusted``, ``smd``, …).
+    by : str
+    at : datetime
+    """
+
+    item_id: str
+    bank_version: int
+    kind: Annotated[str, StringConstraints(pattern=r"^(misfit:[a-z]{2}|misfit|dif|drift)$")]
+    detail: dict[str, object] = Field(default_factory=dict)
+    by: str
+    at: datetime

@@ -35,6 +35,7 @@ __all__ = [
     "CalibrationJobRow",
     "CandidateRow",
     "DimensionRow",
+    "ItemFlagRow",
     "ItemParameterRow",
     "ItemReviewRow",
     "ItemRow",
@@ -95,6 +96,19 @@ class ItemReviewRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     notes: Mapped[list[Any]] = mapped_column(Document)
     version: Mapped[int | None] = mapped_column(Integer)
+
+
+class ItemFlagRow(Base):
+    """A calibration's warning about an item (:class:`~qabilet.itembank.review.ItemFlag`)."""
+
+    __tablename__ = "item_flags"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), index=True)
+    bank_version: Mapped[int] = mapped_column(ForeignKey("bank_versions.number"))
+    kind: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any]] = mapped_column(Document)
+    by: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(_utc())
 
 
 class ScaleRow(Base):

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "anchor_codes",
+    "slope_intercept_records",
     "calibration_parameter_file",
     "read_anchor_file",
     "record_standard_errors",
@@ -157,6 +158,42 @@ def write_calibration(
         raise InvalidParameterError(f"the calibration gave parameters outside their domain; "
                                     f"{os.fspath(path)} not written: {exc}") from None
     write_text_atomic(path, pf.to_json())
+
+
+def slope_intercept_records(bank: ItemBank, se: Sequence[Mapping[str, float]], factor: int,
+                            n_dims: int) -> list[dict[str, Any]]:
+    """Records on ``n_dims`` factors (slope on ``factor`` only) from a unidimensional fit.
+
+    mirt's names (:meth:`param_names`) map to record fields: ``a1`` → the factor slope, ``ak*``
+    → ``ak``, ``d*`` (or ``d``) → ``d``, ``g``/``u`` → the asymptotes; parameters fixed by the
+    identification get a null standard error. A unidimensional fit on a factor's marginal (a
+    dimension of a bank version, :func:`qabilet.itembank.versions.scale_bank`) goes back into the
+    version this way.
+    """
+    out: list[dict[str, Any]] = [{} for _ in bank.item_ids]
+    for model, positions in zip(bank.models, bank.positions, strict=True):
+        names = model.param_names()
+        for psi, p in zip(model.param_vector(), positions, strict=True):
+            values = dict(zip(names, psi.tolist(), strict=True))
+            slopes = [0.0] * n_dims
+            slopes[factor] = values["a1"]
+            se_a: list[float | None] = [None] * n_dims
+            se_a[factor] = se[p].get("a1")
+            rec: dict[str, Any] = {"id": bank.item_ids[p], "model": model.name, "a": slopes}
+            err: dict[str, Any] = {"a": se_a}
+            for field in ("ak", "d"):
+                keys = [n for n in names if n.startswith(field) and n[len(field):].isdigit()]
+                if keys:
+                    rec[field] = [values[n] for n in keys]
+                    err[field] = [se[p].get(n) for n in keys]
+                elif field in values:  # a scalar intercept (2PL, 3PL, 4PL)
+                    rec[field], err[field] = values[field], se[p].get(field)
+            for field, models in (("g", ("3pl", "4pl")), ("u", ("4pl",))):
+                if field in values and model.name in models:  # asymptotes the model estimates
+                    rec[field], err[field] = values[field], se[p].get(field)
+            rec["se"] = err
+            out[p] = rec
+    return out
 
 
 def read_anchor_file(path: str | os.PathLike[str]) -> tuple[ParameterFile, ItemBank]:

@@ -131,3 +131,48 @@ def _first_error(exc: Exception) -> str:
         where = ".".join(str(p) for p in e["loc"]) or "input"
         return f"{where}: {e['msg']}"
     return str(exc)
+
+
+@bank_app.command("calibrate-pretest")
+def calibrate_pretest(
+    database: DatabaseOption = None,
+    version: Annotated[int | None, typer.Option(
+        "--bank-version", help="The version that tried the items out (default: the newest "
+                               "published).")] = None,
+    min_answers: Annotated[int, typer.Option(
+        "--min-answers", min=50, help="Answers a new item needs in each language group.")] = 300,
+    languages: Annotated[str, typer.Option(
+        "--languages", help="The language groups compared for DIF, comma-separated.")] = "kk,ru",
+    by: ByOption = None,
+) -> None:
+    """Calibrate a version's pretest items onto its scale; write a draft version and flags."""
+    from qabilet.pretest_calibration import calibrate_pretest as run
+
+    with _user_errors():
+        try:
+            done = run(_repo(database), version, min_answers=min_answers,
+                       languages=[x.strip() for x in languages.split(",") if x.strip()],
+                       by=_who(by))
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+        typer.echo(f"{'item':<12} {'answers':<18} {'a':>6} {'SE(a)':>6}  {'RMSD':<16} "
+                   f"{'DIF':<4} flags")
+        for i in done.items:
+            counts = " ".join(f"{k}:{v}" for k, v in sorted(i.answers.items()))
+            if not i.calibrated:
+                typer.echo(f"{i.item_id:<12} {counts:<18} waiting for answers")
+                continue
+            fit = " ".join(f"{k}:{v:.3f}" for k, v in sorted(i.rmsd.items()))
+            typer.echo(f"{i.item_id:<12} {counts:<18} {i.a or 0:>6.2f} {i.se_a or 0:>6.2f}  "
+                       f"{fit:<16} {i.dif.ets_class if i.dif else '-':<4} "
+                       f"{', '.join(i.flags) or '-'}")
+        for dim, link in done.drift.items():
+            if link.drifted:
+                typer.echo(f"drift ({dim}): {', '.join(link.drifted)}")
+        if done.draft is None:
+            typer.echo("No item has enough answers yet; nothing written.")
+        else:
+            typer.echo(f"Draft bank version {done.draft.number} holds {len(done.calibrated)} "
+                       f"calibrated new item(s). Retire the ones to reject (qabilet bank retire), "
+                       f"then publish it (qabilet bank publish --bank-version "
+                       f"{done.draft.number}).")

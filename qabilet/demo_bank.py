@@ -44,7 +44,6 @@ from numpy.typing import NDArray
 
 if TYPE_CHECKING:
     from qabilet.demo_design import Derivation
-    from qabilet.engine.bank import ItemBank
     from qabilet.itembank.blueprints import BlueprintSection
     from qabilet.itembank.content import Item
     from qabilet.itembank.repository import BankRepository
@@ -228,34 +227,6 @@ def sjt_order(item: Item) -> list[int]:
     return [*first, *middle, o.most_indicative]
 
 
-def _slope_intercept(bank: ItemBank, se: list[dict[str, float]], factor: int, n_dims: int
-                     ) -> list[dict[str, Any]]:
-    """Records on ``n_dims`` factors (slope on ``factor`` only) from a unidimensional fit.
-
-    mirt's names (:meth:`param_names`) map to record fields: ``a1`` → the factor slope, ``ak*``
-    → ``ak``, ``d*`` → ``d``; parameters fixed by the identification get a null standard error.
-    """
-    out: list[dict[str, Any]] = [{} for _ in bank.item_ids]
-    for model, positions in zip(bank.models, bank.positions, strict=True):
-        names = model.param_names()
-        for psi, p in zip(model.param_vector(), positions, strict=True):
-            values = dict(zip(names, psi.tolist(), strict=True))
-            slopes = [0.0] * n_dims
-            slopes[factor] = values["a1"]
-            se_a: list[float | None] = [None] * n_dims
-            se_a[factor] = se[p].get("a1")
-            rec: dict[str, Any] = {"id": bank.item_ids[p], "model": model.name, "a": slopes}
-            err: dict[str, Any] = {"a": se_a}
-            for field in ("ak", "d"):
-                keys = [n for n in names if n.startswith(field) and n[len(field):].isdigit()]
-                if keys:
-                    rec[field] = [values[n] for n in keys]
-                    err[field] = [se[p].get(n) for n in keys]
-            rec["se"] = err
-            out[p] = rec
-    return out
-
-
 def demo_blueprints(items: list[Item], dimensions: list[str], competencies: set[str],
                     version: BankVersion, norms: list[LevelNorms], *, seed: int = 2017,
                     n_per_level: int = 1500, derive: Derivation | None = None,
@@ -350,6 +321,7 @@ def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int 
     """
     from qabilet import __version__
     from qabilet.calibration import MML, factor_correlations, level_norms
+    from qabilet.calibration_file import slope_intercept_records
     from qabilet.engine.bank import ItemBank
     from qabilet.engine.exceptions import ConflictError, ConvergenceWarning
     from qabilet.engine.simulation import simulate_responses
@@ -401,8 +373,8 @@ def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int 
             warnings.simplefilter("error", ConvergenceWarning)
             fit = MML(model={i: truth[j]["model"] for i, j in zip(ids, idx, strict=True)},
                       reference_group="middle").fit(x, item_ids=ids, groups=levels)
-        records += _slope_intercept(fit.bank, [i.slope_intercept_se() for i in fit.items], k,
-                                    len(dims))
+        records += slope_intercept_records(fit.bank, [i.slope_intercept_se() for i in fit.items],
+                                           k, len(dims))
         fits.append(fit)
         answers.append(x[middle])
         likert = [p for p, j in enumerate(idx) if items[j].format == "likert"]

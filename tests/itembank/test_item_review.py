@@ -170,3 +170,22 @@ def test_retiring_makes_a_new_version_and_the_old_one_still_holds_the_item(repo)
     _new(repo, "NEW-1")
     (r,) = repo.retire_items(["NEW-1"], by="author", reason="withdrawn")
     assert r.version is None and [v.number for v in repo.versions()] == [1, 2]
+
+
+def test_rejecting_a_calibrated_new_item_leaves_it_out_of_the_draft(repo):
+    _bank.fill(repo)
+    _new(repo, "NEW-1", "NEW-2")
+    for item_id in ("NEW-1", "NEW-2"):
+        _approve(repo, item_id)
+    params = repo.version(1).parameters.model_dump(mode="json", exclude_none=True)
+    params["items"] += [{"id": i, "model": "grm", "a": [1.0, 0.0], "d": [2.0, 1.0, -1.0, -2.0]}
+                        for i in ("NEW-1", "NEW-2")]
+    draft = repo.create_version(_bank.ParameterFile.model_validate(params), _bank.provenance(),
+                                pretest=[])
+    (rejected,) = repo.retire_items(["NEW-1"], by="psychometrician", reason="DIF class C")
+    assert rejected.version is None  # no published version held it: no new version
+    kept = repo.version(draft.number)
+    assert "NEW-1" not in kept.item_ids and "NEW-2" in kept.item_ids
+    repo.publish_version(draft.number)
+    assert repo.item("NEW-1").status == "retired" and repo.item("NEW-2").status == "operational"
+    assert {i.id for i in repo.items(version=draft.number)} >= {"NEW-2"}

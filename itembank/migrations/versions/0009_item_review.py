@@ -1,7 +1,9 @@
-"""Review of items, and pretest items that belong to a bank version.
+"""Review of items, calibration flags, and pretest items that belong to a bank version.
 
 * ``item_reviews``: every move of an item's status — who, when, from and to, why, the
   reviewers' notes per language (:class:`qabilet.itembank.review.ItemReview`).
+* ``item_flags``: a calibration's warnings about items — misfit, DIF, drift
+  (:class:`qabilet.itembank.review.ItemFlag`).
 * ``bank_versions.pretest``: the items a version tries out unscored (existing versions: none).
 * ``blueprints.pretest``: how many of them each session of the blueprint gets (NULL: none).
 * ``responses.pretest``: an answer given to a pretest item (existing answers: scored ones).
@@ -41,6 +43,20 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer, nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_item_reviews"))
     op.create_index("ix_item_reviews_item_id", "item_reviews", ["item_id"])
+    op.create_table(
+        "item_flags",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("item_id", sa.String(64), sa.ForeignKey("items.id", name="fk_item_flags_item_id_items"),
+                  nullable=False),
+        sa.Column("bank_version", sa.Integer,
+                  sa.ForeignKey("bank_versions.number", name="fk_item_flags_bank_version_bank_versions"),
+                  nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("detail", _DOCUMENT, nullable=False),
+        sa.Column("by", sa.String(200), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_item_flags"))
+    op.create_index("ix_item_flags_item_id", "item_flags", ["item_id"])
     # ADD COLUMN in place (the tables are referenced by foreign keys: no copy-and-rename)
     op.add_column("bank_versions", sa.Column("pretest", _DOCUMENT, nullable=False,
                                              server_default="[]"))
@@ -53,5 +69,7 @@ def downgrade() -> None:
     """Drop them: the reviews, the versions' pretest lists and the answers' flags are lost."""
     for table in ("responses", "blueprints", "bank_versions"):  # SQLite >= 3.35 and PostgreSQL
         op.execute(f"ALTER TABLE {table} DROP COLUMN pretest")
+    op.drop_index("ix_item_flags_item_id", "item_flags")
+    op.drop_table("item_flags")
     op.drop_index("ix_item_reviews_item_id", "item_reviews")
     op.drop_table("item_reviews")
