@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from qabilet.api.auth import Caller, operator, psychometrician
-from qabilet.api.dependencies import Bank, Imports, Jobs, Store
+from qabilet.api.dependencies import Bank, Config, Imports, Jobs, Store
 from qabilet.api.schemas import (
     ERRORS,
     ApiKeyCreate,
@@ -28,6 +28,7 @@ from qabilet.api.schemas import (
     VersionCreated,
     text_response,
 )
+from qabilet.itembank._runtime import as_utc
 from qabilet.itembank.bank_file import BankDocument, export_document
 
 __all__ = ["router"]
@@ -185,25 +186,42 @@ def audit(store: Store, who: Psychometrician,
 
 @router.get("/reports/group", response_class=HTMLResponse, responses=text_response(
     "text/html", "The group report, a self-contained HTML page"))
-def group_report(repo: Bank, who: Annotated[Caller, Depends(operator)],
+def group_report(repo: Bank, settings: Config, who: Annotated[Caller, Depends(operator)],
                  level: LevelQuery = None,
-                 language: Annotated[Literal["kk", "ru", "en"], Query()] = "ru",
-                 since: Annotated[datetime | None, Query()] = None,
-                 until: Annotated[datetime | None, Query()] = None) -> str:
-    """The group report of the profiles issued in a period (at a level), in ``language``."""
-    from qabilet.delivery.report_html import group_rows, render_group_html
-    from qabilet.itembank._runtime import as_utc
+                 language: Annotated[Literal["kk", "ru", "en"], Query(
+                     description="The report's language.")] = "ru",
+                 candidate_language: Annotated[Literal["kk", "ru", "en"] | None, Query(
+                     description="Only the candidates who answered in this language.")] = None,
+                 since: Annotated[datetime | None, Query(
+                     description="Tested from (inclusive).")] = None,
+                 until: Annotated[datetime | None, Query(
+                     description="Tested before (exclusive).")] = None,
+                 min_count: Annotated[int | None, Query(
+                     ge=1, le=2**31 - 1, description="The smallest group and row shown: at least "
+                     "the server's QABILET_GROUP_MIN_COUNT (its default).")] = None) -> HTMLResponse:
+    """The group report of the sessions tested in a period (at a level, in a language).
 
-    start, end = as_utc(since), as_utc(until)
-    chosen = [p for p in repo.profiles()
-              if (level is None or p.level == level)
-              and (start is None or p.issued_at >= start)
-              and (end is None or p.issued_at < end)]
-    first = start or min((p.issued_at for p in chosen), default=None)
-    last = end or max((p.issued_at for p in chosen), default=None)
+    One profile per session (the latest issued); one group per level × bank version × norm
+    set; medians, quartiles and the bands' shares with their intervals, and charts; groups and
+    rows with fewer than ``min_count`` candidates left out (docs/http.md).
+    """
+    from fastapi.exceptions import RequestValidationError
 
-    def day(d: datetime | None) -> str:
-        return d.date().isoformat() if d else "—"
+    from qabilet.delivery.report_group import group_report as render
 
-    return render_group_html(group_rows(chosen, language), language=language,
-                             period=(day(first), day(last)))
+    floor = settings.group_min_count
+    if min_count is not None and min_count < floor:
+        raise RequestValidationError([{
+            "type": "greater_than_equal", "loc": ("query", "min_count"), "input": min_count,
+            "msg": f"Input should be greater than or equal to {floor} (the server's minimum "
+                   f"group size, QABILET_GROUP_MIN_COUNT)"}])
+    if since is not None and until is not None and as_utc(until) <= as_utc(since):
+        raise RequestValidationError([{
+            "type": "value_error", "loc": ("query", "until"), "input": until.isoformat(),
+            "msg": "Value error, expected a time after since"}])
+    profiles = repo.profiles()
+    names = {v: {dim: d.name.get(language, dim) for dim, d in repo.dimensions(version=v).items()}
+             for v in {p.bank_version for p in profiles}}  # for profiles issued without words
+    page = render(profiles, language=language, min_count=min_count or floor, level=level,
+                  candidate_language=candidate_language, since=since, until=until, names=names)
+    return HTMLResponse(page, headers={"Content-Language": language})

@@ -80,6 +80,10 @@ class Settings(DatabaseSettings):
         per worker process.
     failure_window_s : float
         The sliding window of those counts (600 s).
+    group_min_count : int
+        The smallest group, and dimension row, the group report shows (10); a request may ask
+        for a larger one, never a smaller one. At least 5: below that one person's result
+        could be read off the report.
 
     Examples
     --------
@@ -100,6 +104,7 @@ class Settings(DatabaseSettings):
     failures_per_key: PositiveInt = 20
     failures_per_address: PositiveInt = 300
     failure_window_s: PositiveFloat = 600.0
+    group_min_count: int = Field(default=10, ge=5)
 
     @property
     def failure_limits(self) -> dict[str, tuple[int, float]]:

@@ -23,6 +23,14 @@ the three bands are :math:`\\Phi((c_1 - \\hat\\theta)/s)` (development area),
 reaches ``min_confidence``; when none does, or when :math:`s` exceeds ``max_sd``, the band is
 withheld — the measurement cannot tell.
 
+**A group's bands.** Of :math:`n` profiles, :math:`k` state a band; its share :math:`k/n` is
+given with Wilson's score interval (Wilson 1927), which stays inside [0, 1] and keeps close to
+its coverage at small :math:`n` and shares near 0 or 1, where the normal approximation does not
+(Brown, Cai & DasGupta 2001):
+
+.. math:: \\frac{\\hat p + \\frac{z^2}{2n} \\pm z\\sqrt{\\frac{\\hat p(1-\\hat p)}{n}
+          + \\frac{z^2}{4n^2}}}{1 + \\frac{z^2}{n}}.
+
 **Reliability** of one measurement: :math:`1 - s^2/\\sigma_\\theta^2`, the share of the
 population's variance that the measurement resolves (conditional reliability; Green, Bock,
 Humphreys, Linn & Reckase 1984).
@@ -41,11 +49,14 @@ from qabilet.engine.exceptions import InvalidParameterError
 __all__ = [
     "BANDS",
     "BandDecision",
+    "BandShares",
     "NormScores",
     "band_decision",
+    "band_shares",
     "conditional_reliability",
     "norm_scores",
     "sten",
+    "wilson_interval",
 ]
 
 Array = NDArray[np.float64]
@@ -192,6 +203,99 @@ def band_decision(theta: ArrayLike, sd: ArrayLike, cuts: tuple[float, float], *,
     withheld = np.where(s > max_sd, "imprecise", np.where(p < min_confidence, "uncertain", ""))
     band = np.where(withheld == "", np.asarray(BANDS)[best], "")
     return BandDecision(band=band, probability=p, probabilities=probs, withheld=withheld)
+
+
+def wilson_interval(successes: ArrayLike, n: ArrayLike, *, level: float = 0.95
+                    ) -> tuple[Array, Array]:
+    """Wilson's score interval of the proportions ``successes / n`` (see the module docstring).
+
+    Parameters
+    ----------
+    successes, n : array_like of int
+        Counts, :math:`0 \\le k \\le n`, :math:`n \\ge 1` (broadcast together).
+    level : float
+        Coverage (95 %).
+
+    Returns
+    -------
+    low, high : ndarray
+
+    Examples
+    --------
+    >>> low, high = wilson_interval([0, 3, 10], 10)
+    >>> low.round(3).tolist(), high.round(3).tolist()
+    ([0.0, 0.108, 0.722], [0.278, 0.603, 1.0])
+    """
+    k = np.asarray(successes, dtype=np.float64)
+    m = np.asarray(n, dtype=np.float64)
+    if not (np.all(m >= 1) and np.all(k >= 0) and np.all(k <= m)):
+        raise InvalidParameterError("successes, n: expected counts with 0 <= successes <= n and "
+                                    "n >= 1")
+    if not 0 < level < 1:
+        raise InvalidParameterError(f"level: expected a coverage in (0, 1); got {level}")
+    z = ndtri((1 + level) / 2)
+    p = k / m
+    centre = p + z * z / (2 * m)
+    half = z * np.sqrt(p * (1 - p) / m + z * z / (4 * m * m))
+    scale = 1 + z * z / m
+    # the interval holds p̂ (the score statistic is 0 there): rounding at 0 and 1 is not let out
+    low = np.clip(np.minimum((centre - half) / scale, p), 0.0, 1.0)
+    return low, np.clip(np.maximum((centre + half) / scale, p), 0.0, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class BandShares:
+    """How many of a group's results are in each band, and the shares with their intervals.
+
+    Each array has four entries: :data:`BANDS` in order, then the results whose band is withheld.
+
+    Attributes
+    ----------
+    count : ndarray of int
+    n : int
+        Results in the group.
+    share, low, high : ndarray
+        ``count / n`` and its Wilson interval.
+    level : float
+        Coverage of the intervals.
+    """
+
+    count: NDArray[np.int64]
+    n: int
+    share: Array
+    low: Array
+    high: Array
+    level: float
+
+
+def band_shares(bands: ArrayLike, *, level: float = 0.95) -> BandShares:
+    """The bands of a group's results counted, as shares with Wilson intervals.
+
+    Parameters
+    ----------
+    bands : array_like of str
+        Each result's band (one of :data:`BANDS`), or ``""`` (or None) where it is withheld.
+    level : float
+        Coverage of the intervals (95 %).
+
+    Examples
+    --------
+    >>> s = band_shares(["meets", "meets", "strength", "", "development"])
+    >>> s.count.tolist(), s.share.tolist()
+    ([1, 2, 1, 1], [0.2, 0.4, 0.2, 0.2])
+    """
+    given = np.asarray([b or "" for b in np.asarray(bands, dtype=object).reshape(-1)], dtype=str)
+    if given.size == 0:
+        raise InvalidParameterError("bands: expected at least one result")
+    kinds = np.asarray((*BANDS, ""))
+    unknown = set(given.tolist()) - set(kinds.tolist())
+    if unknown:
+        raise InvalidParameterError(f"bands: expected {', '.join(BANDS)} or '' (withheld); got "
+                                    f"{sorted(unknown)}")
+    count = (given[:, None] == kinds[None, :]).sum(axis=0).astype(np.int64)
+    low, high = wilson_interval(count, given.size, level=level)
+    return BandShares(count=count, n=int(given.size), share=count / given.size, low=low, high=high,
+                      level=float(level))
 
 
 def conditional_reliability(sd: ArrayLike, population_variance: float = 1.0) -> Array:

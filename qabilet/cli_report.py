@@ -50,8 +50,12 @@ def report(
                                                  "newest published of the version).")] = None,
     view: Annotated[View, typer.Option("--view", help="candidate, or operator (adds the "
                                        "validity checks).")] = View.operator,
-    group: Annotated[bool, typer.Option("--group", help="Also write group.html: counts and "
-                                        "bands by level, no individual result.")] = False,
+    group: Annotated[bool, typer.Option("--group", help="Also write group.html: the group "
+                                        "report (medians, quartiles and bands by level, with "
+                                        "charts; no individual result).")] = False,
+    group_min: Annotated[int, typer.Option("--group-min", min=5, metavar="N",
+                                           help="The group report's smallest group and row "
+                                                "shown (at least 5).")] = 10,
     pdf: Annotated[bool, typer.Option("--pdf", help="Also write <person>.pdf: the same report "
                                       "printed (A4), made without a browser.")] = False,
     issue: Annotated[bool, typer.Option("--issue", help="Store the profiles as issued records.")]
@@ -85,6 +89,7 @@ def report(
                 repo.issue_profile(p)
         write_reports(out, profiles, view="candidate" if view is View.candidate else "operator",
                       group_language=(language if is_language(language) else "ru") if group else None,
+                      group_min_count=group_min,
                       language=language if is_language(language) else None, pdf=pdf)
         typer.echo(f"Wrote {len(profiles)} profiles (<person>.html, <person>.json"
                    + (", <person>.pdf" if pdf else "") + f") to {out}"

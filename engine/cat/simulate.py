@@ -82,7 +82,10 @@ class CatSimulation:
     cut_scores : tuple of float
         The blueprint's cut scores (the bands' edges).
     path : ndarray, shape (n, max_items) or (n, max_items, n_dims), optional
-        The estimate each item was chosen at (NaN after the end of each test).
+        The estimate each item was chosen at (NaN after the end of each test): ``path[j, k]``
+        is simulee ``j``'s estimate after ``k`` answers.
+    path_se : ndarray, like ``path``, optional
+        Its standard error.
     """
 
     item_ids: tuple[str, ...]
@@ -96,6 +99,7 @@ class CatSimulation:
     elapsed_s: float
     cut_scores: tuple[float, ...] = ()
     path: Array | None = None
+    path_se: Array | None = None
 
     @property
     def n(self) -> int:
@@ -305,6 +309,7 @@ def simulate_cat(
     se = np.empty_like(theta_hat)
     band = np.zeros((n_sim,) if d == 1 else (n_sim, d), dtype=np.intp)
     path = np.full((n_sim, max_items) if d == 1 else (n_sim, max_items, d), np.nan)
+    path_se = np.full_like(path, np.nan)
     active = np.arange(n_sim)
     needs_x = context.needs_responses
     lottery = gen.random((n_sim, n_items)) if blueprint.exposure.startswith("sh:") else None
@@ -329,10 +334,11 @@ def simulate_cat(
         administered[active, items] = True
         order[active, step] = items
         path[active, step] = snap.theta[~done]
+        path_se[active, step] = snap.se[~done]
         if progress is not None:
             progress(step + 1, max_items)
     elapsed = time.perf_counter() - t0
     return CatSimulation(item_ids=tuple(bank.item_ids), true_theta=true, theta=theta_hat, se=se,
                          length=administered.sum(axis=1), items=order, stop_reason=reason,
                          band=band, elapsed_s=elapsed, cut_scores=tuple(blueprint.cut_scores),
-                         path=path)
+                         path=path, path_se=path_se)

@@ -9,8 +9,10 @@ test being taken, with no web framework in it:
   times;
 - :mod:`qabilet.delivery.item_texts`: the shown form of an item in a language;
 - :mod:`qabilet.delivery.profiles`: personal and professional profiles from scored answers;
-- :mod:`qabilet.delivery.report_html`: the printable reports (candidate, operator, group).
+- :mod:`qabilet.delivery.report_html`: the printable reports of a profile (candidate, operator);
+- :mod:`qabilet.delivery.report_group`: the group report, with :mod:`qabilet.plot`'s charts.
 
-It may import :mod:`qabilet.engine`, :mod:`qabilet.calibration` and :mod:`qabilet.itembank`,
-never :mod:`qabilet.api`.
+It may import :mod:`qabilet.engine`, :mod:`qabilet.calibration`, :mod:`qabilet.itembank` and
+:mod:`qabilet.plot` (the group report only: matplotlib is not loaded for a profile), never
+:mod:`qabilet.api`.
 """

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from qabilet.delivery.profiles import Answer, build_profile
-from qabilet.delivery.report_html import group_rows, render_group_html, render_profile_html
+from qabilet.delivery.report_html import render_profile_html
 from qabilet.delivery.version_scales import VersionScales
 from qabilet.itembank._files import write_bytes_atomic, write_text_atomic
 from qabilet.itembank.content import Language
@@ -75,7 +75,7 @@ def report_name(person_id: str) -> str:
 
 def write_reports(out: Path, profiles: Sequence[Profile], *,
                   view: Literal["candidate", "operator"] = "operator",
-                  group_language: Language | None = None,
+                  group_language: Language | None = None, group_min_count: int = 10,
                   language: Language | None = None, pdf: bool = False) -> list[Path]:
     """Write ``<person>.html`` and ``<person>.json`` per profile, and ``group.html`` if asked.
 
@@ -87,8 +87,10 @@ def write_reports(out: Path, profiles: Sequence[Profile], *,
     view : {"candidate", "operator"}
         Whose copy: the operator's adds the validity checks and the whole record.
     group_language : {"kk", "ru", "en"}, optional
-        Also write ``group.html`` (counts and bands by level, no individual result) in this
-        language, when there is a profile.
+        Also write ``group.html`` in this language, when there is a profile: the group report
+        (:func:`qabilet.delivery.report_group.group_report`, no individual result).
+    group_min_count : int
+        Its smallest group and row shown (at least 5).
     language : {"kk", "ru", "en"}, optional
         The language of every ``<person>.html`` (default: each profile's own); the JSON is the
         record, with its words in every language.
@@ -101,6 +103,10 @@ def write_reports(out: Path, profiles: Sequence[Profile], *,
     list of Path
         The files written, in order.
     """
+    if group_language is not None:
+        from qabilet.delivery.report_group import check_min_count, group_report
+
+        check_min_count(group_min_count, name="group_min_count")  # before any file is written
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for p in profiles:
@@ -119,10 +125,8 @@ def write_reports(out: Path, profiles: Sequence[Profile], *,
             write_bytes_atomic(path, render_profile_pdf(p, view=view, language=language))
             written.append(path)
     if group_language is not None and profiles:
-        dates = sorted(f"{(p.tested_at or p.issued_at):%Y-%m-%d}" for p in profiles)
         path = out / "group.html"
-        write_text_atomic(path, render_group_html(group_rows(profiles, group_language),
-                                                  language=group_language,
-                                                  period=(dates[0], dates[-1])))
+        write_text_atomic(path, group_report(profiles, language=group_language,
+                                             min_count=group_min_count))
         written.append(path)
     return written

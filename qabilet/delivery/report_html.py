@@ -1,4 +1,4 @@
-"""The HTML report of a profile, and of a group: self-contained pages with SVG charts.
+"""The HTML report of a profile: a self-contained page with SVG charts (and the reports' stylesheet).
 
 One function per page, each returning the whole document (inline CSS, inline SVG, no scripts,
 no external files), so a report can be written to disk, mailed, served or printed; a print
@@ -13,6 +13,9 @@ narrow (names above the bars), and the stylesheet shows the one that fits: on a 
 stays at its size and the tables stack their cells. The candidate's copy reads the results in
 plain words; the operator's has the technical columns, how the cuts were set and the validity
 checks. :func:`qabilet.delivery.report_pdf.render_profile_pdf` prints the same page to PDF.
+
+The group report (:mod:`qabilet.delivery.report_group`) shares the stylesheet: the pages' one
+Content-Security-Policy admits exactly it.
 """
 
 from __future__ import annotations
@@ -27,8 +30,7 @@ from typing import Literal
 from qabilet.itembank.content import BANDS, Language
 from qabilet.itembank.profiles import DimensionResult, NormReference, Profile
 
-__all__ = ["CONTENT_SECURITY_POLICY", "GroupRow", "group_rows", "profile_texts", "render_group_html",
-           "render_profile_html"]
+__all__ = ["CONTENT_SECURITY_POLICY", "profile_texts", "render_profile_html"]
 
 _CSS = """
 body { font-family: "Noto Sans", "DejaVu Sans", Arial, sans-serif; color: #1d2733; margin: 2rem auto;
@@ -46,6 +48,8 @@ table.scores td:first-child { width: 30%; }
 .rec h3 { font-size: 1rem; margin: 1rem 0 .2rem; } .direction { font-style: italic; }
 .rec .reason { color: #4a5866; } .rec .pair { margin-left: 1rem; }
 svg.chart-narrow { display: none; }
+figure.chart { margin: 1rem 0 1.6rem; overflow-x: auto; } figure.chart svg { display: block; min-width: 34rem; }
+figure.chart figcaption, .suppressed { color: #4a5866; font-size: .9rem; } td.suppressed { font-style: italic; }
 @media (max-width: 40rem) {
   body { margin: 1rem auto; padding: 0 .75rem; } h1 { font-size: 1.35rem; }
   svg.chart-wide { display: none; } svg.chart-narrow { display: block; }
@@ -57,7 +61,7 @@ svg.chart-narrow { display: none; }
 }
 @media print { body { margin: 0; max-width: none; font-size: 10.5pt; }
   section.page { break-after: page; } .noprint { display: none; }
-  tr, .advice, svg.chart, h2, h3 { break-inside: avoid; } h2, h3 { break-after: avoid; }
+  tr, .advice, svg.chart, figure.chart, h2, h3 { break-inside: avoid; } h2, h3 { break-after: avoid; }
   table.operator { font-size: 8.5pt; }
   svg.chart-wide { display: block; } svg.chart-narrow { display: none; } }
 @page { size: A4; margin: 16mm 14mm; }
@@ -346,64 +350,3 @@ def render_profile_html(profile: Profile, *, view: Literal["candidate", "operato
     parts.append(f'<footer class="meta"><p>{provenance} · {escape(profile.id)}</p></footer>'
                  f"</body></html>\n")
     return "\n".join(parts)
-
-
-@dataclass(frozen=True, slots=True)
-class GroupRow:
-    """One dimension at one level in a group report: counts only, no individual result."""
-
-    level: str
-    dimension: str
-    name: str
-    count: int
-    mean_percentile: float
-    bands: dict[str, int]
-
-
-def render_group_html(rows: Sequence[GroupRow], *, language: str, period: tuple[str, str],
-                      title: str | None = None,
-                      texts: dict[str, dict[str, str]] | None = None) -> str:
-    """A group report: per level and dimension, the count, mean percentile and band counts."""
-    from qabilet.delivery.profiles import load_texts
-
-    tx = (texts or load_texts())[language]
-    heading = escape(title or tx["group_title"])
-    parts = [f'<!DOCTYPE html>\n<html lang="{language}"><head><meta charset="utf-8">'
-             f"<title>{heading}</title><style>{_CSS}</style></head><body>",
-             f"<h1>{heading}</h1><p class=\"note\">{_t(tx, 'group_note')}</p>",
-             f"<p class=\"meta\">{_t(tx, 'group_period')}: {escape(period[0])} – "
-             f"{escape(period[1])}</p>"]
-    for level in ("high", "middle", "low"):
-        mine = [r for r in rows if r.level == level]
-        if not mine:
-            continue
-        cells = "".join(
-            f"<tr><td>{escape(r.name)}</td><td>{r.count}</td><td>{r.mean_percentile:.0f}</td>"
-            + "".join(f"<td>{r.bands.get(b, 0)}</td>" for b in ("development", "meets", "strength"))
-            + "</tr>" for r in mine)
-        head = "".join(f"<th>{h}</th>" for h in ("", _t(tx, "group_count"), _t(tx, "group_mean"),
-                                                    _t(tx, "group_low"), _t(tx, "group_mid"),
-                                                    _t(tx, "group_high")))
-        parts.append(f"<section><h2>{_t(tx, f'level_{level}')}</h2><table class=\"scores\">"
-                     f"<tr>{head}</tr>{cells}</table></section>")
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
-
-
-def group_rows(profiles: Sequence[Profile], language: Language | None = None) -> list[GroupRow]:
-    """Per level and dimension: how many profiles, their mean percentile, their band counts.
-
-    The dimensions are named in ``language`` where the profiles kept their words in it (each
-    profile's own language otherwise).
-    """
-    groups: dict[tuple[str, str], list[DimensionResult]] = {}
-    for p in profiles:
-        shown = p.in_language(language) if language else p
-        for r in (*shown.professional, *shown.personal):
-            groups.setdefault((p.level, r.dimension), []).append(r)
-    out = []
-    for (level, dim), rs in groups.items():
-        bands = {b: sum(r.band == b for r in rs) for b in ("development", "meets", "strength")}
-        out.append(GroupRow(level, dim, rs[0].name, len(rs),
-                            sum(r.percentile for r in rs) / len(rs), bands))
-    return out

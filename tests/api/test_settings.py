@@ -30,7 +30,8 @@ def test_every_setting_has_its_variable_and_a_bad_one_is_named(monkeypatch):
         "QABILET_ITEM_TIME_LIMIT_S", "QABILET_TOKEN_TTL_HOURS", "QABILET_TOKEN_GRACE_MINUTES",
         "QABILET_MAX_BODY_BYTES", "QABILET_MAX_IMPORT_BYTES", "QABILET_FAILURES_PER_SESSION",
         "QABILET_FAILURES_PER_KEY", "QABILET_FAILURES_PER_ADDRESS", "QABILET_FAILURE_WINDOW_S",
-        "QABILET_TRUSTED_PROXIES", "QABILET_SQLITE_SYNCHRONOUS", "QABILET_SQLITE_BUSY_TIMEOUT_S"}
+        "QABILET_TRUSTED_PROXIES", "QABILET_SQLITE_SYNCHRONOUS", "QABILET_SQLITE_BUSY_TIMEOUT_S",
+        "QABILET_GROUP_MIN_COUNT"}
     monkeypatch.setenv("QABILET_TIME_LIMIT_S", "0")  # no limit
     monkeypatch.setenv("QABILET_PUBLIC_URL", "https://exam.example/")
     monkeypatch.setenv("QABILET_ITEM_TIME_LIMIT_S", "")  # empty: the default
@@ -46,7 +47,8 @@ def test_every_setting_has_its_variable_and_a_bad_one_is_named(monkeypatch):
             ("QABILET_MAX_BODY_BYTES", "16k", "expected a valid integer"),
             ("QABILET_FAILURE_WINDOW_S", "soon", "expected a valid number"),
             ("QABILET_TRUSTED_PROXIES", "10.0.0.0/33", "expected addresses or networks"),
-            ("QABILET_SQLITE_SYNCHRONOUS", "off", "expected one of full, normal")]:
+            ("QABILET_SQLITE_SYNCHRONOUS", "off", "expected one of full, normal"),
+            ("QABILET_GROUP_MIN_COUNT", "3", "expected a number greater than or equal to 5")]:
         with monkeypatch.context() as m:
             m.setenv(name, bad)
             with pytest.raises(SettingsError) as caught:

@@ -95,7 +95,8 @@ def test_engine_imports_no_storage_web_or_validation_stack():
     loaded = _loaded_after_importing("qabilet.engine")
     bad = loaded & {"sqlalchemy", "fastapi", "pydantic", "starlette", "pandas", "alembic",
                     "sqlite3", "psycopg", "qabilet.itembank", "qabilet.api",
-                    "qabilet.calibration", "qabilet.delivery", "qabilet.cli"}
+                    "qabilet.calibration", "qabilet.delivery", "qabilet.cli", "qabilet.plot",
+                    "matplotlib"}
     assert not bad, f"qabilet.engine pulled in: {sorted(bad)}"
 
 
@@ -106,6 +107,34 @@ def test_engine_imports_no_storage_web_or_validation_stack():
 )
 def test_calibration_and_itembank_do_not_import_each_other_or_the_edges(top, banned):
     assert banned.isdisjoint(_loaded_after_importing(top))
+
+
+def test_the_plot_module_reads_the_engine_only():
+    """``qabilet.plot`` draws the library's objects by their fields: at run time it loads the
+    engine and matplotlib, never the bank's storage, calibration, delivery or the web stack."""
+    loaded = _loaded_after_importing("qabilet.plot")
+    assert "matplotlib" in loaded and "qabilet.engine" in loaded
+    bad = loaded & {"qabilet.itembank", "qabilet.calibration", "qabilet.delivery", "qabilet.api",
+                    "qabilet.cli", "sqlalchemy", "fastapi", "pydantic", "pandas"}
+    assert not bad, f"qabilet.plot pulled in: {sorted(bad)}"
+
+
+def test_neither_qabilet_nor_the_server_loads_matplotlib(tmp_path):
+    """matplotlib is loaded when a plot or a group report is made, not by ``import qabilet``, the
+    command line, the server's app (with what it preloads) or the profile's reports."""
+    code = (
+        "import sys\n"
+        "import qabilet, qabilet.cli, qabilet.delivery.report_html, qabilet.delivery.answer_reports\n"
+        "from qabilet.api.app import create_app\n"
+        "from qabilet.api.settings import Settings\n"
+        "from qabilet.delivery.profiles import preload\n"
+        f"create_app(Settings(database_url='sqlite:///{tmp_path}/app.db'))\n"
+        "preload()\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('matplotlib', 'qabilet.plot'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd="/")
+    assert out.stdout.strip() == "[]", out.stdout
 
 
 def test_only_the_serving_command_imports_the_api():

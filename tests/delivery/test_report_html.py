@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from qabilet.delivery.profiles import build_profile, load_texts
-from qabilet.delivery.report_html import group_rows, render_group_html, render_profile_html
+from qabilet.delivery.report_group import group_cells, group_report
+from qabilet.delivery.report_html import render_profile_html
 from tests.conftest import skip_or_fail
 from tests.delivery._candidates import simulated_candidate
 
@@ -63,12 +64,16 @@ def test_the_chart_places_each_estimate_at_its_percentile(profiles):
     assert html.count('class="zone zone-strength"') == 2 * len(rows)  # the wide and the narrow chart
 
 
+def _sessions(profiles, n):
+    """``n`` issued copies of the profiles (in turn), each a session of its own."""
+    return [profiles[LANGS[k % 3]].model_copy(update={"id": f"x{k}", "session_id": f"s{k}"})
+            for k in range(n)]
+
+
 def test_a_group_report_has_counts_and_no_individual(profiles):
-    p = profiles["ru"]
-    html = render_group_html(group_rows([p, p.model_copy(update={"id": "x2"})]), language="ru",
-                             period=("2026-11-01", "2026-11-30"))
+    html = group_report(_sessions(profiles, 10), language="ru")
     assert "K-0042" not in html and "Групповой отчёт" in html
-    assert "<td>2</td>" in html
+    assert '<td data-label="Число кандидатов">10</td>' in html
 
 
 def _chromium() -> str:
@@ -180,11 +185,11 @@ def test_a_profile_stored_before_its_words_were_kept_is_shown_in_its_own_languag
 
 
 def test_a_group_report_names_the_dimensions_in_its_own_language(profiles):
-    rows = group_rows([profiles["ru"], profiles["en"]], "kk")
+    (cell,) = group_cells(_sessions(profiles, 6), language="kk", min_count=5)
     kk = profiles["kk"]
-    assert {r.dimension: r.name for r in rows} == {d.dimension: d.name
-                                                   for d in kk.professional + kk.personal}
-    assert {r.count for r in rows} == {2}
+    assert {d.dimension: d.name for d in cell.dimensions} == {r.dimension: r.name
+                                                              for r in kk.professional + kk.personal}
+    assert {d.count for d in cell.dimensions} == {6}
 
 
 def test_a_near_certain_band_is_never_shown_as_certain(profiles):

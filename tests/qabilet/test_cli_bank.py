@@ -247,9 +247,13 @@ def test_qabilet_report_writes_profiles_and_a_group_report(demo_db, tmp_path):
     p0 = json.loads((out / "P0.json").read_text(encoding="utf-8"))
     assert np.mean([d["percentile"] for d in p2["professional"]]) > \
         np.mean([d["percentile"] for d in p0["professional"]])
-    group = (out / "group.html").read_text(encoding="utf-8")
-    assert "P1" not in group and "<td>3</td>" in group
+    group = (out / "group.html").read_text(encoding="utf-8")  # three candidates: too few to show
+    assert "P1" not in group and "Кандидатов меньше 10" in group and "<table" not in group
     assert len(repo.profiles()) == 3
+    too_small = _run("report", str(tmp_path / "r.csv"), "--out", str(tmp_path / "small"), "--group",
+                     "--group-min", "3", "--database", demo_db)
+    assert too_small.exit_code == 2 and "--group-min" in too_small.output
+    assert not (tmp_path / "small").exists()
     # --language: every report in that language, as issued (the records keep theirs)
     english = _run("report", str(tmp_path / "r.csv"), "--out", str(tmp_path / "en"),
                    "--language", "en", "--database", demo_db, "--pdf", "--view", "candidate")

@@ -1,0 +1,34 @@
+"""Plots for psychometricians and notebooks, and the charts of the reports (matplotlib).
+
+Each function takes the library's own objects — an :class:`~qabilet.engine.bank.ItemBank`, a
+session's :class:`~qabilet.engine.cat.SessionState` or a
+:class:`~qabilet.engine.cat.CatSimulation`, norms, a group's profile results — and returns a
+:class:`matplotlib.figure.Figure`, drawn on a new figure or on the axes given (``ax=``):
+
+- items (:mod:`qabilet.plot.items`): :func:`item_curves` (characteristic curves),
+  :func:`category_curves`, :func:`information` (the test's, or each item's),
+  :func:`conditional_se`;
+- adaptive tests (:mod:`qabilet.plot.cat`): :func:`cat_trace` (the estimate and its interval
+  after each answer; the numbers are :func:`session_trace`'s), :func:`cat_conditional` (RMSE,
+  bias, SE or length by true θ), :func:`exposure`;
+- norms (:mod:`qabilet.plot.norms`): :func:`norm_conversions` (θ → percentile, T-score, sten);
+- a group against its norm (:mod:`qabilet.plot.group`): :func:`group_distributions` (a box per
+  dimension over the bands) and :func:`group_bands` (the bands' shares with Wilson intervals);
+- :func:`to_svg`: a figure as an inline ``<svg>`` for a self-contained HTML page.
+
+Figures are made without pyplot, on the non-interactive Agg canvas: nothing here chooses a
+backend, registers a figure with pyplot or sets an rcParam of the session that calls it. In a
+notebook, ``%matplotlib inline`` (or importing pyplot) shows a figure a cell returns. Only what
+imports this package loads matplotlib: not ``import qabilet``, not the engine, not the server
+until a group report is asked for.
+"""
+
+from qabilet.plot._figure import to_svg
+from qabilet.plot.cat import Trace, cat_conditional, cat_trace, exposure, session_trace
+from qabilet.plot.group import group_bands, group_distributions
+from qabilet.plot.items import category_curves, conditional_se, information, item_curves
+from qabilet.plot.norms import norm_conversions
+
+__all__ = ["Trace", "cat_conditional", "cat_trace", "category_curves", "conditional_se",
+           "exposure", "group_bands", "group_distributions", "information", "item_curves",
+           "norm_conversions", "session_trace", "to_svg"]
