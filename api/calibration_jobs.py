@@ -5,7 +5,9 @@ It runs in a thread of the worker that accepted it (a calibration of a few thous
 takes seconds, not hours), and the row records which process runs it; a job whose process is
 gone (the server was restarted) reads as ``interrupted`` and can be started again.
 
-What a job computes: for each dimension of the version, the items of that dimension that have
+A job of ``kind`` ``pretest`` calibrates the version's pretest items instead
+(:func:`pretest`); its result names the draft version it wrote. What a recalibration computes:
+for each dimension of the version, the items of that dimension that have
 answers, fitted by MML-EM (:class:`qabilet.calibration.MML`) on the responses recorded for the version
 (as model categories, through the version's answer-code mappings), each with the model the
 version gives it, on the standard-normal scale of that dimension. The result holds, per
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 
     from qabilet.itembank.repository import BankRepository
 
-__all__ = ["CalibrationJobs", "recalibrate"]
+__all__ = ["CalibrationJobs", "pretest", "recalibrate"]
 
 _RUNNER = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -114,6 +116,23 @@ def recalibrate(repo: BankRepository, bank_version: int | None = None, *, level:
     return out
 
 
+_PRETEST_ONLY = ("kind", "min_answers", "languages")
+
+
+def _without(request: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v for k, v in request.items() if k not in keys}
+
+
+def pretest(repo: BankRepository, *, bank_version: int | None = None, min_answers: int = 300,
+            languages: list[str] | None = None, actor: str = "calibration job",
+            **_ignored: Any) -> dict[str, Any]:
+    """A pretest calibration (:func:`qabilet.pretest_calibration.calibrate_pretest`) as JSON."""
+    from qabilet.pretest_calibration import calibrate_pretest
+
+    return calibrate_pretest(repo, bank_version, min_answers=min_answers,
+                             languages=languages or ["kk", "ru"], by=actor).to_dict()
+
+
 class CalibrationJobs:
     """The jobs of one database."""
 
@@ -127,14 +146,15 @@ class CalibrationJobs:
         with self._sessions.begin() as s:
             s.add(CalibrationJobRow(id=job_id, status="queued", requested_by=actor,
                                     request=request, created_at=now(), runner=_RUNNER))
-        threading.Thread(target=self._run, args=(job_id, request), daemon=True,
+        threading.Thread(target=self._run, args=(job_id, request, actor), daemon=True,
                          name=f"calibration-{job_id}").start()
         return self.get(job_id)
 
-    def _run(self, job_id: str, request: dict[str, Any]) -> None:
+    def _run(self, job_id: str, request: dict[str, Any], actor: str) -> None:
         self._set(job_id, status="running")
         try:
-            result = recalibrate(self._repo, **request)
+            result = (pretest(self._repo, **request, actor=actor) if request.get("kind") == "pretest"
+                      else recalibrate(self._repo, **_without(request, _PRETEST_ONLY)))
         except Exception as exc:  # a failed job records why; the server goes on
             self._set(job_id, status="failed", error=f"{type(exc).__name__}: {exc}",
                       finished_at=now())

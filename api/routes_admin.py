@@ -28,6 +28,7 @@ from qabilet.api.schemas import (
     VersionCreated,
     text_response,
 )
+from qabilet.engine.exceptions import ConflictError
 from qabilet.itembank._runtime import as_utc
 from qabilet.itembank.bank_file import BankDocument, export_document
 
@@ -132,8 +133,15 @@ def export_responses(repo: Bank, who: Psychometrician,
 @router.post("/admin/calibrations", status_code=202, response_model=CalibrationPublic)
 def start_calibration(repo: Bank, jobs: Jobs, store: Store, body: CalibrationCreate,
                       who: Psychometrician) -> dict:
-    """Start recalibrating a version's items on its stored responses; poll the job for the result."""
-    repo.version(body.bank_version)  # 404 before a job is queued
+    """Start a calibration on a version's stored responses; poll the job for the result.
+
+    ``kind`` ``recalibrate`` refits the version's items; ``pretest`` calibrates the items it
+    tries out onto its scale (409 for a version that tries out none).
+    """
+    version = repo.version(body.bank_version)  # 404 before a job is queued
+    if body.kind == "pretest" and not version.pretest:
+        raise ConflictError(f"bank_version: version {version.number} tries out no item (its "
+                            f"pretest list is empty)")
     job = jobs.start(body.model_dump(), who.actor)
     store.audit(who.actor, "calibration.start", f"job:{job['id']}",
                                   body.model_dump())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
 
 from qabilet.itembank.profiles import Profile
 from qabilet.itembank.review import ReviewNote
@@ -218,16 +218,31 @@ class ApiKeyPublic(BaseModel):
 
 
 class CalibrationCreate(_In):
-    """A recalibration of a bank version's items from the stored responses.
+    """A calibration on a bank version's stored responses.
 
-    The parameters of ``bank_version`` start the EM; the responses are those recorded on it
-    (filtered by level and language when given).
+    ``kind`` ``recalibrate`` (the default): the version's items refitted freely, the parameters
+    of ``bank_version`` starting the EM, on the responses recorded on it (filtered by level and
+    language when given; at least ``min_responses`` sessions). ``pretest``: the version's pretest
+    items with ``min_answers`` answers in each of ``languages`` calibrated onto its scale, with
+    item fit, kk/ru DIF and anchor drift, into a new draft version
+    (:func:`qabilet.pretest_calibration.calibrate_pretest`).
     """
 
+    kind: Literal["recalibrate", "pretest"] = "recalibrate"
     bank_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
     level: Literal["high", "middle", "low"] | None = None
     language: Language | None = None
     min_responses: int = Field(default=200, ge=1, le=10**7)
+    min_answers: int = Field(default=300, ge=50, le=10**7)
+    languages: list[Language] = Field(default_factory=lambda: ["kk", "ru"], min_length=1,
+                                      max_length=3)
+
+    @model_validator(mode="after")
+    def _fields_of_the_kind(self) -> CalibrationCreate:
+        if self.kind == "pretest" and (self.level or self.language):
+            raise ValueError("level, language: a pretest calibration uses every answer to the "
+                             "version (its language groups are compared)")
+        return self
 
 
 class CalibrationPublic(BaseModel):

@@ -45,6 +45,8 @@ _EXPORTS = {
     "person_fit": "person_fit",
     "ExpertOrder": "expert_order",
     "expert_order": "expert_order",
+    "adjust_p_values": "_multiplicity",
+    "holm": "_multiplicity",
 }
 
 __all__ = [
@@ -67,8 +69,10 @@ __all__ = [
     "PersonFit",
     "Progress",
     "RMSDFit",
+    "adjust_p_values",
     "expert_order",
     "factor_correlations",
+    "holm",
     "item_fit",
     "item_statistics",
     "likelihood_ratio_dif",

@@ -243,6 +243,11 @@ class MML:
         positive starting values lead it; naming the reverse-keyed items keeps a refit from ever
         flipping the scale. Fits with anchor items, and factors that an item with a fixed slope
         (``rasch``, ``pcm``, ``rsm``) measures, keep the orientation those fix.
+    drift_check : bool
+        With two or more anchors, check their drift after the fit (a free calibration of every
+        item linked to the anchors; :attr:`CalibrationResult.anchor_drift`). False skips it —
+        a caller that refits many times with the same anchors (likelihood-ratio DIF), or that
+        tests drift its own way, saves a free calibration per fit.
 
     Notes
     -----
@@ -286,6 +291,7 @@ class MML:
         direction: Mapping[str, int] | None = None,
         method: str = "em",
         seed: int = 20171,
+        drift_check: bool = True,
     ) -> None:
         self.model = model
         self.n_points = n_points
@@ -307,6 +313,7 @@ class MML:
         self.direction = direction
         self.method = method
         self.seed = seed
+        self.drift_check = drift_check
 
     def _tolerance(self) -> float:
         """``tol``, or the method's default: 10⁻⁵ for EM, 10⁻³ for MH-RM (as mirt's)."""
@@ -892,7 +899,8 @@ class _Run(MML):
             categories=tuple(self._orig_categories),
             item_ids=tuple(self._orig_ids),
             anchors=tuple(self._anchor_ids),
-            anchor_drift=self._anchor_drift(groups[0].bank) if len(self._anchor_ids) >= 2
+            anchor_drift=self._anchor_drift(groups[0].bank)
+            if self.drift_check and len(self._anchor_ids) >= 2
             else None,
             group_specific=tuple(str(i) for i in self.group_specific),
             loglik=float(ll), logprior=logprior,
@@ -954,11 +962,13 @@ class _Run(MML):
             jac[design.index[design.free]] = scale[design.free]
         return jac
 
-    def _anchor_drift(self, bank: ItemBank) -> LinkingResult:
+    def _anchor_drift(self, bank: ItemBank) -> LinkingResult | None:
         """Free calibration of every item, linked to the anchors by Stocking–Lord.
 
         Drifted anchors are those whose response functions still differ
-        (``LinkingResult.drifted``).
+        (``LinkingResult.drifted``). Only anchors whose free calibration kept their model and
+        categories are linked (sparse data may leave a category unobserved, and the free fit
+        then has fewer); None when fewer than two are left.
         """
         from qabilet.calibration.linking import link
 
@@ -971,8 +981,16 @@ class _Run(MML):
             labels = None if group_of is None else np.asarray(self._labels, dtype=object)[group_of]
             result = free.fit(np.where(resp.observed, resp.x, 0), resp.observed, item_ids=ids,
                               groups=labels)
-        return link(result.bank, self.fixed, method="stocking-lord",  # type: ignore[arg-type]
-                    anchors=self._anchor_ids)
+        fixed = self.fixed
+        assert fixed is not None  # drift is checked for anchored fits only
+        same = [i for i in self._anchor_ids
+                if result.bank.subset(result.bank.index_of([i])).model_names
+                == fixed.subset(fixed.index_of([i])).model_names
+                and result.bank.n_categories[result.bank.index_of([i])[0]]
+                == fixed.n_categories[fixed.index_of([i])[0]]]
+        if len(same) < 2:
+            return None
+        return link(result.bank, fixed, method="stocking-lord", anchors=same)
 
     def _group_bank(self, bank: ItemBank, g: int, latent: LatentDistribution) -> ItemBank:
         """The items as group ``g`` answers them, under their original ids."""

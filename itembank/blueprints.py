@@ -84,8 +84,9 @@ class PretestSeeding(Schema):
     per_session : int
         How many of the pool each session gets, chosen at random among those it has not had,
         each at a position drawn per session — never the first item, never two in a row — among
-        the first :math:`L_{\\min} + m` positions of the test (:math:`L_{\\min}` the sections'
-        minimum lengths added up, :math:`m` = ``per_session``), which every session reaches.
+        the first :math:`L_{\\min} + m - 1` positions of the test (:math:`L_{\\min}` the
+        sections' minimum lengths added up, :math:`m` = ``per_session``), where no section may
+        stop yet: every session gets all :math:`m` (it needs :math:`L_{\\min} > m`).
     """
 
     items: list[Identifier] = Field(min_length=1, max_length=1000)
@@ -224,6 +225,6 @@ def _check_seeding(blueprint: StoredBlueprint, seeding: PretestSeeding, version:
             else None)
         if problem:
             raise ValueError(f"pretest.items: item {item_id!r} {problem}")
-    if seeding.per_session > shortest:
+    if seeding.per_session >= shortest:
         raise ValueError(f"pretest.per_session: {seeding.per_session} pretest items cannot stand "
                          f"apart in a test of at least {shortest} scored items")

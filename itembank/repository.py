@@ -436,15 +436,12 @@ class BankRepository:
         version = self._version(s, row)
         if not gone & (set(version.item_ids) | set(version.pretest)):
             return
-        kept = version.model_copy(update={
-            "parameters": version.parameters.model_copy(update={"items": [
-                r for r in version.parameters.items if r.id not in gone]}),
-            "pretest": [i for i in version.pretest if i not in gone], "content": None})
-        s.execute(delete(ItemParameterRow).where(ItemParameterRow.version == row.number))
-        s.delete(row)
-        s.flush()
-        self._put_version(s, kept)
-        s.flush()
+        kept = version.parameters.model_copy(update={"items": [
+            r for r in version.parameters.items if r.id not in gone]})
+        s.execute(delete(ItemParameterRow).where(ItemParameterRow.version == row.number,
+                                                 ItemParameterRow.item_id.in_(list(gone))))
+        row.pretest = [i for i in version.pretest if i not in gone]
+        row.fingerprint = fingerprint(kept)  # in place: flags and blueprints refer to the row
 
     def _newest_published(self, s: Session, *, required: bool = True) -> BankVersion:
         number = s.scalar(select(func.max(BankVersionRow.number))

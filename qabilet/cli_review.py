@@ -166,9 +166,11 @@ def calibrate_pretest(
             typer.echo(f"{i.item_id:<12} {counts:<18} {i.a or 0:>6.2f} {i.se_a or 0:>6.2f}  "
                        f"{fit:<16} {i.dif.ets_class if i.dif else '-':<4} "
                        f"{', '.join(i.flags) or '-'}")
-        for dim, link in done.drift.items():
-            if link.drifted:
-                typer.echo(f"drift ({dim}): {', '.join(link.drifted)}")
+        for dim, tests in done.drift.items():
+            for t in tests:
+                if t.drifted:
+                    typer.echo(f"drift ({dim}): {t.item_id} (RMSD {t.rmsd:.3f}, chi2 "
+                               f"{t.statistic:.1f} on {t.df} df, Holm p {t.p_adjusted:.2g})")
         if done.draft is None:
             typer.echo("No item has enough answers yet; nothing written.")
         else:

@@ -12,11 +12,22 @@ parameters common to the groups — and checks what it finds:
   posterior-weighted observed category curves, per language (:func:`qabilet.calibration.rmsd`;
   flag above 0.12, PISA 2015);
 * **DIF between the Kazakh and the Russian versions** of each new item: likelihood ratio with
-  the item free in each group, the p-values Holm-adjusted over the items tested, ETS classes
-  from the effect sizes (:func:`qabilet.calibration.likelihood_ratio_dif`; class C flagged);
-* **anchor drift**: every item re-estimated freely on the same answers, linked to the anchors'
-  published parameters by Stocking–Lord, an anchor flagged when its response function still
-  differs by a weighted RMSD above 0.05 per category point (:mod:`qabilet.calibration.linking`).
+  the item free in each group against the item equal in both, the anchors at their published
+  parameters in every fit, the p-values Holm-adjusted over the items tested, ETS classes from
+  the effect sizes (:func:`qabilet.calibration.likelihood_ratio_dif`; class C flagged);
+* **anchor drift**: every item re-estimated freely on the same answers (standard errors by
+  Louis' identity) and linked to the anchors' published parameters by Stocking–Lord
+  (:mod:`qabilet.calibration.linking`); for each anchor with a slope and locations (2PL, graded,
+  GPCM) a Wald test of its linked parameters against the published ones,
+  :math:`\\chi^2 = \\sum_k ((\\hat\\psi_k^* - \\psi_k) / \\mathrm{SE}(\\hat\\psi_k^*))^2` with
+  :math:`a^* = a/A`, :math:`b^* = Ab + B`, :math:`\\mathrm{SE}(a^*) = \\mathrm{SE}(a)/A`,
+  :math:`\\mathrm{SE}(b^*) = A\\,\\mathrm{SE}(b)` (the published parameters and the linking
+  constants taken as known), on as many degrees of freedom as parameters, the p-values
+  Holm-adjusted over the anchors; an anchor is flagged when its adjusted p is below 0.05 **and**
+  its linked response function differs by a weighted RMSD above :data:`DRIFT_THRESHOLD` per
+  category point — significant and large enough to matter. (Sparse data make the RMSD of a
+  rarely given anchor noisy, so the threshold alone flags chance; the test alone flags
+  negligible moves of items given often.)
 
 It writes a **new draft version**: the version's parameters with the new items' (slope on their
 dimension, intercepts, their standard errors), the items still waiting for answers left in its
@@ -40,20 +51,22 @@ from numpy.typing import NDArray
 
 if TYPE_CHECKING:
     from qabilet.calibration.dif_lr import ItemDIF
-    from qabilet.calibration.linking import LinkingResult
     from qabilet.itembank.repository import BankRepository, Response
     from qabilet.itembank.versions import BankVersion
 
-__all__ = ["DRIFT_THRESHOLD", "MIN_ANSWERS", "RMSD_THRESHOLD", "PretestCalibration",
+__all__ = ["DRIFT_ALPHA", "DRIFT_THRESHOLD", "MIN_ANSWERS", "RMSD_THRESHOLD", "AnchorDrift",
+           "PretestCalibration",
            "PretestItem", "calibrate_pretest", "response_matrix"]
 
 #: answers per language group a new item needs before it is calibrated
 MIN_ANSWERS = 300
 #: RMSD above which an item misfits (PISA 2015)
 RMSD_THRESHOLD = 0.12
-#: weighted RMSD of an anchor's linked response function, per category point, above which it
-#: has drifted
+#: weighted RMSD of an anchor's linked response function, per category point, above which a
+#: significant drift matters
 DRIFT_THRESHOLD = 0.05
+#: level of the Holm-adjusted drift tests
+DRIFT_ALPHA = 0.05
 
 
 def response_matrix(responses: Sequence[Response], rows: Sequence[str], columns: Sequence[str],
@@ -90,6 +103,8 @@ class PretestItem:
     a, b : float or tuple, optional
         Slope and thresholds (traditional form), NaN-free when calibrated.
     se_a : float, optional
+    se_b : tuple of float, optional
+        Delta-method standard errors of ``a`` and ``b``.
     rmsd : dict
         Language → RMSD.
     dif : ItemDIF, optional
@@ -105,9 +120,39 @@ class PretestItem:
     a: float | None = None
     b: tuple[float, ...] | None = None
     se_a: float | None = None
+    se_b: tuple[float, ...] | None = None
     rmsd: dict[str, float] = field(default_factory=dict)
     dif: ItemDIF | None = None
     flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorDrift:
+    """One operational item's drift test.
+
+    Attributes
+    ----------
+    item_id : str
+    rmsd : float
+        Weighted RMSD of its linked free response function from the published one, per
+        category point.
+    statistic : float
+        Wald χ² of the linked parameters against the published ones (NaN: not tested — a
+        model without a slope-and-locations form).
+    df : int
+    p_value, p_adjusted : float
+        The χ² p-value and its Holm adjustment over the tested anchors.
+    drifted : bool
+        ``p_adjusted < DRIFT_ALPHA`` and ``rmsd > DRIFT_THRESHOLD``.
+    """
+
+    item_id: str
+    rmsd: float
+    statistic: float
+    df: int
+    p_value: float
+    p_adjusted: float
+    drifted: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +167,7 @@ class PretestCalibration:
         The new draft version (None when no item had enough answers).
     items : tuple of PretestItem
     drift : dict
-        Dimension → the anchors' linking to their published parameters.
+        Dimension → the anchors' drift tests (:class:`AnchorDrift`).
     anchor_rmsd : dict
         ``(item id, language)`` → RMSD of the operational items on the same data.
     latent : dict
@@ -132,7 +177,7 @@ class PretestCalibration:
     base: int
     draft: BankVersion | None
     items: tuple[PretestItem, ...]
-    drift: dict[str, LinkingResult]
+    drift: dict[str, tuple[AnchorDrift, ...]]
     anchor_rmsd: dict[tuple[str, str], float]
     latent: dict[str, dict[str, tuple[float, float]]]
 
@@ -144,7 +189,32 @@ class PretestCalibration:
     @property
     def drifted(self) -> tuple[str, ...]:
         """Anchors flagged for drift, every dimension."""
-        return tuple(a for d in self.drift.values() for a in d.drifted)
+        return tuple(a.item_id for tests in self.drift.values() for a in tests if a.drifted)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The findings as JSON (a calibration job's result)."""
+        def finite(v: float | None) -> float | None:
+            return None if v is None or not np.isfinite(v) else float(v)
+
+        return {
+            "bank_version": self.base,
+            "draft_version": None if self.draft is None else self.draft.number,
+            "items": [{"item_id": i.item_id, "dimension": i.dimension, "answers": i.answers,
+                       "calibrated": i.calibrated, "a": finite(i.a), "se_a": finite(i.se_a),
+                       "b": None if i.b is None else [finite(v) for v in i.b],
+                       "se_b": None if i.se_b is None else [finite(v) for v in i.se_b],
+                       "rmsd": {k: finite(v) for k, v in i.rmsd.items()},
+                       "dif": None if i.dif is None else {
+                           "ets_class": i.dif.ets_class, "p_adjusted": finite(i.dif.p_adjusted),
+                           "smd": finite(i.dif.smd),
+                           "favoured": None if i.dif.favoured is None else str(i.dif.favoured)},
+                       "flags": list(i.flags)} for i in self.items],
+            "drift": {dim: [{"item_id": a.item_id, "rmsd": finite(a.rmsd),
+                             "statistic": finite(a.statistic), "df": a.df,
+                             "p_adjusted": finite(a.p_adjusted), "drifted": a.drifted}
+                            for a in tests] for dim, tests in self.drift.items()},
+            "latent": {dim: {g: list(v) for g, v in groups.items()}
+                       for dim, groups in self.latent.items()}}
 
 
 def calibrate_pretest(repo: BankRepository, bank_version: int | None = None, *,
@@ -195,7 +265,7 @@ def calibrate_pretest(repo: BankRepository, bank_version: int | None = None, *,
              if compared and all(n.get(lang, 0) >= min_answers for lang in compared)}
     found: list[PretestItem] = []
     new_records: list[dict[str, Any]] = []
-    drift: dict[str, LinkingResult] = {}
+    drift: dict[str, tuple[AnchorDrift, ...]] = {}
     anchor_rmsd: dict[tuple[str, str], float] = {}
     latent: dict[str, dict[str, tuple[float, float]]] = {}
     for k, dim in enumerate(version.dimensions):
@@ -206,19 +276,23 @@ def calibrate_pretest(repo: BankRepository, bank_version: int | None = None, *,
             continue
         anchors = [i for i in version.item_ids if items.get(i) is not None
                    and items[i].dimension == dim]
-        ids = anchors + new
-        x = response_matrix(responses, sessions, ids, recodings)
+        x = response_matrix(responses, sessions, anchors + new, recodings)
         keep = ~np.isnan(x[:, len(anchors):]).all(axis=1)  # the sessions that met a new item
         x, g = x[keep], groups[keep]
+        # anchors these sessions answered in two categories at least (an adaptive test leaves
+        # many unanswered; an item seen in one category tells the fit nothing)
+        used = [j for j in range(len(anchors)) if np.unique(x[:, j][~np.isnan(x[:, j])]).size >= 2]
+        anchors = [anchors[j] for j in used]
+        x = x[:, [*used, *range(x.shape[1] - len(new), x.shape[1])]]
+        ids = anchors + new
         model = {**{i: models[i] for i in anchors},
                  **{i: items[i].calibration_model or "grm" for i in new}}
         fixed = scale_bank(version.parameters, [dim], anchors)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            result = MML(model=model, fixed=fixed, reference_group=compared[0]).fit(
-                x, item_ids=ids, groups=g)
-        if result.anchor_drift is not None:
-            drift[dim] = result.anchor_drift
+            result = MML(model=model, fixed=fixed, reference_group=compared[0],
+                         drift_check=False).fit(x, item_ids=ids, groups=g)  # drift: _drift
+        drift[dim] = _drift(x, g, ids, model, fixed, anchors, compared[0])
         latent[dim] = {str(gr.label): (float(gr.bank.latent.mean[0]),
                                        float(np.sqrt(gr.bank.latent.cov[0, 0])))
                        for gr in result.groups}
@@ -234,7 +308,8 @@ def calibrate_pretest(repo: BankRepository, bank_version: int | None = None, *,
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 tested = likelihood_ratio_dif(x[pair], g[pair], model=model, item_ids=ids,
-                                              items=new, reference_group=compared[0])
+                                              items=new, reference_group=compared[0],
+                                              fixed=fixed, drift_check=False)  # anchors fixed
             tests = {row.item: row for row in tested.rows()}
         estimates = {e.id: e for e in result.items}
         records = _records(result, new, k, len(version.dimensions))
@@ -252,6 +327,7 @@ def calibrate_pretest(repo: BankRepository, bank_version: int | None = None, *,
                 item_id, dim, counts[item_id], True, a=trad.get("a"),
                 b=tuple(v for n, v in trad.items() if n.startswith("b")) or None,
                 se_a=trad_se.get("a"),
+                se_b=tuple(v for n, v in trad_se.items() if n.startswith("b")) or None,
                 rmsd={str(lang): v for (i, lang), v in by_item.items() if i == item_id},
                 dif=test, flags=tuple(flags)))
     draft = _write_draft(repo, version, new_records, [i for i in version.pretest if i not in ready],
@@ -275,8 +351,58 @@ def _records(result: Any, new: list[str], factor: int, n_dims: int) -> list[dict
     return records
 
 
+def _drift(x: NDArray[np.float64], groups: NDArray[Any], ids: list[str], model: dict[str, str],
+           fixed: Any, anchors: list[str], reference: str) -> tuple[AnchorDrift, ...]:
+    """The anchors' drift tests (see the module notes)."""
+    from scipy.stats import chi2
+
+    from qabilet.calibration import MML, holm, link
+    from qabilet.engine.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        free = MML(model=model, reference_group=reference).fit(x, item_ids=ids, groups=groups)
+
+    def form(bank: Any, item_id: str) -> tuple[str, int]:
+        j = bank.index_of([item_id])
+        return bank.subset(j).model_names[0], int(bank.n_categories[j[0]])
+
+    same = [i for i in anchors if form(free.bank, i) == form(fixed, i)]
+    if len(same) < 2:
+        return ()
+    linking = link(free.bank, fixed, method="stocking-lord", anchors=same,
+                   drift_threshold=DRIFT_THRESHOLD)
+    moved = linking.transform(free.bank)
+    estimates = {e.id: e for e in free.items}
+    stats, dfs = [], []
+    for item_id in same:
+        new = moved.subset(moved.index_of([item_id])).models[0]
+        old = fixed.subset(fixed.index_of([item_id])).models[0]
+        e = estimates[item_id]
+        se = dict(zip(e.traditional_names, e.traditional_se.tolist(), strict=True))
+        if not (hasattr(new, "b") and hasattr(old, "b")) or "a" not in se:
+            stats.append(np.nan)
+            dfs.append(0)
+            continue
+        diff = np.concatenate([np.ravel(new.a) - np.ravel(old.a), np.ravel(new.b) - np.ravel(old.b)])
+        b_se = [v for n, v in se.items() if n.startswith("b")]
+        err = np.concatenate([[se["a"] / linking.slope], linking.slope * np.asarray(b_se)])
+        stats.append(float(np.sum((diff / err) ** 2)) if err.size == diff.size else np.nan)
+        dfs.append(int(diff.size))
+    stat = np.asarray(stats)
+    p = np.where(np.isfinite(stat), chi2.sf(stat, np.maximum(dfs, 1)), np.nan)
+    tested = np.isfinite(p)
+    adjusted = np.full(p.shape, np.nan)
+    adjusted[tested] = holm(p[tested])
+    rmsd_of = dict(zip(linking.anchors, linking.rmsd, strict=True))
+    return tuple(AnchorDrift(i, rmsd_of[i], float(c), d, float(q), float(qa),
+                             bool(qa < DRIFT_ALPHA and rmsd_of[i] > DRIFT_THRESHOLD))
+                 for i, c, d, q, qa in zip(same, stat, dfs, p, adjusted, strict=True))
+
+
 def _write_draft(repo: BankRepository, version: BankVersion, records: list[dict[str, Any]],
-                 still: list[str], found: list[PretestItem], drift: dict[str, LinkingResult],
+                 still: list[str], found: list[PretestItem],
+                 drift: dict[str, tuple[AnchorDrift, ...]],
                  by: str) -> BankVersion:
     """The new draft version, and the flags stored on the items."""
     from qabilet import __version__
@@ -299,8 +425,9 @@ def _write_draft(repo: BankRepository, version: BankVersion, records: list[dict[
                                 label=f"version {version.number} with {n} calibrated new item(s)",
                                 pretest=still)
     flags = [(i.item_id, f, _detail(i, f)) for i in found for f in i.flags]
-    flags += [(a, "drift", {"rmsd": r, "dimension": dim}) for dim, d in drift.items()
-              for a, r in zip(d.anchors, d.rmsd, strict=True) if a in d.drifted]
+    flags += [(a.item_id, "drift", {"rmsd": a.rmsd, "statistic": a.statistic, "df": a.df,
+                                    "p_adjusted": a.p_adjusted, "dimension": dim})
+              for dim, tests in drift.items() for a in tests if a.drifted]
     repo.add_flags(draft.number, flags, by=by)
     return draft
 

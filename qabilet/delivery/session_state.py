@@ -280,12 +280,16 @@ def _seeded(plan: Plan, session: StoredSession, answers: list[tuple[str, int, st
             skipped: set[str], taken: int) -> str | None:
     """The pretest item to give at position ``taken + 1``, or None (a scored item is due).
 
-    At one of the session's :func:`pretest_positions`, while it has had fewer than
-    ``pretest_per_session``: one of the pool it has not had, drawn from the seed and position
-    (every item of the pool gathers answers at the same rate).
+    At one of the session's :func:`pretest_positions` among the first :math:`L_{\\min} + m - 1`
+    (:math:`m` pretest items): the :math:`j`-th of them, at position :math:`x_j \\le L_{\\min} +
+    j - 1`, comes after :math:`x_j - j < L_{\\min}` scored items, before any section may stop —
+    every session gets all :math:`m`. While it has had fewer than ``pretest_per_session``: one
+    of the pool it has not had, drawn from the seed and position (every item of the pool
+    gathers answers at the same rate).
     """
     count = plan.pretest_per_session
-    if not count or taken + 1 not in pretest_positions(session.seed, count, plan.shortest + count):
+    if not count or taken + 1 not in pretest_positions(session.seed, count,
+                                                       plan.shortest + count - 1):
         return None
     pool = set(plan.pretest)
     had = {a[0] for a in answers if a[0] in pool} | (skipped & pool)

@@ -71,3 +71,16 @@ def test_bad_moves_and_requests_are_refused_and_change_nothing(server):
     assert _reviews(base, psy).json() == []
     versions = httpx.get(f"{base}/v1/admin/bank", headers=psy).json()["versions"]
     assert [v["number"] for v in versions] == [1]
+
+
+def test_a_pretest_calibration_job_is_refused_where_it_cannot_run(server):
+    base, keys = server
+    psy = staff(keys, "psychometrician")
+    url = f"{base}/v1/admin/calibrations"
+    r = httpx.post(url, headers=psy, json={"kind": "pretest", "level": "middle"})
+    assert r.status_code == 422 and "a pretest calibration uses every answer" in r.text
+    r = httpx.post(url, headers=psy, json={"kind": "pretest", "min_answers": 10})
+    assert r.status_code == 422 and "min_answers" in r.text
+    r = httpx.post(url, headers=psy, json={"kind": "pretest"})
+    assert r.status_code == 409 and "version 1 tries out no item" in r.text
+    assert httpx.get(url, headers=psy).json() == []  # no job was queued

@@ -25,27 +25,33 @@ _STEMS = {
 }
 
 
-def new_items() -> list[Item]:
-    """Six new Likert statements (drafts, no parameters), in kk/ru/en."""
+def new_items(ids: list[str] = NEW) -> list[Item]:
+    """New Likert statements (drafts, no parameters), in kk/ru/en: six by default."""
     return [Item(id=i, competency="transparency", levels=["high", "middle", "low"],
                  format="likert", scale="agreement5", direction=1, model="grm",
                  text={lang: {"stem": stem.format(k=k)} for lang, stem in _STEMS.items()})
-            for k, i in enumerate(NEW, start=1)]
+            for k, i in enumerate(ids, start=1)]
 
 
-def publish_pretest_version(repo: BankRepository) -> int:
-    """Review, seed and publish the new items (version 2, with norms and blueprints); its number."""
-    repo.add_items(new_items())
-    for item_id in NEW:
+def publish_pretest_version(repo: BankRepository, ids: list[str] = NEW,
+                            per_session: int = PER_SESSION,
+                            sections: dict[str, list] | None = None) -> int:
+    """Review, seed and publish new items (version 2, with norms and blueprints); its number.
+
+    ``sections``: level → the sections of its new blueprint (default: version 1's).
+    """
+    repo.add_items(new_items(ids))
+    for item_id in ids:
         repo.review(item_id, "in_review", by="author", reason="written")
         repo.review(item_id, "pretest", by="reviewer", reason="approved for trying out")
-    version = repo.seed_pretest(NEW, by="psychometrician", reason="spring try-out").number
+    version = repo.seed_pretest(ids, by="psychometrician", reason="spring try-out").number
     repo.publish_version(version)
     norms = repo.norm_set(bank_version=1)
     repo.publish_norm_set(repo.create_norm_set(version, norms.levels, label=norms.label,
                                                demonstration=True).number)
     for level in ("high", "middle", "low"):
         old = repo.blueprint(level)
-        repo.add_blueprint(level, version, old.sections, label=f"{old.label}; trying out",
-                           pretest=PretestSeeding(items=NEW, per_session=PER_SESSION))
+        repo.add_blueprint(level, version, (sections or {}).get(level, old.sections),
+                           label=f"{old.label}; trying out",
+                           pretest=PretestSeeding(items=ids, per_session=per_session))
     return version
