@@ -7,6 +7,8 @@ the operating system's user) and why.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -19,6 +21,17 @@ __all__ = ["parse_note"]
 ByOption = Annotated[str | None, typer.Option("--by", help="Who makes the move (default: the "
                                                             "operating system's user).")]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why, in a sentence.")]
+ItemsArgument = Annotated[list[str], typer.Argument(metavar="ITEM...")]
+
+
+@contextmanager
+def _checked() -> Iterator[None]:
+    """The bank's refusals and invalid input (``field: message``) as ``error: …``, status 2."""
+    with _user_errors():
+        try:
+            yield
+        except ValueError as exc:  # pydantic's ValidationError is one
+            raise _fail(_first_error(exc)) from None
 
 
 def parse_note(text: str) -> dict[str, str]:
@@ -56,16 +69,11 @@ def review(
     database: DatabaseOption = None,
 ) -> None:
     """Move an item's status, with the reason and the reviewers' notes."""
-    from pydantic import ValidationError
-
     from qabilet.itembank.review import ReviewNote
 
-    with _user_errors():
-        try:
-            notes = [ReviewNote.model_validate(parse_note(n)) for n in note or []]
-            done = _repo(database).review(item, to, by=_who(by), reason=reason, notes=notes)
-        except (ValueError, ValidationError) as exc:
-            raise _fail(_first_error(exc)) from None
+    with _checked():
+        notes = [ReviewNote.model_validate(parse_note(n)) for n in note or []]
+        done = _repo(database).review(item, to, by=_who(by), reason=reason, notes=notes)
         made = f"; bank version {done.version} (draft) leaves it out" if done.version else ""
         typer.echo(f"{item}: {done.from_status} → {done.to_status}{made}.")
 
@@ -87,17 +95,14 @@ def reviews(
 
 @bank_app.command()
 def seed(
-    items: Annotated[list[str], typer.Argument(metavar="ITEM...")],
+    items: ItemsArgument,
     reason: ReasonOption,
     by: ByOption = None,
     database: DatabaseOption = None,
 ) -> None:
     """A draft bank version trying out approved items: the newest published one's, plus them."""
-    with _user_errors():
-        try:
-            draft = _repo(database).seed_pretest(items, by=_who(by), reason=reason)
-        except ValueError as exc:
-            raise _fail(_first_error(exc)) from None
+    with _checked():
+        draft = _repo(database).seed_pretest(items, by=_who(by), reason=reason)
         typer.echo(f"Draft bank version {draft.number} tries out {len(draft.pretest)} item(s). "
                    f"Publish it (qabilet bank publish --bank-version {draft.number}) and store "
                    f"blueprints that seed them (a blueprint's \"pretest\": items, per_session).")
@@ -105,17 +110,14 @@ def seed(
 
 @bank_app.command()
 def retire(
-    items: Annotated[list[str], typer.Argument(metavar="ITEM...")],
+    items: ItemsArgument,
     reason: ReasonOption,
     by: ByOption = None,
     database: DatabaseOption = None,
 ) -> None:
     """Retire items; nothing is deleted, and a new draft version leaves them out."""
-    with _user_errors():
-        try:
-            done = _repo(database).retire_items(items, by=_who(by), reason=reason)
-        except ValueError as exc:
-            raise _fail(_first_error(exc)) from None
+    with _checked():
+        done = _repo(database).retire_items(items, by=_who(by), reason=reason)
         version = next((r.version for r in done if r.version), None)
         typer.echo(f"Retired {len(done)} item(s)"
                    + (f"; draft bank version {version} leaves them out (publish it to stop "
@@ -148,13 +150,9 @@ def calibrate_pretest(
     """Calibrate a version's pretest items onto its scale; write a draft version and flags."""
     from qabilet.pretest_calibration import calibrate_pretest as run
 
-    with _user_errors():
-        try:
-            done = run(_repo(database), version, min_answers=min_answers,
-                       languages=[x.strip() for x in languages.split(",") if x.strip()],
-                       by=_who(by))
-        except ValueError as exc:
-            raise _fail(str(exc)) from None
+    with _checked():
+        done = run(_repo(database), version, min_answers=min_answers,
+                   languages=[x.strip() for x in languages.split(",") if x.strip()], by=_who(by))
         typer.echo(f"{'item':<12} {'answers':<18} {'a':>6} {'SE(a)':>6}  {'RMSD':<16} "
                    f"{'DIF':<4} flags")
         for i in done.items:

@@ -1,7 +1,7 @@
 """Online calibration of pretest items against known truth (issue 19).
 
 Version 2 of the demonstration bank tries out six new transparency statements. Answers are
-simulated as live sessions would give them: 1,500 Kazakh and 1,500 Russian candidates (the Russian
+simulated as live sessions would give them: 1,000 Kazakh and 1,000 Russian candidates (the Russian
 group 0.3 SD higher), each answering 12 of the version's transparency items and 3 of the new ones,
 from the version's published parameters and the new items' true ones — except that the Russian
 version of one new item is 0.8 logits harder (DIF) and one anchor's answers come from a curve
@@ -28,7 +28,7 @@ TRUE_A = np.array([1.4, 1.0, 1.8, 1.2, 0.9, 1.6])
 TRUE_B = np.array([[-2.0, -0.8, 0.3, 1.5], [-1.6, -0.5, 0.6, 1.9], [-2.2, -1.0, 0.0, 1.2],
                    [-1.4, -0.2, 0.8, 2.0], [-2.4, -1.2, 0.2, 1.4], [-1.8, -0.6, 0.4, 1.6]])
 DIF_ITEM, DIF_SHIFT = NEW[2], 0.8
-N_PER_LANGUAGE, N_ANCHORS, N_NEW = 1500, 12, 3
+N_PER_LANGUAGE, N_ANCHORS, N_NEW = 1000, 12, 3
 
 
 @pytest.fixture(scope="module")
