@@ -217,6 +217,10 @@ class ApiKeyPublic(BaseModel):
     revoked_at: datetime | None
 
 
+#: the language groups a pretest calibration compares for DIF unless told
+_COMPARED: tuple[Language, ...] = ("kk", "ru")
+
+
 class CalibrationCreate(_In):
     """A calibration on a bank version's stored responses.
 
@@ -234,7 +238,7 @@ class CalibrationCreate(_In):
     language: Language | None = None
     min_responses: int = Field(default=200, ge=1, le=10**7)
     min_answers: int = Field(default=300, ge=50, le=10**7)
-    languages: list[Language] = Field(default_factory=lambda: ["kk", "ru"], min_length=1,
+    languages: list[Language] = Field(default_factory=lambda: list(_COMPARED), min_length=1,
                                       max_length=3)
 
     @model_validator(mode="after")

@@ -376,8 +376,8 @@ def _drift(x: NDArray[np.float64], groups: NDArray[Any], ids: list[str], model: 
     estimates = {e.id: e for e in free.items}
     stats, dfs = [], []
     for item_id in same:
-        new = moved.subset(moved.index_of([item_id])).models[0]
-        old = fixed.subset(fixed.index_of([item_id])).models[0]
+        new: Any = moved.subset(moved.index_of([item_id])).models[0]  # a, b when it has them
+        old: Any = fixed.subset(fixed.index_of([item_id])).models[0]
         e = estimates[item_id]
         se = dict(zip(e.traditional_names, e.traditional_se.tolist(), strict=True))
         if not (hasattr(new, "b") and hasattr(old, "b")) or "a" not in se:
