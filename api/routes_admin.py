@@ -105,6 +105,26 @@ def publish_version(repo: Bank, store: Store, number: Number, who: Psychometrici
     return Published(number=version.number, status=version.status)
 
 
+@router.get("/admin/versions/{number}/report", response_class=HTMLResponse,
+            responses=text_response("text/html", "The technical report, a self-contained HTML page"))
+def version_report(repo: Bank, who: Psychometrician, number: Number,
+                   language: Annotated[Literal["kk", "ru", "en"], Query(
+                       description="The report's language.")] = "en") -> HTMLResponse:
+    """A bank version's technical report (``qabilet bank report``), from its recorded answers.
+
+    Item statistics, parameters with SEs, item and test curves, reliability per scale and
+    level, item fit per language, person fit, the calibrations' flags (kk/ru DIF, drift),
+    exposure, the items tried out and the norm sets (docs/http.md). It takes seconds: the
+    charts are drawn for the request.
+    """
+    from qabilet.bank_report import bank_report
+    from qabilet.bank_report_html import CONTENT_SECURITY_POLICY, render_bank_report
+
+    page = render_bank_report(bank_report(repo, number), language=language)
+    return HTMLResponse(page, headers={"Content-Language": language,
+                                       "Content-Security-Policy": CONTENT_SECURITY_POLICY})
+
+
 @router.post("/admin/norm-sets/{number}/publish", response_model=Published)
 def publish_norm_set(repo: Bank, store: Store, number: Number, who: Psychometrician) -> Published:
     """Publish a draft norm set."""

@@ -47,6 +47,8 @@ _EXPORTS = {
     "expert_order": "expert_order",
     "adjust_p_values": "_multiplicity",
     "holm": "_multiplicity",
+    "marginal_reliability": "reliability",
+    "empirical_reliability": "reliability",
 }
 
 __all__ = [
@@ -73,6 +75,8 @@ __all__ = [
     "expert_order",
     "factor_correlations",
     "holm",
+    "marginal_reliability",
+    "empirical_reliability",
     "item_fit",
     "item_statistics",
     "likelihood_ratio_dif",
@@ -129,5 +133,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from qabilet.calibration.local_dependence import LocalDependence, local_dependence
     from qabilet.calibration.mml import MML, Progress
     from qabilet.calibration.person_fit import PersonFit, person_fit
+    from qabilet.calibration.reliability import empirical_reliability, marginal_reliability
     from qabilet.calibration.result import CalibrationResult, GroupEstimates, ItemEstimates
     from qabilet.calibration.rmsd import RMSDFit, rmsd

@@ -1,6 +1,8 @@
-"""``qabilet report``: profiles and their HTML reports from a response file, without the server.
+"""``qabilet report`` and ``qabilet bank report``: the reports, written without the server.
 
-Registered on :data:`qabilet.cli.app`.
+``qabilet report`` scores a response file into profiles and their HTML reports (registered on
+:data:`qabilet.cli.app`); ``qabilet bank report`` writes a bank version's technical report
+(on :data:`qabilet.cli_bank.bank_app`).
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from typing import Annotated
 import typer
 
 from qabilet.cli import ExcludeOption, _fail, _split_columns, _user_errors, app
-from qabilet.cli_bank import DatabaseOption, _repo
+from qabilet.cli_bank import DatabaseOption, _repo, bank_app
 
-__all__ = ["report"]
+__all__ = ["bank_report", "report"]
 
 
 class View(enum.StrEnum):
@@ -95,3 +97,30 @@ def report(
                    + (", <person>.pdf" if pdf else "") + f") to {out}"
                    + (" and group.html" if group and profiles else "")
                    + (f"; issued {len(profiles)}." if issue else "."))
+
+
+@bank_app.command("report")
+def bank_report(
+    version: Annotated[int | None, typer.Argument(
+        metavar="[VERSION]", min=1, help="The bank version (default: the newest published).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", metavar="FILE", dir_okay=False,
+        help="Where to write the page (default: bank-report-<VERSION>.html here).")] = None,
+    language: Annotated[str, typer.Option("--language", help="The report's language: kk, ru "
+                                          "or en.")] = "en",
+    database: DatabaseOption = None,
+) -> None:
+    """Write a bank version's technical report: one self-contained HTML page with charts."""
+    with _user_errors():
+        from qabilet.bank_report import bank_report as gather
+        from qabilet.bank_report_html import render_bank_report
+        from qabilet.itembank.content import LANGUAGES, is_language
+
+        if not is_language(language):
+            raise _fail(f"--language: expected one of {', '.join(LANGUAGES)}; got {language!r}")
+        found = gather(_repo(database), version)
+        target = out or Path(f"bank-report-{found.version.number}.html")
+        target.write_text(render_bank_report(found, language=language), encoding="utf-8")
+        typer.echo(f"Wrote the technical report of bank version {found.version.number} "
+                   f"({found.n_sessions} sessions, {len(found.scales)} scales) to {target}")

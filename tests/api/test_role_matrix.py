@@ -37,6 +37,7 @@ SERVES = {
     ("POST", "/v1/admin/bank"): {PSY},
     ("POST", "/v1/admin/versions"): {PSY},
     ("POST", "/v1/admin/versions/{number}/publish"): {PSY},
+    ("GET", "/v1/admin/versions/{number}/report"): {PSY},
     ("POST", "/v1/admin/norm-sets/{number}/publish"): {PSY},
     ("GET", "/v1/admin/responses"): {PSY},
     ("POST", "/v1/admin/calibrations"): {PSY},
