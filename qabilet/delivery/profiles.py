@@ -200,9 +200,11 @@ def build_profile(
     norms = norm_set.for_level(level)
     scales = scales if scales is not None and scales.version is version else VersionScales(version)
     codes = scales.codes
-    tried = set(version.pretest)  # the version's pretest items: given, never scored
-    scored = [a for a in answers if a.item_id in scales.item_ids and a.item_id not in tried
-              and items[a.item_id].status != "pretest"]
+    # scored: what the version calibrates, by the version's record (never the working status in
+    # ``items``); its pretest items, given and never scored, have no parameters in it
+    # (BankVersion refuses an item both calibrated and tried out): ``tried`` says so again
+    tried = set(version.pretest)
+    scored = [a for a in answers if a.item_id in scales.item_ids and a.item_id not in tried]
     seen: set[str] = set()
     for a in scored:
         if a.item_id in seen:

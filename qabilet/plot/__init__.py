@@ -2,8 +2,9 @@
 
 Each function takes the library's own objects — an :class:`~qabilet.engine.bank.ItemBank`, a
 session's :class:`~qabilet.engine.cat.SessionState` or a
-:class:`~qabilet.engine.cat.CatSimulation`, norms, a group's profile results — and returns a
-:class:`matplotlib.figure.Figure`, drawn on a new figure or on the axes given (``ax=``):
+:class:`~qabilet.engine.cat.CatSimulation`, norms, candidates' profiles, a group's profile
+results — and returns a :class:`matplotlib.figure.Figure`, drawn on a new figure or on the axes
+given (``ax=``):
 
 - items (:mod:`qabilet.plot.items`): :func:`item_curves` (characteristic curves),
   :func:`category_curves`, :func:`information` (the test's, or each item's),
@@ -14,6 +15,8 @@ session's :class:`~qabilet.engine.cat.SessionState` or a
 - norms (:mod:`qabilet.plot.norms`): :func:`norm_conversions` (θ → percentile, T-score, sten);
 - a group against its norm (:mod:`qabilet.plot.group`): :func:`group_distributions` (a box per
   dimension over the bands) and :func:`group_bands` (the bands' shares with Wilson intervals);
+- profiles (:mod:`qabilet.plot.profile`): :func:`profile_percentiles` (each dimension's
+  percentile with its interval over the bands, for one candidate or several);
 - :func:`to_svg`: a figure as an inline ``<svg>`` for a self-contained HTML page.
 
 Figures are made without pyplot, on the non-interactive Agg canvas: nothing here chooses a
@@ -28,7 +31,8 @@ from qabilet.plot.cat import Trace, cat_conditional, cat_trace, exposure, sessio
 from qabilet.plot.group import group_bands, group_distributions
 from qabilet.plot.items import category_curves, conditional_se, information, item_curves
 from qabilet.plot.norms import norm_conversions
+from qabilet.plot.profile import profile_percentiles
 
 __all__ = ["Trace", "cat_conditional", "cat_trace", "category_curves", "conditional_se",
            "exposure", "group_bands", "group_distributions", "information", "item_curves",
-           "norm_conversions", "session_trace", "to_svg"]
+           "norm_conversions", "profile_percentiles", "session_trace", "to_svg"]

@@ -297,6 +297,63 @@ def test_the_group_band_shares_have_wilson_intervals():
         plot.group_bands(results, labels={"not stated": "x"})
 
 
+def _profiles():
+    """Three candidates' issued profiles (one norm group); transparency's cuts at its 20th and 70th."""
+    from tests.delivery._group import make_profile
+
+    out = []
+    for k, (service, transparency, stress) in enumerate([(12.0, 48.0, 90.0), (55.0, 3.0, 61.0),
+                                                          (81.0, 97.0, 35.0)]):
+        p = make_profile({"service_to_public": service, "transparency": transparency,
+                          "stress_tolerance": stress}, session=f"s{k}")
+        moved = [r.model_copy(update={"band_edges": (20.0, 70.0)}) if r.dimension == "transparency"
+                 else r for r in p.professional]
+        out.append(p.model_copy(update={"professional": moved}))
+    return out
+
+
+def test_a_profile_chart_draws_each_percentile_its_interval_and_its_row_s_bands():
+    profiles = _profiles()
+    ax = plot.profile_percentiles(profiles).axes[0]
+    names = [r.name for r in profiles[0].professional + profiles[0].personal]
+    assert [t.get_text() for t in ax.get_yticklabels()] == names
+    dots = _lines(ax.get_figure())
+    assert list(dots) == [p.candidate_id for p in profiles]
+    intervals = [c.get_segments() for c in ax.collections]
+    previous = None
+    for p, segments in zip(profiles, intervals, strict=True):
+        results = p.professional + p.personal
+        x, y = dots[p.candidate_id]
+        np.testing.assert_array_equal(x, [r.percentile for r in results])
+        np.testing.assert_allclose(np.round(y), range(len(names)))  # each in its dimension's row
+        if previous is not None:
+            assert (y > previous).all()  # the candidates in the order given, top to bottom
+        previous = y
+        np.testing.assert_array_equal([s[:, 0] for s in segments], [r.percentile_interval for r in results])
+        np.testing.assert_array_equal([s[:, 1] for s in segments], np.column_stack([y, y]))
+    zones = [(round(b.get_y() + b.get_height() / 2), b.get_x(), b.get_x() + b.get_width())
+             for b in ax.patches]
+    for k, r in enumerate(profiles[0].professional + profiles[0].personal):
+        lo, hi = r.band_edges
+        assert [z[1:] for z in zones if z[0] == k] == [(0.0, lo), (lo, hi), (hi, 100.0)]
+    assert ax.get_xlabel() == "Percentile in the norm group (90% interval)"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "Development area", "Meets the level", "Strength", *(p.candidate_id for p in profiles)]
+
+
+def test_a_profile_chart_takes_one_profile_or_one_section_and_refuses_two_norm_groups():
+    profiles = _profiles()
+    ax = plot.profile_percentiles(profiles[1], "personal", legend=False).axes[0]
+    (x, _), = _lines(ax.get_figure()).values()
+    assert x.tolist() == [61.0] and [t.get_text() for t in ax.get_yticklabels()] == ["Стрессоустойчивость"]
+    assert ax.get_legend() is None
+    other = profiles[0].model_copy(update={"norm_set": 2})
+    with pytest.raises(InvalidParameterError, match="profiles: expected profiles read against one norm"):
+        plot.profile_percentiles([profiles[1], other])
+    with pytest.raises(InvalidParameterError, match="section: expected one of professional, personal"):
+        plot.profile_percentiles(profiles, "traits")  # type: ignore[arg-type]
+
+
 def _ids_and_refs(root):
     import re
 
@@ -344,10 +401,14 @@ bank = ItemBank([TwoPL([1.0, 1.5], [0.0, 0.5])])
 sim = simulate_cat(bank, Blueprint(max_items=2, se_target=None), n=20, rng=1)
 class R:
     percentile, band, band_edges = 40.0, "meets", (25.0, 75.0)
+    dimension, name, percentile_interval = "a", "A", (20.0, 60.0)
+class P:
+    candidate_id, level, norm_set, interval_level, professional, personal = "K", "middle", 1, 0.9, [R()], []
 figs = [plot.item_curves(bank), plot.category_curves(bank, 0), plot.information(bank),
         plot.conditional_se(bank), plot.cat_trace(sim, 0), plot.exposure(sim),
         plot.cat_conditional(sim, min_n=1), plot.norm_conversions(LevelNorm(0, 1, (-1, 1), (16, 84), 9)),
-        plot.group_distributions({"a": [R()] * 3}), plot.group_bands({"a": [R()] * 3})]
+        plot.group_distributions({"a": [R()] * 3}), plot.group_bands({"a": [R()] * 3}),
+        plot.profile_percentiles([P(), P()])]
 [plot.to_svg(f) for f in figs]
 after = (matplotlib.rcParams["svg.fonttype"], matplotlib.rcParams["svg.hashsalt"])
 print("matplotlib.pyplot" in sys.modules, matplotlib.rcParams._get_backend_or_none(), before == after)
