@@ -15,6 +15,7 @@ psychometrician hands to an agency (:mod:`qabilet.bank_report_html` writes the p
   sessions), and the drift against the previous published version;
 * **per scale and level** (the items of the dimension the level's candidates can be given):
   the pool's test information and conditional SE on :data:`GRID`, its marginal reliability,
+  the exposure cap of the level's blueprint,
   and from the sessions the empirical reliability of their EAP estimates and the mean
   posterior SD (:mod:`qabilet.calibration.reliability`), and the share of the level's profiles
   flagged for person misfit on the dimension;
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
     from qabilet.itembank.versions import BankVersion, NormSet
 
 __all__ = ["GRID", "BankReport", "ItemDrift", "ItemRow", "LevelScale", "PretestRow", "ScaleReport",
-           "bank_report"]
+           "bank_report", "exposure_targets"]
 
 Array = NDArray[np.float64]
 
@@ -163,6 +164,9 @@ class LevelScale:
         Share of the level's profiles flagged for person misfit on the dimension (None without
         profiles).
     n_profiles : int
+    exposure_target : float, optional
+        The rate the level's blueprint for the version caps the dimension's items at
+        (Sympson–Hetter ``sh:RATE``); None without such a control.
     """
 
     level: str
@@ -174,6 +178,7 @@ class LevelScale:
     mean_sd: float
     misfit_rate: float | None
     n_profiles: int
+    exposure_target: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,9 +352,27 @@ def _previous(repo: BankRepository, version: BankVersion) -> BankVersion | None:
     return max(older, key=lambda v: v.number) if older else None
 
 
+def exposure_targets(repo: BankRepository, version: int) -> dict[tuple[str, str], float]:
+    """(level, dimension) → the Sympson–Hetter rate of the newest blueprint of the level for
+    ``version`` whose section measures the dimension."""
+    from qabilet.engine.cat.blueprint import parse_exposure
+
+    out: dict[tuple[str, str], float] = {}
+    for level in LEVELS:
+        mine = [b for b in repo.blueprints(level) if b.bank_version == version]
+        if not mine:
+            continue
+        for section in max(mine, key=lambda b: b.number).sections:
+            name, rate = parse_exposure(str(section.rules.get("exposure") or "none"))
+            if name == "sh" and rate is not None:
+                out.update({(level, dim): float(rate) for dim in section.dimensions})
+    return out
+
+
 def _level_scales(dimension: str, bank: ItemBank, levels: Mapping[str, set[str]], answers: _Answers,
                   theta: Array, sd: Array, answered: NDArray[np.bool_],
-                  profiles: Sequence[Profile]) -> tuple[LevelScale, ...]:
+                  profiles: Sequence[Profile], targets: Mapping[tuple[str, str], float]
+                  ) -> tuple[LevelScale, ...]:
     from qabilet.calibration import empirical_reliability, marginal_reliability
 
     out = []
@@ -368,13 +391,15 @@ def _level_scales(dimension: str, bank: ItemBank, levels: Mapping[str, set[str]]
             n_sessions=int(rows.sum()),
             empirical_reliability=empirical_reliability(theta[rows], sd[rows]),
             mean_sd=float(sd[rows].mean()) if rows.any() else float("nan"),
-            misfit_rate=misfit / len(mine) if mine else None, n_profiles=len(mine)))
+            misfit_rate=misfit / len(mine) if mine else None, n_profiles=len(mine),
+            exposure_target=targets.get((level, dimension))))
     return tuple(out)
 
 
 def _scale(repo_items: Mapping[str, Any], version: BankVersion, factor: int, dimension: str,
            answers: _Answers, names: dict[str, str], kind: str, previous: BankVersion | None,
-           flags: Sequence[ItemFlag], profiles: Sequence[Profile]) -> ScaleReport | None:
+           flags: Sequence[ItemFlag], profiles: Sequence[Profile],
+           targets: Mapping[tuple[str, str], float]) -> ScaleReport | None:
     from qabilet.calibration import item_statistics, rmsd
     from qabilet.engine.scoring import eap
     from qabilet.itembank.versions import scale_bank
@@ -431,7 +456,7 @@ def _scale(repo_items: Mapping[str, Any], version: BankVersion, factor: int, dim
                                    for lv in LEVELS}
     return ScaleReport(dimension, kind, names, tuple(rows),
                        _level_scales(dimension, bank, levels, answers, theta, sd, answered,
-                                     profiles), bank)
+                                     profiles, targets), bank)
 
 
 def bank_report(repo: BankRepository, bank_version: int | None = None) -> BankReport:
@@ -457,9 +482,11 @@ def bank_report(repo: BankRepository, bank_version: int | None = None) -> BankRe
     previous = _previous(repo, version)
     flags = repo.flags(bank_version=version.number)
     profiles = latest_per_session(p for p in repo.profiles() if p.bank_version == version.number)
+    targets = exposure_targets(repo, version.number)
     scales = [_scale(items, version, k, dim, answers,
                      {str(k): v for k, v in shown[dim].name.items()} if dim in shown else {},
-                     shown[dim].kind if dim in shown else "competency", previous, flags, profiles)
+                     shown[dim].kind if dim in shown else "competency", previous, flags, profiles,
+                     targets)
               for k, dim in enumerate(version.dimensions)]
     validity: dict[str, tuple[int, dict[str, int]]] = {}
     for level in LEVELS:

@@ -131,6 +131,7 @@ def _level_charts(scale: ScaleReport, tx: Mapping[str, str], language: Language)
         for level in scale.levels:
             draw(scale.bank, list(level.item_ids), theta=GRID, ax=ax)
             ax.lines[-1].set_label(tx[f"level_{level.level}"])
+        ax.set_autoscaley_on(True)  # each draw fixed the top at its own curve's
         ax.relim()
         ax.autoscale_view()
         ax.set_ylim(bottom=0)
@@ -141,16 +142,31 @@ def _level_charts(scale: ScaleReport, tx: Mapping[str, str], language: Language)
 
 
 def _item_charts(scale: ScaleReport, tx: Mapping[str, str], language: Language) -> str:
-    """Every item's expected-score curve and information curve."""
+    """Every item's expected-score curve and information curve, and the exposure by level."""
     from qabilet.bank_report import GRID
-    from qabilet.plot import information, item_curves
+    from qabilet.plot import exposure, information, item_curves
 
     name = _name(scale, language)
-    return (_figure(item_curves(scale.bank, theta=GRID), _t(tx, "chart_icc", scale=name),
-                    xlabel="θ", ylabel=tx["axis_expected"], legend=False)
-            + _figure(information(scale.bank, per_item=True, theta=GRID),
-                      _t(tx, "chart_item_information", scale=name), xlabel="θ",
-                      ylabel=tx["axis_information"], legend=False))
+    charts = (_figure(item_curves(scale.bank, theta=GRID), _t(tx, "chart_icc", scale=name),
+                      xlabel="θ", ylabel=tx["axis_expected"], legend=False)
+              + _figure(information(scale.bank, per_item=True, theta=GRID),
+                        _t(tx, "chart_item_information", scale=name), xlabel="θ",
+                        ylabel=tx["axis_information"], legend=False))
+    rates = {tx[f"level_{lv.level}"]: [it.exposure[lv.level] for it in scale.items
+                                      if lv.level in it.exposure and it.item_id in lv.item_ids]
+             for lv in scale.levels if lv.n_sessions}
+    if not rates:
+        return charts
+    targets = {lv.exposure_target for lv in scale.levels if lv.n_sessions}
+    fig = exposure(rates, target=targets.pop() if len(targets) == 1 else None)
+    ax = fig.axes[0]
+    if ax.get_legend() is not None:
+        for line in ax.lines:
+            if line.get_label() == "target":
+                line.set_label(tx["exposure_target"])
+        ax.legend(fontsize="small")
+    return charts + _figure(fig, _t(tx, "chart_exposure", scale=name),
+                            xlabel=tx["axis_exposure_items"], ylabel=tx["axis_exposure"])
 
 
 def _with_se(value: Any, se: Any) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtri
 
 from qabilet.engine.cat import CatSimulation, SessionState, record, start
@@ -172,22 +172,27 @@ def cat_conditional(sims: Simulations, statistic: str = "rmse", *, width: float 
     return fig
 
 
-def exposure(sims: Simulations, *, target: float | None = None, top: int | None = None,
-             ax: Axes | None = None) -> Figure:
-    """The items' exposure rates, most exposed first, one line per design.
+def exposure(sims: Simulations | Mapping[str, ArrayLike], *, target: float | None = None,
+             top: int | None = None, ax: Axes | None = None) -> Figure:
+    """The items' exposure rates, most exposed first, one line per design or group.
 
     Parameters
     ----------
-    sims : CatSimulation or mapping of str to CatSimulation
+    sims : CatSimulation, or mapping of str to CatSimulation or to rates
+        Simulations (their ``exposure``), or observed rates — e.g. from live sessions, the share
+        of a level's sessions that were given each item — named for the legend.
     target : float, optional
         A line at the exposure control's target rate.
     top : int, optional
         Show the ``top`` most exposed items only.
     """
-    named = _named(sims)
+    named = {"": sims} if isinstance(sims, CatSimulation) else dict(sims)
+    if not named:
+        raise InvalidParameterError("sims: expected at least one simulation")
     fig, ax = figure_and_axes(ax, (6.0, 4.0))
     for name, sim in named.items():
-        rates = np.sort(sim.exposure)[::-1][:top]
+        given = sim.exposure if isinstance(sim, CatSimulation) else np.asarray(sim, dtype=float)
+        rates = np.sort(given)[::-1][:top]
         ax.plot(np.arange(1, rates.size + 1), rates, label=name or None)
     if target is not None:
         ax.axhline(target, color="0.4", linestyle="--", linewidth=1, label="target")

@@ -186,6 +186,9 @@ def test_exposure_and_conditional_rmse_are_the_simulation_s(cat_bank):
         rates = np.sort(np.bincount(given, minlength=40) / 400)[::-1]
         np.testing.assert_allclose(lines[name][1], rates)
         np.testing.assert_array_equal(lines[name][0], np.arange(1, 41))
+    observed = _lines(plot.exposure({"high": [0.1, 0.3, 0.2], "low": [0.05, 0.0]}))
+    np.testing.assert_allclose(observed["high"][1], [0.3, 0.2, 0.1])
+    np.testing.assert_allclose(observed["low"][1], [0.05, 0.0])
     fig = plot.cat_conditional(runs, "rmse", width=1.0, min_n=20)
     lines = _lines(fig)
     for name, sim in runs.items():

@@ -22,8 +22,8 @@ from tests.delivery.test_report_html import ARTIFACTS, _chromium
 from tests.qabilet.test_bank_report import _given_matrix
 
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")
-#: per scale: test information, conditional SE, item curves, item information
-CHARTS_PER_SCALE = 4
+#: per scale: test information, conditional SE, item curves, item information, exposure
+CHARTS_PER_SCALE = 5
 
 
 def _library_figures(url, given):
