@@ -353,8 +353,12 @@ def _previous(repo: BankRepository, version: BankVersion) -> BankVersion | None:
 
 
 def exposure_targets(repo: BankRepository, version: int) -> dict[tuple[str, str], float]:
-    """(level, dimension) → the Sympson–Hetter rate of the newest blueprint of the level for
-    ``version`` whose section measures the dimension."""
+    """(level, dimension) → the exposure cap of the level's blueprint for ``version``.
+
+    The cap is the Sympson–Hetter rate (``sh:RATE``) of the newest blueprint of the level for
+    the version, in the section measuring the dimension; levels and sections without one are
+    absent.
+    """
     from qabilet.engine.cat.blueprint import parse_exposure
 
     out: dict[tuple[str, str], float] = {}

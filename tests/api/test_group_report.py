@@ -8,12 +8,13 @@ import re
 from html import unescape
 
 import httpx
+import numpy as np
 import pytest
 
 from qabilet.itembank.database import connect
 from qabilet.itembank.repository import BankRepository
 from tests.api._server import Server, staff, staff_keys
-from tests.delivery._group import later, make_profile
+from tests.delivery._group import NAMES, later, make_profile
 from tests.delivery.test_report_html import ARTIFACTS, _chromium
 
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")
@@ -150,6 +151,15 @@ def test_the_page_renders_in_chromium_with_its_charts(issued):
         labels = page.evaluate("[...document.querySelectorAll('figure[data-chart=distribution] "
                                "svg text')].map(t => t.textContent)")
         assert "Нормативтік топтағы процентиль" in labels
+        # the numbers are the library's on the profiles as made: the middle level's first
+        # norm set has service to the public at 8k + 4 (k = 1 … 11) and the re-scored 99
+        given = np.array([8.0 * k + 4 for k in range(1, 12)] + [99.0])
+        row = page.locator(f'section[data-level="middle"][data-norm-set="{facts["first"]}"] tr',
+                           has_text=NAMES["service_to_public"]["kk"])
+        cells = row.locator("td")
+        assert cells.nth(1).inner_text() == "12"
+        q1, median, q3 = np.percentile(given, [25, 50, 75])
+        assert cells.nth(2).inner_text() == f"{median:.0f} ({q1:.0f}–{q3:.0f})"
         assert not [p for p in problems if "Content Security Policy" in p or "Refused" in p], problems
         page.screenshot(path=str(ARTIFACTS / "group_report_kk.png"), full_page=True)
         browser.close()
