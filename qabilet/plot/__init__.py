@@ -8,7 +8,13 @@ given (``ax=``):
 
 - items (:mod:`qabilet.plot.items`): :func:`item_curves` (characteristic curves),
   :func:`category_curves`, :func:`information` (the test's, or each item's),
-  :func:`conditional_se`;
+  :func:`conditional_se`, and :func:`compare_curves` (one item's expected score or category
+  curves under several banks: estimated and true, one group's and another's);
+- estimates against the truth (:mod:`qabilet.plot.recovery`): :func:`parameter_recovery`
+  (with the identity line, ±z·SE intervals and how many cover the truth; the numbers are
+  :func:`recovery_summary`'s);
+- situational items (:mod:`qabilet.plot.options`): :func:`option_slopes` (each item's option
+  slopes in the experts' order, the items an expert-order check flags in colour);
 - adaptive tests (:mod:`qabilet.plot.cat`): :func:`cat_trace` (the estimate and its interval
   after each answer; the numbers are :func:`session_trace`'s), :func:`cat_conditional` (RMSE,
   bias, SE or length by true θ), :func:`exposure`;
@@ -29,10 +35,19 @@ until a group report is asked for.
 from qabilet.plot._figure import to_svg
 from qabilet.plot.cat import Trace, cat_conditional, cat_trace, exposure, session_trace
 from qabilet.plot.group import group_bands, group_distributions
-from qabilet.plot.items import category_curves, conditional_se, information, item_curves
+from qabilet.plot.items import (
+    category_curves,
+    compare_curves,
+    conditional_se,
+    information,
+    item_curves,
+)
 from qabilet.plot.norms import norm_conversions
+from qabilet.plot.options import option_slopes
 from qabilet.plot.profile import profile_percentiles
+from qabilet.plot.recovery import Recovery, parameter_recovery, recovery_summary
 
-__all__ = ["Trace", "cat_conditional", "cat_trace", "category_curves", "conditional_se",
-           "exposure", "group_bands", "group_distributions", "information", "item_curves",
-           "norm_conversions", "profile_percentiles", "session_trace", "to_svg"]
+__all__ = ["Recovery", "Trace", "cat_conditional", "cat_trace", "category_curves",
+           "compare_curves", "conditional_se", "exposure", "group_bands", "group_distributions",
+           "information", "item_curves", "norm_conversions", "option_slopes", "parameter_recovery",
+           "profile_percentiles", "recovery_summary", "session_trace", "to_svg"]

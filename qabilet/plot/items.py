@@ -9,11 +9,13 @@ Each curve is the bank's own function evaluated on a grid of θ
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from numpy.typing import ArrayLike, NDArray
 
 from qabilet.engine.bank import ItemBank
@@ -21,13 +23,16 @@ from qabilet.engine.exceptions import InvalidParameterError
 from qabilet.engine.models._base import check_index
 from qabilet.plot._figure import figure_and_axes
 
-__all__ = ["category_curves", "conditional_se", "information", "item_curves", "theta_grid"]
+__all__ = ["category_curves", "compare_curves", "conditional_se", "information", "item_curves",
+           "theta_grid"]
 
 Array = NDArray[np.float64]
 Items = Sequence[str] | Sequence[int] | None
 
 #: a legend is drawn for at most this many curves
 _LEGEND_MAX = 12
+#: the banks' line styles in :func:`compare_curves`' category curves, in turn
+_STYLES: tuple[Literal["-", "--", ":", "-."], ...] = ("-", "--", ":", "-.")
 
 
 def theta_grid(bank: ItemBank, theta: ArrayLike | None = None) -> Array:
@@ -127,6 +132,81 @@ def category_curves(bank: ItemBank, item: str | int, *, categories: Sequence[str
     _curves(ax, grid, bank.prob(grid)[:, i, :k], names)
     ax.set(xlabel="θ", ylabel="P(X = k | θ)", ylim=(-0.02, 1.02),
            title=f"Category response curves: {bank.item_ids[i]} ({bank.model_names[i]})")
+    return fig
+
+
+def compare_curves(banks: Mapping[str, ItemBank], item: str | int, *,
+                   kind: Literal["expected", "categories"] = "expected",
+                   categories: Sequence[str] | None = None, theta: ArrayLike | None = None,
+                   ax: Axes | None = None) -> Figure:
+    """One item under several sets of parameters: its expected score, or its category curves.
+
+    The banks are the same item as estimated and as simulated, in two groups (the parameters
+    each language group's answers give, a DIF study's truth), before and after a recalibration:
+    each bank's own :meth:`~qabilet.engine.bank.ItemBank.expected_score` or
+    :meth:`~qabilet.engine.bank.ItemBank.prob` on one grid.
+
+    Parameters
+    ----------
+    banks : mapping of str to ItemBank
+        The name to show → a unidimensional bank holding the item, in the order to draw. The
+        item has one number of categories in all.
+    item : str or int
+        Its id (in every bank) or its position (the same in every bank).
+    kind : {"expected", "categories"}
+        The expected score :math:`\\sum_k k P_k(\\theta)` on 0 … K − 1, one line per bank; or
+        :math:`P(X = k \\mid \\theta)`, a colour per category and a line style per bank.
+    categories : sequence of str, optional
+        The categories' names, lowest first (default: ``category 0``, ``category 1``, …).
+    theta : array_like, optional
+        The grid (default: the first bank's latent mean ± 4 SD).
+    ax : matplotlib.axes.Axes, optional
+        Draw here (default: a new figure).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Each line labelled by its bank's name (``kind="expected"``) or ``"<bank>: <category>"``.
+    """
+    if not banks:
+        raise InvalidParameterError("banks: expected at least one bank")
+    if kind not in ("expected", "categories"):
+        raise InvalidParameterError(f"kind: expected 'expected' or 'categories'; got {kind!r}")
+    named = list(banks.items())
+    grid = theta_grid(named[0][1], theta)
+    chosen = [item] if isinstance(item, str) else [int(item)]
+    found = []
+    for name, bank in named:
+        theta_grid(bank, grid)  # unidimensional
+        (i,) = _indices(bank, chosen)
+        found.append((name, bank, int(i), int(bank.n_categories[i])))
+    ks = sorted({k for *_, k in found})
+    if len(ks) > 1:
+        shown = ", ".join(f"{name}: {k}" for name, _, _, k in found)
+        raise InvalidParameterError(f"banks: item {item!r} has different numbers of categories ({shown})")
+    k = ks[0]
+    names = list(categories) if categories is not None else [f"category {c}" for c in range(k)]
+    if len(names) != k:
+        raise InvalidParameterError(f"categories: item {item!r} has {k} categories; got {len(names)} names")
+    fig, ax = figure_and_axes(ax, (6.0, 4.0))
+    title = item if isinstance(item, str) else found[0][1].item_ids[found[0][2]]
+    if kind == "expected":
+        for name, bank, i, _ in found:
+            ax.plot(grid, bank.expected_score(grid)[:, i], label=name)
+        ax.legend(fontsize="small")
+        ax.set(xlabel="θ", ylabel="expected score", ylim=(-0.02 * (k - 1), 1.02 * (k - 1)),
+               title=f"Expected score: {title}")
+        return fig
+    for b, (name, bank, i, _) in enumerate(found):
+        style = _STYLES[b % len(_STYLES)]
+        for c, (column, category) in enumerate(zip(bank.prob(grid)[:, i, :k].T, names, strict=True)):
+            ax.plot(grid, column, color=f"C{c % 10}", linestyle=style, label=f"{name}: {category}")
+    handles = [*(Line2D([], [], color=f"C{c % 10}", label=category) for c, category in enumerate(names)),
+               *(Line2D([], [], color="0.2", linestyle=_STYLES[b % len(_STYLES)], label=name)
+                 for b, (name, *_) in enumerate(found))]
+    ax.legend(handles=handles, fontsize="small")
+    ax.set(xlabel="θ", ylabel="P(X = k | θ)", ylim=(-0.02, 1.02),
+           title=f"Category response curves: {title}")
     return fig
 
 
