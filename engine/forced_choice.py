@@ -44,8 +44,8 @@ from numpy.typing import ArrayLike, NDArray
 from qabilet.engine.exceptions import InvalidParameterError, InvalidResponseError
 from qabilet.engine.orthant import orthant_probability
 
-__all__ = ["RANKINGS", "BlockDesign", "BlockResponses", "ThurstonianBlocks", "consistent_rankings",
-           "simulate_blocks"]
+__all__ = ["RANKINGS", "BlockDesign", "BlockResponses", "Selection", "SizeGroup", "ThurstonianBlocks",
+           "consistent_rankings", "simulate_blocks"]
 
 Array = NDArray[np.float64]
 
@@ -215,12 +215,60 @@ def consistent_rankings(n: int, tiers: Sequence[Sequence[int]], where: str = "an
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class _Ranked:
-    """One block's rankings prepared: their difference matrices and the standardising SDs."""
+class SizeGroup:
+    """The blocks of one size, prepared to be computed together.
 
-    diff: Array  # (n!, n-1, n): A_r
-    sd: Array  # (n!, n-1)
-    cov: Array  # (n!, n-1, n-1): the correlations of the standardised differences
+    Attributes
+    ----------
+    blocks : ndarray of int, shape (g,)
+        Their positions in the design.
+    members : ndarray of int, shape (g, n)
+        Their statements.
+    diff : ndarray, shape (n!, n − 1, n)
+        Each ranking's difference matrix :math:`A_r`.
+    cov : ndarray, shape (g, n!, n − 1, n − 1)
+        :math:`A_r \\Psi A_r^\\top` per block and ranking.
+    """
+
+    blocks: NDArray[np.intp]
+    members: NDArray[np.intp]
+    diff: Array
+    cov: Array
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Selection:
+    """One size group's answers: per person and block, the rankings the answer allows.
+
+    Only those rankings' probabilities are computed (one for a full ranking, two for a most
+    and least answer to a quad) rather than all :math:`n!`.
+
+    Attributes
+    ----------
+    rankings : ndarray of int, shape (n_persons, g, m)
+        The consistent rankings' indices (:data:`RANKINGS` order), padded with 0.
+    valid : ndarray of bool, shape (n_persons, g, m)
+        False on the padding.
+    answered : ndarray of bool, shape (n_persons, g)
+    """
+
+    rankings: NDArray[np.intp]
+    valid: NDArray[np.bool_]
+    answered: NDArray[np.bool_]
+
+    def rows(self, index: NDArray[np.intp]) -> Selection:
+        """The selection of the persons ``index``."""
+        return Selection(self.rankings[index], self.valid[index], self.answered[index])
+
+
+def _differences(n: int) -> Array:
+    rankings = np.asarray(RANKINGS[n])  # (n!, n)
+    diff = np.zeros((rankings.shape[0], n - 1, n))
+    rows = np.arange(n - 1)
+    picks = np.arange(rankings.shape[0])[:, None]
+    diff[picks, rows, rankings[:, :-1]] = 1.0
+    diff[picks, rows, rankings[:, 1:]] = -1.0
+    return diff
 
 
 class ThurstonianBlocks:
@@ -255,19 +303,37 @@ class ThurstonianBlocks:
                                             f"{v.shape}")
         if np.any(self.psi2 <= 0):
             raise InvalidParameterError("psi2: expected positive error variances")
-        self._ranked = tuple(self._prepare(m) for m in design.blocks)
+        sizes = np.asarray([m.size for m in design.blocks])
+        groups = []
+        for size in sorted(set(sizes.tolist())):
+            blocks = np.flatnonzero(sizes == size)
+            members = np.stack([design.blocks[b] for b in blocks])
+            diff = _differences(size)
+            psi = self.psi2[members]  # (g, n)
+            cov = np.einsum("rkn,gn,rln->grkl", diff, psi, diff)
+            groups.append(SizeGroup(blocks, members, diff, cov))
+        self.groups: tuple[SizeGroup, ...] = tuple(groups)
 
-    def _prepare(self, members: NDArray[np.intp]) -> _Ranked:
-        n = members.size
-        rankings = np.asarray(RANKINGS[n])  # (n!, n)
-        diff = np.zeros((rankings.shape[0], n - 1, n))
-        rows = np.arange(n - 1)
-        for r, ranking in enumerate(rankings):
-            diff[r, rows, ranking[:-1]] = 1.0
-            diff[r, rows, ranking[1:]] = -1.0
-        cov = diff @ (self.psi2[members][:, None] * diff.transpose(0, 2, 1))
-        sd = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
-        return _Ranked(diff, sd, cov)
+    def utility_means(self, eta: ArrayLike) -> Array:
+        """The statements' mean utilities, shape ``(..., n_statements)``.
+
+        :math:`\\mu_s + \\lambda_s\\eta_{\\tau(s)}` at the traits ``eta`` (``(..., n_traits)``).
+        """
+        e = np.asarray(eta, dtype=np.float64)
+        if e.shape[-1:] != (self.design.n_traits,):
+            raise InvalidParameterError(f"eta: expected a last axis of {self.design.n_traits} "
+                                        f"traits; got shape {e.shape}")
+        out: Array = self.mu + self.lam * e[..., self.design.trait_of]
+        return out
+
+    def group_probabilities(self, utility: Array, group: SizeGroup) -> tuple[Array, Array]:
+        """Every ranking's probability of the group's blocks, shape ``(..., g, n!)``.
+
+        Also returned: the mean differences they are orthant probabilities of,
+        ``(..., g, n!, n − 1)``.
+        """
+        mean = np.einsum("rkn,...gn->...grk", group.diff, utility[..., group.members])
+        return orthant_probability(mean, group.cov), mean
 
     def ranking_probabilities(self, eta: ArrayLike) -> list[Array]:
         """Every ranking's probability of every block, at the traits ``eta``.
@@ -282,18 +348,70 @@ class ThurstonianBlocks:
             Per block, shape ``(..., n!)``: :math:`P(r \\mid \\boldsymbol\\eta)` for the block's
             rankings in :data:`RANKINGS` order (summing to 1 over them).
         """
-        e = np.asarray(eta, dtype=np.float64)
-        if e.shape[-1:] != (self.design.n_traits,):
-            raise InvalidParameterError(f"eta: expected a last axis of {self.design.n_traits} "
-                                        f"traits; got shape {e.shape}")
-        utility = self.mu + self.lam * e[..., self.design.trait_of]  # (..., n_statements)
-        out = []
-        for members, ranked in zip(self.design.blocks, self._ranked, strict=True):
-            mean = np.einsum("rkn,...n->...rk", ranked.diff, utility[..., members])
-            out.append(orthant_probability(mean, ranked.cov))
+        utility = self.utility_means(eta)
+        out: list[Array] = [np.empty(0)] * self.design.n_blocks
+        for group in self.groups:
+            probs, _ = self.group_probabilities(utility, group)
+            for j, b in enumerate(group.blocks):
+                out[b] = probs[..., j, :]
         return out
 
-    def log_likelihood(self, eta: ArrayLike, responses: BlockResponses) -> Array:
+    def selections(self, responses: BlockResponses) -> tuple[Selection, ...]:
+        """The answers arranged by size group (computed once per set of answers)."""
+        codes = responses.codes
+        if codes.ndim != 2 or codes.shape[1] != self.design.n_blocks:
+            raise InvalidResponseError(f"responses: expected {self.design.n_blocks} blocks; got "
+                                       f"codes of shape {codes.shape}")
+        out = []
+        for group in self.groups:
+            answered = codes[:, group.blocks] >= 0
+            width = max([1, *(int(responses.tables[b].sum(axis=1).max(initial=0))
+                              for b in group.blocks)])
+            rankings = np.zeros((codes.shape[0], group.blocks.size, width), dtype=np.intp)
+            valid = np.zeros(rankings.shape, dtype=bool)
+            for j, b in enumerate(group.blocks):
+                table = responses.tables[b]  # (answers, n!)
+                if not table.shape[0]:
+                    continue
+                # each answer's consistent rankings first, in order, then the padding
+                order = np.argsort(~table, axis=1, kind="stable")[:, :width]
+                allowed = np.take_along_axis(table, order, axis=1)
+                pick = np.where(answered[:, j], codes[:, b], 0)
+                rankings[:, j] = order[pick]
+                valid[:, j] = allowed[pick] & answered[:, j, None]
+            out.append(Selection(rankings, valid, answered))
+        return tuple(out)
+
+    def selected_probabilities(self, utility: Array, group: SizeGroup, sel: Selection
+                               ) -> tuple[Array, Array, Array]:
+        """The probabilities of the rankings each answer allows.
+
+        Parameters
+        ----------
+        utility : ndarray, shape (n_persons, ..., n_statements)
+        group, sel : SizeGroup, Selection
+
+        Returns
+        -------
+        probs : ndarray, shape (n_persons, ..., g, m)
+            0 on the padding.
+        mean, cov : ndarray
+            The utility differences' means ``(n_persons, ..., g, m, n − 1)`` and covariances
+            (broadcastable), whose orthant probabilities they are.
+        """
+        extra = (1,) * (utility.ndim - 2)
+        p, g, m = sel.rankings.shape
+        diff = group.diff[sel.rankings].reshape(p, *extra, g, m, *group.diff.shape[1:])
+        cov = group.cov[np.arange(g)[None, :, None], sel.rankings].reshape(
+            p, *extra, g, m, *group.cov.shape[2:])
+        u = utility[..., group.members][..., None, None, :]  # (p, ..., g, 1, 1, n)
+        mean = np.sum(diff * u, axis=-1)
+        valid = sel.valid.reshape(p, *extra, g, m)
+        probs: Array = np.where(valid, orthant_probability(mean, cov), 0.0)
+        return probs, mean, cov
+
+    def log_likelihood(self, eta: ArrayLike, responses: BlockResponses,
+                       selections: Sequence[Selection] | None = None) -> Array:
         """Each person's log-likelihood of their answers at ``eta``.
 
         Parameters
@@ -302,6 +420,8 @@ class ThurstonianBlocks:
             The traits at which to evaluate, the persons first (more axes, e.g. quadrature nodes,
             between).
         responses : BlockResponses
+        selections : sequence of Selection, optional
+            ``selections(responses)``, when the caller holds it.
 
         Returns
         -------
@@ -310,20 +430,18 @@ class ThurstonianBlocks:
             over the blocks answered.
         """
         e = np.asarray(eta, dtype=np.float64)
-        codes = responses.codes
-        if codes.shape != (e.shape[0], self.design.n_blocks):
-            raise InvalidResponseError(f"responses: expected {e.shape[0]} persons × "
-                                       f"{self.design.n_blocks} blocks; got {codes.shape}")
+        if responses.codes.shape[0] != e.shape[0]:
+            raise InvalidResponseError(f"responses: expected {e.shape[0]} persons; got "
+                                       f"{responses.codes.shape[0]}")
+        chosen = self.selections(responses) if selections is None else selections
+        utility = self.utility_means(e)
         total = np.zeros(e.shape[:-1])
         extra = (1,) * (e.ndim - 2)
-        for b, probs in enumerate(self.ranking_probabilities(e)):
-            answered = codes[:, b] >= 0
-            if not answered.any():
-                continue
-            table = responses.tables[b][np.where(answered, codes[:, b], 0)]  # (n_persons, n!)
-            p = np.sum(probs * table.reshape(table.shape[0], *extra, table.shape[1]), axis=-1)
+        for group, sel in zip(self.groups, chosen, strict=True):
+            probs, _, _ = self.selected_probabilities(utility, group, sel)  # (n, ..., g, m)
+            answered = sel.answered.reshape(sel.answered.shape[0], *extra, -1)
             with np.errstate(divide="ignore"):
-                total += np.where(answered.reshape(-1, *extra), np.log(p), 0.0)
+                total += np.sum(np.where(answered, np.log(probs.sum(axis=-1)), 0.0), axis=-1)
         return total
 
 

@@ -30,7 +30,7 @@ from scipy.special import ndtr
 
 from qabilet.engine.exceptions import InvalidParameterError
 
-__all__ = ["bivariate_normal_cdf", "orthant_probability", "trivariate_normal_cdf"]
+__all__ = ["bivariate_normal_cdf", "orthant_gradient", "orthant_probability", "trivariate_normal_cdf"]
 
 Array = NDArray[np.float64]
 
@@ -41,47 +41,75 @@ _X24, _W24 = np.polynomial.legendre.leggauss(24)
 _TWO_PI = 2.0 * np.pi
 
 
-def _upper(h: Array, k: Array, r: Array) -> Array:
-    """P(X > h, Y > k) for standard normals of correlation r (Genz 2004, his BVNU)."""
+def _sheppard(h: Array, k: Array, r: Array, x: Array, w: Array) -> Array:
+    """P(X > h, Y > k) by Sheppard's integral over θ ∈ (0, arcsin r), Gauss–Legendre (x, w)."""
     hk = h * k
-    # |r| < 0.925: Sheppard's integral over θ ∈ (0, arcsin r)
-    asr = np.arcsin(np.clip(r, -1.0, 1.0))
+    asr = np.arcsin(r)
     hs = (h * h + k * k) / 2.0
-    sn = np.sin(asr[..., None] * (_X20 + 1.0) / 2.0)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        inner = np.exp((sn * hk[..., None] - hs[..., None]) / (1.0 - sn * sn))
-    low = (inner @ _W20) * asr / (2.0 * _TWO_PI) + ndtr(-h) * ndtr(-k)
-    # |r| ≥ 0.925: Drezner & Wesolowsky's expansion about |r| = 1
+    sn = np.sin(asr[..., None] * (x + 1.0) / 2.0)
+    inner = np.exp((sn * hk[..., None] - hs[..., None]) / (1.0 - sn * sn))
+    out: Array = (inner @ w) * asr / (2.0 * _TWO_PI) + ndtr(-h) * ndtr(-k)
+    return out
+
+
+def _drezner(h: Array, k: Array, r: Array) -> Array:
+    """P(X > h, Y > k) for |r| ≥ 0.925: Drezner & Wesolowsky's expansion about |r| = 1."""
     neg = r < 0
     kk = np.where(neg, -k, k)
-    hk2 = np.where(neg, -hk, hk)
+    hk = h * kk
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         as_ = (1.0 - r) * (1.0 + r)
         a = np.sqrt(as_)
         bs = (h - kk) ** 2
-        c = (4.0 - hk2) / 8.0
-        d = (12.0 - hk2) / 16.0
-        bvn = a * np.exp(-(bs / as_ + hk2) / 2.0) * (
+        c = (4.0 - hk) / 8.0
+        d = (12.0 - hk) / 16.0
+        bvn = a * np.exp(-(bs / as_ + hk) / 2.0) * (
             1.0 - c * (bs - as_) * (1.0 - d * bs / 5.0) / 3.0 + c * d * as_ * as_ / 5.0)
         b = np.sqrt(bs)
-        tail = np.exp(-hk2 / 2.0) * np.sqrt(_TWO_PI) * ndtr(-b / a) * b * (
+        tail = np.exp(-hk / 2.0) * np.sqrt(_TWO_PI) * ndtr(-b / a) * b * (
             1.0 - c * bs * (1.0 - d * bs / 5.0) / 3.0)
-        bvn = bvn - np.where(hk2 > -160.0, tail, 0.0)
+        bvn = bvn - np.where(hk > -160.0, tail, 0.0)
         half = a / 2.0
         xs = (half[..., None] * (_X20 + 1.0)) ** 2
         rs = np.sqrt(1.0 - xs)
-        ex = -(bs[..., None] / xs + hk2[..., None]) / 2.0
+        ex = -(bs[..., None] / xs + hk[..., None]) / 2.0
         term = np.where(ex > -100.0, np.exp(ex) * (
-            np.exp(-hk2[..., None] * (1.0 - rs) / (2.0 * (1.0 + rs))) / rs
+            np.exp(-hk[..., None] * (1.0 - rs) / (2.0 * (1.0 + rs))) / rs
             - (1.0 + c[..., None] * xs * (1.0 + d[..., None] * xs))), 0.0)
         bvn = bvn + half * (term @ _W20)
         bvn = -bvn / _TWO_PI
-    exact = as_ <= 0.0  # |r| = 1: the expansion's limit
-    bvn = np.where(exact, 0.0, bvn)
-    high = np.where(neg, np.where(kk > h, ndtr(kk) - ndtr(h), 0.0) - bvn,
-                    bvn + ndtr(-np.maximum(h, kk)))
-    out = np.where(np.abs(r) < 0.925, low, high)
-    return np.clip(out, 0.0, 1.0)
+    bvn = np.where(as_ <= 0.0, 0.0, bvn)  # |r| = 1: the expansion's limit
+    out: Array = np.where(neg, np.where(kk > h, ndtr(kk) - ndtr(h), 0.0) - bvn,
+                          bvn + ndtr(-np.maximum(h, kk)))
+    return out
+
+
+#: Genz's (2004) rules for Sheppard's integral: the fewest Gauss–Legendre points that reach
+#: double precision for correlations up to each bound
+_SHEPPARD_RULES = ((0.3, *np.polynomial.legendre.leggauss(6)),
+                   (0.75, *np.polynomial.legendre.leggauss(12)),
+                   (0.925, _X20, _W20))
+
+
+def _upper(h: Array, k: Array, r: Array) -> Array:
+    """P(X > h, Y > k) for standard normals of correlation r (Genz 2004, his BVNU).
+
+    Each argument is computed by the rule its correlation needs (6, 12 or 20 points of
+    Sheppard's integral, or Drezner & Wesolowsky's expansion), on that subset only.
+    """
+    out = np.empty(h.shape)
+    size = np.abs(r)
+    below = 0.0
+    for bound, x, w in _SHEPPARD_RULES:
+        here = (size >= below) & (size < bound)
+        if here.any():
+            out[here] = _sheppard(h[here], k[here], r[here], x, w)
+        below = bound
+    here = size >= below
+    if here.any():
+        out[here] = _drezner(h[here], k[here], r[here])
+    clipped: Array = np.clip(out, 0.0, 1.0)
+    return clipped
 
 
 def bivariate_normal_cdf(h: ArrayLike, k: ArrayLike, rho: ArrayLike) -> Array:
@@ -222,3 +250,59 @@ def orthant_probability(mean: ArrayLike, cov: ArrayLike) -> Array:
         return bivariate_normal_cdf(z[..., 0], z[..., 1], corr[..., 0, 1])
     rho = np.stack([corr[..., 0, 1], corr[..., 0, 2], corr[..., 1, 2]], axis=-1)
     return trivariate_normal_cdf(z, rho)
+
+
+def _standardised(mean: Array, cov: Array) -> tuple[Array, Array, Array]:
+    sd = np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1))
+    corr = cov / (sd[..., :, None] * sd[..., None, :])
+    return mean / sd, sd, corr
+
+
+def orthant_gradient(mean: ArrayLike, cov: ArrayLike) -> Array:
+    """The gradient of :func:`orthant_probability` in the mean.
+
+    :math:`\\partial P(\\mathbf D > \\mathbf 0) / \\partial\\,\\text{mean}`.
+
+    With :math:`z = m / \\sigma`, :math:`\\partial\\Phi_d(\\mathbf z; R)/\\partial z_k` is the
+    density of :math:`z_k` times the distribution function of the others given it (Plackett
+    1954):
+
+    * :math:`d = 2`: :math:`\\phi(z_k)\\,\\Phi\\big((z_l - \\rho z_k)/\\sqrt{1 - \\rho^2}\\big)`;
+    * :math:`d = 3`: :math:`\\phi(z_k)\\,\\Phi_2\\big(\\frac{z_j - \\rho_{jk} z_k}{\\sqrt{1 -
+      \\rho_{jk}^2}}, \\frac{z_l - \\rho_{lk} z_k}{\\sqrt{1 - \\rho_{lk}^2}};
+      \\rho_{jl\\cdot k}\\big)`;
+
+    divided by :math:`\\sigma_k`.
+
+    Returns
+    -------
+    ndarray, shape (..., d)
+    """
+    m = np.asarray(mean, dtype=np.float64)
+    s = np.asarray(cov, dtype=np.float64)
+    d = m.shape[-1]
+    if d not in (1, 2, 3) or s.shape[-2:] != (d, d):
+        raise InvalidParameterError(f"mean, cov: expected d = 1, 2 or 3 and a d × d covariance; "
+                                    f"got shapes {m.shape} and {s.shape}")
+    z, sd, corr = _standardised(m, s)
+    density = np.exp(-0.5 * z * z) / np.sqrt(_TWO_PI)
+    if d == 1:
+        one: Array = density / sd
+        return one
+    if d == 2:
+        r = corr[..., 0, 1][..., None]
+        q = np.sqrt(1.0 - r * r)
+        other = z[..., ::-1]
+        two: Array = density * ndtr((other - r * z) / q) / sd
+        return two
+    rest = ((1, 2), (0, 2), (0, 1))
+    parts = []
+    for k, (j, o) in enumerate(rest):
+        rjk, rok, rjo = corr[..., j, k], corr[..., o, k], corr[..., j, o]
+        qj, qo = np.sqrt(1.0 - rjk * rjk), np.sqrt(1.0 - rok * rok)
+        partial = np.clip((rjo - rjk * rok) / (qj * qo), -1.0, 1.0)
+        zk = z[..., k]
+        parts.append(bivariate_normal_cdf((z[..., j] - rjk * zk) / qj, (z[..., o] - rok * zk) / qo,
+                                          partial))
+    three: Array = density * np.stack(parts, axis=-1) / sd
+    return three
