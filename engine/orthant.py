@@ -220,6 +220,19 @@ def trivariate_normal_cdf(a: ArrayLike, corr: ArrayLike) -> Array:
     return result
 
 
+def _standardised(mean: ArrayLike, cov: ArrayLike) -> tuple[Array, Array, Array]:
+    """The standardised mean, the SDs and the correlations of a normal of dimension 1 to 3."""
+    m = np.asarray(mean, dtype=np.float64)
+    s = np.asarray(cov, dtype=np.float64)
+    d = m.shape[-1]
+    if d not in (1, 2, 3) or s.shape[-2:] != (d, d):
+        raise InvalidParameterError(f"mean, cov: expected d = 1, 2 or 3 and a d × d covariance; "
+                                    f"got shapes {m.shape} and {s.shape}")
+    sd = np.sqrt(np.diagonal(s, axis1=-2, axis2=-1))
+    corr = s / (sd[..., :, None] * sd[..., None, :])
+    return m / sd, sd, corr
+
+
 def orthant_probability(mean: ArrayLike, cov: ArrayLike) -> Array:
     """:math:`P(\\mathbf D > \\mathbf 0)` for :math:`\\mathbf D \\sim N(\\text{mean}, \\text{cov})`.
 
@@ -234,28 +247,15 @@ def orthant_probability(mean: ArrayLike, cov: ArrayLike) -> Array:
     -------
     ndarray, shape (...)
     """
-    m = np.asarray(mean, dtype=np.float64)
-    s = np.asarray(cov, dtype=np.float64)
-    d = m.shape[-1]
-    if d not in (1, 2, 3) or s.shape[-2:] != (d, d):
-        raise InvalidParameterError(f"mean, cov: expected d = 1, 2 or 3 and a d × d covariance; "
-                                    f"got shapes {m.shape} and {s.shape}")
-    sd = np.sqrt(np.diagonal(s, axis1=-2, axis2=-1))
-    z = m / sd
+    z, _, corr = _standardised(mean, cov)
+    d = z.shape[-1]
     if d == 1:
         one: Array = ndtr(z[..., 0])
         return one
-    corr = s / (sd[..., :, None] * sd[..., None, :])
     if d == 2:
         return bivariate_normal_cdf(z[..., 0], z[..., 1], corr[..., 0, 1])
     rho = np.stack([corr[..., 0, 1], corr[..., 0, 2], corr[..., 1, 2]], axis=-1)
     return trivariate_normal_cdf(z, rho)
-
-
-def _standardised(mean: Array, cov: Array) -> tuple[Array, Array, Array]:
-    sd = np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1))
-    corr = cov / (sd[..., :, None] * sd[..., None, :])
-    return mean / sd, sd, corr
 
 
 def orthant_gradient(mean: ArrayLike, cov: ArrayLike) -> Array:
@@ -278,13 +278,8 @@ def orthant_gradient(mean: ArrayLike, cov: ArrayLike) -> Array:
     -------
     ndarray, shape (..., d)
     """
-    m = np.asarray(mean, dtype=np.float64)
-    s = np.asarray(cov, dtype=np.float64)
-    d = m.shape[-1]
-    if d not in (1, 2, 3) or s.shape[-2:] != (d, d):
-        raise InvalidParameterError(f"mean, cov: expected d = 1, 2 or 3 and a d × d covariance; "
-                                    f"got shapes {m.shape} and {s.shape}")
-    z, sd, corr = _standardised(m, s)
+    z, sd, corr = _standardised(mean, cov)
+    d = z.shape[-1]
     density = np.exp(-0.5 * z * z) / np.sqrt(_TWO_PI)
     if d == 1:
         one: Array = density / sd
