@@ -75,18 +75,52 @@ def response_matrix(responses: Sequence[Response], rows: Sequence[str], columns:
 
     ``rows`` are session ids (the person id for answers without one); an answer's code becomes
     its category through the item's recoding (the version's ``categories``: the code of each
-    category), or is the category itself.
+    category), or is the category itself. Answers outside ``rows`` or ``columns`` are left out.
+
+    Raises
+    ------
+    ValueError
+        An answer's code is not one of its item's recoded categories.
     """
-    row = {s: k for k, s in enumerate(rows)}
-    column = {item: j for j, item in enumerate(columns)}
     x = np.full((len(rows), len(columns)), np.nan)
-    for r in responses:
-        j, i = column.get(r.item_id), row.get(r.session_id or r.person_id)
-        if j is None or i is None:
-            continue
-        codes = recodings.get(r.item_id)
-        x[i, j] = codes.index(r.code) if codes else r.code
+    if not responses:
+        return x
+    i = _positions([r.session_id or r.person_id for r in responses], rows)
+    j = _positions([r.item_id for r in responses], columns)
+    code = np.fromiter((r.code for r in responses), dtype=np.int64, count=len(responses))
+    keep = (i >= 0) & (j >= 0)
+    i, j, code = i[keep], j[keep], code[keep]
+    category = code.astype(np.float64)
+    recoded = [(k, recodings[c]) for k, c in enumerate(columns) if recodings.get(c)]
+    if recoded:  # a lookup table (column, code) → category for the recoded columns
+        low = min(int(code.min()), *(min(c) for _, c in recoded))
+        high = max(int(code.max()), *(max(c) for _, c in recoded))
+        table = np.full((len(columns), high - low + 1), np.nan)
+        uses = np.zeros(len(columns), dtype=bool)
+        for k, codes in recoded:  # per recoded item, not per answer
+            table[k, np.asarray(codes) - low] = np.arange(len(codes))
+            uses[k] = True
+        mapped = table[j, code - low]
+        bad = uses[j] & np.isnan(mapped)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"item {columns[j[first]]!r}: the answer code {int(code[first])} is "
+                             f"not one of its categories {list(recodings[columns[j[first]]])}")
+        category = np.where(uses[j], mapped, category)
+    x[i, j] = category
     return x
+
+
+def _positions(values: Sequence[str], universe: Sequence[str]) -> NDArray[np.intp]:
+    """Each value's index in ``universe`` (−1 where absent), by sorting rather than a loop."""
+    names = np.asarray(universe, dtype=str)
+    wanted = np.asarray(values, dtype=str)
+    if not len(names):
+        return np.full(wanted.shape, -1, dtype=np.intp)
+    order = np.argsort(names, kind="stable")
+    ordered = names[order]
+    at = np.clip(np.searchsorted(ordered, wanted), 0, len(names) - 1)
+    return np.where(ordered[at] == wanted, order[at], -1).astype(np.intp)
 
 
 @dataclass(frozen=True, slots=True)
