@@ -52,6 +52,12 @@ out: they learn about :math:`\\delta_i` only through the posterior of θ, each b
 efficient information :math:`J_{\\delta\\delta\\cdot\\eta}` larger (a Schur complement over more
 parameters is smaller), so the statistic is, if anything, slightly conservative. Priors of the
 calibration (on asymptotes) are left out of the scores: the deviations :math:`\\delta` have none.
+Items held fixed (``fixed`` anchors) have their parameters partialled out all the same, so that
+their tests are of a difference between the groups rather than of a departure from the fixed
+values; their scores do not vanish at the constrained estimate, which the :math:`C(\\alpha)` form
+corrects for to first order only: an anchor that drifted (in every group) still shows in its
+test. DIF is a comparison between groups and needs no anchored scale: test anchors in a free
+calibration, as the calibration jobs do.
 
 *Effect sizes.* A Newton step from the constrained estimate,
 :math:`(\\hat\\eta_i, \\hat\\delta_i) = (\\eta_i, 0) + J_i^{-1} u_i`, gives the item's parameters in
@@ -176,7 +182,7 @@ def score_tests(equal: CalibrationResult, inputs: DIFInputs, adjust: str = "holm
     nodes = equispaced_grid(None, n_points, bounds).nodes
     weights = [equispaced_grid(g.latent, n_points, bounds).weights for g in equal.groups]
     post = _posterior(bank, resp, nodes, weights, group_of)
-    layout = _Layout(bank, set(equal.anchors))
+    layout = _Layout(bank)
     flat = _item_scores(bank, resp, post, nodes, layout.width).reshape(resp.x.shape[0], -1)
     latent = _latent_scores(equal, post, nodes[:, 0], group_of)
     not_tested: dict[str, str] = {}
@@ -277,7 +283,7 @@ class _Layout:
     calibration estimated for it (its own and a tied one).
     """
 
-    def __init__(self, bank: ItemBank, anchors: set[str]) -> None:
+    def __init__(self, bank: ItemBank) -> None:
         self.width = width = max(m.param_vector().shape[1] for m in bank.models)
         n = bank.n_items
         self.present = np.zeros((n, width), dtype=bool)
@@ -288,8 +294,10 @@ class _Layout:
         for m, pos in zip(bank.models, bank.positions, strict=True):  # a handful of blocks
             n_p = m.param_vector().shape[1]
             design = block_design(m, 0)
-            free = design.free & ~np.isin(np.asarray(bank.item_ids)[pos], list(anchors))[:, None]
             mask = free_mask(m)
+            # an anchor's entries are nuisance parameters too: its test is of a difference between
+            # the groups, not from its fixed values (the C(α) form corrects for their scores)
+            free = design.free
             self.present[pos, :n_p] = ~np.isnan(m.param_vector())
             self.tested[pos, :n_p] = mask
             own[pos, :n_p] = free & mask

@@ -14,7 +14,11 @@ parameters common to the groups — and checks what it finds:
 * **DIF between the Kazakh and the Russian versions** of each new item: likelihood ratio with
   the item free in each group against the item equal in both, the anchors at their published
   parameters in every fit, the p-values Holm-adjusted over the items tested, ETS classes from
-  the effect sizes (:func:`qabilet.calibration.likelihood_ratio_dif`; class C flagged);
+  the effect sizes (:func:`qabilet.calibration.likelihood_ratio_dif`; class C flagged); and
+  the operational items' kk/ru DIF on the same answers, every item free in one two-group
+  calibration, by Lagrange-multiplier tests of all of them at once
+  (:func:`qabilet.calibration.score_dif`; class C flagged) — not with the anchors fixed, where
+  an anchor's drift would read as DIF;
 * **anchor drift**: every item re-estimated freely on the same answers (standard errors by
   Louis' identity) and linked to the anchors' published parameters by Stocking–Lord
   (:mod:`qabilet.calibration.linking`); for each anchor with a slope and locations (2PL, graded,
@@ -206,6 +210,8 @@ class PretestCalibration:
         ``(item id, language)`` → RMSD of the operational items on the same data.
     latent : dict
         Dimension → language → (mean, SD) of the group on the version's scale.
+    anchor_dif : dict
+        Dimension → the operational items' kk/ru DIF tests (score tests, every item free).
     """
 
     base: int
@@ -214,6 +220,7 @@ class PretestCalibration:
     drift: dict[str, tuple[AnchorDrift, ...]]
     anchor_rmsd: dict[tuple[str, str], float]
     latent: dict[str, dict[str, tuple[float, float]]]
+    anchor_dif: dict[str, tuple[ItemDIF, ...]] = field(default_factory=dict)
 
     @property
     def calibrated(self) -> tuple[str, ...]:
@@ -238,17 +245,16 @@ class PretestCalibration:
                        "b": None if i.b is None else [finite(v) for v in i.b],
                        "se_b": None if i.se_b is None else [finite(v) for v in i.se_b],
                        "rmsd": {k: finite(v) for k, v in i.rmsd.items()},
-                       "dif": None if i.dif is None else {
-                           "ets_class": i.dif.ets_class, "p_adjusted": finite(i.dif.p_adjusted),
-                           "smd": finite(i.dif.smd),
-                           "favoured": None if i.dif.favoured is None else str(i.dif.favoured)},
+                       "dif": None if i.dif is None else _dif_detail(i.dif),
                        "flags": list(i.flags)} for i in self.items],
             "drift": {dim: [{"item_id": a.item_id, "rmsd": finite(a.rmsd),
                              "statistic": finite(a.statistic), "df": a.df,
                              "p_adjusted": finite(a.p_adjusted), "drifted": a.drifted}
                             for a in tests] for dim, tests in self.drift.items()},
             "latent": {dim: {g: list(v) for g, v in groups.items()}
-                       for dim, groups in self.latent.items()}}
+                       for dim, groups in self.latent.items()},
+            "anchor_dif": {dim: [{"item_id": d.item, **_dif_detail(d)} for d in tests]
+                           for dim, tests in self.anchor_dif.items()}}
 
 
 def calibrate_pretest(repo: BankRepository, bank_version: int | None = None, *,
@@ -275,7 +281,7 @@ def calibrate_pretest(repo: BankRepository, bank_version: int | None = None, *,
     ValueError
         The version tries out no item.
     """
-    from qabilet.calibration import MML, likelihood_ratio_dif, rmsd
+    from qabilet.calibration import MML, likelihood_ratio_dif, rmsd, score_dif
     from qabilet.engine.exceptions import ConvergenceWarning
     from qabilet.itembank.versions import scale_bank
 
@@ -302,6 +308,7 @@ def calibrate_pretest(repo: BankRepository, bank_version: int | None = None, *,
     drift: dict[str, tuple[AnchorDrift, ...]] = {}
     anchor_rmsd: dict[tuple[str, str], float] = {}
     latent: dict[str, dict[str, tuple[float, float]]] = {}
+    anchor_dif: dict[str, tuple[ItemDIF, ...]] = {}
     for k, dim in enumerate(version.dimensions):
         new = [i for i in version.pretest if i in ready and items[i].dimension == dim]
         waiting = [i for i in version.pretest if i not in ready and items[i].dimension == dim]
@@ -345,6 +352,11 @@ def calibrate_pretest(repo: BankRepository, bank_version: int | None = None, *,
                                               items=new, reference_group=compared[0],
                                               fixed=fixed, drift_check=False)  # anchors fixed
             tests = {row.item: row for row in tested.rows()}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                anchor_dif[dim] = score_dif(x[pair], g[pair], model=model, item_ids=ids,
+                                            items=anchors, reference_group=compared[0],
+                                            drift_check=False).rows()  # every item free
         estimates = {e.id: e for e in result.items}
         records = _records(result, new, k, len(version.dimensions))
         new_records += records
@@ -365,8 +377,9 @@ def calibrate_pretest(repo: BankRepository, bank_version: int | None = None, *,
                 rmsd={str(lang): v for (i, lang), v in by_item.items() if i == item_id},
                 dif=test, flags=tuple(flags)))
     draft = _write_draft(repo, version, new_records, [i for i in version.pretest if i not in ready],
-                         found, drift, by) if new_records else None
-    return PretestCalibration(version.number, draft, tuple(found), drift, anchor_rmsd, latent)
+                         found, drift, anchor_dif, by) if new_records else None
+    return PretestCalibration(version.number, draft, tuple(found), drift, anchor_rmsd, latent,
+                              anchor_dif)
 
 
 def _records(result: Any, new: list[str], factor: int, n_dims: int) -> list[dict[str, Any]]:
@@ -437,7 +450,7 @@ def _drift(x: NDArray[np.float64], groups: NDArray[Any], ids: list[str], model: 
 def _write_draft(repo: BankRepository, version: BankVersion, records: list[dict[str, Any]],
                  still: list[str], found: list[PretestItem],
                  drift: dict[str, tuple[AnchorDrift, ...]],
-                 by: str) -> BankVersion:
+                 anchor_dif: dict[str, tuple[ItemDIF, ...]], by: str) -> BankVersion:
     """The new draft version, and the flags stored on the items."""
     from qabilet import __version__
     from qabilet.itembank.parameter_file import ParameterFile
@@ -462,14 +475,23 @@ def _write_draft(repo: BankRepository, version: BankVersion, records: list[dict[
     flags += [(a.item_id, "drift", {"rmsd": a.rmsd, "statistic": a.statistic, "df": a.df,
                                     "p_adjusted": a.p_adjusted, "dimension": dim})
               for dim, tests in drift.items() for a in tests if a.drifted]
+    flags += [(d.item, "dif", {**_dif_detail(d), "dimension": dim, "method": "score"})
+              for dim, tests in anchor_dif.items() for d in tests if d.ets_class == "C"]
     repo.add_flags(draft.number, flags, by=by)
     return draft
 
 
+def _dif_detail(d: ItemDIF) -> dict[str, Any]:
+    """What a DIF flag and the JSON keep of a test (NaN as None)."""
+    def finite(v: float) -> float | None:
+        return float(v) if np.isfinite(v) else None
+
+    return {"ets_class": d.ets_class, "p_adjusted": finite(d.p_adjusted), "smd": finite(d.smd),
+            "favoured": None if d.favoured is None else str(d.favoured)}
+
+
 def _detail(item: PretestItem, flag: str) -> dict[str, Any]:
     if flag == "dif" and item.dif is not None:
-        d = item.dif
-        return {"ets_class": d.ets_class, "p_adjusted": d.p_adjusted, "smd": d.smd,
-                "favoured": None if d.favoured is None else str(d.favoured)}
+        return _dif_detail(item.dif)
     lang = flag.partition(":")[2]
     return {"rmsd": item.rmsd.get(lang), "language": lang}

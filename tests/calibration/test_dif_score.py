@@ -95,7 +95,7 @@ def test_scores_are_the_gradient_of_the_multi_group_log_likelihood():
     latents = [g.latent for g in fit.groups]
     post = _posterior(bank, resp, nodes, [equispaced_grid(lat, N_POINTS, (-6.0, 6.0)).weights
                                           for lat in latents], group_of)
-    layout = _Layout(bank, set())
+    layout = _Layout(bank)
     scores = _item_scores(bank, resp, post, nodes, layout.width)
     models = [bank.subset([i]).models[0] for i in range(bank.n_items)]
     h = 1e-5

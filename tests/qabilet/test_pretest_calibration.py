@@ -105,6 +105,12 @@ def test_the_injected_dif_and_drift_are_flagged_and_stored(calibrated):
     assert ("dif", DIF_ITEM) in {(f.kind, f.item_id) for f in stored}
     assert ("drift", drifted) in {(f.kind, f.item_id) for f in stored}
     assert not [f for f in stored if f.kind.startswith("misfit") and f.item_id in NEW]
+    # the anchors were tested too (score tests); none has DIF, the drifted one (drifted in both
+    # languages alike) neither, so none left class A and none is flagged
+    anchors = result.anchor_dif["transparency"]
+    assert drifted in {d.item for d in anchors}
+    assert {d.ets_class for d in anchors} <= {"A", ""}
+    assert not [f for f in stored if f.kind == "dif" and f.item_id not in NEW]
 
 
 def test_the_draft_holds_the_new_items_and_once_published_scores_with_them(calibrated):
