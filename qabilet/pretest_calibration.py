@@ -274,7 +274,8 @@ def calibrate_pretest(repo: BankRepository, bank_version: int | None = None, *,
     by : str
         Recorded in the draft's provenance and with the flags.
     dif : bool
-        Run the kk/ru DIF tests (a likelihood-ratio fit per new item).
+        Run the kk/ru DIF tests (a likelihood-ratio fit per new item; score tests of the
+        operational items from one more calibration).
 
     Raises
     ------
