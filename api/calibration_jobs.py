@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
     from qabilet.itembank.repository import BankRepository
 
-__all__ = ["DIF_LANGUAGES", "DIF_MIN_SESSIONS", "CalibrationJobs", "pretest", "recalibrate"]
+__all__ = ["DIF_LANGUAGES", "DIF_MIN_ANSWERS", "DIF_MIN_SESSIONS", "CalibrationJobs", "pretest", "recalibrate"]
 
 _RUNNER = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -67,6 +67,8 @@ def _alive(runner: str | None) -> bool:
 
 #: sessions each language group needs in a dimension before its kk/ru DIF is tested
 DIF_MIN_SESSIONS = 100
+#: answers an item needs in each language group before its DIF is tested
+DIF_MIN_ANSWERS = 100
 #: the language groups compared for DIF, reference first
 DIF_LANGUAGES = ("kk", "ru")
 
@@ -148,7 +150,8 @@ def _dif(data: Any, languages: Any, ids: list[str], models: dict[str, str]) -> d
     """kk/ru DIF of a dimension's items: score tests from one multi-group calibration, as JSON.
 
     Every item at once by :func:`qabilet.calibration.score_dif` (Lagrange-multiplier tests,
-    Holm-adjusted over the items, ETS classes); the sessions of other languages are left out.
+    Holm-adjusted over the items, ETS classes) of the items with :data:`DIF_MIN_ANSWERS` answers
+    in each language (the others are calibrated, not tested); other languages' sessions left out.
     ``{"skipped": why}`` when a language group has fewer than :data:`DIF_MIN_SESSIONS` sessions.
     """
     import time
@@ -168,7 +171,7 @@ def _dif(data: Any, languages: Any, ids: list[str], models: dict[str, str]) -> d
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         found = score_dif(data[pair], languages[pair].astype(str), model=models, item_ids=ids,
-                          reference_group=DIF_LANGUAGES[0])
+                          reference_group=DIF_LANGUAGES[0], min_answers=DIF_MIN_ANSWERS)
 
     def finite(v: float) -> float | None:
         return float(v) if np.isfinite(v) else None

@@ -130,6 +130,8 @@ def score_dif(
     reference_group: Any = None,
     adjust: str = "holm",
     alpha: float = 0.05,
+    min_answers: int = 0,
+    fit: CalibrationResult | None = None,
     **options: Any,
 ) -> LikelihoodRatioDIF:
     """Test every item for DIF across groups by Lagrange-multiplier tests from one calibration.
@@ -152,6 +154,13 @@ def score_dif(
         Adjustment of the p-values over the items tested.
     alpha : float
         Level of the adjusted tests behind the ETS classes and ``flagged()``.
+    min_answers : int
+        Items with fewer answers in some group are calibrated but not tested (their note says
+        so): the statistic and its outer-product information are large-sample results, and an
+        item a group answered a few dozen times can look like DIF by chance.
+    fit : CalibrationResult, optional
+        The constrained calibration of these responses and groups when it is at hand (the same
+        items and group labels, every item equal across the groups): it is not fitted again.
     **options
         Passed to :class:`qabilet.calibration.MML` (``tol``, ``n_points``, ``fixed`` …).
 
@@ -161,15 +170,21 @@ def score_dif(
         With ``method="score"``.
     """
     inputs = check_inputs(responses, groups, observed, item_ids, items, adjust, alpha)
+    if fit is not None:
+        if (sorted(map(str, fit.group_labels)) != sorted(map(str, set(inputs.labels.tolist())))
+                or set(fit.item_ids) != set(inputs.ids) or fit.group_specific):
+            raise InvalidParameterError("fit: expected the constrained multi-group calibration of "
+                                        "these items and groups")
+        return score_tests(fit, inputs, adjust, alpha, min_answers)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         equal = MML(model=model, reference_group=reference_group, **{**options, "compute_se": False}
                     ).fit(inputs.x, observed, item_ids=inputs.ids, groups=inputs.labels)
-    return score_tests(equal, inputs, adjust, alpha)
+    return score_tests(equal, inputs, adjust, alpha, min_answers)
 
 
 def score_tests(equal: CalibrationResult, inputs: DIFInputs, adjust: str = "holm",
-                alpha: float = 0.05) -> LikelihoodRatioDIF:
+                alpha: float = 0.05, min_answers: int = 0) -> LikelihoodRatioDIF:
     """The score tests from ``equal``, the constrained multi-group calibration of ``inputs``."""
     bank = equal.bank
     if bank.n_dims != 1:
@@ -177,7 +192,8 @@ def score_tests(equal: CalibrationResult, inputs: DIFInputs, adjust: str = "holm
     labels = tuple(equal.group_labels)
     values, inverse = np.unique(inputs.labels, return_inverse=True)
     group_of = np.array([labels.index(v) for v in values.tolist()], dtype=np.intp)[inverse.ravel()]
-    resp = _recode(equal, bank, inputs.x, inputs.answered)
+    order = [inputs.ids.index(i) for i in bank.item_ids]  # the fit's item order (the same, as a rule)
+    resp = _recode(equal, bank, inputs.x[:, order], inputs.answered[:, order])
     n_points, bounds = grid_options(equal, None, None)
     nodes = equispaced_grid(None, n_points, bounds).nodes
     weights = [equispaced_grid(g.latent, n_points, bounds).weights for g in equal.groups]
@@ -191,6 +207,13 @@ def score_tests(equal: CalibrationResult, inputs: DIFInputs, adjust: str = "holm
         why = _unidentified(inputs.x, inputs.answered[:, c], inputs.labels, c, labels)
         if why:
             not_tested[item] = why
+    counts = (group_of[:, None] == np.arange(len(labels))[None, :]).T.astype(np.int64) @ inputs.answered
+    for item in inputs.studied:  # too few answers in a group: calibrated, not tested
+        c = inputs.ids.index(item)
+        if item not in not_tested and counts[:, c].min() < min_answers:
+            g = int(np.argmin(counts[:, c]))
+            not_tested[item] = (f"group {labels[g]!r} answered it {int(counts[g, c])} times; the "
+                                f"test needs {min_answers} answers in each group")
     index = dict(zip(bank.item_ids, range(bank.n_items), strict=True))
     tested = np.array([index[i] for i in inputs.studied if i not in not_tested], dtype=np.intp)
     lm, steps, covs, n_nuisance = _statistics(flat, latent, layout, tested, group_of, len(labels))

@@ -15,10 +15,11 @@ parameters common to the groups — and checks what it finds:
   the item free in each group against the item equal in both, the anchors at their published
   parameters in every fit, the p-values Holm-adjusted over the items tested, ETS classes from
   the effect sizes (:func:`qabilet.calibration.likelihood_ratio_dif`; class C flagged); and
-  the operational items' kk/ru DIF on the same answers, every item free in one two-group
-  calibration, by Lagrange-multiplier tests of all of them at once
-  (:func:`qabilet.calibration.score_dif`; class C flagged) — not with the anchors fixed, where
-  an anchor's drift would read as DIF;
+  the operational items' kk/ru DIF on the same answers, by Lagrange-multiplier tests of all of
+  them at once from the drift test's free calibration (every item free, a latent mean and
+  variance per language; :func:`qabilet.calibration.score_dif`), those with ``min_answers``
+  answers in each language; class C flagged — not with the anchors fixed, where an anchor's
+  drift would read as DIF;
 * **anchor drift**: every item re-estimated freely on the same answers (standard errors by
   Louis' identity) and linked to the anchors' published parameters by Stocking–Lord
   (:mod:`qabilet.calibration.linking`); for each anchor with a slope and locations (2PL, graded,
@@ -334,7 +335,7 @@ def calibrate_pretest(repo: BankRepository, bank_version: int | None = None, *,
             warnings.simplefilter("ignore", ConvergenceWarning)
             result = MML(model=model, fixed=fixed, reference_group=compared[0],
                          drift_check=False).fit(x, item_ids=ids, groups=g)  # drift: _drift
-        drift[dim] = _drift(x, g, ids, model, fixed, anchors, compared[0])
+        drift[dim], free = _drift(x, g, ids, model, fixed, anchors, compared[0])
         latent[dim] = {str(gr.label): (float(gr.bank.latent.mean[0]),
                                        float(np.sqrt(gr.bank.latent.cov[0, 0])))
                        for gr in result.groups}
@@ -353,11 +354,12 @@ def calibrate_pretest(repo: BankRepository, bank_version: int | None = None, *,
                                               items=new, reference_group=compared[0],
                                               fixed=fixed, drift_check=False)  # anchors fixed
             tests = {row.item: row for row in tested.rows()}
-            with warnings.catch_warnings():
+            with warnings.catch_warnings():  # every item free: the drift test's calibration
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                anchor_dif[dim] = score_dif(x[pair], g[pair], model=model, item_ids=ids,
-                                            items=anchors, reference_group=compared[0],
-                                            drift_check=False).rows()  # every item free
+                anchor_dif[dim] = score_dif(
+                    x[pair], g[pair], model=model, item_ids=ids, items=anchors,
+                    reference_group=compared[0], min_answers=min_answers,
+                    fit=free if pair.all() else None).rows()
         estimates = {e.id: e for e in result.items}
         records = _records(result, new, k, len(version.dimensions))
         new_records += records
@@ -400,8 +402,8 @@ def _records(result: Any, new: list[str], factor: int, n_dims: int) -> list[dict
 
 
 def _drift(x: NDArray[np.float64], groups: NDArray[Any], ids: list[str], model: dict[str, str],
-           fixed: Any, anchors: list[str], reference: str) -> tuple[AnchorDrift, ...]:
-    """The anchors' drift tests (see the module notes)."""
+           fixed: Any, anchors: list[str], reference: str) -> tuple[tuple[AnchorDrift, ...], Any]:
+    """The anchors' drift tests (see the module notes), and the free calibration they came from."""
     from scipy.stats import chi2
 
     from qabilet.calibration import MML, holm, link
@@ -417,7 +419,7 @@ def _drift(x: NDArray[np.float64], groups: NDArray[Any], ids: list[str], model: 
 
     same = [i for i in anchors if form(free.bank, i) == form(fixed, i)]
     if len(same) < 2:
-        return ()
+        return (), free
     linking = link(free.bank, fixed, method="stocking-lord", anchors=same,
                    drift_threshold=DRIFT_THRESHOLD)
     moved = linking.transform(free.bank)
@@ -445,7 +447,7 @@ def _drift(x: NDArray[np.float64], groups: NDArray[Any], ids: list[str], model: 
     rmsd_of = dict(zip(linking.anchors, linking.rmsd, strict=True))
     return tuple(AnchorDrift(i, rmsd_of[i], float(c), d, float(q), float(qa),
                              bool(qa < DRIFT_ALPHA and rmsd_of[i] > DRIFT_THRESHOLD))
-                 for i, c, d, q, qa in zip(same, stat, dfs, p, adjusted, strict=True))
+                 for i, c, d, q, qa in zip(same, stat, dfs, p, adjusted, strict=True)), free
 
 
 def _write_draft(repo: BankRepository, version: BankVersion, records: list[dict[str, Any]],

@@ -58,6 +58,11 @@ def test_no_dif_false_positives_stay_at_the_level():
     assert set(res.ets_class.tolist()) == {"A"}
     assert np.mean(res.p_value < 0.05) <= 0.15
     assert 1.0 < np.mean(res.statistic) < 3.0  # a χ²(2) has mean 2
+    # a calibration at hand is not refitted; items short of answers in a group are not tested
+    fit = MML(n_points=N_POINTS, compute_se=False).fit(x, groups=groups)
+    np.testing.assert_allclose(score_dif(x, groups, fit=fit).statistic, res.statistic, rtol=1e-6)
+    short = score_dif(x, groups, fit=fit, min_answers=1001)  # each group answered 1,000 times
+    assert np.isnan(short.statistic).all() and "1000 times" in short.not_tested["Q1"]
 
 
 def _marginal_loglik(bank_items, latents, x, group_of):
