@@ -14,6 +14,16 @@ version gives it, on the standard-normal scale of that dimension. The result hol
 dimension, the fit's summary and its parameter file
 (:func:`qabilet.calibration_file.calibration_parameter_file`, the writer ``qabilet calibrate`` uses), ready to
 be reviewed, linked (:mod:`qabilet.calibration.linking`) and imported as a new draft version.
+
+Every recalibration also tests each dimension's items for DIF between the Kazakh and the
+Russian sessions, on the same (sparse) answers: Lagrange-multiplier tests of every item from one
+multi-group calibration (:func:`qabilet.calibration.score_dif`; the items equal in both groups,
+the Russian group's latent mean and variance free), Holm-adjusted over the dimension's items,
+with ETS classes from the model-implied effect sizes. The result holds them under the
+dimension's ``dif`` (or why they were skipped: fewer than :data:`DIF_MIN_SESSIONS` sessions in a
+language), and the items of class C are flagged ``dif`` on the version
+(:meth:`qabilet.itembank.repository.BankRepository.add_flags`), as a pretest calibration flags its
+new items.
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ if TYPE_CHECKING:
 
     from qabilet.itembank.repository import BankRepository
 
-__all__ = ["CalibrationJobs", "pretest", "recalibrate"]
+__all__ = ["DIF_LANGUAGES", "DIF_MIN_ANSWERS", "DIF_MIN_SESSIONS", "CalibrationJobs", "pretest", "recalibrate"]
 
 _RUNNER = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -55,9 +65,21 @@ def _alive(runner: str | None) -> bool:
     return True
 
 
+#: sessions each language group needs in a dimension before its kk/ru DIF is tested
+DIF_MIN_SESSIONS = 100
+#: answers an item needs in each language group before its DIF is tested
+DIF_MIN_ANSWERS = 100
+#: the language groups compared for DIF, reference first
+DIF_LANGUAGES = ("kk", "ru")
+
+
 def recalibrate(repo: BankRepository, bank_version: int | None = None, *, level: str | None = None,
-                language: str | None = None, min_responses: int = 200) -> dict[str, Any]:
+                language: str | None = None, min_responses: int = 200, dif: bool = True,
+                actor: str = "calibration job") -> dict[str, Any]:
     """Fit each dimension's items of a version on its stored responses (see the module docstring).
+
+    With ``dif``, each dimension's items are also tested for kk/ru DIF (:func:`_dif`) and the
+    items of ETS class C flagged on the version (:meth:`BankRepository.add_flags`, by ``actor``).
 
     Raises
     ------
@@ -69,10 +91,12 @@ def recalibrate(repo: BankRepository, bank_version: int | None = None, *, level:
     from qabilet.calibration import MML
     from qabilet.calibration_file import calibration_parameter_file
     from qabilet.engine.exceptions import ConvergenceWarning
+    from qabilet.pretest_calibration import response_matrix
 
     version = repo.version(bank_version)
     responses = repo.responses(bank_version=version.number, level=level, language=language)
-    sessions = sorted({r.session_id or r.person_id for r in responses})
+    language_of = {r.session_id or r.person_id: r.language for r in responses}
+    sessions = sorted(language_of)
     if len(sessions) < min_responses:
         raise ValueError(f"bank_version: {version.number} has answers from {len(sessions)} "
                          f"sessions{' at ' + level if level else ''}"
@@ -81,28 +105,22 @@ def recalibrate(repo: BankRepository, bank_version: int | None = None, *, level:
     recodings = version.parameters.recodings()
     models = dict(zip(version.item_ids, version.parameters.item_models(), strict=True))
     dimension_of = {i.id: i.dimension for i in repo.items()}
-    row = {s: k for k, s in enumerate(sessions)}
+    x = response_matrix(responses, sessions, version.item_ids, recodings)
+    languages = np.asarray([language_of[s] for s in sessions], dtype=object)
     column = {item: j for j, item in enumerate(version.item_ids)}
-    x = np.full((len(sessions), len(column)), -1, dtype=np.int64)
-    for r in responses:
-        if r.item_id in column:
-            codes = recodings.get(r.item_id)
-            x[row[r.session_id or r.person_id], column[r.item_id]] = (
-                list(codes).index(r.code) if codes else r.code)
+    answered = (~np.isnan(x)).sum(axis=0)
     out: dict[str, Any] = {"bank_version": version.number, "n_sessions": len(sessions),
                            "dimensions": {}}
+    flags: list[tuple[str, str, dict[str, Any]]] = []
     for dim in version.dimensions:
-        ids = [i for i in version.item_ids if dimension_of.get(i) == dim
-               and (x[:, column[i]] >= 0).sum() >= 2]
+        ids = [i for i in version.item_ids if dimension_of.get(i) == dim and answered[column[i]] >= 2]
         if len(ids) < 2:
             continue
-        cols = [column[i] for i in ids]
-        data = x[:, cols]
-        keep = (data >= 0).any(axis=1)
+        data = x[:, [column[i] for i in ids]]
+        keep = ~np.isnan(data).all(axis=1)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            result = MML(model={i: models[i] for i in ids}).fit(
-                np.where(data[keep] >= 0, data[keep], np.nan).astype(float), item_ids=ids)
+            result = MML(model={i: models[i] for i in ids}).fit(data[keep], item_ids=ids)
         # the data are the version's model categories: its recodings give their original codes
         parameters = calibration_parameter_file(
             result, codes={i: recodings[i] for i in ids if i in recodings},
@@ -113,7 +131,60 @@ def recalibrate(repo: BankRepository, bank_version: int | None = None, *, level:
             "n_iter": result.n_iter, "converged": result.converged,
             "warnings": [str(w.message) for w in caught],
             "parameters": parameters.model_dump(mode="json", exclude_none=True)}
+        if dif:
+            found = _dif(data[keep], languages[keep], ids, {i: models[i] for i in ids})
+            out["dimensions"][dim]["dif"] = found
+            flags += [(row["item_id"], "dif", {**{k: row[k] for k in _FLAG_DETAIL}, "dimension": dim,
+                                               "method": found["method"]})
+                      for row in found.get("items", []) if row["ets_class"] == "C"]
+    if flags:
+        repo.add_flags(version.number, flags, by=actor)
     return out
+
+
+#: what a DIF flag's detail keeps of its row (as the pretest calibration's)
+_FLAG_DETAIL = ("ets_class", "p_adjusted", "smd", "favoured")
+
+
+def _dif(data: Any, languages: Any, ids: list[str], models: dict[str, str]) -> dict[str, Any]:
+    """kk/ru DIF of a dimension's items: score tests from one multi-group calibration, as JSON.
+
+    Every item at once by :func:`qabilet.calibration.score_dif` (Lagrange-multiplier tests,
+    Holm-adjusted over the items, ETS classes) of the items with :data:`DIF_MIN_ANSWERS` answers
+    in each language (the others are calibrated, not tested); other languages' sessions left out.
+    ``{"skipped": why}`` when a language group has fewer than :data:`DIF_MIN_SESSIONS` sessions.
+    """
+    import time
+
+    import numpy as np
+
+    from qabilet.calibration import score_dif
+    from qabilet.engine.exceptions import ConvergenceWarning
+
+    counts = {lang: int(np.sum(languages == lang)) for lang in DIF_LANGUAGES}
+    short = [f"{lang}: {n}" for lang, n in counts.items() if n < DIF_MIN_SESSIONS]
+    if short:
+        return {"skipped": f"kk/ru DIF needs {DIF_MIN_SESSIONS} sessions in each language; "
+                           f"sessions {', '.join(short)}", "sessions": counts}
+    pair = np.isin(languages, DIF_LANGUAGES)
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        found = score_dif(data[pair], languages[pair].astype(str), model=models, item_ids=ids,
+                          reference_group=DIF_LANGUAGES[0], min_answers=DIF_MIN_ANSWERS)
+
+    def finite(v: float) -> float | None:
+        return float(v) if np.isfinite(v) else None
+
+    return {"method": found.method, "reference": str(found.reference), "focal": str(found.focal),
+            "adjust": found.adjust, "alpha": found.alpha, "sessions": counts,
+            "seconds": round(time.perf_counter() - started, 3),
+            "items": [{"item_id": r.item, "statistic": finite(r.statistic), "df": r.df,
+                       "p_adjusted": finite(r.p_adjusted), "smd": finite(r.smd),
+                       "smd_sd": finite(r.smd_sd), "delta": finite(r.delta),
+                       "ets_class": r.ets_class,
+                       "favoured": None if r.favoured is None else str(r.favoured),
+                       "note": r.note} for r in found.rows()]}
 
 
 _PRETEST_ONLY = ("kind", "min_answers", "languages")
@@ -154,7 +225,7 @@ class CalibrationJobs:
         self._set(job_id, status="running")
         try:
             result = (pretest(self._repo, **request, actor=actor) if request.get("kind") == "pretest"
-                      else recalibrate(self._repo, **_without(request, _PRETEST_ONLY)))
+                      else recalibrate(self._repo, **_without(request, _PRETEST_ONLY), actor=actor))
         except Exception as exc:  # a failed job records why; the server goes on
             self._set(job_id, status="failed", error=f"{type(exc).__name__}: {exc}",
                       finished_at=now())

@@ -26,6 +26,7 @@ _EXPORTS = {
     "LikelihoodRatioDIF": "dif_lr",
     "likelihood_ratio_dif": "dif_lr",
     "ItemDIF": "dif_lr",
+    "score_dif": "dif_score",
     "RMSDFit": "rmsd",
     "rmsd": "rmsd",
     "ItemFit": "item_fit",
@@ -88,6 +89,7 @@ __all__ = [
     "person_fit",
     "rescale",
     "rmsd",
+    "score_dif",
 ]
 
 
@@ -126,6 +128,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from qabilet.calibration.classical import ItemStatistics, item_statistics
     from qabilet.calibration.dif import MantelHaenszel, mantel_haenszel
     from qabilet.calibration.dif_lr import ItemDIF, LikelihoodRatioDIF, likelihood_ratio_dif
+    from qabilet.calibration.dif_score import score_dif
     from qabilet.calibration.expert_order import ExpertOrder, expert_order
     from qabilet.calibration.item_fit import ItemFit, item_fit
     from qabilet.calibration.limited_information import M2Fit, m2

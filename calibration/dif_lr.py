@@ -82,6 +82,7 @@ from qabilet.calibration.mml import MML
 from qabilet.calibration.result import CalibrationResult
 from qabilet.engine.exceptions import ConvergenceWarning, InvalidParameterError
 from qabilet.engine.likelihood import observed_mask
+from qabilet.engine.models import ItemModel
 from qabilet.engine.quadrature import equispaced_grid
 
 __all__ = ["ItemDIF", "LikelihoodRatioDIF", "likelihood_ratio_dif"]
@@ -194,6 +195,7 @@ class LikelihoodRatioDIF:
     adjust: str
     alpha: float
     not_tested: Mapping[str, str]
+    method: str = "likelihood ratio"
 
     def flagged(self, alpha: float | None = None, adjust: str | None = None) -> tuple[str, ...]:
         """Items whose adjusted p-value is below ``alpha`` (default: the result's level and adjustment)."""
@@ -216,9 +218,10 @@ class LikelihoodRatioDIF:
 
     def summary(self) -> str:
         """The table as text."""
-        lines = [f"Likelihood-ratio DIF, reference {self.reference!r}, focal {self.focal!r}; "
+        name = "G2" if self.method == "likelihood ratio" else "LM"
+        lines = [f"DIF by {self.method}, reference {self.reference!r}, focal {self.focal!r}; "
                  f"p adjusted by {self.adjust}, ETS classes at alpha = {self.alpha:g}",
-                 f"{'item':<14}{'G2':>10}{'df':>4}{'p':>10}{'p adj':>10}{'SMD':>8}{'SMD/SD':>8}"
+                 f"{'item':<14}{name:>10}{'df':>4}{'p':>10}{'p adj':>10}{'SMD':>8}{'SMD/SD':>8}"
                  f"{'delta':>8}{'ETS':>5}  favours"]
         for j, item in enumerate(self.items):
             delta = f"{self.delta[j]:>8.2f}" if np.isfinite(self.delta[j]) else f"{'-':>8}"
@@ -253,43 +256,60 @@ class _Curves:
 
     prob: Array  # (Q, K)
     dprob: Array  # (Q, K, n_params): derivative of each category's probability
-    rows: NDArray[np.intp]  # the parameters' rows in the fit's covariance, −1 where fixed
     weights: Array  # (Q,) the group's latent density on the grid
 
 
-def _curves(fit: CalibrationResult, label: Any, item: str, grid_nodes: Array, n_points: int,
-            bounds: tuple[float, float]) -> _Curves:
-    group = fit.group(label)
-    j = int(group.bank.index_of([item])[0])
-    one = group.bank.subset([j]).models[0]
+def item_curves(one: ItemModel, grid_nodes: Array, weights: Array) -> _Curves:
+    """The curves of a one-item model on the grid, by its present parameters, with a group's weights."""
     prob = one.prob(grid_nodes)[:, 0, :]
     present = ~np.isnan(one.param_vector()[0])
     dprob = prob[:, :, None] * one.dlog_prob_dparams(grid_nodes)[:, 0][:, :, present]
+    return _Curves(prob, dprob, weights)
+
+
+def _curves(fit: CalibrationResult, label: Any, item: str, grid_nodes: Array, n_points: int,
+            bounds: tuple[float, float]) -> tuple[_Curves, NDArray[np.intp]]:
+    """A group's curves of ``item`` in a fit, and its parameters' rows in the fit's covariance (−1: fixed)."""
+    group = fit.group(label)
+    j = int(group.bank.index_of([item])[0])
     weights = equispaced_grid(group.latent, n_points, bounds).weights
-    return _Curves(prob, dprob, group.items[j].index, weights)
+    return item_curves(group.bank.subset([j]).models[0], grid_nodes, weights), group.items[j].index
 
 
-def _standard_error(fit: CalibrationResult, ref: _Curves, foc: _Curves, grad_ref: Array,
-                    grad_foc: Array) -> float:
-    """Delta-method SE of a function of the item's parameters in both groups."""
-    rows = np.concatenate([ref.rows, foc.rows])
-    grad = np.concatenate([grad_ref, grad_foc])
+def _fit_covariance(fit: CalibrationResult, rows: NDArray[np.intp]) -> Array | None:
+    """The fit's covariance of the parameters at ``rows`` (zero where −1, fixed); None without SEs."""
+    if not fit.se_computed:
+        return None
     keep = rows >= 0
-    if not keep.any() or not fit.se_computed:
+    out = np.zeros((rows.size, rows.size))
+    out[np.ix_(keep, keep)] = fit.covariance[np.ix_(rows[keep], rows[keep])]
+    return out
+
+
+def _standard_error(cov: Array | None, grad_ref: Array, grad_foc: Array) -> float:
+    """Delta-method SE of a function of the item's parameters in both groups.
+
+    ``cov`` is the covariance of the reference group's parameters followed by the focal group's.
+    """
+    grad = np.concatenate([grad_ref, grad_foc])
+    if cov is None or not np.any(cov):
         return float("nan")
-    cov = fit.covariance[np.ix_(rows[keep], rows[keep])]
-    return float(np.sqrt(max(float(grad[keep] @ cov @ grad[keep]), 0.0)))
+    return float(np.sqrt(max(float(grad @ cov @ grad), 0.0)))
 
 
-def _effect_sizes(fit: CalibrationResult, ref: _Curves, foc: _Curves, n_ref: int, n_foc: int
-                  ) -> dict[str, float]:
-    """SMD, its SE and SD, the per-point differences and (0/1 items) Δ and its SE."""
+def effect_sizes(ref: _Curves, foc: _Curves, n_ref: int, n_foc: int, cov: Array | None
+                 ) -> dict[str, float]:
+    """SMD, its SE and SD, the per-point differences and (0/1 items) Δ and its SE.
+
+    ``cov``: covariance of the item's parameters, the reference group's then the focal group's
+    (those of ``dprob``), for the delta-method SEs (None: no SEs).
+    """
     n_cat = ref.prob.shape[1]
     k = np.arange(n_cat, dtype=np.float64)
     e_ref, e_foc = ref.prob @ k, foc.prob @ k
     diff = e_foc - e_ref
     smd = float(foc.weights @ diff)
-    smd_se = _standard_error(fit, ref, foc, -(foc.weights @ (ref.dprob * k[None, :, None]).sum(axis=1)),
+    smd_se = _standard_error(cov, -(foc.weights @ (ref.dprob * k[None, :, None]).sum(axis=1)),
                              foc.weights @ (foc.dprob * k[None, :, None]).sum(axis=1))
     share = n_ref / (n_ref + n_foc)  # the total group: both groups, as many as answered
     mean = float(share * (ref.weights @ e_ref) + (1 - share) * (foc.weights @ e_foc))
@@ -307,11 +327,11 @@ def _effect_sizes(fit: CalibrationResult, ref: _Curves, foc: _Curves, n_ref: int
         dlog_ref = (h * (1 - p_f)) @ ref.dprob[:, 1] / a + (h * p_f) @ ref.dprob[:, 1] / b
         dlog_foc = -(h * p_r) @ foc.dprob[:, 1] / a - (h * (1 - p_r)) @ foc.dprob[:, 1] / b
         out["delta"] = float(-_ETS_SCALE * np.log(a / b))
-        out["delta_se"] = _ETS_SCALE * _standard_error(fit, ref, foc, dlog_ref, dlog_foc)
+        out["delta_se"] = _ETS_SCALE * _standard_error(cov, dlog_ref, dlog_foc)
     return out
 
 
-#: the effect sizes :func:`_effect_sizes` returns
+#: the effect sizes :func:`effect_sizes` returns
 _SIZES = ("smd", "smd_se", "sd", "signed", "unsigned", "delta", "delta_se")
 
 
@@ -366,20 +386,8 @@ def likelihood_ratio_dif(
     -------
     LikelihoodRatioDIF
     """
-    x = np.asarray(responses)
-    ids = list(item_ids) if item_ids is not None else [f"Q{i + 1}" for i in range(x.shape[1])]
-    studied = list(ids if items is None else [str(i) for i in items])
-    unknown = sorted(set(studied) - set(ids))
-    if unknown:
-        raise InvalidParameterError(f"items: unknown item id(s) {unknown}")
-    labels = np.asarray(groups)
-    if len(set(labels.tolist())) < 2:
-        raise InvalidParameterError("groups: DIF needs at least two groups")
-    if adjust not in ADJUSTMENTS:
-        raise InvalidParameterError(f"adjust: expected one of {', '.join(ADJUSTMENTS)}; got {adjust!r}")
-    if not 0 < alpha < 1:
-        raise InvalidParameterError(f"alpha: expected a level in (0, 1); got {alpha}")
-    answered = observed_mask(x, observed)
+    inputs = check_inputs(responses, groups, observed, item_ids, items, adjust, alpha)
+    x, ids, labels, answered = inputs.x, inputs.ids, inputs.labels, inputs.answered
 
     def fit(free: list[str], se: bool) -> CalibrationResult:
         with warnings.catch_warnings():
@@ -395,14 +403,10 @@ def likelihood_ratio_dif(
     n_ref = answered[labels == ref_label].sum(axis=0)
     n_foc = answered[labels == focal_label].sum(axis=0)
     stats: list[float] = []
-    dfs: list[int] = []
     sizes: list[dict[str, float]] = []
     not_tested: dict[str, str] = {}
-    n_groups = len(equal.groups)
-    for item in studied:  # one constrained-versus-free comparison per item
+    for item in inputs.studied:  # one constrained-versus-free comparison per item
         c = column[item]
-        item_model = equal.bank.subset(equal.bank.index_of([item])).models[0]
-        dfs.append((n_groups - 1) * int(free_mask(item_model).sum()))
         why = _unidentified(x, answered[:, c], labels, c, equal.group_labels)
         free = None if why else fit([item], True)
         if free is not None and not np.isfinite(free.loglik):
@@ -413,22 +417,72 @@ def likelihood_ratio_dif(
             sizes.append(dict.fromkeys(_SIZES, float("nan")))
             continue
         stats.append(max(2.0 * (free.loglik - equal.loglik), 0.0))
-        sizes.append(_effect_sizes(free, _curves(free, ref_label, item, nodes, n_points, bounds),
-                                   _curves(free, focal_label, item, nodes, n_points, bounds),
-                                   int(n_ref[c]), int(n_foc[c])))
-    stat = np.array(stats)
-    df = np.array(dfs, dtype=np.int64)
+        (ref, ref_rows), (foc, foc_rows) = (_curves(free, label, item, nodes, n_points, bounds)
+                                            for label in (ref_label, focal_label))
+        sizes.append(effect_sizes(ref, foc, int(n_ref[c]), int(n_foc[c]),
+                                  _fit_covariance(free, np.concatenate([ref_rows, foc_rows]))))
+    return assemble(inputs, equal, np.array(stats), sizes, not_tested, adjust, alpha,
+                    "likelihood ratio")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DIFInputs:
+    """Validated inputs of a DIF test (:func:`check_inputs`)."""
+
+    x: NDArray[Any]
+    ids: list[str]
+    studied: list[str]
+    labels: NDArray[Any]
+    answered: NDArray[np.bool_]
+
+
+def check_inputs(responses: ArrayLike, groups: ArrayLike, observed: ArrayLike | None,
+                 item_ids: Sequence[str] | None, items: Sequence[str] | None, adjust: str,
+                 alpha: float) -> DIFInputs:
+    """The responses, ids, studied items and groups of a DIF test, checked."""
+    x = np.asarray(responses)
+    ids = list(item_ids) if item_ids is not None else [f"Q{i + 1}" for i in range(x.shape[1])]
+    studied = list(ids if items is None else [str(i) for i in items])
+    unknown = sorted(set(studied) - set(ids))
+    if unknown:
+        raise InvalidParameterError(f"items: unknown item id(s) {unknown}")
+    labels = np.asarray(groups)
+    if len(set(labels.tolist())) < 2:
+        raise InvalidParameterError("groups: DIF needs at least two groups")
+    if adjust not in ADJUSTMENTS:
+        raise InvalidParameterError(f"adjust: expected one of {', '.join(ADJUSTMENTS)}; got {adjust!r}")
+    if not 0 < alpha < 1:
+        raise InvalidParameterError(f"alpha: expected a level in (0, 1); got {alpha}")
+    return DIFInputs(x, ids, studied, labels, observed_mask(x, observed))
+
+
+def assemble(inputs: DIFInputs, equal: CalibrationResult, stat: Array,
+             sizes: Sequence[Mapping[str, float]], not_tested: dict[str, str], adjust: str,
+             alpha: float, method: str) -> LikelihoodRatioDIF:
+    """The report: p-values, their adjustment, ETS classes from the effect sizes.
+
+    ``equal`` is the constrained calibration (every item equal across the groups); ``stat``
+    and ``sizes`` one entry per studied item (NaN where not tested).
+    """
+    studied, labels, answered = inputs.studied, inputs.labels, inputs.answered
+    ref_label, focal_label = equal.group_labels[:2]
+    n_groups = len(equal.groups)
+    index = equal.bank.index_of(studied)
+    df = np.array([(n_groups - 1) * int(free_mask(equal.bank.subset([j]).models[0]).sum())
+                   for j in index], dtype=np.int64)
     p = chi2.sf(stat, df)
     p_adj = adjust_p_values(p, adjust)
     size = {key: np.array([s[key] for s in sizes], dtype=np.float64) for key in _SIZES}
     with np.errstate(invalid="ignore", divide="ignore"):
         smd_sd = size["smd"] / size["sd"]
-    dich = equal.bank.n_categories[equal.bank.index_of(studied)] == 2
+    dich = equal.bank.n_categories[index] == 2
     classes = np.where(dich, ets_classes(size["delta"], size["delta_se"], p_adj, alpha),
                        ets_polytomous_classes(smd_sd, p_adj, alpha))
     direction = np.where(dich, size["delta"], size["smd"])
     favoured = tuple(focal_label if d > 0 else ref_label if d < 0 else None for d in direction)
-    cols = [column[item] for item in studied]
+    cols = [inputs.ids.index(item) for item in studied]
+    n_ref = answered[labels == ref_label].sum(axis=0)
+    n_foc = answered[labels == focal_label].sum(axis=0)
     return LikelihoodRatioDIF(
         items=tuple(studied), statistic=stat, df=df, p_value=p,
         signed_difference=size["signed"], unsigned_difference=size["unsigned"],
@@ -436,4 +490,4 @@ def likelihood_ratio_dif(
         smd=size["smd"], smd_se=size["smd_se"], smd_sd=smd_sd, sd_total=size["sd"],
         delta=size["delta"], delta_se=size["delta_se"], ets_class=classes, favoured=favoured,
         n_reference=n_ref[cols].astype(np.int64), n_focal=n_foc[cols].astype(np.int64),
-        adjust=adjust, alpha=float(alpha), not_tested=not_tested)
+        adjust=adjust, alpha=float(alpha), not_tested=not_tested, method=method)

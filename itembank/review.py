@@ -132,8 +132,9 @@ class ItemFlag(Schema):
         The (draft) version the calibration wrote.
     kind : str
         ``misfit:<language>`` (RMSD above its threshold in that language group), ``dif`` (ETS
-        class C between the Kazakh and the Russian versions), ``drift`` (an anchor whose
-        response function moved).
+        class C between the Kazakh and the Russian versions, found by a pretest calibration or
+        a recalibration job; its ``method``, when given, says which test), ``drift`` (an anchor
+        whose response function moved).
     detail : dict
         The statistic behind it (``rmsd``, ``ets_class``, ``p_adjusted``, ``smd``, …).
     by : str

@@ -14,7 +14,12 @@ parameters common to the groups — and checks what it finds:
 * **DIF between the Kazakh and the Russian versions** of each new item: likelihood ratio with
   the item free in each group against the item equal in both, the anchors at their published
   parameters in every fit, the p-values Holm-adjusted over the items tested, ETS classes from
-  the effect sizes (:func:`qabilet.calibration.likelihood_ratio_dif`; class C flagged);
+  the effect sizes (:func:`qabilet.calibration.likelihood_ratio_dif`; class C flagged); and
+  the operational items' kk/ru DIF on the same answers, by Lagrange-multiplier tests of all of
+  them at once from the drift test's free calibration (every item free, a latent mean and
+  variance per language; :func:`qabilet.calibration.score_dif`), those with ``min_answers``
+  answers in each language; class C flagged — not with the anchors fixed, where an anchor's
+  drift would read as DIF;
 * **anchor drift**: every item re-estimated freely on the same answers (standard errors by
   Louis' identity) and linked to the anchors' published parameters by Stocking–Lord
   (:mod:`qabilet.calibration.linking`); for each anchor with a slope and locations (2PL, graded,
@@ -75,18 +80,52 @@ def response_matrix(responses: Sequence[Response], rows: Sequence[str], columns:
 
     ``rows`` are session ids (the person id for answers without one); an answer's code becomes
     its category through the item's recoding (the version's ``categories``: the code of each
-    category), or is the category itself.
+    category), or is the category itself. Answers outside ``rows`` or ``columns`` are left out.
+
+    Raises
+    ------
+    ValueError
+        An answer's code is not one of its item's recoded categories.
     """
-    row = {s: k for k, s in enumerate(rows)}
-    column = {item: j for j, item in enumerate(columns)}
     x = np.full((len(rows), len(columns)), np.nan)
-    for r in responses:
-        j, i = column.get(r.item_id), row.get(r.session_id or r.person_id)
-        if j is None or i is None:
-            continue
-        codes = recodings.get(r.item_id)
-        x[i, j] = codes.index(r.code) if codes else r.code
+    if not responses:
+        return x
+    i = _positions([r.session_id or r.person_id for r in responses], rows)
+    j = _positions([r.item_id for r in responses], columns)
+    code = np.fromiter((r.code for r in responses), dtype=np.int64, count=len(responses))
+    keep = (i >= 0) & (j >= 0)
+    i, j, code = i[keep], j[keep], code[keep]
+    category = code.astype(np.float64)
+    recoded = [(k, recodings[c]) for k, c in enumerate(columns) if recodings.get(c)]
+    if recoded:  # a lookup table (column, code) → category for the recoded columns
+        low = min(int(code.min()), *(min(c) for _, c in recoded))
+        high = max(int(code.max()), *(max(c) for _, c in recoded))
+        table = np.full((len(columns), high - low + 1), np.nan)
+        uses = np.zeros(len(columns), dtype=bool)
+        for k, codes in recoded:  # per recoded item, not per answer
+            table[k, np.asarray(codes) - low] = np.arange(len(codes))
+            uses[k] = True
+        mapped = table[j, code - low]
+        bad = uses[j] & np.isnan(mapped)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"item {columns[j[first]]!r}: the answer code {int(code[first])} is "
+                             f"not one of its categories {list(recodings[columns[j[first]]])}")
+        category = np.where(uses[j], mapped, category)
+    x[i, j] = category
     return x
+
+
+def _positions(values: Sequence[str], universe: Sequence[str]) -> NDArray[np.intp]:
+    """Each value's index in ``universe`` (−1 where absent), by sorting rather than a loop."""
+    names = np.asarray(universe, dtype=str)
+    wanted = np.asarray(values, dtype=str)
+    if not len(names):
+        return np.full(wanted.shape, -1, dtype=np.intp)
+    order = np.argsort(names, kind="stable")
+    ordered = names[order]
+    at = np.clip(np.searchsorted(ordered, wanted), 0, len(names) - 1)
+    return np.where(ordered[at] == wanted, order[at], -1).astype(np.intp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +211,8 @@ class PretestCalibration:
         ``(item id, language)`` → RMSD of the operational items on the same data.
     latent : dict
         Dimension → language → (mean, SD) of the group on the version's scale.
+    anchor_dif : dict
+        Dimension → the operational items' kk/ru DIF tests (score tests, every item free).
     """
 
     base: int
@@ -180,6 +221,7 @@ class PretestCalibration:
     drift: dict[str, tuple[AnchorDrift, ...]]
     anchor_rmsd: dict[tuple[str, str], float]
     latent: dict[str, dict[str, tuple[float, float]]]
+    anchor_dif: dict[str, tuple[ItemDIF, ...]] = field(default_factory=dict)
 
     @property
     def calibrated(self) -> tuple[str, ...]:
@@ -204,17 +246,16 @@ class PretestCalibration:
                        "b": None if i.b is None else [finite(v) for v in i.b],
                        "se_b": None if i.se_b is None else [finite(v) for v in i.se_b],
                        "rmsd": {k: finite(v) for k, v in i.rmsd.items()},
-                       "dif": None if i.dif is None else {
-                           "ets_class": i.dif.ets_class, "p_adjusted": finite(i.dif.p_adjusted),
-                           "smd": finite(i.dif.smd),
-                           "favoured": None if i.dif.favoured is None else str(i.dif.favoured)},
+                       "dif": None if i.dif is None else _dif_detail(i.dif),
                        "flags": list(i.flags)} for i in self.items],
             "drift": {dim: [{"item_id": a.item_id, "rmsd": finite(a.rmsd),
                              "statistic": finite(a.statistic), "df": a.df,
                              "p_adjusted": finite(a.p_adjusted), "drifted": a.drifted}
                             for a in tests] for dim, tests in self.drift.items()},
             "latent": {dim: {g: list(v) for g, v in groups.items()}
-                       for dim, groups in self.latent.items()}}
+                       for dim, groups in self.latent.items()},
+            "anchor_dif": {dim: [{"item_id": d.item, **_dif_detail(d)} for d in tests]
+                           for dim, tests in self.anchor_dif.items()}}
 
 
 def calibrate_pretest(repo: BankRepository, bank_version: int | None = None, *,
@@ -234,14 +275,15 @@ def calibrate_pretest(repo: BankRepository, bank_version: int | None = None, *,
     by : str
         Recorded in the draft's provenance and with the flags.
     dif : bool
-        Run the kk/ru DIF tests (a likelihood-ratio fit per new item).
+        Run the kk/ru DIF tests (a likelihood-ratio fit per new item; score tests of the
+        operational items from one more calibration).
 
     Raises
     ------
     ValueError
         The version tries out no item.
     """
-    from qabilet.calibration import MML, likelihood_ratio_dif, rmsd
+    from qabilet.calibration import MML, likelihood_ratio_dif, rmsd, score_dif
     from qabilet.engine.exceptions import ConvergenceWarning
     from qabilet.itembank.versions import scale_bank
 
@@ -268,6 +310,7 @@ def calibrate_pretest(repo: BankRepository, bank_version: int | None = None, *,
     drift: dict[str, tuple[AnchorDrift, ...]] = {}
     anchor_rmsd: dict[tuple[str, str], float] = {}
     latent: dict[str, dict[str, tuple[float, float]]] = {}
+    anchor_dif: dict[str, tuple[ItemDIF, ...]] = {}
     for k, dim in enumerate(version.dimensions):
         new = [i for i in version.pretest if i in ready and items[i].dimension == dim]
         waiting = [i for i in version.pretest if i not in ready and items[i].dimension == dim]
@@ -292,7 +335,7 @@ def calibrate_pretest(repo: BankRepository, bank_version: int | None = None, *,
             warnings.simplefilter("ignore", ConvergenceWarning)
             result = MML(model=model, fixed=fixed, reference_group=compared[0],
                          drift_check=False).fit(x, item_ids=ids, groups=g)  # drift: _drift
-        drift[dim] = _drift(x, g, ids, model, fixed, anchors, compared[0])
+        drift[dim], free = _drift(x, g, ids, model, fixed, anchors, compared[0])
         latent[dim] = {str(gr.label): (float(gr.bank.latent.mean[0]),
                                        float(np.sqrt(gr.bank.latent.cov[0, 0])))
                        for gr in result.groups}
@@ -311,6 +354,12 @@ def calibrate_pretest(repo: BankRepository, bank_version: int | None = None, *,
                                               items=new, reference_group=compared[0],
                                               fixed=fixed, drift_check=False)  # anchors fixed
             tests = {row.item: row for row in tested.rows()}
+            with warnings.catch_warnings():  # every item free: the drift test's calibration
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                anchor_dif[dim] = score_dif(
+                    x[pair], g[pair], model=model, item_ids=ids, items=anchors,
+                    reference_group=compared[0], min_answers=min_answers,
+                    fit=free if pair.all() else None).rows()
         estimates = {e.id: e for e in result.items}
         records = _records(result, new, k, len(version.dimensions))
         new_records += records
@@ -331,8 +380,9 @@ def calibrate_pretest(repo: BankRepository, bank_version: int | None = None, *,
                 rmsd={str(lang): v for (i, lang), v in by_item.items() if i == item_id},
                 dif=test, flags=tuple(flags)))
     draft = _write_draft(repo, version, new_records, [i for i in version.pretest if i not in ready],
-                         found, drift, by) if new_records else None
-    return PretestCalibration(version.number, draft, tuple(found), drift, anchor_rmsd, latent)
+                         found, drift, anchor_dif, by) if new_records else None
+    return PretestCalibration(version.number, draft, tuple(found), drift, anchor_rmsd, latent,
+                              anchor_dif)
 
 
 def _records(result: Any, new: list[str], factor: int, n_dims: int) -> list[dict[str, Any]]:
@@ -352,8 +402,8 @@ def _records(result: Any, new: list[str], factor: int, n_dims: int) -> list[dict
 
 
 def _drift(x: NDArray[np.float64], groups: NDArray[Any], ids: list[str], model: dict[str, str],
-           fixed: Any, anchors: list[str], reference: str) -> tuple[AnchorDrift, ...]:
-    """The anchors' drift tests (see the module notes)."""
+           fixed: Any, anchors: list[str], reference: str) -> tuple[tuple[AnchorDrift, ...], Any]:
+    """The anchors' drift tests (see the module notes), and the free calibration they came from."""
     from scipy.stats import chi2
 
     from qabilet.calibration import MML, holm, link
@@ -369,7 +419,7 @@ def _drift(x: NDArray[np.float64], groups: NDArray[Any], ids: list[str], model: 
 
     same = [i for i in anchors if form(free.bank, i) == form(fixed, i)]
     if len(same) < 2:
-        return ()
+        return (), free
     linking = link(free.bank, fixed, method="stocking-lord", anchors=same,
                    drift_threshold=DRIFT_THRESHOLD)
     moved = linking.transform(free.bank)
@@ -397,13 +447,13 @@ def _drift(x: NDArray[np.float64], groups: NDArray[Any], ids: list[str], model: 
     rmsd_of = dict(zip(linking.anchors, linking.rmsd, strict=True))
     return tuple(AnchorDrift(i, rmsd_of[i], float(c), d, float(q), float(qa),
                              bool(qa < DRIFT_ALPHA and rmsd_of[i] > DRIFT_THRESHOLD))
-                 for i, c, d, q, qa in zip(same, stat, dfs, p, adjusted, strict=True))
+                 for i, c, d, q, qa in zip(same, stat, dfs, p, adjusted, strict=True)), free
 
 
 def _write_draft(repo: BankRepository, version: BankVersion, records: list[dict[str, Any]],
                  still: list[str], found: list[PretestItem],
                  drift: dict[str, tuple[AnchorDrift, ...]],
-                 by: str) -> BankVersion:
+                 anchor_dif: dict[str, tuple[ItemDIF, ...]], by: str) -> BankVersion:
     """The new draft version, and the flags stored on the items."""
     from qabilet import __version__
     from qabilet.itembank.parameter_file import ParameterFile
@@ -428,14 +478,23 @@ def _write_draft(repo: BankRepository, version: BankVersion, records: list[dict[
     flags += [(a.item_id, "drift", {"rmsd": a.rmsd, "statistic": a.statistic, "df": a.df,
                                     "p_adjusted": a.p_adjusted, "dimension": dim})
               for dim, tests in drift.items() for a in tests if a.drifted]
+    flags += [(d.item, "dif", {**_dif_detail(d), "dimension": dim, "method": "score"})
+              for dim, tests in anchor_dif.items() for d in tests if d.ets_class == "C"]
     repo.add_flags(draft.number, flags, by=by)
     return draft
 
 
+def _dif_detail(d: ItemDIF) -> dict[str, Any]:
+    """What a DIF flag and the JSON keep of a test (NaN as None)."""
+    def finite(v: float) -> float | None:
+        return float(v) if np.isfinite(v) else None
+
+    return {"ets_class": d.ets_class, "p_adjusted": finite(d.p_adjusted), "smd": finite(d.smd),
+            "favoured": None if d.favoured is None else str(d.favoured)}
+
+
 def _detail(item: PretestItem, flag: str) -> dict[str, Any]:
     if flag == "dif" and item.dif is not None:
-        d = item.dif
-        return {"ets_class": d.ets_class, "p_adjusted": d.p_adjusted, "smd": d.smd,
-                "favoured": None if d.favoured is None else str(d.favoured)}
+        return _dif_detail(item.dif)
     lang = flag.partition(":")[2]
     return {"rmsd": item.rmsd.get(lang), "language": lang}

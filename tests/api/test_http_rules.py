@@ -163,12 +163,20 @@ def test_a_calibration_job_recovers_the_parameters_it_was_simulated_from(server,
     dim = version.dimensions[0]
     ids = [i.id for i in repo.items(dimension=dim) if i.id in version.item_ids]
     bank = scale_bank(version.parameters.to_bank(), [dim], ids)
-    x = simulate_responses(bank, np.random.default_rng(5).normal(size=(1500, 1)), rng=6)
+    theta = np.random.default_rng(5).normal(size=(1500, 1))
+    x = simulate_responses(bank, theta, rng=6)
+    # every other session Russian; for them the first graded item is 1 logit harder (DIF)
+    ru = np.arange(x.shape[0]) % 2 == 1
+    dif_item = next(i for i, name in zip(bank.item_ids, bank.model_names, strict=True) if name == "grm")
+    one = bank.subset(bank.index_of([dif_item])).models[0]
+    harder = one.param_vector().copy()
+    harder[0, 1:] -= harder[0, 0]  # intercepts d_k = −a b_k: every threshold b_k one higher
+    x[ru, ids.index(dif_item)] = simulate_responses(one.with_params(harder), theta[ru], rng=7)[:, 0]
     codes = version.parameters.recodings()
     at = datetime.now(UTC)
     repo.record_responses(
         Response(person_id=f"sim{p}", session_id=f"sim{p}", item_id=i, bank_version=1,
-                 language="ru", level="middle", answered_at=at,
+                 language="ru" if ru[p] else "kk", level="middle", answered_at=at,
                  code=int(codes[i][x[p, j]] if i in codes else x[p, j]))
         for p in range(x.shape[0]) for j, i in enumerate(ids))
     psy = staff(keys, "psychometrician")
@@ -191,6 +199,12 @@ def test_a_calibration_job_recovers_the_parameters_it_was_simulated_from(server,
     refit_a = refit.slopes[:, 0]
     assert np.corrcoef(true_a, refit_a)[0, 1] > 0.9
     assert np.max(np.abs(refit_a - true_a)) < 0.4
+    # the kk/ru DIF ran on the same answers: the harder item is flagged on the version, alone
+    dif = fitted["dif"]
+    assert dif["method"] == "score" and dif["sessions"] == {"kk": 750, "ru": 750}
+    assert [r["item_id"] for r in dif["items"] if r["ets_class"] == "C"] == [dif_item]
+    (flag,) = repo.flags(bank_version=1)
+    assert (flag.item_id, flag.kind, flag.detail["favoured"]) == (dif_item, "dif", "kk")
     too_few = httpx.post(f"{base}/v1/admin/calibrations", headers=psy,
                          json={"bank_version": 1, "level": "high"}).json()
     for _ in range(100):

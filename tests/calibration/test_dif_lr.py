@@ -141,17 +141,18 @@ def _sizes_at(ref_model, foc_model, rows_ref, rows_foc, cov):
     """The effect sizes of two one-item models on 61 nodes, with a stand-in fit's covariance."""
     from types import SimpleNamespace
 
-    from qabilet.calibration.dif_lr import _Curves, _effect_sizes
+    from qabilet.calibration.dif_lr import _Curves, _fit_covariance, effect_sizes
 
     nodes = np.linspace(-6, 6, 61)
 
-    def curves(model, rows, mean):
+    def curves(model, mean):
         prob = model.prob(nodes)[:, 0, :]
         weights = norm.pdf(nodes, mean) / norm.pdf(nodes, mean).sum()
-        return _Curves(prob, prob[:, :, None] * model.dlog_prob_dparams(nodes)[:, 0], rows, weights)
+        return _Curves(prob, prob[:, :, None] * model.dlog_prob_dparams(nodes)[:, 0], weights)
 
     fit = SimpleNamespace(se_computed=True, covariance=cov)
-    return _effect_sizes(fit, curves(ref_model, rows_ref, 0.0), curves(foc_model, rows_foc, 0.3), 900, 700)
+    joint = _fit_covariance(fit, np.concatenate([rows_ref, rows_foc]))
+    return effect_sizes(curves(ref_model, 0.0), curves(foc_model, 0.3), 900, 700, joint)
 
 
 @pytest.mark.parametrize("pair", [(TwoPL([1.4], [0.2]), TwoPL([1.1], [0.7])),

@@ -105,6 +105,12 @@ def test_the_injected_dif_and_drift_are_flagged_and_stored(calibrated):
     assert ("dif", DIF_ITEM) in {(f.kind, f.item_id) for f in stored}
     assert ("drift", drifted) in {(f.kind, f.item_id) for f in stored}
     assert not [f for f in stored if f.kind.startswith("misfit") and f.item_id in NEW]
+    # the anchors were tested too (score tests); none has DIF, the drifted one (drifted in both
+    # languages alike) neither, so none left class A and none is flagged
+    anchors = result.anchor_dif["transparency"]
+    assert drifted in {d.item for d in anchors}
+    assert {d.ets_class for d in anchors} <= {"A", ""}
+    assert not [f for f in stored if f.kind == "dif" and f.item_id not in NEW]
 
 
 def test_the_draft_holds_the_new_items_and_once_published_scores_with_them(calibrated):
@@ -133,3 +139,25 @@ def test_the_draft_holds_the_new_items_and_once_published_scores_with_them(calib
     (transparency,) = [d for d in profile.professional if d.dimension == "transparency"]
     assert transparency.n_items == len(NEW) and transparency.theta > 0.5  # all "agree fully"
 
+
+
+def test_the_response_matrix_places_and_recodes_every_answer():
+    """Answers by session (or person) and item, codes through the item's categories; answers to
+    other items or from other sessions left out; a code outside an item's categories refused."""
+    from datetime import UTC, datetime
+
+    from qabilet.itembank.repository import Response
+    from qabilet.pretest_calibration import response_matrix
+
+    at = datetime.now(UTC)
+
+    def answer(person, item, code, session=None):
+        return Response(person, item, 1, "kk", "middle", code, at, session_id=session)
+
+    answers = [answer("p1", "L", 5, "s1"), answer("p1", "B", 1, "s1"), answer("p2", "L", 1),
+               answer("p3", "B", 0, "s3"), answer("p1", "Z", 2, "s1"), answer("p9", "L", 3, "s9")]
+    x = response_matrix(answers, ["s1", "p2", "s3"], ["B", "L"], {"L": (1, 3, 5)})
+    np.testing.assert_array_equal(x, [[1, 2], [np.nan, 0], [0, np.nan]])
+    with pytest.raises(ValueError, match="'L'.*code 4"):
+        response_matrix([answer("p2", "L", 4)], ["p2"], ["L"], {"L": (1, 3, 5)})
+    assert response_matrix([], ["s1"], ["L"], {}).shape == (1, 1)
