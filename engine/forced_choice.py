@@ -42,7 +42,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from qabilet.engine.exceptions import InvalidParameterError, InvalidResponseError
-from qabilet.engine.orthant import orthant_probability
+from qabilet.engine.orthant import orthant_gradient, orthant_probability
 
 __all__ = ["RANKINGS", "BlockDesign", "BlockResponses", "Selection", "SizeGroup", "ThurstonianBlocks",
            "consistent_rankings", "simulate_blocks"]
@@ -334,6 +334,44 @@ class ThurstonianBlocks:
         """
         mean = np.einsum("rkn,...gn->...grk", group.diff, utility[..., group.members])
         return orthant_probability(mean, group.cov), mean
+
+    def block_information(self, eta: ArrayLike) -> Array:
+        """Each block's Fisher information about the traits at ``eta``.
+
+        .. math::
+
+            I_b(\\boldsymbol\\eta) = \\sum_r \\frac{\\nabla P_r \\, \\nabla P_r^\\top}{P_r},
+            \\qquad \\nabla P_r = \\sum_s \\frac{\\partial P_r}{\\partial t_s}\\,
+            \\lambda_s \\mathbf e_{\\tau(s)},
+
+        over the block's :math:`n!` rankings (the expected information of a categorical
+        outcome; Frick 2023 for forced-choice blocks), with :math:`\\partial P_r / \\partial t_s`
+        from :func:`~qabilet.engine.orthant.orthant_gradient` through the ranking's differences.
+        It is the exact block's: a triplet carries less than its three comparisons would if they
+        were independent.
+
+        Parameters
+        ----------
+        eta : array_like, shape (..., n_traits)
+
+        Returns
+        -------
+        ndarray, shape (..., n_blocks, n_traits, n_traits)
+            A test's information is the sum over the blocks it gives.
+        """
+        utility = self.utility_means(eta)
+        k = self.design.n_traits
+        out = np.zeros((*utility.shape[:-1], self.design.n_blocks, k, k))
+        for group in self.groups:
+            probs, mean = self.group_probabilities(utility, group)  # (..., g, r), (..., g, r, d)
+            dmean = orthant_gradient(mean, group.cov)
+            dutility = np.einsum("...grk,rkn->...grn", dmean, group.diff)
+            onto = self.lam[group.members][..., None] * np.eye(k)[self.design.trait_of[group.members]]
+            grad = np.einsum("...grn,gnk->...grk", dutility, onto)  # ∇_η P_r
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scaled = np.where(probs[..., None] > 0, grad / probs[..., None], 0.0)
+            out[..., group.blocks, :, :] = np.einsum("...grk,...grl->...gkl", scaled, grad)
+        return out
 
     def ranking_probabilities(self, eta: ArrayLike) -> list[Array]:
         """Every ranking's probability of every block, at the traits ``eta``.

@@ -124,3 +124,48 @@ def test_bad_designs_and_answers_are_refused_with_their_place():
     # most S3, least S1 of a quad: two rankings
     table = consistent_rankings(4, [[2], [0, 3], [1]])
     assert [RANKINGS[4][i] for i in np.flatnonzero(table)] == [(2, 0, 3, 1), (2, 3, 0, 1)]
+
+
+def test_block_information_is_the_expected_negative_hessian():
+    """For a triplet and a quad: Σ_r P_r ∇∇ᵀ(−log P_r), the Hessians by central differences of
+    the rankings' log-probabilities, equals the outer-product formula; a pair's is the probit
+    closed form φ(z)²/(Φ(z)(1 − Φ(z))) a aᵀ."""
+    model = _model([3, 4, 2], seed=8)
+    eta = np.array([0.3, -0.6, 0.9, 0.1])
+    info = model.block_information(eta)
+    h = 1e-4
+    eye = np.eye(4) * h
+    logp = [np.log(p) for p in model.ranking_probabilities(eta)]
+    for b in range(2):
+        hess = np.empty((len(logp[b]), 4, 4))
+        for i in range(4):
+            for j in range(4):
+                f = [np.log(model.ranking_probabilities(eta + si * eye[i] + sj * eye[j])[b])
+                     for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
+                hess[:, i, j] = (f[0] - f[1] - f[2] + f[3]) / (4 * h * h)
+        expected = -np.einsum("r,rij->ij", np.exp(logp[b]), hess)
+        np.testing.assert_allclose(info[b], expected, atol=2e-6)
+    from scipy.special import ndtr
+    i, j = model.design.blocks[2]
+    t = model.design.trait_of
+    a = np.zeros(4)
+    a[t[i]] += model.lam[i]
+    a[t[j]] -= model.lam[j]
+    sigma = np.sqrt(model.psi2[i] + model.psi2[j])
+    z = (model.mu[i] - model.mu[j] + a @ eta) / sigma
+    p, dens = ndtr(z), np.exp(-z * z / 2) / np.sqrt(2 * np.pi)
+    np.testing.assert_allclose(info[2], dens**2 / (p * (1 - p)) * np.outer(a, a) / sigma**2,
+                               rtol=1e-12)
+
+
+def test_a_triplet_carries_less_than_its_comparisons_counted_as_independent():
+    design = BlockDesign.from_blocks(["A", "B", "C"], [("B1", [("S1", "A", 1), ("S2", "B", -1),
+                                                               ("S3", "C", 1)])])
+    model = ThurstonianBlocks(design, [0.2, 0.0, -0.3], [1.0, -0.8, 1.2], [0.5, 0.6, 0.4])
+    pairs = [ThurstonianBlocks(BlockDesign.from_blocks(["A", "B", "C"], [(
+        "P", [(f"S{i}", "ABC"[i], 1), (f"S{j}", "ABC"[j], 1)])]), model.mu[[i, j]],
+        model.lam[[i, j]], model.psi2[[i, j]]) for i, j in ((0, 1), (0, 2), (1, 2))]
+    for eta in np.random.default_rng(2).normal(size=(20, 3)):
+        exact = model.block_information(eta)[0]
+        independent = sum(p.block_information(eta)[0] for p in pairs)
+        assert np.trace(exact) < np.trace(independent)
