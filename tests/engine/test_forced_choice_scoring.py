@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qabilet.calibration import empirical_reliability
 from qabilet.engine.forced_choice import (
     BlockDesign,
     BlockResponses,
@@ -72,6 +73,11 @@ def test_triplets_recover_the_truth_with_honest_intervals():
     assert np.all((covered.mean(axis=0) > 0.925) & (covered.mean(axis=0) < 0.975)), covered.mean(axis=0)
     # normative, not ipsative: a person's scores do not sum to a constant
     assert np.std(est.theta.sum(axis=1)) > 1.0
+    # each trait's empirical reliability is the scores' squared correlation with the truth
+    # (±0.05 at 1,000 persons; MAP estimates, whose variance is close to the EAP's)
+    for t in range(5):
+        rel = empirical_reliability(est.theta[:, t], est.se[:, t])
+        assert rel == pytest.approx(r[t] ** 2, abs=0.05)
 
 
 def test_quads_answered_most_and_least_have_honest_intervals():
