@@ -39,6 +39,7 @@ _EXPORTS = {
     "level_norms": "norms",
     "LinkingResult": "linking",
     "link": "linking",
+    "curve_rmsd": "linking",
     "rescale": "linking",
     "LocalDependence": "local_dependence",
     "local_dependence": "local_dependence",
@@ -83,6 +84,7 @@ __all__ = [
     "likelihood_ratio_dif",
     "level_norms",
     "link",
+    "curve_rmsd",
     "local_dependence",
     "m2",
     "mantel_haenszel",
@@ -132,7 +134,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from qabilet.calibration.expert_order import ExpertOrder, expert_order
     from qabilet.calibration.item_fit import ItemFit, item_fit
     from qabilet.calibration.limited_information import M2Fit, m2
-    from qabilet.calibration.linking import LinkingResult, link, rescale
+    from qabilet.calibration.linking import LinkingResult, curve_rmsd, link, rescale
     from qabilet.calibration.local_dependence import LocalDependence, local_dependence
     from qabilet.calibration.mml import MML, Progress
     from qabilet.calibration.person_fit import PersonFit, person_fit

@@ -40,7 +40,7 @@ from qabilet.engine.models import FourPL, GradedResponse, ItemModel
 from qabilet.engine.models._divide_by_total import DivideByTotal
 from qabilet.engine.quadrature import equispaced_grid
 
-__all__ = ["METHODS", "LinkingResult", "link", "rescale"]
+__all__ = ["METHODS", "LinkingResult", "curve_rmsd", "link", "rescale"]
 
 METHODS = ("mean-mean", "mean-sigma", "haebara", "stocking-lord")
 
@@ -161,6 +161,25 @@ def _locations(model: ItemModel) -> Array:
     return b[:, None] if b.ndim == 1 else b
 
 
+def curve_rmsd(moved: ItemBank, reference: ItemBank, *, n_points: int = 41,
+               bounds: tuple[float, float] = (-4.0, 4.0)) -> Array:
+    """Each item's weighted RMSD between two expected-score curves, per score point.
+
+    .. math:: \\mathrm{RMSD}_i = \\frac{1}{K_i - 1}\\sqrt{\\sum_q w_q\\,
+              \\big(E^{\\text{ref}}_i(\\theta_q) - E_i(\\theta_q)\\big)^2},
+
+    on ``n_points`` equispaced nodes over ``bounds`` weighted by ``reference``'s latent
+    density: how far an item's response function moved (above 0.05 the move matters). Items
+    are matched by position; both banks unidimensional.
+    """
+    grid = equispaced_grid(reference.latent, n_points, bounds)
+    nodes, weights = grid.nodes[:, 0], grid.weights
+    points = (moved.n_categories - 1).astype(np.float64)
+    diff = reference.expected_score(nodes) - moved.expected_score(nodes)
+    out: Array = np.sqrt(weights @ (diff / points) ** 2)
+    return out
+
+
 def link(
     source: ItemBank,
     target: ItemBank,
@@ -231,9 +250,7 @@ def link(
         res = minimize(loss, np.array([slope, shift]), method="Nelder-Mead",
                        options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 4000})
         slope, shift = float(res.x[0]), float(res.x[1])
-    moved = rescale(src, slope, shift)
-    points = (src.n_categories - 1).astype(np.float64)
-    rmsd = np.sqrt(weights @ ((e_t - moved.expected_score(nodes)) / points) ** 2)
+    rmsd = curve_rmsd(rescale(src, slope, shift), tgt, n_points=n_points, bounds=bounds)
     drifted = tuple(c for c, r in zip(common, rmsd) if r > drift_threshold)
     return LinkingResult(method, slope, shift, tuple(common), tuple(float(r) for r in rmsd),
                          drifted)

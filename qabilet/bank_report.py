@@ -30,8 +30,9 @@ psychometrician hands to an agency (:mod:`qabilet.bank_report_html` writes the p
 that holds the item): the slope's change with :math:`z = \\Delta a /
 \\sqrt{\\mathrm{SE}_0^2 + \\mathrm{SE}_1^2}` where both SEs are known, and the weighted RMSD
 between the two expected-score curves per score point over the version's latent density,
-:math:`\\sqrt{\\sum_q w_q (E_1(\\theta_q) - E_0(\\theta_q))^2} / (K - 1)` — the measure the
-pretest calibration's drift check uses (above 0.05 matters).
+:math:`\\sqrt{\\sum_q w_q (E_1(\\theta_q) - E_0(\\theta_q))^2} / (K - 1)`
+(:func:`qabilet.calibration.curve_rmsd`, the measure linking's and the pretest calibration's
+drift checks use; above 0.05 matters).
 
 Everything is computed per dimension on whole arrays: the answers as one sessions × items
 matrix, EAP scores of every session at once, the statistics by column sums.
@@ -328,14 +329,10 @@ def _drift(bank: ItemBank, previous: ItemBank | None, records: Mapping[str, Mapp
     common = [i for i in bank.item_ids if i in set(previous.item_ids)]
     if not common:
         return {}
-    mean, sd = float(bank.latent.mean[0]), float(np.sqrt(bank.latent.cov[0, 0]))
-    w = np.exp(-0.5 * ((GRID - mean) / sd) ** 2)
-    w /= w.sum()
+    from qabilet.calibration import curve_rmsd
+
     now = bank.subset(bank.index_of(common))
-    then = previous.subset(previous.index_of(common))
-    diff = now.expected_score(GRID) - then.expected_score(GRID)  # (grid, items)
-    points = np.maximum(now.n_categories - 1, 1)
-    wrmsd = np.sqrt(w @ diff**2) / points
+    wrmsd = curve_rmsd(previous.subset(previous.index_of(common)), now)
     out: dict[str, ItemDrift] = {}
     for j, item in enumerate(common):
         a1, a0 = _slope(records[item], factor), _slope(before[item], factor)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qabilet.delivery.report_html import _head, _t
 from qabilet.itembank.content import LANGUAGES, LEVELS, Language
 
 if TYPE_CHECKING:
@@ -71,10 +72,6 @@ def load_bank_report_texts() -> dict[str, dict[str, str]]:
     return {lang: {**{k: profile[lang][k] for k in names}, **own[lang]} for lang in LANGUAGES}
 
 
-def _t(tx: Mapping[str, str], key: str, **values: object) -> str:
-    return escape(tx[key].format(**values) if values else tx[key])
-
-
 def _num(value: float | None, digits: int = 3) -> str:
     if value is None or not np.isfinite(value):
         return "—"
@@ -84,10 +81,6 @@ def _num(value: float | None, digits: int = 3) -> str:
 def _cell(value: str, **data: str) -> str:
     attrs = "".join(f' data-{k}="{escape(v)}"' for k, v in data.items())
     return f"<td{attrs}>{value}</td>"
-
-
-def _head(labels: Sequence[str]) -> str:
-    return '<tr class="head">' + "".join(f"<th>{h}</th>" for h in labels) + "</tr>"
 
 
 def _table(head: Sequence[str], rows: Sequence[str], css: str = "scores") -> str:
