@@ -51,12 +51,20 @@ _EXPORTS = {
     "holm": "_multiplicity",
     "marginal_reliability": "reliability",
     "empirical_reliability": "reliability",
+    "ForcedChoiceFit": "forced_choice_fit",
+    "fit_forced_choice": "forced_choice_li",
+    "pairwise_outcomes": "forced_choice_li",
+    "fit_forced_choice_mhrm": "forced_choice_mhrm",
 }
 
 __all__ = [
     "MML",
     "CalibrationResult",
     "ExpertOrder",
+    "ForcedChoiceFit",
+    "fit_forced_choice",
+    "fit_forced_choice_mhrm",
+    "pairwise_outcomes",
     "GroupEstimates",
     "ItemEstimates",
     "FactorCorrelations",
@@ -132,6 +140,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from qabilet.calibration.dif_lr import ItemDIF, LikelihoodRatioDIF, likelihood_ratio_dif
     from qabilet.calibration.dif_score import score_dif
     from qabilet.calibration.expert_order import ExpertOrder, expert_order
+    from qabilet.calibration.forced_choice_fit import ForcedChoiceFit
+    from qabilet.calibration.forced_choice_li import fit_forced_choice, pairwise_outcomes
+    from qabilet.calibration.forced_choice_mhrm import fit_forced_choice_mhrm
     from qabilet.calibration.item_fit import ItemFit, item_fit
     from qabilet.calibration.limited_information import M2Fit, m2
     from qabilet.calibration.linking import LinkingResult, curve_rmsd, link, rescale
