@@ -492,7 +492,7 @@ def _ranking_index(n: int) -> NDArray[np.int64]:
 
 
 def simulate_blocks(model: ThurstonianBlocks, eta: ArrayLike, rng: np.random.Generator | int | None = None,
-                    *, most_least: bool = False) -> BlockResponses:
+                    *, most_least: bool = False, shift: ArrayLike | None = None) -> BlockResponses:
     """Draw each person's answer to every block from the model.
 
     The utilities are drawn, each block ranked by them; with ``most_least`` a block of four is
@@ -504,12 +504,28 @@ def simulate_blocks(model: ThurstonianBlocks, eta: ArrayLike, rng: np.random.Gen
     eta : array_like, shape (n_persons, n_traits)
     rng : Generator, int or None
     most_least : bool
+    shift : array_like, shape (n_persons, n_statements), optional
+        Added to the drawn utilities before the blocks are ranked: a response style outside
+        the model, such as faking (a person's propensity times each statement's desirability).
+        The errors are drawn first and alike with or without it, so one seed gives the same
+        persons' honest and shifted answers.
+
+    Raises
+    ------
+    InvalidParameterError
+        A ``shift`` of another shape, or not finite.
     """
     gen = np.random.default_rng(rng)
     e = np.asarray(eta, dtype=np.float64)
     d = model.design
     utility = model.mu + model.lam * e[:, d.trait_of] + gen.standard_normal(
         (e.shape[0], d.n_statements)) * np.sqrt(model.psi2)
+    if shift is not None:
+        moved = np.asarray(shift, dtype=np.float64)
+        if moved.shape != utility.shape or not np.all(np.isfinite(moved)):
+            raise InvalidParameterError(f"shift: expected finite values of shape {utility.shape} "
+                                        f"(persons × statements); got shape {moved.shape}")
+        utility = utility + moved
     codes = np.empty((e.shape[0], d.n_blocks), dtype=np.int64)
     tables = []
     for b, members in enumerate(d.blocks):

@@ -107,6 +107,7 @@ class BlockTest:
 def simulate_block_cat(model: ThurstonianBlocks, eta: ArrayLike, length: int, *,
                        corr: ArrayLike | None = None, criterion: Criterion = "D",
                        most_least: bool = False, statement_of: ArrayLike | None = None,
+                       shift: ArrayLike | None = None,
                        rng: np.random.Generator | int | None = None) -> BlockTest:
     """Simulees with true traits ``eta`` take adaptive forced-choice tests of ``length`` blocks.
 
@@ -119,6 +120,10 @@ def simulate_block_cat(model: ThurstonianBlocks, eta: ArrayLike, length: int, *,
         Which statement of the bank each statement of the design is, when pre-assembled blocks
         share statements (a design names each block's statements apart): no two blocks with a
         statement in common are given in one test. Default: every statement its own.
+    shift : array_like, shape (n_persons, n_statements), optional
+        Added to the simulees' utilities before they rank a block
+        (:func:`~qabilet.engine.forced_choice.simulate_blocks`), as faking would; the blocks
+        are still chosen, and the answers scored, by the model.
     """
     gen = np.random.default_rng(rng)
     true = np.asarray(eta, dtype=np.float64)
@@ -127,7 +132,7 @@ def simulate_block_cat(model: ThurstonianBlocks, eta: ArrayLike, length: int, *,
         raise InvalidParameterError(f"length: expected 1 to {d.n_blocks} blocks; got {length}")
     k = d.n_traits
     phi = np.eye(k) if corr is None else np.asarray(corr, dtype=np.float64)
-    every = simulate_blocks(model, true, gen, most_least=most_least)
+    every = simulate_blocks(model, true, gen, most_least=most_least, shift=shift)
     n = true.shape[0]
     codes = np.full((n, d.n_blocks), -1, dtype=np.int64)
     same = np.arange(d.n_statements) if statement_of is None else np.asarray(statement_of)

@@ -21,6 +21,9 @@ given (``ax=``):
 - norms (:mod:`qabilet.plot.norms`): :func:`norm_conversions` (θ → percentile, T-score, sten);
 - a group against its norm (:mod:`qabilet.plot.group`): :func:`group_distributions` (a box per
   dimension over the bands) and :func:`group_bands` (the bands' shares with Wilson intervals);
+- faking (:mod:`qabilet.plot.faking`): :func:`honest_faked` (the same persons' faked scores
+  against their honest ones, with the band cuts; the numbers — recovery, rank preservation,
+  inflation, band changes, fakers on top — are :func:`faking_summary`'s);
 - profiles (:mod:`qabilet.plot.profile`): :func:`profile_percentiles` (each dimension's
   percentile with its interval over the bands, for one candidate or several);
 - :func:`to_svg`: a figure as an inline ``<svg>`` for a self-contained HTML page.
@@ -34,6 +37,7 @@ until a group report is asked for.
 
 from qabilet.plot._figure import to_svg
 from qabilet.plot.cat import Trace, cat_conditional, cat_trace, exposure, session_trace
+from qabilet.plot.faking import FakingEffect, faking_summary, honest_faked
 from qabilet.plot.group import group_bands, group_distributions
 from qabilet.plot.items import (
     category_curves,
@@ -47,7 +51,8 @@ from qabilet.plot.options import option_slopes
 from qabilet.plot.profile import profile_percentiles
 from qabilet.plot.recovery import Recovery, parameter_recovery, recovery_summary
 
-__all__ = ["Recovery", "Trace", "cat_conditional", "cat_trace", "category_curves",
-           "compare_curves", "conditional_se", "exposure", "group_bands", "group_distributions",
-           "information", "item_curves", "norm_conversions", "option_slopes", "parameter_recovery",
-           "profile_percentiles", "recovery_summary", "session_trace", "to_svg"]
+__all__ = ["FakingEffect", "Recovery", "Trace", "cat_conditional", "cat_trace", "category_curves",
+           "compare_curves", "conditional_se", "exposure", "faking_summary", "group_bands",
+           "group_distributions", "honest_faked", "information", "item_curves", "norm_conversions",
+           "option_slopes", "parameter_recovery", "profile_percentiles", "recovery_summary",
+           "session_trace", "to_svg"]

@@ -169,3 +169,25 @@ def test_a_triplet_carries_less_than_its_comparisons_counted_as_independent():
         exact = model.block_information(eta)[0]
         independent = sum(p.block_information(eta)[0] for p in pairs)
         assert np.trace(exact) < np.trace(independent)
+
+
+def test_a_shift_of_the_utilities_moves_the_answers_as_it_would_the_utilities():
+    """With one seed the errors are the same: no shift, or one equal across a block's statements,
+    leaves every answer as it was; a large shift of one statement puts it first in its block."""
+    model = _model([3, 4, 2], seed=8)
+    eta = np.random.default_rng(9).normal(size=(300, 4))
+    plain = simulate_blocks(model, eta, rng=10)
+    n_s = model.design.n_statements
+    np.testing.assert_array_equal(simulate_blocks(model, eta, rng=10, shift=np.zeros((300, n_s))).codes,
+                                  plain.codes)
+    per_person = np.random.default_rng(11).normal(size=(300, 1)) * np.ones((1, n_s))
+    np.testing.assert_array_equal(simulate_blocks(model, eta, rng=10, shift=per_person).codes,
+                                  plain.codes)
+    shift = np.zeros((300, n_s))
+    shift[:, 4] = 50.0  # the quad's second statement
+    moved = simulate_blocks(model, eta, rng=10, shift=shift)
+    first = np.asarray([r[0] for r in RANKINGS[4]])[moved.codes[:, 1]]
+    assert np.all(first == 1)
+    np.testing.assert_array_equal(moved.codes[:, [0, 2]], plain.codes[:, [0, 2]])
+    with pytest.raises(InvalidParameterError, match="shift"):
+        simulate_blocks(model, eta, rng=10, shift=np.zeros((300, n_s - 1)))

@@ -69,3 +69,19 @@ def test_adaptive_blocks_measure_better_than_random_ones():
             given = [b for b in run.given[p] if b >= 0]
             statements = source[np.concatenate([model.design.blocks[b] for b in given])]
             assert np.unique(statements).size == 3 * len(given)
+
+
+def test_a_shift_of_the_utilities_reaches_the_adaptive_tests_answers():
+    """A shift equal across statements changes nothing; raising one trait's statements (by the
+    sign of their loadings) raises that trait's scores."""
+    model, source = _pool()
+    eta = np.random.default_rng(4).normal(size=(60, 5))
+    plain = simulate_block_cat(model, eta, 6, statement_of=source, rng=5)
+    n_s = model.design.n_statements
+    same = simulate_block_cat(model, eta, 6, statement_of=source, rng=5, shift=np.full((60, n_s), 2.0))
+    np.testing.assert_array_equal(same.given, plain.given)
+    np.testing.assert_allclose(same.estimate.theta, plain.estimate.theta)
+    shift = np.where(model.design.trait_of == 0, np.sign(model.lam), 0.0) * np.ones((60, 1))
+    faked = simulate_block_cat(model, eta, 6, statement_of=source, rng=5, shift=shift)
+    gain = faked.estimate.theta - plain.estimate.theta
+    assert gain[:, 0].mean() > 0.3 > np.abs(gain[:, 1:].mean(axis=0)).max()
