@@ -32,7 +32,10 @@ parameters common to the groups — and checks what it finds:
   its linked response function differs by a weighted RMSD above :data:`DRIFT_THRESHOLD` per
   category point — significant and large enough to matter. (Sparse data make the RMSD of a
   rarely given anchor noisy, so the threshold alone flags chance; the test alone flags
-  negligible moves of items given often.)
+  negligible moves of items given often.) The linking is **purified** (Candell & Drasgow
+  1988): flagged anchors leave it and the tests rerun, up to :data:`PURIFICATION_ROUNDS`
+  times, so that one drifted anchor does not bend the constants and make its neighbours look
+  drifted.
 
 It writes a **new draft version**: the version's parameters with the new items' (slope on their
 dimension, intercepts, their standard errors), the items still waiting for answers left in its
@@ -72,6 +75,8 @@ RMSD_THRESHOLD = 0.12
 DRIFT_THRESHOLD = 0.05
 #: level of the Holm-adjusted drift tests
 DRIFT_ALPHA = 0.05
+#: Rounds of purification: anchors flagged for drift leave the linking and the tests rerun.
+PURIFICATION_ROUNDS = 5
 
 
 def response_matrix(responses: Sequence[Response], rows: Sequence[str], columns: Sequence[str],
@@ -404,9 +409,7 @@ def _records(result: Any, new: list[str], factor: int, n_dims: int) -> list[dict
 def _drift(x: NDArray[np.float64], groups: NDArray[Any], ids: list[str], model: dict[str, str],
            fixed: Any, anchors: list[str], reference: str) -> tuple[tuple[AnchorDrift, ...], Any]:
     """The anchors' drift tests (see the module notes), and the free calibration they came from."""
-    from scipy.stats import chi2
-
-    from qabilet.calibration import MML, holm, link
+    from qabilet.calibration import MML
     from qabilet.engine.exceptions import ConvergenceWarning
 
     with warnings.catch_warnings():
@@ -420,9 +423,27 @@ def _drift(x: NDArray[np.float64], groups: NDArray[Any], ids: list[str], model: 
     same = [i for i in anchors if form(free.bank, i) == form(fixed, i)]
     if len(same) < 2:
         return (), free
-    linking = link(free.bank, fixed, method="stocking-lord", anchors=same,
+    linking_anchors, tests = same, ()
+    for _ in range(PURIFICATION_ROUNDS):
+        tests = _wald_drift(free, fixed, same, linking_anchors)
+        keep = [a.item_id for a in tests if not a.drifted]
+        if keep == linking_anchors or len(keep) < 2:
+            break
+        linking_anchors = keep
+    return tests, free
+
+
+def _wald_drift(free: Any, fixed: Any, same: list[str],
+                linking_anchors: list[str]) -> tuple[AnchorDrift, ...]:
+    """Every anchor's drift test, the free calibration linked through ``linking_anchors``."""
+    from scipy.stats import chi2
+
+    from qabilet.calibration import curve_rmsd, holm, link
+
+    linking = link(free.bank, fixed, method="stocking-lord", anchors=linking_anchors,
                    drift_threshold=DRIFT_THRESHOLD)
     moved = linking.transform(free.bank)
+    rmsd = curve_rmsd(moved.subset(moved.index_of(same)), fixed.subset(fixed.index_of(same)))
     estimates = {e.id: e for e in free.items}
     stats, dfs = [], []
     for item_id in same:
@@ -444,10 +465,9 @@ def _drift(x: NDArray[np.float64], groups: NDArray[Any], ids: list[str], model: 
     tested = np.isfinite(p)
     adjusted = np.full(p.shape, np.nan)
     adjusted[tested] = holm(p[tested])
-    rmsd_of = dict(zip(linking.anchors, linking.rmsd, strict=True))
-    return tuple(AnchorDrift(i, rmsd_of[i], float(c), d, float(q), float(qa),
-                             bool(qa < DRIFT_ALPHA and rmsd_of[i] > DRIFT_THRESHOLD))
-                 for i, c, d, q, qa in zip(same, stat, dfs, p, adjusted, strict=True)), free
+    return tuple(AnchorDrift(i, float(r), float(c), d, float(q), float(qa),
+                             bool(qa < DRIFT_ALPHA and r > DRIFT_THRESHOLD))
+                 for i, r, c, d, q, qa in zip(same, rmsd, stat, dfs, p, adjusted, strict=True))
 
 
 def _write_draft(repo: BankRepository, version: BankVersion, records: list[dict[str, Any]],

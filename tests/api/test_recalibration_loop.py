@@ -43,6 +43,7 @@ NEW = [f"TRN-N{k:02d}" for k in range(1, N_NEW + 1)]
 DIF_ITEM, SHIFT = NEW[2], 1.0
 MIN_ANSWERS = 300 if FULL else 100
 THREADS = 8
+SEED = int(os.environ.get("QABILET_LOOP_SEED", "2019"))
 
 
 def _truth(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -61,7 +62,6 @@ class Candidates:
         self.items = {i.id: i for i in repo.items(version=version)}
         self.codes = self.version.parameters.recodings()
         self.dims = list(self.version.dimensions)
-        self.rng = rng
         self.a, self.b = _truth(rng)
         self.models: dict[tuple[str, str], Any] = {}
         for item_id in self.version.item_ids:
@@ -74,11 +74,11 @@ class Candidates:
             for lang in ("kk", "ru"):
                 shift = SHIFT if (item_id == DIF_ITEM and lang == "ru") else 0.0
                 self.models[(item_id, lang)] = GradedResponse([self.a[k]], [self.b[k] + shift])
-        self.lock = threading.Lock()
 
-    def theta(self, language: str) -> dict[str, float]:
-        with self.lock:
-            draw = self.rng.normal(0.3 if language == "ru" else 0.0, 1.0, len(self.dims))
+    def theta(self, language: str, seed: int) -> dict[str, float]:
+        """A candidate's θ, from their own seed (the same whatever order threads run in)."""
+        draw = np.random.default_rng([SEED, seed]).normal(0.3 if language == "ru" else 0.0, 1.0,
+                                                          len(self.dims))
         return dict(zip(self.dims, draw.tolist(), strict=True))
 
     def answer(self, item_id: str, theta: dict[str, float], language: str, seed: int) -> int:
@@ -95,7 +95,7 @@ def _take(client: httpx.Client, base: str, keys: dict, who: Candidates, language
     c = client.post(f"{base}/v1/candidates", json={}, headers=staff(keys)).json()
     s = client.post(f"{base}/v1/sessions", headers=staff(keys), json={
         "candidate_id": c["id"], "level": "middle", "language": language}).json()
-    me, sid, theta, given = {"X-Session-Token": s["token"]}, s["id"], who.theta(language), []
+    me, sid, theta, given = {"X-Session-Token": s["token"]}, s["id"], who.theta(language, seed), []
     while not (item := client.get(f"{base}/v1/sessions/{sid}/item", headers=me).json())["finished"]:
         given.append(item["item_id"])
         code = who.answer(item["item_id"], theta, language, seed * 1000 + item["position"])
@@ -148,7 +148,7 @@ def loop(tmp_path_factory, demo_db_file):
     eligible = {i for s in middle.sections for i in (s.rules.get("sh_parameters") or {})}
     likert = {i.id for i in repo.items(version=version) if i.format == "likert"}
     drifted = max((i for i in info if i in eligible and i in likert), key=info.get)
-    who = Candidates(repo, version, drifted, np.random.default_rng(2019))
+    who = Candidates(repo, version, drifted, np.random.default_rng(SEED))
     keys = staff_keys(url)
     server = Server(url, workers=2).start()
     started = time.monotonic()
