@@ -423,7 +423,8 @@ def _drift(x: NDArray[np.float64], groups: NDArray[Any], ids: list[str], model: 
     same = [i for i in anchors if form(free.bank, i) == form(fixed, i)]
     if len(same) < 2:
         return (), free
-    linking_anchors, tests = same, ()
+    linking_anchors = same
+    tests: tuple[AnchorDrift, ...] = ()
     for _ in range(PURIFICATION_ROUNDS):
         tests = _wald_drift(free, fixed, same, linking_anchors)
         keep = [a.item_id for a in tests if not a.drifted]
