@@ -163,9 +163,10 @@ def reference_case(with_lavaan: bool) -> tuple[list[list[str]], list[str]]:
 def nine_case(seed: int = 9) -> tuple[list[list[str]], list[str]]:
     rng = np.random.default_rng(seed)
     traits = [f"T{k + 1}" for k in range(9)]
-    # 30 triplets, each trait in ten: the blocks of a cyclic design over the nine traits
-    triples = [(k % 9, (k + 1 + k // 9) % 9, (k + 3 + 2 * (k // 9)) % 9) for k in range(30)]
-    triples = [t if len(set(t)) == 3 else (t[0], (t[0] + 4) % 9, (t[0] + 6) % 9) for t in triples]
+    # 30 triplets, each trait in ten, all 36 pairs: three cyclic rounds over the nine traits
+    # (offsets 1 and 3, 2 and 5, 3 and 7) and three blocks that take each trait once more
+    triples = [(t, (t + a) % 9, (t + b) % 9) for a, b in ((1, 3), (2, 5), (3, 7)) for t in range(9)]
+    triples += [(0, 4, 6), (1, 5, 7), (2, 3, 8)]
     keyed = np.where(rng.random(90) < 0.25, -1, 1)
     blocks = [(f"B{b + 1}", [(f"S{3 * b + s + 1}", traits[t], int(keyed[3 * b + s]))
                              for s, t in enumerate(tri)]) for b, tri in enumerate(triples)]
