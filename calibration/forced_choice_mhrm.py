@@ -68,8 +68,10 @@ one evaluation per slot and side.
           - \\sum_p \\operatorname{Cov}[\\partial\\log f_p\\mid x_p],
 
 the first term averaged over the stage's complete-data informations, the second from every
-person's running mean and second moment of their complete-data score over the stage's
-imputations (corrected for the divisor); the inverse's diagonal, by the delta method for
+person's mean and second moment of their complete-data score over the stage's imputations; the
+sum of the means' outer products is corrected by their Monte Carlo variance, estimated by batch
+means of 10 cycles (the chains are autocorrelated, so it is larger than the per-draw variance
+over the number of draws). The inverse's diagonal, by the delta method for
 :math:`\\psi^2 = e^{\\log\\psi^2}`. NaN for the fixed values.
 """
 
@@ -102,6 +104,7 @@ _MAX_STEP = 0.5  # the largest change of a parameter in one cycle (a guard while
 #: are nearly always the same order pulling an error variance to 0 (a Heywood case)
 _LOG_PSI_BOUNDS = (float(np.log(0.02)), float(np.log(50.0)))
 _FD_STEP = 1e-4  # central differences of the score that make the complete-data information
+_SE_BATCH = 10  # stage-3 cycles per batch of the batch means (Louis' identity's Monte Carlo error)
 _LOG = logging.getLogger(__name__)
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 _SMALL = 1e-6  # bivariate probabilities below this are recomputed by Genz's algorithm
@@ -411,7 +414,7 @@ class _Layout:
                                        axis=1))
 
 
-def _correlation_step(phi: Array, step: Array, tril: tuple[Array, Array]) -> Array:
+def _correlation_step(phi: Array, step: Array, tril: tuple[NDArray[np.intp], NDArray[np.intp]]) -> Array:
     """Φ moved by ``step`` in its correlations, halved until positive definite."""
     for _ in range(30):
         new = phi.copy()
@@ -425,7 +428,7 @@ def _correlation_step(phi: Array, step: Array, tril: tuple[Array, Array]) -> Arr
 
 def fit_forced_choice_mhrm(design: BlockDesign, responses: BlockResponses, *,
                            start: ForcedChoiceFit | None = None, max_cycles: int = 500,
-                           burn_in: int = 50, average: int = 40, min_stage3: int = 50,
+                           burn_in: int = 50, average: int = 40, min_stage3: int = 80,
                            tol: float = 0.02, window: int = 3, mh_steps: int = 3,
                            hessian_every: int = 10, seed: int | None = 0,
                            compute_se: bool = True) -> ForcedChoiceFit:
@@ -592,7 +595,7 @@ def fit_forced_choice_mhrm(design: BlockDesign, responses: BlockResponses, *,
     # -- the chains ---------------------------------------------------------------------------
     eta = rng.standard_normal((n_persons, k)) * 0.1
     tabs = all_tables(log_psi)
-    inv_phi = np.linalg.inv(phi)
+    inv_phi = np.asarray(np.linalg.inv(phi), dtype=np.float64)
     chol = np.linalg.cholesky(phi)
     ll = loglik(eta, tabs)
     scale = 2.4 / np.sqrt(k) * 0.5
@@ -660,13 +663,16 @@ def fit_forced_choice_mhrm(design: BlockDesign, responses: BlockResponses, *,
         log_psi[lay.free_psi] = np.clip(theta[lay.psi_at[lay.free_psi]], *_LOG_PSI_BOUNDS)
         if lay.n_phi:
             phi = _correlation_step(phi, theta[lay.n_items:] - phi[lay.tril], lay.tril)
-        inv_phi = np.linalg.inv(phi)
+        inv_phi = np.asarray(np.linalg.inv(phi), dtype=np.float64)
         chol = np.linalg.cholesky(phi)
         tabs = all_tables(log_psi)
 
     # stage 3's accumulators (Louis' identity)
     p_size = lay.size
     mean_score = np.zeros((n_persons, p_size)) if compute_se else np.zeros((0, p_size))
+    batch_sum = np.zeros_like(mean_score)
+    batch_outer = np.zeros((p_size, p_size))
+    batch_fill = n_batches = 0
     outer = np.zeros((p_size, p_size))
     hess_sum_items = [np.zeros_like(h) for h in info_items]  # Louis' E[−H]
     hess_count = 0
@@ -699,9 +705,17 @@ def fit_forced_choice_mhrm(design: BlockDesign, responses: BlockResponses, *,
             hess_sum_items = [a + b for a, b in zip(hess_sum_items, h_now, strict=True)]
             hess_count += 1
         if stage == 3 and compute_se:
-            mean_score += per
             outer += per.T @ per
             draws += 1
+            batch_sum += per
+            batch_fill += 1
+            if batch_fill == _SE_BATCH:
+                batch_mean = batch_sum / _SE_BATCH
+                batch_outer += batch_mean.T @ batch_mean
+                mean_score += batch_sum
+                n_batches += 1
+                batch_sum[:] = 0.0
+                batch_fill = 0
         step = gain * solve_step(score, info_items, info_phi)
         step = np.clip(step, -_MAX_STEP, _MAX_STEP)
         before = vector()
@@ -729,7 +743,7 @@ def fit_forced_choice_mhrm(design: BlockDesign, responses: BlockResponses, *,
     # -- standard errors ----------------------------------------------------------------------
     se = np.full(lay.size, np.nan)
     info_rank = 0
-    if compute_se and draws > 1 and hess_count:
+    if compute_se and n_batches >= 2 and hess_count:
         info = np.zeros((p_size, p_size))
         for index, h in zip(lay.index, hess_sum_items, strict=True):
             hb = h / hess_count
@@ -737,8 +751,12 @@ def fit_forced_choice_mhrm(design: BlockDesign, responses: BlockResponses, *,
                 info[np.ix_(index[b], index[b])] += hb[b]
         if lay.n_phi:
             info[lay.n_items:, lay.n_items:] += phi_information(inv_phi, n_persons)
-        means = mean_score / draws
-        cov = (outer - draws * means.T @ means) / (draws - 1)
+        means = mean_score / (n_batches * _SE_BATCH)
+        squares = means.T @ means
+        # Σ_p E[s_p]E[s_p]ᵀ: the means' outer products less their Monte Carlo variance, which
+        # the chains' autocorrelation makes larger than Var/M — by batch means
+        spread = (batch_outer - n_batches * squares) / (n_batches - 1)
+        cov = outer / draws - (squares - spread / n_batches)
         info -= cov
         info = 0.5 * (info + info.T)
         values, vectors = np.linalg.eigh(info)
