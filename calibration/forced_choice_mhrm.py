@@ -62,6 +62,11 @@ only on its statements): central differences of the analytic score, moving one s
 block at once (the first statement's loading of every triplet, …), give every block's matrix in
 one evaluation per slot and side.
 
+*The log-likelihood* :math:`\\sum_p \\log\\int f(x_p\\mid\\boldsymbol\\eta)\\phi(\\boldsymbol\\eta;
+\\mathbf 0, \\Phi)\\,d\\boldsymbol\\eta` at the estimates, by importance sampling: per person
+``loglik_points`` draws from :math:`N(\\bar{\\boldsymbol\\eta}_p, 1.5^2 S_p)`, the mean and
+covariance of the person's stage-3 imputations (the Laplace-like proposal of Cai 2010, §3.5).
+
 *Standard errors*: Louis' (1982) identity as Cai (2010, §3.4) accumulates it over stage 3,
 
 .. math:: I(\\hat\\theta) = \\sum_p E[-\\partial^2\\log f_p\\mid x_p]
@@ -104,6 +109,7 @@ _MAX_STEP = 0.5  # the largest change of a parameter in one cycle (a guard while
 #: are nearly always the same order pulling an error variance to 0 (a Heywood case)
 _LOG_PSI_BOUNDS = (float(np.log(0.02)), float(np.log(50.0)))
 _FD_STEP = 1e-4  # central differences of the score that make the complete-data information
+_IS_WIDTH = 1.5  # the importance proposal's SDs over the posterior's
 _SE_BATCH = 10  # stage-3 cycles per batch of the batch means (Louis' identity's Monte Carlo error)
 _LOG = logging.getLogger(__name__)
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
@@ -431,7 +437,7 @@ def fit_forced_choice_mhrm(design: BlockDesign, responses: BlockResponses, *,
                            burn_in: int = 50, average: int = 40, min_stage3: int = 80,
                            tol: float = 0.02, window: int = 3, mh_steps: int = 3,
                            hessian_every: int = 10, seed: int | None = 0,
-                           compute_se: bool = True) -> ForcedChoiceFit:
+                           compute_se: bool = True, loglik_points: int = 32) -> ForcedChoiceFit:
     """Calibrate a forced-choice design by MH-RM (see the module notes).
 
     Parameters
@@ -462,13 +468,17 @@ def fit_forced_choice_mhrm(design: BlockDesign, responses: BlockResponses, *,
         The sampler's seed (a fit with a seed is reproducible).
     compute_se : bool
         Whether to accumulate Louis' information for the standard errors.
+    loglik_points : int
+        Importance-sampling points per person for the marginal log-likelihood (0: none).
 
     Returns
     -------
     ForcedChoiceFit
         ``method="mhrm"``; ``statistics`` holds ``cycles`` per stage, ``acceptance`` (the last
-        cycle's), ``proposal_scale``, ``max_change`` (over the last window), ``gain``
-        (stage 3's last), and ``information_rank``.
+        cycle's), ``proposal_scale``, ``max_change`` (over the last window, in
+        complete-data SEs), ``gain`` (stage 3's last), ``information_rank`` (of Louis'
+        information; below ``n_parameters`` a direction was left without information),
+        ``loglik`` (the marginal log-likelihood) and ``loglik_mc_se`` (its Monte Carlo SE).
 
     Raises
     ------
@@ -674,6 +684,9 @@ def fit_forced_choice_mhrm(design: BlockDesign, responses: BlockResponses, *,
     batch_outer = np.zeros((p_size, p_size))
     batch_fill = n_batches = 0
     outer = np.zeros((p_size, p_size))
+    eta_sum = np.zeros((n_persons, k))  # the posterior moments of every person's traits
+    eta_outer = np.zeros((n_persons, k, k))
+    eta_count = 0
     hess_sum_items = [np.zeros_like(h) for h in info_items]  # Louis' E[−H]
     hess_count = 0
     draws = 0
@@ -704,6 +717,10 @@ def fit_forced_choice_mhrm(design: BlockDesign, responses: BlockResponses, *,
             h_now = item_information(eta)
             hess_sum_items = [a + b for a, b in zip(hess_sum_items, h_now, strict=True)]
             hess_count += 1
+        if stage == 3:
+            eta_sum += eta
+            eta_outer += eta[:, :, None] * eta[:, None, :]
+            eta_count += 1
         if stage == 3 and compute_se:
             outer += per.T @ per
             draws += 1
@@ -739,6 +756,30 @@ def fit_forced_choice_mhrm(design: BlockDesign, responses: BlockResponses, *,
                     and max(changes[-window:]) < tol):
                 converged = True
                 break
+
+    # -- the log-likelihood by importance sampling --------------------------------------------
+    loglik_value, loglik_se = float("nan"), float("nan")
+    if loglik_points and eta_count > 1:
+        centre = eta_sum / eta_count
+        spread = eta_outer / eta_count - centre[:, :, None] * centre[:, None, :]
+        spread = spread * eta_count / (eta_count - 1) + 1e-4 * np.eye(k)
+        factor = np.linalg.cholesky(_IS_WIDTH**2 * spread)  # (n, k, k)
+        log_det_q = 2.0 * np.log(np.diagonal(factor, axis1=1, axis2=2)).sum(axis=1)
+        _, log_det_phi = np.linalg.slogdet(phi)
+        terms = np.empty((n_persons, loglik_points))
+        for r in range(loglik_points):
+            z = rng.standard_normal((n_persons, k))
+            point = centre + np.einsum("pij,pj->pi", factor, z)
+            log_prior = -0.5 * (np.einsum("pi,ij,pj->p", point, inv_phi, point) + log_det_phi)
+            log_q = -0.5 * (np.einsum("pi,pi->p", z, z) + log_det_q)
+            terms[:, r] = loglik(point, tabs) + log_prior - log_q
+        top = terms.max(axis=1, keepdims=True)
+        weights = np.exp(terms - top)
+        per_person = top[:, 0] + np.log(weights.mean(axis=1))
+        loglik_value = float(per_person.sum())
+        # the delta method's Monte Carlo SE of each person's log of the mean weight
+        rel = weights.std(axis=1, ddof=1) / (weights.mean(axis=1) * np.sqrt(loglik_points))
+        loglik_se = float(np.sqrt(np.sum(rel**2)))
 
     # -- standard errors ----------------------------------------------------------------------
     se = np.full(lay.size, np.nan)
@@ -779,6 +820,7 @@ def fit_forced_choice_mhrm(design: BlockDesign, responses: BlockResponses, *,
         "max_change": float(max(changes[-window:])) if changes else float("nan"),
         "gain": float(gain), "mh_steps": mh_steps, "se_draws": draws,
         "information_rank": info_rank, "n_parameters": lay.size,
+        "loglik": loglik_value, "loglik_mc_se": loglik_se, "loglik_points": loglik_points,
     }
     return ForcedChoiceFit(design=design, mu=mu.copy(), lam=lam.copy(), psi2=np.exp(log_psi),
                            phi=phi.copy(), mu_se=mu_se, lam_se=lam_se, psi2_se=psi2_se,

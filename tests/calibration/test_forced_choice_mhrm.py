@@ -169,3 +169,22 @@ def test_responses_of_another_design_are_refused() -> None:
     bad = BlockResponses(np.zeros((5, 3), dtype=np.int64), ())
     with pytest.raises(InvalidResponseError):
         fit_forced_choice_mhrm(design, bad)
+
+
+def test_log_likelihood_matches_quadrature() -> None:
+    design, mu, lam, psi2, phi = _truth(3, 5, 3, seed=51)
+    responses, _ = _answers(design, mu, lam, psi2, phi, 150, seed=52)
+    fit = fit_forced_choice_mhrm(design, responses, seed=7, burn_in=20, average=10, min_stage3=20,
+                                 max_cycles=60, loglik_points=200)
+    # Gauss–Hermite product rule over η = Lz, z ~ N(0, I), at the fit's parameters
+    x, w = np.polynomial.hermite_e.hermegauss(15)
+    w = w / w.sum()
+    grid = np.stack(np.meshgrid(x, x, x, indexing="ij"), axis=-1).reshape(-1, 3)
+    weight = np.prod(np.stack(np.meshgrid(w, w, w, indexing="ij"), axis=-1).reshape(-1, 3), axis=1)
+    eta = grid @ np.linalg.cholesky(fit.phi).T
+    n = responses.codes.shape[0]
+    ll = fit.model.log_likelihood(np.broadcast_to(eta, (n, *eta.shape)), responses)  # (n, nodes)
+    top = ll.max(axis=1, keepdims=True)
+    exact = float(np.sum(top[:, 0] + np.log(np.exp(ll - top) @ weight)))
+    stats = fit.statistics
+    assert abs(stats["loglik"] - exact) < 0.5 + 4 * stats["loglik_mc_se"]
