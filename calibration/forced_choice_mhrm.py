@@ -382,6 +382,42 @@ def _start_intercepts(groups: Sequence[_Group], n_statements: int) -> Array:
     return mu
 
 
+def _correlation_information(inv_phi: Array, scatter: Array, n: int,
+                             tril: tuple[NDArray[np.intp], NDArray[np.intp]]) -> Array:
+    """The complete-data information of the correlations given the traits' scatter T.
+
+    :math:`-\\partial^2/\\partial\\rho_a\\partial\\rho_b\\sum_p\\log\\phi(\\boldsymbol\\eta_p;
+    \\mathbf 0, \\Phi) = -\\tfrac n2\\operatorname{tr}(\\Phi^{-1}E_b\\Phi^{-1}E_a) +
+    \\operatorname{tr}(\\Phi^{-1}E_b\\Phi^{-1}E_a\\Phi^{-1}T)`, :math:`T = \\sum_p
+    \\boldsymbol\\eta_p\\boldsymbol\\eta_p^\\top` (or its posterior expectation), :math:`E_a`
+    the symmetric unit matrix of correlation :math:`a` (Magnus & Neudecker 1999, ch. 15); the
+    expected information :math:`\\tfrac n2\\operatorname{tr}(\\Phi^{-1}E_a\\Phi^{-1}E_b)` when
+    :math:`T = n\\Phi`, which the unit variances do not force.
+    """
+    k = inv_phi.shape[0]
+    units = np.zeros((tril[0].size, k, k))
+    at = np.arange(tril[0].size)
+    units[at, tril[0], tril[1]] = 1.0
+    units[at, tril[1], tril[0]] = 1.0
+    we = inv_phi @ units  # (A, k, k)
+    first = np.einsum("bij,aji->ab", we, we)
+    second = np.einsum("bij,ajl,li->ab", we, we, inv_phi @ scatter)
+    out: Array = -0.5 * n * first + 0.5 * (second + second.T)
+    return out
+
+
+def _correlation_scores(eta: Array, inv_phi: Array, tril: tuple[NDArray[np.intp], NDArray[np.intp]]
+                        ) -> Array:
+    """Each person's score of the correlations, shape (n, n_correlations).
+
+    :math:`\\partial\\log\\phi(\\boldsymbol\\eta; \\mathbf 0, \\Phi)/\\partial\\rho_{ij} =
+    u_iu_j - (\\Phi^{-1})_{ij}`, :math:`\\mathbf u = \\Phi^{-1}\\boldsymbol\\eta`.
+    """
+    u = eta @ inv_phi
+    out: Array = u[:, tril[0]] * u[:, tril[1]] - inv_phi[tril]
+    return out
+
+
 class _Layout:
     """The free parameters' vector: free μ, all λ, free log ψ², then Φ's lower triangle."""
 
@@ -552,8 +588,7 @@ def fit_forced_choice_mhrm(design: BlockDesign, responses: BlockResponses, *,
         out[:, lay.lam_at] = dm * eta[:, trait_of]
         fp = lay.free_psi
         out[:, lay.psi_at[fp]] = dp[:, fp] * np.exp(log_psi[fp])
-        uu = eta @ inv_phi
-        out[:, lay.n_items:] = uu[:, lay.tril[0]] * uu[:, lay.tril[1]] - inv_phi[lay.tril]
+        out[:, lay.n_items:] = _correlation_scores(eta, inv_phi, lay.tril)
         return out
 
     def item_information(eta: Array) -> list[Array]:
@@ -791,7 +826,8 @@ def fit_forced_choice_mhrm(design: BlockDesign, responses: BlockResponses, *,
             for b in range(index.shape[0]):
                 info[np.ix_(index[b], index[b])] += hb[b]
         if lay.n_phi:
-            info[lay.n_items:, lay.n_items:] += phi_information(inv_phi, n_persons)
+            info[lay.n_items:, lay.n_items:] += _correlation_information(
+                inv_phi, eta_outer.sum(axis=0) / eta_count, n_persons, lay.tril)
         means = mean_score / (n_batches * _SE_BATCH)
         squares = means.T @ means
         # Σ_p E[s_p]E[s_p]ᵀ: the means' outer products less their Monte Carlo variance, which

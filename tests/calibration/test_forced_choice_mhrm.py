@@ -188,3 +188,31 @@ def test_log_likelihood_matches_quadrature() -> None:
     exact = float(np.sum(top[:, 0] + np.log(np.exp(ll - top) @ weight)))
     stats = fit.statistics
     assert abs(stats["loglik"] - exact) < 0.5 + 4 * stats["loglik_mc_se"]
+
+
+def test_correlation_score_and_information_match_finite_differences() -> None:
+    rng = np.random.default_rng(61)
+    k, n = 4, 40
+    phi = np.full((k, k), 0.25) + 0.75 * np.eye(k)
+    eta = rng.multivariate_normal(np.zeros(k), phi, n)
+    tril = np.tril_indices(k, -1)
+
+    def loglik(r: np.ndarray) -> np.ndarray:
+        m = np.eye(k)
+        m[tril] = r
+        m.T[tril] = r
+        inv = np.linalg.inv(m)
+        return -0.5 * np.linalg.slogdet(m)[1] - 0.5 * np.einsum("pi,ij,pj->p", eta, inv, eta)
+
+    r0, h = phi[tril], 1e-4
+    inv_phi = np.linalg.inv(phi)
+    scores = fcm._correlation_scores(eta, inv_phi, tril)
+    info = fcm._correlation_information(inv_phi, eta.T @ eta, n, tril)
+    for a in range(r0.size):
+        ea = np.eye(r0.size)[a] * h
+        np.testing.assert_allclose(scores[:, a], (loglik(r0 + ea) - loglik(r0 - ea)) / (2 * h), atol=1e-6)
+        for b in range(r0.size):
+            eb = np.eye(r0.size)[b] * h
+            second = (loglik(r0 + ea + eb) - loglik(r0 + ea - eb) - loglik(r0 - ea + eb)
+                      + loglik(r0 - ea - eb)).sum() / (4 * h * h)
+            assert abs(-second - info[a, b]) < 1e-4 * max(1.0, abs(info[a, b]))
