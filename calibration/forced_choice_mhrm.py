@@ -507,8 +507,8 @@ def fit_forced_choice_mhrm(design: BlockDesign, responses: BlockResponses, *,
     mh_steps : int
         Metropolis steps per person per cycle.
     hessian_every : int
-        The complete-data information is recomputed every this many stage-3 cycles (and at
-        the start of stages 1 and 2).
+        Louis' complete-data Hessian of the statements (central differences of the score) is
+        taken every this many stage-3 cycles and averaged.
     seed : int or None
         The sampler's seed (a fit with a seed is reproducible).
     compute_se : bool
