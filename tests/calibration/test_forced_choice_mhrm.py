@@ -216,3 +216,21 @@ def test_correlation_score_and_information_match_finite_differences() -> None:
             second = (loglik(r0 + ea + eb) - loglik(r0 + ea - eb) - loglik(r0 - ea + eb)
                       + loglik(r0 - ea - eb)).sum() / (4 * h * h)
             assert abs(-second - info[a, b]) < 1e-4 * max(1.0, abs(info[a, b]))
+
+
+def test_unanswered_blocks_are_left_out() -> None:
+    design, mu, lam, psi2, phi = _truth(3, 4, 3, seed=71)
+    responses, _ = _answers(design, mu, lam, psi2, phi, 150, seed=72)
+    codes = responses.codes.copy()
+    codes[np.random.default_rng(0).random(codes.shape) < 0.2] = -1
+    codes[0] = -1  # a person who answered nothing
+    short = {"burn_in": 3, "average": 2, "min_stage3": 20, "max_cycles": 25}
+    fit = fit_forced_choice_mhrm(design, BlockResponses(codes, responses.tables), seed=8, **short)
+    assert np.all(np.isfinite(fit.lam)) and np.isfinite(fit.statistics["loglik"])
+    # the answered blocks' likelihood at the estimates is the model's, the unanswered ones add 0
+    group = fcm._prepare(design, BlockResponses(codes, responses.tables))[0]
+    eta = np.zeros((150, 3))
+    terms = fcm._group_loglik(group, fcm._tables(group, fit.psi2), fit.mu + fit.lam * eta[:, design.trait_of])
+    reference = fit.model.log_likelihood(eta, BlockResponses(codes, responses.tables))
+    np.testing.assert_allclose(terms.sum(axis=1), reference, atol=1e-9)
+    assert terms[0].sum() == 0.0
