@@ -479,7 +479,7 @@ def _correlation_step(phi: Array, step: Array, tril: tuple[NDArray[np.intp], NDA
 
 def fit_forced_choice_mhrm(design: BlockDesign, responses: BlockResponses, *,
                            start: ForcedChoiceFit | None = None, max_cycles: int = 500,
-                           burn_in: int = 150, average: int = 50, min_stage3: int = 80,
+                           burn_in: int | None = None, average: int = 50, min_stage3: int = 80,
                            tol: float = 0.02, window: int = 3, mh_steps: int = 3,
                            hessian_every: int = 10, seed: int | None = 0,
                            compute_se: bool = True, loglik_points: int = 32) -> ForcedChoiceFit:
@@ -498,6 +498,10 @@ def fit_forced_choice_mhrm(design: BlockDesign, responses: BlockResponses, *,
         Cycles at most over the three stages.
     burn_in, average : int
         Cycles of stage 1 (gain 1, the proposal scale tuned) and stage 2 (gain 1, averaged).
+        ``burn_in`` by default: 150 from the crude start (mirt's), 30 from a ``start`` fit — the
+        limited-information estimates are already consistent, and on the reference triplets
+        30 cycles from them recover the loadings as well as 150 (RMSE of λ/ψ 0.138 and 0.136;
+        Monte Carlo noise) in 14 s instead of 23.
     min_stage3 : int
         Stage 3 runs at least this many cycles (the standard errors accumulate over it).
     tol, window : float, int
@@ -533,6 +537,8 @@ def fit_forced_choice_mhrm(design: BlockDesign, responses: BlockResponses, *,
         ``start`` of another design.
     """
     began = time.perf_counter()
+    if burn_in is None:
+        burn_in = 150 if start is None else 30
     if responses.codes.ndim != 2 or responses.codes.shape[1] != design.n_blocks:
         raise InvalidResponseError(f"responses: expected {design.n_blocks} blocks; got codes of "
                                    f"shape {responses.codes.shape}")

@@ -40,15 +40,15 @@ def files(tmp_path_factory):
     return folder, design, truth
 
 
-def test_the_parameter_file_carries_the_fit_and_recovers_the_truth(files):
+def test_the_parameter_file_carries_the_full_information_fit_and_recovers_the_truth(files):
     folder, design, truth = files
     out = folder / "fc_params.json"
     result = runner.invoke(app, ["calibrate-fc", str(folder / "design.json"),
-                                 str(folder / "answers.csv"), "--method", "dwls", "--out", str(out)])
+                                 str(folder / "answers.csv"), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "800 persons, 8 blocks, 24 statements, 4 traits" in result.output
     doc = json.loads(out.read_text())
-    assert doc["latent"]["traits"] == TRAITS and doc["estimation"]["method"] == "dwls"
+    assert doc["latent"]["traits"] == TRAITS and doc["estimation"]["method"] == "mhrm"
     statements = [s for b in doc["blocks"] for s in b["statements"]]
     assert [s["id"] for s in statements] == list(design.statement_ids)
     first = doc["blocks"][0]["statements"][0]
