@@ -477,6 +477,22 @@ def _correlation_step(phi: Array, step: Array, tril: tuple[NDArray[np.intp], NDA
     return phi
 
 
+def _correlation_matrix(phi: Array, floor: float = 0.05) -> Array:
+    """``phi`` made a positive-definite correlation matrix to start from.
+
+    A limited-information fit estimates the correlations one by one, and a weakly determined
+    design can leave them jointly indefinite; its eigenvalues are raised to ``floor`` and the
+    result rescaled to a unit diagonal (Higham's projection, one step).
+    """
+    values, vectors = np.linalg.eigh(0.5 * (phi + phi.T))
+    if values.min() >= floor:
+        return phi.copy()
+    fixed = (vectors * np.maximum(values, floor)) @ vectors.T
+    d = np.sqrt(np.diag(fixed))
+    out: Array = fixed / np.outer(d, d)
+    return out
+
+
 def fit_forced_choice_mhrm(design: BlockDesign, responses: BlockResponses, *,
                            start: ForcedChoiceFit | None = None, max_cycles: int = 500,
                            burn_in: int | None = None, average: int = 50, min_stage3: int = 80,
@@ -552,7 +568,7 @@ def fit_forced_choice_mhrm(design: BlockDesign, responses: BlockResponses, *,
         if start.design.n_statements != design.n_statements or start.design.n_traits != k:
             raise InvalidParameterError("start: expected a fit of the same design")
         mu, lam, psi2 = start.mu.copy(), start.lam.copy(), start.psi2.copy()
-        phi = start.phi.copy()
+        phi = _correlation_matrix(start.phi)
     else:
         mu = _start_intercepts(groups, design.n_statements)
         lam = design.keyed.astype(np.float64)

@@ -234,3 +234,14 @@ def test_unanswered_blocks_are_left_out() -> None:
     reference = fit.model.log_likelihood(eta, BlockResponses(codes, responses.tables))
     np.testing.assert_allclose(terms.sum(axis=1), reference, atol=1e-9)
     assert terms[0].sum() == 0.0
+
+
+def test_an_indefinite_start_is_made_a_correlation_matrix():
+    from qabilet.calibration.forced_choice_mhrm import _correlation_matrix
+
+    bad = np.array([[1.0, 0.9, -0.9], [0.9, 1.0, 0.9], [-0.9, 0.9, 1.0]])  # eigenvalue −0.8
+    fixed = _correlation_matrix(bad)
+    assert np.linalg.eigvalsh(fixed).min() > 0 and np.allclose(np.diag(fixed), 1.0)
+    assert np.all(np.sign(fixed[np.triu_indices(3, 1)]) == np.sign(bad[np.triu_indices(3, 1)]))
+    good = np.array([[1.0, 0.3], [0.3, 1.0]])
+    np.testing.assert_array_equal(_correlation_matrix(good), good)
