@@ -120,7 +120,8 @@ def lavaan(design: BlockDesign, answers: BlockResponses) -> dict | None:
         rows = list(csv.DictReader(table_.open()))
     seconds, chisq = (float(v) for v in done.stdout.split()[:2])
     est = {r["label"]: float(r["est"]) for r in rows if r["label"]}
-    lam = np.array([est[f"l_{i}"] for i in design.statement_ids])
+    # a statement's loading is labelled l_ where it comes first in a comparison, m_ = −l_ second
+    lam = np.array([est[f"l_{i}"] if f"l_{i}" in est else -est[f"m_{i}"] for i in design.statement_ids])
     # error variances: the first of a block 1; Cov(e_12, e_23) = -psi2_2 (q), Cov(e_13, e_23) = psi2_3 (p)
     psi2 = np.array([est.get(f"p_{i}", -est.get(f"q_{i}", -1.0)) for i in design.statement_ids])
     traits = list(design.traits)

@@ -357,6 +357,25 @@ def scaled_shifted(statistic: float, trace_ug: float, trace_ug2: float, df: int)
     return float(a * statistic + df - a * trace_ug)
 
 
+def _check_comparisons(design: BlockDesign, y: Array, pairs: NDArray[np.intp]) -> None:
+    """Refuse, naming the block and statements, a comparison that nobody made both ways."""
+    seen = ~np.isnan(y)
+    ones = np.where(seen, y, 0.0).sum(axis=0)
+    count = seen.sum(axis=0)
+    block_of = np.repeat(np.arange(design.n_blocks), [m.size * (m.size - 1) // 2
+                                                      for m in design.blocks])
+    for p in np.flatnonzero((ones == 0) | (ones == count)):
+        i, j = (design.statement_ids[k] for k in pairs[p])
+        block = design.block_ids[block_of[p]]
+        if count[p] == 0:
+            raise InvalidResponseError(f"block {block}: nobody's answer orders {i} and {j}; "
+                                       f"every comparison needs answers both ways")
+        first, second = (i, j) if ones[p] else (j, i)
+        raise InvalidResponseError(f"block {block}: all {int(count[p])} persons who ordered {i} "
+                                   f"and {j} put {first} first; a comparison made one way only "
+                                   f"has no threshold — drop the block or collect more answers")
+
+
 def fit_forced_choice(design: BlockDesign, responses: BlockResponses, *,
                       weights: str = "dwls", tol: float = 1e-10) -> ForcedChoiceFit:
     """Thurstonian IRT by least squares on the pairwise thresholds and tetrachorics.
@@ -392,6 +411,7 @@ def fit_forced_choice(design: BlockDesign, responses: BlockResponses, *,
     answered = responses.codes >= 0
     unobserved = float(np.isnan(y).sum() - sum(
         (~answered[:, b]).sum() * (m.size * (m.size - 1) // 2) for b, m in enumerate(design.blocks)))
+    _check_comparisons(design, y, pairs)
     data = tetrachorics(y)
     n = data.n_persons
     stats_done = time.perf_counter()

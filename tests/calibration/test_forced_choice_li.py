@@ -171,3 +171,11 @@ def test_full_information_from_dwls_recovers_better_than_lavaan(reference):
     assert full.converged and ours < theirs, (ours, theirs)
     phi_err = np.sqrt(np.mean((full.phi - np.asarray(truth["Phi"])) ** 2))
     assert phi_err <= lavaan["recovery"]["rmse_Phi"] + 0.005, phi_err
+
+
+def test_a_block_ranked_one_way_by_everyone_is_refused_by_name():
+    design = _design()
+    answers = BlockResponses.from_orders(design, [[[[0], [1], [2]], [[0], [1], [2], [3]]],
+                                                 [[[0], [2], [1]], [[1], [0], [2], [3]]]])
+    with pytest.raises(InvalidResponseError, match="block B1: all 2 persons who ordered S1 and S2"):
+        fit_forced_choice(design, answers)
