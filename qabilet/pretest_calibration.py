@@ -22,12 +22,14 @@ parameters common to the groups — and checks what it finds:
   drift would read as DIF;
 * **anchor drift**: every item re-estimated freely on the same answers (standard errors by
   Louis' identity) and linked to the anchors' published parameters by Stocking–Lord
-  (:mod:`qabilet.calibration.linking`); for each anchor with a slope and locations (2PL, graded,
-  GPCM) a Wald test of its linked parameters against the published ones,
-  :math:`\\chi^2 = \\sum_k ((\\hat\\psi_k^* - \\psi_k) / \\mathrm{SE}(\\hat\\psi_k^*))^2` with
-  :math:`a^* = a/A`, :math:`b^* = Ab + B`, :math:`\\mathrm{SE}(a^*) = \\mathrm{SE}(a)/A`,
-  :math:`\\mathrm{SE}(b^*) = A\\,\\mathrm{SE}(b)` (the published parameters and the linking
-  constants taken as known), on as many degrees of freedom as parameters, the p-values
+  (:mod:`qabilet.calibration.linking`); for each anchor with a slope and intercepts (2–4PL,
+  graded) a Wald test of its linked parameters against the published ones,
+  :math:`\\chi^2 = \\boldsymbol\\delta^\\top(J\\Sigma J^\\top)^{-1}\\boldsymbol\\delta` with
+  :math:`\\boldsymbol\\delta` the differences of :math:`(a^*, d^*_1, \\dots)` from the published
+  ones, :math:`a^* = a/A`, :math:`d^*_k = d_k - (B/A)a` (the linking :math:`b^* = Ab + B` in
+  slope-intercept form), :math:`\\Sigma` the item's whole estimated covariance and :math:`J` the
+  linking's Jacobian (the published parameters and the linking constants taken as known), on
+  as many degrees of freedom as parameters, the p-values
   Holm-adjusted over the anchors; an anchor is flagged when its adjusted p is below 0.05 **and**
   its linked response function differs by a weighted RMSD above :data:`DRIFT_THRESHOLD` per
   category point — significant and large enough to matter. (Sparse data make the RMSD of a
@@ -448,19 +450,12 @@ def _wald_drift(free: Any, fixed: Any, same: list[str],
     estimates = {e.id: e for e in free.items}
     stats, dfs = [], []
     for item_id in same:
-        new: Any = moved.subset(moved.index_of([item_id])).models[0]  # a, b when it has them
+        new: Any = moved.subset(moved.index_of([item_id])).models[0]
         old: Any = fixed.subset(fixed.index_of([item_id])).models[0]
-        e = estimates[item_id]
-        se = dict(zip(e.traditional_names, e.traditional_se.tolist(), strict=True))
-        if not (hasattr(new, "b") and hasattr(old, "b")) or "a" not in se:
-            stats.append(np.nan)
-            dfs.append(0)
-            continue
-        diff = np.concatenate([np.ravel(new.a) - np.ravel(old.a), np.ravel(new.b) - np.ravel(old.b)])
-        b_se = [v for n, v in se.items() if n.startswith("b")]
-        err = np.concatenate([[se["a"] / linking.slope], linking.slope * np.asarray(b_se)])
-        stats.append(float(np.sum((diff / err) ** 2)) if err.size == diff.size else np.nan)
-        dfs.append(int(diff.size))
+        statistic, df = _wald(estimates[item_id], new, old, free.covariance, linking.slope,
+                              linking.shift)
+        stats.append(statistic)
+        dfs.append(df)
     stat = np.asarray(stats)
     p = np.where(np.isfinite(stat), chi2.sf(stat, np.maximum(dfs, 1)), np.nan)
     tested = np.isfinite(p)
@@ -469,6 +464,46 @@ def _wald_drift(free: Any, fixed: Any, same: list[str],
     return tuple(AnchorDrift(i, float(r), float(c), d, float(q), float(qa),
                              bool(qa < DRIFT_ALPHA and r > DRIFT_THRESHOLD))
                  for i, r, c, d, q, qa in zip(same, rmsd, stat, dfs, p, adjusted, strict=True))
+
+
+def _wald(estimate: Any, new: Any, old: Any, covariance: NDArray[np.float64], slope: float,
+          shift: float) -> tuple[float, int]:
+    """One anchor's Wald χ² of its linked slope and intercepts against the published ones.
+
+    In slope-intercept form the linking :math:`a^* = a/A`, :math:`b^* = Ab + B` is linear,
+    :math:`a^* = a/A`, :math:`d_k^* = d_k - (B/A)a`, so the linked estimates' covariance is
+    :math:`J\\Sigma J^\\top` with :math:`\\Sigma` the free calibration's (Louis') covariance of
+    the item's :math:`(a, d_1, \\dots)` — the whole matrix: an item's intercepts share its
+    slope's and location's error, and squared z-values summed as if independent would give the
+    statistic heavier tails than :math:`\\chi^2` (false flags at Holm-adjusted levels). NaN
+    (and 0 degrees of freedom) for items without a single slope and intercepts, or without
+    standard errors.
+    """
+    from qabilet.engine.models import FourPL, GradedResponse
+
+    names = list(estimate.names)
+    wanted = [k for k, n in enumerate(names) if n == "a1" or n == "d" or
+              (n.startswith("d") and n[1:].isdigit())]
+    # the intercepts move as d − (B/A)a only where the kernel is a·θ + d (graded, 2–4PL)
+    graded_like = all(isinstance(m, GradedResponse | FourPL) for m in (new, old))
+    if "a1" not in names or len(wanted) < 2 or not graded_like:
+        return float("nan"), 0
+    rows = np.asarray(estimate.index)[wanted]
+    if np.any(rows < 0):
+        return float("nan"), 0
+    labels = [names[k] for k in wanted]
+    position = {n: k for k, n in enumerate(new.param_names())}
+    if any(n not in position for n in labels) or list(old.param_names()) != list(new.param_names()):
+        return float("nan"), 0
+    at = [position[n] for n in labels]
+    diff = np.ravel(new.param_vector())[at] - np.ravel(old.param_vector())[at]
+    jac = np.eye(len(labels))
+    jac[0, 0] = 1.0 / slope
+    jac[1:, 0] = -shift / slope
+    cov = jac @ covariance[np.ix_(rows, rows)] @ jac.T
+    if not np.all(np.isfinite(cov)) or not np.all(np.isfinite(diff)):
+        return float("nan"), 0
+    return float(diff @ np.linalg.solve(cov, diff)), len(labels)
 
 
 def _write_draft(repo: BankRepository, version: BankVersion, records: list[dict[str, Any]],
