@@ -1,5 +1,9 @@
 /* The candidate's page: one item per screen, driven by the server's state.
  *
+ * An item is a set of choices (Likert scale points, a situational item's options: radio buttons)
+ * or a forced-choice block of 2–4 statements, ranked by dragging, by buttons or from the keyboard
+ * ("rank"), or the one most and the one least like the candidate chosen ("most_least").
+ *
  * The link is /take/{session_id}#token=<token>. The token is kept in localStorage under the
  * session's id (so a reload without the fragment works) and sent as X-Session-Token on every
  * request. Nothing is trusted locally: every screen is drawn from GET /v1/sessions/{id}/item (and
@@ -23,6 +27,7 @@
     item: null,                 // ItemPublic, last read (an item on screen)
     screen: "loading",
     selected: null,             // 0-based index of the checked choice
+    block: null,                // a block's answer in the making: {key, order, most, least}
     shownAt: null,              // performance.now() when the current item was first displayed
     submitting: false,
     fetching: null,             // the item fetch in flight (a promise)
@@ -374,6 +379,7 @@
     if (!same || state.screen !== "item") {
       if (!same) {
         state.selected = null;
+        state.block = null;
         state.shownAt = shownAtFor(data);
         if (opts.background && before && data.position > before.position &&
             num(before.item_remaining_s) !== null) { showNotice("notice_item_time"); }
@@ -383,8 +389,10 @@
       focusItem();
       if (wasPaused) { announce(t("resumed")); }
     } else if (before.language !== data.language || before.stem !== data.stem ||
-               String(before.choices) !== String(data.choices)) {
-      drawItem();     // the same item in another language: the choice is kept
+               String(before.choices) !== String(data.choices) ||
+               JSON.stringify(before.statements || null) !== JSON.stringify(data.statements || null) ||
+               before.answer_mode !== data.answer_mode) {
+      drawItem();     // the same item in another language: the choice (a block's order) is kept
     } else {
       drawItemTexts();
     }
@@ -413,18 +421,24 @@
     window.scrollTo(0, 0);
   }
 
-  function hintKey(format) {
-    if (format === "likert") { return "hint_likert"; }
+  function hintKey(it) {
+    if (isBlock(it)) { return blockMode(it) === "rank" ? "hint_rank" : "hint_most_least"; }
+    if (it.format === "likert") { return "hint_likert"; }
     return "hint_choice";
   }
 
   function drawItemTexts() {
     var it = state.item;
     $("q-title").textContent = t("question_n", { n: it.position });
-    // a situational-judgement item's own instruction (the server's, in the language asked for)
-    $("hint").textContent = it.instruction || t(hintKey(it.format));
+    // a situational item's or a block's own instruction (the server's, in the language asked for)
+    $("hint").textContent = it.instruction || t(hintKey(it));
     var n = (it.choices || []).length;
-    $("keys-hint").textContent = n > 1 && n <= 9 ? t("keys_hint", { n: n }) : "";
+    if (isBlock(it)) {
+      $("keys-hint").textContent = t(blockMode(it) === "rank" ? "keys_hint_rank" : "keys_hint_most_least");
+      drawBlockTexts();
+    } else {
+      $("keys-hint").textContent = n > 1 && n <= 9 ? t("keys_hint", { n: n }) : "";
+    }
     var fb = $("fell-back");
     if (it.fell_back && it.language) {
       fb.textContent = t("fell_back", { in_language: t("in_" + it.language) });
@@ -432,7 +446,12 @@
     } else {
       fb.hidden = true;
     }
-    $("next-label").textContent = state.submitting ? t("sending") : t("next");
+    $("next-label").textContent = nextLabel();
+  }
+
+  function nextLabel() {
+    if (state.submitting) { return t("sending"); }
+    return t(isBlock(state.item) && blockMode(state.item) === "rank" ? "fc_confirm" : "next");
   }
 
   function drawItem() {
@@ -441,12 +460,23 @@
     $("item-form").setAttribute("data-format", it.format || "");
     var stem = $("stem");
     stem.textContent = it.stem || "";
+    stem.hidden = !it.stem;   // a block may have no lead text
     stem.classList.toggle("long", (it.stem || "").length > 160);
     if (it.language) { stem.setAttribute("lang", it.language); } else { stem.removeAttribute("lang"); }
     var box = $("choices");
     var focused = document.activeElement && box.contains(document.activeElement) ?
       Number(document.activeElement.value) : null;
     box.textContent = "";
+    box.hidden = isBlock(it);
+    if (isBlock(it)) {
+      $("item-form").setAttribute("data-answer-mode", blockMode(it));
+      drawBlock(it);
+      drawItemTexts();
+      updateNext();
+      return;
+    }
+    $("item-form").removeAttribute("data-answer-mode");
+    clearBlock();
     var choices = it.choices || [];
     box.className = "choices" + (it.format === "likert" ? " scale" : "");
     box.style.setProperty("--n", String(Math.max(choices.length, 1)));
@@ -482,12 +512,25 @@
 
   function updateNext() {
     var next = $("next");
-    next.disabled = state.submitting || state.selected === null;
+    next.disabled = state.submitting || !answerReady();
     next.classList.toggle("busy", state.submitting);
     next.setAttribute("aria-busy", state.submitting ? "true" : "false");
-    $("next-label").textContent = state.submitting ? t("sending") : t("next");
+    $("next-label").textContent = nextLabel();
     var inputs = $("choices").querySelectorAll("input");
     for (var i = 0; i < inputs.length; i++) { inputs[i].disabled = state.submitting; }
+    if (isBlock(state.item)) { refreshBlock(); }
+  }
+
+  /* Whether the item on screen has an answer to send: a choice; a block's ranking (the served
+   * order is one: it is sent when the candidate confirms it); both a most and a least. */
+  function answerReady() {
+    var it = state.item;
+    if (!it) { return false; }
+    if (!isBlock(it)) { return state.selected !== null; }
+    var b = state.block;
+    if (!b || b.key !== blockKey(it)) { return false; }
+    if (blockMode(it) === "rank") { return b.order.length === it.statements.length; }
+    return b.most !== null && b.least !== null && b.most !== b.least;
   }
 
   function select(index, focus) {
@@ -500,22 +543,404 @@
     updateNext();
   }
 
+  // -- forced-choice blocks --------------------------------------------------------------------
+  /* A block: 2–4 statements, each on another trait, none right or wrong.
+   *
+   * "rank": an ordered list (#fc-rank), most like the candidate first, starting in the served
+   * order. A statement (li.fc-row, focusable) moves by dragging (Pointer Events: a mouse or pen
+   * from anywhere on it, a finger from its handle, so that the page still scrolls under a
+   * finger elsewhere), by its ↑/↓ buttons, or from the keyboard: Alt+ArrowUp / Alt+ArrowDown
+   * move the focused statement, ArrowUp / ArrowDown go to its neighbour. Focus stays on what
+   * moved; #fc-live says where it went. The served order is itself a ranking, so nothing is sent
+   * before the candidate confirms it.
+   *
+   * "most_least": two radio groups (#fc-most, #fc-least), a column each, over the statements
+   * (p.fc-ml-text) between them; a statement chosen in one column is disabled in the other.
+   *
+   * The arrangement is kept for the same position and item across a language switch, a pause
+   * and a refused answer; a reload starts again from the served order. */
+  function isBlock(it) {
+    return !!it && it.format === "forced_choice" && Array.isArray(it.statements);
+  }
+
+  function blockMode(it) { return it.answer_mode === "most_least" ? "most_least" : "rank"; }
+
+  function blockKey(it) { return it.position + "|" + it.item_id + "|" + blockMode(it); }
+
+  function statementIds(it) { return it.statements.map(function (s) { return String(s.id); }); }
+
+  function statementText(id) {
+    var list = (state.item && state.item.statements) || [];
+    for (var i = 0; i < list.length; i++) { if (String(list[i].id) === id) { return list[i].text || ""; } }
+    return "";
+  }
+
+  // a statement as the live region names it: its first 60 characters, to a word
+  function shortText(text) {
+    return text.length <= 60 ? text : text.slice(0, 60).replace(/\s+\S*$/, "") + "…";
+  }
+
+  function blockFor(it) {
+    var ids = statementIds(it), key = blockKey(it), b = state.block;
+    var same = b && b.key === key && b.order.length === ids.length &&
+      b.order.slice().sort().join("\n") === ids.slice().sort().join("\n");
+    if (!same) { b = state.block = { key: key, order: ids, most: null, least: null }; }
+    return b;
+  }
+
+  function element(tag, className) {
+    var el = document.createElement(tag);
+    if (className) { el.className = className; }
+    return el;
+  }
+
+  function clearBlock() {
+    endDrag(false);
+    var fc = $("fc");
+    fc.hidden = true;
+    fc.textContent = "";
+    fc.removeAttribute("data-answer-mode");
+  }
+
+  // what has the focus inside the block, to give it back once redrawn
+  function blockFocus() {
+    var el = document.activeElement, fc = $("fc");
+    if (!el || !fc.contains(el)) { return null; }
+    var host = el.closest("[data-statement-id]");
+    return host ? { id: host.getAttribute("data-statement-id"), part: el.getAttribute("data-part") || "" } : null;
+  }
+
+  function restoreBlockFocus(saved) {
+    if (!saved) { return; }
+    var nodes = $("fc").querySelectorAll("[data-statement-id]");
+    for (var i = 0; i < nodes.length; i++) {
+      var host = nodes[i];
+      if (host.getAttribute("data-statement-id") !== saved.id) { continue; }
+      var target = saved.part ? host.querySelector('[data-part="' + saved.part + '"]') : null;
+      if (!target && (host.getAttribute("data-part") || "") === saved.part) { target = host; }
+      if (target) { target.focus({ preventScroll: true }); return; }
+    }
+  }
+
+  function drawBlock(it) {
+    endDrag(false);
+    var fc = $("fc"), b = blockFor(it), mode = blockMode(it), saved = blockFocus();
+    fc.textContent = "";
+    fc.hidden = false;
+    fc.setAttribute("data-answer-mode", mode);
+    fc.appendChild(mode === "rank" ? buildRank(it, b) : buildMostLeast(it, b));
+    refreshBlock();
+    restoreBlockFocus(saved);
+  }
+
+  function buildRank(it, b) {
+    var list = element("ol", "fc-rank");
+    list.id = "fc-rank";
+    list.setAttribute("aria-labelledby", "hint");
+    for (var i = 0; i < b.order.length; i++) {
+      var id = b.order[i];
+      var row = element("li", "fc-row");
+      row.tabIndex = 0;
+      row.setAttribute("data-statement-id", id);
+      row.setAttribute("aria-describedby", "keys-hint");
+      var pos = element("span", "fc-pos");
+      pos.setAttribute("aria-hidden", "true");
+      var grip = element("span", "fc-grip");
+      grip.setAttribute("aria-hidden", "true");
+      var text = element("span", "fc-text");
+      text.textContent = statementText(id);
+      if (it.language) { text.setAttribute("lang", it.language); }
+      var moves = element("span", "fc-moves");
+      moves.appendChild(moveButton("up"));
+      moves.appendChild(moveButton("down"));
+      row.appendChild(grip);
+      row.appendChild(pos);
+      row.appendChild(text);
+      row.appendChild(moves);
+      list.appendChild(row);
+    }
+    return list;
+  }
+
+  function moveButton(direction) {
+    var button = element("button", "fc-move fc-" + direction);
+    button.type = "button";
+    button.setAttribute("data-part", direction);
+    return button;
+  }
+
+  function buildMostLeast(it, b) {
+    var grid = element("div", "fc-ml");
+    grid.id = "fc-ml";
+    var n = it.statements.length;
+    grid.style.gridTemplateRows = "auto repeat(" + n + ", minmax(3.5rem, auto))";
+    grid.appendChild(radioColumn(it, b, "most"));
+    for (var i = 0; i < n; i++) {
+      var text = element("p", "fc-ml-text");
+      text.id = "fc-text-" + i;
+      text.setAttribute("data-statement-id", String(it.statements[i].id));
+      text.style.gridRow = String(i + 2);
+      text.textContent = it.statements[i].text || "";
+      if (it.language) { text.setAttribute("lang", it.language); }
+      grid.appendChild(text);
+    }
+    grid.appendChild(radioColumn(it, b, "least"));
+    return grid;
+  }
+
+  function radioColumn(it, b, kind) {
+    var group = element("div", "fc-ml-group fc-ml-" + kind);
+    group.id = "fc-" + kind;
+    group.setAttribute("role", "radiogroup");
+    group.setAttribute("aria-labelledby", "fc-" + kind + "-label");
+    var head = element("span", "fc-ml-head");
+    head.id = "fc-" + kind + "-label";
+    head.style.gridRow = "1";
+    group.appendChild(head);
+    for (var i = 0; i < it.statements.length; i++) {
+      var id = String(it.statements[i].id);
+      var cell = element("label", "fc-ml-cell");
+      cell.style.gridRow = String(i + 2);
+      var input = document.createElement("input");
+      input.type = "radio";
+      input.name = "fc-" + kind;
+      input.id = "fc-" + kind + "-" + i;
+      input.value = id;
+      input.setAttribute("data-statement-id", id);
+      input.setAttribute("data-part", kind);
+      input.setAttribute("aria-labelledby", "fc-text-" + i);
+      input.checked = b[kind] === id;
+      cell.appendChild(input);
+      group.appendChild(cell);
+    }
+    return group;
+  }
+
+  // the block's interface texts, in the page's language (the statements are the server's)
+  function drawBlockTexts() {
+    var most = $("fc-most-label"), least = $("fc-least-label");
+    if (most) { most.textContent = t("fc_most"); }
+    if (least) { least.textContent = t("fc_least"); }
+    refreshBlock();
+  }
+
+  // numbers, names and what may be used now, from the order on screen and the choices made
+  function refreshBlock() {
+    var list = $("fc-rank");
+    if (list) {
+      var rows = list.children, n = rows.length;
+      for (var i = 0; i < n; i++) {
+        var row = rows[i], text = statementText(row.getAttribute("data-statement-id"));
+        row.setAttribute("data-rank", String(i + 1));
+        row.setAttribute("aria-label", t("fc_position", { k: i + 1, n: n, text: text }));
+        row.querySelector(".fc-pos").textContent = String(i + 1);
+        var up = row.querySelector(".fc-up"), down = row.querySelector(".fc-down");
+        up.setAttribute("aria-label", t("fc_move_up", { text: text }));
+        down.setAttribute("aria-label", t("fc_move_down", { text: text }));
+        // aria-disabled, not disabled: a button that has the focus keeps it at the top or bottom
+        up.setAttribute("aria-disabled", state.submitting || i === 0 ? "true" : "false");
+        down.setAttribute("aria-disabled", state.submitting || i === n - 1 ? "true" : "false");
+      }
+      list.classList.toggle("busy", state.submitting);
+    }
+    var grid = $("fc-ml"), b = state.block;
+    if (grid && b) {
+      var inputs = grid.querySelectorAll('input[type="radio"]');
+      for (var j = 0; j < inputs.length; j++) {
+        var input = inputs[j], most = input.name === "fc-most";
+        input.checked = (most ? b.most : b.least) === input.value;
+        // a statement chosen in one column cannot be chosen in the other
+        input.disabled = state.submitting || (most ? b.least : b.most) === input.value;
+      }
+      var texts = grid.querySelectorAll(".fc-ml-text");
+      for (var k = 0; k < texts.length; k++) {
+        var sid = texts[k].getAttribute("data-statement-id");
+        texts[k].classList.toggle("is-most", sid === b.most);
+        texts[k].classList.toggle("is-least", sid === b.least);
+      }
+    }
+  }
+
+  function rankRows() { return Array.prototype.slice.call($("fc-rank").children); }
+
+  function commitRank() {
+    state.block.order = rankRows().map(function (row) { return row.getAttribute("data-statement-id"); });
+    refreshBlock();
+  }
+
+  var speakTimer = null;
+  function speak(message) {
+    var live = $("fc-live");
+    clearTimeout(speakTimer);
+    live.textContent = "";
+    speakTimer = setTimeout(function () { live.textContent = message; }, 50);
+  }
+
+  function spokenMove(row) {
+    var rows = rankRows();
+    return t("fc_moved", { text: shortText(statementText(row.getAttribute("data-statement-id"))),
+      k: rows.indexOf(row) + 1, n: rows.length });
+  }
+
+  /* One place up (-1) or down (+1). The neighbour is what moves in the document, so that the
+   * statement, and the focus on it or on its button, stays where it is. */
+  function moveStatement(row, delta) {
+    if (state.submitting || !state.block) { return; }
+    var list = row.parentNode, rows = rankRows(), i = rows.indexOf(row), j = i + delta;
+    var text = shortText(statementText(row.getAttribute("data-statement-id")));
+    if (j < 0) { speak(t("fc_first", { text: text })); return; }
+    if (j >= rows.length) { speak(t("fc_last", { text: text })); return; }
+    if (delta < 0) { list.insertBefore(rows[j], row.nextSibling); } else { list.insertBefore(rows[j], row); }
+    commitRank();
+    speak(spokenMove(row));
+    row.scrollIntoView({ block: "nearest" });
+  }
+
+  function onBlockKey(event) {
+    var target = event.target, row = target.closest ? target.closest(".fc-row") : null;
+    if (!row || event.ctrlKey || event.metaKey || event.shiftKey) { return; }
+    if (event.key !== "ArrowUp" && event.key !== "ArrowDown") { return; }
+    var up = event.key === "ArrowUp";
+    if (event.altKey) {
+      event.preventDefault();
+      moveStatement(row, up ? -1 : 1);
+    } else if (target === row) {
+      event.preventDefault();
+      var to = up ? row.previousElementSibling : row.nextElementSibling;
+      if (to) { to.focus(); }
+    }
+  }
+
+  function onBlockClick(event) {
+    var button = event.target.closest ? event.target.closest("button.fc-move") : null;
+    if (!button) { return; }
+    moveStatement(button.closest(".fc-row"), button.classList.contains("fc-up") ? -1 : 1);
+  }
+
+  function onBlockChange(event) {
+    var input = event.target, b = state.block;
+    if (!b || !input || input.type !== "radio") { return; }
+    if (input.name === "fc-most") { b.most = input.value; if (b.least === b.most) { b.least = null; } }
+    if (input.name === "fc-least") { b.least = input.value; if (b.most === b.least) { b.most = null; } }
+    updateNext();
+  }
+
+  // -- dragging (Pointer Events) ---------------------------------------------------------------
+  var drag = null;
+
+  function onDragStart(event) {
+    var target = event.target;
+    var row = target.closest ? target.closest(".fc-row") : null;
+    if (!row || drag || state.submitting || !event.isPrimary || event.button !== 0) { return; }
+    if (target.closest("button")) { return; }
+    if (event.pointerType === "touch" && !target.closest(".fc-grip")) { return; }   // a finger scrolls
+    drag = { row: row, pointer: event.pointerId, startY: event.clientY, active: false,
+      grab: event.clientY - row.getBoundingClientRect().top, before: state.block.order.slice() };
+    window.addEventListener("pointermove", onDragMove);
+    window.addEventListener("pointerup", onDragEnd);
+    window.addEventListener("pointercancel", onDragCancel);
+    window.addEventListener("keydown", onDragKey, true);
+  }
+
+  function onDragMove(event) {
+    if (!drag || event.pointerId !== drag.pointer) { return; }
+    var row = drag.row, y = event.clientY;
+    if (!row.isConnected) { endDrag(false); return; }
+    if (!drag.active) {
+      if (Math.abs(y - drag.startY) < 5) { return; }
+      drag.active = true;
+      row.classList.add("dragging");
+      row.parentNode.classList.add("sorting");
+      if (document.activeElement !== row) { row.focus({ preventScroll: true }); }
+    }
+    event.preventDefault();
+    // past a neighbour's middle, the neighbour takes the dragged statement's place
+    var prev = row.previousElementSibling, next = row.nextElementSibling, list = row.parentNode;
+    while (prev && y < middle(prev)) { list.insertBefore(prev, row.nextSibling); prev = row.previousElementSibling; }
+    while (next && y > middle(next)) { list.insertBefore(next, row); next = row.nextElementSibling; }
+    row.style.transform = "";
+    var top = row.getBoundingClientRect().top;
+    row.style.transform = "translateY(" + Math.round(y - drag.grab - top) + "px)";
+    refreshBlock();
+  }
+
+  function middle(el) {
+    var r = el.getBoundingClientRect();
+    return r.top + r.height / 2;
+  }
+
+  function onDragEnd(event) {
+    if (!drag || event.pointerId !== drag.pointer) { return; }
+    endDrag(true);
+  }
+
+  function onDragCancel(event) {
+    if (!drag || event.pointerId !== drag.pointer) { return; }
+    endDrag(false);
+  }
+
+  function onDragKey(event) {
+    if (drag && drag.active && event.key === "Escape") {
+      event.preventDefault();
+      event.stopPropagation();
+      endDrag(false);
+    }
+  }
+
+  /* The end of a drag: kept (the pointer let go) or undone (Escape, a cancelled touch, the item
+   * redrawn or sent meanwhile). */
+  function endDrag(keep) {
+    if (!drag) { return; }
+    var d = drag;
+    drag = null;
+    window.removeEventListener("pointermove", onDragMove);
+    window.removeEventListener("pointerup", onDragEnd);
+    window.removeEventListener("pointercancel", onDragCancel);
+    window.removeEventListener("keydown", onDragKey, true);
+    var row = d.row;
+    row.classList.remove("dragging");
+    row.style.transform = "";
+    if (!row.isConnected || !d.active) { return; }
+    var list = row.parentNode;
+    list.classList.remove("sorting");
+    if (!keep) {
+      var rows = rankRows();
+      for (var i = 0; i < d.before.length; i++) {
+        for (var j = 0; j < rows.length; j++) {
+          if (rows[j].getAttribute("data-statement-id") === d.before[i]) { list.appendChild(rows[j]); }
+        }
+      }
+      refreshBlock();
+      if (document.activeElement !== row) { row.focus({ preventScroll: true }); }
+      return;
+    }
+    commitRank();
+    row.focus({ preventScroll: true });
+    if (d.before.join("\n") !== state.block.order.join("\n")) { speak(spokenMove(row)); }
+  }
+
   // -- the answer ------------------------------------------------------------------------------
   function submit() {
     var it = state.item;
-    if (state.submitting || !it || state.screen !== "item" || state.selected === null) { return; }
+    if (state.submitting || !it || state.screen !== "item" || !answerReady()) { return; }
+    endDrag(false);
     state.submitting = true;
     stopPolling();
     updateNext();
     announce(t("sending"));
     var elapsed = Math.max(0, (performance.now() - (state.shownAt || performance.now())) / 1000);
-    var body = JSON.stringify({
-      position: it.position,
-      item_id: it.item_id,
-      code: state.selected,
-      response_time_s: Math.round(Math.min(elapsed, 86400) * 1000) / 1000,
-      language: it.language || state.lang
-    });
+    var answer = { position: it.position, item_id: it.item_id };
+    if (!isBlock(it)) {
+      answer.code = state.selected;
+    } else if (blockMode(it) === "rank") {
+      answer.ranking = state.block.order.slice();            // most like the candidate first
+    } else {
+      answer.most = state.block.most;
+      answer.least = state.block.least;
+    }
+    answer.response_time_s = Math.round(Math.min(elapsed, 86400) * 1000) / 1000;
+    answer.language = it.language || state.lang;
+    var body = JSON.stringify(answer);     // built once: a retry sends the same bytes
     persist("POST", sessionPath("/answers"), body).then(function (response) {
       return json(response).then(function (data) {
         state.submitting = false;
@@ -744,6 +1169,11 @@
       $("begin").disabled = true;
       loadItem({}).then(function () { $("begin").disabled = false; });
     });
+    var fc = $("fc");
+    fc.addEventListener("keydown", onBlockKey);
+    fc.addEventListener("click", onBlockClick);
+    fc.addEventListener("change", onBlockChange);
+    fc.addEventListener("pointerdown", onDragStart);
     $("view-profile").addEventListener("click", toggleProfile);
     $("save-pdf").addEventListener("click", savePdf);
     document.addEventListener("keydown", onKey);
