@@ -155,19 +155,19 @@ class LiveSessions:
         return self.store.reissue_token(session_id, by=by, link_ttl=link_ttl)
 
     def create(self, *, candidate_id: str, level: str, language: str, token_ttl: timedelta,
-               time_limit_s: float | None, item_time_limit_s: float | None
-               ) -> tuple[StoredSession, str]:
+               time_limit_s: float | None, item_time_limit_s: float | None,
+               blueprint_number: int | None = None) -> tuple[StoredSession, str]:
         """A new session of a registered candidate; returns it with its token.
 
-        It pins the level's newest blueprint, that blueprint's bank version and the version's
-        newest norm set.
+        It pins the level's blueprint ``blueprint_number`` (default: its newest), that
+        blueprint's bank version and the version's newest norm set.
 
         Raises
         ------
         NotFoundError
-            No blueprint for the level, or no norm set of the level for its version.
+            No such blueprint for the level, or no norm set of the level for its version.
         """
-        blueprint = self.repo.blueprint(level)
+        blueprint = self.repo.blueprint(level, blueprint_number)
         version = self.repo.version(blueprint.bank_version)
         norms = self.repo.norm_set(bank_version=version.number)
         norms.for_level(level)
@@ -373,8 +373,9 @@ class LiveSessions:
         given = [e for e in events if e.kind == "answer"]
         seeded = set(plan.pretest)  # answers to them are kept for calibration, never scored
         seconds = response_times(events)  # measured by the server, never the client's figure
-        answers = [Answer(e.payload["item_id"], int(e.payload["code"]), seconds.get(e.seq),
-                          e.payload.get("language") or session.language) for e in given]
+        answers = [Answer(e.payload["item_id"], _code(e.payload), seconds.get(e.seq),
+                          e.payload.get("language") or session.language, e.payload.get("ranking"))
+                   for e in given]
         dimensions, recommendations = self._bank_texts.get()
         profile = build_profile(
             version=plan.version or self.repo.version(session.bank_version), scales=plan.scales,
@@ -388,8 +389,14 @@ class LiveSessions:
         responses = [Response(person_id=session.candidate_id, session_id=session.id,
                               item_id=e.payload["item_id"], bank_version=session.bank_version,
                               language=e.payload.get("language") or session.language,
-                              level=session.level, code=int(e.payload["code"]),
+                              level=session.level, code=_code(e.payload),
                               answered_at=e.at, response_time_s=seconds.get(e.seq),
-                              pretest=e.payload["item_id"] in seeded)
+                              pretest=e.payload["item_id"] in seeded,
+                              ranking=e.payload.get("ranking"))
                      for e in given]
         return profile, responses
+
+
+def _code(payload: dict[str, Any]) -> int:
+    """An answer event's code: the item's, or −1 for a block's (whose answer is its ranking)."""
+    return -1 if payload.get("ranking") else int(payload["code"])

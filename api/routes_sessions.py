@@ -44,6 +44,7 @@ from qabilet.api.schemas import (
 )
 from qabilet.api.settings import Settings
 from qabilet.delivery.answer_reports import report_name
+from qabilet.delivery.block_sections import ranking_of
 from qabilet.itembank.profiles import Profile
 from qabilet.itembank.repository import BankRepository
 from qabilet.itembank.session_store import SessionEvent, SessionStore
@@ -84,14 +85,14 @@ def create_candidate(store: Store, body: CandidateCreate, who: Operator) -> Cand
 @router.post("/sessions", status_code=201, response_model=SessionPublic)
 def create_session(store: Store, sessions: Sessions, settings: Config, body: SessionCreate,
                    who: Operator) -> SessionPublic:
-    """Start a session: the level's newest blueprint, its bank version and norm set are pinned."""
+    """Start a session: the level's blueprint (newest unless named), its version and norms are pinned."""
     given = body.model_fields_set
     session, token = sessions.create(
         candidate_id=body.candidate_id, level=body.level, language=body.language,
         token_ttl=timedelta(hours=settings.token_ttl_hours),
         time_limit_s=body.time_limit_s if "time_limit_s" in given else settings.time_limit_s,
         item_time_limit_s=(body.item_time_limit_s if "item_time_limit_s" in given
-                           else settings.item_time_limit_s))
+                           else settings.item_time_limit_s), blueprint_number=body.blueprint_number)
     store.audit(who.actor, "session.create", session.id,
                 {"level": body.level, "language": body.language,
                  "time_limit_s": session.time_limit_s,
@@ -136,21 +137,23 @@ def _item(live: Live, **fields: Any) -> ItemPublic:
                       answered=v.answered, max_items=live.plan.max_items, **fields)
 
 
-@router.post("/sessions/{session_id}/answers", response_model=AnswerPublic)
+@router.post("/sessions/{session_id}/answers", response_model=AnswerPublic,
+             response_model_exclude_none=True)
 async def answer(request: Request, session_id: str, body: AnswerCreate,
                  who: Party) -> AnswerPublic:
     """Record the answer to the item at ``position`` (a retry returns the stored answer)."""
     sessions = services_of(request.app).live  # not a dependency: see the module docstring
     live = sessions.state(session_id, start_clock=True, actor=who.actor)
     v = live.view
-    payload = {"item_id": body.item_id, "code": body.code,
+    ranking = _ranking(live, body)
+    payload = {"item_id": body.item_id, **({"ranking": ranking} if ranking else {"code": body.code}),
                "client_response_time_s": body.response_time_s,
                "language": body.language or live.session.language}
     if body.position < v.position:  # a taken position: a retry, or a conflict
         done, _ = await sessions.record_soon(session_id, "answer", payload,
                                              position=body.position, actor=who.actor)
         return AnswerPublic(position=body.position, item_id=body.item_id, code=body.code,
-                            replayed=done.replayed, finished=v.finished)
+                            ranking=ranking, replayed=done.replayed, finished=v.finished)
     if v.finished:
         raise HTTPException(409, f"the session is over ({live.closed_reason}); no more answers "
                                  f"are taken")
@@ -162,14 +165,43 @@ async def answer(request: Request, session_id: str, body: AnswerCreate,
     if body.item_id != v.item_id:
         raise HTTPException(409, f"item_id: position {v.position} shows {v.item_id!r}; got "
                                  f"{body.item_id!r}")
-    n_codes = live.plan.n_choices(body.item_id)
-    if body.code >= n_codes:
-        raise HTTPException(422, f"code: item {body.item_id!r} has choices 0–{n_codes - 1}; got "
-                                 f"{body.code}")
+    if body.code is not None:
+        n_codes = live.plan.n_choices(body.item_id)
+        if body.code >= n_codes:
+            raise HTTPException(422, f"code: item {body.item_id!r} has choices 0–{n_codes - 1}; "
+                                     f"got {body.code}")
     done, after = await sessions.record_soon(session_id, "answer", payload,
                                              position=body.position, actor=who.actor)
     return AnswerPublic(position=body.position, item_id=body.item_id, code=body.code,
-                        replayed=done.replayed, finished=after.view.finished)
+                        ranking=ranking, replayed=done.replayed, finished=after.view.finished)
+
+
+def _ranking(live: Live, body: AnswerCreate) -> str | None:
+    """A block's answer as recorded (``S3>S1>S2``); None for an item's.
+
+    Raises
+    ------
+    HTTPException
+        422: a code for a block, a ranking for an item, the other answer mode than the
+        block's, or statements that are not the block's once each.
+    """
+    block = live.plan.block(body.item_id)
+    if block is None:
+        if body.code is None:
+            raise HTTPException(422, f"code: item {body.item_id!r} is answered with the 0-based "
+                                     f"choice, not a ranking")
+        return None
+    b = block.block(body.item_id)
+    mode = block.modes[b]
+    if body.code is not None or (mode == "rank") != (body.ranking is not None):
+        wanted = "ranking (every statement once, most like you first)" if mode == "rank" \
+            else "most and least"
+        raise HTTPException(422, f"{'code' if body.code is not None else 'ranking'}: block "
+                                 f"{body.item_id!r} is answered with {wanted}")
+    try:
+        return ranking_of(block.statements[b], body.ranking, body.most, body.least)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 @router.post("/sessions/{session_id}/finish", response_model=Finished)

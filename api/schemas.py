@@ -78,6 +78,10 @@ class SessionCreate(_In):
     candidate_id: str = Field(min_length=1, max_length=64)
     level: Literal["high", "middle", "low"]
     language: Language
+    blueprint_number: int | None = Field(
+        default=None, ge=1, le=1_000_000,
+        description="Which of the level's blueprints the session runs (GET /v1/admin/blueprints "
+                    "lists them: adaptive items, forced-choice blocks, …); default the newest.")
     time_limit_s: float | None = Field(default=None, gt=0, le=86_400)
     item_time_limit_s: float | None = Field(default=None, gt=0, le=86_400)
 
@@ -107,6 +111,13 @@ class SessionPublic(BaseModel):
     link: str | None = None
 
 
+class StatementPublic(BaseModel):
+    """A statement of a forced-choice block as shown."""
+
+    id: str
+    text: str
+
+
 class ItemPublic(BaseModel):
     """The item to answer now: its text in the session language — never parameters or keys."""
 
@@ -122,6 +133,12 @@ class ItemPublic(BaseModel):
         "choices, in the language asked for (the session's unless `language` is given): that "
         "there is no right or wrong answer and to choose the option the candidate finds best, or "
         "what they would do in the situation, as the item says. None for other formats.")
+    statements: list[StatementPublic] | None = Field(
+        default=None, description="A forced-choice block's statements, in the order shown (no "
+        "right or wrong: the candidate orders them, or picks the most and least like them).")
+    answer_mode: Literal["rank", "most_least"] | None = Field(
+        default=None, description="A block's: `rank` — answer with `ranking`, every statement "
+        "once, most like the candidate first; `most_least` — answer with `most` and `least`.")
     language: str | None = None
     fell_back: bool = False
     section: int
@@ -133,11 +150,22 @@ class ItemPublic(BaseModel):
 
 
 class AnswerCreate(_In):
-    """An answer to the item shown at ``position``: the 0-based choice."""
+    """An answer to the item shown at ``position``: the 0-based choice, or a block's order.
+
+    An item is answered with ``code``; a forced-choice block with ``ranking`` (``rank``) or
+    ``most`` and ``least`` (``most_least``), as its ``answer_mode`` says.
+    """
 
     position: int = Field(ge=1, le=100_000)
     item_id: str = Field(min_length=1, max_length=64)
-    code: int = Field(ge=0, le=20)
+    code: int | None = Field(default=None, ge=0, le=20)
+    ranking: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, min_length=2, max_length=4,
+        description="A block's statement ids, each once, most like the candidate first.")
+    most: str | None = Field(default=None, min_length=1, max_length=64,
+                             description="The block's statement most like the candidate.")
+    least: str | None = Field(default=None, min_length=1, max_length=64,
+                              description="The block's statement least like the candidate.")
     response_time_s: float | None = Field(
         default=None, ge=0, le=86_400,
         description="The client's own measure, kept in the log as `client_response_time_s` for "
@@ -145,13 +173,28 @@ class AnswerCreate(_In):
                     "responses export are measured by the server.")
     language: Language | None = None
 
+    @model_validator(mode="after")
+    def _one_kind(self) -> AnswerCreate:
+        given = [name for name, v in (("code", self.code), ("ranking", self.ranking),
+                                      ("most", self.most), ("least", self.least)) if v is not None]
+        if given not in (["code"], ["ranking"], ["most", "least"]):
+            raise ValueError(f"expected code (an item), ranking (a block answered in order) or "
+                             f"most and least (a block answered so); got {', '.join(given) or 'none'}")
+        return self
+
 
 class AnswerPublic(BaseModel):
-    """What the server recorded (or, for a retry, had recorded)."""
+    """What the server recorded (or, for a retry, had recorded).
+
+    An item's ``code``, or a block's ``ranking``; the other is left out.
+    """
 
     position: int
     item_id: str
-    code: int
+    code: int | None = None
+    ranking: str | None = Field(default=None, description="A block's answer as recorded: its "
+                                "statement ids from most to least like the candidate joined by "
+                                "`>`, by `=` where the order was not asked.")
     replayed: bool
     finished: bool
 

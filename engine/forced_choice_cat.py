@@ -35,7 +35,7 @@ from qabilet.engine.forced_choice import BlockResponses, ThurstonianBlocks, simu
 from qabilet.engine.scoring.forced_choice import block_map
 from qabilet.engine.scoring.result import AbilityEstimate
 
-__all__ = ["BlockTest", "select_blocks", "simulate_block_cat"]
+__all__ = ["BlockTest", "block_criterion", "select_blocks", "simulate_block_cat"]
 
 Array = NDArray[np.float64]
 Criterion = Literal["D", "A", "random"]
@@ -66,17 +66,36 @@ def select_blocks(model: ThurstonianBlocks, eta: ArrayLike, gathered: ArrayLike,
     if criterion == "random":
         gen = np.random.default_rng(rng)
         score = np.where(free, gen.random(free.shape), -np.inf)
-    elif criterion in ("D", "A"):
-        total = np.asarray(gathered, dtype=np.float64)[:, None] + model.block_information(eta)
-        if criterion == "D":
-            value = np.linalg.slogdet(total)[1]
-        else:
-            value = -np.trace(np.linalg.inv(total), axis1=-2, axis2=-1)
-        score = np.where(free, value, -np.inf)
     else:
-        raise InvalidParameterError(f"criterion: expected D, A or random; got {criterion!r}")
+        score = np.where(free, block_criterion(model, eta, gathered, criterion), -np.inf)
     best = np.argmax(score, axis=1)
     return np.where(free.any(axis=1), best, -1).astype(np.intp)
+
+
+def block_criterion(model: ThurstonianBlocks, eta: ArrayLike, gathered: ArrayLike,
+                    criterion: Literal["D", "A"] = "D") -> Array:
+    """Each block's value as the next one (larger is better; see the module notes).
+
+    Parameters
+    ----------
+    eta : array_like, shape (n_persons, n_traits)
+    gathered : array_like, shape (n_persons, n_traits, n_traits)
+        The prior's precision plus the information of the blocks given, at ``eta``.
+    criterion : {"D", "A"}
+        :math:`\\log\\det` of the information with the block added, or minus the trace of its
+        inverse.
+
+    Returns
+    -------
+    ndarray, shape (n_persons, n_blocks)
+    """
+    if criterion not in ("D", "A"):
+        raise InvalidParameterError(f"criterion: expected D, A or random; got {criterion!r}")
+    total = np.asarray(gathered, dtype=np.float64)[:, None] + model.block_information(eta)
+    if criterion == "D":
+        out: Array = np.linalg.slogdet(total)[1]
+        return out
+    return np.asarray(-np.trace(np.linalg.inv(total), axis1=-2, axis2=-1), dtype=np.float64)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -43,11 +43,17 @@ from qabilet.engine.exceptions import (
     ImmutableRecordError,
     ImportRejectedError,
     InvalidParameterError,
+    NotFoundError,
 )
 from qabilet.itembank._runtime import installed_version
 from qabilet.itembank._schema import Schema
 from qabilet.itembank.blueprints import StoredBlueprint
 from qabilet.itembank.content import Dimension, Item, Recommendation, ResponseScale
+from qabilet.itembank.forced_choice_parameters import (
+    ForcedChoiceParameters,
+    is_forced_choice_parameters,
+    read_forced_choice_parameters,
+)
 from qabilet.itembank.parameter_file import LatentRecord, ParameterFile
 from qabilet.itembank.repository import BankRepository, Response
 from qabilet.itembank.versions import BankVersion, NormSet, Provenance
@@ -56,6 +62,8 @@ __all__ = [
     "BankDocument",
     "ImportedBank",
     "export_document",
+    "format_block_answers",
+    "format_block_design",
     "format_mirt_table",
     "format_parameters_csv",
     "format_responses",
@@ -552,6 +560,12 @@ def import_parameters(repo: BankRepository, text: str, *, path: str | None = Non
     header with a ``model`` column) or mirt's table (:func:`read_mirt_table`); the tables take
     the latent distribution of ``base`` (default: the newest version) or of ``version``.
 
+    A forced-choice parameter file (``qabilet calibrate-fc``'s,
+    :mod:`qabilet.itembank.forced_choice_parameters`) gives a version its blocks: a new draft
+    with the items' parameters of ``base`` (default: the newest version), or draft ``version``
+    with its items' parameters kept. Its blocks must be the bank's forced-choice items, their
+    statements the items' (ids, dimensions, keying), its traits the version's dimensions.
+
     Raises
     ------
     ImportRejectedError
@@ -560,6 +574,9 @@ def import_parameters(repo: BankRepository, text: str, *, path: str | None = Non
         ``version`` is published.
     """
     target = repo.version(version) if version is not None else None
+    if is_forced_choice_parameters(text):
+        return _import_blocks(repo, read_forced_choice_parameters(text, path=path), path=path,
+                              target=target, base=base, software_version=software_version)
     notes = None
     if text.lstrip().startswith("{"):
         parameters = read_parameter_json(text, path=path)
@@ -587,6 +604,31 @@ def import_parameters(repo: BankRepository, text: str, *, path: str | None = Non
         raise
     except ConflictError as exc:
         raise ImportRejectedError([(0, "items", str(exc))], path=path) from None
+
+
+def _import_blocks(repo: BankRepository, blocks: ForcedChoiceParameters, *, path: str | None,
+                   target: BankVersion | None, base: int | None,
+                   software_version: str | None) -> BankVersion:
+    """Store ``blocks`` in draft ``target``, or in a new draft with ``base``'s item parameters."""
+    try:
+        if target is not None:
+            return repo.update_version(target.number, target.parameters, forced_choice=blocks)
+        source = repo.version(base) if base is not None else _newest(repo)
+        method = blocks.estimation.get("method") or "forced-choice calibration"
+        provenance = Provenance(
+            method=f"imported from {path or 'a file'} ({len(blocks.blocks)} forced-choice "
+                   f"blocks, {method}); items' parameters of version {source.number}",
+            software_version=software_version or installed_version(), based_on=source.number,
+            n_persons=blocks.estimation.get("n_persons"))
+        return repo.create_version(source.parameters, provenance, pretest=source.pretest,
+                                   forced_choice=blocks)
+    except ImmutableRecordError:
+        raise
+    except ConflictError as exc:
+        raise ImportRejectedError([(0, "blocks", str(exc))], path=path) from None
+    except ValidationError as exc:  # the version refuses the blocks (an item's id, a trait)
+        raise ImportRejectedError([(0, "blocks", e["msg"].removeprefix("Value error, "))
+                                   for e in exc.errors()], path=path) from None
 
 
 def _keep_codes(parameters: ParameterFile, previous: ParameterFile) -> tuple[ParameterFile, int]:
@@ -685,6 +727,55 @@ def format_responses(responses: Sequence[Response], item_ids: Sequence[str] | No
         meta[i] = (r.language, r.level)
     ids = [p if sessions_of[p] == 1 or s is None else f"{p}/{s}" for p, s in keys]
     return _wide(ids, meta, items, answers), _wide(ids, meta, items, times)
+
+
+def format_block_answers(responses: Sequence[Response], block_ids: Sequence[str] | None = None
+                         ) -> str:
+    """Block answers as the forced-choice answer file that ``qabilet calibrate-fc`` reads.
+
+    One row per session (per person when answers carry no session; ``/session`` appended to the
+    person's id when a person has several), then one column per block in ``block_ids`` order
+    (default: sorted); a cell is the block's ranking as recorded (``S3>S1>S2``,
+    ``S7>S5=S8>S6``), empty for a block not answered.
+    """
+    rows = [r for r in responses if r.ranking]
+    keys = list(dict.fromkeys((r.person_id, r.session_id) for r in rows))
+    sessions_of: dict[str, int] = {}
+    for person, _ in keys:
+        sessions_of[person] = sessions_of.get(person, 0) + 1
+    blocks = list(block_ids) if block_ids is not None else sorted({r.item_id for r in rows})
+    column = {b: k for k, b in enumerate(blocks)}
+    row_of = {key: k for k, key in enumerate(keys)}
+    cells = np.full((len(keys), len(blocks)), "", dtype=object)
+    for r in rows:
+        if r.item_id in column:
+            cells[row_of[(r.person_id, r.session_id)], column[r.item_id]] = r.ranking
+    ids = [p if sessions_of[p] == 1 or s is None else f"{p}/{s}" for p, s in keys]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["person_id", *blocks])
+    writer.writerows([i, *row] for i, row in zip(ids, cells.tolist(), strict=True))
+    return buffer.getvalue()
+
+
+def format_block_design(version: BankVersion) -> str:
+    """The forced-choice design (JSON, docs/file-formats.md) of ``version``'s blocks.
+
+    Traits, then each block's statements with their traits and keying, as ``qabilet
+    calibrate-fc`` reads them with :func:`format_block_answers`' file.
+
+    Raises
+    ------
+    NotFoundError
+        The version has no blocks.
+    """
+    if version.forced_choice is None:
+        raise NotFoundError(f"bank version {version.number} has no forced-choice blocks")
+    fc = version.forced_choice
+    return json.dumps({"traits": list(fc.traits), "blocks": [
+        {"id": b.id, "statements": [{"id": st.id, "trait": st.trait, "keyed": st.keyed}
+                                    for st in b.statements]} for b in fc.blocks]},
+        ensure_ascii=False, indent=1) + "\n"
 
 
 def _wide(ids: list[str], meta: list[tuple[str, str]], items: list[str], cells: np.ndarray) -> str:

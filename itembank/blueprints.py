@@ -6,6 +6,10 @@ or a few (up to four, the engine's limit for several factors) with the rules of 
 JSON mapping. A stored blueprint names the bank version it targets and is validated as a whole
 against it (:func:`check_against`); storing a changed blueprint makes a new number for the level.
 
+A section may instead give **forced-choice blocks** (:class:`BlockRules`): a fixed form of
+blocks in order, or blocks chosen adaptively by the exact block information, scored together on
+the section's dimensions by the Thurstonian model of the bank version.
+
 A blueprint may also seed **pretest items** (:class:`PretestSeeding`): new items that its bank
 version tries out, given to every session at positions drawn per session, unscored — their
 answers go to the responses table for calibration
@@ -15,7 +19,7 @@ answers go to the responses table for calibration
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -25,8 +29,59 @@ from qabilet.itembank._schema import Schema
 from qabilet.itembank.content import Identifier, Item, Level, Name
 from qabilet.itembank.versions import BankVersion, scale_bank
 
-__all__ = ["BlueprintSection", "PretestSeeding", "StoredBlueprint", "check_against",
-           "section_items"]
+__all__ = ["BlockRules", "BlueprintSection", "PretestSeeding", "StoredBlueprint", "check_against",
+           "section_blocks", "section_items"]
+
+
+class BlockRules(Schema):
+    """How a section gives forced-choice blocks.
+
+    Attributes
+    ----------
+    form : list of str, optional
+        A fixed form: these blocks, in this order (an assembled form,
+        :func:`qabilet.engine.forced_choice_forms.assemble_form`).
+    length : int, optional
+        Adaptive: how many blocks a test gives, chosen one by one by ``criterion`` at the
+        traits' current estimate (:func:`qabilet.engine.forced_choice_cat.select_blocks`).
+        Exactly one of ``form`` and ``length``.
+    pool : list of str, optional
+        Adaptive: the blocks to choose from; default every block the version calibrates that is
+        meant for the level and measures only the section's dimensions.
+    criterion : {"D", "A"}
+        D-optimality (the log-determinant of the posterior information) or A-optimality (its
+        inverse's trace).
+    randomesque : int
+        Adaptive: the next block is drawn among the ``randomesque`` best (Kingsbury & Zara
+        1989), from the session's seed, so that candidates of one standing do not all meet the
+        same blocks; 1: always the best. A block is never given when one of its statements was
+        shown already.
+    """
+
+    form: list[Identifier] | None = Field(default=None, min_length=1, max_length=200)
+    length: int | None = Field(default=None, ge=1, le=200)
+    pool: list[Identifier] | None = Field(default=None, min_length=1, max_length=2000)
+    criterion: Literal["D", "A"] = "D"
+    randomesque: int = Field(default=1, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _form_or_length(self) -> BlockRules:
+        if (self.form is None) == (self.length is None):
+            raise ValueError("form, length: expected exactly one (a fixed form, or the length of "
+                             "an adaptive test)")
+        if self.form is not None and self.pool is not None:
+            raise ValueError("pool: a fixed form has no pool (its blocks are the form)")
+        for name in ("form", "pool"):
+            ids = getattr(self, name) or []
+            twice = next((b for k, b in enumerate(ids) if b in ids[:k]), None)
+            if twice is not None:
+                raise ValueError(f"{name}: block {twice!r} listed twice")
+        return self
+
+    @property
+    def n_blocks(self) -> int:
+        """The blocks a test gives."""
+        return len(self.form) if self.form is not None else int(self.length or 0)
 
 
 class BlueprintSection(Schema):
@@ -41,6 +96,9 @@ class BlueprintSection(Schema):
     rules : dict
         The engine's blueprint mapping (:meth:`qabilet.engine.cat.Blueprint.to_dict` fields); ``items``
         defaults to every operational item of the section's dimensions meant for the level.
+    blocks : BlockRules, optional
+        A forced-choice section: it gives blocks, not items (``rules`` then stays empty), and
+        may measure any number of the version's dimensions — those of its blocks' statements.
     interleave : str, optional
         An interleave group. Consecutive sections of one group are given **in turn** rather than
         one after the other: the next item comes from the group's unfinished section with the
@@ -51,14 +109,23 @@ class BlueprintSection(Schema):
     """
 
     name: Name
-    dimensions: list[Name] = Field(min_length=1, max_length=4)
+    dimensions: list[Name] = Field(min_length=1, max_length=64)
     rules: dict[str, Any] = Field(default_factory=dict)
+    blocks: BlockRules | None = None
     interleave: Name | None = None
 
     @model_validator(mode="after")
     def _engine_rules(self) -> BlueprintSection:
         if len(set(self.dimensions)) != len(self.dimensions):
             raise ValueError(f"dimensions: expected each once; got {self.dimensions}")
+        if self.blocks is not None:
+            if self.rules:
+                raise ValueError("rules: a forced-choice section's rules are its blocks'; "
+                                 f"got {', '.join(self.rules)}")
+            return self
+        if len(self.dimensions) > 4:
+            raise ValueError(f"dimensions: a section of items measures 1–4 dimensions (the "
+                             f"engine's limit for several factors); got {len(self.dimensions)}")
         try:
             Blueprint.from_dict(self.rules)
         except InvalidParameterError as exc:
@@ -153,6 +220,59 @@ def section_items(section: BlueprintSection, level: str, items: dict[str, Item],
             and items[i].dimension in dims and level in items[i].levels]
 
 
+def section_blocks(section: BlueprintSection, level: str, items: dict[str, Item],
+                   version: BankVersion) -> list[str]:
+    """A forced-choice section's blocks: its form, its pool, or by default its version's.
+
+    By default: every block ``version`` calibrates that is meant for ``level`` and measures only
+    the section's dimensions.
+    """
+    rules = section.blocks
+    if rules is not None and (rules.form or rules.pool):
+        return list(rules.form or rules.pool or ())
+    dims = set(section.dimensions)
+    return [b for b in version.block_ids if b in items and level in items[b].levels
+            and {st.dimension for st in items[b].statements or []} <= dims]
+
+
+def _check_block_section(where: str, section: BlueprintSection, level: str, version: BankVersion,
+                         items: dict[str, Item], seen: dict[str, str]) -> None:
+    """A forced-choice section's blocks are the version's, for the level, on its dimensions."""
+    rules = section.blocks
+    assert rules is not None
+    name = "form" if rules.form is not None else "pool"
+    blocks = section_blocks(section, level, items, version)
+    statements: dict[str, str] = {}
+    for block_id in blocks:
+        item = items.get(block_id)
+        outside = sorted({st.dimension for st in (item.statements or [])} - set(section.dimensions)
+                         ) if item is not None else []
+        problem = (
+            "is not in the bank" if item is None
+            else f"is a {item.format} item, not a forced-choice block" if item.format != "forced_choice"
+            else f"is not calibrated in bank version {version.number} (its blocks: "
+                 f"{', '.join(version.block_ids) or 'none'})" if block_id not in version.block_ids
+            else f"is not meant for level {level!r}" if level not in item.levels
+            else f"measures {', '.join(outside)}, not a dimension of the section" if outside
+            else f"is already in section {seen[block_id]!r}" if block_id in seen
+            else None)
+        if problem:
+            raise ValueError(f"{where}.blocks.{name}: block {block_id!r} {problem}")
+        seen[block_id] = section.name
+        if rules.form is not None:  # a fixed form shows each statement once
+            for st in (item.statements if item is not None else None) or []:
+                if st.id in statements:
+                    raise ValueError(f"{where}.blocks.form: statement {st.id!r} is in blocks "
+                                     f"{statements[st.id]!r} and {block_id!r}")
+                statements[st.id or ""] = block_id
+    if not blocks:
+        raise ValueError(f"{where}.blocks: bank version {version.number} has no block for level "
+                         f"{level!r} on {', '.join(section.dimensions)}")
+    if rules.length is not None and rules.length > len(blocks):
+        raise ValueError(f"{where}.blocks.length: {rules.length} blocks from a pool of "
+                         f"{len(blocks)}")
+
+
 def check_against(blueprint: StoredBlueprint, version: BankVersion, items: dict[str, Item]) -> None:
     """Refuse a blueprint that the bank version cannot serve, naming the section and the problem.
 
@@ -170,12 +290,23 @@ def check_against(blueprint: StoredBlueprint, version: BankVersion, items: dict[
     """
     seen: dict[str, str] = {}
     shortest = 0  # the fewest scored items a test has
+    by_blocks = {d for section in blueprint.sections if section.blocks is not None
+                 for d in section.dimensions}
     for s, section in enumerate(blueprint.sections):
         where = f"sections[{s}] ({section.name!r})"
         missing = [d for d in section.dimensions if d not in version.dimensions]
         if missing:
             raise ValueError(f"{where}.dimensions: bank version {version.number} measures "
                              f"{', '.join(version.dimensions)}; not {', '.join(missing)}")
+        if section.blocks is not None:
+            _check_block_section(where, section, blueprint.level, version, items, seen)
+            shortest += section.blocks.n_blocks
+            continue
+        both = [d for d in section.dimensions if d in by_blocks]
+        if both:
+            raise ValueError(f"{where}.dimensions: {', '.join(both)} measured by forced-choice "
+                             f"blocks in this blueprint too (a dimension has one score: one "
+                             f"kind of section)")
         eligible = section_items(section, blueprint.level, items, version)
         engine_rules = section.blueprint(eligible)
         for name, wanted in (("items", engine_rules.items or ()),

@@ -14,7 +14,7 @@ only to fix the sign of the scale.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Literal, TypeGuard
+from typing import Annotated, Any, Literal, TypeGuard
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
@@ -25,6 +25,7 @@ __all__ = [
     "COMPETENCIES",
     "DEFAULT_MODELS",
     "FORMATS",
+    "BLOCK_INSTRUCTIONS",
     "INSTRUCTIONS",
     "LANGUAGES",
     "LEVELS",
@@ -78,6 +79,22 @@ INSTRUCTIONS: dict[Instruction, dict[Language, str]] = {
     "would_do": {"kk": "Бұл жағдайда сіз не істер едіңіз?",
                  "ru": "Как бы вы поступили в этой ситуации?",
                  "en": "What would you do in this situation?"},
+}
+#: what a forced-choice block asks, as a candidate reads it above its statements, by how it is
+#: answered (:attr:`Item.answer_mode`); like every preference question, without right or wrong
+BLOCK_INSTRUCTIONS: dict[str, dict[Language, str]] = {
+    "rank": {"kk": "Дұрыс немесе бұрыс жауап жоқ. Тұжырымдарды ретке келтіріңіз: ең жоғарыға сізге "
+                   "ең көп сәйкес келетінін, ең төменге ең аз сәйкес келетінін қойыңыз.",
+             "ru": "Правильных и неправильных ответов нет. Расположите утверждения по порядку: "
+                   "вверху — то, что больше всего похоже на вас, внизу — то, что меньше всего.",
+             "en": "There is no right or wrong answer. Put the statements in order: the one most "
+                   "like you at the top, the one least like you at the bottom."},
+    "most_least": {"kk": "Дұрыс немесе бұрыс жауап жоқ. Сізге ең көп сәйкес келетін бір тұжырымды "
+                         "және ең аз сәйкес келетін бір тұжырымды таңдаңыз.",
+                   "ru": "Правильных и неправильных ответов нет. Выберите одно утверждение, "
+                         "которое больше всего похоже на вас, и одно — которое меньше всего.",
+                   "en": "There is no right or wrong answer. Choose the one statement most like "
+                         "you and the one least like you."},
 }
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=64)]
@@ -146,16 +163,27 @@ class Statement(Schema):
 
     Attributes
     ----------
+    id : str
+        The statement's id, unique in the bank: what an answer names (``FC-SRV-01``) and what a
+        forced-choice parameter file's statements are matched by. Left out, the block's item
+        fills it in as ``{item id}-{1, 2, …}`` (:class:`Item`).
     dimension : str
         The competency or trait the statement indicates.
     direction : {1, -1}
-        1 when choosing the statement indicates more of the dimension.
+        1 when choosing the statement indicates more of the dimension (the sign its loading
+        starts with in calibration; ``keyed`` in a forced-choice design file).
+    desirability : float, optional
+        How socially desirable it is to say this about oneself in an attestation, rated 1–5:
+        what blocks are matched on, so that no statement of a block is the obvious one to
+        choose when faking (Brown & Maydeu-Olivares 2011).
     text : dict
         Language → the statement.
     """
 
+    id: Identifier | None = None
     dimension: Name
     direction: Literal[1, -1] = 1
+    desirability: float | None = Field(default=None, ge=1, le=5, allow_inf_nan=False)
     text: dict[Language, Text]
 
     @model_validator(mode="after")
@@ -167,9 +195,10 @@ class Statement(Schema):
 class LocalizedText(Schema):
     """An item's text as a session shows it: the language used and whether it fell back.
 
-    ``instruction`` is a situational-judgement item's instruction (:data:`INSTRUCTIONS`) in the
-    requested language — the wording is the bank's, so it never falls back (None for other
-    formats).
+    ``instruction`` is a situational-judgement item's instruction (:data:`INSTRUCTIONS`) or a
+    forced-choice block's (:data:`BLOCK_INSTRUCTIONS`) in the requested language — the wording
+    is the bank's, so it never falls back (None for other formats). ``statements`` are a block's
+    statements as (id, text), in the order shown; ``answer_mode`` how it is answered.
     """
 
     language: Language
@@ -177,6 +206,8 @@ class LocalizedText(Schema):
     stem: str
     options: list[str] | None
     instruction: str | None = None
+    statements: list[tuple[str, str]] | None = None
+    answer_mode: Literal["rank", "most_least"] | None = None
 
     @property
     def fell_back(self) -> bool:
@@ -190,7 +221,7 @@ class LocalizedText(Schema):
         Reading-time rules (the fast-answer check) scale with it.
         """
         return (len(self.stem) + sum(len(o) for o in self.options or [])
-                + len(self.instruction or ""))
+                + sum(len(t) for _, t in self.statements or []) + len(self.instruction or ""))
 
 
 class Item(Schema):
@@ -227,7 +258,13 @@ class Item(Schema):
         (:data:`INSTRUCTIONS`); absent means ``best``, the seeds' wording (read it as
         :attr:`shown_instruction`).
     statements : list of Statement, optional
-        Forced-choice blocks.
+        Forced-choice blocks: their 2–4 statements in the order they are shown, each on another
+        dimension, ids distinct.
+    answer_mode : {"rank", "most_least"}, optional
+        Forced-choice blocks: how the candidate answers — ``rank`` orders every statement (the
+        default), ``most_least`` picks the one most and the one least like them (a block of
+        four: five of its six comparisons; for fewer statements it is a full ranking, so such
+        blocks are ranked).
     model : str, optional
         The IRT model the item is to be calibrated with (``2pl``, ``3pl``, ``grm``, ``gpcm``,
         ``nominal``); absent: :data:`DEFAULT_MODELS` of its format. A new item carries it from
@@ -254,10 +291,24 @@ class Item(Schema):
     orientation: Orientation | None = None
     instruction: Instruction | None = None
     statements: list[Statement] | None = None
+    answer_mode: Literal["rank", "most_least"] | None = None
     model: Literal["2pl", "3pl", "grm", "gpcm", "nominal"] | None = None
     status: Status = "draft"
     enemy_sets: list[Identifier] = Field(default_factory=list)
     tags: list[Name] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _statement_ids(cls, data: Any) -> Any:
+        """Number a block's statements that have no id: ``{item id}-1``, ``-2``, …."""
+        if not isinstance(data, dict) or not isinstance(data.get("statements"), list):
+            return data
+        if all(not isinstance(st, dict) or st.get("id") is not None for st in data["statements"]):
+            return data
+        statements = [{**st, "id": f"{data.get('id')}-{j + 1}"}
+                      if isinstance(st, dict) and st.get("id") is None else st
+                      for j, st in enumerate(data["statements"])]
+        return {**data, "statements": statements}
 
     @model_validator(mode="after")
     def _check_format(self) -> Item:
@@ -293,7 +344,8 @@ class Item(Schema):
 
     def _dichotomous(self) -> None:
         self._measured()
-        self._absent("scale", "direction", "orientation", "instruction", "statements")
+        self._absent("scale", "direction", "orientation", "instruction", "statements",
+                     "answer_mode")
         n = self._options(2, 6)
         if self.key is None or self.key >= n:
             raise ValueError(f"key: a dichotomous item needs the 0-based option scored 1, below "
@@ -301,7 +353,7 @@ class Item(Schema):
 
     def _likert(self) -> None:
         self._measured()
-        self._absent("key", "orientation", "instruction", "statements")
+        self._absent("key", "orientation", "instruction", "statements", "answer_mode")
         if self.scale is None:
             raise ValueError("scale: a likert item names its response scale")
         for lang, t in self.text.items():
@@ -311,7 +363,7 @@ class Item(Schema):
 
     def _sjt(self) -> None:
         self._measured()
-        self._absent("scale", "direction", "key", "statements")
+        self._absent("scale", "direction", "key", "statements", "answer_mode")
         n = self._options(3, 5)
         o = self.orientation
         if o is not None:
@@ -327,6 +379,15 @@ class Item(Schema):
         s = self.statements or []
         if not 2 <= len(s) <= 4:
             raise ValueError(f"statements: a forced-choice block has 2–4 statements; got {len(s)}")
+        for name in ("id", "dimension"):
+            values = [getattr(st, name) for st in s]
+            twice = next((v for j, v in enumerate(values) if v in values[:j]), None)
+            if twice is not None:
+                raise ValueError(f"statements: each statement of a block has its own {name}; "
+                                 f"{twice!r} twice")
+        if self.answer_mode == "most_least" and len(s) < 4:
+            raise ValueError(f"answer_mode: most_least is for blocks of four (of {len(s)} "
+                             f"statements it is a full ranking: use rank)")
         for j, st in enumerate(s):
             missing = sorted(set(self.text) - set(st.text))
             if missing:
@@ -395,6 +456,12 @@ class Item(Schema):
         for lang in (language, *fallback):
             if lang in self.text:
                 t = self.text[lang]
+                if self.format == "forced_choice":
+                    mode = self.answer_mode or "rank"
+                    return LocalizedText(
+                        language=lang, requested=language, stem=t.stem, options=None,
+                        instruction=BLOCK_INSTRUCTIONS[mode][language], answer_mode=mode,
+                        statements=[(st.id or "", st.text[lang]) for st in self.statements or []])
                 asked = self.shown_instruction
                 return LocalizedText(language=lang, requested=language, stem=t.stem,
                                      options=t.options,

@@ -55,10 +55,22 @@ from pydantic import (
 from qabilet.engine.exceptions import DataFileError
 from qabilet.engine.forced_choice import BlockDesign, ThurstonianBlocks
 from qabilet.itembank._schema import Schema
-from qabilet.itembank.content import LANGUAGES, Dimension, Identifier, Language, Name, Text
+from qabilet.itembank.content import (
+    LANGUAGES,
+    LEVELS,
+    Dimension,
+    Identifier,
+    Item,
+    ItemText,
+    Language,
+    Level,
+    Name,
+    Statement,
+    Text,
+)
 from qabilet.itembank.demo_texts import CONTENT_DIR
 
-__all__ = ["BLOCK_SIZE", "CONTENT_FILE", "MAX_GAP", "MIXED_SHARE", "ForcedChoiceBlock",
+__all__ = ["BLOCK_LEAD", "BLOCK_SIZE", "CONTENT_FILE", "MAX_GAP", "MIXED_SHARE", "ForcedChoiceBlock",
            "ForcedChoiceContent", "ForcedChoiceForm", "ForcedChoiceStatement",
            "demo_forced_choice_form", "load_forced_choice_content"]
 
@@ -72,6 +84,8 @@ BLOCK_SIZE = 3
 MAX_GAP = 0.5
 #: the share of blocks, at least, that hold statements keyed both ways
 MIXED_SHARE = 1 / 3
+#: the lead above a demonstration block's statements
+BLOCK_LEAD: dict[Language, str] = {"kk": "Жұмыста…", "ru": "В работе…", "en": "At work…"}
 #: ratings are given to a tenth; a gap is compared after rounding to this many decimals
 _DECIMALS = 6
 
@@ -239,6 +253,21 @@ class ForcedChoiceContent(Schema):
                              f"statements; expected at least {need}")
 
     # -- reading -----------------------------------------------------------------------------------
+    def block_items(self, levels: tuple[Level, ...] = LEVELS) -> list[Item]:
+        """The blocks as items of the bank (format ``forced_choice``, ranked), operational.
+
+        Each block's statements carry their ids, dimensions, keying (``direction``),
+        desirability and texts; the block's stem is :data:`BLOCK_LEAD` in each language.
+        """
+        by_id = {s.id: s for s in self.statements}
+        return [Item(id=block.id, levels=list(levels), format="forced_choice", answer_mode="rank",
+                     status="operational", text={lang: ItemText(stem=BLOCK_LEAD[lang]) for lang in LANGUAGES},
+                     statements=[Statement(id=sid, dimension=by_id[sid].dimension,
+                                           direction=by_id[sid].keyed,
+                                           desirability=by_id[sid].desirability,
+                                           text=by_id[sid].text) for sid in block.statements])
+                for block in self.blocks]
+
     def form(self) -> ForcedChoiceForm:
         """The blocks as the engine takes them, with the statements' parameters and texts.
 

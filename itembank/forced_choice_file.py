@@ -30,7 +30,7 @@ from qabilet.engine.exceptions import DataFileError, InvalidParameterError
 from qabilet.engine.forced_choice import BlockDesign, BlockResponses, consistent_rankings
 from qabilet.itembank.response_file import PERSON_ID, _read_rows
 
-__all__ = ["BlockAnswers", "DesignDocument", "read_block_answers", "read_design"]
+__all__ = ["BlockAnswers", "DesignDocument", "parse_block_answer", "read_block_answers", "read_design"]
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True,
                                       pattern=r"^[^<>=,\s]+$")]
@@ -101,8 +101,22 @@ def read_design(path: str | os.PathLike[str]) -> BlockDesign:
         raise DataFileError(str(exc), path=source) from None
 
 
-def _tiers(cell: str, ids: Sequence[str]) -> list[list[int]]:
-    """``S3>S1=S2`` → positions in the block, tier by tier (ValueError saying what is wrong)."""
+def parse_block_answer(cell: str, ids: Sequence[str]) -> list[list[int]]:
+    """A block's answer as tiers of positions in the block: ``S3>S1=S2`` → ``[[2], [0, 1]]``.
+
+    ``ids`` are the block's statement ids in its order; a tier lists statements whose order was
+    not observed. The file's cells and the answers sessions record are written so.
+
+    Raises
+    ------
+    ValueError
+        Saying what is wrong: a statement not of the block, given twice, or left out.
+
+    Examples
+    --------
+    >>> parse_block_answer("S7>S5=S8>S6", ["S5", "S6", "S7", "S8"])
+    [[2], [0, 3], [1]]
+    """
     position = {s: k for k, s in enumerate(ids)}
     tiers: list[list[int]] = []
     for part in cell.split(">"):
@@ -186,7 +200,7 @@ def read_block_answers(path: str | os.PathLike[str], design: BlockDesign) -> Blo
             if not answer:
                 continue
             try:
-                consistent = consistent_rankings(members.size, _tiers(answer, ids))
+                consistent = consistent_rankings(members.size, parse_block_answer(answer, ids))
             except ValueError as exc:
                 where = int(np.flatnonzero(inverse == k)[0])
                 raise DataFileError(f"answer {answer!r}: {exc}; expected the block's statements "

@@ -96,9 +96,13 @@ class DimensionResult(Schema):
     name : str
         In the profile's language.
     n_items : int
-        Questions answered on this dimension.
+        Questions answered on this dimension (forced-choice blocks with a statement on it).
     theta, sd : float
-        Posterior mean (EAP) and standard deviation on the latent scale.
+        Posterior mean (EAP) and standard deviation on the latent scale; for a dimension
+        measured by forced-choice blocks, the posterior mode (MAP) and the Laplace standard
+        deviation of the Thurstonian model.
+    measured_by : {"items", "forced_choice"}
+        What gave the score: the dimension's items, or forced-choice blocks.
     reliability : float
         :math:`1 - s^2/\\sigma^2_\\theta` of this measurement (at least 0), with :math:`s` the
         posterior SD and :math:`\\sigma^2_\\theta` the variance of θ in the candidate's norm
@@ -139,6 +143,7 @@ class DimensionResult(Schema):
     kind: Literal["competency", "trait"]
     name: str
     n_items: int = Field(ge=0)
+    measured_by: Literal["items", "forced_choice"] = "items"
     theta: float
     sd: float = Field(gt=0)
     reliability: float = Field(ge=0, le=1)

@@ -69,6 +69,7 @@ from qabilet.itembank.content import (
     choice_changes,
     label_changes,
 )
+from qabilet.itembank.forced_choice_parameters import ForcedChoiceParameters, check_blocks
 from qabilet.itembank.parameter_file import ParameterFile
 from qabilet.itembank.profiles import Profile
 from qabilet.itembank.review import ItemFlag, ItemReview, ReviewNote, move_problem
@@ -106,10 +107,17 @@ _LEVEL: TypeAdapter[Level] = TypeAdapter(Level)
 _STATUS: TypeAdapter[Status] = TypeAdapter(Status)
 
 
-def fingerprint(parameters: ParameterFile) -> str:
-    """SHA-256 of the canonical JSON of a parameter file (sorted keys, exact floats)."""
-    text = json.dumps(parameters.model_dump(mode="json", exclude_none=True), sort_keys=True,
-                      separators=(",", ":"), ensure_ascii=False)
+def fingerprint(parameters: ParameterFile, blocks: ForcedChoiceParameters | None = None) -> str:
+    """SHA-256 of the canonical JSON of a parameter file (sorted keys, exact floats).
+
+    With forced-choice ``blocks``, of the two together (``{"items": …, "forced_choice": …}``);
+    without, of the parameter file alone, as versions without blocks always were.
+    """
+    document: dict[str, Any] = parameters.model_dump(mode="json", exclude_none=True)
+    if blocks is not None:
+        document = {"items": document, "forced_choice": blocks.model_dump(
+            mode="json", by_alias=True, exclude_none=True)}
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -126,7 +134,8 @@ class Response:
         The session's.
     code : int
         The answer as given: the item's code of the option or scale point chosen (a bank
-        version's ``categories`` map it to the model's 0-based category).
+        version's ``categories`` map it to the model's 0-based category); −1 for a
+        forced-choice block's answer, which is its ``ranking``.
     answered_at : datetime
         UTC.
     response_time_s : float, optional
@@ -134,6 +143,10 @@ class Response:
     session_id : str, optional
     pretest : bool
         An answer to a pretest item: given for its calibration, never scored.
+    ranking : str, optional
+        A forced-choice block's answer: its statement ids from most to least like the
+        candidate joined by ``>``, by ``=`` where the order was not asked (``S7>S5=S8>S6``),
+        as the block-answer file has it (:mod:`qabilet.itembank.forced_choice_file`).
     """
 
     person_id: str
@@ -146,6 +159,7 @@ class Response:
     response_time_s: float | None = None
     session_id: str | None = None
     pretest: bool = False
+    ranking: str | None = None
 
 
 class BankRepository:
@@ -276,11 +290,15 @@ class BankRepository:
         return [i for i in out if level is None or level in i.levels]
 
     def _held(self, s: Session, version: int) -> dict[str, str]:
-        """Item id → its status in bank ``version`` (``operational`` or ``pretest``)."""
+        """Item id → its status in bank ``version`` (``operational`` or ``pretest``).
+
+        Its forced-choice blocks are operational in it like its calibrated items.
+        """
         row = self._version_row(s, version)
         held = dict.fromkeys(s.scalars(select(ItemParameterRow.item_id)
                                        .where(ItemParameterRow.version == version)), "operational")
-        return held | dict.fromkeys(row.pretest or [], "pretest")
+        blocks = [b["id"] for b in (row.forced_choice or {}).get("blocks", [])]
+        return held | dict.fromkeys(blocks, "operational") | dict.fromkeys(row.pretest or [], "pretest")
 
     def _as_held(self, s: Session, version: int, items: list[Item], held: dict[str, str]
                  ) -> list[Item]:
@@ -419,7 +437,7 @@ class BankRepository:
             for row in s.scalars(select(BankVersionRow).where(BankVersionRow.status == "draft")):
                 self._leave_out(s, row, set(item_ids))
             base = self._newest_published(s, required=False)
-            held = set() if base is None else set(base.item_ids) | set(base.pretest)
+            held = set() if base is None else {*base.item_ids, *base.block_ids, *base.pretest}
             draft = None
             if held & set(item_ids):
                 kept = base.parameters.model_copy(update={"items": [
@@ -427,21 +445,24 @@ class BankRepository:
                 draft = self._derived_version(
                     s, base, kept, [i for i in base.pretest if i not in item_ids],
                     f"version {base.number} without {len(held & set(item_ids))} retired item(s)",
-                    by, reason)
+                    by, reason, blocks=_without_blocks(base.forced_choice, set(item_ids)))
             return [self._move(s, i, "retired", by=by, reason=reason, notes=notes,
                                version=None if draft is None else draft.number) for i in item_ids]
 
     def _leave_out(self, s: Session, row: BankVersionRow, gone: set[str]) -> None:
         """Draft ``row`` without the parameters and the pretest entries of ``gone``."""
         version = self._version(s, row)
-        if not gone & (set(version.item_ids) | set(version.pretest)):
+        if not gone & {*version.item_ids, *version.block_ids, *version.pretest}:
             return
+        blocks = _without_blocks(version.forced_choice, gone)
+        row.forced_choice = None if blocks is None else blocks.model_dump(
+            mode="json", by_alias=True, exclude_none=True)
         kept = version.parameters.model_copy(update={"items": [
             r for r in version.parameters.items if r.id not in gone]})
         s.execute(delete(ItemParameterRow).where(ItemParameterRow.version == row.number,
                                                  ItemParameterRow.item_id.in_(list(gone))))
         row.pretest = [i for i in version.pretest if i not in gone]
-        row.fingerprint = fingerprint(kept)  # in place: flags and blueprints refer to the row
+        row.fingerprint = fingerprint(kept, blocks)  # in place: flags and blueprints refer to it
 
     def _newest_published(self, s: Session, *, required: bool = True) -> BankVersion:
         number = s.scalar(select(func.max(BankVersionRow.number))
@@ -453,14 +474,19 @@ class BankRepository:
         return self._version(s, self._version_row(s, number))
 
     def _derived_version(self, s: Session, base: BankVersion, parameters: ParameterFile,
-                         pretest: list[str], label: str, by: str, reason: str) -> BankVersion:
-        """A new draft version from ``base`` with other parameters or pretest items."""
+                         pretest: list[str], label: str, by: str, reason: str, *,
+                         blocks: ForcedChoiceParameters | None | bool = True) -> BankVersion:
+        """A new draft version from ``base`` with other parameters or pretest items.
+
+        ``blocks``: its forced-choice blocks; True (the default): ``base``'s.
+        """
         number = (s.scalar(select(func.max(BankVersionRow.number))) or 0) + 1
         provenance = base.provenance.model_copy(update={
             "based_on": base.number, "software_version": installed_version(),
             "notes": f"{reason} ({by})"})
         draft = BankVersion(number=number, label=label, created_at=_now(), provenance=provenance,
-                            parameters=parameters, pretest=pretest)
+                            parameters=parameters, pretest=pretest,
+                            forced_choice=base.forced_choice if blocks is True else blocks or None)
         self._check_parameters(s, draft)
         self._put_version(s, draft)
         s.flush()
@@ -620,7 +646,8 @@ class BankRepository:
             "based_on": base.number, "software_version": installed_version(),
             "revisions": [*base.provenance.revisions, revision]})
         draft = BankVersion(number=number, label=f"new texts for version {base.number}",
-                            created_at=_now(), provenance=provenance, parameters=base.parameters)
+                            created_at=_now(), provenance=provenance, parameters=base.parameters,
+                            forced_choice=base.forced_choice)
         self._check_parameters(s, draft)
         self._put_version(s, draft)
         s.flush()
@@ -628,8 +655,8 @@ class BankRepository:
 
     def _content(self, version: BankVersion, head: _Head) -> VersionContent:
         """What ``version`` would show with the bank's current texts ``head``."""
-        return VersionContent.of((head.items[i] for i in (*version.item_ids, *version.pretest)
-                                  if i in head.items),
+        return VersionContent.of((head.items[i] for i in (*version.item_ids, *version.block_ids,
+                                                         *version.pretest) if i in head.items),
                                  (head.dimensions[d] for d in version.dimensions
                                   if d in head.dimensions), head.scales)
 
@@ -650,8 +677,12 @@ class BankRepository:
 
     # -- bank versions ----------------------------------------------------------------------------
     def create_version(self, parameters: ParameterFile, provenance: Provenance, *,
-                       label: str | None = None, pretest: Sequence[str] = ()) -> BankVersion:
+                       label: str | None = None, pretest: Sequence[str] = (),
+                       forced_choice: ForcedChoiceParameters | None = None) -> BankVersion:
         """Store a new draft version (number: the next free one), trying out ``pretest``.
+
+        ``forced_choice``: the forced-choice blocks it calibrates, each a block of the bank
+        (:func:`qabilet.itembank.forced_choice_parameters.check_blocks`).
 
         Only approved items are calibrated into a new version: a draft, an item in review or a
         retired one is refused (a draft is never scored).
@@ -666,10 +697,10 @@ class BankRepository:
             number = (s.scalar(select(func.max(BankVersionRow.number))) or 0) + 1
             version = BankVersion(number=number, label=label, created_at=_now(),
                                   provenance=provenance, parameters=parameters,
-                                  pretest=list(pretest))
+                                  pretest=list(pretest), forced_choice=forced_choice)
             self._check_parameters(s, version)
             unapproved = [(r.id, r.status) for r in s.scalars(select(ItemRow).where(
-                ItemRow.id.in_(list(version.item_ids)),
+                ItemRow.id.in_([*version.item_ids, *version.block_ids]),
                 ItemRow.status.in_(("draft", "in_review", "retired"))))]
             if unapproved:
                 raise ConflictError("bank version: only approved items are calibrated into a new "
@@ -691,15 +722,23 @@ class BankRepository:
             number=version.number, label=version.label, status=version.status,
             created_at=version.created_at, published_at=version.published_at,
             provenance=version.provenance.model_dump(mode="json", exclude_none=True), fit=data,
-            fingerprint=fingerprint(version.parameters),
+            fingerprint=fingerprint(version.parameters, version.forced_choice),
             content=version.content.model_dump(mode="json", exclude_none=True)
             if published and version.content is not None else None,
-            pretest=list(version.pretest)))
+            pretest=list(version.pretest),
+            forced_choice=None if version.forced_choice is None
+            else version.forced_choice.model_dump(mode="json", by_alias=True, exclude_none=True)))
         s.flush()
         s.add_all(ItemParameterRow(version=version.number, position=k, item_id=rec["id"],
                                    record=rec) for k, rec in enumerate(items))
 
     def _check_parameters(self, s: Session, version: BankVersion) -> None:
+        if version.forced_choice is not None:
+            blocks = {r.id: Item.model_validate(r.document) for r in s.scalars(
+                select(ItemRow).where(ItemRow.id.in_(list(version.block_ids))))}
+            problems = check_blocks(version.forced_choice, blocks, version.dimensions)
+            if problems:
+                raise ConflictError("bank version: " + "; ".join(problems[:10]))
         ids = list(version.item_ids)
         rows = {r.id: Item.model_validate(r.document)
                 for r in s.scalars(select(ItemRow).where(ItemRow.id.in_(ids)))}
@@ -720,8 +759,12 @@ class BankRepository:
                                     f"item with {want} categories; its parameters have {got}")
 
     def update_version(self, number: int, parameters: ParameterFile,
-                       provenance: Provenance | None = None) -> BankVersion:
-        """Replace the parameters of a draft version; a published one is refused."""
+                       provenance: Provenance | None = None, *,
+                       forced_choice: ForcedChoiceParameters | None | bool = True) -> BankVersion:
+        """Replace the parameters of a draft version; a published one is refused.
+
+        ``forced_choice``: its blocks' parameters; True (the default) keeps the draft's.
+        """
         with self.transaction() as s:
             row = self._version_row(s, number)
             if row.status == "published":
@@ -729,8 +772,10 @@ class BankRepository:
                     f"bank version {number} is published and cannot change; a recalibration "
                     f"creates a new version")
             old = self._version(s, row)
-            version = old.model_copy(update={"parameters": parameters, "content": None,
-                                             "provenance": provenance or old.provenance})
+            blocks = old.forced_choice if forced_choice is True else forced_choice or None
+            version = BankVersion.model_validate({
+                **dict(old), "parameters": parameters, "content": None,
+                "provenance": provenance or old.provenance, "forced_choice": blocks})
             self._check_parameters(s, version)
             s.execute(delete(ItemParameterRow).where(ItemParameterRow.version == number))
             s.delete(row)
@@ -753,7 +798,8 @@ class BankRepository:
             content = version.content or VersionContent()
             row.status, row.published_at = "published", _now()
             row.content = content.model_dump(mode="json", exclude_none=True)
-            promoted = s.scalars(select(ItemRow.id).where(ItemRow.id.in_(list(version.item_ids)),
+            promoted = s.scalars(select(ItemRow.id).where(ItemRow.id.in_([*version.item_ids,
+                                                                          *version.block_ids]),
                                                           ItemRow.status == "pretest")).all()
             for item_id in promoted:
                 self._move(s, item_id, "operational", by=by, version=number, notes=[],
@@ -798,7 +844,9 @@ class BankRepository:
                 provenance=Provenance.model_validate(row.provenance),
                 parameters=ParameterFile.model_validate({**row.fit, "items": records}),
                 content=None if row.content is None else VersionContent.model_validate(row.content),
-                pretest=list(row.pretest or []))
+                pretest=list(row.pretest or []),
+                forced_choice=None if row.forced_choice is None
+                else ForcedChoiceParameters.model_validate(row.forced_choice))
         except ValidationError as exc:  # the database is an edge too
             raise DataFileError(f"bank version {row.number} in the database: {exc}") from None
         if version.content is not None:
@@ -923,12 +971,15 @@ class BankRepository:
 
     def responses(self, *, bank_version: int | None = None, language: str | None = None,
                   level: str | None = None, since: datetime | None = None,
-                  until: datetime | None = None, pretest: bool | None = None) -> list[Response]:
+                  until: datetime | None = None, pretest: bool | None = None,
+                  blocks: bool = False) -> list[Response]:
         """Stored answers in the order given, filtered (``since`` inclusive, ``until`` exclusive).
 
         ``pretest``: only the answers to pretest items (True), or only the scored ones (False).
+        ``blocks``: the forced-choice blocks' answers (their ``ranking``) instead of the items'.
         """
-        query = select(ResponseRow).order_by(ResponseRow.id)
+        query = select(ResponseRow).order_by(ResponseRow.id).where(
+            ResponseRow.ranking.is_not(None) if blocks else ResponseRow.ranking.is_(None))
         for column, value in ((ResponseRow.bank_version, bank_version),
                               (ResponseRow.language, language), (ResponseRow.level, level),
                               (ResponseRow.pretest, pretest)):
@@ -943,7 +994,7 @@ class BankRepository:
                              language=r.language, level=r.level, code=r.code,
                              answered_at=_utc(r.answered_at),
                              response_time_s=r.response_time_s, session_id=r.session_id,
-                             pretest=bool(r.pretest))
+                             pretest=bool(r.pretest), ranking=r.ranking)
                     for r in s.scalars(query)]
 
     # -- issued profiles ----------------------------------------------------------------------------
@@ -1188,12 +1239,22 @@ def _profile_issued(s: Session, profile_id: str) -> bool:
     return s.scalar(_PROFILE_ID, {"id": profile_id}) is not None
 
 
+def _without_blocks(blocks: ForcedChoiceParameters | None, gone: set[str]
+                    ) -> ForcedChoiceParameters | None:
+    """``blocks`` without the blocks ``gone`` (None when none is left)."""
+    if blocks is None or not gone & set(blocks.block_ids):
+        return blocks
+    kept = [b for b in blocks.blocks if b.id not in gone]
+    return blocks.model_copy(update={"blocks": kept}) if kept else None
+
+
 def _insert_responses(s: Session, responses: Iterable[Response]) -> int:
     """One executemany of the responses' rows (no ORM objects: nothing reads them back)."""
     rows = [{"person_id": r.person_id, "session_id": r.session_id, "item_id": r.item_id,
              "bank_version": r.bank_version, "language": r.language, "level": r.level,
              "code": int(r.code), "response_time_s": r.response_time_s,
-             "answered_at": r.answered_at, "pretest": bool(r.pretest)} for r in responses]
+             "answered_at": r.answered_at, "pretest": bool(r.pretest), "ranking": r.ranking}
+            for r in responses]
     if rows:
         s.execute(insert(ResponseRow), rows)
     return len(rows)

@@ -581,13 +581,15 @@ class SessionStore:
             raise ConflictError(f"position {position}: the time for item "
                                 f"{existing.payload.get('item_id')!r} ran out; the answer is "
                                 f"not taken")
-        keys = ("item_id", "code")
+        keys = ("item_id", "code", "ranking")
         if kind == "answer" and all(existing.payload.get(k) == payload.get(k) for k in keys):
             return Appended(event=existing, replayed=True)
-        raise ConflictError(
-            f"position {position} is already answered (item {existing.payload.get('item_id')!r}, "
-            f"code {existing.payload.get('code')}); a different answer "
-            f"(item {payload.get('item_id')!r}, code {payload.get('code')}) is refused")
+
+        def said(p: dict[str, Any]) -> str:
+            answer = f"ranking {p['ranking']}" if p.get("ranking") else f"code {p.get('code')}"
+            return f"item {p.get('item_id')!r}, {answer}"
+        raise ConflictError(f"position {position} is already answered ({said(existing.payload)}); "
+                            f"a different answer ({said(payload)}) is refused")
 
     def events(self, session_id: str, *, after: int = 0) -> list[SessionEvent]:
         """The session's log in commit order; with ``after``, only the events with a later ``seq``.

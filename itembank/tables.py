@@ -159,6 +159,8 @@ class BankVersionRow(Base):
     content: Mapped[dict[str, Any] | None] = mapped_column(Document)
     #: ids of the items the version tries out unscored (no parameters in it)
     pretest: Mapped[list[Any]] = mapped_column(Document, default=list)
+    #: the forced-choice blocks it calibrates (:mod:`~qabilet.itembank.forced_choice_parameters`)
+    forced_choice: Mapped[dict[str, Any] | None] = mapped_column(Document)
 
 
 class ItemParameterRow(Base):
@@ -217,6 +219,9 @@ class ResponseRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
     #: an answer to a pretest item: given for calibration, never scored
     pretest: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: a forced-choice block's answer: statement ids, most like the candidate first (``S3>S1>S2``,
+    #: ``=`` between statements whose order was not asked); None for an item's answer
+    ranking: Mapped[str | None] = mapped_column(String(200))
 
 
 class ProfileRow(Base):

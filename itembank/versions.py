@@ -44,6 +44,7 @@ from qabilet.itembank.content import (
     ResponseScale,
     Statement,
 )
+from qabilet.itembank.forced_choice_parameters import ForcedChoiceParameters
 from qabilet.itembank.parameter_file import ParameterFile
 
 __all__ = [
@@ -278,6 +279,10 @@ class BankVersion(Schema):
         without parameters in it. An item is **operational** in a version when the version
         calibrates it and **pretest** when it is listed here, whatever its working status
         becomes later: a session pinned to the version is given and scored as it was.
+    forced_choice : ForcedChoiceParameters, optional
+        The forced-choice blocks it calibrates (Thurstonian IRT: the statements' parameters and
+        the traits' correlations; :mod:`qabilet.itembank.forced_choice_parameters`): each block
+        an item of the bank, operational in the version like a calibrated item.
     """
 
     number: int = Field(ge=1)
@@ -289,26 +294,48 @@ class BankVersion(Schema):
     parameters: ParameterFile
     content: VersionContent | None = None
     pretest: list[str] = Field(default_factory=list)
+    forced_choice: ForcedChoiceParameters | None = None
 
     @model_validator(mode="after")
     def _pretest_uncalibrated(self) -> BankVersion:
-        both = sorted(set(self.pretest) & set(self.item_ids))
+        both = sorted(set(self.pretest) & (set(self.item_ids) | set(self.block_ids)))
         if both:
             raise ValueError(f"pretest: {', '.join(both[:5])} also calibrated in the version (a "
                              f"pretest item has no parameters yet)")
         if len(set(self.pretest)) != len(self.pretest):
             raise ValueError("pretest: an item listed twice")
+        if self.forced_choice is not None:
+            items = set(self.item_ids)
+            twice = [b for b in self.block_ids if b in items]
+            if twice:
+                raise ValueError(f"forced_choice.blocks: {', '.join(twice[:5])} also calibrated "
+                                 f"as items")
+            extra = [t for t in self.forced_choice.traits if t not in self.dimensions]
+            if extra:
+                raise ValueError(f"forced_choice.latent.traits: {', '.join(extra)} not dimensions "
+                                 f"of the version ({', '.join(self.dimensions)})")
         return self
 
     def status_of(self, item_id: str) -> str | None:
         """``operational`` or ``pretest`` in this version; None for an item it does not hold."""
         if item_id in self.pretest:
             return "pretest"
-        return "operational" if item_id in set(self.item_ids) else None
+        held = set(self.item_ids) | set(self.block_ids)
+        return "operational" if item_id in held else None
 
     @field_serializer("parameters")
     def _plain_parameters(self, value: ParameterFile) -> dict[str, Any]:
         return value.model_dump(mode="json", exclude_none=True)
+
+    @field_serializer("forced_choice")
+    def _plain_blocks(self, value: ForcedChoiceParameters | None) -> dict[str, Any] | None:
+        return None if value is None else value.model_dump(mode="json", by_alias=True,
+                                                           exclude_none=True)
+
+    @property
+    def block_ids(self) -> tuple[str, ...]:
+        """Ids of the forced-choice blocks it calibrates, in file order."""
+        return self.forced_choice.block_ids if self.forced_choice is not None else ()
 
     @property
     def dimensions(self) -> tuple[str, ...]:

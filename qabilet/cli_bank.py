@@ -43,6 +43,8 @@ class ExportFormat(enum.StrEnum):
     csv = "csv"
     mirt = "mirt"
     responses = "responses"
+    blocks = "blocks"
+    block_design = "block-design"
 
 
 def _repo(database: str | None) -> BankRepository:
@@ -53,6 +55,12 @@ def _repo(database: str | None) -> BankRepository:
         return BankRepository(connect(database))
     except ValueError as exc:
         raise _fail(str(exc)) from None
+
+
+def _one(numbers: dict[str, int]) -> str:
+    """The blueprint number every level has, or the levels' numbers."""
+    values = set(numbers.values())
+    return str(values.pop()) if len(values) == 1 else ", ".join(f"{k} {v}" for k, v in numbers.items())
 
 
 def _write(text: str, out: Path | None) -> None:
@@ -88,7 +96,7 @@ def init_demo(
                                            help="Do nothing (and succeed) when a bank is there.")]
     = False,
 ) -> None:
-    """Build the demonstration bank: 378 items in kk/ru/en, calibrated on simulated answers."""
+    """Build the demonstration bank: 378 items and 30 forced-choice blocks in kk/ru/en, calibrated."""
     with _user_errors():
         from qabilet.demo_bank import build_demo_bank
 
@@ -100,9 +108,11 @@ def init_demo(
                                 progress=lambda m: typer.echo(f"  {m}", err=True))
         worst = min(build.slope_correlation.values())
         typer.echo(
-            f"Built the demonstration bank: {build.n_items} items, bank version {build.version} "
-            f"and norm set {build.norm_set} published, blueprints for "
-            f"{', '.join(build.blueprints)} positions.\n"
+            f"Built the demonstration bank: {build.n_items} items and {build.n_blocks} "
+            f"forced-choice blocks, bank version {build.version} and norm set {build.norm_set} "
+            f"published, blueprints for {', '.join(build.blueprints)} positions (adaptive items: "
+            f"number {_one(build.blueprints)}; forced-choice blocks: number "
+            f"{_one(build.block_blueprints)}).\n"
             f"Parameters are demonstration values from calibrating {build.n_persons} simulated "
             f"candidates (true and estimated slopes correlate ≥ {worst:.3f}; factor correlations "
             f"within {build.correlation_error:.3f} of the truth).")
@@ -111,8 +121,9 @@ def init_demo(
 @bank_app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(metavar="FILE", exists=True, dir_okay=False,
-                                         help="A bank document or parameter file (.json), a "
-                                              "parameter CSV or mirt's table (.csv).")],
+                                         help="A bank document or parameter file (.json: items' "
+                                              "or forced-choice blocks'), a parameter CSV or "
+                                              "mirt's table (.csv).")],
     database: DatabaseOption = None,
     version: Annotated[int | None, typer.Option("--bank-version", help="Parameters: the draft version "
                                                 "they replace.")] = None,
@@ -132,14 +143,18 @@ def import_(
             import_parameters,
             is_bank_document,
         )
+        from qabilet.itembank.forced_choice_parameters import is_forced_choice_parameters
 
         repo = _repo(database)
         text = file.read_text(encoding="utf-8")
         if not is_bank_document(text):
             v = import_parameters(repo, text, path=str(file), version=version, base=base,
                                   software_version=__version__)
-            typer.echo(f"Imported {len(v.item_ids)} items' parameters into draft bank version "
-                       f"{v.number}" + (f"; {v.provenance.notes}." if v.provenance.notes else "."))
+            what = (f"{len(v.block_ids)} forced-choice blocks' parameters (items' parameters of "
+                    f"version {v.provenance.based_on or v.number})"
+                    if is_forced_choice_parameters(text) else f"{len(v.item_ids)} items' parameters")
+            typer.echo(f"Imported {what} into draft bank version {v.number}"
+                       + (f"; {v.provenance.notes}." if v.provenance.notes else "."))
             return
         before = export_document(repo).content()
         done = import_document(repo, text, path=str(file), by=_user())
@@ -188,7 +203,9 @@ def _user() -> str | None:
 def export(
     format: Annotated[ExportFormat, typer.Option("--format", help="json: the whole bank; csv: "
                                                  "parameters; mirt: mirt's table; responses: "
-                                                 "answers for calibration.")]
+                                                 "answers for calibration; blocks, block-design: "
+                                                 "forced-choice answers and design for "
+                                                 "calibrate-fc.")]
     = ExportFormat.json,
     out: Annotated[Path | None, typer.Option("--out", metavar="FILE", dir_okay=False,
                                              help="Write here (default: standard output).")]
@@ -229,6 +246,17 @@ def export(
             persons = len(answers.splitlines()) - 1
             what = (f"{_count(len(rows), 'response')} of {_count(persons, 'person')} "
                     f"({'codes as answered' if raw else 'model categories'})")
+        elif format is ExportFormat.blocks:
+            rows = repo.responses(bank_version=version, language=language, level=level,
+                                  since=_utc(since), until=_utc(until), blocks=True)
+            answers = bank_file.format_block_answers(rows)
+            _write(answers, out)
+            what = (f"{_count(len(rows), 'block answer')} of "
+                    f"{_count(len(answers.splitlines()) - 1, 'person')}")
+        elif format is ExportFormat.block_design:
+            v = repo.version(version)
+            _write(bank_file.format_block_design(v), out)
+            what = f"the design of {_count(len(v.block_ids), 'block')} (bank version {v.number})"
         else:
             v = repo.version(version)
             text = (bank_file.format_parameters_csv(v) if format is ExportFormat.csv

@@ -20,12 +20,21 @@ personal qualities, kk/ru/en) are authored content (:mod:`qabilet.itembank.demo_
 4. The version's parameters are written in slope-intercept form on nine factors (simple
    structure). The norm sets are the levels' estimated latent distributions, with band edges at
    their 25th and 75th percentiles.
-5. Blueprints per level (:mod:`qabilet.demo_design`): the competencies' sections given in turn,
+5. Forced-choice blocks (:mod:`qabilet.itembank.forced_choice_content`: 30 desirability-matched
+   triplets of statements on the nine dimensions): the middle level's simulees rank them under
+   the content file's Thurstonian parameters, and the statements are calibrated from those
+   rankings by DWLS on the pairwise tetrachorics (:func:`qabilet.calibration.fit_forced_choice`)
+   — on the reference population, so the blocks' traits share the items' latent scale and
+   norms.
+6. Blueprints per level (:mod:`qabilet.demo_design`): the competencies' sections given in turn,
    then the personal qualities', each adaptive with conditional Sympson–Hetter exposure control
    at 0.3 (its parameters shipped with the package, :mod:`qabilet.demo_exposure`, or derived
    here by simulation) where the pool allows it, a fixed form
    where it does not; the first item at the level's norm mean; quotas on situational-judgement
-   items and reverse-keyed statements.
+   items and reverse-keyed statements. Each level also has a forced-choice blueprint, stored
+   first (number 1; the item blueprints, number 2, are the newest and so the default): one
+   adaptive section of :data:`BLOCK_TEST_LENGTH` blocks over the nine dimensions (D-optimal,
+   drawn among the two best).
 
 docs/design.md §4: ``qabilet.itembank`` does not import ``qabilet.calibration``; the two meet here.
 """
@@ -46,14 +55,17 @@ if TYPE_CHECKING:
     from qabilet.demo_design import Derivation
     from qabilet.itembank.blueprints import BlueprintSection
     from qabilet.itembank.content import Item
+    from qabilet.itembank.forced_choice_parameters import ForcedChoiceParameters
     from qabilet.itembank.repository import BankRepository
     from qabilet.itembank.versions import BankVersion, LevelNorms
 
 __all__ = [
+    "BLOCK_TEST_LENGTH",
     "DISAGREEMENTS",
     "LEVEL_MEANS",
     "DemoBuild",
     "build_demo_bank",
+    "demo_blocks",
     "demo_blueprints",
     "disagreeing_items",
     "expert_disagreements",
@@ -68,6 +80,9 @@ BAND_PERCENTILES = (25.0, 75.0)
 #: the demonstration calibration sample's testing period
 SAMPLE_DATES = (date(2026, 9, 1), date(2026, 10, 31))
 
+
+#: blocks in a demonstration forced-choice test (of the 30)
+BLOCK_TEST_LENGTH = 20
 
 @dataclass(frozen=True, slots=True)
 class DemoBuild:
@@ -89,6 +104,12 @@ class DemoBuild:
     shipped_exposure : int
         Adaptive sections whose exposure parameters were the shipped ones
         (:mod:`qabilet.demo_exposure`); the others' were derived by the build.
+    n_blocks : int
+        Forced-choice blocks.
+    block_blueprints : dict
+        Level → the number of its forced-choice blueprint.
+    loading_correlation : float
+        Correlation of the blocks' statements' true and calibrated loadings.
     """
 
     version: int
@@ -99,6 +120,9 @@ class DemoBuild:
     slope_correlation: dict[str, float]
     correlation_error: float
     shipped_exposure: int
+    n_blocks: int
+    block_blueprints: dict[str, int]
+    loading_correlation: float
 
 
 def _true_correlation(dimensions: list[str], n_competencies: int) -> NDArray[np.float64]:
@@ -325,6 +349,7 @@ def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int 
     from qabilet.engine.bank import ItemBank
     from qabilet.engine.exceptions import ConflictError, ConvergenceWarning
     from qabilet.engine.simulation import simulate_responses
+    from qabilet.itembank.blueprints import BlockRules, BlueprintSection
     from qabilet.itembank.content import LEVELS
     from qabilet.itembank.demo_texts import load_demo_content
     from qabilet.itembank.parameter_file import ParameterFile
@@ -394,9 +419,11 @@ def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int 
                   "pairwise-likelihood factor correlations",
         "items": records})
 
+    blocks, fc_parameters, loading_r = demo_blocks(theta[middle], dims, seed)
+    say(f"calibrated {len(blocks)} forced-choice blocks from the middle level's rankings")
     repo.put_dimensions(content.dimensions)
     repo.put_scales(content.scales)
-    repo.add_items(items)
+    repo.add_items([*items, *blocks])
     repo.put_recommendations(content.recommendations)
     version = repo.create_version(parameters, Provenance(
         method="demonstration: MML-EM of simulated responses (seed "
@@ -405,7 +432,8 @@ def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int 
         software_version=software_version or __version__,
         n_persons=int(theta.shape[0]), demonstration=True,
         notes="Demonstration values, not a real calibration: the texts are real, the answers "
-              "that calibrated them were simulated."), label="demonstration bank")
+              "that calibrated them were simulated."), label="demonstration bank",
+        forced_choice=fc_parameters)
     repo.publish_version(version.number)
     per_scale = [level_norms(fit, levels, percentiles=BAND_PERCENTILES) for fit in fits]
     norms = []
@@ -423,6 +451,12 @@ def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int 
     norm_set = repo.create_norm_set(version.number, norms, label="demonstration norms",
                                     demonstration=True)
     repo.publish_norm_set(norm_set.number)
+    block_blueprints: dict[str, int] = {lv: repo.add_blueprint(lv, version.number, [BlueprintSection(
+        name="forced_choice", dimensions=list(fc_parameters.traits),
+        blocks=BlockRules(length=BLOCK_TEST_LENGTH, randomesque=2))],
+        label=f"demonstration forced-choice test, {lv} positions: {BLOCK_TEST_LENGTH} of "
+              f"{len(blocks)} blocks, adaptive (D-optimal, drawn among the two best)").number
+        for lv in LEVELS}
     blueprints: dict[str, int] = {}
     shipped = 0
     for name, (sections, label, from_file) in demo_blueprints(
@@ -434,4 +468,29 @@ def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int 
     return DemoBuild(version=version.number, norm_set=norm_set.number, blueprints=blueprints,
                      n_items=len(items), n_persons=int(theta.shape[0]), slope_correlation=slope_r,
                      shipped_exposure=shipped,
-                     correlation_error=float(np.abs(corr.correlation - r_true)[off].max()))
+                     correlation_error=float(np.abs(corr.correlation - r_true)[off].max()),
+                     n_blocks=len(blocks), block_blueprints=block_blueprints,
+                     loading_correlation=loading_r)
+
+
+def demo_blocks(theta: NDArray[np.float64], dims: list[str], seed: int
+                ) -> tuple[list[Item], ForcedChoiceParameters, float]:
+    """The demonstration blocks as bank items, calibrated on simulees ``theta`` (columns: ``dims``).
+
+    Each simulee ranks every block under the content file's parameters
+    (:func:`qabilet.engine.forced_choice.simulate_blocks`, seeded by ``[seed, 0xFC]``); the
+    statements are calibrated by DWLS (:func:`qabilet.calibration.fit_forced_choice`). Returns
+    the items, the parameters and the correlation of true and calibrated loadings.
+    """
+    from qabilet.calibration import fit_forced_choice
+    from qabilet.engine.forced_choice import simulate_blocks
+    from qabilet.itembank.forced_choice_content import load_forced_choice_content
+    from qabilet.itembank.forced_choice_parameters import ForcedChoiceParameters
+
+    content = load_forced_choice_content()
+    form = content.form()
+    columns = [dims.index(t) for t in form.design.traits]
+    answers = simulate_blocks(form.model(), theta[:, columns], np.random.default_rng([seed, 0xFC]))
+    fit = fit_forced_choice(form.design, answers)
+    return (content.block_items(), ForcedChoiceParameters.model_validate(fit.to_dict()),
+            float(np.corrcoef(fit.lam, form.lam)[0, 1]))

@@ -36,8 +36,10 @@ class ItemTexts:
         """The item as bank version ``version`` shows it in ``language`` (default: current texts).
 
         Returns ``format``, ``stem``, ``choices`` (options, or the Likert scale's labels),
-        ``instruction`` (a situational-judgement item's, in ``language``; None for other formats),
-        ``language`` (the one shown: ``language``, or a fallback) and ``fell_back``.
+        ``instruction`` (a situational-judgement item's or a forced-choice block's, in
+        ``language``; None for other formats), ``language`` (the one shown: ``language``, or a
+        fallback) and ``fell_back``; a block gives ``statements`` (``id`` and ``text``, in the
+        order shown) and ``answer_mode`` (``rank`` or ``most_least``) instead of choices.
         """
         key = (item_id, language, version)
         kept = self._kept.get(key)
@@ -50,9 +52,14 @@ class ItemTexts:
             labels = self._repo.scales(version=version)[item.scale].labels
             choices = (labels.get(text.language) or labels.get(text.requested)
                        or next(iter(labels.values())))
-        value = {"format": item.format, "stem": text.stem, "choices": list(choices or []),
-                 "instruction": text.instruction, "language": text.language,
-                 "fell_back": text.fell_back}
+        value: dict[str, Any] = {"format": item.format, "stem": text.stem,
+                                 "instruction": text.instruction,
+                 "language": text.language, "fell_back": text.fell_back}
+        if text.statements is not None:  # a forced-choice block: its statements, no choices
+            value |= {"choices": None, "answer_mode": text.answer_mode,
+                      "statements": [{"id": i, "text": t} for i, t in text.statements]}
+        else:
+            value["choices"] = list(choices or [])
         with self._lock:
             self._kept[key] = (time.monotonic(), value)
         return value

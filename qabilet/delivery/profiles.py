@@ -53,13 +53,16 @@ class Answer:
     """One answer as given.
 
     The item, the 0-based option or scale point, the seconds it took, and the language it was
-    given in (default: the profile's).
+    given in (default: the profile's); for a forced-choice block, ``ranking`` — its statement
+    ids from most to least like the candidate (``S3>S1>S2``; ``=`` where the order was not
+    asked) — and ``code`` −1.
     """
 
     item_id: str
     code: int
     response_time_s: float | None = None
     language: str | None = None
+    ranking: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,13 +167,20 @@ def build_profile(
 
     Each answer is scored with the parameters of the language it was given in (the version's
     language versions, :func:`qabilet.itembank.versions.language_versions`), all under the
-    version's one prior: the EAP of a dimension is
+    version's one prior: the EAP of a dimension measured by items is
 
     .. math:: \\hat\\theta = \\frac{\\int \\theta\\, \\pi(\\theta) \\prod_j P_j^{(L_j)}(x_j \\mid \\theta)
               \\, d\\theta}{\\int \\pi(\\theta) \\prod_j P_j^{(L_j)}(x_j \\mid \\theta)\\, d\\theta}
 
     with :math:`P_j^{(L_j)}` item :math:`j` as answered in language :math:`L_j` and :math:`\\pi`
     the version's latent distribution (Bock & Mislevy 1982), the same for every candidate.
+
+    Answers to the version's forced-choice blocks are scored together on every trait of its
+    Thurstonian model (:func:`qabilet.delivery.block_sections.score_blocks`: MAP under
+    N(0, Φ) with the exact block likelihood, Laplace SDs), and each trait a block answered
+    measures is read against the level's norms of that dimension like any other score — the
+    blocks' traits are the version's dimensions on its latent scale (calibrated on its
+    reference population, :mod:`qabilet.itembank.forced_choice_parameters`).
 
     Parameters
     ----------
@@ -205,8 +215,10 @@ def build_profile(
     # (BankVersion refuses an item both calibrated and tried out): ``tried`` says so again
     tried = set(version.pretest)
     scored = [a for a in answers if a.item_id in scales.item_ids and a.item_id not in tried]
+    in_blocks = set(version.block_ids)
+    ranked = [(a.item_id, a.ranking or "") for a in answers if a.item_id in in_blocks]
     seen: set[str] = set()
-    for a in scored:
+    for a in [*scored, *(a for a in answers if a.item_id in in_blocks)]:
         if a.item_id in seen:
             raise InvalidResponseError(f"answers: item {a.item_id!r} answered twice")
         seen.add(a.item_id)
@@ -214,21 +226,10 @@ def build_profile(
     results: dict[str, list[DimensionResult]] = {"competency": [], "trait": []}
     flags: list[ValidityFlag] = []
     lz_parts: list[tuple[dict[Language, str], float]] = []
-    for dim in scales.dimensions:
-        mine = [a for a in scored if items[a.item_id].dimension == dim]
-        if dim not in norms.dimensions or not mine:
-            continue
-        bank = scales.scale(dim, [a.item_id for a in mine],
-                            [a.language or language for a in mine])
-        x = np.empty((1, len(mine)), dtype=np.int64)
-        for j, a in enumerate(mine):
-            order = codes.get(a.item_id, range(int(bank.n_categories[j])))
-            if a.code not in order:
-                raise InvalidResponseError(f"answers: item {a.item_id!r} has codes "
-                                           f"{list(order)}; got {a.code}")
-            x[0, j] = list(order).index(a.code)
-        est = score(bank, x, method="eap")
-        theta, sd = float(est.theta[0]), float(est.se[0])
+
+    def add(dim: str, theta: float, sd: float, n: int, measured_by: Literal["items", "forced_choice"]
+            ) -> None:
+        """The dimension's result, read against the level's norms."""
         norm = norms.dimensions[dim]
         ns = norm_scores(theta, sd, norm.mean, norm.sd, level=rules.interval_level)
         bd = band_decision(theta, sd, norm.cuts, min_confidence=rules.min_confidence,
@@ -250,7 +251,7 @@ def build_profile(
         names = {lang: w.name for lang, w in words.items()}
         results[info.kind if info else "competency"].append(DimensionResult(
             dimension=dim, kind=info.kind if info else "competency", **words[language].model_dump(),
-            n_items=len(mine), theta=theta, sd=sd,
+            n_items=n, measured_by=measured_by, theta=theta, sd=sd,
             reliability=float(conditional_reliability(sd, norm.sd**2)),
             percentile=float(ns.percentile),
             percentile_interval=(float(ns.percentile_low), float(ns.percentile_high)),
@@ -261,14 +262,44 @@ def build_profile(
             band_edges=(float(norm_scores(norm.cuts[0], 1.0, norm.mean, norm.sd).percentile),
                         float(norm_scores(norm.cuts[1], 1.0, norm.mean, norm.sd).percentile)),
             withheld=_one_of(str(bd.withheld), _WITHHELD), texts=words))
-        if len(mine) < rules.min_items:
-            flags.append(_flag("few", texts, language, len(mine), dimension=dim, names=names,
-                               n=len(mine)))
+        if n < rules.min_items:
+            flags.append(_flag("few", texts, language, n, dimension=dim, names=names, n=n))
+
+    for dim in scales.dimensions:
+        mine = [a for a in scored if items[a.item_id].dimension == dim]
+        if dim not in norms.dimensions or not mine:
+            continue
+        bank = scales.scale(dim, [a.item_id for a in mine],
+                            [a.language or language for a in mine])
+        x = np.empty((1, len(mine)), dtype=np.int64)
+        for j, a in enumerate(mine):
+            order = codes.get(a.item_id, range(int(bank.n_categories[j])))
+            if a.code not in order:
+                raise InvalidResponseError(f"answers: item {a.item_id!r} has codes "
+                                           f"{list(order)}; got {a.code}")
+            x[0, j] = list(order).index(a.code)
+        est = score(bank, x, method="eap")
+        add(dim, float(est.theta[0]), float(est.se[0]), len(mine), "items")
         fit = person_fit(bank, x, method="map")
         if np.isfinite(fit.lz_star[0]):
-            lz_parts.append((names, float(fit.lz_star[0])))
+            lz_parts.append(({lang: _in(named[dim].name, lang) if dim in named else dim
+                              for lang in LANGUAGES}, float(fit.lz_star[0])))
+    if ranked and version.forced_choice is not None:
+        from qabilet.delivery.block_sections import score_blocks
+
+        try:
+            est, counts = score_blocks(version.forced_choice, ranked)
+        except ValueError as exc:  # a ranking that is not one of its block's
+            raise InvalidResponseError(f"answers: {exc}") from None
+        measured = {d for d, n in counts.items() if n}
+        for k, dim in enumerate(est.factor_names or ()):
+            if dim in measured and dim in norms.dimensions:
+                add(dim, float(est.theta[0, k]), float(est.se[0, k]), counts[dim],
+                    "forced_choice")
     n_categories = {i: len(c) for i, c in codes.items()}
-    flags += _style_flags(scored, items, language, rules, texts, lz_parts, n_categories)
+    counted = {a.item_id for a in scored} | in_blocks
+    given = [a for a in answers if a.item_id in counted]
+    flags += _style_flags(given, items, language, rules, texts, lz_parts, n_categories)
     return Profile(
         id=profile_id or uuid.uuid4().hex, candidate_id=candidate_id, session_id=session_id,
         level=norms.level, language=language, tested_at=tested_at, issued_at=datetime.now(UTC),

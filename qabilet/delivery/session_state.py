@@ -11,6 +11,10 @@ parameters of the language it was given in (its event's ``language``), and the n
 chosen with those of the language the candidate answered in last (the session's before the
 first answer): the language it will most likely be shown in. The prior is one for every
 language, so an answer's language changes only what that answer says.
+
+A forced-choice section gives blocks instead (:mod:`qabilet.delivery.block_sections`): its
+entry in :attr:`Plan.sections` carries a :class:`~qabilet.delivery.block_sections.BlockPlan` in
+place of the engine's bank and rules, and its answers are rankings of statements.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from qabilet.delivery._lru import LRU
+from qabilet.delivery.block_sections import BlockPlan, next_block
 from qabilet.engine.cat import (
     CatContext,
     NextItem,
@@ -49,7 +54,8 @@ class Plan:
     Attributes
     ----------
     sections : tuple of (name, dimensions, engine bank, engine blueprint)
-        In the order a session takes them.
+        In the order a session takes them; a forced-choice section's is (name, dimensions,
+        None, :class:`~qabilet.delivery.block_sections.BlockPlan`).
     codes : dict
         Item → the answer codes of its model categories (the version's recodings).
     item_section : dict
@@ -95,11 +101,19 @@ class Plan:
     shortest: int = 0
 
     def n_choices(self, item_id: str) -> int:
-        """How many options or scale points the item offers."""
+        """How many options or scale points the item offers (0 for a forced-choice block)."""
         if item_id in self.pretest_choices:
             return self.pretest_choices[item_id]
         bank = self.sections[self.item_section[item_id]][2]
+        if bank is None:
+            return 0
         return int(bank.n_categories[bank.index_of([item_id])[0]])
+
+    def block(self, item_id: str) -> BlockPlan | None:
+        """The plan of the forced-choice section giving ``item_id``; None for an item."""
+        k = self.item_section.get(item_id)
+        rules = self.sections[k][3] if k is not None else None
+        return rules if isinstance(rules, BlockPlan) else None
 
     @property
     def max_items(self) -> int:
@@ -153,6 +167,7 @@ def plan_for(repo: BankRepository, bank_version: int, level: str, blueprint_numb
 
 
 def _build_plan(repo: BankRepository, bank_version: int, level: str, blueprint_number: int) -> Plan:
+    from qabilet.delivery.block_sections import block_plan
     from qabilet.delivery.version_scales import VersionScales
     from qabilet.itembank.blueprints import section_items
     from qabilet.itembank.versions import language_versions, scale_bank
@@ -162,8 +177,18 @@ def _build_plan(repo: BankRepository, bank_version: int, level: str, blueprint_n
     items = {i.id: i for i in repo.items(version=bank_version)}  # as the version holds them
     full = version.parameters.to_bank()
     by_language = language_versions(version.parameters)
-    sections, where, contexts, forms = [], {}, [], []
+    sections: list[tuple[str, tuple[str, ...], Any, Any]] = []
+    where: dict[str, int] = {}
+    contexts: list[CatContext | None] = []
+    forms: list[dict[str, CatContext]] = []
     for k, section in enumerate(stored.sections):
+        if section.blocks is not None:
+            blocks = block_plan(section, level, items, version)
+            sections.append((section.name, tuple(section.dimensions), None, blocks))
+            contexts.append(None)
+            forms.append({})
+            where.update(dict.fromkeys(blocks.block_ids, k))
+            continue
         rules = section.blueprint(section_items(section, level, items, version))
         ids = list(rules.items or ())  # pretest items have no parameters: given by id
         bank = scale_bank(full, section.dimensions, ids)
@@ -192,7 +217,8 @@ def _build_plan(repo: BankRepository, bank_version: int, level: str, blueprint_n
                 sum(int(rules.min_items) for _n, _d, _b, rules in sections))
 
 
-_Answers = tuple[tuple[str, int, str], ...]  # (item id, answer code as given, language), in order
+#: (item id, answer code as given — a block's ranking —, language), in order
+_Answers = tuple[tuple[str, Any, str], ...]
 
 
 class _Memo(NamedTuple):
@@ -223,8 +249,8 @@ def derive(plan: Plan, session: StoredSession, events: list[SessionEvent]) -> Se
     Items whose time ran out (``item_timeout`` events) are left out of their section: not
     scored, and not offered again.
     """
-    answers = [(e.payload["item_id"], e.payload["code"], e.payload.get("language") or session.language)
-               for e in events if e.kind == "answer"]
+    answers = [(e.payload["item_id"], e.payload.get("ranking") or e.payload["code"],
+                e.payload.get("language") or session.language) for e in events if e.kind == "answer"]
     current = answers[-1][2] if answers else session.language  # the next item's likely language
     skipped = {e.payload["item_id"] for e in events if e.kind == "item_timeout"}
     taken = len(answers) + len(skipped)
@@ -232,13 +258,19 @@ def derive(plan: Plan, session: StoredSession, events: list[SessionEvent]) -> Se
     parts = plan.parts or tuple((k,) for k in range(len(plan.sections)))
     n = len(parts)
     for p, part in enumerate(parts):
-        open_: list[tuple[int, int, NextItem]] = []  # (items taken, section, its next item)
+        open_: list[tuple[int, int, str]] = []  # (items taken, section, its next item)
         for k in part:
             mine = tuple(a for a in answers if plan.item_section.get(a[0]) == k)
             gone = frozenset(i for i in skipped if plan.item_section.get(i) == k)
-            step = _section_step(plan, session, k, mine, gone, current)
-            if not isinstance(step, Stop):
-                open_.append((len(mine) + len(gone), k, step))
+            rules = plan.sections[k][3]
+            if isinstance(rules, BlockPlan):
+                due = next_block(rules, session.id, session.seed, k,
+                                 tuple((a[0], str(a[1])) for a in mine), gone)
+            else:
+                step = _section_step(plan, session, k, mine, gone, current)
+                due = None if isinstance(step, Stop) else step.item_id
+            if due is not None:
+                open_.append((len(mine) + len(gone), k, due))
         if open_:
             if closing:
                 break
@@ -246,10 +278,9 @@ def derive(plan: Plan, session: StoredSession, events: list[SessionEvent]) -> Se
             if seeded is not None:
                 return SessionView(False, taken + 1, seeded, "pretest", len(answers), p, n)
             fewest = min(t for t, _, _ in open_)
-            tied = [(k, step) for t, k, step in open_ if t == fewest]
-            k, step = tied[_turn(session.seed, taken, len(tied))]
-            return SessionView(False, taken + 1, step.item_id, plan.sections[k][0], len(answers),
-                               p, n)
+            tied = [(k, due) for t, k, due in open_ if t == fewest]
+            k, due = tied[_turn(session.seed, taken, len(tied))]
+            return SessionView(False, taken + 1, due, plan.sections[k][0], len(answers), p, n)
     return SessionView(True, taken + 1, None, None, len(answers), n, n, closing or "completed")
 
 

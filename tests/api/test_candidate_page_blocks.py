@@ -1,8 +1,10 @@
 """Forced-choice blocks on the candidate's page, in headless Chromium.
 
 The page and its texts come from a real server, and so does the session (its token, its
-``GET /v1/sessions/{id}``); the server does not serve blocks yet, so the block items and the
-answers to them are Playwright routes (:class:`FakeBlocks`) that follow the contract: ``GET
+``GET /v1/sessions/{id}``); the block items and the answers to them are Playwright routes
+(:class:`FakeBlocks`), so that every case — blocks of four, lost responses, pauses, time-outs —
+is served on cue; ``tests/api/test_forced_choice_sessions.py`` drives the real server's blocks
+through the page. The routes follow the API's contract: ``GET
 …/item`` returns ``format: "forced_choice"``, ``statements`` and ``answer_mode`` (``rank`` or
 ``most_least``), and the page posts ``ranking`` (every statement once, most like the candidate
 first) or ``most`` and ``least``, never ``code``. The statements are the demonstration bank's

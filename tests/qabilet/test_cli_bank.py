@@ -17,7 +17,8 @@ from qabilet.itembank.repository import BankRepository, Response
 runner = CliRunner()
 #: items in the demonstration bank: 62 per competency + 130 personal qualities (26 each); 178
 #: before the pools were enlarged
-N_ITEMS = 378
+N_ITEMS = 378  # calibrated items
+N_HELD = N_ITEMS + 30  # and the forced-choice blocks
 
 
 def _run(*args: str):
@@ -38,14 +39,14 @@ def test_export_then_import_through_files_gives_the_same_bank(demo_db, tmp_path)
     out = tmp_path / "bank.json"
     result = _run("bank", "export", "--database", demo_db, "--out", str(out))
     assert result.exit_code == 0
-    assert result.stdout == (f"Wrote the bank ({N_ITEMS} items, 1 bank version, 1 norm set, "
-                             f"3 blueprints) to {out}.\n")
+    assert result.stdout == (f"Wrote the bank ({N_HELD} items, 1 bank version, 1 norm set, "
+                             f"6 blueprints) to {out}.\n")
     other = f"sqlite:///{tmp_path / 'other.db'}"
     result = _run("bank", "import", str(out), "--database", other)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(
-        f"Imported {out} ({N_ITEMS} items, 1 bank version, 1 norm set, 3 blueprints): "
-        f"{N_ITEMS} items added; 1 bank version added; 1 norm set added; 3 blueprints added; "
+        f"Imported {out} ({N_HELD} items, 1 bank version, 1 norm set, 6 blueprints): "
+        f"{N_HELD} items added; 1 bank version added; 1 norm set added; 6 blueprints added; "
         f"9 dimensions added;")
     again = tmp_path / "again.json"
     assert _run("bank", "export", "--database", other, "--out", str(again)).exit_code == 0
@@ -60,8 +61,8 @@ def test_reimporting_the_same_bank_says_nothing_was_new(demo_db, tmp_path):
     _run("bank", "export", "--database", demo_db, "--out", str(out))
     result = _run("bank", "import", str(out), "--database", demo_db)
     assert result.exit_code == 0, result.output
-    assert result.stdout == (f"Nothing new in {out}: its records ({N_ITEMS} items, 1 bank version, "
-                             f"1 norm set, 3 blueprints) are stored already, the same; nothing "
+    assert result.stdout == (f"Nothing new in {out}: its records ({N_HELD} items, 1 bank version, "
+                             f"1 norm set, 6 blueprints) are stored already, the same; nothing "
                              f"was imported.\n")
     doc = json.loads(out.read_text(encoding="utf-8"))
     _item(doc, "TRN-S03")["levels"] = ["middle"]
@@ -69,7 +70,7 @@ def test_reimporting_the_same_bank_says_nothing_was_new(demo_db, tmp_path):
     result = _run("bank", "import", str(out), "--database", demo_db)
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == (
-        f"Imported {out} ({N_ITEMS} items, 1 bank version, 1 norm set, 3 blueprints): 1 item (0 "
+        f"Imported {out} ({N_HELD} items, 1 bank version, 1 norm set, 6 blueprints): 1 item (0 "
         f"added, 1 changed).")
 
 

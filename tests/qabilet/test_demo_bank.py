@@ -49,9 +49,11 @@ def test_every_item_has_all_three_languages_and_enough_per_competency():
 def test_every_item_has_valid_parameters_in_the_published_version(demo_repo):
     version = demo_repo.version()
     assert version.status == "published" and version.provenance.demonstration
-    items = {i.id: i for i in demo_repo.items()}
-    # 62 per competency + 130 personal qualities (26 each)
+    items = {i.id: i for i in demo_repo.items() if i.format != "forced_choice"}
+    # 62 per competency + 130 personal qualities (26 each); and 30 forced-choice blocks
     assert set(version.item_ids) == set(items) and len(items) == 378
+    blocks = {i.id for i in demo_repo.items(format="forced_choice")}
+    assert set(version.block_ids) == blocks and len(blocks) == 30
     bank = version.parameters.to_bank()  # the engine accepts every item
     dims = list(version.dimensions)
     for k, item_id in enumerate(bank.item_ids):
@@ -159,3 +161,14 @@ def test_init_demo_if_empty_and_the_demo_command(demo_db):
     assert "service_to_public" in result.output  # the summary table
     for word in ("correct", "wrong", "дұрыс", "правильн"):
         assert word not in result.output.lower()
+
+
+def test_the_blocks_are_calibrated_on_the_simulees_and_given_by_blueprint_1(demo_build, demo_repo):
+    assert demo_build["n_blocks"] == 30 and demo_build["loading_correlation"] > 0.95
+    assert demo_build["block_blueprints"] == {"high": 1, "middle": 1, "low": 1}
+    assert demo_build["blueprints"] == {"high": 2, "middle": 2, "low": 2}  # the default: items
+    section = demo_repo.blueprint("low", 1).sections[0]
+    assert section.blocks.length == 20 and len(section.dimensions) == 9
+    fc = demo_repo.version().forced_choice
+    assert fc.estimation["method"] == "dwls" and fc.estimation["converged"]
+    assert set(fc.traits) == set(demo_repo.version().dimensions)
