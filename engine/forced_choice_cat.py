@@ -20,6 +20,13 @@ criteria of Segall (1996) and Mulder & van der Linden (2009), applied to blocks 
 (2017) do. A block is available when none of its statements has been shown in the test (a
 statement never twice, even in another block). Everyone is computed at once: the loop is over
 the test's positions.
+
+*Exposure control* (Sympson & Hetter 1985, applied to blocks): each block has an admission
+probability :math:`k_b`; the blocks are considered in order of the criterion, and a block
+considered is given with probability :math:`k_b`, else passed over for the rest of the test.
+A block's exposure is then :math:`P(\\text{considered}) \\cdot k_b`; :func:`block_exposure`
+finds the :math:`k_b` that hold every block's exposure near a target by simulation (the
+iteration of Sympson & Hetter: :math:`k_b \\leftarrow \\min(1, r / P(\\text{considered}_b))`).
 """
 
 from __future__ import annotations
@@ -35,7 +42,8 @@ from qabilet.engine.forced_choice import BlockResponses, ThurstonianBlocks, simu
 from qabilet.engine.scoring.forced_choice import block_map
 from qabilet.engine.scoring.result import AbilityEstimate
 
-__all__ = ["BlockTest", "block_criterion", "select_blocks", "simulate_block_cat"]
+__all__ = ["BlockExposure", "BlockTest", "admitted", "block_criterion", "block_exposure",
+           "select_blocks", "simulate_block_cat"]
 
 Array = NDArray[np.float64]
 Criterion = Literal["D", "A", "random"]
@@ -98,6 +106,48 @@ def block_criterion(model: ThurstonianBlocks, eta: ArrayLike, gathered: ArrayLik
     return np.asarray(-np.trace(np.linalg.inv(total), axis1=-2, axis2=-1), dtype=np.float64)
 
 
+def admitted(value: ArrayLike, admit: ArrayLike, draws: ArrayLike
+             ) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
+    """Sympson–Hetter's choice: the best block admitted, and the blocks passed over for it.
+
+    Parameters
+    ----------
+    value : array_like, shape (n_persons, n_blocks)
+        Each block's criterion; −inf where it is not available.
+    admit : array_like, shape (n_blocks,)
+        The admission probabilities :math:`k_b` in (0, 1].
+    draws : array_like, shape (n_persons, n_blocks)
+        Uniform draws on [0, 1): block ``b`` is admitted when its draw is below :math:`k_b`.
+
+    Returns
+    -------
+    chosen : ndarray of int, shape (n_persons,)
+        The first block admitted in the criterion's order; when none is, the best available
+        (a test never stops for want of an admitted block); −1 when none is available.
+    passed : ndarray of bool, shape (n_persons, n_blocks)
+        The blocks considered before it and refused (to be left out for the rest of the test).
+
+    Examples
+    --------
+    >>> chosen, passed = admitted([[0.3, 0.9, 0.5]], [1.0, 0.5, 1.0], [[0.1, 0.7, 0.2]])
+    >>> chosen.tolist(), passed.tolist()   # block 1 is best but refused (0.7 ≥ 0.5): block 2
+    ([2], [[False, True, False]])
+    """
+    v = np.asarray(value, dtype=np.float64)
+    k = np.asarray(admit, dtype=np.float64)
+    u = np.asarray(draws, dtype=np.float64)
+    rows = np.arange(v.shape[0])[:, None]
+    order = np.argsort(-v, axis=1, kind="stable")
+    ranked = v[rows, order]
+    ok = np.isfinite(ranked) & (u[rows, order] < k[order])
+    first = np.where(ok.any(axis=1), ok.argmax(axis=1), 0)
+    chosen = np.where(np.isfinite(ranked[:, 0]), order[rows[:, 0], first], -1).astype(np.intp)
+    before = (np.arange(v.shape[1])[None, :] < first[:, None]) & np.isfinite(ranked)
+    passed = np.zeros(v.shape, dtype=bool)
+    passed[rows, order] = before
+    return chosen, passed
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class BlockTest:
     """A simulated adaptive forced-choice test.
@@ -110,11 +160,14 @@ class BlockTest:
         The blocks in the order given; −1 after a simulee ran out of blocks without a
         statement already shown.
     true_eta : ndarray, shape (n_persons, n_traits)
+    considered : ndarray of bool, shape (n_persons, n_blocks), optional
+        With exposure control: the blocks each simulee's test considered (given, or passed over).
     """
 
     estimate: AbilityEstimate
     given: NDArray[np.intp]
     true_eta: Array
+    considered: NDArray[np.bool_] | None = None
 
     @property
     def rmse(self) -> Array:
@@ -126,7 +179,7 @@ class BlockTest:
 def simulate_block_cat(model: ThurstonianBlocks, eta: ArrayLike, length: int, *,
                        corr: ArrayLike | None = None, criterion: Criterion = "D",
                        most_least: bool = False, statement_of: ArrayLike | None = None,
-                       shift: ArrayLike | None = None,
+                       shift: ArrayLike | None = None, admit: ArrayLike | None = None,
                        rng: np.random.Generator | int | None = None) -> BlockTest:
     """Simulees with true traits ``eta`` take adaptive forced-choice tests of ``length`` blocks.
 
@@ -143,6 +196,8 @@ def simulate_block_cat(model: ThurstonianBlocks, eta: ArrayLike, length: int, *,
         Added to the simulees' utilities before they rank a block
         (:func:`~qabilet.engine.forced_choice.simulate_blocks`), as faking would; the blocks
         are still chosen, and the answers scored, by the model.
+    admit : array_like, shape (n_blocks,), optional
+        Sympson–Hetter admission probabilities (see the module notes; ``criterion`` D or A).
     """
     gen = np.random.default_rng(rng)
     true = np.asarray(eta, dtype=np.float64)
@@ -168,10 +223,20 @@ def simulate_block_cat(model: ThurstonianBlocks, eta: ArrayLike, length: int, *,
     precision = np.linalg.inv(phi)
     rows = np.arange(n)
     result = None
+    k_admit = None if admit is None else np.asarray(admit, dtype=np.float64)
+    considered = np.zeros((n, d.n_blocks), dtype=bool)
     for step in range(length):
         info = model.block_information(estimate)  # (n, blocks, k, k)
         gathered = precision + np.einsum("pb,pbkl->pkl", codes >= 0, info)
-        chosen = select_blocks(model, estimate, gathered, available, criterion, gen)
+        if k_admit is None:
+            chosen = select_blocks(model, estimate, gathered, available, criterion, gen)
+        else:
+            value = np.where(available, block_criterion(
+                model, estimate, gathered, "A" if criterion == "A" else "D"), -np.inf)
+            chosen, passed = admitted(value, k_admit, gen.random(available.shape))
+            available &= ~passed
+            considered |= passed
+        considered[rows[chosen >= 0], chosen[chosen >= 0]] = True
         given[:, step] = chosen
         took = chosen >= 0  # a simulee whose every block meets a statement shown stops early
         codes[rows[took], chosen[took]] = every.codes[rows[took], chosen[took]]
@@ -180,4 +245,52 @@ def simulate_block_cat(model: ThurstonianBlocks, eta: ArrayLike, length: int, *,
         estimate = result.theta
     if result is None:  # length ≥ 1: never
         raise InvalidParameterError("length: expected at least one block")
-    return BlockTest(result, given, true)
+    return BlockTest(result, given, true, considered if k_admit is not None else None)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class BlockExposure:
+    """Sympson–Hetter parameters of a pool of blocks and the exposure they give.
+
+    Attributes
+    ----------
+    admit : ndarray, shape (n_blocks,)
+        The admission probabilities :math:`k_b`.
+    exposure : ndarray, shape (n_blocks,)
+        Each block's share of tests that gave it, in the last round's simulation.
+    rounds : int
+    """
+
+    admit: Array
+    exposure: Array
+    rounds: int
+
+
+def block_exposure(model: ThurstonianBlocks, eta: ArrayLike, length: int, target: float, *,
+                   corr: ArrayLike | None = None, criterion: Literal["D", "A"] = "D",
+                   rounds: int = 6, rng: np.random.Generator | int | None = None) -> BlockExposure:
+    """Admission probabilities that hold each block's exposure near ``target`` (see the module notes).
+
+    Each round simulates the adaptive test of ``length`` blocks for the simulees ``eta`` (a
+    sample of the population that will take it) under the current :math:`k_b` and sets
+    :math:`k_b = \\min(1, r / P(\\text{considered}_b))` from the share of tests that considered
+    each block (Sympson & Hetter 1985). A target below ``length / n_blocks`` cannot be met
+    (every test gives ``length`` blocks) and is refused.
+    """
+    gen = np.random.default_rng(rng)
+    n_blocks = model.design.n_blocks
+    if not length / n_blocks <= target <= 1:
+        raise InvalidParameterError(f"target: expected {length / n_blocks:.3g} (the share of the "
+                                    f"pool a test gives) to 1; got {target}")
+    if rounds < 1:
+        raise InvalidParameterError(f"rounds: expected at least 1; got {rounds}")
+    k = np.ones(n_blocks)
+    exposure = np.zeros(n_blocks)
+    for _ in range(rounds):
+        test = simulate_block_cat(model, eta, length, corr=corr, criterion=criterion, admit=k,
+                                  rng=gen)
+        assert test.considered is not None
+        p_considered = test.considered.mean(axis=0)
+        exposure = np.array([np.mean(np.any(test.given == b, axis=1)) for b in range(n_blocks)])
+        k = np.where(p_considered > target, target / np.maximum(p_considered, 1e-12), 1.0)
+    return BlockExposure(k, exposure, rounds)

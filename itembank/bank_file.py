@@ -707,16 +707,11 @@ def format_responses(responses: Sequence[Response], item_ids: Sequence[str] | No
         reversed, situational options in their orientation — so that a calibration finds every
         slope positive; without it, the codes as answered.
     """
-    keys = list(dict.fromkeys((r.person_id, r.session_id) for r in responses))
-    sessions_of: dict[str, int] = {}
-    for person, _ in keys:
-        sessions_of[person] = sessions_of.get(person, 0) + 1
     items = list(item_ids) if item_ids is not None else sorted({r.item_id for r in responses})
-    column = {item: k for k, item in enumerate(items)}
-    row_of = {key: k for k, key in enumerate(keys)}
-    answers = np.full((len(keys), len(items)), "", dtype=object)
-    times = np.full((len(keys), len(items)), "", dtype=object)
-    meta: list[tuple[str, str]] = [("", "")] * len(keys)
+    ids, row_of, column = _layout(responses, items)
+    answers = np.full((len(ids), len(items)), "", dtype=object)
+    times = np.full((len(ids), len(items)), "", dtype=object)
+    meta: list[tuple[str, str]] = [("", "")] * len(ids)
     for r in responses:
         if r.item_id not in column:
             continue
@@ -725,8 +720,23 @@ def format_responses(responses: Sequence[Response], item_ids: Sequence[str] | No
         answers[i, j] = str(r.code if codes is None else list(codes).index(r.code))
         times[i, j] = "" if r.response_time_s is None else repr(float(r.response_time_s))
         meta[i] = (r.language, r.level)
-    ids = [p if sessions_of[p] == 1 or s is None else f"{p}/{s}" for p, s in keys]
     return _wide(ids, meta, items, answers), _wide(ids, meta, items, times)
+
+
+def _layout(responses: Sequence[Response], columns: Sequence[str]
+            ) -> tuple[list[str], dict[tuple[str, str | None], int], dict[str, int]]:
+    """A wide sheet's rows and columns.
+
+    One row per session (per person when answers carry no session), its id the person's with
+    ``/session`` appended when a person has several. Returns the rows' ids, (person, session)
+    → row, and column name → column.
+    """
+    keys = list(dict.fromkeys((r.person_id, r.session_id) for r in responses))
+    sessions_of: dict[str, int] = {}
+    for person, _ in keys:
+        sessions_of[person] = sessions_of.get(person, 0) + 1
+    ids = [p if sessions_of[p] == 1 or s is None else f"{p}/{s}" for p, s in keys]
+    return ids, {key: k for k, key in enumerate(keys)}, {c: k for k, c in enumerate(columns)}
 
 
 def format_block_answers(responses: Sequence[Response], block_ids: Sequence[str] | None = None
@@ -739,18 +749,12 @@ def format_block_answers(responses: Sequence[Response], block_ids: Sequence[str]
     ``S7>S5=S8>S6``), empty for a block not answered.
     """
     rows = [r for r in responses if r.ranking]
-    keys = list(dict.fromkeys((r.person_id, r.session_id) for r in rows))
-    sessions_of: dict[str, int] = {}
-    for person, _ in keys:
-        sessions_of[person] = sessions_of.get(person, 0) + 1
     blocks = list(block_ids) if block_ids is not None else sorted({r.item_id for r in rows})
-    column = {b: k for k, b in enumerate(blocks)}
-    row_of = {key: k for k, key in enumerate(keys)}
-    cells = np.full((len(keys), len(blocks)), "", dtype=object)
+    ids, row_of, column = _layout(rows, blocks)
+    cells = np.full((len(ids), len(blocks)), "", dtype=object)
     for r in rows:
         if r.item_id in column:
             cells[row_of[(r.person_id, r.session_id)], column[r.item_id]] = r.ranking
-    ids = [p if sessions_of[p] == 1 or s is None else f"{p}/{s}" for p, s in keys]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["person_id", *blocks])

@@ -19,7 +19,7 @@ answers go to the responses table for calibration
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -56,6 +56,13 @@ class BlockRules(Schema):
         1989), from the session's seed, so that candidates of one standing do not all meet the
         same blocks; 1: always the best. A block is never given when one of its statements was
         shown already.
+    admit : dict, optional
+        Adaptive: Sympson–Hetter admission probabilities per block (in (0, 1]; a block left
+        out: 1), which hold the blocks' exposure near a target — derive them for the pool, the
+        test's length and the population by simulation with
+        :func:`qabilet.engine.forced_choice_cat.block_exposure`. The blocks are considered in
+        the criterion's order, each given with its probability, else left out for the rest
+        of the test. Instead of ``randomesque``.
     """
 
     form: list[Identifier] | None = Field(default=None, min_length=1, max_length=200)
@@ -63,6 +70,7 @@ class BlockRules(Schema):
     pool: list[Identifier] | None = Field(default=None, min_length=1, max_length=2000)
     criterion: Literal["D", "A"] = "D"
     randomesque: int = Field(default=1, ge=1, le=20)
+    admit: dict[Identifier, Annotated[float, Field(gt=0, le=1)]] | None = None
 
     @model_validator(mode="after")
     def _form_or_length(self) -> BlockRules:
@@ -71,6 +79,9 @@ class BlockRules(Schema):
                              "an adaptive test)")
         if self.form is not None and self.pool is not None:
             raise ValueError("pool: a fixed form has no pool (its blocks are the form)")
+        if self.admit is not None and (self.form is not None or self.randomesque > 1):
+            raise ValueError("admit: Sympson–Hetter admission is for adaptive blocks, instead of "
+                             "randomesque (leave it at 1)")
         for name in ("form", "pool"):
             ids = getattr(self, name) or []
             twice = next((b for k, b in enumerate(ids) if b in ids[:k]), None)
@@ -268,6 +279,9 @@ def _check_block_section(where: str, section: BlueprintSection, level: str, vers
     if not blocks:
         raise ValueError(f"{where}.blocks: bank version {version.number} has no block for level "
                          f"{level!r} on {', '.join(section.dimensions)}")
+    stray = sorted(set(rules.admit or {}) - set(blocks))
+    if stray:
+        raise ValueError(f"{where}.blocks.admit: {', '.join(stray[:5])} not in the section's pool")
     if rules.length is not None and rules.length > len(blocks):
         raise ValueError(f"{where}.blocks.length: {rules.length} blocks from a pool of "
                          f"{len(blocks)}")

@@ -6,7 +6,9 @@ a fixed form in its order, or adaptively — after each answer the traits are re
 MAP with the exact block likelihood (:func:`qabilet.engine.scoring.forced_choice.block_map`)
 and the next block is the best of those available by D- or A-optimality of the exact block
 information (:func:`qabilet.engine.forced_choice_cat.block_criterion`), drawn among the
-``randomesque`` best from the session's seed. A block is available when it was not given and
+``randomesque`` best from the session's seed, or admitted by Sympson and Hetter's rule with
+admission probabilities that cap the blocks' exposure
+(:func:`qabilet.engine.forced_choice_cat.block_exposure`). A block is available when it was not given and
 none of its statements was shown (a statement never twice in a test). Like every section, it is
 replayed from the log (docs/design.md §3a): the same answers give the same next block.
 
@@ -64,6 +66,8 @@ class BlockPlan:
         Each block's statement ids, in its order.
     modes : tuple of str
         Each block's answer mode (``rank`` or ``most_least``).
+    admit : ndarray, optional
+        Sympson–Hetter admission probabilities per block (1 for a block the rules leave out).
     """
 
     block_ids: tuple[str, ...]
@@ -75,6 +79,7 @@ class BlockPlan:
     randomesque: int
     statements: tuple[tuple[str, ...], ...]
     modes: tuple[str, ...]
+    admit: Array | None = None
 
     @property
     def min_items(self) -> int:
@@ -101,10 +106,11 @@ def block_plan(section: BlueprintSection, level: str, items: dict[str, Item],
         raise ValueError(f"section {section.name!r}: not a forced-choice section of a version "
                          f"with blocks")
     ids = tuple(section_blocks(section, level, items, version))
+    admit = None if rules.admit is None else np.array([rules.admit.get(b, 1.0) for b in ids])
     return BlockPlan(ids, blocks.model(ids), blocks.correlation(), rules.form is not None,
                      rules.n_blocks, rules.criterion, rules.randomesque,
                      tuple(tuple(st.id or "" for st in items[b].statements or []) for b in ids),
-                     tuple(items[b].answer_mode or "rank" for b in ids))
+                     tuple(items[b].answer_mode or "rank" for b in ids), admit)
 
 
 def ranking_of(statements: Sequence[str], ranking: Sequence[str] | None = None,
@@ -170,8 +176,23 @@ def block_responses(model: ThurstonianBlocks, answers: Sequence[tuple[str, str]]
     return BlockResponses.from_orders(d, [orders])
 
 
-#: per (session, section): its answers and gone blocks → the next block (a pure memo)
-_NEXT: LRU[tuple[str, int], tuple[Answers, frozenset[str], str | None]] = LRU(20_000)
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """A section's state after its answers: the blocks passed over, and its next choice.
+
+    ``value``: the criterion of every block at the choice (−inf where unavailable), from which
+    the blocks the next answer's block was preferred to are read (Sympson–Hetter's passes).
+    """
+
+    answers: Answers
+    gone: frozenset[str]
+    passed: frozenset[str]
+    value: Array | None
+    chosen: str | None
+
+
+#: per (session, section): the last step (a pure memo: the key and its answers decide the rest)
+_NEXT: LRU[tuple[str, int], _Step] = LRU(20_000)
 
 
 def next_block(plan: BlockPlan, session_id: str, seed: int, section: int, answers: Answers,
@@ -180,30 +201,52 @@ def next_block(plan: BlockPlan, session_id: str, seed: int, section: int, answer
 
     The candidates among the available blocks are the ``randomesque`` best by the criterion
     at the MAP estimate; one is drawn from ``[seed, section, blocks taken]``, so a replay of the
-    log draws the same.
+    log draws the same. With admission probabilities (:attr:`BlockPlan.admit`), Sympson and
+    Hetter's rule instead: the blocks are considered in the criterion's order, each admitted
+    with its probability (draws from the same seed), and those passed over are left out for
+    the rest of the test — on a replay, every block the criterion preferred to the one given.
     """
     key = (session_id, section)
     kept = _NEXT.get(key)
-    if kept is not None and kept[0] == answers and kept[1] == gone:
-        return kept[2]
-    chosen = _choose(plan, seed, section, answers, gone)
-    _NEXT.put(key, (answers, gone, chosen))
-    return chosen
+    if kept is not None and kept.answers == answers and kept.gone == gone:
+        return kept.chosen
+    if plan.admit is None or plan.fixed:
+        passed: frozenset[str] = frozenset()
+    elif (kept is not None and kept.gone == gone and answers[:-1] == kept.answers
+          and kept.value is not None and answers[-1][0] == kept.chosen):
+        passed = kept.passed | _preferred(plan, kept.value, answers[-1][0])
+    else:
+        passed = _replay(plan, answers, gone)
+    step = _choose(plan, seed, section, answers, gone, passed)
+    _NEXT.put(key, step)
+    return step.chosen
 
 
-def _choose(plan: BlockPlan, seed: int, section: int, answers: Answers,
-            gone: frozenset[str]) -> str | None:
+def _preferred(plan: BlockPlan, value: Array, block_id: str) -> frozenset[str]:
+    """The blocks whose criterion was above ``block_id``'s when it was given."""
+    mine = value[plan.block(block_id)]
+    return frozenset(b for b, v in zip(plan.block_ids, value, strict=True) if v > mine)
+
+
+def _replay(plan: BlockPlan, answers: Answers, gone: frozenset[str]) -> frozenset[str]:
+    """The blocks Sympson–Hetter passed over before each answer, read again from the answers."""
+    passed: frozenset[str] = frozenset()
+    for t in range(len(answers)):
+        value = _values(plan, answers[:t], gone, passed)
+        if value is not None:
+            passed |= _preferred(plan, value, answers[t][0])
+    return passed
+
+
+def _values(plan: BlockPlan, answers: Answers, gone: frozenset[str], passed: frozenset[str]
+            ) -> Array | None:
+    """Every block's criterion after ``answers`` (−inf where unavailable); None when none is."""
     from qabilet.engine.forced_choice_cat import block_criterion
     from qabilet.engine.scoring.forced_choice import block_map
 
     given = {b for b, _ in answers} | set(gone)
-    taken = len(given)
-    if taken >= plan.length:
-        return None
-    if plan.fixed:
-        return next((b for b in plan.block_ids if b not in given), None)
     shown = {s for b in given for s in plan.statements[plan.block(b)]}
-    free = np.array([b not in given and not shown & set(st)
+    free = np.array([b not in given and b not in passed and not shown & set(st)
                      for b, st in zip(plan.block_ids, plan.statements, strict=True)])
     if not free.any():
         return None
@@ -215,11 +258,32 @@ def _choose(plan: BlockPlan, seed: int, section: int, answers: Answers,
     info = plan.model.block_information(eta)[0]
     answered = [plan.block(b) for b, _ in answers]
     gathered = precision + info[answered].sum(axis=0)
-    value = np.where(free, block_criterion(plan.model, eta, gathered[None],
-                                           "A" if plan.criterion == "A" else "D")[0], -np.inf)
-    best = np.argsort(-value, kind="stable")[:min(plan.randomesque, int(free.sum()))]
-    pick = int(np.random.default_rng([seed, section, taken]).integers(best.size))
-    return plan.block_ids[int(best[pick])]
+    value: Array = np.where(free, block_criterion(plan.model, eta, gathered[None],
+                                                  "A" if plan.criterion == "A" else "D")[0],
+                            -np.inf)
+    return value
+
+
+def _choose(plan: BlockPlan, seed: int, section: int, answers: Answers, gone: frozenset[str],
+            passed: frozenset[str]) -> _Step:
+    from qabilet.engine.forced_choice_cat import admitted
+
+    given = {b for b, _ in answers} | set(gone)
+    taken = len(given)
+    if taken >= plan.length:
+        return _Step(answers, gone, passed, None, None)
+    if plan.fixed:
+        return _Step(answers, gone, passed, None,
+                     next((b for b in plan.block_ids if b not in given), None))
+    value = _values(plan, answers, gone, passed)
+    if value is None:
+        return _Step(answers, gone, passed, None, None)
+    draws = np.random.default_rng([seed, section, taken])
+    if plan.admit is not None:
+        chosen, _ = admitted(value[None], plan.admit, draws.random((1, value.size)))
+        return _Step(answers, gone, passed, value, plan.block_ids[int(chosen[0])])
+    best = np.argsort(-value, kind="stable")[:min(plan.randomesque, int(np.isfinite(value).sum()))]
+    return _Step(answers, gone, passed, value, plan.block_ids[int(best[draws.integers(best.size)])])
 
 
 def score_blocks(blocks: ForcedChoiceParameters, answers: Sequence[tuple[str, str]]

@@ -205,7 +205,9 @@ def _operator_table(rows: Sequence[DimensionResult], texts: Mapping[str, str]) -
             (labels[2], f"{r.theta:.2f} ({r.sd:.2f})"),
             (labels[3], f"{r.sten} ({r.sten_interval[0]}–{r.sten_interval[1]})"),
             (labels[4], f"{r.t_score:.0f} ({r.t_interval[0]:.0f}–{r.t_interval[1]:.0f})"),
-            (labels[5], f"{r.reliability:.2f}"), (labels[6], p), (labels[7], str(r.n_items))]))
+            (labels[5], f"{r.reliability:.2f}"), (labels[6], p),
+            (labels[7], str(r.n_items) if r.measured_by == "items"
+             else f"{r.n_items} ({_t(texts, 'in_blocks')})")]))
     return f'<table class="scores operator">{_head(labels)}{"".join(body)}</table>'
 
 

@@ -1,7 +1,8 @@
 """Forced-choice blocks over real HTTP: served, answered, validated at the edge, scored into the profile.
 
 The demonstration bank's forced-choice blueprint (number 1 of each level: 20 of 30 triplets,
-adaptive) and, for most/least answers, a version with blocks of four given as a fixed form.
+adaptive), on SQLite and PostgreSQL, and, for most/least answers, a version with blocks of four
+given as a fixed form; the candidate page in Chromium on a served block.
 A simulee with known traits answers from the demonstration content's true parameters; the
 profile's scores are checked against the engine's MAP on the published parameters and the
 recorded rankings, the rankings against what was sent.
@@ -25,6 +26,7 @@ from qabilet.itembank.forced_choice_file import read_block_answers, read_design
 from qabilet.itembank.forced_choice_parameters import ForcedChoiceParameters
 from qabilet.itembank.repository import BankRepository
 from qabilet.itembank.versions import Provenance
+from tests.api._served import BACKENDS, served_on
 from tests.api._server import Server, staff, staff_keys, start_session
 from tests.api.test_candidate_page import _at_position
 from tests.api.test_candidate_page import browser as browser  # the fixture: Chromium, launched
@@ -59,8 +61,13 @@ def _true_order(statement_ids: list[str], eta: np.ndarray, rng: np.random.Genera
     return [statement_ids[i] for i in np.argsort(-t)]
 
 
-def test_a_forced_choice_test_is_served_answered_and_scored_on_every_trait(server, demo_db):
-    base, keys = server
+@pytest.fixture(scope="module", params=BACKENDS)
+def served(request, tmp_path_factory):
+    yield from served_on(request, tmp_path_factory)
+
+
+def test_a_forced_choice_test_is_served_answered_and_scored_on_every_trait(served):
+    base, keys = served.base, served.keys
     session = start_session(base, keys, "kk", blueprint_number=1)
     assert session["blueprint_number"] == 1 and session["max_items"] == 20
     eta = np.array([1.2, -0.8, 0.4, 0.0, -1.5, 0.9, 1.6, -0.3, 0.2])
@@ -91,22 +98,24 @@ def test_a_forced_choice_test_is_served_answered_and_scored_on_every_trait(serve
     assert set(results) == set(TRUE.design.traits)
     assert {d["measured_by"] for d in results.values()} == {"forced_choice"}
     # the profile's scores are the MAP of the published parameters on the recorded rankings
-    engine = connect(demo_db)
-    version = BankRepository(engine).version(1)
-    engine.dispose()
-    estimate, counts = score_blocks(version.forced_choice, list(sent.items()))
+    bank = httpx.get(f"{base}/v1/admin/bank", headers=staff(keys, "psychometrician")).json()
+    published = ForcedChoiceParameters.model_validate(bank["versions"][0]["forced_choice"])
+    estimate, counts = score_blocks(published, list(sent.items()))
     for k, trait in enumerate(estimate.factor_names):
         assert results[trait]["theta"] == pytest.approx(estimate.theta[0, k], abs=1e-9)
         assert results[trait]["sd"] == pytest.approx(estimate.se[0, k], abs=1e-9)
         assert results[trait]["n_items"] == counts[trait] > 0
     assert sum(counts.values()) == 60
+    report = httpx.get(f"{base}/v1/sessions/{session['id']}/report", params={"language": "en"},
+                       headers=staff(keys))
+    assert report.status_code == 200 and report.text.count("(forced-choice blocks)") == 9
     # scores are not ipsative: they do not add up to a constant, and they follow the truth
     theta = np.array([results[t]["theta"] for t in TRUE.design.traits])
     assert np.corrcoef(theta, eta)[0, 1] > 0.5
 
 
-def test_block_answers_are_checked_at_the_edge_and_a_refused_one_changes_nothing(server):
-    base, keys = server
+def test_block_answers_are_checked_at_the_edge_and_a_refused_one_changes_nothing(served):
+    base, keys = served.base, served.keys
     session = start_session(base, keys, "en", blueprint_number=1)
     item = _item(base, session)
     ids = [s["id"] for s in item["statements"]]

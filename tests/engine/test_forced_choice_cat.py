@@ -7,7 +7,12 @@ import pytest
 
 from qabilet.engine.exceptions import InvalidParameterError
 from qabilet.engine.forced_choice import BlockDesign, ThurstonianBlocks
-from qabilet.engine.forced_choice_cat import select_blocks, simulate_block_cat
+from qabilet.engine.forced_choice_cat import (
+    admitted,
+    block_exposure,
+    select_blocks,
+    simulate_block_cat,
+)
 
 
 def _pool(n_blocks=36, seed=0):
@@ -85,3 +90,44 @@ def test_a_shift_of_the_utilities_reaches_the_adaptive_tests_answers():
     faked = simulate_block_cat(model, eta, 6, statement_of=source, rng=5, shift=shift)
     gain = faked.estimate.theta - plain.estimate.theta
     assert gain[:, 0].mean() > 0.3 > np.abs(gain[:, 1:].mean(axis=0)).max()
+
+
+def test_sympson_hetter_gives_a_block_at_its_admission_rate_and_passes_it_over_otherwise():
+    rng = np.random.default_rng(3)
+    n = 20_000
+    value = np.tile([0.2, 0.9, 0.5, -np.inf], (n, 1))  # block 1 best, block 3 unavailable
+    chosen, passed = admitted(value, [1.0, 0.3, 0.6, 1.0], rng.random((n, 4)))
+    # block 1 with probability 0.3; else block 2 with 0.6; else block 0 (admitted surely)
+    share = np.bincount(chosen, minlength=4) / n
+    assert share == pytest.approx([0.7 * 0.4, 0.3, 0.7 * 0.6, 0.0], abs=0.012)
+    assert np.all(passed[chosen == 2] == [False, True, False, False])
+    assert np.all(passed[chosen == 0] == [False, True, True, False])
+    assert not passed[:, 3].any() and not passed[chosen == 1].any()
+    # no block admitted: the best available is given
+    chosen, passed = admitted([[0.1, 0.4, -np.inf]], [0.01, 0.01, 1.0], [[0.5, 0.5, 0.0]])
+    assert chosen.tolist() == [1] and not passed.any()
+
+
+def _distinct(n_blocks=12, seed=4):
+    """Triplets over four traits, every statement in one block, loadings of varied strength."""
+    rng = np.random.default_rng(seed)
+    traits = ["T0", "T1", "T2", "T3"]
+    design = BlockDesign.from_blocks(traits, [
+        (f"B{b}", [(f"S{b}.{j}", traits[(b + j) % 4], 1 if (b + j) % 3 else -1) for j in range(3)])
+        for b in range(n_blocks)])
+    lam = design.keyed * rng.uniform(0.4, 1.6, design.n_statements)
+    return ThurstonianBlocks(design, rng.normal(0, 0.5, design.n_statements), lam,
+                             np.full(design.n_statements, 0.5))
+
+
+def test_exposure_control_holds_the_most_used_blocks_near_the_target():
+    model, eta = _distinct(), np.random.default_rng(9).multivariate_normal(np.zeros(4), np.eye(4), 250)
+    free = simulate_block_cat(model, eta, 4, rng=1)
+    used = np.array([np.mean(np.any(free.given == b, axis=1)) for b in range(model.design.n_blocks)])
+    control = block_exposure(model, eta, 4, 0.5, rounds=4, rng=2)
+    assert used.max() > 0.9  # unrestricted: some blocks in nearly every test
+    assert control.exposure.max() < 0.62 and control.exposure.max() < used.max() - 0.3
+    assert control.exposure.sum() == pytest.approx(4.0)  # every test still gives four blocks
+    assert np.all((control.admit > 0) & (control.admit <= 1)) and control.admit.min() < 1
+    with pytest.raises(InvalidParameterError, match="target"):
+        block_exposure(model, eta, 4, 0.2)

@@ -149,6 +149,8 @@ def test_blueprints_of_blocks_are_checked_against_the_version(demo_repo):
         ({"form": ["FC-B01", "FC-B77"]}, dims, (), "block 'FC-B77' is not in the bank"),
         ({"form": ["FC-B01", "SRV-L01"]}, dims, (), "is a likert item, not a forced-choice block"),
         ({"length": 31}, dims, (), "31 blocks from a pool of 30"),
+        ({"length": 5, "admit": {"FC-B02": 0.5, "FC-B98": 0.4}}, dims, (),
+         "blocks.admit: FC-B98 not in the section's pool"),
         ({"form": ["FC-B01"]}, dims[:3], (), "not a dimension of the section"),
         ({"length": 5}, dims, [BlueprintSection(name="items", dimensions=["integrity"])],
          "integrity measured by forced-choice blocks in this blueprint too"),
@@ -160,6 +162,10 @@ def test_blueprints_of_blocks_are_checked_against_the_version(demo_repo):
     assert len(demo_repo.blueprints("middle")) == before
     with pytest.raises(ValidationError, match="exactly one"):
         BlockRules(form=["FC-B01"], length=3)
+    with pytest.raises(ValidationError, match="instead of randomesque"):
+        BlockRules(length=3, randomesque=2, admit={"FC-B01": 0.5})
+    with pytest.raises(ValidationError, match="less than or equal to 1"):
+        BlockRules(length=3, admit={"FC-B01": 1.5})
     with pytest.raises(ValidationError, match="a forced-choice section's rules are its blocks'"):
         BlueprintSection(name="fc", dimensions=dims, rules={"max_items": 3},
                          blocks=BlockRules(length=3))
