@@ -38,7 +38,7 @@ from numpy.typing import ArrayLike, NDArray
 from qabilet.engine.exceptions import InvalidParameterError
 from qabilet.engine.forced_choice import BlockDesign, ThurstonianBlocks
 
-__all__ = ["Form", "assemble_form", "candidate_blocks"]
+__all__ = ["Form", "assemble_form", "candidate_blocks", "candidate_model"]
 
 Array = NDArray[np.float64]
 
@@ -87,6 +87,22 @@ def candidate_blocks(trait: ArrayLike, desirability: ArrayLike, size: int = 3,
             if len(set(t[list(members)].tolist())) == size:
                 out.append(sorted(members))
     return np.asarray(out, dtype=np.intp).reshape(-1, size)
+
+
+def candidate_model(blocks: NDArray[np.intp], trait: ArrayLike, keyed: ArrayLike, mu: ArrayLike,
+                    lam: ArrayLike, psi2: ArrayLike, traits: Sequence[str]) -> ThurstonianBlocks:
+    """The candidate ``blocks`` (statement positions in a pool) as one design's blocks.
+
+    Each candidate is a block of its own (statement ``s`` of candidate ``j`` named ``S{s}@{j}``),
+    so that their information is computed together.
+    """
+    t = np.asarray(trait, dtype=np.intp)
+    key = np.asarray(keyed, dtype=np.int64)
+    design = BlockDesign.from_blocks(list(traits), [
+        (f"C{j}", [(f"S{s}@{j}", traits[t[s]], int(key[s])) for s in members])
+        for j, members in enumerate(blocks)])
+    flat = blocks.reshape(-1)
+    return ThurstonianBlocks(design, *(np.asarray(v, dtype=np.float64)[flat] for v in (mu, lam, psi2)))
 
 
 def assemble_form(trait: ArrayLike, keyed: ArrayLike, mu: ArrayLike, lam: ArrayLike,
@@ -139,14 +155,7 @@ def assemble_form(trait: ArrayLike, keyed: ArrayLike, mu: ArrayLike, lam: ArrayL
         raise InvalidParameterError(f"n_blocks: only {c} candidate blocks match within a "
                                     f"desirability gap of {max_gap}; widen max_gap or add "
                                     f"statements")
-    # the candidates' information, every candidate a block of one design
-    design = BlockDesign.from_blocks(names, [
-        (f"C{j}", [(f"S{s}@{j}", names[t[s]], int(key[s])) for s in members])
-        for j, members in enumerate(cands)])
-    flat = cands.reshape(-1)
-    model = ThurstonianBlocks(design, np.asarray(mu, dtype=np.float64)[flat],
-                              np.asarray(lam, dtype=np.float64)[flat],
-                              np.asarray(psi2, dtype=np.float64)[flat])
+    model = candidate_model(cands, t, key, mu, lam, psi2, names)
     at = np.zeros(k) if eta is None else np.asarray(eta, dtype=np.float64)
     merit = np.trace(model.block_information(at), axis1=-2, axis2=-1)
     n_s = t.size
