@@ -24,6 +24,7 @@ INSTALLED = {
     "calibration": "qabilet.calibration",
     "itembank": "qabilet.itembank",
     "api": "qabilet.api",
+    "attestation": "qabilet.attestation",
 }
 
 

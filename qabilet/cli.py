@@ -316,6 +316,7 @@ def main(argv: list[str] | None = None) -> None:
 
 # the commands defined in modules of their own register themselves on ``app``
 from qabilet import (  # noqa: E402, F401
+    cli_attestation,
     cli_bank,
     cli_calibrate,
     cli_forced_choice,

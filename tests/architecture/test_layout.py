@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ["qabilet.engine", "qabilet.calibration", "qabilet.itembank", "qabilet.api", "qabilet"]
+PACKAGES = ["qabilet.engine", "qabilet.calibration", "qabilet.itembank", "qabilet.api",
+            "qabilet.attestation", "qabilet"]
 #: the repository's folders that install as qabilet.* (pyproject's package-dir)
 FOLDERS = {"engine": "qabilet.engine", "calibration": "qabilet.calibration",
-           "itembank": "qabilet.itembank", "api": "qabilet.api", "qabilet": "qabilet"}
-BARE = {"engine", "calibration", "itembank", "api"}
+           "itembank": "qabilet.itembank", "api": "qabilet.api",
+           "attestation": "qabilet.attestation", "qabilet": "qabilet"}
+BARE = {"engine", "calibration", "itembank", "api", "attestation"}
 
 
 def _modules(package):
@@ -72,7 +74,7 @@ def test_no_module_imports_the_bare_package_names():
 
 def test_bare_names_are_not_importable_outside_the_repository():
     code = ("import importlib\n"
-            "for n in ['engine', 'calibration', 'itembank', 'api']:\n"
+            "for n in ['engine', 'calibration', 'itembank', 'api', 'attestation']:\n"
             "    try:\n"
             "        importlib.import_module(n)\n"
             "        print('importable:', n)\n"
@@ -103,7 +105,9 @@ def test_engine_imports_no_storage_web_or_validation_stack():
 @pytest.mark.parametrize(
     "top, banned",
     [("qabilet.calibration", {"qabilet.itembank", "qabilet.api", "qabilet.delivery"}),
-     ("qabilet.itembank", {"qabilet.calibration", "qabilet.api", "qabilet.delivery"})],
+     ("qabilet.itembank", {"qabilet.calibration", "qabilet.api", "qabilet.delivery",
+                           "qabilet.attestation"}),
+     ("qabilet.attestation", {"qabilet.calibration", "qabilet.api"})],
 )
 def test_calibration_and_itembank_do_not_import_each_other_or_the_edges(top, banned):
     assert banned.isdisjoint(_loaded_after_importing(top))
@@ -140,7 +144,7 @@ def test_neither_qabilet_nor_the_server_loads_matplotlib(tmp_path):
 def test_only_the_serving_command_imports_the_api():
     """Outside ``qabilet.api`` only ``qabilet serve`` (``qabilet/cli_serve.py``) imports it."""
     bad = [f"{path.relative_to(ROOT)}:{line}: import {name}"
-           for folder in ("engine", "calibration", "itembank", "qabilet")
+           for folder in ("engine", "calibration", "itembank", "attestation", "qabilet")
            for path in (ROOT / folder).rglob("*.py") if path.name != "cli_serve.py"
            for line, name in _imported_names(path) if name.startswith("qabilet.api")]
     assert not bad, "\n".join(bad)

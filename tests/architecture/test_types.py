@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 #: the folders that install inside the qabilet package
-FOLDERS = ("engine", "calibration", "itembank", "api")
+FOLDERS = ("engine", "calibration", "itembank", "api", "attestation")
 _INSTALLED = re.compile(rf"^qabilet/({'|'.join(FOLDERS)})/", re.MULTILINE)
 
 
