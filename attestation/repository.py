@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +28,8 @@ from qabilet.attestation.tables import (
     TestCentreRow,
     UnitRow,
 )
-from qabilet.engine.exceptions import DataFileError, ImportRejectedError, NotFoundError
+from qabilet.engine.exceptions import ImportRejectedError, NotFoundError
+from qabilet.itembank._files import parse_json
 from qabilet.itembank._runtime import now
 from qabilet.itembank.tables import AuditRow
 
@@ -62,11 +62,7 @@ def read_organisation(text: str, *, path: str | None = None) -> OrganisationDocu
     DataFileError
         Not JSON.
     """
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataFileError(f"not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
-                            path=path) from None
+    data = parse_json(text, path=path)
     try:
         return OrganisationDocument.model_validate(data)
     except ValidationError as exc:

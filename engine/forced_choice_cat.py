@@ -291,6 +291,7 @@ def block_exposure(model: ThurstonianBlocks, eta: ArrayLike, length: int, target
                                   rng=gen)
         assert test.considered is not None
         p_considered = test.considered.mean(axis=0)
-        exposure = np.array([np.mean(np.any(test.given == b, axis=1)) for b in range(n_blocks)])
+        given = test.given[test.given >= 0]  # a block at most once a test
+        exposure = np.bincount(given, minlength=n_blocks) / test.given.shape[0]
         k = np.where(p_considered > target, target / np.maximum(p_considered, 1e-12), 1.0)
     return BlockExposure(k, exposure, rounds)

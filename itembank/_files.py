@@ -1,4 +1,4 @@
-"""Writing files so that a reader never sees half of one."""
+"""Writing files so that a reader never sees half of one; reading JSON text with a named error."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import contextlib
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
-__all__ = ["write_bytes_atomic", "write_text_atomic"]
+__all__ = ["parse_json", "write_bytes_atomic", "write_text_atomic"]
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
@@ -54,3 +55,16 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def parse_json(text: str, *, path: str | None = None) -> Any:
+    """``text`` as JSON, or a :class:`~qabilet.engine.exceptions.DataFileError` saying where it is not."""
+    import json
+
+    from qabilet.engine.exceptions import DataFileError
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataFileError(f"not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+                            path=path) from None

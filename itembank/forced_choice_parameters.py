@@ -25,6 +25,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from qabilet.engine.exceptions import DataFileError, InvalidParameterError
 from qabilet.engine.forced_choice import BlockDesign, ThurstonianBlocks
+from qabilet.itembank._files import parse_json
 from qabilet.itembank._schema import Schema
 from qabilet.itembank.content import Item
 from qabilet.itembank.forced_choice_file import Id
@@ -190,11 +191,7 @@ def read_forced_choice_parameters(text: str, *, path: str | None = None) -> Forc
     DataFileError
         Naming the field (``blocks.3.statements.1.psi2``) and what was expected.
     """
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataFileError(f"not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
-                            path=path) from None
+    data = parse_json(text, path=path)
     try:
         parameters = ForcedChoiceParameters.model_validate(data)
         parameters.model()  # the engine's own checks (loadings, ids)

@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from qabilet.cli import app
-from qabilet.delivery.block_sections import score_blocks
-from qabilet.engine.forced_choice import RANKINGS
+from qabilet.engine.forced_choice import RANKINGS, BlockDesign, BlockResponses, ThurstonianBlocks
+from qabilet.engine.scoring.forced_choice import block_map
 from qabilet.itembank.blueprints import BlockRules, BlueprintSection
 from qabilet.itembank.content import Item, Statement
 from qabilet.itembank.database import connect
@@ -51,6 +51,28 @@ def _post(base: str, session: dict, body: dict) -> httpx.Response:
 def _events(base: str, keys, session: dict) -> list[dict]:
     r = httpx.get(f"{base}/v1/sessions/{session['id']}/events", headers=staff(keys))
     return [e for e in r.json() if e["kind"] == "answer"]
+
+
+def _engine_map(fc: dict, given: list[tuple[str, str]]):
+    """The engine's MAP of ``given`` under the parameter file ``fc``, built here from the file.
+
+    The design and answers are made from the JSON and the ranking strings directly (not through
+    qabilet.delivery), so the profile is checked against the engine's scorer, not against itself.
+    """
+    blocks = {b["id"]: b["statements"] for b in fc["blocks"]}
+    traits = fc["latent"]["traits"]
+    design = BlockDesign.from_blocks(traits, [(b, [(st["id"], st["trait"], st["keyed"])
+                                                   for st in blocks[b]]) for b, _ in given])
+    st = [x for b, _ in given for x in blocks[b]]
+    model = ThurstonianBlocks(design, [x["mu"] for x in st], [x["lambda"] for x in st],
+                              [x["psi2"] for x in st])
+    orders = []
+    for b, ranking in given:
+        ids = [x["id"] for x in blocks[b]]
+        orders.append([[ids.index(i) for i in tier.split("=")] for tier in ranking.split(">")])
+    answers = BlockResponses.from_orders(design, [orders])
+    counts = {t: sum(any(x["trait"] == t for x in blocks[b]) for b, _ in given) for t in traits}
+    return model, answers, block_map(model, answers, fc["latent"]["correlation"]), counts
 
 
 def _true_order(statement_ids: list[str], eta: np.ndarray, rng: np.random.Generator) -> list[str]:
@@ -99,8 +121,7 @@ def test_a_forced_choice_test_is_served_answered_and_scored_on_every_trait(serve
     assert {d["measured_by"] for d in results.values()} == {"forced_choice"}
     # the profile's scores are the MAP of the published parameters on the recorded rankings
     bank = httpx.get(f"{base}/v1/admin/bank", headers=staff(keys, "psychometrician")).json()
-    published = ForcedChoiceParameters.model_validate(bank["versions"][0]["forced_choice"])
-    estimate, counts = score_blocks(published, list(sent.items()))
+    _, _, estimate, counts = _engine_map(bank["versions"][0]["forced_choice"], list(sent.items()))
     for k, trait in enumerate(estimate.factor_names):
         assert results[trait]["theta"] == pytest.approx(estimate.theta[0, k], abs=1e-9)
         assert results[trait]["sd"] == pytest.approx(estimate.se[0, k], abs=1e-9)
@@ -226,10 +247,21 @@ def test_most_and_least_answers_to_quads_in_a_fixed_form(demo_db, tmp_path):
         header, row = (folder / "answers.csv").read_text().splitlines()
         assert header == "person_id," + ",".join(sorted(answered))
         assert row.split(",")[1:] == [answered[b] for b in sorted(answered)]
-        estimate, _ = score_blocks(version.forced_choice, given)
+        fc = version.forced_choice.model_dump(mode="json", by_alias=True)
+        _, _, estimate, _ = _engine_map(fc, given)
         # a most/least answer is the sum over its two rankings, not pairwise comparisons
         quad = version.forced_choice.model(["FCQ-0"])
         assert quad.design.n_blocks == 1 and len(RANKINGS[4]) == 24
+        point = estimate.theta[:1]
+        b = [g for g, _ in given].index("FCQ-0")
+        most, middle, least = given[b][1].split(">")
+        ids = [x["id"] for x in next(bl for bl in fc["blocks"] if bl["id"] == "FCQ-0")["statements"]]
+        two = [k for k, r in enumerate(RANKINGS[4]) if ids[r[0]] == most and ids[r[3]] == least]
+        assert len(two) == 2 and set(middle.split("=")) == {ids[RANKINGS[4][two[0]][1]],
+                                                             ids[RANKINGS[4][two[0]][2]]}
+        one, alone, _, _ = _engine_map(fc, [given[b]])  # the quad by itself
+        p = one.ranking_probabilities(point)[0][0]
+        assert one.log_likelihood(point, alone)[0] == pytest.approx(np.log(p[two].sum()), rel=1e-10)
         results = {d["dimension"]: d for d in profile["professional"] + profile["personal"]}
         for k, trait in enumerate(estimate.factor_names):
             if trait in results:
