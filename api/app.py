@@ -67,9 +67,16 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     from qabilet.api.offload import Offload
     from qabilet.api.openapi_security import install as install_security
     from qabilet.api.routes_admin import router as admin_routes
+    from qabilet.api.routes_attestation import router as attestation_routes
     from qabilet.api.routes_review import router as review_routes
     from qabilet.api.routes_sessions import router as session_routes
+    from qabilet.api.staff_campaigns import router as staff_campaigns
+    from qabilet.api.staff_pages import router as staff_pages
     from qabilet.api.throttle import Throttle
+    from qabilet.attestation.accounts import AccountRepository
+    from qabilet.attestation.campaigns import CampaignRepository
+    from qabilet.attestation.repository import OrganisationRepository
+    from qabilet.attestation.sheets import SheetRepository
     from qabilet.delivery.item_texts import ItemTexts
     from qabilet.delivery.profiles import preload
     from qabilet.itembank.database import connect
@@ -97,7 +104,15 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.services = Services(settings=settings, repo=repo, store=store, live=live,
                                   offload=offload, texts=ItemTexts(repo),
                                   jobs=CalibrationJobs(engine, repo),
-                                  throttle=Throttle(settings.failure_limits))
+                                  throttle=Throttle(settings.failure_limits),
+                                  organisation=OrganisationRepository(engine),
+                                  accounts=AccountRepository(
+                                      engine, max_failures=settings.staff_max_failures,
+                                      lockout=timedelta(minutes=settings.staff_lockout_minutes),
+                                      idle=timedelta(minutes=settings.staff_idle_minutes),
+                                      lifetime=timedelta(hours=settings.staff_session_hours)),
+                                  campaigns=CampaignRepository(engine),
+                                  sheets=SheetRepository(engine))
 
     @app.exception_handler(NotFoundError)
     async def _not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
@@ -142,6 +157,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(session_routes)
     app.include_router(admin_routes)
     app.include_router(review_routes)
+    app.include_router(attestation_routes)
+    app.include_router(staff_pages)
+    app.include_router(staff_campaigns)
 
     @app.get("/take/{session_id}", response_class=FileResponse, include_in_schema=False)
     def candidate_page(session_id: str) -> FileResponse:

@@ -29,9 +29,9 @@ import logging
 import math
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import HTTPException, Request
 
 from qabilet.api.dependencies import Services, services_of
 from qabilet.api.throttle import Lockout
@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     from qabilet.itembank.session_store import SessionStore
 
 __all__ = ["CALLER", "BadCredentials", "Caller", "Policy", "authenticate", "caller",
-           "client_address", "operator", "policy_of", "psychometrician", "session_operator",
+           "client_address", "operator", "policy_of", "psychometrician", "requires",
+           "session_operator",
            "session_party", "staff"]
 
 #: the ASGI scope's key for the :class:`Caller` the request guard found
@@ -50,11 +51,16 @@ _log = logging.getLogger("qabilet.api.auth")
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """A party: a key's role and its actor name for the audit log (``key:<id>``), or a candidate."""
+    """A party: a key's role, scope and actor name for the audit log (``key:<id>``), or a candidate.
 
-    role: str  # operator, psychometrician or candidate
+    ``scope`` is the unit a key is limited to (with the units inside it), None for every unit
+    (:mod:`qabilet.attestation.access`; :mod:`qabilet.api.reach` checks it).
+    """
+
+    role: str  # a staff role (qabilet.attestation.access.KEY_ROLES) or candidate
     actor: str
     session_id: str | None = None
+    scope: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +185,7 @@ def _verify(services: Services, policy: Policy, authorization: str | None, token
         if found is None:
             raise BadCredentials(401, "Authorization: expected 'Bearer <API key>' with a valid, "
                                       "unrevoked key")
-        who = Caller(role=found[1], actor=f"key:{found[0]}")
+        who = Caller(role=found[1], actor=f"key:{found[0]}", scope=found[2])
     elif token:
         if policy.candidate and session_id is not None:
             if not services.live.token_valid(session_id, token):
@@ -235,6 +241,8 @@ def _checked(request: Request, policy: Policy, session_id: str | None = None) ->
 
 _ANYONE = Policy(roles=())
 _OPERATOR = Policy(("operator",), "an operator's API key (Authorization: Bearer <API key>)")
+_PROCTOR = Policy(("operator", "proctor"),
+                  "an operator's or proctor's API key (Authorization: Bearer <API key>)")
 _PSYCHOMETRICIAN = Policy(("psychometrician",),
                           "a psychometrician's API key (Authorization: Bearer <API key>)")
 _STAFF = Policy(("operator", "psychometrician"),
@@ -263,10 +271,14 @@ async def staff(request: Request) -> Caller:
     return _checked(request, _STAFF)  # type: ignore[return-value]
 
 
-async def session_operator(session_id: str, request: Request,
-                           who: Annotated[Caller, Depends(operator)]) -> Caller:
-    """An operator, about a session that exists (404 otherwise)."""
-    services_of(request.app).live.session(session_id)
+async def session_operator(session_id: str, request: Request) -> Caller:
+    """An operator or a proctor, about a session that exists within their reach (404 otherwise)."""
+    who: Caller = _checked(request, _PROCTOR)  # type: ignore[assignment]
+    services = services_of(request.app)
+    session = services.live.session(session_id)
+    if who.scope is not None:
+        from qabilet.api.reach import check_session_reach
+        check_session_reach(services, who, session)
     return who
 
 
@@ -281,19 +293,41 @@ async def session_party(request: Request) -> Caller:
     who = _checked(request, _PARTY, session_id)
     assert who is not None  # the policy admits no one without credentials
     if who.role == "operator":
-        services_of(request.app).live.session(session_id)  # 404 for an operator asking about nothing
+        services = services_of(request.app)
+        session = services.live.session(session_id)  # 404 for an operator asking about nothing
+        if who.scope is not None:
+            from qabilet.api.reach import check_session_reach
+            check_session_reach(services, who, session)
     return who
+
+
+def requires(*roles: str) -> Any:
+    """A dependency admitting API keys of ``roles`` (their scope is the route's to check).
+
+    The routes of :mod:`qabilet.api.routes_attestation` read the caller's reach from it
+    (:func:`qabilet.api.reach.reach_of`); the request guard finds its policy as for the others.
+    """
+    named = " or ".join(f"{'an' if r[0] in 'aeiou' else 'a'} {r}'s" for r in roles)
+    policy = Policy(tuple(roles), f"{named} API key (Authorization: Bearer <API key>)")
+
+    async def dependency(request: Request) -> Caller:
+        return _checked(request, policy)  # type: ignore[return-value]
+
+    dependency.__name__ = f"requires_{'_'.join(roles)}"
+    dependency.__qabilet_policy__ = policy  # type: ignore[attr-defined]
+    return dependency
 
 
 #: the policy of each dependency, found in a route's dependency tree by :func:`policy_of`
 _POLICIES = {caller: _ANYONE, operator: _OPERATOR, psychometrician: _PSYCHOMETRICIAN,
-             staff: _STAFF, session_operator: _OPERATOR, session_party: _PARTY}
+             staff: _STAFF, session_operator: _PROCTOR, session_party: _PARTY}
 
 
 def policy_of(dependant: Any) -> Policy | None:
     """The policy of a FastAPI route's dependency tree (``route.dependant``); None if it has none."""
     for sub in dependant.dependencies:
-        found = _POLICIES.get(sub.call) or policy_of(sub)
+        found = (_POLICIES.get(sub.call) or getattr(sub.call, "__qabilet_policy__", None)
+                 or policy_of(sub))
         if found is not None:
             return found
     return None

@@ -20,6 +20,10 @@ from qabilet.api.live import LiveSessions
 from qabilet.api.offload import Offload
 from qabilet.api.settings import Settings
 from qabilet.api.throttle import Throttle
+from qabilet.attestation.accounts import AccountRepository
+from qabilet.attestation.campaigns import CampaignRepository
+from qabilet.attestation.repository import OrganisationRepository
+from qabilet.attestation.sheets import SheetRepository
 from qabilet.delivery.item_texts import ItemTexts
 from qabilet.itembank.repository import BankRepository
 from qabilet.itembank.session_store import SessionStore
@@ -51,6 +55,14 @@ class Services:
         Calibrations started over the API.
     throttle : Throttle
         Failed credentials, counted (:mod:`qabilet.api.throttle`).
+    organisation : OrganisationRepository
+        The attestation's organisation: units, test centres, employees.
+    accounts : AccountRepository
+        Staff accounts, their grants and signed-in sessions; the reach of keys.
+    campaigns : CampaignRepository
+        Attestation campaigns, their members and exemptions.
+    sheets : SheetRepository
+        Evaluation sheets.
     """
 
     settings: Settings
@@ -61,6 +73,10 @@ class Services:
     texts: ItemTexts
     jobs: CalibrationJobs
     throttle: Throttle
+    organisation: OrganisationRepository
+    accounts: AccountRepository
+    campaigns: CampaignRepository
+    sheets: SheetRepository
 
 
 def services_of(app: Any) -> Services:

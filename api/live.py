@@ -156,8 +156,9 @@ class LiveSessions:
 
     def create(self, *, candidate_id: str, level: str, language: str, token_ttl: timedelta,
                time_limit_s: float | None, item_time_limit_s: float | None,
-               blueprint_number: int | None = None) -> tuple[StoredSession, str]:
-        """A new session of a registered candidate; returns it with its token.
+               blueprint_number: int | None = None,
+               test_centre: str | None = None) -> tuple[StoredSession, str]:
+        """A new session of a registered candidate (at ``test_centre``); returns it with its token.
 
         It pins the level's blueprint ``blueprint_number`` (default: its newest), that
         blueprint's bank version and the version's newest norm set.
@@ -175,7 +176,7 @@ class LiveSessions:
             candidate_id=candidate_id, level=level, language=language,
             bank_version=version.number, norm_set=norms.number,
             blueprint_number=blueprint.number, token_ttl=token_ttl, time_limit_s=time_limit_s,
-            item_time_limit_s=item_time_limit_s)
+            item_time_limit_s=item_time_limit_s, test_centre=test_centre)
 
     # -- the log ----------------------------------------------------------------------------------
     def log(self, session_id: str) -> tuple[SessionEvent, ...]:

@@ -13,8 +13,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from qabilet.api.auth import Caller, operator, psychometrician
-from qabilet.api.dependencies import Bank, Config, Imports, Jobs, Store
+from qabilet.api.auth import Caller, operator, psychometrician, requires
+from qabilet.api.dependencies import Bank, Config, Imports, Jobs, Store, services_of
+from qabilet.api.reach import check_key, manages_key, unscoped
 from qabilet.api.schemas import (
     ERRORS,
     ApiKeyCreate,
@@ -28,7 +29,7 @@ from qabilet.api.schemas import (
     VersionCreated,
     text_response,
 )
-from qabilet.engine.exceptions import ConflictError
+from qabilet.engine.exceptions import ConflictError, NotFoundError
 from qabilet.itembank._runtime import as_utc
 from qabilet.itembank.bank_file import BankDocument, export_document
 
@@ -44,6 +45,7 @@ class CSVResponse(Response):
 
 
 Psychometrician = Annotated[Caller, Depends(psychometrician)]
+KeyAdmin = Annotated[Caller, Depends(requires("psychometrician", "administrator"))]
 LevelQuery = Annotated[Literal["high", "middle", "low"] | None, Query()]
 Number = Annotated[int, Path(ge=1, le=2**31 - 1, description="The record's number.")]
 LanguageQuery = Annotated[Literal["kk", "ru", "en"] | None, Query()]
@@ -181,8 +183,13 @@ def calibration(jobs: Jobs, job_id: str, who: Psychometrician) -> dict:
 
 
 @router.post("/admin/keys", status_code=201, response_model=ApiKeyCreated)
-def create_key(store: Store, body: ApiKeyCreate, who: Psychometrician) -> ApiKeyCreated:
-    """A new API key; its secret is in this response only."""
+def create_key(request: Request, store: Store, body: ApiKeyCreate, who: KeyAdmin) -> ApiKeyCreated:
+    """A new API key; its secret is in this response only.
+
+    A psychometrician makes operators' and psychometricians' keys; an administrator any key
+    role, scoped within the units they cover.
+    """
+    check_key(services_of(request.app), who, body.role, body.scope)
     key = store.create_api_key(body.role, body.label, scope=body.scope)
     key_id = key.split("_", 2)[1]
     store.audit(who.actor, "key.create", f"key:{key_id}",
@@ -191,24 +198,34 @@ def create_key(store: Store, body: ApiKeyCreate, who: Psychometrician) -> ApiKey
 
 
 @router.get("/admin/keys", response_model=list[ApiKeyPublic])
-def keys(store: Store, who: Psychometrician) -> list[dict]:
-    """Every key, without secrets."""
-    return store.api_keys()
+def keys(request: Request, store: Store, who: KeyAdmin) -> list[dict]:
+    """Every key the caller may manage, without secrets."""
+    services = services_of(request.app)
+    return [k for k in store.api_keys() if manages_key(services, who, k["role"], k["scope"])]
 
 
 @router.delete("/admin/keys/{key_id}", status_code=204, response_class=Response,
                responses={204: {"description": "Revoked (no body)"}})
-def revoke_key(store: Store, key_id: str, who: Psychometrician) -> Response:
+def revoke_key(request: Request, store: Store, key_id: str, who: KeyAdmin) -> Response:
     """Revoke a key: it stops working at once (it stays listed, revoked)."""
+    services = services_of(request.app)
+    found = next((k for k in store.api_keys() if k["id"] == key_id), None)
+    if found is None or not manages_key(services, who, found["role"], found["scope"]):
+        raise NotFoundError(f"API key {key_id!r} does not exist")
     store.revoke_api_key(key_id)
     store.audit(who.actor, "key.revoke", f"key:{key_id}")
     return Response(status_code=204)
 
 
 @router.get("/admin/audit", response_model=list[AuditEntry])
-def audit(store: Store, who: Psychometrician,
+def audit(store: Store, who: Annotated[Caller, Depends(requires("psychometrician",
+                                                                  "administrator"))],
           target: Annotated[str | None, Query(max_length=128)] = None) -> list[dict[str, Any]]:
-    """The audit trail (of one target: a session id, ``key:<id>``, ``version:<n>``…), oldest first."""
+    """The audit trail (of one target: a session id, ``key:<id>``, ``version:<n>``…), oldest first.
+
+    The whole organisation's: a key scoped to a unit is refused (403).
+    """
+    unscoped(who, "the audit trail")
     return store.audit_trail(target)
 
 
@@ -237,6 +254,7 @@ def group_report(repo: Bank, settings: Config, who: Annotated[Caller, Depends(op
 
     from qabilet.delivery.report_group import group_report as render
 
+    unscoped(who, "the group report")
     floor = settings.group_min_count
     if min_count is not None and min_count < floor:
         raise RequestValidationError([{

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from qabilet.api.auth import Caller, operator, session_operator, session_party
 from qabilet.api.dependencies import Bank, Config, Sessions, Store, services_of
 from qabilet.api.live import Live, LiveSessions
+from qabilet.api.reach import reach_of
 from qabilet.api.schemas import (
     ERRORS,
     AnswerCreate,
@@ -45,6 +46,7 @@ from qabilet.api.schemas import (
 from qabilet.api.settings import Settings
 from qabilet.delivery.answer_reports import report_name
 from qabilet.delivery.block_sections import ranking_of
+from qabilet.engine.exceptions import InvalidParameterError, NotFoundError
 from qabilet.itembank.profiles import Profile
 from qabilet.itembank.repository import BankRepository
 from qabilet.itembank.session_store import SessionEvent, SessionStore
@@ -64,7 +66,7 @@ def public(settings: Settings, live: Live, token: str | None = None) -> SessionP
     link = f"{settings.public_url}/take/{s.id}#token={token}" if token else None
     pinned = s.model_dump(include={"id", "candidate_id", "level", "language", "bank_version",
                                    "norm_set", "blueprint_number", "time_limit_s",
-                                   "item_time_limit_s"})
+                                   "item_time_limit_s", "test_centre"})
     return SessionPublic(**pinned, status=live.status, finished=v.finished,
                          closed_reason=live.closed_reason, answered=v.answered,
                          section=v.section_index, n_sections=v.n_sections,
@@ -83,21 +85,43 @@ def create_candidate(store: Store, body: CandidateCreate, who: Operator) -> Cand
 
 
 @router.post("/sessions", status_code=201, response_model=SessionPublic)
-def create_session(store: Store, sessions: Sessions, settings: Config, body: SessionCreate,
-                   who: Operator) -> SessionPublic:
-    """Start a session: the level's blueprint (newest unless named), its version and norms are pinned."""
+def create_session(request: Request, store: Store, sessions: Sessions, settings: Config,
+                   body: SessionCreate, who: Operator) -> SessionPublic:
+    """Start a session: the level's blueprint (newest unless named), its version and norms are pinned.
+
+    A key scoped to a unit starts sessions only at that unit's test centres (``test_centre``).
+    """
     given = body.model_fields_set
+    _check_centre(request, who, body.test_centre)
     session, token = sessions.create(
         candidate_id=body.candidate_id, level=body.level, language=body.language,
         token_ttl=timedelta(hours=settings.token_ttl_hours),
         time_limit_s=body.time_limit_s if "time_limit_s" in given else settings.time_limit_s,
         item_time_limit_s=(body.item_time_limit_s if "item_time_limit_s" in given
-                           else settings.item_time_limit_s), blueprint_number=body.blueprint_number)
+                           else settings.item_time_limit_s), blueprint_number=body.blueprint_number,
+        test_centre=body.test_centre)
     store.audit(who.actor, "session.create", session.id,
-                {"level": body.level, "language": body.language,
+                {"level": body.level, "language": body.language, "test_centre": body.test_centre,
                  "time_limit_s": session.time_limit_s,
                  "item_time_limit_s": session.item_time_limit_s})
     return public(settings, sessions.state(session.id), token)
+
+
+def _check_centre(request: Request, who: Caller, centre: str | None) -> None:
+    """Refuse (422) a test centre that does not exist, or is outside a scoped key's units."""
+    services = services_of(request.app)
+    if centre is None:
+        if who.scope is not None:
+            raise InvalidParameterError(f"test_centre: required from a key scoped to unit "
+                                        f"{who.scope!r} (one of its test centres)")
+        return
+    try:
+        unit = services.organisation.unit_of_centre(centre)
+    except NotFoundError:
+        unit = None
+    if unit is None or not reach_of(services, who).covers(unit, who.role):
+        raise InvalidParameterError(f"test_centre: no test centre {centre!r}"
+                                    + (" within this key's scope" if who.scope else ""))
 
 
 @router.get("/sessions/{session_id}", response_model=SessionPublic)

@@ -84,6 +84,10 @@ class SessionCreate(_In):
                     "lists them: adaptive items, forced-choice blocks, …); default the newest.")
     time_limit_s: float | None = Field(default=None, gt=0, le=86_400)
     item_time_limit_s: float | None = Field(default=None, gt=0, le=86_400)
+    test_centre: str | None = Field(
+        default=None, min_length=1, max_length=64,
+        description="The test centre it is held at (an attestation's); required from a key "
+                    "scoped to a unit, and one of that unit's centres.")
 
 
 class SessionPublic(BaseModel):
@@ -107,6 +111,7 @@ class SessionPublic(BaseModel):
     remaining_s: float | None = None
     item_time_limit_s: float | None = None
     profile_id: str | None = None
+    test_centre: str | None = None
     token: str | None = None
     link: str | None = None
 
@@ -233,11 +238,11 @@ class Incident(_In):
 class ApiKeyCreate(_In):
     """A key to make."""
 
-    role: Literal["operator", "psychometrician"]
+    role: Literal["administrator", "hr", "operator", "proctor", "commission", "psychometrician"]
     label: str | None = Field(default=None, max_length=200)
-    scope: str | None = Field(default=None, min_length=1, max_length=128,
-                              description="The agency or test centre the key is limited to "
-                                          "(stored for scoped staff roles; none: all)")
+    scope: str | None = Field(default=None, min_length=1, max_length=64,
+                              description="The unit the key is limited to, with the units inside "
+                                          "it (none: every unit; never for a psychometrician)")
 
 
 class ApiKeyCreated(BaseModel):

@@ -8,7 +8,7 @@ starts, with one line naming it (:class:`~qabilet.itembank.database.SettingsErro
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, PositiveFloat, PositiveInt
 from pydantic_settings import NoDecode
@@ -84,6 +84,17 @@ class Settings(DatabaseSettings):
         The smallest group, and dimension row, the group report shows (10); a request may ask
         for a larger one, never a smaller one. At least 5: below that one person's result
         could be read off the report.
+    staff_max_failures : int
+        Failed sign-ins in a row that lock a staff account (5).
+    staff_lockout_minutes : float
+        How long the lockout lasts (15).
+    staff_idle_minutes, staff_session_hours : float
+        A staff session ends after this long without a request (30 minutes), and at most this
+        long after it began (12 hours).
+    staff_cookie_secure : "auto", "always" or "never"
+        The staff session cookie's ``Secure`` attribute: ``auto`` sets it when the request came
+        over TLS (as the server sees it: behind a proxy, run uvicorn with its forwarded headers);
+        ``always`` when TLS ends at a proxy the server cannot see.
 
     Examples
     --------
@@ -105,6 +116,11 @@ class Settings(DatabaseSettings):
     failures_per_address: PositiveInt = 300
     failure_window_s: PositiveFloat = 600.0
     group_min_count: int = Field(default=10, ge=5)
+    staff_max_failures: PositiveInt = 5
+    staff_lockout_minutes: PositiveFloat = 15.0
+    staff_idle_minutes: PositiveFloat = 30.0
+    staff_session_hours: PositiveFloat = 12.0
+    staff_cookie_secure: Literal["auto", "always", "never"] = "auto"
 
     @property
     def failure_limits(self) -> dict[str, tuple[int, float]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, Select, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from qabilet.attestation.accounts import unit_parents
 from qabilet.attestation.organisation import (
     Agency,
     Category,
@@ -131,14 +132,18 @@ class OrganisationRepository:
         """The agencies, by id."""
         return self._read(Agency, select(AgencyRow).order_by(AgencyRow.id))
 
-    def units(self, agency: str | None = None) -> list[Unit]:
-        """The units, by id (of one agency)."""
-        return self._read(Unit, _where(select(UnitRow).order_by(UnitRow.id), UnitRow.agency, agency))
+    def units(self, agency: str | None = None, *, within: Collection[str] | None = None
+              ) -> list[Unit]:
+        """The units, by id (of one agency; among ``within``)."""
+        return self._read(Unit, _among(_where(select(UnitRow).order_by(UnitRow.id), UnitRow.agency,
+                                              agency), UnitRow.id, within))
 
-    def test_centres(self, unit: str | None = None) -> list[TestCentre]:
-        """The test centres, by id (of one unit)."""
-        return self._read(TestCentre, _where(select(TestCentreRow).order_by(TestCentreRow.id),
-                                             TestCentreRow.unit, unit))
+    def test_centres(self, unit: str | None = None, *, within: Collection[str] | None = None
+                     ) -> list[TestCentre]:
+        """The test centres, by id (of one unit; of the units ``within``)."""
+        return self._read(TestCentre, _among(_where(
+            select(TestCentreRow).order_by(TestCentreRow.id), TestCentreRow.unit, unit),
+            TestCentreRow.unit, within))
 
     def interview_rooms(self, unit: str | None = None) -> list[InterviewRoom]:
         """The interview rooms, by id (of one unit)."""
@@ -149,11 +154,25 @@ class OrganisationRepository:
         """The position categories, by id."""
         return self._read(Category, select(CategoryRow).order_by(CategoryRow.id))
 
-    def employees(self, *, unit: str | None = None, supervisor: str | None = None) -> list[Employee]:
-        """The employees, by personal number (of one unit; or those one person supervises)."""
-        query = _where(select(EmployeeRow).order_by(EmployeeRow.personal_number), EmployeeRow.unit,
-                       unit)
+    def employees(self, *, unit: str | None = None, supervisor: str | None = None,
+                  units: Collection[str] | None = None) -> list[Employee]:
+        """The employees, by personal number: of one unit, of ``units``, those one person supervises."""
+        query = _among(_where(select(EmployeeRow).order_by(EmployeeRow.personal_number),
+                              EmployeeRow.unit, unit), EmployeeRow.unit, units)
         return self._read(Employee, _where(query, EmployeeRow.supervisor, supervisor))
+
+    def unit_parents(self) -> dict[str, str | None]:
+        """Every unit's parent (None at the top of an agency)."""
+        with self._transaction() as s:
+            return unit_parents(s)
+
+    def unit_of_centre(self, centre: str) -> str:
+        """The unit that hosts a test centre."""
+        with self._transaction() as s:
+            unit = s.scalar(select(TestCentreRow.unit).where(TestCentreRow.id == centre))
+            if unit is None:
+                raise NotFoundError(f"no test centre {centre!r}")
+            return str(unit)
 
     def employee(self, personal_number: str) -> Employee:
         """One employee."""
@@ -177,6 +196,11 @@ class OrganisationRepository:
 def _where(query: Select[Any], column: Any, value: str | None) -> Select[Any]:
     """``query`` limited to rows whose ``column`` is ``value``; all of them when it is None."""
     return query if value is None else query.where(column == value)
+
+
+def _among(query: Select[Any], column: Any, values: Collection[str] | None) -> Select[Any]:
+    """``query`` limited to rows whose ``column`` is one of ``values``; all of them when None."""
+    return query if values is None else query.where(column.in_(sorted(values)))
 
 
 def _plain(record: Agency | Unit | TestCentre | InterviewRoom | Category | Employee) -> dict:

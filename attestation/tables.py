@@ -7,15 +7,27 @@ document in one column; what is filtered or joined on is a column of its own. Th
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qabilet.itembank.tables import Base, Document
 
-__all__ = ["AgencyRow", "CategoryRow", "EmployeeRow", "InterviewRoomRow", "TestCentreRow",
-           "UnitRow"]
+__all__ = ["AgencyRow", "CampaignMemberRow", "CampaignRow", "CategoryRow", "EmployeeRow",
+           "ExemptionRow", "FileRow", "InterviewRoomRow", "SheetEventRow", "SheetRevisionRow",
+           "StaffAccountRow", "StaffGrantRow", "StaffSessionRow", "TestCentreRow", "UnitRow"]
 
 
 class AgencyRow(Base):
@@ -74,3 +86,137 @@ class EmployeeRow(Base):
     supervisor: Mapped[str | None] = mapped_column(ForeignKey("employees.personal_number"),
                                                    index=True)
     document: Mapped[dict[str, Any]] = mapped_column(Document)
+
+
+def _utc() -> DateTime:
+    return DateTime(timezone=True)
+
+
+class StaffAccountRow(Base):
+    """A person's staff account (:mod:`qabilet.attestation.accounts`): only a password's hash.
+
+    ``failures`` counts the failed sign-ins since the last success; ``locked_until`` is set when
+    they reach the limit (migration 0012).
+    """
+
+    __tablename__ = "staff_accounts"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    employee: Mapped[str | None] = mapped_column(ForeignKey("employees.personal_number"),
+                                                 unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(_utc())
+    disabled_at: Mapped[datetime | None] = mapped_column(_utc())
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(_utc())
+
+
+class StaffGrantRow(Base):
+    """A role an account holds at a unit (None: every unit) (:class:`~qabilet.attestation.access.Grant`)."""
+
+    __tablename__ = "staff_grants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(ForeignKey("staff_accounts.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    unit: Mapped[str | None] = mapped_column(ForeignKey("units.id"))
+    trained_on: Mapped[date | None] = mapped_column(Date)
+    granted_at: Mapped[datetime] = mapped_column(_utc())
+    granted_by: Mapped[str] = mapped_column(String(200))
+
+
+class StaffSessionRow(Base):
+    """A signed-in account's server-side session: the cookie's SHA-256, never the cookie."""
+
+    __tablename__ = "staff_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account: Mapped[str] = mapped_column(ForeignKey("staff_accounts.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(_utc())
+    seen_at: Mapped[datetime] = mapped_column(_utc())
+    ended_at: Mapped[datetime | None] = mapped_column(_utc())
+
+
+class CampaignRow(Base):
+    """An attestation campaign (:class:`~qabilet.attestation.campaigns.Campaign`; migration 0013)."""
+
+    __tablename__ = "campaigns"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    document: Mapped[dict[str, Any]] = mapped_column(Document)
+    created_at: Mapped[datetime] = mapped_column(_utc())
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class CampaignMemberRow(Base):
+    """An employee in a campaign's scope, as they stood when it opened (unit, level)."""
+
+    __tablename__ = "campaign_members"
+    campaign: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    personal_number: Mapped[str] = mapped_column(ForeignKey("employees.personal_number"),
+                                                 primary_key=True)
+    unit: Mapped[str] = mapped_column(String(64), index=True)
+    level: Mapped[str] = mapped_column(String(16))
+
+
+class FileRow(Base):
+    """An uploaded file, stored once by its SHA-256 (:mod:`qabilet.attestation.files`)."""
+
+    __tablename__ = "attestation_files"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    media_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[datetime] = mapped_column(_utc())
+    stored_by: Mapped[str] = mapped_column(String(200))
+
+
+class ExemptionRow(Base):
+    """A request for exemption, its document, the data's check and HR's decision."""
+
+    __tablename__ = "exemptions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    campaign: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    personal_number: Mapped[str] = mapped_column(ForeignKey("employees.personal_number"))
+    ground: Mapped[str] = mapped_column(String(64))
+    file: Mapped[str | None] = mapped_column(ForeignKey("attestation_files.sha256"))
+    check_holds: Mapped[bool | None] = mapped_column(Boolean)
+    check_note: Mapped[str] = mapped_column(String(400))
+    status: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(_utc())
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(_utc())
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class SheetRevisionRow(Base):
+    """One revision of an employee's evaluation sheet: its content and the content's hash."""
+
+    __tablename__ = "sheet_revisions"
+    __table_args__ = (Index("ix_sheet_revisions_sheet", "campaign", "personal_number", "revision",
+                            unique=True),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    campaign: Mapped[str] = mapped_column(ForeignKey("campaigns.id"))
+    personal_number: Mapped[str] = mapped_column(ForeignKey("employees.personal_number"))
+    revision: Mapped[int] = mapped_column(Integer)
+    content: Mapped[dict[str, Any]] = mapped_column(Document)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    author: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(_utc())
+
+
+class SheetEventRow(Base):
+    """What happened to a sheet's revision: signed, disputed, a dissent, a complaint rejected."""
+
+    __tablename__ = "sheet_events"
+    __table_args__ = (Index("ix_sheet_events_sheet", "campaign", "personal_number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    campaign: Mapped[str] = mapped_column(ForeignKey("campaigns.id"))
+    personal_number: Mapped[str] = mapped_column(ForeignKey("employees.personal_number"))
+    revision: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str | None] = mapped_column(Text)
+    signature_file: Mapped[str | None] = mapped_column(ForeignKey("attestation_files.sha256"))
+    by: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(_utc())

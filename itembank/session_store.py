@@ -64,8 +64,8 @@ from qabilet.itembank.tables import ApiKeyRow, AuditRow, CandidateRow, SessionEv
 __all__ = ["CLOSING", "EVENT_KINDS", "POSITIONED", "ROLES", "TOKEN_GRACE", "Appended", "SessionEvent",
            "SessionStore", "StoredSession", "token_accepted"]
 
-#: roles of API keys
-ROLES = ("operator", "psychometrician")
+#: roles of API keys: the staff roles a machine may hold (qabilet.attestation.access.KEY_ROLES)
+ROLES = ("administrator", "hr", "operator", "proctor", "commission", "psychometrician")
 #: what a session's log records
 EVENT_KINDS = ("start", "answer", "item_timeout", "pause", "resume", "extra_time", "incident",
                "token", "finish", "terminate", "timeout")
@@ -201,6 +201,7 @@ class StoredSession(Schema):
     created_at: datetime
     time_limit_s: float | None = None
     item_time_limit_s: float | None = None
+    test_centre: str | None = None
 
 
 class SessionEvent(Schema):
@@ -302,8 +303,9 @@ class SessionStore:
         label : str, optional
             Whose or what for (at most 200 characters).
         scope : str, optional
-            The agency or test centre the key is limited to (at most 128 characters); None for
-            all. Stored for scoped staff roles; no check reads it yet.
+            The unit the key is limited to (with the units inside it; at most 128 characters);
+            None for every unit. The caller checks that the unit exists and that the role may
+            be scoped (:func:`qabilet.attestation.access.check_grant`).
 
         Raises
         ------
@@ -323,8 +325,8 @@ class SessionStore:
                             scope=scope, created_at=_now()))
         return f"qk_{key_id}_{secret}"
 
-    def authenticate(self, presented: str) -> tuple[str, str] | None:
-        """``(key id, role)`` of a valid, unrevoked key; None otherwise.
+    def authenticate(self, presented: str) -> tuple[str, str, str | None] | None:
+        """``(key id, role, scope)`` of a valid, unrevoked key; None otherwise.
 
         One read by primary key per call, nothing cached: a revocation holds from the next call
         on, in every process that shares the database.
@@ -338,7 +340,7 @@ class SessionStore:
                 return None
             if not hmac.compare_digest(row.key_hash, _digest(parts[2])):
                 return None
-            return row.id, row.role
+            return row.id, row.role, row.scope
 
     def api_keys(self) -> list[dict[str, Any]]:
         """Every key, oldest first, without secrets.
@@ -375,8 +377,12 @@ class SessionStore:
     def create_session(self, *, candidate_id: str, level: str, language: str, bank_version: int,
                        norm_set: int, blueprint_number: int, token_ttl: timedelta,
                        seed: int | None = None, time_limit_s: float | None = None,
-                       item_time_limit_s: float | None = None) -> tuple[StoredSession, str]:
+                       item_time_limit_s: float | None = None,
+                       test_centre: str | None = None) -> tuple[StoredSession, str]:
         """A new session pinned to a bank version, norm set, blueprint and time limits.
+
+        ``test_centre`` is the centre it is held at, when an attestation's (the caller checks
+        that it exists and is within its reach).
 
         Returns the stored session and its candidate token (shown once, stored hashed).
         """
@@ -388,7 +394,7 @@ class SessionStore:
                          seed=seed if seed is not None else secrets.randbelow(2**31),
                          token_hash=_digest(token), token_expires_at=now + token_ttl,
                          created_at=now, time_limit_s=time_limit_s,
-                         item_time_limit_s=item_time_limit_s)
+                         item_time_limit_s=item_time_limit_s, test_centre=test_centre)
         try:
             with self._sessions.begin() as s:
                 if s.get(CandidateRow, candidate_id) is None:
@@ -445,7 +451,8 @@ class SessionStore:
                              norm_set=row.norm_set, blueprint_number=row.blueprint_number,
                              seed=row.seed, token_expires_at=_utc(row.token_expires_at),
                              created_at=_utc(row.created_at), time_limit_s=row.time_limit_s,
-                             item_time_limit_s=row.item_time_limit_s)
+                             item_time_limit_s=row.item_time_limit_s,
+                             test_centre=row.test_centre)
 
     # -- the event log --------------------------------------------------------------------------------
     def append(self, session_id: str, kind: str, payload: Mapping[str, Any], *,

@@ -280,6 +280,8 @@ class SessionRow(Base):
     created_at: Mapped[datetime] = mapped_column(_utc())
     time_limit_s: Mapped[float | None] = mapped_column(Float)
     item_time_limit_s: Mapped[float | None] = mapped_column(Float)
+    #: the test centre it is held at (an attestation's, checked by the caller; migration 0012)
+    test_centre: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class SessionEventRow(Base):

@@ -11,13 +11,15 @@ from qabilet.cli import _fail, _user_errors, app
 from qabilet.cli_bank import DatabaseOption
 
 if TYPE_CHECKING:
+    from qabilet.attestation.accounts import Account, AccountRepository
     from qabilet.attestation.repository import OrganisationRepository
 
 __all__ = ["attestation_app"]
 
 attestation_app = typer.Typer(name="attestation", no_args_is_help=True, add_completion=False,
                               help="The attestation around the test: its organisation (agencies, "
-                                   "units, test centres, categories, employees).")
+                                   "units, test centres, categories, employees) and staff "
+                                   "accounts.")
 app.add_typer(attestation_app)
 
 
@@ -66,3 +68,166 @@ def employees(
         for e in repo.employees(unit=unit, supervisor=supervisor):
             typer.echo(f"{e.personal_number}\t{e.surname} {e.given_name}\t{e.unit}\t"
                        f"{e.category}\t{levels[e.category]}")
+
+
+# -- staff accounts --------------------------------------------------------------------------------
+account_app = typer.Typer(name="account", no_args_is_help=True, add_completion=False,
+                          help="Staff accounts for the staff pages: create, grant and withdraw "
+                               "roles, list, set a password, unlock, disable.")
+attestation_app.add_typer(account_app)
+
+
+def _accounts(database: str | None) -> AccountRepository:
+    from qabilet.attestation.accounts import AccountRepository
+
+    return AccountRepository(_organisation(database).engine)
+
+
+def _actor() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+def _password(stdin: bool) -> str:
+    """The new password: the first line of standard input, or typed twice at a prompt."""
+    if stdin:
+        import sys
+
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+PasswordStdin = Annotated[bool, typer.Option(
+    "--password-stdin", help="Read the password from the first line of standard input "
+                             "(otherwise typed at a prompt, twice).")]
+
+
+def _grants(account: Account) -> str:
+    return ", ".join(f"{g.role}@{g.unit or '*'}#{g.id}" + (f" (trained {g.trained_on})"
+                                                          if g.trained_on else "")
+                     for g in account.grants) or "—"
+
+
+@account_app.command("create")
+def create_account(
+    username: Annotated[str, typer.Argument(metavar="USERNAME", help="The account's name "
+                                            "(lower-case letters, digits, . _ -).")],
+    name: Annotated[str, typer.Option("--name", help="The person's name, as pages show it.")],
+    employee: Annotated[str | None, typer.Option(
+        "--employee", metavar="PERSONAL_NUMBER",
+        help="The person's employee record (needed for a supervisor).")] = None,
+    password_stdin: PasswordStdin = False,
+    database: DatabaseOption = None,
+) -> None:
+    """Create a staff account with its first password (at least 12 characters)."""
+    with _user_errors():
+        made = _accounts(database).create_account(username, name, _password(password_stdin),
+                                                  employee=employee, by=_actor())
+        typer.echo(f"Created the account {made.id!r} ({made.name}); grant it a role with "
+                   f"`qabilet attestation account grant {made.id} --role …`.")
+
+
+@account_app.command("grant")
+def grant(
+    username: Annotated[str, typer.Argument(metavar="USERNAME")],
+    role: Annotated[str, typer.Option("--role", help="administrator, hr, supervisor, operator, "
+                                                     "proctor, interviewer, commission or "
+                                                     "psychometrician.")],
+    unit: Annotated[str | None, typer.Option(
+        "--unit", help="The unit (with the units inside it); left out: every unit.")] = None,
+    trained_on: Annotated[str | None, typer.Option(
+        "--trained-on", metavar="YYYY-MM-DD",
+        help="An interviewer's: the day they completed the training course.")] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Give an account a role at a unit, or at every unit."""
+    from datetime import date
+
+    from qabilet.attestation.access import Grant
+
+    with _user_errors():
+        try:
+            day = None if trained_on is None else date.fromisoformat(trained_on)
+        except ValueError:
+            raise _fail(f"--trained-on: expected a date as YYYY-MM-DD; got {trained_on!r}") from None
+        made = _accounts(database).grant(username, Grant(role, unit, day), by=_actor())
+        typer.echo(f"Granted {username!r} {role} at {unit or 'every unit'} (grant {made.id}).")
+
+
+@account_app.command("withdraw")
+def withdraw(
+    username: Annotated[str, typer.Argument(metavar="USERNAME")],
+    grant_id: Annotated[int, typer.Argument(metavar="GRANT", help="The grant's number "
+                                            "(`qabilet attestation account list`).")],
+    database: DatabaseOption = None,
+) -> None:
+    """Withdraw one of an account's grants."""
+    with _user_errors():
+        _accounts(database).withdraw(username, grant_id, by=_actor())
+        typer.echo(f"Withdrew grant {grant_id} from {username!r}.")
+
+
+@account_app.command("list")
+def list_accounts(database: DatabaseOption = None) -> None:
+    """List the accounts: name, person, state and grants (role@unit#number)."""
+    with _user_errors():
+        for a in _accounts(database).accounts():
+            state = ("disabled" if a.disabled_at else
+                     f"locked until {a.locked_until:%H:%M} UTC" if a.locked_until else "active")
+            typer.echo(f"{a.id}\t{a.name}\t{a.employee or '—'}\t{state}\t{_grants(a)}")
+
+
+@account_app.command("password")
+def password(
+    username: Annotated[str, typer.Argument(metavar="USERNAME")],
+    password_stdin: PasswordStdin = False,
+    database: DatabaseOption = None,
+) -> None:
+    """Set a new password: the account's sessions end and a lockout is lifted."""
+    with _user_errors():
+        _accounts(database).set_password(username, _password(password_stdin), by=_actor())
+        typer.echo(f"Set a new password for {username!r}; its sessions have ended.")
+
+
+@account_app.command("unlock")
+def unlock(username: Annotated[str, typer.Argument(metavar="USERNAME")],
+           database: DatabaseOption = None) -> None:
+    """Lift a lockout before it ends."""
+    with _user_errors():
+        _accounts(database).unlock(username, by=_actor())
+        typer.echo(f"Unlocked {username!r}.")
+
+
+@account_app.command("disable")
+def disable(username: Annotated[str, typer.Argument(metavar="USERNAME")],
+            database: DatabaseOption = None) -> None:
+    """Disable an account: it cannot sign in and its sessions end (it stays, for the audit)."""
+    with _user_errors():
+        _accounts(database).disable(username, by=_actor())
+        typer.echo(f"Disabled {username!r}; its sessions have ended.")
+
+
+@attestation_app.command("demo-org")
+def demo_org(
+    out: Annotated[Path, typer.Option("--out", metavar="FILE", dir_okay=False,
+                                      help="Where to write the document (.json).")],
+    units: Annotated[int, typer.Option("--units", min=1, max=20,
+                                       help="The central office and territorial units.")] = 3,
+    employees: Annotated[int, typer.Option("--employees", min=3,
+                                           help="People in all, spread over the units.")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="The same seed, the same document.")] = 0,
+) -> None:
+    """Write an invented organisation document to try the attestation with (nobody's data)."""
+    import json
+
+    from qabilet.demo_organisation import demo_organisation
+
+    with _user_errors():
+        try:
+            document = demo_organisation(units=units, employees=employees, seed=seed)
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+        out.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
+        typer.echo(f"Wrote {out}: {units} units with a test centre each, {employees} employees "
+                   f"(invented).")

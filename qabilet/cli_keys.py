@@ -1,12 +1,13 @@
 """``qabilet keys …``: staff API keys on the database, from the command line.
 
-Registered on :data:`qabilet.cli.app`. A key has a role (operator or psychometrician), an
-optional scope (the agency or test centre it is limited to, stored for scoped staff roles), a
-label, and its creation and revocation times. Only a digest of the secret is stored: ``create``
-prints the key once, on stdout alone (``KEY=$(qabilet keys create --role operator)``), and
-nothing shows it again. A revocation holds from the next request of every running server: the
-servers read the key's row on each request (:meth:`~qabilet.itembank.session_store.SessionStore
-.authenticate`). Each change is a row of the audit log (``key.create``, ``key.revoke``).
+Registered on :data:`qabilet.cli.app`. A key has a role (a staff role a machine may hold:
+:data:`qabilet.attestation.access.KEY_ROLES`), an optional scope (the unit it is limited to,
+with the units inside it: :mod:`qabilet.attestation.access`), a label, and its creation and
+revocation times. Only a digest of the secret is stored: ``create`` prints the key once, on
+stdout alone (``KEY=$(qabilet keys create --role operator)``), and nothing shows it again. A
+revocation holds from the next request of every running server: the servers read the key's row
+on each request (:meth:`~qabilet.itembank.session_store.SessionStore.authenticate`). Each change
+is a row of the audit log (``key.create``, ``key.revoke``).
 """
 
 from __future__ import annotations
@@ -44,23 +45,35 @@ def _described(key: dict[str, Any]) -> str:
 @keys_app.command()
 def create(
     role: Annotated[str, typer.Option("--role", metavar="ROLE", show_default=False,
-                                      help="operator (sessions, candidates) or psychometrician "
-                                           "(the bank, calibrations, keys).")],
-    scope: Annotated[str | None, typer.Option("--scope", metavar="ID", show_default=False,
-                                              help="The agency or test centre the key is for "
-                                                   "(stored; every key reaches everything "
-                                                   "until scoped roles read it).")] = None,
+                                      help="operator (sessions, candidates), proctor (the "
+                                           "sessions' proctoring), hr, commission, "
+                                           "administrator (accounts, keys, the organisation) or "
+                                           "psychometrician (the bank, calibrations).")],
+    scope: Annotated[str | None, typer.Option("--scope", metavar="UNIT", show_default=False,
+                                              help="The unit the key is limited to, with the "
+                                                   "units inside it (left out: every unit; "
+                                                   "never for a psychometrician).")] = None,
     label: Annotated[str | None, typer.Option("--label", metavar="TEXT", show_default=False,
                                               help="Whose key, or what for.")] = None,
     database: DatabaseOption = None,
 ) -> None:
     """Create a staff key and print it, once: only its digest is stored."""
     with _user_errors():
+        from qabilet.attestation.access import Grant, check_grant
+        from qabilet.attestation.repository import OrganisationRepository
         from qabilet.itembank.session_store import ROLES, SessionStore
 
         if role not in ROLES:
             raise _fail(f"--role: expected one of {', '.join(ROLES)}; got {role!r}")
-        store = SessionStore(_repo(database).engine)
+        try:
+            check_grant(Grant(role, scope), for_key=True)
+        except ValueError as exc:
+            raise _fail(f"--scope: {exc}".replace("--scope: unit: ", "--scope: ")) from None
+        engine = _repo(database).engine
+        if scope is not None and scope not in OrganisationRepository(engine).unit_parents():
+            raise _fail(f"--scope: no unit {scope!r} (`qabilet attestation import-org` brings "
+                        f"the units)")
+        store = SessionStore(engine)
         secret = store.create_api_key(role, label, scope=scope)
         key_id = secret.split("_", 2)[1]
         store.audit(_actor(), "key.create", f"key:{key_id}",

@@ -128,8 +128,8 @@ def test_concurrent_events_get_distinct_sequence_numbers(store, db_url):
 
 def test_keys_and_tokens_are_stored_hashed_and_keys_revocable(store, repo):
     key = store.create_api_key("operator", "front desk")
-    key_id, role = store.authenticate(key)
-    assert role == "operator" and store.authenticate(key[:-1] + "x") is None
+    key_id, role, scope = store.authenticate(key)
+    assert (role, scope) == ("operator", None) and store.authenticate(key[:-1] + "x") is None
     assert store.authenticate("not-a-key") is None
     session, token = _session(store)
     with repo.transaction() as s:

@@ -13,6 +13,7 @@ from qabilet.cli import app
 from qabilet.itembank.database import connect
 from qabilet.itembank.session_store import SessionStore
 from qabilet.itembank.tables import ApiKeyRow
+from tests.attestation._world import build
 from tests.conftest import pg_schema
 
 runner = CliRunner()
@@ -32,13 +33,14 @@ def _keys(*args):
 
 
 def test_create_list_revoke(database):
-    made = _keys("create", "--role", "operator", "--scope", "centre-7", "--label", "front desk",
+    build(database)  # the organisation, whose unit U-A scopes the key
+    made = _keys("create", "--role", "operator", "--scope", "U-A", "--label", "front desk",
                  "--database", database)
     assert made.exit_code == 0, made.output
     secret = made.stdout.strip()
     assert made.stdout == f"{secret}\n" and secret.startswith("qk_")
     key_id = secret.split("_")[1]
-    assert made.stderr == (f"Created operator key {key_id} (scope 'centre-7', label 'front "
+    assert made.stderr == (f"Created operator key {key_id} (scope 'U-A', label 'front "
                            f"desk'). The key, shown this once (only its digest is stored):\n")
     other = _keys("create", "--role", "psychometrician", "--database", database).stdout.strip()
 
@@ -48,14 +50,14 @@ def test_create_list_revoke(database):
         stored = {r.id: r for r in c.execute(select(ApiKeyRow))}
     assert stored[key_id].key_hash == hashlib.sha256(secret.split("_", 2)[2].encode()).hexdigest()
     assert (stored[key_id].role, stored[key_id].scope, stored[key_id].label) == (
-        "operator", "centre-7", "front desk")
-    assert store.authenticate(secret) == (key_id, "operator")
+        "operator", "U-A", "front desk")
+    assert store.authenticate(secret) == (key_id, "operator", "U-A")
 
     listing = _keys("list", "--database", database)
     assert listing.exit_code == 0
     lines = listing.stdout.splitlines()
     assert lines[0].split() == ["id", "role", "scope", "created", "revoked", "label"]
-    assert lines[1].split()[:3] == [key_id, "operator", "centre-7"]
+    assert lines[1].split()[:3] == [key_id, "operator", "U-A"]
     assert lines[1].endswith("—                     front desk")
     assert lines[2].split()[:3] == [other.split("_")[1], "psychometrician", "—"]
     assert lines[3] == "2 keys, 2 valid"
@@ -64,7 +66,7 @@ def test_create_list_revoke(database):
 
     revoked = _keys("revoke", key_id, "--database", database)
     assert revoked.exit_code == 0
-    assert revoked.stdout == (f"Revoked the operator key {key_id} (scope 'centre-7', label "
+    assert revoked.stdout == (f"Revoked the operator key {key_id} (scope 'U-A', label "
                               f"'front desk'): servers refuse it from their next request.\n")
     assert store.authenticate(secret) is None  # the same store, no restart
     assert store.authenticate(other) is not None
@@ -79,9 +81,13 @@ def test_create_list_revoke(database):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["create", "--role", "admin"],
-     "error: --role: expected one of operator, psychometrician; got 'admin'"),
-    (["create", "--role", "operator", "--scope", "x" * 129],
-     "error: scope: expected 1 to 128 characters; got 129"),
+     "error: --role: expected one of administrator, hr, operator, proctor, commission, "
+     "psychometrician; got 'admin'"),
+    (["create", "--role", "operator", "--scope", "U-NONE"],
+     "error: --scope: no unit 'U-NONE' (`qabilet attestation import-org` brings the units)"),
+    (["create", "--role", "psychometrician", "--scope", "U-A"],
+     "error: --scope: a psychometrician's grant names no unit (the role is the whole "
+     "organisation's)"),
     (["create", "--role", "operator", "--label", "  "],
      "error: label: expected 1 to 200 characters; got 0"),
     (["revoke", "0123456789abcdef"],

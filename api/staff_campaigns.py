@@ -1,0 +1,393 @@
+"""The campaign's staff pages: HR's dashboard, exemptions, and the evaluation sheets.
+
+* ``/staff/campaigns``: the campaigns the account takes part in — as HR, commission or
+  administrator of some of their units, as a supervisor of some of their members, or as a member;
+  HR opens a new one here.
+* ``/staff/campaigns/{id}``: for HR, commission and administrators, the progress per unit of
+  theirs (members, exemptions, sheets by state), the exemptions to decide (HR) and the disputed
+  sheets; for a supervisor, their employees' sheets; for a member, their own sheet and their
+  exemption requests, with the form to file one.
+* ``/staff/campaigns/{id}/sheets/{personal_number}``: the sheet, every revision and event, and
+  the forms of whoever may act on it now (:mod:`qabilet.attestation.sheets`).
+* An exemption's document is served to the employee and their unit's HR officers and
+  administrators only (:func:`~qabilet.attestation.access.reads_exemption`), as an attachment.
+
+Who may see and do what is :mod:`qabilet.attestation.access`'s; anything else is the same 404 as
+something that does not exist. Every form carries the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from qabilet.api.dependencies import Services, services_of
+from qabilet.api.staff_pages import (
+    Signed,
+    csrf_ok,
+    language_of,
+    render,
+    signed_in,
+    to_sign_in,
+    unit_names,
+)
+from qabilet.api.staff_words import word
+from qabilet.attestation.access import is_self, reads_exemption, reads_sheet, supervises
+from qabilet.attestation.campaigns import Campaign, Member
+from qabilet.attestation.exemptions import GROUNDS
+from qabilet.attestation.files import MAX_BYTES, Upload, check_upload
+from qabilet.attestation.organisation import Employee
+from qabilet.attestation.sheets import Sheet, SheetContent
+from qabilet.engine.exceptions import QabiletError
+
+__all__ = ["DEADLINES", "router"]
+
+router = APIRouter(prefix="/staff/campaigns", include_in_schema=False)
+Field = Annotated[str, Form()]
+_OVERSEERS = ("hr", "commission", "administrator")
+#: the deadlines' fields, in order (:class:`~qabilet.attestation.campaigns.Deadlines`)
+DEADLINES = ("sheets", "testing_from", "testing_until", "interviews_until", "decisions")
+_ENTRY = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s+(.+?)\s*$")
+
+
+def _problem(request: Request, signed: Signed, key: str, status: int) -> HTMLResponse:
+    return render(request, "problem.html", status=status, signed=signed,
+                  heading=word(key, language_of(request)))
+
+
+def _campaign(services: Services, campaign_id: str) -> Campaign | None:
+    try:
+        return services.campaigns.campaign(campaign_id[:64])
+    except QabiletError:
+        return None
+
+
+def _takes_part(services: Services, signed: Signed, campaign: Campaign) -> bool:
+    """Whether the account has anything to do with the campaign (else it is a 404 to them)."""
+    reach = signed.reach
+    units = reach.units(*_OVERSEERS)
+    if units is None or (units and services.campaigns.members(campaign.id, units=units)):
+        return True
+    if reach.person is None:
+        return False
+    members = {m.personal_number for m in services.campaigns.members(campaign.id)}
+    if reach.person in members:
+        return True
+    return reach.holds("supervisor") and any(
+        e.personal_number in members
+        for e in services.organisation.employees(supervisor=reach.person))
+
+
+@router.get("", response_class=HTMLResponse)
+def campaigns(request: Request) -> Response:
+    """The campaigns the account takes part in; HR's form to open one."""
+    signed = signed_in(request)
+    if signed is None:
+        return to_sign_in(request)
+    return _campaigns_page(request, signed)
+
+
+def _campaigns_page(request: Request, signed: Signed, *, status: int = 200,
+                    message: str | None = None) -> HTMLResponse:
+    services = services_of(request.app)
+    shown = [c for c in services.campaigns.campaigns() if _takes_part(services, signed, c)]
+    hr_units = signed.reach.units("hr")
+    names = unit_names(services, language_of(request))
+    units = sorted(names if hr_units is None else hr_units & set(names))
+    return render(request, "campaigns.html", status=status, signed=signed, message=message,
+                  campaigns=shown, opens=signed.reach.holds("hr"),
+                  units=[(u, names[u]) for u in units], deadlines=DEADLINES)
+
+
+@router.post("", response_class=HTMLResponse)
+async def open_campaign(request: Request) -> Response:
+    """Open a campaign over units of the HR officer's (every problem named on the form)."""
+    signed = signed_in(request)
+    if signed is None:
+        return to_sign_in(request)
+    form = await request.form()
+    if not csrf_ok(signed, str(form.get("csrf", ""))):
+        return _problem(request, signed, "form_expired", 403)
+    if not signed.reach.holds("hr"):
+        return _problem(request, signed, "forbidden", 403)
+    lang = language_of(request)
+    fields: dict[str, Any] = {
+        "id": str(form.get("id", "")).strip(), "name": {lang: str(form.get("name", "")).strip()},
+        "units": [str(u) for u in form.getlist("units")],
+        "exemption_scope": str(form.get("exemption_scope", "testing")),
+        "deadlines": {k: str(form.get(k, "")) for k in DEADLINES}}
+    services = services_of(request.app)
+    try:
+        campaign = Campaign.model_validate(fields)
+        count = services.campaigns.open(campaign, by=signed.reach.actor, within=signed.reach)
+    except ValidationError as exc:
+        problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return _campaigns_page(request, signed, status=422, message=problem)
+    except QabiletError as exc:
+        return _campaigns_page(request, signed, status=422, message=str(exc))
+    return RedirectResponse(f"/staff/campaigns/{campaign.id}?opened={count}", status_code=303)
+
+
+@router.get("/{campaign_id}", response_class=HTMLResponse)
+def campaign(request: Request, campaign_id: str, opened: int | None = None) -> Response:
+    """The campaign's dashboard, as the account's roles and person see it."""
+    signed = signed_in(request)
+    if signed is None:
+        return to_sign_in(request)
+    services = services_of(request.app)
+    found = _campaign(services, campaign_id)
+    if found is None or not _takes_part(services, signed, found):
+        return _problem(request, signed, "not_found", 404)
+    reach, lang = signed.reach, language_of(request)
+    units = reach.units(*_OVERSEERS)
+    overseen: list[Member] = (services.campaigns.members(found.id, units=units)
+                              if units is None or units else [])
+    states = services.sheets.states(found.id)
+    exempt = services.campaigns.exempt(found.id)
+    names = unit_names(services, lang)
+    progress = _progress(overseen, states, exempt, names)
+    to_decide = ([e for e in services.campaigns.exemptions(found.id, units=reach.units("hr"),
+                                                           status="requested")]
+                 if reach.holds("hr") else [])
+    disputed = [m for m in overseen if states.get(m.personal_number) == "disputed"]
+    supervised = ([e for e in services.organisation.employees(supervisor=reach.person)
+                   if e.personal_number in states] if supervises(reach, reach.person) else [])
+    mine = None
+    if reach.person is not None and reach.person in states:
+        mine = {"state": states[reach.person],
+                "exemptions": services.campaigns.exemptions(found.id, personal_number=reach.person)}
+    services.store.audit(reach.actor, "campaign.read", f"campaign:{found.id}",
+                         {"members_shown": len(overseen)})
+    return render(request, "campaign.html", signed=signed, c=found, progress=progress,
+                  to_decide=to_decide, disputed=disputed, supervised=supervised, states=states,
+                  mine=mine, grounds=list(GROUNDS), hr=reach.holds("hr"), max_mb=MAX_BYTES >> 20,
+                  message=word("opened", lang, count=opened) if opened is not None else None)
+
+
+def _progress(members: list[Member], states: dict[str, str], exempt: dict[str, str],
+              names: dict[str, str]) -> list[dict[str, Any]]:
+    """Per unit, and for all of them (the last row, ``unit`` None): members, exempt, sheets by state."""
+    rows: dict[str, dict[str, Any]] = {}
+    for m in members:
+        row = rows.setdefault(m.unit, {"unit": names.get(m.unit, m.unit), "members": 0,
+                                       "exempt": 0, "states": {}})
+        row["members"] += 1
+        row["exempt"] += m.personal_number in exempt
+        state = states.get(m.personal_number, "not_drawn_up")
+        row["states"][state] = row["states"].get(state, 0) + 1
+    listed = [rows[u] for u in sorted(rows)]
+    total = {"unit": None, "members": len(members), "exempt": sum(r["exempt"] for r in listed),
+             "states": {}}
+    for r in listed:
+        for state, n in r["states"].items():
+            total["states"][state] = total["states"].get(state, 0) + n
+    return [*listed, total] if listed else []
+
+
+# -- exemptions ------------------------------------------------------------------------------------
+@router.post("/{campaign_id}/exemptions", response_class=HTMLResponse)
+async def request_exemption(request: Request, campaign_id: str, csrf: Field = "",
+                            ground: Field = "", personal_number: Field = "",
+                            file: Annotated[UploadFile | None, File()] = None) -> Response:
+    """An exemption requested by the employee, or by HR for a member of their units."""
+    signed = signed_in(request)
+    if signed is None:
+        return to_sign_in(request)
+    if not csrf_ok(signed, csrf):
+        return _problem(request, signed, "form_expired", 403)
+    services = services_of(request.app)
+    found = _campaign(services, campaign_id)
+    who = personal_number.strip()[:64] or (signed.reach.person or "")
+    member = _member(services, campaign_id, who) if found is not None else None
+    if member is None or not (is_self(signed.reach, who) or signed.reach.covers(member.unit, "hr")):
+        return _problem(request, signed, "not_found", 404)
+    content = await file.read(MAX_BYTES + 1) if file is not None else b""
+    try:
+        upload: Upload | None = check_upload(content, field="file") if content else None
+        services.campaigns.request_exemption(campaign_id, who, ground, document=upload,
+                                             by=signed.reach.actor)
+    except (ValueError, QabiletError) as exc:
+        return _problem_text(request, signed, str(exc))
+    return RedirectResponse(f"/staff/campaigns/{campaign_id}", status_code=303)
+
+
+def _problem_text(request: Request, signed: Signed, text: str) -> HTMLResponse:
+    return render(request, "problem.html", status=422, signed=signed, heading=text)
+
+
+def _member(services: Services, campaign_id: str, personal_number: str) -> Member | None:
+    try:
+        return services.campaigns.member(campaign_id, personal_number)
+    except QabiletError:
+        return None
+
+
+@router.post("/{campaign_id}/exemptions/{exemption_id}/decision", response_class=HTMLResponse)
+def decide_exemption(request: Request, campaign_id: str, exemption_id: int, csrf: Field = "",
+                     decision: Field = "", reason: Field = "") -> Response:
+    """HR's decision on a request of a member of their units, with its reason."""
+    signed = signed_in(request)
+    if signed is None:
+        return to_sign_in(request)
+    if not csrf_ok(signed, csrf):
+        return _problem(request, signed, "form_expired", 403)
+    services = services_of(request.app)
+    try:
+        found = services.campaigns.exemption(exemption_id)
+        member = services.campaigns.member(found.campaign, found.personal_number)
+    except QabiletError:
+        return _problem(request, signed, "not_found", 404)
+    if found.campaign != campaign_id or not signed.reach.covers(member.unit, "hr"):
+        return _problem(request, signed, "not_found", 404)
+    try:
+        services.campaigns.decide_exemption(exemption_id, approve=decision == "approve",
+                                            reason=reason, by=signed.reach.actor)
+    except QabiletError as exc:
+        return _problem_text(request, signed, str(exc))
+    return RedirectResponse(f"/staff/campaigns/{campaign_id}", status_code=303)
+
+
+@router.get("/{campaign_id}/exemptions/{exemption_id}/file")
+def exemption_file(request: Request, campaign_id: str, exemption_id: int) -> Response:
+    """The request's document: to the employee and their unit's HR and administrators only."""
+    signed = signed_in(request)
+    if signed is None:
+        return to_sign_in(request)
+    services = services_of(request.app)
+    try:
+        found = services.campaigns.exemption(exemption_id)
+        member = services.campaigns.member(found.campaign, found.personal_number)
+    except QabiletError:
+        return _problem(request, signed, "not_found", 404)
+    if (found.campaign != campaign_id or found.file is None
+            or not reads_exemption(signed.reach, personal_number=found.personal_number,
+                                   unit=member.unit)):
+        return _problem(request, signed, "not_found", 404)
+    media, content = services.campaigns.file(found.file)
+    services.store.audit(signed.reach.actor, "exemption.file", f"employee:{found.personal_number}",
+                         {"exemption": exemption_id})
+    return Response(content, media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="exemption-{exemption_id}"',
+        "Content-Security-Policy": "sandbox; default-src 'none'", "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff"})
+
+
+# -- sheets ------------------------------------------------------------------------------------------
+def _sheet_access(services: Services, signed: Signed, campaign_id: str,
+                  personal_number: str) -> tuple[Member, Employee] | None:
+    member = _member(services, campaign_id[:64], personal_number[:64])
+    if member is None:
+        return None
+    employee = services.organisation.employee(member.personal_number)
+    if not reads_sheet(signed.reach, personal_number=member.personal_number, unit=member.unit,
+                       supervisor=employee.supervisor):
+        return None
+    return member, employee
+
+
+@router.get("/{campaign_id}/sheets/{personal_number}", response_class=HTMLResponse)
+def sheet(request: Request, campaign_id: str, personal_number: str) -> Response:
+    """The sheet with its history, and the forms of whoever may act on it now."""
+    signed = signed_in(request)
+    if signed is None:
+        return to_sign_in(request)
+    services = services_of(request.app)
+    found = _sheet_access(services, signed, campaign_id, personal_number)
+    if found is None:
+        return _problem(request, signed, "not_found", 404)
+    member, employee = found
+    current = services.sheets.sheet(campaign_id, member.personal_number)
+    services.store.audit(signed.reach.actor, "sheet.read", f"employee:{member.personal_number}",
+                         {"campaign": campaign_id})
+    return _sheet_page(request, signed, campaign_id, employee, member, current)
+
+
+def _sheet_page(request: Request, signed: Signed, campaign_id: str, employee: Employee,
+                member: Member, current: Sheet, *, status: int = 200,
+                message: str | None = None) -> HTMLResponse:
+    reach = signed.reach
+    state = current.state
+    acts = {"draw_up": supervises(reach, employee.supervisor)
+            and state in ("not_drawn_up", "presented"),
+            "respond": is_self(reach, member.personal_number) and state == "presented",
+            "correct": reach.covers(member.unit, "hr") and state == "disputed"}
+    return render(request, "sheet.html", status=status, signed=signed, campaign_id=campaign_id,
+                  e=employee, sheet=current, acts=acts, message=message,
+                  lines={k: "\n".join(f"{x.on} {x.text}" for x in getattr(current.latest.content, k))
+                         if current.latest else "" for k in ("encouragements", "penalties",
+                                                             "warnings")})
+
+
+def _content(form: Any) -> SheetContent:
+    """The sheet's content from the form: entries as ``YYYY-MM-DD text`` lines."""
+    data: dict[str, Any] = {"assessment": str(form.get("assessment", ""))}
+    for key in ("encouragements", "penalties", "warnings"):
+        entries = []
+        for n, line in enumerate(str(form.get(key, "")).splitlines(), start=1):
+            if not line.strip():
+                continue
+            match = _ENTRY.match(line)
+            if match is None:
+                raise ValueError(f"{key}, line {n}: expected 'YYYY-MM-DD text'; got {line[:60]!r}")
+            try:
+                on = date.fromisoformat(match.group(1))
+            except ValueError:
+                raise ValueError(f"{key}, line {n}: {match.group(1)!r} is not a date") from None
+            entries.append({"on": on.isoformat(), "text": match.group(2)})
+        data[key] = entries
+    try:
+        return SheetContent.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                   for e in exc.errors())) from None
+
+
+@router.post("/{campaign_id}/sheets/{personal_number}", response_class=HTMLResponse)
+async def act_on_sheet(request: Request, campaign_id: str, personal_number: str) -> Response:
+    """Draw up, correct, sign, dispute, dissent or reject a complaint (``action``)."""
+    signed = signed_in(request)
+    if signed is None:
+        return to_sign_in(request)
+    form = await request.form()
+    if not csrf_ok(signed, str(form.get("csrf", ""))):
+        return _problem(request, signed, "form_expired", 403)
+    services = services_of(request.app)
+    found = _sheet_access(services, signed, campaign_id, personal_number)
+    if found is None:
+        return _problem(request, signed, "not_found", 404)
+    member, employee = found
+    reach, action, by = signed.reach, str(form.get("action", "")), signed.reach.actor
+    sheets, pn = services.sheets, member.personal_number
+    revision, digest = str(form.get("revision", "0")), str(form.get("content_hash", ""))
+    number = int(revision) if revision.isdigit() else 0
+    text = str(form.get("text", ""))
+    try:
+        if action == "draw_up" and supervises(reach, employee.supervisor):
+            sheets.draw_up(campaign_id, pn, _content(form), by=by)
+        elif action == "correct" and reach.covers(member.unit, "hr"):
+            sheets.correct(campaign_id, pn, _content(form), by=by)
+        elif action == "reject" and reach.covers(member.unit, "hr"):
+            sheets.reject_complaint(campaign_id, pn, reason=text, by=by)
+        elif action in ("sign", "dispute", "dissent") and is_self(reach, pn):
+            if action == "sign":
+                upload = form.get("signature")
+                content = await upload.read(MAX_BYTES + 1) if isinstance(upload, UploadFile) else b""
+                sheets.sign(campaign_id, pn, revision=number, digest=digest, by=by,
+                            signature=check_upload(content, field="signature", signature=True)
+                            if content else None)
+            elif action == "dispute":
+                sheets.dispute(campaign_id, pn, revision=number, digest=digest, complaint=text,
+                               by=by)
+            else:
+                sheets.dissent(campaign_id, pn, revision=number, digest=digest, text=text, by=by)
+        else:
+            return _problem(request, signed, "forbidden", 403)
+    except (ValueError, QabiletError) as exc:
+        return _sheet_page(request, signed, campaign_id, employee, member,
+                           sheets.sheet(campaign_id, pn), status=422, message=str(exc))
+    return RedirectResponse(f"/staff/campaigns/{campaign_id}/sheets/{pn}", status_code=303)
