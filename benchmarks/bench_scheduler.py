@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
         placed, (g1, g2, g3) = greedy(slots, requests, anywhere, args.seed)
         seconds = time.perf_counter() - started
         rows.append([f"greedy first come, first served, {'anywhere' if anywhere else 'proposals only'}",
-                     f"{seconds:.2f}", f"{placed:,} / {n:,}", share(g1), share(g2), share(g3),
+                     f"{seconds:.3f}", f"{placed:,} / {n:,}", share(g1), share(g2), share(g3),
                      share(placed - g1 - g2 - g3), ""])
     wanted = Counter(r.proposals[0] for r in requests)
     over = [s for s in slots if wanted[s.id] > s.capacity]
