@@ -72,11 +72,13 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     from qabilet.api.routes_sessions import router as session_routes
     from qabilet.api.staff_campaigns import router as staff_campaigns
     from qabilet.api.staff_pages import router as staff_pages
+    from qabilet.api.staff_rooms import router as staff_rooms
     from qabilet.api.throttle import Throttle
     from qabilet.attestation.accounts import AccountRepository
     from qabilet.attestation.campaigns import CampaignRepository
     from qabilet.attestation.repository import OrganisationRepository
     from qabilet.attestation.sheets import SheetRepository
+    from qabilet.attestation.timetable import TimetableRepository
     from qabilet.delivery.item_texts import ItemTexts
     from qabilet.delivery.profiles import preload
     from qabilet.itembank.database import connect
@@ -112,7 +114,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
                                       idle=timedelta(minutes=settings.staff_idle_minutes),
                                       lifetime=timedelta(hours=settings.staff_session_hours)),
                                   campaigns=CampaignRepository(engine),
-                                  sheets=SheetRepository(engine))
+                                  sheets=SheetRepository(engine),
+                                  timetable=TimetableRepository(engine))
 
     @app.exception_handler(NotFoundError)
     async def _not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
@@ -160,6 +163,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(attestation_routes)
     app.include_router(staff_pages)
     app.include_router(staff_campaigns)
+    app.include_router(staff_rooms)
 
     @app.get("/take/{session_id}", response_class=FileResponse, include_in_schema=False)
     def candidate_page(session_id: str) -> FileResponse:

@@ -24,6 +24,7 @@ from qabilet.attestation.accounts import AccountRepository
 from qabilet.attestation.campaigns import CampaignRepository
 from qabilet.attestation.repository import OrganisationRepository
 from qabilet.attestation.sheets import SheetRepository
+from qabilet.attestation.timetable import TimetableRepository
 from qabilet.delivery.item_texts import ItemTexts
 from qabilet.itembank.repository import BankRepository
 from qabilet.itembank.session_store import SessionStore
@@ -63,6 +64,8 @@ class Services:
         Attestation campaigns, their members and exemptions.
     sheets : SheetRepository
         Evaluation sheets.
+    timetable : TimetableRepository
+        Proposed slots and bookings at the test centres.
     """
 
     settings: Settings
@@ -77,6 +80,7 @@ class Services:
     accounts: AccountRepository
     campaigns: CampaignRepository
     sheets: SheetRepository
+    timetable: TimetableRepository
 
 
 def services_of(app: Any) -> Services:

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from qabilet.api.auth import Caller, operator, psychometrician, requires
 from qabilet.api.dependencies import Bank, Config, Imports, Jobs, Store, services_of
-from qabilet.api.reach import check_key, manages_key, unscoped
+from qabilet.api.reach import check_key, manages_key, reach_of, unscoped
 from qabilet.api.schemas import (
     ERRORS,
     ApiKeyCreate,
@@ -231,7 +231,8 @@ def audit(store: Store, who: Annotated[Caller, Depends(requires("psychometrician
 
 @router.get("/reports/group", response_class=HTMLResponse, responses=text_response(
     "text/html", "The group report, a self-contained HTML page"))
-def group_report(repo: Bank, settings: Config, who: Annotated[Caller, Depends(operator)],
+def group_report(request: Request, repo: Bank, store: Store, settings: Config,
+                 who: Annotated[Caller, Depends(operator)],
                  level: LevelQuery = None,
                  language: Annotated[Literal["kk", "ru", "en"], Query(
                      description="The report's language.")] = "ru",
@@ -243,18 +244,21 @@ def group_report(repo: Bank, settings: Config, who: Annotated[Caller, Depends(op
                      description="Tested before (exclusive).")] = None,
                  min_count: Annotated[int | None, Query(
                      ge=1, le=2**31 - 1, description="The smallest group and row shown: at least "
-                     "the server's QABILET_GROUP_MIN_COUNT (its default).")] = None) -> HTMLResponse:
+                     "the server's QABILET_GROUP_MIN_COUNT (its default).")] = None,
+                 by_centre: Annotated[bool, Query(
+                     description="Break the groups down by test centre.")] = False) -> HTMLResponse:
     """The group report of the sessions tested in a period (at a level, in a language).
 
     One profile per session (the latest issued); one group per level × bank version × norm
-    set; medians, quartiles and the bands' shares with their intervals, and charts; groups and
-    rows with fewer than ``min_count`` candidates left out (docs/http.md).
+    set (and test centre, ``by_centre``); medians, quartiles and the bands' shares with their
+    intervals, and charts; groups and rows with fewer than ``min_count`` candidates left out
+    (docs/http.md). A key scoped to a unit gets the sessions held at its units' test centres
+    only, broken down by centre.
     """
     from fastapi.exceptions import RequestValidationError
 
     from qabilet.delivery.report_group import group_report as render
 
-    unscoped(who, "the group report")
     floor = settings.group_min_count
     if min_count is not None and min_count < floor:
         raise RequestValidationError([{
@@ -268,6 +272,13 @@ def group_report(repo: Bank, settings: Config, who: Annotated[Caller, Depends(op
     profiles = repo.profiles()
     names = {v: {dim: d.name.get(language, dim) for dim, d in repo.dimensions(version=v).items()}
              for v in {p.bank_version for p in profiles}}  # for profiles issued without words
+    services = services_of(request.app)
+    only = None
+    if who.scope is not None:
+        units = reach_of(services, who).units(who.role)
+        only = {c.id for c in services.organisation.test_centres(within=units)}
+    centres = store.session_centres() if by_centre or only is not None else None
     page = render(profiles, language=language, min_count=min_count or floor, level=level,
-                  candidate_language=candidate_language, since=since, until=until, names=names)
+                  candidate_language=candidate_language, since=since, until=until, names=names,
+                  centres=centres, only_centres=only)
     return HTMLResponse(page, headers={"Content-Language": language})

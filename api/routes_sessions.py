@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from qabilet.api.auth import Caller, operator, session_operator, session_party
 from qabilet.api.dependencies import Bank, Config, Sessions, Store, services_of
 from qabilet.api.live import Live, LiveSessions
+from qabilet.api.proctoring import proctor
 from qabilet.api.reach import reach_of
 from qabilet.api.schemas import (
     ERRORS,
@@ -297,15 +298,7 @@ def get_report_pdf(sessions: Sessions, repo: Bank, session_id: str, who: Party,
 # -- the proctor's actions: each an event of the log and a line of the audit trail ------------------
 def _proctor(sessions: LiveSessions, store: SessionStore, session_id: str, who: Caller, kind: str,
              detail: dict[str, Any]) -> Live:
-    live = sessions.state(session_id)
-    if live.view.finished:
-        raise HTTPException(409, f"the session is over ({live.closed_reason}); {kind} refused")
-    if kind == "pause" and live.clock.paused or kind == "resume" and not live.clock.paused:
-        raise HTTPException(409, f"the session is {'already' if kind == 'pause' else 'not'} "
-                                 f"paused")
-    _, after = sessions.record(session_id, kind, {"by": who.actor, **detail}, actor=who.actor)
-    store.audit(who.actor, f"session.{kind}", session_id, detail)
-    return after
+    return proctor(sessions, store, session_id, who.actor, kind, detail)
 
 
 @router.post("/sessions/{session_id}/pause", response_model=SessionPublic)
@@ -326,8 +319,6 @@ def resume(sessions: Sessions, store: Store, settings: Config, session_id: str,
 def extra_time(sessions: Sessions, store: Store, settings: Config, session_id: str,
                body: ExtraTime, who: SessionOperator) -> SessionPublic:
     """Add time to the test's limit."""
-    if sessions.session(session_id).time_limit_s is None:
-        raise HTTPException(409, "the session has no time limit to extend")
     return public(settings, _proctor(sessions, store, session_id, who, "extra_time",
                                      body.model_dump()))
 
@@ -344,12 +335,8 @@ def incident(sessions: Sessions, store: Store, settings: Config, session_id: str
 def terminate(sessions: Sessions, store: Store, settings: Config, session_id: str,
               body: Terminate, who: SessionOperator) -> SessionPublic:
     """End the session with a reason; it is scored on what was answered."""
-    live = sessions.state(session_id)
-    if live.view.finished:
-        raise HTTPException(409, f"the session is over ({live.closed_reason}); terminate refused")
-    live = sessions.close(session_id, "terminate", who.actor, reason=body.reason)
-    store.audit(who.actor, "session.terminate", session_id, {"reason": body.reason})
-    return public(settings, live)
+    return public(settings, _proctor(sessions, store, session_id, who, "terminate",
+                                     {"reason": body.reason}))
 
 
 @router.post("/sessions/{session_id}/token", response_model=SessionPublic)

@@ -37,7 +37,7 @@ from qabilet.api.staff_pages import (
     unit_names,
 )
 from qabilet.api.staff_words import word
-from qabilet.attestation.access import is_self, reads_exemption, reads_sheet, supervises
+from qabilet.attestation.access import Reach, is_self, reads_exemption, reads_sheet, supervises
 from qabilet.attestation.campaigns import Campaign, Member
 from qabilet.attestation.exemptions import GROUNDS
 from qabilet.attestation.files import MAX_BYTES, Upload, check_upload
@@ -159,14 +159,98 @@ def campaign(request: Request, campaign_id: str, opened: int | None = None) -> R
                    if e.personal_number in states] if supervises(reach, reach.person) else [])
     mine = None
     if reach.person is not None and reach.person in states:
+        centres = set(services.timetable.eligible_centres(found.id, reach.person))
         mine = {"state": states[reach.person],
-                "exemptions": services.campaigns.exemptions(found.id, personal_number=reach.person)}
+                "exemptions": services.campaigns.exemptions(found.id, personal_number=reach.person),
+                "booking": services.timetable.booking(found.id, reach.person),
+                "proposals": services.timetable.proposals(found.id).get(reach.person, []),
+                "offer": [slot.id for slot in services.timetable.slots(found.id)
+                          if slot.centre.id in centres]}
+    booked = {b.personal_number for b in services.timetable.bookings(found.id, units=units)}
+    for row in progress:
+        row["booked"] = (len(booked) if row["unit"] is None else
+                         sum(m.personal_number in booked for m in overseen
+                             if names.get(m.unit, m.unit) == row["unit"]))
     services.store.audit(reach.actor, "campaign.read", f"campaign:{found.id}",
                          {"members_shown": len(overseen)})
+    message = (word("opened", lang, count=opened) if opened is not None else
+               word("scheduled", lang, **{k: request.query_params.get(k, "") for k in
+                                          ("booked", "first", "optimum", "unplaced")})
+               if request.query_params.get("booked") else None)
     return render(request, "campaign.html", signed=signed, c=found, progress=progress,
                   to_decide=to_decide, disputed=disputed, supervised=supervised, states=states,
                   mine=mine, grounds=list(GROUNDS), hr=reach.holds("hr"), max_mb=MAX_BYTES >> 20,
-                  message=word("opened", lang, count=opened) if opened is not None else None)
+                  schedules=_schedules(reach, found), message=message)
+
+
+def _schedules(reach: Reach, campaign: Campaign) -> bool:
+    """Whether the account draws up the campaign's schedule: HR of every one of its units."""
+    return all(reach.covers(unit, "hr") for unit in campaign.units)
+
+
+@router.post("/{campaign_id}/proposals", response_class=HTMLResponse)
+async def propose(request: Request, campaign_id: str) -> Response:
+    """A member's proposed slots (``choice``, first first), or HR's for a member of theirs."""
+    signed = signed_in(request)
+    if signed is None:
+        return to_sign_in(request)
+    form = await request.form()
+    if not csrf_ok(signed, str(form.get("csrf", ""))):
+        return _problem(request, signed, "form_expired", 403)
+    services = services_of(request.app)
+    who = str(form.get("personal_number", "")).strip()[:64] or (signed.reach.person or "")
+    member = _member(services, campaign_id[:64], who)
+    if member is None or not (is_self(signed.reach, who)
+                              or signed.reach.covers(member.unit, "hr")):
+        return _problem(request, signed, "not_found", 404)
+    chosen = [str(v) for v in form.getlist("choice") if str(v)]
+    try:
+        services.timetable.propose(campaign_id, who, chosen, by=signed.reach.actor)
+    except QabiletError as exc:
+        return _problem_text(request, signed, str(exc))
+    return RedirectResponse(f"/staff/campaigns/{campaign_id}", status_code=303)
+
+
+@router.post("/{campaign_id}/schedule", response_class=HTMLResponse)
+def draw_up_schedule(request: Request, campaign_id: str, csrf: Field = "") -> Response:
+    """Book every member neither exempt nor booked (HR of every unit of the campaign)."""
+    signed = signed_in(request)
+    if signed is None:
+        return to_sign_in(request)
+    if not csrf_ok(signed, csrf):
+        return _problem(request, signed, "form_expired", 403)
+    services = services_of(request.app)
+    found = _campaign(services, campaign_id)
+    if found is None or not _schedules(signed.reach, found):
+        return _problem(request, signed, "not_found", 404)
+    try:
+        done = services.timetable.schedule(found.id, by=signed.reach.actor)
+    except (ValueError, QabiletError) as exc:
+        return _problem_text(request, signed, str(exc))
+    result = done.schedule
+    return RedirectResponse(
+        f"/staff/campaigns/{found.id}?booked={done.booked_now}&first={result.first_choices}"
+        f"&optimum={result.first_choice_optimum}&unplaced={result.unplaced}", status_code=303)
+
+
+@router.post("/{campaign_id}/bookings/{personal_number}/no-show", response_class=HTMLResponse)
+def no_show(request: Request, campaign_id: str, personal_number: str,
+            csrf: Field = "") -> Response:
+    """Release the booking of a member who did not come (their unit's HR, operator or proctor)."""
+    signed = signed_in(request)
+    if signed is None:
+        return to_sign_in(request)
+    if not csrf_ok(signed, csrf):
+        return _problem(request, signed, "form_expired", 403)
+    services = services_of(request.app)
+    member = _member(services, campaign_id[:64], personal_number[:64])
+    if member is None or not signed.reach.covers(member.unit, "hr", "operator", "proctor"):
+        return _problem(request, signed, "not_found", 404)
+    try:
+        services.timetable.no_show(campaign_id, member.personal_number, by=signed.reach.actor)
+    except QabiletError as exc:
+        return _problem_text(request, signed, str(exc))
+    return RedirectResponse(f"/staff/campaigns/{campaign_id}", status_code=303)
 
 
 def _progress(members: list[Member], states: dict[str, str], exempt: dict[str, str],

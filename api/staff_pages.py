@@ -219,7 +219,8 @@ def home(request: Request) -> Response:
         roles.append({"name": ROLE_WORDS[g.role][lang], "where": where,
                       "trained_on": g.trained_on})
     return render(request, "home.html", signed=signed, roles=roles,
-                   sees_employees=signed.reach.holds(*EMPLOYEE_READERS, "supervisor"))
+                   sees_employees=signed.reach.holds(*EMPLOYEE_READERS, "supervisor"),
+                   rooms=signed.reach.holds("proctor", "operator"))
 
 
 def _visible(signed: Signed, employee: Employee) -> bool:

@@ -25,9 +25,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from qabilet.itembank.tables import Base, Document
 
-__all__ = ["AgencyRow", "CampaignMemberRow", "CampaignRow", "CategoryRow", "EmployeeRow",
-           "ExemptionRow", "FileRow", "InterviewRoomRow", "SheetEventRow", "SheetRevisionRow",
+__all__ = ["AgencyRow", "BookingRow", "CampaignMemberRow", "CampaignRow", "CategoryRow",
+           "DecisionRow", "InterviewRow", "EmployeeRow",
+           "ExemptionRow", "FileRow", "InterviewRoomRow", "ProposalRow", "SheetEventRow", "SheetRevisionRow",
            "StaffAccountRow", "StaffGrantRow", "StaffSessionRow", "TestCentreRow", "UnitRow"]
+
+
+def _utc() -> DateTime:
+    return DateTime(timezone=True)
 
 
 class AgencyRow(Base):
@@ -86,10 +91,8 @@ class EmployeeRow(Base):
     supervisor: Mapped[str | None] = mapped_column(ForeignKey("employees.personal_number"),
                                                    index=True)
     document: Mapped[dict[str, Any]] = mapped_column(Document)
-
-
-def _utc() -> DateTime:
-    return DateTime(timezone=True)
+    #: when the record's identity was erased (its person's data past retention; migration 0015)
+    erased_at: Mapped[datetime | None] = mapped_column(_utc())
 
 
 class StaffAccountRow(Base):
@@ -220,3 +223,67 @@ class SheetEventRow(Base):
     signature_file: Mapped[str | None] = mapped_column(ForeignKey("attestation_files.sha256"))
     by: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(_utc())
+
+
+class ProposalRow(Base):
+    """The slots an employee proposed for their test, first choice first (migration 0014)."""
+
+    __tablename__ = "slot_proposals"
+    campaign: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    personal_number: Mapped[str] = mapped_column(ForeignKey("employees.personal_number"),
+                                                 primary_key=True)
+    slots: Mapped[list[str]] = mapped_column(Document)
+    by: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(_utc())
+
+
+class BookingRow(Base):
+    """An employee's seat for the test: centre, room, seat, time; the session issued for it."""
+
+    __tablename__ = "bookings"
+    campaign: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    personal_number: Mapped[str] = mapped_column(ForeignKey("employees.personal_number"),
+                                                 primary_key=True)
+    slot: Mapped[str] = mapped_column(String(120), index=True)
+    centre: Mapped[str] = mapped_column(ForeignKey("test_centres.id"))
+    room: Mapped[str] = mapped_column(String(64))
+    seat: Mapped[int] = mapped_column(Integer)
+    starts_at: Mapped[datetime] = mapped_column(_utc())
+    ends_at: Mapped[datetime] = mapped_column(_utc())
+    rank: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    session_id: Mapped[str | None] = mapped_column(String(64))
+    by: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(_utc())
+
+
+class InterviewRow(Base):
+    """A member's interview: when, where or by video, with whom; its ratings and recording (0015)."""
+
+    __tablename__ = "interviews"
+    campaign: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    personal_number: Mapped[str] = mapped_column(ForeignKey("employees.personal_number"),
+                                                 primary_key=True)
+    interviewer: Mapped[str] = mapped_column(ForeignKey("staff_accounts.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(_utc())
+    mode: Mapped[str] = mapped_column(String(16))
+    room: Mapped[str | None] = mapped_column(ForeignKey("interview_rooms.id"))
+    video_url: Mapped[str | None] = mapped_column(String(400))
+    status: Mapped[str] = mapped_column(String(16))
+    record: Mapped[dict[str, Any] | None] = mapped_column(Document)
+    by: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(_utc())
+
+
+class DecisionRow(Base):
+    """The commission's decision on a member, with the summary for them in their language."""
+
+    __tablename__ = "decisions"
+    campaign: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    personal_number: Mapped[str] = mapped_column(ForeignKey("employees.personal_number"),
+                                                 primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(2))
+    decided_by: Mapped[str] = mapped_column(String(200))
+    decided_at: Mapped[datetime] = mapped_column(_utc())

@@ -404,6 +404,13 @@ class SessionStore:
             raise ConflictError(f"session refused by the database: {exc.orig}") from None
         return self._stored(row), token
 
+    def session_centres(self) -> dict[str, str]:
+        """Every session held at a test centre → the centre."""
+        with self._sessions.begin() as s:
+            rows = s.execute(select(SessionRow.id, SessionRow.test_centre)
+                             .where(SessionRow.test_centre.is_not(None)))
+            return {sid: centre for sid, centre in rows}
+
     def session(self, session_id: str) -> StoredSession:
         """The session ``session_id``."""
         return self.pinned(session_id)[0]

@@ -29,7 +29,7 @@ report is first asked for.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import escape
@@ -114,6 +114,8 @@ class GroupCell:
     band_words : dict of str
         The bands' names and the words for "not stated", in the report's language.
     dimensions : tuple of DimensionSummary
+    test_centre : str, optional
+        The test centre, when the report is broken down by centre (``centres``).
     """
 
     level: Level
@@ -126,6 +128,7 @@ class GroupCell:
     flagged: int | None
     band_words: dict[str, str]
     dimensions: tuple[DimensionSummary, ...]
+    test_centre: str | None = None
 
 
 def check_min_count(min_count: int, floor: int = MIN_COUNT_FLOOR, name: str = "min_count") -> int:
@@ -210,15 +213,16 @@ def _summary(dimension: str, results: Sequence[DimensionResult], flags: Sequence
                             results=tuple(results))
 
 
-def _cell(key: tuple[Level, int, int], profiles: Sequence[Profile], *, language: Language,
-          min_count: int, names: Mapping[str, str],
+def _cell(key: tuple[Level, int, int, str | None], profiles: Sequence[Profile], *,
+          language: Language, min_count: int, names: Mapping[str, str],
           texts: Mapping[str, Mapping[str, str]]) -> GroupCell:
-    level, version, norm_set = key
+    level, version, norm_set, centre = key
     first = profiles[0].norms
     words = _band_words(profiles, language, texts)
     if len(profiles) < min_count:
         return GroupCell(level, version, norm_set, first.label, first.demonstration, shown=False,
-                         count=None, flagged=None, band_words=words, dimensions=())
+                         count=None, flagged=None, band_words=words, dimensions=(),
+                         test_centre=centre)
     found: dict[str, list[tuple[DimensionResult, set[str | None]]]] = {}
     for p in profiles:
         flagged = {f.dimension for f in p.validity}
@@ -232,14 +236,15 @@ def _cell(key: tuple[Level, int, int], profiles: Sequence[Profile], *, language:
         summaries.append(_summary(dim, results, [f for _, f in pairs], name, min_count))
     return GroupCell(level, version, norm_set, first.label, first.demonstration, shown=True,
                      count=len(profiles), flagged=sum(bool(p.validity) for p in profiles),
-                     band_words=words, dimensions=tuple(summaries))
+                     band_words=words, dimensions=tuple(summaries), test_centre=centre)
 
 
 def group_cells(profiles: Sequence[Profile], *, language: Language,
                 min_count: int = DEFAULT_MIN_COUNT,
                 names: Mapping[int, Mapping[str, str]] | None = None,
-                texts: Mapping[str, Mapping[str, str]] | None = None) -> list[GroupCell]:
-    """The groups of ``profiles`` by level × bank version × norm set, each summarised.
+                texts: Mapping[str, Mapping[str, str]] | None = None,
+                centres: Mapping[str, str] | None = None) -> list[GroupCell]:
+    """The groups of ``profiles`` by level × bank version × norm set (× test centre), summarised.
 
     Parameters
     ----------
@@ -255,18 +260,22 @@ def group_cells(profiles: Sequence[Profile], *, language: Language,
         were kept.
     texts : mapping, optional
         Interface strings (default: :func:`qabilet.delivery.profiles.load_texts`).
+    centres : mapping, optional
+        Session id → the test centre it was held at: the groups are broken down by centre too
+        (a session at none forms the centre-less group).
 
     Returns
     -------
     list of GroupCell
-        By level (high, middle, low), then bank version and norm set.
+        By level (high, middle, low), then bank version, norm set and centre.
     """
     check_min_count(min_count)
     tx = texts or load_texts()
-    groups: dict[tuple[Level, int, int], list[Profile]] = {}
+    groups: dict[tuple[Level, int, int, str | None], list[Profile]] = {}
     for p in profiles:
-        groups.setdefault((p.level, p.bank_version, p.norm_set), []).append(p)
-    order = sorted(groups, key=lambda k: (LEVELS.index(k[0]), k[1], k[2]))
+        centre = None if centres is None else centres.get(p.session_id or "")
+        groups.setdefault((p.level, p.bank_version, p.norm_set, centre), []).append(p)
+    order = sorted(groups, key=lambda k: (LEVELS.index(k[0]), k[1], k[2], k[3] or ""))
     return [_cell(k, groups[k], language=language, min_count=min_count,
                   names=(names or {}).get(k[1], {}), texts=tx) for k in order]
 
@@ -316,10 +325,15 @@ def _charts(cell: GroupCell, tx: Mapping[str, str]) -> str:
 
 def _section(cell: GroupCell, tx: Mapping[str, str], min_count: int) -> str:
     label = f" ({escape(cell.norm_label)})" if cell.norm_label else ""
+    centre = ("" if cell.test_centre is None else
+              f" · {_t(tx, 'group_test_centre', centre=cell.test_centre)}")
+    centre_attribute = ("" if cell.test_centre is None else
+                        f' data-test-centre="{escape(cell.test_centre)}"')
     head = (f'<section class="group" data-level="{cell.level}" '
-            f'data-bank-version="{cell.bank_version}" data-norm-set="{cell.norm_set}">'
-            f'<h2>{_t(tx, f"level_{cell.level}")}</h2><p class="meta">'
-            f'{_t(tx, "group_cell", bank=cell.bank_version, norms=cell.norm_set)}{label}</p>')
+            f'data-bank-version="{cell.bank_version}" data-norm-set="{cell.norm_set}"'
+            f'{centre_attribute}><h2>{_t(tx, f"level_{cell.level}")}</h2><p class="meta">'
+            f'{_t(tx, "group_cell", bank=cell.bank_version, norms=cell.norm_set)}{label}'
+            f"{centre}</p>")
     if not cell.shown:
         return (f'{head}<p class="note suppressed">'
                 f'{_t(tx, "group_suppressed_cell", min=min_count)}</p></section>')
@@ -371,7 +385,9 @@ def group_report(profiles: Iterable[Profile], *, language: Language,
                  candidate_language: str | None = None, since: datetime | None = None,
                  until: datetime | None = None,
                  names: Mapping[int, Mapping[str, str]] | None = None, title: str | None = None,
-                 texts: Mapping[str, Mapping[str, str]] | None = None) -> str:
+                 texts: Mapping[str, Mapping[str, str]] | None = None,
+                 centres: Mapping[str, str] | None = None,
+                 only_centres: Collection[str] | None = None) -> str:
     """The group report of issued profiles, by the module's rules: the whole page.
 
     Parameters
@@ -387,6 +403,10 @@ def group_report(profiles: Iterable[Profile], *, language: Language,
         before ``until``), or the first and last test dates of the profiles chosen.
     names : mapping, optional
         As :func:`group_cells`.
+    centres : mapping, optional
+        Session id → its test centre: the groups broken down by centre (:func:`group_cells`).
+    only_centres : collection of str, optional
+        Only the sessions held at these centres (with ``centres``).
 
     Raises
     ------
@@ -400,13 +420,17 @@ def group_report(profiles: Iterable[Profile], *, language: Language,
                                     f"got {end.isoformat()}")
     chosen = select_profiles(profiles, level=level, candidate_language=candidate_language,
                              since=start, until=end)
+    if only_centres is not None:
+        held = centres or {}
+        chosen = [p for p in chosen if held.get(p.session_id or "") in only_centres]
     dates = sorted(when_tested(p) for p in chosen)
     first = start if start is not None else (dates[0] if dates else None)
     last = dates[-1] if dates else None
     if end is not None:  # exclusive: the period's last day is the one before it
         last = end - timedelta(microseconds=1) if end > datetime.min.replace(tzinfo=UTC) else end
     period = (first.date().isoformat() if first else "—", last.date().isoformat() if last else "—")
-    cells = group_cells(chosen, language=language, min_count=min_count, names=names, texts=texts)
+    cells = group_cells(chosen, language=language, min_count=min_count, names=names, texts=texts,
+                        centres=centres)
     return render_group_html(cells, language=language, period=period, min_count=min_count,
                              filters={"level": level or "",
                                       "candidate_language": candidate_language or ""},

@@ -117,14 +117,16 @@ def test_finished_sessions_answers_are_exported_with_their_times(server):
 def test_keys_are_made_and_revoked_over_http(server):
     base, keys = server
     psy = staff(keys, "psychometrician")
-    made = httpx.post(f"{base}/v1/admin/keys", headers=psy,
-                      json={"role": "operator", "label": "b", "scope": "centre-7"})
-    assert made.status_code == 201 and made.json()["scope"] == "centre-7"
+    nowhere = httpx.post(f"{base}/v1/admin/keys", headers=psy,
+                         json={"role": "operator", "label": "b", "scope": "centre-7"})
+    assert nowhere.status_code == 422 and "scope: no unit 'centre-7'" in nowhere.text
+    made = httpx.post(f"{base}/v1/admin/keys", headers=psy, json={"role": "operator", "label": "b"})
+    assert made.status_code == 201 and made.json()["scope"] is None
     new = {"Authorization": f"Bearer {made.json()['key']}"}
     assert httpx.post(f"{base}/v1/candidates", headers=new, json={}).status_code == 201
     listed = httpx.get(f"{base}/v1/admin/keys", headers=psy).json()
     assert all("key" not in k and "key_hash" not in k for k in listed)
-    assert {k["id"]: k["scope"] for k in listed}[made.json()["id"]] == "centre-7"
+    assert {k["id"]: k["label"] for k in listed}[made.json()["id"]] == "b"
     for bad in ("", "   ", "x" * 129):  # refused, nothing made
         r = httpx.post(f"{base}/v1/admin/keys", headers=psy, json={"role": "operator", "scope": bad})
         assert r.status_code == 422 and "scope" in r.text

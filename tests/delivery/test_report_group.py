@@ -226,3 +226,20 @@ def test_the_page_is_self_contained_and_has_one_stylesheet():
     assert len(re.findall(r"<style>", html)) == 1 and "style=" not in html
     assert "<script" not in html and "http://" not in html.replace("http://www.w3.org/", "")
     assert html.count('<figure class="chart"') == 2 and '<html lang="kk">' in html
+
+
+def test_the_test_centre_breaks_the_groups_down_and_limits_a_scoped_report():
+    rng = np.random.default_rng(5)
+    by_centre = {"TC-A": rng.uniform(0, 40, 10), "TC-B": rng.uniform(60, 100, 12)}
+    profiles = [p for centre, values in by_centre.items()
+                for p in _cohort(values, prefix=f"{centre}-")]
+    centres = {p.session_id: p.session_id.rsplit("-", 1)[0] for p in profiles}
+    cells = group_cells(profiles, language="en", centres=centres)
+    assert [(c.test_centre, c.count) for c in cells] == [("TC-A", 10), ("TC-B", 12)]
+    for c in cells:
+        assert c.dimensions[0].median == pytest.approx(statistics.median(by_centre[c.test_centre]))
+    html = group_report(profiles, language="en", centres=centres)
+    assert "Test centre: TC-B" in _section(html, level="middle", bank_version=1, norm_set=1,
+                                           test_centre="TC-B")
+    only = group_report(profiles, language="en", centres=centres, only_centres={"TC-A"})
+    assert 'data-test-centre="TC-A"' in only and "TC-B" not in only
