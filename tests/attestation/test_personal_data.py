@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from qabilet.attestation.accounts import AccountRepository
 from qabilet.attestation.campaigns import Campaign, CampaignRepository
 from qabilet.attestation.files import check_upload
-from qabilet.attestation.interviews import InterviewRecord, InterviewRepository
+from qabilet.attestation.interviews import InterviewRepository
 from qabilet.attestation.personal_data import ERASED, erase_expired, erase_person, export_person
-from qabilet.attestation.repository import OrganisationRepository, read_organisation
+from qabilet.attestation.repository import OrganisationRepository
 from qabilet.attestation.sheets import SheetContent, SheetRepository
 from qabilet.attestation.tables import FileRow
 from qabilet.itembank.database import connect
