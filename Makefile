@@ -22,11 +22,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # the long runs behind docs/reliability.md: 200 races of an answer against each kind of a
-# session's end, per back-end (PostgreSQL at $$QABILET_TEST_DATABASE_URL), about 40 minutes; and
-# the recalibration loop with 3,000 candidates over HTTP, about 25 minutes
+# session's end, per back-end (PostgreSQL at $$QABILET_TEST_DATABASE_URL), about 40 minutes; the
+# recalibration loop with 3,000 candidates over HTTP, about 25 minutes; and a whole attestation
+# campaign of 200 employees over HTTP and in Chromium (docs/attestation.md)
 check-long: $(STAMP)
 	QABILET_RACE_TRIALS=$${QABILET_RACE_TRIALS:-200} $(BIN)/python -m pytest -s tests/api/test_session_races.py
 	QABILET_LOOP_CANDIDATES=$${QABILET_LOOP_CANDIDATES:-3000} $(BIN)/python -m pytest -s tests/api/test_recalibration_loop.py
+	QABILET_CAMPAIGN_EMPLOYEES=$${QABILET_CAMPAIGN_EMPLOYEES:-200} $(BIN)/python -m pytest -s tests/api/test_campaign_e2e.py
 
 # the demonstration blueprints' exposure parameters, derived thoroughly and shipped
 # (qabilet/demo_exposure.py); run after changing the demonstration content or design (3 minutes)

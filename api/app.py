@@ -73,9 +73,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     from qabilet.api.staff_campaigns import router as staff_campaigns
     from qabilet.api.staff_pages import router as staff_pages
     from qabilet.api.staff_rooms import router as staff_rooms
+    from qabilet.api.staff_stages import router as staff_stages
     from qabilet.api.throttle import Throttle
     from qabilet.attestation.accounts import AccountRepository
     from qabilet.attestation.campaigns import CampaignRepository
+    from qabilet.attestation.interviews import InterviewRepository
     from qabilet.attestation.repository import OrganisationRepository
     from qabilet.attestation.sheets import SheetRepository
     from qabilet.attestation.timetable import TimetableRepository
@@ -115,7 +117,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
                                       lifetime=timedelta(hours=settings.staff_session_hours)),
                                   campaigns=CampaignRepository(engine),
                                   sheets=SheetRepository(engine),
-                                  timetable=TimetableRepository(engine))
+                                  timetable=TimetableRepository(engine),
+                                  interviews=InterviewRepository(engine))
 
     @app.exception_handler(NotFoundError)
     async def _not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
@@ -164,6 +167,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(staff_pages)
     app.include_router(staff_campaigns)
     app.include_router(staff_rooms)
+    app.include_router(staff_stages)
 
     @app.get("/take/{session_id}", response_class=FileResponse, include_in_schema=False)
     def candidate_page(session_id: str) -> FileResponse:

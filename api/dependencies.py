@@ -22,6 +22,7 @@ from qabilet.api.settings import Settings
 from qabilet.api.throttle import Throttle
 from qabilet.attestation.accounts import AccountRepository
 from qabilet.attestation.campaigns import CampaignRepository
+from qabilet.attestation.interviews import InterviewRepository
 from qabilet.attestation.repository import OrganisationRepository
 from qabilet.attestation.sheets import SheetRepository
 from qabilet.attestation.timetable import TimetableRepository
@@ -66,6 +67,8 @@ class Services:
         Evaluation sheets.
     timetable : TimetableRepository
         Proposed slots and bookings at the test centres.
+    interviews : InterviewRepository
+        Interviews and the commission's decisions.
     """
 
     settings: Settings
@@ -81,6 +84,7 @@ class Services:
     campaigns: CampaignRepository
     sheets: SheetRepository
     timetable: TimetableRepository
+    interviews: InterviewRepository
 
 
 def services_of(app: Any) -> Services:

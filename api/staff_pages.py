@@ -30,7 +30,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from qabilet.api.auth import client_address
 from qabilet.api.dependencies import Services, services_of
-from qabilet.api.staff_words import LANGUAGES, ROLE_WORDS, word
+from qabilet.api.staff_words import LANGUAGES, ROLE_WORDS, WORDS, word
 from qabilet.attestation.access import EMPLOYEE_READERS, Reach
 from qabilet.attestation.accounts import Account, AccountLocked, SignInRefused, StaffSession
 from qabilet.attestation.organisation import Employee
@@ -91,7 +91,7 @@ def render(request: Request, template: str, *, status: int = 200, signed: Signed
         return word(key, lang, **values)
 
     page = _env.get_template(template).render(
-        t=t, lang=lang, languages=[(c, _NATIVE[c]) for c in LANGUAGES], message=message,
+        t=t, lang=lang, words=WORDS, languages=[(c, _NATIVE[c]) for c in LANGUAGES], message=message,
         account=signed.account if signed else None,
         csrf=signed.session.csrf if signed else context.pop("csrf", ""), **context)
     response = HTMLResponse(page, status_code=status, headers={**HEADERS, "Content-Language": lang})
@@ -220,7 +220,8 @@ def home(request: Request) -> Response:
                       "trained_on": g.trained_on})
     return render(request, "home.html", signed=signed, roles=roles,
                    sees_employees=signed.reach.holds(*EMPLOYEE_READERS, "supervisor"),
-                   rooms=signed.reach.holds("proctor", "operator"))
+                   rooms=signed.reach.holds("proctor", "operator"),
+                   interviews=signed.reach.holds("interviewer"))
 
 
 def _visible(signed: Signed, employee: Employee) -> bool:

@@ -103,8 +103,9 @@ class RoomWatch:
             self.queues[key].discard(queue)
 
     async def _watch(self, services: Services, key: tuple[str, str, str]) -> None:
-        last = None
+        last: str | None = None
         while self.queues.get(key):
+            now: str | None
             try:
                 now = json.dumps(await run_in_threadpool(snapshot, services, *key))
             except Exception:  # a database hiccup: try again at the next tick
@@ -220,10 +221,11 @@ def act(request: Request, centre_id: str, room_id: str, slot: str = "", csrf: Fi
         if action not in _KINDS:
             return render(request, "problem.html", status=403, signed=signed,
                           heading=word("forbidden", language_of(request)))
-        detail: dict[str, Any] = {
+        details: dict[str, dict[str, Any]] = {
             "pause": {"reason": text or None}, "resume": {},
             "extra_time": {"seconds": 60.0 * float(minutes or 0), "reason": text or None},
-            "incident": {"note": text}, "terminate": {"reason": text or None}}[action]
+            "incident": {"note": text}, "terminate": {"reason": text or None}}
+        detail = details[action]
         if action == "extra_time" and not 0 < detail["seconds"] <= 7200:
             raise ValueError("minutes: expected 1 to 120")
         if action == "incident" and not 0 < len(text.strip()) <= 2000:

@@ -409,7 +409,7 @@ class SessionStore:
         with self._sessions.begin() as s:
             rows = s.execute(select(SessionRow.id, SessionRow.test_centre)
                              .where(SessionRow.test_centre.is_not(None)))
-            return {sid: centre for sid, centre in rows}
+            return {sid: str(centre) for sid, centre in rows}
 
     def session(self, session_id: str) -> StoredSession:
         """The session ``session_id``."""

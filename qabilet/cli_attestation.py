@@ -231,3 +231,56 @@ def demo_org(
         out.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
         typer.echo(f"Wrote {out}: {units} units with a test centre each, {employees} employees "
                    f"(invented).")
+
+
+# -- personal data ---------------------------------------------------------------------------------
+@attestation_app.command("export-person")
+def export_person_command(
+    personal_number: Annotated[str, typer.Argument(metavar="PERSONAL_NUMBER")],
+    out: Annotated[Path, typer.Option("--out", metavar="FILE", dir_okay=False,
+                                      help="Where to write the JSON document.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Write everything the attestation holds about an employee, as asked by them (audited)."""
+    import json
+
+    from qabilet.attestation.personal_data import export_person
+
+    with _user_errors():
+        document = export_person(_organisation(database).engine, personal_number, by=_actor())
+        out.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
+        typer.echo(f"Wrote {out}: {len(document['campaigns'])} campaigns, "
+                   f"{len(document['sessions'])} sessions, {len(document['profiles'])} profiles.")
+
+
+@attestation_app.command("erase")
+def erase_command(
+    personal_number: Annotated[str, typer.Argument(metavar="PERSONAL_NUMBER")],
+    database: DatabaseOption = None,
+) -> None:
+    """Pseudonymise one employee now: names, documents and words go; answers and hashes stay."""
+    from qabilet.attestation.personal_data import erase_person
+
+    with _user_errors():
+        done = erase_person(_organisation(database).engine, personal_number, by=_actor())
+        typer.echo(f"Erased {personal_number}." if done else
+                   f"{personal_number} was erased already; nothing changed.")
+
+
+@attestation_app.command("erase-expired")
+def erase_expired_command(
+    retention_days: Annotated[int, typer.Option(
+        "--retention-days", min=1, help="How long after a campaign's decisions its members' "
+                                        "data are kept.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Erase everyone whose every campaign ended longer ago than the retention period."""
+    from datetime import timedelta
+
+    from qabilet.attestation.personal_data import erase_expired
+
+    with _user_errors():
+        erased = erase_expired(_organisation(database).engine,
+                               retention=timedelta(days=retention_days), by=_actor())
+        typer.echo(f"Erased {len(erased)} employees" + (f": {', '.join(erased)}." if erased
+                                                        else "."))

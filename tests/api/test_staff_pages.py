@@ -47,9 +47,11 @@ def test_every_word_is_in_every_language_and_every_template_word_exists():
     for table in (WORDS, ROLE_WORDS):
         for key, texts in table.items():
             assert set(texts) == set(LANGUAGES) and all(texts.values()), key
-    used = {m for f in TEMPLATES.glob("*.html")
-            for m in re.findall(r't\(["\'](\w+)["\']', f.read_text())}
-    assert used and used <= set(WORDS)
+    pages = "".join(f.read_text() for f in TEMPLATES.glob("*.html"))
+    used = set(re.findall(r't\(["\'](\w+)["\']\s*[,)]', pages))
+    assert used and used <= set(WORDS), used - set(WORDS)
+    for prefix in set(re.findall(r't\(["\'](\w+)["\']\s*~', pages)):  # keys made on the page
+        assert any(key.startswith(prefix) for key in WORDS), prefix
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

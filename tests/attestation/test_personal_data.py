@@ -11,10 +11,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from qabilet.attestation.access import Grant
 from qabilet.attestation.accounts import AccountRepository
 from qabilet.attestation.campaigns import Campaign, CampaignRepository
 from qabilet.attestation.files import check_upload
-from qabilet.attestation.interviews import InterviewRepository
+from qabilet.attestation.interviews import InterviewRecord, InterviewRepository
 from qabilet.attestation.personal_data import ERASED, erase_expired, erase_person, export_person
 from qabilet.attestation.repository import OrganisationRepository
 from qabilet.attestation.sheets import SheetContent, SheetRepository
@@ -46,7 +47,17 @@ def engine(db_url):
     first = sheets.draw_up("CP", "A-1", content, by="head-a").latest
     sheets.sign("CP", "A-1", revision=1, digest=first.content_hash, by="account:a-one",
                 signature=check_upload(b"\x30\x82 signature", signature=True))
+    accounts = AccountRepository(engine)
+    accounts.create_account("int-a", "Interviewer", "a long enough password", by="test")
+    accounts.grant("int-a", Grant("interviewer", "U-A", date(2017, 1, 10)), by="test")
     interviews = InterviewRepository(engine)
+    interviews.assign("CP", "A-1", interviewer="int-a", by="hr",
+                      starts_at=datetime(2017, 4, 20, 4, tzinfo=UTC),
+                      video_url="https://video.example/cp/a-1")
+    interviews.record("CP", "A-1", InterviewRecord.model_validate({
+        "ratings": {"accountability": 4}, "notes": "Spoke of her family.",
+        "recording": {"uri": "s3://archive/a-1.mp4", "sha256": "cd" * 32,
+                      "retain_until": "2020-04-20"}}), by="account:int-a")
     interviews.decide("CP", "A-1", outcome="attested", summary="Keep it up.", by="commission")
     yield engine
     engine.dispose()
@@ -77,6 +88,9 @@ def test_erasure_removes_identity_and_words_and_keeps_integrity(engine):
     assert sheet.latest.content_hash == hash_before and sheet.status == "signed"
     assert sheet.latest.content.assessment == ERASED and sheet.events[-1].signature_file is None
     assert InterviewRepository(engine).decision("CP", "A-1").summary == ERASED
+    interview = InterviewRepository(engine).interview("CP", "A-1")
+    assert interview.record.notes == ERASED and interview.record.recording is None
+    assert interview.record.ratings == {"accountability": 4} and interview.video_url is None
     account = AccountRepository(engine).account("a-one")
     assert account.employee is None and account.disabled_at is not None
     assert OrganisationRepository(engine).employee("A-2").surname == "Arystan"  # untouched

@@ -62,8 +62,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop them (interviews and decisions are lost; erasures are not undone)."""
-    with op.batch_alter_table("employees") as batch:
-        batch.drop_column("erased_at")
+    """Drop them (interviews and decisions are lost; erasures are not undone).
+
+    The column goes by ``ALTER TABLE … DROP COLUMN`` (SQLite ≥ 3.35 has it), not by a batch's
+    copy of the table, which SQLite's foreign keys refuse while employees refer to each other.
+    """
+    op.execute("ALTER TABLE employees DROP COLUMN erased_at")
     op.drop_table("decisions")
     op.drop_table("interviews")
