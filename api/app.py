@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     from qabilet.api.routes_review import router as review_routes
     from qabilet.api.routes_sessions import router as session_routes
     from qabilet.api.staff_campaigns import router as staff_campaigns
+    from qabilet.api.staff_pages import install as install_staff_pages
     from qabilet.api.staff_pages import router as staff_pages
     from qabilet.api.staff_rooms import router as staff_rooms
     from qabilet.api.staff_stages import router as staff_stages
@@ -165,6 +166,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(review_routes)
     app.include_router(attestation_routes)
     app.include_router(staff_pages)
+    install_staff_pages(app)  # their refusals as pages, a missing sign-in as a redirect
     app.include_router(staff_campaigns)
     app.include_router(staff_rooms)
     app.include_router(staff_stages)

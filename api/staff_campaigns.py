@@ -28,24 +28,24 @@ from pydantic import ValidationError
 
 from qabilet.api.dependencies import Services, services_of
 from qabilet.api.staff_pages import (
+    Refused,
     Signed,
-    csrf_ok,
+    Staff,
+    StaffForm,
     language_of,
     render,
-    signed_in,
-    to_sign_in,
     unit_names,
 )
 from qabilet.api.staff_words import word
 from qabilet.attestation.access import Reach, is_self, reads_exemption, reads_sheet, supervises
-from qabilet.attestation.campaigns import Campaign, Member
+from qabilet.attestation.campaigns import Campaign, Exemption, Member
 from qabilet.attestation.exemptions import GROUNDS
 from qabilet.attestation.files import MAX_BYTES, Upload, check_upload
 from qabilet.attestation.organisation import Employee
 from qabilet.attestation.sheets import Sheet, SheetContent
 from qabilet.engine.exceptions import QabiletError
 
-__all__ = ["DEADLINES", "router"]
+__all__ = ["DEADLINES", "member_of", "router"]
 
 router = APIRouter(prefix="/staff/campaigns", include_in_schema=False)
 Field = Annotated[str, Form()]
@@ -53,11 +53,6 @@ _OVERSEERS = ("hr", "commission", "administrator")
 #: the deadlines' fields, in order (:class:`~qabilet.attestation.campaigns.Deadlines`)
 DEADLINES = ("sheets", "testing_from", "testing_until", "interviews_until", "decisions")
 _ENTRY = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s+(.+?)\s*$")
-
-
-def _problem(request: Request, signed: Signed, key: str, status: int) -> HTMLResponse:
-    return render(request, "problem.html", status=status, signed=signed,
-                  heading=word(key, language_of(request)))
 
 
 def _campaign(services: Services, campaign_id: str) -> Campaign | None:
@@ -84,11 +79,8 @@ def _takes_part(services: Services, signed: Signed, campaign: Campaign) -> bool:
 
 
 @router.get("", response_class=HTMLResponse)
-def campaigns(request: Request) -> Response:
+def campaigns(request: Request, signed: Staff) -> Response:
     """The campaigns the account takes part in; HR's form to open one."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
     return _campaigns_page(request, signed)
 
 
@@ -105,16 +97,11 @@ def _campaigns_page(request: Request, signed: Signed, *, status: int = 200,
 
 
 @router.post("", response_class=HTMLResponse)
-async def open_campaign(request: Request) -> Response:
+async def open_campaign(request: Request, signed: StaffForm) -> Response:
     """Open a campaign over units of the HR officer's (every problem named on the form)."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
     form = await request.form()
-    if not csrf_ok(signed, str(form.get("csrf", ""))):
-        return _problem(request, signed, "form_expired", 403)
     if not signed.reach.holds("hr"):
-        return _problem(request, signed, "forbidden", 403)
+        raise Refused(403, "forbidden")
     lang = language_of(request)
     fields: dict[str, Any] = {
         "id": str(form.get("id", "")).strip(), "name": {lang: str(form.get("name", "")).strip()},
@@ -134,15 +121,12 @@ async def open_campaign(request: Request) -> Response:
 
 
 @router.get("/{campaign_id}", response_class=HTMLResponse)
-def campaign(request: Request, campaign_id: str, opened: int | None = None) -> Response:
+def campaign(request: Request, signed: Staff, campaign_id: str, opened: int | None = None) -> Response:
     """The campaign's dashboard, as the account's roles and person see it."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
     services = services_of(request.app)
     found = _campaign(services, campaign_id)
     if found is None or not _takes_part(services, signed, found):
-        return _problem(request, signed, "not_found", 404)
+        raise Refused(404, "not_found")
     reach, lang = signed.reach, language_of(request)
     units = reach.units(*_OVERSEERS)
     overseen: list[Member] = (services.campaigns.members(found.id, units=units)
@@ -189,44 +173,34 @@ def _schedules(reach: Reach, campaign: Campaign) -> bool:
 
 
 @router.post("/{campaign_id}/proposals", response_class=HTMLResponse)
-async def propose(request: Request, campaign_id: str) -> Response:
+async def propose(request: Request, signed: StaffForm, campaign_id: str) -> Response:
     """A member's proposed slots (``choice``, first first), or HR's for a member of theirs."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
     form = await request.form()
-    if not csrf_ok(signed, str(form.get("csrf", ""))):
-        return _problem(request, signed, "form_expired", 403)
     services = services_of(request.app)
     who = str(form.get("personal_number", "")).strip()[:64] or (signed.reach.person or "")
-    member = _member(services, campaign_id[:64], who)
+    member = member_of(services, campaign_id[:64], who)
     if member is None or not (is_self(signed.reach, who)
                               or signed.reach.covers(member.unit, "hr")):
-        return _problem(request, signed, "not_found", 404)
+        raise Refused(404, "not_found")
     chosen = [str(v) for v in form.getlist("choice") if str(v)]
     try:
         services.timetable.propose(campaign_id, who, chosen, by=signed.reach.actor)
     except QabiletError as exc:
-        return _problem_text(request, signed, str(exc))
+        raise Refused(422, text=str(exc)) from None
     return RedirectResponse(f"/staff/campaigns/{campaign_id}", status_code=303)
 
 
 @router.post("/{campaign_id}/schedule", response_class=HTMLResponse)
-def draw_up_schedule(request: Request, campaign_id: str, csrf: Field = "") -> Response:
+def draw_up_schedule(request: Request, signed: StaffForm, campaign_id: str) -> Response:
     """Book every member neither exempt nor booked (HR of every unit of the campaign)."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
-    if not csrf_ok(signed, csrf):
-        return _problem(request, signed, "form_expired", 403)
     services = services_of(request.app)
     found = _campaign(services, campaign_id)
     if found is None or not _schedules(signed.reach, found):
-        return _problem(request, signed, "not_found", 404)
+        raise Refused(404, "not_found")
     try:
         done = services.timetable.schedule(found.id, by=signed.reach.actor)
     except (ValueError, QabiletError) as exc:
-        return _problem_text(request, signed, str(exc))
+        raise Refused(422, text=str(exc)) from None
     result = done.schedule
     return RedirectResponse(
         f"/staff/campaigns/{found.id}?booked={done.booked_now}&first={result.first_choices}"
@@ -234,22 +208,16 @@ def draw_up_schedule(request: Request, campaign_id: str, csrf: Field = "") -> Re
 
 
 @router.post("/{campaign_id}/bookings/{personal_number}/no-show", response_class=HTMLResponse)
-def no_show(request: Request, campaign_id: str, personal_number: str,
-            csrf: Field = "") -> Response:
+def no_show(request: Request, signed: StaffForm, campaign_id: str, personal_number: str) -> Response:
     """Release the booking of a member who did not come (their unit's HR, operator or proctor)."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
-    if not csrf_ok(signed, csrf):
-        return _problem(request, signed, "form_expired", 403)
     services = services_of(request.app)
-    member = _member(services, campaign_id[:64], personal_number[:64])
+    member = member_of(services, campaign_id[:64], personal_number[:64])
     if member is None or not signed.reach.covers(member.unit, "hr", "operator", "proctor"):
-        return _problem(request, signed, "not_found", 404)
+        raise Refused(404, "not_found")
     try:
         services.timetable.no_show(campaign_id, member.personal_number, by=signed.reach.actor)
     except QabiletError as exc:
-        return _problem_text(request, signed, str(exc))
+        raise Refused(422, text=str(exc)) from None
     return RedirectResponse(f"/staff/campaigns/{campaign_id}", status_code=303)
 
 
@@ -275,83 +243,71 @@ def _progress(members: list[Member], states: dict[str, str], exempt: dict[str, s
 
 # -- exemptions ------------------------------------------------------------------------------------
 @router.post("/{campaign_id}/exemptions", response_class=HTMLResponse)
-async def request_exemption(request: Request, campaign_id: str, csrf: Field = "",
+async def request_exemption(request: Request, signed: StaffForm, campaign_id: str,
                             ground: Field = "", personal_number: Field = "",
                             file: Annotated[UploadFile | None, File()] = None) -> Response:
     """An exemption requested by the employee, or by HR for a member of their units."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
-    if not csrf_ok(signed, csrf):
-        return _problem(request, signed, "form_expired", 403)
     services = services_of(request.app)
     found = _campaign(services, campaign_id)
     who = personal_number.strip()[:64] or (signed.reach.person or "")
-    member = _member(services, campaign_id, who) if found is not None else None
+    member = member_of(services, campaign_id, who) if found is not None else None
     if member is None or not (is_self(signed.reach, who) or signed.reach.covers(member.unit, "hr")):
-        return _problem(request, signed, "not_found", 404)
+        raise Refused(404, "not_found")
     content = await file.read(MAX_BYTES + 1) if file is not None else b""
     try:
         upload: Upload | None = check_upload(content, field="file") if content else None
         services.campaigns.request_exemption(campaign_id, who, ground, document=upload,
                                              by=signed.reach.actor)
     except (ValueError, QabiletError) as exc:
-        return _problem_text(request, signed, str(exc))
+        raise Refused(422, text=str(exc)) from None
     return RedirectResponse(f"/staff/campaigns/{campaign_id}", status_code=303)
 
 
-def _problem_text(request: Request, signed: Signed, text: str) -> HTMLResponse:
-    return render(request, "problem.html", status=422, signed=signed, heading=text)
-
-
-def _member(services: Services, campaign_id: str, personal_number: str) -> Member | None:
+def member_of(services: Services, campaign_id: str, personal_number: str) -> Member | None:
+    """A campaign's member (ids cut to their longest), or None."""
     try:
-        return services.campaigns.member(campaign_id, personal_number)
+        return services.campaigns.member(campaign_id[:64], personal_number[:64])
     except QabiletError:
         return None
 
 
-@router.post("/{campaign_id}/exemptions/{exemption_id}/decision", response_class=HTMLResponse)
-def decide_exemption(request: Request, campaign_id: str, exemption_id: int, csrf: Field = "",
-                     decision: Field = "", reason: Field = "") -> Response:
-    """HR's decision on a request of a member of their units, with its reason."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
-    if not csrf_ok(signed, csrf):
-        return _problem(request, signed, "form_expired", 403)
-    services = services_of(request.app)
+def _exemption(services: Services, campaign_id: str, exemption_id: int) -> tuple[Exemption, Member]:
+    """A request of the campaign, with its member (404 for anything else)."""
     try:
         found = services.campaigns.exemption(exemption_id)
         member = services.campaigns.member(found.campaign, found.personal_number)
     except QabiletError:
-        return _problem(request, signed, "not_found", 404)
-    if found.campaign != campaign_id or not signed.reach.covers(member.unit, "hr"):
-        return _problem(request, signed, "not_found", 404)
+        raise Refused(404) from None
+    if found.campaign != campaign_id:
+        raise Refused(404)
+    return found, member
+
+
+@router.post("/{campaign_id}/exemptions/{exemption_id}/decision", response_class=HTMLResponse)
+def decide_exemption(request: Request, signed: StaffForm, campaign_id: str, exemption_id: int,
+                     decision: Field = "", reason: Field = "") -> Response:
+    """HR's decision on a request of a member of their units, with its reason."""
+    services = services_of(request.app)
+    _, member = _exemption(services, campaign_id, exemption_id)
+    if not signed.reach.covers(member.unit, "hr"):
+        raise Refused(404)
     try:
         services.campaigns.decide_exemption(exemption_id, approve=decision == "approve",
                                             reason=reason, by=signed.reach.actor)
     except QabiletError as exc:
-        return _problem_text(request, signed, str(exc))
+        raise Refused(422, text=str(exc)) from None
     return RedirectResponse(f"/staff/campaigns/{campaign_id}", status_code=303)
 
 
 @router.get("/{campaign_id}/exemptions/{exemption_id}/file")
-def exemption_file(request: Request, campaign_id: str, exemption_id: int) -> Response:
+def exemption_file(request: Request, signed: Staff, campaign_id: str, exemption_id: int) -> Response:
     """The request's document: to the employee and their unit's HR and administrators only."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
     services = services_of(request.app)
-    try:
-        found = services.campaigns.exemption(exemption_id)
-        member = services.campaigns.member(found.campaign, found.personal_number)
-    except QabiletError:
-        return _problem(request, signed, "not_found", 404)
-    if (found.campaign != campaign_id or found.file is None
+    found, member = _exemption(services, campaign_id, exemption_id)
+    if (found.file is None
             or not reads_exemption(signed.reach, personal_number=found.personal_number,
                                    unit=member.unit)):
-        return _problem(request, signed, "not_found", 404)
+        raise Refused(404, "not_found")
     media, content = services.campaigns.file(found.file)
     services.store.audit(signed.reach.actor, "exemption.file", f"employee:{found.personal_number}",
                          {"exemption": exemption_id})
@@ -364,7 +320,7 @@ def exemption_file(request: Request, campaign_id: str, exemption_id: int) -> Res
 # -- sheets ------------------------------------------------------------------------------------------
 def _sheet_access(services: Services, signed: Signed, campaign_id: str,
                   personal_number: str) -> tuple[Member, Employee] | None:
-    member = _member(services, campaign_id[:64], personal_number[:64])
+    member = member_of(services, campaign_id[:64], personal_number[:64])
     if member is None:
         return None
     employee = services.organisation.employee(member.personal_number)
@@ -375,15 +331,12 @@ def _sheet_access(services: Services, signed: Signed, campaign_id: str,
 
 
 @router.get("/{campaign_id}/sheets/{personal_number}", response_class=HTMLResponse)
-def sheet(request: Request, campaign_id: str, personal_number: str) -> Response:
+def sheet(request: Request, signed: Staff, campaign_id: str, personal_number: str) -> Response:
     """The sheet with its history, and the forms of whoever may act on it now."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
     services = services_of(request.app)
     found = _sheet_access(services, signed, campaign_id, personal_number)
     if found is None:
-        return _problem(request, signed, "not_found", 404)
+        raise Refused(404, "not_found")
     member, employee = found
     current = services.sheets.sheet(campaign_id, member.personal_number)
     services.store.audit(signed.reach.actor, "sheet.read", f"employee:{member.personal_number}",
@@ -432,18 +385,13 @@ def _content(form: Any) -> SheetContent:
 
 
 @router.post("/{campaign_id}/sheets/{personal_number}", response_class=HTMLResponse)
-async def act_on_sheet(request: Request, campaign_id: str, personal_number: str) -> Response:
+async def act_on_sheet(request: Request, signed: StaffForm, campaign_id: str, personal_number: str) -> Response:
     """Draw up, correct, sign, dispute, dissent or reject a complaint (``action``)."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
     form = await request.form()
-    if not csrf_ok(signed, str(form.get("csrf", ""))):
-        return _problem(request, signed, "form_expired", 403)
     services = services_of(request.app)
     found = _sheet_access(services, signed, campaign_id, personal_number)
     if found is None:
-        return _problem(request, signed, "not_found", 404)
+        raise Refused(404, "not_found")
     member, employee = found
     reach, action, by = signed.reach, str(form.get("action", "")), signed.reach.actor
     sheets, pn = services.sheets, member.personal_number
@@ -470,7 +418,7 @@ async def act_on_sheet(request: Request, campaign_id: str, personal_number: str)
             else:
                 sheets.dissent(campaign_id, pn, revision=number, digest=digest, text=text, by=by)
         else:
-            return _problem(request, signed, "forbidden", 403)
+            raise Refused(403, "forbidden")
     except (ValueError, QabiletError) as exc:
         return _sheet_page(request, signed, campaign_id, employee, member,
                            sheets.sheet(campaign_id, pn), status=422, message=str(exc))

@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.concurrency import run_in_threadpool
 
 from qabilet.api.auth import client_address
 from qabilet.api.dependencies import Services, services_of
@@ -37,8 +38,9 @@ from qabilet.attestation.organisation import Employee
 from qabilet.engine.exceptions import NotFoundError
 from qabilet.itembank.content import Language
 
-__all__ = ["COOKIE", "Signed", "csrf_ok", "language_of", "render", "router", "signed_in",
-           "to_sign_in", "unit_names"]
+__all__ = ["COOKIE", "Refused", "SignInFirst", "Signed", "account_of",
+           "csrf_ok", "form_account", "install", "language_of", "render", "router", "signed_in",
+           "Staff", "StaffForm", "to_sign_in", "unit_names"]
 
 TEMPLATES = Path(__file__).with_name("staff_templates")
 #: the session cookie, and the sign-in form's double-submit cookie
@@ -119,6 +121,60 @@ def signed_in(request: Request) -> Signed | None:
     return Signed(secret, session, account, services.accounts.reach_of(account.id))
 
 
+class Refused(Exception):  # noqa: N818  (a page's answer, not an error of the server)
+    """A page's refusal: the problem page with a word's heading (or a text) and a status.
+
+    Raised anywhere in a page's handler; :func:`install` answers it. A record outside the
+    account's reach is ``Refused(404)``: the same page as for one that does not exist.
+    """
+
+    def __init__(self, status: int = 404, key: str = "not_found", text: str | None = None):
+        super().__init__(text or key)
+        self.status, self.key, self.text = status, key, text
+
+
+class SignInFirst(Exception):  # noqa: N818
+    """No signed-in account: :func:`install` answers with the sign-in form's address."""
+
+
+def account_of(request: Request) -> Signed:
+    """The signed-in account (a dependency; :class:`SignInFirst` without one)."""
+    signed = signed_in(request)
+    if signed is None:
+        raise SignInFirst
+    return signed
+
+
+async def form_account(request: Request,
+                       signed: Annotated[Signed, Depends(account_of)]) -> Signed:
+    """The signed-in account of a form's post, its CSRF token checked (403 otherwise)."""
+    form = await request.form()
+    if not csrf_ok(signed, str(form.get("csrf", ""))):
+        raise Refused(403, "form_expired")
+    return signed
+
+
+#: a page's signed-in account; a form post's, its CSRF token checked
+Staff = Annotated[Signed, Depends(account_of)]
+StaffForm = Annotated[Signed, Depends(form_account)]
+
+
+def install(app: Any) -> None:
+    """Answer :class:`Refused` with the problem page and :class:`SignInFirst` with a redirect."""
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Refused)
+        signed = await run_in_threadpool(signed_in, request)
+        heading = exc.text or word(exc.key, language_of(request))
+        return render(request, "problem.html", status=exc.status, signed=signed, heading=heading)
+
+    async def sign_in_first(request: Request, exc: Exception) -> Response:
+        return to_sign_in(request)
+
+    app.add_exception_handler(Refused, refused)
+    app.add_exception_handler(SignInFirst, sign_in_first)
+
+
 def to_sign_in(request: Request) -> RedirectResponse:
     """303 to the sign-in form, in the request's language."""
     return RedirectResponse(f"/staff/sign-in?lang={language_of(request)}", status_code=303)
@@ -181,15 +237,8 @@ def sign_in(request: Request, username: Field = "", password: Field = "",
 
 
 @router.post("/sign-out", response_class=HTMLResponse)
-def sign_out(request: Request, csrf: Field = "") -> Response:
+def sign_out(request: Request, signed: StaffForm) -> Response:
     """End the session (its CSRF token required) and clear the cookie."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
-    if not csrf_ok(signed, csrf):
-        return render(request, "problem.html", status=403, signed=signed,
-                       heading=word("forbidden", language_of(request)),
-                       message=word("form_expired", language_of(request)))
     services_of(request.app).accounts.sign_out(signed.secret)
     response = _sign_in_form(request, message=word("signed_out", language_of(request)))
     response.delete_cookie(COOKIE, path="/staff")
@@ -204,11 +253,8 @@ def unit_names(services: Services, lang: Language) -> dict[str, str]:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request) -> Response:
+def home(request: Request, signed: Staff) -> Response:
     """Who is signed in, the roles they hold and where, and the pages they may open."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
     lang = language_of(request)
     names = unit_names(services_of(request.app), lang)
     roles = []
@@ -236,11 +282,8 @@ def _visible(signed: Signed, employee: Employee) -> bool:
 
 
 @router.get("/employees", response_class=HTMLResponse)
-def employees(request: Request, unit: str | None = None) -> Response:
+def employees(request: Request, signed: Staff, unit: str | None = None) -> Response:
     """The employees the account reaches (of one unit), with links to their records."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
     services, reach, lang = services_of(request.app), signed.reach, language_of(request)
     unit = unit if unit and len(unit) <= 64 else None
     found: dict[str, Employee] = {}
@@ -265,11 +308,8 @@ def employees(request: Request, unit: str | None = None) -> Response:
 
 
 @router.get("/employees/{personal_number}", response_class=HTMLResponse)
-def employee(request: Request, personal_number: str) -> Response:
+def employee(request: Request, signed: Staff, personal_number: str) -> Response:
     """One employee's record, for those who reach it (404 for anyone else)."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
     services, lang = services_of(request.app), language_of(request)
     try:
         found = services.organisation.employee(personal_number[:64])

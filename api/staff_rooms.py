@@ -31,7 +31,14 @@ from starlette.concurrency import run_in_threadpool
 
 from qabilet.api.dependencies import Services, services_of
 from qabilet.api.proctoring import proctor
-from qabilet.api.staff_pages import Signed, csrf_ok, language_of, render, signed_in, to_sign_in
+from qabilet.api.staff_pages import (
+    Refused,
+    Signed,
+    Staff,
+    StaffForm,
+    language_of,
+    render,
+)
 from qabilet.api.staff_words import word
 from qabilet.attestation.organisation import TestCentre
 from qabilet.engine.exceptions import QabiletError
@@ -124,11 +131,8 @@ _watch = RoomWatch()
 
 
 @router.get("", response_class=HTMLResponse)
-def rooms(request: Request) -> Response:
+def rooms(request: Request, signed: Staff) -> Response:
     """The centres of the account's units with their rooms and the slots that have bookings."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
     services = services_of(request.app)
     units = signed.reach.units("proctor", "operator")
     centres = services.organisation.test_centres(within=units)
@@ -137,16 +141,12 @@ def rooms(request: Request) -> Response:
 
 
 @router.get("/{centre_id}/{room_id}", response_class=HTMLResponse)
-def room(request: Request, centre_id: str, room_id: str, slot: str = "") -> Response:
+def room(request: Request, signed: Staff, centre_id: str, room_id: str, slot: str = "") -> Response:
     """The room's seats in the slot, with the proctor's forms; kept current by the stream."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
     services = services_of(request.app)
     centre = _centre(services, signed, centre_id)
     if centre is None or room_id not in {r.id for r in centre.rooms} or not slot:
-        return render(request, "problem.html", status=404, signed=signed,
-                      heading=word("not_found", language_of(request)))
+        raise Refused(404, "not_found")
     return _room_page(request, signed, centre, room_id, slot[:120])
 
 
@@ -164,11 +164,9 @@ def _room_page(request: Request, signed: Signed, centre: TestCentre, room_id: st
 
 
 @router.get("/{centre_id}/{room_id}/stream")
-async def stream(request: Request, centre_id: str, room_id: str, slot: str = "") -> Response:
+async def stream(request: Request, signed: Staff, centre_id: str, room_id: str,
+                 slot: str = "") -> Response:
     """The room's snapshots as server-sent events, each when it changes."""
-    signed = await run_in_threadpool(signed_in, request)
-    if signed is None:
-        return Response(status_code=401)
     services = services_of(request.app)
     centre = await run_in_threadpool(_centre, services, signed, centre_id)
     if centre is None or room_id not in {r.id for r in centre.rooms} or not slot:
@@ -186,22 +184,15 @@ async def stream(request: Request, centre_id: str, room_id: str, slot: str = "")
 
 
 @router.post("/{centre_id}/{room_id}", response_class=HTMLResponse)
-def act(request: Request, centre_id: str, room_id: str, slot: str = "", csrf: Field = "",
+def act(request: Request, signed: StaffForm, centre_id: str, room_id: str, slot: str = "",
         session_id: Field = "", action: Field = "", text: Field = "",
         minutes: Field = "") -> Response:
     """A proctor's action on a session of the room, or an operator's issue of the slot's links."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
-    if not csrf_ok(signed, csrf):
-        return render(request, "problem.html", status=403, signed=signed,
-                      heading=word("form_expired", language_of(request)))
     services = services_of(request.app)
     centre = _centre(services, signed, centre_id)
     seats = [] if centre is None else snapshot(services, centre.id, room_id, slot[:120])
     if centre is None:
-        return render(request, "problem.html", status=404, signed=signed,
-                      heading=word("not_found", language_of(request)))
+        raise Refused(404, "not_found")
     actor = signed.reach.actor
     try:
         if action == "issue" and signed.reach.covers(centre.unit, "operator"):
@@ -209,8 +200,7 @@ def act(request: Request, centre_id: str, room_id: str, slot: str = "", csrf: Fi
             return _room_page(request, signed, centre, room_id, slot, message=" · ".join(
                 f"{seat}: {link}" for seat, link in issued) or word("none", language_of(request)))
         if session_id not in {s["session"] for s in seats if s["session"]}:
-            return render(request, "problem.html", status=404, signed=signed,
-                          heading=word("not_found", language_of(request)))
+            raise Refused(404, "not_found")
         if action == "link":
             settings = services.settings
             token = services.live.reissue_token(session_id, by=actor, link_ttl=timedelta(
@@ -219,8 +209,7 @@ def act(request: Request, centre_id: str, room_id: str, slot: str = "", csrf: Fi
             return _room_page(request, signed, centre, room_id, slot,
                               message=f"{settings.public_url}/take/{session_id}#token={token}")
         if action not in _KINDS:
-            return render(request, "problem.html", status=403, signed=signed,
-                          heading=word("forbidden", language_of(request)))
+            raise Refused(403, "forbidden")
         details: dict[str, dict[str, Any]] = {
             "pause": {"reason": text or None}, "resume": {},
             "extra_time": {"seconds": 60.0 * float(minutes or 0), "reason": text or None},

@@ -27,7 +27,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from qabilet.api.dependencies import Services, services_of
-from qabilet.api.staff_pages import Signed, csrf_ok, language_of, render, signed_in, to_sign_in
+from qabilet.api.staff_campaigns import member_of as _member
+from qabilet.api.staff_pages import (
+    Refused,
+    Signed,
+    Staff,
+    StaffForm,
+    language_of,
+    render,
+)
 from qabilet.api.staff_words import word
 from qabilet.attestation.access import is_self
 from qabilet.attestation.campaigns import Member
@@ -40,19 +48,6 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 Field = Annotated[str, Form()]
-
-
-def _nothing(request: Request, signed: Signed, key: str = "not_found",
-             status: int = 404) -> HTMLResponse:
-    return render(request, "problem.html", status=status, signed=signed,
-                  heading=word(key, language_of(request)))
-
-
-def _member(services: Services, campaign_id: str, personal_number: str) -> Member | None:
-    try:
-        return services.campaigns.member(campaign_id[:64], personal_number[:64])
-    except QabiletError:
-        return None
 
 
 def _profile(services: Services, campaign_id: str, personal_number: str) -> Profile | None:
@@ -73,11 +68,8 @@ def _competencies(services: Services) -> list[tuple[str, str]]:
 
 # -- interviews -------------------------------------------------------------------------------------
 @router.get("/interviews", response_class=HTMLResponse)
-def my_interviews(request: Request) -> Response:
+def my_interviews(request: Request, signed: Staff) -> Response:
     """The interviews assigned to the signed-in interviewer, by time."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
     services = services_of(request.app)
     mine = services.interviews.interviews(interviewer=signed.account.id)
     people = {i.personal_number: services.organisation.employee(i.personal_number) for i in mine}
@@ -97,18 +89,15 @@ def _interview_access(services: Services, signed: Signed, campaign_id: str,
 
 
 @router.get("/campaigns/{campaign_id}/interviews/{personal_number}", response_class=HTMLResponse)
-def interview(request: Request, campaign_id: str, personal_number: str) -> Response:
+def interview(request: Request, signed: Staff, campaign_id: str, personal_number: str) -> Response:
     """The member's sheet and profile beside the interview's record (its form for the interviewer)."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
     services = services_of(request.app)
     found = _interview_access(services, signed, campaign_id, personal_number)
     if found is None:
-        return _nothing(request, signed)
+        raise Refused(404)
     member, held = found
     if held is None:
-        return _nothing(request, signed)
+        raise Refused(404)
     return _interview_page(request, signed, services, campaign_id, member, held)
 
 
@@ -127,21 +116,17 @@ def _interview_page(request: Request, signed: Signed, services: Services, campai
 
 
 @router.post("/campaigns/{campaign_id}/interviews/{personal_number}", response_class=HTMLResponse)
-async def record_interview(request: Request, campaign_id: str, personal_number: str) -> Response:
+async def record_interview(request: Request, signed: StaffForm, campaign_id: str,
+                           personal_number: str) -> Response:
     """The interviewer's ratings, notes and recording reference."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
     form = await request.form()
-    if not csrf_ok(signed, str(form.get("csrf", ""))):
-        return _nothing(request, signed, "form_expired", 403)
     services = services_of(request.app)
     found = _interview_access(services, signed, campaign_id, personal_number)
     if found is None:
-        return _nothing(request, signed)
+        raise Refused(404)
     member, held = found
     if held is None or held.interviewer != signed.account.id:
-        return _nothing(request, signed)
+        raise Refused(404)
     data: dict[str, Any] = {"notes": str(form.get("notes", "")), "ratings": {
         dim: int(str(form.get(f"rating_{dim}"))) for dim, _ in _competencies(services)
         if str(form.get(f"rating_{dim}", "")).isdigit()}}
@@ -162,22 +147,17 @@ async def record_interview(request: Request, campaign_id: str, personal_number: 
 
 
 @router.post("/campaigns/{campaign_id}/interviews", response_class=HTMLResponse)
-def plan_interviews(request: Request, campaign_id: str, csrf: Field = "",
+def plan_interviews(request: Request, signed: StaffForm, campaign_id: str,
                     day: Field = "") -> Response:
     """Plan a day's interviews (HR of every unit of the campaign)."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
-    if not csrf_ok(signed, csrf):
-        return _nothing(request, signed, "form_expired", 403)
     services = services_of(request.app)
     try:
         campaign = services.campaigns.campaign(campaign_id[:64])
         on = date.fromisoformat(day)
     except (QabiletError, ValueError):
-        return _nothing(request, signed)
+        raise Refused(404) from None
     if not all(signed.reach.covers(u, "hr") for u in campaign.units):
-        return _nothing(request, signed)
+        raise Refused(404)
     made = services.interviews.plan(campaign.id, on, by=signed.reach.actor)
     return RedirectResponse(f"/staff/campaigns/{campaign.id}/decisions?planned={len(made)}",
                             status_code=303)
@@ -185,22 +165,19 @@ def plan_interviews(request: Request, campaign_id: str, csrf: Field = "",
 
 # -- decisions -------------------------------------------------------------------------------------
 @router.get("/campaigns/{campaign_id}/decisions", response_class=HTMLResponse)
-def decisions(request: Request, campaign_id: str, planned: int | None = None) -> Response:
+def decisions(request: Request, signed: Staff, campaign_id: str, planned: int | None = None) -> Response:
     """The members of the commission's units with the three stages and the decision's form."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
     services = services_of(request.app)
     try:
         campaign = services.campaigns.campaign(campaign_id[:64])
     except QabiletError:
-        return _nothing(request, signed)
+        raise Refused(404) from None
     units = signed.reach.units("commission", "hr")
     if units is not None and not units:
-        return _nothing(request, signed)
+        raise Refused(404)
     members = services.campaigns.members(campaign.id, units=units)
     if not members:  # nobody of the account's units: the campaign is not theirs to see
-        return _nothing(request, signed)
+        raise Refused(404)
     states, exempt = services.sheets.states(campaign.id), services.campaigns.exempt(campaign.id)
     made = services.interviews.decisions(campaign.id)
     booked = {b.personal_number: b for b in services.timetable.bookings(campaign.id, units=units)}
@@ -219,46 +196,38 @@ def decisions(request: Request, campaign_id: str, planned: int | None = None) ->
 
 
 @router.post("/campaigns/{campaign_id}/decisions/{personal_number}", response_class=HTMLResponse)
-def decide(request: Request, campaign_id: str, personal_number: str, csrf: Field = "",
+def decide(request: Request, signed: StaffForm, campaign_id: str, personal_number: str,
            outcome: Field = "", summary: Field = "") -> Response:
     """A commission member's decision on a member of their units."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
-    if not csrf_ok(signed, csrf):
-        return _nothing(request, signed, "form_expired", 403)
     services = services_of(request.app)
     member = _member(services, campaign_id, personal_number)
     if member is None or not signed.reach.covers(member.unit, "commission"):
-        return _nothing(request, signed)
+        raise Refused(404)
     try:
         services.interviews.decide(campaign_id, member.personal_number, outcome=outcome,
                                    summary=summary, by=signed.reach.actor)
     except QabiletError as exc:
-        return render(request, "problem.html", status=422, signed=signed, heading=str(exc))
+        raise Refused(422, text=str(exc)) from None
     return RedirectResponse(f"/staff/campaigns/{campaign_id}/decisions", status_code=303)
 
 
 # -- profiles and personal data ----------------------------------------------------------------------
 @router.get("/campaigns/{campaign_id}/profiles/{personal_number}", response_class=HTMLResponse)
-def profile(request: Request, campaign_id: str, personal_number: str) -> Response:
+def profile(request: Request, signed: Staff, campaign_id: str, personal_number: str) -> Response:
     """The member's report: for them, their assigned interviewer and their unit's commission."""
     from qabilet.delivery.report_html import CONTENT_SECURITY_POLICY, render_profile_html
 
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
     services = services_of(request.app)
     member = _member(services, campaign_id, personal_number)
     if member is None:
-        return _nothing(request, signed)
+        raise Refused(404)
     held = services.interviews.interview(campaign_id, member.personal_number)
     allowed = (is_self(signed.reach, member.personal_number)
                or signed.reach.covers(member.unit, "commission")
                or (held is not None and held.interviewer == signed.account.id))
     found = _profile(services, campaign_id, member.personal_number) if allowed else None
     if found is None:
-        return _nothing(request, signed)
+        raise Refused(404)
     services.store.audit(signed.reach.actor, "profile.read", f"employee:{member.personal_number}",
                          {"campaign": campaign_id, "profile": found.id})
     view: Literal["candidate", "operator"] = (
@@ -269,19 +238,16 @@ def profile(request: Request, campaign_id: str, personal_number: str) -> Respons
 
 
 @router.get("/employees/{personal_number}/data")
-def personal_data(request: Request, personal_number: str) -> Response:
+def personal_data(request: Request, signed: Staff, personal_number: str) -> Response:
     """The employee's personal data (JSON): for them and their unit's HR and administrators."""
-    signed = signed_in(request)
-    if signed is None:
-        return to_sign_in(request)
     services = services_of(request.app)
     try:
         person = services.organisation.employee(personal_number[:64])
     except QabiletError:
-        return _nothing(request, signed)
+        raise Refused(404) from None
     if not (is_self(signed.reach, person.personal_number)
             or signed.reach.covers(person.unit, "hr", "administrator")):
-        return _nothing(request, signed)
+        raise Refused(404)
     document = export_person(services.organisation.engine, person.personal_number,
                              by=signed.reach.actor)
     stamp = datetime.now(UTC).strftime("%Y%m%d")

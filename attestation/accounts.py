@@ -22,19 +22,17 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
+from qabilet.attestation._store import Store
 from qabilet.attestation.access import Grant, Reach, check_grant, reach
 from qabilet.attestation.tables import (
     EmployeeRow,
@@ -50,7 +48,6 @@ from qabilet.engine.exceptions import (
     QabiletError,
 )
 from qabilet.itembank._runtime import as_utc, now
-from qabilet.itembank.tables import AuditRow
 
 __all__ = ["Account", "AccountLocked", "AccountRepository", "SignInRefused", "StaffSession",
            "check_password", "unit_parents"]
@@ -125,7 +122,7 @@ def unit_parents(s: Session) -> dict[str, str | None]:
     return {unit: parent for unit, parent in s.execute(select(UnitRow.id, UnitRow.parent))}
 
 
-class AccountRepository:
+class AccountRepository(Store):
     """Staff accounts, grants and sessions on one database (migrated: migration 0012).
 
     Parameters
@@ -142,19 +139,10 @@ class AccountRepository:
     def __init__(self, engine: Engine, *, max_failures: int = 5,
                  lockout: timedelta = timedelta(minutes=15), idle: timedelta = timedelta(minutes=30),
                  lifetime: timedelta = timedelta(hours=12)) -> None:
-        self.engine = engine
+        super().__init__(engine)
         self.max_failures, self.lockout, self.idle, self.lifetime = max_failures, lockout, idle, lifetime
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        with self._sessions.begin() as s:
-            yield s
 
-    @staticmethod
-    def _audit(s: Session, actor: str, action: str, target: str | None,
-               detail: dict[str, Any] | None = None) -> None:
-        s.add(AuditRow(at=now(), actor=actor, action=action, target=target, detail=detail or {}))
 
     @staticmethod
     def _row(s: Session, username: str) -> StaffAccountRow:

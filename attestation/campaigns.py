@@ -16,17 +16,16 @@ Every request and decision is a row of the audit log.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
+from qabilet.attestation._store import Store
 from qabilet.attestation.access import Reach, descendants
 from qabilet.attestation.accounts import unit_parents
 from qabilet.attestation.exemptions import (
@@ -49,7 +48,6 @@ from qabilet.engine.exceptions import ConflictError, InvalidParameterError, NotF
 from qabilet.itembank._runtime import as_utc, now
 from qabilet.itembank._schema import Schema
 from qabilet.itembank.content import Identifier, Level
-from qabilet.itembank.tables import AuditRow
 
 __all__ = ["Campaign", "CampaignRepository", "Deadlines", "Exemption", "Member"]
 
@@ -132,22 +130,13 @@ class Exemption:
     reason: str | None
 
 
-class CampaignRepository:
+class CampaignRepository(Store):
     """Campaigns, their members and exemptions on one database (migration 0013)."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        super().__init__(engine)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        with self._sessions.begin() as s:
-            yield s
 
-    @staticmethod
-    def _audit(s: Session, actor: str, action: str, target: str,
-               detail: dict[str, Any] | None = None) -> None:
-        s.add(AuditRow(at=now(), actor=actor, action=action, target=target, detail=detail or {}))
 
     # -- campaigns --------------------------------------------------------------------------------------
     def open(self, campaign: Campaign, *, by: str, within: Reach | None = None) -> int:

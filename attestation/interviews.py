@@ -20,8 +20,6 @@ from it here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
@@ -31,8 +29,9 @@ import numpy as np
 from pydantic import Field, StringConstraints
 from scipy.optimize import linear_sum_assignment
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
+from qabilet.attestation._store import Store
 from qabilet.attestation.accounts import unit_parents
 from qabilet.attestation.campaigns import CampaignRepository
 from qabilet.attestation.tables import (
@@ -47,7 +46,6 @@ from qabilet.engine.exceptions import ConflictError, InvalidParameterError, NotF
 from qabilet.itembank._runtime import as_utc, now
 from qabilet.itembank._schema import Schema
 from qabilet.itembank.content import Identifier
-from qabilet.itembank.tables import AuditRow
 
 __all__ = ["Decision", "Interview", "InterviewRecord", "InterviewRepository", "Recording"]
 
@@ -98,18 +96,13 @@ class Decision:
     decided_at: datetime
 
 
-class InterviewRepository:
+class InterviewRepository(Store):
     """Interviews and decisions on one database (migration 0015); the caller checks who acts."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        super().__init__(engine)
         self.campaigns = CampaignRepository(engine)
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        with self._sessions.begin() as s:
-            yield s
 
     @staticmethod
     def _trained(s: Session, on: date) -> dict[str, list[str | None]]:
@@ -180,10 +173,9 @@ class InterviewRepository:
                                mode="video" if video_url else "in_person", room=room,
                                video_url=video_url, status="booked", record=None, by=by, at=now())
             s.merge(row)
-            s.add(AuditRow(at=now(), actor=by, action="interview.assign",
-                           target=f"employee:{personal_number}",
-                           detail={"campaign": campaign_id, "interviewer": interviewer,
-                                   "starts_at": starts_at.isoformat(), "room": room}))
+            self._audit(s, by, "interview.assign", f"employee:{personal_number}",
+                        {"campaign": campaign_id, "interviewer": interviewer,
+                         "starts_at": starts_at.isoformat(), "room": room})
         found = self.interview(campaign_id, personal_number)
         assert found is not None
         return found
@@ -249,11 +241,9 @@ class InterviewRepository:
                 raise NotFoundError(f"employee {personal_number!r} has no interview in campaign "
                                     f"{campaign_id!r}")
             row.record, row.status = record.model_dump(mode="json", exclude_none=True), "held"
-            s.add(AuditRow(at=now(), actor=by, action="interview.record",
-                           target=f"employee:{personal_number}",
-                           detail={"campaign": campaign_id,
+            self._audit(s, by, "interview.record", f"employee:{personal_number}", {"campaign": campaign_id,
                                    "recording": None if record.recording is None
-                                   else record.recording.sha256}))
+                                   else record.recording.sha256})
         found = self.interview(campaign_id, personal_number)
         assert found is not None
         return found
@@ -293,9 +283,8 @@ class InterviewRepository:
             s.merge(DecisionRow(campaign=campaign_id, personal_number=personal_number,
                                 outcome=outcome, summary=summary.strip(), language=language,
                                 decided_by=by, decided_at=now()))
-            s.add(AuditRow(at=now(), actor=by, action="decision.record",
-                           target=f"employee:{personal_number}",
-                           detail={"campaign": campaign_id, "outcome": outcome}))
+            self._audit(s, by, "decision.record", f"employee:{personal_number}",
+                        {"campaign": campaign_id, "outcome": outcome})
         found = self.decision(campaign_id, personal_number)
         assert found is not None
         return found

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import Engine, Select, select
-from sqlalchemy.orm import Session, sessionmaker
 
+from qabilet.attestation._store import Store
 from qabilet.attestation.accounts import unit_parents
 from qabilet.attestation.organisation import (
     Agency,
@@ -31,8 +30,6 @@ from qabilet.attestation.tables import (
 )
 from qabilet.engine.exceptions import ImportRejectedError, NotFoundError
 from qabilet.itembank._files import parse_json
-from qabilet.itembank._runtime import now
-from qabilet.itembank.tables import AuditRow
 
 __all__ = ["ImportedOrganisation", "OrganisationRepository", "read_organisation"]
 
@@ -75,17 +72,12 @@ def read_organisation(text: str, *, path: str | None = None) -> OrganisationDocu
         raise ImportRejectedError(problems, path=path) from None
 
 
-class OrganisationRepository:
+class OrganisationRepository(Store):
     """The organisation's records on one database (migrated: :func:`qabilet.itembank.database.connect`)."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        super().__init__(engine)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        with self._sessions.begin() as s:
-            yield s
 
     def import_organisation(self, document: OrganisationDocument, *, by: str) -> ImportedOrganisation:
         """Store the document whole, in one transaction: its records added, or replaced by id.
@@ -118,8 +110,7 @@ class OrganisationRepository:
             counts = ImportedOrganisation(len(d.agencies), len(d.units), len(d.test_centres),
                                           len(d.interview_rooms), len(d.categories),
                                           len(d.employees))
-            s.add(AuditRow(at=now(), actor=by, action="organisation.import", target=None,
-                           detail=_counts(counts)))
+            self._audit(s, by, "organisation.import", None, _counts(counts))
             return counts
 
     # -- reading ------------------------------------------------------------------------------------

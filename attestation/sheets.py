@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -31,8 +29,9 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
+from qabilet.attestation._store import Store
 from qabilet.attestation.campaigns import Campaign
 from qabilet.attestation.files import Upload, store_file
 from qabilet.attestation.tables import (
@@ -44,7 +43,6 @@ from qabilet.attestation.tables import (
 from qabilet.engine.exceptions import ConflictError, InvalidParameterError, NotFoundError
 from qabilet.itembank._runtime import as_utc, now
 from qabilet.itembank._schema import Schema
-from qabilet.itembank.tables import AuditRow
 
 __all__ = ["Entry", "Sheet", "SheetContent", "SheetEvent", "SheetRepository", "content_hash"]
 
@@ -140,18 +138,13 @@ def _state(revisions: list[Revision], events: list[SheetEvent]) -> str:
     return state
 
 
-class SheetRepository:
+class SheetRepository(Store):
     """Evaluation sheets on one database (migration 0013); the caller checks who may act."""
 
     def __init__(self, engine: Engine, *, today: Any = None) -> None:
-        self.engine = engine
+        super().__init__(engine)
         self._today = today or (lambda: now().date())
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        with self._sessions.begin() as s:
-            yield s
 
     def _load(self, s: Session, campaign: str, personal_number: str) -> Sheet:
         if s.get(CampaignMemberRow, (campaign, personal_number)) is None:
@@ -193,9 +186,8 @@ class SheetRepository:
                 s.add(SheetRevisionRow(campaign=campaign, personal_number=personal_number,
                                        revision=number, content=content.model_dump(mode="json"),
                                        content_hash=digest, author=by, created_at=now()))
-                s.add(AuditRow(at=now(), actor=by, action=action,
-                               target=f"employee:{personal_number}",
-                               detail={"campaign": campaign, "revision": number, "hash": digest}))
+                self._audit(s, by, action, f"employee:{personal_number}",
+                            {"campaign": campaign, "revision": number, "hash": digest})
         except IntegrityError:  # another revision took the number meanwhile
             raise ConflictError("the sheet changed meanwhile; read it again") from None
         return self.sheet(campaign, personal_number)
@@ -232,10 +224,9 @@ class SheetRepository:
                                 revision=revision, content_hash=digest, kind=kind,
                                 text=None if text is None else text.strip(),
                                 signature_file=file, by=by, at=now()))
-            s.add(AuditRow(at=now(), actor=by, action=f"sheet.{kind}",
-                           target=f"employee:{personal_number}",
-                           detail={"campaign": campaign, "revision": revision, "hash": digest,
-                                   "signature_file": file}))
+            self._audit(s, by, f"sheet.{kind}", f"employee:{personal_number}",
+                        {"campaign": campaign, "revision": revision, "hash": digest,
+                         "signature_file": file})
             s.flush()
             return self._load(s, campaign, personal_number)
 

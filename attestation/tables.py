@@ -35,6 +35,14 @@ def _utc() -> DateTime:
     return DateTime(timezone=True)
 
 
+class _OfMember:
+    """The primary key of a row about one member of a campaign: the campaign and the employee."""
+
+    campaign: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    personal_number: Mapped[str] = mapped_column(ForeignKey("employees.personal_number"),
+                                                 primary_key=True)
+
+
 class AgencyRow(Base):
     """An agency (:class:`~qabilet.attestation.organisation.Agency`)."""
 
@@ -150,13 +158,10 @@ class CampaignRow(Base):
     created_by: Mapped[str] = mapped_column(String(200))
 
 
-class CampaignMemberRow(Base):
+class CampaignMemberRow(_OfMember, Base):
     """An employee in a campaign's scope, as they stood when it opened (unit, level)."""
 
     __tablename__ = "campaign_members"
-    campaign: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
-    personal_number: Mapped[str] = mapped_column(ForeignKey("employees.personal_number"),
-                                                 primary_key=True)
     unit: Mapped[str] = mapped_column(String(64), index=True)
     level: Mapped[str] = mapped_column(String(16))
 
@@ -225,25 +230,19 @@ class SheetEventRow(Base):
     at: Mapped[datetime] = mapped_column(_utc())
 
 
-class ProposalRow(Base):
+class ProposalRow(_OfMember, Base):
     """The slots an employee proposed for their test, first choice first (migration 0014)."""
 
     __tablename__ = "slot_proposals"
-    campaign: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
-    personal_number: Mapped[str] = mapped_column(ForeignKey("employees.personal_number"),
-                                                 primary_key=True)
     slots: Mapped[list[str]] = mapped_column(Document)
     by: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(_utc())
 
 
-class BookingRow(Base):
+class BookingRow(_OfMember, Base):
     """An employee's seat for the test: centre, room, seat, time; the session issued for it."""
 
     __tablename__ = "bookings"
-    campaign: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
-    personal_number: Mapped[str] = mapped_column(ForeignKey("employees.personal_number"),
-                                                 primary_key=True)
     slot: Mapped[str] = mapped_column(String(120), index=True)
     centre: Mapped[str] = mapped_column(ForeignKey("test_centres.id"))
     room: Mapped[str] = mapped_column(String(64))
@@ -257,13 +256,10 @@ class BookingRow(Base):
     at: Mapped[datetime] = mapped_column(_utc())
 
 
-class InterviewRow(Base):
+class InterviewRow(_OfMember, Base):
     """A member's interview: when, where or by video, with whom; its ratings and recording (0015)."""
 
     __tablename__ = "interviews"
-    campaign: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
-    personal_number: Mapped[str] = mapped_column(ForeignKey("employees.personal_number"),
-                                                 primary_key=True)
     interviewer: Mapped[str] = mapped_column(ForeignKey("staff_accounts.id"), index=True)
     starts_at: Mapped[datetime] = mapped_column(_utc())
     mode: Mapped[str] = mapped_column(String(16))
@@ -275,13 +271,10 @@ class InterviewRow(Base):
     at: Mapped[datetime] = mapped_column(_utc())
 
 
-class DecisionRow(Base):
+class DecisionRow(_OfMember, Base):
     """The commission's decision on a member, with the summary for them in their language."""
 
     __tablename__ = "decisions"
-    campaign: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
-    personal_number: Mapped[str] = mapped_column(ForeignKey("employees.personal_number"),
-                                                 primary_key=True)
     outcome: Mapped[str] = mapped_column(String(64))
     summary: Mapped[str] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(2))

@@ -14,15 +14,15 @@ again. The session issued for a booking is recorded on it (by the web layer, whi
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
+from qabilet.attestation._store import Store
 from qabilet.attestation.accounts import unit_parents
 from qabilet.attestation.campaigns import CampaignRepository
 from qabilet.attestation.organisation import TestCentre
@@ -38,7 +38,6 @@ from qabilet.attestation.scheduling import (
 from qabilet.attestation.tables import BookingRow, CampaignMemberRow, ProposalRow, TestCentreRow
 from qabilet.engine.exceptions import ConflictError, InvalidParameterError, NotFoundError
 from qabilet.itembank._runtime import as_utc, now
-from qabilet.itembank.tables import AuditRow
 
 __all__ = ["MAX_PROPOSALS", "Booking", "Scheduled", "TimetableRepository"]
 
@@ -71,18 +70,13 @@ class Scheduled:
     requests: int
 
 
-class TimetableRepository:
+class TimetableRepository(Store):
     """Proposals and bookings on one database (migration 0014)."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        super().__init__(engine)
         self.campaigns = CampaignRepository(engine)
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        with self._sessions.begin() as s:
-            yield s
 
     # -- what is on offer ---------------------------------------------------------------------------
     def _centres(self, s: Session) -> tuple[dict[str, list[TestCentre]], dict[str, str | None]]:
@@ -141,9 +135,8 @@ class TimetableRepository:
         with self._transaction() as s:
             s.merge(ProposalRow(campaign=campaign_id, personal_number=personal_number,
                                 slots=list(slot_ids), by=by, at=now()))
-            s.add(AuditRow(at=now(), actor=by, action="timetable.propose",
-                           target=f"employee:{personal_number}",
-                           detail={"campaign": campaign_id, "slots": slot_ids}))
+            self._audit(s, by, "timetable.propose", f"employee:{personal_number}",
+                        {"campaign": campaign_id, "slots": slot_ids})
 
     def proposals(self, campaign_id: str) -> dict[str, list[str]]:
         """Every member's proposals, by personal number."""
@@ -232,12 +225,11 @@ class TimetableRepository:
                                    rank=a.rank, status="booked", session_id=None, by=by,
                                    at=now()))
                 booked += 1
-            s.add(AuditRow(at=now(), actor=by, action="timetable.schedule",
-                           target=f"campaign:{campaign.id}",
-                           detail={"requests": len(requests), "booked": booked,
-                                   "unplaced": result.unplaced,
-                                   "first_choices": result.first_choices,
-                                   "first_choice_optimum": result.first_choice_optimum}))
+            self._audit(s, by, "timetable.schedule", f"campaign:{campaign.id}",
+                        {"requests": len(requests), "booked": booked,
+                         "unplaced": result.unplaced,
+                         "first_choices": result.first_choices,
+                         "first_choice_optimum": result.first_choice_optimum})
         return Scheduled(result, booked, len(requests))
 
     def _change(self, campaign_id: str, personal_number: str, *, by: str, action: str,
@@ -249,9 +241,8 @@ class TimetableRepository:
                                     f"{campaign_id!r}")
             for name, value in values.items():
                 setattr(row, name, value)
-            s.add(AuditRow(at=now(), actor=by, action=action,
-                           target=f"employee:{personal_number}",
-                           detail={"campaign": campaign_id, "slot": row.slot, **values}))
+            self._audit(s, by, action, f"employee:{personal_number}",
+                        {"campaign": campaign_id, "slot": row.slot, **values})
             return _booking(row)
 
     def no_show(self, campaign_id: str, personal_number: str, *, by: str) -> Booking:
@@ -266,10 +257,9 @@ class TimetableRepository:
                                     f"{campaign_id!r}")
             released = _booking(row)
             s.delete(row)
-            s.add(AuditRow(at=now(), actor=by, action="timetable.no_show",
-                           target=f"employee:{personal_number}",
-                           detail={"campaign": campaign_id, "slot": row.slot,
-                                   "session": row.session_id}))
+            self._audit(s, by, "timetable.no_show", f"employee:{personal_number}",
+                        {"campaign": campaign_id, "slot": row.slot,
+                         "session": row.session_id})
             return released
 
     def issued(self, campaign_id: str, personal_number: str, session_id: str, *,
