@@ -41,7 +41,12 @@ from qabilet.api.schemas import ClosedReason, SessionStatus
 from qabilet.delivery._lru import LRU, TTLValue
 from qabilet.delivery.session_clock import Clock, read_clock, response_times
 from qabilet.delivery.session_state import Plan, SessionView, derive, plan_for
-from qabilet.engine.exceptions import ConflictError, NotFoundError, SessionClosedError
+from qabilet.engine.exceptions import (
+    ConflictError,
+    InvalidParameterError,
+    NotFoundError,
+    SessionClosedError,
+)
 from qabilet.itembank._runtime import installed_version, now
 from qabilet.itembank.session_store import CLOSING, TOKEN_GRACE, token_accepted
 
@@ -157,11 +162,13 @@ class LiveSessions:
     def create(self, *, candidate_id: str, level: str, language: str, token_ttl: timedelta,
                time_limit_s: float | None, item_time_limit_s: float | None,
                blueprint_number: int | None = None,
-               test_centre: str | None = None) -> tuple[StoredSession, str]:
+               test_centre: str | None = None,
+               norm_set: int | None = None) -> tuple[StoredSession, str]:
         """A new session of a registered candidate (at ``test_centre``); returns it with its token.
 
         It pins the level's blueprint ``blueprint_number`` (default: its newest), that
-        blueprint's bank version and the version's newest norm set.
+        blueprint's bank version and the version's norm set ``norm_set`` (default: its newest;
+        one of another version is refused).
 
         Raises
         ------
@@ -170,7 +177,10 @@ class LiveSessions:
         """
         blueprint = self.repo.blueprint(level, blueprint_number)
         version = self.repo.version(blueprint.bank_version)
-        norms = self.repo.norm_set(bank_version=version.number)
+        norms = self.repo.norm_set(norm_set, bank_version=version.number)
+        if norms.bank_version != version.number:
+            raise InvalidParameterError(f"norm_set: norm set {norms.number} is bank version "
+                                        f"{norms.bank_version}'s, not {version.number}'s")
         norms.for_level(level)
         return self.store.create_session(
             candidate_id=candidate_id, level=level, language=language,

@@ -107,7 +107,9 @@ async def open_campaign(request: Request, signed: StaffForm) -> Response:
         "id": str(form.get("id", "")).strip(), "name": {lang: str(form.get("name", "")).strip()},
         "units": [str(u) for u in form.getlist("units")],
         "exemption_scope": str(form.get("exemption_scope", "testing")),
-        "deadlines": {k: str(form.get(k, "")) for k in DEADLINES}}
+        "deadlines": {k: str(form.get(k, "")) for k in DEADLINES},
+        **{k: int(str(form.get(k))) for k in ("bank_version", "norm_set")
+           if str(form.get(k, "")).isdigit()}}
     services = services_of(request.app)
     try:
         campaign = Campaign.model_validate(fields)

@@ -41,7 +41,7 @@ from qabilet.api.staff_pages import (
 )
 from qabilet.api.staff_words import word
 from qabilet.attestation.organisation import TestCentre
-from qabilet.engine.exceptions import QabiletError
+from qabilet.engine.exceptions import InvalidParameterError, QabiletError
 
 __all__ = ["ROOM_POLICY", "RoomWatch", "router"]
 
@@ -225,6 +225,18 @@ def act(request: Request, signed: StaffForm, centre_id: str, room_id: str, slot:
     return RedirectResponse(f"/staff/rooms/{centre.id}/{room_id}?slot={slot}", status_code=303)
 
 
+def campaign_blueprint(services: Services, level: str, bank_version: int | None) -> int | None:
+    """The level's newest blueprint of the campaign's bank version (None: the level's newest)."""
+    if bank_version is None:
+        return None
+    numbers = [b.number for b in services.repo.blueprints(level)
+               if b.bank_version == bank_version]
+    if not numbers:
+        raise InvalidParameterError(f"bank_version: version {bank_version} has no blueprint for "
+                                    f"level {level!r}")
+    return max(numbers)
+
+
 def issue_links(services: Services, seats: list[dict[str, Any]], centre: str,
                 actor: str) -> list[tuple[int, str]]:
     """A session for every booking of the seats without one: (seat, link) of each made."""
@@ -235,13 +247,15 @@ def issue_links(services: Services, seats: list[dict[str, Any]], centre: str,
             continue
         person = services.organisation.employee(seat["personal_number"])
         level = services.organisation.level_of(person.personal_number)
+        campaign = services.campaigns.campaign(seat["campaign"])
         candidate = services.store.add_candidate(  # the booking names the employee
             display_name=f"{person.surname} {person.given_name}")
         session, token = services.live.create(
             candidate_id=candidate, level=level, language=person.language,
             token_ttl=timedelta(hours=settings.token_ttl_hours),
             time_limit_s=settings.time_limit_s, item_time_limit_s=settings.item_time_limit_s,
-            test_centre=centre)
+            test_centre=centre, norm_set=campaign.norm_set,
+            blueprint_number=campaign_blueprint(services, level, campaign.bank_version))
         services.timetable.issued(seat["campaign"], person.personal_number, session.id, by=actor)
         services.store.audit(actor, "session.create", session.id,
                              {"level": level, "language": person.language, "test_centre": centre,

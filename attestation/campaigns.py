@@ -142,8 +142,10 @@ class CampaignRepository(Store):
     def open(self, campaign: Campaign, *, by: str, within: Reach | None = None) -> int:
         """Open a campaign: store it and record its members; how many there are.
 
-        ``within``: the HR officer's reach — every unit of the campaign must be theirs.
+        ``within``: the HR officer's reach — every unit of the campaign must be theirs. The bank
+        version and norm set named must be published, the norm set of that version.
         """
+        self._check_bank(campaign)
         with self._transaction() as s:
             parents = unit_parents(s)
             for unit in campaign.units:
@@ -166,6 +168,26 @@ class CampaignRepository(Store):
             self._audit(s, by, "campaign.open", f"campaign:{campaign.id}",
                         {"members": len(rows), "units": campaign.units})
             return len(rows)
+
+    def _check_bank(self, campaign: Campaign) -> None:
+        from qabilet.itembank.repository import BankRepository
+
+        bank = BankRepository(self.engine)
+        try:
+            if campaign.bank_version is not None:
+                version = bank.version(campaign.bank_version)
+                if version.status != "published":
+                    raise InvalidParameterError(f"bank_version: version {version.number} is a "
+                                                f"draft; publish it first")
+            if campaign.norm_set is not None:
+                norms = bank.norm_set(campaign.norm_set)
+                if norms.status != "published" or campaign.bank_version not in (
+                        None, norms.bank_version):
+                    raise InvalidParameterError(
+                        f"norm_set: norm set {norms.number} is not a published norm set of bank "
+                        f"version {campaign.bank_version}")
+        except NotFoundError as exc:
+            raise InvalidParameterError(str(exc)) from None
 
     def campaign(self, campaign_id: str) -> Campaign:
         """One campaign."""

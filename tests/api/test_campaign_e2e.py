@@ -6,8 +6,8 @@ seats; the rooms' links issued and every session taken with simulated answers, o
 extended by its proctor from the live room page; interviews planned and recorded; every member
 decided by the commission; one employee's data exported, and everyone's erased after retention.
 
-``QABILET_CAMPAIGN_EMPLOYEES`` sets the organisation's size: 15 in the suite (five a unit: a
-head, a head of division, three specialists), 200 in ``make check-long`` (the issue's campaign).
+``QABILET_CAMPAIGN_EMPLOYEES`` sets the organisation's size: 12 in the suite (four a unit: a
+head, a head of division, two specialists), 200 in ``make check-long`` (the issue's campaign).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from qabilet.attestation.repository import OrganisationRepository
 from qabilet.attestation.timetable import TimetableRepository
 from qabilet.demo_organisation import demo_organisation
 from qabilet.itembank.database import connect
+from qabilet.itembank.repository import BankRepository
 from qabilet.itembank.session_store import SessionStore
 from tests.api import test_candidate_page as candidate_page
 from tests.api._server import Server, answer_current
@@ -34,7 +35,7 @@ from tests.api.test_staff_campaigns import _post
 from tests.api.test_staff_pages import _signed_in
 
 browser = candidate_page.browser  # the fixture: Chromium, launched by Playwright
-EMPLOYEES = int(os.environ.get("QABILET_CAMPAIGN_EMPLOYEES", "15"))
+EMPLOYEES = int(os.environ.get("QABILET_CAMPAIGN_EMPLOYEES", "12"))
 PASSWORD = "a long enough password"
 PDF = b"%PDF-1.4\n% a certificate\n%%EOF\n"
 DEADLINES = {"sheets": "2099-03-27", "testing_from": "2099-04-06", "testing_until": "2099-04-10",
@@ -91,8 +92,10 @@ def test_a_campaign_from_the_organisation_to_the_decisions(site, browser):
             {"role": "interviewer", "unit": u, "trained_on": "2099-01-15"},))
 
     hr = _login(base, "hr")
+    version = BankRepository(engine).blueprint("middle").bank_version  # the version tests use
     opened = _post(hr, base, "/staff/campaigns", {"id": "ATT-2099", "name": "Attestation 2099",
-                                                  "units": units, **DEADLINES})
+                                                  "units": units, "bank_version": str(version),
+                                                  **DEADLINES})
     assert opened.status_code == 303 and opened.headers["location"].endswith(
         f"opened={EMPLOYEES}")
     clients = {pn: _login(base, f"e{pn}") for pn in people}
@@ -174,6 +177,7 @@ def test_a_campaign_from_the_organisation_to_the_decisions(site, browser):
         issued = _post(operator, base, room.replace("&amp;", "&"), {"action": "issue"})
         links.update(re.findall(r"/take/(\w+)#token=([\w-]+)", issued.text))
     assert len(links) == EMPLOYEES - 2
+    assert {SessionStore(engine).session(sid).bank_version for sid in links} == {version}
     ala = next(b for b in bookings if b.centre == "TC-ALA")
     watched = timetable.booking("ATT-2099", ala.personal_number).session_id
     room = f"/staff/rooms/TC-ALA/{ala.room}?slot={ala.slot}"

@@ -144,7 +144,7 @@ def test_security_schemes_say_who_each_operation_serves(document):
                                          "in": "header", "name": "X-Session-Token"}
     for label, operation in _operations(document):
         method, path = label.split(" ", 1)
-        parties = SERVES[(method, path)]
+        parties, _ = SERVES[(method, path)]
         expected = [{"staffKey": []}] + ([{"candidateToken": []}] if OWN in parties else [])
         assert operation["security"] == expected, label
         headers = {p["name"].lower() for p in operation.get("parameters", ()) if p["in"] == "header"}

@@ -90,6 +90,8 @@ def test_a_campaign_records_its_members_within_the_hr_officers_units(campaigns):
     assert campaigns.open(_campaign(), by="hr") == 5
     with pytest.raises(ConflictError):
         campaigns.open(_campaign(), by="hr")
+    with pytest.raises(InvalidParameterError, match="99"):  # the bank has no version 99
+        campaigns.open(_campaign(id="CA-X", bank_version=99), by="hr")
     with pytest.raises(ValueError, match="testing_from"):
         _campaign(deadlines={**DEADLINES, "testing_until": "2017-04-01"})
 
