@@ -151,7 +151,8 @@ def campaign(request: Request, signed: Staff, campaign_id: str, opened: int | No
                 "booking": services.timetable.booking(found.id, reach.person),
                 "proposals": services.timetable.proposals(found.id).get(reach.person, []),
                 "offer": [slot.id for slot in services.timetable.slots(found.id)
-                          if slot.centre.id in centres]}
+                          if slot.centre.id in centres],
+                "decision": services.interviews.decision(found.id, reach.person)}
     booked = {b.personal_number for b in services.timetable.bookings(found.id, units=units)}
     for row in progress:
         row["booked"] = (len(booked) if row["unit"] is None else

@@ -281,6 +281,7 @@ WORDS: dict[str, dict[str, str]] = {
                 "en": "Summary for the employee (in their language)"},
     "decide": {"kk": "Шешімді жазу", "ru": "Записать решение", "en": "Record the decision"},
     "test": {"kk": "Тестілеу", "ru": "Тестирование", "en": "Test"},
+    "my_results": {"kk": "Менің нәтижелерім", "ru": "Мои результаты", "en": "My results"},
     "my_data": {"kk": "Менің деректерімді жүктеу", "ru": "Скачать мои данные",
                 "en": "Download my data"},
     "levels": {"kk": "high: жоғары · middle: орта · low: төмен",

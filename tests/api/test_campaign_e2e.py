@@ -241,8 +241,12 @@ def test_a_campaign_from_the_organisation_to_the_decisions(site, browser):
     table = commission.get(f"{base}/staff/campaigns/ATT-2099/decisions").text
     assert table.count('class="decided"') == EMPLOYEES
 
-    # -- one employee's data exported; everyone's erased after the retention period
+    # -- one employee's results on their page, their data exported; everyone's erased later
     someone = next(pn for pn in people if pn not in exempt | {disputed, dissenting})
+    own = clients[someone].get(f"{base}/staff/campaigns/ATT-2099").text
+    assert "May develop the written reports." in own.split('id="my-decision"')[1][:300]
+    report = clients[someone].get(f"{base}/staff/campaigns/ATT-2099/profiles/{someone}")
+    assert report.status_code == 200 and "<html" in report.text.lower()
     data = clients[someone].get(f"{base}/staff/employees/{someone}/data")
     document = json.loads(data.content)
     assert document["record"]["surname"] == people[someone]["surname"]
