@@ -4,6 +4,7 @@ expanded to the units inside a unit; every change in the audit log."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date, timedelta
 
 import pytest
@@ -59,6 +60,38 @@ def test_failures_in_a_row_lock_the_account_and_a_success_resets_the_count(accou
     actions = [e["action"] for e in SessionStore(accounts.engine).audit_trail("account:hr-a")]
     assert actions.count("account.sign_in_failed") == 5 and "account.lockout" in actions
     assert actions.count("account.sign_in") == 2 and "account.unlock" in actions
+
+
+def test_wrong_passwords_sent_to_several_servers_at_once_are_each_counted(pg_url):
+    """Four failed sign-ins at the same moment, each through a server of its own (an engine of
+    its own), on PostgreSQL: every one is counted — the failures 1 and 2 audited once each, then
+    the lockout — not read together and written over one another (all counted as one, before
+    the account's row was locked)."""
+    servers = [AccountRepository(connect(pg_url, migrate=k == 0), max_failures=2)
+               for k in range(4)]
+    servers[0].create_account("hr-a", "HR-A", PASSWORD, by="test")
+    barrier = threading.Barrier(len(servers))
+    refusals: list[SignInRefused] = []
+
+    def guess(server: AccountRepository) -> None:
+        barrier.wait()
+        try:
+            server.sign_in("hr-a", "not the password", address="10.0.0.9")
+        except SignInRefused as exc:
+            refusals.append(exc)
+
+    threads = [threading.Thread(target=guess, args=(s,)) for s in servers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    trail = SessionStore(servers[0].engine).audit_trail("account:hr-a")
+    counted = [e["detail"]["failures"] for e in trail if e["action"] == "account.sign_in_failed"]
+    assert len(refusals) == 4 and sorted(counted) == [1, 2]
+    assert [e["action"] for e in trail].count("account.lockout") == 1
+    assert sum(isinstance(r, AccountLocked) for r in refusals) == 3  # the second, and two after
+    for server in servers:
+        server.engine.dispose()
 
 
 def test_an_unknown_name_and_a_wrong_password_are_refused_alike(accounts):
