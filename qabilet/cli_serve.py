@@ -41,7 +41,6 @@ def first_start(repo: BankRepository, store: SessionStore,
                 for role in ("operator", "psychometrician")]
 
 
-
 @app.command()
 def serve(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
