@@ -4,7 +4,6 @@ expanded to the units inside a unit; every change in the audit log."""
 
 from __future__ import annotations
 
-import threading
 from datetime import date, timedelta
 
 import pytest
@@ -18,6 +17,7 @@ from qabilet.engine.exceptions import ConflictError, InvalidParameterError
 from qabilet.itembank.database import connect
 from qabilet.itembank.session_store import ROLES, SessionStore
 from tests.attestation._world import PASSWORD, build
+from tests.conftest import together
 
 
 @pytest.fixture
@@ -70,24 +70,13 @@ def test_wrong_passwords_sent_to_several_servers_at_once_are_each_counted(pg_url
     servers = [AccountRepository(connect(pg_url, migrate=k == 0), max_failures=2)
                for k in range(4)]
     servers[0].create_account("hr-a", "HR-A", PASSWORD, by="test")
-    barrier = threading.Barrier(len(servers))
-    refusals: list[SignInRefused] = []
-
-    def guess(server: AccountRepository) -> None:
-        barrier.wait()
-        try:
-            server.sign_in("hr-a", "not the password", address="10.0.0.9")
-        except SignInRefused as exc:
-            refusals.append(exc)
-
-    threads = [threading.Thread(target=guess, args=(s,)) for s in servers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    _, refusals = together(lambda server: server.sign_in("hr-a", "not the password",
+                                                         address="10.0.0.9"),
+                           [(s,) for s in servers])
     trail = SessionStore(servers[0].engine).audit_trail("account:hr-a")
     counted = [e["detail"]["failures"] for e in trail if e["action"] == "account.sign_in_failed"]
-    assert len(refusals) == 4 and sorted(counted) == [1, 2]
+    assert len(refusals) == 4 and all(isinstance(r, SignInRefused) for r in refusals)
+    assert sorted(counted) == [1, 2]
     assert [e["action"] for e in trail].count("account.lockout") == 1
     assert sum(isinstance(r, AccountLocked) for r in refusals) == 3  # the second, and two after
     for server in servers:

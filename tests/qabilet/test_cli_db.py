@@ -22,7 +22,7 @@ from qabilet.itembank.database import (
 )
 from qabilet.itembank.repository import BankRepository
 from qabilet.itembank.session_store import SessionStore
-from tests.conftest import pg_schema
+from tests.conftest import pg_schema, together
 from tests.itembank import _bank
 
 runner = CliRunner()
@@ -32,27 +32,6 @@ runner = CliRunner()
 def pg_url() -> Iterator[str]:
     """An empty schema of the test PostgreSQL database (skips without one)."""
     yield from pg_schema("db")
-
-
-def _together(target, arguments) -> tuple[list, list[BaseException]]:
-    """``target(*args)`` for each of ``arguments`` in threads released at once: results, errors."""
-    barrier = threading.Barrier(len(arguments))
-    results: list = []
-    errors: list[BaseException] = []
-
-    def run(args) -> None:
-        barrier.wait()
-        try:
-            results.append(target(*args))
-        except BaseException as exc:  # reported by the test
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(args,)) for args in arguments]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results, errors
 
 
 def test_db_upgrade_migrates_a_new_database_then_finds_it_up_to_date(tmp_path):
@@ -77,7 +56,7 @@ def test_servers_migrating_at_once_take_turns(pg_url):
     try:
         with exclusive(holder, MIGRATION_LOCK):
             waiting = threading.Thread(target=lambda: outcome.update(
-                both=_together(upgrade, [(e,) for e in servers])))
+                both=together(upgrade, [(e,) for e in servers])))
             waiting.start()
             time.sleep(0.5)
             assert waiting.is_alive() and inspect(holder).get_table_names() == []
@@ -102,7 +81,7 @@ def test_servers_starting_on_an_empty_database_build_the_bank_once(pg_url):
 
     engines = [connect(pg_url, migrate=k == 0) for k in range(2)]
     try:
-        results, errors = _together(
+        results, errors = together(
             first_start, [(BankRepository(e), SessionStore(e), build) for e in engines])
         assert not errors, errors
         assert sorted(len(keys) for keys in results) == [0, 2]
