@@ -193,7 +193,11 @@ def _run_worker(host: str, port: int, log_level: str, shared: socket.socket | No
 
 
 def migrate(settings: Settings) -> None:
-    """Bring the settings' database to the newest schema (Alembic), once, before serving."""
+    """Bring the settings' database to the newest schema (Alembic), once, before serving.
+
+    Under PostgreSQL's advisory lock (:func:`qabilet.itembank.database.upgrade`): several
+    servers started together on one database migrate one after the other.
+    """
     from qabilet.itembank.database import connect
 
     connect(settings=settings, migrate=True).dispose()

@@ -9,7 +9,10 @@ window; a scope that reached it is *locked* until its oldest failure in the wind
 out, so a scope never gets more than ``limit`` failures per ``window_s`` seconds.
 
 The counts live in the worker process: with W workers (``qabilet serve --workers W``) a
-guesser whose connections the kernel spreads over them gets at most W × the limit. Memory
+guesser whose connections the kernel spreads over them gets at most W × the limit, and with S
+such servers behind a proxy S × W × the limit — the counts are not shared through the database,
+which would cost every request a read (the secrets guessed are 192- and 256-bit random strings,
+and staff passwords have their own lockout, counted in the database). Memory
 is bounded: each scope keeps at most ``limit`` timestamps, scopes whose failures aged out are
 dropped as new failures come in, and beyond ``max_scopes`` the least recently failing scopes
 are forgotten.
