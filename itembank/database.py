@@ -248,8 +248,8 @@ def _locked(connection: Connection, name: str, *, transaction: bool) -> None:
     if connection.dialect.name != "postgresql":
         return
     function = "pg_advisory_xact_lock" if transaction else "pg_advisory_lock"
-    connection.execute(text(f"SELECT {function}(:key # hashtextextended(coalesce(current_schema(), ''), 0))"),
-                       {"key": lock_key(name)})
+    schema = "hashtextextended(coalesce(current_schema(), ''), 0)"
+    connection.execute(text(f"SELECT {function}(:key # {schema})"), {"key": lock_key(name)})
 
 
 @contextmanager
