@@ -28,6 +28,7 @@ new items.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["DIF_LANGUAGES", "DIF_MIN_ANSWERS", "DIF_MIN_SESSIONS", "CalibrationJobs", "pretest", "recalibrate"]
 
 _RUNNER = f"{socket.gethostname()}:{os.getpid()}"
+_log = logging.getLogger("qabilet.api.calibration")
 
 
 def _alive(runner: str | None) -> bool:
@@ -227,6 +229,7 @@ class CalibrationJobs:
             result = (pretest(self._repo, **request, actor=actor) if request.get("kind") == "pretest"
                       else recalibrate(self._repo, **_without(request, _PRETEST_ONLY), actor=actor))
         except Exception as exc:  # a failed job records why; the server goes on
+            _log.exception("calibration job %s failed", job_id)
             self._set(job_id, status="failed", error=f"{type(exc).__name__}: {exc}",
                       finished_at=now())
         else:
