@@ -79,6 +79,13 @@ SERVES = {
     ("POST", "/v1/attestation/accounts/{username}/password"): ({ADMIN}, "account"),
     ("POST", "/v1/attestation/accounts/{username}/disable"): ({ADMIN}, "account"),
     ("POST", "/v1/attestation/accounts/{username}/unlock"): ({ADMIN}, "account"),
+    # the IMS CAT interface: a platform's operator key, on its own sections (404 for others')
+    ("POST", "/ims/cat/v1p3/sections"): ({OP}, "open"),
+    ("GET", "/ims/cat/v1p3/sections/{section_id}"): ({OP}, "open"),
+    ("DELETE", "/ims/cat/v1p3/sections/{section_id}"): ({OP}, "open"),
+    ("POST", "/ims/cat/v1p3/sections/{section_id}/sessions"): ({OP}, "open"),
+    ("POST", "/ims/cat/v1p3/sections/{section_id}/sessions/{session_id}/results"): ({OP}, "open"),
+    ("DELETE", "/ims/cat/v1p3/sections/{section_id}/sessions/{session_id}"): ({OP}, "open"),
 }
 PARTIES = ("nobody", "bad key", *KEY_ROLES, *(f"{r}@U-A" for r in SCOPED), OWN, OTHER)
 #: what a list of each kind holds, as (field, the values of unit A's records)
@@ -133,7 +140,7 @@ def test_the_table_lists_every_served_endpoint(world):
 def _call(base: str, method: str, path: str, sessions: dict, where: str, sent: dict
           ) -> httpx.Response:
     url = base + path.format(session_id=sessions[where], number=1, job_id="nope",
-                             item_id="TRN-L01", grant_id=999_999, **TARGETS[where])
+                             item_id="TRN-L01", grant_id=999_999, section_id="nope", **TARGETS[where])
     body = next((b for tail, b in BODIES.items() if path.endswith(tail)), {})
     return httpx.request(method, url, headers=sent, json=body if method != "GET" else None,
                          timeout=60)
