@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from qabilet.engine.exceptions import NotFoundError
+from qabilet.engine.exceptions import NotFoundError, QabiletError
 from qabilet.itembank._runtime import as_utc, now
 from qabilet.itembank.tables import CalibrationJobRow
 
@@ -229,7 +229,10 @@ class CalibrationJobs:
             result = (pretest(self._repo, **request, actor=actor) if request.get("kind") == "pretest"
                       else recalibrate(self._repo, **_without(request, _PRETEST_ONLY), actor=actor))
         except Exception as exc:  # a failed job records why; the server goes on
-            _log.exception("calibration job %s failed", job_id)
+            if type(exc) is ValueError or isinstance(exc, QabiletError):  # the request's fault
+                _log.info("calibration job %s refused: %s", job_id, exc)
+            else:  # a fault of ours: its traceback, for the bug report
+                _log.exception("calibration job %s failed", job_id)
             self._set(job_id, status="failed", error=f"{type(exc).__name__}: {exc}",
                       finished_at=now())
         else:

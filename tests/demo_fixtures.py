@@ -59,7 +59,7 @@ def demo_pg(demo_db_file) -> Iterator[str]:
     the bank. Needs ``QABILET_TEST_DATABASE_URL`` (skips without it; fails under
     ``QABILET_REQUIRE_ALL=1``).
     """
-    from sqlalchemy import insert, select
+    from sqlalchemy import delete, insert, select
 
     from qabilet.itembank.tables import Base
     from tests.conftest import pg_schema
@@ -68,6 +68,8 @@ def demo_pg(demo_db_file) -> Iterator[str]:
     url = next(schema)
     source, target = connect(f"sqlite:///{demo_db_file}"), connect(url)
     with source.connect() as src, target.begin() as dst:
+        for table in reversed(Base.metadata.sorted_tables):  # what the migrations wrote (a key)
+            dst.execute(delete(table))
         for table in Base.metadata.sorted_tables:
             rows = [dict(r._mapping) for r in src.execute(select(table))]
             if rows:
