@@ -229,7 +229,7 @@ def load_document(repo: BankRepository, document: BankDocument, *, path: str | N
     """Write a bank document's records in one transaction: all or nothing (:func:`import_document`).
 
     ``renumber``: the document's versions are new ones, numbered from the next free number in
-    the same transaction (a QTI package's version, :mod:`qabilet.itembank.qti_read`).
+    the same transaction (a QTI package's version, :mod:`qabilet.itembank.qti_import`).
 
     Raises
     ------

@@ -1,6 +1,7 @@
 """QTI 3.0 content packages: the zip, its XML read safely, problems named, qabilet's metadata as XML.
 
-What :mod:`qabilet.itembank.qti_write` and :mod:`qabilet.itembank.qti_read` share (docs/qti.md):
+What :mod:`qabilet.itembank.qti_write`, :mod:`~qabilet.itembank.qti_read` and
+:mod:`~qabilet.itembank.qti_import` share (docs/qti.md):
 
 * **The zip, read defensively** (:func:`open_package`): at most :data:`MAX_PACKAGE_BYTES`
   packed, :data:`MAX_MEMBERS` members and :data:`MAX_UNPACKED_BYTES` unpacked (as the central

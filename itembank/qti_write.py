@@ -25,7 +25,7 @@ keying, levels, status, orientation, tags …), its parameters with their standa
 answer codes, a block's statement parameters, the version's latent distribution and
 provenance, the dimensions' names and the scales' labels — is in the manifest's metadata, as
 qabilet namespace elements inside the ``lom`` element QTI 3.0's package profile allows
-(:mod:`qabilet.itembank.qti_package`), so that :mod:`qabilet.itembank.qti_read` gets back
+(:mod:`qabilet.itembank.qti_package`), so that :mod:`qabilet.itembank.qti_import` gets back
 exactly what was written.
 """
 

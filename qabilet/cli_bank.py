@@ -319,8 +319,8 @@ def import_qti(
     with _user_errors():
         from qabilet.itembank.bank_diff import document_changes
         from qabilet.itembank.bank_file import export_document
+        from qabilet.itembank.qti_import import Defaults, import_package
         from qabilet.itembank.qti_package import MAX_PACKAGE_BYTES
-        from qabilet.itembank.qti_read import Defaults, import_package
 
         if file.stat().st_size > MAX_PACKAGE_BYTES:
             raise _fail(f"{file}: {file.stat().st_size} bytes; qabilet reads packages of at most "

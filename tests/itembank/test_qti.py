@@ -23,6 +23,7 @@ from qabilet.itembank.bank_file import export_document
 from qabilet.itembank.content import INSTRUCTIONS, Item
 from qabilet.itembank.database import connect
 from qabilet.itembank.parameter_file import ParameterFile
+from qabilet.itembank.qti_import import Defaults, import_package
 from qabilet.itembank.qti_package import (
     Problems,
     QtiRejectedError,
@@ -30,7 +31,6 @@ from qabilet.itembank.qti_package import (
     json_value,
     parse_xml,
 )
-from qabilet.itembank.qti_read import Defaults, import_package
 from qabilet.itembank.qti_write import export_package
 from qabilet.itembank.repository import BankRepository
 from tests.itembank import _bank
