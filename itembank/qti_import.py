@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import zipfile
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -287,7 +288,10 @@ def _check_choices(e: _Entry, item: dict[str, Any], scales: dict[str, ResponseSc
     """A qabilet item's interaction against its record: choices, codes, prompt, key."""
     read, lang, fmt = e.read, e.language, item.get("format")
     member, node = read.member, read.nodes.get("interaction")
-    fail = lambda where, reason: problems.add(member, where, reason)  # noqa: E731
+
+    def fail(where: XNode | None, reason: str) -> None:
+        problems.add(member, where, reason)
+
     if (fmt == "forced_choice") != (read.kind == "order"):
         fail(node, f"a {read.kind} interaction; the record's format is {fmt!r}")
         return
@@ -300,13 +304,14 @@ def _check_choices(e: _Entry, item: dict[str, Any], scales: dict[str, ResponseSc
         fail(read.nodes.get("mapping") or node, "a block's ranking is scored by qabilet, not by "
                                                 "response processing: expected no mapping and none")
     if fmt == "forced_choice":
-        statements = item.get("statements") or []
-        want_ids = [st.get("id") for st in statements]
+        statements = item.get("statements")
+        want_ids = [st.get("id") if isinstance(st, dict) else None
+                    for st in (statements if isinstance(statements, list) else [])]
         if ids != want_ids:
             fail(node, f"choices {', '.join(ids)}: the block's statements are "
                        f"{', '.join(map(str, want_ids))}, in that order")
-        want_prompt: str | None = BLOCK_INSTRUCTIONS.get(item.get("answer_mode") or "rank", {}).get(
-            lang)  # type: ignore[call-overload]
+        mode = item.get("answer_mode")
+        want_prompt = _wording(BLOCK_INSTRUCTIONS, mode if isinstance(mode, str) else "rank", lang)
     else:
         if fmt == "likert":
             scale = scales.get(str(item.get("scale")))
@@ -322,16 +327,23 @@ def _check_choices(e: _Entry, item: dict[str, Any], scales: dict[str, ResponseSc
                                                 f"code qabilet's API takes for it is its position, "
                                                 f"{code}")
         instruction = item.get("instruction") or "best"
-        want_prompt = INSTRUCTIONS[instruction][lang] if fmt == "sjt" else None  # type: ignore[index]
+        want_prompt = (_wording(INSTRUCTIONS, instruction, lang) if fmt == "sjt"
+                       and isinstance(instruction, str) else None)
     if read.prompt != want_prompt:
         fail(node, f"qti-prompt {read.prompt!r}: expected "
                    + ("none" if want_prompt is None else f"the bank's instruction {want_prompt!r}"))
     key = item.get("key")
-    want_correct = [ids[key]] if fmt == "dichotomous" and isinstance(key, int) and key < len(ids) else None
+    want_correct = ([ids[key]] if fmt == "dichotomous" and isinstance(key, int)
+                    and 0 <= key < len(ids) else None)
     if (read.correct or None) != want_correct:
         fail(read.nodes.get("correct") or node,
              "a preference item has no correct response" if want_correct is None
              else f"the correct response is the key, {want_correct[0]!r}")
+
+
+def _wording(table: Mapping[Any, Mapping[Any, str]], name: str, lang: str) -> str | None:
+    """An instruction's wording in ``lang`` (None for an instruction the bank does not have)."""
+    return table.get(name, {}).get(lang)
 
 
 def _own_items(groups: dict[str, list[_Entry]], scales: dict[str, ResponseScale],
@@ -391,16 +403,20 @@ def _own_version(meta: dict[str, Any], groups: dict[str, list[_Entry]], number: 
                                           f"parameters, block")
     if problems:
         return None
-    provenance = dict(record.get("provenance") or {})
-    was = record.get("number")
-    line = f"imported from {path or 'a QTI package'} (bank version {was} of the bank that wrote it)"
-    provenance["notes"] = f"{provenance['notes']} {line}" if provenance.get("notes") else line
-    parameters = dict(record.get("parameters") or {}, items=params)
-    forced_choice = record.get("forced_choice")
+    provenance = record.get("provenance")
+    line = (f"imported from {path or 'a QTI package'} (bank version {record.get('number')} of "
+            f"the bank that wrote it)")
+    if isinstance(provenance, dict):
+        notes = provenance.get("notes")
+        provenance = {**provenance, "notes": f"{notes} {line}" if notes else line}
+    parameters = record.get("parameters")
+    if isinstance(parameters, dict):
+        parameters = {**parameters, "items": params}
     data = {**record, "number": number, "status": "draft", "created_at": datetime.now(UTC),
             "published_at": None, "provenance": provenance, "parameters": parameters}
-    if forced_choice is not None or blocks:
-        data["forced_choice"] = dict(forced_choice or {}, blocks=blocks)
+    forced_choice = record.get("forced_choice")
+    if isinstance(forced_choice, dict) or (forced_choice is None and blocks):
+        data["forced_choice"] = {**(forced_choice or {}), "blocks": blocks}
     return _validated(BankVersion, data, problems, node, "version")
 
 
@@ -422,10 +438,16 @@ def _own_document(package: Package, manifest: _Manifest, problems: Problems, pat
         problems.add(MANIFEST, node, f"format_version {meta.get('format_version')!r}: this qabilet "
                                      f"reads {FORMAT_VERSION}")
         return None
+    lists = {}
+    for name in ("dimensions", "scales"):
+        lists[name] = meta.get(name, [])
+        if not isinstance(lists[name], list):
+            problems.add(MANIFEST, node, f"qb:bank {name}: expected a list")
+            lists[name] = []
     dimensions = [_validated(Dimension, d, problems, node, f"dimensions[{k}]")
-                  for k, d in enumerate(meta.get("dimensions") or [])]
+                  for k, d in enumerate(lists["dimensions"])]
     scales = [_validated(ResponseScale, s, problems, node, f"scales[{k}]")
-              for k, s in enumerate(meta.get("scales") or [])]
+              for k, s in enumerate(lists["scales"])]
     entries = _own_entries(package, manifest, problems)
     reads += [e.read for e in entries]
     groups = _grouped(entries, problems)
@@ -516,10 +538,17 @@ def _foreign_document(package: Package, manifest: _Manifest, problems: Problems,
             continue
         record: dict[str, Any] = {"id": item_id, kind: dimension, "levels": list(levels),
                                   "status": "draft", "text": {}}
-        keyed = [r for r in langs.values() if r.correct]
-        if keyed:
-            ids = [c for c, _ in first.choices]
-            record |= {"format": "dichotomous", "key": ids.index(keyed[0].correct[0])}  # type: ignore[index]
+        keys = {lang: [c for c, _ in r.choices].index(r.correct[0]) if r.correct else None
+                for lang, r in langs.items()}
+        if len(set(keys.values())) > 1:
+            problems.add(first.member, first.nodes.get("correct") or first.root,
+                         f"item {item_id!r}: its languages do not agree on the correct response "
+                         f"(the correct choice's position: "
+                         f"{', '.join(f'{lang} {k}' for lang, k in keys.items())})")
+            continue
+        key = next(iter(keys.values()))
+        if key is not None:
+            record |= {"format": "dichotomous", "key": key}
         else:
             record["format"] = "sjt"
             orientation = _orientation(first)

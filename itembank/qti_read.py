@@ -360,7 +360,7 @@ def _body(r: ElementReader, body: XNode) -> _Body | None:
         value = attrs.get(name)
         if value is None:
             continue
-        if not value.strip().isdigit():
+        if not (value.strip().isascii() and value.strip().isdigit()):
             r.fail(interaction, f"{name}: expected a whole number; got {value!r}")
         elif name == "max-choices" and value.strip() != need and not (
                 kind == "order" and value.strip() == "0"):

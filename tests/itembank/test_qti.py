@@ -6,19 +6,20 @@ demonstration bank's package is exported once per module from a copy of the sess
 
 from __future__ import annotations
 
+import copy
 import io
 import math
 import re
 import shutil
 import struct
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from qabilet.engine.exceptions import ConflictError, ImportRejectedError
-from qabilet.itembank import qti_package
+from qabilet.itembank import qti_package, qti_write
 from qabilet.itembank.bank_file import export_document
 from qabilet.itembank.content import INSTRUCTIONS, Item
 from qabilet.itembank.database import connect
@@ -258,6 +259,14 @@ BAD_ITEMS = {
         {"items/queue.kk.xml": _edit('response-identifier="RESPONSE"', 'response-identifier="R2"')},
         f"items/queue.kk.xml {QUEUE_CHOICES}", 11, "response-identifier 'R2': no "
                                                    "qti-response-declaration declares it"),
+    "languages that disagree on the key": (
+        {"items/queue.ru.xml": _edit(
+            'base-type="identifier"/>',
+            'base-type="identifier"><qti-correct-response><qti-value>A</qti-value>'
+            '</qti-correct-response></qti-response-declaration>')},
+        "items/queue.ru.xml /qti-assessment-item/qti-response-declaration/qti-correct-response", 6,
+        "its languages do not agree on the correct response (the correct choice's position: "
+        "ru 0, kk None)"),
     "a manifest whose href leaves the package": (
         {"imsmanifest.xml": _edit('href="items/true-false.xml">', 'href="../true-false.xml">')},
         "imsmanifest.xml /manifest/resources/resource[4]", 23, "expected a relative path inside"),
@@ -398,3 +407,48 @@ def _swap(a: str, a2: str, b: str, b2: str) -> Edit:
         assert a in text and b in text, (a, b)
         return text.replace(a, "\0").replace(b, b2).replace("\0", a2)
     return edit
+
+
+def _set(path: str, value: object) -> Callable[[dict], dict]:
+    """A change of a JSON record: the value at ``path`` (keys joined by dots) set to ``value``."""
+    def change(record: dict) -> dict:
+        record = copy.deepcopy(record)
+        *parents, last = path.split(".")
+        node = record
+        for key in parents:
+            node = node[key]
+        node[last] = value
+        return record
+    return change
+
+
+#: qabilet's metadata of the wrong JSON types: (whose: "bank" or an item id, change, reason)
+CONFUSED = {
+    "a version that is a list": ("bank", _set("version", []), "expected the version's record"),
+    "provenance as text": ("bank", _set("version.provenance", "x"), "version.provenance"),
+    "parameters as a list": ("bank", _set("version.parameters", [1]), "version.parameters"),
+    "dimensions as a number": ("bank", _set("dimensions", 3), "dimensions: expected a list"),
+    "pretest as text": ("bank", _set("version.pretest", "TRN-L1"), "version.pretest"),
+    "forced-choice parameters as text": ("bank", _set("version.forced_choice", "x"),
+                                         "version.forced_choice"),
+    "a record that is a list": ("TRN-S1", _set("record", []), "expected a map with the item's"),
+    "an instruction as a list": ("TRN-S1", _set("record.instruction", ["best"]), "instruction"),
+    "a slope as text": ("TRN-L1", _set("parameters.a", "steep"), "parameters.a"),
+}
+
+
+@pytest.mark.parametrize("case", list(CONFUSED))
+def test_metadata_of_the_wrong_types_is_refused_by_name(lite, empty, monkeypatch, case):
+    whose, change, reason = CONFUSED[case]
+    if whose == "bank":
+        original_bank = qti_write.bank_metadata
+        monkeypatch.setattr(qti_write, "bank_metadata", lambda *a: change(original_bank(*a)))
+    else:
+        original_item = qti_write.item_metadata
+        monkeypatch.setattr(qti_write, "item_metadata", lambda item, *a: (
+            change(original_item(item, *a)) if item.id == whose else original_item(item, *a)))
+    package = export_package(lite, 1).data
+    with pytest.raises(QtiRejectedError) as caught:
+        import_package(empty, package, path="confused.zip")
+    assert any(reason in r for _, _, r in caught.value.problems), caught.value.problems
+    assert empty.is_empty()
