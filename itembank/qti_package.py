@@ -272,9 +272,12 @@ def parse_xml(data: bytes, member: str, problems: Problems) -> XNode | None:
         reason = str(exc).split(": line")[0]
         problems.found.append((line, member, f"not well-formed XML: {reason}"))
         return None
-    except DefusedXmlException as exc:
+    except DefusedXmlException as exc:  # a ValueError: before the next clause
         problems.found.append((0, member, f"a DTD or entity declaration ({type(exc).__name__}); "
                                           f"qabilet reads packages without DTDs"))
+        return None
+    except (LookupError, UnicodeError, ValueError) as exc:  # an encoding expat cannot read
+        problems.found.append((0, member, f"not well-formed XML: {exc}"))
         return None
     return root if isinstance(root, XNode) else None
 

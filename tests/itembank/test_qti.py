@@ -244,6 +244,9 @@ BAD_ITEMS = {
     "malformed XML": (
         {"items/true-false.xml": _edit("deadline.</p>", "deadline.")},
         "items/true-false.xml", 21, "not well-formed XML: mismatched tag"),  # at </qti-item-body>
+    "an encoding XML does not know": (
+        {"items/true-false.xml": _edit('encoding="UTF-8"', 'encoding="UTF-9"')},
+        "items/true-false.xml", 0, "not well-formed XML: unknown encoding: UTF-9"),
     "markup the bank cannot hold": (
         {"items/queue.kk.xml": _edit("<p>Не істейсіз?</p>", "<p>Не <strong>істейсіз</strong>?</p>")},
         "items/queue.kk.xml /qti-assessment-item/qti-item-body/div/p[2]/strong", 9,
