@@ -141,6 +141,23 @@ def test_neither_qabilet_nor_the_server_loads_matplotlib(tmp_path):
     assert out.stdout.strip() == "[]", out.stdout
 
 
+def test_neither_qabilet_nor_the_command_line_loads_dask():
+    """Dask is loaded when a study runs: not by ``import qabilet``, the command line (every
+    command's module, ``qabilet study``'s too), or the study package until it runs cells."""
+    code = (
+        "import sys, importlib, pkgutil\n"
+        "import qabilet, qabilet.cli, qabilet.study, qabilet.study.spec, qabilet.study.cells\n"
+        "import qabilet.study.run, qabilet.study.report, qabilet.study.summary\n"
+        "for m in pkgutil.iter_modules(qabilet.__path__, 'qabilet.'):\n"
+        "    if m.name.startswith('qabilet.cli'):\n"
+        "        importlib.import_module(m.name)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd="/")
+    assert out.stdout.strip() == "[]", out.stdout
+
+
 def test_only_the_serving_command_imports_the_api():
     """Outside ``qabilet.api`` only ``qabilet serve`` (``qabilet/cli_serve.py``) imports it."""
     bad = [f"{path.relative_to(ROOT)}:{line}: import {name}"
