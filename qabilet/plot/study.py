@@ -92,10 +92,9 @@ def study_levels(levels: Sequence[str], statistics: Mapping[str, ArrayLike], *,
     """
     if not statistics or not levels:
         raise InvalidParameterError("statistics: expected at least one statistic and one level")
-    columns = min(3, len(statistics))
+    columns = min(2, len(statistics))
     rows = -(-len(statistics) // columns)
-    fig = Figure(figsize=(3.0 * columns, 0.6 + rows * (0.8 + 0.28 * len(levels))),
-                 layout="constrained")
+    fig = Figure(figsize=(6.0, 0.6 + rows * (0.9 + 0.25 * len(levels))), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(rows, columns, squeeze=False, sharey=True)
     y = np.arange(len(levels))

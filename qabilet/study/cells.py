@@ -284,8 +284,8 @@ def plan_study(spec: StudySpec, folder: str | Path = ".") -> StudyPlan:
             fields["exposure"] = exp
         if stop is not None:
             fields.update(stop.fields)
-        factors = {"bank": b.name, "blueprint": bp.name, "selection": "",
-                   "exposure": "", "stopping": stop.name if stop is not None else "blueprint",
+        factors = {"bank": b.name, "blueprint": bp.name, "selection": sel or "",
+                   "exposure": exp or "", "stopping": stop.name if stop is not None else "blueprint",
                    "theta_distribution": th.name}
         try:
             blueprint, target = _blueprint(fields, bank.bank)

@@ -49,7 +49,9 @@ table { border-collapse: collapse; font-size: .85rem; }
 th, td { padding: .2rem .5rem; border-bottom: 1px solid #ddd; text-align: left; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .scroll { overflow-x: auto; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(24rem, 1fr)); gap: 1rem; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(26rem, 1fr)); gap: 1rem;
+          align-items: start; }
+.wide { max-width: 52rem; }
 figure { margin: 0; } svg.figure { max-width: 100%; height: auto; }
 dl dt { font-weight: 600; } dl dd { margin: 0 0 .4rem 1rem; }
 """
@@ -174,7 +176,7 @@ common with another simulee's). Every row of <code>summary.csv</code>; by θ bin
 {_cells_table(cells, varying)}
 <h2>RMSE by true θ</h2>
 <p>Bins of width {width:g}; a bin with fewer than {min_n} simulees is left blank.</p>
-<div class="charts">{heat}</div>
+<div class="wide">{heat}</div>
 {sections}
 <p><small>qabilet {escape(__version__)}</small></p>
 </body></html>

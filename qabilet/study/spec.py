@@ -330,9 +330,11 @@ def _describe(exc: ValidationError) -> str:
     else:
         message = err["msg"].replace("Input should be", "expected")
         message = message[0].lower() + message[1:] + f"; got {_show(err.get('input'))}"
-    where = _path(tuple(err["loc"])) or "top level"
+    where = _path(tuple(err["loc"]))
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-    return f"{where}: {message}{more}"
+    if not where and kind == "study":  # the study's own checks name their keys
+        return f"{message}{more}"
+    return f"{where or 'top level'}: {message}{more}"
 
 
 def parse_spec(data: Any, *, source: str | None = None) -> StudySpec:
