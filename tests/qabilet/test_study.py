@@ -25,6 +25,7 @@ import pytest
 from qabilet.engine.cat import Blueprint, simulate_cat
 from qabilet.itembank.parameter_file import read_parameter_file
 from qabilet.study import parse_spec, plan_study, run_study
+from qabilet.study.cells import run_cell
 from qabilet.study.run import _client
 
 BANK = Path(__file__).resolve().parents[1] / "data" / "cat" / "bank.json"
@@ -257,3 +258,33 @@ def test_a_section_of_a_bank_version_in_the_database(demo_db, client, tmp_path):
     rows = _rows(run.table)
     assert len(rows) == 40 and {r["length"] for r in rows} == {"8"}
     assert all(set(r["items"].split()) <= set(eligible) for r in rows)
+
+
+def test_a_theta_file_is_tested_in_every_replication(tmp_path):
+    (tmp_path / "theta.csv").write_text("person_id,theta\nA,-1.5\nB,0.25\nC,2.0\n")
+    spec = parse_spec({"seed": 4, "replications": 2, "bank": [{"name": "cat", "file": str(BANK)}],
+                       "theta": [{"name": "three", "distribution": "file", "path": "theta.csv"}],
+                       "stopping": [{"name": "five", "max_items": 5, "se_target": 0}]})
+    plan = plan_study(spec, tmp_path)
+    (cell,) = plan.cells
+    assert cell.definition["simulees"] == 3 and cell.definition["theta"]["n"] == 3
+    bank, definition, values = plan.task(cell)
+    result = run_cell(plan.banks[bank].bank, definition, values)
+    assert result.true_theta.tolist() == [-1.5, 0.25, 2.0] * 2
+    assert result.replication.tolist() == [1, 1, 1, 2, 2, 2]
+    assert result.simulee.tolist() == [1, 2, 3] * 2
+    assert result.length.tolist() == [5] * 6
+    # another file's values are another definition
+    (tmp_path / "theta.csv").write_text("person_id,theta\nA,-1.5\nB,0.25\nC,2.5\n")
+    assert plan_study(spec, tmp_path).cells[0].key != cell.key
+
+
+def test_the_local_cluster_runs_one_thread_per_process_with_glibcs_own_thresholds(client):
+    """Dask's MALLOC_TRIM_THRESHOLD_ makes every large array a fresh mapping (the cells ran 2.2
+    times slower): the local cluster's workers go without it."""
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ  # else the workers inherit it, rightly
+    info = client.scheduler_info()["workers"]
+    assert [w["nthreads"] for w in info.values()] == [1]
+    pids = client.run(os.getpid)
+    assert os.getpid() not in pids.values()  # processes, not threads of this one
+    assert list(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()) == [None]
