@@ -16,10 +16,13 @@ rule × the three distributions (12 cells) of 200 simulees.
 Measured (``time.perf_counter``): for 1 and for 2 worker processes of one thread
 (``LocalCluster(processes=True, threads_per_worker=1)``), the cluster's start, the cells (from
 the first task submitted to the last cell's file written by the client, the tidy table
-included) and the cluster's close, each in a results folder of its own; the speed-up is the
-cells' time on 1 worker over that on 2. For the cost of Dask itself, the same cells run one
-after the other in this process, without a cluster (``--no-serial`` leaves it out). The
-summary and the report are written once, after the 2-worker run, and timed. Both runs' tables
+included) and the cluster's close, each in a results folder of its own, ``--rounds`` times each
+(2) in the order 1, 2, 2, 1, … (the best kept); the speed-up is the cells' time on 1 worker
+over that on 2. The CPU time the tasks' threads got over the cells' wall time says how many
+cores the study had: on a machine shared with other work, fewer than its workers. For the cost
+of Dask itself, the same cells run one after the other in this process, without a cluster
+(``--no-serial`` leaves it out). The summary and the report are written once, after the
+2-worker runs, and timed. All the runs' tables
 are checked equal (the seeds are the cells', not the workers'). The table goes to stdout and
 to ``benchmarks/results/study.md``.
 """
@@ -47,6 +50,7 @@ from qabilet.study.report import write_report  # noqa: E402
 from qabilet.study.run import _client, _settings  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "study.md"
+ORDER = (1, 2, 2, 1, 1, 2, 2, 1)  # workers per run: interleaved, so that a drift in load is shared
 N_ITEMS = 300
 
 
@@ -78,7 +82,8 @@ def study(bank: Path, quick: bool) -> dict:
 
 
 def on_cluster(spec, workers: int, out: Path) -> dict[str, float]:
-    """Start a local cluster of ``workers``, run every cell, close it: the three times."""
+    """Start a local cluster of ``workers``, run every cell, close it: the three times, and the
+    CPU time the cells' tasks got."""
     t0 = time.perf_counter()
     with _client(None, workers) as client:
         t1 = time.perf_counter()
@@ -86,7 +91,8 @@ def on_cluster(spec, workers: int, out: Path) -> dict[str, float]:
         t2 = time.perf_counter()
     t3 = time.perf_counter()
     assert run.complete and len(run.ran) == len(run.cells)
-    return {"start": t1 - t0, "cells": t2 - t1, "close": t3 - t2}
+    cpu = sum(c for _, c in run.timings.values())
+    return {"start": t1 - t0, "cells": t2 - t1, "close": t3 - t2, "cpu": cpu}
 
 
 def serial(spec) -> float:
@@ -104,6 +110,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="12 cells × 200 simulees")
     parser.add_argument("--no-serial", action="store_true",
                         help="leave out the cells run in this process without a cluster")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="runs per number of workers, interleaved (best kept; default 2)")
     parser.add_argument("--no-write", action="store_true", help="do not write the results file")
     args = parser.parse_args(argv)
     speed_before, load_before = python_speed(), load()
@@ -112,23 +120,30 @@ def main(argv: list[str] | None = None) -> None:
         spec = parse_spec(study(write_bank(folder), args.quick))
         n_cells, n = spec.n_cells, spec.simulees
         print(f"{n_cells} cells × {n:,} simulees …", flush=True)
-        times = {w: on_cluster(spec, w, folder / f"w{w}") for w in (1, 2)}
-        same = (folder / "w1" / "results.csv").read_bytes() == \
-            (folder / "w2" / "results.csv").read_bytes()
+        runs: dict[int, list[dict[str, float]]] = {1: [], 2: []}
+        for k, w in enumerate(ORDER[: 2 * args.rounds]):  # interleaved: the load drifts
+            runs[w].append(on_cluster(spec, w, folder / f"w{w}-{k}"))
+            print(f"  {w} worker(s): {runs[w][-1]['cells']:.1f} s", flush=True)
+        times = {w: min(r, key=lambda t: t["cells"]) for w, r in runs.items()}
+        tables = {p.read_bytes() for p in folder.glob("w*/results.csv")}
+        same = len(tables) == 1
+        report_folder = next(folder.glob("w2-*"))
         t0 = time.perf_counter()
-        write_report(folder / "w2", _settings(spec))
+        write_report(report_folder, _settings(spec))
         report_s = time.perf_counter() - t0
         alone = None if args.no_serial else serial(spec)
     tests = n_cells * n
-    header = ["run", "workers", "cluster start s", "cells s", "close s", "tests/s",
-              "speed-up (cells)"]
+    header = ["run", "workers", "cluster start s", "cells s (each run)", "close s", "tests/s",
+              "cores the tasks got", "speed-up (cells)"]
     rows = [[f"local cluster, {w} worker{'s' if w > 1 else ''} (1 thread each)", str(w),
-             f"{t['start']:.1f}", f"{t['cells']:.1f}", f"{t['close']:.1f}",
-             f"{tests / t['cells']:,.0f}", f"{times[1]['cells'] / t['cells']:.2f}×"]
+             f"{t['start']:.1f}",
+             f"**{t['cells']:.1f}** ({', '.join(format(r['cells'], '.1f') for r in runs[w])})",
+             f"{t['close']:.1f}", f"{tests / t['cells']:,.0f}", f"{t['cpu'] / t['cells']:.2f}",
+             f"{times[1]['cells'] / t['cells']:.2f}×"]
             for w, t in times.items()]
     if alone is not None:
         rows.append(["in this process, no cluster (the cells one after the other)", "—", "—",
-                     f"{alone:.1f}", "—", f"{tests / alone:,.0f}",
+                     f"{alone:.1f}", "—", f"{tests / alone:,.0f}", "—",
                      f"{times[1]['cells'] / alone:.2f}×"])
     notes = [f"{n_cells} cells × {n:,} simulees ({tests:,} adaptive tests) on a bank of "
              f"{N_ITEMS} 2PL items; the cells cross "
@@ -136,9 +151,12 @@ def main(argv: list[str] | None = None) -> None:
                 if args.quick else "4 selection (mfi, mpwi, kl, random) × 3 exposure (none, "
                 "randomesque:5, astrat:4) × 3 stopping rules (SE < 0.3 or 30 items, SE < 0.4 "
                 "or 20, 20 fixed) × 3 θ distributions (N(0, 1), N(1, 1), U(−3, 3))") + ".",
-             "cells s: from the first task submitted to the last cell's file written by the "
-             "client, the tidy table included; the speed-up is 1 worker's cells time over this "
-             "row's.",
+             f"cells s: from the first task submitted to the last cell's file written by the "
+             f"client, the tidy table included; the best of {args.rounds} run(s) per row, the "
+             f"1- and 2-worker runs interleaved; the speed-up is 1 worker's cells time over "
+             f"this row's. Cores the tasks got: the CPU time of the threads that ran the cells "
+             f"over the cells' wall time (at most the workers; less when other work shares the "
+             f"machine).",
              f"The tables of the 1- and 2-worker runs are {'identical' if same else 'DIFFERENT'} "
              f"byte for byte.",
              f"Summary and report (summary.csv, conditional.csv, report.html with its figures), "

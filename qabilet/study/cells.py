@@ -347,8 +347,8 @@ class CellResult:
     stop_reason : ndarray of str
     items : ndarray of int, shape (rows, max_items)
         Bank indices in the order given, −1 after the end of each test.
-    elapsed_s : float
-        The task's wall time on its worker.
+    elapsed_s, cpu_s : float
+        The task's wall time on its worker, and the CPU time of the thread that ran it.
     """
 
     replication: NDArray[np.int64]
@@ -360,6 +360,7 @@ class CellResult:
     stop_reason: NDArray[np.str_]
     items: NDArray[np.intp]
     elapsed_s: float
+    cpu_s: float = float("nan")
 
 
 def run_cell(bank: ItemBank, definition: dict[str, Any],
@@ -370,7 +371,7 @@ def run_cell(bank: ItemBank, definition: dict[str, Any],
     """
     import time
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.thread_time()
     blueprint = Blueprint.from_dict(definition["blueprint"])
     entropy = _seed(definition, "replications")
     sh = definition.get("sympson_hetter")
@@ -394,4 +395,4 @@ def run_cell(bank: ItemBank, definition: dict[str, Any],
         length=np.concatenate([s.length for _, s in parts]),
         stop_reason=np.concatenate([s.stop_reason for _, s in parts]),
         items=np.concatenate([s.items for _, s in parts]),
-        elapsed_s=time.perf_counter() - start)
+        elapsed_s=time.perf_counter() - start, cpu_s=time.thread_time() - cpu)

@@ -86,6 +86,8 @@ class StudyRun:
         Keys of the cells run now, and of those found finished.
     complete : bool
         Every cell has its results (then ``table``, ``summary`` and ``report`` exist).
+    timings : dict
+        Key of each cell run now → its task's wall time and its thread's CPU time (s).
     """
 
     out: Path
@@ -93,6 +95,7 @@ class StudyRun:
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     complete: bool = False
+    timings: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def table(self) -> Path:
@@ -246,23 +249,24 @@ def run_study(study: StudySpec | str | os.PathLike[str], out: str | os.PathLike[
     skipped = [k for k, done in finished.items() if done]
     total = len(finished)  # cells of one definition run once
     ran: list[str] = []
+    timings: dict[str, tuple[float, float]] = {}
     if progress is not None:
         progress(StudyProgress(total - len(todo), total, len(skipped), 0.0, None))
     if todo:
         if client is not None:
-            _execute(client, plan, todo, target, total, ran, progress, stop_after)
+            _execute(client, plan, todo, target, total, ran, timings, progress, stop_after)
         else:
             with _client(scheduler or spec.scheduler, workers or spec.workers) as own:
-                _execute(own, plan, todo, target, total, ran, progress, stop_after)
+                _execute(own, plan, todo, target, total, ran, timings, progress, stop_after)
     complete = all(study_status(plan, target).values())
     if complete:
         _finish(plan, target, report)
-    return StudyRun(target, plan.cells, ran, skipped, complete)
+    return StudyRun(target, plan.cells, ran, skipped, complete, timings)
 
 
 def _execute(client: Client, plan: StudyPlan, todo: dict[str, Cell], out: Path, total: int,
-             ran: list[str], progress: Callable[[StudyProgress], None] | None,
-             stop_after: int | None) -> None:
+             ran: list[str], timings: dict[str, tuple[float, float]],
+             progress: Callable[[StudyProgress], None] | None, stop_after: int | None) -> None:
     """Submit a task per cell, write each result as it comes; cancel the rest on the way out."""
     from distributed import as_completed
 
@@ -290,6 +294,7 @@ def _execute(client: Client, plan: StudyPlan, todo: dict[str, Cell], out: Path, 
             item_ids = plan.banks[cell.factors["bank"]].bank.item_ids
             write_text_atomic(_cell_file(out, cell.key), cell_csv(result, item_ids))
             ran.append(cell.key)
+            timings[cell.key] = (result.elapsed_s, result.cpu_s)
             if progress is not None:
                 elapsed = time.monotonic() - start
                 left = len(todo) - len(ran)
