@@ -22,9 +22,8 @@ over that on 2. The CPU time the tasks' threads got over the cells' wall time sa
 cores the study had: on a machine shared with other work, fewer than its workers. For the cost
 of Dask itself, the same cells run one after the other in this process, without a cluster
 (``--no-serial`` leaves it out). The summary and the report are written once, after the
-2-worker runs, and timed. All the runs' tables
-are checked equal (the seeds are the cells', not the workers'). The table goes to stdout and
-to ``benchmarks/results/study.md``.
+2-worker runs, and timed. All the runs' tables are checked equal (the seeds are the cells',
+not the workers'). The table goes to stdout and to ``benchmarks/results/study.md``.
 """
 
 from __future__ import annotations
