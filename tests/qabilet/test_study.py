@@ -195,7 +195,7 @@ def test_ctrl_c_closes_the_cluster_and_the_same_command_resumes(client, tmp_path
     closes its cluster, keeps the finished cells, and says how to resume."""
     study = tmp_path / "study.toml"
     study.write_text(f"""seed = 3
-simulees = 400
+simulees = 300
 replications = 2
 workers = 1
 selection = ["mfi", "kl"]
