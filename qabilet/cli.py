@@ -1,8 +1,8 @@
 """The command line: the ``qabilet`` app, its error handling, ``qabilet score`` and ``demo-scoring``.
 
 The other commands live beside it (``cli_calibrate``, ``cli_forced_choice``, ``cli_bank``,
-``cli_review``, ``cli_keys``, ``cli_simulate``, ``cli_report``, ``cli_serve``). The command
-modules import only typer and the standard library at import time; ``qabilet.engine``,
+``cli_review``, ``cli_keys``, ``cli_simulate``, ``cli_study``, ``cli_report``, ``cli_serve``). The
+command modules import only typer and the standard library at import time; ``qabilet.engine``,
 ``qabilet.calibration``, ``qabilet.itembank`` and numpy are
 imported inside the commands, so ``qabilet --help`` loads neither scipy nor the web stack.
 
@@ -325,4 +325,5 @@ from qabilet import (  # noqa: E402, F401
     cli_review,
     cli_serve,
     cli_simulate,
+    cli_study,
 )
