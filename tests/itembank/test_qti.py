@@ -22,7 +22,7 @@ import pytest
 from qabilet.engine.exceptions import ConflictError, ImportRejectedError
 from qabilet.itembank import qti_package, qti_write
 from qabilet.itembank.bank_file import export_document
-from qabilet.itembank.content import INSTRUCTIONS, Item
+from qabilet.itembank.content import BLOCK_INSTRUCTIONS, INSTRUCTIONS, Item
 from qabilet.itembank.database import connect
 from qabilet.itembank.parameter_file import ParameterFile
 from qabilet.itembank.qti_import import Defaults, import_package
@@ -34,7 +34,7 @@ from qabilet.itembank.qti_package import (
     parse_xml,
 )
 from qabilet.itembank.qti_read import read_item
-from qabilet.itembank.qti_write import export_package
+from qabilet.itembank.qti_write import export_package, item_document
 from qabilet.itembank.repository import BankRepository
 from tests.itembank import _bank
 from tests.itembank._qti import FOREIGN, Edit, rezipped, small_bank, zipped
@@ -480,3 +480,23 @@ def test_mutated_items_are_read_or_refused_with_a_reason():
         assert (read is None) == bool(problems.found)
         refused += read is None
     assert 150 < refused < 300  # most mutations break an item; some leave it readable
+
+
+def test_a_most_and_least_block_reads_back_with_its_own_instruction():
+    block = Item(id="FC-X1", levels=["high"], format="forced_choice", answer_mode="most_least",
+                 text={"kk": {"stem": "Жұмыста…"}, "en": {"stem": "At work…"}},
+                 statements=[{"id": f"S{k}", "dimension": d, "direction": (-1) ** k,
+                              "text": {"kk": f"Тұжырым {k}", "en": f"Statement {k}"}}
+                             for k, d in enumerate(("transparency", "accountability",
+                                                    "integrity", "initiative"))])
+    for lang in ("kk", "en"):
+        problems = Problems()
+        read = read_item(item_document(block, lang).document(), "b.xml", problems, exact=True)
+        assert problems.found == [] and read is not None
+        assert (read.kind, read.identifier, read.language) == ("order", f"FC-X1.{lang}", lang)
+        assert read.prompt == BLOCK_INSTRUCTIONS["most_least"][lang]
+        assert read.choices == [(f"S{k}", st.text[lang]) for k, st in enumerate(block.statements)]
+        assert read.mapping is None and read.scored is None and read.correct is None
+    digit = Item.model_validate({**block.model_dump(), "id": "1FC"})
+    with pytest.raises(ConflictError, match="'1FC': its id is no QTI identifier"):
+        item_document(digit, "en")
