@@ -12,7 +12,7 @@ REQUIRE_ALL = os.environ.get("QABILET_REQUIRE_ALL") == "1"
 #: in every server it starts (the production profile is tested in tests/attestation/test_accounts.py)
 os.environ.setdefault("QABILET_ARGON2_PROFILE", "test")
 
-pytest_plugins = ["tests.demo_fixtures", "tests.api._server"]
+pytest_plugins = ["tests.demo_fixtures", "tests.api._server", "tests.api._staff"]
 
 
 def skip_or_fail(reason: str) -> None:
