@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     from qabilet.api.docs_pages import install as install_docs
     from qabilet.api.faults import install as install_faults
     from qabilet.api.faults import unavailable_response
+    from qabilet.api.health import install as install_health
     from qabilet.api.ims_cat import router as ims_cat_routes
     from qabilet.api.landing import install as install_landing
     from qabilet.api.live import LiveSessions
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     install_security(app)  # the staff key and the candidate token in the OpenAPI document
     install_landing(app)  # / and /favicon.ico
+    install_health(app)  # /health: the database reached, the clocks compared
     install_docs(app)  # before /static, which would take /static/docs/…
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from qabilet.itembank.session_store import SessionStore
 
 __all__ = ["CALLER", "BadCredentials", "Caller", "Policy", "authenticate", "caller",
-           "client_address", "operator", "policy_of", "psychometrician", "requires",
+           "client_address", "client_scheme", "operator", "policy_of", "psychometrician", "requires",
            "session_operator",
            "session_party", "staff"]
 
@@ -108,6 +108,24 @@ def client_address(scope: MutableMapping[str, Any], trusted: Sequence[Any] = ())
             return hop
         peer = hop
     return peer
+
+
+def client_scheme(scope: MutableMapping[str, Any], trusted: Sequence[Any] = ()) -> str:
+    """The scheme the client used (``http`` or ``https``): the connection's, or a trusted proxy's word.
+
+    Behind a reverse proxy that terminates TLS the connection to the server is plain HTTP; the
+    proxy says what the client used in ``X-Forwarded-Proto``. The header is read only when the
+    peer is one of the ``trusted`` networks (as ``X-Forwarded-For`` is, :func:`client_address`),
+    and its last entry is taken (the one the nearest proxy set); anything but ``http`` or
+    ``https`` leaves the connection's scheme.
+    """
+    scheme = str(scope.get("scheme") or "http")
+    peer = (scope.get("client") or ("unknown", 0))[0]
+    if not trusted or not _trusted(peer, trusted):
+        return scheme
+    said = [hop.strip().lower() for name, value in scope["headers"] if name == b"x-forwarded-proto"
+            for hop in value.decode("latin-1").split(",") if hop.strip()]
+    return said[-1] if said and said[-1] in ("http", "https") else scheme
 
 
 def _trusted(address: str, trusted: Sequence[Any]) -> bool:

@@ -2,8 +2,13 @@
 
 A job is a row (:class:`qabilet.itembank.tables.CalibrationJobRow`): queued → running → done or failed.
 It runs in a thread of the worker that accepted it (a calibration of a few thousand sessions
-takes seconds, not hours), and the row records which process runs it; a job whose process is
-gone (the server was restarted) reads as ``interrupted`` and can be started again.
+takes seconds, not hours); the row records which process runs it (``host:pid``, for the
+reader), and that process writes the time into the row's ``heartbeat_at`` every
+:data:`HEARTBEAT_S` seconds while the job runs. A queued or running job whose last beat is older
+than :data:`STALE_S` — its process was killed, its machine went down, the server was restarted
+— reads as ``interrupted`` on any server of the database, and can be started again. The beat is
+compared with the reading server's clock: the servers' clocks must agree (NTP; see
+docs/deployment.md) to well within :data:`STALE_S` − :data:`HEARTBEAT_S`.
 
 A job of ``kind`` ``pretest`` calibrates the version's pretest items instead
 (:func:`pretest`); its result names the draft version it wrote. What a recalibration computes:
@@ -34,9 +39,10 @@ import socket
 import threading
 import uuid
 import warnings
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
 from qabilet.engine.exceptions import NotFoundError, QabiletError
@@ -48,23 +54,16 @@ if TYPE_CHECKING:
 
     from qabilet.itembank.repository import BankRepository
 
-__all__ = ["DIF_LANGUAGES", "DIF_MIN_ANSWERS", "DIF_MIN_SESSIONS", "CalibrationJobs", "pretest", "recalibrate"]
+__all__ = ["DIF_LANGUAGES", "DIF_MIN_ANSWERS", "DIF_MIN_SESSIONS", "HEARTBEAT_S", "STALE_S",
+           "CalibrationJobs", "pretest", "recalibrate"]
 
 _RUNNER = f"{socket.gethostname()}:{os.getpid()}"
 _log = logging.getLogger("qabilet.api.calibration")
-
-
-def _alive(runner: str | None) -> bool:
-    host, _, pid = (runner or "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True  # another machine's process: it cannot be checked from here
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+#: seconds between a running job's beats (``calibration_jobs.heartbeat_at``)
+HEARTBEAT_S = 10.0
+#: a queued or running job whose last beat is older than this many seconds reads as interrupted
+STALE_S = 60.0
+_UNFINISHED = ("queued", "running")
 
 
 #: sessions each language group needs in a dimension before its kk/ru DIF is tested
@@ -207,28 +206,54 @@ def pretest(repo: BankRepository, *, bank_version: int | None = None, min_answer
 
 
 class CalibrationJobs:
-    """The jobs of one database."""
+    """The jobs of one database.
 
-    def __init__(self, engine: Engine, repo: BankRepository) -> None:
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+    repo : BankRepository
+        The bank the jobs calibrate.
+    heartbeat_s, stale_s : float
+        Seconds between a running job's beats, and the age of the last beat past which a
+        queued or running job reads as interrupted (:data:`HEARTBEAT_S`, :data:`STALE_S`).
+
+    Raises
+    ------
+    ValueError
+        A beat that is not positive and shorter than the staleness limit.
+    """
+
+    def __init__(self, engine: Engine, repo: BankRepository, *, heartbeat_s: float = HEARTBEAT_S,
+                 stale_s: float = STALE_S) -> None:
+        if not 0 < heartbeat_s < stale_s:
+            raise ValueError(f"heartbeat_s: expected a positive number below stale_s ({stale_s}); "
+                             f"got {heartbeat_s}")
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._repo = repo
+        self._heartbeat_s, self._stale = heartbeat_s, timedelta(seconds=stale_s)
 
     def start(self, request: dict[str, Any], actor: str) -> dict[str, Any]:
         """Queue a job and start it in a thread of this process."""
         job_id = uuid.uuid4().hex
+        at = now()
         with self._sessions.begin() as s:
             s.add(CalibrationJobRow(id=job_id, status="queued", requested_by=actor,
-                                    request=request, created_at=now(), runner=_RUNNER))
+                                    request=request, created_at=at, runner=_RUNNER,
+                                    heartbeat_at=at))
         threading.Thread(target=self._run, args=(job_id, request, actor), daemon=True,
                          name=f"calibration-{job_id}").start()
         return self.get(job_id)
 
     def _run(self, job_id: str, request: dict[str, Any], actor: str) -> None:
-        self._set(job_id, status="running")
+        self._set(job_id, status="running", heartbeat_at=now())
+        done = threading.Event()
+        threading.Thread(target=self._beat, args=(job_id, done), daemon=True,
+                         name=f"calibration-beat-{job_id}").start()
         try:
             result = (pretest(self._repo, **request, actor=actor) if request.get("kind") == "pretest"
                       else recalibrate(self._repo, **_without(request, _PRETEST_ONLY), actor=actor))
         except Exception as exc:  # a failed job records why; the server goes on
+            done.set()
             if type(exc) is ValueError or isinstance(exc, QabiletError):  # the request's fault
                 _log.info("calibration job %s refused: %s", job_id, exc)
             else:  # a fault of ours: its traceback, for the bug report
@@ -236,7 +261,21 @@ class CalibrationJobs:
             self._set(job_id, status="failed", error=f"{type(exc).__name__}: {exc}",
                       finished_at=now())
         else:
+            done.set()
             self._set(job_id, status="done", result=result, finished_at=now())
+
+    def _beat(self, job_id: str, done: threading.Event) -> None:
+        """Write the job's beat every ``heartbeat_s`` until it is done (or no longer unfinished)."""
+        while not done.wait(self._heartbeat_s):
+            try:
+                with self._sessions.begin() as s:
+                    s.execute(update(CalibrationJobRow)
+                              .where(CalibrationJobRow.id == job_id,
+                                     CalibrationJobRow.status.in_(_UNFINISHED))
+                              .values(heartbeat_at=now()))
+            except Exception:  # the database away for a moment: the next beat tries again
+                _log.warning("calibration job %s: its beat was not written", job_id,
+                             exc_info=True)
 
     def _set(self, job_id: str, **values: Any) -> None:
         with self._sessions.begin() as s:
@@ -244,21 +283,27 @@ class CalibrationJobs:
             for k, v in values.items():
                 setattr(row, k, v)
 
+    def _settled(self, row: CalibrationJobRow, at: datetime) -> CalibrationJobRow:
+        """The row, marked ``interrupted`` when it is unfinished and its runner's beat is stale."""
+        last = row.heartbeat_at or row.created_at
+        if row.status in _UNFINISHED and at - as_utc(last) > self._stale:
+            row.status, row.finished_at = "interrupted", at
+        return row
+
     def get(self, job_id: str) -> dict[str, Any]:
-        """The job as it stands (``interrupted`` when its process is gone)."""
+        """The job as it stands (``interrupted`` when its runner stopped beating)."""
         with self._sessions.begin() as s:
             row = s.get(CalibrationJobRow, job_id)
             if row is None:
                 raise NotFoundError(f"calibration job {job_id!r} does not exist")
-            if row.status in ("queued", "running") and not _alive(row.runner):
-                row.status, row.finished_at = "interrupted", now()
-            return self._public(row)
+            return self._public(self._settled(row, now()))
 
     def all(self) -> list[dict[str, Any]]:
-        """Every job, newest first, without results."""
+        """Every job, newest first, without results (``interrupted`` as :meth:`get` reads them)."""
+        at = now()
         with self._sessions.begin() as s:
             rows = s.scalars(select(CalibrationJobRow).order_by(CalibrationJobRow.created_at.desc()))
-            return [{**self._public(r), "result": None} for r in rows]
+            return [{**self._public(self._settled(r, at)), "result": None} for r in rows]
 
     @staticmethod
     def _public(row: CalibrationJobRow) -> dict[str, Any]:

@@ -24,6 +24,14 @@ even when several workers apply them at once.
 A request costs one read of the log's tail (the events after those this process holds) and,
 for an answer, one insert: the rest comes from what the process already holds, which is never
 stale because what it holds cannot change.
+
+Several servers on one database (separate processes, separate machines, a session's requests
+going to any of them) need nothing more: what a process holds is a prefix of a log whose events
+are never changed or removed and whose ``seq`` runs without gaps, every request reads the tail
+after it, and every write is checked by the database — an answer by its position's unique
+slot, the rules' writes by theirs, a closed session by the append itself — so a write decided
+on a log that another server has moved on meanwhile is refused or replayed, never stored twice
+(:meth:`LiveSessions._apply` then reads the log again).
 """
 
 from __future__ import annotations
@@ -45,7 +53,6 @@ from qabilet.engine.exceptions import (
     ConflictError,
     InvalidParameterError,
     NotFoundError,
-    SessionClosedError,
 )
 from qabilet.itembank._runtime import installed_version, now
 from qabilet.itembank.session_store import CLOSING, TOKEN_GRACE, token_accepted
@@ -107,7 +114,7 @@ class LiveSessions:
     the prefix of each log it has read (events are never changed or removed, and ``seq`` runs
     without gaps), the published versions and norm sets a profile is scored on, and which
     profiles are issued. Every request still reads the log's tail from the database, so an event
-    another worker committed is seen at once.
+    another worker, or another server, committed is seen at once.
     """
 
     def __init__(self, repo: BankRepository, store: SessionStore, *, sessions: int = 50_000,
@@ -321,12 +328,16 @@ class LiveSessions:
                position: int | None = None) -> tuple[SessionEvent, ...]:
         """Write what a rule says is due; the log after it.
 
-        When the session closed meanwhile (another request, another worker), nothing is
-        written, and the log with its end is returned: the rules then see it closed.
+        The rule was read off a log that may be behind the database by now: another request —
+        on another worker, or another server — may have written since (the request's state
+        starts from its credential check's read, and a write takes a moment). When the write
+        finds the session closed meanwhile, or its slot taken (an item's time-out at a position
+        answered meanwhile), nothing is written, and the log is read again: the rules then see
+        what happened instead.
         """
         try:
             return self._append(session_id, kind, payload, position)[1]
-        except SessionClosedError:
+        except ConflictError:  # SessionClosedError too
             return self.log(session_id)
 
     # -- the profile ----------------------------------------------------------------------------

@@ -70,9 +70,10 @@ class Settings(DatabaseSettings):
     max_import_bytes : int
         The largest body of the bank and parameter imports (32 MiB).
     trusted_proxies : tuple of ipaddress networks
-        The reverse proxies whose ``X-Forwarded-For`` names the client (addresses or CIDRs,
-        separated by commas); from any other peer the header is ignored and the socket's
-        address is the client's.
+        The reverse proxies whose ``X-Forwarded-For`` names the client and whose
+        ``X-Forwarded-Proto`` says whether it came over TLS (addresses or CIDRs, separated by
+        commas); from any other peer the headers are ignored: the socket's address is the
+        client's, and its scheme the request's.
     failures_per_session, failures_per_key, failures_per_address : int
         Failed credentials allowed within ``failure_window_s`` for one session's token (20),
         one API key id (20) and one client address (300: a test centre's room may share one
@@ -93,8 +94,8 @@ class Settings(DatabaseSettings):
         long after it began (12 hours).
     staff_cookie_secure : "auto", "always" or "never"
         The staff session cookie's ``Secure`` attribute: ``auto`` sets it when the request came
-        over TLS (as the server sees it: behind a proxy, run uvicorn with its forwarded headers);
-        ``always`` when TLS ends at a proxy the server cannot see.
+        over TLS — to the server, or to a proxy of ``trusted_proxies`` that says so in
+        ``X-Forwarded-Proto``; ``always`` when TLS ends at a proxy that does not say it.
 
     Examples
     --------

@@ -9,8 +9,9 @@ the same page as one that does not exist.
 Signing in (:mod:`qabilet.attestation.accounts`): the form carries a token that must equal the
 one in a short-lived cookie (a double-submit token: a sign-in cannot be forged from another
 site); a success opens a server-side session whose secret is the ``qabilet_staff`` cookie —
-``HttpOnly``, ``SameSite=Lax``, ``Path=/staff``, ``Secure`` when served over TLS
-(``QABILET_STAFF_COOKIE_SECURE``). Every form posted while signed in carries the session's CSRF
+``HttpOnly``, ``SameSite=Lax``, ``Path=/staff``, ``Secure`` when served over TLS — to the
+server, or to a trusted proxy that says so (``QABILET_STAFF_COOKIE_SECURE``,
+:func:`cookie_secure`). Every form posted while signed in carries the session's CSRF
 token, checked before anything is done (403 otherwise). Failed sign-ins are counted per
 account (a lockout after ``QABILET_STAFF_MAX_FAILURES``) and per client address (the API's
 throttle). Signing out ends the session on the server and clears the cookie.
@@ -30,7 +31,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
-from qabilet.api.auth import client_address
+from qabilet.api.auth import client_address, client_scheme
 from qabilet.api.dependencies import Services, services_of
 from qabilet.api.staff_words import LANGUAGES, ROLE_WORDS, WORDS, word
 from qabilet.attestation.access import EMPLOYEE_READERS, Reach
@@ -40,7 +41,7 @@ from qabilet.attestation.organisation import Employee
 from qabilet.engine.exceptions import QabiletError
 from qabilet.itembank.content import Language
 
-__all__ = ["COOKIE", "Refused", "SignInFirst", "Signed", "account_of",
+__all__ = ["COOKIE", "Refused", "SignInFirst", "Signed", "account_of", "cookie_secure",
            "csrf_ok", "form_account", "install", "language_of", "reached_employee", "reached_member",
            "render", "router", "signed_in", "Staff", "StaffForm", "to_sign_in", "unit_names"]
 
@@ -106,8 +107,17 @@ def render(request: Request, template: str, *, status: int = 200, signed: Signed
 
 
 def _secure(request: Request) -> bool:
-    setting = services_of(request.app).settings.staff_cookie_secure
-    return setting == "always" or (setting == "auto" and request.url.scheme == "https")
+    settings = services_of(request.app).settings
+    return cookie_secure(settings.staff_cookie_secure, request.scope, settings.trusted_proxies)
+
+
+def cookie_secure(setting: str, scope: Any, trusted: Any = ()) -> bool:
+    """Whether the staff cookies get ``Secure``: ``always``, ``never``, or ``auto``.
+
+    ``auto``: when the client's request came over TLS — to this server, or to a trusted proxy
+    that says so in ``X-Forwarded-Proto`` (:func:`qabilet.api.auth.client_scheme`).
+    """
+    return setting == "always" or (setting == "auto" and client_scheme(scope, trusted) == "https")
 
 
 def signed_in(request: Request) -> Signed | None:

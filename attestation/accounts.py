@@ -345,7 +345,11 @@ class AccountRepository(Store):
         at = now()
         refusal: SignInRefused | None = None
         with self._transaction() as s:
-            row = s.get(StaffAccountRow, username) if USERNAME.match(username) else None
+            # the account's row locked to the commit (PostgreSQL's FOR UPDATE): sign-ins of one
+            # account — sent to several workers or servers at once — are counted one after the
+            # other, never read together and written over one another
+            row = s.get(StaffAccountRow, username, with_for_update=True) \
+                if USERNAME.match(username) else None
             if row is None:
                 _verify(_decoy(), password)
                 self._audit(s, "anonymous", "account.sign_in_failed", None,

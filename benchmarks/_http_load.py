@@ -4,9 +4,9 @@ Run by ``bench_http.py`` in a process of its own (not by hand)::
 
     .venv/bin/python benchmarks/_http_load.py '<JSON spec>'
 
-The spec names the server (``base_url``), an operator's API key, the level and language of the
-sessions, the server's process id (its CPU time and its workers' are read from ``/proc``) and a
-list of phases. Each phase is one of
+The spec names the servers (``base_urls``: one, or several on one database), an operator's API
+key, the level and language of the sessions, the servers' process ids (their CPU time and their
+workers' are read from ``/proc``) and a list of phases. Each phase is one of
 
 * ``open``: ``candidates`` simulated candidates, each answering on a Poisson clock of mean
   ``think_s`` seconds (the next answer is due an exponential time after the previous one was
@@ -24,22 +24,31 @@ measured window (after ``warmup_s``) are counted; a request's time runs from bef
 a free one of the phase's ``connections`` to its parsed response. The result, one JSON object
 with one summary per phase, is the last line of stdout; progress goes to stderr.
 
+Several servers: every request — a candidate's, the operator's — goes to the next server in turn
+(round robin over the requests of all candidates, as a reverse proxy's ``upstream`` does), so
+consecutive requests of one session land on different servers; or, with ``"spread":
+"session"``, a candidate's requests go to the server its session id hashes to (as nginx's
+``hash … consistent`` on the id in the path would), the operator's still in turn. Each server has
+its own ``connections`` kept-alive connections.
+
 Notes
 -----
 Why aiohttp: the generator runs on the same cores as the server, so whatever CPU it spends per
 answer is taken from the server at saturation. httpx (on httpcore) cost the client 3.5–7 ms of
 CPU per answer (two requests); aiohttp (its HTTP parser compiled, llhttp) measured ~0.7–1 ms.
 
-The connections: each of a phase's ``connections`` is an :class:`aiohttp.ClientSession` of its
-own on a ``TCPConnector(limit=1, force_close=False)``, so one kept-alive TCP connection; the free
-ones wait in a FIFO queue and are used in turn, so at most ``connections`` TCP connections exist
-and a request waits for a free one. A kept-alive connection the server closed just as a request
+The connections: each of a phase's ``connections`` (per server) is an
+:class:`aiohttp.ClientSession` of its own on a ``TCPConnector(limit=1, force_close=False)``, so
+one kept-alive TCP connection; the free ones wait in a FIFO queue per server and are used in
+turn, so at most ``connections`` TCP connections per server exist and a request waits for a free
+one of the server whose turn it is. A kept-alive connection the server closed just as a request
 went out is retried once (on a new connection of the same session) and counted in ``retried``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import math
 import os
@@ -47,6 +56,7 @@ import random
 import subprocess
 import sys
 import time
+import zlib
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,27 +159,42 @@ async def exchange(conn: aiohttp.ClientSession, method: str, url: str,
 
 
 class Load:
-    """One server, one operator key, a pool of sessions, the phases run one after another."""
+    """The servers, one operator key, a pool of sessions, the phases run one after another."""
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
-        self.base = spec["base_url"].rstrip("/")
+        self.bases = [b.rstrip("/") for b in spec.get("base_urls") or [spec["base_url"]]]
+        self.server_pids = spec.get("server_pids") or [spec["server_pid"]]
         self.operator = {"Authorization": f"Bearer {spec['key']}"}
         self.fresh: deque[Session] = deque()
         self.resumable: deque[Session] = deque()
         self.rng = random.Random(spec.get("seed", 1))
         self.window = Window()
-        self.free: asyncio.Queue[aiohttp.ClientSession] = asyncio.Queue()
+        self.turn = itertools.count()
+        self.by_session = spec.get("spread", "roundrobin") == "session"
+        self.free: list[asyncio.Queue[aiohttp.ClientSession]] = []
+
+    def cpu_by_pid(self) -> dict[int, float]:
+        """CPU seconds of every server's processes, by process id."""
+        out: dict[int, float] = {}
+        for pid in self.server_pids:
+            out.update(tree_cpu_by_pid(pid))
+        return out
 
     # -- the connections -----------------------------------------------------------------------
-    async def send(self, method: str, url: str, headers: dict[str, str],
-                   body: dict | None = None, kind: str = "") -> Reply:
-        """One request on the next free connection (FIFO: each is used in turn).
+    async def send(self, method: str, path: str, headers: dict[str, str],
+                   body: dict | None = None, kind: str = "", session: str | None = None) -> Reply:
+        """One request to the server whose turn it is (or ``session``'s), on its next free connection.
 
         A kept-alive connection the server closed just as the request went out is retried once
         on a new one (the calls are idempotent: an answer repeated is ``replayed``) and counted.
         """
-        conn = await self.free.get()
+        if self.by_session and session is not None:
+            k = zlib.crc32(session.encode()) % len(self.bases)
+        else:
+            k = next(self.turn) % len(self.bases)
+        url = f"{self.bases[k]}{path}"
+        conn = await self.free[k].get()
         try:
             try:
                 return await exchange(conn, method, url, headers, body)
@@ -179,11 +204,11 @@ class Load:
                 self.window.retried[kind or "operator"] += 1
                 return await exchange(conn, method, url, headers, body)
         finally:
-            self.free.put_nowait(conn)
+            self.free[k].put_nowait(conn)
 
     # -- the operator --------------------------------------------------------------------------
     async def operator_post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        r = await self.send("POST", f"{self.base}{path}", self.operator, body)
+        r = await self.send("POST", path, self.operator, body)
         if r.status >= 400:
             raise RuntimeError(f"POST {path}: HTTP {r.status}")
         return r.body
@@ -220,11 +245,12 @@ class Load:
 
     # -- a candidate ---------------------------------------------------------------------------
     async def request(self, kind: str, method: str, url: str, headers: dict[str, str],
-                      body: dict | None = None) -> tuple[Reply | None, float, float]:
+                      body: dict | None = None, session: str | None = None
+                      ) -> tuple[Reply | None, float, float]:
         """``send``, timed from before the wait for a free connection; errors counted."""
         t0 = time.perf_counter()
         try:
-            r = await self.send(method, url, headers, body, kind)
+            r = await self.send(method, url, headers, body, kind, session)
         except (aiohttp.ClientError, TimeoutError) as exc:
             if self.window.inside(t0):
                 self.window.errors[f"{kind}: {type(exc).__name__}"] += 1
@@ -246,8 +272,9 @@ class Load:
                 if session is None:
                     session = await self.take()
                 head = {"X-Session-Token": session.token}
-                base = f"{self.base}/v1/sessions/{session.id}"
-                r, t0, dt = await self.request("next-item", "GET", f"{base}/item", head)
+                base = f"/v1/sessions/{session.id}"
+                r, t0, dt = await self.request("next-item", "GET", f"{base}/item", head,
+                                               session=session.id)
                 if r is None or r.status != 200:
                     await asyncio.sleep(0.05)
                     continue
@@ -270,7 +297,8 @@ class Load:
                 code = self.rng.randrange(len(item["choices"] or [0, 1]))
                 body = {"position": item["position"], "item_id": item["item_id"], "code": code,
                         "response_time_s": round(time.perf_counter() - shown, 3)}
-                r, t0, dt = await self.request("answer", "POST", f"{base}/answers", head, body)
+                r, t0, dt = await self.request("answer", "POST", f"{base}/answers", head, body,
+                                               session.id)
                 if r is None or r.status != 200:
                     await asyncio.sleep(0.05)
                     continue
@@ -293,10 +321,13 @@ class Load:
         expected = ph.get("expected_rate") or (n / think if think else 50.0 * n)
         need = n + math.ceil(expected * span * 1.25 / items_per_session)
         need = max(0, need - len(self.fresh) - len(self.resumable))
-        conns = [connection() for _ in range(int(ph["connections"]))]
-        self.free = asyncio.Queue()
-        for c in conns:
-            self.free.put_nowait(c)
+        pools = [[connection() for _ in range(int(ph["connections"]))] for _ in self.bases]
+        conns = [c for pool in pools for c in pool]
+        self.free = []
+        for pool in pools:
+            self.free.append(asyncio.Queue())
+            for c in pool:
+                self.free[-1].put_nowait(c)
         try:
             made_s = await self.precreate(need)
             say(f"  {ph['label']}: {need} sessions made in {made_s:.1f} s; running {span:.0f} s")
@@ -308,9 +339,9 @@ class Load:
             tasks = [asyncio.create_task(self.candidate(stop, think)) for _ in range(n)]
             await asyncio.sleep(max(0.0, w.start - time.perf_counter()))
             spy = self.profiler(ph)
-            cpu0, gen0 = tree_cpu_by_pid(self.spec["server_pid"]), time.process_time()
+            cpu0, gen0 = self.cpu_by_pid(), time.process_time()
             await asyncio.sleep(max(0.0, w.end - time.perf_counter()))
-            cpu1, gen1 = tree_cpu_by_pid(self.spec["server_pid"]), time.process_time()
+            cpu1, gen1 = self.cpu_by_pid(), time.process_time()
             stop.set()
             await asyncio.gather(*tasks)
             if spy is not None:
@@ -335,7 +366,7 @@ class Load:
                 (round(v - cpu0.get(k, 0.0), 2) for k, v in cpu1.items()), reverse=True),
             "generator_cpu_s": gen1 - gen0,
             "load_before": load_before, "load_after": os.getloadavg()[0],
-            "connections": ph["connections"],
+            "connections": ph["connections"], "servers": len(self.bases),
         }
         say(f"  {ph['label']}: server CPU s by process {out['server_cpu_by_process']} in "
             f"{seconds:.0f} s, client {out['generator_cpu_s']:.1f} s")
@@ -349,7 +380,7 @@ class Load:
         prof = ph.get("profile")
         if not prof:
             return None
-        cmd = [prof["py_spy"], "record", "--pid", str(self.spec["server_pid"]), "--subprocesses",
+        cmd = [prof["py_spy"], "record", "--pid", str(self.server_pids[0]), "--subprocesses",
                "--format", "raw", "--rate", str(prof.get("rate", 250)), "--nonblocking",
                "--duration", str(max(1, int(ph["duration_s"]))), "-o", prof["path"],
                *(["--gil"] if prof.get("gil") else [])]

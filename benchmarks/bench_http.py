@@ -6,6 +6,7 @@ Run by hand from the repository root (not part of the test suite; the server run
     .venv/bin/python benchmarks/bench_http.py --backend sqlite --blueprint uni
     .venv/bin/python benchmarks/bench_http.py --quick               # SQLite, uni: a smoke run
     .venv/bin/python benchmarks/bench_http.py --profile --backend sqlite --blueprint uni
+    .venv/bin/python benchmarks/bench_http.py --backend postgresql --blueprint uni --servers 1,2
 
 PostgreSQL: the server named by ``QABILET_BENCH_DATABASE_URL`` (default
 ``postgresql://postgres@127.0.0.1:5432/test``); the script creates a database of its own there
@@ -28,7 +29,11 @@ uses the newest blueprint of its level) and an operator key:
   (``content_method: shadow``, a MILP before each item).
 
 The server is the project's own command, ``python -m qabilet serve --workers W`` (``--workers``,
-2) on the run's database, in a process group of its own: uvicorn workers on uvloop and
+2) on the run's database, in a process group of its own (``--servers 1,2``: one run with one
+server, one with two such servers on the same database, each its own process group and port, the
+load spread over them request by request, round robin, as a reverse proxy would — or, with
+``--spread session``, each candidate's requests to the server its session id hashes to; each run
+gets a fresh database): uvicorn workers on uvloop and
 httptools, each with a ``SO_REUSEPORT`` listening socket of its own made with ``IPPROTO_TCP`` (so
 TCP_NODELAY is on, and the kernel spreads the connections over the workers), no access log; on
 a database that is not empty it builds nothing. SQLite runs in WAL mode with
@@ -97,10 +102,14 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 HERE = ROOT / "benchmarks"
 LOADGEN = HERE / "_http_load.py"
 RESULTS = HERE / "results" / "http.md"
+#: where a run with several servers (``--servers 1,2``) writes
+RESULTS_SERVERS = HERE / "results" / "http-servers.md"
 CACHE = Path(os.environ.get("QABILET_BENCH_CACHE") or tempfile.gettempdir()) / "qabilet-bench-http"
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 BLUEPRINTS = ("uni", "multi", "shadow")
 BACKENDS = ("sqlite", "sqlite-normal", "postgresql")
+#: how the load is spread over several servers (``--spread``)
+SPREADS = ("roundrobin", "session")
 #: the server's environment per backend
 BACKEND_ENV = {"sqlite-normal": {"QABILET_SQLITE_SYNCHRONOUS": "normal"}}
 P99_LIMIT_S = 1.0
@@ -322,6 +331,9 @@ class Server:
 class Run:
     backend: str
     design: str
+    servers: int = 1
+    workers: int = 2
+    spread: str = "roundrobin"  # several servers: each request in turn, or by session
     description: str = ""
     blueprint_number: int = 0
     phases: list[dict[str, Any]] = field(default_factory=list)
@@ -370,17 +382,18 @@ def phases_for(args: argparse.Namespace) -> list[dict[str, Any]]:
     return phases
 
 
-def run_load(server: Server, prepared: Prepared, args: argparse.Namespace,
-             phases: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    spec = {"base_url": server.base, "key": prepared.key, "level": args.level,
-            "language": LANGUAGE, "server_pid": server.proc.pid, "phases": phases,
-            "items_per_session": args.items, "p99_limit_s": P99_LIMIT_S, "seed": 20261201}
+def run_load(servers: list[Server], prepared: Prepared, args: argparse.Namespace,
+             phases: list[dict[str, Any]], spread: str = "roundrobin") -> list[dict[str, Any]]:
+    spec = {"base_urls": [s.base for s in servers], "key": prepared.key, "level": args.level,
+            "language": LANGUAGE, "server_pids": [s.proc.pid for s in servers],
+            "phases": phases, "items_per_session": args.items, "p99_limit_s": P99_LIMIT_S,
+            "seed": 20261201, "spread": spread}
     span = sum(p["warmup_s"] + p["duration_s"] for p in phases)
     proc = subprocess.run([sys.executable, str(LOADGEN), json.dumps(spec)], cwd=str(ROOT),
                           stdout=subprocess.PIPE, text=True, timeout=span * 4 + 600)
     if proc.returncode != 0 or not proc.stdout.strip():
         raise RuntimeError(f"the load generator failed ({proc.returncode}); server log: "
-                           f"{server.tail()}")
+                           f"{servers[0].tail()}")
     return json.loads(proc.stdout.strip().splitlines()[-1])["phases"]
 
 
@@ -395,32 +408,35 @@ def server_errors(log: Path) -> str:
     return "; ".join(f"{k} (× {v})" for k, v in found.most_common(4)) or "none in the log"
 
 
-def run_one(backend: str, design: str, args: argparse.Namespace, db_file: Path, doc: Path,
-            workdir: Path) -> Run:
-    run = Run(backend, design)
-    print(f"\n{backend} × {design} (load {load()})", flush=True)
+def run_one(backend: str, design: str, n_servers: int, args: argparse.Namespace, db_file: Path,
+            doc: Path, workdir: Path, spread: str = "roundrobin") -> Run:
+    run = Run(backend, design, n_servers, args.workers, spread)
+    print(f"\n{backend} × {design} × {servers_text(run)} (load {load()})", flush=True)
     prepared = None
-    server = None
+    servers: list[Server] = []
     try:
         prepared = prepare(backend, design, args.level, args.items, db_file, doc, workdir)
         run.description, run.blueprint_number = prepared.description, prepared.blueprint_number
         run.setup_s = prepared.setup_s
         print(f"  blueprint {prepared.blueprint_number} of {args.level!r}: {prepared.description}"
               f" (setup {prepared.setup_s:.1f} s)", flush=True)
-        server = Server(prepared.url, args.workers, workdir / f"server-{backend}-{design}.log",
-                        BACKEND_ENV.get(backend))
-        server.wait_ready()
-        run.phases = run_load(server, prepared, args, phases_for(args))
-        if server.proc.poll() is not None:
-            run.failure = f"the server exited during the run: {server.tail(300)}"
+        servers = [Server(prepared.url, args.workers,
+                          workdir / f"server-{backend}-{design}-{n_servers}-{spread}-{k}.log",
+                          BACKEND_ENV.get(backend)) for k in range(n_servers)]
+        for server in servers:
+            server.wait_ready()
+        run.phases = run_load(servers, prepared, args, phases_for(args), spread)
+        gone = [s for s in servers if s.proc.poll() is not None]
+        if gone:
+            run.failure = f"a server exited during the run: {gone[0].tail(300)}"
         if any("HTTP 5" in k for p in run.phases for k in p.get("errors", {})):
-            run.server_errors = server_errors(server.log)
+            run.server_errors = "; ".join(server_errors(s.log) for s in servers)
             print(f"  server errors: {run.server_errors}", file=sys.stderr, flush=True)
     except Exception as exc:  # noqa: BLE001 - one failed run is a row, not the end
         run.failure = f"{type(exc).__name__}: {str(exc)[:600]}"
         print(f"  failed: {run.failure}", file=sys.stderr, flush=True)
     finally:
-        if server is not None:
+        for server in servers:
             server.stop()
         if prepared is not None and prepared.cleanup is not None:
             prepared.cleanup()
@@ -512,7 +528,7 @@ def profile(args: argparse.Namespace, db_file: Path, doc: Path, workdir: Path) -
               for gil, out in outs.items()]
     try:
         server.wait_ready()
-        results = run_load(server, prepared, args, phases)
+        results = run_load([server], prepared, args, phases)
     finally:
         server.stop()
         if prepared.cleanup is not None:
@@ -568,13 +584,21 @@ def busiest(p: dict[str, Any]) -> str:
     return f"{max(by) / total:.0%}" if total > 0 else "—"
 
 
+def servers_text(r: Run) -> str:
+    """``2 × 2 workers, round robin``: the servers on the database, each one's workers, the spread."""
+    if r.servers == 1:
+        return f"1 × {r.workers} workers"
+    how = "by session" if r.spread == "session" else "round robin"
+    return f"{r.servers} × {r.workers} workers, {how}"
+
+
 def not_run(r: Run, width: int) -> list[str]:
-    """The row of a backend and blueprint that has no measurement in a table ``width`` wide."""
-    return [r.backend, r.design, r.failure or "not run", *["—"] * (width - 3)]
+    """The row of a run that has no measurement in a table ``width`` wide."""
+    return [r.backend, r.design, servers_text(r), r.failure or "not run", *["—"] * (width - 4)]
 
 
 def open_table(runs: list[Run]) -> str:
-    header = ["backend", "blueprint", "offered ans/s", "achieved ans/s",
+    header = ["backend", "blueprint", "servers", "offered ans/s", "achieved ans/s",
               "next-item p50 ms", "p95", "p99", "answer p50 ms", "p95", "p99",
               "closing answer p50 ms", "errors", "server CPU ms / answer", "busiest process",
               "client CPU ms / answer"]
@@ -583,7 +607,7 @@ def open_table(runs: list[Run]) -> str:
         if not r.opens:
             lines.append(not_run(r, len(header)))
             continue
-        head = [r.backend, r.design]
+        head = [r.backend, r.design, servers_text(r)]
         for p in r.opens:
             lines.append([
                 *head, f"{p['offered']:.0f}", f"{p['rate']:.1f}",
@@ -595,7 +619,7 @@ def open_table(runs: list[Run]) -> str:
 
 
 def saturation_table(runs: list[Run], concurrency: list[int]) -> str:
-    header = ["backend", "blueprint", *(f"c={c}: ans/s (p99 ms)" for c in concurrency),
+    header = ["backend", "blueprint", "servers", *(f"c={c}: ans/s (p99 ms)" for c in concurrency),
               "saturation ans/s", "at c", "server CPU ms / answer", "busiest process",
               "client CPU ms / answer"]
     lines: list[list[str]] = []
@@ -603,7 +627,7 @@ def saturation_table(runs: list[Run], concurrency: list[int]) -> str:
         if not r.steps:
             lines.append(not_run(r, len(header)))
             continue
-        head = [r.backend, r.design]
+        head = [r.backend, r.design, servers_text(r)]
         by_c = {p["n"]: p for p in r.steps}
         cells = []
         for c in concurrency:
@@ -630,7 +654,7 @@ def verdicts(runs: list[Run], quick: bool) -> list[str]:
         return ["SQLite, uni: not assessed (no such run)" + note + "."]
     for uni in unis:
         sync = " (synchronous=NORMAL)" if uni.backend == "sqlite-normal" else ""
-        name = f"SQLite{sync}, uni"
+        name = f"SQLite{sync}, uni" + (f", {servers_text(uni)}" if uni.servers > 1 else "")
         p = uni.open
         if p is None:
             out.append(f"{name}, p95 ≤ 20 ms at 200 answers/s offered: not assessed "
@@ -693,6 +717,17 @@ def notes_for(runs: list[Run], args: argparse.Namespace) -> list[str]:
         "httptools, each with a SO_REUSEPORT listening socket of its own made with IPPROTO_TCP, "
         "so TCP_NODELAY is on; no access log).",
     ]
+    if max(args.server_counts) > 1:
+        notes.append(
+            "Several servers: N such servers (each `qabilet serve --workers "
+            f"{args.workers}`, a process group and a port of its own) on one database, started "
+            "on a fresh copy per run; no proxy between — the load generator sends each request "
+            "(a candidate's, the operator's) to the next server in turn, round robin over all "
+            "requests, as an nginx `upstream` does, with its own kept-alive connections to each "
+            "server; \"by session\": a candidate's requests go to the server its session id "
+            "hashes to (nginx's `hash … consistent` on the id in the path), the operator's in "
+            "turn. Everything — the servers, PostgreSQL and the load generator — shares the "
+            "machine's cores: a second server adds processes, not cores.")
     described = {}
     for r in runs:
         if r.description:
@@ -734,8 +769,10 @@ def environment(args: argparse.Namespace) -> list[str]:
     lines = [
         *run_lines(('api', 'itembank', 'engine')),
         f"- python {platform.python_version()}, qabilet {qabilet.__version__}; {versions()}",
-        f"- server: `qabilet serve --workers {args.workers}`; load generator: aiohttp (httpx "
-        "only for the readiness check)",
+        f"- server: `qabilet serve --workers {args.workers}`"
+        + (f", {' then '.join(map(str, args.server_counts))} of them on one database"
+           if max(args.server_counts) > 1 else "")
+        + "; load generator: aiohttp (httpx only for the readiness check)",
     ]
     if "postgresql" in args.backend_list:
         lines.append(f"- PostgreSQL server {pg_server_version()} on {admin_url().split('@')[-1]}"
@@ -760,7 +797,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--blueprint", default=None, help="uni, multi, shadow or all (comma-separated"
                    "; default all; --quick: uni)")
     p.add_argument("--workers", type=int, default=2,
-                   help="the server's worker processes (qabilet serve --workers; default 2)")
+                   help="each server's worker processes (qabilet serve --workers; default 2)")
+    p.add_argument("--servers", default="1",
+                   help="servers on the run's database, the load spread over them round robin; "
+                        "several counts, comma-separated, run one after another (1,2: one "
+                        f"server, then two; written to {RESULTS_SERVERS.name})")
+    p.add_argument("--spread", default="roundrobin",
+                   help="with several servers: roundrobin (each request to the next server), "
+                        "session (a candidate's requests to the server its session id hashes "
+                        "to), or both, comma-separated (one run each)")
     p.add_argument("--rate", default=f"{TARGET_RATE:g}",
                    help="answers per second offered in the open workload; several, "
                         "comma-separated, run one after another ('' for none)")
@@ -794,6 +839,11 @@ def main(argv: list[str] | None = None) -> None:
                                 "blueprint")
     args.concurrency = [int(x) for x in args.concurrency.split(",") if x.strip()]
     args.rates = [float(x) for x in args.rate.split(",") if x.strip() and float(x) > 0]
+    args.server_counts = [int(x) for x in args.servers.split(",") if x.strip()]
+    if not args.server_counts or min(args.server_counts) < 1:
+        raise SystemExit(f"--servers: expected counts of 1 or more, comma-separated; got "
+                         f"{args.servers!r}")
+    args.spreads = _list(args.spread, SPREADS, "spread")
     if args.quick:
         args.warmup, args.duration = 3.0, 10.0
         args.step_warmup, args.step_duration = 2.0, 6.0
@@ -817,7 +867,10 @@ def main(argv: list[str] | None = None) -> None:
         if not args.profile_only:
             for backend in args.backend_list:
                 for design in args.blueprint_list:
-                    runs.append(run_one(backend, design, args, db_file, doc, workdir))
+                    for n in args.server_counts:
+                        for spread in args.spreads if n > 1 else SPREADS[:1]:
+                            runs.append(run_one(backend, design, n, args, db_file, doc, workdir,
+                                                spread))
         if args.profile or args.profile_only:
             profile_lines = profile(args, db_file, doc, workdir)
     if profile_lines:
@@ -833,12 +886,15 @@ def main(argv: list[str] | None = None) -> None:
     for r in runs:
         for ph in r.phases:
             if not ph.get("skipped"):
-                loads[f"{r.backend} {r.design}"].append(
+                loads[f"{r.backend} {r.design} {servers_text(r)}"].append(
                     f"{ph['label']} {ph['load_before']:.2f} → {ph['load_after']:.2f}")
     env[speed_line] += f", {python_speed():.0f} ms after"
     env.append("- load average (1 min) before → after each phase: "
                + " | ".join(f"{k}: " + ", ".join(v) for k, v in loads.items()))
-    publish(RESULTS, "HTTP API under load: latency at an offered rate, and saturation",
+    several = max(args.server_counts) > 1
+    publish(RESULTS_SERVERS if several else RESULTS,
+            "HTTP API under load: latency at an offered rate, and saturation"
+            + (", one server and several on one database" if several else ""),
             "bench_http.py", argv,
             [("Open workload (latency at the offered rate):", t_open),
              ("Saturation (closed loops, no think time):", t_sat),

@@ -6,6 +6,12 @@ production gives a PostgreSQL URL
 (``postgresql://user@host/db``, served by psycopg 3: ``pip install 'qabilet[postgresql]'``).
 The schema is made and changed only by the Alembic migrations in :mod:`qabilet.itembank.migrations`.
 
+Several processes may open one database at once — the workers of a server, several servers on
+one PostgreSQL, a command run beside them. Bringing the schema up to date (:func:`upgrade`) is
+done under a PostgreSQL advisory lock, so that servers started together migrate one after the
+other (the second finds the schema up to date); :func:`exclusive` takes such a lock for any other
+step that must run once (the demonstration bank's first build).
+
 A database may be unavailable for a while — a PostgreSQL server restarting, a SQLite file whose
 write lock another process holds past the busy timeout. :func:`database_unavailable` tells such
 an error (the operation had no effect and may be tried again later) from a defect; connections
@@ -15,15 +21,18 @@ back.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BeforeValidator, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -31,8 +40,9 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from qabilet.engine.exceptions import QabiletError
 
 __all__ = ["BUSY_ENV_VAR", "CONNECT_TIMEOUT_S", "DEFAULT_FILE", "ENV_PREFIX", "ENV_VAR",
-           "SYNC_ENV_VAR", "DatabaseSettings", "SettingsError", "connect", "database_unavailable",
-           "database_url", "unavailable_error_types", "upgrade"]
+           "MIGRATION_LOCK", "SYNC_ENV_VAR", "DatabaseSettings", "SettingsError", "connect",
+           "current_revision", "database_unavailable", "database_url", "exclusive", "lock_key",
+           "unavailable_error_types", "upgrade"]
 
 #: the SQLite file of the embedded default
 DEFAULT_FILE = "qabilet.db"
@@ -49,6 +59,8 @@ BUSY_ENV_VAR = "QABILET_SQLITE_BUSY_TIMEOUT_S"
 #: how long opening a connection to a database server may take, in seconds, when the URL does
 #: not say (psycopg's ``connect_timeout``): an unreachable host fails, not hangs
 CONNECT_TIMEOUT_S = 10
+#: the advisory lock :func:`upgrade` holds while it migrates (see :func:`lock_key`)
+MIGRATION_LOCK = "migrate"
 #: SQLite's primary result codes of a database busy for the moment: SQLITE_BUSY, SQLITE_LOCKED,
 #: SQLITE_PROTOCOL (a write-ahead-log lock race)
 _SQLITE_TRANSIENT = (5, 6, 15)
@@ -211,16 +223,83 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, synchronous: str, bu
     cursor.close()
 
 
+def lock_key(name: str) -> int:
+    """The 64-bit key of the advisory lock ``name`` (the first 8 bytes of its SHA-256, signed).
+
+    PostgreSQL's advisory locks are named by a ``bigint``; qabilet's are ``qabilet:<name>``,
+    made a number here so that they cannot meet another application's small integers.
+
+    Examples
+    --------
+    >>> lock_key("migrate") == lock_key("migrate") != lock_key("demo-bank")
+    True
+    """
+    digest = hashlib.sha256(f"qabilet:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _locked(connection: Connection, name: str, *, transaction: bool) -> None:
+    """Wait for PostgreSQL's advisory lock ``name`` of the connection's schema; nothing elsewhere.
+
+    The lock is per schema (its key mixes :func:`lock_key` with ``current_schema()``): two
+    installations in two schemas of one database do not wait for each other. ``transaction``:
+    held until the transaction ends (``pg_advisory_xact_lock``), else until released.
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    function = "pg_advisory_xact_lock" if transaction else "pg_advisory_lock"
+    connection.execute(text(f"SELECT {function}(:key # hashtextextended(current_schema(), 0))"),
+                       {"key": lock_key(name)})
+
+
+@contextmanager
+def exclusive(engine: Engine, name: str) -> Iterator[None]:
+    """Run the block while holding the advisory lock ``name``: one process at a time.
+
+    On PostgreSQL, a session-level advisory lock on a connection of its own, held for the
+    block and released after it (or by the server when the process dies: the connection ends);
+    another process asking for the same name waits. On SQLite nothing is taken: several
+    servers share a PostgreSQL database, not a file.
+    """
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as connection:
+        _locked(connection, name, transaction=False)
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock_all()"))
+            connection.commit()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Run the Alembic migrations on ``engine`` up to ``revision``."""
+    """Run the Alembic migrations on ``engine`` up to ``revision``, one process at a time.
+
+    On PostgreSQL the migration's transaction first takes the advisory lock
+    :data:`MIGRATION_LOCK` (:func:`exclusive`'s kind, held to the commit): servers started
+    together on one database migrate one after the other, and the second finds the schema at
+    ``revision`` and changes nothing. PostgreSQL's DDL is transactional, so a migration that
+    fails changes nothing either.
+    """
     from alembic import command
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
     with engine.begin() as connection:
+        _locked(connection, MIGRATION_LOCK, transaction=True)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema's Alembic revision (None for a database never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
 
 
 def unavailable_error_types() -> tuple[type[BaseException], ...]:

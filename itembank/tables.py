@@ -328,6 +328,7 @@ class CalibrationJobRow(Base):
     created_at: Mapped[datetime] = mapped_column(_utc())
     finished_at: Mapped[datetime | None] = mapped_column(_utc())
     runner: Mapped[str | None] = mapped_column(String(128))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(_utc())  # its runner's last beat
     result: Mapped[dict[str, Any] | None] = mapped_column(Document)
     error: Mapped[str | None] = mapped_column(Text)
 

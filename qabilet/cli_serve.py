@@ -2,15 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from qabilet.cli import _fail, _user_errors, app
 from qabilet.cli_bank import DatabaseOption
 
-__all__ = ["serve"]
+if TYPE_CHECKING:
+    from qabilet.itembank.repository import BankRepository
+    from qabilet.itembank.session_store import SessionStore
+
+__all__ = ["first_start", "serve"]
+
+#: the advisory lock of :func:`first_start` (:func:`qabilet.itembank.database.exclusive`)
+FIRST_START_LOCK = "first-start"
+
+
+def first_start(repo: BankRepository, store: SessionStore,
+                build: Callable[[BankRepository], Any]) -> list[tuple[str, str]]:
+    """On an empty database: ``build`` the bank, and make an operator's and a psychometrician's key.
+
+    Returns ``(role, key)`` of the keys made (none when the bank was not empty). Servers started
+    together on one empty PostgreSQL database take turns (the advisory lock
+    :data:`FIRST_START_LOCK`): the first builds, the others then find the bank built and make
+    nothing.
+    """
+    from qabilet.itembank.database import exclusive
+
+    with exclusive(repo.engine, FIRST_START_LOCK):
+        if not repo.is_empty():
+            return []
+        typer.echo("Building the demonstration bank (once; about 30 s) …", err=True)
+        build(repo)
+        return [(role, store.create_api_key(role, "first start"))
+                for role in ("operator", "psychometrician")]
 
 
 @app.command()
@@ -46,12 +74,8 @@ def serve(
         except ValueError as exc:  # the URL, or its driver
             raise _fail(str(exc)) from None
         store = SessionStore(repo.engine)
-        if repo.is_empty():
-            typer.echo("Building the demonstration bank (once; about 30 s) …", err=True)
-            build_demo_bank(repo)
-            for role in ("operator", "psychometrician"):
-                key = store.create_api_key(role, "first start")
-                typer.echo(f"{role.capitalize()} API key (shown once): {key}")
+        for role, key in first_start(repo, store, build_demo_bank):
+            typer.echo(f"{role.capitalize()} API key (shown once): {key}")
         if demo_session:
             candidate = store.add_candidate(display_name="Demonstration candidate")
             session, token = LiveSessions(repo, store).create(

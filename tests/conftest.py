@@ -1,8 +1,9 @@
 """Shared test settings."""
 
 import os
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import quote
 
 import pytest
@@ -54,3 +55,28 @@ def pg_schema(prefix: str = "t") -> Iterator[str]:
     with admin.begin() as c:
         c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+def together(target: Callable, arguments: Iterable[tuple]) -> tuple[list, list[BaseException]]:
+    """``target(*args)`` for each of ``arguments``, in threads released at the same moment.
+
+    Returns the results and the exceptions raised, each in the order they came.
+    """
+    arguments = list(arguments)
+    barrier = threading.Barrier(len(arguments))
+    results: list = []
+    errors: list[BaseException] = []
+
+    def run(args: tuple) -> None:
+        barrier.wait()
+        try:
+            results.append(target(*args))
+        except BaseException as exc:  # the caller looks at them
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(args,)) for args in arguments]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return results, errors

@@ -54,18 +54,28 @@ def demo_repo(demo_db):
 def demo_pg(demo_db_file) -> Iterator[str]:
     """The URL of a PostgreSQL copy of the demonstration bank (a schema of its own, dropped after).
 
-    Rows are copied table by table from the SQLite build into a freshly migrated schema, in the
-    order of their foreign keys; the tests that use it add sessions of their own, never change
-    the bank. Needs ``QABILET_TEST_DATABASE_URL`` (skips without it; fails under
-    ``QABILET_REQUIRE_ALL=1``).
+    Rows are copied from the SQLite build into a freshly migrated schema (:func:`copy_demo`); the
+    tests that use it add sessions of their own, never change the bank. Needs
+    ``QABILET_TEST_DATABASE_URL`` (skips without it; fails under ``QABILET_REQUIRE_ALL=1``).
     """
-    from sqlalchemy import delete, insert, select
-
-    from qabilet.itembank.tables import Base
     from tests.conftest import pg_schema
 
     schema = pg_schema("demo")
     url = next(schema)
+    copy_demo(demo_db_file, url)
+    yield url
+    next(schema, None)  # drops it
+
+
+def copy_demo(demo_db_file: Path, url: str) -> None:
+    """Copy the demonstration bank's rows into the empty database at ``url`` (migrated here).
+
+    Table by table from the SQLite build, in the order of their foreign keys.
+    """
+    from sqlalchemy import delete, insert, select
+
+    from qabilet.itembank.tables import Base
+
     source, target = connect(f"sqlite:///{demo_db_file}"), connect(url)
     with source.connect() as src, target.begin() as dst:
         for table in reversed(Base.metadata.sorted_tables):  # what the migrations wrote (a key)
@@ -76,5 +86,3 @@ def demo_pg(demo_db_file) -> Iterator[str]:
                 dst.execute(insert(table), rows)
     source.dispose()
     target.dispose()
-    yield url
-    next(schema, None)  # drops it

@@ -62,11 +62,13 @@ class Server:
         More environment (``QABILET_*`` settings).
     workers : int
         Worker processes (``qabilet serve --workers``).
+    migrated : bool
+        The database is migrated already (``qabilet db upgrade``): the server does not migrate.
     """
 
     def __init__(self, database_url: str, env: dict[str, str] | None = None,
-                 workers: int = 1) -> None:
-        self.port, self.workers = free_port(), workers
+                 workers: int = 1, migrated: bool = False) -> None:
+        self.port, self.workers, self.migrated = free_port(), workers, migrated
         self.base = f"http://127.0.0.1:{self.port}"
         self._env = {**os.environ, "QABILET_DATABASE_URL": database_url,
                      "QABILET_PUBLIC_URL": self.base, **(env or {})}
@@ -76,7 +78,8 @@ class Server:
         """Start it and wait until it answers."""
         self.proc = subprocess.Popen(
             [sys.executable, "-c", f"from qabilet.api.serving import serve; "
-                                   f"serve('127.0.0.1', {self.port}, workers={self.workers})"],
+                                   f"serve('127.0.0.1', {self.port}, workers={self.workers}, "
+                                   f"migrated={self.migrated})"],
             env=self._env)  # as ``qabilet serve`` runs it: its protocol, its listener
         wait_for(self.base)
         return self

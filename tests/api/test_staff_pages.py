@@ -11,6 +11,8 @@ import shutil
 import httpx
 import pytest
 
+from qabilet.api.settings import Settings
+from qabilet.api.staff_pages import cookie_secure
 from qabilet.api.staff_words import LANGUAGES, ROLE_WORDS, WORDS, word
 from tests.api._server import Server
 from tests.api._staff import form_token, signed_in, world_server
@@ -135,3 +137,23 @@ def test_the_cookie_is_secure_when_the_server_says_tls(site, tmp_path):
         assert re.search(r"(?i)samesite=lax", cookie)
     finally:
         running.stop()
+
+
+def test_the_cookie_is_secure_when_a_trusted_proxy_says_the_client_used_tls():
+    """TLS ends at the reverse proxy: the proxy's ``X-Forwarded-Proto: https`` makes ``auto``
+    secure — from a trusted proxy only; a client cannot switch it either way itself."""
+    trusted = Settings(trusted_proxies="10.0.0.0/8").trusted_proxies
+
+    def scope(peer: str, *said: str, scheme: str = "http") -> dict:
+        return {"scheme": scheme, "client": (peer, 5000),
+                "headers": [(b"x-forwarded-proto", s.encode()) for s in said]}
+
+    assert cookie_secure("auto", scope("10.0.0.5", "https"), trusted)
+    assert cookie_secure("auto", scope("10.0.0.5", "http, https"), trusted)  # the nearest proxy's
+    assert not cookie_secure("auto", scope("10.0.0.5", "https, http"), trusted)
+    assert not cookie_secure("auto", scope("10.0.0.5"), trusted)  # the proxy says nothing: http
+    assert not cookie_secure("auto", scope("192.0.2.1", "https"), trusted)  # a client's own word
+    assert not cookie_secure("auto", scope("10.0.0.5", "https"), ())  # no proxy trusted
+    assert cookie_secure("auto", scope("192.0.2.1", "http", scheme="https"), trusted)  # TLS here
+    assert cookie_secure("always", scope("192.0.2.1"), ()) and \
+        not cookie_secure("never", scope("10.0.0.5", "https"), trusted)

@@ -22,6 +22,7 @@ from qabilet.engine.exceptions import ConflictError, InvalidParameterError
 from qabilet.itembank.database import SettingsError, connect
 from qabilet.itembank.session_store import ROLES, SessionStore
 from tests.attestation._world import PASSWORD, build
+from tests.conftest import together
 
 
 @pytest.fixture
@@ -92,6 +93,27 @@ def test_failures_in_a_row_lock_the_account_and_a_success_resets_the_count(accou
     actions = [e["action"] for e in SessionStore(accounts.engine).audit_trail("account:hr-a")]
     assert actions.count("account.sign_in_failed") == 5 and "account.lockout" in actions
     assert actions.count("account.sign_in") == 2 and "account.unlock" in actions
+
+
+def test_wrong_passwords_sent_to_several_servers_at_once_are_each_counted(pg_url):
+    """Four failed sign-ins at the same moment, each through a server of its own (an engine of
+    its own), on PostgreSQL: every one is counted — the failures 1 and 2 audited once each, then
+    the lockout — not read together and written over one another (all counted as one, before
+    the account's row was locked)."""
+    servers = [AccountRepository(connect(pg_url, migrate=k == 0), max_failures=2)
+               for k in range(4)]
+    servers[0].create_account("hr-a", "HR-A", PASSWORD, by="test")
+    _, refusals = together(lambda server: server.sign_in("hr-a", "not the password",
+                                                         address="10.0.0.9"),
+                           [(s,) for s in servers])
+    trail = SessionStore(servers[0].engine).audit_trail("account:hr-a")
+    counted = [e["detail"]["failures"] for e in trail if e["action"] == "account.sign_in_failed"]
+    assert len(refusals) == 4 and all(isinstance(r, SignInRefused) for r in refusals)
+    assert sorted(counted) == [1, 2]
+    assert [e["action"] for e in trail].count("account.lockout") == 1
+    assert sum(isinstance(r, AccountLocked) for r in refusals) == 3  # the second, and two after
+    for server in servers:
+        server.engine.dispose()
 
 
 def test_an_unknown_name_and_a_wrong_password_are_refused_alike(accounts):
