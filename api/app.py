@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     from qabilet.api.faults import install as install_faults
     from qabilet.api.faults import unavailable_response
     from qabilet.api.health import install as install_health
+    from qabilet.api.ims_cat import router as ims_cat_routes
     from qabilet.api.landing import install as install_landing
     from qabilet.api.live import LiveSessions
     from qabilet.api.offload import Offload
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     from qabilet.attestation.timetable import TimetableRepository
     from qabilet.delivery.item_texts import ItemTexts
     from qabilet.delivery.profiles import preload
+    from qabilet.itembank.cat_sections import CatSections
     from qabilet.itembank.database import connect
     from qabilet.itembank.repository import BankRepository
     from qabilet.itembank.session_store import SessionStore
@@ -120,7 +122,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
                                   campaigns=CampaignRepository(engine),
                                   sheets=SheetRepository(engine),
                                   timetable=TimetableRepository(engine),
-                                  interviews=InterviewRepository(engine))
+                                  interviews=InterviewRepository(engine),
+                                  cat_sections=CatSections(engine))
 
     @app.exception_handler(NotFoundError)
     async def _not_found(_request: Request, exc: NotFoundError) -> JSONResponse:
@@ -166,6 +169,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.include_router(admin_routes)
     app.include_router(review_routes)
     app.include_router(attestation_routes)
+    app.include_router(ims_cat_routes)
     app.include_router(staff_pages)
     install_staff_pages(app)  # their refusals as pages, a missing sign-in as a redirect
     app.include_router(staff_campaigns)

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
-from qabilet.engine.exceptions import NotFoundError
+from qabilet.engine.exceptions import NotFoundError, QabiletError
 from qabilet.itembank._runtime import as_utc, now
 from qabilet.itembank.tables import CalibrationJobRow
 
@@ -58,7 +58,7 @@ __all__ = ["DIF_LANGUAGES", "DIF_MIN_ANSWERS", "DIF_MIN_SESSIONS", "HEARTBEAT_S"
            "CalibrationJobs", "pretest", "recalibrate"]
 
 _RUNNER = f"{socket.gethostname()}:{os.getpid()}"
-_log = logging.getLogger("qabilet.api")
+_log = logging.getLogger("qabilet.api.calibration")
 #: seconds between a running job's beats (``calibration_jobs.heartbeat_at``)
 HEARTBEAT_S = 10.0
 #: a queued or running job whose last beat is older than this many seconds reads as interrupted
@@ -254,6 +254,10 @@ class CalibrationJobs:
                       else recalibrate(self._repo, **_without(request, _PRETEST_ONLY), actor=actor))
         except Exception as exc:  # a failed job records why; the server goes on
             done.set()
+            if type(exc) is ValueError or isinstance(exc, QabiletError):  # the request's fault
+                _log.info("calibration job %s refused: %s", job_id, exc)
+            else:  # a fault of ours: its traceback, for the bug report
+                _log.exception("calibration job %s failed", job_id)
             self._set(job_id, status="failed", error=f"{type(exc).__name__}: {exc}",
                       finished_at=now())
         else:

@@ -27,6 +27,7 @@ from qabilet.attestation.repository import OrganisationRepository
 from qabilet.attestation.sheets import SheetRepository
 from qabilet.attestation.timetable import TimetableRepository
 from qabilet.delivery.item_texts import ItemTexts
+from qabilet.itembank.cat_sections import CatSections
 from qabilet.itembank.repository import BankRepository
 from qabilet.itembank.session_store import SessionStore
 
@@ -69,6 +70,8 @@ class Services:
         Proposed slots and bookings at the test centres.
     interviews : InterviewRepository
         Interviews and the commission's decisions.
+    cat_sections : CatSections
+        The IMS CAT interface's sections and their sessions (:mod:`qabilet.api.ims_cat`).
     """
 
     settings: Settings
@@ -85,6 +88,7 @@ class Services:
     sheets: SheetRepository
     timetable: TimetableRepository
     interviews: InterviewRepository
+    cat_sections: CatSections
 
 
 def services_of(app: Any) -> Services:

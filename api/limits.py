@@ -41,6 +41,8 @@ __all__ = ["IMPORT_ROUTES", "LIMIT_RESPONSES", "RequestGuard", "flat_routes"]
 #: the routes that take a whole document, and ``max_import_bytes`` of it (method, path template)
 IMPORT_ROUTES = frozenset({("POST", "/v1/admin/bank"), ("POST", "/v1/admin/versions"),
                            ("POST", "/v1/attestation/organisation"),
+                           # a test's QTI metadata and usage data (base64, 1 MiB each at most)
+                           ("POST", "/ims/cat/v1p3/sections"),
                            # the staff pages' forms that carry a file (checked at 10 MiB there)
                            ("POST", "/staff/campaigns/{campaign_id}/exemptions"),
                            ("POST", "/staff/campaigns/{campaign_id}/sheets/{personal_number}")})

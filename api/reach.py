@@ -18,7 +18,7 @@ from qabilet.attestation.access import Grant, Reach, check_grant
 from qabilet.engine.exceptions import InvalidParameterError, NotFoundError
 from qabilet.itembank.session_store import StoredSession
 
-__all__ = ["check_key", "check_session_reach", "manages_key", "reach_of", "unscoped"]
+__all__ = ["check_centre", "check_key", "check_session_reach", "manages_key", "reach_of", "unscoped"]
 
 #: the key roles a psychometrician may make (and see, and revoke): their own and the operators'
 PSYCHOMETRICIANS_KEYS = ("operator", "psychometrician")
@@ -39,6 +39,26 @@ def check_session_reach(services: Services, who: Caller, session: StoredSession)
     unit = None if centre is None else services.organisation.unit_of_centre(centre)
     if not reach_of(services, who).covers(unit, who.role):
         raise NotFoundError(f"session {session.id!r} does not exist")
+
+
+def check_centre(services: Services, who: Caller, centre: str | None, field: str = "test_centre") -> None:
+    """Refuse (422) a test centre that does not exist, or is outside a scoped key's units.
+
+    A scoped key must name one (its sessions are held at its units' centres); ``field`` is the
+    request's name for it.
+    """
+    if centre is None:
+        if who.scope is not None:
+            raise InvalidParameterError(f"{field}: required from a key scoped to unit "
+                                        f"{who.scope!r} (one of its test centres)")
+        return
+    try:
+        unit = services.organisation.unit_of_centre(centre)
+    except NotFoundError:
+        unit = None
+    if unit is None or not reach_of(services, who).covers(unit, who.role):
+        raise InvalidParameterError(f"{field}: no test centre {centre!r}"
+                                    + (" within this key's scope" if who.scope else ""))
 
 
 def unscoped(who: Caller, what: str) -> None:

@@ -50,6 +50,12 @@ def _services(request: Request) -> Services:
     return services_of(request.app)
 
 
+def _reach(request: Request, who: Caller) -> tuple[Services, Reach]:
+    """The app's services and what the caller's key reaches (:func:`~qabilet.api.reach.reach_of`)."""
+    services = _services(request)
+    return services, reach_of(services, who)
+
+
 @router.post("/organisation", status_code=201, response_model=OrganisationImported,
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                  "schema": {"type": "object", "additionalProperties": True}}},
@@ -71,22 +77,22 @@ async def import_organisation(request: Request, who: Administrator) -> Organisat
 @router.get("/units", response_model=list[Unit])
 def units(request: Request, who: AnyStaff) -> list[Unit]:
     """The units the key's role covers, by id."""
-    services = _services(request)
-    return services.organisation.units(within=reach_of(services, who).units(who.role))
+    services, reach = _reach(request, who)
+    return services.organisation.units(within=reach.units(who.role))
 
 
 @router.get("/test-centres", response_model=list[TestCentre])
 def test_centres(request: Request, who: CentreStaff) -> list[TestCentre]:
     """The test centres of the units the key's role covers, by id."""
-    services = _services(request)
-    return services.organisation.test_centres(within=reach_of(services, who).units(who.role))
+    services, reach = _reach(request, who)
+    return services.organisation.test_centres(within=reach.units(who.role))
 
 
 @router.get("/employees", response_model=list[Employee])
 def employees(request: Request, who: Readers, unit: UnitId = None) -> list[Employee]:
     """The employees of the units the key covers (of one of them), by personal number."""
-    services = _services(request)
-    covered = reach_of(services, who).units(who.role)
+    services, reach = _reach(request, who)
+    covered = reach.units(who.role)
     if unit is not None and covered is not None and unit not in covered:
         return []
     found = services.organisation.employees(unit=unit, units=covered)
@@ -98,9 +104,9 @@ def employees(request: Request, who: Readers, unit: UnitId = None) -> list[Emplo
 def employee(request: Request, who: Readers,
              personal_number: Annotated[str, Path(min_length=1, max_length=64)]) -> Employee:
     """One employee of the units the key covers (404 for anyone else)."""
-    services = _services(request)
+    services, reach = _reach(request, who)
     found = services.organisation.employee(personal_number)
-    if not reach_of(services, who).covers(found.unit, who.role):
+    if not reach.covers(found.unit, who.role):
         raise NotFoundError(f"no employee with personal number {personal_number!r}")
     services.store.audit(who.actor, "employee.read", f"employee:{personal_number}")
     return found
@@ -118,22 +124,26 @@ def _within(services: Services, admin: Reach, account: Account) -> bool:
     return bool(units) and all(admin.covers(u, "administrator") for u in units)
 
 
-def _account(services: Services, admin: Reach, username: str) -> Account:
-    """An account the administrator reaches (404 otherwise)."""
+def _reached(request: Request, who: Caller, username: str) -> tuple[Services, Reach]:
+    """The services and the administrator's reach, once they reach the account (404 otherwise).
+
+    The first step of every route on one account: an account outside the administrator's units
+    is answered as one that does not exist.
+    """
+    services, admin = _reach(request, who)
     try:
-        found = services.accounts.account(username)
+        found: Account | None = services.accounts.account(username)
     except NotFoundError:
         found = None
     if found is None or not _within(services, admin, found):
         raise NotFoundError(f"no staff account {username!r}")
-    return found
+    return services, admin
 
 
 @router.get("/accounts", response_model=list[AccountPublic])
 def accounts(request: Request, who: Administrator) -> list[AccountPublic]:
     """The staff accounts the administrator reaches, by name, with their grants."""
-    services = _services(request)
-    admin = reach_of(services, who)
+    services, admin = _reach(request, who)
     return [account_public(a) for a in services.accounts.accounts() if _within(services, admin, a)]
 
 
@@ -143,8 +153,7 @@ def create_account(request: Request, body: AccountCreate, who: Administrator) ->
 
     A scoped administrator makes accounts for the people of their units (``employee``).
     """
-    services = _services(request)
-    admin = reach_of(services, who)
+    services, admin = _reach(request, who)
     if not admin.everywhere("administrator"):
         person = None
         if body.employee is not None:
@@ -164,9 +173,7 @@ def create_account(request: Request, body: AccountCreate, who: Administrator) ->
 def add_grant(request: Request, username: Username, body: GrantCreate,
               who: Administrator) -> AccountPublic:
     """Give the account a role at a unit (or every unit), within the administrator's units."""
-    services = _services(request)
-    admin = reach_of(services, who)
-    _account(services, admin, username)
+    services, admin = _reached(request, who, username)
     services.accounts.grant(username, Grant(body.role, body.unit, body.trained_on), by=who.actor,
                             within=admin)
     return account_public(services.accounts.account(username))
@@ -178,9 +185,7 @@ def withdraw_grant(request: Request, username: Username,
                    grant_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
                    who: Administrator) -> Response:
     """Withdraw one of the account's grants."""
-    services = _services(request)
-    admin = reach_of(services, who)
-    _account(services, admin, username)
+    services, admin = _reached(request, who, username)
     services.accounts.withdraw(username, grant_id, by=who.actor, within=admin)
     return Response(status_code=204)
 
@@ -190,8 +195,7 @@ def withdraw_grant(request: Request, username: Username,
 def set_password(request: Request, username: Username, body: PasswordSet,
                  who: Administrator) -> Response:
     """Set a new password (its sessions end, a lockout is lifted)."""
-    services = _services(request)
-    _account(services, reach_of(services, who), username)
+    services, _ = _reached(request, who, username)
     services.accounts.set_password(username, body.password, by=who.actor)
     return Response(status_code=204)
 
@@ -199,8 +203,7 @@ def set_password(request: Request, username: Username, body: PasswordSet,
 @router.post("/accounts/{username}/disable", response_model=AccountPublic)
 def disable(request: Request, username: Username, who: Administrator) -> AccountPublic:
     """Disable the account: no sign-in, its sessions end now (it stays, for the audit trail)."""
-    services = _services(request)
-    _account(services, reach_of(services, who), username)
+    services, _ = _reached(request, who, username)
     services.accounts.disable(username, by=who.actor)
     return account_public(services.accounts.account(username))
 
@@ -208,7 +211,6 @@ def disable(request: Request, username: Username, who: Administrator) -> Account
 @router.post("/accounts/{username}/unlock", response_model=AccountPublic)
 def unlock(request: Request, username: Username, who: Administrator) -> AccountPublic:
     """Lift a lockout before it ends."""
-    services = _services(request)
-    _account(services, reach_of(services, who), username)
+    services, _ = _reached(request, who, username)
     services.accounts.unlock(username, by=who.actor)
     return account_public(services.accounts.account(username))

@@ -20,11 +20,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
+from qabilet.api.answering import record_answer
 from qabilet.api.auth import Caller, operator, session_operator, session_party
 from qabilet.api.dependencies import Bank, Config, Sessions, Store, services_of
 from qabilet.api.live import Live, LiveSessions
 from qabilet.api.proctoring import proctor
-from qabilet.api.reach import reach_of
+from qabilet.api.reach import check_centre
 from qabilet.api.schemas import (
     ERRORS,
     AnswerCreate,
@@ -47,7 +48,6 @@ from qabilet.api.schemas import (
 from qabilet.api.settings import Settings
 from qabilet.delivery.answer_reports import report_name
 from qabilet.delivery.block_sections import ranking_of
-from qabilet.engine.exceptions import InvalidParameterError, NotFoundError
 from qabilet.itembank.profiles import Profile
 from qabilet.itembank.repository import BankRepository
 from qabilet.itembank.session_store import SessionEvent, SessionStore
@@ -93,7 +93,7 @@ def create_session(request: Request, store: Store, sessions: Sessions, settings:
     A key scoped to a unit starts sessions only at that unit's test centres (``test_centre``).
     """
     given = body.model_fields_set
-    _check_centre(request, who, body.test_centre)
+    check_centre(services_of(request.app), who, body.test_centre)
     session, token = sessions.create(
         candidate_id=body.candidate_id, level=body.level, language=body.language,
         token_ttl=timedelta(hours=settings.token_ttl_hours),
@@ -106,23 +106,6 @@ def create_session(request: Request, store: Store, sessions: Sessions, settings:
                  "time_limit_s": session.time_limit_s,
                  "item_time_limit_s": session.item_time_limit_s})
     return public(settings, sessions.state(session.id), token)
-
-
-def _check_centre(request: Request, who: Caller, centre: str | None) -> None:
-    """Refuse (422) a test centre that does not exist, or is outside a scoped key's units."""
-    services = services_of(request.app)
-    if centre is None:
-        if who.scope is not None:
-            raise InvalidParameterError(f"test_centre: required from a key scoped to unit "
-                                        f"{who.scope!r} (one of its test centres)")
-        return
-    try:
-        unit = services.organisation.unit_of_centre(centre)
-    except NotFoundError:
-        unit = None
-    if unit is None or not reach_of(services, who).covers(unit, who.role):
-        raise InvalidParameterError(f"test_centre: no test centre {centre!r}"
-                                    + (" within this key's scope" if who.scope else ""))
 
 
 @router.get("/sessions/{session_id}", response_model=SessionPublic)
@@ -169,36 +152,14 @@ async def answer(request: Request, session_id: str, body: AnswerCreate,
     """Record the answer to the item at ``position`` (a retry returns the stored answer)."""
     sessions = services_of(request.app).live  # not a dependency: see the module docstring
     live = sessions.state(session_id, start_clock=True, actor=who.actor)
-    v = live.view
     ranking = _ranking(live, body)
     payload = {"item_id": body.item_id, **({"ranking": ranking} if ranking else {"code": body.code}),
                "client_response_time_s": body.response_time_s,
                "language": body.language or live.session.language}
-    if body.position < v.position:  # a taken position: a retry, or a conflict
-        done, _ = await sessions.record_soon(session_id, "answer", payload,
-                                             position=body.position, actor=who.actor)
-        return AnswerPublic(position=body.position, item_id=body.item_id, code=body.code,
-                            ranking=ranking, replayed=done.replayed, finished=v.finished)
-    if v.finished:
-        raise HTTPException(409, f"the session is over ({live.closed_reason}); no more answers "
-                                 f"are taken")
-    if live.clock.paused:
-        raise HTTPException(409, "the session is paused by the proctor; answers wait for resume")
-    if body.position > v.position:
-        raise HTTPException(409, f"position: the item at position {v.position} is the one shown; "
-                                 f"got {body.position}")
-    if body.item_id != v.item_id:
-        raise HTTPException(409, f"item_id: position {v.position} shows {v.item_id!r}; got "
-                                 f"{body.item_id!r}")
-    if body.code is not None:
-        n_codes = live.plan.n_choices(body.item_id)
-        if body.code >= n_codes:
-            raise HTTPException(422, f"code: item {body.item_id!r} has choices 0–{n_codes - 1}; "
-                                     f"got {body.code}")
-    done, after = await sessions.record_soon(session_id, "answer", payload,
-                                             position=body.position, actor=who.actor)
+    done = await record_answer(sessions, live, position=body.position, item_id=body.item_id,
+                               code=body.code, payload=payload, actor=who.actor)
     return AnswerPublic(position=body.position, item_id=body.item_id, code=body.code,
-                        ranking=ranking, replayed=done.replayed, finished=after.view.finished)
+                        ranking=ranking, replayed=done.replayed, finished=done.finished)
 
 
 def _ranking(live: Live, body: AnswerCreate) -> str | None:

@@ -229,8 +229,10 @@ def serve(host: str, port: int, *, workers: int = 1, log_level: str = "warning",
         The address is taken or not this machine's (before any worker starts).
     """
     from qabilet.api.settings import Settings
+    from qabilet.attestation.accounts import password_hasher
 
     settings = settings or Settings.from_env()
+    password_hasher()  # QABILET_ARGON2_PROFILE, checked before anything starts
     if workers <= 1:
         sock = listening_socket(host, port, reuse_port=False)
         if not migrated:

@@ -19,6 +19,7 @@ something that does not exist. Every form carries the session's CSRF token.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
@@ -33,6 +34,7 @@ from qabilet.api.staff_pages import (
     Staff,
     StaffForm,
     language_of,
+    reached_member,
     render,
     unit_names,
 )
@@ -42,10 +44,10 @@ from qabilet.attestation.campaigns import Campaign, Exemption, Member
 from qabilet.attestation.exemptions import GROUNDS
 from qabilet.attestation.files import MAX_BYTES, Upload, check_upload
 from qabilet.attestation.organisation import Employee
-from qabilet.attestation.sheets import Sheet, SheetContent
+from qabilet.attestation.sheets import STATES, Sheet, SheetContent
 from qabilet.engine.exceptions import QabiletError
 
-__all__ = ["DEADLINES", "member_of", "router"]
+__all__ = ["DEADLINES", "router"]
 
 router = APIRouter(prefix="/staff/campaigns", include_in_schema=False)
 Field = Annotated[str, Form()]
@@ -134,9 +136,7 @@ def campaign(request: Request, signed: Staff, campaign_id: str, opened: int | No
     overseen: list[Member] = (services.campaigns.members(found.id, units=units)
                               if units is None or units else [])
     states = services.sheets.states(found.id)
-    exempt = services.campaigns.exempt(found.id)
-    names = unit_names(services, lang)
-    progress = _progress(overseen, states, exempt, names)
+    progress = services.sheets.progress(found.id, units=units) if overseen else []  # counted in SQL
     to_decide = ([e for e in services.campaigns.exemptions(found.id, units=reach.units("hr"),
                                                            status="requested")]
                  if reach.holds("hr") else [])
@@ -153,11 +153,6 @@ def campaign(request: Request, signed: Staff, campaign_id: str, opened: int | No
                 "offer": [slot.id for slot in services.timetable.slots(found.id)
                           if slot.centre.id in centres],
                 "decision": services.interviews.decision(found.id, reach.person)}
-    booked = {b.personal_number for b in services.timetable.bookings(found.id, units=units)}
-    for row in progress:
-        row["booked"] = (len(booked) if row["unit"] is None else
-                         sum(m.personal_number in booked for m in overseen
-                             if names.get(m.unit, m.unit) == row["unit"]))
     services.store.audit(reach.actor, "campaign.read", f"campaign:{found.id}",
                          {"members_shown": len(overseen)})
     message = (word("opened", lang, count=opened) if opened is not None else
@@ -165,8 +160,9 @@ def campaign(request: Request, signed: Staff, campaign_id: str, opened: int | No
                                           ("booked", "first", "optimum", "unplaced")})
                if request.query_params.get("booked") else None)
     return render(request, "campaign.html", signed=signed, c=found, progress=progress,
-                  to_decide=to_decide, disputed=disputed, supervised=supervised, states=states,
-                  mine=mine, grounds=list(GROUNDS), hr=reach.holds("hr"), max_mb=MAX_BYTES >> 20,
+                  states_shown=STATES, names=unit_names(services, lang), to_decide=to_decide,
+                  disputed=disputed, supervised=supervised, states=states, mine=mine,
+                  grounds=list(GROUNDS), hr=reach.holds("hr"), max_mb=MAX_BYTES >> 20,
                   schedules=_schedules(reach, found), message=message)
 
 
@@ -180,11 +176,7 @@ async def propose(request: Request, signed: StaffForm, campaign_id: str) -> Resp
     """A member's proposed slots (``choice``, first first), or HR's for a member of theirs."""
     form = await request.form()
     services = services_of(request.app)
-    who = str(form.get("personal_number", "")).strip()[:64] or (signed.reach.person or "")
-    member = member_of(services, campaign_id[:64], who)
-    if member is None or not (is_self(signed.reach, who)
-                              or signed.reach.covers(member.unit, "hr")):
-        raise Refused(404, "not_found")
+    who = _filed_for(services, signed, campaign_id, str(form.get("personal_number", "")))
     chosen = [str(v) for v in form.getlist("choice") if str(v)]
     try:
         services.timetable.propose(campaign_id, who, chosen, by=signed.reach.actor)
@@ -214,34 +206,13 @@ def draw_up_schedule(request: Request, signed: StaffForm, campaign_id: str) -> R
 def no_show(request: Request, signed: StaffForm, campaign_id: str, personal_number: str) -> Response:
     """Release the booking of a member who did not come (their unit's HR, operator or proctor)."""
     services = services_of(request.app)
-    member = member_of(services, campaign_id[:64], personal_number[:64])
-    if member is None or not signed.reach.covers(member.unit, "hr", "operator", "proctor"):
-        raise Refused(404, "not_found")
+    member, _ = reached_member(services, campaign_id, personal_number, lambda m, _: (
+        signed.reach.covers(m.unit, "hr", "operator", "proctor")))
     try:
         services.timetable.no_show(campaign_id, member.personal_number, by=signed.reach.actor)
     except QabiletError as exc:
         raise Refused(422, text=str(exc)) from None
     return RedirectResponse(f"/staff/campaigns/{campaign_id}", status_code=303)
-
-
-def _progress(members: list[Member], states: dict[str, str], exempt: dict[str, str],
-              names: dict[str, str]) -> list[dict[str, Any]]:
-    """Per unit, and for all of them (the last row, ``unit`` None): members, exempt, sheets by state."""
-    rows: dict[str, dict[str, Any]] = {}
-    for m in members:
-        row = rows.setdefault(m.unit, {"unit": names.get(m.unit, m.unit), "members": 0,
-                                       "exempt": 0, "states": {}})
-        row["members"] += 1
-        row["exempt"] += m.personal_number in exempt
-        state = states.get(m.personal_number, "not_drawn_up")
-        row["states"][state] = row["states"].get(state, 0) + 1
-    listed = [rows[u] for u in sorted(rows)]
-    total = {"unit": None, "members": len(members), "exempt": sum(r["exempt"] for r in listed),
-             "states": {}}
-    for r in listed:
-        for state, n in r["states"].items():
-            total["states"][state] = total["states"].get(state, 0) + n
-    return [*listed, total] if listed else []
 
 
 # -- exemptions ------------------------------------------------------------------------------------
@@ -251,11 +222,7 @@ async def request_exemption(request: Request, signed: StaffForm, campaign_id: st
                             file: Annotated[UploadFile | None, File()] = None) -> Response:
     """An exemption requested by the employee, or by HR for a member of their units."""
     services = services_of(request.app)
-    found = _campaign(services, campaign_id)
-    who = personal_number.strip()[:64] or (signed.reach.person or "")
-    member = member_of(services, campaign_id, who) if found is not None else None
-    if member is None or not (is_self(signed.reach, who) or signed.reach.covers(member.unit, "hr")):
-        raise Refused(404, "not_found")
+    who = _filed_for(services, signed, campaign_id, personal_number)
     content = await file.read(MAX_BYTES + 1) if file is not None else b""
     try:
         upload: Upload | None = check_upload(content, field="file") if content else None
@@ -266,24 +233,28 @@ async def request_exemption(request: Request, signed: StaffForm, campaign_id: st
     return RedirectResponse(f"/staff/campaigns/{campaign_id}", status_code=303)
 
 
-def member_of(services: Services, campaign_id: str, personal_number: str) -> Member | None:
-    """A campaign's member (ids cut to their longest), or None."""
-    try:
-        return services.campaigns.member(campaign_id[:64], personal_number[:64])
-    except QabiletError:
-        return None
+def _filed_for(services: Services, signed: Signed, campaign_id: str, personal_number: str) -> str:
+    """Whose form it is: the account's own person's, or (``personal_number``) HR's member's.
+
+    The member's personal number; 404 for anyone else.
+    """
+    who = personal_number.strip()[:64] or (signed.reach.person or "")
+    reached_member(services, campaign_id, who, lambda m, _: is_self(signed.reach, m.personal_number)
+                   or signed.reach.covers(m.unit, "hr"))
+    return who
 
 
-def _exemption(services: Services, campaign_id: str, exemption_id: int) -> tuple[Exemption, Member]:
-    """A request of the campaign, with its member (404 for anything else)."""
+def _exemption(services: Services, campaign_id: str, exemption_id: int,
+               may: Callable[[Member, Employee], bool]) -> Exemption:
+    """A request of the campaign whose member ``may`` lets the account reach (404 otherwise)."""
     try:
         found = services.campaigns.exemption(exemption_id)
-        member = services.campaigns.member(found.campaign, found.personal_number)
     except QabiletError:
         raise Refused(404) from None
     if found.campaign != campaign_id:
         raise Refused(404)
-    return found, member
+    reached_member(services, found.campaign, found.personal_number, may)
+    return found
 
 
 @router.post("/{campaign_id}/exemptions/{exemption_id}/decision", response_class=HTMLResponse)
@@ -291,9 +262,7 @@ def decide_exemption(request: Request, signed: StaffForm, campaign_id: str, exem
                      decision: Field = "", reason: Field = "") -> Response:
     """HR's decision on a request of a member of their units, with its reason."""
     services = services_of(request.app)
-    _, member = _exemption(services, campaign_id, exemption_id)
-    if not signed.reach.covers(member.unit, "hr"):
-        raise Refused(404)
+    _exemption(services, campaign_id, exemption_id, lambda m, _: signed.reach.covers(m.unit, "hr"))
     try:
         services.campaigns.decide_exemption(exemption_id, approve=decision == "approve",
                                             reason=reason, by=signed.reach.actor)
@@ -306,10 +275,9 @@ def decide_exemption(request: Request, signed: StaffForm, campaign_id: str, exem
 def exemption_file(request: Request, signed: Staff, campaign_id: str, exemption_id: int) -> Response:
     """The request's document: to the employee and their unit's HR and administrators only."""
     services = services_of(request.app)
-    found, member = _exemption(services, campaign_id, exemption_id)
-    if (found.file is None
-            or not reads_exemption(signed.reach, personal_number=found.personal_number,
-                                   unit=member.unit)):
+    found = _exemption(services, campaign_id, exemption_id, lambda m, _: reads_exemption(
+        signed.reach, personal_number=m.personal_number, unit=m.unit))
+    if found.file is None:
         raise Refused(404, "not_found")
     media, content = services.campaigns.file(found.file)
     services.store.audit(signed.reach.actor, "exemption.file", f"employee:{found.personal_number}",
@@ -321,26 +289,18 @@ def exemption_file(request: Request, signed: Staff, campaign_id: str, exemption_
 
 
 # -- sheets ------------------------------------------------------------------------------------------
-def _sheet_access(services: Services, signed: Signed, campaign_id: str,
-                  personal_number: str) -> tuple[Member, Employee] | None:
-    member = member_of(services, campaign_id[:64], personal_number[:64])
-    if member is None:
-        return None
-    employee = services.organisation.employee(member.personal_number)
-    if not reads_sheet(signed.reach, personal_number=member.personal_number, unit=member.unit,
-                       supervisor=employee.supervisor):
-        return None
-    return member, employee
+def _sheet_of(services: Services, signed: Signed, campaign_id: str,
+              personal_number: str) -> tuple[Member, Employee]:
+    """The member whose sheet the account reads, and their record (404 for anyone else)."""
+    return reached_member(services, campaign_id, personal_number, lambda m, e: reads_sheet(
+        signed.reach, personal_number=m.personal_number, unit=m.unit, supervisor=e.supervisor))
 
 
 @router.get("/{campaign_id}/sheets/{personal_number}", response_class=HTMLResponse)
 def sheet(request: Request, signed: Staff, campaign_id: str, personal_number: str) -> Response:
     """The sheet with its history, and the forms of whoever may act on it now."""
     services = services_of(request.app)
-    found = _sheet_access(services, signed, campaign_id, personal_number)
-    if found is None:
-        raise Refused(404, "not_found")
-    member, employee = found
+    member, employee = _sheet_of(services, signed, campaign_id, personal_number)
     current = services.sheets.sheet(campaign_id, member.personal_number)
     services.store.audit(signed.reach.actor, "sheet.read", f"employee:{member.personal_number}",
                          {"campaign": campaign_id})
@@ -392,10 +352,7 @@ async def act_on_sheet(request: Request, signed: StaffForm, campaign_id: str, pe
     """Draw up, correct, sign, dispute, dissent or reject a complaint (``action``)."""
     form = await request.form()
     services = services_of(request.app)
-    found = _sheet_access(services, signed, campaign_id, personal_number)
-    if found is None:
-        raise Refused(404, "not_found")
-    member, employee = found
+    member, employee = _sheet_of(services, signed, campaign_id, personal_number)
     reach, action, by = signed.reach, str(form.get("action", "")), signed.reach.actor
     sheets, pn = services.sheets, member.personal_number
     revision, digest = str(form.get("revision", "0")), str(form.get("content_hash", ""))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -35,13 +36,14 @@ from qabilet.api.dependencies import Services, services_of
 from qabilet.api.staff_words import LANGUAGES, ROLE_WORDS, WORDS, word
 from qabilet.attestation.access import EMPLOYEE_READERS, Reach
 from qabilet.attestation.accounts import Account, AccountLocked, SignInRefused, StaffSession
+from qabilet.attestation.campaigns import Member
 from qabilet.attestation.organisation import Employee
-from qabilet.engine.exceptions import NotFoundError
+from qabilet.engine.exceptions import QabiletError
 from qabilet.itembank.content import Language
 
 __all__ = ["COOKIE", "Refused", "SignInFirst", "Signed", "account_of", "cookie_secure",
-           "csrf_ok", "form_account", "install", "language_of", "render", "router", "signed_in",
-           "Staff", "StaffForm", "to_sign_in", "unit_names"]
+           "csrf_ok", "form_account", "install", "language_of", "reached_employee", "reached_member",
+           "render", "router", "signed_in", "Staff", "StaffForm", "to_sign_in", "unit_names"]
 
 TEMPLATES = Path(__file__).with_name("staff_templates")
 #: the session cookie, and the sign-in form's double-submit cookie
@@ -167,6 +169,42 @@ async def form_account(request: Request,
 #: a page's signed-in account; a form post's, its CSRF token checked
 Staff = Annotated[Signed, Depends(account_of)]
 StaffForm = Annotated[Signed, Depends(form_account)]
+
+
+def _member_of(services: Services, campaign_id: str, personal_number: str) -> Member | None:
+    """A campaign's member (ids cut to their longest), or None."""
+    try:
+        return services.campaigns.member(campaign_id[:64], personal_number[:64])
+    except QabiletError:
+        return None
+
+
+def reached_employee(services: Services, personal_number: str,
+                     may: Callable[[Employee], bool]) -> Employee:
+    """An employee's record, when ``may(employee)`` lets the account in (404 otherwise, alike)."""
+    try:
+        found = services.organisation.employee(personal_number[:64])
+    except QabiletError:
+        raise Refused(404) from None
+    if not may(found):
+        raise Refused(404)
+    return found
+
+
+def reached_member(services: Services, campaign_id: str, personal_number: str,
+                   may: Callable[[Member, Employee], bool]) -> tuple[Member, Employee]:
+    """A campaign's member and their record, when ``may(member, employee)`` lets the account in.
+
+    The one check of every page about a member: no such campaign or member, and a member
+    ``may`` refuses, are the same :class:`Refused` (404).
+    """
+    member = _member_of(services, campaign_id, personal_number)
+    if member is None:
+        raise Refused(404)
+    employee = services.organisation.employee(member.personal_number)
+    if not may(member, employee):
+        raise Refused(404)
+    return member, employee
 
 
 def install(app: Any) -> None:
@@ -320,14 +358,8 @@ def employees(request: Request, signed: Staff, unit: str | None = None) -> Respo
 @router.get("/employees/{personal_number}", response_class=HTMLResponse)
 def employee(request: Request, signed: Staff, personal_number: str) -> Response:
     """One employee's record, for those who reach it (404 for anyone else)."""
-    services, lang = services_of(request.app), language_of(request)
-    try:
-        found = services.organisation.employee(personal_number[:64])
-    except NotFoundError:
-        found = None
-    if found is None or not _visible(signed, found):
-        return render(request, "problem.html", status=404, signed=signed,
-                       heading=word("not_found", lang))
+    services = services_of(request.app)
+    found = reached_employee(services, personal_number, lambda e: _visible(signed, e))
     services.store.audit(signed.reach.actor, "employee.read", f"employee:{found.personal_number}")
     level = services.organisation.level_of(found.personal_number)
     return render(request, "employee.html", signed=signed, e=found, level=level)

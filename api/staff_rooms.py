@@ -62,6 +62,15 @@ def _centre(services: Services, signed: Signed, centre_id: str) -> TestCentre | 
     return found
 
 
+def _room(services: Services, signed: Signed, centre_id: str, room_id: str,
+          slot: str) -> TestCentre | None:
+    """The centre of one of its rooms, as :func:`_centre`, when a slot is named; None otherwise."""
+    centre = _centre(services, signed, centre_id)
+    if centre is None or room_id not in {r.id for r in centre.rooms} or not slot:
+        return None
+    return centre
+
+
 def snapshot(services: Services, centre: str, room: str, slot: str) -> list[dict[str, Any]]:
     """The room's seats in the slot, as the page shows them (the stream's message)."""
     rows = []
@@ -144,8 +153,8 @@ def rooms(request: Request, signed: Staff) -> Response:
 def room(request: Request, signed: Staff, centre_id: str, room_id: str, slot: str = "") -> Response:
     """The room's seats in the slot, with the proctor's forms; kept current by the stream."""
     services = services_of(request.app)
-    centre = _centre(services, signed, centre_id)
-    if centre is None or room_id not in {r.id for r in centre.rooms} or not slot:
+    centre = _room(services, signed, centre_id, room_id, slot)
+    if centre is None:
         raise Refused(404, "not_found")
     return _room_page(request, signed, centre, room_id, slot[:120])
 
@@ -168,8 +177,8 @@ async def stream(request: Request, signed: Staff, centre_id: str, room_id: str,
                  slot: str = "") -> Response:
     """The room's snapshots as server-sent events, each when it changes."""
     services = services_of(request.app)
-    centre = await run_in_threadpool(_centre, services, signed, centre_id)
-    if centre is None or room_id not in {r.id for r in centre.rooms} or not slot:
+    centre = await run_in_threadpool(_room, services, signed, centre_id, room_id, slot)
+    if centre is None:
         return Response(status_code=404)
     key = (centre.id, room_id, slot[:120])
 

@@ -27,19 +27,21 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from qabilet.api.dependencies import Services, services_of
-from qabilet.api.staff_campaigns import member_of as _member
 from qabilet.api.staff_pages import (
     Refused,
     Signed,
     Staff,
     StaffForm,
     language_of,
+    reached_employee,
+    reached_member,
     render,
 )
 from qabilet.api.staff_words import word
 from qabilet.attestation.access import is_self
 from qabilet.attestation.campaigns import Member
 from qabilet.attestation.interviews import Interview, InterviewRecord
+from qabilet.attestation.organisation import Employee
 from qabilet.attestation.personal_data import export_person
 from qabilet.engine.exceptions import QabiletError
 from qabilet.itembank.profiles import Profile
@@ -76,35 +78,33 @@ def my_interviews(request: Request, signed: Staff) -> Response:
     return render(request, "interviews.html", signed=signed, interviews=mine, people=people)
 
 
-def _interview_access(services: Services, signed: Signed, campaign_id: str,
-                      personal_number: str) -> tuple[Member, Interview | None] | None:
-    member = _member(services, campaign_id, personal_number)
-    if member is None:
-        return None
-    interview = services.interviews.interview(campaign_id[:64], member.personal_number)
-    assigned = interview is not None and interview.interviewer == signed.account.id
-    if not (assigned or signed.reach.covers(member.unit, "hr", "commission")):
-        return None
-    return member, interview
+def _interview_of(services: Services, signed: Signed, campaign_id: str, personal_number: str,
+                  *, readers: tuple[str, ...]) -> tuple[Member, Employee, Interview]:
+    """A member with an interview, their record and the interview (404 for anything else).
+
+    For the interviewer it is assigned to, and for the ``readers`` (roles) of the member's unit.
+    """
+    held = services.interviews.interview(campaign_id[:64], personal_number[:64])
+    if held is None:
+        raise Refused(404)
+    member, person = reached_member(services, campaign_id, personal_number, lambda m, _: (
+        held.interviewer == signed.account.id
+        or (bool(readers) and signed.reach.covers(m.unit, *readers))))
+    return member, person, held
 
 
 @router.get("/campaigns/{campaign_id}/interviews/{personal_number}", response_class=HTMLResponse)
 def interview(request: Request, signed: Staff, campaign_id: str, personal_number: str) -> Response:
     """The member's sheet and profile beside the interview's record (its form for the interviewer)."""
     services = services_of(request.app)
-    found = _interview_access(services, signed, campaign_id, personal_number)
-    if found is None:
-        raise Refused(404)
-    member, held = found
-    if held is None:
-        raise Refused(404)
-    return _interview_page(request, signed, services, campaign_id, member, held)
+    found = _interview_of(services, signed, campaign_id, personal_number,
+                          readers=("hr", "commission"))
+    return _interview_page(request, signed, services, campaign_id, *found)
 
 
 def _interview_page(request: Request, signed: Signed, services: Services, campaign_id: str,
-                    member: Member, held: Interview, *, status: int = 200,
+                    member: Member, person: Employee, held: Interview, *, status: int = 200,
                     message: str | None = None) -> HTMLResponse:
-    person = services.organisation.employee(member.personal_number)
     sheet = services.sheets.sheet(campaign_id, member.personal_number)
     profile = _profile(services, campaign_id, member.personal_number)
     services.store.audit(signed.reach.actor, "interview.read", f"employee:{member.personal_number}",
@@ -121,12 +121,8 @@ async def record_interview(request: Request, signed: StaffForm, campaign_id: str
     """The interviewer's ratings, notes and recording reference."""
     form = await request.form()
     services = services_of(request.app)
-    found = _interview_access(services, signed, campaign_id, personal_number)
-    if found is None:
-        raise Refused(404)
-    member, held = found
-    if held is None or held.interviewer != signed.account.id:
-        raise Refused(404)
+    member, person, held = _interview_of(services, signed, campaign_id, personal_number,
+                                         readers=())  # the interviewer only
     data: dict[str, Any] = {"notes": str(form.get("notes", "")), "ratings": {
         dim: int(str(form.get(f"rating_{dim}"))) for dim, _ in _competencies(services)
         if str(form.get(f"rating_{dim}", "")).isdigit()}}
@@ -138,8 +134,8 @@ async def record_interview(request: Request, signed: StaffForm, campaign_id: str
         record = InterviewRecord.model_validate(data)
     except ValidationError as exc:
         problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return _interview_page(request, signed, services, campaign_id, member, held, status=422,
-                               message=problem)
+        return _interview_page(request, signed, services, campaign_id, member, person, held,
+                               status=422, message=problem)
     services.interviews.record(campaign_id, member.personal_number, record,
                                by=signed.reach.actor)
     return RedirectResponse(f"/staff/campaigns/{campaign_id}/interviews/{member.personal_number}",
@@ -200,9 +196,8 @@ def decide(request: Request, signed: StaffForm, campaign_id: str, personal_numbe
            outcome: Field = "", summary: Field = "") -> Response:
     """A commission member's decision on a member of their units."""
     services = services_of(request.app)
-    member = _member(services, campaign_id, personal_number)
-    if member is None or not signed.reach.covers(member.unit, "commission"):
-        raise Refused(404)
+    member, _ = reached_member(services, campaign_id, personal_number,
+                               lambda m, _: signed.reach.covers(m.unit, "commission"))
     try:
         services.interviews.decide(campaign_id, member.personal_number, outcome=outcome,
                                    summary=summary, by=signed.reach.actor)
@@ -218,14 +213,14 @@ def profile(request: Request, signed: Staff, campaign_id: str, personal_number: 
     from qabilet.delivery.report_html import CONTENT_SECURITY_POLICY, render_profile_html
 
     services = services_of(request.app)
-    member = _member(services, campaign_id, personal_number)
-    if member is None:
-        raise Refused(404)
-    held = services.interviews.interview(campaign_id, member.personal_number)
-    allowed = (is_self(signed.reach, member.personal_number)
-               or signed.reach.covers(member.unit, "commission")
-               or (held is not None and held.interviewer == signed.account.id))
-    found = _profile(services, campaign_id, member.personal_number) if allowed else None
+
+    def reads(m: Member, _: Employee) -> bool:  # the member, their unit's commission, their interviewer
+        held = services.interviews.interview(campaign_id, m.personal_number)
+        return (is_self(signed.reach, m.personal_number) or signed.reach.covers(m.unit, "commission")
+                or (held is not None and held.interviewer == signed.account.id))
+
+    member, _ = reached_member(services, campaign_id, personal_number, reads)
+    found = _profile(services, campaign_id, member.personal_number)
     if found is None:
         raise Refused(404)
     services.store.audit(signed.reach.actor, "profile.read", f"employee:{member.personal_number}",
@@ -241,13 +236,8 @@ def profile(request: Request, signed: Staff, campaign_id: str, personal_number: 
 def personal_data(request: Request, signed: Staff, personal_number: str) -> Response:
     """The employee's personal data (JSON): for them and their unit's HR and administrators."""
     services = services_of(request.app)
-    try:
-        person = services.organisation.employee(personal_number[:64])
-    except QabiletError:
-        raise Refused(404) from None
-    if not (is_self(signed.reach, person.personal_number)
-            or signed.reach.covers(person.unit, "hr", "administrator")):
-        raise Refused(404)
+    person = reached_employee(services, personal_number, lambda e: is_self(
+        signed.reach, e.personal_number) or signed.reach.covers(e.unit, "hr", "administrator"))
     document = export_person(services.organisation.engine, person.personal_number,
                              by=signed.reach.actor)
     stamp = datetime.now(UTC).strftime("%Y%m%d")

@@ -2,8 +2,9 @@
 
 A staff account has a name, optionally the employee record of its person (a supervisor's reach is
 that person's employees; an employee's own page is theirs), a password stored only as its
-**Argon2id** hash (RFC 9106, through argon2-cffi's recommended parameters; a hash made with older
-parameters is remade at the next sign-in), and :class:`~qabilet.attestation.access.Grant`\\ s.
+**Argon2id** hash (RFC 9106's low-memory profile, through argon2-cffi: :func:`password_hasher`;
+a hash made with other parameters is remade at the next sign-in), and
+:class:`~qabilet.attestation.access.Grant`\\ s.
 
 Signing in (:meth:`AccountRepository.sign_in`) checks the password, counts failures and locks the
 account for ``lockout`` after ``max_failures`` of them in a row (a lockout is a row of the audit
@@ -20,14 +21,16 @@ a lockout, a sign-out — is a row of the audit log, written in the change's tra
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.profiles import RFC_9106_LOW_MEMORY, Parameters
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -48,14 +51,25 @@ from qabilet.engine.exceptions import (
     QabiletError,
 )
 from qabilet.itembank._runtime import as_utc, now
+from qabilet.itembank.database import SettingsError
 
-__all__ = ["Account", "AccountLocked", "AccountRepository", "SignInRefused", "StaffSession",
-           "check_password", "unit_parents"]
+__all__ = ["ARGON2_PROFILES", "Account", "AccountLocked", "AccountRepository", "SignInRefused",
+           "StaffSession", "check_password", "password_hasher", "unit_parents"]
 
 #: an account's name: lower-case letters, digits, ``.``, ``_``, ``-``; 2–64 characters
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
 #: a password's length, in characters (NIST SP 800-63B: length, no composition rules)
 PASSWORD_LENGTH = (12, 256)
+#: the environment variable naming the Argon2id parameters' profile (:func:`password_hasher`)
+ARGON2_ENV = "QABILET_ARGON2_PROFILE"
+#: Argon2id's parameters by profile: ``rfc9106``, RFC 9106's second recommended (low-memory)
+#: profile — t=3, m=64 MiB, p=4 — the default and the only one for real passwords; ``test``, the
+#: least the algorithm allows (t=1, m=8 KiB, p=1), for the test suite's throw-away accounts only
+ARGON2_PROFILES: dict[str, Parameters] = {
+    "rfc9106": RFC_9106_LOW_MEMORY,
+    "test": Parameters(type=Type.ID, version=19, salt_len=16, hash_len=32, time_cost=1,
+                       memory_cost=8, parallelism=1),
+}
 
 
 class SignInRefused(QabiletError):
@@ -94,14 +108,31 @@ class StaffSession:
 
 
 @cache
-def _hasher() -> PasswordHasher:
-    return PasswordHasher()  # argon2id with RFC 9106's second recommended (low-memory) profile
+def password_hasher() -> PasswordHasher:
+    """Argon2id with the parameters of the profile ``QABILET_ARGON2_PROFILE`` names (read once).
+
+    Unset or empty: ``rfc9106`` (:data:`ARGON2_PROFILES`). ``test`` makes hashing about ten
+    thousand times cheaper, for the test suite; never set it where real people sign in (a
+    hash's parameters are stored in it, so every hash still verifies; each is remade with the
+    profile in force at its account's next sign-in).
+
+    Raises
+    ------
+    SettingsError
+        A value that names no profile, for example
+        ``QABILET_ARGON2_PROFILE: expected one of 'rfc9106', 'test'; got 'fast'``.
+    """
+    name = os.environ.get(ARGON2_ENV, "").strip() or "rfc9106"
+    if name not in ARGON2_PROFILES:
+        raise SettingsError(f"{ARGON2_ENV}: expected one of "
+                            f"{', '.join(map(repr, ARGON2_PROFILES))}; got {name!r}")
+    return PasswordHasher.from_parameters(ARGON2_PROFILES[name])
 
 
 @cache
 def _decoy() -> str:
     """A hash to verify unknown names against: a refusal takes as long either way."""
-    return _hasher().hash(secrets.token_urlsafe(16))
+    return password_hasher().hash(secrets.token_urlsafe(16))
 
 
 def _digest(secret: str) -> str:
@@ -141,15 +172,11 @@ class AccountRepository(Store):
                  lifetime: timedelta = timedelta(hours=12)) -> None:
         super().__init__(engine)
         self.max_failures, self.lockout, self.idle, self.lifetime = max_failures, lockout, idle, lifetime
+        password_hasher()  # a bad QABILET_ARGON2_PROFILE stops here, not at the first sign-in
 
-
-
-    @staticmethod
-    def _row(s: Session, username: str) -> StaffAccountRow:
-        row = s.get(StaffAccountRow, username)
-        if row is None:
-            raise NotFoundError(f"no staff account {username!r}")
-        return row
+    @classmethod
+    def _row(cls, s: Session, username: str) -> StaffAccountRow:
+        return cls._found(s, StaffAccountRow, username, f"no staff account {username!r}")
 
     # -- accounts and grants ------------------------------------------------------------------------
     def create_account(self, username: str, name: str, password: str, *, by: str,
@@ -173,7 +200,7 @@ class AccountRepository(Store):
             check_password(password, username)
         except ValueError as exc:
             raise InvalidParameterError(str(exc)) from None
-        hashed = _hasher().hash(password)
+        hashed = password_hasher().hash(password)
         try:
             with self._transaction() as s:
                 if s.get(StaffAccountRow, username) is not None:
@@ -195,7 +222,7 @@ class AccountRepository(Store):
             check_password(password, username)
         except ValueError as exc:
             raise InvalidParameterError(str(exc)) from None
-        hashed = _hasher().hash(password)
+        hashed = password_hasher().hash(password)
         with self._transaction() as s:
             row = self._row(s, username)
             row.password_hash, row.failures, row.locked_until = hashed, 0, None
@@ -333,8 +360,8 @@ class AccountRepository(Store):
             elif not _verify(row.password_hash, password) or row.disabled_at is not None:
                 refusal = self._failed(s, row, at, address)
             else:
-                if _hasher().check_needs_rehash(row.password_hash):
-                    row.password_hash = _hasher().hash(password)
+                if password_hasher().check_needs_rehash(row.password_hash):
+                    row.password_hash = password_hasher().hash(password)
                 row.failures, row.locked_until = 0, None
                 secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
                 s.add(StaffSessionRow(id=_digest(secret), account=username, csrf=csrf,
@@ -396,7 +423,7 @@ class AccountRepository(Store):
 
 def _verify(hashed: str, password: str) -> bool:
     try:
-        return bool(_hasher().verify(hashed, password))
+        return bool(password_hasher().verify(hashed, password))
     except (VerificationError, InvalidHashError):
         return False
 

@@ -136,8 +136,6 @@ class CampaignRepository(Store):
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
 
-
-
     # -- campaigns --------------------------------------------------------------------------------------
     def open(self, campaign: Campaign, *, by: str, within: Reach | None = None) -> int:
         """Open a campaign: store it and record its members; how many there are.
@@ -192,9 +190,7 @@ class CampaignRepository(Store):
     def campaign(self, campaign_id: str) -> Campaign:
         """One campaign."""
         with self._transaction() as s:
-            row = s.get(CampaignRow, campaign_id)
-            if row is None:
-                raise NotFoundError(f"no campaign {campaign_id!r}")
+            row = self._found(s, CampaignRow, campaign_id, f"no campaign {campaign_id!r}")
             return Campaign.model_validate(row.document)
 
     def campaigns(self) -> list[Campaign]:
@@ -215,10 +211,7 @@ class CampaignRepository(Store):
     def member(self, campaign_id: str, personal_number: str) -> Member:
         """One member (404 for an employee the campaign does not attest)."""
         with self._transaction() as s:
-            row = s.get(CampaignMemberRow, (campaign_id, personal_number))
-            if row is None:
-                raise NotFoundError(f"employee {personal_number!r} is not in campaign "
-                                    f"{campaign_id!r}")
+            row = self._member(s, campaign_id, personal_number)
             return Member(row.personal_number, row.unit, row.level)
 
     # -- exemptions -------------------------------------------------------------------------------------
@@ -239,9 +232,7 @@ class CampaignRepository(Store):
             raise InvalidParameterError(f"ground: expected one of {', '.join(GROUNDS)}; got "
                                         f"{ground!r}")
         with self._transaction() as s:
-            if s.get(CampaignMemberRow, (campaign_id, personal_number)) is None:
-                raise NotFoundError(f"employee {personal_number!r} is not in campaign "
-                                    f"{campaign_id!r}")
+            self._member(s, campaign_id, personal_number)
             person = s.get(EmployeeRow, personal_number)
             assert person is not None  # a member is an employee (foreign key)
             record = person.document
@@ -276,9 +267,8 @@ class CampaignRepository(Store):
             raise InvalidParameterError("reason: expected 1 to 2000 characters")
         try:
             with self._transaction() as s:
-                row = s.get(ExemptionRow, exemption_id, with_for_update=True)
-                if row is None:
-                    raise NotFoundError(f"no exemption {exemption_id}")
+                row = self._found(s, ExemptionRow, exemption_id, f"no exemption {exemption_id}",
+                                  for_update=True)
                 if row.status != "requested":
                     raise ConflictError(f"exemption {exemption_id} was {row.status} already")
                 row.status = "approved" if approve else "rejected"
@@ -292,9 +282,7 @@ class CampaignRepository(Store):
     def exemption(self, exemption_id: int) -> Exemption:
         """One request."""
         with self._transaction() as s:
-            row = s.get(ExemptionRow, exemption_id)
-            if row is None:
-                raise NotFoundError(f"no exemption {exemption_id}")
+            row = self._found(s, ExemptionRow, exemption_id, f"no exemption {exemption_id}")
             return _exemption(row)
 
     def exemptions(self, campaign_id: str, *, units: Collection[str] | None = None,
@@ -324,9 +312,7 @@ class CampaignRepository(Store):
     def file(self, sha256: str) -> tuple[str, bytes]:
         """A stored file's media type and bytes."""
         with self._transaction() as s:
-            row = s.get(FileRow, sha256)
-            if row is None:
-                raise NotFoundError(f"no file {sha256!r}")
+            row = self._found(s, FileRow, sha256, f"no file {sha256!r}")
             return row.media_type, row.content
 
 

@@ -42,7 +42,7 @@ from qabilet.attestation.tables import (
     InterviewRow,
     StaffGrantRow,
 )
-from qabilet.engine.exceptions import ConflictError, InvalidParameterError, NotFoundError
+from qabilet.engine.exceptions import ConflictError, InvalidParameterError
 from qabilet.itembank._runtime import as_utc, now
 from qabilet.itembank._schema import Schema
 from qabilet.itembank.content import Identifier
@@ -236,10 +236,9 @@ class InterviewRepository(Store):
                by: str) -> Interview:
         """The interviewer's ratings, notes and the recording's reference (the interview held)."""
         with self._transaction() as s:
-            row = s.get(InterviewRow, (campaign_id, personal_number))
-            if row is None:
-                raise NotFoundError(f"employee {personal_number!r} has no interview in campaign "
-                                    f"{campaign_id!r}")
+            row = self._found(s, InterviewRow, (campaign_id, personal_number),
+                              f"employee {personal_number!r} has no interview in campaign "
+                              f"{campaign_id!r}")
             row.record, row.status = record.model_dump(mode="json", exclude_none=True), "held"
             self._audit(s, by, "interview.record", f"employee:{personal_number}", {"campaign": campaign_id,
                                    "recording": None if record.recording is None

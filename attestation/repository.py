@@ -168,9 +168,8 @@ class OrganisationRepository(Store):
     def employee(self, personal_number: str) -> Employee:
         """One employee."""
         with self._transaction() as s:
-            row = s.get(EmployeeRow, personal_number)
-            if row is None:
-                raise NotFoundError(f"no employee with personal number {personal_number!r}")
+            row = self._found(s, EmployeeRow, personal_number,
+                              f"no employee with personal number {personal_number!r}")
             return Employee.model_validate(row.document)
 
     def level_of(self, personal_number: str) -> str:

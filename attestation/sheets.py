@@ -15,19 +15,22 @@ date, and a free-text assessment. The employee reads it and
 
 Every revision and event is kept (:class:`~qabilet.attestation.tables.SheetRevisionRow`,
 ``SheetEventRow``) and audited. A sheet neither signed nor dissented when the campaign's
-``sheets`` deadline has passed is shown as **unsigned** (:attr:`Sheet.status`).
+``sheets`` deadline has passed is shown as **unsigned** (:attr:`Sheet.status`). A campaign's
+sheets are counted in the database (:meth:`SheetRepository.states`,
+:meth:`SheetRepository.progress`), never by reading every sheet.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Engine, Subquery, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,16 +38,19 @@ from qabilet.attestation._store import Store
 from qabilet.attestation.campaigns import Campaign
 from qabilet.attestation.files import Upload, store_file
 from qabilet.attestation.tables import (
+    BookingRow,
     CampaignMemberRow,
     CampaignRow,
+    ExemptionRow,
     SheetEventRow,
     SheetRevisionRow,
 )
-from qabilet.engine.exceptions import ConflictError, InvalidParameterError, NotFoundError
+from qabilet.engine.exceptions import ConflictError, InvalidParameterError
 from qabilet.itembank._runtime import as_utc, now
 from qabilet.itembank._schema import Schema
 
-__all__ = ["Entry", "Sheet", "SheetContent", "SheetEvent", "SheetRepository", "content_hash"]
+__all__ = ["STATES", "Entry", "Progress", "Sheet", "SheetContent", "SheetEvent", "SheetRepository",
+           "content_hash"]
 
 Words = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
@@ -119,8 +125,33 @@ class Sheet:
         return "unsigned" if self.overdue else self.state
 
 
+#: a sheet's states, in the order of its life (``unsigned``: past the deadline, unacknowledged)
+STATES = ("not_drawn_up", "presented", "disputed", "signed", "dissent", "unsigned")
 #: the states in which the employee has acknowledged the sheet in force
 ACKNOWLEDGED = ("signed", "dissent")
+#: the events whose kind is the sheet's state (a rejected complaint presents the sheet again)
+_STATE_EVENTS = ("signed", "dissent", "disputed")
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A campaign's counts in one unit (``unit`` None: all the units counted).
+
+    Attributes
+    ----------
+    unit : str, optional
+        The unit's id, as the members had it when the campaign opened.
+    members, exempt, booked : int
+        Its members; those with an approved exemption; those booked for the test.
+    states : dict
+        Its members' sheets by :attr:`Sheet.status` (a state no sheet is in is left out).
+    """
+
+    unit: str | None
+    members: int
+    exempt: int
+    booked: int
+    states: dict[str, int]
 
 
 def _state(revisions: list[Revision], events: list[SheetEvent]) -> str:
@@ -145,10 +176,8 @@ class SheetRepository(Store):
         super().__init__(engine)
         self._today = today or (lambda: now().date())
 
-
     def _load(self, s: Session, campaign: str, personal_number: str) -> Sheet:
-        if s.get(CampaignMemberRow, (campaign, personal_number)) is None:
-            raise NotFoundError(f"employee {personal_number!r} is not in campaign {campaign!r}")
+        self._member(s, campaign, personal_number)
         where = (SheetRevisionRow.campaign == campaign,
                  SheetRevisionRow.personal_number == personal_number)
         revisions = [Revision(r.revision, SheetContent.model_validate(r.content), r.content_hash,
@@ -161,11 +190,13 @@ class SheetRepository(Store):
                       SheetEventRow.campaign == campaign,
                       SheetEventRow.personal_number == personal_number).order_by(SheetEventRow.id))]
         state = _state(revisions, events)
-        row = s.get(CampaignRow, campaign)
-        assert row is not None
-        due = Campaign.model_validate(row.document).deadlines.sheets
         return Sheet(campaign, personal_number, tuple(revisions), tuple(events), state,
-                     overdue=state not in ACKNOWLEDGED and self._today() > due)
+                     overdue=state not in ACKNOWLEDGED and self._late(s, campaign))
+
+    def _late(self, s: Session, campaign: str) -> bool:
+        """Whether the campaign's ``sheets`` deadline has passed (404 for no campaign)."""
+        row = self._found(s, CampaignRow, campaign, f"no campaign {campaign!r}")
+        return self._today() > Campaign.model_validate(row.document).deadlines.sheets
 
     def sheet(self, campaign: str, personal_number: str) -> Sheet:
         """The employee's sheet in the campaign (404 for someone the campaign does not attest)."""
@@ -260,27 +291,71 @@ class SheetRepository(Store):
     def states(self, campaign: str) -> dict[str, str]:
         """Every member's sheet status (``unsigned`` past the deadline), by personal number."""
         with self._transaction() as s:
-            row = s.get(CampaignRow, campaign)
-            if row is None:
-                raise NotFoundError(f"no campaign {campaign!r}")
-            due = Campaign.model_validate(row.document).deadlines.sheets
-            members = s.scalars(select(CampaignMemberRow.personal_number).where(
-                CampaignMemberRow.campaign == campaign)).all()
-            revisions: dict[str, list[Revision]] = {}
-            for r in s.scalars(select(SheetRevisionRow).where(SheetRevisionRow.campaign == campaign)
-                               .order_by(SheetRevisionRow.revision)):
-                revisions.setdefault(r.personal_number, []).append(
-                    Revision(r.revision, SheetContent.model_construct(), r.content_hash, r.author,
-                             as_utc(r.created_at)))
-            events: dict[str, list[SheetEvent]] = {}
-            for e in s.scalars(select(SheetEventRow).where(SheetEventRow.campaign == campaign)
-                               .order_by(SheetEventRow.id)):
-                events.setdefault(e.personal_number, []).append(
-                    SheetEvent(e.revision, e.content_hash, e.kind, e.text, e.signature_file, e.by,
-                               as_utc(e.at)))
-        late = self._today() > due
-        found = {}
-        for pn in members:
-            state = _state(revisions.get(pn, []), events.get(pn, []))
-            found[pn] = "unsigned" if late and state not in ACKNOWLEDGED else state
-        return found
+            member = _member_states(campaign, late=self._late(s, campaign))
+            return {pn: state for pn, state in s.execute(select(member.c.personal_number,
+                                                                member.c.state))}
+
+    def progress(self, campaign: str, *, units: Collection[str] | None = None) -> list[Progress]:
+        """The campaign's members, exemptions, bookings and sheets by state, counted per unit.
+
+        One ``GROUP BY`` over the members of ``units`` (None: every unit), by unit id, then the
+        total of them all (``unit`` None) last; no rows for no member.
+        """
+        with self._transaction() as s:
+            member = _member_states(campaign, late=self._late(s, campaign))
+            exempt = (select(ExemptionRow.personal_number).distinct()
+                      .where(ExemptionRow.campaign == campaign, ExemptionRow.status == "approved")
+                      .subquery())
+            query = (select(member.c.unit, member.c.state, func.count(),
+                            func.count(exempt.c.personal_number),
+                            func.count(BookingRow.personal_number))
+                     .select_from(member)
+                     .outerjoin(exempt, exempt.c.personal_number == member.c.personal_number)
+                     .outerjoin(BookingRow, (BookingRow.campaign == campaign)
+                                & (BookingRow.personal_number == member.c.personal_number))
+                     .group_by(member.c.unit, member.c.state)
+                     .order_by(member.c.unit, member.c.state))
+            if units is not None:
+                query = query.where(member.c.unit.in_(sorted(units)))
+            groups = [(unit, state, n, exempt_n, booked)
+                      for unit, state, n, exempt_n, booked in s.execute(query)]
+        listed = [_counted(u, [g for g in groups if g[0] == u]) for u in sorted({g[0] for g in groups})]
+        return [*listed, _counted(None, groups)] if groups else []
+
+
+def _counted(unit: str | None, groups: Sequence[tuple[str, str, int, int, int]]) -> Progress:
+    """The :class:`Progress` of ``groups`` (unit, state, members, exempt, booked) added up."""
+    states: dict[str, int] = {}
+    for _, state, members, _, _ in groups:
+        states[state] = states.get(state, 0) + members
+    return Progress(unit, members=sum(g[2] for g in groups), exempt=sum(g[3] for g in groups),
+                    booked=sum(g[4] for g in groups), states=states)
+
+
+def _member_states(campaign: str, *, late: bool) -> Subquery:
+    """Each member's (personal number, unit, sheet status), worked out in SQL as :func:`_state` does.
+
+    The latest revision's last event (by id) gives the state — ``signed``, ``dissent``,
+    ``disputed``; ``presented`` after none or a rejected complaint; ``not_drawn_up`` without a
+    revision — and past the deadline (``late``) any but an acknowledged one is ``unsigned``.
+    """
+    latest = (select(SheetRevisionRow.personal_number,
+                     func.max(SheetRevisionRow.revision).label("revision"))
+              .where(SheetRevisionRow.campaign == campaign)
+              .group_by(SheetRevisionRow.personal_number).subquery())
+    last = (select(SheetEventRow.personal_number, func.max(SheetEventRow.id).label("id"))
+            .join(latest, (latest.c.personal_number == SheetEventRow.personal_number)
+                  & (latest.c.revision == SheetEventRow.revision))
+            .where(SheetEventRow.campaign == campaign)
+            .group_by(SheetEventRow.personal_number).subquery())
+    state: ColumnElement[str] = case(
+        (latest.c.revision.is_(None), "not_drawn_up"),
+        (SheetEventRow.kind.in_(_STATE_EVENTS), SheetEventRow.kind), else_="presented")
+    if late:
+        state = case((state.in_(ACKNOWLEDGED), state), else_="unsigned")
+    return (select(CampaignMemberRow.personal_number, CampaignMemberRow.unit,
+                   state.label("state"))
+            .outerjoin(latest, latest.c.personal_number == CampaignMemberRow.personal_number)
+            .outerjoin(last, last.c.personal_number == CampaignMemberRow.personal_number)
+            .outerjoin(SheetEventRow, SheetEventRow.id == last.c.id)
+            .where(CampaignMemberRow.campaign == campaign).subquery())

@@ -36,7 +36,7 @@ from qabilet.attestation.scheduling import (
     slots_of,
 )
 from qabilet.attestation.tables import BookingRow, CampaignMemberRow, ProposalRow, TestCentreRow
-from qabilet.engine.exceptions import ConflictError, InvalidParameterError, NotFoundError
+from qabilet.engine.exceptions import ConflictError, InvalidParameterError
 from qabilet.itembank._runtime import as_utc, now
 
 __all__ = ["MAX_PROPOSALS", "Booking", "Scheduled", "TimetableRepository"]
@@ -235,10 +235,7 @@ class TimetableRepository(Store):
     def _change(self, campaign_id: str, personal_number: str, *, by: str, action: str,
                 **values: Any) -> Booking:
         with self._transaction() as s:
-            row = s.get(BookingRow, (campaign_id, personal_number))
-            if row is None:
-                raise NotFoundError(f"employee {personal_number!r} has no booking in campaign "
-                                    f"{campaign_id!r}")
+            row = self._booked(s, campaign_id, personal_number)
             for name, value in values.items():
                 setattr(row, name, value)
             self._audit(s, by, action, f"employee:{personal_number}",
@@ -251,10 +248,7 @@ class TimetableRepository(Store):
         The next scheduling books them again.
         """
         with self._transaction() as s:
-            row = s.get(BookingRow, (campaign_id, personal_number))
-            if row is None:
-                raise NotFoundError(f"employee {personal_number!r} has no booking in campaign "
-                                    f"{campaign_id!r}")
+            row = self._booked(s, campaign_id, personal_number)
             released = _booking(row)
             s.delete(row)
             self._audit(s, by, "timetable.no_show", f"employee:{personal_number}",

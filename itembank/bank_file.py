@@ -70,6 +70,7 @@ __all__ = [
     "import_document",
     "import_parameters",
     "is_bank_document",
+    "load_document",
     "mirt_rows",
     "read_mirt_table",
     "read_parameter_json",
@@ -220,8 +221,28 @@ def import_document(repo: BankRepository, text: str, *, path: str | None = None,
         document = BankDocument.model_validate({**data, **parsed})
     except ValidationError as exc:
         raise ImportRejectedError(_pydantic_problems(exc, 0, "document"), path=path) from None
+    return load_document(repo, document, path=path, by=by)
+
+
+def load_document(repo: BankRepository, document: BankDocument, *, path: str | None = None,
+                  by: str | None = None, renumber: bool = False) -> ImportedBank:
+    """Write a bank document's records in one transaction: all or nothing (:func:`import_document`).
+
+    ``renumber``: the document's versions are new ones, numbered from the next free number in
+    the same transaction (a QTI package's version, :mod:`qabilet.itembank.qti_import`).
+
+    Raises
+    ------
+    ImportRejectedError
+        As :func:`import_document`.
+    """
     try:
         with repo.transaction() as s:
+            if renumber:
+                first = repo.next_version_number(s)
+                document = document.model_copy(update={"versions": [
+                    v.model_copy(update={"number": first + k})
+                    for k, v in enumerate(document.versions)]})
             draft = repo.load(s, dimensions=document.dimensions, scales=document.scales,
                               items=document.items, recommendations=document.recommendations,
                               versions=document.versions, norm_sets=document.norm_sets,

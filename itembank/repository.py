@@ -480,7 +480,7 @@ class BankRepository:
 
         ``blocks``: its forced-choice blocks; True (the default): ``base``'s.
         """
-        number = (s.scalar(select(func.max(BankVersionRow.number))) or 0) + 1
+        number = self.next_version_number(s)
         provenance = base.provenance.model_copy(update={
             "based_on": base.number, "software_version": installed_version(),
             "notes": f"{reason} ({by})"})
@@ -639,7 +639,7 @@ class BankRepository:
     def _text_draft(self, s: Session, base: BankVersion, lines: list[str], by: str | None,
                     source: str | None) -> BankVersion:
         """A new draft with ``base``'s parameters, showing the bank's current texts."""
-        number = (s.scalar(select(func.max(BankVersionRow.number))) or 0) + 1
+        number = self.next_version_number(s)
         revision = TextRevision(at=_now(), by=by, source=source, previous_version=base.number,
                                 changes=lines)
         provenance = base.provenance.model_copy(update={
@@ -694,7 +694,7 @@ class BankRepository:
             match its format (a Likert item's scale, a situational-judgement item's options).
         """
         with self.transaction() as s:
-            number = (s.scalar(select(func.max(BankVersionRow.number))) or 0) + 1
+            number = self.next_version_number(s)
             version = BankVersion(number=number, label=label, created_at=_now(),
                                   provenance=provenance, parameters=parameters,
                                   pretest=list(pretest), forced_choice=forced_choice)
@@ -709,6 +709,10 @@ class BankRepository:
             self._put_version(s, version)
             s.flush()
             return self._version(s, self._version_row(s, number))
+
+    def next_version_number(self, s: Session) -> int:
+        """The number a new bank version gets in the transaction ``s``: one past the largest."""
+        return (s.scalar(select(func.max(BankVersionRow.number))) or 0) + 1
 
     def _put_version(self, s: Session, version: BankVersion) -> None:
         """Add a version's rows; a published one must come with its content (drafts' is not kept)."""

@@ -34,6 +34,8 @@ __all__ = [
     "BlueprintRow",
     "CalibrationJobRow",
     "CandidateRow",
+    "CatSectionRow",
+    "CatSessionRow",
     "DimensionRow",
     "ItemFlagRow",
     "ItemParameterRow",
@@ -46,6 +48,7 @@ __all__ = [
     "ScaleRow",
     "SessionEventRow",
     "SessionRow",
+    "SigningKeyRow",
 ]
 
 #: JSON documents: JSONB on PostgreSQL, JSON text on SQLite
@@ -328,3 +331,47 @@ class CalibrationJobRow(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(_utc())  # its runner's last beat
     result: Mapped[dict[str, Any] | None] = mapped_column(Document)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class CatSectionRow(Base):
+    """A section of the IMS CAT interface: what a delivery platform configured (migration 0016).
+
+    ``owner`` is the actor of the key that created it (``key:<id>``): only that key reaches it.
+    """
+
+    __tablename__ = "cat_sections"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128), index=True)
+    level: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(2))
+    blueprint_number: Mapped[int] = mapped_column(Integer)
+    bank_version: Mapped[int] = mapped_column(ForeignKey("bank_versions.number"))
+    norm_set: Mapped[int | None] = mapped_column(Integer)
+    test_centre: Mapped[str | None] = mapped_column(String(64))
+    time_limit_s: Mapped[float | None] = mapped_column(Float)
+    item_time_limit_s: Mapped[float | None] = mapped_column(Float)
+    identifiers: Mapped[str] = mapped_column(String(8))  # "qti" (<item>.<lang>) or "bank"
+    configuration: Mapped[dict[str, Any]] = mapped_column(Document)  # as the platform sent it
+    created_at: Mapped[datetime] = mapped_column(_utc())
+    ended_at: Mapped[datetime | None] = mapped_column(_utc())
+
+
+class CatSessionRow(Base):
+    """A session opened in a CAT section (its own session: ``test_sessions``; migration 0016)."""
+
+    __tablename__ = "cat_sessions"
+    session_id: Mapped[str] = mapped_column(ForeignKey("test_sessions.id"), primary_key=True)
+    section_id: Mapped[str] = mapped_column(ForeignKey("cat_sections.id"), index=True)
+    request: Mapped[dict[str, Any]] = mapped_column(Document)  # the platform's start request
+
+
+class SigningKeyRow(Base):
+    """A server secret kept in the database, so that every server shares it (migration 0016).
+
+    ``cat_state`` signs the IMS CAT interface's session states (HMAC-SHA-256).
+    """
+
+    __tablename__ = "signing_keys"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(_utc())

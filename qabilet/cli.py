@@ -1,10 +1,10 @@
 """The command line: the ``qabilet`` app, its error handling, ``qabilet score`` and ``demo-scoring``.
 
 The other commands live beside it (``cli_calibrate``, ``cli_forced_choice``, ``cli_bank``,
-``cli_review``, ``cli_keys``, ``cli_db``, ``cli_simulate``, ``cli_report``, ``cli_serve``). The
-command modules import only typer and the standard library at import time; ``qabilet.engine``,
-``qabilet.calibration``, ``qabilet.itembank`` and numpy are imported inside the
-commands, so ``qabilet --help`` loads neither scipy nor the web stack.
+``cli_review``, ``cli_keys``, ``cli_db``, ``cli_simulate``, ``cli_study``, ``cli_report``,
+``cli_serve``). The command modules import only typer and the standard library at import time;
+``qabilet.engine``, ``qabilet.calibration``, ``qabilet.itembank`` and numpy are imported inside
+the commands, so ``qabilet --help`` loads neither scipy nor the web stack.
 
 Every error ends the command with ``error: …`` on stderr and exit status 2. Errors in the user's
 files are one line, ``error: <file>, row <n>, column '<name>': <what was expected>; got <what
@@ -326,4 +326,5 @@ from qabilet import (  # noqa: E402, F401
     cli_review,
     cli_serve,
     cli_simulate,
+    cli_study,
 )

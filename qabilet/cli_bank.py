@@ -270,6 +270,78 @@ def export(
             typer.echo(f"Wrote {what} to {out}{extra}.")
 
 
+@bank_app.command("export-qti")
+def export_qti(
+    version: Annotated[int, typer.Argument(metavar="VERSION", help="The bank version.")],
+    out: Annotated[Path, typer.Option("--out", metavar="FILE.zip", dir_okay=False,
+                                      help="The package to write.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Export a bank version as a QTI 3.0 content package: an assessment item per item and language.
+
+    Items are choice interactions (Likert, situational judgement) and order interactions
+    (forced-choice blocks); the bank's records and parameters are in the manifest's metadata
+    (docs/qti.md).
+    """
+    with _user_errors():
+        from qabilet import __version__
+        from qabilet.itembank._files import write_bytes_atomic
+        from qabilet.itembank.qti_write import export_package
+
+        package = export_package(_repo(database), version, software_version=__version__)
+        write_bytes_atomic(out, package.data)
+        held = [_count(package.items, "item"), _count(package.blocks, "forced-choice block")]
+        if package.pretest:
+            held.append(f"{package.pretest} tried out")
+        typer.echo(f"Wrote bank version {package.version} ({', '.join(held)}) to {out}: "
+                   f"{_count(package.resources, 'QTI assessment item')}, one per item and "
+                   f"language.")
+
+
+@bank_app.command("import-qti")
+def import_qti(
+    file: Annotated[Path, typer.Argument(metavar="FILE.zip", exists=True, dir_okay=False,
+                                         help="A QTI 3.0 content package.")],
+    database: DatabaseOption = None,
+    dimension: Annotated[str | None, typer.Option(
+        "--dimension", metavar="ID", help="Items without qabilet's metadata: what they measure "
+                                          "(a dimension of the bank).")] = None,
+    levels: Annotated[str | None, typer.Option(
+        "--levels", metavar="LEVEL,…", help="Items without qabilet's metadata: the position "
+                                            "levels they are for (high, middle, low).")] = None,
+) -> None:
+    """Import a QTI 3.0 content package, all or nothing.
+
+    qabilet's own package brings its items and its version's parameters as a new draft version;
+    another package's choice items come in as draft items without parameters. Every problem is
+    reported with its element, line and reason, and nothing is imported.
+    """
+    with _user_errors():
+        from qabilet.itembank.bank_diff import document_changes
+        from qabilet.itembank.bank_file import export_document
+        from qabilet.itembank.qti_import import Defaults, import_package
+        from qabilet.itembank.qti_package import MAX_PACKAGE_BYTES
+
+        if file.stat().st_size > MAX_PACKAGE_BYTES:
+            raise _fail(f"{file}: {file.stat().st_size} bytes; qabilet reads packages of at most "
+                        f"{MAX_PACKAGE_BYTES} bytes")
+        repo = _repo(database)
+        defaults = Defaults(dimension, None if levels is None else tuple(
+            lv.strip() for lv in levels.split(",") if lv.strip()))
+        before = export_document(repo).content()
+        done = import_package(repo, file.read_bytes(), path=str(file), by=_user(),
+                              defaults=defaults)
+        typer.echo(_import_note(file, done.imported.counts(),
+                                document_changes(before, export_document(repo).content())))
+        if done.version is not None:
+            typer.echo(f"The package's parameters are in draft bank version {done.version}; "
+                       f"publish it with: qabilet bank publish --bank-version {done.version}")
+        if done.imported.draft is not None:
+            typer.echo(_draft_note(done.imported.draft))
+        for note in done.notes:
+            typer.echo(f"Note: {note}.")
+
+
 def _utc(value: datetime | None) -> datetime | None:
     """A time given without a zone is UTC."""
     from datetime import UTC

@@ -20,7 +20,10 @@ parameters common to the groups — and checks what it finds:
   variance per language; :func:`qabilet.calibration.score_dif`), those with ``min_answers``
   answers in each language; class C flagged — not with the anchors fixed, where an anchor's
   drift would read as DIF;
-* **anchor drift**: every item re-estimated freely on the same answers (standard errors by
+* **anchor drift**: every item re-estimated freely on the same answers — the anchors with at
+  least :data:`DRIFT_MIN_ANSWERS` of them: an adaptive test gives some items rarely, and a free
+  estimate from a handful of answers diverges (a slope in the hundreds), bends the linking and
+  leaves a singular covariance (standard errors by
   Louis' identity) and linked to the anchors' published parameters by Stocking–Lord
   (:mod:`qabilet.calibration.linking`); for each anchor with a slope and intercepts (2–4PL,
   graded) a Wald test of its linked parameters against the published ones,
@@ -64,7 +67,7 @@ if TYPE_CHECKING:
     from qabilet.itembank.repository import BankRepository, Response
     from qabilet.itembank.versions import BankVersion
 
-__all__ = ["DRIFT_ALPHA", "DRIFT_THRESHOLD", "MIN_ANSWERS", "RMSD_THRESHOLD", "AnchorDrift",
+__all__ = ["DRIFT_ALPHA", "DRIFT_MIN_ANSWERS", "DRIFT_THRESHOLD", "MIN_ANSWERS", "RMSD_THRESHOLD", "AnchorDrift",
            "PretestCalibration",
            "PretestItem", "calibrate_pretest", "response_matrix"]
 
@@ -79,6 +82,8 @@ DRIFT_THRESHOLD = 0.05
 DRIFT_ALPHA = 0.05
 #: Rounds of purification: anchors flagged for drift leave the linking and the tests rerun.
 PURIFICATION_ROUNDS = 5
+#: Answers an anchor needs (every language together) to be re-estimated for the drift test
+DRIFT_MIN_ANSWERS = 100
 
 
 def response_matrix(responses: Sequence[Response], rows: Sequence[str], columns: Sequence[str],
@@ -342,7 +347,12 @@ def calibrate_pretest(repo: BankRepository, bank_version: int | None = None, *,
             warnings.simplefilter("ignore", ConvergenceWarning)
             result = MML(model=model, fixed=fixed, reference_group=compared[0],
                          drift_check=False).fit(x, item_ids=ids, groups=g)  # drift: _drift
-        drift[dim], free = _drift(x, g, ids, model, fixed, anchors, compared[0])
+        steady = [i for i, n in zip(anchors, np.sum(~np.isnan(x[:, :len(anchors)]), axis=0),
+                                    strict=True) if n >= DRIFT_MIN_ANSWERS]
+        kept = [ids.index(i) for i in steady + new]
+        xs, ids_s, model_s = x[:, kept], steady + new, {i: model[i] for i in steady + new}
+        drift[dim], free = _drift(xs, g, ids_s, model_s, scale_bank(version.parameters, [dim], steady),
+                                  steady, compared[0])
         latent[dim] = {str(gr.label): (float(gr.bank.latent.mean[0]),
                                        float(np.sqrt(gr.bank.latent.cov[0, 0])))
                        for gr in result.groups}
@@ -364,7 +374,7 @@ def calibrate_pretest(repo: BankRepository, bank_version: int | None = None, *,
             with warnings.catch_warnings():  # every item free: the drift test's calibration
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 anchor_dif[dim] = score_dif(
-                    x[pair], g[pair], model=model, item_ids=ids, items=anchors,
+                    xs[pair], g[pair], model=model_s, item_ids=ids_s, items=steady,
                     reference_group=compared[0], min_answers=min_answers,
                     fit=free if pair.all() else None).rows()
         estimates = {e.id: e for e in result.items}
@@ -503,7 +513,10 @@ def _wald(estimate: Any, new: Any, old: Any, covariance: NDArray[np.float64], sl
     cov = jac @ covariance[np.ix_(rows, rows)] @ jac.T
     if not np.all(np.isfinite(cov)) or not np.all(np.isfinite(diff)):
         return float("nan"), 0
-    return float(diff @ np.linalg.solve(cov, diff)), len(labels)
+    try:
+        return float(diff @ np.linalg.solve(cov, diff)), len(labels)
+    except np.linalg.LinAlgError:  # an estimate on the boundary: no test
+        return float("nan"), 0
 
 
 def _write_draft(repo: BankRepository, version: BankVersion, records: list[dict[str, Any]],

@@ -9,8 +9,11 @@ from urllib.parse import quote
 import pytest
 
 REQUIRE_ALL = os.environ.get("QABILET_REQUIRE_ALL") == "1"
+#: the staff accounts' passwords hashed with Argon2id's cheapest parameters, in this process and
+#: in every server it starts (the production profile is tested in tests/attestation/test_accounts.py)
+os.environ.setdefault("QABILET_ARGON2_PROFILE", "test")
 
-pytest_plugins = ["tests.demo_fixtures", "tests.api._server"]
+pytest_plugins = ["tests.demo_fixtures", "tests.api._server", "tests.api._staff"]
 
 
 def skip_or_fail(reason: str) -> None:

@@ -72,12 +72,14 @@ def copy_demo(demo_db_file: Path, url: str) -> None:
 
     Table by table from the SQLite build, in the order of their foreign keys.
     """
-    from sqlalchemy import insert, select
+    from sqlalchemy import delete, insert, select
 
     from qabilet.itembank.tables import Base
 
     source, target = connect(f"sqlite:///{demo_db_file}"), connect(url)
     with source.connect() as src, target.begin() as dst:
+        for table in reversed(Base.metadata.sorted_tables):  # what the migrations wrote (a key)
+            dst.execute(delete(table))
         for table in Base.metadata.sorted_tables:
             rows = [dict(r._mapping) for r in src.execute(select(table))]
             if rows:

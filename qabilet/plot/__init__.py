@@ -24,6 +24,9 @@ given (``ax=``):
 - faking (:mod:`qabilet.plot.faking`): :func:`honest_faked` (the same persons' faked scores
   against their honest ones, with the band cuts; the numbers — recovery, rank preservation,
   inflation, band changes, fakers on top — are :func:`faking_summary`'s);
+- simulation studies (:mod:`qabilet.plot.study`): :func:`study_by_theta` (a statistic by true θ,
+  a line per level of a factor), :func:`study_cells` (a statistic per cell and θ bin as a heat
+  map), :func:`study_levels` (statistics per level of a factor, a dot chart each);
 - profiles (:mod:`qabilet.plot.profile`): :func:`profile_percentiles` (each dimension's
   percentile with its interval over the bands, for one candidate or several);
 - :func:`to_svg`: a figure as an inline ``<svg>`` for a self-contained HTML page.
@@ -50,9 +53,10 @@ from qabilet.plot.norms import norm_conversions
 from qabilet.plot.options import option_slopes
 from qabilet.plot.profile import profile_percentiles
 from qabilet.plot.recovery import Recovery, parameter_recovery, recovery_summary
+from qabilet.plot.study import study_by_theta, study_cells, study_levels
 
 __all__ = ["FakingEffect", "Recovery", "Trace", "cat_conditional", "cat_trace", "category_curves",
            "compare_curves", "conditional_se", "exposure", "faking_summary", "group_bands",
            "group_distributions", "honest_faked", "information", "item_curves", "norm_conversions",
            "option_slopes", "parameter_recovery", "profile_percentiles", "recovery_summary",
-           "session_trace", "to_svg"]
+           "session_trace", "study_by_theta", "study_cells", "study_levels", "to_svg"]

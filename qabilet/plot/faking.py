@@ -27,7 +27,6 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import rankdata
 
 from qabilet.engine.exceptions import InvalidParameterError
 from qabilet.plot._figure import figure_and_axes, labels_with
@@ -157,6 +156,8 @@ def faking_summary(honest: ArrayLike, faked: ArrayLike, faking: ArrayLike | None
         if t.shape != h.shape:
             raise InvalidParameterError(f"true: expected the shape of honest, {h.shape}; got {t.shape}")
         r_h, r_f = _correlations(h, t), _correlations(f, t)
+    from scipy.stats import rankdata  # here: scipy.stats takes longer to import than the rest
+
     rank = _correlations(rankdata(h, axis=0), rankdata(f, axis=0))
     moved = np.digitize(hz, edges) != np.digitize(fz, edges)
     n_top = max(1, int(round(top * n)))

@@ -172,14 +172,18 @@ def start_session(base: str, keys, language: str = "ru", **limits) -> dict:
     return s.json()
 
 
-def answer_current(base: str, session: dict, code: int = 0) -> httpx.Response:
+def answer_current(base: str, session: dict, code: int = 0,
+                   client: httpx.Client | None = None) -> httpx.Response:
     """Fetch the session's item as its candidate and answer it with ``code`` (or the last choice).
 
     A finished session has no item: the answer then goes to the next position with no item id.
+    ``client``: one to send both requests with (its connections kept alive); by default each
+    request has a client of its own.
     """
     me = {"X-Session-Token": session["token"]}
-    item = httpx.get(f"{base}/v1/sessions/{session['id']}/item", headers=me).json()
-    return httpx.post(f"{base}/v1/sessions/{session['id']}/answers", headers=me,
-                      json={"position": item["position"], "item_id": item["item_id"] or "none",
-                            "code": min(code, len(item["choices"] or [0]) - 1),
-                            "response_time_s": 3.0})
+    http = client or httpx
+    item = http.get(f"{base}/v1/sessions/{session['id']}/item", headers=me).json()
+    return http.post(f"{base}/v1/sessions/{session['id']}/answers", headers=me,
+                     json={"position": item["position"], "item_id": item["item_id"] or "none",
+                           "code": min(code, len(item["choices"] or [0]) - 1),
+                           "response_time_s": 3.0})

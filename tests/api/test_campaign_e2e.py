@@ -29,12 +29,9 @@ from qabilet.demo_organisation import demo_organisation
 from qabilet.itembank.database import connect
 from qabilet.itembank.repository import BankRepository
 from qabilet.itembank.session_store import SessionStore
-from tests.api import test_candidate_page as candidate_page
 from tests.api._server import Server, answer_current
-from tests.api.test_staff_campaigns import _post
-from tests.api.test_staff_pages import _signed_in
+from tests.api._staff import pause_resume_extend, post, signed_in, signed_in_page
 
-browser = candidate_page.browser  # the fixture: Chromium, launched by Playwright
 EMPLOYEES = int(os.environ.get("QABILET_CAMPAIGN_EMPLOYEES", "12"))
 PASSWORD = "a long enough password"
 PDF = b"%PDF-1.4\n% a certificate\n%%EOF\n"
@@ -50,50 +47,51 @@ def site(demo_db_file, tmp_path_factory):
     engine = connect(url)
     admin = SessionStore(engine).create_api_key("administrator", "e2e")
     running = Server(url).start()
-    yield running.base, engine, {"Authorization": f"Bearer {admin}"}
+    # one client for the administrator's and the candidates' requests (connections kept alive)
+    with httpx.Client(timeout=120) as http:
+        yield running.base, engine, {"Authorization": f"Bearer {admin}"}, http
     running.stop()
     engine.dispose()
 
 
-def _account(base: str, admin: dict, username: str, employee: str | None = None,
-             grants: tuple[dict, ...] = ()) -> None:
-    made = httpx.post(f"{base}/v1/attestation/accounts", headers=admin, timeout=60, json={
+def _account(http: httpx.Client, base: str, admin: dict, username: str,
+             employee: str | None = None, grants: tuple[dict, ...] = ()) -> None:
+    made = http.post(f"{base}/v1/attestation/accounts", headers=admin, json={
         "username": username, "name": username, "password": PASSWORD,
         **({"employee": employee} if employee else {})})
     assert made.status_code == 201, made.text
     for grant in grants:
-        r = httpx.post(f"{base}/v1/attestation/accounts/{username}/grants", headers=admin,
-                       json=grant, timeout=60)
+        r = http.post(f"{base}/v1/attestation/accounts/{username}/grants", headers=admin,
+                      json=grant)
         assert r.status_code == 201, r.text
 
 
 def _login(base: str, username: str) -> httpx.Client:
-    return _signed_in(base, username, PASSWORD)
+    return signed_in(base, username, PASSWORD)
 
 
-def test_a_campaign_from_the_organisation_to_the_decisions(site, browser):
-    base, engine, admin = site
+def test_a_campaign_from_the_organisation_to_the_decisions(site, staff_browser):
+    base, engine, admin, http = site
     org = demo_organisation(units=3, employees=EMPLOYEES, seed=7)
-    imported = httpx.post(f"{base}/v1/attestation/organisation", headers=admin, json=org,
-                          timeout=120)
+    imported = http.post(f"{base}/v1/attestation/organisation", headers=admin, json=org)
     assert imported.status_code == 201 and imported.json()["employees"] == EMPLOYEES
     people = {p["personal_number"]: p for p in org["employees"]}
     units = [u["id"] for u in org["units"]]
     supervisors = {p["supervisor"] for p in people.values() if "supervisor" in p}
     for pn in people:
         grants = ({"role": "supervisor"},) if pn in supervisors else ()
-        _account(base, admin, f"e{pn}", pn, grants)
-    _account(base, admin, "hr", grants=tuple({"role": "hr", "unit": u} for u in units))
-    _account(base, admin, "commission", grants=({"role": "commission"},))
-    _account(base, admin, "operator", grants=({"role": "operator"},))
-    _account(base, admin, "proctor-ala", grants=({"role": "proctor", "unit": "ASDC-ALA"},))
+        _account(http, base, admin, f"e{pn}", pn, grants)
+    _account(http, base, admin, "hr", grants=tuple({"role": "hr", "unit": u} for u in units))
+    _account(http, base, admin, "commission", grants=({"role": "commission"},))
+    _account(http, base, admin, "operator", grants=({"role": "operator"},))
+    _account(http, base, admin, "proctor-ala", grants=({"role": "proctor", "unit": "ASDC-ALA"},))
     for u in units:
-        _account(base, admin, f"int-{u.lower()}", grants=(
+        _account(http, base, admin, f"int-{u.lower()}", grants=(
             {"role": "interviewer", "unit": u, "trained_on": "2099-01-15"},))
 
     hr = _login(base, "hr")
     version = BankRepository(engine).blueprint("middle").bank_version  # the version tests use
-    opened = _post(hr, base, "/staff/campaigns", {"id": "ATT-2099", "name": "Attestation 2099",
+    opened = post(hr, base, "/staff/campaigns", {"id": "ATT-2099", "name": "Attestation 2099",
                                                   "units": units, "bank_version": str(version),
                                                   **DEADLINES})
     assert opened.status_code == 303 and opened.headers["location"].endswith(
@@ -114,7 +112,7 @@ def test_a_campaign_from_the_organisation_to_the_decisions(site, browser):
     waiting = re.findall(r'/staff/campaigns/ATT-2099/exemptions/(\d+)/file', board)
     assert len(waiting) == 3
     for k, exemption in enumerate(waiting):
-        assert _post(hr, base, f"/staff/campaigns/ATT-2099/exemptions/{exemption}/decision", {
+        assert post(hr, base, f"/staff/campaigns/ATT-2099/exemptions/{exemption}/decision", {
             "decision": "approve" if k < 2 else "reject",
             "reason": "the certificate checked" if k < 2 else "not a single parent"}
         ).status_code == 303
@@ -126,20 +124,20 @@ def test_a_campaign_from_the_organisation_to_the_decisions(site, browser):
         boss = p.get("supervisor")
         if boss is None:
             continue  # the chair: nobody above them in the document
-        assert _post(clients[boss], base, f"/staff/campaigns/ATT-2099/sheets/{pn}", {
+        assert post(clients[boss], base, f"/staff/campaigns/ATT-2099/sheets/{pn}", {
             "action": "draw_up", "encouragements": "2098-05-01 Letter of thanks",
             "assessment": f"Assessment of {pn}."}).status_code == 303
         page = clients[pn].get(f"{base}/staff/campaigns/ATT-2099/sheets/{pn}").text
         digest = re.search(r'name="content_hash" value="(\w+)"', page).group(1)
         action = {disputed: "dispute", dissenting: "dissent"}.get(pn, "sign")
-        assert _post(clients[pn], base, f"/staff/campaigns/ATT-2099/sheets/{pn}", {
+        assert post(clients[pn], base, f"/staff/campaigns/ATT-2099/sheets/{pn}", {
             "action": action, "revision": "1", "content_hash": digest,
             "text": "It is not so."}).status_code == 303
-    assert _post(hr, base, f"/staff/campaigns/ATT-2099/sheets/{disputed}", {
+    assert post(hr, base, f"/staff/campaigns/ATT-2099/sheets/{disputed}", {
         "action": "correct", "assessment": "Corrected assessment."}).status_code == 303
     page = clients[disputed].get(f"{base}/staff/campaigns/ATT-2099/sheets/{disputed}").text
     digest = re.search(r'name="content_hash" value="(\w+)"', page).group(1)
-    assert _post(clients[disputed], base, f"/staff/campaigns/ATT-2099/sheets/{disputed}", {
+    assert post(clients[disputed], base, f"/staff/campaigns/ATT-2099/sheets/{disputed}", {
         "action": "sign", "revision": "2", "content_hash": digest}).status_code == 303
     board = hr.get(f"{base}/staff/campaigns/ATT-2099").text
     total = re.search(r'<tr class="total">(.*?)</tr>', board, re.S).group(1)
@@ -156,9 +154,9 @@ def test_a_campaign_from_the_organisation_to_the_decisions(site, browser):
                            clients[pn].get(f"{base}/staff/campaigns/ATT-2099").text)
         assert offer, pn
         choices = [offer[k % len(offer)], offer[(k + 5) % len(offer)]]
-        assert _post(clients[pn], base, "/staff/campaigns/ATT-2099/proposals",
-                     {"choice": choices}).status_code == 303
-    done = _post(hr, base, "/staff/campaigns/ATT-2099/schedule", {})
+        assert post(clients[pn], base, "/staff/campaigns/ATT-2099/proposals",
+                    {"choice": choices}).status_code == 303
+    done = post(hr, base, "/staff/campaigns/ATT-2099/schedule", {})
     counts = dict(re.findall(r"(booked|first|optimum|unplaced)=(\d+)", done.headers["location"]))
     assert counts["booked"] == str(EMPLOYEES - 2) and counts["unplaced"] == "0"
     assert counts["first"] == counts["optimum"]
@@ -174,7 +172,7 @@ def test_a_campaign_from_the_organisation_to_the_decisions(site, browser):
                                   operator.get(f"{base}/staff/rooms").text)))
     links: dict[str, str] = {}
     for room in rooms:
-        issued = _post(operator, base, room.replace("&amp;", "&"), {"action": "issue"})
+        issued = post(operator, base, room.replace("&amp;", "&"), {"action": "issue"})
         links.update(re.findall(r"/take/(\w+)#token=([\w-]+)", issued.text))
     assert len(links) == EMPLOYEES - 2
     assert {SessionStore(engine).session(sid).bank_version for sid in links} == {version}
@@ -182,39 +180,26 @@ def test_a_campaign_from_the_organisation_to_the_decisions(site, browser):
     watched = timetable.booking("ATT-2099", ala.personal_number).session_id
     room = f"/staff/rooms/TC-ALA/{ala.room}?slot={ala.slot}"
     proctor = _login(base, "proctor-ala")
-    context = browser.new_context()
-    context.add_cookies([{"name": "qabilet_staff", "value": proctor.cookies["qabilet_staff"],
-                          "url": f"{base}/staff/"}])
-    tab = context.new_page()
-    tab.goto(f"{base}{room}&lang=en")
-    row = f"tr[data-session='{watched}']"
-    tab.fill(f"{row} input[name=text]", "fire drill")
-    tab.click(f"{row} button[value=pause]")
-    tab.wait_for_url(f"{base}{room}")
-    assert tab.inner_text(f"{row} .status") == "paused"
-    tab.click(f"{row} button[value=resume]")
-    tab.wait_for_url(f"{base}{room}")
-    tab.fill(f"{row} input[name=minutes]", "10")
-    tab.click(f"{row} button[value=extra_time]")
-    tab.wait_for_url(f"{base}{room}")
-    context.close()
+    with signed_in_page(staff_browser, base, proctor) as tab:
+        tab.goto(f"{base}{room}&lang=en")
+        pause_resume_extend(tab, base, room, watched, note="fire drill", minutes=10)
     assert [e.kind for e in SessionStore(engine).events(watched)][-3:] == [
         "pause", "resume", "extra_time"]
     for session_id, token in links.items():
         session = {"id": session_id, "token": token}
         for _ in range(200):
-            answered = answer_current(base, session)
+            answered = answer_current(base, session, client=http)
             if answered.status_code != 200 or answered.json()["finished"]:
                 break
         assert answered.status_code in (200, 409), answered.text
-        finish = httpx.post(f"{base}/v1/sessions/{session_id}/finish",
-                            headers={"X-Session-Token": token}, timeout=60)
+        finish = http.post(f"{base}/v1/sessions/{session_id}/finish",
+                           headers={"X-Session-Token": token})
         assert finish.status_code in (200, 409), finish.text
 
     # -- interviews planned day by day and recorded; every member decided
     day = date(2099, 4, 13)
-    while _post(hr, base, "/staff/campaigns/ATT-2099/interviews",
-                {"day": day.isoformat()}).headers["location"] != \
+    while post(hr, base, "/staff/campaigns/ATT-2099/interviews",
+               {"day": day.isoformat()}).headers["location"] != \
             "/staff/campaigns/ATT-2099/decisions?planned=0":
         day += timedelta(days=1)
     for u in units:
@@ -225,7 +210,7 @@ def test_a_campaign_from_the_organisation_to_the_decisions(site, browser):
             form = interviewer.get(f"{base}/staff/campaigns/ATT-2099/interviews/{pn}").text
             ratings = {name: "4" for name in re.findall(r'name="(rating_\w+)"', form)}
             assert ratings and (pn in exempt or "profile-link" in form)
-            assert _post(interviewer, base, f"/staff/campaigns/ATT-2099/interviews/{pn}", {
+            assert post(interviewer, base, f"/staff/campaigns/ATT-2099/interviews/{pn}", {
                 **ratings, "notes": "Clear and courteous.", "recording_uri":
                 f"s3://archive/ATT-2099/{pn}.mp4", "recording_sha256": "ab" * 32,
                 "retain_until": "2102-04-30"}).status_code == 303
@@ -235,7 +220,7 @@ def test_a_campaign_from_the_organisation_to_the_decisions(site, browser):
     assert table.count("accountability 4") == EMPLOYEES  # every interview's ratings
     for pn in people:
         outcome = "attested_with_plan" if pn == dissenting else "attested"
-        assert _post(commission, base, f"/staff/campaigns/ATT-2099/decisions/{pn}", {
+        assert post(commission, base, f"/staff/campaigns/ATT-2099/decisions/{pn}", {
             "outcome": outcome, "summary": "May develop the written reports."}
         ).status_code == 303
     table = commission.get(f"{base}/staff/campaigns/ATT-2099/decisions").text

@@ -14,15 +14,13 @@ action of it on anything of ``U-B``: zero cross-unit reads or actions.
 
 from __future__ import annotations
 
-import shutil
-
 import httpx
 import pytest
 
 from qabilet.itembank.database import connect
 from qabilet.itembank.session_store import SessionStore
-from tests.api._server import Server
-from tests.attestation._world import EMPLOYEES_A, UNITS_A, build
+from tests.api._staff import world_server
+from tests.attestation._world import EMPLOYEES_A, UNITS_A
 
 ADMIN, HR, OP, PROC, COMM, PSY = ("administrator", "hr", "operator", "proctor", "commission",
                                   "psychometrician")
@@ -79,6 +77,13 @@ SERVES = {
     ("POST", "/v1/attestation/accounts/{username}/password"): ({ADMIN}, "account"),
     ("POST", "/v1/attestation/accounts/{username}/disable"): ({ADMIN}, "account"),
     ("POST", "/v1/attestation/accounts/{username}/unlock"): ({ADMIN}, "account"),
+    # the IMS CAT interface: a platform's operator key, on its own sections (404 for others')
+    ("POST", "/ims/cat/v1p3/sections"): ({OP}, "open"),
+    ("GET", "/ims/cat/v1p3/sections/{section_id}"): ({OP}, "open"),
+    ("DELETE", "/ims/cat/v1p3/sections/{section_id}"): ({OP}, "open"),
+    ("POST", "/ims/cat/v1p3/sections/{section_id}/sessions"): ({OP}, "open"),
+    ("POST", "/ims/cat/v1p3/sections/{section_id}/sessions/{session_id}/results"): ({OP}, "open"),
+    ("DELETE", "/ims/cat/v1p3/sections/{section_id}/sessions/{session_id}"): ({OP}, "open"),
 }
 PARTIES = ("nobody", "bad key", *KEY_ROLES, *(f"{r}@U-A" for r in SCOPED), OWN, OTHER)
 #: what a list of each kind holds, as (field, the values of unit A's records)
@@ -92,55 +97,56 @@ TARGETS = {"in": {"personal_number": "A-1", "username": "head-a", "key_id": "nop
            "out": {"personal_number": "B-1", "username": "staff-b", "key_id": "nope"}}
 
 
-def _session(base: str, key: str, centre: str) -> dict:
+@pytest.fixture(scope="module")
+def http():
+    """One client for the module's requests (its connections kept alive); it keeps no cookie."""
+    with httpx.Client(timeout=60) as client:
+        yield client
+
+
+def _session(http: httpx.Client, base: str, key: str, centre: str) -> dict:
     h = {"Authorization": f"Bearer {key}"}
-    c = httpx.post(f"{base}/v1/candidates", json={"display_name": "A"}, headers=h)
-    s = httpx.post(f"{base}/v1/sessions", headers=h, json={
+    c = http.post(f"{base}/v1/candidates", json={"display_name": "A"}, headers=h)
+    s = http.post(f"{base}/v1/sessions", headers=h, json={
         "candidate_id": c.json()["id"], "level": "middle", "language": "ru", "test_centre": centre})
     assert s.status_code == 201, s.text
     return s.json()
 
 
 @pytest.fixture(scope="module")
-def world(demo_db_file, tmp_path_factory):
-    path = tmp_path_factory.mktemp("matrix") / "demo.db"
-    shutil.copy(demo_db_file, path)
-    url = f"sqlite:///{path}"
-    build(url)
-    engine = connect(url)
-    store = SessionStore(engine)
-    keys = {role: store.create_api_key(role) for role in KEY_ROLES}
-    keys |= {f"{role}@U-A": store.create_api_key(role, scope="U-A") for role in SCOPED}
-    keys["operator@U-B"] = store.create_api_key("operator", scope="U-B")
-    running = Server(url).start()
-    base = running.base
-    in_a, in_b = _session(base, keys[OP], "TC-A"), _session(base, keys[OP], "TC-B")
-    headers = {"nobody": {}, "bad key": {}, OWN: {"X-Session-Token": in_a["token"]},
-               OTHER: {"X-Session-Token": in_b["token"]},
-               **{party: {"Authorization": f"Bearer {key}"} for party, key in keys.items()}}
-    yield base, {"in": in_a["id"], "out": in_b["id"]}, headers, store
-    running.stop()
-    engine.dispose()
+def world(demo_db_file, tmp_path_factory, http):
+    for base, url in world_server(demo_db_file, tmp_path_factory, "matrix"):
+        engine = connect(url)
+        store = SessionStore(engine)
+        keys = {role: store.create_api_key(role) for role in KEY_ROLES}
+        keys |= {f"{role}@U-A": store.create_api_key(role, scope="U-A") for role in SCOPED}
+        keys["operator@U-B"] = store.create_api_key("operator", scope="U-B")
+        in_a, in_b = _session(http, base, keys[OP], "TC-A"), _session(http, base, keys[OP], "TC-B")
+        headers = {"nobody": {}, "bad key": {}, OWN: {"X-Session-Token": in_a["token"]},
+                   OTHER: {"X-Session-Token": in_b["token"]},
+                   **{party: {"Authorization": f"Bearer {key}"} for party, key in keys.items()}}
+        yield base, {"in": in_a["id"], "out": in_b["id"]}, headers, store
+        engine.dispose()
 
 
-def test_the_table_lists_every_served_endpoint(world):
+def test_the_table_lists_every_served_endpoint(world, http):
     base = world[0]
-    paths = httpx.get(f"{base}/openapi.json").json()["paths"]
+    paths = http.get(f"{base}/openapi.json").json()["paths"]
     served = {(m.upper(), p) for p, ops in paths.items() for m in ops}
     assert served == set(SERVES)
 
 
-def _call(base: str, method: str, path: str, sessions: dict, where: str, sent: dict
-          ) -> httpx.Response:
+def _call(http: httpx.Client, base: str, method: str, path: str, sessions: dict, where: str,
+          sent: dict) -> httpx.Response:
     url = base + path.format(session_id=sessions[where], number=1, job_id="nope",
-                             item_id="TRN-L01", grant_id=999_999, **TARGETS[where])
+                             item_id="TRN-L01", grant_id=999_999, section_id="nope", **TARGETS[where])
     body = next((b for tail, b in BODIES.items() if path.endswith(tail)), {})
-    return httpx.request(method, url, headers=sent, json=body if method != "GET" else None,
-                         timeout=60)
+    http.cookies.clear()  # only the headers of the party speak for it
+    return http.request(method, url, headers=sent, json=body if method != "GET" else None)
 
 
 @pytest.mark.parametrize("party", PARTIES)
-def test_each_party_reaches_exactly_its_endpoints(world, party):
+def test_each_party_reaches_exactly_its_endpoints(world, http, party):
     base, sessions, headers, store = world
     role, _, scope = party.partition("@")
     for k, ((method, path), (roles, kind)) in enumerate(SERVES.items()):
@@ -149,7 +155,7 @@ def test_each_party_reaches_exactly_its_endpoints(world, party):
             sent = {"Authorization": f"Bearer qk_{k:04x}_nope"}
         targeted = scope and kind in ("session", "employee", "account", "key")
         for where in ("in", "out") if targeted else ("in",):
-            r = _call(base, method, path, sessions, where, sent)
+            r = _call(http, base, method, path, sessions, where, sent)
             said = f"{party} → {method} {path} ({where}): {r.status_code} {r.text[:200]}"
             assert r.status_code < 500, said
             if role not in roles:
@@ -178,23 +184,23 @@ def test_each_party_reaches_exactly_its_endpoints(world, party):
         assert not [e for e in store.events(sessions["out"]) if key_id in str(e.payload)]
 
 
-def test_a_scoped_operator_starts_sessions_only_at_its_units_centres(world):
+def test_a_scoped_operator_starts_sessions_only_at_its_units_centres(world, http):
     base, _, headers, _ = world
     op = headers["operator@U-A"]
-    c = httpx.post(f"{base}/v1/candidates", json={"display_name": "A"}, headers=op).json()
+    c = http.post(f"{base}/v1/candidates", json={"display_name": "A"}, headers=op).json()
     body = {"candidate_id": c["id"], "level": "middle", "language": "ru"}
     for centre, detail in ((None, "test_centre: required"), ("TC-B", "no test centre 'TC-B'"),
                            ("TC-X", "no test centre 'TC-X'")):
         sent = body if centre is None else {**body, "test_centre": centre}
-        r = httpx.post(f"{base}/v1/sessions", json=sent, headers=op)
+        r = http.post(f"{base}/v1/sessions", json=sent, headers=op)
         assert r.status_code == 422 and detail in r.text, r.text
-    r = httpx.post(f"{base}/v1/sessions", json={**body, "test_centre": "TC-A"}, headers=op)
+    r = http.post(f"{base}/v1/sessions", json={**body, "test_centre": "TC-A"}, headers=op)
     assert r.status_code == 201 and r.json()["test_centre"] == "TC-A"
     other = headers["operator@U-B"]  # and the other unit's operator cannot reach it
-    assert httpx.get(f"{base}/v1/sessions/{r.json()['id']}", headers=other).status_code == 404
+    assert http.get(f"{base}/v1/sessions/{r.json()['id']}", headers=other).status_code == 404
 
 
-def test_keys_are_made_within_the_makers_reach(world):
+def test_keys_are_made_within_the_makers_reach(world, http):
     base, _, headers, _ = world
     made = {}
     for maker, role, scope, status in (
@@ -207,11 +213,11 @@ def test_keys_are_made_within_the_makers_reach(world):
             (PSY, "administrator", None, 422),  # a psychometrician's are operators' and theirs
             (PSY, "operator", None, 201)):
         body = {"role": role, **({"scope": scope} if scope else {})}
-        r = httpx.post(f"{base}/v1/admin/keys", json=body, headers=headers[maker])
+        r = http.post(f"{base}/v1/admin/keys", json=body, headers=headers[maker])
         assert r.status_code == status, (maker, role, scope, r.text)
         made[(maker, role, scope)] = r
     key = made[("administrator@U-A", "proctor", "U-A1")].json()
-    listed = httpx.get(f"{base}/v1/admin/keys", headers=headers["administrator@U-A"]).json()
+    listed = http.get(f"{base}/v1/admin/keys", headers=headers["administrator@U-A"]).json()
     assert key["id"] in {k["id"] for k in listed}
-    assert httpx.delete(f"{base}/v1/admin/keys/{key['id']}",
-                        headers=headers[PSY]).status_code == 404  # not a psychometrician's kind
+    assert http.delete(f"{base}/v1/admin/keys/{key['id']}",
+                       headers=headers[PSY]).status_code == 404  # not a psychometrician's kind

@@ -12,7 +12,6 @@ The table must list every staff route (the test fails on a route it does not kno
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import UTC, date, datetime
 from urllib.parse import quote
 
@@ -27,9 +26,8 @@ from qabilet.attestation.sheets import SheetContent, SheetRepository
 from qabilet.attestation.timetable import TimetableRepository
 from qabilet.itembank.database import connect
 from qabilet.itembank.session_store import SessionStore
-from tests.api._server import Server
-from tests.api.test_staff_pages import _signed_in
-from tests.attestation._world import PASSWORD, build
+from tests.api._staff import signed_in, world_server
+from tests.attestation._world import PASSWORD
 
 SLOT = "TC-B/2099-04-06T09:00"
 #: (method, path) → what it is: a list (must show nothing of U-B) or about a U-B record
@@ -68,12 +66,8 @@ MARKS = ("B-1", "B-HEAD", "Baimukhan", "Bekov", "TC-B", '"CB"', "/CB")
 ACCOUNTS = ("admin-a", "hr-a", "op-a", "proctor-a", "comm-a", "int-a", "head-a", "a-one")
 
 
-@pytest.fixture(scope="module")
-def site(demo_db_file, tmp_path_factory):
-    path = tmp_path_factory.mktemp("staff-matrix") / "demo.db"
-    shutil.copy(demo_db_file, path)
-    url = f"sqlite:///{path}"
-    build(url)
+def _unit_b_has_everything(url: str) -> int:
+    """Unit A's staff of every role, and U-B's campaign with everything in it: its exemption's id."""
     engine = connect(url)
     accounts = AccountRepository(engine)
     for name, grant in (("admin-a", Grant("administrator", "U-A")), ("op-a", Grant("operator", "U-A")),
@@ -99,10 +93,18 @@ def site(demo_db_file, tmp_path_factory):
                                                                          tzinfo=UTC),
                       video_url="https://video.example/b-1", by="hr-b")
     interviews.decide("CB", "B-1", outcome="attested", summary="B's summary", by="comm-b")
-    running = Server(url).start()
-    yield running.base, engine, exemption.id
-    running.stop()
     engine.dispose()
+    return exemption.id
+
+
+@pytest.fixture(scope="module")
+def site(demo_db_file, tmp_path_factory):
+    made: list[int] = []
+    for base, url in world_server(demo_db_file, tmp_path_factory, "staff-matrix",
+                                  prepare=lambda url: made.append(_unit_b_has_everything(url))):
+        engine = connect(url)
+        yield base, engine, made[0]
+        engine.dispose()
 
 
 def test_the_table_lists_every_staff_route():
@@ -119,7 +121,7 @@ def test_the_table_lists_every_staff_route():
 @pytest.mark.parametrize("username", ACCOUNTS)
 def test_no_account_of_unit_a_reads_or_changes_anything_of_unit_b(site, username):
     base, engine, exemption = site
-    client = _signed_in(base, username)
+    client = signed_in(base, username)
     token = re.search(r'name="csrf" value="([^"]+)"', client.get(f"{base}/staff/").text).group(1)
     for (method, path), kind in PAGES.items():
         url = base + path.format(exemption=exemption)

@@ -14,34 +14,15 @@ import pytest
 from qabilet.api.settings import Settings
 from qabilet.api.staff_pages import cookie_secure
 from qabilet.api.staff_words import LANGUAGES, ROLE_WORDS, WORDS, word
-from tests.api import test_candidate_page as candidate_page
 from tests.api._server import Server
-from tests.attestation._world import PASSWORD, build
-
-browser = candidate_page.browser  # the fixture: Chromium, launched by Playwright
+from tests.api._staff import form_token, signed_in, world_server
+from tests.attestation._world import PASSWORD
 
 
 @pytest.fixture(scope="module")
 def site(demo_db_file, tmp_path_factory):
-    path = tmp_path_factory.mktemp("staff") / "demo.db"
-    shutil.copy(demo_db_file, path)
-    build(f"sqlite:///{path}")
-    running = Server(f"sqlite:///{path}", env={"QABILET_STAFF_MAX_FAILURES": "3"}).start()
-    yield running.base, f"sqlite:///{path}"
-    running.stop()
-
-
-def _form_token(client: httpx.Client, base: str) -> str:
-    page = client.get(f"{base}/staff/sign-in")
-    return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-
-
-def _signed_in(base: str, username: str, password: str = PASSWORD) -> httpx.Client:
-    client = httpx.Client(follow_redirects=False)
-    r = client.post(f"{base}/staff/sign-in", data={"username": username, "password": password,
-                                                   "csrf": _form_token(client, base)})
-    assert r.status_code == 303, r.text
-    return client
+    yield from world_server(demo_db_file, tmp_path_factory, "staff",
+                            env={"QABILET_STAFF_MAX_FAILURES": "3"})
 
 
 def test_every_word_is_in_every_language_and_every_template_word_exists():
@@ -57,9 +38,10 @@ def test_every_word_is_in_every_language_and_every_template_word_exists():
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_an_hr_officer_signs_in_from_the_keyboard_and_sees_only_their_units(site, browser, lang):
+def test_an_hr_officer_signs_in_from_the_keyboard_and_sees_only_their_units(site, staff_browser,
+                                                                           lang):
     base, _ = site
-    context = browser.new_context()
+    context = staff_browser.new_context()
     page = context.new_page()
     page.goto(f"{base}/staff/?lang={lang}")
     assert page.url.startswith(f"{base}/staff/sign-in")  # not signed in: to the form
@@ -94,12 +76,12 @@ def test_an_hr_officer_signs_in_from_the_keyboard_and_sees_only_their_units(site
 
 def test_a_supervisor_sees_their_employees_and_an_employee_their_own_record(site):
     base, _ = site
-    head = _signed_in(base, "head-a")
+    head = signed_in(base, "head-a")
     listed = head.get(f"{base}/staff/employees").text
     assert "A-1" in listed and "A-2" in listed and "B-1" not in listed
     assert head.get(f"{base}/staff/employees/B-1").status_code == 404
     assert head.get(f"{base}/staff/employees/A-HEAD").status_code == 200  # their own
-    clerk = _signed_in(base, "staff-b")
+    clerk = signed_in(base, "staff-b")
     assert clerk.get(f"{base}/staff/employees/B-1").status_code == 200
     for other in ("B-HEAD", "A-1", "NOBODY"):
         assert clerk.get(f"{base}/staff/employees/{other}").status_code == 404
@@ -112,7 +94,7 @@ def test_forms_need_their_tokens(site):
     r = client.post(f"{base}/staff/sign-in", data={"username": "hr-a", "password": PASSWORD,
                                                    "csrf": "guessed"})
     assert r.status_code == 403 and "qabilet_staff" not in r.headers.get("set-cookie", "")
-    signed = _signed_in(base, "hr-a")
+    signed = signed_in(base, "hr-a")
     r = signed.post(f"{base}/staff/sign-out", data={"csrf": "guessed"})
     assert r.status_code == 403
     assert signed.get(f"{base}/staff/").status_code == 200  # still signed in
@@ -128,12 +110,12 @@ def test_repeated_failures_lock_the_account_and_say_until_when(site):
     statuses = []
     for _ in range(4):
         r = client.post(f"{base}/staff/sign-in?lang=en", data={
-            "username": "hr-b", "password": "not the password", "csrf": _form_token(client, base)})
+            "username": "hr-b", "password": "not the password", "csrf": form_token(client, base)})
         statuses.append(r.status_code)
     assert statuses == [401, 401, 403, 403]  # QABILET_STAFF_MAX_FAILURES=3
     assert "Too many failed sign-ins" in r.text
     r = client.post(f"{base}/staff/sign-in", data={"username": "hr-b", "password": PASSWORD,
-                                                   "csrf": _form_token(client, base)})
+                                                   "csrf": form_token(client, base)})
     assert r.status_code == 403  # the right password too, until the lockout ends
 
 

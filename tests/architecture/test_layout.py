@@ -45,6 +45,13 @@ def _imported_names(path):
             yield node.lineno, node.module
 
 
+def _python(code):
+    """What a fresh interpreter running ``code`` (outside the repository) prints."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd="/")
+    return out.stdout.strip()
+
+
 def _loaded_after_importing(package, exclude=()):
     """Top two levels of every module loaded after importing all of ``package``'s modules."""
     code = (
@@ -59,9 +66,7 @@ def _loaded_after_importing(package, exclude=()):
         "    names.add('.'.join(parts[:2]) if parts[0] == 'qabilet' else parts[0])\n"
         "print(','.join(sorted(names)))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd="/")
-    return set(out.stdout.strip().split(","))
+    return set(_python(code).split(","))
 
 
 def test_no_module_imports_the_bare_package_names():
@@ -139,6 +144,21 @@ def test_neither_qabilet_nor_the_server_loads_matplotlib(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd="/")
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_neither_qabilet_nor_the_command_line_loads_dask():
+    """Dask is loaded when a study runs: not by ``import qabilet``, the command line (every
+    command's module, ``qabilet study``'s too), or the study package until it runs cells."""
+    code = (
+        "import sys, importlib, pkgutil\n"
+        "import qabilet, qabilet.cli, qabilet.study, qabilet.study.spec, qabilet.study.cells\n"
+        "import qabilet.study.run, qabilet.study.report, qabilet.study.summary\n"
+        "for m in pkgutil.iter_modules(qabilet.__path__, 'qabilet.'):\n"
+        "    if m.name.startswith('qabilet.cli'):\n"
+        "        importlib.import_module(m.name)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))\n"
+    )
+    assert _python(code) == "[]"
 
 
 def test_only_the_serving_command_imports_the_api():

@@ -11,10 +11,15 @@ from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
 from qabilet.attestation.access import Grant, check_grant, descendants, reach
-from qabilet.attestation.accounts import AccountLocked, AccountRepository, SignInRefused
+from qabilet.attestation.accounts import (
+    AccountLocked,
+    AccountRepository,
+    SignInRefused,
+    password_hasher,
+)
 from qabilet.attestation.tables import StaffAccountRow, StaffSessionRow
 from qabilet.engine.exceptions import ConflictError, InvalidParameterError
-from qabilet.itembank.database import connect
+from qabilet.itembank.database import SettingsError, connect
 from qabilet.itembank.session_store import ROLES, SessionStore
 from tests.attestation._world import PASSWORD, build
 from tests.conftest import together
@@ -29,9 +34,7 @@ def accounts(db_url):
 
 
 def test_the_password_is_stored_as_an_argon2id_hash_and_checked(accounts):
-    with accounts.engine.connect() as c:
-        stored = c.execute(select(StaffAccountRow.password_hash)
-                           .where(StaffAccountRow.id == "hr-a")).scalar_one()
+    stored = _stored(accounts.engine, "hr-a")
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
     assert PasswordHasher().verify(stored, PASSWORD)  # argon2's own verification of our hash
     secret, session = accounts.sign_in("hr-a", PASSWORD, address="10.0.0.1")
@@ -39,6 +42,36 @@ def test_the_password_is_stored_as_an_argon2id_hash_and_checked(accounts):
     with accounts.engine.connect() as c:  # the database holds the cookie's digest, not the cookie
         ids = c.execute(select(StaffSessionRow.id)).scalars().all()
     assert secret not in ids and len(ids) == 1
+
+
+def _stored(engine, username: str) -> str:
+    with engine.connect() as c:
+        return c.execute(select(StaffAccountRow.password_hash)
+                         .where(StaffAccountRow.id == username)).scalar_one()
+
+
+def test_hashes_take_rfc_9106s_parameters_unless_the_test_profile_is_named(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'accounts.db'}"
+    build(url)  # with the suite's profile (tests/conftest.py): the least Argon2id allows
+    engine = connect(url)
+    assert "$v=19$m=8,t=1,p=1$" in _stored(engine, "hr-a")
+    monkeypatch.delenv("QABILET_ARGON2_PROFILE")  # as where people sign in
+    password_hasher.cache_clear()
+    try:
+        # RFC 9106 §4, the second recommended option: t=3 passes, p=4 lanes, m=2^16 KiB
+        assert "$v=19$m=65536,t=3,p=4$" in password_hasher().hash("a long enough password")
+        AccountRepository(engine).sign_in("hr-a", PASSWORD, address="a")
+        remade = _stored(engine, "hr-a")  # remade with the profile in force, on signing in
+        assert "$v=19$m=65536,t=3,p=4$" in remade and PasswordHasher().verify(remade, PASSWORD)
+        monkeypatch.setenv("QABILET_ARGON2_PROFILE", "fast")
+        password_hasher.cache_clear()
+        with pytest.raises(SettingsError, match="QABILET_ARGON2_PROFILE: expected one of "
+                                                "'rfc9106', 'test'; got 'fast'"):
+            AccountRepository(engine)
+    finally:
+        monkeypatch.undo()
+        password_hasher.cache_clear()
+        engine.dispose()
 
 
 def test_failures_in_a_row_lock_the_account_and_a_success_resets_the_count(accounts):

@@ -4,7 +4,7 @@ against the ministry's published cohorts; uploads checked by content and stored 
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -14,8 +14,9 @@ from qabilet.attestation.campaigns import Campaign, CampaignRepository
 from qabilet.attestation.exemptions import check_ground, months_between, retirement_date
 from qabilet.attestation.files import check_upload
 from qabilet.attestation.repository import OrganisationRepository, read_organisation
-from qabilet.attestation.sheets import SheetContent, SheetRepository, content_hash
+from qabilet.attestation.sheets import Progress, SheetContent, SheetRepository, content_hash
 from qabilet.attestation.tables import FileRow
+from qabilet.attestation.timetable import TimetableRepository
 from qabilet.engine.exceptions import ConflictError, InvalidParameterError, NotFoundError
 from qabilet.itembank.database import connect
 from qabilet.itembank.session_store import SessionStore
@@ -182,3 +183,60 @@ def test_a_sheet_is_signed_disputed_corrected_and_every_revision_kept(campaigns)
     assert sheets.states("CA-2017")["A-HEAD"] == "not_drawn_up"
     assert [e["action"] for e in SessionStore(campaigns.engine).audit_trail("employee:A-1")] == [
         "sheet.draw_up", "sheet.disputed", "sheet.correct", "sheet.signed"]
+
+
+def test_the_progress_is_counted_per_unit_as_by_hand(campaigns):
+    """Five members in three units, every state of a sheet; the counts below are this table's.
+
+    ========  =====  ======  =========================================================
+    member    unit   exempt  booked, sheet
+    ========  =====  ======  =========================================================
+    A-HEAD    U-A    no      booked; not drawn up
+    A-1       U-A1   no      booked; disputed, corrected, revision 2 signed
+    A-2       U-A1   yes     —; disputed (two approved exemptions, counted once)
+    B-HEAD    U-B    yes     —; dissent
+    B-1       U-B    no      booked, then a no-show; disputed, complaint rejected
+    ========  =====  ======  =========================================================
+    """
+    campaigns.open(_campaign(), by="hr")
+    for pn, ground, approve in (("A-2", "child_under_3", True), ("A-2", "maternity_leave", True),
+                                ("B-HEAD", "near_retirement", True), ("B-1", "child_under_3", False)):
+        made = campaigns.request_exemption("CA-2017", pn, ground, document=check_upload(PDF),
+                                           by="hr")
+        campaigns.decide_exemption(made.id, approve=approve, reason="seen", by="hr")
+    timetable = TimetableRepository(campaigns.engine)
+    timetable.schedule("CA-2017", by="hr", after=datetime(2017, 1, 1, tzinfo=UTC))
+    timetable.no_show("CA-2017", "B-1", by="proctor")
+    sheets = SheetRepository(campaigns.engine, today=lambda: date(2017, 3, 10))
+    for pn in ("A-1", "A-2", "B-HEAD", "B-1"):
+        first = sheets.draw_up("CA-2017", pn, _content(), by="head").latest
+        act = {"B-HEAD": sheets.dissent}.get(pn, sheets.dispute)
+        act("CA-2017", pn, revision=1, digest=first.content_hash, by=pn,
+            **({"text": "no"} if pn == "B-HEAD" else {"complaint": "no"}))
+    second = sheets.correct("CA-2017", "A-1", _content("Corrected."), by="hr").latest
+    sheets.sign("CA-2017", "A-1", revision=2, digest=second.content_hash, by="A-1")
+    sheets.reject_complaint("CA-2017", "B-1", reason="the record shows it", by="hr")
+
+    assert sheets.progress("CA-2017") == [
+        Progress("U-A", 1, 0, 1, {"not_drawn_up": 1}),
+        Progress("U-A1", 2, 1, 1, {"signed": 1, "disputed": 1}),
+        Progress("U-B", 2, 1, 0, {"presented": 1, "dissent": 1}),
+        Progress(None, 5, 2, 2, {"not_drawn_up": 1, "signed": 1, "disputed": 1, "presented": 1,
+                                 "dissent": 1})]
+    assert sheets.progress("CA-2017", units={"U-A1", "U-B"}) == [
+        Progress("U-A1", 2, 1, 1, {"signed": 1, "disputed": 1}),
+        Progress("U-B", 2, 1, 0, {"presented": 1, "dissent": 1}),
+        Progress(None, 4, 2, 1, {"signed": 1, "disputed": 1, "presented": 1, "dissent": 1})]
+    assert sheets.progress("CA-2017", units=set()) == []
+    late = SheetRepository(campaigns.engine, today=lambda: date(2017, 3, 21))
+    assert late.progress("CA-2017") == [
+        Progress("U-A", 1, 0, 1, {"unsigned": 1}),
+        Progress("U-A1", 2, 1, 1, {"signed": 1, "unsigned": 1}),
+        Progress("U-B", 2, 1, 0, {"unsigned": 1, "dissent": 1}),
+        Progress(None, 5, 2, 2, {"unsigned": 3, "signed": 1, "dissent": 1})]
+    for repository in (sheets, late):  # the states counted are those each sheet is in
+        assert repository.states("CA-2017") == {
+            pn: repository.sheet("CA-2017", pn).status
+            for pn in ("A-HEAD", "A-1", "A-2", "B-HEAD", "B-1")}
+    with pytest.raises(NotFoundError):
+        sheets.progress("NO-SUCH")

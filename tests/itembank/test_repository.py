@@ -25,7 +25,7 @@ def test_upgrade_head_on_an_empty_database_matches_the_models(db_url):
         diff = compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}),
                                 Base.metadata)
         assert diff == []
-        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0016"
+        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0017"
     assert set(inspect(engine).get_table_names()) == set(Base.metadata.tables) | {"alembic_version"}
     connect(db_url)  # a second upgrade on a migrated database is a no-op
     engine.dispose()

@@ -7,8 +7,8 @@ and may name another program's process in a container. Now the runner writes the
 staleness limit reads as ``interrupted`` on any server (:mod:`qabilet.api.calibration_jobs`).
 Jobs stored before get none: they read by their ``created_at``.
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-20
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
-down_revision = "0015"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
