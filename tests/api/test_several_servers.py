@@ -58,18 +58,21 @@ def short_bank(demo_db_file) -> Iterator[str]:
     """
     schema = pg_schema("servers")
     url = next(schema)
-    copy_demo(demo_db_file, url)
-    engine = connect(url, migrate=False)
-    repo = BankRepository(engine)
-    whole = repo.blueprint("middle")
-    fixed = {"min_items": ITEMS_PER_SECTION, "max_items": ITEMS_PER_SECTION, "se_target": None}
-    repo.add_blueprint("middle", whole.bank_version,
-                       [s.model_copy(update={"rules": {**s.rules, **fixed}})
-                        for s in whole.sections if s.name in SECTIONS],
-                       label="several servers' test")
-    engine.dispose()
-    yield url
-    next(schema, None)  # drops it
+    try:
+        copy_demo(demo_db_file, url)
+        engine = connect(url, migrate=False)
+        repo = BankRepository(engine)
+        whole = repo.blueprint("middle")
+        fixed = {"min_items": ITEMS_PER_SECTION, "max_items": ITEMS_PER_SECTION,
+                 "se_target": None}
+        repo.add_blueprint("middle", whole.bank_version,
+                           [s.model_copy(update={"rules": {**s.rules, **fixed}})
+                            for s in whole.sections if s.name in SECTIONS],
+                           label="several servers' test")
+        engine.dispose()
+        yield url
+    finally:
+        next(schema, None)  # drops it, also when the copy failed
 
 
 class NoAnswer(Exception):
