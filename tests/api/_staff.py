@@ -3,10 +3,12 @@
 * :func:`world_server`: the body of a module-scoped fixture — a real server on a private copy of
   the demonstration bank with the organisation and accounts of ``tests/attestation/_world.py``;
 * :func:`signed_in`, :func:`post`: an account's client, and a form posted with its CSRF token;
-* ``staff_browser``: Chromium, launched once per test session (each test opens contexts of its
-  own: nothing is shared between them but the browser process); :func:`signed_in_page`: a page
-  of a context that carries a signed-in client's cookie; :func:`pause_resume_extend`: the
-  proctor's three actions on a session's row of the room page.
+* ``staff_browser``: Chromium, launched once per test module (each test opens contexts of its
+  own: nothing is shared between them but the browser process). Not once per test session:
+  Playwright's synchronous API runs one at a time in a thread, and the modules after these
+  start their own; :func:`signed_in_page`: a page of a context that carries a signed-in
+  client's cookie; :func:`pause_resume_extend`: the proctor's three actions on a session's row
+  of the room page.
 
 Loaded as a plugin by ``tests/conftest.py`` (the ``staff_browser`` fixture).
 """
@@ -79,9 +81,9 @@ def post(client: httpx.Client, base: str, path: str, data: dict) -> httpx.Respon
     return client.post(f"{base}{path}", data={**data, "csrf": _tokens[client]})
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def staff_browser():
-    """Chromium, launched by Playwright once for the staff pages' tests."""
+    """Chromium, launched by Playwright once for a module's tests (and closed after them)."""
     from tests.delivery.test_report_html import _chromium
 
     playwright = pytest.importorskip("playwright.sync_api")
