@@ -374,8 +374,10 @@ def build_demo_bank(repo: BankRepository, *, seed: int = 2017, n_per_level: int 
     r_true = _true_correlation(dims, len(competencies))
     shift = np.array([1.0 if d in competencies else 1 / 3 for d in dims])
     levels = np.repeat(np.array(LEVELS), n_per_level)
-    theta = np.vstack([rng.multivariate_normal(LEVEL_MEANS[lv] * shift, r_true, size=n_per_level)
-                       for lv in LEVELS])
+    # Cholesky, not numpy's default SVD: an SVD's signs depend on the machine's LAPACK, and with
+    # them the simulees, the calibration and the shipped exposure parameters' fit
+    theta = np.vstack([rng.multivariate_normal(LEVEL_MEANS[lv] * shift, r_true, size=n_per_level,
+                                               method="cholesky") for lv in LEVELS])
     say(f"simulated {theta.shape[0]} candidates at {len(LEVELS)} levels on {len(dims)} dimensions")
 
     records: list[dict[str, Any]] = []

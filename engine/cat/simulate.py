@@ -219,11 +219,16 @@ class CatSimulation:
 
 
 def draw_true_theta(bank: ItemBank, n: int, gen: np.random.Generator) -> Array:
-    """``n`` true values from the bank's latent distribution."""
+    """``n`` true values from the bank's latent distribution.
+
+    Several dimensions are drawn through the covariance's Cholesky factor, which is unique, so
+    a seed gives the same simulees on every machine (numpy's default SVD factor is not: its
+    signs depend on the LAPACK build).
+    """
     latent = bank.latent
     if bank.n_dims == 1:
         return gen.normal(latent.mean[0], np.sqrt(latent.cov[0, 0]), n)
-    return gen.multivariate_normal(latent.mean, latent.cov, n)
+    return gen.multivariate_normal(latent.mean, latent.cov, n, method="cholesky")
 
 
 def _number(value: Array, kind: type = float) -> Any:

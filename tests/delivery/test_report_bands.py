@@ -10,7 +10,7 @@ import pytest
 
 from qabilet.delivery.profiles import ProfilePolicy, build_profile, load_texts
 from qabilet.delivery.report_html import render_profile_html
-from qabilet.itembank.content import LANGUAGES, Recommendation, advice_for
+from qabilet.itembank.content import LANGUAGES, LEVELS, Recommendation, advice_for
 from qabilet.itembank.versions import NormSet
 from tests.delivery._candidates import simulated_candidate
 
@@ -19,8 +19,14 @@ TEXTS = load_texts()
 
 @pytest.fixture(scope="module")
 def bank(demo_db_file):
-    c = simulated_candidate(demo_db_file, truth_seed=5, sd=1.2, seed=9)
-    return {"repo": c.repo, "version": c.version, "items": c.items, "answers": c.answers}
+    """A candidate whose profile states a band in some dimension at every level (the tests of
+    directions need one; the first of a few simulated candidates that has them)."""
+    for seed in range(9, 40):
+        c = simulated_candidate(demo_db_file, truth_seed=5, sd=1.2, seed=seed)
+        found = {"repo": c.repo, "version": c.version, "items": c.items, "answers": c.answers}
+        if all(any(r.band for r in _rows(_profile(found, level=lv))) for lv in LEVELS):
+            return found
+    raise AssertionError("no simulated candidate with a stated band at every level")
 
 
 def _profile(bank, *, norm_set=None, recommendations=None, policy=None, language="en",
