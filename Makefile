@@ -17,9 +17,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/qabilet serve --demo-session
 
+# the suite on two pytest-xdist workers, a test module wholly on one (its module-scoped servers
+# and browsers made once), then the tests marked `alone` (they time latencies, wait out short
+# time limits or kill processes: tests/conftest.py) with nothing else running; both always run,
+# and the status is the first failure's (5, no test collected, only when neither collected any)
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not alone" $(PYTEST_ARGS); a=$$?; \
+	$(BIN)/python -m pytest -m alone $(PYTEST_ARGS); b=$$?; \
+	if [ $$a -eq 5 ] && [ $$b -ne 5 ]; then a=0; fi; if [ $$b -eq 5 ] && [ $$a -ne 5 ]; then b=0; fi; \
+	exit $$(( a ? a : b ))
 
 # the long runs behind docs/reliability.md: 200 races of an answer against each kind of a
 # session's end, per back-end (PostgreSQL at $$QABILET_TEST_DATABASE_URL), about 40 minutes; the

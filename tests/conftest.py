@@ -16,6 +16,25 @@ os.environ.setdefault("QABILET_ARGON2_PROFILE", "test")
 pytest_plugins = ["tests.demo_fixtures", "tests.api._server", "tests.api._staff"]
 
 
+#: modules that time latencies, wait out short time limits or kill processes: ``make test`` runs
+#: them on their own, after the rest of the suite has run on two pytest-xdist workers, so that no
+#: other test loads the machine while they measure it (marked ``alone`` here)
+ALONE = frozenset({
+    "api/test_candidate_page.py", "api/test_candidate_page_blocks.py", "api/test_crash.py",
+    "api/test_faults.py", "api/test_http_rules.py", "api/test_limits.py",
+    "api/test_serving.py", "api/test_session_races.py", "api/test_session_tokens.py",
+    "api/test_settings.py", "api/test_several_servers.py", "api/test_throttle.py",
+})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests of the :data:`ALONE` modules ``alone``."""
+    here = os.path.dirname(__file__)
+    for item in items:
+        if os.path.relpath(str(item.path), here).replace(os.sep, "/") in ALONE:
+            item.add_marker(pytest.mark.alone)
+
+
 def skip_or_fail(reason: str) -> None:
     """Skip with a message, or fail when QABILET_REQUIRE_ALL=1 (CI)."""
     if REQUIRE_ALL:
